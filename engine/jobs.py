@@ -1,0 +1,218 @@
+"""Jobs: a queue in the store, and a detached worker that runs it.
+
+- Every job kind is one function ``fn(ctx: JobContext) -> None`` found through
+  :data:`REGISTRY` (imported lazily, so reading the queue never imports torch).
+- ``byrote worker`` runs queued jobs one at a time in a process of its own session, so
+  closing the terminal or the SSH connection leaves it running.
+- One worker per database: it holds an exclusive ``flock`` on ``<files>/worker.lock``.
+  The kernel drops the lock when the worker dies, even by ``kill -9``, so a worker that
+  gets the lock knows any job still marked running was orphaned, and resumes it: the job
+  function continues from its last checkpoint.
+- While a job runs, a thread touches its heartbeat every second and picks up cancel
+  requests; the job sees them at its next :meth:`JobContext.check_cancel`.
+"""
+from __future__ import annotations
+
+import fcntl
+import importlib
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from engine.errors import InputError, JobCancelled
+from engine.store import Store
+
+# kind -> "module:function". Each function takes a JobContext.
+REGISTRY: dict[str, str] = {
+    "train_run": "engine.study:run_job",
+}
+
+HEARTBEAT_S = 1.0
+PROGRESS_EVERY_S = 0.5
+
+
+def job_function(kind: str) -> Callable[["JobContext"], None]:
+    if kind not in REGISTRY:
+        raise InputError(f"unknown job kind {kind!r} (known: {', '.join(sorted(REGISTRY))})")
+    module, name = REGISTRY[kind].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class JobContext:
+    """What a running job sees: its parameters, the store, progress and cancellation."""
+
+    def __init__(self, store: Store, job: dict):
+        self.store = store
+        self.job = job
+        self.job_id: int = job["id"]
+        self.params: dict = job["params"]
+        self._cancel = threading.Event()
+        self._last_progress = 0.0
+        self._t0 = time.time()
+        self._frac0: float | None = None
+
+    def request_cancel(self) -> None:
+        self._cancel.set()
+
+    def check_cancel(self) -> None:
+        """Raise :class:`JobCancelled` if the user asked this job to stop."""
+        if self._cancel.is_set():
+            raise JobCancelled()
+
+    def progress(self, fraction: float, message: str | None = None, force: bool = False) -> None:
+        """Record progress (0..1) and an ETA, at most twice a second unless forced."""
+        now = time.time()
+        if not force and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        fraction = min(max(fraction, 0.0), 1.0)
+        if self._frac0 is None:
+            self._frac0, self._t0 = fraction, now
+        eta = None
+        done = fraction - self._frac0
+        if done > 1e-6:
+            eta = (now - self._t0) / done * (1.0 - fraction)
+        fields = {"progress": fraction, "eta": eta}
+        if message is not None:
+            fields["message"] = message
+        self.store.update_job(self.job_id, **fields)
+
+
+def _heartbeat_loop(db_path: Path, ctx: JobContext, stop: threading.Event) -> None:
+    store = Store(db_path)
+    try:
+        while not stop.wait(HEARTBEAT_S):
+            if store.heartbeat(ctx.job_id):
+                ctx.request_cancel()
+            store.set_meta("worker_heartbeat", str(time.time()))
+    finally:
+        store.close()
+
+
+def run_job(store: Store, job: dict) -> str:
+    """Run one claimed job to its end; return its final state."""
+    ctx = JobContext(store, job)
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat_loop, args=(store.path, ctx, stop), daemon=True)
+    beat.start()
+    try:
+        if job.get("cancel_requested"):
+            raise JobCancelled()
+        job_function(job["kind"])(ctx)
+        state, error = "done", None
+    except JobCancelled:
+        state, error = "cancelled", None
+    except InputError as exc:
+        state, error = "failed", str(exc)
+    except Exception as exc:  # a bug or a resource problem: keep the worker alive, log it
+        traceback.print_exc()
+        state, error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        stop.set()
+        beat.join()
+    fields = {"state": state, "error": error, "finished": time.time(), "eta": None}
+    if state == "done":
+        fields["progress"] = 1.0
+    store.update_job(job["id"], **fields)
+    return state
+
+
+class WorkerLock:
+    """The exclusive lock that makes a process the database's one worker."""
+
+    def __init__(self, store: Store):
+        self.path = store.files / "worker.lock"
+        self.fh = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return False
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+        return True
+
+    def release(self) -> None:
+        if self.fh is not None:
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
+
+
+def worker_alive(store: Store) -> bool:
+    """Whether some process holds the worker lock of this database."""
+    lock = WorkerLock(store)
+    if lock.acquire():
+        lock.release()
+        return False
+    return True
+
+
+def worker_pid(store: Store) -> int | None:
+    path = store.files / "worker.lock"
+    if not worker_alive(store):
+        return None
+    try:
+        return int(path.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = None,
+               on_job: Callable[[dict, str], None] | None = None) -> int:
+    """Run queued jobs until the queue stays empty for ``idle_exit_s``; return jobs run.
+
+    Returns -1 without running anything if another worker holds the lock. ``only``
+    restricts the worker to some job ids (used by ``--foreground``).
+    """
+    lock = WorkerLock(store)
+    if not lock.acquire():
+        return -1
+    ran = 0
+    try:
+        store.requeue_orphans()
+        store.set_meta("worker_pid", str(os.getpid()))
+        idle_since = time.time()
+        while True:
+            job = store.claim_next_job(os.getpid(), only)
+            if job is None:
+                if only is not None or time.time() - idle_since >= idle_exit_s:
+                    break
+                time.sleep(0.2)
+                continue
+            state = run_job(store, job)
+            ran += 1
+            if on_job is not None:
+                on_job(job, state)
+            idle_since = time.time()
+    finally:
+        lock.release()
+    return ran
+
+
+def start_worker(store: Store) -> int | None:
+    """Start a detached worker (new session, no terminal) unless one is alive; return its pid."""
+    if worker_alive(store):
+        return None
+    store.files.mkdir(parents=True, exist_ok=True)
+    log = open(store.files / "worker.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--db", str(store.path), "worker"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        start_new_session=True, close_fds=True,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
+    log.close()
+    return proc.pid

@@ -1,0 +1,25 @@
+"""Shared fixtures: reference data from shared/reference, a fresh store per test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@pytest.fixture
+def reference() -> Path:
+    if not REFERENCE.exists():
+        pytest.fail(f"reference data missing at {REFERENCE}")
+    return REFERENCE
+
+
+@pytest.fixture
+def store(tmp_path):
+    from engine.store import Store
+
+    s = Store(tmp_path / "byrote.db")
+    yield s
+    s.close()

@@ -1,0 +1,114 @@
+"""The store: schema, WAL, locations, atomic epoch commits, the job queue."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from engine.errors import InputError
+from engine.store import SCHEMA_VERSION, Store, default_db_path
+
+
+def test_schema_version_and_wal(store):
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.db.journal_mode == "wal"
+    assert {"meta", "studies", "runs", "jobs", "metrics", "arrays"} <= set(store.db.table_names())
+
+
+def test_reopen_keeps_data_and_does_not_remigrate(tmp_path):
+    s = Store(tmp_path / "a.db")
+    job = s.add_job("train_run", {"run_id": 1})
+    s.close()
+    s2 = Store(tmp_path / "a.db")
+    assert s2.job(job)["params"] == {"run_id": 1}
+    assert s2.schema_version() == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused(tmp_path):
+    s = Store(tmp_path / "a.db")
+    s.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+    s.close()
+    with pytest.raises(InputError, match="newer"):
+        Store(tmp_path / "a.db")
+
+
+def test_default_location(monkeypatch, tmp_path):
+    monkeypatch.setenv("BYROTE_DB", str(tmp_path / "x.db"))
+    assert default_db_path() == tmp_path / "x.db"
+    monkeypatch.delenv("BYROTE_DB")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_db_path() == tmp_path / ".local" / "share" / "byrote" / "byrote.db"
+
+
+def test_not_a_database(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(InputError, match="not a byrote database"):
+        Store(bad)
+    with pytest.raises(InputError, match="directory"):
+        Store(tmp_path)
+
+
+def _study_and_run(store):
+    sid = store.add_study(name="s", task="varmisuse", model="great", preset="quick", epochs=2, seed=0,
+                          device="cpu", train_path="t", valid_path="v", levels=[0, 50], config={"lr": 1})
+    rid = store.add_run(study_id=sid, level=50.0, seed=0, epochs=2, train_path="x", changed_path="y")
+    return sid, rid
+
+
+def test_commit_epoch_and_metric_table(store):
+    sid, rid = _study_and_run(store)
+    store.commit_epoch(rid, 1, {"train": {"loss": 2.0, "gini_loss": float("nan")}, "valid": {"loss": 3.0}},
+                       {"train": ("runs/1/e1.npz", 10)})
+    assert store.run(rid)["epochs_done"] == 1
+    assert store.metric_table(sid, "train", "loss") == {50.0: {1: 2.0}}
+    # NaN is stored as NULL, not as a number
+    assert store.metric_table(sid, "train", "gini_loss") == {50.0: {1: None}}
+    assert store.array_path(rid, 1, "train") == store.files / "runs/1/e1.npz"
+    # recommitting an epoch replaces it (a resumed run redoes at most one epoch)
+    store.commit_epoch(rid, 1, {"train": {"loss": 1.5}}, {})
+    assert store.metric_table(sid, "train", "loss") == {50.0: {1: 1.5}}
+    assert store.study(sid)["levels"] == [0, 50]
+    assert ("valid", "loss") in store.metric_names(sid)
+
+
+def test_commit_epoch_is_atomic(store):
+    sid, rid = _study_and_run(store)
+    with pytest.raises(sqlite3.Error):
+        # a value sqlite cannot bind fails the whole epoch, epochs_done included
+        store.commit_epoch(rid, 1, {"train": {"loss": 1.0}}, {"train": (object(), 1)})
+    assert store.run(rid)["epochs_done"] == 0
+    assert store.metrics(rid) == []
+
+
+def test_claim_is_exclusive_and_ordered(store, tmp_path):
+    a = store.add_job("train_run", {"run_id": 1})
+    b = store.add_job("train_run", {"run_id": 2})
+    other = Store(store.path)
+    first = store.claim_next_job(pid=111)
+    second = other.claim_next_job(pid=222)
+    assert (first["id"], second["id"]) == (a, b)
+    assert store.claim_next_job(pid=333) is None
+    assert store.job(a)["state"] == "running" and store.job(a)["attempts"] == 1
+    assert store.claim_job(a, pid=444) is None  # not queued any more
+    other.close()
+
+
+def test_cancel_and_orphans(store):
+    a = store.add_job("train_run", {})
+    b = store.add_job("train_run", {})
+    assert store.request_cancel(a) == "cancelled"
+    store.claim_next_job(pid=1)
+    assert store.request_cancel(b) == "running"
+    assert store.heartbeat(b) is True  # the worker sees the request at its next beat
+    assert store.requeue_orphans() == [b]
+    assert store.job(b)["state"] == "queued"
+    with pytest.raises(InputError, match="no job with id 99"):
+        store.request_cancel(99)
+
+
+def test_sql_is_parameterized(store):
+    nasty = "x'); DROP TABLE jobs; --"
+    j = store.add_job(nasty, {"q": nasty})
+    assert store.job(j)["kind"] == nasty
+    assert "jobs" in store.db.table_names()
