@@ -1,0 +1,27 @@
+"""Job kinds used only by the tests of the job runner."""
+from __future__ import annotations
+
+import time
+
+from engine.errors import InputError
+
+
+def count(ctx) -> None:
+    for i in range(5):
+        ctx.check_cancel()
+        ctx.progress((i + 1) / 5, f"step {i + 1}", force=True)
+
+
+def spin(ctx) -> None:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        ctx.check_cancel()
+        time.sleep(0.05)
+
+
+def bad_input(ctx) -> None:
+    raise InputError("missing field 'x'", "data.jsonl", 3)
+
+
+def crash(ctx) -> None:
+    raise RuntimeError("boom")

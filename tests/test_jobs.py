@@ -1,0 +1,79 @@
+"""The job runner: registry, worker lock, progress, cancel, failure, orphan resume."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from engine import jobs
+from engine.errors import InputError
+
+
+@pytest.fixture(autouse=True)
+def test_kinds(monkeypatch):
+    for name in ("count", "spin", "bad_input", "crash"):
+        monkeypatch.setitem(jobs.REGISTRY, f"test_{name}", f"jobkinds:{name}")
+
+
+def test_worker_runs_queue_and_exits_when_idle(store):
+    a = store.add_job("test_count", {})
+    b = store.add_job("test_count", {})
+    assert jobs.run_worker(store, idle_exit_s=0.1) == 2
+    for j in (a, b):
+        job = store.job(j)
+        assert job["state"] == "done" and job["progress"] == 1.0 and job["finished"] >= job["started"]
+
+
+def test_failures_are_recorded_and_the_worker_goes_on(store):
+    a = store.add_job("test_bad_input", {})
+    b = store.add_job("test_crash", {})
+    c = store.add_job("test_count", {})
+    jobs.run_worker(store, idle_exit_s=0.1)
+    assert store.job(a)["error"] == "data.jsonl:3: missing field 'x'"
+    assert store.job(b)["error"] == "RuntimeError: boom"
+    assert [store.job(j)["state"] for j in (a, b, c)] == ["failed", "failed", "done"]
+
+
+def test_cancel_running_job(store):
+    j = store.add_job("test_spin", {})
+    path = store.path
+
+    def worker():  # sqlite connections belong to their thread: open one there
+        jobs.run_worker(type(store)(path), idle_exit_s=0.1)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    deadline = time.time() + 10
+    while store.job(j)["state"] != "running" and time.time() < deadline:
+        time.sleep(0.05)
+    assert store.job(j)["state"] == "running"
+    t0 = time.time()
+    store.request_cancel(j)
+    t.join(10)
+    assert store.job(j)["state"] == "cancelled"
+    assert time.time() - t0 < 5  # picked up by the heartbeat within a couple of beats
+
+
+def test_one_worker_per_database(store):
+    lock = jobs.WorkerLock(store)
+    assert lock.acquire()
+    try:
+        assert jobs.worker_alive(store)
+        assert jobs.run_worker(store, idle_exit_s=0.1) == -1
+    finally:
+        lock.release()
+    assert not jobs.worker_alive(store)
+
+
+def test_orphaned_job_is_resumed(store):
+    j = store.add_job("test_count", {})
+    store.claim_next_job(pid=999999)  # a worker that died holding it
+    assert jobs.run_worker(store, idle_exit_s=0.1) == 1
+    job = store.job(j)
+    assert job["state"] == "done" and job["attempts"] == 2
+
+
+def test_unknown_kind(store):
+    with pytest.raises(InputError, match="unknown job kind"):
+        jobs.job_function("nope")
