@@ -1,0 +1,78 @@
+"""The VarMisuse models: sub-token embedding, a core, and Vasic et al.'s two pointers.
+
+Rabin et al. §3.2.3: every model (1) embeds the tokens, (2) refines the embeddings with
+a "core" (Transformer, GGNN or GREAT) and (3) points into the tokens twice, for the bug
+location and for the repair. As in the reference (VHellendoorn/ICLR20-Great,
+running/meta_model.py), a token's embedding is the mean of its sub-token embeddings,
+and sinusoidal positions are added before every core (the GGNN included: "no bug" is
+position 0, which a model cannot find without knowing positions). The embedding is
+scaled by sqrt(hidden_dim) before the positions are added, as in Vaswani et al. and the
+reference's ``embed_inputs``.
+
+``build_model(name, cfg, vocab_size)`` is the entry point; ``cfg`` is a preset
+(:mod:`engine.models.presets`).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from engine.errors import InputError
+from engine.models.batching import NUM_EDGE_TYPES
+from engine.models.pointer import PointerHead
+
+MODELS = ("transformer", "ggnn", "great")
+
+
+def sinusoid_positions(T: int, H: int, device=None) -> torch.Tensor:
+    """[T, H] sinusoidal position encodings (Vaswani et al. 2017): sin on even dims, cos on odd."""
+    pos = torch.arange(T, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, H, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / H))
+    enc = torch.zeros(T, H, device=device)
+    enc[:, 0::2] = torch.sin(pos * freq)
+    enc[:, 1::2] = torch.cos(pos * freq)[:, : H // 2]
+    return enc
+
+
+class VarMisuseModel(nn.Module):
+    def __init__(self, core: nn.Module, vocab_size: int, hidden_dim: int):
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.embed = nn.Embedding(vocab_size, hidden_dim, padding_idx=0)
+        nn.init.normal_(self.embed.weight, std=hidden_dim**-0.5)
+        with torch.no_grad():
+            self.embed.weight[0].zero_()
+        self.core = core
+        self.head = PointerHead(hidden_dim)
+
+    def embed_tokens(self, subtokens: torch.Tensor) -> torch.Tensor:
+        """[B, T, S] sub-token ids -> [B, T, H]: mean over the real (non-zero) sub-tokens."""
+        real = (subtokens > 0).unsqueeze(-1)
+        summed = (self.embed(subtokens) * real).sum(2)
+        return summed / real.sum(2).clamp(min=1)
+
+    def forward(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loc_logits, rep_logits), each [B, T]; padding is masked by the pointer head."""
+        B, T = batch.mask.shape
+        x = self.embed_tokens(batch.subtokens) * math.sqrt(self.hidden_dim)
+        x = x + sinusoid_positions(T, self.hidden_dim, x.device)
+        states = self.core(x, batch.mask, batch.edges)
+        return self.head(states)
+
+
+def build_model(name: str, cfg: dict, vocab_size: int) -> VarMisuseModel:
+    """The model ``name`` (one of :data:`MODELS`) sized by the preset ``cfg``."""
+    if name not in MODELS:
+        raise InputError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
+    cfg = {"num_edge_types": NUM_EDGE_TYPES, **cfg}
+    if cfg["num_edge_types"] < NUM_EDGE_TYPES:
+        raise InputError(f"num_edge_types must be at least {NUM_EDGE_TYPES} (11 edge types, both directions)")
+    if name == "transformer":
+        from engine.models.transformer import Transformer as core_cls
+    elif name == "ggnn":
+        from engine.models.ggnn import GGNN as core_cls
+    else:
+        from engine.models.great import GREAT as core_cls
+    return VarMisuseModel(core_cls(cfg), vocab_size, cfg["hidden_dim"])

@@ -1,0 +1,87 @@
+"""Vasic et al.'s two-pointer head and the per-sample outputs of the VarMisuse task.
+
+The one place these are defined (Rabin et al. §3.2.3, §4.3.1-§4.3.3):
+
+- two logits per token from the final states: localization and repair;
+- ``P_loc`` = softmax over the sample's real tokens; position 0 means "no bug";
+- ``P_rep`` = softmax over the repair candidates only; the repair probability of a
+  variable is the mass summed over all its occurrences (§4.3.1);
+- per-sample loss (§4.3.3) ``L = L_loc + L_rep`` with ``L_loc = -log P_loc(error_location)``
+  (``error_location`` = 0 for bug-free samples) and ``L_rep = -log sum_{i in targets} P_rep(i)``
+  for buggy samples, 0 for bug-free ones. As in the reference (VHellendoorn/ICLR20-Great,
+  running/meta_model.py, ``-log(p + 1e-9)``), the repair mass is floored at 1e-9 so that
+  a buggy sample without a reachable target costs ~20.7, not infinity;
+- localization is correct when ``argmax P_loc`` is the error location; repair is correct
+  when the correct variable holds at least half of ``P_rep`` (§4.3.2), never for bug-free
+  samples;
+- the "predicted score" (§4.3.1) is ``P_loc`` at the predicted location, and the largest
+  per-variable repair mass (the predicted repair's probability; 0 for bug-free samples).
+
+Computed in float32 whatever autocast is in force, with log-softmax and logsumexp.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REP_FLOOR = math.log(1e-9)
+
+
+class PointerHead(nn.Module):
+    """A linear layer from states [B, T, H] to (loc_logits, rep_logits), each [B, T]."""
+
+    def __init__(self, hidden_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(hidden_dim, 2)
+
+    def forward(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.proj(states)
+        return logits[..., 0], logits[..., 1]
+
+
+def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch) -> dict[str, torch.Tensor]:
+    """Per-sample loss, predictions and scores ([B] each) of one batch; see the module doc."""
+    with torch.autocast(loc_logits.device.type, enabled=False):
+        neg_inf = torch.tensor(float("-inf"), device=loc_logits.device)
+        mask, cands, targets = batch.mask, batch.candidates, batch.targets
+        has_bug, loc = batch.has_bug, batch.error_location
+
+        loc_logp = F.log_softmax(torch.where(mask, loc_logits.float(), neg_inf), dim=-1)
+        loc_loss = -loc_logp.gather(1, loc[:, None])[:, 0]
+        loc_best, loc_pred = loc_logp.max(dim=-1)
+
+        # Rows without any candidate (a function without variables) get a harmless
+        # uniform distribution; they have no target and score 0.
+        rep_masked = torch.where(cands, rep_logits.float(), neg_inf)
+        rep_masked = torch.where(cands.any(-1, keepdim=True), rep_masked, torch.zeros_like(rep_masked))
+        rep_logp = F.log_softmax(rep_masked, dim=-1)
+        # logsumexp over the targets; rows without one get -inf, kept out of the graph
+        # (the gradient of logsumexp over nothing but -inf is NaN).
+        reach = targets & cands
+        has_target = reach.any(-1)
+        lse = torch.logsumexp(torch.where(reach, rep_logp, neg_inf).masked_fill(~has_target[:, None], 0.0), dim=-1)
+        log_mass = torch.where(has_target, lse, neg_inf)
+        rep_loss = torch.where(has_bug, -log_mass.clamp(min=REP_FLOOR), torch.zeros_like(log_mass))
+        rep_target_mass = log_mass.exp()
+
+        # Mass per variable name: slot 0 collects the non-candidates, slot v+1 variable v.
+        probs = torch.where(cands, rep_logp.exp(), torch.zeros_like(rep_logp))
+        slots = (batch.var_ids + 1).clamp(min=0)
+        per_var = torch.zeros(probs.shape[0], probs.shape[1] + 1, device=probs.device).scatter_add_(1, slots, probs)
+        rep_score = torch.where(has_bug, per_var[:, 1:].max(dim=-1).values, torch.zeros_like(log_mass))
+
+        return {
+            "loss": loc_loss + rep_loss,
+            "loc_loss": loc_loss,
+            "rep_loss": rep_loss,
+            "loc_pred": loc_pred,
+            "loc_score": loc_best.exp(),
+            "loc_correct": loc_pred == loc,
+            "rep_target_mass": rep_target_mass,
+            "rep_correct": has_bug & (rep_target_mass >= 0.5),
+            "rep_score": rep_score,
+            "has_bug": has_bug,
+        }

@@ -1,0 +1,92 @@
+"""Sub-token vocabulary for the VarMisuse models.
+
+Every model embeds a token as the mean of its sub-token embeddings (Hellendoorn et al.
+2020, shared by all models of the study; Rabin et al. §3.2.3 step 1). The reference
+implementation (VHellendoorn/ICLR20-Great, data/vocabulary.py) splits tokens with a BPE
+vocabulary it ships; byrote builds its vocabulary from the training set instead, with
+a deterministic split on identifier conventions:
+
+- ``fooBar`` -> ``foo bar``, ``HTTPServer`` -> ``http server``, ``foo_bar2`` -> ``foo bar 2``;
+- ``def foo_bar(`` (GREAT merges the ``def`` line into one token) -> ``def foo bar (``;
+- punctuation runs stay together (``**``, ``==``, ``'``); markers such as ``#NEWLINE#``
+  and tokens without letters or digits (``(``, ``**``) stay whole;
+- everything is lower-cased.
+
+Id 0 pads, id 1 is the unknown sub-token; a token is at most ``max_subtokens`` ids long
+(10 in the reference's config.yml, ``max_token_length``).
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import Iterable
+
+PAD, UNK = "<pad>", "<unk>"
+
+# camel-case words, acronyms, other letters, digit runs, punctuation runs; "_" and
+# whitespace separate pieces and are dropped.
+_PIECE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W\d_]+|\d+|[^\w\s]+")
+
+
+@lru_cache(maxsize=1 << 18)
+def _split(token: str) -> tuple[str, ...]:
+    if token.startswith("#") and token.endswith("#") and len(token) > 2:
+        return (token,)  # #NEWLINE#, #INDENT#, #UNINDENT#
+    if not any(ch.isalnum() for ch in token):
+        return (token,)  # "(", "**", "_", ""
+    pieces = _PIECE.findall(token)
+    return tuple(p.lower() for p in pieces) if pieces else (token,)
+
+
+def split_subtokens(token: str) -> list[str]:
+    """The sub-tokens of one source token (see the module docstring)."""
+    return list(_split(token))
+
+
+class Vocab:
+    """Sub-token <-> id; ids 0 and 1 are ``<pad>`` and ``<unk>``."""
+
+    def __init__(self, subtokens: list[str], max_subtokens: int = 10):
+        if subtokens[:2] != [PAD, UNK]:
+            raise ValueError("a vocabulary starts with <pad>, <unk>")
+        self.itos = list(subtokens)
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+        self.max_subtokens = int(max_subtokens)
+        self._cache: dict[str, list[int]] = {}
+
+    @classmethod
+    def build(cls, samples: Iterable, size: int, min_count: int = 1, max_subtokens: int = 10) -> "Vocab":
+        """The ``size - 2`` most frequent sub-tokens of ``samples`` (ties: alphabetical),
+        each seen at least ``min_count`` times, after ``<pad>`` and ``<unk>``."""
+        tokens: Counter[str] = Counter()
+        for sample in samples:
+            tokens.update(sample.tokens)
+        counts: Counter[str] = Counter()
+        for token, n in tokens.items():
+            for sub in _split(token):
+                counts[sub] += n
+        ranked = sorted((s for s, n in counts.items() if n >= min_count and s not in (PAD, UNK)),
+                        key=lambda s: (-counts[s], s))
+        return cls([PAD, UNK] + ranked[: max(0, int(size) - 2)], max_subtokens)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, token: str) -> list[int]:
+        """At most ``max_subtokens`` ids, never empty, never 0."""
+        ids = self._cache.get(token)
+        if ids is None:
+            ids = [self.stoi.get(s, 1) for s in _split(token)[: self.max_subtokens]]
+            self._cache[token] = ids
+        return ids
+
+    def to_json(self) -> str:
+        return json.dumps({"max_subtokens": self.max_subtokens, "subtokens": self.itos})
+
+    @classmethod
+    def from_json(cls, data: str | dict) -> "Vocab":
+        if isinstance(data, str):
+            data = json.loads(data)
+        return cls(list(data["subtokens"]), int(data["max_subtokens"]))
