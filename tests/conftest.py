@@ -23,3 +23,9 @@ def store(tmp_path):
     s = Store(tmp_path / "byrote.db")
     yield s
     s.close()
+
+
+@pytest.fixture(autouse=True)
+def no_default_database(tmp_path, monkeypatch):
+    """No test may touch the user's default database: point $BYROTE_DB into tmp."""
+    monkeypatch.setenv("BYROTE_DB", str(tmp_path / "default-byrote.db"))

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from engine.data.noise import NoiseResult, noise_count, noise_file, noise_varmisuse, write_changed
+from engine.data.noise import NoiseResult, noise_count, noise_varmisuse, write_changed
 from engine.data.varmisuse import VarMisuseSample
 from engine.errors import InputError
 
@@ -195,12 +195,16 @@ def test_write_changed(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
 
 
-def test_noise_file(tmp_path):
-    pytest.importorskip("engine.data.great")
+def test_noise_command(tmp_path, capsys):
+    from tui.cli import main
+
     src = tmp_path / "train.jsonl"
     src.write_text("".join(json.dumps(s.to_record()) + "\n" for s in SAMPLES))
     out = tmp_path / "out" / "train_25.jsonl"
-    res = noise_file(src, out, 25, seed=3)
+    assert main(["noise", "--task", "varmisuse", "--in", str(src), "--out", str(out),
+                 "--level", "25", "--seed", "3"]) == 0
+    assert "buggy to clean: 10, clean to buggy: 15" in capsys.readouterr().out
+    res = noise_varmisuse(SAMPLES, 25, seed=3)
     assert res.changed == noise_varmisuse(SAMPLES, 25, seed=3).changed
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == len(SAMPLES)

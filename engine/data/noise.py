@@ -234,21 +234,3 @@ def write_changed(result: NoiseResult, path: str | Path) -> Path:
         json.dump(changed_record(result), fh)
         fh.write("\n")
     return path
-
-
-def noise_file(in_path: str | Path, out_path: str | Path, level: float, seed: int) -> NoiseResult:
-    """Read a GREAT file, write its noisy copy to ``out_path`` and ``<out>.changed.json``.
-
-    The input must be a training split (held-out data is never noised). Both outputs are
-    written atomically (the data file by ``write_great``, the ids by :func:`write_changed`).
-    """
-    from engine.data.great import read_great, write_great
-    from engine.fsutil import require_file
-
-    samples = read_great(str(require_file(in_path)))
-    result = noise_varmisuse(samples, level, seed)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    write_great(result.samples, str(out_path))  # atomic in write_great
-    write_changed(result, out_path.with_name(out_path.name + ".changed.json"))
-    return result

@@ -1,0 +1,78 @@
+"""Training throughput of the VarMisuse models (samples/s), per model and device.
+
+Builds a dataset from this Python's standard library, then times one epoch of the real
+training loop (engine.study.train_epoch) and one evaluation pass per model, on the CPU
+and, when one is present, on CUDA with bf16 autocast. Ratios are against the Transformer
+on the CPU, measured in the same run.
+
+    .venv/bin/python bench/train.py [--limit 800] [--preset quick] [--models transformer,ggnn,great]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.data.varmisuse_build import build_varmisuse  # noqa: E402
+from engine.study import build_training, evaluate, train_epoch  # noqa: E402
+from engine.tasks import get_task  # noqa: E402
+
+
+def measure(spec, model_name, cfg, prepared, device) -> tuple[float, float]:
+    model, optim, sched = build_training(spec, model_name, cfg, prepared, device, seed=0)
+    n = len(prepared.train)
+    warm = np.arange(min(n, 64))
+    train_epoch(spec, model, optim, sched, prepared.train, warm, cfg, device)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    train_epoch(spec, model, optim, sched, prepared.train, np.random.default_rng(0).permutation(n), cfg, device)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t_train = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    evaluate(spec, model, prepared.train, cfg, device)
+    t_eval = time.perf_counter() - t0
+    return n / t_train, n / t_eval
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=800, help="functions from the standard library")
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--models", default="transformer,ggnn,great")
+    args = parser.parse_args()
+
+    spec = get_task("varmisuse")
+    cfg = spec.load_preset(args.preset)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = build_varmisuse(Path(sysconfig.get_paths()["stdlib"]), Path(tmp) / "bench.jsonl",
+                                 limit=args.limit, seed=0)
+        train, valid = spec.read(str(report.train_path)), spec.read(str(report.valid_path))
+    prepared = spec.prepare(train, valid, cfg)
+    lengths = prepared.train.lengths
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    print(f"preset {args.preset}: {len(prepared.train)} training samples, mean {lengths.mean():.0f} tokens "
+          f"(max {cfg['max_len']}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    if torch.cuda.is_available():
+        print(f"GPU: {torch.cuda.get_device_name()} (bf16 autocast)")
+    print(f"{'model':<12}{'device':<8}{'train samples/s':>17}{'eval samples/s':>16}{'vs transformer/cpu':>20}")
+    baseline = None
+    for device in devices:
+        for name in args.models.split(","):
+            train_sps, eval_sps = measure(spec, name, cfg, prepared, device)
+            if baseline is None:
+                baseline = train_sps
+            print(f"{name:<12}{device.type:<8}{train_sps:>17.1f}{eval_sps:>16.1f}{train_sps / baseline:>19.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Tasks of the noise study (Rabin et al. §3): what differs between them, behind one face.
+
+A task knows how to read its data, add label noise, load a preset, encode samples, build
+a model, compute the per-sample outputs of a batch and the epoch metrics. Everything else
+(the study, its runs and jobs, the training loop, checkpoints, the store) is shared and
+lives in :mod:`engine.study`.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+from engine.errors import InputError
+
+# task name -> module; imported lazily (the modules import torch).
+TASKS: dict[str, str] = {
+    "varmisuse": "engine.tasks.varmisuse",
+}
+
+# task name -> model families; known without importing torch (forms, argument checks).
+TASK_MODELS: dict[str, tuple[str, ...]] = {
+    "varmisuse": ("transformer", "ggnn", "great"),
+}
+
+
+class Task(Protocol):
+    name: str
+    models: tuple[str, ...]
+    presets: tuple[str, ...]
+    headline: tuple[str, ...]  # metric names for the summary table
+    score_columns: dict[str, str]  # per-sample score array -> name in exported files
+
+    def read(self, path: str) -> list[Any]: ...
+    def noise(self, samples: list[Any], level: float, seed: int) -> Any: ...
+    def write(self, samples: list[Any], path: str) -> None: ...
+    def write_changed(self, result: Any, path: str) -> None: ...
+    def load_preset(self, name: str) -> dict: ...
+    def prepare(self, train: list[Any], valid: list[Any], cfg: dict) -> Any: ...
+    def build_model(self, model: str, cfg: dict, prepared: Any) -> Any: ...
+    def batches(self, encoded: Any, order: Any, cfg: dict) -> Any: ...
+    def outputs(self, model: Any, batch: Any) -> dict: ...
+    def epoch_metrics(self, arrays: dict) -> dict[str, float]: ...
+
+
+def task_names() -> tuple[str, ...]:
+    return tuple(TASKS)
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise InputError(f"unknown task {name!r} (choose from {', '.join(TASKS)})")
+    return importlib.import_module(TASKS[name]).TASK

@@ -1,0 +1,82 @@
+"""The VarMisuse task (Rabin et al. §3.2): localize and repair a misused variable.
+
+Data in the GREAT format (:mod:`engine.data.great`), label noise of §4.1
+(:mod:`engine.data.noise`), Transformer / GGNN / GREAT cores under Vasic et al.'s
+two-pointer head (:mod:`engine.models`), metrics of §4.3 (:mod:`engine.metrics`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine import metrics
+from engine.data import great, noise
+from engine.data.varmisuse import VarMisuseSample
+from engine.tasks import TASK_MODELS
+
+
+@dataclass
+class Prepared:
+    vocab: Any
+    train: Any  # encoded training set (noisy labels)
+    valid: Any  # encoded held-out set (clean labels)
+
+
+class VarMisuseTask:
+    name = "varmisuse"
+    models = TASK_MODELS["varmisuse"]
+    headline = ("loc_accuracy", "repair_accuracy", "nobug_accuracy", "loss", "gini_loss", "mean_score_loc")
+    # per-sample score array -> the head's name in the published prediction_score files
+    score_columns = {"loc_score": "Localization", "rep_score": "Repair"}
+
+    def read(self, path: str) -> list[VarMisuseSample]:
+        return great.read_great(path)
+
+    def write(self, samples: list[VarMisuseSample], path: str) -> None:
+        great.write_great(samples, path)
+
+    def noise(self, samples: list[VarMisuseSample], level: float, seed: int):
+        return noise.noise_varmisuse(samples, level, seed)
+
+    def write_changed(self, result, path: str) -> None:
+        noise.write_changed(result, path)
+
+    def load_preset(self, name: str) -> dict:
+        from engine.models.presets import load_preset
+
+        return load_preset(name)
+
+    def prepare(self, train: list[VarMisuseSample], valid: list[VarMisuseSample], cfg: dict) -> Prepared:
+        from engine.models.batching import encode_samples
+        from engine.models.vocab import Vocab
+
+        vocab = Vocab.build(train, cfg["vocab_size"], max_subtokens=cfg.get("max_subtokens", 10))
+        return Prepared(
+            vocab=vocab,
+            train=encode_samples(train, vocab, cfg["max_len"]),
+            valid=encode_samples(valid, vocab, cfg["max_len"]),
+        )
+
+    def build_model(self, model: str, cfg: dict, prepared: Prepared):
+        from engine.models import build_model
+
+        return build_model(model, cfg, len(prepared.vocab))
+
+    def batches(self, encoded, order: np.ndarray, cfg: dict):
+        from engine.models.batching import iter_batches
+
+        return iter_batches(encoded, order, cfg)
+
+    def outputs(self, model, batch) -> dict:
+        from engine.models.pointer import pointer_outputs
+
+        loc_logits, rep_logits = model(batch)
+        return pointer_outputs(loc_logits, rep_logits, batch)
+
+    def epoch_metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        return metrics.varmisuse_metrics(arrays)
+
+
+TASK = VarMisuseTask()

@@ -1,0 +1,169 @@
+"""Bad input: one line naming the problem (file and line where there is one), exit code 2,
+no traceback and no partial output left behind."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.cli import main
+
+GREAT_LINE = {
+    "has_bug": True, "bug_kind": 1, "bug_kind_name": "VARIABLE_MISUSE",
+    "source_tokens": ["#NEWLINE#", "def f(", "a", ",", "b", ")", ":", "#NEWLINE#", "#INDENT#",
+                      "return", "a", "#NEWLINE#", "#UNINDENT#"],
+    "edges": [[1, 2, 9, "enum_NEXT_SYNTAX"]], "error_location": 10, "repair_targets": [4],
+    "repair_candidates": [2, 4, 10], "provenances": [],
+}
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_one_line_error(code, err, *needles):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("byrote: error: ") or lines[0].startswith("byrote")
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def _good(tmp_path: Path, name="good.jsonl") -> Path:
+    clean = dict(GREAT_LINE, has_bug=False, bug_kind=0, bug_kind_name="NONE", error_location=0,
+                 repair_targets=[], repair_candidates=[2, 10, "a", 4, "b"])
+    return _write_lines(tmp_path / name, [json.dumps(GREAT_LINE), json.dumps(clean)])
+
+
+BAD_FILES = {
+    "malformed": ([json.dumps(GREAT_LINE), "{not json"], ":2:"),
+    "missing_field": ([json.dumps({k: v for k, v in GREAT_LINE.items() if k != "error_location"})],
+                      ":1:"),
+    "out_of_range": ([json.dumps(dict(GREAT_LINE, error_location=99))], ":1:"),
+    "edge_out_of_range": ([json.dumps(dict(GREAT_LINE, edges=[[1, 50, 9, "enum_NEXT_SYNTAX"]]))], ":1:"),
+    "empty": ([], "empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_noise_rejects_bad_dataset(case, tmp_path, capsys):
+    lines, needle = BAD_FILES[case]
+    bad = _write_lines(tmp_path / "bad.jsonl", lines)
+    out = tmp_path / "out.jsonl"
+    code, _, err = _run(["noise", "--task", "varmisuse", "--in", str(bad), "--out", str(out),
+                         "--level", "50"], capsys)
+    _assert_one_line_error(code, err, "bad.jsonl", needle)
+    assert list(tmp_path.iterdir()) == [bad]  # nothing partial left behind
+
+
+def test_missing_file(tmp_path, capsys):
+    code, _, err = _run(["noise", "--task", "varmisuse", "--in", str(tmp_path / "nope.jsonl"),
+                         "--out", str(tmp_path / "o.jsonl"), "--level", "0"], capsys)
+    _assert_one_line_error(code, err, "nope.jsonl")
+
+
+@pytest.mark.parametrize("level", ["101", "-5", "abc", "nan"])
+def test_level_outside_range(level, tmp_path, capsys):
+    good = _good(tmp_path)
+    code, _, err = _run(["noise", "--task", "varmisuse", "--in", str(good), "--out",
+                         str(tmp_path / "o.jsonl"), "--level", level], capsys)
+    _assert_one_line_error(code, err)
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--model", "lstm"], "unknown model 'lstm'"),
+    (["--preset", "huge"], "unknown preset 'huge'"),
+    (["--noise", "0,50,150"], "outside 0-100"),
+    (["--task", "codesearch"], "invalid choice"),
+    (["--set", "learning_rate=1"], "unknown setting 'learning_rate'"),
+    (["--set", "novalue"], "--set takes KEY=VALUE"),
+])
+def test_study_rejects_unknown_names(argv, needle, tmp_path, capsys):
+    good = _good(tmp_path)
+    args = {"--task": "varmisuse", "--model": "great", "--preset": "quick", "--noise": "0,100"}
+    for k, v in zip(argv[::2], argv[1::2]):
+        args[k] = v
+    flat = [x for kv in args.items() for x in kv]
+    db = tmp_path / "s.db"
+    code, _, err = _run(["--db", str(db), "study", "--train", str(good), "--valid", str(good),
+                         "--epochs", "1", *flat], capsys)
+    _assert_one_line_error(code, err, needle)
+    from engine.store import Store
+
+    if db.exists():  # nothing was enqueued
+        assert Store(db).jobs() == []
+
+
+def test_study_validates_held_out_file_before_enqueueing(tmp_path, capsys):
+    good = _good(tmp_path)
+    bad = _write_lines(tmp_path / "valid.jsonl", [json.dumps(GREAT_LINE), "[1, 2"])
+    db = tmp_path / "s.db"
+    code, _, err = _run(["--db", str(db), "study", "--task", "varmisuse", "--train", str(good),
+                         "--valid", str(bad), "--model", "great", "--epochs", "1"], capsys)
+    _assert_one_line_error(code, err, "valid.jsonl:2:")
+    from engine.store import Store
+
+    assert Store(db).jobs() == [] and Store(db).studies() == []
+
+
+def test_unknown_ids(tmp_path, capsys):
+    db = str(tmp_path / "s.db")
+    for argv, needle in ((["cancel", "7"], "no job with id 7"),
+                         (["export", "curves", "--study", "3", "--out", str(tmp_path / "x")], "no study with id 3"),
+                         (["results", "--study", "3"], "no study with id 3")):
+        code, _, err = _run(["--db", db, *argv], capsys)
+        _assert_one_line_error(code, err, needle)
+
+
+def test_builder_missing_and_empty_dirs(tmp_path, capsys):
+    code, _, err = _run(["dataset", "build", "varmisuse", "--source", str(tmp_path / "nope"),
+                         "--out", str(tmp_path / "o.jsonl")], capsys)
+    _assert_one_line_error(code, err, "nope")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "x.py").write_text("X = 1\n")
+    code, _, err = _run(["dataset", "build", "varmisuse", "--source", str(tmp_path / "src"),
+                         "--out", str(tmp_path / "o.jsonl")], capsys)
+    _assert_one_line_error(code, err, "src")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_builder_skips_and_counts_non_utf8(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "latin1.py").write_bytes("def f(a, b):\n    return 'caf\xe9' + a\n".encode("latin-1"))
+    (src / "ok.py").write_text("def g(x, y):\n    z = x + y\n    return z * x\n")
+    code, out, err = _run(["dataset", "build", "varmisuse", "--source", str(src),
+                           "--out", str(tmp_path / "o.jsonl")], capsys)
+    assert code == 0, err
+    assert "non-UTF-8" in out and "1" in out
+
+
+def test_real_process_prints_no_traceback(tmp_path):
+    bad = _write_lines(tmp_path / "bad.jsonl", ["{"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--db", str(tmp_path / "x.db"), "noise", "--task", "varmisuse",
+         "--in", str(bad), "--out", str(tmp_path / "o.jsonl"), "--level", "10"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "bad.jsonl:1:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_usage_error_is_one_line(capsys):
+    assert main(["study", "--task", "varmisuse"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "required" in err

@@ -1,0 +1,136 @@
+"""Noise studies end to end: noisy copies, training, per-epoch arrays and metrics, export,
+and the resume of a worker killed with SIGKILL."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import metrics
+from engine.data.varmisuse_build import build_varmisuse
+from engine.store import Store
+from engine.study import create_study, train_run
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"hidden_dim": 32, "ff_dim": 64, "num_layers": 1, "num_heads": 2, "ggnn_time_steps": [1, 1],
+        "max_len": 160, "batch_tokens": 3000, "vocab_size": 800, "dropout": 0.1}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "stdlib.jsonl"
+    report = build_varmisuse(Path(sysconfig.get_paths()["stdlib"]), out, limit=220, seed=0)
+    assert report.samples_train > 100 and report.samples_valid > 10
+    return report
+
+
+def _study(store, dataset, levels=(0.0, 100.0), epochs=2, model="great", seed=3):
+    return create_study(store, task="varmisuse", train=str(dataset.train_path), valid=str(dataset.valid_path),
+                        model=model, levels=list(levels), epochs=epochs, preset="quick", seed=seed,
+                        device="cpu", overrides=TINY)
+
+
+def test_study_records_every_epoch(store, dataset, tmp_path):
+    sid = _study(store, dataset)
+    runs = store.runs(sid)
+    assert [r["level"] for r in runs] == [0.0, 100.0]
+    assert len(store.jobs_of_study(sid)) == 2
+    for run in runs:
+        train_run(store, run["id"])
+    for run in store.runs(sid):
+        assert run["epochs_done"] == 2 and run["n_train"] > 0 and run["n_params"] > 0
+        for epoch in (1, 2):
+            for split in ("train", "valid"):
+                with np.load(store.array_path(run["id"], epoch, split)) as arrays:
+                    arrays = dict(arrays)
+                recorded = {m["name"]: m["value"] for m in store.metrics(run["id"], split) if m["epoch"] == epoch}
+                # the stored metrics are exactly those of the stored per-sample arrays
+                for name, value in metrics.varmisuse_metrics(arrays).items():
+                    if value != value:
+                        assert recorded[name] is None
+                    else:
+                        assert recorded[name] == pytest.approx(value, rel=1e-12), name
+                assert len(arrays["loss"]) == {"train": run["n_train"], "valid": run["n_valid"]}[split]
+    # training statistics use the noisy labels: at 100 % every label was flipped
+    noisy, clean = (store.runs(sid)[1], store.runs(sid)[0])
+    with np.load(store.array_path(noisy["id"], 1, "train")) as a, np.load(store.array_path(clean["id"], 1, "train")) as b:
+        assert (a["sample"] == b["sample"]).all()
+        assert (a["has_bug"] != b["has_bug"]).all()
+    # held-out statistics use clean labels at every level
+    with np.load(store.array_path(noisy["id"], 1, "valid")) as a, np.load(store.array_path(clean["id"], 1, "valid")) as b:
+        assert (a["has_bug"] == b["has_bug"]).all()
+
+    from engine.export import export_curves
+
+    files = export_curves(store, sid, tmp_path / "curves")
+    names = {p.relative_to(tmp_path / "curves").as_posix() for p in files}
+    stem = f"great_{Path(dataset.train_path).stem}"
+    assert f"loc_accuracy/{stem}_valid.csv" in names and f"gini_loss/{stem}_train.csv" in names
+    with open(tmp_path / "curves" / "gini_loss" / f"{stem}_train.csv") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["epoch", "0_percent", "100_percent"]
+    assert [r[0] for r in rows[1:]] == ["1", "2"]
+    table = store.metric_table(sid, "train", "gini_loss")
+    assert float(rows[2][2]) == pytest.approx(table[100.0][2])
+    with open(tmp_path / "curves" / "prediction_score" / f"{stem}_Localization_valid.csv") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["sample", "0_percent", "100_percent"]
+    col = [float(r[1]) for r in rows[1:]]
+    assert col == sorted(col) and len(col) == store.runs(sid)[0]["n_valid"]
+
+
+def _worker(db: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "tui.cli", "--db", str(db), "worker", "--idle-exit", "0.2"],
+                            cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _all_metrics(store: Store, sid: int) -> dict:
+    return {(r["level"], m["epoch"], m["split"], m["name"]): m["value"]
+            for r in store.runs(sid) for m in store.metrics(r["id"])}
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
+    epochs = 3
+    straight = Store(tmp_path / "straight.db")
+    sid_a = _study(straight, dataset, levels=(50.0,), epochs=epochs, model="transformer")
+    proc = _worker(straight.path)
+    assert proc.wait(timeout=240) == 0, proc.stderr.read()
+
+    killed = Store(tmp_path / "killed.db")
+    sid_b = _study(killed, dataset, levels=(50.0,), epochs=epochs, model="transformer")
+    (run,) = killed.runs(sid_b)
+    proc = _worker(killed.path)
+    deadline = time.time() + 240
+    while killed.run(run["id"])["epochs_done"] < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the second epoch
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (job,) = killed.jobs_of_study(sid_b)
+    assert job["state"] == "running"  # the dead worker could not say anything
+    assert 1 <= killed.run(run["id"])["epochs_done"] < epochs
+    proc = _worker(killed.path)
+    assert proc.wait(timeout=240) == 0, proc.stderr.read()
+    (job,) = killed.jobs_of_study(sid_b)
+    assert job["state"] == "done" and job["attempts"] == 2
+
+    a, b = _all_metrics(straight, sid_a), _all_metrics(killed, sid_b)
+    assert len(a) > 0 and a.keys() == b.keys()
+    assert a == b  # exactly, not approximately
+    (run_a,) = straight.runs(sid_a)
+    with np.load(straight.array_path(run_a["id"], epochs, "valid")) as x, \
+         np.load(killed.array_path(run["id"], epochs, "valid")) as y:
+        for key in x.files:
+            assert np.array_equal(x[key], y[key]), key
+    # only the last checkpoint is kept
+    assert [p.name for p in killed.run_dir(run["id"]).glob("*.pt")] == [f"checkpoint_epoch{epochs}.pt"]
