@@ -110,8 +110,8 @@ def run_job(store: Store, job: dict) -> str:
     except InputError as exc:
         state, error = "failed", str(exc)
     except Exception as exc:  # a bug or a resource problem: keep the worker alive, log it
-        traceback.print_exc()
-        state, error = "failed", f"{type(exc).__name__}: {exc}"
+        _log_failure(store, job)
+        state, error = "failed", f"{type(exc).__name__}: {exc} (details in {store.files / 'worker.log'})"
     finally:
         stop.set()
         beat.join()
@@ -120,6 +120,14 @@ def run_job(store: Store, job: dict) -> str:
         fields["progress"] = 1.0
     store.update_job(job["id"], **fields)
     return state
+
+
+def _log_failure(store: Store, job: dict) -> None:
+    """Append the traceback of an unexpected failure to ``<files>/worker.log``."""
+    store.files.mkdir(parents=True, exist_ok=True)
+    with open(store.files / "worker.log", "a", encoding="utf-8") as fh:
+        fh.write(f"--- job {job['id']} ({job['kind']}) failed at {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.write(traceback.format_exc())
 
 
 class WorkerLock:

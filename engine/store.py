@@ -15,6 +15,7 @@ date when it is opened.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -116,7 +117,7 @@ class Store:
                 f"database schema {version} is newer than this byrote ({SCHEMA_VERSION})", self.path
             )
         for v in range(version + 1, SCHEMA_VERSION + 1):
-            with self.db.atomic():
+            with self._write():
                 MIGRATIONS[v](self.db)
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [str(v)]
@@ -132,6 +133,27 @@ class Store:
         self.db.conn.close()
 
     # -- helpers ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction that takes the write lock at its start (BEGIN IMMEDIATE).
+
+        A deferred transaction that reads before it writes fails at once with "database
+        is locked" when another connection wrote in between (WAL snapshots cannot be
+        upgraded); an immediate one waits for the lock under the busy timeout instead.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():  # nested: a savepoint
+                yield
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.conn.execute("ROLLBACK")
+            raise
+        self.db.conn.execute("COMMIT")
+
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
         cur = self.db.execute(sql, list(params))
         cols = [c[0] for c in cur.description]
@@ -151,7 +173,7 @@ class Store:
         return self.files / "studies" / str(study_id)
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
 
     def get_meta(self, key: str) -> str | None:
@@ -164,7 +186,7 @@ class Store:
         fields["levels"] = json.dumps(fields["levels"])
         fields["config"] = json.dumps(fields.get("config") or {})
         fields.setdefault("created", time.time())
-        with self.db.atomic():
+        with self._write():
             return self.db["studies"].insert(fields).last_pk
 
     def study(self, study_id: int) -> dict:
@@ -180,7 +202,7 @@ class Store:
 
     def add_run(self, **fields: Any) -> int:
         fields.setdefault("created", time.time())
-        with self.db.atomic():
+        with self._write():
             return self.db["runs"].insert(fields).last_pk
 
     def run(self, run_id: int) -> dict:
@@ -193,14 +215,14 @@ class Store:
         return self._rows("SELECT * FROM runs WHERE study_id = ? ORDER BY level, id", [study_id])
 
     def update_run(self, run_id: int, **fields: Any) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db["runs"].update(run_id, fields)
 
     def commit_epoch(
         self, run_id: int, epoch: int, metrics: dict[str, dict[str, float]], arrays: dict[str, tuple[str, int]]
     ) -> None:
         """Record one finished epoch atomically: metrics per split, array files, epochs_done."""
-        with self.db.atomic():
+        with self._write():
             for split, values in metrics.items():
                 for name, value in values.items():
                     self.db.execute(
@@ -250,7 +272,7 @@ class Store:
 
     # -- jobs ---------------------------------------------------------------------
     def add_job(self, kind: str, params: dict, study_id: int | None = None, run_id: int | None = None) -> int:
-        with self.db.atomic():
+        with self._write():
             return self.db["jobs"].insert(
                 {
                     "kind": kind, "params": json.dumps(params), "state": "queued",
@@ -278,7 +300,7 @@ class Store:
     def claim_job(self, job_id: int, pid: int) -> dict | None:
         """Atomically move a queued job to running for worker ``pid``; None if not queued."""
         now = time.time()
-        with self.db.atomic():
+        with self._write():
             cur = self.db.execute(
                 "UPDATE jobs SET state = 'running', pid = ?, started = COALESCE(started, ?), "
                 "heartbeat = ?, attempts = attempts + 1, error = NULL "
@@ -307,7 +329,7 @@ class Store:
     def requeue_orphans(self) -> list[int]:
         """Jobs left 'running' by a worker that is gone go back to the queue to resume."""
         ids = [r[0] for r in self.db.execute("SELECT id FROM jobs WHERE state = 'running'").fetchall()]
-        with self.db.atomic():
+        with self._write():
             for job_id in ids:
                 self.db.execute(
                     "UPDATE jobs SET state = 'queued', pid = NULL, message = 'resuming after a lost worker' "
@@ -317,12 +339,12 @@ class Store:
         return ids
 
     def update_job(self, job_id: int, **fields: Any) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db["jobs"].update(job_id, fields)
 
     def heartbeat(self, job_id: int) -> bool:
         """Touch a running job's heartbeat; return whether cancellation was requested."""
-        with self.db.atomic():
+        with self._write():
             self.db.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", [time.time(), job_id])
         row = self.db.execute("SELECT cancel_requested FROM jobs WHERE id = ?", [job_id]).fetchone()
         return bool(row and row[0])
@@ -330,7 +352,7 @@ class Store:
     def request_cancel(self, job_id: int) -> str:
         """Cancel a job: a queued one at once, a running one at its next check. Returns the state."""
         job = self.job(job_id)
-        with self.db.atomic():
+        with self._write():
             if job["state"] == "queued":
                 self.db.execute(
                     "UPDATE jobs SET state = 'cancelled', cancel_requested = 1, finished = ? "

@@ -31,7 +31,8 @@ def test_failures_are_recorded_and_the_worker_goes_on(store):
     c = store.add_job("test_count", {})
     jobs.run_worker(store, idle_exit_s=0.1)
     assert store.job(a)["error"] == "data.jsonl:3: missing field 'x'"
-    assert store.job(b)["error"] == "RuntimeError: boom"
+    assert store.job(b)["error"].startswith("RuntimeError: boom (details in ")
+    assert "RuntimeError: boom" in (store.files / "worker.log").read_text()
     assert [store.job(j)["state"] for j in (a, b, c)] == ["failed", "failed", "done"]
 
 

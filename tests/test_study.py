@@ -3,6 +3,7 @@ and the resume of a worker killed with SIGKILL."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -134,3 +135,31 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
             assert np.array_equal(x[key], y[key]), key
     # only the last checkpoint is kept
     assert [p.name for p in killed.run_dir(run["id"]).glob("*.pt")] == [f"checkpoint_epoch{epochs}.pt"]
+
+
+def test_command_line_study_with_wait(dataset, tmp_path, capsys):
+    """`byrote study --wait` starts a detached worker, follows it, and the results,
+    jobs and export commands read what it wrote."""
+    from tui.cli import main
+
+    db = str(tmp_path / "cli.db")
+    sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={json.dumps(v)}")]
+    code = main(["--db", db, "study", "--task", "varmisuse", "--train", str(dataset.train_path),
+                 "--valid", str(dataset.valid_path), "--model", "ggnn", "--noise", "0,100",
+                 "--epochs", "1", "--device", "cpu", "--seed", "5", "--wait", *sets])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "study 1: 2 runs queued" in out and "worker started" in out
+    assert "job 1 run 1: done" in out and "job 2 run 2: done" in out
+    store = Store(db)
+    assert [j["state"] for j in store.jobs()] == ["done", "done"]
+    assert store.study(1)["config"]["hidden_dim"] == 32
+    assert main(["--db", db, "results", "--study", "1"]) == 0
+    table = capsys.readouterr().out
+    header = next(line for line in table.splitlines() if "metric at the last epoch" in line)
+    assert header.split()[-2:] == ["0%", "100%"]  # one column per noise level, in order
+    assert "held-out loc_accuracy" in table and "train gini_loss" in table
+    assert main(["--db", db, "jobs"]) == 0
+    assert "done" in capsys.readouterr().out
+    assert main(["--db", db, "export", "curves", "--study", "1", "--out", str(tmp_path / "csv")]) == 0
+    assert (tmp_path / "csv" / "loc_accuracy").is_dir()

@@ -49,23 +49,23 @@ def _fmt(value) -> str:
 
 
 def results_table(store: Store, study_id: int) -> Table:
-    """The last epoch of each level: held-out and training figures side by side."""
+    """The last epoch of each noise level: one column per level, one row per metric,
+    held-out figures first (fits 80 columns for five levels)."""
     from engine.study import level_name, summary
     from engine.tasks import get_task
 
     study = store.study(study_id)
     headline = get_task(study["task"]).headline
-    table = Table(title=f"study {study_id}: {study['name']} ({study['model']}, {study['preset']})",
+    rows = summary(store, study_id)
+    table = Table(title=f"study {study_id}: {study['name']} ({study['model']}, {study['preset']} preset)",
                   header_style="bold")
-    table.add_column("noise", justify="right")
-    table.add_column("epoch", justify="right")
-    for split in ("valid", "train"):
+    table.add_column("metric at the last epoch")
+    for row in rows:
+        table.add_column(f"{level_name(row['level'])}%", justify="right")
+    table.add_row("epoch", *[str(row["epoch"]) for row in rows])
+    for split, label in (("valid", "held-out"), ("train", "train")):
         for name in headline:
-            table.add_column(f"{split} {name}", justify="right")
-    for row in summary(store, study_id):
-        cells = [f"{level_name(row['level'])}%", str(row["epoch"])]
-        cells += [_fmt(row.get(f"{split}.{name}")) for split in ("valid", "train") for name in headline]
-        table.add_row(*cells)
+            table.add_row(f"{label} {name}", *[_fmt(row.get(f"{split}.{name}")) for row in rows])
     return table
 
 
@@ -115,11 +115,12 @@ def follow(store: Store, job_ids: list[int], console: Console | None = None,
 def _log_line(console: Console, job: dict, said: dict) -> None:
     """Without a terminal (a log file, CI): one line per state change or finished epoch."""
     message = job["message"] or ""
-    key = (job["state"], message if message.endswith("done") else None)
-    if said.get(job["id"]) != key:
-        said[job["id"]] = key
+    state, last_done = said.get(job["id"], (None, None))
+    done = message if message.endswith("done") else last_done
+    if (job["state"], done) != (state, last_done):
+        said[job["id"]] = (job["state"], done)
         label = f"job {job['id']}" + (f" run {job['run_id']}" if job["run_id"] else "")
-        console.print(f"{label}: {job['state']}" + (f", {message}" if key[1] else ""))
+        console.print(f"{label}: {job['state']}" + (f", {done}" if done != last_done else ""))
 
 
 def run_foreground(store: Store, job_ids: list[int], console: Console | None = None) -> int:
