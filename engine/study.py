@@ -96,9 +96,14 @@ def create_study(
     if unknown:
         raise InputError(f"unknown setting {unknown[0]!r} for preset {preset!r} (known: {', '.join(sorted(cfg))})")
     cfg.update(overrides or {})
+    if device == "cuda":
+        resolve_device(device)  # refuse now, not in the worker hours later
     train_path, valid_path = require_file(train), require_file(valid)
     train_samples = spec.read(str(train_path))
     spec.read(str(valid_path))  # validate now, not in the worker hours later
+    # every level's noise is drawn before anything is written: an impossible level
+    # (too few eligible samples) leaves no half-made study behind
+    results = {level: spec.noise(train_samples, level, seed) for level in levels}
 
     study_id = store.add_study(
         name=name or f"{task}-{model}-{train_path.stem}",
@@ -109,7 +114,7 @@ def create_study(
     out_dir = store.study_dir(study_id)
     for level in levels:
         noisy = out_dir / f"train_{level_name(level)}.jsonl"
-        _, changed = write_noisy_copy(spec, train_samples, level, seed, noisy)
+        changed = write_noisy_copy(spec, results[level], noisy)
         run_id = store.add_run(
             study_id=study_id, level=level, seed=seed, epochs=epochs,
             train_path=str(noisy.relative_to(store.files)),
@@ -120,17 +125,13 @@ def create_study(
     return study_id
 
 
-def write_noisy_copy(spec, samples: list, level: float, seed: int, out: Path):
-    """Write ``samples`` at ``level`` % label noise to ``out``, and the changed ids beside it.
-
-    Returns the task's noise result and the path of ``<out>.changed.json``.
-    """
+def write_noisy_copy(spec, result, out: Path) -> Path:
+    """Write a noise result's samples to ``out`` and its changed ids to ``<out>.changed.json``."""
     out = Path(out)
-    result = spec.noise(samples, level, seed)
     changed = out.with_name(out.name + ".changed.json")
     spec.write(result.samples, str(out))
     spec.write_changed(result, str(changed))
-    return result, changed
+    return changed
 
 
 def resolve_device(device: str):

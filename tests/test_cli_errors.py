@@ -167,3 +167,18 @@ def test_usage_error_is_one_line(capsys):
     assert main(["study", "--task", "varmisuse"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "required" in err
+
+
+def test_impossible_noise_level_leaves_no_study(tmp_path, capsys):
+    # a bug-free function with a single variable use cannot be made buggy
+    lonely = dict(GREAT_LINE, has_bug=False, bug_kind=0, bug_kind_name="NONE", error_location=0,
+                  repair_targets=[], repair_candidates=[2, "a"])
+    train = _write_lines(tmp_path / "t.jsonl", [json.dumps(GREAT_LINE), json.dumps(lonely)])
+    db = tmp_path / "s.db"
+    code, _, err = _run(["--db", str(db), "study", "--task", "varmisuse", "--train", str(train),
+                         "--valid", str(_good(tmp_path)), "--model", "ggnn", "--noise", "0,100"], capsys)
+    _assert_one_line_error(code, err, "eligible")
+    from engine.store import Store
+
+    assert Store(db).studies() == [] and Store(db).jobs() == []
+    assert not (tmp_path / "s-files" / "studies").exists()

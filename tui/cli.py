@@ -65,7 +65,8 @@ def cmd_noise(args) -> int:
 
     spec = get_task(args.task)
     samples = spec.read(str(require_file(getattr(args, "in"))))
-    result, changed = write_noisy_copy(spec, samples, args.level, args.seed, Path(args.out))
+    result = spec.noise(samples, args.level, args.seed)
+    changed = write_noisy_copy(spec, result, Path(args.out))
     counts = ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in result.changed.items())
     print(f"{args.out}: {len(result.samples)} samples at {level_name(args.level)}% noise ({counts}); "
           f"changed ids in {changed}")
