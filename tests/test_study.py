@@ -157,7 +157,7 @@ def test_command_line_study_with_wait(dataset, tmp_path, capsys):
     assert main(["--db", db, "results", "--study", "1"]) == 0
     table = capsys.readouterr().out
     header = next(line for line in table.splitlines() if "metric at the last epoch" in line)
-    assert header.split()[-2:] == ["0%", "100%"]  # one column per noise level, in order
+    assert [c for c in header.split() if c.endswith("%")] == ["0%", "100%"]  # a column per level
     assert "held-out loc_accuracy" in table and "train gini_loss" in table
     assert main(["--db", db, "jobs"]) == 0
     assert "done" in capsys.readouterr().out
