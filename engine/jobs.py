@@ -220,7 +220,6 @@ def start_worker(store: Store) -> int | None:
         [sys.executable, "-m", "tui.cli", "--db", str(store.path), "worker"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         start_new_session=True, close_fds=True,
-        cwd=str(Path(__file__).resolve().parents[1]),
     )
     log.close()
     return proc.pid

@@ -88,7 +88,8 @@ class Store:
     """A byrote database and its files folder. One instance per process and thread."""
 
     def __init__(self, path: str | Path | None = None, create: bool = True):
-        self.path = Path(path).expanduser() if path is not None else default_db_path()
+        # absolute, so a detached worker started from another directory opens the same file
+        self.path = (Path(path).expanduser() if path is not None else default_db_path()).absolute()
         if not self.path.exists():
             if not create:
                 raise InputError("no such database", self.path)

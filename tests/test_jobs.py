@@ -78,3 +78,18 @@ def test_orphaned_job_is_resumed(store):
 def test_unknown_kind(store):
     with pytest.raises(InputError, match="unknown job kind"):
         jobs.job_function("nope")
+
+
+def test_relative_database_path_reaches_the_detached_worker(tmp_path, monkeypatch):
+    """A relative --db names the same file for the detached worker as for the caller."""
+    from engine.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    store = Store("rel.db")
+    assert store.path == tmp_path / "rel.db"
+    job = store.add_job("train_run", {"run_id": 999})  # fails fast: no such run
+    jobs.start_worker(store)
+    deadline = time.time() + 60
+    while store.job(job)["state"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.1)
+    assert store.job(job)["state"] == "failed" and "no run with id 999" in store.job(job)["error"]
