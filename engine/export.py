@@ -1,12 +1,16 @@
-"""Exports in the layout of the study's published results (mdrafiqulrabin/CI-Memorization).
+"""Exports in the layout of the study's published results (mdrafiqulrabin/CI-Memorization,
+``data/summary/data/<task>/<noise type>/``; see shared/reference/ci_memorization).
 
-``DIR/<metric>/<model>_<dataset>_<split>.csv`` with the header
-``epoch,0_percent,25_percent,...``: one row per epoch, one column per noise level.
+- ``DIR/<metric>/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
+  ``epoch,0_percent,25_percent,...``: one row per epoch, one column per noise level,
+  e.g. ``accuracy/GGNN_stdlib_Localization_held.csv``.
+- ``DIR/prediction_score/<Model>_<dataset>_<Head>_<split>.csv`` with the header
+  ``sample,0_percent,...``: each sample's predicted score averaged over all epochs, sorted
+  ascending, one row per rank (the paper's Figures 4 and 5, "average probability score
+  considering all epochs", §5.2).
 
-``DIR/prediction_score/<model>_<dataset>_<head>_<split>.csv`` with the header
-``sample,0_percent,...``: each sample's predicted score averaged over all epochs, sorted
-ascending, one row per rank (the paper's Figures 4 and 5, "average probability score
-considering all epochs", §5.2).
+Splits are named as upstream (``train``, and ``held`` or ``test`` for held-out data), and
+lines end in CRLF as upstream. All files of one export appear together or not at all.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.fsutil import atomic_open
+from engine.fsutil import atomic_paths
 from engine.store import Store
 
 
@@ -26,48 +30,49 @@ def _column(level: float) -> str:
     return f"{level_name(level)}_percent"
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with atomic_open(path, "w", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path]:
     """Write every metric curve and score distribution of a study; return the files."""
     from engine.tasks import get_task
 
     study = store.study(study_id)
+    spec = get_task(study["task"])
     runs = store.runs(study_id)
     if not any(r["epochs_done"] for r in runs):
         raise InputError(f"study {study_id} has no finished epoch yet")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("not a directory", out)
-    stem = f"{study['model']}_{Path(study['train_path']).stem}"
+    model = spec.display_names.get(study["model"], study["model"])
+    stem = f"{model}_{Path(study['train_path']).stem}"
+    split_name = {"train": "train", "valid": spec.heldout_name}
     levels = [r["level"] for r in runs]
     header_levels = [_column(level) for level in levels]
-    written: list[Path] = []
+    tables: dict[Path, list[list]] = {}
 
     for split, name in store.metric_names(study_id):
         table = store.metric_table(study_id, split, name)
         epochs = sorted({e for per in table.values() for e in per})
+        folder, head = spec.export_names.get(name, (name, None))
+        file = f"{stem}_{head}_{split_name[split]}.csv" if head else f"{stem}_{split_name[split]}.csv"
         rows = [[e] + [table.get(level, {}).get(e, "") for level in levels] for e in epochs]
-        path = out / name / f"{stem}_{split}.csv"
-        _write_csv(path, ["epoch"] + header_levels, rows)
-        written.append(path)
+        tables[out / folder / file] = [["epoch"] + header_levels] + rows
 
-    for key, head in get_task(study["task"]).score_columns.items():
+    for key, head in spec.score_columns.items():
         for split in ("train", "valid"):
             columns = [_mean_score(store, run, split, key) for run in runs]
             if any(c is None for c in columns):
                 continue
             n = min(len(c) for c in columns)
             rows = [[i + 1] + [float(c[i]) for c in columns] for i in range(n)]
-            path = out / "prediction_score" / f"{stem}_{head}_{split}.csv"
-            _write_csv(path, ["sample"] + header_levels, rows)
-            written.append(path)
-    return written
+            tables[out / "prediction_score" / f"{stem}_{head}_{split_name[split]}.csv"] = \
+                [["sample"] + header_levels] + rows
+
+    paths = list(tables)
+    with atomic_paths(*paths) as temps:
+        for tmp, path in zip(temps, paths):
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                csv.writer(fh, lineterminator="\r\n").writerows(tables[path])
+    return paths
 
 
 def _mean_score(store: Store, run: dict, split: str, key: str) -> np.ndarray | None:

@@ -23,21 +23,69 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
+def _os_error(exc: OSError, target: Path):
+    from engine.errors import InputError
+
+    return InputError(exc.strerror or str(exc), target)
+
+
+@contextlib.contextmanager
+def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
+    """Yield temporary paths beside ``targets``; move them all into place on success.
+
+    The outputs of one command appear together or not at all: before anything is moved,
+    every target is checked (not a directory, its folder creatable); if the block fails,
+    every temporary file is removed. An operating-system error names the user's target,
+    never a temporary file, as an :class:`~engine.errors.InputError`.
+    """
+    paths = [Path(t) for t in targets]
+    temps: list[Path] = []
+    made: list[Path] = []  # folders this call created, removed again on failure
+    ok = False
+    try:
+        for target in paths:
+            try:
+                missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.extend(reversed(missing))
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=".tmp", dir=target.parent)
+            except OSError as exc:
+                raise _os_error(exc, target) from None
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield temps
+        for target in paths:
+            if target.is_dir():
+                from engine.errors import InputError
+
+                raise InputError("is a directory", target)
+        moved: list[Path] = []
+        for tmp, target in zip(temps, paths):
+            try:
+                os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the usual mode
+                os.replace(tmp, target)
+            except OSError as exc:
+                for done in moved:  # keep all-or-nothing as far as the system lets us
+                    done.unlink(missing_ok=True)
+                raise _os_error(exc, target) from None
+            moved.append(target)
+        ok = True
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        if not ok:
+            for folder in reversed(made):  # deepest first; only if still empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` on success."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, _FILE_MODE)  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with atomic_paths(target) as (tmp,):
+        yield tmp
 
 
 @contextlib.contextmanager

@@ -137,18 +137,25 @@ class WorkerLock:
         self.path = store.files / "worker.lock"
         self.fh = None
 
-    def acquire(self) -> bool:
+    def acquire(self, wait_s: float = 0.0, record_pid: bool = True) -> bool:
+        """Take the lock, retrying for ``wait_s`` seconds (a probe may hold it briefly)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.time() + wait_s
         fh = open(self.path, "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            return False
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.time() >= deadline:
+                    fh.close()
+                    return False
+                time.sleep(0.05)
+        if record_pid:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
         self.fh = fh
         return True
 
@@ -162,7 +169,7 @@ class WorkerLock:
 def worker_alive(store: Store) -> bool:
     """Whether some process holds the worker lock of this database."""
     lock = WorkerLock(store)
-    if lock.acquire():
+    if lock.acquire(record_pid=False):  # a probe: leaves the recorded pid alone
         lock.release()
         return False
     return True
@@ -186,7 +193,7 @@ def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = N
     restricts the worker to some job ids (used by ``--foreground``).
     """
     lock = WorkerLock(store)
-    if not lock.acquire():
+    if not lock.acquire(wait_s=2.0):
         return -1
     ran = 0
     try:

@@ -29,6 +29,7 @@ from engine.errors import InputError
 
 SCHEMA_VERSION = 1
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+MAX_ATTEMPTS = 3  # a job whose worker dies this often is failed, not restarted forever
 
 
 def default_db_path() -> Path:
@@ -201,6 +202,17 @@ class Store:
     def studies(self) -> list[dict]:
         return [self.study(r["id"]) for r in self._rows("SELECT id FROM studies ORDER BY id")]
 
+    def delete_study(self, study_id: int) -> None:
+        """Remove a study with its runs, metrics, array index and jobs (not its files)."""
+        with self._write():
+            run_ids = [r[0] for r in self.db.execute("SELECT id FROM runs WHERE study_id = ?", [study_id]).fetchall()]
+            for run_id in run_ids:
+                self.db.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+                self.db.execute("DELETE FROM arrays WHERE run_id = ?", [run_id])
+            self.db.execute("DELETE FROM jobs WHERE study_id = ?", [study_id])
+            self.db.execute("DELETE FROM runs WHERE study_id = ?", [study_id])
+            self.db.execute("DELETE FROM studies WHERE id = ?", [study_id])
+
     def add_run(self, **fields: Any) -> int:
         fields.setdefault("created", time.time())
         with self._write():
@@ -327,17 +339,26 @@ class Store:
             if job is not None:
                 return job
 
-    def requeue_orphans(self) -> list[int]:
-        """Jobs left 'running' by a worker that is gone go back to the queue to resume."""
-        ids = [r[0] for r in self.db.execute("SELECT id FROM jobs WHERE state = 'running'").fetchall()]
+    def requeue_orphans(self, max_attempts: int = MAX_ATTEMPTS) -> list[int]:
+        """Jobs left 'running' by a worker that is gone go back to the queue to resume;
+        one whose worker died ``max_attempts`` times (killed for memory, say) fails instead."""
+        requeued = []
         with self._write():
-            for job_id in ids:
+            rows = self.db.execute("SELECT id, attempts FROM jobs WHERE state = 'running'").fetchall()
+            for job_id, attempts in rows:
+                if attempts >= max_attempts:
+                    self.db.execute(
+                        "UPDATE jobs SET state = 'failed', finished = ?, error = ? WHERE id = ?",
+                        [time.time(), f"its worker died {attempts} times; not retried", job_id],
+                    )
+                    continue
                 self.db.execute(
                     "UPDATE jobs SET state = 'queued', pid = NULL, message = 'resuming after a lost worker' "
-                    "WHERE id = ? AND state = 'running'",
+                    "WHERE id = ?",
                     [job_id],
                 )
-        return ids
+                requeued.append(job_id)
+        return requeued
 
     def update_job(self, job_id: int, **fields: Any) -> None:
         with self._write():
@@ -351,17 +372,20 @@ class Store:
         return bool(row and row[0])
 
     def request_cancel(self, job_id: int) -> str:
-        """Cancel a job: a queued one at once, a running one at its next check. Returns the state."""
-        job = self.job(job_id)
+        """Cancel a job: a queued one at once, a running one at its next check. Returns the state.
+
+        Both updates run in one write transaction, so a worker claiming the job meanwhile
+        still sees the request.
+        """
+        self.job(job_id)  # unknown id -> InputError
         with self._write():
-            if job["state"] == "queued":
-                self.db.execute(
-                    "UPDATE jobs SET state = 'cancelled', cancel_requested = 1, finished = ? "
-                    "WHERE id = ? AND state = 'queued'",
-                    [time.time(), job_id],
-                )
-            elif job["state"] == "running":
-                self.db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", [job_id])
+            self.db.execute(
+                "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state IN ('queued', 'running')", [job_id]
+            )
+            self.db.execute(
+                "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state = 'queued'",
+                [time.time(), job_id],
+            )
         return self.job(job_id)["state"]
 
     def jobs_of_study(self, study_id: int) -> list[dict]:

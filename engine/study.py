@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import InputError
-from engine.fsutil import atomic_path, require_file
+from engine.fsutil import atomic_path, atomic_paths, require_file
 from engine.store import Store
 from engine.tasks import TASK_MODELS, get_task
 
@@ -38,7 +40,7 @@ def parse_levels(text: str) -> list[float]:
             raise InputError(f"noise level {part!r} is not a number") from None
         if not 0.0 <= value <= 100.0 or math.isnan(value):
             raise InputError(f"noise level {part} is outside 0-100")
-        levels.append(value)
+        levels.append(value + 0.0)  # -0 -> 0
     if not levels:
         raise InputError("no noise level given")
     if len(set(levels)) != len(levels):
@@ -92,15 +94,13 @@ def create_study(
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"unknown device {device!r} (choose from auto, cpu, cuda)")
     cfg = dict(spec.load_preset(preset))
-    unknown = sorted(set(overrides or {}) - set(cfg))
-    if unknown:
-        raise InputError(f"unknown setting {unknown[0]!r} for preset {preset!r} (known: {', '.join(sorted(cfg))})")
-    cfg.update(overrides or {})
+    cfg.update(check_settings(cfg, overrides or {}, preset))
     if device == "cuda":
         resolve_device(device)  # refuse now, not in the worker hours later
     train_path, valid_path = require_file(train), require_file(valid)
     train_samples = spec.read(str(train_path))
-    spec.read(str(valid_path))  # validate now, not in the worker hours later
+    valid_samples = spec.read(str(valid_path))  # validate now, not in the worker hours later
+    spec.check(cfg, train_samples, str(train_path), valid_samples, str(valid_path))
     # every level's noise is drawn before anything is written: an impossible level
     # (too few eligible samples) leaves no half-made study behind
     results = {level: spec.noise(train_samples, level, seed) for level in levels}
@@ -112,25 +112,63 @@ def create_study(
         levels=levels, config=cfg,
     )
     out_dir = store.study_dir(study_id)
-    for level in levels:
-        noisy = out_dir / f"train_{level_name(level)}.jsonl"
-        changed = write_noisy_copy(spec, results[level], noisy)
-        run_id = store.add_run(
-            study_id=study_id, level=level, seed=seed, epochs=epochs,
-            train_path=str(noisy.relative_to(store.files)),
-            changed_path=str(changed.relative_to(store.files)),
-            epochs_done=0,
-        )
-        store.add_job("train_run", {"run_id": run_id}, study_id=study_id, run_id=run_id)
+    try:
+        # the store keeps its own copy of the held-out set, so a resumed run never reads
+        # a file that changed since the study began
+        with atomic_path(heldout_copy(store, study_id, valid_path)) as tmp:
+            shutil.copyfile(valid_path, tmp)
+        for level in levels:
+            noisy = out_dir / f"train_{level_name(level)}.jsonl"
+            changed = write_noisy_copy(spec, results[level], noisy)
+            run_id = store.add_run(
+                study_id=study_id, level=level, seed=seed, epochs=epochs,
+                train_path=str(noisy.relative_to(store.files)),
+                changed_path=str(changed.relative_to(store.files)),
+                epochs_done=0,
+            )
+            store.add_job("train_run", {"run_id": run_id}, study_id=study_id, run_id=run_id)
+    except BaseException:
+        store.delete_study(study_id)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     return study_id
+
+
+def heldout_copy(store: Store, study_id: int, original: str | Path) -> Path:
+    """Where a study keeps its copy of the held-out set."""
+    return store.study_dir(study_id) / f"valid{Path(original).suffix}"
+
+
+def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
+    """Check ``--set`` overrides against the preset: known keys, the preset's types, and the
+    sign of its numbers (a positive size stays positive, a zero rate stays non-negative)."""
+    for key, value in overrides.items():
+        if key not in preset_cfg:
+            raise InputError(f"unknown setting {key!r} for preset {preset!r} (known: {', '.join(sorted(preset_cfg))})")
+        default = preset_cfg[key]
+        if isinstance(default, bool) or isinstance(value, bool):
+            ok = isinstance(value, bool) and isinstance(default, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and math.isfinite(value)
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise InputError(f"setting {key} must be a {type(default).__name__} like {default!r}, not {value!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if (default > 0 and value <= 0) or value < 0:
+                raise InputError(f"setting {key} must be {'positive' if default > 0 else 'non-negative'}, not {value!r}")
+    return dict(overrides)
 
 
 def write_noisy_copy(spec, result, out: Path) -> Path:
     """Write a noise result's samples to ``out`` and its changed ids to ``<out>.changed.json``."""
     out = Path(out)
     changed = out.with_name(out.name + ".changed.json")
-    spec.write(result.samples, str(out))
-    spec.write_changed(result, str(changed))
+    with atomic_paths(out, changed) as (data_tmp, changed_tmp):
+        spec.write(result.samples, str(data_tmp))
+        spec.write_changed(result, str(changed_tmp))
     return changed
 
 
@@ -138,10 +176,16 @@ def resolve_device(device: str):
     import torch
 
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(device)
+    resolved = torch.device(device)
+    if resolved.type == "cuda":
+        # scatter/index_add backward passes use atomics on CUDA: ask for the deterministic
+        # kernels so that a resumed run still ends with the uninterrupted run's metrics
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return resolved
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -169,7 +213,7 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
     seed, epochs = int(run["seed"]), int(run["epochs"])
 
     train = spec.read(str(store.file_path(run["train_path"])))
-    valid = spec.read(study["valid_path"])
+    valid = spec.read(str(heldout_copy(store, study["id"], study["valid_path"])))
     prepared = spec.prepare(train, valid, cfg)
     if len(prepared.train) == 0:
         raise InputError("no training sample fits the preset's max_len", run["train_path"])

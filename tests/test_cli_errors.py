@@ -90,6 +90,12 @@ def test_level_outside_range(level, tmp_path, capsys):
     (["--task", "codesearch"], "invalid choice"),
     (["--set", "learning_rate=1"], "unknown setting 'learning_rate'"),
     (["--set", "novalue"], "--set takes KEY=VALUE"),
+    (["--set", "lr=abc"], "setting lr must be a float"),
+    (["--set", "hidden_dim=0"], "setting hidden_dim must be positive"),
+    (["--set", "num_heads=3"], "not a multiple of num_heads"),
+    (["--set", "max_len=5"], "no sample has at most max_len=5 tokens"),
+    (["--seed", "99999999999999999999"], "outside 0.."),
+    (["--epochs", "99999999999999999999"], "outside 1.."),
 ])
 def test_study_rejects_unknown_names(argv, needle, tmp_path, capsys):
     good = _good(tmp_path)
@@ -119,6 +125,28 @@ def test_study_validates_held_out_file_before_enqueueing(tmp_path, capsys):
     assert Store(db).jobs() == [] and Store(db).studies() == []
 
 
+def test_system_errors_name_the_target_and_leave_nothing(tmp_path, capsys):
+    good = _good(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "o.jsonl.changed.json").mkdir()
+    for out, needle in ((tmp_path / "afile" / "o.jsonl", "afile"),
+                        (tmp_path / ("n" * 300 + ".jsonl"), "name too long"),
+                        (tmp_path / "o.jsonl", "o.jsonl.changed.json")):
+        code, _, err = _run(["noise", "--task", "varmisuse", "--in", str(good), "--out", str(out),
+                             "--level", "50"], capsys)
+        _assert_one_line_error(code, err, needle)
+        assert ".tmp" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "good.jsonl", "o.jsonl.changed.json"]
+
+
+def test_hostile_json_lines(tmp_path, capsys):
+    for text in ('{"bug_kind": ' + "9" * 5000 + "}", "[" * 200000):
+        bad = _write_lines(tmp_path / "bad.jsonl", [text])
+        code, _, err = _run(["noise", "--task", "varmisuse", "--in", str(bad), "--out",
+                             str(tmp_path / "o.jsonl"), "--level", "10"], capsys)
+        _assert_one_line_error(code, err, "bad.jsonl:1: malformed JSON")
+
+
 def test_unknown_ids(tmp_path, capsys):
     db = str(tmp_path / "s.db")
     for argv, needle in ((["cancel", "7"], "no job with id 7"),
@@ -138,6 +166,18 @@ def test_builder_missing_and_empty_dirs(tmp_path, capsys):
                          "--out", str(tmp_path / "o.jsonl")], capsys)
     _assert_one_line_error(code, err, "src")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_builder_writes_both_splits_or_neither(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(30):
+        (src / f"m{i}.py").write_text(f"def f{i}(a, b):\n    c = a + b\n    return c * a\n")
+    (tmp_path / "d.jsonl").mkdir()  # the train split cannot be written
+    code, _, err = _run(["dataset", "build", "varmisuse", "--source", str(src),
+                         "--out", str(tmp_path / "d.jsonl")], capsys)
+    _assert_one_line_error(code, err, "d.jsonl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl", "src"]
 
 
 def test_builder_skips_and_counts_non_utf8(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """The job runner: registry, worker lock, progress, cancel, failure, orphan resume."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -61,6 +62,7 @@ def test_one_worker_per_database(store):
     assert lock.acquire()
     try:
         assert jobs.worker_alive(store)
+        assert (store.files / "worker.lock").read_text() == str(os.getpid())  # probing keeps it
         assert jobs.run_worker(store, idle_exit_s=0.1) == -1
     finally:
         lock.release()
@@ -73,6 +75,15 @@ def test_orphaned_job_is_resumed(store):
     assert jobs.run_worker(store, idle_exit_s=0.1) == 1
     job = store.job(j)
     assert job["state"] == "done" and job["attempts"] == 2
+
+
+def test_a_job_whose_worker_keeps_dying_is_failed(store):
+    j = store.add_job("test_count", {})
+    for pid in (1, 2, 3):
+        store.claim_next_job(pid=pid)  # the worker dies holding it ...
+        store.requeue_orphans()  # ... and the next one finds it orphaned
+    job = store.job(j)
+    assert job["state"] == "failed" and "died 3 times" in job["error"]
 
 
 def test_unknown_kind(store):

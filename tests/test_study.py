@@ -73,19 +73,32 @@ def test_study_records_every_epoch(store, dataset, tmp_path):
 
     files = export_curves(store, sid, tmp_path / "curves")
     names = {p.relative_to(tmp_path / "curves").as_posix() for p in files}
-    stem = f"great_{Path(dataset.train_path).stem}"
-    assert f"loc_accuracy/{stem}_valid.csv" in names and f"gini_loss/{stem}_train.csv" in names
-    with open(tmp_path / "curves" / "gini_loss" / f"{stem}_train.csv") as fh:
+    stem = f"Great_{Path(dataset.train_path).stem}"
+    assert f"accuracy/{stem}_Localization_held.csv" in names and f"gini_loss/{stem}_train.csv" in names
+    assert f"accuracy/{stem}_Repair_train.csv" in names and f"loss/{stem}_held.csv" in names
+    raw = (tmp_path / "curves" / "gini_loss" / f"{stem}_train.csv").read_bytes()
+    assert raw.startswith(b"epoch,0_percent,100_percent\r\n")  # CRLF, as upstream
+    with open(tmp_path / "curves" / "gini_loss" / f"{stem}_train.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["epoch", "0_percent", "100_percent"]
     assert [r[0] for r in rows[1:]] == ["1", "2"]
     table = store.metric_table(sid, "train", "gini_loss")
     assert float(rows[2][2]) == pytest.approx(table[100.0][2])
-    with open(tmp_path / "curves" / "prediction_score" / f"{stem}_Localization_valid.csv") as fh:
+    with open(tmp_path / "curves" / "prediction_score" / f"{stem}_Localization_held.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["sample", "0_percent", "100_percent"]
     col = [float(r[1]) for r in rows[1:]]
     assert col == sorted(col) and len(col) == store.runs(sid)[0]["n_valid"]
+
+    # an export that cannot finish writes nothing at all
+    from engine.errors import InputError
+
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "loss").write_text("a file where a folder must go")
+    with pytest.raises(InputError, match="loss"):
+        export_curves(store, sid, blocked)
+    assert [p.name for p in blocked.rglob("*")] == ["loss"]
 
 
 def _worker(db: Path) -> subprocess.Popen:
@@ -162,4 +175,4 @@ def test_command_line_study_with_wait(dataset, tmp_path, capsys):
     assert main(["--db", db, "jobs"]) == 0
     assert "done" in capsys.readouterr().out
     assert main(["--db", db, "export", "curves", "--study", "1", "--out", str(tmp_path / "csv")]) == 0
-    assert (tmp_path / "csv" / "loc_accuracy").is_dir()
+    assert (tmp_path / "csv" / "accuracy").is_dir()

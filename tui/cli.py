@@ -29,14 +29,25 @@ def _store(args):
     return Store(getattr(args, "db", None))
 
 
-def _positive(text: str) -> int:
+MAX_INT = 2**63 - 1  # what SQLite stores
+
+
+def _whole(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    if not low <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"{text} is outside {low}..{MAX_INT}")
     return value
+
+
+def _positive(text: str) -> int:
+    return _whole(text, 1)
+
+
+def _seed(text: str) -> int:
+    return _whole(text, 0)
 
 
 def _level(text: str) -> float:
@@ -187,14 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.jsonl",
                    help="training split; the held-out split goes to FILE.valid.jsonl")
     p.add_argument("--limit", type=_positive, metavar="N", help="at most N functions")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
 
     p = add("noise", cmd_noise, "write a copy of a training set with label noise (Rabin et al. §4.1)")
     p.add_argument("--task", required=True, choices=sorted(TASK_MODELS))
     p.add_argument("--in", required=True, metavar="FILE")
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--level", required=True, type=_level, metavar="P", help="percent, 0-100")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
 
     p = add("study", cmd_study, "create a noise study and train one model per noise level")
     p.add_argument("--task", required=True, choices=sorted(TASK_MODELS))
@@ -204,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", default="0,25,50,75,100", metavar="LEVELS")
     p.add_argument("--epochs", type=_positive, default=10)
     p.add_argument("--preset", default="quick", metavar="NAME", help="quick or paper")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--name", metavar="TEXT")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -219,15 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("jobs", cmd_jobs, "list jobs with their state and progress")
     p = add("cancel", cmd_cancel, "cancel a job")
-    p.add_argument("id", type=int, metavar="ID")
+    p.add_argument("id", type=_positive, metavar="ID")
 
     p = add("results", cmd_results, "the last epoch of each run of a study")
-    p.add_argument("--study", type=int, required=True, metavar="ID")
+    p.add_argument("--study", type=_positive, required=True, metavar="ID")
 
     p_export = sub.add_parser("export", help="write results in upstream formats")
     ex = p_export.add_subparsers(dest="export_command", metavar="WHAT", parser_class=_Parser, required=True)
     p = add("curves", cmd_export_curves, "one CSV per metric and split, one column per noise level", ex)
-    p.add_argument("--study", type=int, required=True, metavar="ID")
+    p.add_argument("--study", type=_positive, required=True, metavar="ID")
     p.add_argument("--out", required=True, metavar="DIR")
 
     p = add("demo", cmd_demo, "build a dataset from this Python's standard library and run a noise study")
@@ -236,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive, default=None)
     p.add_argument("--model", default="ggnn", choices=TASK_MODELS["varmisuse"],
                    help="ggnn learns fastest on a CPU; great is the paper's best")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     return parser
 
 
@@ -254,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"byrote: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        print(f"byrote: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+    except OSError as exc:  # a path the user gave that the system refuses
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

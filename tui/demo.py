@@ -19,6 +19,10 @@ DEMO_EPOCHS = 6
 DEMO_LEVELS = [0.0, 25.0, 50.0, 75.0, 100.0]
 
 
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
 def observations(store: Store, study_id: int) -> list[tuple[str, bool, str]]:
     """Check the paper's Observation 1 (held-out localization falls with noise) and
     Observation 3 (the spread of training loss is lower at 100 % noise than at 0 %)."""
@@ -34,7 +38,7 @@ def observations(store: Store, study_id: int) -> list[tuple[str, bool, str]]:
         ("Observation 1: held-out localization accuracy falls as noise rises", falling,
          "  ".join(f"{level_name(l)}%: {v:.3f}" for l, v in loc if v is not None)),
         ("Observation 3: train-loss Gini lower at 100% than at 0%", lower,
-         f"0%: {gini.get(0.0) or float('nan'):.3f}  100%: {gini.get(100.0) or float('nan'):.3f}"),
+         f"0%: {_or_nan(gini.get(0.0)):.3f}  100%: {_or_nan(gini.get(100.0)):.3f}"),
     ]
 
 

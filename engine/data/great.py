@@ -105,6 +105,8 @@ def iter_great(path: str | Path) -> Iterator[VarMisuseSample]:
                 rec = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, lineno) from None
+            except (ValueError, RecursionError) as exc:  # a 5,000-digit number, deep nesting
+                raise InputError(f"malformed JSON: {str(exc).splitlines()[0][:120]}", path, lineno) from None
             try:
                 yield _parse(rec)
             except ValueError as exc:

@@ -56,7 +56,7 @@ from engine.data.pynames import READ, Occurrence, Unsupported, Var, function_nam
 from engine.data.pytokens import parse, tokenize_function, top_level_functions
 from engine.data.varmisuse import UPSTREAM_EDGE_IDS
 from engine.errors import InputError
-from engine.fsutil import atomic_open
+from engine.fsutil import atomic_paths
 
 DATASET_NAME = "byrote"
 _SKIPPED_DIRS = ("__pycache__", "site-packages", "dist-packages")
@@ -113,7 +113,8 @@ def build_varmisuse(source_dir: str | Path, out_path: str | Path, limit: int | N
     if not 0 <= valid_fraction < 1:
         raise InputError(f"valid fraction must be in [0, 1), not {valid_fraction}")
     report = BuildReport(source, out, valid_path_for(out))
-    with atomic_open(report.train_path) as train, atomic_open(report.valid_path) as valid:
+    with atomic_paths(report.train_path, report.valid_path) as (train_tmp, valid_tmp), \
+            open(train_tmp, "w", encoding="utf-8") as train, open(valid_tmp, "w", encoding="utf-8") as valid:
         for relpath in _python_files(source):
             if limit is not None and report.functions >= limit:
                 break

@@ -14,6 +14,7 @@ import numpy as np
 from engine import metrics
 from engine.data import great, noise
 from engine.data.varmisuse import VarMisuseSample
+from engine.errors import InputError
 from engine.tasks import TASK_MODELS
 
 
@@ -30,6 +31,19 @@ class VarMisuseTask:
     headline = ("loc_accuracy", "repair_accuracy", "nobug_accuracy", "loss", "gini_loss", "mean_score_loc")
     # per-sample score array -> the head's name in the published prediction_score files
     score_columns = {"loc_score": "Localization", "rep_score": "Repair"}
+    # export layout of the published results (CI-Memorization): names, folders, heads
+    display_names = {"transformer": "Transformer", "ggnn": "GGNN", "great": "Great"}
+    heldout_name = "held"
+    export_names = {
+        "loc_accuracy": ("accuracy", "Localization"),
+        "repair_accuracy": ("accuracy", "Repair"),
+        "nobug_accuracy": ("accuracy", "NoBug"),
+        "joint_accuracy": ("accuracy", "Joint"),
+        "loc_loss": ("loss", "Localization"),
+        "rep_loss": ("loss", "Repair"),
+        "mean_score_loc": ("mean_score", "Localization"),
+        "mean_score_repair": ("mean_score", "Repair"),
+    }
 
     def read(self, path: str) -> list[VarMisuseSample]:
         return great.read_great(path)
@@ -42,6 +56,16 @@ class VarMisuseTask:
 
     def write_changed(self, result, path: str) -> None:
         noise.write_changed(result, path)
+
+    def check(self, cfg: dict, train: list, train_path: str, valid: list, valid_path: str) -> None:
+        """Refuse, before anything is queued, a configuration the worker could not train."""
+        if cfg["hidden_dim"] % cfg["num_heads"]:
+            raise InputError(f"hidden_dim {cfg['hidden_dim']} is not a multiple of num_heads {cfg['num_heads']}")
+        if not 0 <= cfg["dropout"] < 1:
+            raise InputError(f"dropout must be in [0, 1), not {cfg['dropout']}")
+        for samples, path in ((train, train_path), (valid, valid_path)):
+            if not any(len(s.tokens) <= cfg["max_len"] for s in samples):
+                raise InputError(f"no sample has at most max_len={cfg['max_len']} tokens", path)
 
     def load_preset(self, name: str) -> dict:
         from engine.models.presets import load_preset
