@@ -48,7 +48,7 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
                 missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.extend(reversed(missing))
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=".tmp", dir=target.parent)
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=f".tmp{target.suffix[:20]}", dir=target.parent)
             except OSError as exc:
                 raise _os_error(exc, target) from None
             os.close(fd)

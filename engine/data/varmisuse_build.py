@@ -56,10 +56,10 @@ from engine.data.pynames import READ, Occurrence, Unsupported, Var, function_nam
 from engine.data.pytokens import parse, tokenize_function, top_level_functions
 from engine.data.varmisuse import UPSTREAM_EDGE_IDS
 from engine.errors import InputError
+from engine.data.sources import source_files
 from engine.fsutil import atomic_paths
 
 DATASET_NAME = "byrote"
-_SKIPPED_DIRS = ("__pycache__", "site-packages", "dist-packages")
 
 
 @dataclass
@@ -115,7 +115,7 @@ def build_varmisuse(source_dir: str | Path, out_path: str | Path, limit: int | N
     report = BuildReport(source, out, valid_path_for(out))
     with atomic_paths(report.train_path, report.valid_path) as (train_tmp, valid_tmp), \
             open(train_tmp, "w", encoding="utf-8") as train, open(valid_tmp, "w", encoding="utf-8") as valid:
-        for relpath in _python_files(source):
+        for relpath in source_files(source, ".py"):
             if limit is not None and report.functions >= limit:
                 break
             to_valid = is_valid_file(relpath, valid_fraction)
@@ -132,17 +132,6 @@ def build_varmisuse(source_dir: str | Path, out_path: str | Path, limit: int | N
             raise InputError("no top-level function with two variables and a variable use", source)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _python_files(root: Path) -> list[str]:
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS]
-        for name in files:
-            path = Path(folder, name)
-            if name.endswith(".py") and path.is_file():
-                found.append(path.relative_to(root).as_posix())
-    return sorted(found)
 
 
 def _file_samples(root: Path, relpath: str, seed: int, report: BuildReport) -> Iterator[list[dict]]:

@@ -18,32 +18,12 @@ Id 0 pads, id 1 is the unknown sub-token; a token is at most ``max_subtokens`` i
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
-from functools import lru_cache
 from typing import Iterable
 
+from engine.data.subtokens import _split, split_subtokens  # noqa: F401  (the one definition)
+
 PAD, UNK = "<pad>", "<unk>"
-
-# camel-case words, acronyms, other letters, digit runs, punctuation runs; "_" and
-# whitespace separate pieces and are dropped.
-_PIECE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W\d_]+|\d+|[^\w\s]+")
-
-
-@lru_cache(maxsize=1 << 18)
-def _split(token: str) -> tuple[str, ...]:
-    if token.startswith("#") and token.endswith("#") and len(token) > 2:
-        return (token,)  # #NEWLINE#, #INDENT#, #UNINDENT#
-    if not any(ch.isalnum() for ch in token):
-        return (token,)  # "(", "**", "_", ""
-    pieces = _PIECE.findall(token)
-    return tuple(p.lower() for p in pieces) if pieces else (token,)
-
-
-def split_subtokens(token: str) -> list[str]:
-    """The sub-tokens of one source token (see the module docstring)."""
-    return list(_split(token))
-
 
 class Vocab:
     """Sub-token <-> id; ids 0 and 1 are ``<pad>`` and ``<unk>``."""

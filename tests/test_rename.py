@@ -1,0 +1,174 @@
+"""engine.data.rename: single-place variable renaming for the critical sample ratio (Rabin et al. §4.3.4)."""
+from __future__ import annotations
+
+import pytest
+
+from engine.data.methodname_build import extract_contexts as builder_extract_contexts
+from engine.data.rename import extract_contexts, rename_candidates
+from engine.errors import InputError
+
+JAVA = """\
+    public int add(int count, int step) {
+        this.count = count;
+        int total = count() + count * step;
+        String label = "count";
+        for (int i = 0; i < step; i++) {
+            total += i;
+        }
+        return total + this.count;
+    }"""
+
+PYTHON = '''\
+    def add(self, count, step=1):
+        """count"""
+        self.count = count
+        total = self.count() + count * step
+        label = "count"
+        for i in range(step):
+            total += i
+        return total + self.count + len(label)
+'''
+
+
+def test_java_renames_only_the_variable_not_field_call_or_string():
+    candidates = dict(rename_candidates(JAVA, "java"))
+    assert candidates["count"] == """\
+    public int add(int var1, int step) {
+        this.count = var1;
+        int total = count() + var1 * step;
+        String label = "count";
+        for (int i = 0; i < step; i++) {
+            total += i;
+        }
+        return total + this.count;
+    }"""
+
+
+def test_java_parameters_and_locals_each_get_their_own_candidate():
+    candidates = rename_candidates(JAVA, "java")
+    assert [name for name, _ in candidates] == ["count", "step", "total", "label", "i"]
+    by_name = dict(candidates)
+    assert by_name["step"] == JAVA.replace("int step", "int var1").replace("count * step", "count * var1") \
+        .replace("i < step", "i < var1")
+    assert by_name["total"] == JAVA.replace("int total", "int var1").replace("total +=", "var1 +=") \
+        .replace("return total", "return var1")
+    assert by_name["label"] == JAVA.replace("String label", "String var1")
+    assert by_name["i"] == JAVA.replace("int i = 0; i < step; i++", "int var1 = 0; var1 < step; var1++") \
+        .replace("+= i;", "+= var1;")
+    for name, text in candidates:  # each candidate changes one variable only
+        changed = {a for a, b in zip(JAVA.split(), text.split()) if a != b}
+        assert all(name in word for word in changed), (name, changed)
+
+
+def test_no_candidate_collides_with_an_existing_name():
+    source = """\
+        int f(int a, int var1) {
+            int var2 = a + var1;
+            return var2 + var3();
+        }"""
+    candidates = dict(rename_candidates(source, "java"))
+    assert set(candidates) == {"a", "var1", "var2"}
+    assert candidates["a"] == source.replace("int a", "int var4").replace("a + var1", "var4 + var1")
+    assert candidates["var1"] == source.replace("int var1", "int var4").replace("a + var1", "a + var4")
+    # a type or a field named var1 counts as taken too
+    taken = "Object g(var1 x) { return this.var2 + x; }"
+    assert rename_candidates(taken, "java") == [("x", "Object g(var1 var3) { return this.var2 + var3; }")]
+
+
+def test_java_sibling_scopes_and_shadowing_fields():
+    source = """\
+        void f() {
+            for (int i = 0; i < 3; i++) { use(i); }
+            for (int i = 0; i < 4; i++) { use(i); }
+            n = n + 1;
+            Runnable r = () -> { int k = 2; use(k); };
+            try { r.run(); } catch (RuntimeException e) { log(e); }
+            Function<Integer, Integer> g = x -> x + 1;
+        }"""
+    candidates = rename_candidates(source, "java")
+    assert [name for name, _ in candidates] == ["i", "i", "r", "k", "e", "g", "x"]  # n is a field
+    first, second = candidates[0][1], candidates[1][1]
+    assert "for (int var1 = 0; var1 < 3; var1++) { use(var1); }" in first
+    assert "for (int i = 0; i < 4; i++) { use(i); }" in first
+    assert "for (int var1 = 0; var1 < 4; var1++) { use(var1); }" in second
+    assert "catch (RuntimeException var1) { log(var1); }" in dict(candidates)["e"]
+    assert "g = var1 -> var1 + 1;" in dict(candidates)["x"]
+
+
+def test_python_renames_only_the_variable_not_attribute_call_or_string():
+    candidates = dict(rename_candidates(PYTHON, "python"))
+    assert candidates["count"] == '''\
+    def add(self, var1, step=1):
+        """count"""
+        self.count = var1
+        total = self.count() + var1 * step
+        label = "count"
+        for i in range(step):
+            total += i
+        return total + self.count + len(label)
+'''
+
+
+def test_python_parameters_and_locals_each_get_their_own_candidate():
+    candidates = rename_candidates(PYTHON, "python")
+    assert [name for name, _ in candidates] == ["count", "step", "total", "label", "i"]  # not self
+    by_name = dict(candidates)
+    assert by_name["step"] == PYTHON.replace("step=1", "var1=1").replace("* step", "* var1") \
+        .replace("range(step)", "range(var1)")
+    assert by_name["i"] == PYTHON.replace("for i in", "for var1 in").replace("+= i", "+= var1")
+    assert by_name["label"] == PYTHON.replace('label = "count"', 'var1 = "count"').replace("len(label)", "len(var1)")
+
+
+def test_python_scopes_free_names_and_collisions():
+    source = '''\
+def f(items, var1):
+    import os
+    total = [x for x in items]
+    def inner(y):
+        return y + var1
+    print(os.sep, total, var2)
+    return inner
+'''
+    candidates = rename_candidates(source, "python")
+    # not variables: os (import), inner (nested def), print/var2 (free), f (the function)
+    assert [name for name, _ in candidates] == ["items", "var1", "total", "x", "y"]
+    by_name = dict(candidates)
+    assert by_name["x"] == source.replace("[x for x in items]", "[var3 for var3 in items]")
+    assert by_name["var1"] == source.replace("items, var1", "items, var3").replace("y + var1", "y + var3")
+    assert by_name["y"] == source.replace("inner(y)", "inner(var3)").replace("return y +", "return var3 +")
+
+
+def test_candidates_reextract_with_the_builders_extraction():
+    assert extract_contexts is builder_extract_contexts
+    original = extract_contexts(JAVA, "java", 200, 0)
+    for name, text in rename_candidates(JAVA, "java"):
+        renamed = extract_contexts(text, "java", 200, 0)
+        assert [p for _, p, _ in renamed] == [p for _, p, _ in original]  # same paths, same order
+        terminals = {t for s, _, e in renamed for t in (s, e)} - {t for s, _, e in original for t in (s, e)}
+        assert terminals <= {"var"}  # code2vec normalises var1 to var
+    for name, text in rename_candidates(PYTHON, "python"):
+        assert [p for _, p, _ in extract_contexts(text, "python")] == \
+               [p for _, p, _ in extract_contexts(PYTHON, "python")]
+
+
+def test_methods_without_variables_and_bad_sources():
+    assert rename_candidates("int one() { return 1; }", "java") == []
+    assert rename_candidates("def f(self):\n    return self.x\n", "python") == []
+    with pytest.raises(InputError, match="no method_declaration"):
+        rename_candidates("int x = 1;", "java")
+    with pytest.raises(InputError, match="unknown language"):
+        rename_candidates("def f(): pass", "cobol")
+
+
+def test_python_class_attributes_receivers_and_unsupported_constructs():
+    source = '''\
+def f(a):
+    class C:
+        y = a
+        def m(self, z):
+            return z + self.y
+    return C
+'''
+    assert [name for name, _ in rename_candidates(source, "python")] == ["a", "z"]
+    match = "def g(v):\n    match v:\n        case [x]:\n            return x\n"
+    assert rename_candidates(match, "python") == []  # match patterns are not modelled: no candidates
