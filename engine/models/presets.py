@@ -1,6 +1,8 @@
-"""Named model and training configurations for the VarMisuse task, as plain data.
+"""Named model and training configurations, one JSON file a task, as plain data.
 
-The values live in ``assets/presets/varmisuse.json``:
+``assets/presets/<task>.json`` maps a preset name to its settings.
+
+``varmisuse.json``:
 
 - ``paper``: Hellendoorn et al.'s reference configuration, which Rabin et al. §4.2 train
   with ("the default base configurations from Hellendoorn et al.'s public replication
@@ -11,24 +13,43 @@ The values live in ``assets/presets/varmisuse.json``:
   values the three models have exactly the parameter counts of Rabin et al. Table 1.
 - ``quick``: a small configuration that trains a few thousand functions per epoch in
   seconds on a laptop CPU, for trying the study end to end.
+
+``methodname.json``: see :mod:`engine.models.code2vec` (``paper`` = code2vec's published
+sizes, ``quick`` = small enough to memorize a Java-Top10-sized set on a CPU).
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from engine.errors import InputError
 
-PRESETS_PATH = Path(__file__).resolve().parents[2] / "assets" / "presets" / "varmisuse.json"
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "presets"
+PRESETS_PATH = PRESETS_DIR / "varmisuse.json"  # the VarMisuse presets (kept for callers)
 
 
-def preset_names() -> tuple[str, ...]:
-    return tuple(json.loads(PRESETS_PATH.read_text(encoding="utf-8")))
+def presets_path(task: str = "varmisuse") -> Path:
+    """``assets/presets/<task>.json``."""
+    if not re.fullmatch(r"[a-z0-9_]+", str(task)):
+        raise InputError(f"no presets for task {task!r}")
+    path = PRESETS_DIR / f"{task}.json"
+    if not path.is_file():
+        raise InputError(f"no presets for task {task!r}")
+    return path
 
 
-def load_preset(name: str) -> dict:
-    """A fresh copy of the preset ``name``."""
-    presets = json.loads(PRESETS_PATH.read_text(encoding="utf-8"))
+def _presets(task: str) -> dict:
+    return json.loads(presets_path(task).read_text(encoding="utf-8"))
+
+
+def preset_names(task: str = "varmisuse") -> tuple[str, ...]:
+    return tuple(_presets(task))
+
+
+def load_preset(name: str, task: str = "varmisuse") -> dict:
+    """A fresh copy of the preset ``name`` of ``task``."""
+    presets = _presets(task)
     if name not in presets:
         raise InputError(f"unknown preset {name!r} (choose from {', '.join(presets)})")
     return presets[name]
