@@ -64,7 +64,8 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
                 continue
             n = min(len(c) for c in columns)
             rows = [[i + 1] + [float(c[i]) for c in columns] for i in range(n)]
-            tables[out / "prediction_score" / f"{stem}_{head}_{split_name[split]}.csv"] = \
+            file = f"{stem}_{head}_{split_name[split]}.csv" if head else f"{stem}_{split_name[split]}.csv"
+            tables[out / "prediction_score" / file] = \
                 [["sample"] + header_levels] + rows
 
     paths = list(tables)

@@ -252,7 +252,9 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
         epoch_metrics, array_refs = {}, {}
         for split, encoded in (("train", prepared.train), ("valid", prepared.valid)):
             arrays = evaluate(spec, model, encoded, cfg, device, ctx)
-            epoch_metrics[split] = spec.epoch_metrics(arrays)
+            arrays.update(spec.extra_arrays(lambda enc: evaluate(spec, model, enc, cfg, device, ctx),
+                                            prepared, split, arrays))
+            epoch_metrics[split] = spec.epoch_metrics(arrays, encoded, prepared)
             rel = Path("runs") / str(run_id) / f"epoch{epoch}_{split}.npz"
             with atomic_path(store.file_path(str(rel))) as tmp:
                 with open(tmp, "wb") as fh:

@@ -176,3 +176,43 @@ def test_command_line_study_with_wait(dataset, tmp_path, capsys):
     assert "done" in capsys.readouterr().out
     assert main(["--db", db, "export", "curves", "--study", "1", "--out", str(tmp_path / "csv")]) == 0
     assert (tmp_path / "csv" / "accuracy").is_dir()
+
+
+@pytest.fixture(scope="module")
+def mn_dataset(tmp_path_factory):
+    from engine.data.methodname_build import build_methodname
+
+    out = tmp_path_factory.mktemp("mn") / "stdlib-top10.jsonl"
+    report = build_methodname(Path(sysconfig.get_paths()["stdlib"]) / "email", out, lang="python", top=5)
+    return report
+
+
+def test_method_name_study_records_f1_and_csr(mn_dataset, store, tmp_path):
+    """The same study machinery runs the method-name task: per-group noise, code2vec,
+    sub-token F1 on both splits, and the critical sample ratio on held-out data."""
+    sid = create_study(store, task="methodname", train=str(mn_dataset.train_path),
+                       valid=str(mn_dataset.test_path), model="code2vec", levels=[0.0, 100.0], epochs=2,
+                       preset="quick", seed=1, device="cpu", overrides={"csr_samples": 20, "batch_size": 32})
+    for run in store.runs(sid):
+        train_run(store, run["id"])
+    for run in store.runs(sid):
+        valid = {m["name"]: m["value"] for m in store.metrics(run["id"], "valid") if m["epoch"] == 2}
+        train = {m["name"]: m["value"] for m in store.metrics(run["id"], "train") if m["epoch"] == 2}
+        assert 0 <= valid["f1_score"] <= 1 and 0 <= train["f1_score"] <= 1
+        assert 0 <= valid["csr_all"] <= 1 and "csr_all" not in train  # CSR on held-out data only
+        with np.load(store.array_path(run["id"], 2, "valid")) as arrays:
+            assert arrays["csr_evaluated"].sum() == 20
+            assert not arrays["critical"][~arrays["csr_evaluated"]].any()
+    # training statistics use the noisy labels: at 100 % every label was changed
+    from engine.data.methodname import read_methodname
+
+    clean = read_methodname(mn_dataset.train_path)
+    noisy = read_methodname(store.files / store.runs(sid)[1]["train_path"])
+    assert all(a.label != b.label for a, b in zip(clean, noisy)) and len(clean) == len(noisy)
+    changed = json.loads((store.files / store.runs(sid)[1]["changed_path"]).read_text())
+    assert changed["relabelled"] == list(range(len(clean)))
+    from engine.export import export_curves
+
+    names = {p.relative_to(tmp_path / "x").as_posix() for p in export_curves(store, sid, tmp_path / "x")}
+    stem = f"code2vec_{Path(mn_dataset.train_path).stem}"
+    assert {f"f1_score/{stem}_test.csv", f"csr_all/{stem}_test.csv", f"prediction_score/{stem}_test.csv"} <= names

@@ -62,9 +62,15 @@ def _level(text: str) -> float:
 
 # -- commands -------------------------------------------------------------------------
 def cmd_dataset_build(args) -> int:
-    from engine.data.varmisuse_build import build_varmisuse
+    if args.kind == "methodname":
+        from engine.data.methodname_build import build_methodname
 
-    report = build_varmisuse(args.source, args.out, limit=args.limit, seed=args.seed)
+        report = build_methodname(args.source, args.out, lang=args.lang, top=args.top,
+                                  min_count=args.min_count, seed=args.seed)
+    else:
+        from engine.data.varmisuse_build import build_varmisuse
+
+        report = build_varmisuse(args.source, args.out, limit=args.limit, seed=args.seed)
     print(report.summary())
     return 0
 
@@ -85,17 +91,29 @@ def cmd_noise(args) -> int:
 
 
 def cmd_study(args) -> int:
-    from engine.study import create_study, parse_levels, parse_settings
+    from engine.study import create_study, parse_levels
 
     store = _store(args)
     study_id = create_study(
         store, task=args.task, train=args.train, valid=args.valid, model=args.model,
         levels=parse_levels(args.noise), epochs=args.epochs, preset=args.preset,
-        seed=args.seed, device=args.device, name=args.name, overrides=parse_settings(args.set),
+        seed=args.seed, device=args.device, name=args.name, overrides=_overrides(args),
     )
     job_ids = [j["id"] for j in store.jobs_of_study(study_id)]
     print(f"study {study_id}: {len(job_ids)} runs queued (jobs {', '.join(map(str, job_ids))})")
     return _launch(store, job_ids, args)
+
+
+def _overrides(args) -> dict:
+    """--set pairs, with --capacity and --csr-samples as named shortcuts."""
+    from engine.study import parse_settings
+
+    settings = parse_settings(args.set)
+    if args.capacity is not None:
+        settings["capacity"] = args.capacity
+    if args.csr_samples is not None:
+        settings["csr_samples"] = args.csr_samples
+    return settings
 
 
 def _launch(store, job_ids: list[int], args) -> int:
@@ -199,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training split; the held-out split goes to FILE.valid.jsonl")
     p.add_argument("--limit", type=_positive, metavar="N", help="at most N functions")
     p.add_argument("--seed", type=_seed, default=0)
+    p = add("methodname", cmd_dataset_build, "a method-name dataset (code2vec path-contexts) from Java or Python", build)
+    p.add_argument("--lang", required=True, choices=("java", "python"))
+    p.add_argument("--source", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="FILE.jsonl",
+                   help="training split; held-out splits go to FILE.valid.jsonl and FILE.test.jsonl")
+    p.add_argument("--top", type=_positive, metavar="K", help="keep only the K most frequent names")
+    p.add_argument("--min-count", type=_positive, default=1, metavar="C")
+    p.add_argument("--seed", type=_seed, default=0)
 
     p = add("noise", cmd_noise, "write a copy of a training set with label noise (Rabin et al. §4.1)")
     p.add_argument("--task", required=True, choices=sorted(TASK_MODELS))
@@ -211,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, choices=sorted(TASK_MODELS))
     p.add_argument("--train", required=True, metavar="FILE")
     p.add_argument("--valid", required=True, metavar="FILE")
-    p.add_argument("--model", required=True, metavar="MODEL", help="transformer, ggnn or great")
+    p.add_argument("--model", required=True, metavar="MODEL",
+                   help="varmisuse: transformer, ggnn or great; methodname: code2vec")
     p.add_argument("--noise", default="0,25,50,75,100", metavar="LEVELS")
     p.add_argument("--epochs", type=_positive, default=10)
     p.add_argument("--preset", default="quick", metavar="NAME", help="quick or paper")
@@ -220,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", metavar="TEXT")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one preset setting, e.g. --set lr=3e-4 (repeatable)")
+    p.add_argument("--capacity", type=float, metavar="X",
+                   help="methodname: size multiplier of code2vec (the paper's over-capacity contrast)")
+    p.add_argument("--csr-samples", type=_seed, metavar="N",
+                   help="methodname: held-out samples whose critical sample ratio is measured each epoch")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--wait", action="store_true", help="follow the runs with a progress bar")
     mode.add_argument("--foreground", action="store_true", help="train in this process")

@@ -15,11 +15,13 @@ from engine.errors import InputError
 # task name -> module; imported lazily (the modules import torch).
 TASKS: dict[str, str] = {
     "varmisuse": "engine.tasks.varmisuse",
+    "methodname": "engine.tasks.methodname",
 }
 
 # task name -> model families; known without importing torch (forms, argument checks).
 TASK_MODELS: dict[str, tuple[str, ...]] = {
     "varmisuse": ("transformer", "ggnn", "great"),
+    "methodname": ("code2vec",),
 }
 
 
@@ -43,7 +45,8 @@ class Task(Protocol):
     def build_model(self, model: str, cfg: dict, prepared: Any) -> Any: ...
     def batches(self, encoded: Any, order: Any, cfg: dict) -> Any: ...
     def outputs(self, model: Any, batch: Any) -> dict: ...
-    def epoch_metrics(self, arrays: dict) -> dict[str, float]: ...
+    def extra_arrays(self, predict: Any, prepared: Any, split: str, arrays: dict) -> dict: ...
+    def epoch_metrics(self, arrays: dict, encoded: Any, prepared: Any) -> dict[str, float]: ...
 
 
 def task_names() -> tuple[str, ...]:

@@ -99,7 +99,10 @@ class VarMisuseTask:
         loc_logits, rep_logits = model(batch)
         return pointer_outputs(loc_logits, rep_logits, batch)
 
-    def epoch_metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    def extra_arrays(self, predict, prepared: Prepared, split: str, arrays: dict) -> dict[str, np.ndarray]:
+        return {}
+
+    def epoch_metrics(self, arrays: dict[str, np.ndarray], encoded=None, prepared=None) -> dict[str, float]:
         return metrics.varmisuse_metrics(arrays)
 
 

@@ -1,0 +1,170 @@
+"""The METHOD-NAME task (Rabin et al. §3.1): predict a method's name from its body.
+
+Samples and formats in :mod:`engine.data.methodname`, per-label-group noise in
+:mod:`engine.data.noise_methodname`, the code2vec-style model in
+:mod:`engine.models.code2vec`, metrics (sub-token F1 as code2vec counts it, exact match,
+predicted score, Gini, critical sample ratio) in :mod:`engine.metrics_methodname`.
+
+The critical sample ratio (§4.3.4) is measured every epoch on the held-out set: for up to
+``csr_samples`` samples that carry their source, one candidate program per variable
+renames that variable alone (:func:`engine.data.rename.rename_candidates`, tree-sitter);
+its contexts are re-extracted with the builder's own extraction, and a sample is critical
+when some candidate's predicted name differs from the original's. Candidates depend only
+on the data, so they are made once per run; each epoch predicts them in batches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import metrics_methodname as mm
+from engine.data import methodname as data
+from engine.data import noise
+from engine.data.noise_methodname import noise_methodname
+from engine.errors import InputError
+from engine.tasks import TASK_MODELS
+
+
+@dataclass
+class Prepared:
+    vocabs: Any
+    train: Any  # encoded training set (noisy labels)
+    valid: Any  # encoded held-out set (clean labels)
+    csr_originals: Any = None  # the evaluated programs, re-extracted like their candidates
+    csr_original_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # -> valid position
+    csr_candidates: Any = None  # encoded candidate programs, or None
+    csr_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # -> valid position
+    csr_evaluated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per valid position
+
+
+class MethodNameTask:
+    name = "methodname"
+    models = TASK_MODELS["methodname"]
+    headline = ("f1_score", "precision", "recall", "exact_match", "loss", "gini_loss", "mean_score",
+                "csr_all", "csr_correct", "csr_incorrect")
+    score_columns = {"score": ""}
+    display_names = {"code2vec": "code2vec"}
+    heldout_name = "test"
+    export_names: dict[str, tuple[str, str]] = {}
+
+    def read(self, path: str) -> list[data.MethodNameSample]:
+        return data.read_methodname(path)
+
+    def write(self, samples: list[data.MethodNameSample], path: str) -> None:
+        data.write_methodname(path, samples)
+
+    def write_changed(self, result, path: str) -> None:
+        noise.write_changed(result, path)
+
+    def noise(self, samples: list[data.MethodNameSample], level: float, seed: int):
+        return noise_methodname(samples, level, seed)
+
+    def load_preset(self, name: str) -> dict:
+        from engine.models.presets import load_preset
+
+        return load_preset(name, task="methodname")
+
+    def check(self, cfg: dict, train: list, train_path: str, valid: list, valid_path: str) -> None:
+        if not 0 <= cfg["dropout"] < 1:
+            raise InputError(f"dropout must be in [0, 1), not {cfg['dropout']}")
+        for samples, path in ((train, train_path), (valid, valid_path)):
+            if not any(s.contexts for s in samples):
+                raise InputError("no sample has a path-context", path)
+
+    def prepare(self, train: list, valid: list, cfg: dict) -> Prepared:
+        from engine.models.c2v_batching import C2VVocabs, encode_methodname
+
+        vocabs = C2VVocabs.build(train, cfg)
+        prepared = Prepared(
+            vocabs=vocabs,
+            train=encode_methodname(train, vocabs, cfg["max_contexts"], train=True),
+            valid=encode_methodname(valid, vocabs, cfg["max_contexts"], train=False),
+        )
+        self._prepare_csr(prepared, valid, cfg)
+        return prepared
+
+    def _prepare_csr(self, prepared: Prepared, valid: list, cfg: dict) -> None:
+        """Pick the CSR samples and make their candidates, once per run.
+
+        The original program is re-extracted exactly as its candidates are (same function,
+        same context sampling), so that a sample is critical because of the renaming alone,
+        never because a different subset of its contexts was sampled.
+        """
+        from engine.data.rename import extract_contexts, rename_candidates
+        from engine.models.c2v_batching import encode_methodname
+
+        limit = int(cfg.get("csr_samples", 0))
+        max_contexts = cfg["max_contexts"]
+        originals, original_pos, candidates, owner = [], [], [], []
+        for pos, index in enumerate(np.asarray(prepared.valid.kept)):
+            if len(originals) >= limit:
+                break
+            sample = valid[int(index)]
+            if not sample.source or not sample.lang:
+                continue
+            try:
+                programs = rename_candidates(sample.source, sample.lang)
+                original = extract_contexts(sample.source, sample.lang, max_contexts)
+            except InputError:
+                continue
+            if not original:
+                continue
+            originals.append(data.MethodNameSample(name=sample.name, label=sample.label, contexts=original))
+            original_pos.append(pos)
+            for _variable, program in programs:
+                contexts = extract_contexts(program, sample.lang, max_contexts)
+                candidates.append(data.MethodNameSample(name=sample.name, label=sample.label, contexts=contexts))
+                owner.append(pos)
+        prepared.csr_evaluated = np.zeros(len(prepared.valid.kept), dtype=bool)
+        if not originals:
+            return
+        prepared.csr_originals = encode_methodname(originals, prepared.vocabs, max_contexts, train=False)
+        kept_pos = np.asarray(original_pos, dtype=np.int64)[np.asarray(prepared.csr_originals.kept, dtype=np.int64)]
+        prepared.csr_original_pos = kept_pos
+        prepared.csr_evaluated[kept_pos] = True
+        if candidates:
+            encoded = encode_methodname(candidates, prepared.vocabs, max_contexts, train=False)
+            cand_owner = np.asarray(owner, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)]
+            prepared.csr_candidates = encoded
+            prepared.csr_owner = cand_owner
+
+    def build_model(self, model: str, cfg: dict, prepared: Prepared):
+        from engine.models.code2vec import build_code2vec
+
+        return build_code2vec(cfg, prepared.vocabs)
+
+    def batches(self, encoded, order: np.ndarray, cfg: dict):
+        from engine.models.c2v_batching import iter_c2v_batches
+
+        return iter_c2v_batches(encoded, order, cfg)
+
+    def outputs(self, model, batch) -> dict:
+        from engine.models.code2vec import code2vec_outputs
+
+        return code2vec_outputs(model(batch), batch, model.legal)
+
+    def extra_arrays(self, predict, prepared: Prepared, split: str, arrays: dict) -> dict[str, np.ndarray]:
+        """Per-sample ``csr_evaluated`` and ``critical`` on the held-out split (§4.3.4)."""
+        if split != "valid":
+            return {}
+        n = len(arrays["pred"])
+        critical = np.zeros(n, dtype=bool)
+        if prepared.csr_candidates is not None:
+            original_pred = np.full(n, -1, dtype=np.int64)
+            original_pred[prepared.csr_original_pos] = predict(prepared.csr_originals)["pred"]
+            candidate_pred = predict(prepared.csr_candidates)["pred"]
+            evaluated = prepared.csr_evaluated[prepared.csr_owner]  # owners whose original was kept
+            critical = mm.critical_flags(original_pred, candidate_pred[evaluated], prepared.csr_owner[evaluated], n)
+        return {"csr_evaluated": prepared.csr_evaluated.copy(), "critical": critical}
+
+    def epoch_metrics(self, arrays: dict[str, np.ndarray], encoded, prepared: Prepared) -> dict[str, float]:
+        values = mm.methodname_metrics(arrays, encoded.labels, prepared.vocabs.targets.itos)
+        if "critical" in arrays:
+            chosen = arrays["csr_evaluated"]
+            values.update(mm.csr(arrays["critical"][chosen], arrays["correct"][chosen]))
+        return values
+
+
+TASK = MethodNameTask()
