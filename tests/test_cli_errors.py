@@ -222,3 +222,55 @@ def test_impossible_noise_level_leaves_no_study(tmp_path, capsys):
 
     assert Store(db).studies() == [] and Store(db).jobs() == []
     assert not (tmp_path / "s-files" / "studies").exists()
+
+
+def _java_tree(root: Path) -> Path:
+    root.mkdir()
+    (root / "A.java").write_text(
+        "class A {\n  int count;\n  int getCount() { return count; }\n"
+        "  void setCount(int count) { this.count = count; }\n  boolean equals(Object o) { return o == this; }\n}\n")
+    return root
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--lang", "cobol"], "invalid choice"),
+    (["--top", "99"], "--top"),
+])
+def test_methodname_build_rejects(argv, needle, tmp_path, capsys):
+    src = _java_tree(tmp_path / "src")
+    args = {"--lang": "java"}
+    args.update(dict(zip(argv[::2], argv[1::2])))
+    flat = [x for kv in args.items() for x in kv]
+    code, _, err = _run(["dataset", "build", "methodname", "--source", str(src),
+                         "--out", str(tmp_path / "o.jsonl"), *flat], capsys)
+    _assert_one_line_error(code, err, needle)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_methodname_build_without_methods(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "x.py").write_text("X = 1\n")
+    code, _, err = _run(["dataset", "build", "methodname", "--lang", "python", "--source", str(src),
+                         "--out", str(tmp_path / "o.jsonl")], capsys)
+    _assert_one_line_error(code, err, "src")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_malformed_c2v_line(tmp_path, capsys):
+    bad = _write_lines(tmp_path / "d.c2v", ["get|name a,1,b c,2,d", "set|name a,1"])
+    code, _, err = _run(["noise", "--task", "methodname", "--in", str(bad), "--out",
+                         str(tmp_path / "o.c2v"), "--level", "50"], capsys)
+    _assert_one_line_error(code, err, "d.c2v:2:")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.c2v"]
+
+
+def test_methodname_noise_keeps_the_format(tmp_path, capsys):
+    lines = [f"{label} a,1,b c,2,d" + " " * 10 for label in ("get|name", "set|name", "get|name", "run")]
+    src = _write_lines(tmp_path / "d.c2v", lines)
+    code, out, err = _run(["noise", "--task", "methodname", "--in", str(src), "--out",
+                           str(tmp_path / "o.c2v"), "--level", "100"], capsys)
+    assert code == 0, err
+    written = (tmp_path / "o.c2v").read_text().splitlines()
+    assert len(written) == 4 and all(" a,1,b c,2,d" in w for w in written)  # .c2v in, .c2v out
+    assert all(w.split()[0] != line.split()[0] for w, line in zip(written, lines))  # 100 %: all relabelled
