@@ -65,7 +65,9 @@ def results_table(store: Store, study_id: int) -> Table:
     table.add_row("epoch", *[str(row["epoch"]) for row in rows])
     for split, label in (("valid", "held-out"), ("train", "train")):
         for name in headline:
-            table.add_row(f"{label} {name}", *[_fmt(row.get(f"{split}.{name}")) for row in rows])
+            values = [row.get(f"{split}.{name}") for row in rows]
+            if any(v is not None for v in values):  # e.g. CSR exists on held-out data only
+                table.add_row(f"{label} {name}", *[_fmt(v) for v in values])
     return table
 
 
