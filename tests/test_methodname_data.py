@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
+from treehelpers import write_tree
 
 from engine.data.methodname import (MethodNameSample, format_of, java_string_hash, method_label,
                                     read_methodname, write_c2v, write_jsonl, write_methodname)
@@ -25,15 +25,6 @@ def reference(rel: str) -> Path:
     return path
 
 
-def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(textwrap.dedent(text))
-    return root
 
 
 def all_samples(out: Path) -> list[MethodNameSample]:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from treehelpers import write_tree
 
 from engine.data.great import read_great, write_great
 from engine.data.varmisuse import INDENT, NEWLINE, UNINDENT
@@ -22,15 +22,6 @@ def great_reference(name: str) -> Path:
     return path
 
 
-def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(textwrap.dedent(text))
-    return root
 
 
 def build_one(tmp_path: Path, source: str, **kwargs) -> tuple[dict, dict]:

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from engine.data.sources import utf8_lines
 from engine.errors import InputError
 from engine.fsutil import atomic_open, require_file
 from engine.data.varmisuse import UPSTREAM_EDGE_IDS, VarMisuseSample
@@ -93,24 +94,19 @@ def iter_great(path: str | Path) -> Iterator[VarMisuseSample]:
     Any problem is an :class:`InputError` naming the file and its 1-based line.
     """
     path = require_file(path)
-    with open(path, "rb") as fh:
-        for lineno, data in enumerate(fh, 1):
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InputError("not valid UTF-8", path, lineno) from None
-            if not text.strip():
-                continue
-            try:
-                rec = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, lineno) from None
-            except (ValueError, RecursionError) as exc:  # a 5,000-digit number, deep nesting
-                raise InputError(f"malformed JSON: {str(exc).splitlines()[0][:120]}", path, lineno) from None
-            try:
-                yield _parse(rec)
-            except ValueError as exc:
-                raise InputError(str(exc), path, lineno) from None
+    for lineno, text in utf8_lines(path):
+        if not text.strip():
+            continue
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, lineno) from None
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, deep nesting
+            raise InputError(f"malformed JSON: {str(exc).splitlines()[0][:120]}", path, lineno) from None
+        try:
+            yield _parse(rec)
+        except ValueError as exc:
+            raise InputError(str(exc), path, lineno) from None
 
 
 def read_great(path: str | Path) -> list[VarMisuseSample]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from engine.data.subtokens import split_subtokens
+from engine.data.sources import utf8_lines
 from engine.errors import InputError
 from engine.fsutil import atomic_open, require_file
 
@@ -176,28 +177,23 @@ def iter_methodname(path: str | Path, fmt: str | None = None) -> Iterator[Method
     fmt = fmt or format_of(path)
     if fmt not in FORMATS:
         raise InputError(f"unknown method-name format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    with open(path, "rb") as fh:
-        for lineno, data in enumerate(fh, 1):
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InputError("not valid UTF-8", path, lineno) from None
-            text = text.rstrip("\r\n")
-            if not text.strip():
-                continue
-            try:
-                if fmt == "jsonl":
-                    try:
-                        rec = json.loads(text)
-                    except json.JSONDecodeError as exc:
-                        raise ValueError(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
-                    yield _from_record(rec)
-                else:
-                    label, contexts, slots = parse_context_line(text)
-                    yield MethodNameSample(name=label, label=label, contexts=contexts,
-                                           slots=None if fmt == "raw" else slots)
-            except ValueError as exc:
-                raise InputError(str(exc), path, lineno) from None
+    for lineno, text in utf8_lines(path):
+        text = text.rstrip("\r\n")
+        if not text.strip():
+            continue
+        try:
+            if fmt == "jsonl":
+                try:
+                    rec = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
+                yield _from_record(rec)
+            else:
+                label, contexts, slots = parse_context_line(text)
+                yield MethodNameSample(name=label, label=label, contexts=contexts,
+                                       slots=None if fmt == "raw" else slots)
+        except ValueError as exc:
+            raise InputError(str(exc), path, lineno) from None
 
 
 def read_methodname(path: str | Path, fmt: str | None = None) -> list[MethodNameSample]:

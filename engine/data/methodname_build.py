@@ -62,7 +62,6 @@ written atomically; a small tree may leave a split empty, and the summary says s
 """
 from __future__ import annotations
 
-import codecs
 import importlib
 import os
 import random
@@ -77,7 +76,7 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
 from engine.data.methodname import (METHOD_NAME, MAX_CONTEXTS, Context, MethodNameSample, format_of,
                                     method_label, sample_line)
-from engine.data.sources import source_files
+from engine.data.sources import read_utf8_source, source_files
 from engine.data.varmisuse_build import is_valid_file, valid_path_for
 from engine.errors import InputError
 from engine.fsutil import atomic_open
@@ -456,19 +455,6 @@ def split_of(relpath: str, valid_fraction: float = 0.1, test_fraction: float = 0
     return "train"
 
 
-def _read_source(root: Path, relpath: str) -> bytes | None:
-    """The file's bytes without a UTF-8 BOM, or None if it is not UTF-8."""
-    try:
-        data = (root / relpath).read_bytes().removeprefix(codecs.BOM_UTF8)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", root / relpath) from None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return data
-
-
 def method_source(data: bytes, root: Node) -> str:
     """The method's text, from the start of its first line when only blanks precede it there."""
     start = root.start_byte
@@ -510,7 +496,7 @@ def build_methodname(source_dir: str | Path, out_path: str | Path, lang: str,
     counts: Counter[str] = Counter()
     for relpath in source_files(source, spec.suffix):
         report.files_seen += 1
-        data = _read_source(source, relpath)
+        data = read_utf8_source(source, relpath)
         if data is None:
             report.files_skipped_non_utf8 += 1
             continue
@@ -549,7 +535,7 @@ def build_methodname(source_dir: str | Path, out_path: str | Path, lang: str,
         for relpath, names in per_file:
             if not any(n in kept for n in names):
                 continue
-            data = _read_source(source, relpath)
+            data = read_utf8_source(source, relpath)
             methods = find_methods(_parser(lang).parse(data).root_node, lang)
             split = split_of(relpath, valid_fraction, test_fraction)
             for (root, method), name in zip(methods, names):

@@ -38,7 +38,6 @@ summary says so. Both files are written atomically.
 """
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import os
@@ -56,7 +55,7 @@ from engine.data.pynames import READ, Occurrence, Unsupported, Var, function_nam
 from engine.data.pytokens import parse, tokenize_function, top_level_functions
 from engine.data.varmisuse import UPSTREAM_EDGE_IDS
 from engine.errors import InputError
-from engine.data.sources import source_files
+from engine.data.sources import read_utf8_source, source_files
 from engine.fsutil import atomic_paths
 
 DATASET_NAME = "byrote"
@@ -137,13 +136,8 @@ def build_varmisuse(source_dir: str | Path, out_path: str | Path, limit: int | N
 def _file_samples(root: Path, relpath: str, seed: int, report: BuildReport) -> Iterator[list[dict]]:
     """The two records of each usable function of one file, counting into ``report``."""
     report.files_seen += 1
-    try:
-        source = (root / relpath).read_bytes().removeprefix(codecs.BOM_UTF8)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", root / relpath) from None
-    try:
-        source.decode("utf-8")
-    except UnicodeDecodeError:
+    source = read_utf8_source(root, relpath)
+    if source is None:
         report.files_skipped_non_utf8 += 1
         return
     tree = parse(source)
