@@ -136,7 +136,11 @@ def create_study(
 
 def heldout_copy(store: Store, study_id: int, original: str | Path) -> Path:
     """Where a study keeps its copy of the held-out set."""
-    return store.study_dir(study_id) / f"valid{Path(original).suffix}"
+    return store.study_dir(study_id) / f"valid{''.join(Path(original).suffixes)[-60:]}"
+
+
+# positive by default, but 0 is meaningful: no CSR measurement
+ZERO_ALLOWED = frozenset({"csr_samples"})
 
 
 def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
@@ -157,7 +161,7 @@ def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
         if not ok:
             raise InputError(f"setting {key} must be a {type(default).__name__} like {default!r}, not {value!r}")
         if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if (default > 0 and value <= 0) or value < 0:
+            if (default > 0 and value <= 0 and key not in ZERO_ALLOWED) or value < 0:
                 raise InputError(f"setting {key} must be {'positive' if default > 0 else 'non-negative'}, not {value!r}")
     return dict(overrides)
 

@@ -172,3 +172,25 @@ def f(a):
     assert [name for name, _ in rename_candidates(source, "python")] == ["a", "z"]
     match = "def g(v):\n    match v:\n        case [x]:\n            return x\n"
     assert rename_candidates(match, "python") == []  # match patterns are not modelled: no candidates
+
+
+def test_python_nonlocal_variable_is_not_a_candidate():
+    source = (
+        "def run(self, x, y=3):\n"
+        "    def inner(a):\n"
+        "        nonlocal y\n"
+        "        y = a + x\n"
+        "        return y\n"
+        "    return inner(x) + y\n"
+    )
+    candidates = rename_candidates(source, "python")
+    assert "y" not in [name for name, _ in candidates] and "x" in [name for name, _ in candidates]
+    for _, program in candidates:
+        compile(program, "<candidate>", "exec")  # every candidate is a valid program
+
+
+def test_java_switch_group_local_is_renamed_in_every_case():
+    source = ("int pick(int n) {\n  switch (n) {\n    case 1: int k = 2; break;\n"
+              "    case 2: k = 3; return k;\n  }\n  return n;\n}\n")
+    (k_program,) = [p for name, p in rename_candidates(source, "java") if name == "k"]
+    assert "k" not in k_program.replace("break", "").split() and k_program.count("var1") == 3

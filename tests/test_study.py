@@ -216,3 +216,26 @@ def test_method_name_study_records_f1_and_csr(mn_dataset, store, tmp_path):
     names = {p.relative_to(tmp_path / "x").as_posix() for p in export_curves(store, sid, tmp_path / "x")}
     stem = f"code2vec_{Path(mn_dataset.train_path).stem}"
     assert {f"f1_score/{stem}_test.csv", f"csr_all/{stem}_test.csv", f"prediction_score/{stem}_test.csv"} <= names
+
+
+def test_method_name_study_on_reference_c2v_files(store, reference):
+    """A held-out file named like the reference samples (.c2v.head20) keeps its format in
+    the study's copy; without sources, CSR is simply not measured."""
+    ref = reference / "code2vec" / "zthang_code2vec_treelstm" / "data" / "my_dataset" / "my_dataset.test.c2v.head20"
+    sid = create_study(store, task="methodname", train=str(ref), valid=str(ref), model="code2vec",
+                       levels=[0.0], epochs=1, preset="quick", seed=0, device="cpu")
+    (run,) = store.runs(sid)
+    train_run(store, run["id"])
+    valid = {m["name"]: m["value"] for m in store.metrics(run["id"], "valid")}
+    assert 0 <= valid["f1_score"] <= 1 and valid["csr_all"] is None  # nan: no source to rename
+
+
+def test_csr_samples_may_be_zero_but_not_negative():
+    from engine.errors import InputError
+    from engine.study import check_settings
+
+    assert check_settings({"csr_samples": 200}, {"csr_samples": 0}, "quick") == {"csr_samples": 0}
+    with pytest.raises(InputError, match="non-negative|positive"):
+        check_settings({"csr_samples": 200}, {"csr_samples": -1}, "quick")
+    with pytest.raises(InputError, match="must be positive"):
+        check_settings({"batch_size": 128}, {"batch_size": 0}, "quick")

@@ -108,15 +108,29 @@ def _python_variables(outer: Node, func: Node) -> list[tuple[str, Occurrences]]:
             hidden.add(occ.var)
             continue
         groups.setdefault(occ.var, []).append(occ)
+    nonlocal_names = _nonlocal_names(func)
     variables = []
     for var, occs in groups.items():
         if var in hidden or var[0] in class_scopes or any(o.byte in receivers for o in occs):
+            continue
+        if var[1] in nonlocal_names:  # `nonlocal y` is not an occurrence: renaming y breaks it
             continue
         size = len(var[1].encode("utf-8"))
         ranges = sorted({(o.byte, o.byte + size) for o in occs})
         variables.append((var[1], ranges))
     variables.sort(key=lambda v: v[1][0])
     return variables
+
+
+def _nonlocal_names(func: Node) -> set[str]:
+    """Names that a ``nonlocal`` statement anywhere inside ``func`` declares."""
+    names, stack = set(), [func]
+    while stack:
+        node = stack.pop()
+        if node.type == "nonlocal_statement":
+            names.update(c.text.decode("utf-8") for c in node.named_children if c.type == "identifier")
+        stack.extend(node.children)
+    return names
 
 
 def _receivers(outer: Node) -> set[int]:
@@ -189,6 +203,8 @@ def _java_declarations(node: Node) -> list[tuple[Node, int, int]]:
             out += [(c, node.start_byte, node.end_byte) for c in params.named_children if c.type == "identifier"]
     elif kind == "local_variable_declaration":
         scope = node.parent
+        if scope.type == "switch_block_statement_group":  # case 1: int k; ... case 2: k = 3;
+            scope = scope.parent
         for decl in node.children_by_field_name("declarator"):
             ident = decl.child_by_field_name("name")
             if ident is not None:

@@ -5,12 +5,19 @@ Samples and formats in :mod:`engine.data.methodname`, per-label-group noise in
 :mod:`engine.models.code2vec`, metrics (sub-token F1 as code2vec counts it, exact match,
 predicted score, Gini, critical sample ratio) in :mod:`engine.metrics_methodname`.
 
-The critical sample ratio (§4.3.4) is measured every epoch on the held-out set: for up to
-``csr_samples`` samples that carry their source, one candidate program per variable
-renames that variable alone (:func:`engine.data.rename.rename_candidates`, tree-sitter);
-its contexts are re-extracted with the builder's own extraction, and a sample is critical
-when some candidate's predicted name differs from the original's. Candidates depend only
-on the data, so they are made once per run; each epoch predicts them in batches.
+The critical sample ratio (§4.3.4) is measured every epoch on the held-out set, for a
+seeded random subset of at most ``csr_samples`` samples that carry their source:
+
+- one candidate program per variable renames that variable alone
+  (:func:`engine.data.rename.rename_candidates`, tree-sitter);
+- the original and its candidates are re-extracted with the builder's own extraction
+  and the same context sampling, so only the renaming tells them apart;
+- a sample is critical when some candidate's predicted name differs from the
+  original's; csr_correct / csr_incorrect split by whether that original program's
+  prediction is right.
+
+Candidates depend only on the data, so they are made once per run; each epoch predicts
+them in batches.
 """
 from __future__ import annotations
 
@@ -98,10 +105,13 @@ class MethodNameTask:
         limit = int(cfg.get("csr_samples", 0))
         max_contexts = cfg["max_contexts"]
         originals, original_pos, candidates, owner = [], [], [], []
-        for pos, index in enumerate(np.asarray(prepared.valid.kept)):
+        kept = np.asarray(prepared.valid.kept)
+        # a seeded sample of the held-out set, not the first files of the sorted tree
+        for pos in np.random.default_rng(0).permutation(len(kept)):
             if len(originals) >= limit:
                 break
-            sample = valid[int(index)]
+            pos = int(pos)
+            sample = valid[int(kept[pos])]
             if not sample.source or not sample.lang:
                 continue
             try:
@@ -151,19 +161,27 @@ class MethodNameTask:
             return {}
         n = len(arrays["pred"])
         critical = np.zeros(n, dtype=bool)
-        if prepared.csr_candidates is not None:
+        original_correct = np.zeros(n, dtype=bool)
+        if prepared.csr_originals is not None:
+            # M(t_i) and its correctness on the re-extracted original, the very program
+            # whose candidates are compared with it
+            out = predict(prepared.csr_originals)
             original_pred = np.full(n, -1, dtype=np.int64)
-            original_pred[prepared.csr_original_pos] = predict(prepared.csr_originals)["pred"]
-            candidate_pred = predict(prepared.csr_candidates)["pred"]
-            evaluated = prepared.csr_evaluated[prepared.csr_owner]  # owners whose original was kept
-            critical = mm.critical_flags(original_pred, candidate_pred[evaluated], prepared.csr_owner[evaluated], n)
-        return {"csr_evaluated": prepared.csr_evaluated.copy(), "critical": critical}
+            original_pred[prepared.csr_original_pos] = out["pred"]
+            original_correct[prepared.csr_original_pos] = out["correct"]
+            if prepared.csr_candidates is not None:
+                candidate_pred = predict(prepared.csr_candidates)["pred"]
+                evaluated = prepared.csr_evaluated[prepared.csr_owner]  # owners whose original was kept
+                critical = mm.critical_flags(original_pred, candidate_pred[evaluated],
+                                             prepared.csr_owner[evaluated], n)
+        return {"csr_evaluated": prepared.csr_evaluated.copy(), "critical": critical,
+                "csr_original_correct": original_correct}
 
     def epoch_metrics(self, arrays: dict[str, np.ndarray], encoded, prepared: Prepared) -> dict[str, float]:
         values = mm.methodname_metrics(arrays, encoded.labels, prepared.vocabs.targets.itos)
         if "critical" in arrays:
             chosen = arrays["csr_evaluated"]
-            values.update(mm.csr(arrays["critical"][chosen], arrays["correct"][chosen]))
+            values.update(mm.csr(arrays["critical"][chosen], arrays["csr_original_correct"][chosen]))
         return values
 
 
