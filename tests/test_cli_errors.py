@@ -265,6 +265,14 @@ def test_malformed_c2v_line(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.c2v"]
 
 
+def test_methodname_noise_refuses_a_format_change(tmp_path, capsys):
+    src = _write_lines(tmp_path / "d.c2v", ["get|name a,1,b c,2,d", "run a,1,b"])
+    code, _, err = _run(["noise", "--task", "methodname", "--in", str(src), "--out",
+                         str(tmp_path / "o.jsonl"), "--level", "50"], capsys)
+    _assert_one_line_error(code, err, "keeps the input's format")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.c2v"]
+
+
 def test_methodname_noise_keeps_the_format(tmp_path, capsys):
     lines = [f"{label} a,1,b c,2,d" + " " * 10 for label in ("get|name", "set|name", "get|name", "run")]
     src = _write_lines(tmp_path / "d.c2v", lines)

@@ -81,7 +81,11 @@ def cmd_noise(args) -> int:
     from engine.tasks import get_task
 
     spec = get_task(args.task)
-    samples = spec.read(str(require_file(getattr(args, "in"))))
+    source = str(require_file(getattr(args, "in")))
+    if spec.format_of(source) != spec.format_of(args.out):
+        raise InputError(f"the noisy copy keeps the input's format: {source} is {spec.format_of(source)}, "
+                         f"{args.out} would be {spec.format_of(args.out)}")
+    samples = spec.read(source)
     result = spec.noise(samples, args.level, args.seed)
     changed = write_noisy_copy(spec, result, Path(args.out))
     counts = ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in result.changed.items())

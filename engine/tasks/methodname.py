@@ -59,6 +59,9 @@ class MethodNameTask:
     def read(self, path: str) -> list[data.MethodNameSample]:
         return data.read_methodname(path)
 
+    def format_of(self, path: str) -> str:
+        return data.format_of(path)
+
     def write(self, samples: list[data.MethodNameSample], path: str) -> None:
         data.write_methodname(path, samples)
 

@@ -48,6 +48,9 @@ class VarMisuseTask:
     def read(self, path: str) -> list[VarMisuseSample]:
         return great.read_great(path)
 
+    def format_of(self, path: str) -> str:
+        return "jsonl"  # GREAT JSON lines, whatever the file is called
+
     def write(self, samples: list[VarMisuseSample], path: str) -> None:
         great.write_great(samples, path)
 
