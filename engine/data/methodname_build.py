@@ -342,21 +342,20 @@ def method_contexts(root: Node, method: Node, lang: str, max_contexts: int | Non
     ups: dict[tuple[int, int], str] = {}  # (terminal, common ancestor) -> "(a)^(b)^"
     downs: dict[tuple[int, int], str] = {}  # -> "_(b)_(a)"
     contexts = []
+    def climb(u: int, top: int) -> list[str]:  # the node pieces from a leaf up to below ``top``
+        parts = []
+        while u != top:
+            parts.append(piece[u])
+            u = parent[u]
+        return parts
+
     for a, b, top in pairs:
         up = ups.get((a, top))
         if up is None:
-            parts, u = [], leaves[a]
-            while u != top:
-                parts.append(piece[u])
-                u = parent[u]
-            up = ups[(a, top)] = "^".join(parts) + "^"
+            up = ups[(a, top)] = "^".join(climb(leaves[a], top)) + "^"
         down = downs.get((b, top))
         if down is None:
-            parts, u = [], leaves[b]
-            while u != top:
-                parts.append(piece[u])
-                u = parent[u]
-            down = downs[(b, top)] = "".join("_" + x for x in reversed(parts))
+            down = downs[(b, top)] = "".join("_" + x for x in reversed(climb(leaves[b], top)))
         contexts.append((terms[a], up + piece[top] + down, terms[b]))
     return contexts
 

@@ -47,8 +47,9 @@ class Batch:
     def __len__(self) -> int:
         return int(self.index.shape[0])
 
-    def to(self, device) -> "Batch":
-        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+    def to(self, device):
+        """The same batch with every tensor on ``device``."""
+        return type(self)(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
 
 
 @dataclass

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -39,6 +39,7 @@ import torch
 
 from engine.errors import InputError
 from engine.metrics_methodname import OOV, legal_name
+from engine.models.batching import Batch
 
 
 class C2VVocab:
@@ -117,11 +118,8 @@ class C2VBatch:
     mask: torch.Tensor  # [B, C] bool: real (valid) contexts
     target: torch.Tensor  # [B] long: label id, 0 = out of the target vocabulary
 
-    def __len__(self) -> int:
-        return int(self.index.shape[0])
-
-    def to(self, device) -> "C2VBatch":
-        return C2VBatch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+    __len__ = Batch.__len__
+    to = Batch.to
 
 
 @dataclass
