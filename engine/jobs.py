@@ -89,7 +89,6 @@ def _heartbeat_loop(db_path: Path, ctx: JobContext, stop: threading.Event) -> No
         while not stop.wait(HEARTBEAT_S):
             if store.heartbeat(ctx.job_id):
                 ctx.request_cancel()
-            store.set_meta("worker_heartbeat", str(time.time()))
     finally:
         store.close()
 
@@ -198,7 +197,6 @@ def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = N
     ran = 0
     try:
         store.requeue_orphans()
-        store.set_meta("worker_pid", str(os.getpid()))
         idle_since = time.time()
         while True:
             job = store.claim_next_job(os.getpid(), only)

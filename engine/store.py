@@ -28,7 +28,6 @@ import sqlite_utils
 from engine.errors import InputError
 
 SCHEMA_VERSION = 1
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 MAX_ATTEMPTS = 3  # a job whose worker dies this often is failed, not restarted forever
 
 
@@ -177,10 +176,6 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self._write():
             self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return row[0] if row else None
 
     # -- studies and runs ---------------------------------------------------------
     def add_study(self, **fields: Any) -> int:
@@ -390,9 +385,3 @@ class Store:
 
     def jobs_of_study(self, study_id: int) -> list[dict]:
         return [self.job(r["id"]) for r in self._rows("SELECT id FROM jobs WHERE study_id = ? ORDER BY id", [study_id])]
-
-    def iter_rows(self, table: str) -> Iterator[dict]:
-        """All rows of a table (for export and debugging)."""
-        if table not in self.db.table_names():
-            raise InputError(f"no table {table!r}")
-        yield from self.db[table].rows

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np

@@ -63,7 +63,6 @@ written atomically; a small tree may leave a split empty, and the summary says s
 from __future__ import annotations
 
 import importlib
-import os
 import random
 import re
 import time

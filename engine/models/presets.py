@@ -43,10 +43,6 @@ def _presets(task: str) -> dict:
     return json.loads(presets_path(task).read_text(encoding="utf-8"))
 
 
-def preset_names(task: str = "varmisuse") -> tuple[str, ...]:
-    return tuple(_presets(task))
-
-
 def load_preset(name: str, task: str = "varmisuse") -> dict:
     """A fresh copy of the preset ``name`` of ``task``."""
     presets = _presets(task)
