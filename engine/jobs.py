@@ -30,6 +30,9 @@ from engine.store import Store
 # kind -> "module:function". Each function takes a JobContext.
 REGISTRY: dict[str, str] = {
     "train_run": "engine.study:run_job",
+    "lm_train": "engine.lm:train_job",
+    "sample": "engine.sample:sample_job",
+    "scan": "engine.clones.scan:scan_job",
 }
 
 HEARTBEAT_S = 1.0

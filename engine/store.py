@@ -27,7 +27,7 @@ import sqlite_utils
 
 from engine.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_ATTEMPTS = 3  # a job whose worker dies this often is failed, not restarted forever
 
 
@@ -80,8 +80,54 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Memorization extraction: sampled outputs, scans, and memorized snippets."""
+    db["output_sets"].create(
+        {
+            "id": int, "name": str, "source": str, "model": str, "n": int, "seq_len": int,
+            "top_k": int, "temperature": float, "batch_size": int, "seed": int, "prompt": str,
+            "config": str, "created": float,
+        },
+        pk="id", if_not_exists=True,
+    )
+    db["outputs"].create(
+        {"set_id": int, "id": int, "md5": str, "text": str, "n_tokens": int},
+        pk=("set_id", "id"), foreign_keys=[("set_id", "output_sets", "id")], if_not_exists=True,
+    )
+    db["scans"].create(
+        {
+            "id": int, "set_id": int, "source": str, "corpus": str, "corpus_label": str,
+            "n_outputs": int, "min_lines": int, "case_sensitive": int, "workers": int, "n_shards": int,
+            "bytes_total": int, "state": str, "stats": str, "created": float, "finished": float,
+        },
+        pk="id", if_not_exists=True,
+    )
+    db["scan_shards"].create(
+        {"scan_id": int, "shard": int, "bytes": int, "docs": int, "skipped": int, "path": str, "finished": float},
+        pk=("scan_id", "shard"), if_not_exists=True,
+    )
+    db["snippets"].create(
+        {"scan_id": int, "fingerprint": str, "len": int, "train": int, "extract": int, "text": str},
+        pk=("scan_id", "fingerprint"), if_not_exists=True,
+    )
+    for column in ("train", "extract", "len"):
+        db["snippets"].create_index(["scan_id", column], if_not_exists=True)
+    db["snippet_outputs"].create(
+        {"scan_id": int, "fingerprint": str, "output_id": int, "start_line": int, "end_line": int},
+        pk=("scan_id", "fingerprint", "output_id", "start_line"), if_not_exists=True,
+    )
+    db["snippet_outputs"].create_index(["scan_id", "output_id"], if_not_exists=True)
+    db["snippet_matches"].create(
+        {
+            "scan_id": int, "fingerprint": str, "rank": int, "doc": str, "start_line": int,
+            "end_line": int, "context_start": int, "context": str,
+        },
+        pk=("scan_id", "fingerprint", "rank"), if_not_exists=True,
+    )
+
+
 # version -> migration that brings the schema from version-1 to version.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _migrate_1}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _migrate_1, 2: _migrate_2}
 
 
 class Store:
@@ -385,3 +431,202 @@ class Store:
 
     def jobs_of_study(self, study_id: int) -> list[dict]:
         return [self.job(r["id"]) for r in self._rows("SELECT id FROM jobs WHERE study_id = ? ORDER BY id", [study_id])]
+
+    # -- sampled outputs ------------------------------------------------------------
+    def add_output_set(self, **fields: Any) -> int:
+        fields = dict(fields)
+        fields["config"] = json.dumps(fields.get("config") or {})
+        fields.setdefault("created", time.time())
+        with self._write():
+            return self.db["output_sets"].insert(fields).last_pk
+
+    def output_set(self, set_id: int) -> dict:
+        row = self._row("SELECT * FROM output_sets WHERE id = ?", [set_id])
+        if row is None:
+            raise InputError(f"no output set with id {set_id}")
+        row["config"] = json.loads(row["config"])
+        row["count"] = self.output_count(set_id)
+        return row
+
+    def output_sets(self) -> list[dict]:
+        return [self.output_set(r["id"]) for r in self._rows("SELECT id FROM output_sets ORDER BY id")]
+
+    def find_output_set(self, **identity: Any) -> dict | None:
+        """The sampled set with exactly these settings (``None`` values match NULL)."""
+        where = " AND ".join(f"{k} IS ?" for k in identity)
+        row = self._row(f"SELECT id FROM output_sets WHERE source = 'sample' AND {where} ORDER BY id LIMIT 1",
+                        list(identity.values()))
+        return None if row is None else self.output_set(row["id"])
+
+    def update_output_set(self, set_id: int, **fields: Any) -> None:
+        with self._write():
+            self.db["output_sets"].update(set_id, fields)
+
+    def add_outputs(self, set_id: int, rows: Iterable[tuple[int, str, str, int | None]]) -> None:
+        """Store ``(id, md5, text, n_tokens)`` rows in one transaction: all or none."""
+        with self._write():
+            self.db.conn.executemany(
+                "INSERT INTO outputs(set_id, id, md5, text, n_tokens) VALUES (?, ?, ?, ?, ?)",
+                [(set_id, i, md5, text, n) for i, md5, text, n in rows],
+            )
+
+    def output_count(self, set_id: int) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outputs WHERE set_id = ?", [set_id]).fetchone()[0]
+
+    def max_output_id(self, set_id: int) -> int:
+        row = self.db.execute("SELECT MAX(id) FROM outputs WHERE set_id = ?", [set_id]).fetchone()
+        return row[0] or 0
+
+    def outputs(self, set_id: int, batch: int = 2000) -> Iterator[dict]:
+        """Every output of a set in id order, read in batches (no whole-set list)."""
+        last = 0
+        while True:
+            rows = self._rows(
+                "SELECT id, md5, text, n_tokens FROM outputs WHERE set_id = ? AND id > ? ORDER BY id LIMIT ?",
+                [set_id, last, batch],
+            )
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1]["id"]
+
+    def output(self, set_id: int, output_id: int) -> dict:
+        row = self._row("SELECT id, md5, text, n_tokens FROM outputs WHERE set_id = ? AND id = ?", [set_id, output_id])
+        if row is None:
+            raise InputError(f"no output {output_id} in output set {set_id}")
+        return row
+
+    # -- scans and memorized snippets ------------------------------------------------
+    def add_scan(self, **fields: Any) -> int:
+        fields = dict(fields)
+        fields["corpus"] = json.dumps(fields.get("corpus") or {})
+        fields["stats"] = json.dumps(fields.get("stats") or {})
+        fields.setdefault("state", "queued")
+        fields.setdefault("created", time.time())
+        with self._write():
+            return self.db["scans"].insert(fields).last_pk
+
+    def scan(self, scan_id: int) -> dict:
+        row = self._row("SELECT * FROM scans WHERE id = ?", [scan_id])
+        if row is None:
+            raise InputError(f"no scan with id {scan_id}")
+        row["corpus"] = json.loads(row["corpus"])
+        row["stats"] = json.loads(row["stats"])
+        return row
+
+    def scans(self) -> list[dict]:
+        return [self.scan(r["id"]) for r in self._rows("SELECT id FROM scans ORDER BY id")]
+
+    def update_scan(self, scan_id: int, **fields: Any) -> None:
+        if "stats" in fields:
+            fields["stats"] = json.dumps(fields["stats"])
+        with self._write():
+            self.db["scans"].update(scan_id, fields)
+
+    def scan_dir(self, scan_id: int) -> Path:
+        return self.files / "scans" / str(scan_id)
+
+    def finish_shard(self, scan_id: int, shard: int, path: str, bytes: int, docs: int, skipped: int) -> None:
+        with self._write():
+            self.db.execute(
+                "INSERT OR REPLACE INTO scan_shards(scan_id, shard, bytes, docs, skipped, path, finished) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [scan_id, shard, bytes, docs, skipped, path, time.time()],
+            )
+
+    def finished_shards(self, scan_id: int) -> dict[int, dict]:
+        return {r["shard"]: r for r in self._rows("SELECT * FROM scan_shards WHERE scan_id = ? ORDER BY shard", [scan_id])}
+
+    def save_scan_results(
+        self,
+        scan_id: int,
+        snippets: Iterable[tuple[str, int, int, int, str | None]],
+        output_locations: Iterable[tuple[str, int, int, int]],
+        matches: Iterable[tuple[str, int, str, int, int, int | None, str | None]],
+        **scan_fields: Any,
+    ) -> None:
+        """Replace a scan's results in one transaction.
+
+        ``snippets``: (fingerprint, len, train, extract, text); ``output_locations``:
+        (fingerprint, output id, start line, end line); ``matches``: (fingerprint, rank,
+        document id, start line, end line, first context line, context text).
+        """
+        if "stats" in scan_fields:
+            scan_fields["stats"] = json.dumps(scan_fields["stats"])
+        with self._write():
+            for table in ("snippets", "snippet_outputs", "snippet_matches"):
+                self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+            self.db.conn.executemany(
+                "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text) VALUES (?, ?, ?, ?, ?, ?)",
+                ((scan_id, *row) for row in snippets),
+            )
+            self.db.conn.executemany(
+                "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) VALUES (?, ?, ?, ?, ?)",
+                ((scan_id, *row) for row in output_locations),
+            )
+            self.db.conn.executemany(
+                "INSERT INTO snippet_matches(scan_id, fingerprint, rank, doc, start_line, end_line, context_start, context) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((scan_id, *row) for row in matches),
+            )
+            if scan_fields:
+                self.db["scans"].update(scan_id, scan_fields)
+
+    SNIPPET_ORDERS = {
+        "train": "train DESC, fingerprint", "extract": "extract DESC, fingerprint",
+        "len": "len DESC, fingerprint", "fingerprint": "fingerprint",
+    }
+
+    def snippets(
+        self, scan_id: int, order: str = "train", prefix: str = "", limit: int | None = None, offset: int = 0
+    ) -> list[dict]:
+        """A scan's memorized snippets, sorted by train, extract, len or fingerprint,
+        optionally only those whose fingerprint starts with ``prefix``."""
+        if order not in self.SNIPPET_ORDERS:
+            raise InputError(f"unknown order {order!r} (known: {', '.join(self.SNIPPET_ORDERS)})")
+        return self._rows(
+            "SELECT fingerprint, len, train, extract, text FROM snippets "
+            f"WHERE scan_id = ? AND fingerprint >= ? AND fingerprint < ? ORDER BY {self.SNIPPET_ORDERS[order]} "
+            "LIMIT ? OFFSET ?",
+            [scan_id, prefix.lower(), prefix.lower() + "\uffff", -1 if limit is None else limit, offset],
+        )
+
+    def snippet_count(self, scan_id: int) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM snippets WHERE scan_id = ?", [scan_id]).fetchone()[0]
+
+    def snippet(self, scan_id: int, fingerprint: str) -> dict:
+        row = self._row(
+            "SELECT fingerprint, len, train, extract, text FROM snippets WHERE scan_id = ? AND fingerprint = ?",
+            [scan_id, fingerprint],
+        )
+        if row is None:
+            raise InputError(f"no snippet {fingerprint} in scan {scan_id}")
+        return row
+
+    def snippet_outputs(self, scan_id: int, fingerprint: str) -> list[dict]:
+        return self._rows(
+            "SELECT output_id, start_line, end_line FROM snippet_outputs WHERE scan_id = ? AND fingerprint = ? "
+            "ORDER BY output_id, start_line",
+            [scan_id, fingerprint],
+        )
+
+    def snippet_matches(self, scan_id: int, fingerprint: str) -> list[dict]:
+        return self._rows(
+            "SELECT rank, doc, start_line, end_line, context_start, context FROM snippet_matches "
+            "WHERE scan_id = ? AND fingerprint = ? ORDER BY rank",
+            [scan_id, fingerprint],
+        )
+
+    def snippets_of_output(self, scan_id: int, output_id: int) -> list[dict]:
+        return self._rows(
+            "SELECT o.fingerprint AS fingerprint, o.start_line AS start_line, o.end_line AS end_line, "
+            "s.len AS len, s.train AS train, s.extract AS extract FROM snippet_outputs o "
+            "JOIN snippets s ON s.scan_id = o.scan_id AND s.fingerprint = o.fingerprint "
+            "WHERE o.scan_id = ? AND o.output_id = ? ORDER BY o.start_line",
+            [scan_id, output_id],
+        )
+
+    def outputs_with_snippets(self, scan_id: int) -> int:
+        return self.db.execute(
+            "SELECT COUNT(DISTINCT output_id) FROM snippet_outputs WHERE scan_id = ?", [scan_id]
+        ).fetchone()[0]

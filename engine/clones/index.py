@@ -1,0 +1,104 @@
+"""The outputs' side of a scan: line vocabulary, kept lines and K-line windows.
+
+Every distinct output key gets an integer id (1, 2, ... in order of first appearance;
+ignored keys map to -1). A corpus line whose key is not in the vocabulary (id 0) can
+never be part of a memorized span, so the corpus side of a scan reduces to id arrays.
+A *window* is K consecutive kept lines; its hash (:func:`window_hashes`) is only a
+filter: a match is always confirmed on the ids themselves.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from engine.clones.lines import IGNORED_KEYS, fold, line_keys
+from engine.fsutil import atomic_paths
+
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def window_hashes(ids: np.ndarray, k: int, starts: np.ndarray | None = None) -> np.ndarray:
+    """A 64-bit hash of each window ``ids[p:p+k]`` (for every p, or the given starts)."""
+    ids = np.asarray(ids).astype(np.uint64)
+    if starts is None:
+        starts = np.arange(max(len(ids) - k + 1, 0))
+    h = np.zeros(len(starts), np.uint64)
+    with np.errstate(over="ignore"):
+        for t in range(k):
+            h = h * _MULT + ids[starts + t]
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``values[i] in sorted_set`` for each i (a sorted unique uint64 array)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
+def covered(hit_starts: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Which of n positions lie in a window starting at one of ``hit_starts``."""
+    delta = np.zeros(n + 1, np.int32)
+    np.add.at(delta, hit_starts, 1)
+    np.add.at(delta, hit_starts + k, -1)
+    return np.cumsum(delta[:n]) > 0
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` of each run of True in a boolean array."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.view(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+class OutputIndex:
+    """Kept lines of every output, as vocabulary ids and 1-based line numbers."""
+
+    def __init__(self, min_lines: int, case_sensitive: bool = False):
+        self.k = min_lines
+        self.case_sensitive = case_sensitive
+        self.vocab: dict[bytes, int] = {key: -1 for key in IGNORED_KEYS}
+        self.keys: list[bytes] = [b""]  # id -> key; id 0 is "not an output line"
+        self.outputs: list[tuple[int, np.ndarray, np.ndarray]] = []  # (output id, ids, lines)
+
+    def add(self, output_id: int, text: str) -> None:
+        folded = fold(text.encode("utf-8"), self.case_sensitive)
+        ids, numbers = [], []
+        vocab, keys = self.vocab, self.keys
+        for number, key in enumerate(line_keys(folded), 1):
+            v = vocab.get(key)
+            if v is None:
+                v = vocab[key] = len(keys)
+                keys.append(key)
+            if v != -1:
+                ids.append(v)
+                numbers.append(number)
+        self.outputs.append((output_id, np.array(ids, np.int64), np.array(numbers, np.int64)))
+
+    def window_set(self) -> np.ndarray:
+        """The sorted unique hashes of every output window."""
+        parts = [window_hashes(ids, self.k) for _, ids, _ in self.outputs if len(ids) >= self.k]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
+
+    def save(self, folder: Path) -> None:
+        """What a filter worker needs: the vocabulary and the window hashes."""
+        folder = Path(folder)
+        targets = (folder / "keys.bin", folder / "windows.npy", folder / "index.json")
+        with atomic_paths(*targets) as (keys, windows, meta):
+            keys.write_bytes(b"\n".join(self.keys[1:]))
+            with open(windows, "wb") as fh:
+                np.save(fh, self.window_set())
+            meta.write_text(json.dumps({"min_lines": self.k, "case_sensitive": self.case_sensitive}))
+
+
+def load_filter_index(folder: Path) -> tuple[dict[bytes, int], np.ndarray, int, bool]:
+    """``(vocab, window hashes, K, case_sensitive)`` as saved by :meth:`OutputIndex.save`."""
+    folder = Path(folder)
+    meta = json.loads((folder / "index.json").read_text())
+    data = (folder / "keys.bin").read_bytes()
+    vocab = {key: i for i, key in enumerate(data.split(b"\n"), 1)} if data else {}
+    vocab.update({key: -1 for key in IGNORED_KEYS})
+    return vocab, np.load(folder / "windows.npy"), meta["min_lines"], meta["case_sensitive"]

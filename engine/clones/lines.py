@@ -1,0 +1,53 @@
+"""Lines and line keys: the unit of comparison of a clone scan.
+
+Definitions (Simian 2.5.10's defaults as Yang et al. ran it: ``ignoreCharacterCase``,
+``ignoreCurlyBraces``, threshold 6):
+
+- A text is cut into lines at ``\\n``; line numbers are 1-based.
+- A line's *key* is the line without leading and trailing ASCII white space (space, tab,
+  CR, LF, VT, FF), lower-cased unless the scan is case-sensitive (``str.lower``, so
+  non-ASCII letters fold too).
+- A line whose key is empty, ``{`` or ``}`` is *ignored*: it neither counts towards a
+  span's length nor breaks a run. Every other line is *kept*.
+- A snippet's *fingerprint* is the md5 hex digest of its kept keys joined with ``\\n``.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Iterable
+
+IGNORED_KEYS = frozenset((b"", b"{", b"}"))
+
+
+def fold(data: bytes, case_sensitive: bool) -> bytes | None:
+    """``data`` ready to be cut into keys: lower-cased unless ``case_sensitive``;
+    ``None`` if it is not UTF-8 (such a document is skipped and counted)."""
+    if data.isascii():
+        return data if case_sensitive else data.lower()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return data if case_sensitive else text.lower().encode("utf-8")
+
+
+def line_keys(folded: bytes) -> list[bytes]:
+    """The key of every line of a folded text, ignored lines included (index = line - 1)."""
+    return list(map(bytes.strip, folded.split(b"\n")))
+
+
+def kept_lines(text: str, case_sensitive: bool = False) -> tuple[list[bytes], list[int]]:
+    """The kept keys of a text and their 1-based line numbers."""
+    folded = fold(text.encode("utf-8"), case_sensitive)
+    assert folded is not None  # a str always encodes
+    keys, numbers = [], []
+    for number, key in enumerate(line_keys(folded), 1):
+        if key not in IGNORED_KEYS:
+            keys.append(key)
+            numbers.append(number)
+    return keys, numbers
+
+
+def fingerprint(keys: Iterable[bytes]) -> str:
+    """md5 hex digest of the keys joined with a newline."""
+    return hashlib.md5(b"\n".join(keys)).hexdigest()

@@ -1,0 +1,186 @@
+"""The scan job: outputs against a corpus, shard by shard, resumable.
+
+1. The outputs of the set are indexed (:class:`~engine.clones.index.OutputIndex`) and
+   the filter's part of the index is saved under ``<files>/scans/<id>/index``.
+2. Each corpus shard is filtered in a worker process into a regions file
+   (``shards/<n>.jsonl``, written atomically); the shard is then marked finished in the
+   store, so a restarted scan skips it. Memory is bounded by the outputs: a worker holds
+   the vocabulary, the window hashes and one document at a time.
+3. The regions of all shards are matched exactly against the outputs
+   (:func:`~engine.clones.memorized.find_memorized`) and the snippets, their output
+   locations and up to 50 corpus locations each are stored in one transaction.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from engine.clones.filter import FilterStats, Region, filter_documents, read_regions, write_regions
+from engine.clones.index import OutputIndex, load_filter_index
+from engine.clones.memorized import Snippet, find_memorized
+from engine.data.corpus import Corpus
+from engine.errors import InputError
+from engine.store import Store
+
+
+def scan_job(ctx) -> None:
+    """Job kind ``scan``."""
+    run_scan(ctx.store, ctx.params["scan_id"], ctx)
+
+
+def index_outputs(store: Store, scan: dict) -> OutputIndex:
+    index = OutputIndex(scan["min_lines"], bool(scan["case_sensitive"]))
+    for row in store.outputs(scan["set_id"]):
+        if row["id"] > scan["n_outputs"]:
+            break
+        index.add(row["id"], row["text"])
+    return index
+
+
+# -- one shard, in a worker process or in-process -------------------------------------
+_WORKER: dict = {}
+
+
+def _init_worker(spec: dict, index_dir: str) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    vocab, windows, k, case_sensitive = load_filter_index(Path(index_dir))
+    _WORKER.update(corpus=Corpus.from_spec(spec), vocab=vocab, windows=windows, k=k, cs=case_sensitive)
+
+
+def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None = None,
+                  check: Callable[[], None] | None = None) -> tuple[int, str, int, int, int]:
+    w = _WORKER
+    stats = FilterStats()
+    docs = w["corpus"].documents(shard, progress=progress)
+    write_regions(Path(out), filter_documents(docs, w["vocab"], w["windows"], w["k"], w["cs"], stats, check))
+    return shard, out, stats.bytes, stats.docs, stats.skipped
+
+
+class _Progress:
+    """Bytes done over the corpus, reported with an ETA."""
+
+    def __init__(self, ctx, total: int | None, shards: int, done_bytes: int, done_shards: int):
+        self.ctx, self.total, self.shards = ctx, total, shards
+        self.bytes, self.done = done_bytes, done_shards
+
+    def report(self, extra: int = 0) -> None:
+        if self.ctx is None:
+            return
+        now = self.bytes + extra
+        if self.total:
+            frac = 0.9 * min(now / self.total, 1.0)
+            msg = f"{now / 1e6:,.1f}/{self.total / 1e6:,.1f} MB · shard {self.done}/{self.shards}"
+        else:
+            frac = 0.9 * self.done / max(self.shards, 1)
+            msg = f"{now / 1e6:,.1f} MB · shard {self.done}/{self.shards}"
+        self.ctx.progress(frac, msg)
+
+
+def run_scan(store: Store, scan_id: int, ctx=None) -> None:
+    scan = store.scan(scan_id)
+    t0 = time.time()
+    corpus = Corpus.from_spec(scan["corpus"])
+    work = store.scan_dir(scan_id)
+    index = index_outputs(store, scan)
+    index.save(work / "index")
+    shards = corpus.shards()
+    done = store.finished_shards(scan_id)
+    pending = [s.index for s in shards if s.index not in done]
+    sizes = [s.size for s in shards]
+    total = sum(sizes) if all(s is not None for s in sizes) else None
+    progress = _Progress(ctx, total, len(shards), sum(r["bytes"] for r in done.values()), len(done))
+    store.update_scan(scan_id, state="running", n_shards=len(shards), bytes_total=total)
+    check = ctx.check_cancel if ctx is not None else None
+
+    def finished(result: tuple[int, str, int, int, int]) -> None:
+        shard, path, nbytes, docs, skipped = result
+        store.finish_shard(scan_id, shard, os.path.relpath(path, store.files), nbytes, docs, skipped)
+        progress.bytes += nbytes
+        progress.done += 1
+        progress.report()
+
+    shard_path = lambda i: str(work / "shards" / f"{i}.jsonl")  # noqa: E731
+    workers = max(1, min(int(scan["workers"] or 1), len(pending)))
+    if workers == 1:
+        _init_worker(corpus.spec, str(work / "index"))
+        for i in pending:
+            finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
+    else:
+        _run_pool(corpus.spec, str(work / "index"), [(i, shard_path(i)) for i in pending], workers, finished, check)
+
+    rows = store.finished_shards(scan_id)
+    docs = sum(r["docs"] for r in rows.values())
+    skipped = sum(r["skipped"] for r in rows.values())
+    if docs - skipped <= 0:
+        raise InputError(f"the corpus has no readable document ({skipped} not UTF-8)", corpus.describe())
+    if ctx is not None:
+        ctx.progress(0.9, "matching regions against the outputs", force=True)
+    paths = [store.files / rows[s.index]["path"] for s in shards]
+    texts = {}
+
+    def output_text(output_id: int) -> str:
+        if output_id not in texts:
+            texts[output_id] = store.output(scan["set_id"], output_id)["text"]
+        return texts[output_id]
+
+    snippets = find_memorized(index, lambda: _regions(paths), output_text)
+    stats = {
+        "docs": docs, "skipped": skipped, "bytes": sum(r["bytes"] for r in rows.values()),
+        "snippets": len(snippets), "outputs": len(index.outputs),
+        "memorized_outputs": len({o for s in snippets for o, _, _ in s.outputs}),
+        "seconds": round(time.time() - t0, 2),
+    }
+    save_snippets(store, scan_id, snippets, state="done", finished=time.time(), stats=stats)
+
+
+def _regions(paths: list[Path]) -> Iterator[Region]:
+    for path in paths:
+        yield from read_regions(path)
+
+
+def _run_pool(spec, index_dir, tasks, workers, finished, check) -> None:
+    ctx = multiprocessing.get_context("spawn")  # the job's heartbeat thread makes fork unsafe
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(spec, index_dir)) as pool:
+        it = pool.imap_unordered(_pool_task, tasks)
+        remaining = len(tasks)
+        while remaining:
+            if check is not None:
+                check()  # JobCancelled leaves the with-block, which terminates the pool
+            try:
+                result = it.next(timeout=0.5)
+            except multiprocessing.TimeoutError:
+                continue
+            finished(result)
+            remaining -= 1
+
+
+def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int]:
+    return _filter_shard(*task)
+
+
+def save_snippets(store: Store, scan_id: int, snippets: Iterable[Snippet], **scan_fields) -> None:
+    snippets = list(snippets)
+    store.save_scan_results(
+        scan_id,
+        ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
+        ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
+        ((s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context)
+         for s in snippets for rank, m in enumerate(s.matches, 1)),
+        **scan_fields,
+    )
+
+
+def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: int = 6,
+               case_sensitive: bool = False) -> list[Snippet]:
+    """The whole scan in memory, for small inputs and tests: ``documents`` yields
+    objects with ``id`` and ``data`` (bytes) like the corpus's."""
+    index = OutputIndex(min_lines, case_sensitive)
+    for output_id, text in outputs:
+        index.add(output_id, text)
+    vocab, windows = index.vocab, index.window_set()
+    regions = list(filter_documents(documents, vocab, windows, min_lines, case_sensitive, FilterStats()))
+    texts = dict(outputs)
+    return find_memorized(index, lambda: regions, texts.__getitem__)
