@@ -276,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", type=_positive, required=True, metavar="ID")
     p.add_argument("--out", required=True, metavar="DIR")
 
+    from tui.memcli import add_commands
+
+    add_commands(sub, add, {"positive": _positive, "seed": _seed, "parser_class": _Parser, "export": ex})
+
     p = add("demo", cmd_demo, "build a dataset from this Python's standard library and run a noise study")
     p.add_argument("--headless", action="store_true", help="print to the terminal instead of opening the app")
     p.add_argument("--limit", type=_positive, default=None, metavar="N", help="functions to take")

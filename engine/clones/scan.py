@@ -134,6 +134,8 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
         "seconds": round(time.time() - t0, 2),
     }
     save_snippets(store, scan_id, snippets, state="done", finished=time.time(), stats=stats)
+    if ctx is not None:
+        ctx.progress(1.0, f"{len(snippets)} memorized snippets in {stats['memorized_outputs']} outputs", force=True)
 
 
 def _regions(paths: list[Path]) -> Iterator[Region]:

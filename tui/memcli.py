@@ -1,0 +1,326 @@
+"""The memorization half of the command line: sample, lm train, scan, memorized,
+export memorization/snippets, import simian, outputs. No torch at import."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from engine.errors import InputError
+
+
+def _store(args):
+    from tui.cli import _store
+
+    return _store(args)
+
+
+def _corpus(args):
+    """The corpus the user named, refused at once if it holds no readable document."""
+    from engine.clones.lines import fold
+    from engine.data.corpus import open_corpus
+
+    shard_bytes = int(getattr(args, "shard_mb", 64) * (1 << 20))
+    corpus = open_corpus(args.corpus, glob=args.glob, text_field=args.text_field, split=args.split,
+                         shard_bytes=max(shard_bytes, 1))
+    unreadable = 0
+    for doc in corpus:  # stops at the first readable document: the first one, as a rule
+        if doc.data is not None and fold(doc.data, True) is not None:
+            return corpus
+        unreadable += 1
+    raise InputError(f"the corpus has no readable document ({unreadable} not UTF-8)", args.corpus)
+
+
+def _model_name(name: str) -> str:
+    """A local model directory as an absolute path (the worker may run elsewhere)."""
+    path = Path(name).expanduser()
+    return str(path.absolute()) if path.is_dir() else name
+
+
+def _active_job(store, kind: str, key: str, value) -> int | None:
+    for job in store.jobs(("queued", "running")):
+        if job["kind"] == kind and job["params"].get(key) == value:
+            return job["id"]
+    return None
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_sample(args) -> int:
+    from tui.cli import _launch
+
+    if getattr(args, "sample_command", None) == "import":
+        return cmd_sample_import(args)
+    missing = [f"--{n.replace('_', '-')}" for n in ("model", "n") if getattr(args, n) is None]
+    if missing:
+        raise InputError(f"sample needs {' and '.join(missing)}")
+    if args.temperature <= 0:
+        raise InputError(f"--temperature must be positive, not {args.temperature}")
+    from engine.lm import check_model
+
+    model = _model_name(args.model)
+    check_model(model)
+    store = _store(args)
+    identity = dict(model=model, seq_len=args.seq_len, top_k=args.top_k, temperature=args.temperature,
+                    batch_size=args.batch_size, seed=args.seed, prompt=args.prompt)
+    found = store.find_output_set(**identity)
+    if found is None:
+        set_id = store.add_output_set(
+            name=args.name or f"{Path(model).name} k{args.top_k} t{args.temperature:g} len{args.seq_len}",
+            source="sample", n=args.n, config={"trust_remote_code": args.trust_remote_code}, **identity,
+        )
+        print(f"output set {set_id}: {args.n} outputs to sample")
+    else:
+        set_id = found["id"]
+        if args.n > found["n"]:
+            store.update_output_set(set_id, n=args.n)
+        have = found["count"]
+        if have >= args.n:
+            print(f"output set {set_id} already holds {have} outputs (asked for {args.n}); nothing to do")
+            return 0
+        print(f"output set {set_id}: {have} outputs stored, continuing to {max(args.n, found['n'])}")
+    job_id = _active_job(store, "sample", "set_id", set_id) or store.add_job(
+        "sample", {"set_id": set_id, "device": args.device})
+    print(f"job {job_id}: sampling")
+    return _launch(store, [job_id], args)
+
+
+def cmd_sample_import(args) -> int:
+    from engine.memformats import read_output_dir
+
+    outputs = read_output_dir(args.dir)
+    if not outputs:
+        raise InputError("no outputs in this folder", args.dir)
+    import hashlib
+
+    store = _store(args)
+    set_id = store.add_output_set(name=args.name or Path(args.dir).name, source="import",
+                                  model=None, n=len(outputs), config={"path": str(Path(args.dir).absolute())})
+    store.add_outputs(set_id, [(i, hashlib.md5(t.encode("utf-8")).hexdigest(), t, None) for i, t in outputs])
+    print(f"output set {set_id}: {len(outputs)} outputs imported from {args.dir}")
+    return 0
+
+
+def cmd_outputs(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    store = _store(args)
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "name", "source", "model", "outputs", "seq_len", "top_k", "temperature", "seed"):
+        table.add_column(col)
+    for s in store.output_sets():
+        table.add_row(str(s["id"]), s["name"] or "", s["source"], s["model"] or "-", f"{s['count']}/{s['n']}",
+                      *(str(s[c]) if s[c] is not None else "-" for c in ("seq_len", "top_k", "temperature", "seed")))
+    Console().print(table)
+    return 0
+
+
+def cmd_lm_train(args) -> int:
+    from engine.lm import load_lm_preset
+    from engine.study import parse_settings
+    from tui.cli import _launch
+
+    settings = parse_settings(args.set)
+    load_lm_preset(args.preset, settings)
+    out = Path(args.out).expanduser().absolute()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("already exists; choose another --out or remove it", out)
+    corpus = _corpus(args)
+    store = _store(args)
+    job_id = store.add_job("lm_train", {
+        "corpus": corpus.spec, "out": str(out), "preset": args.preset, "settings": settings,
+        "seed": args.seed, "device": args.device,
+    })
+    print(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} into {out}")
+    return _launch(store, [job_id], args)
+
+
+def cmd_scan(args) -> int:
+    from tui.cli import _launch
+
+    if args.min_lines < 2:
+        raise InputError(f"--min-lines must be at least 2, not {args.min_lines}")
+    store = _store(args)
+    outputs = store.output_set(args.outputs)
+    if outputs["count"] == 0:
+        raise InputError(f"output set {args.outputs} holds no outputs yet")
+    corpus = _corpus(args)
+    scan_id = store.add_scan(
+        set_id=args.outputs, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
+        n_outputs=store.max_output_id(args.outputs), min_lines=args.min_lines,
+        case_sensitive=int(args.case_sensitive), workers=args.workers or os.cpu_count() or 1,
+    )
+    job_id = store.add_job("scan", {"scan_id": scan_id})
+    print(f"scan {scan_id} (job {job_id}): {outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
+    code = _launch(store, [job_id], args)
+    if code == 0 and (args.wait or args.foreground):
+        print_memorized(store, scan_id, top=10)
+    return code
+
+
+def print_memorized(store, scan_id: int, top: int = 10, order: str = "train", prefix: str = "") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    scan = store.scan(scan_id)
+    stats = scan["stats"]
+    console = Console()
+    if scan["source"] == "scan" and stats:
+        console.print(
+            f"scan {scan_id}: {stats.get('snippets', 0)} memorized snippets; "
+            f"{stats.get('memorized_outputs', 0)} of {stats.get('outputs', 0)} outputs hold at least one "
+            f"({stats.get('docs', 0)} documents, {stats.get('skipped', 0)} skipped as not UTF-8, "
+            f"{stats.get('bytes', 0) / 1e6:,.1f} MB in {stats.get('seconds', 0)} s)")
+    table = Table(box=None, header_style="bold")
+    for col in ("fingerprint", "len", "train", "extract", "first line"):
+        table.add_column(col, justify="right" if col in ("len", "train", "extract") else "left",
+                         no_wrap=True, overflow="ellipsis", min_width=32 if col == "fingerprint" else None)
+    for s in store.snippets(scan_id, order=order, prefix=prefix, limit=top):
+        first = next((line.strip() for line in (s["text"] or "").split("\n") if line.strip()), "")
+        table.add_row(s["fingerprint"], str(s["len"]), str(s["train"]), str(s["extract"]), first[:60])
+    console.print(table)
+
+
+def cmd_memorized(args) -> int:
+    store = _store(args)
+    store.scan(args.scan)
+    print_memorized(store, args.scan, top=args.top, order=args.order, prefix=args.prefix)
+    return 0
+
+
+def cmd_export_memorization(args) -> int:
+    from engine.memformats import write_memorization_json
+
+    store = _store(args)
+    store.scan(args.scan)
+    rows = store.snippets(args.scan, order="train")
+    write_memorization_json(((s["fingerprint"], s["train"], s["extract"], s["len"]) for s in rows), args.out)
+    print(f"{args.out}: {len(rows)} memorized snippets")
+    return 0
+
+
+def cmd_export_snippets(args) -> int:
+    from engine.memformats import write_snippets
+
+    store = _store(args)
+    scan = store.scan(args.scan)
+    items = []
+    for s in store.snippets(args.scan, order="train"):
+        texts = []
+        for loc in store.snippet_outputs(args.scan, s["fingerprint"]):
+            if scan["set_id"] is None or loc["output_id"] is None:
+                continue
+            lines = store.output(scan["set_id"], loc["output_id"])["text"].split("\n")
+            texts.append("\n".join(lines[loc["start_line"] - 1:loc["end_line"]]))
+        items.append((s["fingerprint"], texts or [s["text"] or ""]))
+    write_snippets(items, args.out)
+    print(f"{args.out}: {len(items)} memorized snippets")
+    return 0
+
+
+def cmd_import_simian(args) -> int:
+    from engine.memformats import memorized_from_simian, read_simian_log
+
+    logs = [read_simian_log(path) for path in args.logs]
+    is_output = (lambda p: Path(p).name == args.outputs_name) if args.outputs_name else None
+    found = memorized_from_simian(logs, **({"is_output": is_output} if is_output else {}))
+    store = _store(args)
+    scan_id = store.add_scan(source="simian", corpus={"simian_logs": [str(Path(p).absolute()) for p in args.logs]},
+                             corpus_label=f"{len(logs)} Simian logs", min_lines=None, state="done")
+    from engine.clones.automaton import MAX_SAMPLES
+
+    store.save_scan_results(
+        scan_id,
+        ((m.fingerprint, m.len, m.train, m.extract, None) for m in found.values()),
+        ((m.fingerprint, 0, loc.start, loc.end) for m in found.values() for loc in m.output_locations),
+        ((m.fingerprint, rank, loc.path, loc.start, loc.end, None, None)
+         for m in found.values() for rank, loc in enumerate(m.train_locations[:MAX_SAMPLES], 1)),
+        stats={"snippets": len(found), "logs": len(logs)},
+    )
+    print(f"scan {scan_id}: {len(found)} memorized snippets from {len(logs)} Simian logs "
+          f"(output locations are lines of the merged outputs file, as output 0)")
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------
+def _corpus_options(p) -> None:
+    p.add_argument("--corpus", required=True, metavar="SOURCE",
+                   help="a directory of source files, JSON-lines or Parquet files, or hf:NAME")
+    p.add_argument("--glob", metavar="PATTERN", help="file names to take from a directory, e.g. '*.py'")
+    p.add_argument("--text-field", default="content", metavar="NAME", help="records' text field (default: content)")
+    p.add_argument("--split", default="train", help="hf: datasets' split (default: train)")
+
+
+def _mode(p) -> None:
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--wait", action="store_true", help="follow the job with a progress bar")
+    mode.add_argument("--foreground", action="store_true", help="run the job in this process")
+
+
+def add_commands(sub, add, helpers) -> None:
+    """Register the memorization commands on the main parser's subcommands."""
+    positive, seed, parser_class = helpers["positive"], helpers["seed"], helpers["parser_class"]
+
+    p = add("sample", cmd_sample, "sample outputs from a causal language model (resumable)")
+    p.add_argument("--model", metavar="NAME_OR_PATH", help="a Hugging Face id or a local model directory")
+    p.add_argument("--n", type=positive, metavar="N", help="outputs in the set (a rerun continues up to N)")
+    p.add_argument("--seq-len", type=positive, default=512, metavar="L", help="tokens per output (default 512)")
+    p.add_argument("--top-k", type=positive, default=40, metavar="K")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="T")
+    p.add_argument("--batch-size", type=positive, default=32, metavar="B")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--prompt", metavar="TEXT", help="start every output with this text (default: the BOS token)")
+    p.add_argument("--name", metavar="TEXT")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="let the model's repository run its own code (off unless asked)")
+    _mode(p)
+    imp = p.add_subparsers(dest="sample_command", metavar="[import DIR]", parser_class=parser_class)
+    q = imp.add_parser("import", help="import a folder of outputs (files 1..N, or all + map.json)")
+    q.add_argument("dir", metavar="DIR")
+    q.add_argument("--name", metavar="TEXT")
+
+    add("outputs", cmd_outputs, "list the sets of sampled or imported outputs")
+
+    p_lm = sub.add_parser("lm", help="train a small language model to demo with")
+    lm = p_lm.add_subparsers(dest="lm_command", metavar="WHAT", parser_class=parser_class, required=True)
+    p = add("train", cmd_lm_train, "train a small GPT-2 and its BPE tokenizer on a corpus", lm)
+    _corpus_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="where save_pretrained writes the model")
+    p.add_argument("--preset", default="quick", metavar="NAME", help="tiny, quick or small")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one preset setting")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    _mode(p)
+
+    p = add("scan", cmd_scan, "find every output span of K or more lines that reproduces the corpus")
+    p.add_argument("--outputs", type=positive, required=True, metavar="ID", help="output set id")
+    _corpus_options(p)
+    p.add_argument("--min-lines", type=int, default=6, metavar="K", help="shortest span (default 6, as Simian)")
+    p.add_argument("--case-sensitive", action="store_true", help="compare lines with their case")
+    p.add_argument("--workers", type=positive, metavar="W", help="processes over corpus shards (default: cores)")
+    p.add_argument("--shard-mb", type=float, default=64, metavar="MB",
+                   help="corpus files are grouped into shards of about MB (default 64); a shard is the unit "
+                        "of parallel work and of resuming")
+    _mode(p)
+
+    p = add("memorized", cmd_memorized, "the memorized snippets of a scan")
+    p.add_argument("--scan", type=positive, required=True, metavar="ID")
+    p.add_argument("--top", type=positive, default=20, metavar="N")
+    p.add_argument("--order", default="train", choices=("train", "extract", "len", "fingerprint"))
+    p.add_argument("--prefix", default="", metavar="HEX", help="fingerprints starting with HEX")
+
+    ex = helpers["export"]
+    p = add("memorization", cmd_export_memorization, "the study's memorization.json", ex)
+    p.add_argument("--scan", type=positive, required=True, metavar="ID")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p = add("snippets", cmd_export_snippets, "the study's >>>>>>>>>>fingerprints snippet text", ex)
+    p.add_argument("--scan", type=positive, required=True, metavar="ID")
+    p.add_argument("--out", required=True, metavar="FILE")
+
+    p_imp = sub.add_parser("import", help="read results of other tools")
+    im = p_imp.add_subparsers(dest="import_command", metavar="WHAT", parser_class=parser_class, required=True)
+    p = add("simian", cmd_import_simian, "Simian 2.5.10 logs, with the study's memorization rule", im)
+    p.add_argument("logs", nargs="+", metavar="LOG")
+    p.add_argument("--outputs-name", metavar="NAME",
+                   help="file name of the merged outputs in the logs (default: all)")
