@@ -1,7 +1,8 @@
 """One pass over corpus documents: keep only the regions that may hold memorized spans.
 
-Per document, in C-speed steps over the raw bytes (no Python loop per line): fold case,
-cut into lines, strip, and look every key up in the outputs' vocabulary. A kept line
+Per document, one walk over the raw bytes (:class:`~engine.clones.linekeys.LineTable`,
+compiled) folds case, cuts lines, strips them and looks every key up in the outputs'
+vocabulary. A kept line
 whose key is in no output breaks every run; a window of K kept lines can only be
 memorized if all K ids are known and its hash is among the outputs' window hashes. A
 *region* is a maximal run of kept lines covered by such windows: every memorized
@@ -11,14 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from engine.clones.index import covered, member, runs, window_hashes
-from engine.clones.lines import fold
+from engine.clones.linekeys import LineTable
 from engine.fsutil import atomic_open
 
 CONTEXT = 3  # lines of context kept on each side of a corpus match
@@ -41,10 +41,8 @@ class FilterStats:
     regions: int = 0
 
 
-def document_regions(doc_id: str, data: bytes, folded: bytes, vocab: dict, windows: np.ndarray, k: int) -> list[Region]:
-    """The regions of one document (``folded`` as :func:`~engine.clones.lines.fold` made it)."""
-    lines = folded.split(b"\n")
-    ids = np.fromiter(map(vocab.get, map(bytes.strip, lines), repeat(0)), np.int64, len(lines))
+def document_regions(doc_id: str, data: bytes, ids: np.ndarray, windows: np.ndarray, k: int) -> list[Region]:
+    """The regions of one document, given the vocabulary id of each of its lines."""
     if np.count_nonzero(ids > 0) < k:
         return []
     kept_at = np.flatnonzero(ids != -1)
@@ -68,7 +66,7 @@ def document_regions(doc_id: str, data: bytes, folded: bytes, vocab: dict, windo
 
 
 def filter_documents(
-    documents: Iterable, vocab: dict, windows: np.ndarray, k: int, case_sensitive: bool,
+    documents: Iterable, table: LineTable, windows: np.ndarray, k: int, case_sensitive: bool,
     stats: FilterStats, check: Callable[[], None] | None = None,
 ) -> Iterator[Region]:
     """Regions of every document, in order; counts documents, bytes and skipped ones."""
@@ -78,11 +76,11 @@ def filter_documents(
         stats.docs += 1
         data = doc.data
         stats.bytes += 0 if data is None else len(data)
-        folded = None if data is None else fold(data, case_sensitive)
-        if folded is None:
+        ids = None if data is None else table.ids(data, case_sensitive)
+        if ids is None:
             stats.skipped += 1
             continue
-        for region in document_regions(doc.id, data, folded, vocab, windows, k):
+        for region in document_regions(doc.id, data, ids, windows, k):
             stats.regions += 1
             yield region
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.clones.linekeys import LineTable
 from engine.clones.lines import IGNORED_KEYS, fold, line_keys
 from engine.fsutil import atomic_paths
 
@@ -94,11 +95,15 @@ class OutputIndex:
             meta.write_text(json.dumps({"min_lines": self.k, "case_sensitive": self.case_sensitive}))
 
 
-def load_filter_index(folder: Path) -> tuple[dict[bytes, int], np.ndarray, int, bool]:
-    """``(vocab, window hashes, K, case_sensitive)`` as saved by :meth:`OutputIndex.save`."""
+    def table(self) -> LineTable:
+        """The vocabulary as a line-key lookup table (same ids)."""
+        return LineTable(self.keys[1:])
+
+
+def load_filter_index(folder: Path) -> tuple[LineTable, np.ndarray, int, bool]:
+    """``(line table, window hashes, K, case_sensitive)`` as saved by :meth:`OutputIndex.save`."""
     folder = Path(folder)
     meta = json.loads((folder / "index.json").read_text())
     data = (folder / "keys.bin").read_bytes()
-    vocab = {key: i for i, key in enumerate(data.split(b"\n"), 1)} if data else {}
-    vocab.update({key: -1 for key in IGNORED_KEYS})
-    return vocab, np.load(folder / "windows.npy"), meta["min_lines"], meta["case_sensitive"]
+    table = LineTable(data.split(b"\n") if data else [])
+    return table, np.load(folder / "windows.npy"), meta["min_lines"], meta["case_sensitive"]

@@ -46,8 +46,8 @@ _WORKER: dict = {}
 
 def _init_worker(spec: dict, index_dir: str) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    vocab, windows, k, case_sensitive = load_filter_index(Path(index_dir))
-    _WORKER.update(corpus=Corpus.from_spec(spec), vocab=vocab, windows=windows, k=k, cs=case_sensitive)
+    table, windows, k, case_sensitive = load_filter_index(Path(index_dir))
+    _WORKER.update(corpus=Corpus.from_spec(spec), table=table, windows=windows, k=k, cs=case_sensitive)
 
 
 def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None = None,
@@ -55,7 +55,7 @@ def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None =
     w = _WORKER
     stats = FilterStats()
     docs = w["corpus"].documents(shard, progress=progress)
-    write_regions(Path(out), filter_documents(docs, w["vocab"], w["windows"], w["k"], w["cs"], stats, check))
+    write_regions(Path(out), filter_documents(docs, w["table"], w["windows"], w["k"], w["cs"], stats, check))
     return shard, out, stats.bytes, stats.docs, stats.skipped
 
 
@@ -182,7 +182,6 @@ def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: i
     index = OutputIndex(min_lines, case_sensitive)
     for output_id, text in outputs:
         index.add(output_id, text)
-    vocab, windows = index.vocab, index.window_set()
-    regions = list(filter_documents(documents, vocab, windows, min_lines, case_sensitive, FilterStats()))
+    regions = list(filter_documents(documents, index.table(), index.window_set(), min_lines, case_sensitive, FilterStats()))
     texts = dict(outputs)
     return find_memorized(index, lambda: regions, texts.__getitem__)

@@ -1,0 +1,557 @@
+/* Line keys -> vocabulary ids in one pass over a document's bytes.
+
+   The C kernel behind engine/clones/linekeys.py. A line key (engine/clones/lines.py) is a
+   line (cut at '\n') without leading and trailing ASCII white space (bytes.strip), folded
+   like str.lower() unless the scan is case-sensitive. For an ASCII line the fold is
+   A-Z -> a-z, done here on the fly; a line holding bytes >= 0x80 in a case-insensitive
+   scan is handed back to Python, which folds it exactly (str.lower is context-sensitive
+   and may change lengths). Lookups are exact: an open-addressing table of 64-bit hashes,
+   each candidate confirmed on the bytes.
+
+   Table(keys)                        keys: a list or tuple of bytes; keys[i] gets id i+1
+   Table.lookup(data, case_sensitive) -> (ids, back, text) | None
+       data: any contiguous buffer. ids: a bytearray of native int64, one per line of data
+       (data.split(b"\n")): the line key's id, 0 for an unknown key, -1 for an ignored
+       line (key b"", b"{" or b"}"), -2 for a line handed back. back: a bytearray of int64,
+       the indices of the handed-back lines, and text: their stripped bytes joined with
+       b"\n" (both None if no line is handed back). None if data is not valid UTF-8
+       (exactly as Python's strict decoder judges).
+
+   No numpy C API: buffers only. The walk runs without the GIL. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define HANDED_BACK (-2)
+
+static const uint64_t ONES = 0x0101010101010101ULL;
+static const uint64_t HIGHS = 0x8080808080808080ULL;
+
+/* ASCII white space as bytes.strip() sees it: \t \n \v \f \r and space. */
+static unsigned char is_space[256];
+
+static inline uint64_t load64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint64_t load32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* A-Z -> a-z in each byte of w; bytes >= 0x80 are left alone. */
+static inline uint64_t lower8(uint64_t w)
+{
+    uint64_t h = w & ~HIGHS;                       /* low seven bits of each byte */
+    uint64_t gt_z = h + ONES * (0x7F - 'Z');       /* high bit set where byte > 'Z' */
+    uint64_t ge_a = h + ONES * (0x80 - 'A');       /* high bit set where byte >= 'A' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & HIGHS;   /* 'A' <= byte <= 'Z', ASCII only */
+    return w | (upper >> 2);
+}
+
+/* The n-th word of a span of len bytes (the same scheme for hashing and comparing):
+   len >= 8: the 8-byte words at 0, 8, ..., and the last 8 bytes if len % 8 != 0;
+   4 <= len < 8: first 4 bytes | last 4 bytes << 32; 1 <= len < 4: three single bytes.
+   Together they cover every byte, and for a given length the words determine the span. */
+static inline uint64_t short_word(const unsigned char *s, size_t len)
+{
+    if (len >= 4)
+        return load32(s) | (load32(s + len - 4) << 32);
+    return (uint64_t)s[0] | ((uint64_t)s[len >> 1] << 8) | ((uint64_t)s[len - 1] << 16);
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+#ifdef __SIZEOF_INT128__
+    __uint128_t m = (__uint128_t)(h ^ w) * 0x9E3779B97F4A7C15ULL;
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
+#else
+    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    return (h << 29) | (h >> 35);
+#endif
+}
+
+static inline uint64_t finish(uint64_t h, size_t len)
+{
+    h ^= (uint64_t)len * 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+#define SEED 0x243F6A8885A308D3ULL
+
+/* Hash of s[0:len] (len >= 1), lowered on the fly if fold; *high gets the OR of all
+   bytes' high bits (non-zero iff some byte is >= 0x80). */
+static inline uint64_t hash_span(const unsigned char *s, size_t len, int fold, uint64_t *high)
+{
+    uint64_t h = SEED, acc = 0, w;
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+            w = load64(s + i);
+            acc |= w;
+            h = mix(h, fold ? lower8(w) : w);
+        }
+        if (i < len) {
+            w = load64(s + len - 8);
+            acc |= w;
+            h = mix(h, fold ? lower8(w) : w);
+        }
+    } else {
+        w = short_word(s, len);
+        acc = w;
+        h = mix(h, fold ? lower8(w) : w);
+    }
+    *high = acc & HIGHS;
+    return finish(h, len);
+}
+
+/* Whether lower(s[0:len]) == k[0:len] (s ASCII-only when fold). */
+static inline int equal_span(const unsigned char *s, const unsigned char *k, size_t len, int fold)
+{
+    if (!fold)
+        return memcmp(s, k, len) == 0;
+    if (len < 8)
+        return lower8(short_word(s, len)) == short_word(k, len);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        if (lower8(load64(s + i)) != load64(k + i))
+            return 0;
+    return i == len || lower8(load64(s + len - 8)) == load64(k + len - 8);
+}
+
+/* Well-formed UTF-8 (Unicode Table 3-7), which is exactly what Python's strict
+   decoder accepts: no overlongs, no surrogates, nothing above U+10FFFF. */
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) { i++; continue; }
+        if (c < 0xC2) return 0;
+        if (c < 0xE0) {
+            if (n - i < 2 || (s[i + 1] & 0xC0) != 0x80) return 0;
+            i += 2;
+            continue;
+        }
+        if (c < 0xF0) {
+            if (n - i < 3) return 0;
+            unsigned c1 = s[i + 1];
+            if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return 0;
+            if (c == 0xE0 && c1 < 0xA0) return 0;   /* overlong */
+            if (c == 0xED && c1 > 0x9F) return 0;   /* surrogate */
+            i += 3;
+            continue;
+        }
+        if (c < 0xF5) {
+            if (n - i < 4) return 0;
+            unsigned c1 = s[i + 1];
+            if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80) return 0;
+            if (c == 0xF0 && c1 < 0x90) return 0;   /* overlong */
+            if (c == 0xF4 && c1 > 0x8F) return 0;   /* above U+10FFFF */
+            i += 4;
+            continue;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    uint32_t tag;    /* the hash's high 32 bits */
+    uint32_t id;     /* 0: empty slot */
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Slot *slots;
+    size_t mask;
+    unsigned char *blob;   /* the keys, concatenated */
+    size_t *offsets;       /* key id is blob[offsets[id - 1]:offsets[id]] */
+    Py_ssize_t nkeys;
+} Table;
+
+static inline uint32_t tag_of(uint64_t h) { return (uint32_t)(h >> 32); }
+
+static void Table_free(Table *self)
+{
+    PyMem_Free(self->slots);
+    PyMem_Free(self->blob);
+    PyMem_Free(self->offsets);
+    self->slots = NULL;
+    self->blob = NULL;
+    self->offsets = NULL;
+    self->nkeys = 0;
+    self->mask = 0;
+}
+
+static void Table_dealloc(Table *self)
+{
+    Table_free(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Table_init(Table *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"keys", NULL};
+    PyObject *keys_arg, *seq;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Table", kwlist, &keys_arg))
+        return -1;
+    if (self->slots != NULL) {   /* a lookup may be running without the GIL */
+        PyErr_SetString(PyExc_RuntimeError, "Table is already initialized");
+        return -1;
+    }
+    seq = PySequence_Fast(keys_arg, "keys must be a sequence of bytes");
+    if (seq == NULL)
+        return -1;
+
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    if ((uint64_t)n >= UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many keys");
+        goto fail;
+    }
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyBytes_Check(items[i])) {
+            PyErr_Format(PyExc_TypeError, "keys[%zd] is not bytes", i);
+            goto fail;
+        }
+        total += (size_t)PyBytes_GET_SIZE(items[i]);
+    }
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n)   /* load <= 0.5 */
+        cap <<= 1;
+    self->slots = PyMem_Calloc(cap, sizeof(Slot));
+    self->blob = PyMem_Malloc(total + 1);
+    self->offsets = PyMem_Malloc(((size_t)n + 1) * sizeof(size_t));
+    if (self->slots == NULL || self->blob == NULL || self->offsets == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    self->mask = cap - 1;
+    self->nkeys = n;
+
+    size_t at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *k = (const unsigned char *)PyBytes_AS_STRING(items[i]);
+        size_t len = (size_t)PyBytes_GET_SIZE(items[i]);
+        memcpy(self->blob + at, k, len);
+        self->offsets[i] = at;
+        at += len;
+        self->offsets[i + 1] = at;
+        if (len == 0)
+            continue;   /* the empty key is an ignored line's: never looked up */
+        uint64_t high;
+        uint64_t h = hash_span(k, len, 0, &high);
+        size_t j = (size_t)h & self->mask;
+        for (;;) {
+            Slot *s = &self->slots[j];
+            if (s->id == 0) {
+                s->tag = tag_of(h);
+                s->id = (uint32_t)(i + 1);
+                break;
+            }
+            size_t o = self->offsets[s->id - 1];
+            if (s->tag == tag_of(h) && self->offsets[s->id] - o == len
+                && memcmp(self->blob + o, k, len) == 0) {
+                s->id = (uint32_t)(i + 1);   /* a repeated key: the last id wins, as in a dict */
+                break;
+            }
+            j = (j + 1) & self->mask;
+        }
+    }
+    Py_DECREF(seq);
+    return 0;
+
+fail:
+    Table_free(self);
+    Py_DECREF(seq);
+    return -1;
+}
+
+typedef struct {
+    Py_ssize_t *v;   /* (line, start, end) triples */
+    size_t n, cap;   /* in triples */
+} Spans;
+
+static int spans_push(Spans *sp, Py_ssize_t line, Py_ssize_t start, Py_ssize_t end)
+{
+    if (sp->n == sp->cap) {
+        size_t cap = sp->cap ? 2 * sp->cap : 64;
+        Py_ssize_t *v = PyMem_RawRealloc(sp->v, cap * 3 * sizeof(Py_ssize_t));
+        if (v == NULL)
+            return -1;
+        sp->v = v;
+        sp->cap = cap;
+    }
+    sp->v[3 * sp->n] = line;
+    sp->v[3 * sp->n + 1] = start;
+    sp->v[3 * sp->n + 2] = end;
+    sp->n++;
+    return 0;
+}
+
+/* Number of '\n' in s[0:n]. */
+static size_t count_newlines(const unsigned char *s, size_t n)
+{
+    size_t count = 0, i = 0;
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (n - i >= 16) {
+        size_t blocks = (n - i) / 16;
+        if (blocks > 255)
+            blocks = 255;   /* each byte counter stays below 256 */
+        __m128i acc = zero;
+        for (size_t b = 0; b < blocks; b++, i += 16)
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + i)), nl));
+        __m128i sums = _mm_sad_epu8(acc, zero);
+        count += (size_t)_mm_cvtsi128_si64(sums) + (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+    }
+#endif
+    for (; i < n; i++)
+        count += s[i] == '\n';
+    return count;
+}
+
+enum { WALK_OK = 0, WALK_INVALID = 1, WALK_NOMEM = 2, WALK_CHANGED = 3 };
+
+#define BATCH 16
+
+typedef struct {
+    size_t line;
+    const unsigned char *s;
+    size_t len;
+    uint64_t h;
+} Pending;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* The walk itself (no GIL); out has room for nout lines (one per line of data, unless a
+   bytearray changed under us). Lines are hashed a batch at a time, their table slots
+   prefetched, then probed: the probes' cache misses overlap. */
+static ALWAYS_INLINE int walk_mode(const Table *t, const unsigned char *data, size_t n, int64_t *out,
+                                   size_t nout, const int fold, Spans *sp)
+{
+    const unsigned char *p = data, *end = data + n;
+    const Slot *slots = t->slots;
+    const size_t mask = t->mask;
+    const unsigned char *blob = t->blob;
+    const size_t *offsets = t->offsets;
+    Pending pending[BATCH];
+    size_t i = 0;
+    int last = 0;
+    while (!last) {
+        int np = 0;
+        while (np < BATCH) {
+            const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+            const unsigned char *s = p, *e = nl ? nl : end;
+            if (i == nout)
+                return WALK_CHANGED;
+            while (e - s >= 8 && load64(s) == ONES * ' ')   /* indentation, 8 at a time */
+                s += 8;
+            while (s < e && is_space[*s]) s++;
+            while (e > s && is_space[e[-1]]) e--;
+            size_t len = (size_t)(e - s);
+            if (len == 0 || (len == 1 && (*s == '{' || *s == '}'))) {
+                out[i] = -1;
+            } else {
+                uint64_t high;
+                uint64_t h = hash_span(s, len, fold, &high);
+                if (high && !valid_utf8(s, len))
+                    return WALK_INVALID;
+                if (high && fold) {
+                    if (spans_push(sp, (Py_ssize_t)i, (Py_ssize_t)(s - data), (Py_ssize_t)(e - data)) < 0)
+                        return WALK_NOMEM;
+                    out[i] = HANDED_BACK;
+                } else {
+                    PREFETCH(&slots[(size_t)h & mask]);
+                    pending[np].line = i;
+                    pending[np].s = s;
+                    pending[np].len = len;
+                    pending[np].h = h;
+                    np++;
+                }
+            }
+            i++;
+            if (nl == NULL) {
+                last = 1;
+                break;
+            }
+            p = nl + 1;
+        }
+        for (int k = 0; k < np; k++) {
+            const Pending *q = &pending[k];
+            const uint32_t tag = tag_of(q->h);
+            int64_t id = 0;
+            size_t j = (size_t)q->h & mask;
+            for (;;) {
+                const Slot slot = slots[j];
+                if (slot.id == 0)
+                    break;
+                if (slot.tag == tag) {
+                    size_t o = offsets[slot.id - 1];
+                    if (offsets[slot.id] - o == q->len && equal_span(q->s, blob + o, q->len, fold)) {
+                        id = slot.id;
+                        break;
+                    }
+                }
+                j = (j + 1) & mask;
+            }
+            out[q->line] = id;
+        }
+    }
+    return i == nout ? WALK_OK : WALK_CHANGED;
+}
+
+/* One instance per mode, so that the mode costs no branch in the loops. */
+static int walk(const Table *t, const unsigned char *data, size_t n, int64_t *out, size_t nout,
+                int fold, Spans *sp)
+{
+    return fold ? walk_mode(t, data, n, out, nout, 1, sp) : walk_mode(t, data, n, out, nout, 0, sp);
+}
+
+static PyObject *Table_lookup(Table *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"data", "case_sensitive", NULL};
+    Py_buffer data;
+    int case_sensitive;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*p:lookup", kwlist, &data, &case_sensitive))
+        return NULL;
+    PyObject *result = NULL, *ids = NULL, *back = NULL, *text = NULL;
+    Spans sp = {NULL, 0, 0};
+    size_t lines;
+    int rc;
+    if (self->slots == NULL) {
+        PyErr_SetString(PyExc_ValueError, "Table is not initialized");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    lines = count_newlines((const unsigned char *)data.buf, (size_t)data.len) + 1;
+    Py_END_ALLOW_THREADS
+    if (lines > (size_t)PY_SSIZE_T_MAX / 8) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    ids = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(lines * 8));
+    if (ids == NULL)
+        goto done;
+    Py_BEGIN_ALLOW_THREADS
+    rc = walk(self, (const unsigned char *)data.buf, (size_t)data.len,
+              (int64_t *)PyByteArray_AS_STRING(ids), lines, !case_sensitive, &sp);
+    Py_END_ALLOW_THREADS
+    if (rc == WALK_INVALID) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    if (rc == WALK_NOMEM) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (rc == WALK_CHANGED) {
+        PyErr_SetString(PyExc_RuntimeError, "data changed during lookup");
+        goto done;
+    }
+    if (sp.n == 0) {
+        result = PyTuple_Pack(3, ids, Py_None, Py_None);
+        goto done;
+    }
+    /* The handed-back lines: their indices (int64) and their spans joined with '\n'. */
+    size_t total = sp.n - 1;
+    for (size_t k = 0; k < sp.n; k++)
+        total += (size_t)(sp.v[3 * k + 2] - sp.v[3 * k + 1]);
+    back = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(sp.n * 8));
+    text = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (back == NULL || text == NULL)
+        goto done;
+    int64_t *index = (int64_t *)PyByteArray_AS_STRING(back);
+    char *w = PyBytes_AS_STRING(text);
+    for (size_t k = 0; k < sp.n; k++) {
+        size_t len = (size_t)(sp.v[3 * k + 2] - sp.v[3 * k + 1]);
+        index[k] = (int64_t)sp.v[3 * k];
+        if (k > 0)
+            *w++ = '\n';
+        memcpy(w, (const char *)data.buf + sp.v[3 * k + 1], len);
+        w += len;
+    }
+    result = PyTuple_Pack(3, ids, back, text);
+done:
+    Py_XDECREF(ids);
+    Py_XDECREF(back);
+    Py_XDECREF(text);
+    PyMem_RawFree(sp.v);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static PyObject *Table_len(Table *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(self->nkeys);
+}
+
+static PyMethodDef Table_methods[] = {
+    {"lookup", (PyCFunction)(void (*)(void))Table_lookup, METH_VARARGS | METH_KEYWORDS,
+     "lookup(data, case_sensitive) -> (ids, back, text) | None\n\n"
+     "ids: a bytearray of int64, one per line: the key's id, 0 if unknown, -1 if ignored,\n"
+     "-2 if handed back (a non-ASCII line, case-insensitive); back: a bytearray of int64,\n"
+     "the handed-back lines' indices, text: their stripped bytes joined with b'\\n' (both\n"
+     "None if none). None if data is not valid UTF-8."},
+    {"size", (PyCFunction)Table_len, METH_NOARGS, "Number of keys given."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "engine.clones._linekeys.Table",
+    .tp_basicsize = sizeof(Table),
+    .tp_itemsize = 0,
+    .tp_dealloc = (destructor)Table_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Table(keys): exact lookup of line keys (bytes) -> ids 1, 2, ...",
+    .tp_methods = Table_methods,
+    .tp_init = (initproc)Table_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static struct PyModuleDef linekeys_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "engine.clones._linekeys",
+    .m_doc = "C kernel of engine.clones.linekeys: line keys -> vocabulary ids.",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__linekeys(void)
+{
+    static const char spaces[] = " \t\n\r\x0b\x0c";
+    for (const char *c = spaces; *c; c++)
+        is_space[(unsigned char)*c] = 1;
+    if (PyType_Ready(&TableType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&linekeys_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&TableType);
+    if (PyModule_AddObject(m, "Table", (PyObject *)&TableType) < 0) {
+        Py_DECREF(&TableType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(m, "HANDED_BACK", HANDED_BACK) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,84 @@
+"""Line keys → vocabulary ids, one call per document.
+
+The corpus side of a clone scan looks up the key of every line of every document
+(:mod:`engine.clones.lines` defines keys). :class:`LineTable` does that in a compiled
+kernel (``engine.clones._linekeys``, built by ``pip install -e .`` where a C compiler is
+present) that walks the bytes once: it cuts lines at ``\\n``, strips them, folds ASCII case
+on the fly and probes an exact hash table. A line holding non-ASCII bytes in a
+case-insensitive scan is handed back and folded here with ``str.lower`` (which may change
+lengths and depends on context), so results are exactly those of :func:`reference_ids`.
+Without the extension the pure-Python path (:func:`reference_ids`) is used.
+"""
+from __future__ import annotations
+
+from itertools import repeat
+from typing import Iterable
+
+import numpy as np
+
+from engine.clones.lines import IGNORED_KEYS, fold
+
+try:
+    from engine.clones import _linekeys
+except ImportError:  # no compiler at install time: the pure-Python path
+    _linekeys = None
+
+compiled: bool = _linekeys is not None
+"""Whether the C kernel is available (and used by default)."""
+
+DTYPE = np.int64
+
+
+def reference_ids(data: bytes, case_sensitive: bool, vocab: dict[bytes, int]) -> np.ndarray | None:
+    """The pure-Python path: ``fold``, split, strip, ``vocab.get`` (``vocab`` maps every
+    ignored key to -1)."""
+    folded = fold(data, case_sensitive)
+    if folded is None:
+        return None
+    lines = folded.split(b"\n")
+    return np.fromiter(map(vocab.get, map(bytes.strip, lines), repeat(0)), DTYPE, len(lines))
+
+
+class LineTable:
+    """Exact lookup of line keys → vocabulary ids.
+
+    ``keys[i]`` gets id ``i + 1``. Keys are expected to be distinct (a repeated key gets its
+    last id, as in a dict), non-empty, free of ``\\n`` and not ``{`` or ``}``; in a
+    case-insensitive scan they must already be folded (a key with an upper-case letter then
+    never matches, exactly as in the pure-Python path). ``use_compiled=False`` forces the
+    pure-Python path; ``None`` uses the C kernel when it is built.
+    """
+
+    def __init__(self, keys: Iterable[bytes], use_compiled: bool | None = None):
+        keys = list(keys)
+        self.vocab: dict[bytes, int] = {key: i for i, key in enumerate(keys, 1)}
+        self.vocab.update(dict.fromkeys(IGNORED_KEYS, -1))
+        if use_compiled is None:
+            use_compiled = compiled
+        if use_compiled and _linekeys is None:
+            raise RuntimeError("engine.clones._linekeys is not built")
+        self._table = _linekeys.Table(keys) if use_compiled else None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether this table uses the C kernel."""
+        return self._table is not None
+
+    def ids(self, data: bytes, case_sensitive: bool) -> np.ndarray | None:
+        """One int64 per line of ``data`` (``data.split(b"\\n")``): the id of the line's key,
+        0 if the key is unknown, -1 if the line is ignored (key ``b""``, ``b"{"`` or ``b"}"``).
+        ``None`` if ``data`` is not UTF-8."""
+        if self._table is None:
+            return reference_ids(data, case_sensitive, self.vocab)
+        found = self._table.lookup(data, case_sensitive)
+        if found is None:
+            return None
+        ids, back, text = found
+        out = np.frombuffer(ids, DTYPE)  # writable: it wraps a bytearray
+        if back is not None:
+            # Non-ASCII lines of a case-insensitive scan, folded here exactly, all at once:
+            # str.lower sees no context across "\n", so this equals the document's fold.
+            keys = text.decode("utf-8").lower().encode("utf-8").split(b"\n")
+            out[np.frombuffer(back, DTYPE)] = np.fromiter(
+                map(self.vocab.get, map(bytes.strip, keys), repeat(0)), DTYPE, len(keys))
+        return out

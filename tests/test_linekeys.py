@@ -1,0 +1,212 @@
+"""LineTable (C kernel and pure-Python path) against the definition in engine.clones.lines."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from engine.clones import linekeys
+from engine.clones.lines import IGNORED_KEYS, fold, line_keys
+from engine.clones.linekeys import LineTable
+
+PATHS = [pytest.param(True, id="compiled"), pytest.param(False, id="python")]
+
+INDENTS = ["", " ", "  ", "\t", "\t ", " \t\t", "\x0b", "\x0c", "\r", " \x0b\x0c\t"]
+TRAILS = ["", " ", "\r", "\t", " \r", "\x0c", "\t \r\x0b"]
+BODIES = [
+    "", "{", "}", "{}", "{ }", "} else {", "(", ")", "x", "X", "i", "I", "k",
+    "return x", "Return X", "RETURN x", "def f(self):", "DEF F(SELF):", "pass",
+    "import os", "IMPORT OS", "a = b + c", "A = B + C", "@AtZz[`{", "@atzz[`{",
+    "ABCDEFG", "abcdefg", "ABCDEFGH", "abcdefgh", "ABCDEFGHI", "abcdefghi",
+    "x" * 15, "X" * 16, "Xy" * 9, "z" * 200, "Q" * 1000,
+    "a\x00b", "\x00", "A\x00B\x00C\x00D\x00E", "\x1c", "a\x1f", "\x7f", "#\x01\x02",
+    "ÄÖÜ", "äöü", "Ärger", "ärger", "İ", "i̇", "ß", "SS", "ss", "ẞ",
+    "Σ", "σ", "ς", "ΑΣ", "ας", "ΑΣ'", "ΟΔΟΣ ΣΟΦΟΣ", "σΣσ", "Σ ", "ΑΣ x",
+    "\u212a", "\u212A elvin", "kelvin", "Ǆ", "ǅ", "ǆ", "ﬁ", "ΐ",
+    "漢字", "中文注释 Comment", "def 函数(): return X", "😀", "# 😀 Emoji OK", "\u0085x\u0085",
+    "\u00a0nbsp\u00a0", "\u2028", "\u3000x", "é" * 9, "É" * 10,
+]
+INVALID = [
+    b"\xff", b"\xfe", b"\x80", b"\xbf", b"\xc0\x80", b"\xc1\xbf", b"\xc2", b"\xc3 ", b"\xe2\x82",
+    b"\xe0\x80\xaf", b"\xe0\x9f\xbf", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xf0\x80\x80\x80",
+    b"\xf0\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xf8\x88\x80\x80\x80",
+    b"\xe2\x82\xac\x80", b"a\xc3\x28b", b"\xf0\x9f\x98",
+]
+
+
+def make_line(rng: random.Random) -> str:
+    return rng.choice(INDENTS) + rng.choice(BODIES) + rng.choice(TRAILS)
+
+
+def make_document(rng: random.Random) -> bytes:
+    lines = [make_line(rng) for _ in range(rng.randrange(0, 40))]
+    text = "\n".join(lines)
+    if rng.random() < 0.3:
+        text += "\n"
+    return text.encode("utf-8")
+
+
+def folded_keys(data: bytes, case_sensitive: bool) -> list[bytes]:
+    folded = fold(data, case_sensitive)
+    assert folded is not None
+    return line_keys(folded)
+
+
+def make_vocabulary(rng: random.Random, case_sensitive: bool) -> list[bytes]:
+    """Keys of a random part of the alphabet (folded as the mode folds), a few keys that
+    can never match (upper case in a case-insensitive scan, white space at the ends)."""
+    keys: dict[bytes, None] = {}
+    for body in BODIES:
+        if rng.random() < 0.6:
+            for key in folded_keys(body.encode("utf-8"), case_sensitive):
+                if key not in IGNORED_KEYS:
+                    keys[key] = None
+    for extra in (b"RETURN X", b"K", b" x", b"x ", b"\tpass", b"\x1c ", b"{ }"):
+        if rng.random() < 0.5:
+            keys[extra] = None
+    out = list(keys)
+    rng.shuffle(out)
+    return out
+
+
+def reference(data: bytes, keys: list[bytes], case_sensitive: bool) -> np.ndarray | None:
+    """Straight from the definition: fold, line_keys, a dict lookup."""
+    folded = fold(data, case_sensitive)
+    if folded is None:
+        return None
+    vocab = {key: i for i, key in enumerate(keys, 1)}
+    return np.array([-1 if key in IGNORED_KEYS else vocab.get(key, 0) for key in line_keys(folded)], np.int64)
+
+
+def check(table: LineTable, keys: list[bytes], data: bytes, case_sensitive: bool) -> None:
+    got = table.ids(data, case_sensitive)
+    want = reference(data, keys, case_sensitive)
+    if want is None:
+        assert got is None, data
+        return
+    assert got is not None, data
+    assert got.dtype == np.int64
+    assert got.tolist() == want.tolist(), (data, case_sensitive)
+
+
+def test_compiled_here():
+    """`pip install -e .` builds the kernel wherever a C compiler is present (make test)."""
+    assert linekeys.compiled
+    assert LineTable([b"x"]).compiled
+    assert not LineTable([b"x"], use_compiled=False).compiled
+
+
+@pytest.mark.parametrize("use_compiled", PATHS)
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_random_documents_match_the_definition(use_compiled, case_sensitive):
+    rng = random.Random(1234 + case_sensitive)
+    for _ in range(40):
+        keys = make_vocabulary(rng, case_sensitive)
+        table = LineTable(keys, use_compiled=use_compiled)
+        for _ in range(25):
+            check(table, keys, make_document(rng), case_sensitive)
+
+
+@pytest.mark.parametrize("use_compiled", PATHS)
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_every_key_length_and_case(use_compiled, case_sensitive):
+    """Keys of 1..80 bytes (every short-word and tail shape), lines in random case."""
+    rng = random.Random(99)
+    alphabet = "abcxyzABCXYZ@[`{0189_ .()=\x00"
+    keys, lines = [], []
+    for n in range(1, 81):
+        for _ in range(3):
+            body = "".join(rng.choice(alphabet) for _ in range(n)).strip(" ")
+            if not body or body in ("{", "}"):
+                continue
+            key = body.encode() if case_sensitive else body.lower().encode()
+            if key not in keys:
+                keys.append(key)
+            variant = "".join(c.upper() if rng.random() < 0.5 else c for c in body)
+            lines += [body, variant, body[:-1] + "#", "\t" + variant + " \r"]
+    table = LineTable(keys, use_compiled=use_compiled)
+    for _ in range(20):
+        rng.shuffle(lines)
+        check(table, keys, "\n".join(lines).encode(), case_sensitive)
+
+
+@pytest.mark.parametrize("use_compiled", PATHS)
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_edge_documents(use_compiled, case_sensitive):
+    keys = [b"{}", b"x", b"k", b"i\xcc\x87", b"\xc3\xa4", b"\xc3\x84", b"a\x00b", b"ss", b"\xc3\x9f"]
+    table = LineTable(keys, use_compiled=use_compiled)
+    docs = [
+        b"", b"\n", b"\n\n", b"x", b"x\n", b"\nx", b"\r\n", b"x\r\n", b"  {  ", b"{}", b"{\n}\n{}",
+        b" \t\x0b\x0c\r", b"\x00", b"a\x00b", b"A\x00B\n", b"X" * 100000, b"x" * 100000 + b"\nx",
+        "\u212a".encode(), "İ\nÄ\nä\nß\nẞ".encode(), "ΑΣ\nx".encode(), b"\xc2\x85x\xc2\x85",
+    ]
+    for data in docs:
+        check(table, keys, data, case_sensitive)
+
+
+@pytest.mark.parametrize("use_compiled", PATHS)
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_invalid_utf8_is_none(use_compiled, case_sensitive):
+    rng = random.Random(7)
+    table = LineTable([b"x", b"\xc3\xa4"], use_compiled=use_compiled)
+    for bad in INVALID:
+        assert table.ids(bad, case_sensitive) is None, bad
+        for _ in range(5):
+            lines = make_document(rng).split(b"\n")
+            lines.insert(rng.randrange(len(lines) + 1), rng.choice(INDENTS).encode() + bad)
+            data = b"\n".join(lines)
+            with pytest.raises(UnicodeDecodeError):
+                data.decode("utf-8")
+            assert table.ids(data, case_sensitive) is None, data
+
+
+def test_utf8_validation_matches_python():
+    """The kernel's validator against Python's strict decoder: every 1- and 2-byte string,
+    every lead byte with every second byte, and random 3- and 4-byte strings."""
+    table = LineTable([b"x"])
+    cases = [bytes([a]) for a in range(256)] + [bytes([a, b]) for a in range(128, 256) for b in range(256)]
+    conts = (0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF)
+    for a in range(0xC0, 0x100):
+        for b in range(256):
+            for c in conts:
+                cases.append(bytes([a, b, c]))
+                cases.append(bytes([a, b, c, 0x80]))
+                cases.append(bytes([a, b, 0x80, c]))
+    rng = random.Random(3)
+    for _ in range(20000):
+        cases.append(bytes(rng.choice((rng.randrange(256), rng.randrange(0x80, 0xC0))) for _ in range(rng.randrange(3, 9))))
+    for data in cases:
+        try:
+            data.decode("utf-8")
+            valid = True
+        except UnicodeDecodeError:
+            valid = False
+        for case_sensitive in (False, True):
+            assert (table.ids(data, case_sensitive) is not None) == valid, data
+
+
+def test_buffers_and_errors():
+    from engine.clones import _linekeys
+
+    table = LineTable([b"ab", b"cd"])
+    assert table.ids(b"AB\ncd", False).tolist() == [1, 2]
+    assert table.ids(b"AB\ncd", True).tolist() == [0, 2]
+    assert LineTable([b"ab", b"ab"]).ids(b"ab", False).tolist() == [2]  # last id wins, as in a dict
+    assert LineTable([]).ids(b"ab\n{", False).tolist() == [0, -1]
+    raw = _linekeys.Table([b"ab"])
+    with pytest.raises(TypeError):
+        _linekeys.Table(["ab"])
+    with pytest.raises(RuntimeError):
+        raw.__init__([b"cd"])
+    ids, back, text = raw.lookup(b"AB\nab", False)
+    assert np.frombuffer(ids, np.int64).tolist() == [1, 1] and back is None and text is None
+    ids, back, text = raw.lookup("Ä\n ab \n\t\u212a ".encode(), False)
+    assert np.frombuffer(ids, np.int64).tolist() == [-2, 1, -2]
+    assert np.frombuffer(back, np.int64).tolist() == [0, 2] and text == "Ä\n\u212a".encode()
+    ids, back, text = raw.lookup(bytearray(b"ab\n{"), True)
+    assert np.frombuffer(ids, np.int64).tolist() == [1, -1] and back is None
+    assert raw.lookup(memoryview(b"ab\n\xff"), True) is None
+    out = LineTable([b"ab"]).ids(b"ab\ncd", False)
+    out[0] = 5  # the result is an ordinary writable array
+    assert out.flags.writeable and out.dtype == np.int64
