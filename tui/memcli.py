@@ -62,26 +62,58 @@ def cmd_sample(args) -> int:
     store = _store(args)
     identity = dict(model=model, seq_len=args.seq_len, top_k=args.top_k, temperature=args.temperature,
                     batch_size=args.batch_size, seed=args.seed, prompt=args.prompt)
+    set_id, job_id = sample_job(store, identity, args.n, args.name, args.trust_remote_code, args.device)
+    if job_id is None:
+        return 0
+    print(f"job {job_id}: sampling")
+    return _launch(store, [job_id], args)
+
+
+def sample_job(store, identity: dict, n: int, name: str | None = None, trust_remote_code: bool = False,
+               device: str = "auto") -> tuple[int, int | None]:
+    """The output set with these settings (made if new, grown to ``n`` if smaller) and the
+    job that samples what it lacks (None if it holds ``n`` already)."""
     found = store.find_output_set(**identity)
     if found is None:
         set_id = store.add_output_set(
-            name=args.name or f"{Path(model).name} k{args.top_k} t{args.temperature:g} len{args.seq_len}",
-            source="sample", n=args.n, config={"trust_remote_code": args.trust_remote_code}, **identity,
+            name=name or f"{Path(identity['model']).name} k{identity['top_k']} t{identity['temperature']:g} "
+                         f"len{identity['seq_len']}",
+            source="sample", n=n, config={"trust_remote_code": trust_remote_code}, **identity,
         )
-        print(f"output set {set_id}: {args.n} outputs to sample")
+        print(f"output set {set_id}: {n} outputs to sample")
     else:
         set_id = found["id"]
-        if args.n > found["n"]:
-            store.update_output_set(set_id, n=args.n)
+        if n > found["n"]:
+            store.update_output_set(set_id, n=n)
         have = found["count"]
-        if have >= args.n:
-            print(f"output set {set_id} already holds {have} outputs (asked for {args.n}); nothing to do")
-            return 0
-        print(f"output set {set_id}: {have} outputs stored, continuing to {max(args.n, found['n'])}")
+        if have >= n:
+            print(f"output set {set_id} already holds {have} outputs (asked for {n}); nothing to do")
+            return set_id, None
+        print(f"output set {set_id}: {have} outputs stored, continuing to {max(n, found['n'])}")
     job_id = _active_job(store, "sample", "set_id", set_id) or store.add_job(
-        "sample", {"set_id": set_id, "device": args.device})
-    print(f"job {job_id}: sampling")
-    return _launch(store, [job_id], args)
+        "sample", {"set_id": set_id, "device": device})
+    return set_id, job_id
+
+
+def check_scan(store, set_id: int, min_lines: int) -> dict:
+    if min_lines < 2:
+        raise InputError(f"--min-lines must be at least 2, not {min_lines}")
+    outputs = store.output_set(set_id)
+    if outputs["count"] == 0:
+        raise InputError(f"output set {set_id} holds no outputs yet")
+    return outputs
+
+
+def scan_job(store, set_id: int, corpus, min_lines: int = 6, case_sensitive: bool = False,
+             workers: int | None = None) -> tuple[int, int]:
+    """A new scan of an output set (as it is now) against a corpus, and its job."""
+    check_scan(store, set_id, min_lines)
+    scan_id = store.add_scan(
+        set_id=set_id, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
+        n_outputs=store.max_output_id(set_id), min_lines=min_lines, case_sensitive=int(case_sensitive),
+        workers=workers or os.cpu_count() or 1,
+    )
+    return scan_id, store.add_job("scan", {"scan_id": scan_id})
 
 
 def cmd_sample_import(args) -> int:
@@ -138,19 +170,10 @@ def cmd_lm_train(args) -> int:
 def cmd_scan(args) -> int:
     from tui.cli import _launch
 
-    if args.min_lines < 2:
-        raise InputError(f"--min-lines must be at least 2, not {args.min_lines}")
     store = _store(args)
-    outputs = store.output_set(args.outputs)
-    if outputs["count"] == 0:
-        raise InputError(f"output set {args.outputs} holds no outputs yet")
+    outputs = check_scan(store, args.outputs, args.min_lines)  # before reading the corpus
     corpus = _corpus(args)
-    scan_id = store.add_scan(
-        set_id=args.outputs, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
-        n_outputs=store.max_output_id(args.outputs), min_lines=args.min_lines,
-        case_sensitive=int(args.case_sensitive), workers=args.workers or os.cpu_count() or 1,
-    )
-    job_id = store.add_job("scan", {"scan_id": scan_id})
+    scan_id, job_id = scan_job(store, args.outputs, corpus, args.min_lines, args.case_sensitive, args.workers)
     print(f"scan {scan_id} (job {job_id}): {outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
     code = _launch(store, [job_id], args)
     if code == 0 and (args.wait or args.foreground):
