@@ -523,6 +523,13 @@ class Store:
         with self._write():
             self.db["scans"].update(scan_id, fields)
 
+    def delete_scan(self, scan_id: int) -> None:
+        """Remove a scan with its shards and results (not its files)."""
+        with self._write():
+            for table in ("snippets", "snippet_outputs", "snippet_matches", "scan_shards"):
+                self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+            self.db.execute("DELETE FROM scans WHERE id = ?", [scan_id])
+
     def scan_dir(self, scan_id: int) -> Path:
         return self.files / "scans" / str(scan_id)
 

@@ -3,6 +3,7 @@ export memorization/snippets, import simian, outputs. No torch at import."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -53,8 +54,8 @@ def cmd_sample(args) -> int:
     missing = [f"--{n.replace('_', '-')}" for n in ("model", "n") if getattr(args, n) is None]
     if missing:
         raise InputError(f"sample needs {' and '.join(missing)}")
-    if args.temperature <= 0:
-        raise InputError(f"--temperature must be positive, not {args.temperature}")
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise InputError(f"--temperature must be a positive number, not {args.temperature}")
     from engine.lm import check_model
 
     model = _model_name(args.model)
@@ -247,25 +248,42 @@ def cmd_import_simian(args) -> int:
     logs = [read_simian_log(path) for path in args.logs]
     is_output = (lambda p: Path(p).name == args.outputs_name) if args.outputs_name else None
     found = memorized_from_simian(logs, **({"is_output": is_output} if is_output else {}))
-    store = _store(args)
-    scan_id = store.add_scan(source="simian", corpus={"simian_logs": [str(Path(p).absolute()) for p in args.logs]},
-                             corpus_label=f"{len(logs)} Simian logs", min_lines=None, state="done")
     from engine.clones.automaton import MAX_SAMPLES
 
-    store.save_scan_results(
-        scan_id,
-        ((m.fingerprint, m.len, m.train, m.extract, None) for m in found.values()),
-        ((m.fingerprint, 0, loc.start, loc.end) for m in found.values() for loc in m.output_locations),
-        ((m.fingerprint, rank, loc.path, loc.start, loc.end, None, None)
-         for m in found.values() for rank, loc in enumerate(m.train_locations[:MAX_SAMPLES], 1)),
-        stats={"snippets": len(found), "logs": len(logs)},
-    )
+    files: dict[str, int] = {}  # merged outputs file -> its number (output id), in order seen
+    locations = sorted({(m.fingerprint, files.setdefault(loc.path, len(files) + 1), loc.start, loc.end)
+                        for m in found.values() for loc in m.output_locations})
+    store = _store(args)
+    scan_id = store.add_scan(source="simian", corpus={"simian_logs": [str(Path(p).absolute()) for p in args.logs]},
+                             corpus_label=f"{len(logs)} Simian logs", min_lines=None, state="running")
+    try:
+        store.save_scan_results(
+            scan_id,
+            ((m.fingerprint, m.len, m.train, m.extract, None) for m in found.values()),
+            locations,
+            ((m.fingerprint, rank, loc.path, loc.start, loc.end, None, None)
+             for m in found.values() for rank, loc in enumerate(m.train_locations[:MAX_SAMPLES], 1)),
+            state="done", stats={"snippets": len(found), "logs": len(logs), "output_files": list(files)},
+        )
+    except BaseException:
+        store.delete_scan(scan_id)
+        raise
     print(f"scan {scan_id}: {len(found)} memorized snippets from {len(logs)} Simian logs "
-          f"(output locations are lines of the merged outputs file, as output 0)")
+          f"(output locations are lines of the merged outputs files, numbered 1.. as output ids)")
     return 0
 
 
 # -- parser -------------------------------------------------------------------------------
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 1e-6 <= value <= 1e6):
+        raise argparse.ArgumentTypeError(f"{text} is outside 0.000001..1000000")
+    return value
+
+
 def _corpus_options(p) -> None:
     p.add_argument("--corpus", required=True, metavar="SOURCE",
                    help="a directory of source files, JSON-lines or Parquet files, or hf:NAME")
@@ -322,7 +340,7 @@ def add_commands(sub, add, helpers) -> None:
     p.add_argument("--min-lines", type=int, default=6, metavar="K", help="shortest span (default 6, as Simian)")
     p.add_argument("--case-sensitive", action="store_true", help="compare lines with their case")
     p.add_argument("--workers", type=positive, metavar="W", help="processes over corpus shards (default: cores)")
-    p.add_argument("--shard-mb", type=float, default=64, metavar="MB",
+    p.add_argument("--shard-mb", type=_megabytes, default=64, metavar="MB",
                    help="corpus files are grouped into shards of about MB (default 64); a shard is the unit "
                         "of parallel work and of resuming")
     _mode(p)

@@ -27,8 +27,24 @@ from engine.store import Store
 
 
 def scan_job(ctx) -> None:
-    """Job kind ``scan``."""
-    run_scan(ctx.store, ctx.params["scan_id"], ctx)
+    """Job kind ``scan``; the scan row's state follows the job's."""
+    from engine.errors import JobCancelled
+
+    scan_id = ctx.params["scan_id"]
+    try:
+        run_scan(ctx.store, scan_id, ctx)
+    except JobCancelled:
+        ctx.store.update_scan(scan_id, state="cancelled")
+        raise
+    except BaseException:
+        ctx.store.update_scan(scan_id, state="failed")
+        raise
+
+
+def _remove_partial(folder: Path) -> None:
+    """Temporary shard files of workers killed midway (a cancelled pool)."""
+    for tmp in folder.glob(".*.tmp*"):
+        tmp.unlink(missing_ok=True)
 
 
 def index_outputs(store: Store, scan: dict) -> OutputIndex:
@@ -104,12 +120,16 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
 
     shard_path = lambda i: str(work / "shards" / f"{i}.jsonl")  # noqa: E731
     workers = max(1, min(int(scan["workers"] or 1), len(pending)))
-    if workers == 1:
-        _init_worker(corpus.spec, str(work / "index"))
-        for i in pending:
-            finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
-    else:
-        _run_pool(corpus.spec, str(work / "index"), [(i, shard_path(i)) for i in pending], workers, finished, check)
+    try:
+        if workers == 1:
+            _init_worker(corpus.spec, str(work / "index"))
+            for i in pending:
+                finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
+        else:
+            tasks = [(i, shard_path(i)) for i in pending]
+            _run_pool(corpus.spec, str(work / "index"), tasks, workers, finished, check)
+    finally:
+        _remove_partial(work / "shards")
 
     rows = store.finished_shards(scan_id)
     docs = sum(r["docs"] for r in rows.values())
