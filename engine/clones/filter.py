@@ -41,28 +41,35 @@ class FilterStats:
     regions: int = 0
 
 
-def document_regions(doc_id: str, data: bytes, ids: np.ndarray, windows: np.ndarray, k: int) -> list[Region]:
-    """The regions of one document, given the vocabulary id of each of its lines."""
-    if np.count_nonzero(ids > 0) < k:
-        return []
+BATCH_BYTES = 1 << 20  # documents are matched against the windows this many bytes at a time
+_BREAK = np.zeros(1, np.int64)  # between two documents: an unknown line, which no window spans
+
+
+def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarray, k: int) -> Iterator[Region]:
+    """The regions of a batch of documents ``(id, bytes, vocabulary id of each line)``,
+    in document order; one set of array operations for the whole batch."""
+    parts = [part for _, _, ids in batch for part in (ids, _BREAK)]
+    offsets = np.cumsum([0] + [len(ids) + 1 for _, _, ids in batch])
+    ids = np.concatenate(parts)
     kept_at = np.flatnonzero(ids != -1)
     kept = ids[kept_at]
     gaps = np.concatenate(([0], np.cumsum(kept == 0)))
     starts = np.flatnonzero(gaps[k:] == gaps[:-k])  # windows of K known ids
     if len(starts) == 0:
-        return []
+        return
     hits = starts[member(window_hashes(kept, k, starts), windows)]
     if len(hits) == 0:
-        return []
-    raw_lines = data.split(b"\n")  # only documents with a region get here
-    found = []
+        return
+    split: dict[int, list[bytes]] = {}
     for a, b in runs(covered(hits, k, len(kept))):
-        numbers = (kept_at[a:b] + 1).tolist()
+        d = int(np.searchsorted(offsets, kept_at[a], side="right")) - 1
+        doc_id, data, _ = batch[d]
+        raw_lines = split.get(d) or split.setdefault(d, data.split(b"\n"))
+        numbers = (kept_at[a:b] - offsets[d] + 1).tolist()
         first = max(numbers[0] - CONTEXT, 1)
         last = min(numbers[-1] + CONTEXT, len(raw_lines))
         context = [line.decode("utf-8").removesuffix("\r") for line in raw_lines[first - 1:last]]
-        found.append(Region(doc_id, kept[a:b].tolist(), numbers, first, context))
-    return found
+        yield Region(doc_id, kept[a:b].tolist(), numbers, first, context)
 
 
 def filter_documents(
@@ -70,6 +77,15 @@ def filter_documents(
     stats: FilterStats, check: Callable[[], None] | None = None,
 ) -> Iterator[Region]:
     """Regions of every document, in order; counts documents, bytes and skipped ones."""
+    batch: list[tuple[str, bytes, np.ndarray]] = []
+    size = 0
+
+    def flush() -> list[Region]:
+        found = list(batch_regions(batch, windows, k))
+        stats.regions += len(found)
+        batch.clear()
+        return found
+
     for i, doc in enumerate(documents):
         if check is not None and i % 256 == 0:
             check()
@@ -80,9 +96,13 @@ def filter_documents(
         if ids is None:
             stats.skipped += 1
             continue
-        for region in document_regions(doc.id, data, ids, windows, k):
-            stats.regions += 1
-            yield region
+        batch.append((doc.id, data, ids))
+        size += len(data)
+        if size >= BATCH_BYTES:
+            yield from flush()
+            size = 0
+    if batch:
+        yield from flush()
 
 
 def write_regions(path: Path, regions: Iterable[Region]) -> None:
