@@ -156,3 +156,34 @@ def test_random_corpora_with_planted_clones(seed, k):
                 parts.extend(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
         outputs.append((o, "\n".join(parts)))
     assert_same(outputs, docs, k)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_outputs_matched_in_groups_give_the_same_snippets(seed):
+    """Memory is bounded by matching groups of outputs one at a time; any grouping must
+    give the result of one group."""
+    from engine.clones.filter import FilterStats, filter_documents
+    from engine.clones.index import OutputIndex
+    from engine.clones.memorized import find_memorized
+
+    rng = random.Random(seed)
+    alphabet = [f"l{i}" for i in range(6)]
+    docs = [(f"d{i}", "\n".join(rng.choice(alphabet) for _ in range(200))) for i in range(5)]
+    outputs = []
+    for o in range(1, 40):
+        src = docs[rng.randrange(5)][1].split("\n")
+        a = rng.randrange(150)
+        outputs.append((o, "\n".join(src[a:a + rng.randint(5, 40)])))
+    index = OutputIndex(3)
+    for o, text in outputs:
+        index.add(o, text)
+    documents = [SimpleNamespace(id=d, data=t.encode()) for d, t in docs]
+    regions = list(filter_documents(documents, index.table(), index.window_set(), 3, False, FilterStats()))
+
+    def snippets(group_lines):
+        return [(s.fingerprint, s.len, s.train, s.extract, s.outputs, s.matches)
+                for s in find_memorized(index, lambda: regions, dict(outputs).__getitem__, group_lines)]
+
+    whole = snippets(10**9)
+    assert len(whole) > 10
+    assert snippets(1) == whole and snippets(25) == whole

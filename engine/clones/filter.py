@@ -29,8 +29,8 @@ class Region:
     doc: str                 # corpus document id
     ids: list[int]           # vocabulary ids of the region's kept lines
     lines: list[int]         # their 1-based line numbers in the document
-    context_start: int       # line number of context[0]
-    context: list[str]       # the document's lines from lines[0]-3 to lines[-1]+3
+    context_start: int       # line number of the first context line
+    context: str             # the document's lines from lines[0]-3 to lines[-1]+3, joined
 
 
 @dataclass
@@ -60,15 +60,16 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarra
     hits = starts[member(window_hashes(kept, k, starts), windows)]
     if len(hits) == 0:
         return
+    found = runs(covered(hits, k, len(kept)))
+    docs = np.searchsorted(offsets, kept_at[[a for a, _ in found]], side="right") - 1
     split: dict[int, list[bytes]] = {}
-    for a, b in runs(covered(hits, k, len(kept))):
-        d = int(np.searchsorted(offsets, kept_at[a], side="right")) - 1
+    for (a, b), d in zip(found, docs.tolist()):
         doc_id, data, _ = batch[d]
         raw_lines = split.get(d) or split.setdefault(d, data.split(b"\n"))
         numbers = (kept_at[a:b] - offsets[d] + 1).tolist()
         first = max(numbers[0] - CONTEXT, 1)
         last = min(numbers[-1] + CONTEXT, len(raw_lines))
-        context = [line.decode("utf-8").removesuffix("\r") for line in raw_lines[first - 1:last]]
+        context = b"\n".join(raw_lines[first - 1:last]).decode("utf-8")
         yield Region(doc_id, kept[a:b].tolist(), numbers, first, context)
 
 

@@ -43,57 +43,82 @@ class Snippet:
     matches: list[Match] = field(default_factory=list)
 
 
+GROUP_LINES = 250_000  # output lines per automaton: bounds the matching's memory
+
+
+def _groups(stretches: list[tuple[int, int, int]], size: int) -> list[list[tuple[int, int, int]]]:
+    groups: list[list[tuple[int, int, int]]] = [[]]
+    lines = 0
+    for stretch in stretches:
+        if lines >= size:
+            groups.append([])
+            lines = 0
+        groups[-1].append(stretch)
+        lines += stretch[2] - stretch[1]
+    return groups
+
+
 def find_memorized(
-    index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str]
+    index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
+    group_lines: int = GROUP_LINES,
 ) -> list[Snippet]:
     """Every memorized snippet, sorted by fingerprint. ``regions()`` yields the corpus
-    regions in corpus order, the same each call (it is read three times)."""
+    regions in corpus order, the same each call (it is read once per group of outputs,
+    and twice more)."""
     k = index.k
-    # 1. which output windows occur in the corpus at all
+    # 1. which output windows occur in the corpus at all: only those stretches can match
     seen = [window_hashes(r.ids, k) for r in regions() if len(r.ids) >= k]
     in_corpus = np.unique(np.concatenate(seen)) if seen else np.zeros(0, np.uint64)
-    # 2. an automaton over the outputs' covered stretches only
-    sam = SuffixAutomaton()
-    stretches = []  # (output position in index, first kept position, prefix states)
+    stretches = []  # (output position in index, first kept position, end)
     for o, (_, ids, _) in enumerate(index.outputs):
-        if len(ids) < k:
-            continue
-        hits = np.flatnonzero(member(window_hashes(ids, k), in_corpus))
-        for a, b in runs(covered(hits, k, len(ids))):
-            stretches.append((o, a, sam.add(ids[a:b].tolist())))
-    # 3. the corpus regions through it
-    matcher = Matcher(sam, k)
-    for g, region in enumerate(regions()):
-        matcher.feed(g, region.ids)
-    done = Finished(matcher)
-    # 4. maximal spans, grouped by fingerprint
+        if len(ids) >= k:
+            hits = np.flatnonzero(member(window_hashes(ids, k), in_corpus))
+            stretches.extend((o, a, b) for a, b in runs(covered(hits, k, len(ids))))
+    del seen, in_corpus
+    # 2. per group of outputs: an automaton over its stretches, the regions through it
     snippets: dict[str, Snippet] = {}
     wanted: dict[int, list] = {}  # region -> [(position, size, snippet)]
-    for o, a, states in stretches:
-        output_id, ids, numbers = index.outputs[o]
-        spans = [done.span(s) for s in states]
-        for i, (size, state) in enumerate(spans):
-            if size < k or (i + 1 < len(spans) and spans[i + 1][0] >= size + 1):
-                continue
-            j = a + i
-            first = j - size + 1
-            fp = fingerprint(index.keys[v] for v in ids[first:j + 1].tolist())
-            snip = snippets.get(fp)
-            if snip is None:
-                snip = snippets[fp] = Snippet(fp, size, train=done.train(state, size))
-                lines = output_text(output_id).split("\n")[numbers[first] - 1:numbers[j]]
-                snip.text = "\n".join(line.removesuffix("\r") for line in lines)
-                for g, q in done.samples(state, size):
-                    wanted.setdefault(g, []).append((q, size, snip))
-            snip.extract += 1
-            snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
+    groups = _groups(stretches, group_lines)
+    for group in groups:
+        sam = SuffixAutomaton()
+        states = [sam.add(index.outputs[o][1][a:b].tolist()) for o, a, b in group]
+        mine = None
+        if len(groups) > 1:  # feed only the regions that share a window with this group
+            mine = np.unique(np.concatenate([window_hashes(index.outputs[o][1][a:b], k) for o, a, b in group]))
+        matcher = Matcher(sam, k)
+        for g, region in enumerate(regions()):
+            if mine is None or member(window_hashes(region.ids, k), mine).any():
+                matcher.feed(g, region.ids)
+        done = Finished(matcher)
+        # 3. maximal spans, grouped by fingerprint
+        for (o, a, _), prefix_states in zip(group, states):
+            output_id, ids, numbers = index.outputs[o]
+            spans = [done.span(s) for s in prefix_states]
+            for i, (size, state) in enumerate(spans):
+                if size < k or (i + 1 < len(spans) and spans[i + 1][0] >= size + 1):
+                    continue
+                j = a + i
+                first = j - size + 1
+                fp = fingerprint(index.keys[v] for v in ids[first:j + 1].tolist())
+                snip = snippets.get(fp)
+                if snip is None:
+                    snip = snippets[fp] = Snippet(fp, size, train=done.train(state, size))
+                    lines = output_text(output_id).split("\n")[numbers[first] - 1:numbers[j]]
+                    snip.text = "\n".join(line.removesuffix("\r") for line in lines)
+                    for g, q in done.samples(state, size):
+                        wanted.setdefault(g, []).append((q, size, snip))
+                snip.extract += 1
+                snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
+        del sam, matcher, done, states
     # 5. the kept corpus locations, with their context
     if wanted:
         for g, region in enumerate(regions()):
             for q, size, snip in wanted.get(g, ()):
                 start, end = region.lines[q - size + 1], region.lines[q]
+                context = region.context.split("\n")
                 lo = max(start - CONTEXT, region.context_start)
-                hi = min(end + CONTEXT, region.context_start + len(region.context) - 1)
-                text = "\n".join(region.context[lo - region.context_start:hi - region.context_start + 1])
+                hi = min(end + CONTEXT, region.context_start + len(context) - 1)
+                text = "\n".join(line.removesuffix("\r")
+                                 for line in context[lo - region.context_start:hi - region.context_start + 1])
                 snip.matches.append(Match(region.doc, start, end, lo, text))
     return [snippets[fp] for fp in sorted(snippets)]
