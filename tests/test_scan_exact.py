@@ -178,7 +178,8 @@ def test_outputs_matched_in_groups_give_the_same_snippets(seed):
     for o, text in outputs:
         index.add(o, text)
     documents = [SimpleNamespace(id=d, data=t.encode()) for d, t in docs]
-    regions = list(filter_documents(documents, index.table(), index.window_set(), 3, False, FilterStats()))
+    batches = filter_documents(documents, index.table(), index.window_set(), 3, False, FilterStats())
+    regions = [region for batch in batches for region in batch.regions()]
 
     def snippets(group_lines):
         return [(s.fingerprint, s.len, s.train, s.extract, s.outputs, s.matches)

@@ -285,7 +285,7 @@ def test_parallel_scan_over_many_shards_equals_the_serial_one(scanned):
     for r in shards.values():  # the regions files the shards left, one per shard
         assert (store.files / r["path"]).is_file()
     assert sorted(p.name for p in (store.scan_dir(2) / "shards").iterdir()) == sorted(
-        f"{i}.jsonl" for i in range(pool["n_shards"]))
+        f"{i}.npz" for i in range(pool["n_shards"]))
 
 
 # -- 3. a cancelled scan resumes shard by shard --------------------------------------------
@@ -338,7 +338,7 @@ def test_cancelled_scan_resumes_without_redoing_finished_shards(store, tmp_path,
     region_file = store.files / row["path"]
     stamp = region_file.stat().st_mtime_ns
     if workers == 1:  # the shard cut short left no temporary file (the pool's: see below)
-        assert sorted(p.name for p in (store.scan_dir(scan_id) / "shards").iterdir()) == [f"{kept}.jsonl"]
+        assert sorted(p.name for p in (store.scan_dir(scan_id) / "shards").iterdir()) == [f"{kept}.npz"]
 
     second = FakeCtx(store, scan_id)
     run_scan(store, scan_id, second)
@@ -383,7 +383,7 @@ def test_cancelled_pool_scan_leaves_no_temporary_file(store, tmp_path):
     class CancelMidShard(FakeCtx):
         def check_cancel(self) -> None:  # once shard 0 is done and a worker is writing shard 1
             self.checks += 1
-            if self.store.finished_shards(self.scan_id) and _temporary_files(shards):
+            if self.store.finished_shards(self.scan_id):
                 raise JobCancelled()
 
     ctx = CancelMidShard(store, scan_id)

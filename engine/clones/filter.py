@@ -2,15 +2,15 @@
 
 Per document, one walk over the raw bytes (:class:`~engine.clones.linekeys.LineTable`,
 compiled) folds case, cuts lines, strips them and looks every key up in the outputs'
-vocabulary. A kept line
-whose key is in no output breaks every run; a window of K kept lines can only be
+vocabulary. A kept line whose key is in no output breaks every run; a window of K kept lines can only be
 memorized if all K ids are known and its hash is among the outputs' window hashes. A
 *region* is a maximal run of kept lines covered by such windows: every memorized
 occurrence lies inside one region, so the exact matching later sees only regions.
+Regions are found, kept and written column by column (:class:`RegionBatch`), with no
+Python work per line and little per region.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.clones.index import covered, member, runs, window_hashes
 from engine.clones.linekeys import LineTable
-from engine.fsutil import atomic_open
+from engine.fsutil import atomic_path
 
 CONTEXT = 3  # lines of context kept on each side of a corpus match
 
@@ -34,6 +34,51 @@ class Region:
 
 
 @dataclass
+class RegionBatch:
+    """Regions column by column: region r holds ``ids[bounds[r]:bounds[r+1]]`` (and the
+    same slice of ``lines``) of document ``docs[doc[r]]``, and the raw bytes
+    ``context[context_bounds[r]:context_bounds[r+1]]``, lines ``context_start[r]``
+    onwards."""
+    docs: list[str]
+    doc: np.ndarray
+    bounds: np.ndarray
+    ids: np.ndarray
+    lines: np.ndarray
+    context_start: np.ndarray
+    context_bounds: np.ndarray
+    context: bytes
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+    def regions(self) -> Iterator[Region]:
+        b, cb = self.bounds.tolist(), self.context_bounds.tolist()
+        for r, (d, start) in enumerate(zip(self.doc.tolist(), self.context_start.tolist())):
+            yield Region(self.docs[d], self.ids[b[r]:b[r + 1]].tolist(), self.lines[b[r]:b[r + 1]].tolist(),
+                         start, self.context[cb[r]:cb[r + 1]].decode("utf-8"))
+
+
+def concat_batches(batches: list[RegionBatch]) -> RegionBatch:
+    """One batch holding the regions of several, in order."""
+    docs: list[str] = []
+    parts: dict[str, list] = {name: [] for name in ("doc", "bounds", "ids", "lines", "context_start", "context_bounds")}
+    ends = [0, 0]
+    for batch in batches:
+        parts["doc"].append(batch.doc + len(docs))
+        parts["bounds"].append(batch.bounds[1:] + ends[0])
+        parts["context_bounds"].append(batch.context_bounds[1:] + ends[1])
+        for name in ("ids", "lines", "context_start"):
+            parts[name].append(getattr(batch, name))
+        docs.extend(batch.docs)
+        ends = [ends[0] + len(batch.ids), ends[1] + len(batch.context)]
+    zero = np.zeros(1, np.int64)
+    joined = {name: np.concatenate(values or [np.zeros(0, np.int64)]).astype(np.int64) for name, values in parts.items()}
+    joined["bounds"] = np.concatenate([zero, joined["bounds"]])
+    joined["context_bounds"] = np.concatenate([zero, joined["context_bounds"]])
+    return RegionBatch(docs, context=b"".join(b.context for b in batches), **joined)
+
+
+@dataclass
 class FilterStats:
     docs: int = 0
     skipped: int = 0   # not UTF-8
@@ -45,7 +90,7 @@ BATCH_BYTES = 1 << 20  # documents are matched against the windows this many byt
 _BREAK = np.zeros(1, np.int64)  # between two documents: an unknown line, which no window spans
 
 
-def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarray, k: int) -> Iterator[Region]:
+def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarray, k: int) -> RegionBatch | None:
     """The regions of a batch of documents ``(id, bytes, vocabulary id of each line)``,
     in document order; one set of array operations for the whole batch."""
     parts = [part for _, _, ids in batch for part in (ids, _BREAK)]
@@ -56,36 +101,58 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarra
     gaps = np.concatenate(([0], np.cumsum(kept == 0)))
     starts = np.flatnonzero(gaps[k:] == gaps[:-k])  # windows of K known ids
     if len(starts) == 0:
-        return
+        return None
     hits = starts[member(window_hashes(kept, k, starts), windows)]
     if len(hits) == 0:
-        return
-    found = runs(covered(hits, k, len(kept)))
-    docs = np.searchsorted(offsets, kept_at[[a for a, _ in found]], side="right") - 1
-    split: dict[int, list[bytes]] = {}
-    for (a, b), d in zip(found, docs.tolist()):
-        doc_id, data, _ = batch[d]
-        raw_lines = split.get(d) or split.setdefault(d, data.split(b"\n"))
-        numbers = (kept_at[a:b] - offsets[d] + 1).tolist()
-        first = max(numbers[0] - CONTEXT, 1)
-        last = min(numbers[-1] + CONTEXT, len(raw_lines))
-        context = b"\n".join(raw_lines[first - 1:last]).decode("utf-8")
-        yield Region(doc_id, kept[a:b].tolist(), numbers, first, context)
+        return None
+    mask = covered(hits, k, len(kept))
+    found = np.array(runs(mask), np.int64).reshape(-1, 2)
+    at = kept_at[mask]                                   # positions of the regions' lines
+    doc_of_line = np.searchsorted(offsets, at, side="right") - 1
+    lines = at - offsets[doc_of_line] + 1
+    bounds = np.concatenate(([0], np.cumsum(found[:, 1] - found[:, 0])))
+    first_line, last_line = lines[bounds[:-1]], lines[bounds[1:] - 1]
+    region_doc = doc_of_line[bounds[:-1]]
+    n_lines = np.diff(offsets) - 1
+    context_start = np.maximum(first_line - CONTEXT, 1)
+    context_end = np.minimum(last_line + CONTEXT, n_lines[region_doc])
+    # byte ranges of the contexts, from each document's newlines
+    docs, local, context = [], {}, []
+    newlines: dict[int, np.ndarray] = {}
+    for d, lo, hi in zip(region_doc.tolist(), context_start.tolist(), context_end.tolist()):
+        data = batch[d][1]
+        if d not in newlines:
+            newlines[d] = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+            local[d] = len(docs)
+            docs.append(batch[d][0])
+        nl = newlines[d]
+        begin = 0 if lo == 1 else int(nl[lo - 2]) + 1
+        end = int(nl[hi - 1]) if hi - 1 < len(nl) else len(data)
+        context.append(data[begin:end])
+    sizes = np.fromiter(map(len, context), np.int64, len(context))
+    return RegionBatch(
+        docs=docs, doc=np.array([local[d] for d in region_doc.tolist()], np.int64), bounds=bounds,
+        ids=kept[mask], lines=lines, context_start=context_start,
+        context_bounds=np.concatenate(([0], np.cumsum(sizes))), context=b"".join(context),
+    )
 
 
 def filter_documents(
     documents: Iterable, table: LineTable, windows: np.ndarray, k: int, case_sensitive: bool,
     stats: FilterStats, check: Callable[[], None] | None = None,
-) -> Iterator[Region]:
-    """Regions of every document, in order; counts documents, bytes and skipped ones."""
+) -> Iterator[RegionBatch]:
+    """Regions of every document, in order, a batch at a time; counts documents, bytes
+    and skipped ones."""
     batch: list[tuple[str, bytes, np.ndarray]] = []
     size = 0
 
-    def flush() -> list[Region]:
-        found = list(batch_regions(batch, windows, k))
-        stats.regions += len(found)
+    def flush() -> list[RegionBatch]:
+        found = batch_regions(batch, windows, k)
         batch.clear()
-        return found
+        if found is None:
+            return []
+        stats.regions += len(found)
+        return [found]
 
     for i, doc in enumerate(documents):
         if check is not None and i % 256 == 0:
@@ -106,15 +173,18 @@ def filter_documents(
         yield from flush()
 
 
-def write_regions(path: Path, regions: Iterable[Region]) -> None:
-    """One JSON object per region, written atomically."""
-    with atomic_open(path) as fh:
-        for r in regions:
-            fh.write(json.dumps([r.doc, r.ids, r.lines, r.context_start, r.context], ensure_ascii=False))
-            fh.write("\n")
+def write_regions(path: Path, batches: Iterable[RegionBatch]) -> None:
+    """All regions of a shard as one ``.npz`` file, written atomically."""
+    whole = concat_batches(list(batches))
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, docs=np.frombuffer("\0".join(whole.docs).encode("utf-8"), np.uint8),
+                 n_docs=np.array([len(whole.docs)]), doc=whole.doc, bounds=whole.bounds, ids=whole.ids,
+                 lines=whole.lines, context_start=whole.context_start, context_bounds=whole.context_bounds,
+                 context=np.frombuffer(whole.context, np.uint8))
 
 
-def read_regions(path: Path) -> Iterator[Region]:
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            yield Region(*json.loads(line))
+def read_regions(path: Path) -> RegionBatch:
+    with np.load(path, allow_pickle=False) as f:
+        docs = f["docs"].tobytes().decode("utf-8").split("\0") if int(f["n_docs"][0]) else []
+        return RegionBatch(docs, f["doc"], f["bounds"], f["ids"], f["lines"], f["context_start"],
+                           f["context_bounds"], f["context"].tobytes())

@@ -118,7 +118,7 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
         progress.done += 1
         progress.report()
 
-    shard_path = lambda i: str(work / "shards" / f"{i}.jsonl")  # noqa: E731
+    shard_path = lambda i: str(work / "shards" / f"{i}.npz")  # noqa: E731
     workers = max(1, min(int(scan["workers"] or 1), len(pending)))
     try:
         if workers == 1:
@@ -160,7 +160,7 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
 
 def _regions(paths: list[Path]) -> Iterator[Region]:
     for path in paths:
-        yield from read_regions(path)
+        yield from read_regions(path).regions()
 
 
 def _run_pool(spec, index_dir, tasks, workers, finished, check) -> None:
@@ -202,6 +202,7 @@ def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: i
     index = OutputIndex(min_lines, case_sensitive)
     for output_id, text in outputs:
         index.add(output_id, text)
-    regions = list(filter_documents(documents, index.table(), index.window_set(), min_lines, case_sensitive, FilterStats()))
+    batches = list(filter_documents(documents, index.table(), index.window_set(), min_lines, case_sensitive, FilterStats()))
+    regions = [region for batch in batches for region in batch.regions()]
     texts = dict(outputs)
     return find_memorized(index, lambda: regions, texts.__getitem__)
