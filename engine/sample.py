@@ -1,0 +1,150 @@
+"""Sampling outputs from a causal language model, as the study's ``extract.py`` does, resumably.
+
+Job kind ``sample`` fills an output set (see :meth:`engine.store.Store.add_output_set`):
+``n`` outputs of ``seq_len`` new tokens each, sampled with top-k and a temperature from
+the model's beginning-of-text token (or from a prompt). Only the continuation is kept.
+
+Output ids run 1..n. Batch ``b`` holds ids ``b*B+1 .. min((b+1)*B, n)`` and is always
+generated with ``B`` rows (the last batch is cut to ``n``), from a random state seeded by
+(seed, b) alone. So an output depends only on the model, the settings, the seed, the
+batch size and its id: a job killed midway and resumed, or a set whose ``n`` is raised
+later, holds exactly what one uninterrupted run would have. Each batch is stored in one
+transaction, so a batch cut off midway is redone, never stored twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+
+from engine.errors import InputError
+from engine.study import epoch_seed
+
+
+def eos_ids(model, tokenizer) -> set[int]:
+    """Every end-of-text id of the model and tokenizer (generation stops on any of them)."""
+    ids: set[int] = set()
+    for value in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif value is not None:
+            ids.update(int(v) for v in value)
+    return ids
+
+
+def prompt_ids(tokenizer, prompt: str | None, model=None) -> list[int]:
+    """The token ids every output starts from: the beginning-of-text token, or the prompt."""
+    if prompt is None:
+        for value in (tokenizer.bos_token_id, tokenizer.eos_token_id,
+                      getattr(getattr(model, "config", None), "bos_token_id", None)):
+            if isinstance(value, int):
+                return [value]
+        raise InputError("the model's tokenizer has no beginning- or end-of-text token; give a prompt")
+    ids = list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+    if not ids:
+        raise InputError("the prompt is empty")
+    return ids
+
+
+def context_length(model) -> int | None:
+    """The longest sequence the model takes, where its config says so."""
+    for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
+        value = getattr(model.config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+class _CancelCheck:
+    """A StoppingCriteria that raises JobCancelled (through ``check``) during a long batch."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        self.check()
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: int, top_k: int,
+                 temperature: float, seed: int, check=None) -> list[tuple[str, int]]:
+    """``count`` sampled continuations of ``prompt_ids``: ``(text, n_tokens)`` each.
+
+    The random state is seeded with ``seed`` first (on every device). ``text`` is the
+    decoded continuation without special tokens; ``n_tokens`` counts its generated tokens
+    up to, not including, the first end-of-text token. ``check`` (optional) is called
+    after every generated token and may raise to abandon the batch.
+    """
+    import torch
+    from transformers import StoppingCriteriaList
+
+    device = next(model.parameters()).device
+    eos = eos_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id
+    if pad is None:
+        pad = min(eos) if eos else 0
+    input_ids = torch.tensor([list(prompt_ids)] * count, dtype=torch.long, device=device)
+    attention_mask = torch.ones_like(input_ids)
+    stopping = StoppingCriteriaList([_CancelCheck(check)]) if check is not None else None
+    torch.manual_seed(seed)  # seeds the CPU and every CUDA device
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=input_ids, attention_mask=attention_mask, do_sample=True, top_k=top_k,
+            top_p=1.0, temperature=temperature, max_new_tokens=seq_len, use_cache=True,
+            pad_token_id=pad, stopping_criteria=stopping,
+        )
+    rows = []
+    for gen in out[:, input_ids.shape[1]:].tolist():
+        n_tokens = next((i for i, t in enumerate(gen) if t in eos), len(gen))
+        text = tokenizer.decode(gen[:n_tokens], skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        rows.append((text, n_tokens))
+    return rows
+
+
+def md5_text(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def sample_job(ctx) -> None:
+    """Job kind ``sample``: params ``set_id`` and ``device`` ("auto", "cpu" or "cuda")."""
+    from engine.lm import load_causal_lm
+    from engine.study import resolve_device
+
+    store = ctx.store
+    set_id = int(ctx.params["set_id"])
+    s = store.output_set(set_id)
+    n, size, seq_len = int(s["n"]), int(s["batch_size"]), int(s["seq_len"])
+    if n < 1 or size < 1 or seq_len < 1:
+        raise InputError(f"output set {set_id}: n, batch size and seq_len must be positive")
+    done = store.max_output_id(set_id)
+    if store.output_count(set_id) != done:
+        raise InputError(f"output set {set_id} has gaps in its output ids; sample it into a new set")
+    if done >= n:
+        ctx.progress(1.0, f"{done}/{n} outputs", force=True)
+        return
+    # done is a multiple of the batch size, or the n of an earlier, smaller request:
+    # the batch holding id done+1 is generated whole and only its new ids are stored
+
+    ctx.progress(done / n, f"{done}/{n} outputs · loading {s['model']}", force=True)
+    device = resolve_device(ctx.params.get("device") or "auto")
+    model, tokenizer = load_causal_lm(s["model"], device, trust_remote_code=bool(s["config"].get("trust_remote_code")))
+    start_ids = prompt_ids(tokenizer, s["prompt"], model)
+    limit = context_length(model)
+    if limit is not None and len(start_ids) + seq_len > limit:
+        raise InputError(f"{seq_len} tokens after a {len(start_ids)}-token prompt exceed the "
+                         f"{limit}-token context of model {s['model']!r}; ask for at most {limit - len(start_ids)}")
+
+    tokens, t0 = 0, time.monotonic()
+    for b in range(done // size, -(-n // size)):
+        ctx.check_cancel()
+        rows = sample_batch(model, tokenizer, start_ids, size, seq_len, int(s["top_k"]), float(s["temperature"]),
+                            epoch_seed(int(s["seed"]), b), check=ctx.check_cancel)
+        first = b * size + 1
+        new = [(first + i, md5_text(text), text, n_tokens)
+               for i, (text, n_tokens) in enumerate(rows) if done < first + i <= n]
+        store.add_outputs(set_id, new)
+        done = new[-1][0]
+        tokens += sum(n_tokens for _, n_tokens in rows)
+        rate = tokens / max(time.monotonic() - t0, 1e-9)
+        ctx.progress(done / n, f"{done}/{n} outputs · {rate:.0f} tokens/s", force=done >= n)

@@ -1,0 +1,182 @@
+"""Sampling output sets: ids 1..n, md5s, reproducibility, and resumption after a crash or
+a worker killed with SIGKILL (identical outputs, no duplicates, no gaps)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import jobs, sample
+from engine.errors import InputError
+from engine.store import Store
+from test_lm import tiny_lm_for_session
+
+REPO = Path(__file__).resolve().parents[1]
+SEQ = 40  # the tiny model's context is 64 tokens
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    return tiny_lm_for_session(tmp_path_factory)  # the one model test_lm.py trains
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def _set(store: Store, model: Path, n: int = 10, batch_size: int = 4, seed: int = 1, seq_len: int = SEQ,
+         prompt: str | None = None) -> int:
+    return store.add_output_set(
+        name="tiny", source="sample", model=str(model), n=n, seq_len=seq_len, top_k=40, temperature=1.0,
+        batch_size=batch_size, seed=seed, prompt=prompt, config={"trust_remote_code": False},
+    )
+
+
+def _job(store: Store, set_id: int) -> int:
+    return store.add_job("sample", {"set_id": set_id, "device": "cpu"})
+
+
+def _outputs(store: Store, set_id: int) -> list[tuple[int, str, str, int]]:
+    return [(o["id"], o["md5"], o["text"], o["n_tokens"]) for o in store.outputs(set_id)]
+
+
+def test_sample_job_fills_the_set_reproducibly(store, tiny_lm):
+    a, same, other = _set(store, tiny_lm.out), _set(store, tiny_lm.out), _set(store, tiny_lm.out, seed=2)
+    prompted = _set(store, tiny_lm.out, n=3, prompt="import ")
+    job_ids = [_job(store, s) for s in (a, same, other, prompted)]
+    assert jobs.run_worker(store, idle_exit_s=0.1) == 4
+    for j in job_ids:
+        job = store.job(j)
+        assert job["state"] == "done" and job["progress"] == 1.0, job["error"]
+    assert store.job(job_ids[0])["message"].startswith("10/10 outputs · ")
+    out = _outputs(store, a)
+    assert [o[0] for o in out] == list(range(1, 11))
+    for _, md5, text, n_tokens in out:
+        assert md5 == hashlib.md5(text.encode("utf-8")).hexdigest()
+        assert 0 <= n_tokens <= SEQ and "<|endoftext|>" not in text
+    assert sum(o[3] for o in out) > 0 and len({o[2] for o in out}) > 1
+    assert _outputs(store, same) == out  # same seed, same outputs
+    assert [o[2] for o in _outputs(store, other)] != [o[2] for o in out]
+    assert [o[0] for o in _outputs(store, prompted)] == [1, 2, 3]
+    # a finished set: nothing more to do
+    again = _job(store, a)
+    jobs.run_worker(store, idle_exit_s=0.1)
+    assert store.job(again)["state"] == "done" and _outputs(store, a) == out
+
+
+def test_a_crash_midway_resumes_without_gaps_or_duplicates(store, tiny_lm, monkeypatch):
+    straight, crashed = _set(store, tiny_lm.out, n=11), _set(store, tiny_lm.out, n=11)
+    real, calls = sample.sample_batch, []
+
+    def crashing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("out of memory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sample, "sample_batch", crashing)
+    j = _job(store, crashed)
+    jobs.run_worker(store, idle_exit_s=0.1)
+    assert store.job(j)["state"] == "failed" and "out of memory" in store.job(j)["error"]
+    assert [o[0] for o in _outputs(store, crashed)] == list(range(1, 9))  # two whole batches
+    monkeypatch.setattr(sample, "sample_batch", real)
+    j2, j3 = _job(store, crashed), _job(store, straight)
+    jobs.run_worker(store, idle_exit_s=0.1)
+    assert store.job(j2)["state"] == store.job(j3)["state"] == "done"
+    assert _outputs(store, crashed) == _outputs(store, straight)
+    assert [o[0] for o in _outputs(store, crashed)] == list(range(1, 12))
+
+
+def test_raising_n_continues_exactly(store, tiny_lm):
+    """The last batch is generated whole and cut, so a set grown later equals one asked
+    for at its final size."""
+    grown, straight = _set(store, tiny_lm.out, n=6), _set(store, tiny_lm.out, n=10)
+    _job(store, grown)
+    jobs.run_worker(store, idle_exit_s=0.1)
+    assert store.max_output_id(grown) == 6
+    store.update_output_set(grown, n=10)
+    _job(store, grown)
+    _job(store, straight)
+    jobs.run_worker(store, idle_exit_s=0.1)
+    assert _outputs(store, grown) == _outputs(store, straight)
+
+
+def test_cancel_during_a_batch_stores_nothing_of_it(store, tiny_lm):
+    set_id = _set(store, tiny_lm.out, n=8)
+    j = _job(store, set_id)
+    ctx = jobs.JobContext(store, store.job(j))
+    after = []
+
+    def check():  # cancelled a few tokens into the second batch
+        if store.max_output_id(set_id) >= 4:
+            after.append(1)
+            if len(after) == 5:
+                ctx.request_cancel()
+        jobs.JobContext.check_cancel(ctx)
+
+    ctx.check_cancel = check
+    with pytest.raises(jobs.JobCancelled):
+        sample.sample_job(ctx)
+    assert store.max_output_id(set_id) == store.output_count(set_id) == 4
+
+
+def test_too_long_for_the_model_context(store, tiny_lm):
+    j = _job(store, _set(store, tiny_lm.out, seq_len=64))
+    jobs.run_worker(store, idle_exit_s=0.1)
+    job = store.job(j)
+    assert job["state"] == "failed" and "64-token context" in job["error"] and "at most 63" in job["error"]
+    with pytest.raises(InputError, match="network"):
+        ctx = jobs.JobContext(store, {"id": j, "params": {"set_id": _set(store, Path("byrote-test/none")),
+                                                           "device": "cpu"}})
+        sample.sample_job(ctx)
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_outputs(tiny_lm, tmp_path):
+    n, size = 48, 4
+    store = Store(tmp_path / "killed.db")
+    killed = _set(store, tiny_lm.out, n=n, batch_size=size, seq_len=60)
+    j = _job(store, killed)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "--db", str(store.path), "worker", "--idle-exit", "0.2"],
+                            cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while store.max_output_id(killed) < size and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+        proc.stderr.close()
+    job = store.job(j)
+    assert job["state"] == "running"  # the dead worker could not say anything
+    stored = store.max_output_id(killed)
+    assert size <= stored < n and stored % size == 0 and store.output_count(killed) == stored
+
+    straight = _set(store, tiny_lm.out, n=n, batch_size=size, seq_len=60)
+    _job(store, straight)
+    assert jobs.run_worker(store, idle_exit_s=0.1) == 2  # the orphan resumed, then the new set
+    job = store.job(j)
+    assert job["state"] == "done" and job["attempts"] == 2
+    out = _outputs(store, killed)
+    assert [o[0] for o in out] == list(range(1, n + 1))
+    assert out == _outputs(store, straight)
+    store.close()
+
+
+def test_sample_batch_is_a_plain_function(tiny_lm):
+    from engine.lm import load_causal_lm
+
+    model, tok = load_causal_lm(str(tiny_lm.out), "cpu")
+    ids = sample.prompt_ids(tok, None, model)
+    assert ids == [tok.eos_token_id]
+    a = sample.sample_batch(model, tok, ids, 3, 20, 40, 1.0, seed=5)
+    b = sample.sample_batch(model, tok, ids, 3, 20, 40, 1.0, seed=5)
+    assert a == b and len(a) == 3 and all(isinstance(t, str) and 0 <= k <= 20 for t, k in a)
