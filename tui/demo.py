@@ -1,9 +1,13 @@
-"""``byrote demo --headless``: both noise studies end to end on this Python's standard library.
+"""``byrote demo --headless``: both instruments end to end on this Python's standard library.
 
-Builds a VarMisuse dataset and a method-name dataset (the ten most frequent names, as
-the paper's Java-Top10) from the running interpreter's standard library, trains one model
-per noise level (0/25/50/75/100 %) with the quick preset in this process, and prints the
-last epoch of each study with a check of the paper's observations.
+1. Noise studies: builds a VarMisuse dataset and a method-name dataset (the ten most
+   frequent names, as the paper's Java-Top10) from the running interpreter's standard
+   library, trains one model per noise level (0/25/50/75/100 %) with the quick preset in
+   this process, and prints the last epoch of each study with a check of the paper's
+   observations.
+2. Memorization extraction: trains a small GPT-2 on a slice of the standard library,
+   samples a few hundred outputs from it, scans them against the slice, and prints the
+   top memorized snippets and how many outputs hold at least one.
 """
 from __future__ import annotations
 
@@ -21,6 +25,11 @@ MN_TOP = 10         # method names: the K most frequent names, as Java-Top10
 MN_EPOCHS = 3
 MN_CSR_SAMPLES = 100
 DEMO_LEVELS = [0.0, 25.0, 50.0, 75.0, 100.0]
+LM_SLICE_BYTES = 20_000  # the language model's corpus: stdlib files of 2-6 kB, in order, up to this size
+LM_FILE_BYTES = (2_000, 6_000)
+LM_OUTPUTS = 300
+LM_SEQ_LEN = 240  # within the quick model's 256 positions, after the BOS token
+LM_BATCH = 50
 
 
 def _or_nan(value: float | None) -> float:
@@ -95,4 +104,55 @@ def run_demo(store: Store, args) -> int:
         console.print(f"{'[green]holds[/]' if holds else '[red]does not hold[/]'}  {text}: {detail}")
     console.print(f"studies {vm_study} and {mn_study} finished in {time.time() - t0:.0f} s; "
                   f"export with: byrote export curves --study ID --out DIR")
-    return code
+    return max(code, run_extraction(store, source, demo_dir, args.seed, console, t0))
+
+
+def stdlib_slice(source: Path, target: Path, budget: int, smallest: int = 0, largest: int | None = None) -> Path:
+    """Copy ``.py`` files of ``source`` of ``smallest``..``largest`` bytes, in sorted order,
+    while they fit in ``budget`` bytes, into ``target``: the language model's corpus."""
+    from engine.data.sources import source_files
+
+    taken = 0
+    for rel in source_files(source, ".py"):
+        data = (source / rel).read_bytes()
+        if len(data) < smallest or (largest is not None and len(data) > largest):
+            continue
+        if taken + len(data) > budget:
+            continue  # too big for what is left: a later, smaller file may fit
+        dest = target / rel
+        if not dest.is_file() or dest.read_bytes() != data:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        taken += len(data)
+    return target
+
+
+def run_extraction(store: Store, source: Path, demo_dir: Path, seed: int, console: Console, t0: float) -> int:
+    """Train the quick LM on a stdlib slice, sample from it, and scan the samples."""
+    from engine.data.corpus import open_corpus
+    from tui.follow import run_foreground
+    from tui.memcli import print_memorized, sample_job, scan_job
+
+    slice_dir = stdlib_slice(source, demo_dir / "lm-corpus", LM_SLICE_BYTES, *LM_FILE_BYTES)
+    corpus = open_corpus(str(slice_dir), glob="*.py")
+    console.print(f"[bold]memorization extraction[/]: a quick GPT-2 on {corpus.describe()}")
+    model = demo_dir / f"lm-quick-seed{seed}"
+    if (model / "config.json").is_file():
+        console.print(f"reusing the model trained earlier in {model}")
+    else:
+        job = store.add_job("lm_train", {"corpus": corpus.spec, "out": str(model), "preset": "quick",
+                                         "settings": {}, "seed": seed, "device": "auto"})
+        if run_foreground(store, [job], console):
+            return 1
+    identity = dict(model=str(model), seq_len=LM_SEQ_LEN, top_k=40, temperature=1.0,
+                    batch_size=LM_BATCH, seed=seed, prompt=None)
+    set_id, job = sample_job(store, identity, LM_OUTPUTS, name="demo: quick GPT-2, top-k 40")
+    if job is not None and run_foreground(store, [job], console):
+        return 1
+    scan_id, job = scan_job(store, set_id, corpus, workers=2)
+    if run_foreground(store, [job], console):
+        return 1
+    print_memorized(store, scan_id, top=10, order="extract")
+    console.print(f"the whole demo took {time.time() - t0:.0f} s; browse with: byrote memorized --scan {scan_id}, "
+                  f"export with: byrote export memorization --scan {scan_id} --out memorization.json")
+    return 0

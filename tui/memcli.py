@@ -184,7 +184,6 @@ def cmd_scan(args) -> int:
 
 def print_memorized(store, scan_id: int, top: int = 10, order: str = "train", prefix: str = "") -> None:
     from rich.console import Console
-    from rich.table import Table
 
     scan = store.scan(scan_id)
     stats = scan["stats"]
@@ -195,14 +194,14 @@ def print_memorized(store, scan_id: int, top: int = 10, order: str = "train", pr
             f"{stats.get('memorized_outputs', 0)} of {stats.get('outputs', 0)} outputs hold at least one "
             f"({stats.get('docs', 0)} documents, {stats.get('skipped', 0)} skipped as not UTF-8, "
             f"{stats.get('bytes', 0) / 1e6:,.1f} MB in {stats.get('seconds', 0)} s)")
-    table = Table(box=None, header_style="bold")
-    for col in ("fingerprint", "len", "train", "extract", "first line"):
-        table.add_column(col, justify="right" if col in ("len", "train", "extract") else "left",
-                         no_wrap=True, overflow="ellipsis", min_width=32 if col == "fingerprint" else None)
+    # plain columns: rich's table drops narrow columns beside a long no-wrap one
+    room = max(console.width - 60, 10)  # the columns before the first line take 59
+    console.print(f"[bold]{'fingerprint':32}  {'len':>5}  {'train':>7}  {'extract':>7}  first line[/]", highlight=False)
     for s in store.snippets(scan_id, order=order, prefix=prefix, limit=top):
         first = next((line.strip() for line in (s["text"] or "").split("\n") if line.strip()), "")
-        table.add_row(s["fingerprint"], str(s["len"]), str(s["train"]), str(s["extract"]), first[:60])
-    console.print(table)
+        first = first if len(first) <= room else first[:room - 1] + "…"
+        console.print(f"{s['fingerprint']:32}  {s['len']:>5}  {s['train']:>7}  {s['extract']:>7}  {first}",
+                      highlight=False, markup=False)
 
 
 def cmd_memorized(args) -> int:
