@@ -581,12 +581,13 @@ def _map_beside(all_file: Path) -> Path:
     raise InputError(f"no {names[0]} beside the merged outputs file", all_file)
 
 
-def _read_merged(all_file: Path, map_file: Path, check_md5: bool) -> list[tuple[int, str]]:
+def read_output_map(map_file: str | Path, n_lines: int | None = None) -> list[tuple[int, int, int, str]]:
+    """``(start, end, output id, md5)`` of every output of a ``map.json``, sorted by line;
+    with ``n_lines``, each span must lie within that many lines of the merged file."""
+    map_file = Path(map_file)
     _, text, data = _load_json(map_file, "map file")
     if not isinstance(data, dict):
         raise InputError('expected a JSON object {"<id>": {"md5": ..., "start": ..., "end": ...}}', map_file, 1)
-    _, merged = _read_utf8(all_file, "merged outputs file")
-    lines = _split_lines(merged)
     spans: list[tuple[int, int, int, str]] = []
     for key, value in data.items():
         def bad(message: str, key: str = key) -> InputError:
@@ -599,18 +600,24 @@ def _read_merged(all_file: Path, map_file: Path, check_md5: bool) -> list[tuple[
                 or not _is_count(value["start"], 1) or not _is_count(value["end"], 1)):
             raise bad('expected {"md5": <32 hex>, "start": <line>, "end": <line>}')
         start, end = value["start"], value["end"]
-        if start > end or end > len(lines):
-            raise bad(f"lines {start}..{end} are not within the {len(lines)} lines of {all_file.name}")
+        if start > end or (n_lines is not None and end > n_lines):
+            raise bad(f"lines {start}..{end} are not within the {n_lines} lines of the merged file")
         spans.append((start, end, int(key), value["md5"]))
     if not spans:
         raise InputError("no outputs listed", map_file)
     spans.sort()
+    for (_, end, _, _), (start, _, ident, _) in zip(spans, spans[1:]):
+        if start <= end:
+            raise InputError(f"output {ident}: lines from {start} overlap the previous output", map_file)
+    return spans
+
+
+def _read_merged(all_file: Path, map_file: Path, check_md5: bool) -> list[tuple[int, str]]:
+    _, merged = _read_utf8(all_file, "merged outputs file")
+    lines = _split_lines(merged)
+    spans = read_output_map(map_file, len(lines))
     outputs: list[tuple[int, str]] = []
-    previous = 0
     for start, end, ident, md5 in spans:
-        if start <= previous:
-            raise InputError(f"output {ident}: lines {start}..{end} overlap the previous output", map_file)
-        previous = end
         segment = lines[start - 1:end]
         marker = _SUBMISSION.fullmatch(segment[-1])
         if marker:

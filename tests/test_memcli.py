@@ -533,3 +533,35 @@ def test_export_into_a_directory_is_one_line(scanned, tmp_path, capsys):
     code, _, err = _run(["--db", scanned["db"], "export", "memorization", "--scan", 1, "--out", target], capsys)
     _one_line_error(code, err, f"{target}: is a directory")
     assert list(target.iterdir()) == []
+
+
+def test_import_simian_with_the_study_map_gives_output_ids_and_their_lines(tmp_path, capsys):
+    """Locations in the merged ``all`` file become (output id, lines of that output)."""
+    from engine.memformats import write_merged
+    from engine.store import Store
+
+    db = tmp_path / "m.db"
+    texts = [(1, "a\nb\nc\n"), (2, "\n".join(f"line {i}" for i in range(10)) + "\n")]
+    write_merged(texts, tmp_path / "all", tmp_path / "map.json")
+    fp = "0123456789abcdef0123456789abcdef"
+    log = tmp_path / "0.log"
+    log.write_text(
+        "Similarity Analyser 2.5.10 - http://www.harukizaemon.com/simian\n"
+        "Copyright (c) 2003-2018 Simon Harris.  All rights reserved.\n"
+        "Simian is not free unless used solely for non-commercial or evaluation purposes.\n"
+        "{failOnDuplication=true, ignoreCharacterCase=true, ignoreCurlyBraces=true, threshold=6}\n"
+        f"Found 6 duplicate lines with fingerprint {fp} in the following files:\n"
+        f" Between lines 7 and 12 in {tmp_path / 'all'}\n"
+        " Between lines 40 and 45 in /data/train/0\n")
+    code, _, err = _run(["--db", db, "sample", "import", tmp_path], capsys)
+    assert code == 0, err
+    code, out, err = _run(["--db", db, "import", "simian", log, "--map", tmp_path / "map.json",
+                           "--outputs", 1], capsys)
+    assert code == 0, err
+    store = Store(db)
+    scan = store.scans()[-1]
+    assert scan["set_id"] == 1
+    # output 2 starts at line 6 of all (output 1: a, b, c, the empty line after its last
+    # newline, and its Submission line)
+    assert store.snippet_outputs(scan["id"], fp) == [{"output_id": 2, "start_line": 2, "end_line": 7}]
+    assert store.snippet_matches(scan["id"], fp)[0]["doc"] == "/data/train/0"

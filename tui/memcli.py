@@ -253,8 +253,15 @@ def cmd_import_simian(args) -> int:
     locations = sorted({(m.fingerprint, files.setdefault(loc.path, len(files) + 1), loc.start, loc.end)
                         for m in found.values() for loc in m.output_locations})
     store = _store(args)
+    if args.outputs is not None:
+        store.output_set(args.outputs)  # must exist
+    if args.map:
+        if len(files) > 1:
+            raise InputError(f"--map describes one merged outputs file; the logs name {len(files)}")
+        locations = _per_output(locations, args.map)
     scan_id = store.add_scan(source="simian", corpus={"simian_logs": [str(Path(p).absolute()) for p in args.logs]},
-                             corpus_label=f"{len(logs)} Simian logs", min_lines=None, state="running")
+                             corpus_label=f"{len(logs)} Simian logs", min_lines=None, state="running",
+                             set_id=args.outputs)
     try:
         store.save_scan_results(
             scan_id,
@@ -267,9 +274,30 @@ def cmd_import_simian(args) -> int:
     except BaseException:
         store.delete_scan(scan_id)
         raise
-    print(f"scan {scan_id}: {len(found)} memorized snippets from {len(logs)} Simian logs "
-          f"(output locations are lines of the merged outputs files, numbered 1.. as output ids)")
+    where = ("outputs and lines from " + args.map) if args.map else \
+        "lines of the merged outputs files, numbered 1.. as output ids"
+    print(f"scan {scan_id}: {len(found)} memorized snippets from {len(logs)} Simian logs (output locations: {where})")
     return 0
+
+
+def _per_output(locations: list[tuple[str, int, int, int]], map_file: str) -> list[tuple[str, int, int, int]]:
+    """Lines of the merged outputs file as (output id, lines within that output), through
+    the study's ``map.json``. Simian reads the merged file as one text, so a location
+    that runs past its output's end is cut there."""
+    import bisect
+
+    from engine.memformats import read_output_map
+
+    spans = read_output_map(map_file)
+    starts = [start for start, _, _, _ in spans]
+    mapped = set()
+    for fp, _, a, b in locations:
+        i = bisect.bisect_right(starts, a) - 1
+        if i < 0 or a > spans[i][1]:
+            raise InputError(f"line {a} of the merged outputs file is in no output of the map", map_file)
+        start, end, output_id, _ = spans[i]
+        mapped.add((fp, output_id, a - start + 1, min(b, end - 1) - start + 1))
+    return sorted(mapped)
 
 
 # -- parser -------------------------------------------------------------------------------
@@ -364,3 +392,7 @@ def add_commands(sub, add, helpers) -> None:
     p.add_argument("logs", nargs="+", metavar="LOG")
     p.add_argument("--outputs-name", metavar="NAME",
                    help="file name of the merged outputs in the logs (default: all)")
+    p.add_argument("--map", metavar="MAP_JSON",
+                   help="the study's map.json: output locations become output ids and their own lines")
+    p.add_argument("--outputs", type=positive, metavar="ID",
+                   help="the output set imported from that folder (byrote sample import), for its texts")

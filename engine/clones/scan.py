@@ -60,10 +60,11 @@ def index_outputs(store: Store, scan: dict) -> OutputIndex:
 _WORKER: dict = {}
 
 
-def _init_worker(spec: dict, index_dir: str) -> None:
+def _init_worker(spec: dict, index_dir: str, corpus: Corpus | None = None) -> None:
+    """Load what a filter worker needs (``corpus``: the one already open in this process)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     table, windows, k, case_sensitive = load_filter_index(Path(index_dir))
-    _WORKER.update(corpus=Corpus.from_spec(spec), table=table, windows=windows, k=k, cs=case_sensitive)
+    _WORKER.update(corpus=corpus or Corpus.from_spec(spec), table=table, windows=windows, k=k, cs=case_sensitive)
 
 
 def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None = None,
@@ -122,7 +123,7 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     workers = max(1, min(int(scan["workers"] or 1), len(pending)))
     try:
         if workers == 1:
-            _init_worker(corpus.spec, str(work / "index"))
+            _init_worker(corpus.spec, str(work / "index"), corpus)
             for i in pending:
                 finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
         else:
