@@ -24,6 +24,17 @@ plain data (``assets/presets/lm.json``) and the loop is one readable function.
   temporary file and renamed into place.
 - The result (``save_pretrained`` of model and tokenizer, plus ``byrote_lm.json``) is
   written to a temporary directory beside the output and renamed into place at the end.
+
+Presets (``assets/presets/lm.json``): ``tiny`` for the tests (about 1 s on ~20 kB);
+``quick`` for the demo on a CPU, which must memorize; ``small`` a GPU-sized GPT-2
+(12 layers, 768 wide, 1,024 positions). Memorization, not modelling, is what costs:
+verbatim recall of six lines under top-k 40 sampling needs a training loss of a few
+hundredths, which these small models reach only after one to two hundred epochs,
+whatever their width or batch size. ``quick`` therefore suits a corpus of some tens of
+kilobytes: on ~19 kB of the standard library (2 cores, shared) it trained in ~56 s to
+a loss of 0.03, and 39 of 50 outputs of 240 tokens held six or more verbatim lines; on
+~59 kB at 100 epochs it reached 0.60 in ~88 s and none did; a 4-layer, 128-wide model
+after 30 epochs on 328 kB was at 0.90 (~260 s on 2 idle cores) and none did either.
 """
 from __future__ import annotations
 
@@ -393,8 +404,8 @@ def _run_token(work: Path | None) -> str:
 
 def _finished(out: Path, token: str) -> dict | None:
     """The metadata of ``out`` if this very run already wrote it; InputError if another did."""
-    if not out.exists():
-        return None
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return None  # an empty folder is replaced by the rename
     try:
         meta = json.loads((out / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
