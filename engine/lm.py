@@ -39,6 +39,7 @@ after 30 epochs on 328 kB was at 0.90 (~260 s on 2 idle cores) and none did eith
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -553,7 +554,7 @@ def _write_output(model, tokenizer, out: Path, meta: dict) -> None:
 
 def train_job(ctx) -> None:
     """Job kind ``lm_train``: params ``corpus`` (a corpus spec), ``out``, ``preset``,
-    ``settings``, ``seed``, ``device``; checkpoints in ``<files>/lms/<job id>``."""
+    ``settings``, ``seed``, ``device``; checkpoints in ``<files>/lms/<hash of the run>``."""
     from engine.data.corpus import Corpus
     from engine.study import resolve_device
 
@@ -561,5 +562,9 @@ def train_job(ctx) -> None:
     cfg = load_lm_preset(p["preset"], p.get("settings") or {})
     corpus = Corpus.from_spec(p["corpus"])
     device = resolve_device(p.get("device") or "auto")
-    train_lm(corpus, p["out"], cfg, int(p.get("seed", 0)), device, ctx=ctx,
-             work_dir=ctx.store.files / "lms" / str(ctx.job_id), preset_name=p["preset"])
+    # the work folder belongs to the run, not the job: a rerun of the same command after a
+    # cancel or a lost worker resumes from its last checkpoint
+    run = json.dumps([p["out"], p["corpus"], p["preset"], p.get("settings") or {}, int(p.get("seed", 0))],
+                     sort_keys=True)
+    work = ctx.store.files / "lms" / hashlib.md5(run.encode("utf-8")).hexdigest()[:16]
+    train_lm(corpus, p["out"], cfg, int(p.get("seed", 0)), device, ctx=ctx, work_dir=work, preset_name=p["preset"])

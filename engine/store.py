@@ -479,7 +479,7 @@ class Store:
 
     def outputs(self, set_id: int, batch: int = 2000) -> Iterator[dict]:
         """Every output of a set in id order, read in batches (no whole-set list)."""
-        last = 0
+        last = -1
         while True:
             rows = self._rows(
                 "SELECT id, md5, text, n_tokens FROM outputs WHERE set_id = ? AND id > ? ORDER BY id LIMIT ?",
@@ -522,6 +522,16 @@ class Store:
             fields["stats"] = json.dumps(fields["stats"])
         with self._write():
             self.db["scans"].update(scan_id, fields)
+
+    def unfinished_scan(self, set_id: int, corpus: dict, n_outputs: int, min_lines: int,
+                        case_sensitive: bool) -> dict | None:
+        """The latest scan with exactly these settings that has not finished (to resume it)."""
+        row = self._row(
+            "SELECT id FROM scans WHERE source = 'scan' AND set_id = ? AND corpus = ? AND n_outputs = ? "
+            "AND min_lines = ? AND case_sensitive = ? AND state != 'done' ORDER BY id DESC LIMIT 1",
+            [set_id, json.dumps(corpus), n_outputs, min_lines, int(case_sensitive)],
+        )
+        return None if row is None else self.scan(row["id"])
 
     def delete_scan(self, scan_id: int) -> None:
         """Remove a scan with its shards and results (not its files)."""
@@ -591,11 +601,14 @@ class Store:
         optionally only those whose fingerprint starts with ``prefix``."""
         if order not in self.SNIPPET_ORDERS:
             raise InputError(f"unknown order {order!r} (known: {', '.join(self.SNIPPET_ORDERS)})")
+        where, params = "scan_id = ?", [scan_id]
+        if prefix:  # otherwise the (scan_id, order column) index serves the sort
+            where += " AND fingerprint >= ? AND fingerprint < ?"
+            params += [prefix.lower(), prefix.lower() + "\uffff"]
         return self._rows(
-            "SELECT fingerprint, len, train, extract, text FROM snippets "
-            f"WHERE scan_id = ? AND fingerprint >= ? AND fingerprint < ? ORDER BY {self.SNIPPET_ORDERS[order]} "
-            "LIMIT ? OFFSET ?",
-            [scan_id, prefix.lower(), prefix.lower() + "\uffff", -1 if limit is None else limit, offset],
+            f"SELECT fingerprint, len, train, extract, text FROM snippets WHERE {where} "
+            f"ORDER BY {self.SNIPPET_ORDERS[order]} LIMIT ? OFFSET ?",
+            params + [-1 if limit is None else limit, offset],
         )
 
     def snippet_count(self, scan_id: int) -> int:

@@ -358,3 +358,12 @@ def test_hf_other_load_failures_are_one_line(offline, hf_folder):
     assert "test" in message and "network" not in message and "\n" not in message
     with pytest.raises(InputError, match="no dataset name after hf:"):
         open_corpus("hf:")
+
+
+def test_a_record_that_is_not_utf8_is_skipped_not_fatal(tmp_path):
+    from engine.data.corpus import open_corpus
+
+    f = tmp_path / "a.jsonl"
+    f.write_bytes(b'{"content": "x"}\n{"content": "\xff"}\n{"content": "y"}\n')
+    docs = [(d.id, d.data) for d in open_corpus(str(f))]
+    assert docs == [("a.jsonl:1", b"x"), ("a.jsonl:2", None), ("a.jsonl:3", b"y")]

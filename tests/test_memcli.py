@@ -565,3 +565,19 @@ def test_import_simian_with_the_study_map_gives_output_ids_and_their_lines(tmp_p
     # newline, and its Submission line)
     assert store.snippet_outputs(scan["id"], fp) == [{"output_id": 2, "start_line": 2, "end_line": 7}]
     assert store.snippet_matches(scan["id"], fp)[0]["doc"] == "/data/train/0"
+
+
+def test_results_of_an_unfinished_scan_are_refused(tmp_path, capsys):
+    from engine.store import Store
+
+    db = tmp_path / "u.db"
+    store = Store(db)
+    set_id = store.add_output_set(name="o", source="import", model=None, n=1)
+    scan_id = store.add_scan(set_id=set_id, source="scan", corpus={}, corpus_label="x", n_outputs=1,
+                             min_lines=6, case_sensitive=0, workers=1, state="running")
+    store.close()
+    for command in (["memorized", "--scan", scan_id], ["export", "memorization", "--scan", scan_id,
+                                                       "--out", tmp_path / "m.json"]):
+        code, _, err = _run(["--db", db, *command], capsys)
+        _one_line_error(code, err, f"scan {scan_id} is running, not done")
+    assert not (tmp_path / "m.json").exists()

@@ -391,3 +391,31 @@ def test_cancelled_pool_scan_leaves_no_temporary_file(store, tmp_path):
         run_scan(store, scan_id, ctx)
     assert sorted(store.finished_shards(scan_id)) == [0]
     assert _temporary_files(shards) == []
+
+
+def test_rerunning_an_unfinished_scan_resumes_it_and_odd_file_names_survive(store, tmp_path):
+    import hashlib
+    import os
+
+    from engine.data.corpus import open_corpus
+    from tui.memcli import scan_job
+
+    body = "\n".join(f"odd_{i} = {i}" for i in range(8))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / os.fsdecode(b"caf\xe9.py")).write_text(body + "\n")  # a file name that is not UTF-8
+    set_id = store.add_output_set(name="o", source="import", model=None, n=1)
+    store.add_outputs(set_id, [(1, hashlib.md5(body.encode()).hexdigest(), body, None)])
+    opened = open_corpus(str(corpus))
+    scan_id, job = scan_job(store, set_id, opened, workers=1)
+    store.request_cancel(job)
+    store.update_scan(scan_id, state="cancelled")
+    again, job2 = scan_job(store, set_id, opened, workers=1)
+    assert again == scan_id and job2 != job                     # the same scan, a new job
+    assert scan_job(store, set_id, opened, min_lines=4, workers=1)[0] != scan_id  # other settings: new scan
+    from engine.jobs import run_worker
+
+    run_worker(store, idle_exit_s=0.1)
+    assert store.scan(scan_id)["state"] == "done"
+    [snippet] = store.snippets(scan_id)
+    assert store.snippet_matches(scan_id, snippet["fingerprint"])[0]["doc"] == "caf\\udce9.py"

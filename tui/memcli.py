@@ -38,6 +38,20 @@ def _model_name(name: str) -> str:
     return str(path.absolute()) if path.is_dir() else name
 
 
+def _context_length(model: str) -> int | None:
+    """A local model's context length from its config.json (None if unknown)."""
+    import json
+
+    try:
+        config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        if isinstance(config.get(key), int) and config[key] > 0:
+            return config[key]
+    return None
+
+
 def _active_job(store, kind: str, key: str, value) -> int | None:
     for job in store.jobs(("queued", "running")):
         if job["kind"] == kind and job["params"].get(key) == value:
@@ -60,6 +74,12 @@ def cmd_sample(args) -> int:
 
     model = _model_name(args.model)
     check_model(model)
+    if args.prompt is not None and not args.prompt:
+        raise InputError("--prompt is empty; leave it out to start from the BOS token")
+    limit = _context_length(model)
+    if limit is not None and args.seq_len >= limit:
+        raise InputError(f"--seq-len {args.seq_len} does not fit the model's context of {limit} tokens "
+                         f"after the first token; ask for at most {limit - 1}")
     store = _store(args)
     identity = dict(model=model, seq_len=args.seq_len, top_k=args.top_k, temperature=args.temperature,
                     batch_size=args.batch_size, seed=args.seed, prompt=args.prompt)
@@ -107,8 +127,18 @@ def check_scan(store, set_id: int, min_lines: int) -> dict:
 
 def scan_job(store, set_id: int, corpus, min_lines: int = 6, case_sensitive: bool = False,
              workers: int | None = None) -> tuple[int, int]:
-    """A new scan of an output set (as it is now) against a corpus, and its job."""
+    """A scan of an output set (as it is now) against a corpus, and its job. An unfinished
+    scan with the same settings is resumed: its finished shards are not read again."""
     check_scan(store, set_id, min_lines)
+    n_outputs = store.max_output_id(set_id)
+    found = store.unfinished_scan(set_id, corpus.spec, n_outputs, min_lines, case_sensitive)
+    if found is not None:
+        scan_id = found["id"]
+        if workers:
+            store.update_scan(scan_id, workers=workers)
+        done = len(store.finished_shards(scan_id))
+        print(f"resuming scan {scan_id} ({done} of {found['n_shards'] or '?'} shards already done)")
+        return scan_id, _active_job(store, "scan", "scan_id", scan_id) or store.add_job("scan", {"scan_id": scan_id})
     scan_id = store.add_scan(
         set_id=set_id, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
         n_outputs=store.max_output_id(set_id), min_lines=min_lines, case_sensitive=int(case_sensitive),
@@ -204,9 +234,17 @@ def print_memorized(store, scan_id: int, top: int = 10, order: str = "train", pr
                       highlight=False, markup=False)
 
 
+def finished_scan(store, scan_id: int) -> dict:
+    """A scan whose results are complete; an unfinished one is refused (its tables are empty)."""
+    scan = store.scan(scan_id)
+    if scan["state"] != "done":
+        raise InputError(f"scan {scan_id} is {scan['state']}, not done; see byrote jobs")
+    return scan
+
+
 def cmd_memorized(args) -> int:
     store = _store(args)
-    store.scan(args.scan)
+    finished_scan(store, args.scan)
     print_memorized(store, args.scan, top=args.top, order=args.order, prefix=args.prefix)
     return 0
 
@@ -215,7 +253,7 @@ def cmd_export_memorization(args) -> int:
     from engine.memformats import write_memorization_json
 
     store = _store(args)
-    store.scan(args.scan)
+    finished_scan(store, args.scan)
     rows = store.snippets(args.scan, order="train")
     write_memorization_json(((s["fingerprint"], s["train"], s["extract"], s["len"]) for s in rows), args.out)
     print(f"{args.out}: {len(rows)} memorized snippets")
@@ -226,7 +264,7 @@ def cmd_export_snippets(args) -> int:
     from engine.memformats import write_snippets
 
     store = _store(args)
-    scan = store.scan(args.scan)
+    scan = finished_scan(store, args.scan)
     items = []
     for s in store.snippets(args.scan, order="train"):
         texts = []
@@ -252,6 +290,8 @@ def cmd_import_simian(args) -> int:
     files: dict[str, int] = {}  # merged outputs file -> its number (output id), in order seen
     locations = sorted({(m.fingerprint, files.setdefault(loc.path, len(files) + 1), loc.start, loc.end)
                         for m in found.values() for loc in m.output_locations})
+    if args.outputs is not None and not args.map:
+        raise InputError("--outputs needs --map: without it the locations are lines of the merged file")
     store = _store(args)
     if args.outputs is not None:
         store.output_set(args.outputs)  # must exist

@@ -124,7 +124,8 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarra
         if d not in newlines:
             newlines[d] = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
             local[d] = len(docs)
-            docs.append(batch[d][0])
+            # a file name that is not UTF-8 (surrogate escapes) is kept readable, as \udcXX
+            docs.append(batch[d][0].encode("utf-8", "backslashreplace").decode("utf-8"))
         nl = newlines[d]
         begin = 0 if lo == 1 else int(nl[lo - 2]) + 1
         end = int(nl[hi - 1]) if hi - 1 < len(nl) else len(data)

@@ -60,21 +60,30 @@ def _groups(stretches: list[tuple[int, int, int]], size: int) -> list[list[tuple
 
 def find_memorized(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
-    group_lines: int = GROUP_LINES,
+    group_lines: int = GROUP_LINES, check: Callable[[], None] | None = None,
 ) -> list[Snippet]:
     """Every memorized snippet, sorted by fingerprint. ``regions()`` yields the corpus
     regions in corpus order, the same each call (it is read once per group of outputs,
     and twice more)."""
     k = index.k
+    check = check or (lambda: None)
     # 1. which output windows occur in the corpus at all: only those stretches can match
-    seen = [window_hashes(r.ids, k) for r in regions() if len(r.ids) >= k]
-    in_corpus = np.unique(np.concatenate(seen)) if seen else np.zeros(0, np.uint64)
+    windows = index.window_set()
+    seen = np.zeros(len(windows), bool)  # sized by the outputs, whatever the corpus
+    for g, region in enumerate(regions()):
+        if g % 1000 == 0:
+            check()
+        if len(region.ids) >= k and len(windows):
+            h = window_hashes(region.ids, k)
+            at = np.minimum(np.searchsorted(windows, h), len(windows) - 1)
+            seen[at[windows[at] == h]] = True
+    in_corpus = windows[seen]
     stretches = []  # (output position in index, first kept position, end)
     for o, (_, ids, _) in enumerate(index.outputs):
         if len(ids) >= k:
             hits = np.flatnonzero(member(window_hashes(ids, k), in_corpus))
             stretches.extend((o, a, b) for a, b in runs(covered(hits, k, len(ids))))
-    del seen, in_corpus
+    del seen, in_corpus, windows
     # 2. per group of outputs: an automaton over its stretches, the regions through it
     snippets: dict[str, Snippet] = {}
     wanted: dict[int, list] = {}  # region -> [(position, size, snippet)]
@@ -87,6 +96,8 @@ def find_memorized(
             mine = np.unique(np.concatenate([window_hashes(index.outputs[o][1][a:b], k) for o, a, b in group]))
         matcher = Matcher(sam, k)
         for g, region in enumerate(regions()):
+            if g % 1000 == 0:
+                check()
             if mine is None or member(window_hashes(region.ids, k), mine).any():
                 matcher.feed(g, region.ids)
         done = Finished(matcher)

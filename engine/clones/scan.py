@@ -108,14 +108,15 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     pending = [s.index for s in shards if s.index not in done]
     sizes = [s.size for s in shards]
     total = sum(sizes) if all(s is not None for s in sizes) else None
-    progress = _Progress(ctx, total, len(shards), sum(r["bytes"] for r in done.values()), len(done))
+    on_disk = lambda i, read: sizes[i] if sizes[i] is not None else read  # noqa: E731  (gz, parquet: compressed)
+    progress = _Progress(ctx, total, len(shards), sum(on_disk(i, r["bytes"]) for i, r in done.items()), len(done))
     store.update_scan(scan_id, state="running", n_shards=len(shards), bytes_total=total)
     check = ctx.check_cancel if ctx is not None else None
 
     def finished(result: tuple[int, str, int, int, int]) -> None:
         shard, path, nbytes, docs, skipped = result
         store.finish_shard(scan_id, shard, os.path.relpath(path, store.files), nbytes, docs, skipped)
-        progress.bytes += nbytes
+        progress.bytes += on_disk(shard, nbytes)
         progress.done += 1
         progress.report()
 
@@ -128,7 +129,7 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
                 finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
         else:
             tasks = [(i, shard_path(i)) for i in pending]
-            _run_pool(corpus.spec, str(work / "index"), tasks, workers, finished, check)
+            _run_pool(corpus, str(work / "index"), tasks, workers, finished, check)
     finally:
         _remove_partial(work / "shards")
 
@@ -147,7 +148,7 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
             texts[output_id] = store.output(scan["set_id"], output_id)["text"]
         return texts[output_id]
 
-    snippets = find_memorized(index, lambda: _regions(paths), output_text)
+    snippets = find_memorized(index, lambda: _regions(paths), output_text, check=check)
     stats = {
         "docs": docs, "skipped": skipped, "bytes": sum(r["bytes"] for r in rows.values()),
         "snippets": len(snippets), "outputs": len(index.outputs),
@@ -164,20 +165,32 @@ def _regions(paths: list[Path]) -> Iterator[Region]:
         yield from read_regions(path).regions()
 
 
-def _run_pool(spec, index_dir, tasks, workers, finished, check) -> None:
-    ctx = multiprocessing.get_context("spawn")  # the job's heartbeat thread makes fork unsafe
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(spec, index_dir)) as pool:
-        it = pool.imap_unordered(_pool_task, tasks)
-        remaining = len(tasks)
-        while remaining:
+def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> None:
+    """Shards in worker processes. A worker that dies (killed for memory, say) fails the
+    scan at once instead of leaving its shard undone forever; finished shards are kept."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    mp = multiprocessing.get_context("spawn")  # the job's heartbeat thread makes fork unsafe
+    # the corpus goes over whole: a directory's file list is not walked again in each worker
+    pool = ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_worker,
+                               initargs=(corpus.spec, index_dir, corpus))
+    try:
+        pending = {pool.submit(_pool_task, task) for task in tasks}
+        while pending:
             if check is not None:
-                check()  # JobCancelled leaves the with-block, which terminates the pool
-            try:
-                result = it.next(timeout=0.5)
-            except multiprocessing.TimeoutError:
-                continue
-            finished(result)
-            remaining -= 1
+                check()
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    finished(future.result())
+                except BrokenProcessPool:
+                    raise RuntimeError("a scan worker process died (out of memory?); "
+                                       "the shards it finished are kept for a rerun") from None
+    finally:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()  # a cancelled scan stops its workers now, not after their shards
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int]:

@@ -327,6 +327,9 @@ def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> I
                     continue
                 try:
                     record = loads(line)
+                except UnicodeDecodeError:  # a record that is not UTF-8: skipped and counted
+                    yield Document(f"{rel}:{lineno}", None)
+                    continue
                 except ValueError as exc:
                     raise _json_error(exc, line, path, lineno) from None
                 try:
