@@ -182,6 +182,8 @@ def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> Non
                 check()
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
+                if check is not None:
+                    check()  # a cancel is taken between any two shards
                 try:
                     finished(future.result())
                 except BrokenProcessPool:
