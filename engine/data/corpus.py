@@ -28,6 +28,7 @@ hold the same number of files and bytes, else :class:`InputError`.
 """
 from __future__ import annotations
 
+import abc
 import codecs
 import fnmatch
 import json
@@ -77,7 +78,7 @@ def is_record_file(name: str) -> bool:
     return name.lower().endswith(RECORD_SUFFIXES)
 
 
-class Corpus:
+class Corpus(abc.ABC):
     """Base of the corpus kinds: shards, documents, and a spec to rebuild from."""
 
     kind = ""
@@ -107,16 +108,18 @@ class Corpus:
     def __repr__(self):
         return f"Corpus({self.spec!r})"
 
+    @abc.abstractmethod
     def shards(self) -> list[Shard]:
-        raise NotImplementedError
+        """The shards, the same list in every process."""
 
+    @abc.abstractmethod
     def documents(self, shard: Shard | int, progress: Progress | None = None) -> Iterator[Document]:
         """The documents of one shard in order; ``progress(bytes done in the shard)`` is
         called at least every :data:`PROGRESS_STEP` bytes and at the end."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """One line for people."""
 
     def __iter__(self) -> Iterator[Document]:
         for shard in self.shards():
