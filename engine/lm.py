@@ -425,7 +425,6 @@ def train_lm(corpus, out_dir, preset: dict, seed: int, device, ctx=None, work_di
     checkpoint (and returns at once if the first call had already finished). ``ctx``
     (a :class:`~engine.jobs.JobContext`) receives progress and may cancel between steps.
     """
-    import numpy as np
     import torch
 
     quiet_transformers()

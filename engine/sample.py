@@ -45,13 +45,17 @@ def prompt_ids(tokenizer, prompt: str | None, model=None) -> list[int]:
     return ids
 
 
-def context_length(model) -> int | None:
-    """The longest sequence the model takes, where its config says so."""
+def config_context_length(config: dict) -> int | None:
+    """The longest sequence a model takes, where its config (``config.json``) says so."""
     for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
-        value = getattr(model.config, key, None)
+        value = config.get(key)
         if isinstance(value, int) and value > 0:
             return value
     return None
+
+
+def context_length(model) -> int | None:
+    return config_context_length(model.config.to_dict())
 
 
 class _CancelCheck:

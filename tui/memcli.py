@@ -42,14 +42,12 @@ def _context_length(model: str) -> int | None:
     """A local model's context length from its config.json (None if unknown)."""
     import json
 
+    from engine.sample import config_context_length
+
     try:
-        config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return config_context_length(json.loads((Path(model) / "config.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, AttributeError):
         return None
-    for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
-        if isinstance(config.get(key), int) and config[key] > 0:
-            return config[key]
-    return None
 
 
 def _active_job(store, kind: str, key: str, value) -> int | None:

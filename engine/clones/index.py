@@ -33,12 +33,18 @@ def window_hashes(ids: np.ndarray, k: int, starts: np.ndarray | None = None) -> 
     return h
 
 
-def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """``values[i] in sorted_set`` for each i (a sorted unique uint64 array)."""
+def lookup(values: np.ndarray, sorted_set: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(at, found)``: where each value would sit in ``sorted_set`` (a sorted unique
+    uint64 array), and whether it is there."""
     if len(sorted_set) == 0:
-        return np.zeros(len(values), bool)
+        return np.zeros(len(values), np.int64), np.zeros(len(values), bool)
     at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[at] == values
+    return at, sorted_set[at] == values
+
+
+def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``values[i] in sorted_set`` for each i."""
+    return lookup(values, sorted_set)[1]
 
 
 def covered(hit_starts: np.ndarray, k: int, n: int) -> np.ndarray:

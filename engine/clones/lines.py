@@ -36,18 +36,6 @@ def line_keys(folded: bytes) -> list[bytes]:
     return list(map(bytes.strip, folded.split(b"\n")))
 
 
-def kept_lines(text: str, case_sensitive: bool = False) -> tuple[list[bytes], list[int]]:
-    """The kept keys of a text and their 1-based line numbers."""
-    folded = fold(text.encode("utf-8"), case_sensitive)
-    assert folded is not None  # a str always encodes
-    keys, numbers = [], []
-    for number, key in enumerate(line_keys(folded), 1):
-        if key not in IGNORED_KEYS:
-            keys.append(key)
-            numbers.append(number)
-    return keys, numbers
-
-
 def fingerprint(keys: Iterable[bytes]) -> str:
     """md5 hex digest of the keys joined with a newline."""
     return hashlib.md5(b"\n".join(keys)).hexdigest()

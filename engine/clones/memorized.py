@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.clones.automaton import Finished, Matcher, SuffixAutomaton
 from engine.clones.filter import CONTEXT, Region
-from engine.clones.index import OutputIndex, covered, member, runs, window_hashes
+from engine.clones.index import OutputIndex, covered, lookup, member, runs, window_hashes
 from engine.clones.lines import fingerprint
 
 
@@ -73,10 +73,9 @@ def find_memorized(
     for g, region in enumerate(regions()):
         if g % 1000 == 0:
             check()
-        if len(region.ids) >= k and len(windows):
-            h = window_hashes(region.ids, k)
-            at = np.minimum(np.searchsorted(windows, h), len(windows) - 1)
-            seen[at[windows[at] == h]] = True
+        if len(region.ids) >= k:
+            at, found = lookup(window_hashes(region.ids, k), windows)
+            seen[at[found]] = True
     in_corpus = windows[seen]
     stretches = []  # (output position in index, first kept position, end)
     for o, (_, ids, _) in enumerate(index.outputs):
