@@ -16,6 +16,7 @@ date when it is opened.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -27,7 +28,7 @@ import sqlite_utils
 
 from engine.errors import InputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_ATTEMPTS = 3  # a job whose worker dies this often is failed, not restarted forever
 
 
@@ -126,8 +127,44 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     )
 
 
+# The browser's sort keys: each column, and the fingerprint to break ties, one index each.
+SNIPPET_SORT_INDEXES = {
+    "train": "train DESC, fingerprint", "extract": "extract DESC, fingerprint",
+    "len": "len DESC, fingerprint", "first_line": "first_line, fingerprint",
+}
+# The first line of a snippet's text, in SQL (the text ends with a newline or not at all).
+FIRST_LINE_SQL = "coalesce(substr({t}, 1, instr({t} || char(10), char(10)) - 1), '')"
+
+
+def _has_trigram(db: sqlite_utils.Database) -> bool:
+    """Whether this SQLite builds FTS5 trigram indexes (3.34 and later, with FTS5)."""
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp._probe USING fts5(x, tokenize='trigram')")
+        db.execute("DROP TABLE temp._probe")
+        return True
+    except sqlite3.OperationalError:
+        return False
+
+
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """The memorization browser: a first-line column, one index per sort key with the
+    fingerprint as tie-break (keyset paging), and a trigram index of snippet texts."""
+    db.execute("ALTER TABLE snippets ADD COLUMN first_line TEXT")
+    db.execute(f"UPDATE snippets SET first_line = {FIRST_LINE_SQL.format(t='text')}")
+    for column in ("train", "extract", "len"):
+        db.execute(f"DROP INDEX IF EXISTS idx_snippets_scan_id_{column}")
+    for key, columns in SNIPPET_SORT_INDEXES.items():
+        db.execute(f"CREATE INDEX IF NOT EXISTS snippets_by_{key} ON snippets(scan_id, {columns})")
+    if _has_trigram(db):
+        db.execute(
+            "CREATE VIRTUAL TABLE snippet_text USING fts5(text, content='snippets', content_rowid='rowid', "
+            "tokenize='trigram', detail='none')"
+        )
+        db.execute("INSERT INTO snippet_text(snippet_text) VALUES ('rebuild')")
+
+
 # version -> migration that brings the schema from version-1 to version.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _migrate_1, 2: _migrate_2}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
 
 
 class Store:
@@ -155,6 +192,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise InputError(f"not a byrote database ({exc})", self.path) from None
         self.files = self.path.with_name(self.path.stem + "-files")
+        self.has_text_index = "snippet_text" in self.db.table_names()
 
     # -- schema -----------------------------------------------------------------
     def _migrate(self) -> None:
@@ -536,9 +574,18 @@ class Store:
     def delete_scan(self, scan_id: int) -> None:
         """Remove a scan with its shards and results (not its files)."""
         with self._write():
+            self._unindex_texts(scan_id)
             for table in ("snippets", "snippet_outputs", "snippet_matches", "scan_shards"):
                 self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
             self.db.execute("DELETE FROM scans WHERE id = ?", [scan_id])
+
+    def _unindex_texts(self, scan_id: int) -> None:
+        """Take a scan's snippets out of the text index (before they are deleted)."""
+        if self.has_text_index:
+            self.db.execute(
+                "INSERT INTO snippet_text(snippet_text, rowid, text) "
+                "SELECT 'delete', rowid, text FROM snippets WHERE scan_id = ?", [scan_id]
+            )
 
     def scan_dir(self, scan_id: int) -> Path:
         return self.files / "scans" / str(scan_id)
@@ -571,12 +618,18 @@ class Store:
         if "stats" in scan_fields:
             scan_fields["stats"] = json.dumps(scan_fields["stats"])
         with self._write():
+            self._unindex_texts(scan_id)
             for table in ("snippets", "snippet_outputs", "snippet_matches"):
                 self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
             self.db.conn.executemany(
-                "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text, first_line) "
+                f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
                 ((scan_id, *row) for row in snippets),
             )
+            if self.has_text_index:
+                self.db.execute(
+                    "INSERT INTO snippet_text(rowid, text) SELECT rowid, text FROM snippets WHERE scan_id = ?", [scan_id]
+                )
             self.db.conn.executemany(
                 "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) VALUES (?, ?, ?, ?, ?)",
                 ((scan_id, *row) for row in output_locations),
@@ -650,3 +703,99 @@ class Store:
         return self.db.execute(
             "SELECT COUNT(DISTINCT output_id) FROM snippet_outputs WHERE scan_id = ?", [scan_id]
         ).fetchone()[0]
+
+    # -- the memorization browser: filters and keyset pages ---------------------------
+    TEXT_CANDIDATES = 5000  # a text filter with more hits than this is read in index order
+
+    def snippet_filter(self, scan_id: int, prefix: str = "", text: str = "") -> "SnippetFilter":
+        """A filter of a scan's snippets: fingerprints starting with ``prefix`` and texts
+        containing ``text`` (ASCII letters in either case).
+
+        A text of three characters or more is looked up in the trigram index first. When
+        it matches at most :attr:`TEXT_CANDIDATES` snippets of the scan, pages sort just
+        those rows, and the count is known at once; otherwise the matches are dense and a
+        page is found by reading the sort index until it is full.
+        """
+        flt = SnippetFilter(scan_id, prefix.lower(), text)
+        if text and len(text) >= 3 and self.has_text_index:
+            # LIKE finds candidates in the index (its % and _ in ``text`` only widen them);
+            # instr keeps the rows that hold ``text`` itself
+            rows = self.db.execute(
+                "SELECT s.rowid FROM snippet_text f JOIN snippets s ON s.rowid = f.rowid "
+                "WHERE f.text LIKE ? AND s.scan_id = ? AND instr(lower(s.text), lower(?)) > 0 LIMIT ?",
+                [f"%{text}%", scan_id, text, self.TEXT_CANDIDATES + 1],
+            ).fetchall()
+            if len(rows) <= self.TEXT_CANDIDATES:
+                flt.rowids = json.dumps([r[0] for r in rows])
+                flt.count = len(rows)
+        return flt
+
+    def _filter_sql(self, flt: "SnippetFilter") -> tuple[str, list[Any]]:
+        where, params = ["scan_id = ?"], [flt.scan_id]
+        if flt.prefix:
+            where.append("fingerprint >= ? AND fingerprint < ?")
+            params += [flt.prefix, flt.prefix + "\uffff"]
+        if flt.rowids is not None:
+            where.append("rowid IN (SELECT value FROM json_each(?))")
+            params.append(flt.rowids)
+        elif flt.text:
+            where.append("instr(lower(text), lower(?)) > 0")
+            params.append(flt.text)
+        return " AND ".join(where), params
+
+    def snippet_page(self, flt: "SnippetFilter", order: str = "train", after: dict | None = None,
+                     before: dict | None = None, last: bool = False, limit: int = 100) -> list[dict]:
+        """One page of filtered snippets in ``order`` (train, extract, len: largest first;
+        first_line, fingerprint: alphabetical; ties by fingerprint).
+
+        Keyset paging: ``after`` is the last row of the page above, ``before`` the first
+        row of the page below, ``last`` asks for the final page. Each page is an index
+        range, so page 10,000 costs what page 1 does.
+        """
+        if order not in SNIPPET_SORT_INDEXES and order != "fingerprint":
+            raise InputError(f"unknown order {order!r} (known: {', '.join([*SNIPPET_SORT_INDEXES, 'fingerprint'])})")
+        column = "fingerprint" if order == "fingerprint" else order
+        descending = order in ("train", "extract", "len")
+        backward = before is not None or last
+        anchor = before if before is not None else after
+        where, params = self._filter_sql(flt)
+        # the order of this read: the page order, or its reverse when reading backward
+        down = descending != backward
+        tie = "DESC" if backward else "ASC"
+        cols = "fingerprint, len, train, extract, first_line"
+        rows: list[dict] = []
+        if anchor is not None and column != "fingerprint":  # the rest of the anchor's tie first
+            rows = self._rows(
+                f"SELECT {cols} FROM snippets WHERE {where} AND {column} = ? AND fingerprint {'<' if backward else '>'} ? "
+                f"ORDER BY {column} {'DESC' if down else 'ASC'}, fingerprint {tie} LIMIT ?",
+                params + [anchor[column], anchor["fingerprint"], limit],
+            )
+        if len(rows) < limit:
+            more_where, more_params = where, list(params)
+            if anchor is not None:
+                more_where += f" AND {column} {'<' if down else '>'} ?"
+                more_params.append(anchor[column])
+            rows += self._rows(
+                f"SELECT {cols} FROM snippets WHERE {more_where} "
+                f"ORDER BY {column} {'DESC' if down else 'ASC'}, fingerprint {tie} LIMIT ?",
+                more_params + [limit - len(rows)],
+            )
+        return rows[::-1] if backward else rows
+
+    def snippet_filter_count(self, flt: "SnippetFilter") -> int:
+        """How many snippets pass a filter (known at once for a sparse text filter)."""
+        if flt.count is not None:
+            return flt.count
+        where, params = self._filter_sql(flt)
+        return self.db.execute(f"SELECT COUNT(*) FROM snippets WHERE {where}", params).fetchone()[0]
+
+
+@dataclasses.dataclass
+class SnippetFilter:
+    """What the browser shows of a scan: see :meth:`Store.snippet_filter`."""
+
+    scan_id: int
+    prefix: str = ""
+    text: str = ""
+    rowids: str | None = None  # JSON list of the matching rows, when few
+    count: int | None = None

@@ -131,7 +131,8 @@ def run_extraction(store: Store, source: Path, demo_dir: Path, seed: int, consol
     """Train the quick LM on a stdlib slice, sample from it, and scan the samples."""
     from engine.data.corpus import open_corpus
     from tui.follow import run_foreground
-    from tui.memcli import print_memorized, sample_job, scan_job
+    from engine.enqueue import enqueue_sampling, enqueue_scan
+    from tui.memcli import print_memorized
 
     slice_dir = stdlib_slice(source, demo_dir / "lm-corpus", LM_SLICE_BYTES, *LM_FILE_BYTES)
     corpus = open_corpus(str(slice_dir), glob="*.py")
@@ -146,10 +147,12 @@ def run_extraction(store: Store, source: Path, demo_dir: Path, seed: int, consol
             return 1
     identity = dict(model=str(model), seq_len=LM_SEQ_LEN, top_k=40, temperature=1.0,
                     batch_size=LM_BATCH, seed=seed, prompt=None)
-    set_id, job = sample_job(store, identity, LM_OUTPUTS, name="demo: quick GPT-2, top-k 40")
+    set_id, job, said = enqueue_sampling(store, identity, LM_OUTPUTS, name="demo: quick GPT-2, top-k 40")
+    console.print(said)
     if job is not None and run_foreground(store, [job], console):
         return 1
-    scan_id, job = scan_job(store, set_id, corpus, workers=2)
+    scan_id, job, said = enqueue_scan(store, set_id, corpus, workers=2)
+    console.print(said)
     if run_foreground(store, [job], console):
         return 1
     print_memorized(store, scan_id, top=10, order="extract")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 
 from engine.errors import InputError
@@ -18,47 +17,15 @@ def _store(args):
 
 def _corpus(args):
     """The corpus the user named, refused at once if it holds no readable document."""
-    from engine.clones.lines import fold
-    from engine.data.corpus import open_corpus
+    from engine.enqueue import open_checked_corpus
 
-    shard_bytes = int(getattr(args, "shard_mb", 64) * (1 << 20))
-    corpus = open_corpus(args.corpus, glob=args.glob, text_field=args.text_field, split=args.split,
-                         shard_bytes=max(shard_bytes, 1))
-    unreadable = 0
-    for doc in corpus:  # stops at the first readable document: the first one, as a rule
-        if doc.data is not None and fold(doc.data, True) is not None:
-            return corpus
-        unreadable += 1
-    raise InputError(f"the corpus has no readable document ({unreadable} not UTF-8)", args.corpus)
-
-
-def _model_name(name: str) -> str:
-    """A local model directory as an absolute path (the worker may run elsewhere)."""
-    path = Path(name).expanduser()
-    return str(path.absolute()) if path.is_dir() else name
-
-
-def _context_length(model: str) -> int | None:
-    """A local model's context length from its config.json (None if unknown)."""
-    import json
-
-    from engine.sample import config_context_length
-
-    try:
-        return config_context_length(json.loads((Path(model) / "config.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def _active_job(store, kind: str, key: str, value) -> int | None:
-    for job in store.jobs(("queued", "running")):
-        if job["kind"] == kind and job["params"].get(key) == value:
-            return job["id"]
-    return None
+    return open_checked_corpus(args.corpus, glob=args.glob, text_field=args.text_field, split=args.split,
+                               shard_mb=getattr(args, "shard_mb", 64))
 
 
 # -- commands ---------------------------------------------------------------------------
 def cmd_sample(args) -> int:
+    from engine.enqueue import check_sampling, enqueue_sampling
     from tui.cli import _launch
 
     if getattr(args, "sample_command", None) == "import":
@@ -66,83 +33,16 @@ def cmd_sample(args) -> int:
     missing = [f"--{n.replace('_', '-')}" for n in ("model", "n") if getattr(args, n) is None]
     if missing:
         raise InputError(f"sample needs {' and '.join(missing)}")
-    if not (math.isfinite(args.temperature) and args.temperature > 0):
-        raise InputError(f"--temperature must be a positive number, not {args.temperature}")
-    from engine.lm import check_model
-
-    model = _model_name(args.model)
-    check_model(model)
-    if args.prompt is not None and not args.prompt:
-        raise InputError("--prompt is empty; leave it out to start from the BOS token")
-    limit = _context_length(model)
-    if limit is not None and args.seq_len >= limit:
-        raise InputError(f"--seq-len {args.seq_len} does not fit the model's context of {limit} tokens "
-                         f"after the first token; ask for at most {limit - 1}")
+    model = check_sampling(args.model, args.seq_len, args.temperature, args.prompt)
     store = _store(args)
     identity = dict(model=model, seq_len=args.seq_len, top_k=args.top_k, temperature=args.temperature,
                     batch_size=args.batch_size, seed=args.seed, prompt=args.prompt)
-    set_id, job_id = sample_job(store, identity, args.n, args.name, args.trust_remote_code, args.device)
+    set_id, job_id, said = enqueue_sampling(store, identity, args.n, args.name, args.trust_remote_code, args.device)
+    print(said)
     if job_id is None:
         return 0
     print(f"job {job_id}: sampling")
     return _launch(store, [job_id], args)
-
-
-def sample_job(store, identity: dict, n: int, name: str | None = None, trust_remote_code: bool = False,
-               device: str = "auto") -> tuple[int, int | None]:
-    """The output set with these settings (made if new, grown to ``n`` if smaller) and the
-    job that samples what it lacks (None if it holds ``n`` already)."""
-    found = store.find_output_set(**identity)
-    if found is None:
-        set_id = store.add_output_set(
-            name=name or f"{Path(identity['model']).name} k{identity['top_k']} t{identity['temperature']:g} "
-                         f"len{identity['seq_len']}",
-            source="sample", n=n, config={"trust_remote_code": trust_remote_code}, **identity,
-        )
-        print(f"output set {set_id}: {n} outputs to sample")
-    else:
-        set_id = found["id"]
-        if n > found["n"]:
-            store.update_output_set(set_id, n=n)
-        have = found["count"]
-        if have >= n:
-            print(f"output set {set_id} already holds {have} outputs (asked for {n}); nothing to do")
-            return set_id, None
-        print(f"output set {set_id}: {have} outputs stored, continuing to {max(n, found['n'])}")
-    job_id = _active_job(store, "sample", "set_id", set_id) or store.add_job(
-        "sample", {"set_id": set_id, "device": device})
-    return set_id, job_id
-
-
-def check_scan(store, set_id: int, min_lines: int) -> dict:
-    if min_lines < 2:
-        raise InputError(f"--min-lines must be at least 2, not {min_lines}")
-    outputs = store.output_set(set_id)
-    if outputs["count"] == 0:
-        raise InputError(f"output set {set_id} holds no outputs yet")
-    return outputs
-
-
-def scan_job(store, set_id: int, corpus, min_lines: int = 6, case_sensitive: bool = False,
-             workers: int | None = None) -> tuple[int, int]:
-    """A scan of an output set (as it is now) against a corpus, and its job. An unfinished
-    scan with the same settings is resumed: its finished shards are not read again."""
-    check_scan(store, set_id, min_lines)
-    n_outputs = store.max_output_id(set_id)
-    found = store.unfinished_scan(set_id, corpus.spec, n_outputs, min_lines, case_sensitive)
-    if found is not None:
-        scan_id = found["id"]
-        if workers:
-            store.update_scan(scan_id, workers=workers)
-        done = len(store.finished_shards(scan_id))
-        print(f"resuming scan {scan_id} ({done} of {found['n_shards'] or '?'} shards already done)")
-        return scan_id, _active_job(store, "scan", "scan_id", scan_id) or store.add_job("scan", {"scan_id": scan_id})
-    scan_id = store.add_scan(
-        set_id=set_id, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
-        n_outputs=store.max_output_id(set_id), min_lines=min_lines, case_sensitive=int(case_sensitive),
-        workers=workers or os.cpu_count() or 1,
-    )
-    return scan_id, store.add_job("scan", {"scan_id": scan_id})
 
 
 def cmd_sample_import(args) -> int:
@@ -177,32 +77,33 @@ def cmd_outputs(args) -> int:
 
 
 def cmd_lm_train(args) -> int:
+    from engine.enqueue import check_lm_out, enqueue_lm_training
     from engine.lm import load_lm_preset
     from engine.study import parse_settings
     from tui.cli import _launch
 
     settings = parse_settings(args.set)
-    load_lm_preset(args.preset, settings)
-    out = Path(args.out).expanduser().absolute()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError("already exists; choose another --out or remove it", out)
+    load_lm_preset(args.preset, settings)  # bad settings and folders are refused before the corpus is read
+    check_lm_out(args.out)
     corpus = _corpus(args)
     store = _store(args)
-    job_id = store.add_job("lm_train", {
-        "corpus": corpus.spec, "out": str(out), "preset": args.preset, "settings": settings,
-        "seed": args.seed, "device": args.device,
-    })
-    print(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} into {out}")
+    job_id = enqueue_lm_training(store, corpus, args.out, args.preset, settings, args.seed, args.device)
+    print(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} "
+          f"into {Path(args.out).expanduser().absolute()}")
     return _launch(store, [job_id], args)
 
 
 def cmd_scan(args) -> int:
+    from engine.enqueue import check_scan, enqueue_scan
     from tui.cli import _launch
 
     store = _store(args)
     outputs = check_scan(store, args.outputs, args.min_lines)  # before reading the corpus
     corpus = _corpus(args)
-    scan_id, job_id = scan_job(store, args.outputs, corpus, args.min_lines, args.case_sensitive, args.workers)
+    scan_id, job_id, said = enqueue_scan(store, args.outputs, corpus, args.min_lines, args.case_sensitive,
+                                         args.workers)
+    if said.startswith("resuming"):
+        print(said)
     print(f"scan {scan_id} (job {job_id}): {outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
     code = _launch(store, [job_id], args)
     if code == 0 and (args.wait or args.foreground):
