@@ -382,12 +382,36 @@ class Store:
 
     def jobs(self, states: Iterable[str] | None = None) -> list[dict]:
         if states is None:
-            rows = self._rows("SELECT id FROM jobs ORDER BY id")
+            rows = self._rows("SELECT * FROM jobs ORDER BY id")
         else:
             states = list(states)
             marks = ", ".join("?" for _ in states)
-            rows = self._rows(f"SELECT id FROM jobs WHERE state IN ({marks}) ORDER BY id", states)
+            rows = self._rows(f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY id", states)
+        for row in rows:
+            row["params"] = json.loads(row["params"])
+        return rows
+
+    def jobs_with(self, kind: str, key: str, value: Any) -> list[dict]:
+        """The jobs of ``kind`` whose parameter ``key`` is ``value`` (a scan's, an output set's)."""
+        rows = self._rows(
+            "SELECT id FROM jobs WHERE kind = ? AND json_extract(params, '$.' || ?) = ? ORDER BY id", [kind, key, value]
+        )
         return [self.job(r["id"]) for r in rows]
+
+    def resume_job(self, job_id: int) -> bool:
+        """Queue a cancelled or failed job again (it continues from its last checkpoint)."""
+        with self._write():
+            cur = self.db.execute(
+                "UPDATE jobs SET state = 'queued', cancel_requested = 0, error = NULL, finished = NULL, "
+                "attempts = 0, pid = NULL, message = 'resumed' WHERE id = ? AND state IN ('cancelled', 'failed')",
+                [job_id],
+            )
+        return cur.rowcount == 1
+
+    def delete_job(self, job_id: int) -> None:
+        """Remove a job that is not running (a running one is cancelled first)."""
+        with self._write():
+            self.db.execute("DELETE FROM jobs WHERE id = ? AND state != 'running'", [job_id])
 
     def claim_job(self, job_id: int, pid: int) -> dict | None:
         """Atomically move a queued job to running for worker ``pid``; None if not queued."""
@@ -528,6 +552,16 @@ class Store:
             yield from rows
             last = rows[-1]["id"]
 
+    def delete_output_set(self, set_id: int) -> None:
+        """Remove an output set with its outputs, its sampling jobs, and its scans with theirs."""
+        with self._write():
+            for row in self._rows("SELECT id FROM scans WHERE set_id = ?", [set_id]):
+                self.delete_scan(row["id"])
+            self.db.execute("DELETE FROM jobs WHERE kind = 'sample' AND json_extract(params, '$.set_id') = ?",
+                            [set_id])
+            self.db.execute("DELETE FROM outputs WHERE set_id = ?", [set_id])
+            self.db.execute("DELETE FROM output_sets WHERE id = ?", [set_id])
+
     def output(self, set_id: int, output_id: int) -> dict:
         row = self._row("SELECT id, md5, text, n_tokens FROM outputs WHERE set_id = ? AND id = ?", [set_id, output_id])
         if row is None:
@@ -572,11 +606,12 @@ class Store:
         return None if row is None else self.scan(row["id"])
 
     def delete_scan(self, scan_id: int) -> None:
-        """Remove a scan with its shards and results (not its files)."""
+        """Remove a scan with its shards, results and jobs (not its files)."""
         with self._write():
             self._unindex_texts(scan_id)
             for table in ("snippets", "snippet_outputs", "snippet_matches", "scan_shards"):
                 self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+            self.db.execute("DELETE FROM jobs WHERE kind = 'scan' AND json_extract(params, '$.scan_id') = ?", [scan_id])
             self.db.execute("DELETE FROM scans WHERE id = ?", [scan_id])
 
     def _unindex_texts(self, scan_id: int) -> None:
