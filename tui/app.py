@@ -1,0 +1,127 @@
+"""The byrote app: a Textual face over the store. It reads the store and enqueues jobs;
+the detached worker does the work, so closing the app (or losing the terminal) stops
+nothing. It never imports torch, transformers or datasets."""
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from textual.app import App
+from textual.binding import Binding
+
+from engine.store import Store
+from tui.commands import ByroteCommands
+
+POLL_S = 0.5  # the store is read this often: the screens reflect it within a second
+
+
+class ByroteApp(App):
+    """Dashboard, launch forms, study curves, memorization browser and viewer."""
+
+    TITLE = "byrote"
+    CSS_PATH = Path(__file__).parent / "styles" / "base.tcss"
+    COMMANDS = App.COMMANDS | {ByroteCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Keys"),
+    ]
+
+    def __init__(self, db_path: str | Path | None = None, *, clock: Callable[[], float] = time.time,
+                 spawn_worker: Callable[[Store], int | None] | None = None, poll_s: float = POLL_S) -> None:
+        super().__init__()
+        store = Store(db_path)  # made (and migrated) now, so the screens' readers only read
+        self.db_path = store.path
+        store.close()
+        self.clock = clock
+        self.poll_s = poll_s
+        if spawn_worker is None:
+            from engine.jobs import start_worker as spawn_worker
+        self._spawn_worker = spawn_worker
+        self.sub_title = self.db_path.name
+
+    # -- the store ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Store]:
+        """A store of this thread's own (SQLite connections stay in their thread)."""
+        store = Store(self.db_path, create=False)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def ensure_worker(self) -> int | None:
+        """Start the detached worker unless one runs; its pid, or None if one ran."""
+        with self.reading() as store:
+            return self._spawn_worker(store)
+
+    # -- navigation ----------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from tui.screens.dashboard import DashboardScreen
+
+        self.push_screen(DashboardScreen())
+
+    def open_study(self, study_id: int) -> None:
+        from tui.screens.study import StudyScreen
+
+        self.push_screen(StudyScreen(study_id))
+
+    def open_scan(self, scan_id: int) -> None:
+        from tui.screens.browser import BrowserScreen
+
+        self.push_screen(BrowserScreen(scan_id))
+
+    def open_viewer(self, scan_id: int, fingerprint: str, output_id: int | None = None) -> None:
+        from tui.screens.viewer import ViewerScreen
+
+        self.push_screen(ViewerScreen(scan_id, fingerprint, output_id))
+
+    def action_new_study(self) -> None:
+        from tui.screens.launch import StudyForm
+
+        self.push_screen(StudyForm())
+
+    def action_new_sampling(self) -> None:
+        from tui.screens.launch import SamplingForm
+
+        self.push_screen(SamplingForm())
+
+    def action_new_scan(self, set_id: int | None = None) -> None:
+        from tui.screens.launch import ScanForm
+
+        self.push_screen(ScanForm(set_id))
+
+    def action_dashboard(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_start_worker(self) -> None:
+        pid = self.ensure_worker()
+        self.notify(f"worker started (pid {pid})" if pid else "a worker is already running")
+
+    def palette_items(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """The app's commands for the palette: launch forms, and every study and scan."""
+        from functools import partial
+
+        items: list[tuple[str, str, Callable[[], object]]] = [
+            ("New noise study", "open the launch form", self.action_new_study),
+            ("New sampling", "sample outputs from a language model", self.action_new_sampling),
+            ("New scan", "scan outputs against a training corpus", self.action_new_scan),
+            ("Dashboard", "back to the list of studies, samplings and scans", self.action_dashboard),
+            ("Start the worker", "run queued jobs in a detached worker", self.action_start_worker),
+        ]
+        with self.reading() as store:
+            for study in store.studies():
+                items.append((f"Open study {study['id']}: {study['name'] or study['model']}",
+                              f"{study['task']}, {study['model']}", partial(self.open_study, study["id"])))
+            for scan in store.scans():
+                items.append((f"Open scan {scan['id']}: {scan['corpus_label'] or scan['source']}",
+                              f"memorized snippets ({scan['state']})", partial(self.open_scan, scan["id"])))
+        return items

@@ -1,0 +1,42 @@
+"""The command palette (ctrl+p): every key of the current screen, and every study and scan by name."""
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.screens.help import screen_keys
+
+
+class ByroteCommands(Provider):
+    """Commands: the app's own (open a study or a scan, launch forms) and the current
+    screen's bindings, so every action that has a key is also a command."""
+
+    async def startup(self) -> None:
+        self.items = await asyncio.to_thread(self.app.palette_items)
+        screen = self.screen
+        title = getattr(screen, "HELP_TITLE", None) or type(screen).__name__.removesuffix("Screen")
+        actions = {}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.description and binding.action not in ("command_palette",):
+                # run on the node that declared it (a table's cursor keys, the screen's, the app's)
+                actions.setdefault(binding.description,
+                                   (binding.action, active.node, self.app.get_key_display(binding)))
+        for text, (action, node, key) in actions.items():
+            self.items.append((f"{title}: {text}", f"key {key}", partial(self.app.run_action, action, node)))
+
+    async def discover(self) -> Hits:
+        for text, help, callback in self.items:
+            yield DiscoveryHit(text, callback, help=help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, help, callback in self.items:
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), callback, help=help)
+
+
+__all__ = ["ByroteCommands", "screen_keys"]

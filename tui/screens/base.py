@@ -1,0 +1,50 @@
+"""A screen that shows the store live: it reads in a thread worker, never on the UI thread."""
+from __future__ import annotations
+
+from typing import Any
+
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from engine.errors import InputError
+
+
+class PolledScreen(Screen):
+    """Reads the store every ``app.poll_s`` seconds in a thread worker and shows the result.
+
+    Subclasses define :meth:`read` (in the worker thread, with a store of its own) and
+    :meth:`show` (on the UI thread). A read still running when the next one is due is
+    cancelled (one group, exclusive), so a slow disk never piles up work.
+    """
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+        self.set_interval(self.app.poll_s, self.refresh_data)
+
+    def refresh_data(self) -> None:
+        self.run_worker(self._read, thread=True, exclusive=True, group="read", exit_on_error=False)
+
+    def _read(self) -> None:
+        worker = get_current_worker()
+        try:
+            with self.app.reading() as store:
+                data = self.read(store)
+        except InputError as exc:  # the item was deleted meanwhile, say
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self.read_failed, exc)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, data)
+
+    def _show(self, data: Any) -> None:
+        if self.is_attached:
+            self.show(data)
+
+    def read(self, store) -> Any:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def show(self, data: Any) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def read_failed(self, exc: InputError) -> None:
+        self.notify(str(exc), severity="error")
