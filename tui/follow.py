@@ -40,34 +40,22 @@ def jobs_table(jobs: list[dict]) -> Table:
     return table
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
 def results_table(store: Store, study_id: int) -> Table:
     """The last epoch of each noise level: one column per level, one row per metric,
     held-out figures first (fits 80 columns for five levels)."""
     from engine.study import level_name, summary
-    from engine.tasks import get_task
+    from engine.tasks import TASK_HEADLINES
+    from tui.curves import fmt_value, result_rows
 
     study = store.study(study_id)
-    headline = get_task(study["task"]).headline
     rows = summary(store, study_id)
     table = Table(title=f"study {study_id}: {study['name']} ({study['model']}, {study['preset']} preset)",
                   header_style="bold")
     table.add_column("metric at the last epoch")
     for row in rows:
         table.add_column(f"{level_name(row['level'])}%", justify="right")
-    table.add_row("epoch", *[str(row["epoch"]) for row in rows])
-    for split, label in (("valid", "held-out"), ("train", "train")):
-        for name in headline:
-            values = [row.get(f"{split}.{name}") for row in rows]
-            if any(v is not None for v in values):  # e.g. CSR exists on held-out data only
-                table.add_row(f"{label} {name}", *[_fmt(v) for v in values])
+    for name, values in result_rows(rows, TASK_HEADLINES[study["task"]]):
+        table.add_row(name, *[fmt_value(v) for v in values])
     return table
 
 

@@ -24,6 +24,20 @@ TASK_MODELS: dict[str, tuple[str, ...]] = {
     "methodname": ("code2vec",),
 }
 
+# task name -> headline metrics (summary tables, the app's curves first), known without torch.
+TASK_HEADLINES: dict[str, tuple[str, ...]] = {
+    "varmisuse": ("loc_accuracy", "repair_accuracy", "nobug_accuracy", "loss", "gini_loss", "mean_score_loc"),
+    "methodname": ("f1_score", "precision", "recall", "exact_match", "loss", "gini_loss", "mean_score",
+                   "csr_all", "csr_correct", "csr_incorrect"),
+}
+
+# task name -> per-sample score array -> the head's name ("" for a task with one head),
+# as in the published prediction_score files and the app's score distributions.
+TASK_SCORE_COLUMNS: dict[str, dict[str, str]] = {
+    "varmisuse": {"loc_score": "Localization", "rep_score": "Repair"},
+    "methodname": {"score": ""},
+}
+
 
 class Task(Protocol):
     name: str

@@ -31,7 +31,7 @@ from engine.data import methodname as data
 from engine.data import noise
 from engine.data.noise_methodname import noise_methodname
 from engine.errors import InputError
-from engine.tasks import TASK_MODELS
+from engine.tasks import TASK_HEADLINES, TASK_MODELS, TASK_SCORE_COLUMNS
 
 
 @dataclass
@@ -49,9 +49,8 @@ class Prepared:
 class MethodNameTask:
     name = "methodname"
     models = TASK_MODELS["methodname"]
-    headline = ("f1_score", "precision", "recall", "exact_match", "loss", "gini_loss", "mean_score",
-                "csr_all", "csr_correct", "csr_incorrect")
-    score_columns = {"score": ""}
+    headline = TASK_HEADLINES["methodname"]
+    score_columns = TASK_SCORE_COLUMNS["methodname"]
     display_names = {"code2vec": "code2vec"}
     heldout_name = "test"
     export_names: dict[str, tuple[str, str]] = {}

@@ -15,7 +15,7 @@ from engine import metrics
 from engine.data import great, noise
 from engine.data.varmisuse import VarMisuseSample
 from engine.errors import InputError
-from engine.tasks import TASK_MODELS
+from engine.tasks import TASK_HEADLINES, TASK_MODELS, TASK_SCORE_COLUMNS
 
 
 @dataclass
@@ -28,9 +28,8 @@ class Prepared:
 class VarMisuseTask:
     name = "varmisuse"
     models = TASK_MODELS["varmisuse"]
-    headline = ("loc_accuracy", "repair_accuracy", "nobug_accuracy", "loss", "gini_loss", "mean_score_loc")
-    # per-sample score array -> the head's name in the published prediction_score files
-    score_columns = {"loc_score": "Localization", "rep_score": "Repair"}
+    headline = TASK_HEADLINES["varmisuse"]
+    score_columns = TASK_SCORE_COLUMNS["varmisuse"]
     # export layout of the published results (CI-Memorization): names, folders, heads
     display_names = {"transformer": "Transformer", "ggnn": "GGNN", "great": "Great"}
     heldout_name = "held"

@@ -1,0 +1,143 @@
+"""What the study screen plots, as plain data: colours, curves, score distributions, order.
+
+No Textual here (and no torch): every function takes and returns plain values, so the
+study screen's pictures can be checked by hand-computed numbers.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from engine.tasks import TASK_HEADLINES
+
+RGB = tuple[int, int, int]
+
+# the paper's five noise levels: from clean (green) to all-noise (red)
+LEVEL_COLOURS: dict[float, RGB] = {
+    0.0: (60, 180, 75),     # green
+    25.0: (70, 200, 230),   # cyan
+    50.0: (235, 200, 30),   # yellow
+    75.0: (245, 130, 48),   # orange
+    100.0: (230, 25, 75),   # red
+}
+# any other level: blue, purple, magenta, olive, brown, teal, pink, lavender, grey
+EXTRA_COLOURS: tuple[RGB, ...] = (
+    (0, 110, 220), (145, 30, 180), (240, 50, 230), (128, 128, 0), (170, 110, 40),
+    (0, 128, 128), (250, 160, 190), (180, 160, 255), (150, 150, 150),
+)
+
+
+def level_colour(level: float) -> RGB:
+    """The colour of a noise level, the same on every screen and in every study.
+
+    A level outside the standard five takes an extra colour by its quarter-percent
+    steps modulo 9, so 5, 10, 20, ..., 90 % all differ from each other.
+    """
+    level = float(level)
+    if level in LEVEL_COLOURS:
+        return LEVEL_COLOURS[level]
+    return EXTRA_COLOURS[round(level * 4) % len(EXTRA_COLOURS)]
+
+
+def level_label(level: float) -> str:
+    """25.0 -> '25%' (legends, table columns)."""
+    from engine.study import level_name
+
+    return f"{level_name(float(level))}%"
+
+
+def curve_series(table: Mapping[float, Mapping[int, float | None]]) -> list[tuple[float, list[int], list[float]]]:
+    """``{level: {epoch: value}}`` -> ``[(level, epochs, values)]`` by level, epochs ascending.
+
+    Missing values (nan, recorded as NULL) are left out; a level without any value is
+    left out altogether.
+    """
+    series = []
+    for level in sorted(table):
+        points = [(int(e), float(v)) for e, v in sorted(table[level].items()) if v is not None and not math.isnan(v)]
+        if points:
+            series.append((float(level), [e for e, _ in points], [v for _, v in points]))
+    return series
+
+
+def sorted_scores(values: Sequence[float] | np.ndarray, points: int = 200) -> tuple[list[float], list[float]]:
+    """The sorted predicted-score distribution (the paper's Figures 4 and 5).
+
+    Scores sorted descending, at no more than ``points`` ranks spread evenly over the
+    whole range (first and last included, exact values at each); x is the rank
+    normalised to 0..1, so levels with different sample counts align. Nan is dropped.
+    """
+    scores = np.asarray(values, dtype=np.float64).ravel()
+    scores = -np.sort(-scores[~np.isnan(scores)])
+    n = len(scores)
+    if n == 0:
+        return [], []
+    if n == 1:
+        return [0.0], [float(scores[0])]
+    ranks = np.unique(np.round(np.linspace(0, n - 1, min(n, max(2, points)))).astype(np.int64))
+    return (ranks / (n - 1)).tolist(), scores[ranks].tolist()
+
+
+def metric_order(names: Iterable[str], task: str) -> list[str]:
+    """The metrics to cycle through: the task's headline ones first (in headline order),
+    then the others alphabetically."""
+    names = set(names)
+    headline = [m for m in TASK_HEADLINES.get(task, ()) if m in names]
+    return headline + sorted(names - set(headline))
+
+
+_UNIT_WORDS = ("accuracy", "score", "precision", "recall", "exact_match", "gini")
+
+
+def bounds(metric: str) -> tuple[float, float] | None:
+    """y-axis bounds: [0, 1] for accuracies, ratios, scores and the Gini coefficient;
+    None (automatic) for losses, counts and anything unknown."""
+    if metric.startswith("csr_") or any(word in metric for word in _UNIT_WORDS):
+        return (0.0, 1.0)
+    return None
+
+
+def default_epoch(epochs_done: Iterable[int]) -> int | None:
+    """The epoch whose distributions to show first: the last one every run has finished,
+    else the latest any run has; None before the first."""
+    done = [int(e) for e in epochs_done]
+    if not done or max(done) == 0:
+        return None
+    return min(done) or max(done)
+
+
+def step(items: Sequence, current, by: int):
+    """The item ``by`` places after ``current`` in ``items``, cyclically (the first if
+    ``current`` is not among them); None for no items."""
+    if not items:
+        return None
+    if current not in items:
+        return items[0]
+    return items[(list(items).index(current) + by) % len(items)]
+
+
+def fmt_value(value) -> str:
+    """A figure as the result tables print it: floats to 4 decimals, missing as '-'."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def result_rows(summary: list[dict], headline: Sequence[str]) -> list[tuple[str, list]]:
+    """The last epoch of each level as table rows, like ``byrote study show``: the epoch,
+    then each headline metric held-out and train (rows without any value left out).
+
+    ``summary`` is :func:`engine.study.summary` (one dict per run, by level); cells are
+    raw values (None where missing).
+    """
+    rows: list[tuple[str, list]] = [("epoch", [r["epoch"] for r in summary])]
+    for split, label in (("valid", "held-out"), ("train", "train")):
+        for name in headline:
+            values = [r.get(f"{split}.{name}") for r in summary]
+            if any(v is not None for v in values):  # e.g. CSR exists on held-out data only
+                rows.append((f"{label} {name}", values))
+    return rows

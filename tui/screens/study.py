@@ -1,0 +1,287 @@
+"""A noise study, live: one curve per noise level over the epochs, the sorted score
+distribution of one epoch (the paper's Figures 4 and 5), and the last epoch's figures."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from rich.markup import escape
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer, Header, Static
+from textual_plotext import PlotextPlot
+
+from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS
+from tui.curves import (
+    bounds,
+    curve_series,
+    default_epoch,
+    fmt_value,
+    level_colour,
+    level_label,
+    metric_order,
+    result_rows,
+    sorted_scores,
+    step,
+)
+from tui.screens.base import PolledScreen
+from tui.widgets.keytable import KeyTable
+
+SPLITS = {"valid": "held-out", "train": "train"}
+POINTS = 200  # most points per score-distribution line
+JOB_STATES = ("running", "queued", "failed", "cancelled", "done")
+
+Series = list[tuple[float, list, list]]
+
+
+@dataclass
+class StudyView:
+    """One read of the store, for the current choice of split, metric, epoch and column."""
+
+    study: dict
+    title: str
+    split: str
+    names: list[str]  # the split's metrics, headline first
+    metric: str | None
+    curves: Series
+    epochs: list[int]  # epochs any run has finished
+    epoch: int | None
+    columns: dict[str, str]  # score array -> display name
+    column: str | None
+    scores: Series
+    levels: list[float]
+    results: list[tuple[str, list]]  # the last epoch's table: (row label, value per level)
+
+
+def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
+    """'epoch 2/3, 1 running, 2 queued': how far the runs are, and their jobs' states."""
+    done = [int(r["epochs_done"] or 0) for r in runs] or [0]
+    lo, hi = min(done), max(done)
+    epochs = f"epoch {lo}/{study['epochs']}" if lo == hi else f"epochs {lo}-{hi}/{study['epochs']}"
+    counts = Counter(j["state"] for j in jobs)
+    states = ", ".join(f"{counts[s]} {s}" for s in JOB_STATES if counts[s])
+    return f"{epochs}, {states or 'no jobs'}"
+
+
+class StudyScreen(PolledScreen):
+    """The curves of one study, growing while its runs train."""
+
+    HELP_TITLE = "Study"
+    CSS_PATH = "../styles/study.tcss"
+    METRIC = Binding.Group("Metric", compact=True)  # the footer shows "mM Metric"
+    EPOCH = Binding.Group("Epoch", compact=True)
+    BINDINGS = [
+        Binding("m", "metric(1)", "Next metric", group=METRIC),
+        Binding("M", "metric(-1)", "Previous metric", group=METRIC),
+        Binding("t", "split", "Split", tooltip="Toggle train / held-out figures"),
+        Binding("e", "epoch(1)", "Next epoch", group=EPOCH),
+        Binding("E", "epoch(-1)", "Previous epoch", group=EPOCH),
+        Binding("o", "column", "Head", tooltip="Which score the distribution shows (localization / repair)"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, study_id: int) -> None:
+        super().__init__()
+        self.study_id = study_id
+        self.split = "valid"
+        self.metric: str | None = None  # None: the first headline metric
+        self.epoch: int | None = None  # None: follow the default epoch
+        self.column: str | None = None  # None: the task's first score array
+        self.view: StudyView | None = None
+        self.curves: Series = []  # what each plot shows now
+        self.scores: Series = []
+        self._drawn: dict[str, tuple] = {}  # what each widget was last drawn from
+        self._stamp: tuple = ()
+        self._memo: dict[tuple, object] = {}
+        self._score_cache: dict[tuple, tuple[list, list] | None] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"study {self.study_id}", id="study-title")
+        with Horizontal(id="plots"):
+            yield PlotextPlot(id="curves")
+            yield PlotextPlot(id="scores")
+        yield KeyTable(id="results")
+        yield Footer()
+
+    # -- reading (worker thread) -----------------------------------------------------------
+    def read(self, store) -> StudyView:
+        from engine.study import summary
+
+        study = store.study(self.study_id)
+        runs = store.runs(self.study_id)
+        task, split = study["task"], self.split
+        # metrics only change when an epoch is committed: between commits a poll costs
+        # three small queries, whatever the study's size
+        stamp = tuple((r["id"], r["epochs_done"]) for r in runs)
+        if stamp != self._stamp:
+            self._stamp, self._memo = stamp, {}
+        memo = self._memo
+
+        def once(key, compute):
+            if (stamp, key) not in memo:
+                memo[(stamp, key)] = compute()
+            return memo[(stamp, key)]
+
+        names = once(("names", split), lambda: metric_order(
+            [n for s, n in store.metric_names(self.study_id) if s == split], task))
+        metric = self.metric if self.metric in names else (names[0] if names else None)
+        curves = once(("curves", split, metric), lambda: curve_series(
+            store.metric_table(self.study_id, split, metric))) if metric else []
+
+        done = [int(r["epochs_done"] or 0) for r in runs]
+        epochs = list(range(1, max(done, default=0) + 1))
+        epoch = self.epoch if self.epoch in epochs else default_epoch(done)
+        columns = TASK_SCORE_COLUMNS.get(task, {})
+        column = self.column if self.column in columns else next(iter(columns), None)
+        scores = []
+        if epoch is not None and column is not None:
+            for run in runs:
+                points = self._sorted_scores(store, run["id"], epoch, split, column)
+                if points is not None:
+                    scores.append((float(run["level"]), *points))
+
+        title = (f"[b]study {study['id']}: {escape(study['name'] or '')}[/]  {task} · {study['model']} · "
+                 f"{study['preset']} preset · levels {', '.join(level_label(v) for v in study['levels'])} · "
+                 f"{state_summary(study, runs, store.jobs_of_study(self.study_id))}")
+        return StudyView(
+            study=study, title=title, split=split, names=names, metric=metric, curves=curves,
+            epochs=epochs, epoch=epoch, columns=columns, column=column, scores=scores,
+            levels=[float(r["level"]) for r in runs],
+            results=once("results", lambda: result_rows(summary(store, self.study_id),
+                                                        TASK_HEADLINES.get(task, ()))),
+        )
+
+    def _sorted_scores(self, store, run_id: int, epoch: int, split: str, column: str):
+        """One run's sorted scores at one epoch, or None; cached (a finished epoch's arrays
+        never change)."""
+        import zipfile
+
+        import numpy as np
+
+        key = (run_id, epoch, split, column)
+        if key not in self._score_cache:
+            path = store.array_path(run_id, epoch, split)
+            if path is None or not path.exists():
+                return None  # not finished yet: ask again at the next poll
+            try:
+                with np.load(path) as arrays:
+                    points = sorted_scores(arrays[column], POINTS) if column in arrays else None
+            except (ValueError, zipfile.BadZipFile):  # not an npz: it will not heal
+                points = None
+            self._score_cache[key] = points
+        return self._score_cache[key]
+
+    # -- showing (UI thread) -----------------------------------------------------------
+    def show(self, view: StudyView) -> None:
+        self.view = view
+        self.sub_title = view.study["name"]
+        if self._changed("title", (view.title,)):
+            self.query_one("#study-title", Static).update(view.title)
+        self._draw_curves(view)
+        self._draw_scores(view)
+        self._fill_results(view)
+        if self._changed("keys", (len(view.names), len(view.epochs), len(view.columns))):
+            self.refresh_bindings()
+
+    def read_failed(self, exc) -> None:
+        """The study is gone (deleted elsewhere): say so once and go back."""
+        if self.app.screen is self:
+            super().read_failed(exc)
+            self.app.pop_screen()
+
+    def _changed(self, name: str, key: tuple) -> bool:
+        if self._drawn.get(name) == key:
+            return False
+        self._drawn[name] = key
+        return True
+
+    def _draw_curves(self, view: StudyView) -> None:
+        label = SPLITS[view.split]
+        title = f"{label} {view.metric}" if view.metric else f"{label}: no epoch finished yet"
+        if not self._changed("curves", (title, view.curves)):
+            return
+        widget = self.query_one("#curves", PlotextPlot)
+        plt = widget.plt
+        plt.clear_figure()
+        plt.title(title)
+        plt.xlabel("epoch")
+        for level, xs, ys in view.curves:
+            plt.plot(xs, ys, label=level_label(level), color=level_colour(level), marker="braille")
+        epochs = sorted({x for _, xs, _ in view.curves for x in xs})
+        if 0 < len(epochs) <= 12:
+            plt.xticks(epochs)
+        limits = bounds(view.metric) if view.metric else None
+        if limits:
+            plt.ylim(*limits)
+        self.curves = view.curves
+        widget.refresh()
+
+    def _draw_scores(self, view: StudyView) -> None:
+        label = SPLITS[view.split]
+        head = view.columns.get(view.column) or ""  # "" for a task with one score head
+        title = " ".join(filter(None, (label, head, "scores"))) + ("" if view.epoch else ": none yet")
+        xlabel = f"epoch {view.epoch} · sample rank 0-1" if view.epoch else ""
+        if not self._changed("scores", (title, xlabel, view.scores)):
+            return
+        widget = self.query_one("#scores", PlotextPlot)
+        plt = widget.plt
+        plt.clear_figure()
+        plt.title(title)
+        plt.xlabel(xlabel)
+        for level, xs, ys in view.scores:
+            plt.plot(xs, ys, label=level_label(level), color=level_colour(level), marker="braille")
+        plt.ylim(0.0, 1.0)
+        self.scores = view.scores
+        widget.refresh()
+
+    def _fill_results(self, view: StudyView) -> None:
+        if not self._changed("results", (tuple(view.levels), view.results)):
+            return
+        table = self.query_one("#results", KeyTable)
+        row = table.cursor_row
+        table.clear(columns=True)
+        table.add_column("metric at the last epoch")
+        for level in view.levels:
+            table.add_column(Text(level_label(level), justify="right"))
+        for name, values in view.results:
+            table.add_row(name, *[Text(fmt_value(v), justify="right") for v in values])
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+
+    # -- keys ----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        view = self.view
+        if view is None:
+            return True
+        if action == "metric" and len(view.names) < 2:
+            return None
+        if action == "epoch" and len(view.epochs) < 2:
+            return None
+        if action == "column" and len(view.columns) < 2:
+            return None
+        return True
+
+    def action_metric(self, by: int) -> None:
+        if self.view and self.view.names:
+            self.metric = step(self.view.names, self.view.metric, by)
+            self.refresh_data()
+
+    def action_split(self) -> None:
+        self.split = "train" if self.split == "valid" else "valid"
+        self.refresh_data()
+
+    def action_epoch(self, by: int) -> None:
+        if self.view and self.view.epochs:
+            self.epoch = step(self.view.epochs, self.view.epoch, by)
+            self.refresh_data()
+
+    def action_column(self) -> None:
+        if self.view and self.view.columns:
+            self.column = step(list(self.view.columns), self.view.column, 1)
+            self.refresh_data()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
