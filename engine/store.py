@@ -755,10 +755,15 @@ class Store:
         if text and len(text) >= 3 and self.has_text_index:
             # LIKE finds candidates in the index (its % and _ in ``text`` only widen them);
             # instr keeps the rows that hold ``text`` itself
+            # CROSS JOIN keeps the index first: the planner would otherwise probe it per row
+            where, params = "s.scan_id = ? AND instr(lower(s.text), lower(?)) > 0", [scan_id, text]
+            if flt.prefix:
+                where += " AND s.fingerprint >= ? AND s.fingerprint < ?"
+                params += [flt.prefix, flt.prefix + "\uffff"]
             rows = self.db.execute(
-                "SELECT s.rowid FROM snippet_text f JOIN snippets s ON s.rowid = f.rowid "
-                "WHERE f.text LIKE ? AND s.scan_id = ? AND instr(lower(s.text), lower(?)) > 0 LIMIT ?",
-                [f"%{text}%", scan_id, text, self.TEXT_CANDIDATES + 1],
+                "SELECT s.rowid FROM snippet_text f CROSS JOIN snippets s ON s.rowid = f.rowid "
+                f"WHERE f.text LIKE ? AND {where} LIMIT ?",
+                [f"%{text}%", *params, self.TEXT_CANDIDATES + 1],
             ).fetchall()
             if len(rows) <= self.TEXT_CANDIDATES:
                 flt.rowids = json.dumps([r[0] for r in rows])

@@ -1,0 +1,354 @@
+"""The memorization browser: orders, filters, keyset paging, opening the viewer.
+
+``fill_scan`` builds the scan the viewer's tests use too."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+from rich.text import Text
+from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import ColumnKey
+from textual.worker import WorkerState
+
+import tui.app
+from engine.store import Store
+from tui.app import ByroteApp
+from tui.screens.browser import BrowserScreen, Window, parse_query
+
+NOW = 1_700_000_100.0
+A = ["def add(a, b):", "    total = a + b", "    if total > 10:", "        total -= 10", "    print(total)",
+     "    return total"]
+B = ["class Point:", "    def __init__(self, x, y):", "        self.x = x", "        self.y = y", "",
+     "    def norm(self):", "        return (self.x ** 2 + self.y ** 2) ** 0.5"]
+C = ["for i in range(10):", "    if i % 2:", "        continue", "    print(i)", "    print(i * i)", "print('done')"]
+D = ["LONG = [" + ", ".join(str(i) for i in range(80)) + "]", "a = 1", "b = 2", "c = 3", "d = 4", "e = 5"]
+OUTPUTS = {
+    1: ["import os", "import sys", *A, "", "", "x = 1", *B, "# end"],  # A at 3-8, B at 12-18
+    2: ["# header", "", "", "y = 2", *A, "z = 3", *C],  # A at 5-10, C at 12-17
+    3: [*D, "pass"],  # D at 1-6
+    4: ["nothing memorized here"],
+}
+
+
+def fp(lines: list[str]) -> str:
+    return hashlib.md5("\n".join(lines).encode()).hexdigest()
+
+
+FILLERS = [[f"filler_{i} = {j}" for j in range(6 + i % 3)] for i in range(6)]
+FP = {"A": fp(A), "B": fp(B), "C": fp(C), "D": fp(D)}
+# name -> (lines, train, extract)
+SNIPPETS = {"A": (A, 2, 2), "B": (B, 5, 1), "C": (C, 1, 1), "D": (D, 3, 1),
+            **{f"F{i}": (lines, [2, 5, 1, 3, 2, 1][i], 1) for i, lines in enumerate(FILLERS)}}
+FP.update({f"F{i}": fp(lines) for i, lines in enumerate(FILLERS)})
+
+
+def context(lines: list[str], before: int, after: int) -> str:
+    return "\n".join([f"# before {i}" for i in range(before)] + lines + [f"# after {i}" for i in range(after)])
+
+
+MATCHES = [  # (name, rank, doc, start, end, context start, context)
+    ("A", 1, "pkg/a.py", 10, 15, 7, context(A, 3, 3)),
+    ("A", 2, "pkg/b.py", 1, 6, 1, context(A, 0, 2)),
+    ("B", 1, "pkg/c.py", 100, 106, 97, context(B, 3, 3)),
+    ("C", 1, "lib/d.py", 4, 9, 1, context(C, 3, 0)),
+    ("D", 1, "e.py", 1, 6, 1, context(D, 0, 1)),
+]
+LOCATIONS = [("A", 1, 3, 8), ("A", 2, 5, 10), ("B", 1, 12, 18), ("C", 2, 12, 17), ("D", 3, 1, 6)]
+
+
+def fill_scan(store: Store, state: str = "done") -> int:
+    """A scan of four outputs: A in outputs 1 and 2 with two training matches, output 1
+    holding A and B, D with a long line, and six fillers for the orders and pages."""
+    set_id = store.add_output_set(name="samples", source="sample", model="gpt2", n=4, created=NOW - 100)
+    store.add_outputs(set_id, [(i, hashlib.md5("\n".join(t).encode()).hexdigest(), "\n".join(t) + "\n", 50)
+                               for i, t in OUTPUTS.items()])
+    corpus = {"kind": "files", "root": "/corpus", "glob": "*.py", "count": 9, "bytes": 999}
+    scan_id = store.add_scan(set_id=set_id, source="scan", corpus=corpus, corpus_label="directory /corpus",
+                             n_outputs=4, min_lines=6, state=state, created=NOW - 50)
+    if state == "done":
+        save_results(store, scan_id)
+    return scan_id
+
+
+def save_results(store: Store, scan_id: int) -> None:
+    store.save_scan_results(
+        scan_id,
+        [(FP[name], len(lines), train, extract, "\n".join(lines)) for name, (lines, train, extract) in SNIPPETS.items()],
+        [(FP[name], o, a, b) for name, o, a, b in LOCATIONS],
+        [(FP[name], rank, doc, a, b, c, text) for name, rank, doc, a, b, c, text in MATCHES],
+        state="done", finished=NOW - 10,
+    )
+
+
+def expected(order: str, keep=lambda name: True) -> list[str]:
+    """Fingerprints in the browser's order, sorted here by hand."""
+    rows = [(name, lines, train, extract) for name, (lines, train, extract) in SNIPPETS.items() if keep(name)]
+    keys = {
+        "train": lambda r: (-r[2], FP[r[0]]), "extract": lambda r: (-r[3], FP[r[0]]),
+        "len": lambda r: (-len(r[1]), FP[r[0]]), "fingerprint": lambda r: FP[r[0]],
+        "first_line": lambda r: (r[1][0], FP[r[0]]),
+    }
+    return [FP[r[0]] for r in sorted(rows, key=keys[order])]
+
+
+class ScanApp(ByroteApp):
+    """The app opened straight on one screen (no dashboard beneath)."""
+
+    CSS_PATH = Path(tui.app.__file__).parent / ByroteApp.CSS_PATH  # relative to tui/, not tests/
+
+    def __init__(self, db, make_screen, **kwargs) -> None:
+        super().__init__(db, clock=lambda: NOW, spawn_worker=lambda store: None, poll_s=0.05, **kwargs)
+        self.make_screen = make_screen
+
+    def on_mount(self, event) -> None:
+        event.prevent_default()  # not the base class's dashboard
+        self.push_screen(self.make_screen())
+
+
+async def settle(pilot) -> None:
+    """Until no worker runs: each read's result shown, and what that started done too."""
+    app = pilot.app
+    for _ in range(20):
+        await pilot.pause()
+        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
+            return
+        await app.workers.wait_for_complete()
+
+
+async def type_filter(pilot, query: str) -> None:
+    """``/``, the query, enter."""
+    await pilot.press("slash")
+    pilot.app.screen.query_one("#filter", Input).value = query
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def shown(screen: BrowserScreen) -> list[str]:
+    """The fingerprints in the table, as rendered cells."""
+    table = screen.query_one(DataTable)
+    return [table.get_row_at(i)[0].plain for i in range(table.row_count)]
+
+
+def status(screen) -> str:
+    return str(screen.query_one("#status", Static).render())
+
+
+def title(screen) -> str:
+    return str(screen.query_one("#title", Static).render())
+
+
+def make_app(tmp_path, page_size=None, state="done"):
+    store = Store(tmp_path / "t.db")
+    scan_id = fill_scan(store, state)
+    store.close()
+    return ScanApp(tmp_path / "t.db", lambda: BrowserScreen(scan_id, page_size=page_size)), scan_id
+
+
+def highlighted(screen) -> str:
+    return screen.highlighted()
+
+
+def test_parse_query():
+    assert parse_query("abcd") == ("abcd", "")
+    assert parse_query("  0f3a9 ") == ("0f3a9", "")
+    assert parse_query("abc") == ("", "abc")  # too short for a prefix
+    assert parse_query("#AB") == ("ab", "")
+    assert parse_query("Total ") == ("", "Total ")
+    assert parse_query("ABCD") == ("", "ABCD")  # upper case is text
+    assert parse_query("   ") == ("", "")
+
+
+def test_window_keeps_at_most_its_capacity():
+    w = Window(page_size=3, capacity=6)
+    rows = [{"i": i} for i in range(10)]
+    w.first(rows[:3])
+    assert (w.at_start, w.at_end, w.span(None)) == (True, False, (1, 3))
+    assert w.append(rows[3:6]) == 0 and w.append(rows[6:9]) == 3
+    assert [r["i"] for r in w.rows] == [3, 4, 5, 6, 7, 8] and not w.at_start and w.span(None) == (4, 9)
+    assert w.append(rows[9:]) == 1 and w.at_end and w.span(10) == (5, 10)
+    assert w.prepend(rows[1:4]) == 3 and [r["i"] for r in w.rows] == [1, 2, 3, 4, 5, 6] and not w.at_end
+    w.last(rows[7:])
+    assert w.span(None) is None and w.span(10) == (8, 10) and w.at_end and not w.at_start
+    assert w.prepend(rows[4:7]) == 3 and w.span(10) == (5, 10)
+    assert w.prepend(rows[1:4]) == 3 and w.span(10) == (2, 7) and w.span(None) is None
+    assert w.prepend(rows[:1]) == 1 and w.at_start and [r["i"] for r in w.rows] == [0, 1, 2, 3, 4, 5]
+    assert w.span(None) == (1, 6) and not w.at_end
+
+
+def test_every_order(tmp_path):
+    app, scan_id = make_app(tmp_path)
+
+    async def main():
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, BrowserScreen)
+            assert screen.order == "train" and shown(screen) == expected("train")
+            assert status(screen) == "rows 1–10 of 10 · row 1"
+            assert f"scan {scan_id}" in title(screen) and "outputs: samples" in title(screen)
+            assert "10 snippets" in title(screen) and "order: train" in title(screen)
+            for key, order in [("1", "fingerprint"), ("2", "len"), ("3", "train"), ("4", "extract"),
+                               ("5", "first_line")]:
+                await pilot.press(key)
+                await settle(pilot)
+                assert screen.order == order and shown(screen) == expected(order), order
+                first_lines = [str(screen.query_one(DataTable).get_row_at(i)[4]) for i in range(10)]
+                by_fp = {FP[n]: lines[0].strip() for n, (lines, _, _) in SNIPPETS.items()}
+                for got, want in zip(first_lines, [by_fp[f] for f in expected(order)], strict=True):
+                    assert got == want or (got.endswith("…") and want.startswith(got[:-1]) and len(got) > 40)
+            await pilot.press("o")  # first_line -> fingerprint
+            await settle(pilot)
+            assert screen.order == "fingerprint" and shown(screen) == expected("fingerprint")
+            table = screen.query_one(DataTable)
+            table.post_message(DataTable.HeaderSelected(table, ColumnKey("extract"), 3, Text("extract")))
+            await settle(pilot)
+            assert screen.order == "extract" and shown(screen) == expected("extract")
+            assert "order: extract" in title(screen)
+
+    asyncio.run(main())
+
+
+def test_filters(tmp_path):
+    app, _ = make_app(tmp_path)
+    prefix = FP["A"][:5]
+
+    async def main():
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            await pilot.press("slash")
+            box = screen.query_one("#filter")
+            assert box.display and box.has_focus
+            await pilot.press(*prefix, "enter")
+            await settle(pilot)
+            assert not box.display
+            assert shown(screen) == expected("train", lambda n: FP[n].startswith(prefix))
+            assert f"filter: fingerprint {prefix}…" in title(screen)
+            assert status(screen).startswith(f"rows 1–{len(shown(screen))} of {len(shown(screen))}")
+            await pilot.press("escape")  # clears the filter
+            await settle(pilot)
+            assert shown(screen) == expected("train") and "filter" not in title(screen)
+            # text, in any case: "TOTAL" is in A only
+            await type_filter(pilot, "TOTAL")
+            assert shown(screen) == [FP["A"]] and "filter: text 'TOTAL'" in title(screen)
+            # a text that is in several snippets, in another order
+            await pilot.press("2")
+            await type_filter(pilot, "filler_")
+            assert shown(screen) == expected("len", lambda n: n.startswith("F"))
+            # '#' makes any short prefix a prefix
+            await type_filter(pilot, "#" + FP["B"][:2])
+            assert shown(screen) == expected("len", lambda n: FP[n].startswith(FP["B"][:2]))
+            # escape in the box cancels and clears; nothing matching says so
+            await type_filter(pilot, "no such text")
+            assert shown(screen) == [] and "no snippets match the filter" in status(screen)
+            await pilot.press("slash", "escape")
+            await settle(pilot)
+            assert not screen.query_one("#filter").display and shown(screen) == expected("len")
+            await pilot.press("escape")  # no filter: back
+            await settle(pilot)
+            assert not isinstance(app.screen, BrowserScreen)
+
+    asyncio.run(main())
+
+
+def test_paging_across_page_boundaries(tmp_path):
+    app, _ = make_app(tmp_path, page_size=3)
+    want = expected("train")
+
+    async def main():
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert screen.window.rows == [] or len(screen.window.rows) == 3
+            assert [r["fingerprint"] for r in screen.window.rows] == want[:3]
+            for i in range(1, len(want)):  # down through every row, one page fetched at a time
+                await pilot.press("j")
+                await settle(pilot)
+                assert highlighted(screen) == want[i], i
+                assert len(screen.window.rows) <= 9
+                assert status(screen).endswith(f"· row {i + 1}")
+            assert screen.window.at_end and not screen.window.at_start
+            assert [r["fingerprint"] for r in screen.window.rows] == want[-len(screen.window.rows):]
+            for i in range(len(want) - 2, -1, -1):  # and back up
+                await pilot.press("k")
+                await settle(pilot)
+                assert highlighted(screen) == want[i], i
+                assert len(screen.window.rows) <= 9
+            assert screen.window.at_start
+            await pilot.press("G")
+            await settle(pilot)
+            assert highlighted(screen) == want[-1]
+            assert [r["fingerprint"] for r in screen.window.rows] == want[-3:]
+            assert status(screen) == "rows 8–10 of 10 · row 10"
+            await pilot.press("k", "k")
+            await settle(pilot)
+            await pilot.press("k")
+            await settle(pilot)
+            assert highlighted(screen) == want[-4]
+            assert [r["fingerprint"] for r in screen.window.rows] == want[-6:]
+            await pilot.press("g")
+            await settle(pilot)
+            assert highlighted(screen) == want[0] and [r["fingerprint"] for r in screen.window.rows] == want[:3]
+            await pilot.press("pagedown")
+            await settle(pilot)
+            assert screen.query_one(DataTable).cursor_row > 0  # and the next page came
+            assert len(screen.window.rows) > 3
+            assert highlighted(screen) == want[screen.window.span(10)[0] - 1 + screen.query_one(DataTable).cursor_row]
+
+    asyncio.run(main())
+
+
+def test_enter_opens_the_viewer_and_y_copies(tmp_path):
+    app, scan_id = make_app(tmp_path)
+    want = expected("train")
+
+    async def main():
+        from tui.screens.viewer import ViewerScreen
+
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            from tui.screens.help import screen_keys
+
+            keys = dict(screen_keys(app.screen))
+            assert keys["/"] == "Filter" and keys["⏎"] == "View" and keys["3"] == "Sort by train"
+            await pilot.press("j", "j", "y")
+            await settle(pilot)
+            assert app.clipboard == want[2]
+            assert any(n.message == f"copied {want[2]}" for n in app._notifications)
+            await pilot.press("enter")
+            await settle(pilot)
+            viewer = app.screen
+            assert isinstance(viewer, ViewerScreen)
+            assert (viewer.scan_id, viewer.fingerprint) == (scan_id, want[2])
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, BrowserScreen) and highlighted(app.screen) == want[2]
+
+    asyncio.run(main())
+
+
+def test_a_scan_still_running_is_not_browsed_until_done(tmp_path):
+    app, scan_id = make_app(tmp_path, state="running")
+    store = Store(tmp_path / "t.db")
+    job = store.add_job("scan", {"scan_id": scan_id})
+    store.update_job(job, state="running", progress=0.45)
+
+    async def main():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert status(screen) == f"scan {scan_id} is running: 45%" and screen.window.rows == []
+            save_results(store, scan_id)  # the scan finishes: the browser notices
+            store.update_job(job, state="done", progress=1.0)
+            for _ in range(20):
+                await asyncio.sleep(0.05)
+                await settle(pilot)
+                if screen.window.rows:
+                    break
+            assert [r["fingerprint"] for r in screen.window.rows] == expected("train")
+            assert status(screen).startswith("rows 1–10 of 10")
+
+    asyncio.run(main())
+    store.close()

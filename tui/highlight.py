@@ -1,0 +1,108 @@
+"""Syntax highlighting for the side-by-side viewer: which lexer, which lines to mark.
+
+Pure functions over rich and pygments (no Textual): the viewer builds its panes from
+:func:`code_syntax`, and the tests check the lexer choice and the marked lines here.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+from rich.syntax import Syntax
+
+from engine.data.corpus import is_record_file
+
+THEME = "monokai"  # reads well on dark terminals
+PLAIN = "text"
+MIN_GUESS_SCORE = 0.1  # pygments guesses below this are noise (Python reads as "Tera Term macro")
+STRONG_STYLE = "on #4d4516"  # the lines of the snippet shown, on top of rich's ❱ pointer
+WEAK_STYLE = "on #2b3245"  # the output's other memorized lines
+_ROW_SUFFIX = re.compile(r":\d+$")
+
+
+def lexer_for_filename(name: str) -> str | None:
+    """The pygments alias for a file name (``pkg/mod.py`` -> ``python``), or None."""
+    from pygments.lexers import get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    base = os.path.basename(name)
+    if not base or is_record_file(base):  # a container of records, not a language
+        return None
+    try:
+        lexer = get_lexer_for_filename(base)
+    except ClassNotFound:
+        return None
+    return lexer.aliases[0] if lexer.aliases else None
+
+
+def lexer_from_corpus(corpus: dict | None) -> str | None:
+    """The language a corpus spec names: its glob (``*.py``) or its one given file."""
+    if not isinstance(corpus, dict):
+        return None
+    glob = corpus.get("glob")
+    if isinstance(glob, str) and glob:
+        return lexer_for_filename(re.sub(r"[*?]", "x", glob))
+    files = corpus.get("files")
+    if corpus.get("kind") == "files" and isinstance(files, list) and len(files) == 1:
+        return lexer_for_filename(str(files[0]))
+    return None
+
+
+def lexer_from_doc(doc: str | None) -> str | None:
+    """The language of a corpus document id, a relative path with perhaps a ``:row``."""
+    return lexer_for_filename(_ROW_SUFFIX.sub("", doc)) if doc else None
+
+
+def lexer_from_text(text: str) -> str | None:
+    """pygments' guess from the text itself, when it is confident enough."""
+    from pygments.lexers import guess_lexer
+    from pygments.util import ClassNotFound
+
+    if not text.strip():
+        return None
+    try:
+        lexer = guess_lexer(text)
+    except ClassNotFound:
+        return None
+    if type(lexer).analyse_text(text) < MIN_GUESS_SCORE or not lexer.aliases:
+        return None
+    return None if lexer.aliases[0] == PLAIN else lexer.aliases[0]
+
+
+def choose_lexer(corpus: dict | None, doc: str | None, text: str) -> str:
+    """The corpus's glob, else the document's name, else a guess, else plain text."""
+    return lexer_from_corpus(corpus) or lexer_from_doc(doc) or lexer_from_text(text) or PLAIN
+
+
+def span_lines(start: int, end: int) -> set[int]:
+    """The 1-based lines ``start..end`` (inclusive)."""
+    return set(range(start, end + 1))
+
+
+def output_marks(spans: Iterable[dict], start: int, end: int) -> tuple[set[int], set[int]]:
+    """(strong, weak): the shown span's lines, and the lines of the output's other
+    memorized spans (``snippets_of_output`` rows) that are not in it."""
+    strong = span_lines(start, end)
+    weak: set[int] = set()
+    for span in spans:
+        weak |= span_lines(span["start_line"], span["end_line"])
+    return strong, weak - strong
+
+
+def code_syntax(text: str, lexer: str, start_line: int = 1, strong: Iterable[int] = (),
+                weak: Iterable[int] = ()) -> Syntax:
+    """``text`` highlighted, its lines numbered from ``start_line``; ``strong`` lines get
+    rich's pointer and a bright background, ``weak`` ones a faint background. No wrap:
+    a long line stays one line (the pane scrolls sideways)."""
+    strong = set(strong)
+    text = text.removesuffix("\n")  # no empty numbered line after the last
+    syntax = Syntax(text, lexer, theme=THEME, line_numbers=True, word_wrap=False,
+                    start_line=start_line, highlight_lines=strong)
+    lines = text.split("\n")
+    for marked, style in ((strong, STRONG_STYLE), (set(weak) - strong, WEAK_STYLE)):
+        for number in sorted(marked):
+            index = number - start_line
+            if 0 <= index < len(lines) and lines[index]:
+                syntax.stylize_range(style, (index + 1, 0), (index + 1, len(lines[index])))
+    return syntax

@@ -1,0 +1,451 @@
+"""The memorization browser: a finished scan's memorized snippets, sorted and filtered,
+read from the store one keyset page at a time (a million rows scroll like ten)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import get_current_worker
+
+from engine.errors import InputError
+from tui.widgets.keytable import KeyTable
+
+# order -> column label; the store sorts numbers largest first, text alphabetically
+ORDERS = {"fingerprint": "fingerprint", "len": "len", "train": "train", "extract": "extract",
+          "first_line": "first line"}
+NUMBER_WIDTHS = {"len": 5, "train": 9, "extract": 7}
+HEX = frozenset("0123456789abcdef")
+SHORT_FINGERPRINT = 12  # characters of the fingerprint shown on a narrow terminal
+WIDE = 110  # from this many columns on, the whole fingerprint is shown
+
+
+def parse_query(query: str) -> tuple[str, str]:
+    """(fingerprint prefix, text) of a filter query: ``#abc`` or four or more hex
+    digits is a prefix, anything else a case-insensitive text; blank is no filter."""
+    stripped = query.strip()
+    if stripped.startswith("#"):
+        return stripped[1:].strip().lower(), ""
+    if len(stripped) >= 4 and set(stripped) <= HEX:
+        return stripped, ""
+    return "", query if stripped else ""
+
+
+def describe_filter(prefix: str, text: str) -> str:
+    if prefix:
+        return f"fingerprint {prefix}…"
+    return f"text {text!r}" if text else ""
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+@dataclass
+class Window:
+    """The rows loaded: at most ``capacity`` consecutive rows of the sorted, filtered list,
+    and where they lie in it (``above``/``below``: rows before/after them, when known)."""
+
+    page_size: int
+    capacity: int
+    rows: list[dict] = field(default_factory=list)
+    at_start: bool = True
+    at_end: bool = True
+    above: int | None = 0
+    below: int | None = 0
+
+    def first(self, page: list[dict]) -> None:
+        self.rows, self.at_start, self.at_end = list(page), True, len(page) < self.page_size
+        self.above, self.below = 0, (0 if self.at_end else None)
+
+    def last(self, page: list[dict]) -> None:
+        self.rows, self.at_end, self.at_start = list(page), True, len(page) < self.page_size
+        self.below, self.above = 0, (0 if self.at_start else None)
+
+    def append(self, page: list[dict]) -> int:
+        """Add the page below; the number of rows dropped at the top."""
+        self.rows += page
+        if len(page) < self.page_size:
+            self.at_end, self.below = True, 0
+        elif self.below is not None:
+            self.below -= len(page)
+        drop = max(0, len(self.rows) - self.capacity)
+        if drop:
+            del self.rows[:drop]
+            self.at_start = False
+            self.above = None if self.above is None else self.above + drop
+        return drop
+
+    def prepend(self, page: list[dict]) -> int:
+        """Add the page above; the number of rows added at the top."""
+        self.rows[:0] = page
+        if len(page) < self.page_size:
+            self.at_start, self.above = True, 0
+        elif self.above is not None:
+            self.above -= len(page)
+        drop = max(0, len(self.rows) - self.capacity)
+        if drop:
+            del self.rows[-drop:]
+            self.at_end = False
+            self.below = None if self.below is None else self.below + drop
+        return len(page)
+
+    def span(self, total: int | None) -> tuple[int, int] | None:
+        """1-based positions of the first and last row loaded, when known."""
+        if not self.rows:
+            return None
+        if self.above is not None:
+            return self.above + 1, self.above + len(self.rows)
+        if self.below is not None and total is not None:
+            return total - self.below - len(self.rows) + 1, total - self.below
+        return None
+
+
+class SnippetTable(KeyTable):
+    """The browser's table: g/G jump to the first/last page, not just to the loaded rows;
+    its actions are the screen's (so the palette's commands run them too)."""
+
+    BINDINGS = [Binding("enter", "view", "View")]
+
+    def action_view(self) -> None:
+        self.screen.action_view()
+
+    def action_first(self) -> None:
+        self.screen.action_first()
+
+    def action_last(self) -> None:
+        self.screen.action_last()
+
+
+class BrowserScreen(Screen):
+    """A scan's memorized snippets: sort by any column, filter by fingerprint or text."""
+
+    HELP_TITLE = "Memorized snippets"
+    CSS_PATH = "../styles/browser.tcss"
+    PAGE_SIZE = 100
+    PAGES = 3  # at most this many pages are loaded at once
+    BINDINGS = [
+        Binding("enter", "view", "View"),
+        Binding("slash", "filter", "Filter"),
+        Binding("o", "cycle_order", "Order"),
+        Binding("y", "copy", "Copy fp"),
+        Binding("escape", "back", "Back"),
+        Binding("1", "sort('fingerprint')", "Sort by fingerprint", show=False),
+        Binding("2", "sort('len')", "Sort by len", show=False),
+        Binding("3", "sort('train')", "Sort by train", show=False),
+        Binding("4", "sort('extract')", "Sort by extract", show=False),
+        Binding("5", "sort('first_line')", "Sort by first line", show=False),
+        Binding("g", "first", "First", show=False),
+        Binding("G", "last", "Last", show=False),
+    ]
+
+    def __init__(self, scan_id: int, page_size: int | None = None) -> None:
+        super().__init__()
+        self.scan_id = scan_id
+        self.page_size = page_size or self.PAGE_SIZE
+        self.window = Window(self.page_size, self.PAGES * self.page_size)
+        self.order = "train"
+        self.prefix = self.text = ""
+        self.flt = None  # the store's SnippetFilter, once built
+        self.count: int | None = None
+        self.scan: dict | None = None
+        self.outputs = ""  # the output set's name
+        self.total: int | None = None
+        self.ready = False  # the scan is done and its rows are being browsed
+        self.fetching: str | None = None
+        self._generation = 0  # bumped by every new order or filter: older pages are dropped
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="title")
+        yield SnippetTable(id="snippets")
+        yield Input(placeholder="filter: #prefix, 4+ hex digits, or text (enter applies, escape clears)",
+                    id="filter", compact=True)
+        yield Static("", id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self._check_scan()
+
+    # -- reading, always in thread workers ----------------------------------------
+    def _check_scan(self) -> None:
+        self.run_worker(self._read_scan, thread=True, exclusive=True, group="scan", exit_on_error=False)
+
+    def _read_scan(self) -> None:
+        try:
+            with self.app.reading() as store:
+                scan = store.scan(self.scan_id)
+                jobs = store.jobs_with("scan", "scan_id", self.scan_id)
+                try:
+                    outputs = store.output_set(scan["set_id"])["name"] or f"set {scan['set_id']}"
+                except InputError:
+                    outputs = f"set {scan['set_id']}"
+                total = scan["stats"].get("snippets") if scan["state"] == "done" else None
+                if scan["state"] == "done" and total is None:
+                    total = store.snippet_count(self.scan_id)
+        except InputError as exc:
+            self.app.call_from_thread(self._show_message, str(exc))
+            return
+        self.app.call_from_thread(self._got_scan, scan, jobs[-1] if jobs else None, outputs, total)
+
+    def _fetch(self, generation: int, kind: str, order: str, anchor: dict | None, flt, prefix: str,
+               text: str) -> None:
+        worker = get_current_worker()
+        try:
+            with self.app.reading() as store:
+                if flt is None:
+                    flt = store.snippet_filter(self.scan_id, prefix=prefix, text=text)
+                rows = store.snippet_page(flt, order, after=anchor if kind == "after" else None,
+                                          before=anchor if kind == "before" else None,
+                                          last=kind == "last", limit=self.page_size)
+        except InputError as exc:
+            self.app.call_from_thread(self._show_message, str(exc))
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._got_page, generation, kind, flt, rows)
+
+    def _count(self, generation: int, flt) -> None:
+        worker = get_current_worker()
+        with self.app.reading() as store:
+            count = store.snippet_filter_count(flt)
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._got_count, generation, count)
+
+    def _request(self, kind: str) -> None:
+        """Fetch a page: ``first``, ``last``, or the one ``after``/``before`` the window."""
+        if not self.ready:
+            return
+        rows = self.window.rows
+        anchor = rows[-1] if kind == "after" else rows[0] if kind == "before" else None
+        if kind in ("after", "before") and anchor is None:
+            return
+        self.fetching = kind
+        self._show_status()
+        self.run_worker(partial(self._fetch, self._generation, kind, self.order, anchor, self.flt,
+                                self.prefix, self.text),
+                        thread=True, exclusive=True, group="page", exit_on_error=False)
+
+    def _restart(self, new_filter: bool) -> None:
+        """A new order or filter: drop what is loaded and read the first page."""
+        self._generation += 1
+        if new_filter:
+            self.flt, self.count = None, None
+        self._show_title()
+        self._request("first")
+
+    # -- results, on the UI thread -----------------------------------------------
+    def _show_message(self, message: str) -> None:
+        if self.is_attached:
+            self.query_one("#status", Static).update(Text(message))
+
+    def _got_scan(self, scan: dict, job: dict | None, outputs: str, total: int | None) -> None:
+        if not self.is_attached:  # left meanwhile
+            return
+        self.scan, self.outputs, self.total = scan, outputs, total
+        self._show_title()
+        if scan["state"] != "done":
+            message = f"scan {self.scan_id} is {scan['state']}"
+            if job is not None and scan["state"] == "running":
+                message += f": {job['progress'] or 0:.0%}"
+            elif job is not None and job.get("error"):
+                message += f": {job['error']}"
+            self._show_message(message)
+            self.set_timer(self.app.poll_s, self._check_scan)
+            return
+        self.ready = True
+        self._restart(new_filter=True)
+
+    def _got_page(self, generation: int, kind: str, flt, rows: list[dict]) -> None:
+        if generation != self._generation or not self.is_attached:
+            return
+        self.fetching = None
+        new_filter = self.flt is None
+        self.flt = flt
+        table = self.query_one(SnippetTable)
+        cursor = table.cursor_row
+        if kind == "first":
+            self.window.first(rows)
+            cursor = 0
+        elif kind == "last":
+            self.window.last(rows)
+            cursor = len(rows) - 1
+        elif kind == "after":
+            cursor -= self.window.append(rows)
+        else:
+            cursor += self.window.prepend(rows)
+        self._fill(cursor, kind)
+        if new_filter:
+            self.run_worker(partial(self._count, generation, flt), thread=True, exclusive=True,
+                            group="count", exit_on_error=False)
+        self._show_status()
+
+    def _got_count(self, generation: int, count: int) -> None:
+        if generation == self._generation and self.is_attached:
+            self.count = count
+            self._show_status()
+
+    # -- the table ---------------------------------------------------------------
+    def _fill(self, cursor: int, kind: str) -> None:
+        """Show the window's rows, the cursor on row ``cursor``, where it was on screen."""
+        table = self.query_one(SnippetTable)
+        scroll = table.scroll_y + (cursor - table.cursor_row)
+        table.clear(columns=True)
+        wide = self.size.width >= WIDE
+        fp_width = 32 if wide else SHORT_FINGERPRINT
+        room = max(10, table.size.width - fp_width - sum(NUMBER_WIDTHS.values()) - 2 * len(ORDERS) - 2)
+        for key, label in ORDERS.items():
+            mark = " ▼" if key == self.order and key in NUMBER_WIDTHS else " ▲" if key == self.order else ""
+            width = NUMBER_WIDTHS.get(key, fp_width if key == "fingerprint" else room)
+            table.add_column(Text(label + mark, justify="right" if key in NUMBER_WIDTHS else "left"),
+                             key=key, width=width)
+        for row in self.window.rows:
+            fp = row["fingerprint"]
+            table.add_row(
+                Text(fp if wide else clip(fp, SHORT_FINGERPRINT)),
+                *(Text(f"{row[k]:,}", justify="right") for k in NUMBER_WIDTHS),
+                Text(clip((row["first_line"] or "").strip(), room)),
+                key=fp,
+            )
+        if not self.window.rows:
+            return
+        cursor = min(max(cursor, 0), len(self.window.rows) - 1)
+        table.move_cursor(row=cursor, scroll=kind in ("first", "last"))
+        if kind not in ("first", "last"):
+            table.call_after_refresh(table.scroll_to, y=max(0, scroll), animate=False)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refill)
+
+    def _refill(self) -> None:
+        if self.window.rows:
+            self._fill(self.query_one(SnippetTable).cursor_row, "resize")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_status()
+        self._load_near_edge()
+
+    def _load_near_edge(self) -> None:
+        """Fetch the next (previous) page when the cursor nears the window's end (start)."""
+        if self.fetching or not self.window.rows:
+            return
+        row, margin = self.query_one(SnippetTable).cursor_row, self.page_size // 4
+        if row >= len(self.window.rows) - 1 - margin and not self.window.at_end:
+            self._request("after")
+        elif row <= margin and not self.window.at_start:
+            self._request("before")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # a click on the highlighted row
+        self.action_view()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.action_sort(str(event.column_key.value))
+
+    def _show_title(self) -> None:
+        scan = self.scan
+        parts = [f"scan {self.scan_id}"]
+        if scan is not None:
+            parts += [scan["corpus_label"] or scan["source"], f"outputs: {self.outputs}"]
+            if self.total is not None:
+                parts.append(f"{self.total:,} snippets")
+        if self.prefix or self.text:
+            parts.append(f"filter: {describe_filter(self.prefix, self.text)}")
+        parts.append(f"order: {ORDERS[self.order]}")
+        self.query_one("#title", Static).update(Text(" · ".join(parts)))
+
+    def _show_status(self) -> None:
+        if not self.ready:
+            return
+        window = self.window
+        of = "counting…" if self.count is None else f"{self.count:,}"
+        if not window.rows:
+            text = "loading…" if self.fetching else "no snippets" + (" match the filter" if self.flt and (
+                self.prefix or self.text) else "")
+        else:
+            span = window.span(self.count)
+            where = f"rows {span[0]:,}–{span[1]:,}" if span else f"{len(window.rows):,} rows"
+            text = f"{where} of {of}"
+            cursor = self.query_one(SnippetTable).cursor_row
+            if span and 0 <= cursor < len(window.rows):
+                text += f" · row {span[0] + cursor:,}"
+            if self.fetching:
+                text += " · loading…"
+        self.query_one("#status", Static).update(text)
+
+    def highlighted(self) -> str | None:
+        """The fingerprint under the cursor."""
+        table = self.query_one(SnippetTable)
+        rows = self.window.rows
+        return rows[table.cursor_row]["fingerprint"] if rows and 0 <= table.cursor_row < len(rows) else None
+
+    # -- actions -----------------------------------------------------------------
+    def action_view(self) -> None:
+        fp = self.highlighted()
+        if fp is not None:
+            self.app.open_viewer(self.scan_id, fp)
+
+    def action_sort(self, order: str) -> None:
+        if order in ORDERS and order != self.order:
+            self.order = order
+            self._restart(new_filter=False)
+
+    def action_cycle_order(self) -> None:
+        keys = list(ORDERS)
+        self.action_sort(keys[(keys.index(self.order) + 1) % len(keys)])
+
+    def action_first(self) -> None:
+        if self.window.at_start:
+            self.query_one(SnippetTable).move_cursor(row=0)
+        else:
+            self._request("first")
+
+    def action_last(self) -> None:
+        if self.window.at_end and self.window.rows:
+            self.query_one(SnippetTable).move_cursor(row=len(self.window.rows) - 1)
+        else:
+            self._request("last")
+
+    def action_copy(self) -> None:
+        fp = self.highlighted()
+        if fp is not None:
+            self.app.copy_to_clipboard(fp)
+            self.notify(f"copied {fp}")
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = f"#{self.prefix}" if self.prefix else self.text
+        box.display = True
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._close_filter()
+        self._apply_filter(*parse_query(event.value))
+
+    def _close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = False
+        self.query_one(SnippetTable).focus()
+
+    def _apply_filter(self, prefix: str, text: str) -> None:
+        if (prefix, text) != (self.prefix, self.text):
+            self.prefix, self.text = prefix, text
+            self._restart(new_filter=True)
+
+    def action_back(self) -> None:
+        """Escape: close the filter box and clear the filter, else leave."""
+        box = self.query_one("#filter", Input)
+        if box.display:
+            self._close_filter()
+            self._apply_filter("", "")
+        elif self.prefix or self.text:
+            self._apply_filter("", "")
+        else:
+            self.app.pop_screen()

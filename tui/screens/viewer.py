@@ -1,0 +1,248 @@
+"""Side by side: a model output with its memorized lines marked, and the training data
+it was found in, both syntax-highlighted and scrolling without wrap."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
+
+from engine.errors import InputError
+from tui.highlight import choose_lexer, code_syntax, output_marks, span_lines
+
+CONTEXT = 2  # lines shown above a span scrolled into view
+NARROW = 100  # below this many columns the panes are stacked
+
+
+@dataclass
+class View:
+    """What the viewer shows of one snippet at one place in one output."""
+
+    scan: dict
+    snippet: dict
+    locations: list[dict]  # snippet_outputs: every output (and lines) holding the snippet
+    location: int  # the one shown
+    output: dict
+    spans: list[dict]  # snippets_of_output: the memorized spans of the output shown
+    matches: list[dict]  # snippet_matches: training locations, by rank
+    lexer: str
+
+    @property
+    def here(self) -> dict:
+        return self.locations[self.location]
+
+
+def read_view(store, scan_id: int, fingerprint: str, output_id: int | None = None,
+              start_line: int | None = None) -> View:
+    """The snippet ``fingerprint`` in ``output_id`` (at ``start_line``), else in the
+    first output that holds it."""
+    scan = store.scan(scan_id)
+    snippet = store.snippet(scan_id, fingerprint)
+    locations = store.snippet_outputs(scan_id, fingerprint)
+    if not locations:
+        raise InputError(f"snippet {fingerprint} of scan {scan_id} is in no output")
+    location = next((i for i, loc in enumerate(locations) if loc["output_id"] == output_id
+                     and start_line in (None, loc["start_line"])), 0)
+    output = store.output(scan["set_id"], locations[location]["output_id"])
+    matches = store.snippet_matches(scan_id, fingerprint)
+    doc = matches[0]["doc"] if matches else None
+    return View(scan, snippet, locations, location, output,
+                store.snippets_of_output(scan_id, output["id"]), matches,
+                choose_lexer(scan["corpus"], doc, output["text"] or ""))
+
+
+class CodePane(ScrollableContainer):
+    """A focusable pane of code that scrolls both ways; j/k/h/l scroll it too."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Scroll down", show=False),
+        Binding("k", "scroll_up", "Scroll up", show=False),
+        Binding("h", "scroll_left", "Scroll left", show=False),
+        Binding("l", "scroll_right", "Scroll right", show=False),
+    ]
+
+
+class ViewerScreen(Screen):
+    """One memorized snippet: the output it is in beside a training location of it."""
+
+    HELP_TITLE = "Side by side"
+    CSS_PATH = "../styles/viewer.tcss"
+    MATCH = Binding.Group("Match", compact=True)
+    SPAN = Binding.Group("Span", compact=True)
+    OUTPUT = Binding.Group("Output", compact=True)
+    BINDINGS = [
+        Binding("n", "match(1)", "Next match", group=MATCH),
+        Binding("p", "match(-1)", "Previous match", group=MATCH),
+        Binding("right_square_bracket", "span(1)", "Next span (snippet) of the output", group=SPAN),
+        Binding("left_square_bracket", "span(-1)", "Previous span (snippet) of the output", group=SPAN),
+        Binding("o", "output(1)", "Next output with the snippet", group=OUTPUT),
+        Binding("O", "output(-1)", "Previous output with the snippet", group=OUTPUT),
+        Binding("y", "copy", "Copy fp"),
+        Binding("tab", "switch_pane", "Pane"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, scan_id: int, fingerprint: str, output_id: int | None = None) -> None:
+        super().__init__()
+        self.scan_id = scan_id
+        self.fingerprint = fingerprint
+        self.output_id = output_id
+        self.view: View | None = None
+        self.match_index = 0
+        self.left_syntax: Syntax | None = None
+        self.right_syntax: Syntax | None = None
+        self.strong_lines: set[int] = set()  # the output's lines of this snippet
+        self.weak_lines: set[int] = set()  # the output's lines of its other snippets
+        self.match_lines: set[int] = set()  # the training document's matched lines
+        self._generation = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("loading…", id="title")
+        with Horizontal(id="panes"):
+            with Vertical(id="left-side", classes="side"):
+                yield Static("", id="left-head", classes="head")
+                with CodePane(id="left"):
+                    yield Static("", id="left-code", classes="code")
+            with Vertical(id="right-side", classes="side"):
+                yield Static("", id="right-head", classes="head")
+                with CodePane(id="right"):
+                    yield Static("", id="right-code", classes="code")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._layout()
+        self.query_one("#left", CodePane).focus()
+        self._load(self.fingerprint, self.output_id)
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
+        self.set_class(self.size.width < NARROW, "narrow")
+
+    # -- reading -------------------------------------------------------------------
+    def _load(self, fingerprint: str, output_id: int | None, start_line: int | None = None) -> None:
+        self._generation += 1
+        self.run_worker(partial(self._read, self._generation, fingerprint, output_id, start_line),
+                        thread=True, exclusive=True, group="view", exit_on_error=False)
+
+    def _read(self, generation: int, fingerprint: str, output_id: int | None, start_line: int | None) -> None:
+        worker = get_current_worker()
+        try:
+            with self.app.reading() as store:
+                view = read_view(store, self.scan_id, fingerprint, output_id, start_line)
+        except InputError as exc:
+            self.app.call_from_thread(self._failed, generation, str(exc))
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._got_view, generation, view)
+
+    def _got_view(self, generation: int, view: View) -> None:
+        if generation != self._generation or not self.is_attached:
+            return
+        same = self.view is not None and view.snippet["fingerprint"] == self.fingerprint
+        self.match_index = self.match_index if same and self.match_index < len(view.matches) else 0
+        self.view = view
+        self.fingerprint, self.output_id = view.snippet["fingerprint"], view.here["output_id"]
+        self._show_output()
+        self._show_match()
+
+    def _failed(self, generation: int, message: str) -> None:
+        if generation == self._generation and self.is_attached:
+            self.query_one("#title", Static).update(Text(message, style="bold red"))
+            self.notify(message, severity="error")
+
+    # -- showing -------------------------------------------------------------------
+    def _show_output(self) -> None:
+        view, here = self.view, self.view.here
+        snippet = view.snippet
+        self.strong_lines, self.weak_lines = output_marks(view.spans, here["start_line"], here["end_line"])
+        self.left_syntax = code_syntax(view.output["text"] or "", view.lexer, 1, self.strong_lines, self.weak_lines)
+        self.query_one("#left-code", Static).update(self.left_syntax)
+        others = f" (output {view.location + 1} of {len(view.locations)})" if len(view.locations) > 1 else ""
+        spans = len(view.spans)
+        self.query_one("#left-head", Static).update(
+            f"[b]output {here['output_id']}[/b]: lines {here['start_line']}–{here['end_line']}{others}"
+            + (f" · {spans} memorized spans" if spans > 1 else ""))
+        self.query_one("#title", Static).update(
+            f"[b]{snippet['fingerprint']}[/b] · len {snippet['len']} · train {snippet['train']:,} · "
+            f"extract {snippet['extract']:,} · output {here['output_id']} "
+            f"lines {here['start_line']}–{here['end_line']}")
+        self._scroll(self.query_one("#left", CodePane), here["start_line"] - 1 - CONTEXT)
+
+    def _show_match(self) -> None:
+        view = self.view
+        head = self.query_one("#right-head", Static)
+        if not view.matches:
+            self.right_syntax, self.match_lines = None, set()
+            self.query_one("#right-code", Static).update("")
+            head.update(f"no training location stored (train = {view.snippet['train']:,})")
+            return
+        match = view.matches[self.match_index]
+        self.match_lines = span_lines(match["start_line"], match["end_line"])
+        self.right_syntax = code_syntax(match["context"] or "", view.lexer, match["context_start"] or 1,
+                                        self.match_lines)
+        self.query_one("#right-code", Static).update(self.right_syntax)
+        head.update(Text.assemble(
+            (f"{match['doc']}:{match['start_line']}-{match['end_line']}", "bold"),
+            f" (match {self.match_index + 1} of {len(view.matches)}; train = {view.snippet['train']:,})"))
+        self._scroll(self.query_one("#right", CodePane), match["start_line"] - (match["context_start"] or 1) - CONTEXT)
+
+    @staticmethod
+    def _scroll(pane: CodePane, y: int) -> None:
+        pane.call_after_refresh(pane.scroll_to, x=0, y=max(0, y), animate=False)
+
+    # -- actions -------------------------------------------------------------------
+    def action_match(self, step: int) -> None:
+        if self.view is None:
+            return
+        if len(self.view.matches) < 2:
+            self.notify("no other training location stored")
+            return
+        self.match_index = (self.match_index + step) % len(self.view.matches)
+        self._show_match()
+
+    def action_span(self, step: int) -> None:
+        """The output's next (previous) memorized span: another snippet."""
+        view = self.view
+        if view is None:
+            return
+        if len(view.spans) < 2:
+            self.notify("no other memorized span in this output")
+            return
+        here = view.here
+        spans = sorted(view.spans, key=lambda s: (s["start_line"], s["end_line"], s["fingerprint"]))
+        at = next((i for i, s in enumerate(spans) if s["fingerprint"] == self.fingerprint
+                   and s["start_line"] == here["start_line"]), 0)
+        span = spans[(at + step) % len(spans)]
+        self._load(span["fingerprint"], here["output_id"], span["start_line"])
+
+    def action_output(self, step: int) -> None:
+        """The next (previous) output that holds this snippet."""
+        view = self.view
+        if view is None:
+            return
+        if len(view.locations) < 2:
+            self.notify("no other output holds this snippet")
+            return
+        loc = view.locations[(view.location + step) % len(view.locations)]
+        self._load(self.fingerprint, loc["output_id"], loc["start_line"])
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.fingerprint)
+        self.notify(f"copied {self.fingerprint}")
+
+    def action_switch_pane(self) -> None:
+        left = self.query_one("#left", CodePane)
+        (self.query_one("#right", CodePane) if left.has_focus else left).focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
