@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt setup.py engine/clones/_linekeys.c
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/byrote demo --headless
+	$(BIN)/byrote demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

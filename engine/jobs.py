@@ -33,6 +33,7 @@ REGISTRY: dict[str, str] = {
     "lm_train": "engine.lm:train_job",
     "sample": "engine.sample:sample_job",
     "scan": "engine.clones.scan:scan_job",
+    "demo": "engine.demo:demo_job",
 }
 
 HEARTBEAT_S = 1.0

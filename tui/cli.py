@@ -187,12 +187,35 @@ def cmd_export_curves(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
-    from tui.demo import run_demo
+def cmd_app(args) -> int:
+    """No command: open the app on the database."""
+    from tui.app import ByroteApp
 
-    if not args.headless:
-        print("the app is not built yet; running the headless demo", file=sys.stderr)
-    return run_demo(_store(args), args)
+    ByroteApp(getattr(args, "db", None)).run()
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """On a terminal, queue the demo for the worker and open the app; else run it headless."""
+    from engine.store import Store, default_db_path
+
+    store = Store(getattr(args, "db", None) or default_db_path().with_name("demo.db"))
+    if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("no terminal: running the demo headless", file=sys.stderr)
+        args.headless = True
+    if args.headless:
+        from tui.demo import run_demo
+
+        return run_demo(store, args)
+    from engine.demo import demo_settings, start_demo
+    from engine.jobs import start_worker
+    from tui.app import ByroteApp
+
+    start_demo(store, demo_settings(seed=args.seed, limit=args.limit, epochs=args.epochs, model=args.model))
+    start_worker(store)
+    store.close()
+    ByroteApp(store.path).run()
+    return 0
 
 
 # -- parser -----------------------------------------------------------------------------
@@ -203,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", default=argparse.SUPPRESS, metavar="FILE",
                         help="database file (default: $BYROTE_DB, else ~/.local/share/byrote/byrote.db)")
     parser = _Parser(prog="byrote", parents=[common],
-                     description="What do neural models of code learn by rote?")
+                     description="What do neural models of code learn by rote? With no command, opens the app.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, func, help: str, parent=sub):
@@ -280,10 +303,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub, add, {"positive": _positive, "seed": _seed, "parser_class": _Parser, "export": ex})
 
-    p = add("demo", cmd_demo, "build a dataset from this Python's standard library and run a noise study")
-    p.add_argument("--headless", action="store_true", help="print to the terminal instead of opening the app")
-    p.add_argument("--limit", type=_positive, default=None, metavar="N", help="functions to take")
-    p.add_argument("--epochs", type=_positive, default=None)
+    p = add("demo", cmd_demo, "both instruments on this Python's standard library, in the app")
+    p.description = ("Both instruments on this Python's standard library: noise studies, and memorization "
+                     "extraction from a small GPT-2. On a terminal it opens the app while the worker runs the demo's "
+                     "jobs (reopening it just opens the app); elsewhere, or with --headless, it runs everything "
+                     "in this process and prints the results. Its database is --db if given, else demo.db beside "
+                     "the default database (not the default database itself); delete it to start over.")
+    p.add_argument("--headless", action="store_true",
+                   help="run everything in this process and print the results instead of opening the app")
+    p.add_argument("--limit", type=_positive, default=None, metavar="N", help="VarMisuse: functions to take")
+    p.add_argument("--epochs", type=_positive, default=None, metavar="N",
+                   help="epochs per noise level in both studies (default: 5 for VarMisuse, 3 for method names)")
     p.add_argument("--model", default="ggnn", choices=TASK_MODELS["varmisuse"],
                    help="ggnn learns fastest on a CPU; great is the paper's best")
     p.add_argument("--seed", type=_seed, default=0)
@@ -297,8 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error already reported in one line
         return int(exc.code or 0)
     if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
+        args.func = cmd_app
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

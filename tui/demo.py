@@ -8,28 +8,18 @@
 2. Memorization extraction: trains a small GPT-2 on a slice of the standard library,
    samples a few hundred outputs from it, scans them against the slice, and prints the
    top memorized snippets and how many outputs hold at least one.
+
+The settings and steps are those of :mod:`engine.demo`, which the app's worker runs as a
+chain of ``demo`` jobs (``byrote demo`` on a terminal); here they run in the foreground,
+studies first, and print as they go.
 """
 from __future__ import annotations
 
-import sysconfig
 import time
-from pathlib import Path
 
 from rich.console import Console
 
 from engine.store import Store
-
-DEMO_LIMIT = 2000   # VarMisuse: functions taken from the standard library
-DEMO_EPOCHS = 5     # VarMisuse epochs per level
-MN_TOP = 10         # method names: the K most frequent names, as Java-Top10
-MN_EPOCHS = 3
-MN_CSR_SAMPLES = 100
-DEMO_LEVELS = [0.0, 25.0, 50.0, 75.0, 100.0]
-LM_SLICE_BYTES = 20_000  # the language model's corpus: stdlib files of 2-6 kB, in order, up to this size
-LM_FILE_BYTES = (2_000, 6_000)
-LM_OUTPUTS = 300
-LM_SEQ_LEN = 240  # within the quick model's 256 positions, after the BOS token
-LM_BATCH = 50
 
 
 def _or_nan(value: float | None) -> float:
@@ -66,37 +56,18 @@ def observations(store: Store, vm_study: int, mn_study: int | None = None) -> li
 
 
 def run_demo(store: Store, args) -> int:
-    from engine.data.methodname_build import build_methodname
-    from engine.data.varmisuse_build import build_varmisuse
-    from engine.study import create_study
+    from engine.demo import build_demo_datasets, create_demo_studies, demo_settings
     from tui.follow import results_table, run_foreground
 
     console = Console()
     t0 = time.time()
-    limit = args.limit or DEMO_LIMIT
-    epochs = args.epochs or DEMO_EPOCHS
-    source = Path(sysconfig.get_paths()["stdlib"])
-    demo_dir = store.files / "demo"
-    console.print(f"[bold]byrote demo[/]: noise studies on {source} (database {store.path})")
-
-    vm = build_varmisuse(source, demo_dir / f"varmisuse-{limit}-seed{args.seed}.jsonl", limit=limit, seed=args.seed)
+    s = demo_settings(seed=args.seed, limit=args.limit, epochs=args.epochs, model=args.model)
+    console.print(f"[bold]byrote demo[/]: noise studies on {s['source']} (database {store.path})")
+    vm, mn = build_demo_datasets(store, s)
     console.print(vm.summary())
-    mn = build_methodname(source, demo_dir / f"methodname-top{MN_TOP}-seed{args.seed}.jsonl", lang="python",
-                          top=MN_TOP, seed=args.seed)
     console.print(mn.summary())
-
-    vm_study = create_study(
-        store, task="varmisuse", train=str(vm.train_path), valid=str(vm.valid_path),
-        model=args.model, levels=DEMO_LEVELS, epochs=epochs, preset="quick", seed=args.seed,
-        device="auto", name=f"demo: {args.model} on the standard library",
-    )
-    mn_study = create_study(
-        store, task="methodname", train=str(mn.train_path), valid=str(mn.test_path),
-        model="code2vec", levels=DEMO_LEVELS, epochs=args.epochs or MN_EPOCHS, preset="quick",
-        seed=args.seed, device="auto", name=f"demo: code2vec on the standard library's top {MN_TOP} names",
-        overrides={"csr_samples": MN_CSR_SAMPLES},
-    )
-    job_ids = [j["id"] for s in (vm_study, mn_study) for j in store.jobs_of_study(s)]
+    vm_study, mn_study = create_demo_studies(store, s, datasets=(vm, mn), reuse=False)
+    job_ids = [j["id"] for study in (vm_study, mn_study) for j in store.jobs_of_study(study)]
     code = run_foreground(store, job_ids, console)
     for study_id in (vm_study, mn_study):
         console.print(results_table(store, study_id))
@@ -104,54 +75,27 @@ def run_demo(store: Store, args) -> int:
         console.print(f"{'[green]holds[/]' if holds else '[red]does not hold[/]'}  {text}: {detail}")
     console.print(f"studies {vm_study} and {mn_study} finished in {time.time() - t0:.0f} s; "
                   f"export with: byrote export curves --study ID --out DIR")
-    return max(code, run_extraction(store, source, demo_dir, args.seed, console, t0))
+    return max(code, run_extraction(store, s, console, t0))
 
 
-def stdlib_slice(source: Path, target: Path, budget: int, smallest: int = 0, largest: int | None = None) -> Path:
-    """Copy ``.py`` files of ``source`` of ``smallest``..``largest`` bytes, in sorted order,
-    while they fit in ``budget`` bytes, into ``target``: the language model's corpus."""
-    from engine.data.sources import source_files
-
-    taken = 0
-    for rel in source_files(source, ".py"):
-        data = (source / rel).read_bytes()
-        if len(data) < smallest or (largest is not None and len(data) > largest):
-            continue
-        if taken + len(data) > budget:
-            continue  # too big for what is left: a later, smaller file may fit
-        dest = target / rel
-        if not dest.is_file() or dest.read_bytes() != data:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-        taken += len(data)
-    return target
-
-
-def run_extraction(store: Store, source: Path, demo_dir: Path, seed: int, console: Console, t0: float) -> int:
-    """Train the quick LM on a stdlib slice, sample from it, and scan the samples."""
-    from engine.data.corpus import open_corpus
+def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
+    """Train the demo's LM on a stdlib slice, sample from it, and scan the samples."""
+    from engine.demo import lm_corpus, queue_lm_training, queue_sampling, queue_scan
     from tui.follow import run_foreground
-    from engine.enqueue import enqueue_sampling, enqueue_scan
     from tui.memcli import print_memorized
 
-    slice_dir = stdlib_slice(source, demo_dir / "lm-corpus", LM_SLICE_BYTES, *LM_FILE_BYTES)
-    corpus = open_corpus(str(slice_dir), glob="*.py")
-    console.print(f"[bold]memorization extraction[/]: a quick GPT-2 on {corpus.describe()}")
-    model = demo_dir / f"lm-quick-seed{seed}"
-    if (model / "config.json").is_file():
-        console.print(f"reusing the model trained earlier in {model}")
-    else:
-        job = store.add_job("lm_train", {"corpus": corpus.spec, "out": str(model), "preset": "quick",
-                                         "settings": {}, "seed": seed, "device": "auto"})
-        if run_foreground(store, [job], console):
-            return 1
-    identity = dict(model=str(model), seq_len=LM_SEQ_LEN, top_k=40, temperature=1.0,
-                    batch_size=LM_BATCH, seed=seed, prompt=None)
-    set_id, job, said = enqueue_sampling(store, identity, LM_OUTPUTS, name="demo: quick GPT-2, top-k 40")
+    corpus = lm_corpus(store, s)
+    console.print(f"[bold]memorization extraction[/]: a {s['lm_preset']} GPT-2 on {corpus.describe()}")
+    job, said = queue_lm_training(store, corpus, s)
+    if job is None:
+        console.print(said)
+    elif run_foreground(store, [job], console):
+        return 1
+    _, job, said = queue_sampling(store, s)
     console.print(said)
     if job is not None and run_foreground(store, [job], console):
         return 1
-    scan_id, job, said = enqueue_scan(store, set_id, corpus, workers=2)
+    scan_id, job, said = queue_scan(store, s)
     console.print(said)
     if run_foreground(store, [job], console):
         return 1
