@@ -21,7 +21,12 @@ class PolledScreen(Screen):
         self.refresh_data()
         self.set_interval(self.app.poll_s, self.refresh_data)
 
+    def on_screen_resume(self) -> None:
+        self.refresh_data()  # at once, when a form or the help over it closes
+
     def refresh_data(self) -> None:
+        if not self.is_current:
+            return  # covered by another screen: it reads again when resumed
         self.run_worker(self._read, thread=True, exclusive=True, group="read", exit_on_error=False)
 
     def _read(self) -> None:

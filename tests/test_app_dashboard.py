@@ -1,0 +1,386 @@
+"""The dashboard: overview() rows checked by hand, and the screen (rows, cursor, keys, live
+updates from another store connection, cancel/resume/delete)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from engine.errors import InputError
+from engine.jobs import WorkerLock
+from engine.store import Store
+from tui.app import ByroteApp
+from tui.overview import age, aggregate_state, bar, duration, overview, study_eta
+from tui.screens.dashboard import ConfirmScreen, DashboardScreen, delete_item
+
+NOW = 1_700_000_100.0
+
+
+def fill(store: Store, now: float = NOW) -> None:
+    """Study 1 (a run done, one running, one queued), study 2 (failed and cancelled), a
+    queued LM training (job 6), output set 1 (sampled, done) and 2 (imported), scan 1
+    (done) and scan 2 (queued), all of set 1."""
+    s1 = store.add_study(name="varmisuse-ggnn-small", task="varmisuse", model="ggnn", preset="quick", epochs=5,
+                         seed=0, device="cpu", train_path="/d/t.jsonl", valid_path="/d/v.jsonl",
+                         levels=[0.0, 25.0, 50.0], created=now - 300)
+    runs = [store.add_run(study_id=s1, level=lv, seed=0, epochs=5, epochs_done=0) for lv in (0.0, 25.0, 50.0)]
+    jobs = [store.add_job("train_run", {"run_id": r}, study_id=s1, run_id=r) for r in runs]
+    store.update_job(jobs[0], state="done", progress=1.0)
+    store.update_job(jobs[1], state="running", progress=0.5, eta=60.0, started=now - 100,
+                     message="epoch 3/5: training")
+    s2 = store.add_study(name=None, task="methodname", model="code2vec", preset="quick", epochs=2, seed=1,
+                         device="auto", train_path="/d/a", valid_path="/d/b", levels=[0.0, 50.0], created=now - 7200)
+    for level, state, fields in ((0.0, "failed", {"error": "out of memory", "progress": 0.3}),
+                                 (50.0, "cancelled", {"cancel_requested": 1, "progress": 0.1})):
+        run = store.add_run(study_id=s2, level=level, seed=1, epochs=2, epochs_done=0)
+        store.update_job(store.add_job("train_run", {"run_id": run}, study_id=s2, run_id=run), state=state, **fields)
+    lm = store.add_job("lm_train", {"corpus": {"kind": "files"}, "out": "/models/tiny-lm", "preset": "quick",
+                                    "seed": 0, "device": "cuda"})
+    store.update_job(lm, created=now - 30)
+    o1 = store.add_output_set(name="gpt2 k40", source="sample", model="gpt2", n=3, seq_len=64, top_k=40,
+                              temperature=1.0, batch_size=2, seed=0, created=now - 2 * 86400)
+    store.add_outputs(o1, [(i, f"m{i}", "line\n" * 8, 10) for i in (1, 2, 3)])
+    store.update_job(store.add_job("sample", {"set_id": o1, "device": "cpu"}), state="done", progress=1.0)
+    o2 = store.add_output_set(name="imported", source="import", model=None, n=2, created=now - 10)
+    store.add_outputs(o2, [(1, "a", "x\n", None)])
+    sc1 = store.add_scan(set_id=o1, source="scan", corpus={"kind": "files"}, corpus_label="corpus A", n_outputs=3,
+                         min_lines=6, state="done", stats={"snippets": 140}, created=now - 3000)
+    store.update_job(store.add_job("scan", {"scan_id": sc1}), state="done", progress=1.0)
+    sc2 = store.add_scan(set_id=o1, source="scan", corpus={"kind": "files"}, corpus_label="corpus B", n_outputs=3,
+                         min_lines=6, state="queued", created=now - 5)
+    store.add_job("scan", {"scan_id": sc2})
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "t.db"
+    store = Store(path)
+    fill(store)
+    store.close()
+    return path
+
+
+# -- overview(), by hand -------------------------------------------------------------------
+def test_overview_rows(db):
+    store = Store(db)
+    rows = {item.key: item for item in overview(store, NOW).items}
+    assert list(rows) == ["study:1", "study:2", "lm:6", "sampling:1", "sampling:2", "scan:1", "scan:2"]
+    got = {k: (i.name, i.state, round(i.progress, 6), i.eta, i.device, i.age, i.detail) for k, i in rows.items()}
+    assert got == {
+        # progress: mean of (1, 0.5, 0); ETA: 60 s left + 1 queued run x (100 s / 0.5)
+        "study:1": ("varmisuse-ggnn-small", "running", 0.5, 260.0, "cpu", 300.0,
+                    "1/3 runs done · epoch 3/5: training"),
+        "study:2": ("code2vec", "failed", 0.2, None, "auto", 7200.0, "0/2 runs done · out of memory"),
+        "lm:6": ("tiny-lm", "queued", 0.0, None, "cuda", 30.0, "quick preset"),
+        "sampling:1": ("gpt2 k40", "done", 1.0, None, "cpu", 172800.0, "3/3 outputs"),
+        "sampling:2": ("imported", "done", 1.0, None, "-", 10.0, "1/2 outputs"),  # no job: done
+        "scan:1": ("corpus A", "done", 1.0, None, "-", 3000.0, "140 snippets"),
+        "scan:2": ("corpus B", "queued", 0.0, None, "-", 5.0, "set 1, 3 outputs"),
+    }
+    assert rows["sampling:1"].done_scan == 1 and rows["sampling:2"].done_scan is None
+    assert rows["lm:6"].folder == "/models/tiny-lm" and rows["scan:2"].set_id == 1
+    assert rows["study:1"].jobs == [(1, "done"), (2, "running"), (3, "queued")]
+    store.close()
+
+
+def test_status_line_follows_the_worker(db):
+    store = Store(db)
+    assert overview(store, NOW).status == "no worker; 4 jobs queued (press w to start one)"
+    lock = WorkerLock(store)
+    assert lock.acquire()  # this process plays the worker
+    try:
+        ov = overview(store, NOW)
+        assert ov.worker_pid == os.getpid()
+        assert ov.status == f"worker {os.getpid()}: running: study 1 (ggnn) 25% noise — epoch 3/5: training"
+        store.update_job(2, state="done")
+        assert overview(store, NOW).status == f"worker {os.getpid()}: idle"
+        store.update_job(6, state="running", message=None, progress=0.25)
+        assert overview(store, NOW).status == f"worker {os.getpid()}: running: lm 6 (tiny-lm) — 25%"
+    finally:
+        lock.release()
+    store.close()
+
+
+def test_state_eta_and_formats():
+    def job(state, progress=0.0, eta=None, started=None):
+        return {"state": state, "progress": progress, "eta": eta, "started": started}
+
+    assert aggregate_state([job("done"), job("cancelled"), job("failed")]) == "failed"
+    assert aggregate_state([job("failed"), job("queued")]) == "queued"
+    assert aggregate_state([job("queued"), job("running")]) == "running"
+    assert aggregate_state([job("done"), job("cancelled")]) == "cancelled"
+    assert aggregate_state([]) == "done"
+    running = job("running", 0.25, eta=30.0, started=NOW - 10)
+    assert study_eta([running, job("queued"), job("queued")], NOW) == 30.0 + 2 * 40.0
+    assert study_eta([running, job("done")], NOW) == 30.0
+    assert study_eta([job("running", 0.0, eta=None, started=NOW), job("queued")], NOW) is None
+    assert study_eta([job("queued")], NOW) is None
+    assert [duration(s) for s in (None, 0, 42, 252, 7500, 3 * 86400 + 4 * 3600)] == [
+        "-", "0s", "42s", "4m12s", "2h05m", "3d04h"]
+    assert [age(s) for s in (12, 300, 3 * 3600 + 5, 2 * 86400 + 7)] == ["12s", "5m", "3h", "2d"]
+    assert bar(0.7) == "███████░░░  70%"
+    assert bar(1.0, 6) == "██████ 100%" and bar(0.0, 4) == "░░░░   0%"
+
+
+def test_one_read_of_a_hundred_items_is_fast(tmp_path):
+    store = Store(tmp_path / "t.db")
+    for i in range(25):
+        study = store.add_study(name=f"s{i}", task="varmisuse", model="great", preset="quick", epochs=3, seed=0,
+                                device="cpu", train_path="/t", valid_path="/v", levels=[0.0, 50.0, 100.0])
+        for level in (0.0, 50.0, 100.0):
+            run = store.add_run(study_id=study, level=level, seed=0, epochs=3)
+            store.add_job("train_run", {"run_id": run}, study_id=study, run_id=run)
+        store.add_job("lm_train", {"out": f"/m/{i}", "preset": "quick", "device": "cpu"})
+        outputs = store.add_output_set(name=f"o{i}", source="sample", model="gpt2", n=10)
+        store.add_outputs(outputs, [(k, "m", "x\n", 1) for k in range(10)])
+        store.add_job("sample", {"set_id": outputs, "device": "cpu"})
+        scan = store.add_scan(set_id=outputs, source="scan", corpus_label="c", n_outputs=10, min_lines=6)
+        store.add_job("scan", {"scan_id": scan})
+    timings = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        assert len(overview(store, NOW).items) == 100
+        timings.append(time.perf_counter() - t0)
+    assert min(timings) < 0.05, timings
+    store.close()
+
+
+# -- the screen ------------------------------------------------------------------------------
+async def settle(pilot) -> None:
+    for _ in range(2):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def until(pilot, condition, within: float = 1.0) -> None:
+    """Wait for the polled screen to show something (the dashboard reflects the store
+    within a second)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "not shown within a second"
+        await pilot.pause(0.05)
+    await settle(pilot)
+
+
+class Recorder:
+    """Stands in for the app's spawn_worker and its open_study/open_scan."""
+
+    def __init__(self, app: ByroteApp | None = None):
+        self.calls: list[tuple] = []
+        if app is not None:
+            app.open_study = lambda study_id: self.calls.append(("study", study_id))
+            app.open_scan = lambda scan_id: self.calls.append(("scan", scan_id))
+
+    def __call__(self, store: Store) -> int:
+        self.calls.append(("spawn",))
+        return 4242
+
+
+def in_app(db, body, size=(80, 24), spawns=None) -> None:
+    async def main() -> None:
+        app = ByroteApp(db, clock=lambda: NOW, spawn_worker=spawns or Recorder(), poll_s=0.25)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            await body(app, pilot, app.screen)
+
+    asyncio.run(main())
+
+
+def row_texts(screen) -> dict[str, list[str]]:
+    table = screen.table
+    return {row.key.value: [str(c) for c in table.get_row(row.key)] for row in table.ordered_rows}
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def test_rows_fit_80_columns_and_use_160(db):
+    seen = {}
+
+    async def body(app, pilot, screen):
+        rows = row_texts(screen)
+        seen[app.size.width] = rows
+        assert list(rows) == ["study:1", "study:2", "lm:6", "sampling:1", "sampling:2", "scan:1", "scan:2"]
+        assert screen.table.virtual_size.width <= screen.table.size.width  # nothing scrolls sideways
+        status = str(screen.query_one("#status", Static).content)
+        assert status == "no worker; 4 jobs queued (press w to start one)"
+        assert str(screen.query_one("#info", Static).content).startswith("study 1: varmisuse-ggnn-small · running")
+
+    in_app(db, body, size=(80, 24))
+    in_app(db, body, size=(160, 48))
+    narrow, wide = seen[80]["study:1"], seen[160]["study:1"]
+    assert narrow[:2] + narrow[3:4] + narrow[5:8] == ["study", "1", "running", "4m20s", "cpu", "5m"]
+    assert narrow[4] == "███░░░  50%" and wide[4] == "█████░░░░░  50%"
+    assert narrow[2].endswith("…") and wide[2] == "varmisuse-ggnn-small"
+    assert narrow[8].endswith("…") and wide[8] == "1/3 runs done · epoch 3/5: training"
+    assert seen[160]["scan:2"][5] == "-" and seen[160]["sampling:2"][4].endswith("100%")
+
+
+def test_cursor_keys_and_live_rows_keep_the_cursor_on_its_item(db):
+    async def body(app, pilot, screen):
+        await pilot.press("j", "j")
+        assert screen.current_key() == "lm:6"
+        await pilot.press("k")
+        assert screen.current_key() == "study:2"
+        await pilot.press("G")
+        assert screen.current_key() == "scan:2"
+        await pilot.press("g", "j")
+        assert screen.current_key() == "study:2"
+        clears = []  # the table is rebuilt only when rows move, else updated in place
+        clear = screen.table.clear
+        screen.table.clear = lambda *args, **kw: (clears.append(1), clear(*args, **kw))[1]
+        other = Store(db)  # another connection (the worker, the command line) adds rows
+        other.add_study(name="newer", task="varmisuse", model="great", preset="quick", epochs=1, seed=0,
+                        device="cpu", train_path="/t", valid_path="/v", levels=[0.0], created=NOW - 1)
+        other.update_job(2, progress=0.75, eta=20.0)
+        other.close()
+        await until(pilot, lambda: "study:3" in row_texts(screen))
+        rows = row_texts(screen)
+        assert list(rows)[:3] == ["study:1", "study:2", "study:3"]  # within a second
+        assert rows["study:3"][3] == "done" and rows["study:1"][4] == "████░░  58%"  # (1 + 0.75 + 0) / 3
+        assert screen.current_key() == "study:2"  # the rows moved; the cursor stayed with its item
+        await pilot.press("G")
+        other = Store(db)
+        other.update_job(9, state="running", progress=0.5, eta=5.0)  # scan 2's job: cells change in place
+        other.close()
+        await until(pilot, lambda: row_texts(screen)["scan:2"][3] == "running")
+        assert screen.current_key() == "scan:2"
+        other = Store(db)
+        other.add_scan(set_id=2, source="scan", corpus_label="corpus C", n_outputs=1, min_lines=6, created=NOW)
+        other.close()
+        await until(pilot, lambda: "scan:3" in row_texts(screen))
+        assert list(row_texts(screen))[-1] == "scan:3" and screen.current_key() == "scan:2"
+        assert clears == [1]  # the new study moved rows; the changed cells and the new last row did not
+
+    in_app(db, body)
+
+
+def test_enter_opens_what_the_item_is(db):
+    async def body(app, pilot, screen):
+        rec = Recorder(app)
+        for key, expect in [("study:1", ("study", 1)), ("scan:1", ("scan", 1)), ("sampling:1", ("scan", 1))]:
+            screen.table.move_cursor(row=screen.table.get_row_index(key))
+            await pilot.press("enter")
+            assert rec.calls[-1] == expect
+        for key, note in [("scan:2", "scan 2 is queued; it opens when it is done"),
+                          ("sampling:2", "sampling 2: 1/2 outputs; no finished scan of it yet (x scans it)"),
+                          ("lm:6", "language model 6 (queued): /models/tiny-lm")]:
+            screen.table.move_cursor(row=screen.table.get_row_index(key))
+            await pilot.press("enter")
+            assert notes(app)[-1] == note
+        assert len(rec.calls) == 3
+
+    in_app(db, body)
+
+
+def test_launch_keys_open_the_forms(db):
+    async def body(app, pilot, screen):
+        for key, form in (("n", "StudyForm"), ("s", "SamplingForm"), ("x", "ScanForm")):
+            await pilot.press(key)
+            await settle(pilot)
+            assert type(app.screen).__name__ == form
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+        screen.table.move_cursor(row=screen.table.get_row_index("sampling:1"))
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen.set_id == 1 and app.screen.query_one("#outputs").value == 1
+        await pilot.press("escape", "question_mark")
+        await settle(pilot)
+        keys = [str(c) for row in app.screen.query_one(DataTable).ordered_rows
+                for c in app.screen.query_one(DataTable).get_row(row.key)]
+        for key, what in (("n", "Study"), ("s", "Sample"), ("x", "Scan"), ("c", "Cancel"), ("r", "Resume"),
+                          ("d", "Delete"), ("w", "Worker")):
+            assert keys[keys.index(key) + 1] == what
+        assert "Dashboard" in str(app.screen.query_one(Static).content)
+
+    in_app(db, body)
+
+
+def test_cancel_resume_and_the_worker_key(db):
+    spawns = Recorder()
+
+    async def body(app, pilot, screen):
+        await pilot.press("c")  # study 1: its queued run is cancelled, its running one asked to stop
+        await settle(pilot)
+        assert notes(app)[-1] == "study 1: cancelling 2 job(s)"
+        await pilot.press("j", "r")  # study 2: its failed and cancelled runs are queued again
+        await settle(pilot)
+        assert notes(app)[-1] == "study 2: 2 job(s) queued again"
+        assert spawns.calls == [("spawn",)]
+        await pilot.press("r")
+        await settle(pilot)
+        assert notes(app)[-1] == "study 2: nothing to resume" and len(spawns.calls) == 1
+        await pilot.press("w")
+        await settle(pilot)
+        assert notes(app)[-1] == "worker started (pid 4242)" and len(spawns.calls) == 2
+
+    in_app(db, body, spawns=spawns)
+    store = Store(db)
+    states = {j["id"]: (j["state"], j["cancel_requested"]) for j in store.jobs()}
+    assert states[2] == ("running", 1) and states[3] == ("cancelled", 1)
+    assert states[4] == ("queued", 0) and states[5] == ("queued", 0)
+    assert states[6] == ("queued", 0)  # other items untouched
+
+
+def test_delete_asks_first_and_refuses_a_running_item(db):
+    async def body(app, pilot, screen):
+        await pilot.press("d")  # study 1 runs
+        await settle(pilot)
+        assert app.screen is screen and notes(app)[-1] == "study 1 is running: cancel it first"
+        await pilot.press("j", "d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # no
+        await settle(pilot)
+        assert app.screen is screen and "study:2" in row_texts(screen)
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert notes(app)[-1] == "study 2 deleted"
+        assert "study:2" not in row_texts(screen) and screen.current_key() == "lm:6"
+        await pilot.press("d", "escape")
+        await settle(pilot)
+        assert "lm:6" in row_texts(screen)
+        await pilot.press("d", "enter")  # enter confirms too
+        await settle(pilot)
+        assert "lm:6" not in row_texts(screen) and screen.current_key() == "sampling:1"
+        for state in ("running", "cancelled"):  # the output set goes with its scans: not while one runs
+            other = Store(db)
+            other.update_job(9, state=state)
+            other.close()
+            await until(pilot, lambda state=state: row_texts(screen)["scan:2"][3] == state)
+            await pilot.press("d")
+            await settle(pilot)
+        assert notes(app)[-1] == "scan 2 is running: cancel it first"
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert list(row_texts(screen)) == ["study:1", "sampling:2"]
+
+    in_app(db, body)
+    store = Store(db)
+    assert [s["id"] for s in store.studies()] == [1] and [o["id"] for o in store.output_sets()] == [2]
+    assert store.scans() == [] and [j["id"] for j in store.jobs()] == [1, 2, 3]
+
+
+def test_delete_checks_the_store_again(db):
+    """The screen refuses from its last read; the write itself checks the store once more."""
+    store = Store(db)
+    items = {item.key: item for item in overview(store, NOW).items}
+    store.update_job(9, state="running")  # since the read: scan 2, of output set 1, started
+    with pytest.raises(InputError, match="scan 2 is running: cancel it first"):
+        delete_item(store, items["sampling:1"])
+    with pytest.raises(InputError, match="study 1 is running: cancel it first"):
+        delete_item(store, items["study:1"])
+    assert delete_item(store, items["scan:1"]) == "scan 1 deleted"
+    assert [s["id"] for s in store.scans()] == [2] and [o["id"] for o in store.output_sets()] == [1, 2]
+    store.close()

@@ -1,0 +1,235 @@
+"""The dashboard's rows, computed from the store without Textual: one item per study,
+language-model training, output set ("LM sampling") and scan, with the state of its
+jobs, progress, ETA, device, age and a line of detail, and a status line saying whether
+the worker runs and what it is doing. The job table is read once per call."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import InputError
+from engine.jobs import worker_pid
+from engine.store import Store
+
+KINDS = ("study", "lm", "sampling", "scan")
+# the state an item shows: the first of these that any of its jobs is in
+STATE_ORDER = ("running", "queued", "failed", "cancelled", "done")
+ACTIVE = ("queued", "running")
+RESUMABLE = ("cancelled", "failed")
+
+
+@dataclass
+class Item:
+    """One dashboard row."""
+
+    kind: str  # one of KINDS
+    id: int
+    name: str
+    state: str
+    progress: float  # 0..1
+    eta: float | None  # seconds, None when unknown
+    device: str
+    age: float  # seconds since it was made
+    detail: str
+    jobs: list[tuple[int, str]] = field(default_factory=list)  # (job id, state)
+    model: str | None = None  # study: its model family; sampling: the language model
+    folder: str | None = None  # lm: where the model is written
+    set_id: int | None = None  # scan: the output set it scans
+    done_scan: int | None = None  # sampling: its newest finished scan
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    def job_ids(self, states: tuple[str, ...]) -> list[int]:
+        return [job_id for job_id, state in self.jobs if state in states]
+
+
+@dataclass
+class Overview:
+    items: list[Item]
+    worker_pid: int | None
+    status: str  # the worker and what it runs, or why nothing runs
+
+
+def owner(job: dict) -> tuple[str, int] | None:
+    """The dashboard item a job belongs to, as (kind, id)."""
+    kind, params = job["kind"], job["params"]
+    if kind == "train_run" and job["study_id"] is not None:
+        return "study", job["study_id"]
+    if kind == "lm_train":
+        return "lm", job["id"]
+    if kind == "sample" and "set_id" in params:
+        return "sampling", params["set_id"]
+    if kind == "scan" and "scan_id" in params:
+        return "scan", params["scan_id"]
+    return None
+
+
+def item_jobs(store: Store, kind: str, item_id: int) -> list[dict]:
+    """The jobs of one item, read now (for actions on it)."""
+    return [job for job in store.jobs() if owner(job) == (kind, item_id)]
+
+
+def aggregate_state(jobs: list[dict], default: str = "done") -> str:
+    states = {job["state"] for job in jobs}
+    return next((s for s in STATE_ORDER if s in states), default)
+
+
+def _running(jobs: list[dict]) -> dict | None:
+    return next((job for job in jobs if job["state"] == "running"), None)
+
+
+def _main_job(jobs: list[dict]) -> dict | None:
+    """The job whose progress an item shows: a running one, else a queued one, else the last."""
+    return _running(jobs) or next((j for j in jobs if j["state"] == "queued"), None) or (jobs[-1] if jobs else None)
+
+
+def _progress(job: dict) -> float:
+    return 1.0 if job["state"] == "done" else min(max(job["progress"] or 0.0, 0.0), 1.0)
+
+
+def study_eta(jobs: list[dict], now: float) -> float | None:
+    """The running run's ETA plus, for each queued run, the running run's estimated total
+    duration (elapsed / progress); None when the running run gives no estimate."""
+    running = _running(jobs)
+    if running is None or running["eta"] is None:
+        return None
+    queued = sum(job["state"] == "queued" for job in jobs)
+    if not queued:
+        return running["eta"]
+    progress = running["progress"] or 0.0
+    if progress <= 0 or running["started"] is None:
+        return None
+    return running["eta"] + queued * (now - running["started"]) / progress
+
+
+def _note(base: str, jobs: list[dict], state: str) -> str:
+    """An item's detail: its own summary, then the running job's message or the failure."""
+    running = _running(jobs)
+    if running is not None and running["message"]:
+        return f"{base} · {running['message']}"
+    if state == "failed":
+        error = next((j["error"] for j in reversed(jobs) if j["state"] == "failed" and j["error"]), None)
+        if error:
+            return f"{base} · {error}"
+    return base
+
+
+def _item(kind: str, item_id: int, name: str, jobs: list[dict], created: float | None, now: float,
+          device: str, base: str, default_state: str = "done", **extra) -> Item:
+    state = aggregate_state(jobs, default_state)
+    main = _main_job(jobs)
+    if kind == "study":
+        progress = sum(map(_progress, jobs)) / len(jobs) if jobs else 1.0
+        eta = study_eta(jobs, now)
+    else:
+        progress = _progress(main) if main else (1.0 if state == "done" else 0.0)
+        eta = main["eta"] if main is not None and main["state"] == "running" else None
+    return Item(kind, item_id, name, state, progress, eta, device or "-", max(now - (created or now), 0.0),
+                _note(base, jobs, state), [(j["id"], j["state"]) for j in jobs], **extra)
+
+
+def overview(store: Store, now: float) -> Overview:
+    """Every study, language-model training, output set and scan, with the status line."""
+    grouped: dict[tuple[str, int], list[dict]] = {}
+    lm_jobs = []
+    all_jobs = store.jobs()
+    for job in all_jobs:
+        key = owner(job)
+        if key is not None:
+            grouped.setdefault(key, []).append(job)
+            if key[0] == "lm":
+                lm_jobs.append(job)
+    items: list[Item] = []
+    for study in store.studies():
+        jobs = grouped.get(("study", study["id"]), [])
+        runs = len(study["levels"])
+        done = sum(j["state"] == "done" for j in jobs) if jobs else runs
+        items.append(_item("study", study["id"], study["name"] or study["model"], jobs, study["created"], now,
+                           study["device"], f"{done}/{runs} runs done", model=study["model"]))
+    for job in lm_jobs:
+        params = job["params"]
+        out = params.get("out") or ""
+        items.append(_item("lm", job["id"], Path(out).name or out, [job], job["created"], now,
+                           params.get("device"), f"{params.get('preset', '?')} preset", folder=out))
+    scans = store.scans()
+    for outputs in store.output_sets():
+        jobs = grouped.get(("sampling", outputs["id"]), [])
+        device = next((j["params"].get("device") for j in reversed(jobs) if j["params"].get("device")), None)
+        done_scans = [s["id"] for s in scans if s["set_id"] == outputs["id"] and s["state"] == "done"]
+        items.append(_item("sampling", outputs["id"], outputs["name"] or f"set {outputs['id']}", jobs,
+                           outputs["created"], now, device, f"{outputs['count']}/{outputs['n']} outputs",
+                           model=outputs["model"], done_scan=max(done_scans, default=None)))
+    for scan in scans:
+        jobs = grouped.get(("scan", scan["id"]), [])
+        if scan["state"] == "done":
+            base = f"{scan['stats'].get('snippets', 0)} snippets"
+        else:
+            base = f"set {scan['set_id']}, {scan['n_outputs']} outputs"
+        items.append(_item("scan", scan["id"], scan["corpus_label"] or scan["source"], jobs, scan["created"], now,
+                           "-", base, default_state=scan["state"] or "done", set_id=scan["set_id"]))
+    pid = worker_pid(store)
+    return Overview(items, pid, status_line(store, all_jobs, items, pid))
+
+
+def status_line(store: Store, jobs: list[dict], items: list[Item], pid: int | None) -> str:
+    """``worker 123: running: study 1 (ggnn) 25% noise — epoch 3/5 ...``, ``worker 123:
+    idle``, or ``no worker; 4 jobs queued (press w to start one)``."""
+    waiting = sum(job["state"] in ACTIVE for job in jobs)
+    if pid is None:
+        return f"no worker; {waiting} jobs queued (press w to start one)" if waiting else "no worker; nothing queued"
+    running = _running(jobs)
+    if running is None:
+        return f"worker {pid}: idle"
+    return f"worker {pid}: running: {describe_job(store, running, items)}"
+
+
+def describe_job(store: Store, job: dict, items: list[Item]) -> str:
+    """A running job as the status line names it: its item, then its message."""
+    key = owner(job)
+    item = next((i for i in items if (i.kind, i.id) == key), None)
+    if item is None:
+        what = f"job {job['id']} ({job['kind']})"
+    elif item.kind == "study":
+        what = f"study {item.id} ({item.model})"
+        try:
+            what += f" {store.run(job['run_id'])['level']:g}% noise"
+        except InputError:  # no run id, or the run was deleted meanwhile
+            pass
+    else:
+        what = f"{item.kind} {item.id} ({item.name})"
+    message = job["message"] or f"{job['progress'] or 0:.0%}"
+    return f"{what} — {message}"
+
+
+# -- formatting (shared by the screen and its tests) -------------------------------------
+def bar(progress: float, width: int = 10) -> str:
+    """``███████░░░  70%``: a fixed-width text bar and the percentage."""
+    progress = min(max(progress, 0.0), 1.0)
+    filled = round(progress * width)
+    return "█" * filled + "░" * (width - filled) + f" {progress:4.0%}"
+
+
+def duration(seconds: float | None) -> str:
+    """An ETA: ``42s``, ``4m12s``, ``2h05m``, ``3d04h``; ``-`` when unknown."""
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        return "-"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def age(seconds: float) -> str:
+    """A coarse age: ``12s``, ``5m``, ``3h``, ``2d``."""
+    s = max(int(seconds), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"

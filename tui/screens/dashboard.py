@@ -1,0 +1,301 @@
+"""The dashboard: every study, language-model training, LM sampling and scan, live.
+
+The rows come from :func:`tui.overview.overview`, read in a thread every poll; cells are
+updated in place and the cursor stays on its item. Store writes (cancel, resume, delete)
+run in a thread worker; a refused one becomes a notification.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.events import Resize
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from engine.errors import InputError
+from engine.store import Store
+from tui.overview import ACTIVE, RESUMABLE, Item, Overview, age, bar, duration, item_jobs, overview
+from tui.screens.base import PolledScreen
+from tui.widgets.keytable import KeyTable
+
+COLUMNS = (("kind", "kind"), ("id", "id"), ("name", "name"), ("state", "state"), ("progress", "progress"),
+           ("ETA", "eta"), ("device", "device"), ("age", "age"), ("detail", "detail"))
+STATE_STYLES = {"running": "bold green", "queued": "yellow", "failed": "bold red", "cancelled": "dim"}
+NARROW = 110  # below this width the progress bar is shorter
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def cells(item: Item, name_w: int, detail_w: int, bar_w: int) -> tuple[str, ...]:
+    """The plain text of a row's cells (compared between polls to update only what changed)."""
+    return (item.kind, str(item.id), clip(item.name, name_w), item.state, bar(item.progress, bar_w),
+            duration(item.eta) if item.state in ACTIVE else "-", item.device, age(item.age),
+            clip(item.detail, detail_w))
+
+
+def styled(column: str, value: str) -> str | Text:
+    return Text(value, style=STATE_STYLES.get(value, "")) if column == "state" else value
+
+
+# -- store writes on one item (run in a thread) ------------------------------------------
+def cancel_item(store: Store, item: Item) -> str:
+    jobs = [j for j in item_jobs(store, item.kind, item.id) if j["state"] in ACTIVE]
+    for job in jobs:
+        store.request_cancel(job["id"])
+    what = f"{item.kind} {item.id}"
+    return f"{what}: cancelling {len(jobs)} job(s)" if jobs else f"{what}: nothing to cancel"
+
+
+def resume_item(store: Store, item: Item) -> int:
+    """Queue the item's cancelled and failed jobs again; how many were."""
+    return sum(store.resume_job(j["id"]) for j in item_jobs(store, item.kind, item.id) if j["state"] in RESUMABLE)
+
+
+DELETERS: dict[str, Callable[[Store, int], None]] = {
+    "study": Store.delete_study, "sampling": Store.delete_output_set, "scan": Store.delete_scan, "lm": Store.delete_job,
+}
+WHAT_GOES = {
+    "study": "its runs, metrics and jobs (its files stay)",
+    "sampling": "its outputs, its scans and their jobs",
+    "scan": "its snippets and jobs",
+    "lm": "its job (the model folder stays)",
+}
+
+
+def delete_item(store: Store, item: Item) -> str:
+    """Delete an item that nothing of runs (an output set goes with its scans)."""
+    scans = [s["id"] for s in store.scans() if s["set_id"] == item.id] if item.kind == "sampling" else []
+    for kind, item_id in [(item.kind, item.id), *(("scan", s) for s in scans)]:
+        if any(j["state"] == "running" for j in item_jobs(store, kind, item_id)):
+            raise InputError(f"{kind} {item_id} is running: cancel it first")
+    DELETERS[item.kind](store, item.id)
+    return f"{item.kind} {item.id} deleted"
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y or enter confirms, n or escape aborts."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question, id="question")
+            yield Static("y / enter: yes    n / escape: no", classes="muted")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class DashboardScreen(PolledScreen):
+    """Studies, LM trainings, samplings and scans with their state, progress and ETA."""
+
+    HELP_TITLE = "Dashboard"
+    CSS_PATH = "../styles/dashboard.tcss"
+    BINDINGS = [
+        Binding("enter", "open", "Open", priority=True),
+        Binding("n", "new_study", "Study"),
+        Binding("s", "new_sampling", "Sample"),
+        Binding("x", "new_scan", "Scan"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("r", "resume", "Resume"),
+        Binding("d", "delete", "Delete"),
+        Binding("w", "start_worker", "Worker"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[str, Item] = {}
+        self.data: Overview | None = None
+        self._shown: dict[str, tuple[str, ...]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        table = KeyTable(id="items")
+        for label, key in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static("", id="info")
+        yield Static("reading the store…", id="status", classes="status")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> KeyTable:
+        return self.query_one("#items", KeyTable)
+
+    # -- polling ---------------------------------------------------------------------
+    def read(self, store: Store) -> Overview:
+        return overview(store, self.app.clock())
+
+    def show(self, data: Overview) -> None:
+        self.data = data
+        self.items = {item.key: item for item in data.items}
+        self._render_rows(data.items)
+        self.query_one("#status", Static).update(data.status if data.items or data.worker_pid else
+                                                 f"{data.status} · nothing here yet: n, s or x starts something")
+        self._show_info()
+
+    def on_resize(self, event: Resize) -> None:
+        # every key fits an 80-column footer once the palette's own hint goes
+        self.query_one(Footer).show_command_palette = event.size.width >= NARROW
+        if self.data is not None:
+            self._render_rows(self.data.items)
+
+    def _widths(self, items: list[Item]) -> tuple[int, int, int]:
+        """(name, detail, bar) widths that fill the screen's width without overflow."""
+        width = self.size.width or self.app.size.width
+        bar_w = 6 if width < NARROW else 10
+        rows = [cells(item, 0, 0, bar_w) for item in items]
+        fixed = sum(max([len(label), *(len(r[n]) for r in rows)])
+                    for n, (label, key) in enumerate(COLUMNS) if key not in ("name", "detail"))
+        room = width - 2 - 2 * self.table.cell_padding * len(COLUMNS) - fixed
+        name_w = min(max(room * 2 // 5, 6), 40)
+        return name_w, max(room - name_w, 8), bar_w
+
+    def _render_rows(self, items: list[Item]) -> None:
+        """Bring the table to ``items``: append new rows, update changed cells, and rebuild
+        only when rows went away or moved; the cursor stays on its item."""
+        table = self.table
+        keys = [item.key for item in items]
+        shown = list(self._shown)
+        at = self.current_key()
+        row = table.cursor_row
+        if shown != keys[: len(shown)]:
+            table.clear()
+            self._shown.clear()
+            shown = []
+        name_w, detail_w, bar_w = self._widths(items)
+        for item in items:
+            values = cells(item, name_w, detail_w, bar_w)
+            old = self._shown.get(item.key)
+            if old is None:
+                table.add_row(*(styled(key, v) for (_, key), v in zip(COLUMNS, values)), key=item.key)
+            else:
+                for (_, key), new, was in zip(COLUMNS, values, old):
+                    if new != was:
+                        table.update_cell(item.key, key, styled(key, new))
+            self._shown[item.key] = values
+        if at is not None and at != self.current_key() and table.row_count:
+            table.move_cursor(row=keys.index(at) if at in keys else min(row, table.row_count - 1), animate=False)
+
+    # -- the highlighted item ----------------------------------------------------------
+    def current_key(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def current_item(self) -> Item | None:
+        return self.items.get(self.current_key() or "")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_info()
+
+    def _show_info(self) -> None:
+        item = self.current_item()
+        text = "" if item is None else f"{item.kind} {item.id}: {item.name} · {item.state} · {item.detail}"
+        self.query_one("#info", Static).update(Text(text))
+
+    # -- actions -----------------------------------------------------------------------
+    def action_open(self) -> None:
+        item = self.current_item()
+        if item is None:
+            return
+        if item.kind == "study":
+            self.app.open_study(item.id)
+        elif item.kind == "scan":
+            if item.state == "done":
+                self.app.open_scan(item.id)
+            else:
+                self.notify(f"scan {item.id} is {item.state}; it opens when it is done")
+        elif item.kind == "sampling":
+            if item.done_scan is not None:
+                self.app.open_scan(item.done_scan)
+            else:
+                self.notify(f"sampling {item.id}: {item.detail}; no finished scan of it yet (x scans it)")
+        else:
+            self.notify(f"language model {item.id} ({item.state}): {item.folder}")
+
+    def action_new_study(self) -> None:
+        self.app.action_new_study()
+
+    def action_new_sampling(self) -> None:
+        self.app.action_new_sampling()
+
+    def action_new_scan(self) -> None:
+        item = self.current_item()
+        set_id = None
+        if item is not None and item.kind == "sampling":
+            set_id = item.id
+        elif item is not None and item.kind == "scan":
+            set_id = item.set_id
+        self.app.action_new_scan(set_id)
+
+    def action_start_worker(self) -> None:
+        self.app.action_start_worker()
+
+    def action_cancel(self) -> None:
+        item = self.current_item()
+        if item is not None:
+            self._write(lambda store: cancel_item(store, item))
+
+    def action_resume(self) -> None:
+        item = self.current_item()
+        if item is None:
+            return
+
+        def resume(store: Store) -> str:
+            n = resume_item(store, item)
+            if not n:
+                return f"{item.kind} {item.id}: nothing to resume"
+            self.app.ensure_worker()
+            return f"{item.kind} {item.id}: {n} job(s) queued again"
+
+        self._write(resume)
+
+    def action_delete(self) -> None:
+        item = self.current_item()
+        if item is None:
+            return
+        scans = [i for i in self.items.values() if i.kind == "scan" and i.set_id == item.id and item.kind == "sampling"]
+        busy = next((i for i in [item, *scans] if i.state == "running"), None)
+        if busy is not None:
+            self.notify(f"{busy.kind} {busy.id} is running: cancel it first", severity="warning")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._write(lambda store: delete_item(store, item))
+
+        self.app.push_screen(
+            ConfirmScreen(f"Delete {item.kind} {item.id} ({item.name}) with {WHAT_GOES[item.kind]}?"), confirmed)
+
+    def _write(self, change: Callable[[Store], str]) -> None:
+        """Run a store write in a thread; say what it did (or why not), then re-read."""
+
+        def work() -> None:
+            try:
+                with self.app.reading() as store:
+                    said, severity = change(store), "information"
+            except InputError as exc:
+                said, severity = str(exc), "warning"
+            except Exception as exc:  # noqa: BLE001 - a locked or broken database: said, not a traceback
+                said, severity = f"{type(exc).__name__}: {exc}", "error"
+            self.app.call_from_thread(self.notify, said, severity=severity)
+            self.app.call_from_thread(self.refresh_data)
+
+        self.run_worker(work, thread=True, group="write", exit_on_error=False)
