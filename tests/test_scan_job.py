@@ -398,7 +398,7 @@ def test_rerunning_an_unfinished_scan_resumes_it_and_odd_file_names_survive(stor
     import os
 
     from engine.data.corpus import open_corpus
-    from tui.memcli import scan_job
+    from engine.enqueue import enqueue_scan
 
     body = "\n".join(f"odd_{i} = {i}" for i in range(8))
     corpus = tmp_path / "corpus"
@@ -407,12 +407,12 @@ def test_rerunning_an_unfinished_scan_resumes_it_and_odd_file_names_survive(stor
     set_id = store.add_output_set(name="o", source="import", model=None, n=1)
     store.add_outputs(set_id, [(1, hashlib.md5(body.encode()).hexdigest(), body, None)])
     opened = open_corpus(str(corpus))
-    scan_id, job = scan_job(store, set_id, opened, workers=1)
+    scan_id, job, _ = enqueue_scan(store, set_id, opened, workers=1)
     store.request_cancel(job)
     store.update_scan(scan_id, state="cancelled")
-    again, job2 = scan_job(store, set_id, opened, workers=1)
+    again, job2, _ = enqueue_scan(store, set_id, opened, workers=1)
     assert again == scan_id and job2 != job                     # the same scan, a new job
-    assert scan_job(store, set_id, opened, min_lines=4, workers=1)[0] != scan_id  # other settings: new scan
+    assert enqueue_scan(store, set_id, opened, min_lines=4, workers=1)[0] != scan_id  # other settings: new scan
     from engine.jobs import run_worker
 
     run_worker(store, idle_exit_s=0.1)

@@ -1,0 +1,230 @@
+"""The app's speed: time to first frame, and the memorization browser on 1,000,000 fingerprints.
+
+    .venv/bin/python bench/app.py [--snippets 1000000] [--runs 5] [--keep DIR]
+
+1. First frame: ``byrote --db FILE`` is started in a pseudo-terminal of 80x24 and timed
+   until the dashboard's footer is drawn; the baseline is ``python -c "import torch"``,
+   what the app would pay if it imported the engine's training half.
+2. Browser: a store is filled with N generated snippets (windows of 6-20 real lines of
+   this Python's standard library, with skewed train/extract counts, through
+   ``Store.save_scan_results``: the scan's own path, text index included). Then:
+   - a page: the first, one in the middle reached by keyset, and the last, against
+     the same pages read with OFFSET (``Store.snippets``), the baseline;
+   - a filter plus its first page: a fingerprint prefix, a rare identifier, a common
+     word, against the same text filters without the trigram index (a full scan);
+   - the app: the browser screen opened on the store, paging and filtering under Pilot.
+Targets (issue 5): first frame under 1 s; a page and a filter under 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import random
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from engine.store import Store  # noqa: E402
+
+
+def timed(fn, repeat: int = 5) -> float:
+    """Median seconds of ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def first_frame(db: Path, runs: int) -> tuple[float, float]:
+    from ptyapp import PtyApp, byrote
+
+    frames = []
+    for _ in range(runs):
+        app = PtyApp(byrote(db))
+        frames.append(app.wait_for("Quit", timeout=30))
+        app.send("q")
+        app.finish()
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    return statistics.median(frames), time.perf_counter() - t0
+
+
+def stdlib_lines(limit_files: int = 3000) -> list[str]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    lines: list[str] = []
+    for path in sorted(root.rglob("*.py"))[:limit_files]:
+        try:
+            lines += path.read_text(encoding="utf-8").splitlines()
+        except (UnicodeDecodeError, OSError):
+            continue
+    return [line for line in lines if line.strip()]
+
+
+def fill(store: Store, n: int, seed: int = 0) -> int:
+    """A done scan of ``n`` distinct snippets; returns its id."""
+    rng = random.Random(seed)
+    lines = stdlib_lines()
+    set_id = store.add_output_set(name="bench", source="import", model=None, n=1)
+    store.add_outputs(set_id, [(1, hashlib.md5(b"x").hexdigest(), "x\n", None)])
+    scan_id = store.add_scan(set_id=set_id, source="scan", corpus={"path": "bench"}, corpus_label="generated",
+                             n_outputs=1, min_lines=6, state="running")
+    seen: set[str] = set()
+
+    def snippets():
+        while len(seen) < n:
+            k = rng.randint(6, 20)
+            start = rng.randrange(len(lines) - k)
+            text = "\n".join(lines[start:start + k]) + "\n"
+            fp = hashlib.md5(text.encode()).hexdigest()
+            if fp in seen:
+                continue
+            seen.add(fp)
+            train = min(int(rng.paretovariate(1.2)), 10_000)
+            extract = min(int(rng.paretovariate(1.5)), 1_000)
+            yield fp, k, train, extract, text
+
+    store.save_scan_results(scan_id, snippets(), [], [], state="done", finished=time.time())
+    return scan_id
+
+
+def page_figures(store: Store, scan_id: int, n: int) -> list[tuple[str, float, float | None]]:
+    """(what, seconds, baseline seconds) for pages in each order."""
+    out = []
+    flt = store.snippet_filter(scan_id)
+    for order in ("train", "len", "first_line", "fingerprint"):
+        first = store.snippet_page(flt, order, limit=100)
+        out.append((f"page 1, by {order}", timed(lambda: store.snippet_page(flt, order, limit=100)),
+                    timed(lambda: store.snippets(scan_id, order=order if order != "first_line" else "fingerprint",
+                                                 limit=100, offset=0))))
+        # walk to the middle by keyset pages of 10,000 (not timed), then time one page there
+        row = first[-1]
+        for _ in range(n // 2 // 10_000):
+            row = store.snippet_page(flt, order, after=row, limit=10_000)[-1]
+        middle = n // 2
+        baseline = None
+        if order != "first_line":  # Store.snippets has no first-line order
+            baseline = timed(lambda: store.snippets(scan_id, order=order, limit=100, offset=middle), 3)
+        out.append((f"page at row {middle:,}, by {order}",
+                    timed(lambda: store.snippet_page(flt, order, after=row, limit=100)), baseline))
+        out.append((f"last page, by {order}", timed(lambda: store.snippet_page(flt, order, last=True, limit=100)),
+                    timed(lambda: store.snippets(scan_id, order=order if order != "first_line" else "fingerprint",
+                                                 limit=100, offset=n - 100), 3)))
+    return out
+
+
+def filter_figures(store: Store, scan_id: int) -> list[tuple[str, float, float | None, int]]:
+    """(what, seconds for filter + first page, baseline without the text index, matches)."""
+    some = store.snippet_page(store.snippet_filter(scan_id), "fingerprint", limit=1)[0]["fingerprint"]
+    queries = [("prefix", some[:4], ""), ("rare identifier", "", "_bootstrap_inner"),
+               ("identifier", "", "isinstance("), ("common word", "", "return")]
+    out = []
+    for label, prefix, text in queries:
+        def run(store=store):
+            flt = store.snippet_filter(scan_id, prefix=prefix, text=text)
+            return store.snippet_page(flt, "train", limit=100)
+
+        seconds = timed(run)
+        count = store.snippet_filter_count(store.snippet_filter(scan_id, prefix=prefix, text=text))
+        baseline = None
+        if text:
+            store.has_text_index = False
+            baseline = timed(run, 3)
+            store.has_text_index = True
+        out.append((f"{label} {prefix or text!r}", seconds, baseline, count))
+    return out
+
+
+def app_figures(db: Path, scan_id: int) -> list[tuple[str, float]]:
+    """The browser screen under Pilot: open, page down, filter (each until its rows show)."""
+    from tui.app import ByroteApp
+
+    figures = []
+
+    async def main() -> None:
+        app = ByroteApp(db, spawn_worker=lambda store: None, poll_s=60)
+        async with app.run_test(size=(160, 48)) as pilot:
+            async def settle() -> None:
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+
+            await settle()
+            t0 = time.perf_counter()
+            app.open_scan(scan_id)
+            await settle()
+            figures.append(("open the browser (first page drawn)", time.perf_counter() - t0))
+            steps = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                await pilot.press("pagedown")
+                await settle()
+                steps.append(time.perf_counter() - t0)
+            figures.append(("page down (median of 5)", statistics.median(steps)))
+            t0 = time.perf_counter()
+            await pilot.press("slash", *"isinstance(", "enter")
+            await settle()
+            figures.append(("filter 'isinstance(' (typed and applied)", time.perf_counter() - t0))
+
+    asyncio.run(main())
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--snippets", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="folder for the generated store (kept and reused)")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="byrote-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+
+    empty = folder / "empty.db"
+    frame, torch_import = first_frame(empty, args.runs)
+    print(f"first frame (80x24 pty, median of {args.runs}): {frame * 1000:.0f} ms "
+          f"(target < 1000 ms); baseline `import torch`: {torch_import * 1000:.0f} ms "
+          f"({torch_import / frame:.1f}x the app's whole start)")
+
+    db = folder / f"browser-{args.snippets}.db"
+    store = Store(db)
+    scans = [s for s in store.scans() if s["state"] == "done"]
+    if scans and store.snippet_count(scans[0]["id"]) == args.snippets:
+        scan_id = scans[0]["id"]
+        print(f"reusing {db} ({args.snippets:,} snippets)")
+    else:
+        t0 = time.perf_counter()
+        scan_id = fill(store, args.snippets)
+        print(f"generated {args.snippets:,} snippets in {time.perf_counter() - t0:.1f} s "
+              f"({db.stat().st_size / 1e6:,.0f} MB)")
+    t0 = time.perf_counter()
+    total = store.snippet_filter_count(store.snippet_filter(scan_id))
+    print(f"count of all snippets: {total:,} in {(time.perf_counter() - t0) * 1000:.0f} ms (its own worker in the app)")
+
+    print("\npages of 100 rows (keyset) vs the same page by OFFSET:")
+    for what, seconds, baseline in page_figures(store, scan_id, total):
+        ratio = f"   OFFSET {baseline * 1000:7.1f} ms ({baseline / seconds:6.1f}x)" if baseline else ""
+        print(f"  {what:34} {seconds * 1000:7.2f} ms{ratio}")
+    print("\nfilter + first page of 100 (by train) vs the same without the trigram index:")
+    for what, seconds, baseline, count in filter_figures(store, scan_id):
+        ratio = f"   no index {baseline * 1000:7.1f} ms ({baseline / seconds:6.1f}x)" if baseline else ""
+        print(f"  {what:34} {seconds * 1000:7.2f} ms  {count:>9,} matches{ratio}")
+    store.close()
+    print("\nthe browser screen (Pilot, 160x48):")
+    for what, seconds in app_figures(db, scan_id):
+        print(f"  {what:40} {seconds * 1000:7.1f} ms")
+    if not args.keep:
+        print(f"\n(store left in {folder}; pass --keep DIR to reuse one)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The app as a user starts it: ``byrote`` in a terminal, over SSH, twice at once."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.store import Store
+from ptyapp import REPO, PtyApp, byrote
+
+HEAVY = ("torch", "transformers", "datasets")
+
+
+def fill_scan(store: Store) -> tuple[int, str]:
+    """A done scan of one snippet held by one output, with one training match."""
+    body = "".join(f"value_{i} = compute({i})\n" for i in range(8))
+    out = "# sampled\n" + body + "print('done')\n"
+    set_id = store.add_output_set(name="sampled", source="import", model=None, n=1, created=1_700_000_000.0)
+    store.add_outputs(set_id, [(1, "0" * 32, out, None)])
+    scan_id = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files", "path": "/corpus", "glob": "*.py"},
+                             corpus_label="directory /corpus", n_outputs=1, min_lines=6, state="done",
+                             created=1_700_000_000.0)
+    fp = "ab" * 16
+    store.save_scan_results(scan_id, [(fp, 8, 1, 1, body)], [(fp, 1, 2, 9)],
+                            [(fp, 1, "pkg/mod.py", 11, 18, 8, "import os\n\n\n" + body + "x = 1\n")])
+    return scan_id, fp
+
+
+def test_the_app_starts_without_torch_transformers_or_datasets(tmp_path):
+    """A subprocess opens the app (headless), waits for the dashboard's data, and checks
+    that none of the heavy libraries was imported on the way."""
+    db = tmp_path / "a.db"
+    fill_scan(Store(db))
+    code = f"""
+import sys
+from tui.app import ByroteApp
+app = ByroteApp({str(db)!r}, spawn_worker=lambda store: None)
+seen = []
+async def pilot(p):
+    await p.pause()
+    await app.workers.wait_for_complete()
+    await p.pause()
+    seen.append(type(app.screen).__name__)
+    app.exit()
+app.run(headless=True, size=(80, 24), auto_pilot=pilot)
+print("SCREEN", seen[0])
+print("HEAVY", [m for m in {HEAVY!r} if m in sys.modules])
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "SCREEN DashboardScreen" in proc.stdout
+    assert "HEAVY []" in proc.stdout
+
+
+def test_byrote_in_a_real_terminal_reaches_the_viewer_and_quits(tmp_path):
+    """``byrote`` with no command opens the app; the palette opens the scan, enter the
+    viewer; q quits with status 0 and no traceback."""
+    db = tmp_path / "pty.db"
+    scan_id, fp = fill_scan(Store(db))
+    with PtyApp(byrote(db), cols=120, rows=30) as app:  # from 110 columns the whole fingerprint shows
+        app.wait_for("Quit")
+        app.send("\x10", settle=0.5)  # ctrl+p: the command palette
+        app.send(f"Open scan {scan_id}", settle=0.5)
+        app.send("\r", settle=0.5)
+        app.wait_for(fp)  # the browser lists the fingerprint
+        app.send("\r", settle=0.5)
+        app.wait_for("pkg/mod.py")  # the viewer's right pane names the training match
+        app.send("q")
+        code = app.finish()
+    assert code == 0, app.text()[-2000:]
+    assert "Traceback" not in app.text()
+
+
+def _sitecustomize(folder: Path) -> dict:
+    """An environment whose Python processes (the app and the worker it starts) know the
+    tests' job kinds, registered at interpreter start."""
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO / 'tests')!r})\n"
+        "from engine import jobs\n"
+        "jobs.REGISTRY['test_spin'] = 'jobkinds:spin'\n"
+    )
+    return {"PYTHONPATH": os.pathsep.join([str(folder), str(REPO)])}
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_losing_the_terminal_leaves_the_jobs_running(tmp_path):
+    """The app starts the worker (w); a SIGHUP ends the app, not the worker or its job."""
+    from engine.jobs import worker_alive
+
+    db = tmp_path / "hup.db"
+    store = Store(db)
+    job = store.add_job("test_spin", {})
+    try:
+        with PtyApp(byrote(db), env=_sitecustomize(tmp_path / "site")) as app:
+            app.wait_for("Quit")
+            app.send("w")
+            _wait(lambda: store.job(job)["state"] == "running")
+            text = app.text()
+            app.hangup()  # the terminal is gone: the kernel hangs the session up
+            app.finish()
+            assert "Traceback" not in text
+        beat = store.job(job)["heartbeat"]
+        _wait(lambda: store.job(job)["heartbeat"] > beat)  # still beating without the app
+        assert store.job(job)["state"] == "running" and worker_alive(store)
+        with PtyApp(byrote(db)) as again:  # reopening shows the live state
+            again.wait_for("test_spin")
+            again.send("q")
+            assert again.finish() == 0
+    finally:
+        store.request_cancel(job)
+        _wait(lambda: store.job(job)["state"] == "cancelled")
+
+
+def test_two_apps_on_one_database_both_stay_correct(tmp_path):
+    """One app cancels a study and another queues a new one; both dashboards show both
+    changes within a poll, and the store holds exactly them."""
+    import asyncio
+
+    from tui.app import ByroteApp
+
+    db = tmp_path / "two.db"
+    store = Store(db)
+    study = store.add_study(name="shared", task="varmisuse", model="ggnn", preset="quick", epochs=2, seed=0,
+                            device="cpu", train_path="t", valid_path="v", levels=[0.0], created=1_700_000_000.0)
+    run = store.add_run(study_id=study, level=0.0, seed=0, epochs=2)
+    job = store.add_job("train_run", {"run_id": run}, study_id=study, run_id=run)
+
+    def state_of(app, key: str) -> str:
+        table = app.screen.table
+        return str(table.get_row(key)[3]) if key in {r.key.value for r in table.ordered_rows} else ""
+
+    async def main() -> None:
+        one = ByroteApp(db, spawn_worker=lambda s: None, poll_s=0.1)
+        two = ByroteApp(db, spawn_worker=lambda s: None, poll_s=0.1)
+        async with one.run_test(size=(80, 24)) as p1, two.run_test(size=(80, 24)) as p2:
+            for pilot in (p1, p2, p1, p2):
+                await pilot.pause(0.15)
+                await pilot.app.workers.wait_for_complete()
+            assert state_of(one, "study:1") == state_of(two, "study:1") == "queued"
+            await p1.press("c")  # cancel the highlighted study in the first app
+            other = Store(db)  # the second face queues a scan-free study of its own meanwhile
+            other.add_study(name="second", task="varmisuse", model="great", preset="quick", epochs=1, seed=0,
+                            device="cpu", train_path="t", valid_path="v", levels=[0.0], created=1_700_000_000.0)
+            other.close()
+            for pilot in (p1, p2, p1, p2):
+                await pilot.pause(0.15)
+                await pilot.app.workers.wait_for_complete()
+            for app in (one, two):
+                assert state_of(app, "study:1") == "cancelled"
+                assert state_of(app, "study:2") == "done"  # no job: nothing to run
+    asyncio.run(main())
+    assert store.job(job)["state"] == "cancelled"

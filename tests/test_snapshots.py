@@ -1,0 +1,86 @@
+"""Snapshots of the main screens at 80x24 and 160x48 (pytest-textual-snapshot).
+
+Each app is driven the way a user gets there: keys from the dashboard. The SVGs under
+``__snapshots__`` double as the README's screenshots. Update them, after looking at the
+difference, with ``pytest tests/test_snapshots.py --snapshot-update``.
+"""
+from __future__ import annotations
+
+import pytest
+
+from appfill import NOW, fill_dashboard
+from engine.store import Store
+from tui.app import ByroteApp
+
+SIZES = [(80, 24), (160, 48)]
+
+
+@pytest.fixture
+def filled(tmp_path, reference):
+    db = tmp_path / "byrote.db"
+    store = Store(db)
+    ids = fill_dashboard(store, reference)
+    store.close()
+    return db, ids
+
+
+def _app(db) -> ByroteApp:
+    # a poll interval longer than a snapshot takes: the picture is of one settled read
+    return ByroteApp(db, clock=lambda: NOW, spawn_worker=lambda store: None, poll_s=3600)
+
+
+async def _settle(pilot) -> None:
+    """Until the reads are shown and the plots drawn, also on a loaded machine."""
+    for _ in range(4):
+        await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.1)
+
+
+def _size(size) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_dashboard(snap_compare, filled, size):
+    db, _ = filled
+    assert snap_compare(_app(db), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_study(snap_compare, filled, size):
+    db, ids = filled
+
+    async def open_study(pilot):
+        await _settle(pilot)
+        pilot.app.open_study(ids["done"])
+        await _settle(pilot)
+
+    assert snap_compare(_app(db), terminal_size=size, run_before=open_study)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_browser(snap_compare, filled, size):
+    db, ids = filled
+
+    async def open_browser(pilot):
+        await _settle(pilot)
+        pilot.app.open_scan(ids["scan"])
+        await _settle(pilot)
+
+    assert snap_compare(_app(db), terminal_size=size, run_before=open_browser)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_viewer(snap_compare, filled, size):
+    db, ids = filled
+
+    async def open_viewer(pilot):
+        await _settle(pilot)
+        pilot.app.open_scan(ids["scan"])
+        await _settle(pilot)
+        await pilot.press("enter")  # the top snippet by train: the license header
+        await _settle(pilot)
+
+    assert snap_compare(_app(db), terminal_size=size, run_before=open_viewer)
