@@ -752,23 +752,29 @@ class Store:
         page is found by reading the sort index until it is full.
         """
         flt = SnippetFilter(scan_id, prefix.lower(), text)
-        if text and len(text) >= 3 and self.has_text_index:
-            # LIKE finds candidates in the index (its % and _ in ``text`` only widen them);
-            # instr keeps the rows that hold ``text`` itself
-            # CROSS JOIN keeps the index first: the planner would otherwise probe it per row
-            where, params = "s.scan_id = ? AND instr(lower(s.text), lower(?)) > 0", [scan_id, text]
-            if flt.prefix:
-                where += " AND s.fingerprint >= ? AND s.fingerprint < ?"
-                params += [flt.prefix, flt.prefix + "\uffff"]
-            rows = self.db.execute(
-                "SELECT s.rowid FROM snippet_text f CROSS JOIN snippets s ON s.rowid = f.rowid "
-                f"WHERE f.text LIKE ? AND {where} LIMIT ?",
-                [f"%{text}%", *params, self.TEXT_CANDIDATES + 1],
-            ).fetchall()
+        if self._indexed(flt):
+            sql, params = self._text_sql(flt)
+            rows = self.db.execute(f"SELECT s.rowid {sql} LIMIT ?", [*params, self.TEXT_CANDIDATES + 1]).fetchall()
             if len(rows) <= self.TEXT_CANDIDATES:
                 flt.rowids = json.dumps([r[0] for r in rows])
                 flt.count = len(rows)
         return flt
+
+    def _indexed(self, flt: "SnippetFilter") -> bool:
+        """Whether a filter's text can be looked up in the trigram index (3 characters or more)."""
+        return bool(flt.text) and len(flt.text) >= 3 and self.has_text_index
+
+    def _text_sql(self, flt: "SnippetFilter") -> tuple[str, list[Any]]:
+        """FROM and WHERE of a text filter read through the trigram index: LIKE finds
+        candidates (its % and _ in the text only widen them), instr keeps the rows that
+        hold the text itself. CROSS JOIN keeps the index first (the planner would
+        otherwise probe it once per row of the scan)."""
+        where, params = "f.text LIKE ? AND s.scan_id = ? AND instr(lower(s.text), lower(?)) > 0", \
+            [f"%{flt.text}%", flt.scan_id, flt.text]
+        if flt.prefix:
+            where += " AND s.fingerprint >= ? AND s.fingerprint < ?"
+            params += [flt.prefix, flt.prefix + "\uffff"]
+        return f"FROM snippet_text f CROSS JOIN snippets s ON s.rowid = f.rowid WHERE {where}", params
 
     def _filter_sql(self, flt: "SnippetFilter") -> tuple[str, list[Any]]:
         where, params = ["scan_id = ?"], [flt.scan_id]
@@ -826,6 +832,9 @@ class Store:
         """How many snippets pass a filter (known at once for a sparse text filter)."""
         if flt.count is not None:
             return flt.count
+        if self._indexed(flt):
+            sql, params = self._text_sql(flt)
+            return self.db.execute(f"SELECT COUNT(*) {sql}", params).fetchone()[0]
         where, params = self._filter_sql(flt)
         return self.db.execute(f"SELECT COUNT(*) FROM snippets WHERE {where}", params).fetchone()[0]
 
