@@ -197,35 +197,6 @@ def app_figures(db: Path, scan_id: int) -> list[tuple[str, float]]:
 
 
 def main() -> None:
-        app = ByroteApp(db, spawn_worker=lambda store: None, poll_s=60)
-        async with app.run_test(size=(160, 48)) as pilot:
-            async def settle() -> None:
-                await pilot.pause()
-                await app.workers.wait_for_complete()
-                await pilot.pause()
-
-            await settle()
-            t0 = time.perf_counter()
-            app.open_scan(scan_id)
-            await settle()
-            figures.append(("open the browser (first page drawn)", time.perf_counter() - t0))
-            steps = []
-            for _ in range(5):
-                t0 = time.perf_counter()
-                await pilot.press("pagedown")
-                await settle()
-                steps.append(time.perf_counter() - t0)
-            figures.append(("page down (median of 5)", statistics.median(steps)))
-            t0 = time.perf_counter()
-            await pilot.press("slash", *"isinstance(", "enter")
-            await settle()
-            figures.append(("filter 'isinstance(' (typed and applied)", time.perf_counter() - t0))
-
-    asyncio.run(main())
-    return figures
-
-
-def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--snippets", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
