@@ -127,7 +127,8 @@ def filter_figures(store: Store, scan_id: int) -> list[tuple[str, float, float |
     """(what, seconds for filter + first page, baseline without the text index, matches)."""
     some = store.snippet_page(store.snippet_filter(scan_id), "fingerprint", limit=1)[0]["fingerprint"]
     queries = [("prefix", some[:4], ""), ("rare identifier", "", "_bootstrap_inner"),
-               ("identifier", "", "isinstance("), ("common word", "", "return")]
+               ("identifier", "", "isinstance("), ("common word", "", "return"),
+               ("phrase of common trigrams", "", "def __init__(self, name")]
     out = []
     for label, prefix, text in queries:
         def run(store=store):
