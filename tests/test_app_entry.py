@@ -162,3 +162,12 @@ def test_two_apps_on_one_database_both_stay_correct(tmp_path):
                 assert state_of(app, "study:2") == "done"  # no job: nothing to run
     asyncio.run(main())
     assert store.job(job)["state"] == "cancelled"
+
+
+def test_without_a_terminal_byrote_says_so_in_one_line(tmp_path):
+    proc = subprocess.run(byrote(tmp_path / "x.db"), capture_output=True, text=True, cwd=REPO, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("byrote: error: the app needs a terminal; the commands work without one "
+                                   "(byrote --help)")
+    assert proc.stdout == ""

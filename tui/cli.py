@@ -188,7 +188,9 @@ def cmd_export_curves(args) -> int:
 
 
 def cmd_app(args) -> int:
-    """No command: open the app on the database."""
+    """No command: open the app on the database (on a terminal; scripts use the commands)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InputError("the app needs a terminal; the commands work without one (byrote --help)")
     from tui.app import ByroteApp
 
     ByroteApp(getattr(args, "db", None)).run()
