@@ -161,6 +161,14 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
             "tokenize='trigram', detail='none')"
         )
         db.execute("INSERT INTO snippet_text(snippet_text) VALUES ('rebuild')")
+        # the index follows the table whoever writes it
+        db.execute("CREATE TRIGGER snippet_text_insert AFTER INSERT ON snippets BEGIN "
+                   "INSERT INTO snippet_text(rowid, text) VALUES (new.rowid, new.text); END")
+        db.execute("CREATE TRIGGER snippet_text_delete AFTER DELETE ON snippets BEGIN "
+                   "INSERT INTO snippet_text(snippet_text, rowid, text) VALUES ('delete', old.rowid, old.text); END")
+        db.execute("CREATE TRIGGER snippet_text_update AFTER UPDATE OF text ON snippets BEGIN "
+                   "INSERT INTO snippet_text(snippet_text, rowid, text) VALUES ('delete', old.rowid, old.text); "
+                   "INSERT INTO snippet_text(rowid, text) VALUES (new.rowid, new.text); END")
 
 
 # version -> migration that brings the schema from version-1 to version.
@@ -203,6 +211,8 @@ class Store:
             )
         for v in range(version + 1, SCHEMA_VERSION + 1):
             with self._write():
+                if self.schema_version() >= v:  # another process migrated it meanwhile
+                    continue
                 MIGRATIONS[v](self.db)
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [str(v)]
@@ -409,7 +419,7 @@ class Store:
         return cur.rowcount == 1
 
     def delete_job(self, job_id: int) -> None:
-        """Remove a job that is not running (a running one is cancelled first)."""
+        """Remove a job that is not running (a running one stays: cancel it first)."""
         with self._write():
             self.db.execute("DELETE FROM jobs WHERE id = ? AND state != 'running'", [job_id])
 
@@ -608,19 +618,10 @@ class Store:
     def delete_scan(self, scan_id: int) -> None:
         """Remove a scan with its shards, results and jobs (not its files)."""
         with self._write():
-            self._unindex_texts(scan_id)
             for table in ("snippets", "snippet_outputs", "snippet_matches", "scan_shards"):
                 self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
             self.db.execute("DELETE FROM jobs WHERE kind = 'scan' AND json_extract(params, '$.scan_id') = ?", [scan_id])
             self.db.execute("DELETE FROM scans WHERE id = ?", [scan_id])
-
-    def _unindex_texts(self, scan_id: int) -> None:
-        """Take a scan's snippets out of the text index (before they are deleted)."""
-        if self.has_text_index:
-            self.db.execute(
-                "INSERT INTO snippet_text(snippet_text, rowid, text) "
-                "SELECT 'delete', rowid, text FROM snippets WHERE scan_id = ?", [scan_id]
-            )
 
     def scan_dir(self, scan_id: int) -> Path:
         return self.files / "scans" / str(scan_id)
@@ -653,7 +654,6 @@ class Store:
         if "stats" in scan_fields:
             scan_fields["stats"] = json.dumps(scan_fields["stats"])
         with self._write():
-            self._unindex_texts(scan_id)
             for table in ("snippets", "snippet_outputs", "snippet_matches"):
                 self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
             self.db.conn.executemany(
@@ -661,10 +661,6 @@ class Store:
                 f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
                 ((scan_id, *row) for row in snippets),
             )
-            if self.has_text_index:
-                self.db.execute(
-                    "INSERT INTO snippet_text(rowid, text) SELECT rowid, text FROM snippets WHERE scan_id = ?", [scan_id]
-                )
             self.db.conn.executemany(
                 "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) VALUES (?, ?, ?, ?, ?)",
                 ((scan_id, *row) for row in output_locations),

@@ -151,9 +151,10 @@ def highlighted(screen) -> str:
 
 
 def test_parse_query():
-    assert parse_query("abcd") == ("abcd", "")
-    assert parse_query("  0f3a9 ") == ("0f3a9", "")
-    assert parse_query("abc") == ("", "abc")  # too short for a prefix
+    assert parse_query("abcdef") == ("abcdef", "")
+    assert parse_query("  0f3a91 ") == ("0f3a91", "")
+    assert parse_query("decade") == ("decade", "") and parse_query('"decade"') == ("", "decade")
+    assert parse_query("abcd") == ("", "abcd") and parse_query("2024") == ("", "2024")  # too short for a prefix
     assert parse_query("#AB") == ("ab", "")
     assert parse_query("Total ") == ("", "Total ")
     assert parse_query("ABCD") == ("", "ABCD")  # upper case is text
@@ -212,7 +213,7 @@ def test_every_order(tmp_path):
 
 def test_filters(tmp_path):
     app, _ = make_app(tmp_path)
-    prefix = FP["A"][:5]
+    prefix = FP["A"][:6]
 
     async def main():
         async with app.run_test(size=(160, 40)) as pilot:

@@ -384,3 +384,49 @@ def test_delete_checks_the_store_again(db):
     assert delete_item(store, items["scan:1"]) == "scan 1 deleted"
     assert [s["id"] for s in store.scans()] == [2] and [o["id"] for o in store.output_sets()] == [1, 2]
     store.close()
+
+
+def test_a_job_queued_anew_supersedes_the_failed_one(tmp_path):
+    """A scan whose first job failed and whose second finished is done (and opens); a study
+    run that failed and was queued again counts as queued; resume touches only current jobs."""
+    from tui.screens.dashboard import resume_item
+
+    store = Store(tmp_path / "s.db")
+    set_id = store.add_output_set(name="set", source="import", model=None, n=1, created=NOW)
+    scan = store.add_scan(set_id=set_id, source="scan", corpus={}, corpus_label="c", n_outputs=1, min_lines=6,
+                          state="done", created=NOW)
+    old = store.add_job("scan", {"scan_id": scan})
+    store.update_job(old, state="failed", error="disk full")
+    new = store.add_job("scan", {"scan_id": scan})
+    store.update_job(new, state="done", progress=1.0)
+    study = store.add_study(name="s", task="varmisuse", model="ggnn", preset="quick", epochs=1, seed=0,
+                            device="cpu", train_path="t", valid_path="v", levels=[0.0, 50.0], created=NOW)
+    runs = [store.add_run(study_id=study, level=lv, seed=0, epochs=1) for lv in (0.0, 50.0)]
+    first = store.add_job("train_run", {"run_id": runs[0]}, study_id=study, run_id=runs[0])
+    store.update_job(first, state="failed", error="boom")
+    store.add_job("train_run", {"run_id": runs[0]}, study_id=study, run_id=runs[0])  # queued anew
+    done = store.add_job("train_run", {"run_id": runs[1]}, study_id=study, run_id=runs[1])
+    store.update_job(done, state="done", progress=1.0)
+    rows = {item.key: item for item in overview(store, NOW).items}
+    assert rows["scan:1"].state == "done" and rows["scan:1"].detail.startswith("0 snippets")
+    assert rows["study:1"].state == "queued" and rows["study:1"].progress == 0.5
+    assert resume_item(store, rows["scan:1"]) == 0  # the failed job is history: nothing reruns
+    assert store.job(old)["state"] == "failed"
+    store.close()
+
+
+def test_the_demo_chain_is_an_item_to_cancel_resume_and_delete(tmp_path):
+    from tui.screens.dashboard import cancel_item, delete_item, resume_item
+
+    store = Store(tmp_path / "d.db")
+    start = store.add_job("demo", {"stage": "start", "settings": {}})
+    store.update_job(start, state="done", progress=1.0)
+    sample = store.add_job("demo", {"stage": "sample", "settings": {}})
+    store.update_job(sample, state="failed", error="no model")
+    [item] = [i for i in overview(store, NOW).items if i.kind == "demo"]
+    assert (item.state, item.detail) == ("failed", "stage sample · no model")
+    assert resume_item(store, item) == 1 and store.job(sample)["state"] == "queued"
+    [item] = [i for i in overview(store, NOW).items if i.kind == "demo"]
+    assert cancel_item(store, item) == "demo 1: cancelling 1 job(s)"
+    assert delete_item(store, item) == "demo 1 deleted" and store.jobs() == []
+    store.close()

@@ -1,6 +1,6 @@
 """The dashboard's rows, computed from the store without Textual: one item per study,
-language-model training, output set ("LM sampling") and scan, with the state of its
-jobs, progress, ETA, device, age and a line of detail, and a status line saying whether
+language-model training, output set ("LM sampling") and scan, and the demo's chain of
+stages, with the state of its current jobs, progress, ETA, device, age and a line of detail, and a status line saying whether
 the worker runs and what it is doing. The job table is read once per call."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from engine.errors import InputError
 from engine.jobs import worker_pid
 from engine.store import Store
 
-KINDS = ("study", "lm", "sampling", "scan")
-# the state an item shows: the first of these that any of its jobs is in
+KINDS = ("study", "lm", "sampling", "scan", "demo")
+# the state an item shows: the first of these that any of its current jobs is in
 STATE_ORDER = ("running", "queued", "failed", "cancelled", "done")
 ACTIVE = ("queued", "running")
 RESUMABLE = ("cancelled", "failed")
@@ -64,12 +64,25 @@ def owner(job: dict) -> tuple[str, int] | None:
         return "sampling", params["set_id"]
     if kind == "scan" and "scan_id" in params:
         return "scan", params["scan_id"]
+    if kind == "demo":
+        return "demo", 1  # one chain of stages per database (engine.demo.start_demo)
     return None
 
 
-def item_jobs(store: Store, kind: str, item_id: int) -> list[dict]:
-    """The jobs of one item, read now (for actions on it)."""
-    return [job for job in store.jobs() if owner(job) == (kind, item_id)]
+def current(jobs: list[dict]) -> list[dict]:
+    """The jobs that say how an item stands: the newest of each study run, and the newest
+    of anything else. A job that failed and was queued anew since is history, not state."""
+    newest: dict[object, dict] = {}
+    for job in jobs:  # in id order
+        slot = job["run_id"] if job["kind"] == "train_run" else None
+        newest[slot] = job
+    return sorted(newest.values(), key=lambda job: job["id"])
+
+
+def item_jobs(store: Store, kind: str, item_id: int, history: bool = False) -> list[dict]:
+    """The current jobs of one item (all of them with ``history``), read now, for actions on it."""
+    jobs = [job for job in store.jobs() if owner(job) == (kind, item_id)]
+    return jobs if history else current(jobs)
 
 
 def aggregate_state(jobs: list[dict], default: str = "done") -> str:
@@ -142,6 +155,7 @@ def overview(store: Store, now: float) -> Overview:
             grouped.setdefault(key, []).append(job)
             if key[0] == "lm":
                 lm_jobs.append(job)
+    grouped = {key: current(jobs) for key, jobs in grouped.items()}
     items: list[Item] = []
     for study in store.studies():
         jobs = grouped.get(("study", study["id"]), [])
@@ -170,6 +184,11 @@ def overview(store: Store, now: float) -> Overview:
             base = f"set {scan['set_id']}, {scan['n_outputs']} outputs"
         items.append(_item("scan", scan["id"], scan["corpus_label"] or scan["source"], jobs, scan["created"], now,
                            "-", base, default_state=scan["state"] or "done", set_id=scan["set_id"]))
+    demo = grouped.get(("demo", 1))
+    if demo:
+        first = min((j for j in all_jobs if j["kind"] == "demo"), key=lambda j: j["id"])
+        items.append(_item("demo", 1, "demo on the standard library", demo, first["created"], now, "-",
+                           f"stage {demo[-1]['params'].get('stage', '?')}"))
     pid = worker_pid(store)
     return Overview(items, pid, status_line(store, all_jobs, items, pid))
 
@@ -233,3 +252,9 @@ def age(seconds: float) -> str:
         if s >= size:
             return f"{s // size}{unit}"
     return f"{s}s"
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"

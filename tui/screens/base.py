@@ -14,8 +14,10 @@ class PolledScreen(Screen):
 
     Subclasses define :meth:`read` (in the worker thread, with a store of its own) and
     :meth:`show` (on the UI thread). A read still running when the next one is due is
-    cancelled (one group, exclusive), so a slow disk never piles up work.
+    left to finish, and the next one skipped, so a slow disk never piles up threads.
     """
+
+    _reading = False
 
     def on_mount(self) -> None:
         self.refresh_data()
@@ -25,8 +27,9 @@ class PolledScreen(Screen):
         self.refresh_data()  # at once, when a form or the help over it closes
 
     def refresh_data(self) -> None:
-        if not self.is_current:
-            return  # covered by another screen: it reads again when resumed
+        if not self.is_current or self._reading:
+            return  # covered by another screen (it reads again when resumed), or still reading
+        self._reading = True
         self.run_worker(self._read, thread=True, exclusive=True, group="read", exit_on_error=False)
 
     def _read(self) -> None:
@@ -36,14 +39,24 @@ class PolledScreen(Screen):
                 data = self.read(store)
         except InputError as exc:  # the item was deleted meanwhile, say
             if not worker.is_cancelled:
-                self.app.call_from_thread(self.read_failed, exc)
+                self.app.call_from_thread(self._failed, exc)
             return
+        except BaseException:
+            self._reading = False
+            raise
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show, data)
+        else:
+            self._reading = False
 
     def _show(self, data: Any) -> None:
+        self._reading = False
         if self.is_attached:
             self.show(data)
+
+    def _failed(self, exc: InputError) -> None:
+        self._reading = False
+        self.read_failed(exc)
 
     def read(self, store) -> Any:  # pragma: no cover - every subclass defines it
         raise NotImplementedError

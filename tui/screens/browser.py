@@ -2,6 +2,7 @@
 read from the store one keyset page at a time (a million rows scroll like ten)."""
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -13,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from engine.errors import InputError
+from tui.overview import clip
 from tui.widgets.keytable import KeyTable
 
 # order -> column label; the store sorts numbers largest first, text alphabetically
@@ -25,13 +27,16 @@ WIDE = 110  # from this many columns on, the whole fingerprint is shown
 
 
 def parse_query(query: str) -> tuple[str, str]:
-    """(fingerprint prefix, text) of a filter query: ``#abc`` or four or more hex
-    digits is a prefix, anything else a case-insensitive text; blank is no filter."""
+    """(fingerprint prefix, text) of a filter query: ``#abc``, or six or more lower-case
+    hex digits, is a prefix; ``"..."`` (quoted) and anything else is a case-insensitive
+    text, so ``"decade"`` or ``2024`` can be searched as text; blank is no filter."""
     stripped = query.strip()
     if stripped.startswith("#"):
         return stripped[1:].strip().lower(), ""
-    if len(stripped) >= 4 and set(stripped) <= HEX:
+    if len(stripped) >= 6 and set(stripped) <= HEX:
         return stripped, ""
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+        return "", stripped[1:-1]
     return "", query if stripped else ""
 
 
@@ -39,11 +44,6 @@ def describe_filter(prefix: str, text: str) -> str:
     if prefix:
         return f"fingerprint {prefix}…"
     return f"text {text!r}" if text else ""
-
-
-def clip(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells with an ellipsis."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 @dataclass
@@ -204,16 +204,20 @@ class BrowserScreen(Screen):
                 rows = store.snippet_page(flt, order, after=anchor if kind == "after" else None,
                                           before=anchor if kind == "before" else None,
                                           last=kind == "last", limit=self.page_size)
-        except InputError as exc:
-            self.app.call_from_thread(self._show_message, str(exc))
+        except (InputError, sqlite3.Error) as exc:  # deleted meanwhile, or a database error
+            self.app.call_from_thread(self._read_failed, str(exc))
             return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._got_page, generation, kind, flt, rows)
 
     def _count(self, generation: int, flt) -> None:
         worker = get_current_worker()
-        with self.app.reading() as store:
-            count = store.snippet_filter_count(flt)
+        try:
+            with self.app.reading() as store:
+                count = store.snippet_filter_count(flt)
+        except (InputError, sqlite3.Error) as exc:
+            self.app.call_from_thread(self._read_failed, str(exc))
+            return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._got_count, generation, count)
 
@@ -240,6 +244,11 @@ class BrowserScreen(Screen):
         self._request("first")
 
     # -- results, on the UI thread -----------------------------------------------
+    def _read_failed(self, message: str) -> None:
+        """A read that failed leaves nothing pending: the next key reads again."""
+        self.fetching = None
+        self._show_message(message)
+
     def _show_message(self, message: str) -> None:
         if self.is_attached:
             self.query_one("#status", Static).update(Text(message))

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.errors import InputError
 from engine.store import Store
-from tui.overview import ACTIVE, RESUMABLE, Item, Overview, age, bar, duration, item_jobs, overview
+from tui.overview import ACTIVE, RESUMABLE, Item, Overview, age, bar, clip, duration, item_jobs, overview
 from tui.screens.base import PolledScreen
 from tui.widgets.keytable import KeyTable
 
@@ -26,12 +26,6 @@ COLUMNS = (("kind", "kind"), ("id", "id"), ("name", "name"), ("state", "state"),
            ("ETA", "eta"), ("device", "device"), ("age", "age"), ("detail", "detail"))
 STATE_STYLES = {"running": "bold green", "queued": "yellow", "failed": "bold red", "cancelled": "dim"}
 NARROW = 110  # below this width the progress bar is shorter
-
-
-def clip(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells with an ellipsis."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 def cells(item: Item, name_w: int, detail_w: int, bar_w: int) -> tuple[str, ...]:
@@ -47,7 +41,7 @@ def styled(column: str, value: str) -> str | Text:
 
 # -- store writes on one item (run in a thread) ------------------------------------------
 def cancel_item(store: Store, item: Item) -> str:
-    jobs = [j for j in item_jobs(store, item.kind, item.id) if j["state"] in ACTIVE]
+    jobs = [j for j in item_jobs(store, item.kind, item.id, history=True) if j["state"] in ACTIVE]
     for job in jobs:
         store.request_cancel(job["id"])
     what = f"{item.kind} {item.id}"
@@ -59,14 +53,22 @@ def resume_item(store: Store, item: Item) -> int:
     return sum(store.resume_job(j["id"]) for j in item_jobs(store, item.kind, item.id) if j["state"] in RESUMABLE)
 
 
+def delete_demo(store: Store, item_id: int) -> None:
+    """The demo's stage jobs (what they made is listed, and deleted, on its own)."""
+    for job in item_jobs(store, "demo", item_id, history=True):
+        store.delete_job(job["id"])
+
+
 DELETERS: dict[str, Callable[[Store, int], None]] = {
     "study": Store.delete_study, "sampling": Store.delete_output_set, "scan": Store.delete_scan, "lm": Store.delete_job,
+    "demo": delete_demo,
 }
 WHAT_GOES = {
     "study": "its runs, metrics and jobs (its files stay)",
     "sampling": "its outputs, its scans and their jobs",
     "scan": "its snippets and jobs",
     "lm": "its job (the model folder stays)",
+    "demo": "its stage jobs (the studies, model, samples and scan it made stay)",
 }
 
 
@@ -74,7 +76,7 @@ def delete_item(store: Store, item: Item) -> str:
     """Delete an item that nothing of runs (an output set goes with its scans)."""
     scans = [s["id"] for s in store.scans() if s["set_id"] == item.id] if item.kind == "sampling" else []
     for kind, item_id in [(item.kind, item.id), *(("scan", s) for s in scans)]:
-        if any(j["state"] == "running" for j in item_jobs(store, kind, item_id)):
+        if any(j["state"] == "running" for j in item_jobs(store, kind, item_id, history=True)):
             raise InputError(f"{kind} {item_id} is running: cancel it first")
     DELETERS[item.kind](store, item.id)
     return f"{item.kind} {item.id} deleted"
@@ -227,6 +229,8 @@ class DashboardScreen(PolledScreen):
                 self.app.open_scan(item.done_scan)
             else:
                 self.notify(f"sampling {item.id}: {item.detail}; no finished scan of it yet (x scans it)")
+        elif item.kind == "demo":
+            self.notify(f"the demo ({item.state}): {item.detail}; its studies, sampling and scan have rows of their own")
         else:
             self.notify(f"language model {item.id} ({item.state}): {item.folder}")
 

@@ -26,12 +26,12 @@ from tui.curves import (
     sorted_scores,
     step,
 )
+from tui.overview import STATE_ORDER
 from tui.screens.base import PolledScreen
 from tui.widgets.keytable import KeyTable
 
 SPLITS = {"valid": "held-out", "train": "train"}
 POINTS = 200  # most points per score-distribution line
-JOB_STATES = ("running", "queued", "failed", "cancelled", "done")
 
 Series = list[tuple[float, list, list]]
 
@@ -61,7 +61,7 @@ def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
     lo, hi = min(done), max(done)
     epochs = f"epoch {lo}/{study['epochs']}" if lo == hi else f"epochs {lo}-{hi}/{study['epochs']}"
     counts = Counter(j["state"] for j in jobs)
-    states = ", ".join(f"{counts[s]} {s}" for s in JOB_STATES if counts[s])
+    states = ", ".join(f"{counts[s]} {s}" for s in STATE_ORDER if counts[s])
     return f"{epochs}, {states or 'no jobs'}"
 
 
