@@ -28,29 +28,57 @@ def fill_scan(store: Store) -> tuple[int, str]:
     return scan_id, fp
 
 
-def test_the_app_starts_without_torch_transformers_or_datasets(tmp_path):
-    """A subprocess opens the app (headless), waits for the dashboard's data, and checks
-    that none of the heavy libraries was imported on the way."""
+def test_no_screen_imports_torch_transformers_or_datasets(tmp_path, reference):
+    """A subprocess opens the app (headless) and every screen, form, the help and the
+    palette, then checks that none of the heavy libraries was imported on the way."""
+    from appfill import fill_dashboard
+
     db = tmp_path / "a.db"
-    fill_scan(Store(db))
+    ids = fill_dashboard(Store(db), reference)
     code = f"""
 import sys
+sys.path.insert(0, {str(REPO / 'tests')!r})
 from tui.app import ByroteApp
 app = ByroteApp({str(db)!r}, spawn_worker=lambda store: None)
 seen = []
 async def pilot(p):
-    await p.pause()
-    await app.workers.wait_for_complete()
-    await p.pause()
+    async def settle():
+        for _ in range(3):
+            await p.pause()
+            await app.workers.wait_for_complete()
+    await settle()
+    seen.append(type(app.screen).__name__)
+    for key in ("n", "s", "x"):
+        await p.press(key)
+        await settle()
+        seen.append(type(app.screen).__name__)
+        await p.press("escape")
+        await settle()
+    await p.press("question_mark")
+    await settle()
+    seen.append(type(app.screen).__name__)
+    await p.press("escape")
+    app.open_study({ids['done']})
+    await settle()
+    seen.append(type(app.screen).__name__)
+    app.open_scan({ids['scan']})
+    await settle()
+    seen.append(type(app.screen).__name__)
+    await p.press("enter")
+    await settle()
+    seen.append(type(app.screen).__name__)
+    await p.press("ctrl+p")
+    await settle()
     seen.append(type(app.screen).__name__)
     app.exit()
 app.run(headless=True, size=(80, 24), auto_pilot=pilot)
-print("SCREEN", seen[0])
+print("SCREENS", " ".join(seen))
 print("HEAVY", [m for m in {HEAVY!r} if m in sys.modules])
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "SCREEN DashboardScreen" in proc.stdout
+    assert ("SCREENS DashboardScreen StudyForm SamplingForm ScanForm HelpScreen StudyScreen BrowserScreen "
+            "ViewerScreen CommandPalette") in proc.stdout, proc.stdout
     assert "HEAVY []" in proc.stdout
 
 
