@@ -289,9 +289,9 @@ class BrowserScreen(Screen):
         else:
             cursor += self.window.prepend(rows)
         self._fill(cursor, kind)
-        if new_filter:
-            self.run_worker(partial(self._count, generation, flt), thread=True, exclusive=True,
-                            group="count", exit_on_error=False)
+        if new_filter:  # counted once the page is painted: the rows come first
+            self.call_after_refresh(self.run_worker, partial(self._count, generation, flt), thread=True,
+                                    exclusive=True, group="count", exit_on_error=False)
         self._show_status()
 
     def _got_count(self, generation: int, count: int) -> None:
