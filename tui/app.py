@@ -106,6 +106,12 @@ class ByroteApp(App):
         pid = self.ensure_worker()
         self.notify(f"worker started (pid {pid})" if pid else "a worker is already running")
 
+    def copy_fingerprint(self, fingerprint: str) -> None:
+        """To the clipboard through the terminal (OSC 52, which works over SSH in most
+        terminals), and in a notification for the terminals that ignore it."""
+        self.copy_to_clipboard(fingerprint)
+        self.notify(f"copied {fingerprint}")
+
     def palette_items(self) -> list[tuple[str, str, Callable[[], object]]]:
         """The app's commands for the palette: launch forms, and every study and scan."""
         from functools import partial

@@ -9,6 +9,13 @@ from textual.worker import get_current_worker
 from engine.errors import InputError
 
 
+def require(cls: type, names: tuple[str, ...]) -> None:
+    """Refuse, when it is defined, a screen class that lacks one of ``names``."""
+    missing = [name for name in names if not callable(getattr(cls, name, None))]
+    if missing:
+        raise TypeError(f"{cls.__name__} must define {', '.join(missing)}")
+
+
 class PolledScreen(Screen):
     """Reads the store every ``app.poll_s`` seconds in a thread worker and shows the result.
 
@@ -18,6 +25,11 @@ class PolledScreen(Screen):
     """
 
     _reading = False
+    REQUIRED = ("read", "show")  # what each subclass defines (checked when it is defined)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        require(cls, cls.REQUIRED)
 
     def on_mount(self) -> None:
         self.refresh_data()
@@ -57,12 +69,6 @@ class PolledScreen(Screen):
     def _failed(self, exc: InputError) -> None:
         self._reading = False
         self.read_failed(exc)
-
-    def read(self, store) -> Any:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
-
-    def show(self, data: Any) -> None:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
 
     def read_failed(self, exc: InputError) -> None:
         self.notify(str(exc), severity="error")

@@ -164,7 +164,7 @@ class BrowserScreen(Screen):
         yield Header()
         yield Static("", id="title")
         yield SnippetTable(id="snippets")
-        yield Input(placeholder="filter: #prefix, 4+ hex digits, or text (enter applies, escape clears)",
+        yield Input(placeholder="filter: #prefix, 6+ hex digits, or text (enter applies, escape clears)",
                     id="filter", compact=True)
         yield Static("", id="status")
         yield Footer(compact=True)
@@ -424,8 +424,7 @@ class BrowserScreen(Screen):
     def action_copy(self) -> None:
         fp = self.highlighted()
         if fp is not None:
-            self.app.copy_to_clipboard(fp)
-            self.notify(f"copied {fp}")
+            self.app.copy_fingerprint(fp)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

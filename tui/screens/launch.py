@@ -26,6 +26,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from engine.errors import InputError
 from engine.store import Store
 from engine.tasks import TASK_MODELS
+from tui.screens.base import require
 
 DEVICES = ("auto", "cpu", "cuda")
 PRESETS = ("quick", "paper")
@@ -89,6 +90,12 @@ class LaunchForm(Screen):
     """
 
     CSS_PATH = "../styles/launch.tcss"
+    REQUIRED = ("fields", "values", "submit")
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        require(cls, cls.REQUIRED)
+
     BINDINGS = [
         Binding("ctrl+s", "launch", "Launch"),
         Binding("escape", "back", "Back"),
@@ -110,9 +117,6 @@ class LaunchForm(Screen):
                 yield Button("Launch", id="launch", variant="primary", compact=True)
                 yield Button("Back", id="back", compact=True)
         yield Footer()
-
-    def fields(self) -> Iterator[Widget]:  # pragma: no cover - every form defines it
-        raise NotImplementedError
 
     @staticmethod
     def field(name: str, label: str, widget: Input | Select, hint: str = "") -> Vertical:
@@ -224,11 +228,6 @@ class LaunchForm(Screen):
         if self.app.screen is self:
             self.app.pop_screen()
 
-    def values(self) -> dict | None:  # pragma: no cover - every form defines it
-        raise NotImplementedError
-
-    def submit(self, store: Store, values: dict) -> tuple[str, bool]:  # pragma: no cover
-        raise NotImplementedError
 
 
 # -- the noise study ---------------------------------------------------------------------

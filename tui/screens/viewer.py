@@ -237,8 +237,7 @@ class ViewerScreen(Screen):
         self._load(self.fingerprint, loc["output_id"], loc["start_line"])
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.fingerprint)
-        self.notify(f"copied {self.fingerprint}")
+        self.app.copy_fingerprint(self.fingerprint)
 
     def action_switch_pane(self) -> None:
         left = self.query_one("#left", CodePane)
