@@ -57,11 +57,9 @@ class PtyApp:
     def wait_for(self, needle: str, timeout: float = 15.0) -> float:
         """Seconds from the start until ``needle`` appeared in the output."""
         deadline = time.monotonic() + timeout
-        start = len(self.raw)
         while time.monotonic() < deadline:
             self.read(0.05)
-            if needle in ANSI.sub(b"", self.raw[max(start - 4096, 0):]).decode("utf-8", "replace") \
-                    or needle in self.text():
+            if needle in self.text():
                 return time.monotonic() - self.t0
             if self.proc.poll() is not None:
                 self.read(0.1)

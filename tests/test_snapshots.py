@@ -42,45 +42,40 @@ def _size(size) -> str:
     return f"{size[0]}x{size[1]}"
 
 
+def _shot(snap_compare, db, size, open_screen=None, keys: tuple[str, ...] = ()) -> bool:
+    """The app at ``size`` after ``open_screen(app)`` and ``keys``, each let settle."""
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        if open_screen is not None:
+            open_screen(pilot.app)
+            await _settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await _settle(pilot)
+
+    return snap_compare(_app(db), terminal_size=size, run_before=run_before)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=_size)
 def test_dashboard(snap_compare, filled, size):
     db, _ = filled
-    assert snap_compare(_app(db), terminal_size=size, run_before=_settle)
+    assert _shot(snap_compare, db, size)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_size)
 def test_study(snap_compare, filled, size):
     db, ids = filled
-
-    async def open_study(pilot):
-        await _settle(pilot)
-        pilot.app.open_study(ids["done"])
-        await _settle(pilot)
-
-    assert snap_compare(_app(db), terminal_size=size, run_before=open_study)
+    assert _shot(snap_compare, db, size, lambda app: app.open_study(ids["done"]))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_size)
 def test_browser(snap_compare, filled, size):
     db, ids = filled
-
-    async def open_browser(pilot):
-        await _settle(pilot)
-        pilot.app.open_scan(ids["scan"])
-        await _settle(pilot)
-
-    assert snap_compare(_app(db), terminal_size=size, run_before=open_browser)
+    assert _shot(snap_compare, db, size, lambda app: app.open_scan(ids["scan"]))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_size)
 def test_viewer(snap_compare, filled, size):
     db, ids = filled
-
-    async def open_viewer(pilot):
-        await _settle(pilot)
-        pilot.app.open_scan(ids["scan"])
-        await _settle(pilot)
-        await pilot.press("enter")  # the top snippet by train: the license header
-        await _settle(pilot)
-
-    assert snap_compare(_app(db), terminal_size=size, run_before=open_viewer)
+    # enter on the top snippet by train: the license header
+    assert _shot(snap_compare, db, size, lambda app: app.open_scan(ids["scan"]), keys=("enter",))

@@ -6,7 +6,6 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.screens.help import screen_keys
 
 
 class ByroteCommands(Provider):
@@ -38,5 +37,3 @@ class ByroteCommands(Provider):
             if score > 0:
                 yield Hit(score, matcher.highlight(text), callback, help=help)
 
-
-__all__ = ["ByroteCommands", "screen_keys"]
