@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.data.corpus import _walk  # noqa: E402  (the scan's own rules for a directory)
-from engine.memformats import write_output_dir  # noqa: E402
+from engine.formats import write_output_dir  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.clones.filter import read_regions  # noqa: E402
 
@@ -228,7 +228,7 @@ def byrote_command() -> list[str]:
     script = Path(sys.executable).with_name("byrote")
     if script.exists():
         return [sys.executable, str(script)]
-    return [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())"]
 
 
 def run_process(command: list[str], log: Path) -> tuple[float, float, int, str]:

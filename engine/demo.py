@@ -27,7 +27,7 @@ import sysconfig
 from pathlib import Path
 from typing import Callable
 
-from engine.enqueue import active_job, enqueue_lm_training, enqueue_sampling, enqueue_scan
+from engine.launch import active_job, enqueue_lm_training, enqueue_sampling, enqueue_scan
 from engine.errors import InputError
 from engine.store import Store
 
@@ -115,7 +115,7 @@ def lm_trained(model: Path) -> bool:
 
 
 def sampling_identity(model: Path, s: dict) -> dict:
-    """The settings that name the demo's output set (see :func:`engine.enqueue.enqueue_sampling`)."""
+    """The settings that name the demo's output set (see :func:`engine.launch.enqueue_sampling`)."""
     return dict(model=str(model), seq_len=s["lm_seq_len"], top_k=LM_TOP_K, temperature=1.0,
                 batch_size=s["lm_batch"], seed=s["seed"], prompt=None)
 

@@ -226,7 +226,7 @@ def start_worker(store: Store) -> int | None:
     store.files.mkdir(parents=True, exist_ok=True)
     log = open(store.files / "worker.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--db", str(store.path), "worker"],
+        [sys.executable, "-m", "cli.main", "--db", str(store.path), "worker"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         start_new_session=True, close_fds=True,
     )

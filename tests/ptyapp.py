@@ -105,4 +105,4 @@ class PtyApp:
 
 
 def byrote(db: Path, *more: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", "--db", str(db), *more]
+    return [sys.executable, "-m", "cli.main", "--db", str(db), *more]

@@ -13,7 +13,7 @@ from engine.errors import InputError
 from engine.jobs import WorkerLock
 from engine.store import Store
 from tui.app import ByroteApp
-from tui.overview import age, aggregate_state, bar, duration, overview, study_eta
+from engine.overview import age, aggregate_state, bar, duration, overview, study_eta
 from tui.screens.dashboard import ConfirmScreen, DashboardScreen, delete_item
 
 NOW = 1_700_000_100.0

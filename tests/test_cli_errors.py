@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main
+from cli.main import main
 
 GREAT_LINE = {
     "has_bug": True, "bug_kind": 1, "bug_kind_name": "VARIABLE_MISUSE",
@@ -194,7 +194,7 @@ def test_builder_skips_and_counts_non_utf8(tmp_path, capsys):
 def test_real_process_prints_no_traceback(tmp_path):
     bad = _write_lines(tmp_path / "bad.jsonl", ["{"])
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", str(tmp_path / "x.db"), "noise", "--task", "varmisuse",
+        [sys.executable, "-m", "cli.main", "--db", str(tmp_path / "x.db"), "noise", "--task", "varmisuse",
          "--in", str(bad), "--out", str(tmp_path / "o.jsonl"), "--level", "10"],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
     )

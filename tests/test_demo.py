@@ -16,7 +16,7 @@ from engine import demo
 from engine.demo import STDLIB, demo_settings, lm_model_dir, start_demo
 from engine.errors import InputError
 from engine.store import Store
-from tui.cli import main
+from cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_VM = {"hidden_dim": 32, "ff_dim": 64, "num_layers": 1, "num_heads": 2, "ggnn_time_steps": [1, 1],
@@ -143,7 +143,7 @@ def test_the_headless_demo_prints_both_instruments(tmp_path, monkeypatch, capsys
                                         (["demo", "--headless"], "")])
 def test_without_a_terminal_the_demo_runs_headless(argv, said, tmp_path, monkeypatch, capsys):
     ran = []
-    monkeypatch.setattr("tui.demo.run_demo", lambda store, args: ran.append((store.path, args.limit)) or 0)
+    monkeypatch.setattr("cli.demo.run_demo", lambda store, args: ran.append((store.path, args.limit)) or 0)
     monkeypatch.setattr(sys, "stdin", io.StringIO())
     assert main([*argv, "--limit", "7"]) == 0
     assert capsys.readouterr().err == said
@@ -170,7 +170,7 @@ def test_on_a_terminal_the_demo_queues_its_chain_and_opens_the_app(tmp_path):
         "    def run(self):\n"
         "        pass\n"
         "tui.app.ByroteApp = App\n"
-        "from tui.cli import main\n"
+        "from cli.main import main\n"
         "out, sys.stdin, sys.stdout = sys.stdout, Tty(), Tty()\n"
         "codes = [main(['demo', '--seed', '3']), main(['demo'])]\n"
         "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]\n"

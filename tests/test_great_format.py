@@ -1,4 +1,4 @@
-"""engine.data.great: the GREAT JSON-lines format (Hellendoorn et al. 2020; Rabin et al. §3.2)."""
+"""engine.formats.great: the GREAT JSON-lines format (Hellendoorn et al. 2020; Rabin et al. §3.2)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.data.great import iter_great, read_great, write_great
+from engine.formats.great import iter_great, read_great, write_great
 from engine.errors import InputError
 
 FIRST3 = "dev__VARIABLE_MISUSE__SStuB.txt-00038-of-00300.first3.jsonl"

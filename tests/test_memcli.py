@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from test_scan_job import build, cli, expected, outputs
 
-from engine.memformats import (
+from engine.formats import (
     merge_content,
     read_memorization_json,
     read_snippets,
     write_merged,
     write_output_dir,
 )
-from tui.cli import main
+from cli.main import main
 
 SIMIAN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "simian"
 PRIVACY_LOG = SIMIAN / "simian-2.5.10_privacy-style_GENERATED.log"
@@ -485,10 +485,10 @@ def test_sample_needs_a_model_that_can_be_loaded(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("temperature", ["nan", "inf"])
 def test_sample_refuses_a_temperature_that_is_not_finite(tmp_path, monkeypatch, capsys, temperature):
-    import tui.cli
+    import cli.main
 
     launched = []
-    monkeypatch.setattr(tui.cli, "_launch", lambda store, ids, args: launched.append(ids) or 0)  # no worker
+    monkeypatch.setattr(cli.main, "_launch", lambda store, ids, args: launched.append(ids) or 0)  # no worker
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
@@ -537,7 +537,7 @@ def test_export_into_a_directory_is_one_line(scanned, tmp_path, capsys):
 
 def test_import_simian_with_the_study_map_gives_output_ids_and_their_lines(tmp_path, capsys):
     """Locations in the merged ``all`` file become (output id, lines of that output)."""
-    from engine.memformats import write_merged
+    from engine.formats import write_merged
     from engine.store import Store
 
     db = tmp_path / "m.db"

@@ -1,4 +1,4 @@
-"""The study's file formats (engine.memformats) against shared/reference samples."""
+"""The study's file formats (engine.formats) against shared/reference samples."""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InputError
-from engine.memformats import (
+from engine.formats import (
     Memorized,
     SimianBlock,
     SimianLocation,

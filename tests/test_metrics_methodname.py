@@ -1,4 +1,4 @@
-"""engine.metrics_methodname: sub-token F1 as code2vec counts it, exact match, CSR (§4.3)."""
+"""engine.metrics.methodname: sub-token F1 as code2vec counts it, exact match, CSR (§4.3)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.metrics import gini
-from engine.metrics_methodname import (
+from engine.metrics.methodname import (
     METHODNAME_METRIC_INFO, OOV, critical_flags, csr, exact_match, legal_name, methodname_metrics,
     precision_recall_f1, subtoken_count_arrays, subtoken_counts, subtokens,
 )
@@ -200,6 +200,6 @@ def test_critical_flags_checks_its_inputs():
 
 
 def test_module_is_numpy_only():
-    code = "import sys, engine.metrics_methodname; assert 'torch' not in sys.modules"
+    code = "import sys, engine.metrics.methodname; assert 'torch' not in sys.modules"
     root = Path(__file__).resolve().parents[1]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0

@@ -14,7 +14,7 @@ from engine.errors import InputError
 from engine.models import MODELS, build_model
 from engine.models.batching import Batch, encode_samples, iter_batches, make_batch
 from engine.models.pointer import pointer_outputs
-from engine.models.presets import load_preset
+from engine.presets import load_preset
 from engine.models.vocab import Vocab, split_subtokens
 
 torch.set_num_threads(2)

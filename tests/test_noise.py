@@ -1,4 +1,4 @@
-"""engine.data.noise: VarMisuse label noise (Rabin et al. §4.1)."""
+"""engine.noise.varmisuse: VarMisuse label noise (Rabin et al. §4.1)."""
 from __future__ import annotations
 
 import copy
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from engine.data.noise import NoiseResult, noise_count, noise_varmisuse, write_changed
+from engine.noise.varmisuse import NoiseResult, noise_count, noise_varmisuse, write_changed
 from engine.data.varmisuse import VarMisuseSample
 from engine.errors import InputError
 
@@ -195,7 +195,7 @@ def test_write_changed(tmp_path):
 
 
 def test_noise_command(tmp_path, capsys):
-    from tui.cli import main
+    from cli.main import main
 
     src = tmp_path / "train.jsonl"
     src.write_text("".join(json.dumps(s.to_record()) + "\n" for s in SAMPLES))

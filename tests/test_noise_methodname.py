@@ -1,4 +1,4 @@
-"""engine.data.noise_methodname: METHOD-NAME label noise (Rabin et al. §4.1)."""
+"""engine.noise.methodname: METHOD-NAME label noise (Rabin et al. §4.1)."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from engine.data.methodname import MethodNameSample
-from engine.data.noise import noise_count, write_changed
-from engine.data.noise_methodname import noise_methodname
+from engine.noise.varmisuse import noise_count, write_changed
+from engine.noise.methodname import noise_methodname
 from engine.errors import InputError
 
 

@@ -144,7 +144,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_outputs(tiny_lm, tmp_path):
     killed = _set(store, tiny_lm.out, n=n, batch_size=size, seq_len=60)
     j = _job(store, killed)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "--db", str(store.path), "worker", "--idle-exit", "0.2"],
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--db", str(store.path), "worker", "--idle-exit", "0.2"],
                             cwd=REPO, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -11,8 +11,8 @@ import pytest
 from test_scan_exact import reference
 
 from engine.errors import JobCancelled
-from engine.memformats import write_output_dir
-from tui.cli import main
+from engine.formats import write_output_dir
+from cli.main import main
 
 CONTEXT = 3
 
@@ -398,7 +398,7 @@ def test_rerunning_an_unfinished_scan_resumes_it_and_odd_file_names_survive(stor
     import os
 
     from engine.data.corpus import open_corpus
-    from engine.enqueue import enqueue_scan
+    from engine.launch import enqueue_scan
 
     body = "\n".join(f"odd_{i} = {i}" for i in range(8))
     corpus = tmp_path / "corpus"

@@ -103,7 +103,7 @@ def test_study_records_every_epoch(store, dataset, tmp_path):
 
 def _worker(db: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", "--db", str(db), "worker", "--idle-exit", "0.2"],
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "--db", str(db), "worker", "--idle-exit", "0.2"],
                             cwd=REPO, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -153,7 +153,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
 def test_command_line_study_with_wait(dataset, tmp_path, capsys):
     """`byrote study --wait` starts a detached worker, follows it, and the results,
     jobs and export commands read what it wrote."""
-    from tui.cli import main
+    from cli.main import main
 
     db = str(tmp_path / "cli.db")
     sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={json.dumps(v)}")]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from treehelpers import write_tree
 
-from engine.data.great import read_great, write_great
+from engine.formats.great import read_great, write_great
 from engine.data.varmisuse import INDENT, NEWLINE, UNINDENT
 from engine.data.varmisuse_build import build_varmisuse, is_valid_file, valid_path_for
 from engine.errors import InputError

@@ -10,7 +10,7 @@ scaled by sqrt(hidden_dim) before the positions are added, as in Vaswani et al. 
 reference's ``embed_inputs``.
 
 ``build_model(name, cfg, vocab_size)`` is the entry point; ``cfg`` is a preset
-(:mod:`engine.models.presets`).
+(:mod:`engine.presets`).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ After code2vec (tech-srl/code2vec; files and commits cited where used):
   path-contexts share one vocabulary), paths, and targets (whole labels,
   ``get|foo|bar``). Each keeps at most ``token_vocab_size`` / ``path_vocab_size`` /
   ``target_vocab_size`` entries after index 0, the joined padding/out-of-vocabulary word
-  :data:`~engine.metrics_methodname.OOV` (config.py ``SEPARATE_OOV_AND_PAD = False``).
+  :data:`~engine.metrics.methodname.OOV` (config.py ``SEPARATE_OOV_AND_PAD = False``).
 - A path-context is *valid* when any of its three ids is not 0
   (path_context_reader.py ``context_valid_mask``); invalid ones are dropped here
   (code2vec masks them out, which is the same for the model).
@@ -16,7 +16,7 @@ After code2vec (tech-srl/code2vec; files and commits cited where used):
   them: the contexts whose three parts are all in the vocabularies first, then those
   found in part, each class sampled at random (preprocess.py ``process_file``, commit
   6cd58d3b). The draw is seeded (``seed``, raw PCG64 output as in
-  :mod:`engine.data.noise`: one key per valid context of each sample that needs a cut,
+  :mod:`engine.noise.varmisuse`: one key per valid context of each sample that needs a cut,
   samples in ascending order, contexts in order), and the kept contexts stay in their
   original order.
 - Dropped samples (path_context_reader.py ``_filter_input_rows``): a sample without a
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
-from engine.metrics_methodname import OOV, legal_name
+from engine.metrics.methodname import OOV, legal_name
 from engine.models.batching import Batch
 
 

@@ -28,13 +28,13 @@ Per-sample outputs (:func:`code2vec_outputs`, the one place they are defined):
 
 - ``loss`` = -log q(true name) under the softmax over all names (§4.3.3, code2vec's
   ``sparse_softmax_cross_entropy_with_logits``). A held-out name outside the target
-  vocabulary has id 0 (:data:`~engine.metrics_methodname.OOV`), so its loss is
+  vocabulary has id 0 (:data:`~engine.metrics.methodname.OOV`), so its loss is
   -log q(OOV): finite, and large, since OOV is never a training target;
 - ``pred``: the argmax over the *legal* names only (code2vec ``filter_impossible_names``:
-  never OOV, only letters, digits and ``|``; :func:`~engine.metrics_methodname.legal_name`);
+  never OOV, only letters, digits and ``|``; :func:`~engine.metrics.methodname.legal_name`);
 - ``score`` = q(pred), the predicted score of §4.3.1 (softmax over all names);
 - ``correct``: pred == target and target != OOV (equal ids; the epoch metric compares
-  the strings, :func:`~engine.metrics_methodname.exact_match`, which agrees unless two
+  the strings, :func:`~engine.metrics.methodname.exact_match`, which agrees unless two
   vocabulary names differ only in case or separators);
 - ``target``: the label id the loss used.
 

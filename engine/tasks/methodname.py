@@ -1,9 +1,9 @@
 """The METHOD-NAME task (Rabin et al. §3.1): predict a method's name from its body.
 
 Samples and formats in :mod:`engine.data.methodname`, per-label-group noise in
-:mod:`engine.data.noise_methodname`, the code2vec-style model in
+:mod:`engine.noise.methodname`, the code2vec-style model in
 :mod:`engine.models.code2vec`, metrics (sub-token F1 as code2vec counts it, exact match,
-predicted score, Gini, critical sample ratio) in :mod:`engine.metrics_methodname`.
+predicted score, Gini, critical sample ratio) in :mod:`engine.metrics.methodname`.
 
 The critical sample ratio (§4.3.4) is measured every epoch on the held-out set, for a
 seeded random subset of at most ``csr_samples`` samples that carry their source:
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from engine import metrics_methodname as mm
+from engine.metrics import methodname as mm
 from engine.data import methodname as data
-from engine.data import noise
-from engine.data.noise_methodname import noise_methodname
+from engine.noise import varmisuse as noise
+from engine.noise.methodname import noise_methodname
 from engine.errors import InputError
 from engine.tasks import TASK_HEADLINES, TASK_MODELS, TASK_SCORE_COLUMNS
 
@@ -71,7 +71,7 @@ class MethodNameTask:
         return noise_methodname(samples, level, seed)
 
     def load_preset(self, name: str) -> dict:
-        from engine.models.presets import load_preset
+        from engine.presets import load_preset
 
         return load_preset(name, task="methodname")
 

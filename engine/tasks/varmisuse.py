@@ -1,7 +1,7 @@
 """The VarMisuse task (Rabin et al. §3.2): localize and repair a misused variable.
 
-Data in the GREAT format (:mod:`engine.data.great`), label noise of §4.1
-(:mod:`engine.data.noise`), Transformer / GGNN / GREAT cores under Vasic et al.'s
+Data in the GREAT format (:mod:`engine.formats.great`), label noise of §4.1
+(:mod:`engine.noise.varmisuse`), Transformer / GGNN / GREAT cores under Vasic et al.'s
 two-pointer head (:mod:`engine.models`), metrics of §4.3 (:mod:`engine.metrics`).
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from engine import metrics
-from engine.data import great, noise
+from engine.formats import great
+from engine.noise import varmisuse as noise
 from engine.data.varmisuse import VarMisuseSample
 from engine.errors import InputError
 from engine.tasks import TASK_HEADLINES, TASK_MODELS, TASK_SCORE_COLUMNS
@@ -70,7 +71,7 @@ class VarMisuseTask:
                 raise InputError(f"no sample has at most max_len={cfg['max_len']} tokens", path)
 
     def load_preset(self, name: str) -> dict:
-        from engine.models.presets import load_preset
+        from engine.presets import load_preset
 
         return load_preset(name)
 

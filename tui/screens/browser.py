@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from engine.errors import InputError
-from tui.overview import clip
+from engine.overview import clip
 from tui.widgets.keytable import KeyTable
 
 # order -> column label; the store sorts numbers largest first, text alphabetically

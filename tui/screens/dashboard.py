@@ -1,6 +1,6 @@
 """The dashboard: every study, language-model training, LM sampling and scan, live.
 
-The rows come from :func:`tui.overview.overview`, read in a thread every poll; cells are
+The rows come from :func:`engine.overview.overview`, read in a thread every poll; cells are
 updated in place and the cursor stays on its item. Store writes (cancel, resume, delete)
 run in a thread worker; a refused one becomes a notification.
 """
@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.errors import InputError
 from engine.store import Store
-from tui.overview import ACTIVE, RESUMABLE, Item, Overview, age, bar, clip, duration, item_jobs, overview
+from engine.overview import ACTIVE, RESUMABLE, Item, Overview, age, bar, clip, duration, item_jobs, overview
 from tui.screens.base import PolledScreen
 from tui.widgets.keytable import KeyTable
 

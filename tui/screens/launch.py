@@ -352,7 +352,7 @@ class SamplingForm(LaunchForm):
         )
 
     def submit(self, store: Store, values: dict) -> tuple[str, bool]:
-        from engine.enqueue import check_sampling, enqueue_sampling
+        from engine.launch import check_sampling, enqueue_sampling
 
         try:
             model = check_sampling(values["model"], values["seq_len"], values["temperature"], None)
@@ -427,7 +427,7 @@ class ScanForm(LaunchForm):
                     min_lines=self.checked("min_lines", parse_int, 2))
 
     def submit(self, store: Store, values: dict) -> tuple[str, bool]:
-        from engine.enqueue import check_scan, enqueue_scan, open_checked_corpus
+        from engine.launch import check_scan, enqueue_scan, open_checked_corpus
 
         try:
             check_scan(store, values["set_id"], values["min_lines"])

@@ -26,7 +26,7 @@ from tui.curves import (
     sorted_scores,
     step,
 )
-from tui.overview import STATE_ORDER
+from engine.overview import STATE_ORDER
 from tui.screens.base import PolledScreen
 from tui.widgets.keytable import KeyTable
 

@@ -10,14 +10,14 @@ from engine.errors import InputError
 
 
 def _store(args):
-    from tui.cli import _store
+    from cli.main import _store
 
     return _store(args)
 
 
 def _corpus(args):
     """The corpus the user named, refused at once if it holds no readable document."""
-    from engine.enqueue import open_checked_corpus
+    from engine.launch import open_checked_corpus
 
     return open_checked_corpus(args.corpus, glob=args.glob, text_field=args.text_field, split=args.split,
                                shard_mb=getattr(args, "shard_mb", 64))
@@ -25,8 +25,8 @@ def _corpus(args):
 
 # -- commands ---------------------------------------------------------------------------
 def cmd_sample(args) -> int:
-    from engine.enqueue import check_sampling, enqueue_sampling
-    from tui.cli import _launch
+    from engine.launch import check_sampling, enqueue_sampling
+    from cli.main import _launch
 
     if getattr(args, "sample_command", None) == "import":
         return cmd_sample_import(args)
@@ -46,7 +46,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_sample_import(args) -> int:
-    from engine.memformats import read_output_dir
+    from engine.formats import read_output_dir
 
     outputs = read_output_dir(args.dir)
     if not outputs:
@@ -77,10 +77,10 @@ def cmd_outputs(args) -> int:
 
 
 def cmd_lm_train(args) -> int:
-    from engine.enqueue import check_lm_out, enqueue_lm_training
+    from engine.launch import check_lm_out, enqueue_lm_training
     from engine.lm import load_lm_preset
     from engine.study import parse_settings
-    from tui.cli import _launch
+    from cli.main import _launch
 
     settings = parse_settings(args.set)
     load_lm_preset(args.preset, settings)  # bad settings and folders are refused before the corpus is read
@@ -94,8 +94,8 @@ def cmd_lm_train(args) -> int:
 
 
 def cmd_scan(args) -> int:
-    from engine.enqueue import check_scan, enqueue_scan
-    from tui.cli import _launch
+    from engine.launch import check_scan, enqueue_scan
+    from cli.main import _launch
 
     store = _store(args)
     outputs = check_scan(store, args.outputs, args.min_lines)  # before reading the corpus
@@ -149,7 +149,7 @@ def cmd_memorized(args) -> int:
 
 
 def cmd_export_memorization(args) -> int:
-    from engine.memformats import write_memorization_json
+    from engine.formats import write_memorization_json
 
     store = _store(args)
     finished_scan(store, args.scan)
@@ -160,7 +160,7 @@ def cmd_export_memorization(args) -> int:
 
 
 def cmd_export_snippets(args) -> int:
-    from engine.memformats import write_snippets
+    from engine.formats import write_snippets
 
     store = _store(args)
     scan = finished_scan(store, args.scan)
@@ -179,7 +179,7 @@ def cmd_export_snippets(args) -> int:
 
 
 def cmd_import_simian(args) -> int:
-    from engine.memformats import memorized_from_simian, read_simian_log
+    from engine.formats import memorized_from_simian, read_simian_log
 
     logs = [read_simian_log(path) for path in args.logs]
     is_output = (lambda p: Path(p).name == args.outputs_name) if args.outputs_name else None
@@ -225,7 +225,7 @@ def _per_output(locations: list[tuple[str, int, int, int]], map_file: str) -> li
     that runs past its output's end is cut there."""
     import bisect
 
-    from engine.memformats import read_output_map
+    from engine.formats import read_output_map
 
     spans = read_output_map(map_file)
     starts = [start for start, _, _, _ in spans]

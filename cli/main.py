@@ -122,7 +122,7 @@ def _overrides(args) -> dict:
 
 def _launch(store, job_ids: list[int], args) -> int:
     """Run jobs in this process (--foreground), or hand them to the worker (and --wait)."""
-    from tui.follow import follow, run_foreground
+    from cli.follow import follow, run_foreground
     from engine.jobs import start_worker
 
     if args.foreground:
@@ -150,7 +150,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_jobs(args) -> int:
-    from tui.follow import jobs_table
+    from cli.follow import jobs_table
     from engine.jobs import worker_pid
     from rich.console import Console
 
@@ -170,7 +170,7 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_results(args) -> int:
-    from tui.follow import results_table
+    from cli.follow import results_table
     from rich.console import Console
 
     store = _store(args)
@@ -206,7 +206,7 @@ def cmd_demo(args) -> int:
         print("no terminal: running the demo headless", file=sys.stderr)
         args.headless = True
     if args.headless:
-        from tui.demo import run_demo
+        from cli.demo import run_demo
 
         return run_demo(store, args)
     from engine.demo import demo_settings, start_demo
@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", type=_positive, required=True, metavar="ID")
     p.add_argument("--out", required=True, metavar="DIR")
 
-    from tui.memcli import add_commands
+    from cli.extraction import add_commands
 
     add_commands(sub, add, {"positive": _positive, "seed": _seed, "parser_class": _Parser, "export": ex})
 

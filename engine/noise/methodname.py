@@ -11,7 +11,7 @@ byrote's definition (:func:`noise_methodname`), for a noise level p in [0, 100] 
   ``|``) form a group; the label set is the L distinct labels of the input.
 - Counts: in a group of n_g samples exactly k_g = floor(p/100 * n_g + 1/2) samples are
   relabelled (round half up, exact on the decimal ``level``:
-  :func:`engine.data.noise.noise_count`). With groups of 8, 4 and 3 samples, 25 % gives
+  :func:`engine.noise.varmisuse.noise_count`). With groups of 8, 4 and 3 samples, 25 % gives
   2, 1 and 1 (3 * 0.25 = 0.75 -> 1); 50 % gives 4, 2 and 2 (1.5 -> 2).
 - New label: drawn uniformly from the L - 1 labels *other* than the sample's own, so
   no relabelled sample keeps its label, and at 100 % every label changes.
@@ -26,7 +26,7 @@ byrote's definition (:func:`noise_methodname`), for a noise level p in [0, 100] 
   non-integer seed: InputError.
 
 Randomness: the raw 64-bit output of ``numpy.random.PCG64(seed)`` (``random_raw``), the
-stream :mod:`engine.data.noise` uses, which NumPy keeps fixed across versions and
+stream :mod:`engine.noise.varmisuse` uses, which NumPy keeps fixed across versions and
 platforms. Draw order, fixed and independent of the level:
 
 1. one selection key per sample, in ascending sample index;
@@ -52,7 +52,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine.data.noise import NoiseResult, _check_level, _check_seed, _smallest, noise_count
+from engine.noise.varmisuse import NoiseResult, _check_level, _check_seed, _smallest, noise_count
 from engine.errors import InputError
 
 

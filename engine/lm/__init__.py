@@ -55,7 +55,7 @@ from engine.errors import InputError
 from engine.fsutil import atomic_open, atomic_path
 from engine.study import check_settings, epoch_seed
 
-PRESETS_PATH = Path(__file__).resolve().parents[1] / "assets" / "presets" / "lm.json"
+PRESETS_PATH = Path(__file__).resolve().parents[2] / "assets" / "presets" / "lm.json"
 EOT = "<|endoftext|>"
 META_FILE = "byrote_lm.json"
 CHECKPOINT_EVERY_S = 30.0

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from engine.errors import InputError
 
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "presets"
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "assets" / "presets"
 PRESETS_PATH = PRESETS_DIR / "varmisuse.json"  # the VarMisuse presets (kept for callers)
 
 

@@ -57,7 +57,7 @@ def observations(store: Store, vm_study: int, mn_study: int | None = None) -> li
 
 def run_demo(store: Store, args) -> int:
     from engine.demo import build_demo_datasets, create_demo_studies, demo_settings
-    from tui.follow import results_table, run_foreground
+    from cli.follow import results_table, run_foreground
 
     console = Console()
     t0 = time.time()
@@ -81,8 +81,8 @@ def run_demo(store: Store, args) -> int:
 def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
     """Train the demo's LM on a stdlib slice, sample from it, and scan the samples."""
     from engine.demo import lm_corpus, queue_lm_training, queue_sampling, queue_scan
-    from tui.follow import run_foreground
-    from tui.memcli import print_memorized
+    from cli.follow import run_foreground
+    from cli.extraction import print_memorized
 
     corpus = lm_corpus(store, s)
     console.print(f"[bold]memorization extraction[/]: a {s['lm_preset']} GPT-2 on {corpus.describe()}")

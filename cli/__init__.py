@@ -1,0 +1,1 @@
+"""The `byrote` command line: one module per group of commands."""

@@ -1,0 +1,1 @@
+"""Label noise of the noise study (Rabin et al. §4.1), one module per task."""
