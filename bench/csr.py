@@ -26,6 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.data.methodname_build import build_methodname  # noqa: E402
+from engine.presets import load_preset  # noqa: E402
 from engine.study import build_training, evaluate, train_epoch  # noqa: E402
 from engine.tasks import get_task  # noqa: E402
 
@@ -39,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     spec = get_task("methodname")
-    cfg = spec.load_preset(args.preset)
+    cfg = load_preset(args.preset, spec.name)
     with tempfile.TemporaryDirectory() as tmp:
         report = build_methodname(args.source, Path(tmp) / "mn.jsonl", lang=args.lang, top=args.top)
         train, test = spec.read(str(report.train_path)), spec.read(str(report.test_path))

@@ -47,8 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.data.corpus import _walk  # noqa: E402  (the scan's own rules for a directory)
-from engine.formats import write_output_dir  # noqa: E402
+from engine.data.corpus import walk  # noqa: E402  (the scan's own rules for a directory)
+from engine.formats.outputs_dir import write_output_dir  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.clones.filter import read_regions  # noqa: E402
 
@@ -80,7 +80,7 @@ SYLLABLES = ("ka", "zu", "mo", "ri", "te", "la", "po", "ne", "vi", "sa", "do", "
 def source_roots() -> list[tuple[str, Path]]:
     paths = sysconfig.get_paths()
     roots = [("site", Path(paths["purelib"]))]
-    site_bytes = sum(size for _, size in _walk(roots[0][1], "*.py"))
+    site_bytes = sum(size for _, size in walk(roots[0][1], "*.py"))
     if site_bytes < 200 * MB:
         roots.append(("stdlib", Path(paths["stdlib"])))
     return roots
@@ -90,7 +90,7 @@ def corpus_files(roots: list[tuple[str, Path]]) -> list[tuple[str, Path, int]]:
     """(name in the view, real path, size) of every ``.py`` file the scan would take."""
     found = []
     for prefix, root in roots:
-        found += [(f"{prefix}/{rel}", root / rel, size) for rel, size in _walk(root, "*.py")]
+        found += [(f"{prefix}/{rel}", root / rel, size) for rel, size in walk(root, "*.py")]
     return found
 
 

@@ -22,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.data.varmisuse_build import build_varmisuse  # noqa: E402
+from engine.presets import load_preset  # noqa: E402
 from engine.study import build_training, evaluate, train_epoch  # noqa: E402
 from engine.tasks import get_task  # noqa: E402
 
@@ -52,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     spec = get_task("varmisuse")
-    cfg = spec.load_preset(args.preset)
+    cfg = load_preset(args.preset, spec.name)
     with tempfile.TemporaryDirectory() as tmp:
         report = build_varmisuse(Path(sysconfig.get_paths()["stdlib"]), Path(tmp) / "bench.jsonl",
                                  limit=args.limit, seed=0)

@@ -1,4 +1,5 @@
-"""Following jobs in a terminal: progress bars, job and result tables (rich, no torch)."""
+"""Following jobs in a terminal: hand them to the worker or run them here, with a progress
+bar per job (rich, no torch)."""
 from __future__ import annotations
 
 import threading
@@ -6,57 +7,24 @@ import time
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from engine.store import Store
 
 FINAL = ("done", "failed", "cancelled")
 
 
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+def launch(store: Store, job_ids: list[int], args) -> int:
+    """Run jobs in this process (``--foreground``), or hand them to the worker (and ``--wait``)."""
+    from engine.jobs import start_worker
 
-
-def jobs_table(jobs: list[dict]) -> Table:
-    table = Table(box=None, header_style="bold")
-    for col in ("id", "kind", "study", "run", "state", "progress", "eta", "heartbeat", "message"):
-        table.add_column(col, justify="right" if col in ("id", "study", "run", "progress") else "left")
-    now = time.time()
-    for j in jobs:
-        beat = _age(now - j["heartbeat"]) + " ago" if j["heartbeat"] and j["state"] == "running" else "-"
-        eta = _age(j["eta"]) if j["state"] == "running" and j["eta"] is not None else "-"
-        message = j["error"] if j["state"] == "failed" else (j["message"] or "")
-        table.add_row(
-            str(j["id"]), j["kind"], str(j["study_id"] or "-"), str(j["run_id"] or "-"), j["state"],
-            f"{100 * (j['progress'] or 0):.0f}%", eta, beat, message,
-        )
-    return table
-
-
-def results_table(store: Store, study_id: int) -> Table:
-    """The last epoch of each noise level: one column per level, one row per metric,
-    held-out figures first (fits 80 columns for five levels)."""
-    from engine.study import level_name, summary
-    from engine.tasks import TASK_HEADLINES
-    from tui.curves import fmt_value, result_rows
-
-    study = store.study(study_id)
-    rows = summary(store, study_id)
-    table = Table(title=f"study {study_id}: {study['name']} ({study['model']}, {study['preset']} preset)",
-                  header_style="bold")
-    table.add_column("metric at the last epoch")
-    for row in rows:
-        table.add_column(f"{level_name(row['level'])}%", justify="right")
-    for name, values in result_rows(rows, TASK_HEADLINES[study["task"]]):
-        table.add_row(name, *[fmt_value(v) for v in values])
-    return table
+    if args.foreground:
+        return run_foreground(store, job_ids)
+    pid = start_worker(store)
+    print(f"worker started (pid {pid})" if pid else "worker already running")
+    if args.wait:
+        return follow(store, job_ids)
+    print("follow with: byrote jobs   (or --wait); the worker keeps running after you log out")
+    return 0
 
 
 def follow(store: Store, job_ids: list[int], console: Console | None = None,

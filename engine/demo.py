@@ -1,4 +1,5 @@
-"""The demo: both instruments end to end on this Python's standard library.
+"""The demo: both instruments end to end on this Python's standard library, and the
+check of the paper's observations on its results.
 
 Its settings and steps live here, shared by ``byrote demo --headless`` (which runs them
 in the foreground) and job kind ``demo`` (which the app's worker runs). Every file goes
@@ -27,9 +28,11 @@ import sysconfig
 from pathlib import Path
 from typing import Callable
 
-from engine.launch import active_job, enqueue_lm_training, enqueue_sampling, enqueue_scan
+from engine.launch import check_lm_training, check_scan, enqueue_lm_training, enqueue_sampling, enqueue_scan
 from engine.errors import InputError
-from engine.store import Store
+from engine.noise import level_name
+from engine.results import summary
+from engine.store import ACTIVE, Store
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 DEMO_LIMIT = 2000   # VarMisuse: functions taken from the standard library
@@ -125,8 +128,11 @@ def queue_lm_training(store: Store, corpus, s: dict) -> tuple[int | None, str]:
     model = lm_model_dir(store, s)
     if lm_trained(model):
         return None, f"reusing the model trained earlier in {model}"
-    job = active_job(store, "lm_train", "out", str(model)) or enqueue_lm_training(
-        store, corpus, model, s["lm_preset"], s["lm_settings"], s["seed"], s["device"])
+    known = store.lm_training_into(str(model))
+    job = known and store.active_job("lm", known["id"])
+    if not job:
+        out = check_lm_training(model, s["lm_preset"], s["lm_settings"])
+        _, job = enqueue_lm_training(store, corpus, out, s["lm_preset"], s["lm_settings"], s["seed"], s["device"])
     return job, f"training of the language model queued (job {job})"
 
 
@@ -145,7 +151,7 @@ def queue_scan(store: Store, s: dict) -> tuple[int, int, str]:
     if found is None or found["count"] == 0:
         raise InputError("the demo's language model has no sampled outputs to scan "
                          "(the sampling failed or was cancelled)")
-    return enqueue_scan(store, found["id"], lm_corpus(store, s), workers=s["scan_workers"])
+    return enqueue_scan(store, check_scan(store, found["id"], 6), lm_corpus(store, s), workers=s["scan_workers"])
 
 
 # -- the noise studies ------------------------------------------------------------------------
@@ -195,7 +201,7 @@ def create_demo_studies(store: Store, s: dict, datasets=None, progress: Progress
     """The VarMisuse and the method-name study (their runs queued); with ``reuse``, a study
     this demo made earlier with the same settings is kept instead of made again.
     ``datasets`` are the reports of :func:`build_demo_datasets` (built here if None)."""
-    from engine.study import create_study
+    from engine.launch import create_study
 
     say = progress or (lambda fraction, message: None)
     plans = _study_plans(s)
@@ -215,12 +221,13 @@ def create_demo_studies(store: Store, s: dict, datasets=None, progress: Progress
 # -- job kind "demo" ----------------------------------------------------------------------------
 def queue_stage(store: Store, stage: str, s: dict) -> int:
     """The ``demo`` job of ``stage`` (the queued or running one if there is one)."""
-    return active_job(store, "demo", "stage", stage) or store.add_job("demo", {"stage": stage, "settings": s})
+    active = [j["id"] for j in store.jobs_of("demo", 1, ACTIVE) if j["params"].get("stage") == stage]
+    return active[0] if active else store.add_job("demo", {"stage": stage, "settings": s}, item=("demo", 1))
 
 
 def start_demo(store: Store, s: dict) -> int | None:
     """Queue the chain's first stage, unless this database has had a demo job already."""
-    if any(job["kind"] == "demo" for job in store.jobs()):
+    if store.jobs_of("demo", 1):
         return None
     return queue_stage(store, "start", s)
 
@@ -274,3 +281,33 @@ def demo_job(ctx) -> None:
 
     said = _STAGE_FUNCTIONS[stage](ctx.store, s, say)
     ctx.progress(1.0, f"demo: {said}", force=True)
+
+
+# -- the paper's observations, checked on the studies' results ------------------------------
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def _falls(store: Store, study_id: int, key: str) -> tuple[bool, str]:
+    """Whether ``key`` at the last epoch never rises from one noise level to the next."""
+    rows = sorted(summary(store, study_id), key=lambda r: r["level"])
+    values = [r.get(key) for r in rows]
+    falling = all(a is not None and b is not None and b <= a for a, b in zip(values, values[1:]))
+    return falling, "  ".join(f"{level_name(r['level'])}%: {_or_nan(v):.3f}" for r, v in zip(rows, values))
+
+
+def observations(store: Store, vm_study: int, mn_study: int | None = None) -> list[tuple[str, bool, str]]:
+    """The paper's Observation 1 (held-out performance falls with noise, §5.1) on both
+    tasks, and Observation 3 (the spread of training loss is lower at 100 % noise than at
+    0 %, §5.3) on VarMisuse."""
+    found = []
+    holds, detail = _falls(store, vm_study, "valid.loc_accuracy")
+    found.append(("Observation 1, VarMisuse: held-out localization accuracy falls as noise rises", holds, detail))
+    if mn_study is not None:
+        holds, detail = _falls(store, mn_study, "valid.f1_score")
+        found.append(("Observation 1, method names: held-out F1 falls as noise rises", holds, detail))
+    gini = {r["level"]: r.get("train.gini_loss") for r in summary(store, vm_study)}
+    lower = gini.get(100.0) is not None and gini.get(0.0) is not None and gini[100.0] < gini[0.0]
+    found.append(("Observation 3, VarMisuse: train-loss Gini lower at 100% than at 0%", lower,
+                  f"0%: {_or_nan(gini.get(0.0)):.3f}  100%: {_or_nan(gini.get(100.0)):.3f}"))
+    return found

@@ -1,5 +1,7 @@
-"""Exports in the layout of the study's published results (mdrafiqulrabin/CI-Memorization,
-``data/summary/data/<task>/<noise type>/``; see shared/reference/ci_memorization).
+"""Exports from the store in the formats the studies published.
+
+Noise studies (:func:`export_curves`), in the layout of Rabin et al.'s results
+(mdrafiqulrabin/CI-Memorization, ``data/summary/data/<task>/<noise type>/``):
 
 - ``DIR/<metric>/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
   ``epoch,0_percent,25_percent,...``: one row per epoch, one column per noise level,
@@ -11,6 +13,10 @@
 
 Splits are named as upstream (``train``, and ``held`` or ``test`` for held-out data), and
 lines end in CRLF as upstream. All files of one export appear together or not at all.
+
+Memorization extraction (Yang et al.'s Privacy-in-Code-Models): :func:`export_memorization`
+writes ``memorization.json`` and :func:`export_snippets` the ``>>>>>>>>>>fingerprints``
+snippet text (:mod:`engine.formats`).
 """
 from __future__ import annotations
 
@@ -21,11 +27,12 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.fsutil import atomic_paths
+from engine.metrics import sorted_scores
 from engine.store import Store
 
 
 def _column(level: float) -> str:
-    from engine.study import level_name
+    from engine.noise import level_name
 
     return f"{level_name(level)}_percent"
 
@@ -78,7 +85,6 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
 
 def _mean_score(store: Store, run: dict, split: str, key: str) -> np.ndarray | None:
     """One run's per-sample ``key`` averaged over its finished epochs, sorted ascending."""
-    from engine.metrics import sorted_scores
 
     total = None
     for epoch in range(1, int(run["epochs_done"]) + 1):
@@ -91,3 +97,33 @@ def _mean_score(store: Store, run: dict, split: str, key: str) -> np.ndarray | N
     if total is None:
         return None
     return sorted_scores(total / int(run["epochs_done"]))
+
+
+# -- memorization extraction ------------------------------------------------------------------
+def export_memorization(store: Store, scan_id: int, out: str | Path) -> int:
+    """The study's ``memorization.json`` of a finished scan; how many snippets it holds."""
+    from engine.formats.memorization_json import write_memorization_json
+
+    store.finished_scan(scan_id)
+    rows = list(store.iter_snippets(scan_id, order="train"))
+    write_memorization_json(((s["fingerprint"], s["train"], s["extract"], s["len"]) for s in rows), out)
+    return len(rows)
+
+
+def export_snippets(store: Store, scan_id: int, out: str | Path) -> int:
+    """The study's snippet text of a finished scan: each snippet as it stands in every
+    output that holds it (its stored text where no output is known); how many snippets."""
+    from engine.formats.snippet_text import write_snippets
+
+    scan = store.finished_scan(scan_id)
+    items = []
+    for s in store.iter_snippets(scan_id, order="train"):
+        texts = []
+        for loc in store.snippet_outputs(scan_id, s["fingerprint"]):
+            if scan["set_id"] is None or loc["output_id"] is None:
+                continue
+            lines = store.output(scan["set_id"], loc["output_id"])["text"].split("\n")
+            texts.append("\n".join(lines[loc["start_line"] - 1:loc["end_line"]]))
+        items.append((s["fingerprint"], texts or [s["text"] or ""]))
+    write_snippets(items, out)
+    return len(items)

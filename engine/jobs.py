@@ -2,8 +2,9 @@
 
 - Every job kind is one function ``fn(ctx: JobContext) -> None`` found through
   :data:`REGISTRY` (imported lazily, so reading the queue never imports torch).
-- ``byrote worker`` runs queued jobs one at a time in a process of its own session, so
-  closing the terminal or the SSH connection leaves it running.
+- The worker (``python -m engine.jobs --db FILE``, or ``byrote worker``) runs queued jobs
+  one at a time in a process of its own session, so closing the terminal or the SSH
+  connection leaves it running.
 - One worker per database: it holds an exclusive ``flock`` on ``<files>/worker.lock``.
   The kernel drops the lock when the worker dies, even by ``kill -9``, so a worker that
   gets the lock knows any job still marked running was orphaned, and resumes it: the job
@@ -30,7 +31,7 @@ from engine.store import Store
 # kind -> "module:function". Each function takes a JobContext.
 REGISTRY: dict[str, str] = {
     "train_run": "engine.study:run_job",
-    "lm_train": "engine.lm:train_job",
+    "lm_train": "engine.lm.train:train_job",
     "sample": "engine.sample:sample_job",
     "scan": "engine.clones.scan:scan_job",
     "demo": "engine.demo:demo_job",
@@ -226,9 +227,32 @@ def start_worker(store: Store) -> int | None:
     store.files.mkdir(parents=True, exist_ok=True)
     log = open(store.files / "worker.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--db", str(store.path), "worker"],
+        [sys.executable, "-P", "-m", "engine.jobs", "--db", str(store.path)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         start_new_session=True, close_fds=True,
     )
     log.close()
     return proc.pid
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.jobs --db FILE``: run the queue until it stays empty."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m engine.jobs", description="run a byrote database's job queue")
+    parser.add_argument("--db", required=True, metavar="FILE")
+    parser.add_argument("--idle-exit", type=float, default=3.0, metavar="S")
+    args = parser.parse_args(argv)
+    try:
+        store = Store(args.db)
+    except InputError as exc:
+        print(f"byrote worker: error: {exc}", file=sys.stderr)
+        return 2
+    run_worker(store, idle_exit_s=args.idle_exit)
+    return 0
+
+
+if __name__ == "__main__":  # python -m engine.jobs: run the module's one copy (its REGISTRY), not __main__'s
+    from engine import jobs
+
+    sys.exit(jobs.main())

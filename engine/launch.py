@@ -1,27 +1,109 @@
-"""Checks and enqueueing of memorization jobs, shared by the command line, the app and the demo.
+"""Launching: check the inputs, write what the jobs need, and enqueue them.
 
-Each ``enqueue_*`` function validates what it is given, records the rows the job works
-on (an output set, a scan) and queues the job; it returns ids and a sentence saying what
-it did, and prints nothing. Nothing here imports torch, transformers or datasets (a
-``hf:`` corpus is opened by the worker, not here).
+One entry per job kind, shared by the command line, the app's forms and the demo:
+:func:`create_study` (a noise study, one ``train_run`` per level), :func:`enqueue_sampling`,
+:func:`enqueue_scan` and :func:`enqueue_lm_training`. Each refuses bad input with an
+:class:`~engine.errors.InputError` whose ``field`` names the option it came from, before
+anything is written, and prints nothing. Nothing here imports torch, transformers or
+datasets (an ``hf:`` corpus imports datasets when it is opened).
 """
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import os
+import shutil
 from pathlib import Path
+from typing import Iterator
 
 from engine.errors import InputError
+from engine.fsutil import atomic_path, require_file
+from engine.noise import level_name, write_noisy_copy
+from engine.presets import load_preset
+from engine.runtime import check_device
 from engine.store import Store
+from engine.tasks import TASK_MODELS, get_task
 
 
-def active_job(store: Store, kind: str, key: str, value) -> int | None:
-    """The queued or running job of ``kind`` whose parameter ``key`` is ``value``."""
-    for job in store.jobs(("queued", "running")):
-        if job["kind"] == kind and job["params"].get(key) == value:
-            return job["id"]
-    return None
+@contextlib.contextmanager
+def field(name: str) -> Iterator[None]:
+    """Tag an InputError raised inside with the option it concerns (unless it names one)."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.field is None:
+            exc.field = name
+        raise
+
+
+# -- noise studies ------------------------------------------------------------------------
+def create_study(
+    store: Store,
+    *,
+    task: str,
+    train: str,
+    valid: str,
+    model: str,
+    levels: list[float],
+    epochs: int,
+    preset: str,
+    seed: int = 0,
+    device: str = "auto",
+    name: str | None = None,
+    overrides: dict | None = None,
+) -> int:
+    """Validate the inputs, write the noisy copies and enqueue one job per level."""
+    with field("task"):
+        spec = get_task(task)
+    if model not in TASK_MODELS[task]:
+        raise InputError(f"unknown model {model!r} for {task} (choose from {', '.join(TASK_MODELS[task])})",
+                         field="model")
+    if epochs < 1:
+        raise InputError("--epochs must be at least 1", field="epochs")
+    check_device(device)  # refuse a missing GPU now, not in the worker hours later
+    cfg = load_preset(preset, task, overrides)
+    samples = {}
+    for split, given in (("train", train), ("valid", valid)):
+        with field(split):
+            path = require_file(given)
+            samples[split] = (path, spec.read(str(path)))  # read now, not in the worker hours later
+            spec.check(cfg, samples[split][1], str(path))
+    (train_path, train_samples), (valid_path, _) = samples["train"], samples["valid"]
+    # every level's noise is drawn before anything is written: an impossible level
+    # (too few eligible samples) leaves no half-made study behind
+    with field("levels"):
+        results = {level: spec.noise(train_samples, level, seed) for level in levels}
+
+    study_id = store.add_study(
+        name=name or f"{task}-{model}-{train_path.stem}",
+        task=task, model=model, preset=preset, epochs=epochs, seed=seed, device=device,
+        train_path=str(train_path.resolve()), valid_path=str(valid_path.resolve()),
+        levels=levels, config=cfg,
+    )
+    out_dir = store.study_dir(study_id)
+    try:
+        # the store keeps its own copy of the held-out set, so a resumed run never reads
+        # a file that changed since the study began
+        with atomic_path(store.heldout_path(study_id, valid_path)) as tmp:
+            shutil.copyfile(valid_path, tmp)
+        for level in levels:
+            noisy = out_dir / f"train_{level_name(level)}.jsonl"
+            changed = write_noisy_copy(spec, results[level], noisy)
+            run_id = store.add_run(
+                study_id=study_id, level=level, seed=seed, epochs=epochs,
+                train_path=str(noisy.relative_to(store.files)),
+                changed_path=str(changed.relative_to(store.files)),
+                epochs_done=0,
+            )
+            store.add_job("train_run", {"run_id": run_id}, item=("study", study_id), run_id=run_id)
+    except BaseException:
+        store.delete_study(study_id)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return study_id
+
+
+# -- memorization extraction -------------------------------------------------------------
 
 
 def local_model(name: str) -> str:
@@ -30,30 +112,21 @@ def local_model(name: str) -> str:
     return str(path.absolute()) if path.is_dir() else name
 
 
-def context_length(model: str) -> int | None:
-    """A local model's context length from its config.json (None if unknown)."""
-    from engine.sample import config_context_length
-
-    try:
-        return config_context_length(json.loads((Path(model) / "config.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def check_sampling(model: str, seq_len: int, temperature: float, prompt: str | None) -> str:
     """Refuse settings a sampling job could not use; return the model's name as stored."""
     if not (math.isfinite(temperature) and temperature > 0):
-        raise InputError(f"--temperature must be a positive number, not {temperature}")
-    from engine.lm import check_model
+        raise InputError(f"--temperature must be a positive number, not {temperature}", field="temperature")
+    from engine.lm.hub import check_model, context_length
 
     model = local_model(model)
-    check_model(model)
+    with field("model"):
+        check_model(model)
     if prompt is not None and not prompt:
-        raise InputError("--prompt is empty; leave it out to start from the BOS token")
+        raise InputError("--prompt is empty; leave it out to start from the BOS token", field="prompt")
     limit = context_length(model)
     if limit is not None and seq_len >= limit:
         raise InputError(f"--seq-len {seq_len} does not fit the model's context of {limit} tokens "
-                         f"after the first token; ask for at most {limit - 1}")
+                         f"after the first token; ask for at most {limit - 1}", field="seq_len")
     return model
 
 
@@ -77,8 +150,8 @@ def enqueue_sampling(store: Store, identity: dict, n: int, name: str | None = No
         if have >= n:
             return set_id, None, f"output set {set_id} already holds {have} outputs (asked for {n}); nothing to do"
         said = f"output set {set_id}: {have} outputs stored, continuing to {max(n, found['n'])}"
-    job_id = active_job(store, "sample", "set_id", set_id) or store.add_job(
-        "sample", {"set_id": set_id, "device": device})
+    job_id = store.active_job("sampling", set_id) or store.add_job(
+        "sample", {"set_id": set_id, "device": device}, item=("sampling", set_id))
     return set_id, job_id, said
 
 
@@ -88,31 +161,34 @@ def open_checked_corpus(source: str, glob: str | None = None, text_field: str | 
     from engine.clones.lines import fold
     from engine.data.corpus import open_corpus
 
-    corpus = open_corpus(source, glob=glob, text_field=text_field, split=split,
-                         shard_bytes=max(int(shard_mb * (1 << 20)), 1))
-    unreadable = 0
-    for doc in corpus:  # stops at the first readable document: the first one, as a rule
-        if doc.data is not None and fold(doc.data, True) is not None:
-            return corpus
-        unreadable += 1
-    raise InputError(f"the corpus has no readable document ({unreadable} not UTF-8)", source)
+    with field("corpus"):
+        corpus = open_corpus(source, glob=glob, text_field=text_field, split=split,
+                             shard_bytes=max(int(shard_mb * (1 << 20)), 1))
+        unreadable = 0
+        for doc in corpus:  # stops at the first readable document: the first one, as a rule
+            if doc.data is not None and fold(doc.data, True) is not None:
+                return corpus
+            unreadable += 1
+        raise InputError(f"the corpus has no readable document ({unreadable} not UTF-8)", source)
 
 
 def check_scan(store: Store, set_id: int, min_lines: int) -> dict:
     """The output set a scan would read, refused if the scan could not run."""
     if min_lines < 2:
-        raise InputError(f"--min-lines must be at least 2, not {min_lines}")
-    outputs = store.output_set(set_id)
+        raise InputError(f"--min-lines must be at least 2, not {min_lines}", field="min_lines")
+    with field("outputs"):
+        outputs = store.output_set(set_id)
     if outputs["count"] == 0:
-        raise InputError(f"output set {set_id} holds no outputs yet")
+        raise InputError(f"output set {set_id} holds no outputs yet", field="outputs")
     return outputs
 
 
-def enqueue_scan(store: Store, set_id: int, corpus, min_lines: int = 6, case_sensitive: bool = False,
+def enqueue_scan(store: Store, outputs: dict, corpus, min_lines: int = 6, case_sensitive: bool = False,
                  workers: int | None = None) -> tuple[int, int, str]:
-    """A scan of an output set (as it is now) against a corpus, and its job. An unfinished
-    scan with the same settings is resumed: its finished shards are not read again."""
-    check_scan(store, set_id, min_lines)
+    """A scan of an output set (as it is now; ``outputs`` as :func:`check_scan` returned it
+    for these ``min_lines``) against a corpus, and its job. An unfinished scan with the same
+    settings is resumed: its finished shards are not read again."""
+    set_id = outputs["id"]
     n_outputs = store.max_output_id(set_id)
     found = store.unfinished_scan(set_id, corpus.spec, n_outputs, min_lines, case_sensitive)
     if found is not None:
@@ -120,33 +196,31 @@ def enqueue_scan(store: Store, set_id: int, corpus, min_lines: int = 6, case_sen
         if workers:
             store.update_scan(scan_id, workers=workers)
         done = len(store.finished_shards(scan_id))
-        job_id = active_job(store, "scan", "scan_id", scan_id) or store.add_job("scan", {"scan_id": scan_id})
+        job_id = store.active_job("scan", scan_id) or store.add_job("scan", {"scan_id": scan_id}, item=("scan", scan_id))
         return scan_id, job_id, f"resuming scan {scan_id} ({done} of {found['n_shards'] or '?'} shards already done)"
     scan_id = store.add_scan(
         set_id=set_id, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
         n_outputs=n_outputs, min_lines=min_lines, case_sensitive=int(case_sensitive),
         workers=workers or os.cpu_count() or 1,
     )
-    job_id = store.add_job("scan", {"scan_id": scan_id})
+    job_id = store.add_job("scan", {"scan_id": scan_id}, item=("scan", scan_id))
     return scan_id, job_id, f"scan {scan_id} (job {job_id}): outputs of set {set_id} against {corpus.describe()}"
 
 
-def check_lm_out(out: str | Path) -> Path:
-    """Where a language model will be trained: a new or empty directory, made absolute."""
+def check_lm_training(out: str | Path, preset: str, settings: dict) -> Path:
+    """Where a language model will be trained (a new or empty directory, made absolute),
+    once its preset and ``--set`` settings are known good."""
+    load_preset(preset, "lm", settings)
     out = Path(out).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError("already exists; choose another --out or remove it", out)
+        raise InputError("already exists; choose another --out or remove it", out, field="out")
     return out
 
 
-def enqueue_lm_training(store: Store, corpus, out: str | Path, preset: str, settings: dict, seed: int,
-                        device: str = "auto") -> int:
-    """Queue the training of a language model into ``out`` (a new or empty directory)."""
-    from engine.lm import load_lm_preset
-
-    load_lm_preset(preset, settings)
-    out = check_lm_out(out)
-    return store.add_job("lm_train", {
-        "corpus": corpus.spec, "out": str(out), "preset": preset, "settings": settings,
-        "seed": seed, "device": device,
-    })
+def enqueue_lm_training(store: Store, corpus, out: Path, preset: str, settings: dict, seed: int,
+                        device: str = "auto") -> tuple[int, int]:
+    """Queue the training of a language model into ``out`` (as :func:`check_lm_training`
+    returned it); (LM training id, job id)."""
+    lm_id = store.add_lm_training(out=str(out), corpus=corpus.spec, preset=preset, settings=settings, seed=seed,
+                                  device=device)
+    return lm_id, store.add_job("lm_train", {"lm_id": lm_id}, item=("lm", lm_id))

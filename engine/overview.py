@@ -1,7 +1,9 @@
-"""The dashboard's rows, computed from the store without Textual: one item per study,
-language-model training, output set ("LM sampling") and scan, and the demo's chain of
-stages, with the state of its current jobs, progress, ETA, device, age and a line of detail, and a status line saying whether
-the worker runs and what it is doing. The job table is read once per call."""
+"""What the store holds, item by item, for the faces: one item per study, language-model
+training, output set ("LM sampling") and scan, and the demo's chain of stages, with the
+state of its current jobs, progress, ETA, device, age and a line of detail; a status line
+saying whether the worker runs and what it is doing; the actions on one item (cancel,
+resume, delete); and the plain-text formatting both faces use. The job table is read
+once per call. No Textual here."""
 from __future__ import annotations
 
 import math
@@ -10,12 +12,11 @@ from pathlib import Path
 
 from engine.errors import InputError
 from engine.jobs import worker_pid
-from engine.store import Store
+from engine.store import ACTIVE, ITEM_KINDS, Store
 
-KINDS = ("study", "lm", "sampling", "scan", "demo")
+KINDS = ITEM_KINDS
 # the state an item shows: the first of these that any of its current jobs is in
 STATE_ORDER = ("running", "queued", "failed", "cancelled", "done")
-ACTIVE = ("queued", "running")
 RESUMABLE = ("cancelled", "failed")
 
 
@@ -55,18 +56,7 @@ class Overview:
 
 def owner(job: dict) -> tuple[str, int] | None:
     """The dashboard item a job belongs to, as (kind, id)."""
-    kind, params = job["kind"], job["params"]
-    if kind == "train_run" and job["study_id"] is not None:
-        return "study", job["study_id"]
-    if kind == "lm_train":
-        return "lm", job["id"]
-    if kind == "sample" and "set_id" in params:
-        return "sampling", params["set_id"]
-    if kind == "scan" and "scan_id" in params:
-        return "scan", params["scan_id"]
-    if kind == "demo":
-        return "demo", 1  # one chain of stages per database (engine.demo.start_demo)
-    return None
+    return None if job["item_kind"] is None else (job["item_kind"], job["item_id"])
 
 
 def current(jobs: list[dict]) -> list[dict]:
@@ -81,7 +71,7 @@ def current(jobs: list[dict]) -> list[dict]:
 
 def item_jobs(store: Store, kind: str, item_id: int, history: bool = False) -> list[dict]:
     """The current jobs of one item (all of them with ``history``), read now, for actions on it."""
-    jobs = [job for job in store.jobs() if owner(job) == (kind, item_id)]
+    jobs = store.jobs_of(kind, item_id)
     return jobs if history else current(jobs)
 
 
@@ -147,14 +137,11 @@ def _item(kind: str, item_id: int, name: str, jobs: list[dict], created: float |
 def overview(store: Store, now: float) -> Overview:
     """Every study, language-model training, output set and scan, with the status line."""
     grouped: dict[tuple[str, int], list[dict]] = {}
-    lm_jobs = []
     all_jobs = store.jobs()
     for job in all_jobs:
         key = owner(job)
         if key is not None:
             grouped.setdefault(key, []).append(job)
-            if key[0] == "lm":
-                lm_jobs.append(job)
     grouped = {key: current(jobs) for key, jobs in grouped.items()}
     items: list[Item] = []
     for study in store.studies():
@@ -163,11 +150,10 @@ def overview(store: Store, now: float) -> Overview:
         done = sum(j["state"] == "done" for j in jobs) if jobs else runs
         items.append(_item("study", study["id"], study["name"] or study["model"], jobs, study["created"], now,
                            study["device"], f"{done}/{runs} runs done", model=study["model"]))
-    for job in lm_jobs:
-        params = job["params"]
-        out = params.get("out") or ""
-        items.append(_item("lm", job["id"], Path(out).name or out, [job], job["created"], now,
-                           params.get("device"), f"{params.get('preset', '?')} preset", folder=out))
+    for lm in store.lm_trainings():
+        out = lm["out"] or ""
+        items.append(_item("lm", lm["id"], Path(out).name or out, grouped.get(("lm", lm["id"]), []), lm["created"],
+                           now, lm["device"], f"{lm['preset'] or '?'} preset", folder=out))
     scans = store.scans()
     for outputs in store.output_sets():
         jobs = grouped.get(("sampling", outputs["id"]), [])
@@ -223,7 +209,44 @@ def describe_job(store: Store, job: dict, items: list[Item]) -> str:
     return f"{what} — {message}"
 
 
-# -- formatting (shared by the screen and its tests) -------------------------------------
+# -- actions on one item ------------------------------------------------------------------
+def cancel_item(store: Store, item: Item) -> str:
+    jobs = [j for j in item_jobs(store, item.kind, item.id, history=True) if j["state"] in ACTIVE]
+    for job in jobs:
+        store.request_cancel(job["id"])
+    what = f"{item.kind} {item.id}"
+    return f"{what}: cancelling {len(jobs)} job(s)" if jobs else f"{what}: nothing to cancel"
+
+
+def resume_item(store: Store, item: Item) -> int:
+    """Queue the item's cancelled and failed jobs again; how many were."""
+    return sum(store.resume_job(j["id"]) for j in item_jobs(store, item.kind, item.id) if j["state"] in RESUMABLE)
+
+
+DELETERS = {
+    "study": Store.delete_study, "sampling": Store.delete_output_set, "scan": Store.delete_scan,
+    "lm": Store.delete_lm_training, "demo": lambda store, item_id: store.delete_jobs_of("demo", item_id),
+}
+WHAT_GOES = {
+    "study": "its runs, metrics and jobs (its files stay)",
+    "sampling": "its outputs, its scans and their jobs",
+    "scan": "its snippets and jobs",
+    "lm": "its job (the model folder stays)",
+    "demo": "its stage jobs (the studies, model, samples and scan it made stay)",
+}
+
+
+def delete_item(store: Store, item: Item) -> str:
+    """Delete an item that nothing of runs (an output set goes with its scans)."""
+    scans = [s["id"] for s in store.scans() if s["set_id"] == item.id] if item.kind == "sampling" else []
+    for kind, item_id in [(item.kind, item.id), *(("scan", s) for s in scans)]:
+        if store.jobs_of(kind, item_id, ("running",)):
+            raise InputError(f"{kind} {item_id} is running: cancel it first")
+    DELETERS[item.kind](store, item.id)
+    return f"{item.kind} {item.id} deleted"
+
+
+# -- formatting (shared by the faces) ---------------------------------------------------------
 def bar(progress: float, width: int = 10) -> str:
     """``███████░░░  70%``: a fixed-width text bar and the percentage."""
     progress = min(max(progress, 0.0), 1.0)

@@ -1,51 +1,116 @@
-"""Named model and training configurations, one JSON file a task, as plain data.
+"""Presets: named configurations of each job kind, as plain data, and ``--set`` checks.
 
-``assets/presets/<task>.json`` maps a preset name to its settings.
-
-``varmisuse.json``:
-
-- ``paper``: Hellendoorn et al.'s reference configuration, which Rabin et al. §4.2 train
-  with ("the default base configurations from Hellendoorn et al.'s public replication
-  package"): VHellendoorn/ICLR20-Great config.yml at commit
-  b901228a7e18d2daacfcca585b84234056ddc1bd, Adam and a global gradient-norm clip of 0.25
-  from its running/train.py (commit abd0fa65431613e175fbf6c2cb8fbd011450de8c), and the
-  14,280 BPE sub-tokens plus padding of its README (vocab_size 14,281). With these
-  values the three models have exactly the parameter counts of Rabin et al. Table 1.
-- ``quick``: a small configuration that trains a few thousand functions per epoch in
-  seconds on a laptop CPU, for trying the study end to end.
-
-``methodname.json``: see :mod:`engine.models.code2vec` (``paper`` = code2vec's published
-sizes, ``quick`` = small enough to memorize a Java-Top10-sized set on a CPU).
+``assets/presets/<kind>.json`` (package data) maps a preset name to its settings, for
+the kinds ``varmisuse``, ``methodname`` (the noise study's tasks) and ``lm`` (the
+language model the demo trains). ``paper`` is the configuration the study trained with
+(Rabin et al. §4.2: Hellendoorn et al.'s replication package, VHellendoorn/ICLR20-Great
+config.yml, for VarMisuse; code2vec's published sizes for method names); ``quick`` trains
+in seconds on a laptop CPU. The README lists where each value comes from.
 """
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
+import math
+from importlib import resources
 
 from engine.errors import InputError
 
-PRESETS_DIR = Path(__file__).resolve().parents[1] / "assets" / "presets"
-PRESETS_PATH = PRESETS_DIR / "varmisuse.json"  # the VarMisuse presets (kept for callers)
+KINDS = ("varmisuse", "methodname", "lm")
+ZERO_ALLOWED = frozenset({"csr_samples"})  # positive by default, but 0 means "no CSR measurement"
+EOT = "<|endoftext|>"  # the language model's one special token
 
 
-def presets_path(task: str = "varmisuse") -> Path:
-    """``assets/presets/<task>.json``."""
-    if not re.fullmatch(r"[a-z0-9_]+", str(task)):
-        raise InputError(f"no presets for task {task!r}")
-    path = PRESETS_DIR / f"{task}.json"
-    if not path.is_file():
-        raise InputError(f"no presets for task {task!r}")
-    return path
+def presets(kind: str) -> dict[str, dict]:
+    """Every preset of ``kind``: name -> settings."""
+    if kind not in KINDS:
+        raise InputError(f"no presets for task {kind!r}")
+    path = resources.files("assets") / "presets" / f"{kind}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _presets(task: str) -> dict:
-    return json.loads(presets_path(task).read_text(encoding="utf-8"))
+def preset_names(kind: str) -> tuple[str, ...]:
+    return tuple(presets(kind))
 
 
-def load_preset(name: str, task: str = "varmisuse") -> dict:
-    """A fresh copy of the preset ``name`` of ``task``."""
-    presets = _presets(task)
-    if name not in presets:
-        raise InputError(f"unknown preset {name!r} (choose from {', '.join(presets)})")
-    return presets[name]
+def load_preset(name: str, kind: str = "varmisuse", settings: dict | None = None) -> dict:
+    """A fresh copy of the preset ``name`` of ``kind`` with ``settings`` (``--set``)
+    applied and the result checked."""
+    known = presets(kind)
+    if name not in known:
+        what = "language-model preset" if kind == "lm" else "preset"
+        raise InputError(f"unknown {what} {name!r} (choose from {', '.join(known)})", field="preset")
+    cfg = dict(known[name])
+    cfg.update(check_settings(cfg, dict(settings or {}), name))
+    _CHECKS[kind](cfg)
+    return cfg
+
+
+def parse_settings(pairs: list[str] | None) -> dict:
+    """``["lr=3e-4", "ggnn_time_steps=[2,2]"]`` -> ``{"lr": 0.0003, "ggnn_time_steps": [2, 2]}``.
+
+    Values are read as JSON, else kept as text.
+    """
+    settings = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set takes KEY=VALUE, not {pair!r}", field="set")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
+
+
+def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
+    """Check ``--set`` overrides against the preset: known keys, the preset's types, and the
+    sign of its numbers (a positive size stays positive, a zero rate stays non-negative)."""
+    for key, value in overrides.items():
+        if key not in preset_cfg:
+            raise InputError(f"unknown setting {key!r} for preset {preset!r} (known: {', '.join(sorted(preset_cfg))})",
+                             field="set")
+        default = preset_cfg[key]
+        if isinstance(default, bool) or isinstance(value, bool):
+            ok = isinstance(value, bool) and isinstance(default, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and math.isfinite(value)
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise InputError(f"setting {key} must be a {type(default).__name__} like {default!r}, not {value!r}",
+                             field="set")
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if (default > 0 and value <= 0 and key not in ZERO_ALLOWED) or value < 0:
+                raise InputError(f"setting {key} must be {'positive' if default > 0 else 'non-negative'}, "
+                                 f"not {value!r}", field="set")
+    return dict(overrides)
+
+
+def _check_dropout(cfg: dict) -> None:
+    if not 0 <= cfg["dropout"] < 1:
+        raise InputError(f"dropout must be in [0, 1), not {cfg['dropout']}", field="set")
+
+
+def _check_varmisuse(cfg: dict) -> None:
+    if cfg["hidden_dim"] % cfg["num_heads"]:
+        raise InputError(f"hidden_dim {cfg['hidden_dim']} is not a multiple of num_heads {cfg['num_heads']}",
+                         field="set")
+    _check_dropout(cfg)
+
+
+def _check_lm(cfg: dict) -> None:
+    if cfg["n_embd"] % cfg["n_head"]:
+        raise InputError(f"setting n_embd ({cfg['n_embd']}) must be a multiple of n_head ({cfg['n_head']})",
+                         field="set")
+    if cfg["vocab_size"] < 257:
+        raise InputError(f"setting vocab_size must be at least 257 (256 bytes and {EOT}), not {cfg['vocab_size']}",
+                         field="set")
+    if cfg["block_size"] < 2:
+        raise InputError(f"setting block_size must be at least 2, not {cfg['block_size']}", field="set")
+    if not cfg["dropout"] < 1.0:
+        raise InputError(f"setting dropout must be below 1, not {cfg['dropout']}", field="set")
+
+
+_CHECKS = {"varmisuse": _check_varmisuse, "methodname": _check_dropout, "lm": _check_lm}

@@ -17,7 +17,7 @@ import hashlib
 import time
 
 from engine.errors import InputError
-from engine.study import epoch_seed
+from engine.runtime import epoch_seed
 
 
 def eos_ids(model, tokenizer) -> set[int]:
@@ -43,19 +43,6 @@ def prompt_ids(tokenizer, prompt: str | None, model=None) -> list[int]:
     if not ids:
         raise InputError("the prompt is empty")
     return ids
-
-
-def config_context_length(config: dict) -> int | None:
-    """The longest sequence a model takes, where its config (``config.json``) says so."""
-    for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
-        value = config.get(key)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
-def context_length(model) -> int | None:
-    return config_context_length(model.config.to_dict())
 
 
 class _CancelCheck:
@@ -112,8 +99,8 @@ def md5_text(text: str) -> str:
 
 def sample_job(ctx) -> None:
     """Job kind ``sample``: params ``set_id`` and ``device`` ("auto", "cpu" or "cuda")."""
-    from engine.lm import load_causal_lm
-    from engine.study import resolve_device
+    from engine.lm.hub import context_length, load_causal_lm
+    from engine.runtime import resolve_device
 
     store = ctx.store
     set_id = int(ctx.params["set_id"])

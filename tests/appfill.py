@@ -62,7 +62,7 @@ def fill_reference_study(store: Store, reference: Path, epochs: int | None = Non
                                                          "gini_loss": gini[level][epoch]},
                                                "valid": {"repair_accuracy": rep[level][epoch]}}, arrays)
         if epochs is None:
-            job = store.add_job("train_run", {"run_id": run_id}, study_id=study_id, run_id=run_id)
+            job = store.add_job("train_run", {"run_id": run_id}, item=("study", study_id), run_id=run_id)
             store.update_job(job, state="done", progress=1.0, created=CREATED, started=CREATED, finished=CREATED + 600)
     return study_id
 
@@ -158,14 +158,15 @@ def fill_dashboard(store: Store, reference: Path) -> dict:
                            levels=LEVELS, created=NOW - 1800)
     for k, level in enumerate(LEVELS):
         run = store.add_run(study_id=live, level=level, seed=1, epochs=10, created=NOW - 1800)
-        job = store.add_job("train_run", {"run_id": run}, study_id=live, run_id=run)
+        job = store.add_job("train_run", {"run_id": run}, item=("study", live), run_id=run)
         if k == 0:
             store.update_job(job, state="done", progress=1.0, started=NOW - 1800, finished=NOW - 1200)
         elif k == 1:
             store.update_job(job, state="running", progress=0.4, eta=360.0, started=NOW - 240, heartbeat=NOW,
                              message="epoch 4/10: 1,234/3,698 samples", pid=4242)
-    lm = store.add_job("lm_train", {"corpus": {"kind": "files", "path": "/data/train"}, "out": "/models/lm-quick",
-                                    "preset": "quick", "seed": 0, "device": "cuda"})
+    lm_id = store.add_lm_training(corpus={"kind": "files", "path": "/data/train"}, out="/models/lm-quick",
+                                  preset="quick", seed=0, device="cuda", created=CREATED)
+    lm = store.add_job("lm_train", {"lm_id": lm_id}, item=("lm", lm_id))
     store.update_job(lm, state="done", progress=1.0, created=CREATED, started=CREATED, finished=CREATED + 48)
     scan_id, fps = fill_scan(store)
     return {"done": done, "live": live, "scan": scan_id, "fps": fps}

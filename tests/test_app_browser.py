@@ -333,7 +333,7 @@ def test_enter_opens_the_viewer_and_y_copies(tmp_path):
 def test_a_scan_still_running_is_not_browsed_until_done(tmp_path):
     app, scan_id = make_app(tmp_path, state="running")
     store = Store(tmp_path / "t.db")
-    job = store.add_job("scan", {"scan_id": scan_id})
+    job = store.add_job("scan", {"scan_id": scan_id}, item=("scan", scan_id))
     store.update_job(job, state="running", progress=0.45)
 
     async def main():

@@ -27,7 +27,7 @@ def fill(store: Store, now: float = NOW) -> None:
                          seed=0, device="cpu", train_path="/d/t.jsonl", valid_path="/d/v.jsonl",
                          levels=[0.0, 25.0, 50.0], created=now - 300)
     runs = [store.add_run(study_id=s1, level=lv, seed=0, epochs=5, epochs_done=0) for lv in (0.0, 25.0, 50.0)]
-    jobs = [store.add_job("train_run", {"run_id": r}, study_id=s1, run_id=r) for r in runs]
+    jobs = [store.add_job("train_run", {"run_id": r}, item=("study", s1), run_id=r) for r in runs]
     store.update_job(jobs[0], state="done", progress=1.0)
     store.update_job(jobs[1], state="running", progress=0.5, eta=60.0, started=now - 100,
                      message="epoch 3/5: training")
@@ -36,22 +36,23 @@ def fill(store: Store, now: float = NOW) -> None:
     for level, state, fields in ((0.0, "failed", {"error": "out of memory", "progress": 0.3}),
                                  (50.0, "cancelled", {"cancel_requested": 1, "progress": 0.1})):
         run = store.add_run(study_id=s2, level=level, seed=1, epochs=2, epochs_done=0)
-        store.update_job(store.add_job("train_run", {"run_id": run}, study_id=s2, run_id=run), state=state, **fields)
-    lm = store.add_job("lm_train", {"corpus": {"kind": "files"}, "out": "/models/tiny-lm", "preset": "quick",
-                                    "seed": 0, "device": "cuda"})
+        store.update_job(store.add_job("train_run", {"run_id": run}, item=("study", s2), run_id=run), state=state, **fields)
+    lm_id = store.add_lm_training(corpus={"kind": "files"}, out="/models/tiny-lm", preset="quick", seed=0,
+                                  device="cuda", created=now - 30)
+    lm = store.add_job("lm_train", {"lm_id": lm_id}, item=("lm", lm_id))
     store.update_job(lm, created=now - 30)
     o1 = store.add_output_set(name="gpt2 k40", source="sample", model="gpt2", n=3, seq_len=64, top_k=40,
                               temperature=1.0, batch_size=2, seed=0, created=now - 2 * 86400)
     store.add_outputs(o1, [(i, f"m{i}", "line\n" * 8, 10) for i in (1, 2, 3)])
-    store.update_job(store.add_job("sample", {"set_id": o1, "device": "cpu"}), state="done", progress=1.0)
+    store.update_job(store.add_job("sample", {"set_id": o1, "device": "cpu"}, item=("sampling", o1)), state="done", progress=1.0)
     o2 = store.add_output_set(name="imported", source="import", model=None, n=2, created=now - 10)
     store.add_outputs(o2, [(1, "a", "x\n", None)])
     sc1 = store.add_scan(set_id=o1, source="scan", corpus={"kind": "files"}, corpus_label="corpus A", n_outputs=3,
                          min_lines=6, state="done", stats={"snippets": 140}, created=now - 3000)
-    store.update_job(store.add_job("scan", {"scan_id": sc1}), state="done", progress=1.0)
+    store.update_job(store.add_job("scan", {"scan_id": sc1}, item=("scan", sc1)), state="done", progress=1.0)
     sc2 = store.add_scan(set_id=o1, source="scan", corpus={"kind": "files"}, corpus_label="corpus B", n_outputs=3,
                          min_lines=6, state="queued", created=now - 5)
-    store.add_job("scan", {"scan_id": sc2})
+    store.add_job("scan", {"scan_id": sc2}, item=("scan", sc2))
 
 
 @pytest.fixture
@@ -67,21 +68,21 @@ def db(tmp_path):
 def test_overview_rows(db):
     store = Store(db)
     rows = {item.key: item for item in overview(store, NOW).items}
-    assert list(rows) == ["study:1", "study:2", "lm:6", "sampling:1", "sampling:2", "scan:1", "scan:2"]
+    assert list(rows) == ["study:1", "study:2", "lm:1", "sampling:1", "sampling:2", "scan:1", "scan:2"]
     got = {k: (i.name, i.state, round(i.progress, 6), i.eta, i.device, i.age, i.detail) for k, i in rows.items()}
     assert got == {
         # progress: mean of (1, 0.5, 0); ETA: 60 s left + 1 queued run x (100 s / 0.5)
         "study:1": ("varmisuse-ggnn-small", "running", 0.5, 260.0, "cpu", 300.0,
                     "1/3 runs done · epoch 3/5: training"),
         "study:2": ("code2vec", "failed", 0.2, None, "auto", 7200.0, "0/2 runs done · out of memory"),
-        "lm:6": ("tiny-lm", "queued", 0.0, None, "cuda", 30.0, "quick preset"),
+        "lm:1": ("tiny-lm", "queued", 0.0, None, "cuda", 30.0, "quick preset"),
         "sampling:1": ("gpt2 k40", "done", 1.0, None, "cpu", 172800.0, "3/3 outputs"),
         "sampling:2": ("imported", "done", 1.0, None, "-", 10.0, "1/2 outputs"),  # no job: done
         "scan:1": ("corpus A", "done", 1.0, None, "-", 3000.0, "140 snippets"),
         "scan:2": ("corpus B", "queued", 0.0, None, "-", 5.0, "set 1, 3 outputs"),
     }
     assert rows["sampling:1"].done_scan == 1 and rows["sampling:2"].done_scan is None
-    assert rows["lm:6"].folder == "/models/tiny-lm" and rows["scan:2"].set_id == 1
+    assert rows["lm:1"].folder == "/models/tiny-lm" and rows["scan:2"].set_id == 1
     assert rows["study:1"].jobs == [(1, "done"), (2, "running"), (3, "queued")]
     store.close()
 
@@ -98,7 +99,7 @@ def test_status_line_follows_the_worker(db):
         store.update_job(2, state="done")
         assert overview(store, NOW).status == f"worker {os.getpid()}: idle"
         store.update_job(6, state="running", message=None, progress=0.25)
-        assert overview(store, NOW).status == f"worker {os.getpid()}: running: lm 6 (tiny-lm) — 25%"
+        assert overview(store, NOW).status == f"worker {os.getpid()}: running: lm 1 (tiny-lm) — 25%"
     finally:
         lock.release()
     store.close()
@@ -132,13 +133,14 @@ def test_one_read_of_a_hundred_items_is_fast(tmp_path):
                                 device="cpu", train_path="/t", valid_path="/v", levels=[0.0, 50.0, 100.0])
         for level in (0.0, 50.0, 100.0):
             run = store.add_run(study_id=study, level=level, seed=0, epochs=3)
-            store.add_job("train_run", {"run_id": run}, study_id=study, run_id=run)
-        store.add_job("lm_train", {"out": f"/m/{i}", "preset": "quick", "device": "cpu"})
+            store.add_job("train_run", {"run_id": run}, item=("study", study), run_id=run)
+        lm = store.add_lm_training(out=f"/m/{i}", preset="quick", device="cpu")
+        store.add_job("lm_train", {"lm_id": lm}, item=("lm", lm))
         outputs = store.add_output_set(name=f"o{i}", source="sample", model="gpt2", n=10)
         store.add_outputs(outputs, [(k, "m", "x\n", 1) for k in range(10)])
-        store.add_job("sample", {"set_id": outputs, "device": "cpu"})
+        store.add_job("sample", {"set_id": outputs, "device": "cpu"}, item=("sampling", outputs))
         scan = store.add_scan(set_id=outputs, source="scan", corpus_label="c", n_outputs=10, min_lines=6)
-        store.add_job("scan", {"scan_id": scan})
+        store.add_job("scan", {"scan_id": scan}, item=("scan", scan))
     timings = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -206,7 +208,7 @@ def test_rows_fit_80_columns_and_use_160(db):
     async def body(app, pilot, screen):
         rows = row_texts(screen)
         seen[app.size.width] = rows
-        assert list(rows) == ["study:1", "study:2", "lm:6", "sampling:1", "sampling:2", "scan:1", "scan:2"]
+        assert list(rows) == ["study:1", "study:2", "lm:1", "sampling:1", "sampling:2", "scan:1", "scan:2"]
         assert screen.table.virtual_size.width <= screen.table.size.width  # nothing scrolls sideways
         status = str(screen.query_one("#status", Static).content)
         assert status == "no worker; 4 jobs queued (press w to start one)"
@@ -225,7 +227,7 @@ def test_rows_fit_80_columns_and_use_160(db):
 def test_cursor_keys_and_live_rows_keep_the_cursor_on_its_item(db):
     async def body(app, pilot, screen):
         await pilot.press("j", "j")
-        assert screen.current_key() == "lm:6"
+        assert screen.current_key() == "lm:1"
         await pilot.press("k")
         assert screen.current_key() == "study:2"
         await pilot.press("G")
@@ -270,7 +272,7 @@ def test_enter_opens_what_the_item_is(db):
             assert rec.calls[-1] == expect
         for key, note in [("scan:2", "scan 2 is queued; it opens when it is done"),
                           ("sampling:2", "sampling 2: 1/2 outputs; no finished scan of it yet (x scans it)"),
-                          ("lm:6", "language model 6 (queued): /models/tiny-lm")]:
+                          ("lm:1", "language model 1 (queued): /models/tiny-lm")]:
             screen.table.move_cursor(row=screen.table.get_row_index(key))
             await pilot.press("enter")
             assert notes(app)[-1] == note
@@ -346,13 +348,13 @@ def test_delete_asks_first_and_refuses_a_running_item(db):
         await pilot.press("y")
         await settle(pilot)
         assert notes(app)[-1] == "study 2 deleted"
-        assert "study:2" not in row_texts(screen) and screen.current_key() == "lm:6"
+        assert "study:2" not in row_texts(screen) and screen.current_key() == "lm:1"
         await pilot.press("d", "escape")
         await settle(pilot)
-        assert "lm:6" in row_texts(screen)
+        assert "lm:1" in row_texts(screen)
         await pilot.press("d", "enter")  # enter confirms too
         await settle(pilot)
-        assert "lm:6" not in row_texts(screen) and screen.current_key() == "sampling:1"
+        assert "lm:1" not in row_texts(screen) and screen.current_key() == "sampling:1"
         for state in ("running", "cancelled"):  # the output set goes with its scans: not while one runs
             other = Store(db)
             other.update_job(9, state=state)
@@ -395,17 +397,17 @@ def test_a_job_queued_anew_supersedes_the_failed_one(tmp_path):
     set_id = store.add_output_set(name="set", source="import", model=None, n=1, created=NOW)
     scan = store.add_scan(set_id=set_id, source="scan", corpus={}, corpus_label="c", n_outputs=1, min_lines=6,
                           state="done", created=NOW)
-    old = store.add_job("scan", {"scan_id": scan})
+    old = store.add_job("scan", {"scan_id": scan}, item=("scan", scan))
     store.update_job(old, state="failed", error="disk full")
-    new = store.add_job("scan", {"scan_id": scan})
+    new = store.add_job("scan", {"scan_id": scan}, item=("scan", scan))
     store.update_job(new, state="done", progress=1.0)
     study = store.add_study(name="s", task="varmisuse", model="ggnn", preset="quick", epochs=1, seed=0,
                             device="cpu", train_path="t", valid_path="v", levels=[0.0, 50.0], created=NOW)
     runs = [store.add_run(study_id=study, level=lv, seed=0, epochs=1) for lv in (0.0, 50.0)]
-    first = store.add_job("train_run", {"run_id": runs[0]}, study_id=study, run_id=runs[0])
+    first = store.add_job("train_run", {"run_id": runs[0]}, item=("study", study), run_id=runs[0])
     store.update_job(first, state="failed", error="boom")
-    store.add_job("train_run", {"run_id": runs[0]}, study_id=study, run_id=runs[0])  # queued anew
-    done = store.add_job("train_run", {"run_id": runs[1]}, study_id=study, run_id=runs[1])
+    store.add_job("train_run", {"run_id": runs[0]}, item=("study", study), run_id=runs[0])  # queued anew
+    done = store.add_job("train_run", {"run_id": runs[1]}, item=("study", study), run_id=runs[1])
     store.update_job(done, state="done", progress=1.0)
     rows = {item.key: item for item in overview(store, NOW).items}
     assert rows["scan:1"].state == "done" and rows["scan:1"].detail.startswith("0 snippets")
@@ -419,9 +421,9 @@ def test_the_demo_chain_is_an_item_to_cancel_resume_and_delete(tmp_path):
     from tui.screens.dashboard import cancel_item, delete_item, resume_item
 
     store = Store(tmp_path / "d.db")
-    start = store.add_job("demo", {"stage": "start", "settings": {}})
+    start = store.add_job("demo", {"stage": "start", "settings": {}}, item=("demo", 1))
     store.update_job(start, state="done", progress=1.0)
-    sample = store.add_job("demo", {"stage": "sample", "settings": {}})
+    sample = store.add_job("demo", {"stage": "sample", "settings": {}}, item=("demo", 1))
     store.update_job(sample, state="failed", error="no model")
     [item] = [i for i in overview(store, NOW).items if i.kind == "demo"]
     assert (item.state, item.detail) == ("failed", "stage sample · no model")

@@ -163,7 +163,7 @@ def test_two_apps_on_one_database_both_stay_correct(tmp_path):
     study = store.add_study(name="shared", task="varmisuse", model="ggnn", preset="quick", epochs=2, seed=0,
                             device="cpu", train_path="t", valid_path="v", levels=[0.0], created=1_700_000_000.0)
     run = store.add_run(study_id=study, level=0.0, seed=0, epochs=2)
-    job = store.add_job("train_run", {"run_id": run}, study_id=study, run_id=run)
+    job = store.add_job("train_run", {"run_id": run}, item=("study", study), run_id=run)
 
     def state_of(app, key: str) -> str:
         table = app.screen.table

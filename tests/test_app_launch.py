@@ -138,7 +138,7 @@ def test_study_form(tmp_path, great_files):
     assert (study["task"], study["model"], study["preset"], study["epochs"], study["seed"], study["device"],
             study["name"], study["levels"]) == ("varmisuse", "ggnn", "quick", 2, 7, "cpu", "tiny", [0.0, 50.0, 100.0])
     jobs = store.jobs()
-    assert [(j["kind"], j["study_id"], j["state"]) for j in jobs] == [("train_run", 1, "queued")] * 3
+    assert [(j["kind"], j["item_kind"], j["item_id"], j["state"]) for j in jobs] == [("train_run", "study", 1, "queued")] * 3
     assert sorted(j["params"]["run_id"] for j in jobs) == [r["id"] for r in store.runs(1)]
     assert had_torch or "torch" not in sys.modules  # create_study ran in a child process
 

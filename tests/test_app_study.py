@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from textual.screen import Screen
 
+from engine.results import result_rows
 from engine.store import Store
 from tui import app as tui_app
 from tui import curves
@@ -66,7 +67,7 @@ def test_metric_order_bounds_epochs_and_rows():
     assert curves.step([1, 2], 7, 1) == 1 and curves.step([], 1, 1) is None
     summary = [{"level": 0.0, "epoch": 2, "valid.loss": 1.5, "train.loss": 1.0},
                {"level": 50.0, "epoch": 1, "valid.loss": 2.5}]
-    assert curves.result_rows(summary, ("loss", "f1_score")) == [
+    assert result_rows(summary, ("loss", "f1_score")) == [
         ("epoch", [2, 1]), ("held-out loss", [1.5, 2.5]), ("train loss", [1.0, None])]
 
 
@@ -104,7 +105,7 @@ def make_study(db: Path, epochs_done: int = 2) -> tuple[int, list[int]]:
     for i, level in enumerate(LEVELS):
         run_id = store.add_run(study_id=sid, level=level, seed=0, epochs=3, epochs_done=0,
                                train_path=f"studies/{sid}/train_{level:g}.jsonl", changed_path="c", created=CREATED)
-        job = store.add_job("train_run", {"run_id": run_id}, study_id=sid, run_id=run_id)
+        job = store.add_job("train_run", {"run_id": run_id}, item=("study", sid), run_id=run_id)
         store.update_job(job, state="running")
         for epoch in range(1, epochs_done + 1):
             commit(store, run_id, i, epoch)

@@ -38,7 +38,7 @@ def _steps(store: Store, states=None) -> list[str]:
 
 def _run_stage(store: Store, stage: str, settings: dict) -> str:
     """Run one stage as the worker would, ignoring whatever it queues; its final state."""
-    job = store.add_job("demo", {"stage": stage, "settings": settings})
+    job = store.add_job("demo", {"stage": stage, "settings": settings}, item=("demo", 1))
     return jobs.run_job(store, store.claim_next_job(0, {job}))
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import jobs, lm
+from engine import jobs, presets
+from engine.lm import hub, train
 from engine.data.corpus import open_corpus
 from engine.errors import InputError, JobCancelled
 
@@ -46,7 +47,7 @@ def tiny_lm_for_session(tmp_path_factory) -> TinyLM:
                 total += size
         (corpus_dir / "zz_latin1.py").write_bytes("café = 1\n".encode("latin-1"))
         out = root / "model"
-        meta = lm.train_lm(open_corpus(str(corpus_dir)), out, lm.load_lm_preset("tiny"), 0, "cpu",
+        meta = train.train_lm(open_corpus(str(corpus_dir)), out, presets.load_preset("tiny", "lm"), 0, "cpu",
                            preset_name="tiny")
         _CACHE["lm"] = TinyLM(corpus_dir, out, meta)
     return _CACHE["lm"]
@@ -98,18 +99,18 @@ def test_trained_model_reloads_like_a_hub_model(tiny_lm):
     names = {p.name for p in tiny_lm.out.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "byrote_lm.json"} <= names
     assert json.loads((tiny_lm.out / "byrote_lm.json").read_text()) == meta
-    assert meta["preset"] == "tiny" and meta["settings"] == lm.load_lm_preset("tiny") and meta["seed"] == 0
+    assert meta["preset"] == "tiny" and meta["settings"] == presets.load_preset("tiny", "lm") and meta["seed"] == 0
     assert meta["corpus"] == open_corpus(str(tiny_lm.corpus_dir)).spec
     assert meta["documents"] >= 3 and meta["skipped"] == 1 and meta["tokens"] > 1000
     assert meta["steps"] == meta["epochs"] * -(-meta["blocks"] // meta["settings"]["batch_size"])
     assert len(meta["epoch_losses"]) == meta["epochs"] and meta["final_loss"] == meta["epoch_losses"][-1]
     assert meta["epoch_losses"][-1] < meta["epoch_losses"][0]
 
-    model, tok = lm.load_causal_lm(str(tiny_lm.out), torch.device("cpu"))
+    model, tok = hub.load_causal_lm(str(tiny_lm.out), torch.device("cpu"))
     assert isinstance(model, GPT2LMHeadModel) and not model.training
     assert model.config.n_positions == meta["settings"]["block_size"]
     assert model.config.vocab_size == len(tok) == meta["vocab"]
-    assert tok.bos_token == tok.eos_token == tok.pad_token == lm.EOT
+    assert tok.bos_token == tok.eos_token == tok.pad_token == presets.EOT
     auto = AutoTokenizer.from_pretrained(str(tiny_lm.out))
     ids = auto(CODE)["input_ids"]
     assert auto.decode(ids) == CODE and tok(CODE)["input_ids"] == ids
@@ -118,47 +119,46 @@ def test_trained_model_reloads_like_a_hub_model(tiny_lm):
 
 
 def test_training_is_deterministic_and_a_resumed_run_ends_with_the_same_weights(tiny_lm, tmp_path, monkeypatch):
-    cfg = lm.load_lm_preset("tiny")
+    cfg = presets.load_preset("tiny", "lm")
     corpus = open_corpus(str(tiny_lm.corpus_dir))
     meta = tiny_lm.meta
     per_epoch = meta["steps"] // meta["epochs"]
 
-    again = lm.train_lm(corpus, tmp_path / "again", cfg, 0, "cpu")
+    again = train.train_lm(corpus, tmp_path / "again", cfg, 0, "cpu")
     assert _same_weights(tiny_lm.out, tmp_path / "again")
     assert again["epoch_losses"] == meta["epoch_losses"]
 
     work, out = tmp_path / "work", tmp_path / "resumed"
     # 1) stopped in epoch 2: the last checkpoint is the end of epoch 1
     with pytest.raises(JobCancelled):
-        lm.train_lm(corpus, out, cfg, 0, "cpu", ctx=StopAt(per_epoch + 2), work_dir=work)
+        train.train_lm(corpus, out, cfg, 0, "cpu", ctx=StopAt(per_epoch + 2), work_dir=work)
     saved = torch.load(work / "checkpoint.pt", weights_only=True)
     assert saved["step"] == per_epoch and len(saved["epoch_losses"]) == 1
     # 2) resumed and stopped mid-epoch 3, checkpointing every step
-    monkeypatch.setattr(lm, "CHECKPOINT_EVERY_S", 0.0)
+    monkeypatch.setattr(train, "CHECKPOINT_EVERY_S", 0.0)
     with pytest.raises(JobCancelled):
-        lm.train_lm(corpus, out, cfg, 0, "cpu", ctx=StopAt(2 * per_epoch + 3), work_dir=work)
+        train.train_lm(corpus, out, cfg, 0, "cpu", ctx=StopAt(2 * per_epoch + 3), work_dir=work)
     assert torch.load(work / "checkpoint.pt", weights_only=True)["step"] == 2 * per_epoch + 3
     assert not out.exists()
     # 3) resumed to the end
     ctx = StopAt(None)
-    resumed = lm.train_lm(corpus, out, cfg, 0, "cpu", ctx=ctx, work_dir=work)
+    resumed = train.train_lm(corpus, out, cfg, 0, "cpu", ctx=ctx, work_dir=work)
     assert not any(m.startswith("training the tokenizer") for m in ctx.messages)  # read back, not retrained
     assert _same_weights(tiny_lm.out, out)
     assert resumed["epoch_losses"] == meta["epoch_losses"] and resumed["steps"] == meta["steps"]
     assert [p.name for p in work.iterdir()] == ["run.json"]
     # a rerun of the finished job finds its output; another run may not overwrite it
-    assert lm.train_lm(corpus, out, cfg, 0, "cpu", work_dir=work) == resumed
+    assert train.train_lm(corpus, out, cfg, 0, "cpu", work_dir=work) == resumed
     with pytest.raises(InputError, match="already exists"):
-        lm.train_lm(corpus, out, cfg, 0, "cpu", work_dir=tmp_path / "work2")
+        train.train_lm(corpus, out, cfg, 0, "cpu", work_dir=tmp_path / "work2")
 
 
 def test_lm_train_job(store, tiny_lm, tmp_path):
     out = tmp_path / "models" / "job"
     out.mkdir(parents=True)  # an empty folder may be named: the command line allows it
-    job = store.add_job("lm_train", {
-        "corpus": open_corpus(str(tiny_lm.corpus_dir)).spec, "out": str(out), "preset": "tiny",
-        "settings": {"epochs": 1}, "seed": 0, "device": "cpu",
-    })
+    lm = store.add_lm_training(corpus=open_corpus(str(tiny_lm.corpus_dir)).spec, out=str(out), preset="tiny",
+                               settings={"epochs": 1}, seed=0, device="cpu")
+    job = store.add_job("lm_train", {"lm_id": lm}, item=("lm", lm))
     assert jobs.run_worker(store, idle_exit_s=0.1) == 1
     assert store.job(job)["state"] == "done", store.job(job)["error"]
     meta = json.loads((out / "byrote_lm.json").read_text())
@@ -168,42 +168,42 @@ def test_lm_train_job(store, tiny_lm, tmp_path):
 
 
 def test_presets_are_checked():
-    assert {"tiny", "quick", "small"} <= set(lm.lm_presets())
-    assert lm.load_lm_preset("quick", {"epochs": 2})["epochs"] == 2
+    assert {"tiny", "quick", "small"} <= set(presets.presets("lm"))
+    assert presets.load_preset("quick", "lm", {"epochs": 2})["epochs"] == 2
     with pytest.raises(InputError, match="unknown language-model preset 'huge'"):
-        lm.load_lm_preset("huge")
+        presets.load_preset("huge", "lm")
     with pytest.raises(InputError, match="unknown setting 'layers'"):
-        lm.load_lm_preset("tiny", {"layers": 3})
+        presets.load_preset("tiny", "lm", {"layers": 3})
     with pytest.raises(InputError, match="n_embd"):
-        lm.load_lm_preset("tiny", {"n_head": 3})
+        presets.load_preset("tiny", "lm", {"n_head": 3})
     with pytest.raises(InputError, match="vocab_size"):
-        lm.load_lm_preset("tiny", {"vocab_size": 100})
+        presets.load_preset("tiny", "lm", {"vocab_size": 100})
     with pytest.raises(InputError, match="positive"):
-        lm.load_lm_preset("tiny", {"epochs": 0})
+        presets.load_preset("tiny", "lm", {"epochs": 0})
 
 
 def test_a_model_that_is_neither_a_directory_nor_cached_offline(tmp_path, tiny_lm):
     name = "byrote-test/no-such-model"
     with pytest.raises(InputError, match="network") as err:
-        lm.load_causal_lm(name, "cpu")
+        hub.load_causal_lm(name, "cpu")
     assert str(err.value) == (f"model {name!r} is neither a directory nor a model available offline; "
                               "downloads need network access")
     with pytest.raises(InputError, match="network"):
-        lm.check_model(name)
+        hub.check_model(name)
     with pytest.raises(InputError, match="config.json") as err:
-        lm.check_model(str(tmp_path))
+        hub.check_model(str(tmp_path))
     assert str(tmp_path) in str(err.value)
     with pytest.raises(InputError, match="config.json"):
-        lm.load_causal_lm(str(tmp_path), "cpu")
+        hub.load_causal_lm(str(tmp_path), "cpu")
     with pytest.raises(InputError, match="no such model directory"):
-        lm.check_model(str(tmp_path / "missing" / "model"))
-    lm.check_model(str(tiny_lm.out))
+        hub.check_model(str(tmp_path / "missing" / "model"))
+    hub.check_model(str(tiny_lm.out))
 
 
 def test_check_model_imports_neither_torch_nor_transformers(tiny_lm):
     code = (
         "import sys\n"
-        "from engine.lm import check_model\n"
+        "from engine.lm.hub import check_model\n"
         "from engine.errors import InputError\n"
         f"check_model({str(tiny_lm.out)!r})\n"
         "try:\n"
@@ -231,10 +231,10 @@ def test_trust_remote_code_is_off_unless_asked(tiny_lm, monkeypatch):
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(cls, "from_pretrained", recording)
-    lm.load_causal_lm(str(tiny_lm.out), "cpu")
+    hub.load_causal_lm(str(tiny_lm.out), "cpu")
     assert {c[0] for c in calls} == {"AutoModelForCausalLM", "AutoTokenizer"}
     assert all(c[2]["trust_remote_code"] is False and c[1] == (str(tiny_lm.out),) for c in calls)
     assert [c[2]["dtype"] for c in calls if c[0] == "AutoModelForCausalLM"] == [torch.float32]
     calls.clear()
-    lm.load_causal_lm(str(tiny_lm.out), "cpu", trust_remote_code=True)
+    hub.load_causal_lm(str(tiny_lm.out), "cpu", trust_remote_code=True)
     assert calls and all(c[2]["trust_remote_code"] is True for c in calls)

@@ -11,13 +11,9 @@ from pathlib import Path
 import pytest
 from test_scan_job import build, cli, expected, outputs
 
-from engine.formats import (
-    merge_content,
-    read_memorization_json,
-    read_snippets,
-    write_merged,
-    write_output_dir,
-)
+from engine.formats.memorization_json import read_memorization_json
+from engine.formats.outputs_dir import merge_content, write_merged, write_output_dir
+from engine.formats.snippet_text import read_snippets
 from cli.main import main
 
 SIMIAN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "simian"
@@ -89,7 +85,7 @@ def test_export_memorization_equals_the_store(scanned, tmp_path, capsys):
     text = out.read_text()
     data = json.loads(text)
     want = scanned["want"]
-    rows = scanned["store"].snippets(1, order="train")
+    rows = list(scanned["store"].iter_snippets(1, "train"))
     assert list(data) == [r["fingerprint"] for r in rows] == _by(want, 1)
     assert data == {r["fingerprint"]: {"train": r["train"], "extract": r["extract"], "len": r["len"]} for r in rows}
     assert data == {fp: {"train": e[1], "extract": e[2], "len": e[0]} for fp, e in want.items()}
@@ -134,12 +130,13 @@ def test_memorized_prints_only_the_fingerprints_with_the_prefix(scanned, capsys)
 def test_store_orders_snippets_and_finds_them_by_output(scanned):
     store, want = scanned["store"], scanned["want"]
     for order, column in (("train", 1), ("extract", 2), ("len", 0)):
-        rows = store.snippets(1, order=order)
+        rows = list(store.iter_snippets(1, order))
         assert [r["fingerprint"] for r in rows] == _by(want, column), order
         keys = [(-r[order], r["fingerprint"]) for r in rows]
         assert keys == sorted(keys)
-        assert store.snippets(1, order=order, limit=3, offset=2) == rows[2:5]
-    assert [r["fingerprint"] for r in store.snippets(1, order="fingerprint")] == sorted(want)
+        page = store.snippet_page(store.snippet_filter(1), order, after=rows[1], limit=3)
+        assert [r["fingerprint"] for r in page] == [r["fingerprint"] for r in rows[2:5]]
+    assert [r["fingerprint"] for r in store.iter_snippets(1, "fingerprint")] == sorted(want)
     assert store.snippet_count(1) == 9
     for output_id, _ in outputs():
         spans = sorted((a, b, fp) for fp, e in want.items() for o, a, b in e[3] if o == output_id)
@@ -154,7 +151,7 @@ def test_store_orders_snippets_and_finds_them_by_output(scanned):
     from engine.errors import InputError
 
     with pytest.raises(InputError, match="unknown order 'size'"):
-        store.snippets(1, order="size")
+        list(store.iter_snippets(1, "size"))
 
 
 # -- 5. import simian ----------------------------------------------------------------------
@@ -181,7 +178,7 @@ def simian_expected(paths, is_output=lambda p: p.rsplit("/", 1)[-1] == "all") ->
 
 def _stored_simian(store, scan_id: int) -> dict:
     got = {}
-    for s in store.snippets(scan_id):
+    for s in store.iter_snippets(scan_id):
         fp = s["fingerprint"]
         assert s["text"] is None
         got[fp] = [s["len"], s["train"], s["extract"],
@@ -216,7 +213,7 @@ def test_import_simian_of_the_privacy_style_log(tmp_path, capsys):
     assert [(o["start_line"], o["end_line"]) for o in store.snippet_outputs(1, two["fingerprint"])] == [
         (719, 724), (1020, 1025)]
     for only_in_all in ("b48e524729d143168afc79ba33f73cf6", "164fbf41b68b15a98e56af2e2111f58f"):
-        assert not store.snippets(1, prefix=only_in_all)
+        assert not store.snippet_page(store.snippet_filter(1, prefix=only_in_all))
     scan = store.scan(1)
     assert scan["source"] == "simian" and scan["state"] == "done" and scan["set_id"] is None
     assert scan["stats"]["snippets"] == 25 and scan["stats"]["logs"] == 1
@@ -293,7 +290,7 @@ def test_import_simian_of_logs_against_chunked_merged_outputs(tmp_path, capsys):
     assert code == 0 and "Traceback" not in err
     assert out.startswith("scan 1: 1 memorized snippets from 2 Simian logs")
     store = _open(db)
-    assert [(s["train"], s["extract"]) for s in store.snippets(1)] == [(2, 2)]
+    assert [(s["train"], s["extract"]) for s in store.iter_snippets(1)] == [(2, 2)]
     assert len(store.snippet_outputs(1, fp)) == 2
 
 
@@ -485,10 +482,10 @@ def test_sample_needs_a_model_that_can_be_loaded(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("temperature", ["nan", "inf"])
 def test_sample_refuses_a_temperature_that_is_not_finite(tmp_path, monkeypatch, capsys, temperature):
-    import cli.main
+    import cli.follow
 
     launched = []
-    monkeypatch.setattr(cli.main, "_launch", lambda store, ids, args: launched.append(ids) or 0)  # no worker
+    monkeypatch.setattr(cli.follow, "launch", lambda store, ids, args: launched.append(ids) or 0)  # no worker
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
@@ -537,7 +534,7 @@ def test_export_into_a_directory_is_one_line(scanned, tmp_path, capsys):
 
 def test_import_simian_with_the_study_map_gives_output_ids_and_their_lines(tmp_path, capsys):
     """Locations in the merged ``all`` file become (output id, lines of that output)."""
-    from engine.formats import write_merged
+    from engine.formats.outputs_dir import write_merged
     from engine.store import Store
 
     db = tmp_path / "m.db"

@@ -8,27 +8,22 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InputError
-from engine.formats import (
+from engine.formats.memorization_json import read_memorization_json, write_memorization_json
+from engine.formats.outputs_dir import merge_content, read_output_dir, write_merged, write_output_dir
+from engine.formats.simian import (
     Memorized,
     SimianBlock,
     SimianLocation,
     SimianLog,
     default_is_output,
     memorized_from_simian,
-    merge_content,
     parse_simian_lines,
     parse_simian_log,
     parse_simian_options,
-    read_memorization_json,
-    read_output_dir,
     read_simian_log,
-    read_snippets,
     simian_summary_counts,
-    write_memorization_json,
-    write_merged,
-    write_output_dir,
-    write_snippets,
 )
+from engine.formats.snippet_text import read_snippets, write_snippets
 
 ALL = "<your-folder>/extract/results/codeparrot/codeparrot-small-temp1.0-len512-k40/all"
 SHARD0 = "<your-folder>/clone/save/codeparrot/codeparrot-clean/0"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from treehelpers import write_tree
 
-from engine.data.methodname import (MethodNameSample, format_of, java_string_hash, method_label,
-                                    read_methodname, write_c2v, write_jsonl, write_methodname)
+from engine.data.methodname import MethodNameSample, java_string_hash, method_label
+from engine.formats.code2vec import format_of, read_methodname, write_c2v, write_jsonl, write_methodname
 from engine.data.methodname_build import (build_methodname, extract_contexts, load_language,
                                           normalize_terminal, split_of, split_paths)
 from engine.errors import InputError

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from engine.noise.varmisuse import NoiseResult, noise_count, noise_varmisuse, write_changed
+from engine.noise import NoiseResult, noise_count, write_changed
+from engine.noise.varmisuse import noise_varmisuse
 from engine.data.varmisuse import VarMisuseSample
 from engine.errors import InputError
 

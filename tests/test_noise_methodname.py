@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from engine.data.methodname import MethodNameSample
-from engine.noise.varmisuse import noise_count, write_changed
+from engine.noise import noise_count, write_changed
 from engine.noise.methodname import noise_methodname
 from engine.errors import InputError
 

@@ -40,7 +40,7 @@ def _set(store: Store, model: Path, n: int = 10, batch_size: int = 4, seed: int 
 
 
 def _job(store: Store, set_id: int) -> int:
-    return store.add_job("sample", {"set_id": set_id, "device": "cpu"})
+    return store.add_job("sample", {"set_id": set_id, "device": "cpu"}, item=("sampling", set_id))
 
 
 def _outputs(store: Store, set_id: int) -> list[tuple[int, str, str, int]]:
@@ -172,7 +172,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_outputs(tiny_lm, tmp_path):
 
 
 def test_sample_batch_is_a_plain_function(tiny_lm):
-    from engine.lm import load_causal_lm
+    from engine.lm.hub import load_causal_lm
 
     model, tok = load_causal_lm(str(tiny_lm.out), "cpu")
     ids = sample.prompt_ids(tok, None, model)

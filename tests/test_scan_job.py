@@ -11,7 +11,7 @@ import pytest
 from test_scan_exact import reference
 
 from engine.errors import JobCancelled
-from engine.formats import write_output_dir
+from engine.formats.outputs_dir import write_output_dir
 from cli.main import main
 
 CONTEXT = 3
@@ -141,7 +141,7 @@ def cli(*argv: str) -> tuple[int, str]:
 def found(store, scan_id: int) -> dict:
     """{fingerprint: [len, train, extract, output locations, match locations]} as the reference."""
     got = {}
-    for s in store.snippets(scan_id, order="fingerprint"):
+    for s in store.iter_snippets(scan_id, "fingerprint"):
         fp = s["fingerprint"]
         got[fp] = [s["len"], s["train"], s["extract"],
                    [(o["output_id"], o["start_line"], o["end_line"]) for o in store.snippet_outputs(scan_id, fp)],
@@ -153,7 +153,7 @@ def everything(store, scan_id: int) -> dict:
     """Every stored column of a scan's results, scan id left out."""
     return {s["fingerprint"]: (s, store.snippet_outputs(scan_id, s["fingerprint"]),
                                store.snippet_matches(scan_id, s["fingerprint"]))
-            for s in store.snippets(scan_id, order="fingerprint")}
+            for s in store.iter_snippets(scan_id, "fingerprint")}
 
 
 @pytest.fixture(scope="module")
@@ -200,11 +200,11 @@ def test_scan_equals_the_brute_force_reference(scanned):
 def test_snippet_text_is_the_first_output_location(scanned):
     store = scanned["store"]
     texts = dict(outputs())
-    for s in store.snippets(1):
+    for s in store.iter_snippets(1):
         first = store.snippet_outputs(1, s["fingerprint"])[0]
         lines = texts[first["output_id"]].split("\n")[first["start_line"] - 1:first["end_line"]]
         assert s["text"] == "\n".join(line.removesuffix("\r") for line in lines)
-    crlf_text = next(s["text"] for s in store.snippets(1) if s["text"].startswith(crlf(3)))
+    crlf_text = next(s["text"] for s in store.iter_snippets(1) if s["text"].startswith(crlf(3)))
     assert "\r" not in crlf_text and crlf_text.split("\n") == [crlf(i) for i in range(3, 13)]
 
 
@@ -212,7 +212,7 @@ def test_match_context_is_three_lines_clipped_at_the_document_edges(scanned):
     store = scanned["store"]
     docs = dict(readable_docs())
     shapes = set()
-    for s in store.snippets(1):
+    for s in store.iter_snippets(1):
         for m in store.snippet_matches(1, s["fingerprint"]):
             lines = [line.removesuffix("\r") for line in docs[m["doc"]].split("\n")]
             lo, hi = max(m["start_line"] - CONTEXT, 1), min(m["end_line"] + CONTEXT, len(lines))
@@ -223,7 +223,7 @@ def test_match_context_is_three_lines_clipped_at_the_document_edges(scanned):
                        ("bottom" if hi == len(lines) and m["end_line"] + CONTEXT > len(lines) else ""))
     assert {"top", "bottom", ""} <= shapes  # clipped at each edge, and whole
     # by hand: a.py lines 1..10 keep lines 1..13; c.js to its last line; crlf.py 4..13 without CR
-    by_doc = {(m["doc"], m["start_line"]): m for s in store.snippets(1)
+    by_doc = {(m["doc"], m["start_line"]): m for s in store.iter_snippets(1)
               for m in store.snippet_matches(1, s["fingerprint"])}
     a = by_doc[("a.py", 1)]
     assert (a["end_line"], a["context_start"]) == (10, 1) and a["context"].split("\n") == [alpha(i) for i in range(13)]
@@ -398,7 +398,7 @@ def test_rerunning_an_unfinished_scan_resumes_it_and_odd_file_names_survive(stor
     import os
 
     from engine.data.corpus import open_corpus
-    from engine.launch import enqueue_scan
+    from engine.launch import check_scan, enqueue_scan
 
     body = "\n".join(f"odd_{i} = {i}" for i in range(8))
     corpus = tmp_path / "corpus"
@@ -407,15 +407,15 @@ def test_rerunning_an_unfinished_scan_resumes_it_and_odd_file_names_survive(stor
     set_id = store.add_output_set(name="o", source="import", model=None, n=1)
     store.add_outputs(set_id, [(1, hashlib.md5(body.encode()).hexdigest(), body, None)])
     opened = open_corpus(str(corpus))
-    scan_id, job, _ = enqueue_scan(store, set_id, opened, workers=1)
+    scan_id, job, _ = enqueue_scan(store, check_scan(store, set_id, 6), opened, workers=1)
     store.request_cancel(job)
     store.update_scan(scan_id, state="cancelled")
-    again, job2, _ = enqueue_scan(store, set_id, opened, workers=1)
+    again, job2, _ = enqueue_scan(store, check_scan(store, set_id, 6), opened, workers=1)
     assert again == scan_id and job2 != job                     # the same scan, a new job
-    assert enqueue_scan(store, set_id, opened, min_lines=4, workers=1)[0] != scan_id  # other settings: new scan
+    assert enqueue_scan(store, check_scan(store, set_id, 4), opened, min_lines=4, workers=1)[0] != scan_id  # other settings: new scan
     from engine.jobs import run_worker
 
     run_worker(store, idle_exit_s=0.1)
     assert store.scan(scan_id)["state"] == "done"
-    [snippet] = store.snippets(scan_id)
+    [snippet] = store.iter_snippets(scan_id)
     assert store.snippet_matches(scan_id, snippet["fingerprint"])[0]["doc"] == "caf\\udce9.py"

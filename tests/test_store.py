@@ -154,7 +154,7 @@ def test_a_version_2_database_with_snippets_gains_the_browser_indexes(tmp_path):
 
     import sqlite_utils
 
-    from engine import store as store_module
+    from engine.store import schema as store_module
 
     path = tmp_path / "v2.db"
     db = sqlite_utils.Database(sqlite3.connect(str(path)))
@@ -167,7 +167,7 @@ def test_a_version_2_database_with_snippets_gains_the_browser_indexes(tmp_path):
     db.conn.close()
 
     s = Store(path)
-    assert s.schema_version() == SCHEMA_VERSION == 3
+    assert s.schema_version() == SCHEMA_VERSION >= 3
     page = s.snippet_page(s.snippet_filter(1), order="first_line")
     assert [(r["fingerprint"], r["first_line"]) for r in page] == [("bb", ""), ("aa", "first = 1")]
     if s.has_text_index:
@@ -176,3 +176,44 @@ def test_a_version_2_database_with_snippets_gains_the_browser_indexes(tmp_path):
         assert [r["fingerprint"] for r in s.snippet_page(flt)] == ["aa"]
     s.delete_scan(1)  # the index forgets deleted rows (an out-of-sync index would fail here)
     assert s.snippet_filter_count(s.snippet_filter(1, text="second")) == 0
+
+
+def test_a_version_3_database_gains_job_items_and_lm_trainings(tmp_path):
+    """Migration 4 names every job's item: a study's runs by their study column, samplings
+    and scans by their parameters, the demo's stages as demo 1; each LM training becomes a
+    row of its own with the settings its job carried."""
+    import json
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine.store import schema
+
+    path = tmp_path / "v3.db"
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    for version in (1, 2, 3):
+        schema.MIGRATIONS[version](db)
+    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '3')")
+    lm_params = {"corpus": {"kind": "files", "root": "/c"}, "out": "/m/lm", "preset": "tiny",
+                 "settings": {"epochs": 2}, "seed": 3, "device": "cpu"}
+    rows = [("train_run", {"run_id": 7}, 5, 7, "done"), ("sample", {"set_id": 2, "device": "cpu"}, None, None, "queued"),
+            ("scan", {"scan_id": 4}, None, None, "running"), ("lm_train", lm_params, None, None, "failed"),
+            ("demo", {"stage": "start", "settings": {}}, None, None, "done"), ("test_kind", {}, None, None, "queued")]
+    for kind, params, study, run, state in rows:
+        db.execute("INSERT INTO jobs(kind, params, state, study_id, run_id, created) VALUES (?, ?, ?, ?, ?, 1.0)",
+                   [kind, json.dumps(params), state, study, run])
+    db.conn.commit()
+    db.conn.close()
+
+    s = Store(path)
+    assert s.schema_version() == SCHEMA_VERSION
+    got = [(j["kind"], j["item_kind"], j["item_id"], j["run_id"], j["state"]) for j in s.jobs()]
+    assert got == [("train_run", "study", 5, 7, "done"), ("sample", "sampling", 2, None, "queued"),
+                   ("scan", "scan", 4, None, "running"), ("lm_train", "lm", 1, None, "failed"),
+                   ("demo", "demo", 1, None, "done"), ("test_kind", None, None, None, "queued")]
+    assert "study_id" not in {c.name for c in s.db["jobs"].columns}
+    lm = s.lm_training(1)
+    assert (lm["out"], lm["corpus"], lm["preset"], lm["settings"], lm["seed"], lm["device"]) == (
+        "/m/lm", {"kind": "files", "root": "/c"}, "tiny", {"epochs": 2}, 3, "cpu")
+    assert s.jobs()[3]["params"] == {"lm_id": 1}
+    assert [j["id"] for j in s.jobs_of("study", 5)] == [1] and s.active_job("scan", 4) == 3

@@ -18,7 +18,8 @@ import pytest
 from engine import metrics
 from engine.data.varmisuse_build import build_varmisuse
 from engine.store import Store
-from engine.study import create_study, train_run
+from engine.launch import create_study
+from engine.study import train_run
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"hidden_dim": 32, "ff_dim": 64, "num_layers": 1, "num_heads": 2, "ggnn_time_steps": [1, 1],
@@ -43,7 +44,7 @@ def test_study_records_every_epoch(store, dataset, tmp_path):
     sid = _study(store, dataset)
     runs = store.runs(sid)
     assert [r["level"] for r in runs] == [0.0, 100.0]
-    assert len(store.jobs_of_study(sid)) == 2
+    assert len(store.jobs_of("study", sid)) == 2
     for run in runs:
         train_run(store, run["id"])
     for run in store.runs(sid):
@@ -130,12 +131,12 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
     time.sleep(0.3)  # into the second epoch
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    (job,) = killed.jobs_of_study(sid_b)
+    (job,) = killed.jobs_of("study", sid_b)
     assert job["state"] == "running"  # the dead worker could not say anything
     assert 1 <= killed.run(run["id"])["epochs_done"] < epochs
     proc = _worker(killed.path)
     assert proc.wait(timeout=240) == 0, proc.stderr.read()
-    (job,) = killed.jobs_of_study(sid_b)
+    (job,) = killed.jobs_of("study", sid_b)
     assert job["state"] == "done" and job["attempts"] == 2
 
     a, b = _all_metrics(straight, sid_a), _all_metrics(killed, sid_b)
@@ -204,7 +205,7 @@ def test_method_name_study_records_f1_and_csr(mn_dataset, store, tmp_path):
             assert arrays["csr_evaluated"].sum() == 20
             assert not arrays["critical"][~arrays["csr_evaluated"]].any()
     # training statistics use the noisy labels: at 100 % every label was changed
-    from engine.data.methodname import read_methodname
+    from engine.formats.code2vec import read_methodname
 
     clean = read_methodname(mn_dataset.train_path)
     noisy = read_methodname(store.files / store.runs(sid)[1]["train_path"])
@@ -232,7 +233,7 @@ def test_method_name_study_on_reference_c2v_files(store, reference):
 
 def test_csr_samples_may_be_zero_but_not_negative():
     from engine.errors import InputError
-    from engine.study import check_settings
+    from engine.presets import check_settings
 
     assert check_settings({"csr_samples": 200}, {"csr_samples": 0}, "quick") == {"csr_samples": 0}
     with pytest.raises(InputError, match="non-negative|positive"):

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from engine.noise import level_name
 from engine.tasks import TASK_HEADLINES
 
 RGB = tuple[int, int, int]
@@ -43,8 +44,6 @@ def level_colour(level: float) -> RGB:
 
 def level_label(level: float) -> str:
     """25.0 -> '25%' (legends, table columns)."""
-    from engine.study import level_name
-
     return f"{level_name(float(level))}%"
 
 
@@ -116,28 +115,3 @@ def step(items: Sequence, current, by: int):
     if current not in items:
         return items[0]
     return items[(list(items).index(current) + by) % len(items)]
-
-
-def fmt_value(value) -> str:
-    """A figure as the result tables print it: floats to 4 decimals, missing as '-'."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
-def result_rows(summary: list[dict], headline: Sequence[str]) -> list[tuple[str, list]]:
-    """The last epoch of each level as table rows, like ``byrote study show``: the epoch,
-    then each headline metric held-out and train (rows without any value left out).
-
-    ``summary`` is :func:`engine.study.summary` (one dict per run, by level); cells are
-    raw values (None where missing).
-    """
-    rows: list[tuple[str, list]] = [("epoch", [r["epoch"] for r in summary])]
-    for split, label in (("valid", "held-out"), ("train", "train")):
-        for name in headline:
-            values = [r.get(f"{split}.{name}") for r in summary]
-            if any(v is not None for v in values):  # e.g. CSR exists on held-out data only
-                rows.append((f"{label} {name}", values))
-    return rows

@@ -73,8 +73,8 @@ from pathlib import Path
 
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
-from engine.data.methodname import (METHOD_NAME, MAX_CONTEXTS, Context, MethodNameSample, format_of,
-                                    method_label, sample_line)
+from engine.data.methodname import METHOD_NAME, MAX_CONTEXTS, Context, MethodNameSample, method_label
+from engine.formats.code2vec import format_of, sample_line
 from engine.data.sources import read_utf8_source, source_files
 from engine.data.varmisuse_build import is_valid_file, valid_path_for
 from engine.errors import InputError

@@ -11,7 +11,7 @@ byrote's definition (:func:`noise_methodname`), for a noise level p in [0, 100] 
   ``|``) form a group; the label set is the L distinct labels of the input.
 - Counts: in a group of n_g samples exactly k_g = floor(p/100 * n_g + 1/2) samples are
   relabelled (round half up, exact on the decimal ``level``:
-  :func:`engine.noise.varmisuse.noise_count`). With groups of 8, 4 and 3 samples, 25 % gives
+  :func:`engine.noise.noise_count`). With groups of 8, 4 and 3 samples, 25 % gives
   2, 1 and 1 (3 * 0.25 = 0.75 -> 1); 50 % gives 4, 2 and 2 (1.5 -> 2).
 - New label: drawn uniformly from the L - 1 labels *other* than the sample's own, so
   no relabelled sample keeps its label, and at 100 % every label changes.
@@ -52,7 +52,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine.noise.varmisuse import NoiseResult, _check_level, _check_seed, _smallest, noise_count
+from engine.noise import NoiseResult, check_level, check_seed, noise_count, smallest
 from engine.errors import InputError
 
 
@@ -65,8 +65,8 @@ def noise_methodname(samples: Sequence[Any], level: float, seed: int) -> NoiseRe
     ``counts`` has ``samples``, ``labels`` (distinct labels) and ``relabelled``.
     Deterministic for a given ``seed``; level 0 returns an exact copy.
     """
-    lv = _check_level(level)
-    sd = _check_seed(seed)
+    lv = check_level(level)
+    sd = check_seed(seed)
 
     groups: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(samples):
@@ -89,7 +89,7 @@ def noise_methodname(samples: Sequence[Any], level: float, seed: int) -> NoiseRe
         members = np.asarray(groups[label], dtype=np.int64)  # ascending
         k = noise_count(lv, len(members))
         others = labels[:rank] + labels[rank + 1:]
-        for j in _smallest(select_keys[members], k):
+        for j in smallest(select_keys[members], k):
             i = int(members[j])
             relabel[i] = others[(int(label_keys[i]) * (L - 1)) >> 64]
 

@@ -54,61 +54,13 @@ the 0-based line number in a GREAT JSON-lines file.
 """
 from __future__ import annotations
 
-import json
-import math
-import numbers
-from dataclasses import dataclass, field
-from fractions import Fraction
-from pathlib import Path
-
 import numpy as np
 
 from engine.data.varmisuse import VarMisuseSample
 from engine.errors import InputError
-from engine.fsutil import atomic_open
+from engine.noise import NoiseResult, check_level, check_seed, noise_count, smallest
 
 MAX_REPAIR_TARGETS = 3
-
-
-@dataclass
-class NoiseResult:
-    """A noisy copy: ``samples`` (a new list; the inputs are untouched) and what changed.
-
-    The new samples share their ``tokens``, ``edges`` and ``repair_candidates`` lists with
-    the inputs (read-only); label fields and ``raw`` are their own.
-
-    ``changed`` maps ``"buggy_to_clean"`` and ``"clean_to_buggy"`` to sorted lists of
-    0-based sample indices. ``counts`` has ``buggy``, ``clean``, ``eligible_clean``
-    (bug-free samples with >= 2 variable-use positions), ``buggy_to_clean`` and
-    ``clean_to_buggy``.
-    """
-
-    samples: list[VarMisuseSample]
-    changed: dict[str, list[int]]
-    level: float
-    seed: int
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def noise_count(level: float, n: int) -> int:
-    """floor(level/100 * n + 1/2): round half up, exact on the decimal ``level``."""
-    exact = Fraction(repr(float(level))) * n / 100
-    return math.floor(exact + Fraction(1, 2))
-
-
-def _check_level(level) -> float:
-    if isinstance(level, bool) or not isinstance(level, numbers.Real):
-        raise InputError("noise level must be between 0 and 100")
-    lv = float(level)
-    if not (0.0 <= lv <= 100.0):  # also rejects nan
-        raise InputError("noise level must be between 0 and 100")
-    return lv
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
 
 
 def _positions(sample: VarMisuseSample) -> list[int]:
@@ -117,14 +69,6 @@ def _positions(sample: VarMisuseSample) -> list[int]:
         int(c) for c in sample.repair_candidates
         if (type(c) is int or isinstance(c, np.integer)) and c > 0
     })
-
-
-def _smallest(keys: np.ndarray, k: int) -> np.ndarray:
-    """Indices (into ``keys``) of the k smallest keys, ties broken by index."""
-    if k == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((np.arange(keys.size), keys))
-    return order[:k]
 
 
 def _copy(s: VarMisuseSample) -> VarMisuseSample:
@@ -168,8 +112,8 @@ def noise_varmisuse(samples: list[VarMisuseSample], level: float, seed: int) -> 
     and every bug-free sample (InputError if some bug-free sample is not eligible).
     Only training data may be noised: never pass held-out data.
     """
-    lv = _check_level(level)
-    sd = _check_seed(seed)
+    lv = check_level(level)
+    sd = check_seed(seed)
 
     buggy = [i for i, s in enumerate(samples) if s.has_bug]
     clean = [i for i, s in enumerate(samples) if not s.has_bug]
@@ -190,8 +134,8 @@ def noise_varmisuse(samples: list[VarMisuseSample], level: float, seed: int) -> 
     keys_p = np.asarray(bits.random_raw(int(sum(sizes))), dtype=np.uint64)
     offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]) if sizes else np.zeros(1, np.int64)
 
-    to_clean = sorted(buggy[j] for j in _smallest(keys_b, k_b))
-    picked = sorted(int(j) for j in _smallest(keys_c, k_c))  # indices into `eligible`
+    to_clean = sorted(buggy[j] for j in smallest(keys_b, k_b))
+    picked = sorted(int(j) for j in smallest(keys_c, k_c))  # indices into `eligible`
 
     out = [_copy(s) for s in samples]
     for i in to_clean:
@@ -220,17 +164,3 @@ def noise_varmisuse(samples: list[VarMisuseSample], level: float, seed: int) -> 
             "clean_to_buggy": len(to_buggy),
         },
     )
-
-
-def changed_record(result: NoiseResult) -> dict:
-    """The JSON object of a ``.changed.json`` file: level, seed, the id lists, counts."""
-    return {"level": result.level, "seed": result.seed, **result.changed, "counts": dict(result.counts)}
-
-
-def write_changed(result: NoiseResult, path: str | Path) -> Path:
-    """Write the changed ids of ``result`` as JSON to ``path``, atomically."""
-    path = Path(path)
-    with atomic_open(path, "w", encoding="utf-8") as fh:
-        json.dump(changed_record(result), fh)
-        fh.write("\n")
-    return path

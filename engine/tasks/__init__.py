@@ -1,9 +1,10 @@
 """Tasks of the noise study (Rabin et al. §3): what differs between them, behind one face.
 
-A task knows how to read its data, add label noise, load a preset, encode samples, build
-a model, compute the per-sample outputs of a batch and the epoch metrics. Everything else
-(the study, its runs and jobs, the training loop, checkpoints, the store) is shared and
-lives in :mod:`engine.study`.
+A task knows how to read, check and write its data, add label noise, encode samples,
+build a model, compute the per-sample outputs of a batch and the epoch metrics.
+Everything else is shared: launching in :mod:`engine.launch`, training in
+:mod:`engine.study`. The task modules import torch only inside the methods that train,
+so reading, checking and noising data (launching a study) never does.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 
 from engine.errors import InputError
 
-# task name -> module; imported lazily (the modules import torch).
+# task name -> module, imported on first use.
 TASKS: dict[str, str] = {
     "varmisuse": "engine.tasks.varmisuse",
     "methodname": "engine.tasks.methodname",
@@ -41,9 +42,6 @@ TASK_SCORE_COLUMNS: dict[str, dict[str, str]] = {
 
 class Task(Protocol):
     name: str
-    models: tuple[str, ...]
-    presets: tuple[str, ...]
-    headline: tuple[str, ...]  # metric names for the summary table
     score_columns: dict[str, str]  # per-sample score array -> name in exported files
     display_names: dict[str, str]  # model -> name in exported files
     heldout_name: str  # the held-out split's name in exported files ("held", "test")
@@ -53,9 +51,7 @@ class Task(Protocol):
     def read(self, path: str) -> list[Any]: ...
     def noise(self, samples: list[Any], level: float, seed: int) -> Any: ...
     def write(self, samples: list[Any], path: str) -> None: ...
-    def write_changed(self, result: Any, path: str) -> None: ...
-    def check(self, cfg: dict, train: list[Any], train_path: str, valid: list[Any], valid_path: str) -> None: ...
-    def load_preset(self, name: str) -> dict: ...
+    def check(self, cfg: dict, samples: list[Any], path: str) -> None: ...
     def prepare(self, train: list[Any], valid: list[Any], cfg: dict) -> Any: ...
     def build_model(self, model: str, cfg: dict, prepared: Any) -> Any: ...
     def batches(self, encoded: Any, order: Any, cfg: dict) -> Any: ...
@@ -64,11 +60,7 @@ class Task(Protocol):
     def epoch_metrics(self, arrays: dict, encoded: Any, prepared: Any) -> dict[str, float]: ...
 
 
-def task_names() -> tuple[str, ...]:
-    return tuple(TASKS)
-
-
 def get_task(name: str) -> Task:
     if name not in TASKS:
-        raise InputError(f"unknown task {name!r} (choose from {', '.join(TASKS)})")
+        raise InputError(f"unknown task {name!r} (choose from {', '.join(TASKS)})", field="task")
     return importlib.import_module(TASKS[name]).TASK

@@ -28,10 +28,10 @@ import numpy as np
 
 from engine.metrics import methodname as mm
 from engine.data import methodname as data
-from engine.noise import varmisuse as noise
+from engine.formats import code2vec
 from engine.noise.methodname import noise_methodname
 from engine.errors import InputError
-from engine.tasks import TASK_HEADLINES, TASK_MODELS, TASK_SCORE_COLUMNS
+from engine.tasks import TASK_SCORE_COLUMNS
 
 
 @dataclass
@@ -48,39 +48,26 @@ class Prepared:
 
 class MethodNameTask:
     name = "methodname"
-    models = TASK_MODELS["methodname"]
-    headline = TASK_HEADLINES["methodname"]
     score_columns = TASK_SCORE_COLUMNS["methodname"]
     display_names = {"code2vec": "code2vec"}
     heldout_name = "test"
     export_names: dict[str, tuple[str, str]] = {}
 
     def read(self, path: str) -> list[data.MethodNameSample]:
-        return data.read_methodname(path)
+        return code2vec.read_methodname(path)
 
     def format_of(self, path: str) -> str:
-        return data.format_of(path)
+        return code2vec.format_of(path)
 
     def write(self, samples: list[data.MethodNameSample], path: str) -> None:
-        data.write_methodname(path, samples)
-
-    def write_changed(self, result, path: str) -> None:
-        noise.write_changed(result, path)
+        code2vec.write_methodname(path, samples)
 
     def noise(self, samples: list[data.MethodNameSample], level: float, seed: int):
         return noise_methodname(samples, level, seed)
 
-    def load_preset(self, name: str) -> dict:
-        from engine.presets import load_preset
-
-        return load_preset(name, task="methodname")
-
-    def check(self, cfg: dict, train: list, train_path: str, valid: list, valid_path: str) -> None:
-        if not 0 <= cfg["dropout"] < 1:
-            raise InputError(f"dropout must be in [0, 1), not {cfg['dropout']}")
-        for samples, path in ((train, train_path), (valid, valid_path)):
-            if not any(s.contexts for s in samples):
-                raise InputError("no sample has a path-context", path)
+    def check(self, cfg: dict, samples: list, path: str) -> None:
+        if not any(s.contexts for s in samples):
+            raise InputError("no sample has a path-context", path)
 
     def prepare(self, train: list, valid: list, cfg: dict) -> Prepared:
         from engine.models.c2v_batching import C2VVocabs, encode_methodname

@@ -16,7 +16,7 @@ from engine.formats import great
 from engine.noise import varmisuse as noise
 from engine.data.varmisuse import VarMisuseSample
 from engine.errors import InputError
-from engine.tasks import TASK_HEADLINES, TASK_MODELS, TASK_SCORE_COLUMNS
+from engine.tasks import TASK_SCORE_COLUMNS
 
 
 @dataclass
@@ -28,8 +28,6 @@ class Prepared:
 
 class VarMisuseTask:
     name = "varmisuse"
-    models = TASK_MODELS["varmisuse"]
-    headline = TASK_HEADLINES["varmisuse"]
     score_columns = TASK_SCORE_COLUMNS["varmisuse"]
     # export layout of the published results (CI-Memorization): names, folders, heads
     display_names = {"transformer": "Transformer", "ggnn": "GGNN", "great": "Great"}
@@ -57,23 +55,10 @@ class VarMisuseTask:
     def noise(self, samples: list[VarMisuseSample], level: float, seed: int):
         return noise.noise_varmisuse(samples, level, seed)
 
-    def write_changed(self, result, path: str) -> None:
-        noise.write_changed(result, path)
-
-    def check(self, cfg: dict, train: list, train_path: str, valid: list, valid_path: str) -> None:
-        """Refuse, before anything is queued, a configuration the worker could not train."""
-        if cfg["hidden_dim"] % cfg["num_heads"]:
-            raise InputError(f"hidden_dim {cfg['hidden_dim']} is not a multiple of num_heads {cfg['num_heads']}")
-        if not 0 <= cfg["dropout"] < 1:
-            raise InputError(f"dropout must be in [0, 1), not {cfg['dropout']}")
-        for samples, path in ((train, train_path), (valid, valid_path)):
-            if not any(len(s.tokens) <= cfg["max_len"] for s in samples):
-                raise InputError(f"no sample has at most max_len={cfg['max_len']} tokens", path)
-
-    def load_preset(self, name: str) -> dict:
-        from engine.presets import load_preset
-
-        return load_preset(name)
+    def check(self, cfg: dict, samples: list, path: str) -> None:
+        """Refuse, before anything is queued, data the worker could not train on."""
+        if not any(len(s.tokens) <= cfg["max_len"] for s in samples):
+            raise InputError(f"no sample has at most max_len={cfg['max_len']} tokens", path)
 
     def prepare(self, train: list[VarMisuseSample], valid: list[VarMisuseSample], cfg: dict) -> Prepared:
         from engine.models.batching import encode_samples

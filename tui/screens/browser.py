@@ -181,7 +181,7 @@ class BrowserScreen(Screen):
         try:
             with self.app.reading() as store:
                 scan = store.scan(self.scan_id)
-                jobs = store.jobs_with("scan", "scan_id", self.scan_id)
+                jobs = store.jobs_of("scan", self.scan_id)
                 try:
                     outputs = store.output_set(scan["set_id"])["name"] or f"set {scan['set_id']}"
                 except InputError:

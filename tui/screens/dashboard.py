@@ -18,7 +18,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.errors import InputError
 from engine.store import Store
-from engine.overview import ACTIVE, RESUMABLE, Item, Overview, age, bar, clip, duration, item_jobs, overview
+from engine.overview import (WHAT_GOES, Item, Overview, age, bar, cancel_item, clip, delete_item, duration, overview,
+                             resume_item)
+from engine.store import ACTIVE
 from tui.screens.base import PolledScreen
 from tui.widgets.keytable import KeyTable
 
@@ -37,49 +39,6 @@ def cells(item: Item, name_w: int, detail_w: int, bar_w: int) -> tuple[str, ...]
 
 def styled(column: str, value: str) -> str | Text:
     return Text(value, style=STATE_STYLES.get(value, "")) if column == "state" else value
-
-
-# -- store writes on one item (run in a thread) ------------------------------------------
-def cancel_item(store: Store, item: Item) -> str:
-    jobs = [j for j in item_jobs(store, item.kind, item.id, history=True) if j["state"] in ACTIVE]
-    for job in jobs:
-        store.request_cancel(job["id"])
-    what = f"{item.kind} {item.id}"
-    return f"{what}: cancelling {len(jobs)} job(s)" if jobs else f"{what}: nothing to cancel"
-
-
-def resume_item(store: Store, item: Item) -> int:
-    """Queue the item's cancelled and failed jobs again; how many were."""
-    return sum(store.resume_job(j["id"]) for j in item_jobs(store, item.kind, item.id) if j["state"] in RESUMABLE)
-
-
-def delete_demo(store: Store, item_id: int) -> None:
-    """The demo's stage jobs (what they made is listed, and deleted, on its own)."""
-    for job in item_jobs(store, "demo", item_id, history=True):
-        store.delete_job(job["id"])
-
-
-DELETERS: dict[str, Callable[[Store, int], None]] = {
-    "study": Store.delete_study, "sampling": Store.delete_output_set, "scan": Store.delete_scan, "lm": Store.delete_job,
-    "demo": delete_demo,
-}
-WHAT_GOES = {
-    "study": "its runs, metrics and jobs (its files stay)",
-    "sampling": "its outputs, its scans and their jobs",
-    "scan": "its snippets and jobs",
-    "lm": "its job (the model folder stays)",
-    "demo": "its stage jobs (the studies, model, samples and scan it made stay)",
-}
-
-
-def delete_item(store: Store, item: Item) -> str:
-    """Delete an item that nothing of runs (an output set goes with its scans)."""
-    scans = [s["id"] for s in store.scans() if s["set_id"] == item.id] if item.kind == "sampling" else []
-    for kind, item_id in [(item.kind, item.id), *(("scan", s) for s in scans)]:
-        if any(j["state"] == "running" for j in item_jobs(store, kind, item_id, history=True)):
-            raise InputError(f"{kind} {item_id} is running: cancel it first")
-    DELETERS[item.kind](store, item.id)
-    return f"{item.kind} {item.id} deleted"
 
 
 class ConfirmScreen(ModalScreen[bool]):

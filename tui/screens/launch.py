@@ -232,7 +232,7 @@ class LaunchForm(Screen):
 
 # -- the noise study ---------------------------------------------------------------------
 def create_study_apart(db_path: str | Path, **kwargs: Any) -> tuple[int, int]:
-    """``engine.study.create_study`` in a child process (it imports torch, which the app
+    """``engine.launch.create_study`` in a child process (it imports torch, which the app
     must not); (study id, runs queued). Its InputError comes back as one: with the path
     it names, so the form can mark the file's field."""
     proc = subprocess.run([sys.executable, "-m", "tui.screens.launch", str(db_path)], input=json.dumps(kwargs),
@@ -251,7 +251,7 @@ def create_study_apart(db_path: str | Path, **kwargs: Any) -> tuple[int, int]:
 
 def _create_study_child(db_path: str) -> int:
     """The child of :func:`create_study_apart`: arguments on stdin, the answer on stdout."""
-    from engine.study import create_study
+    from engine.launch import create_study
 
     store = Store(db_path, create=False)
     try:
@@ -259,7 +259,7 @@ def _create_study_child(db_path: str) -> int:
     except InputError as exc:
         print(json.dumps({"error": str(exc), "path": exc.path}))
     else:
-        print(json.dumps({"study": study_id, "runs": len(store.jobs_of_study(study_id))}))
+        print(json.dumps({"study": study_id, "runs": len(store.jobs_of("study", study_id))}))
     finally:
         store.close()
     return 0
@@ -292,7 +292,7 @@ class StudyForm(LaunchForm):
                 models.value = TASK_MODELS[event.value][0]
 
     def values(self) -> dict | None:
-        from engine.study import parse_levels
+        from engine.noise import parse_levels
 
         def levels(text: str) -> list[float]:
             try:
@@ -430,7 +430,7 @@ class ScanForm(LaunchForm):
         from engine.launch import check_scan, enqueue_scan, open_checked_corpus
 
         try:
-            check_scan(store, values["set_id"], values["min_lines"])
+            outputs = check_scan(store, values["set_id"], values["min_lines"])
         except InputError as exc:
             raise FieldError("min_lines" if "--min-lines" in str(exc) else "outputs", str(exc)) from None
         try:
@@ -440,7 +440,7 @@ class ScanForm(LaunchForm):
             field = ("text_field" if repr(values["text_field"]) in text
                      else "glob" if values["glob"] and "no file matches" in text else "corpus")
             raise FieldError(field, text) from None
-        _, _, said = enqueue_scan(store, values["set_id"], corpus, values["min_lines"])
+        _, _, said = enqueue_scan(store, outputs, corpus, values["min_lines"])
         return said, True
 
 

@@ -13,16 +13,15 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from engine.results import fmt_value, result_rows, summary
 from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS
 from tui.curves import (
     bounds,
     curve_series,
     default_epoch,
-    fmt_value,
     level_colour,
     level_label,
     metric_order,
-    result_rows,
     sorted_scores,
     step,
 )
@@ -108,8 +107,6 @@ class StudyScreen(PolledScreen):
 
     # -- reading (worker thread) -----------------------------------------------------------
     def read(self, store) -> StudyView:
-        from engine.study import summary
-
         study = store.study(self.study_id)
         runs = store.runs(self.study_id)
         task, split = study["task"], self.split
@@ -145,7 +142,7 @@ class StudyScreen(PolledScreen):
 
         title = (f"[b]study {study['id']}: {escape(study['name'] or '')}[/]  {task} · {study['model']} · "
                  f"{study['preset']} preset · levels {', '.join(level_label(v) for v in study['levels'])} · "
-                 f"{state_summary(study, runs, store.jobs_of_study(self.study_id))}")
+                 f"{state_summary(study, runs, store.jobs_of('study', self.study_id))}")
         return StudyView(
             study=study, title=title, split=split, names=names, metric=metric, curves=curves,
             epochs=epochs, epoch=epoch, columns=columns, column=column, scores=scores,

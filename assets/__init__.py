@@ -1,0 +1,1 @@
+"""Data the project itself makes, shipped in the package: presets (``presets/*.json``)."""

@@ -1,0 +1,50 @@
+"""Commands of the job queue: ``worker``, ``jobs`` and ``cancel``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli.options import Commands, open_store, positive
+
+
+def cmd_worker(args) -> int:
+    from engine.jobs import run_worker, start_worker
+
+    store = open_store(args)
+    if args.detach:
+        pid = start_worker(store)
+        print(f"worker started (pid {pid})" if pid else "worker already running")
+        return 0
+    ran = run_worker(store, idle_exit_s=args.idle_exit)
+    if ran < 0:
+        print("another worker holds this database; nothing to do", file=sys.stderr)
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    from rich.console import Console
+
+    from cli.tables import jobs_table
+    from engine.jobs import worker_pid
+
+    store = open_store(args)
+    console = Console()
+    pid = worker_pid(store)
+    console.print(f"worker: {'alive, pid ' + str(pid) if pid else 'not running'}")
+    console.print(jobs_table(store.jobs()))
+    return 0
+
+
+def cmd_cancel(args) -> int:
+    state = open_store(args).request_cancel(args.id)
+    print(f"job {args.id}: {'cancel requested' if state == 'running' else state}")
+    return 0
+
+
+def register(c: Commands) -> None:
+    p = c.add("worker", cmd_worker, "run queued jobs (one worker per database)")
+    p.add_argument("--detach", action="store_true", help="start it in the background and return")
+    p.add_argument("--idle-exit", type=float, default=3.0, metavar="S", help=argparse.SUPPRESS)
+    c.add("jobs", cmd_jobs, "list jobs with their state and progress")
+    p = c.add("cancel", cmd_cancel, "cancel a job")
+    p.add_argument("id", type=positive, metavar="ID")

@@ -1,0 +1,110 @@
+"""What the commands share: a parser that reports a usage mistake in one line (exit
+status 2), the value types of the options, the option groups several commands take, and
+the register of commands. Imports nothing else of cli/."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+
+EXIT_INPUT = 2
+MAX_INT = 2**63 - 1  # what SQLite stores
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line, with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_INPUT)
+
+
+class Commands:
+    """Where each module of cli/ registers its commands: the top level, and groups of
+    subcommands (``export``, ``import``) that several modules fill."""
+
+    def __init__(self, parser: Parser, common: Parser):
+        self.common = common
+        self.sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+        self._groups: dict[str, argparse._SubParsersAction] = {}
+
+    def add(self, name: str, func: Callable, help: str, parent=None) -> Parser:
+        """A command running ``func(args)``, with the common options (``--db``)."""
+        p = (parent or self.sub).add_parser(name, parents=[self.common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    def group(self, name: str, help: str, metavar: str = "WHAT") -> argparse._SubParsersAction:
+        """A command with subcommands (``byrote export curves``), made on first use."""
+        if name not in self._groups:
+            p = self.sub.add_parser(name, help=help)
+            self._groups[name] = p.add_subparsers(dest=f"{name}_command", metavar=metavar, parser_class=Parser,
+                                                  required=True)
+        return self._groups[name]
+
+
+def open_store(args):
+    """The database of ``--db``, else the default one."""
+    from engine.store import Store
+
+    return Store(getattr(args, "db", None))
+
+
+# -- value types ----------------------------------------------------------------------------
+def whole(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not low <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"{text} is outside {low}..{MAX_INT}")
+    return value
+
+
+def positive(text: str) -> int:
+    return whole(text, 1)
+
+
+def seed(text: str) -> int:
+    return whole(text, 0)
+
+
+def level(text: str) -> float:
+    from engine.errors import InputError
+    from engine.noise import parse_levels
+
+    try:
+        (value,) = parse_levels(text)
+    except (InputError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 1e-6 <= value <= 1e6):
+        raise argparse.ArgumentTypeError(f"{text} is outside 0.000001..1000000")
+    return value
+
+
+# -- option groups --------------------------------------------------------------------------
+def mode_options(p: Parser, what: str = "the job") -> None:
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--wait", action="store_true", help=f"follow {what} with a progress bar")
+    mode.add_argument("--foreground", action="store_true", help=f"run {what} in this process")
+
+
+def corpus_options(p: Parser) -> None:
+    p.add_argument("--corpus", required=True, metavar="SOURCE",
+                   help="a directory of source files, JSON-lines or Parquet files, or hf:NAME")
+    p.add_argument("--glob", metavar="PATTERN", help="file names to take from a directory, e.g. '*.py'")
+    p.add_argument("--text-field", default="content", metavar="NAME", help="records' text field (default: content)")
+    p.add_argument("--split", default="train", help="hf: datasets' split (default: train)")
+
+
+def device_option(p: Parser) -> None:
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

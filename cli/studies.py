@@ -1,0 +1,132 @@
+"""Commands of the noise studies: ``dataset build``, ``noise``, ``study``, ``results`` and
+``export curves``."""
+from __future__ import annotations
+
+from cli import follow
+from cli.options import Commands, Parser, device_option, level, mode_options, open_store, positive, seed
+
+
+def cmd_dataset_build(args) -> int:
+    if args.kind == "methodname":
+        from engine.data.methodname_build import build_methodname
+
+        report = build_methodname(args.source, args.out, lang=args.lang, top=args.top,
+                                  min_count=args.min_count, seed=args.seed)
+    else:
+        from engine.data.varmisuse_build import build_varmisuse
+
+        report = build_varmisuse(args.source, args.out, limit=args.limit, seed=args.seed)
+    print(report.summary())
+    return 0
+
+
+def cmd_noise(args) -> int:
+    from engine.noise import level_name, noisy_copy
+
+    result, changed = noisy_copy(args.task, getattr(args, "in"), args.out, args.level, args.seed)
+    counts = ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in result.changed.items())
+    print(f"{args.out}: {len(result.samples)} samples at {level_name(args.level)}% noise ({counts}); "
+          f"changed ids in {changed}")
+    return 0
+
+
+def cmd_study(args) -> int:
+    from engine.launch import create_study
+    from engine.noise import parse_levels
+
+    store = open_store(args)
+    study_id = create_study(
+        store, task=args.task, train=args.train, valid=args.valid, model=args.model,
+        levels=parse_levels(args.noise), epochs=args.epochs, preset=args.preset,
+        seed=args.seed, device=args.device, name=args.name, overrides=overrides(args),
+    )
+    job_ids = [j["id"] for j in store.jobs_of("study", study_id)]
+    print(f"study {study_id}: {len(job_ids)} runs queued (jobs {', '.join(map(str, job_ids))})")
+    return follow.launch(store, job_ids, args)
+
+
+def overrides(args) -> dict:
+    """--set pairs, with --capacity and --csr-samples as named shortcuts."""
+    from engine.presets import parse_settings
+
+    settings = parse_settings(args.set)
+    if args.capacity is not None:
+        settings["capacity"] = args.capacity
+    if args.csr_samples is not None:
+        settings["csr_samples"] = args.csr_samples
+    return settings
+
+
+def cmd_results(args) -> int:
+    from rich.console import Console
+
+    from cli.tables import results_table
+
+    Console().print(results_table(open_store(args), args.study))
+    return 0
+
+
+def cmd_export_curves(args) -> int:
+    from engine.export import export_curves
+
+    written = export_curves(open_store(args), args.study, args.out)
+    print(f"{len(written)} files written to {args.out}")
+    return 0
+
+
+def register(c: Commands) -> None:
+    from engine.tasks import TASK_MODELS
+
+    build = c.group("dataset", "build datasets from source code", "KIND")
+    p_build = build.add_parser("build", help="build a dataset from a directory of source")
+    tasks = p_build.add_subparsers(dest="kind", metavar="TASK", parser_class=Parser, required=True)
+    p = c.add("varmisuse", cmd_dataset_build, "a VarMisuse dataset (GREAT format) from Python source", tasks)
+    p.add_argument("--source", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="FILE.jsonl",
+                   help="training split; the held-out split goes to FILE.valid.jsonl")
+    p.add_argument("--limit", type=positive, metavar="N", help="at most N functions")
+    p.add_argument("--seed", type=seed, default=0)
+    p = c.add("methodname", cmd_dataset_build, "a method-name dataset (code2vec path-contexts) from Java or Python",
+              tasks)
+    p.add_argument("--lang", required=True, choices=("java", "python"))
+    p.add_argument("--source", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="FILE.jsonl",
+                   help="training split; held-out splits go to FILE.valid.jsonl and FILE.test.jsonl")
+    p.add_argument("--top", type=positive, metavar="K", help="keep only the K most frequent names")
+    p.add_argument("--min-count", type=positive, default=1, metavar="C")
+    p.add_argument("--seed", type=seed, default=0)
+
+    p = c.add("noise", cmd_noise, "write a copy of a training set with label noise (Rabin et al. §4.1)")
+    p.add_argument("--task", required=True, choices=sorted(TASK_MODELS))
+    p.add_argument("--in", required=True, metavar="FILE")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--level", required=True, type=level, metavar="P", help="percent, 0-100")
+    p.add_argument("--seed", type=seed, default=0)
+
+    p = c.add("study", cmd_study, "create a noise study and train one model per noise level")
+    p.add_argument("--task", required=True, choices=sorted(TASK_MODELS))
+    p.add_argument("--train", required=True, metavar="FILE")
+    p.add_argument("--valid", required=True, metavar="FILE")
+    p.add_argument("--model", required=True, metavar="MODEL",
+                   help="varmisuse: transformer, ggnn or great; methodname: code2vec")
+    p.add_argument("--noise", default="0,25,50,75,100", metavar="LEVELS")
+    p.add_argument("--epochs", type=positive, default=10)
+    p.add_argument("--preset", default="quick", metavar="NAME", help="quick or paper")
+    p.add_argument("--seed", type=seed, default=0)
+    device_option(p)
+    p.add_argument("--name", metavar="TEXT")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one preset setting, e.g. --set lr=3e-4 (repeatable)")
+    p.add_argument("--capacity", type=float, metavar="X",
+                   help="methodname: size multiplier of code2vec (the paper's over-capacity contrast)")
+    p.add_argument("--csr-samples", type=seed, metavar="N",
+                   help="methodname: held-out samples whose critical sample ratio is measured each epoch")
+    mode_options(p, "the runs")
+
+    p = c.add("results", cmd_results, "the last epoch of each run of a study")
+    p.add_argument("--study", type=positive, required=True, metavar="ID")
+
+    export = c.group("export", "write results in upstream formats")
+    p = c.add("curves", cmd_export_curves, "one CSV per metric and split, one column per noise level", export)
+    p.add_argument("--study", type=positive, required=True, metavar="ID")
+    p.add_argument("--out", required=True, metavar="DIR")

@@ -1,0 +1,161 @@
+"""Causal language models by Hugging Face hub id or local directory, through one and the
+same ``from_pretrained`` call; :func:`check_model` is the light check made before a job is
+queued (it imports neither torch nor transformers). ``trust_remote_code`` is off unless
+the user asks for it."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from engine.errors import InputError
+from engine.runtime import model_dtype
+
+HUB_TIMEOUT_S = 5.0
+
+
+def _offline() -> bool:
+    """Whether the user asked Hugging Face libraries not to use the network (read now)."""
+    return any(
+        os.environ.get(var, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _unavailable(name: str) -> str:
+    return f"model {name!r} is neither a directory nor a model available offline; downloads need network access"
+
+
+def _not_on_hub(name: str) -> str:
+    return f"model {name!r} is neither a directory nor a model on the Hugging Face Hub"
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    return bool(_HUB_ID.fullmatch(name)) and "--" not in name and ".." not in name and len(name) <= 96
+
+
+def _check_directory(path: Path) -> None:
+    if not (path / "config.json").is_file():
+        raise InputError("not a model directory (it has no config.json)", path)
+
+
+def check_model(name_or_path: str) -> None:
+    """Refuse, with one line, a model that :func:`load_causal_lm` could not load.
+
+    Light: imports huggingface_hub only. A directory must hold ``config.json``; anything
+    else must be a hub id found in the local cache, or, when the network may be used
+    (``HF_HUB_OFFLINE`` unset) and the hub answers within a few seconds, on the hub.
+    """
+    name = str(name_or_path)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        _check_directory(path)
+        return
+    if path.exists():
+        raise InputError("not a model directory", path)
+    if not _looks_like_hub_id(name):
+        raise InputError("no such model directory", path)
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(name, "config.json")
+    except Exception:  # an id the hub library refuses: treated as not cached
+        cached = None
+    if isinstance(cached, str):
+        return
+    if not _offline():
+        reachable, exists = _hub_lookup(name)
+        if exists:
+            return
+        if reachable:
+            raise InputError(_not_on_hub(name))
+    raise InputError(_unavailable(name))
+
+
+def _hub_lookup(name: str) -> tuple[bool, bool]:
+    """(hub reachable, model exists there), asking the hub with a short timeout."""
+    from huggingface_hub import model_info
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        model_info(name, timeout=HUB_TIMEOUT_S)
+    except GatedRepoError:
+        return True, True  # it exists; whether the user may download it shows at load time
+    except RepositoryNotFoundError:
+        return True, False
+    except Exception:
+        return False, False
+    return True, True
+
+
+def quiet_transformers() -> None:
+    """No progress bars or advice from transformers in a worker's log or a user's terminal."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def load_causal_lm(name_or_path: str, device, trust_remote_code: bool = False, dtype=None):
+    """``(model, tokenizer)`` from a hub id or a local directory, in eval mode on ``device``.
+
+    Both kinds of name go through the same ``from_pretrained`` calls. Under
+    ``HF_HUB_OFFLINE=1`` nothing is downloaded. ``trust_remote_code`` is passed through
+    (False unless the user asked for it).
+    """
+    import torch
+    import transformers
+
+    quiet_transformers()
+    name = str(name_or_path)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        _check_directory(path)
+    source = str(path) if path.is_dir() else name
+    device = torch.device(device)
+    if dtype is None:
+        dtype = model_dtype(device)
+    kwargs = {"trust_remote_code": bool(trust_remote_code)}
+    if _offline():  # read now: the hub library reads it once, at its import
+        kwargs["local_files_only"] = True
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
+        model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    except OSError as exc:
+        if path.is_dir():
+            raise InputError(f"cannot load the model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                             path) from None
+        if "not a valid model identifier" in str(exc):
+            raise InputError(_not_on_hub(name)) from None
+        raise InputError(_unavailable(name)) from None
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise InputError(f"model {name!r} needs to run code from its own repository; "
+                             "allow that only for a model you trust (trust_remote_code)") from None
+        raise
+    model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def config_context_length(config: dict) -> int | None:
+    """The longest sequence a model takes, where its config (``config.json``) says so."""
+    for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
+        value = config.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def context_length(model) -> int | None:
+    """The context length of a loaded model, or of a local model directory (None if unknown)."""
+    if not isinstance(model, (str, Path)):
+        return config_context_length(model.config.to_dict())
+    try:
+        return config_context_length(json.loads((Path(model) / "config.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,87 @@
+"""Where and how jobs compute: the device, bf16 autocast on CUDA, and per-(seed, epoch)
+random streams, so that a resumed run ends with the metrics of one never interrupted."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def check_device(device: str, probe: bool = True) -> str:
+    """Refuse an unknown device name, or (with ``probe``) ``cuda`` where no GPU is seen;
+    no torch is imported."""
+    if device not in DEVICES:
+        raise InputError(f"unknown device {device!r} (choose from {', '.join(DEVICES)})", field="device")
+    if probe and device == "cuda" and not cuda_present():
+        raise _no_cuda()
+    return device
+
+
+def _no_cuda() -> InputError:
+    return InputError("--device cuda asked for, but no CUDA device is available", field="device")
+
+
+def cuda_present() -> bool:
+    """Whether an NVIDIA GPU is visible to this process, asked without importing torch:
+    ``CUDA_VISIBLE_DEVICES``, then the kernel driver's list of GPUs, else the CUDA driver
+    library itself."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    gpus = Path("/proc/driver/nvidia/gpus")
+    if gpus.is_dir():
+        return any(gpus.iterdir())
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    count = ctypes.c_int(0)
+    return lib.cuInit(0) == 0 and lib.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
+
+
+def resolve_device(device: str):
+    """The torch device for ``auto``, ``cpu`` or ``cuda``. On CUDA, torch is asked for its
+    deterministic kernels (scatter and index_add use atomics otherwise)."""
+    import torch
+
+    check_device(device, probe=False)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise _no_cuda()
+    resolved = torch.device(device)
+    if resolved.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return resolved
+
+
+def autocast(device):
+    """bf16 autocast on CUDA; nothing on a CPU (float32 throughout)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def model_dtype(device):
+    """bf16 on CUDA (fp16 where bf16 is unsupported), float32 on a CPU."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's sample order and dropout, from (seed, epoch) alone."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])

@@ -1,0 +1,85 @@
+"""Sampled outputs in the store: output sets (a model and its sampling settings, or an
+imported folder) and their outputs, each with its id and md5."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterable, Iterator
+
+from engine.errors import InputError
+
+
+class OutputsMixin:
+    """Output sets and outputs, on :class:`~engine.store.Store`."""
+
+    def add_output_set(self, **fields: Any) -> int:
+        fields = dict(fields)
+        fields["config"] = json.dumps(fields.get("config") or {})
+        fields.setdefault("created", time.time())
+        with self._write():
+            return self.db["output_sets"].insert(fields).last_pk
+
+    def output_set(self, set_id: int) -> dict:
+        row = self._row("SELECT * FROM output_sets WHERE id = ?", [set_id])
+        if row is None:
+            raise InputError(f"no output set with id {set_id}")
+        row["config"] = json.loads(row["config"])
+        row["count"] = self.output_count(set_id)
+        return row
+
+    def output_sets(self) -> list[dict]:
+        return [self.output_set(r["id"]) for r in self._rows("SELECT id FROM output_sets ORDER BY id")]
+
+    def find_output_set(self, **identity: Any) -> dict | None:
+        """The sampled set with exactly these settings (``None`` values match NULL)."""
+        where = " AND ".join(f"{k} IS ?" for k in identity)
+        row = self._row(f"SELECT id FROM output_sets WHERE source = 'sample' AND {where} ORDER BY id LIMIT 1",
+                        list(identity.values()))
+        return None if row is None else self.output_set(row["id"])
+
+    def update_output_set(self, set_id: int, **fields: Any) -> None:
+        with self._write():
+            self.db["output_sets"].update(set_id, fields)
+
+    def add_outputs(self, set_id: int, rows: Iterable[tuple[int, str, str, int | None]]) -> None:
+        """Store ``(id, md5, text, n_tokens)`` rows in one transaction: all or none."""
+        with self._write():
+            self.db.conn.executemany(
+                "INSERT INTO outputs(set_id, id, md5, text, n_tokens) VALUES (?, ?, ?, ?, ?)",
+                [(set_id, i, md5, text, n) for i, md5, text, n in rows],
+            )
+
+    def output_count(self, set_id: int) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outputs WHERE set_id = ?", [set_id]).fetchone()[0]
+
+    def max_output_id(self, set_id: int) -> int:
+        row = self.db.execute("SELECT MAX(id) FROM outputs WHERE set_id = ?", [set_id]).fetchone()
+        return row[0] or 0
+
+    def outputs(self, set_id: int, batch: int = 2000) -> Iterator[dict]:
+        """Every output of a set in id order, read in batches (no whole-set list)."""
+        last = -1
+        while True:
+            rows = self._rows(
+                "SELECT id, md5, text, n_tokens FROM outputs WHERE set_id = ? AND id > ? ORDER BY id LIMIT ?",
+                [set_id, last, batch],
+            )
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1]["id"]
+
+    def delete_output_set(self, set_id: int) -> None:
+        """Remove an output set with its outputs, its sampling jobs, and its scans with theirs."""
+        with self._write():
+            for row in self._rows("SELECT id FROM scans WHERE set_id = ?", [set_id]):
+                self.delete_scan(row["id"])
+            self.db.execute("DELETE FROM jobs WHERE item_kind = 'sampling' AND item_id = ?", [set_id])
+            self.db.execute("DELETE FROM outputs WHERE set_id = ?", [set_id])
+            self.db.execute("DELETE FROM output_sets WHERE id = ?", [set_id])
+
+    def output(self, set_id: int, output_id: int) -> dict:
+        row = self._row("SELECT id, md5, text, n_tokens FROM outputs WHERE set_id = ? AND id = ?", [set_id, output_id])
+        if row is None:
+            raise InputError(f"no output {output_id} in output set {set_id}")
+        return row

@@ -1,0 +1,163 @@
+"""The job queue in the store: each job is a row with its kind, parameters, the item it
+works for, and its state. A worker claims the oldest queued job atomically, touches its
+heartbeat while it runs, and finishes it; a job left running by a dead worker is queued
+again (or failed after :data:`MAX_ATTEMPTS`)."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterable
+
+from engine.errors import InputError
+
+MAX_ATTEMPTS = 3  # a job whose worker dies this often is failed, not restarted forever
+ACTIVE = ("queued", "running")
+# what a job works for: a study (its runs), an LM training, a sampling (an output set),
+# a scan, or the demo's chain of stages (one per database, item id 1)
+ITEM_KINDS = ("study", "lm", "sampling", "scan", "demo")
+
+
+class QueueMixin:
+    """Jobs, on :class:`~engine.store.Store`."""
+
+    def add_job(self, kind: str, params: dict, item: tuple[str, int] | None = None, run_id: int | None = None) -> int:
+        """Queue a job of ``kind`` for ``item`` (``("study", 3)``, ``("scan", 1)``; see
+        :data:`ITEM_KINDS`); ``run_id`` names the run of a study's ``train_run`` job."""
+        item_kind, item_id = item if item is not None else (None, None)
+        if item_kind is not None and item_kind not in ITEM_KINDS:
+            raise ValueError(f"unknown item kind {item_kind!r}")
+        with self._write():
+            return self.db["jobs"].insert(
+                {
+                    "kind": kind, "params": json.dumps(params), "state": "queued",
+                    "item_kind": item_kind, "item_id": item_id, "run_id": run_id, "progress": 0.0,
+                    "cancel_requested": 0, "attempts": 0, "created": time.time(),
+                }
+            ).last_pk
+
+    def job(self, job_id: int) -> dict:
+        row = self._row("SELECT * FROM jobs WHERE id = ?", [job_id])
+        if row is None:
+            raise InputError(f"no job with id {job_id}")
+        row["params"] = json.loads(row["params"])
+        return row
+
+    def jobs(self, states: Iterable[str] | None = None) -> list[dict]:
+        if states is None:
+            rows = self._rows("SELECT * FROM jobs ORDER BY id")
+        else:
+            states = list(states)
+            marks = ", ".join("?" for _ in states)
+            rows = self._rows(f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY id", states)
+        for row in rows:
+            row["params"] = json.loads(row["params"])
+        return rows
+
+    def jobs_of(self, item_kind: str, item_id: int, states: Iterable[str] | None = None) -> list[dict]:
+        """The jobs of one item, oldest first (only those in ``states`` if given)."""
+        rows = self._rows("SELECT * FROM jobs WHERE item_kind = ? AND item_id = ? ORDER BY id", [item_kind, item_id])
+        for row in rows:
+            row["params"] = json.loads(row["params"])
+        return [row for row in rows if states is None or row["state"] in states]
+
+    def active_job(self, item_kind: str, item_id: int) -> int | None:
+        """The queued or running job of an item, if any (so a launch never queues it twice)."""
+        jobs = self.jobs_of(item_kind, item_id, ACTIVE)
+        return jobs[0]["id"] if jobs else None
+
+    def delete_jobs_of(self, item_kind: str, item_id: int) -> None:
+        with self._write():
+            self.db.execute("DELETE FROM jobs WHERE item_kind = ? AND item_id = ?", [item_kind, item_id])
+
+    def resume_job(self, job_id: int) -> bool:
+        """Queue a cancelled or failed job again (it continues from its last checkpoint)."""
+        with self._write():
+            cur = self.db.execute(
+                "UPDATE jobs SET state = 'queued', cancel_requested = 0, error = NULL, finished = NULL, "
+                "attempts = 0, pid = NULL, message = 'resumed' WHERE id = ? AND state IN ('cancelled', 'failed')",
+                [job_id],
+            )
+        return cur.rowcount == 1
+
+    def delete_job(self, job_id: int) -> None:
+        """Remove a job that is not running (a running one stays: cancel it first)."""
+        with self._write():
+            self.db.execute("DELETE FROM jobs WHERE id = ? AND state != 'running'", [job_id])
+
+    def claim_job(self, job_id: int, pid: int) -> dict | None:
+        """Atomically move a queued job to running for worker ``pid``; None if not queued."""
+        now = time.time()
+        with self._write():
+            cur = self.db.execute(
+                "UPDATE jobs SET state = 'running', pid = ?, started = COALESCE(started, ?), "
+                "heartbeat = ?, attempts = attempts + 1, error = NULL "
+                "WHERE id = ? AND state = 'queued'",
+                [pid, now, now, job_id],
+            )
+        return self.job(job_id) if cur.rowcount == 1 else None
+
+    def claim_next_job(self, pid: int, among: Iterable[int] | None = None) -> dict | None:
+        """Claim the oldest queued job (optionally only among some ids)."""
+        while True:
+            if among is None:
+                rows = self.db.execute("SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1").fetchall()
+            else:
+                ids = sorted(among)
+                marks = ", ".join("?" for _ in ids) or "NULL"
+                rows = self.db.execute(
+                    f"SELECT id FROM jobs WHERE state = 'queued' AND id IN ({marks}) ORDER BY id LIMIT 1", ids
+                ).fetchall()
+            if not rows:
+                return None
+            job = self.claim_job(rows[0][0], pid)
+            if job is not None:
+                return job
+
+    def requeue_orphans(self, max_attempts: int = MAX_ATTEMPTS) -> list[int]:
+        """Jobs left 'running' by a worker that is gone go back to the queue to resume;
+        one whose worker died ``max_attempts`` times (killed for memory, say) fails instead."""
+        requeued = []
+        with self._write():
+            rows = self.db.execute("SELECT id, attempts FROM jobs WHERE state = 'running'").fetchall()
+            for job_id, attempts in rows:
+                if attempts >= max_attempts:
+                    self.db.execute(
+                        "UPDATE jobs SET state = 'failed', finished = ?, error = ? WHERE id = ?",
+                        [time.time(), f"its worker died {attempts} times; not retried", job_id],
+                    )
+                    continue
+                self.db.execute(
+                    "UPDATE jobs SET state = 'queued', pid = NULL, message = 'resuming after a lost worker' "
+                    "WHERE id = ?",
+                    [job_id],
+                )
+                requeued.append(job_id)
+        return requeued
+
+    def update_job(self, job_id: int, **fields: Any) -> None:
+        with self._write():
+            self.db["jobs"].update(job_id, fields)
+
+    def heartbeat(self, job_id: int) -> bool:
+        """Touch a running job's heartbeat; return whether cancellation was requested."""
+        with self._write():
+            self.db.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", [time.time(), job_id])
+        row = self.db.execute("SELECT cancel_requested FROM jobs WHERE id = ?", [job_id]).fetchone()
+        return bool(row and row[0])
+
+    def request_cancel(self, job_id: int) -> str:
+        """Cancel a job: a queued one at once, a running one at its next check. Returns the state.
+
+        Both updates run in one write transaction, so a worker claiming the job meanwhile
+        still sees the request.
+        """
+        self.job(job_id)  # unknown id -> InputError
+        with self._write():
+            self.db.execute(
+                "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state IN ('queued', 'running')", [job_id]
+            )
+            self.db.execute(
+                "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ? AND state = 'queued'",
+                [time.time(), job_id],
+            )
+        return self.job(job_id)["state"]

@@ -1,0 +1,157 @@
+"""Scans in the store: a scan's settings and state, its finished corpus shards (what a
+resumed scan skips), and its results: memorized snippets, where each stands in the
+outputs, and the first training locations of each."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from engine.errors import InputError
+from engine.store.browse import FIRST_LINE_SQL
+
+
+class ScansMixin:
+    """Scans and their results, on :class:`~engine.store.Store`."""
+
+    def add_scan(self, **fields: Any) -> int:
+        fields = dict(fields)
+        fields["corpus"] = json.dumps(fields.get("corpus") or {})
+        fields["stats"] = json.dumps(fields.get("stats") or {})
+        fields.setdefault("state", "queued")
+        fields.setdefault("created", time.time())
+        with self._write():
+            return self.db["scans"].insert(fields).last_pk
+
+    def scan(self, scan_id: int) -> dict:
+        row = self._row("SELECT * FROM scans WHERE id = ?", [scan_id])
+        if row is None:
+            raise InputError(f"no scan with id {scan_id}")
+        row["corpus"] = json.loads(row["corpus"])
+        row["stats"] = json.loads(row["stats"])
+        return row
+
+    def scans(self) -> list[dict]:
+        return [self.scan(r["id"]) for r in self._rows("SELECT id FROM scans ORDER BY id")]
+
+    def update_scan(self, scan_id: int, **fields: Any) -> None:
+        if "stats" in fields:
+            fields["stats"] = json.dumps(fields["stats"])
+        with self._write():
+            self.db["scans"].update(scan_id, fields)
+
+    def unfinished_scan(self, set_id: int, corpus: dict, n_outputs: int, min_lines: int,
+                        case_sensitive: bool) -> dict | None:
+        """The latest scan with exactly these settings that has not finished (to resume it)."""
+        row = self._row(
+            "SELECT id FROM scans WHERE source = 'scan' AND set_id = ? AND corpus = ? AND n_outputs = ? "
+            "AND min_lines = ? AND case_sensitive = ? AND state != 'done' ORDER BY id DESC LIMIT 1",
+            [set_id, json.dumps(corpus), n_outputs, min_lines, int(case_sensitive)],
+        )
+        return None if row is None else self.scan(row["id"])
+
+    def delete_scan(self, scan_id: int) -> None:
+        """Remove a scan with its shards, results and jobs (not its files)."""
+        with self._write():
+            for table in ("snippets", "snippet_outputs", "snippet_matches", "scan_shards"):
+                self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+            self.db.execute("DELETE FROM jobs WHERE item_kind = 'scan' AND item_id = ?", [scan_id])
+            self.db.execute("DELETE FROM scans WHERE id = ?", [scan_id])
+
+    def finished_scan(self, scan_id: int) -> dict:
+        """A scan whose results are complete; an unfinished one is refused (its tables are empty)."""
+        scan = self.scan(scan_id)
+        if scan["state"] != "done":
+            raise InputError(f"scan {scan_id} is {scan['state']}, not done; see byrote jobs")
+        return scan
+
+    def scan_dir(self, scan_id: int) -> Path:
+        return self.files / "scans" / str(scan_id)
+
+    def finish_shard(self, scan_id: int, shard: int, path: str, bytes: int, docs: int, skipped: int) -> None:
+        with self._write():
+            self.db.execute(
+                "INSERT OR REPLACE INTO scan_shards(scan_id, shard, bytes, docs, skipped, path, finished) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [scan_id, shard, bytes, docs, skipped, path, time.time()],
+            )
+
+    def finished_shards(self, scan_id: int) -> dict[int, dict]:
+        return {r["shard"]: r for r in self._rows("SELECT * FROM scan_shards WHERE scan_id = ? ORDER BY shard", [scan_id])}
+
+    def save_scan_results(
+        self,
+        scan_id: int,
+        snippets: Iterable[tuple[str, int, int, int, str | None]],
+        output_locations: Iterable[tuple[str, int, int, int]],
+        matches: Iterable[tuple[str, int, str, int, int, int | None, str | None]],
+        **scan_fields: Any,
+    ) -> None:
+        """Replace a scan's results in one transaction.
+
+        ``snippets``: (fingerprint, len, train, extract, text); ``output_locations``:
+        (fingerprint, output id, start line, end line); ``matches``: (fingerprint, rank,
+        document id, start line, end line, first context line, context text).
+        """
+        if "stats" in scan_fields:
+            scan_fields["stats"] = json.dumps(scan_fields["stats"])
+        with self._write():
+            for table in ("snippets", "snippet_outputs", "snippet_matches"):
+                self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+            self.db.conn.executemany(
+                "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text, first_line) "
+                f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
+                ((scan_id, *row) for row in snippets),
+            )
+            self.db.conn.executemany(
+                "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) VALUES (?, ?, ?, ?, ?)",
+                ((scan_id, *row) for row in output_locations),
+            )
+            self.db.conn.executemany(
+                "INSERT INTO snippet_matches(scan_id, fingerprint, rank, doc, start_line, end_line, context_start, context) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((scan_id, *row) for row in matches),
+            )
+            if scan_fields:
+                self.db["scans"].update(scan_id, scan_fields)
+
+    def snippet_count(self, scan_id: int) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM snippets WHERE scan_id = ?", [scan_id]).fetchone()[0]
+
+    def snippet(self, scan_id: int, fingerprint: str) -> dict:
+        row = self._row(
+            "SELECT fingerprint, len, train, extract, text FROM snippets WHERE scan_id = ? AND fingerprint = ?",
+            [scan_id, fingerprint],
+        )
+        if row is None:
+            raise InputError(f"no snippet {fingerprint} in scan {scan_id}")
+        return row
+
+    def snippet_outputs(self, scan_id: int, fingerprint: str) -> list[dict]:
+        return self._rows(
+            "SELECT output_id, start_line, end_line FROM snippet_outputs WHERE scan_id = ? AND fingerprint = ? "
+            "ORDER BY output_id, start_line",
+            [scan_id, fingerprint],
+        )
+
+    def snippet_matches(self, scan_id: int, fingerprint: str) -> list[dict]:
+        return self._rows(
+            "SELECT rank, doc, start_line, end_line, context_start, context FROM snippet_matches "
+            "WHERE scan_id = ? AND fingerprint = ? ORDER BY rank",
+            [scan_id, fingerprint],
+        )
+
+    def snippets_of_output(self, scan_id: int, output_id: int) -> list[dict]:
+        return self._rows(
+            "SELECT o.fingerprint AS fingerprint, o.start_line AS start_line, o.end_line AS end_line, "
+            "s.len AS len, s.train AS train, s.extract AS extract FROM snippet_outputs o "
+            "JOIN snippets s ON s.scan_id = o.scan_id AND s.fingerprint = o.fingerprint "
+            "WHERE o.scan_id = ? AND o.output_id = ? ORDER BY o.start_line",
+            [scan_id, output_id],
+        )
+
+    def outputs_with_snippets(self, scan_id: int) -> int:
+        return self.db.execute(
+            "SELECT COUNT(DISTINCT output_id) FROM snippet_outputs WHERE scan_id = ?", [scan_id]
+        ).fetchone()[0]

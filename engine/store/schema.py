@@ -1,0 +1,193 @@
+"""The schema of a byrote database: versioned migrations, run in order when a file opens.
+
+``meta.schema_version`` says which have run; :data:`MIGRATIONS` maps each version to the
+function that brings the schema from the one before. A migration never changes after it
+ships: a new need is a new version.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Callable
+
+import sqlite_utils
+
+from engine.store.browse import FIRST_LINE_SQL, SNIPPET_ORDERS, order_by
+
+SCHEMA_VERSION = 4
+# the browser's sort keys, one index each (the fingerprint order is the primary key's)
+SORT_INDEXES = {key: order_by(key) for key in SNIPPET_ORDERS if key != "fingerprint"}
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    """Noise studies: studies, runs, jobs, per-epoch metrics and the index of per-sample arrays."""
+    db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+    db["studies"].create(
+        {
+            "id": int, "name": str, "task": str, "model": str, "preset": str,
+            "epochs": int, "seed": int, "device": str, "train_path": str,
+            "valid_path": str, "levels": str, "config": str, "created": float,
+        },
+        pk="id", if_not_exists=True,
+    )
+    db["runs"].create(
+        {
+            "id": int, "study_id": int, "level": float, "seed": int,
+            "train_path": str, "changed_path": str, "epochs": int,
+            "epochs_done": int, "n_train": int, "n_valid": int, "n_dropped": int,
+            "n_params": int, "device": str, "created": float,
+        },
+        pk="id", foreign_keys=[("study_id", "studies", "id")],
+        defaults={"epochs_done": 0}, if_not_exists=True,
+    )
+    db["jobs"].create(
+        {
+            "id": int, "kind": str, "params": str, "state": str, "study_id": int,
+            "run_id": int, "pid": int, "heartbeat": float, "progress": float,
+            "eta": float, "message": str, "error": str, "cancel_requested": int,
+            "attempts": int, "created": float, "started": float, "finished": float,
+        },
+        pk="id", defaults={"state": "queued", "progress": 0.0, "cancel_requested": 0, "attempts": 0},
+        if_not_exists=True,
+    )
+    db["jobs"].create_index(["state"], if_not_exists=True)
+    db["metrics"].create(
+        {"run_id": int, "epoch": int, "split": str, "name": str, "value": float},
+        pk=("run_id", "epoch", "split", "name"), if_not_exists=True,
+    )
+    db["arrays"].create(
+        {"run_id": int, "epoch": int, "split": str, "path": str, "n": int},
+        pk=("run_id", "epoch", "split"), if_not_exists=True,
+    )
+
+
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Memorization extraction: sampled outputs, scans, and memorized snippets."""
+    db["output_sets"].create(
+        {
+            "id": int, "name": str, "source": str, "model": str, "n": int, "seq_len": int,
+            "top_k": int, "temperature": float, "batch_size": int, "seed": int, "prompt": str,
+            "config": str, "created": float,
+        },
+        pk="id", if_not_exists=True,
+    )
+    db["outputs"].create(
+        {"set_id": int, "id": int, "md5": str, "text": str, "n_tokens": int},
+        pk=("set_id", "id"), foreign_keys=[("set_id", "output_sets", "id")], if_not_exists=True,
+    )
+    db["scans"].create(
+        {
+            "id": int, "set_id": int, "source": str, "corpus": str, "corpus_label": str,
+            "n_outputs": int, "min_lines": int, "case_sensitive": int, "workers": int, "n_shards": int,
+            "bytes_total": int, "state": str, "stats": str, "created": float, "finished": float,
+        },
+        pk="id", if_not_exists=True,
+    )
+    db["scan_shards"].create(
+        {"scan_id": int, "shard": int, "bytes": int, "docs": int, "skipped": int, "path": str, "finished": float},
+        pk=("scan_id", "shard"), if_not_exists=True,
+    )
+    db["snippets"].create(
+        {"scan_id": int, "fingerprint": str, "len": int, "train": int, "extract": int, "text": str},
+        pk=("scan_id", "fingerprint"), if_not_exists=True,
+    )
+    for column in ("train", "extract", "len"):
+        db["snippets"].create_index(["scan_id", column], if_not_exists=True)
+    db["snippet_outputs"].create(
+        {"scan_id": int, "fingerprint": str, "output_id": int, "start_line": int, "end_line": int},
+        pk=("scan_id", "fingerprint", "output_id", "start_line"), if_not_exists=True,
+    )
+    db["snippet_outputs"].create_index(["scan_id", "output_id"], if_not_exists=True)
+    db["snippet_matches"].create(
+        {
+            "scan_id": int, "fingerprint": str, "rank": int, "doc": str, "start_line": int,
+            "end_line": int, "context_start": int, "context": str,
+        },
+        pk=("scan_id", "fingerprint", "rank"), if_not_exists=True,
+    )
+
+
+def has_trigram(db: sqlite_utils.Database) -> bool:
+    """Whether this SQLite builds FTS5 trigram indexes (3.34 and later, with FTS5)."""
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp._probe USING fts5(x, tokenize='trigram')")
+        db.execute("DROP TABLE temp._probe")
+        return True
+    except sqlite3.OperationalError:
+        return False
+
+
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """The memorization browser: a first-line column, one index per sort key with the
+    fingerprint as tie-break (keyset paging), and a trigram index of snippet texts."""
+    db.execute("ALTER TABLE snippets ADD COLUMN first_line TEXT")
+    db.execute(f"UPDATE snippets SET first_line = {FIRST_LINE_SQL.format(t='text')}")
+    for column in ("train", "extract", "len"):
+        db.execute(f"DROP INDEX IF EXISTS idx_snippets_scan_id_{column}")
+    for key, columns in SORT_INDEXES.items():
+        db.execute(f"CREATE INDEX IF NOT EXISTS snippets_by_{key} ON snippets(scan_id, {columns})")
+    if has_trigram(db):
+        db.execute(
+            "CREATE VIRTUAL TABLE snippet_text USING fts5(text, content='snippets', content_rowid='rowid', "
+            "tokenize='trigram', detail='none')"
+        )
+        db.execute("INSERT INTO snippet_text(snippet_text) VALUES ('rebuild')")
+        # the index follows the table whoever writes it
+        db.execute("CREATE TRIGGER snippet_text_insert AFTER INSERT ON snippets BEGIN "
+                   "INSERT INTO snippet_text(rowid, text) VALUES (new.rowid, new.text); END")
+        db.execute("CREATE TRIGGER snippet_text_delete AFTER DELETE ON snippets BEGIN "
+                   "INSERT INTO snippet_text(snippet_text, rowid, text) VALUES ('delete', old.rowid, old.text); END")
+        db.execute("CREATE TRIGGER snippet_text_update AFTER UPDATE OF text ON snippets BEGIN "
+                   "INSERT INTO snippet_text(snippet_text, rowid, text) VALUES ('delete', old.rowid, old.text); "
+                   "INSERT INTO snippet_text(rowid, text) VALUES (new.rowid, new.text); END")
+
+
+JOB_COLUMNS = ("id", "kind", "params", "state", "run_id", "pid", "heartbeat", "progress", "eta", "message", "error",
+               "cancel_requested", "attempts", "created", "started", "finished")
+
+
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """Jobs name their item, ``(item_kind, item_id)``: a study, an LM training, a sampling
+    (output set), a scan or the demo. Before, a study's jobs had a column, samplings and
+    scans a parameter, LM trainings nothing; those get a table of their own."""
+    db["lm_trainings"].create(
+        {"id": int, "out": str, "corpus": str, "preset": str, "settings": str, "seed": int, "device": str,
+         "created": float},
+        pk="id",
+    )
+    db["jobs_v4"].create(
+        {
+            "id": int, "kind": str, "params": str, "state": str, "item_kind": str, "item_id": int, "run_id": int,
+            "pid": int, "heartbeat": float, "progress": float, "eta": float, "message": str, "error": str,
+            "cancel_requested": int, "attempts": int, "created": float, "started": float, "finished": float,
+        },
+        pk="id", defaults={"state": "queued", "progress": 0.0, "cancel_requested": 0, "attempts": 0},
+    )
+    columns = ", ".join(JOB_COLUMNS)
+    db.execute(
+        f"INSERT INTO jobs_v4 ({columns}, item_kind, item_id) SELECT {columns}, "
+        "CASE kind WHEN 'train_run' THEN 'study' WHEN 'sample' THEN 'sampling' WHEN 'scan' THEN 'scan' "
+        "WHEN 'demo' THEN 'demo' END, "
+        "CASE kind WHEN 'train_run' THEN study_id WHEN 'sample' THEN json_extract(params, '$.set_id') "
+        "WHEN 'scan' THEN json_extract(params, '$.scan_id') WHEN 'demo' THEN 1 END FROM jobs"
+    )
+    for job_id, params, created in db.execute(
+            "SELECT id, params, created FROM jobs WHERE kind = 'lm_train' ORDER BY id").fetchall():
+        p = json.loads(params)
+        lm_id = db["lm_trainings"].insert({
+            "out": p.get("out"), "corpus": json.dumps(p.get("corpus")), "preset": p.get("preset"),
+            "settings": json.dumps(p.get("settings") or {}), "seed": p.get("seed", 0), "device": p.get("device"),
+            "created": created,
+        }).last_pk
+        db.execute("UPDATE jobs_v4 SET item_kind = 'lm', item_id = ?, params = ? WHERE id = ?",
+                   [lm_id, json.dumps({"lm_id": lm_id}), job_id])
+    db.execute("DROP TABLE jobs")
+    db.execute("ALTER TABLE jobs_v4 RENAME TO jobs")
+    db["jobs"].create_index(["state"])
+    db["jobs"].create_index(["item_kind", "item_id"])
+
+
+# version -> migration that brings the schema from version-1 to version.
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
+    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4,
+}

@@ -1,0 +1,119 @@
+"""Noise studies in the store: studies, their runs (one per noise level), per-epoch
+metrics, and the index of per-sample arrays kept as files beside the database."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError
+
+
+class StudiesMixin:
+    """Studies, runs and their metrics, on :class:`~engine.store.Store`."""
+
+    def add_study(self, **fields: Any) -> int:
+        fields = dict(fields)
+        fields["levels"] = json.dumps(fields["levels"])
+        fields["config"] = json.dumps(fields.get("config") or {})
+        fields.setdefault("created", time.time())
+        with self._write():
+            return self.db["studies"].insert(fields).last_pk
+
+    def study(self, study_id: int) -> dict:
+        row = self._row("SELECT * FROM studies WHERE id = ?", [study_id])
+        if row is None:
+            raise InputError(f"no study with id {study_id}")
+        row["levels"] = json.loads(row["levels"])
+        row["config"] = json.loads(row["config"])
+        return row
+
+    def studies(self) -> list[dict]:
+        return [self.study(r["id"]) for r in self._rows("SELECT id FROM studies ORDER BY id")]
+
+    def delete_study(self, study_id: int) -> None:
+        """Remove a study with its runs, metrics, array index and jobs (not its files)."""
+        with self._write():
+            run_ids = [r[0] for r in self.db.execute("SELECT id FROM runs WHERE study_id = ?", [study_id]).fetchall()]
+            for run_id in run_ids:
+                self.db.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+                self.db.execute("DELETE FROM arrays WHERE run_id = ?", [run_id])
+            self.db.execute("DELETE FROM jobs WHERE item_kind = 'study' AND item_id = ?", [study_id])
+            self.db.execute("DELETE FROM runs WHERE study_id = ?", [study_id])
+            self.db.execute("DELETE FROM studies WHERE id = ?", [study_id])
+
+    def add_run(self, **fields: Any) -> int:
+        fields.setdefault("created", time.time())
+        with self._write():
+            return self.db["runs"].insert(fields).last_pk
+
+    def run(self, run_id: int) -> dict:
+        row = self._row("SELECT * FROM runs WHERE id = ?", [run_id])
+        if row is None:
+            raise InputError(f"no run with id {run_id}")
+        return row
+
+    def runs(self, study_id: int) -> list[dict]:
+        return self._rows("SELECT * FROM runs WHERE study_id = ? ORDER BY level, id", [study_id])
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        with self._write():
+            self.db["runs"].update(run_id, fields)
+
+    def commit_epoch(
+        self, run_id: int, epoch: int, metrics: dict[str, dict[str, float]], arrays: dict[str, tuple[str, int]]
+    ) -> None:
+        """Record one finished epoch atomically: metrics per split, array files, epochs_done."""
+        with self._write():
+            for split, values in metrics.items():
+                for name, value in values.items():
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO metrics(run_id, epoch, split, name, value) VALUES (?, ?, ?, ?, ?)",
+                        [run_id, epoch, split, name, None if value != value else float(value)],
+                    )
+            for split, (path, n) in arrays.items():
+                self.db.execute(
+                    "INSERT OR REPLACE INTO arrays(run_id, epoch, split, path, n) VALUES (?, ?, ?, ?, ?)",
+                    [run_id, epoch, split, path, n],
+                )
+            self.db.execute("UPDATE runs SET epochs_done = ? WHERE id = ?", [epoch, run_id])
+
+    def metrics(self, run_id: int, split: str | None = None) -> list[dict]:
+        if split is None:
+            return self._rows("SELECT * FROM metrics WHERE run_id = ? ORDER BY epoch, split, name", [run_id])
+        return self._rows(
+            "SELECT * FROM metrics WHERE run_id = ? AND split = ? ORDER BY epoch, name", [run_id, split]
+        )
+
+    def metric_table(self, study_id: int, split: str, name: str) -> dict[float, dict[int, float]]:
+        """``{level: {epoch: value}}`` for one metric of one split across a study's runs."""
+        rows = self._rows(
+            "SELECT r.level AS level, m.epoch AS epoch, m.value AS value FROM metrics m "
+            "JOIN runs r ON r.id = m.run_id WHERE r.study_id = ? AND m.split = ? AND m.name = ? "
+            "ORDER BY r.level, m.epoch",
+            [study_id, split, name],
+        )
+        table: dict[float, dict[int, float]] = {}
+        for r in rows:
+            table.setdefault(r["level"], {})[r["epoch"]] = r["value"]
+        return table
+
+    def metric_names(self, study_id: int) -> list[tuple[str, str]]:
+        rows = self.db.execute(
+            "SELECT DISTINCT m.split, m.name FROM metrics m JOIN runs r ON r.id = m.run_id "
+            "WHERE r.study_id = ? ORDER BY m.split, m.name",
+            [study_id],
+        ).fetchall()
+        return [(s, n) for s, n in rows]
+
+    def heldout_path(self, study_id: int, original: str | Path) -> Path:
+        """Where a study keeps its copy of the held-out set (a resumed run never reads a
+        file that changed since the study began)."""
+        return self.study_dir(study_id) / f"valid{''.join(Path(original).suffixes)[-60:]}"
+
+    def array_path(self, run_id: int, epoch: int, split: str) -> Path | None:
+        row = self._row(
+            "SELECT path FROM arrays WHERE run_id = ? AND epoch = ? AND split = ?", [run_id, epoch, split]
+        )
+        return None if row is None else self.file_path(row["path"])
