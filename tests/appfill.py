@@ -1,7 +1,7 @@
 """Databases for the app's screen tests, filled through the store's own API.
 
 The study holds published curves of Rabin et al. (GGNN on Py150 with injected repair
-noise, 50 epochs at 0/25/50/75/100 %, from shared/reference/ci_memorization): training
+noise, 50 epochs at 0/25/50/75/100 %, from tests/data/ci_memorization): training
 localization accuracy and loss Gini, held-out repair accuracy, and the held-out
 localization scores of the last epoch; the scan holds snippets shaped like Yang et al.'s README examples.
 """

@@ -1,4 +1,4 @@
-"""Shared fixtures: reference data from shared/reference, a fresh store per test."""
+"""Shared fixtures: the reference data of tests/data, a fresh store per test."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
+REFERENCE = REPO / "tests" / "data"  # slices of shared/reference (see its README)
 
 
 @pytest.fixture

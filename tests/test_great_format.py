@@ -14,8 +14,8 @@ BUGGY3 = "dev__VARIABLE_MISUSE__SStuB.txt-00261-of-00300.buggy3.jsonl"
 
 
 def great_reference(name: str) -> Path:
-    """A file of shared/reference/great (the repository sits beside shared/)."""
-    path = Path(__file__).resolve().parents[2] / "shared" / "reference" / "great" / name
+    """A file of tests/data/great (copied from shared/reference)."""
+    path = Path(__file__).resolve().parent / "data" / "great" / name
     if not path.exists():
         pytest.fail(f"reference data missing at {path}")
     return path

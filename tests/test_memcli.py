@@ -16,7 +16,7 @@ from engine.formats.outputs_dir import merge_content, write_merged, write_output
 from engine.formats.snippet_text import read_snippets
 from cli.main import main
 
-SIMIAN = Path(__file__).resolve().parents[2] / "shared" / "reference" / "simian"
+SIMIAN = Path(__file__).resolve().parent / "data" / "simian"
 PRIVACY_LOG = SIMIAN / "simian-2.5.10_privacy-style_GENERATED.log"
 REPO_LOG = SIMIAN / "simian-2.5.10_privacy-repo-py-scan_GENERATED.log"
 SHARD0 = "<your-folder>/clone/save/codeparrot/codeparrot-clean/0"

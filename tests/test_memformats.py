@@ -1,4 +1,4 @@
-"""The study's file formats (engine.formats) against shared/reference samples."""
+"""The study's file formats (engine.formats) against real samples (tests/data)."""
 from __future__ import annotations
 
 import hashlib

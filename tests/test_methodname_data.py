@@ -15,7 +15,7 @@ from engine.data.methodname_build import (build_methodname, extract_contexts, lo
                                           normalize_terminal, split_of, split_paths)
 from engine.errors import InputError
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "code2vec"
+REFERENCE = Path(__file__).resolve().parent / "data" / "code2vec"
 
 
 def reference(rel: str) -> Path:

@@ -15,8 +15,8 @@ from engine.errors import InputError
 
 
 def great_reference(name: str) -> Path:
-    """A file of shared/reference/great (the repository sits beside shared/)."""
-    path = Path(__file__).resolve().parents[2] / "shared" / "reference" / "great" / name
+    """A file of tests/data/great (copied from shared/reference)."""
+    path = Path(__file__).resolve().parent / "data" / "great" / name
     if not path.exists():
         pytest.fail(f"reference data missing at {path}")
     return path
