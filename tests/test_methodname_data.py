@@ -11,8 +11,9 @@ from treehelpers import write_tree
 
 from engine.data.methodname import MethodNameSample, java_string_hash, method_label
 from engine.formats.code2vec import format_of, read_methodname, write_c2v, write_jsonl, write_methodname
-from engine.data.methodname_build import (build_methodname, extract_contexts, load_language,
-                                          normalize_terminal, split_of, split_paths)
+from engine.data.methodname_build import build_methodname
+from engine.data.pathcontexts import extract_contexts, load_language, normalize_terminal
+from engine.data.splits import split_of, split_paths
 from engine.errors import InputError
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "code2vec"
@@ -457,7 +458,7 @@ def test_bad_inputs_are_input_errors(tmp_path):
 
 
 def test_a_grammar_tree_sitter_cannot_load_is_one_line(monkeypatch):
-    import engine.data.methodname_build as build
+    import engine.data.pathcontexts as build
 
     monkeypatch.setitem(build._SPECS, "java",
                         dataclasses.replace(build._SPECS["java"], module="tree_sitter_no_such_grammar"))
@@ -470,7 +471,7 @@ def test_a_grammar_tree_sitter_cannot_load_is_one_line(monkeypatch):
     finally:
         monkeypatch.undo()
         build._language.cache_clear()
-        build._parser.cache_clear()
+        build.parser_for.cache_clear()
         build._method_query.cache_clear()
     assert load_language("java") is not None
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.data.methodname_build import extract_contexts as builder_extract_contexts
-from engine.data.rename import extract_contexts, rename_candidates
+from engine.data import methodname_build
+from engine.data.pathcontexts import extract_contexts, method_contexts
+from engine.data.rename import rename_candidates
 from engine.errors import InputError
 
 JAVA = """\
@@ -139,7 +140,7 @@ def f(items, var1):
 
 
 def test_candidates_reextract_with_the_builders_extraction():
-    assert extract_contexts is builder_extract_contexts
+    assert methodname_build.method_contexts is method_contexts  # the builder's own extraction
     original = extract_contexts(JAVA, "java", 200, 0)
     for name, text in rename_candidates(JAVA, "java"):
         renamed = extract_contexts(text, "java", 200, 0)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import metrics
+from engine.metrics.varmisuse import varmisuse_metrics
 from engine.data.varmisuse_build import build_varmisuse
 from engine.store import Store
 from engine.launch import create_study
@@ -55,7 +55,7 @@ def test_study_records_every_epoch(store, dataset, tmp_path):
                     arrays = dict(arrays)
                 recorded = {m["name"]: m["value"] for m in store.metrics(run["id"], split) if m["epoch"] == epoch}
                 # the stored metrics are exactly those of the stored per-sample arrays
-                for name, value in metrics.varmisuse_metrics(arrays).items():
+                for name, value in varmisuse_metrics(arrays).items():
                     if value != value:
                         assert recorded[name] is None
                     else:

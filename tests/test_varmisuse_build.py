@@ -10,7 +10,8 @@ from treehelpers import write_tree
 
 from engine.formats.great import read_great, write_great
 from engine.data.varmisuse import INDENT, NEWLINE, UNINDENT
-from engine.data.varmisuse_build import build_varmisuse, is_valid_file, valid_path_for
+from engine.data.splits import is_valid_file, valid_path_for
+from engine.data.varmisuse_build import build_varmisuse
 from engine.errors import InputError
 
 

@@ -5,7 +5,8 @@ variable of the method, in which that variable alone is renamed to ``varN`` (Rab
 al.; Rabin et al. 2021's "single-place variable renaming"), with N the smallest positive
 number such that ``varN`` is not already an identifier of the method (any name: a
 variable, a field, a method, a type, an attribute). The CSR code re-extracts each
-candidate's path-contexts with :func:`extract_contexts`, the builder's own extraction.
+candidate's path-contexts with :func:`engine.data.pathcontexts.extract_contexts`, the
+builder's own extraction.
 
 Renaming edits the bytes of the tree-sitter nodes of the variable's occurrences, never
 the text: a field, a called method, an attribute or a string with the same name is left
@@ -41,10 +42,8 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from engine.data.methodname_build import ParsedMethod, extract_contexts, parse_method
+from engine.data.pathcontexts import ParsedMethod, parse_method
 from engine.data.pynames import HIDDEN, Unsupported, function_names, named
-
-__all__ = ["rename_candidates", "extract_contexts", "method_variables", "fresh_name"]
 
 Occurrences = list[tuple[int, int]]  # byte ranges in the parsed text
 

@@ -20,7 +20,8 @@ _PIECE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W\d_]+|\d+|[^\w\s]+")
 
 
 @lru_cache(maxsize=1 << 18)
-def _split(token: str) -> tuple[str, ...]:
+def subtoken_tuple(token: str) -> tuple[str, ...]:
+    """The sub-tokens of one source token, as a (cached) tuple."""
     if token.startswith("#") and token.endswith("#") and len(token) > 2:
         return (token,)  # #NEWLINE#, #INDENT#, #UNINDENT#
     if not any(ch.isalnum() for ch in token):
@@ -31,4 +32,4 @@ def _split(token: str) -> tuple[str, ...]:
 
 def split_subtokens(token: str) -> list[str]:
     """The sub-tokens of one source token (see the module docstring)."""
-    return list(_split(token))
+    return list(subtoken_tuple(token))

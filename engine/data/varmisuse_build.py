@@ -38,7 +38,6 @@ summary says so. Both files are written atomically.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -55,6 +54,7 @@ from engine.data.pytokens import parse, tokenize_function, top_level_functions
 from engine.data.varmisuse import UPSTREAM_EDGE_IDS
 from engine.errors import InputError
 from engine.data.sources import read_utf8_source, source_files
+from engine.data.splits import is_valid_file, valid_path_for
 from engine.fsutil import atomic_paths
 
 DATASET_NAME = "byrote"
@@ -84,17 +84,6 @@ class BuildReport:
             f"{self.samples_valid} valid samples in {self.valid_path} ({self.seconds:.1f} s)"
         )
         return text + ("; the valid split is empty" if not self.samples_valid else "")
-
-
-def valid_path_for(out: str | Path) -> Path:
-    """The valid-split file beside ``out``: ``X.jsonl`` -> ``X.valid.jsonl``."""
-    out = Path(out)
-    return out.with_name(f"{out.stem}.valid{out.suffix or '.jsonl'}")
-
-
-def is_valid_file(relpath: str, valid_fraction: float) -> bool:
-    digest = hashlib.sha256(relpath.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < valid_fraction
 
 
 def build_varmisuse(source_dir: str | Path, out_path: str | Path, limit: int | None = None,

@@ -26,7 +26,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from engine.metrics import MetricInfo, gini
+from engine.metrics import MetricInfo, gini, mean
 
 OOV = "<PAD_OR_OOV>"
 """The one special word of every code2vec vocabulary, at index 0: padding and
@@ -166,10 +166,6 @@ METHODNAME_ARRAYS: tuple[str, ...] = ("loss", "pred", "score")
 """The per-sample arrays :func:`methodname_metrics` reads, one value per sample each."""
 
 
-def _mean(x: np.ndarray) -> float:
-    return float(np.mean(x, dtype=np.float64)) if x.size else math.nan
-
-
 def methodname_metrics(arrays: Mapping[str, np.ndarray], true_labels: Sequence[str],
                        target_names: Sequence[str]) -> dict[str, float]:
     """One epoch's METHOD-NAME metrics from per-sample arrays (§4.3).
@@ -220,10 +216,10 @@ def methodname_metrics(arrays: Mapping[str, np.ndarray], true_labels: Sequence[s
         "precision": p,
         "recall": r,
         "f1_score": f1,
-        "exact_match": _mean(exact),
-        "loss": _mean(loss),
+        "exact_match": mean(exact),
+        "loss": mean(loss),
         "gini_loss": gini(loss),
-        "mean_score": _mean(a["score"].astype(np.float64)),
+        "mean_score": mean(a["score"].astype(np.float64)),
         "n": float(n),
     }
 
@@ -269,9 +265,9 @@ def csr(critical, correct) -> dict[str, float]:
     if c.ndim != 1 or c.shape != ok.shape:
         raise ValueError(f"csr: critical {c.shape} and correct {ok.shape} must be 1-D of one length")
     return {
-        "csr_all": _mean(c),
-        "csr_correct": _mean(c[ok]),
-        "csr_incorrect": _mean(c[~ok]),
+        "csr_all": mean(c),
+        "csr_correct": mean(c[ok]),
+        "csr_incorrect": mean(c[~ok]),
     }
 
 
@@ -289,5 +285,5 @@ METHODNAME_METRIC_INFO: dict[str, MetricInfo] = {
     "csr_incorrect": MetricInfo("critical sample ratio, incorrectly predicted samples", None, "4.3.4"),
 }
 """Name -> description, direction and section for the METHOD-NAME metrics; the keys
-shared with :data:`engine.metrics.METRIC_INFO` (``loss``, ``gini_loss``, ``n``) keep their
+shared with :data:`engine.metrics.varmisuse.METRIC_INFO` (``loss``, ``gini_loss``, ``n``) keep their
 meaning."""

@@ -21,7 +21,7 @@ import json
 from collections import Counter
 from typing import Iterable
 
-from engine.data.subtokens import _split, split_subtokens  # noqa: F401  (the one definition)
+from engine.data.subtokens import subtoken_tuple
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -45,7 +45,7 @@ class Vocab:
             tokens.update(sample.tokens)
         counts: Counter[str] = Counter()
         for token, n in tokens.items():
-            for sub in _split(token):
+            for sub in subtoken_tuple(token):
                 counts[sub] += n
         ranked = sorted((s for s, n in counts.items() if n >= min_count and s not in (PAD, UNK)),
                         key=lambda s: (-counts[s], s))
@@ -58,7 +58,7 @@ class Vocab:
         """At most ``max_subtokens`` ids, never empty, never 0."""
         ids = self._cache.get(token)
         if ids is None:
-            ids = [self.stoi.get(s, 1) for s in _split(token)[: self.max_subtokens]]
+            ids = [self.stoi.get(s, 1) for s in subtoken_tuple(token)[: self.max_subtokens]]
             self._cache[token] = ids
         return ids
 

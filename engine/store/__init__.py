@@ -20,8 +20,10 @@ Layout::
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -127,6 +129,22 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
     def _row(self, sql: str, params: Iterable[Any] = ()) -> dict | None:
         rows = self._rows(sql, params)
         return rows[0] if rows else None
+
+    def _add(self, table: str, fields: dict, json_fields: dict[str, Any]) -> int:
+        """Insert a record made now; ``json_fields`` (name -> default) are stored as JSON."""
+        row = {**fields, **{name: json.dumps(fields.get(name) or default) for name, default in json_fields.items()}}
+        row.setdefault("created", time.time())
+        with self._write():
+            return self.db[table].insert(row).last_pk
+
+    def _get(self, table: str, record_id: int, what: str, json_fields: Iterable[str] = ()) -> dict:
+        """One record by id, its JSON fields read back; InputError naming ``what`` if none."""
+        row = self._row(f"SELECT * FROM {table} WHERE id = ?", [record_id])
+        if row is None:
+            raise InputError(f"no {what} with id {record_id}")
+        for name in json_fields:
+            row[name] = json.loads(row[name])
+        return row
 
     def file_path(self, relative: str) -> Path:
         return self.files / relative

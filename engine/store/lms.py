@@ -2,31 +2,17 @@
 corpus, preset and seed (the demo's model, or any ``byrote lm train``)."""
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
-
-from engine.errors import InputError
 
 
 class LMsMixin:
     """LM trainings, on :class:`~engine.store.Store`."""
 
     def add_lm_training(self, **fields: Any) -> int:
-        fields = dict(fields)
-        fields["corpus"] = json.dumps(fields.get("corpus"))
-        fields["settings"] = json.dumps(fields.get("settings") or {})
-        fields.setdefault("created", time.time())
-        with self._write():
-            return self.db["lm_trainings"].insert(fields).last_pk
+        return self._add("lm_trainings", fields, {"corpus": None, "settings": {}})
 
     def lm_training(self, lm_id: int) -> dict:
-        row = self._row("SELECT * FROM lm_trainings WHERE id = ?", [lm_id])
-        if row is None:
-            raise InputError(f"no language-model training with id {lm_id}")
-        row["corpus"] = json.loads(row["corpus"])
-        row["settings"] = json.loads(row["settings"])
-        return row
+        return self._get("lm_trainings", lm_id, "language-model training", ("corpus", "settings"))
 
     def lm_trainings(self) -> list[dict]:
         return [self.lm_training(r["id"]) for r in self._rows("SELECT id FROM lm_trainings ORDER BY id")]

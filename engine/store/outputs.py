@@ -2,8 +2,6 @@
 imported folder) and their outputs, each with its id and md5."""
 from __future__ import annotations
 
-import json
-import time
 from typing import Any, Iterable, Iterator
 
 from engine.errors import InputError
@@ -13,17 +11,10 @@ class OutputsMixin:
     """Output sets and outputs, on :class:`~engine.store.Store`."""
 
     def add_output_set(self, **fields: Any) -> int:
-        fields = dict(fields)
-        fields["config"] = json.dumps(fields.get("config") or {})
-        fields.setdefault("created", time.time())
-        with self._write():
-            return self.db["output_sets"].insert(fields).last_pk
+        return self._add("output_sets", fields, {"config": {}})
 
     def output_set(self, set_id: int) -> dict:
-        row = self._row("SELECT * FROM output_sets WHERE id = ?", [set_id])
-        if row is None:
-            raise InputError(f"no output set with id {set_id}")
-        row["config"] = json.loads(row["config"])
+        row = self._get("output_sets", set_id, "output set", ("config",))
         row["count"] = self.output_count(set_id)
         return row
 

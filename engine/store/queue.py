@@ -8,8 +8,6 @@ import json
 import time
 from typing import Any, Iterable
 
-from engine.errors import InputError
-
 MAX_ATTEMPTS = 3  # a job whose worker dies this often is failed, not restarted forever
 ACTIVE = ("queued", "running")
 # what a job works for: a study (its runs), an LM training, a sampling (an output set),
@@ -36,11 +34,7 @@ class QueueMixin:
             ).last_pk
 
     def job(self, job_id: int) -> dict:
-        row = self._row("SELECT * FROM jobs WHERE id = ?", [job_id])
-        if row is None:
-            raise InputError(f"no job with id {job_id}")
-        row["params"] = json.loads(row["params"])
-        return row
+        return self._get("jobs", job_id, "job", ("params",))
 
     def jobs(self, states: Iterable[str] | None = None) -> list[dict]:
         if states is None:
@@ -78,11 +72,6 @@ class QueueMixin:
                 [job_id],
             )
         return cur.rowcount == 1
-
-    def delete_job(self, job_id: int) -> None:
-        """Remove a job that is not running (a running one stays: cancel it first)."""
-        with self._write():
-            self.db.execute("DELETE FROM jobs WHERE id = ? AND state != 'running'", [job_id])
 
     def claim_job(self, job_id: int, pid: int) -> dict | None:
         """Atomically move a queued job to running for worker ``pid``; None if not queued."""

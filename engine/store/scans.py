@@ -16,21 +16,10 @@ class ScansMixin:
     """Scans and their results, on :class:`~engine.store.Store`."""
 
     def add_scan(self, **fields: Any) -> int:
-        fields = dict(fields)
-        fields["corpus"] = json.dumps(fields.get("corpus") or {})
-        fields["stats"] = json.dumps(fields.get("stats") or {})
-        fields.setdefault("state", "queued")
-        fields.setdefault("created", time.time())
-        with self._write():
-            return self.db["scans"].insert(fields).last_pk
+        return self._add("scans", {"state": "queued", **fields}, {"corpus": {}, "stats": {}})
 
     def scan(self, scan_id: int) -> dict:
-        row = self._row("SELECT * FROM scans WHERE id = ?", [scan_id])
-        if row is None:
-            raise InputError(f"no scan with id {scan_id}")
-        row["corpus"] = json.loads(row["corpus"])
-        row["stats"] = json.loads(row["stats"])
-        return row
+        return self._get("scans", scan_id, "scan", ("corpus", "stats"))
 
     def scans(self) -> list[dict]:
         return [self.scan(r["id"]) for r in self._rows("SELECT id FROM scans ORDER BY id")]

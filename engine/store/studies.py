@@ -2,32 +2,19 @@
 metrics, and the index of per-sample arrays kept as files beside the database."""
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError
 
 
 class StudiesMixin:
     """Studies, runs and their metrics, on :class:`~engine.store.Store`."""
 
     def add_study(self, **fields: Any) -> int:
-        fields = dict(fields)
-        fields["levels"] = json.dumps(fields["levels"])
-        fields["config"] = json.dumps(fields.get("config") or {})
-        fields.setdefault("created", time.time())
-        with self._write():
-            return self.db["studies"].insert(fields).last_pk
+        return self._add("studies", fields, {"levels": [], "config": {}})
 
     def study(self, study_id: int) -> dict:
-        row = self._row("SELECT * FROM studies WHERE id = ?", [study_id])
-        if row is None:
-            raise InputError(f"no study with id {study_id}")
-        row["levels"] = json.loads(row["levels"])
-        row["config"] = json.loads(row["config"])
-        return row
+        return self._get("studies", study_id, "study", ("levels", "config"))
 
     def studies(self) -> list[dict]:
         return [self.study(r["id"]) for r in self._rows("SELECT id FROM studies ORDER BY id")]
@@ -44,15 +31,10 @@ class StudiesMixin:
             self.db.execute("DELETE FROM studies WHERE id = ?", [study_id])
 
     def add_run(self, **fields: Any) -> int:
-        fields.setdefault("created", time.time())
-        with self._write():
-            return self.db["runs"].insert(fields).last_pk
+        return self._add("runs", fields, {})
 
     def run(self, run_id: int) -> dict:
-        row = self._row("SELECT * FROM runs WHERE id = ?", [run_id])
-        if row is None:
-            raise InputError(f"no run with id {run_id}")
-        return row
+        return self._get("runs", run_id, "run")
 
     def runs(self, study_id: int) -> list[dict]:
         return self._rows("SELECT * FROM runs WHERE study_id = ? ORDER BY level, id", [study_id])

@@ -88,7 +88,8 @@ class MethodNameTask:
         same context sampling), so that a sample is critical because of the renaming alone,
         never because a different subset of its contexts was sampled.
         """
-        from engine.data.rename import extract_contexts, rename_candidates
+        from engine.data.pathcontexts import extract_contexts
+        from engine.data.rename import rename_candidates
         from engine.models.c2v_batching import encode_methodname
 
         limit = int(cfg.get("csr_samples", 0))

@@ -2,7 +2,7 @@
 
 Data in the GREAT format (:mod:`engine.formats.great`), label noise of §4.1
 (:mod:`engine.noise.varmisuse`), Transformer / GGNN / GREAT cores under Vasic et al.'s
-two-pointer head (:mod:`engine.models`), metrics of §4.3 (:mod:`engine.metrics`).
+two-pointer head (:mod:`engine.models`), metrics of §4.3 (:mod:`engine.metrics.varmisuse`).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import metrics
+from engine.metrics.varmisuse import varmisuse_metrics
 from engine.formats import great
 from engine.noise import varmisuse as noise
 from engine.data.varmisuse import VarMisuseSample
@@ -91,7 +91,7 @@ class VarMisuseTask:
         return {}
 
     def epoch_metrics(self, arrays: dict[str, np.ndarray], encoded=None, prepared=None) -> dict[str, float]:
-        return metrics.varmisuse_metrics(arrays)
+        return varmisuse_metrics(arrays)
 
 
 TASK = VarMisuseTask()
