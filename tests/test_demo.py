@@ -42,6 +42,7 @@ def _run_stage(store: Store, stage: str, settings: dict) -> str:
     return jobs.run_job(store, store.claim_next_job(0, {job}))
 
 
+@pytest.mark.slow
 def test_the_chain_runs_every_step_in_order(tmp_path):
     store = Store(tmp_path / "demo.db")
     s = tiny()
@@ -124,6 +125,7 @@ def test_unknown_stage_and_setting(store):
         demo_settings(colour="red")
 
 
+@pytest.mark.slow
 def test_the_headless_demo_prints_both_instruments(tmp_path, monkeypatch, capsys):
     settings = tiny()
     monkeypatch.setattr(demo, "demo_settings", lambda **given: settings)

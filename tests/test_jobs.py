@@ -57,6 +57,7 @@ def test_cancel_running_job(store):
     assert time.time() - t0 < 5  # picked up by the heartbeat within a couple of beats
 
 
+@pytest.mark.slow
 def test_one_worker_per_database(store):
     lock = jobs.WorkerLock(store)
     assert lock.acquire()
@@ -91,6 +92,7 @@ def test_unknown_kind(store):
         jobs.job_function("nope")
 
 
+@pytest.mark.slow
 def test_relative_database_path_reaches_the_detached_worker(tmp_path, monkeypatch):
     """A relative --db names the same file for the detached worker as for the caller."""
     from engine.store import Store

@@ -118,6 +118,7 @@ def test_trained_model_reloads_like_a_hub_model(tiny_lm):
     assert len(ids) < len(CODE.encode())  # merges were learned
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_and_a_resumed_run_ends_with_the_same_weights(tiny_lm, tmp_path, monkeypatch):
     cfg = presets.load_preset("tiny", "lm")
     corpus = open_corpus(str(tiny_lm.corpus_dir))

@@ -47,6 +47,7 @@ def _outputs(store: Store, set_id: int) -> list[tuple[int, str, str, int]]:
     return [(o["id"], o["md5"], o["text"], o["n_tokens"]) for o in store.outputs(set_id)]
 
 
+@pytest.mark.slow
 def test_sample_job_fills_the_set_reproducibly(store, tiny_lm):
     a, same, other = _set(store, tiny_lm.out), _set(store, tiny_lm.out), _set(store, tiny_lm.out, seed=2)
     prompted = _set(store, tiny_lm.out, n=3, prompt="import ")
@@ -71,6 +72,7 @@ def test_sample_job_fills_the_set_reproducibly(store, tiny_lm):
     assert store.job(again)["state"] == "done" and _outputs(store, a) == out
 
 
+@pytest.mark.slow
 def test_a_crash_midway_resumes_without_gaps_or_duplicates(store, tiny_lm, monkeypatch):
     straight, crashed = _set(store, tiny_lm.out, n=11), _set(store, tiny_lm.out, n=11)
     real, calls = sample.sample_batch, []
@@ -94,6 +96,7 @@ def test_a_crash_midway_resumes_without_gaps_or_duplicates(store, tiny_lm, monke
     assert [o[0] for o in _outputs(store, crashed)] == list(range(1, 12))
 
 
+@pytest.mark.slow
 def test_raising_n_continues_exactly(store, tiny_lm):
     """The last batch is generated whole and cut, so a set grown later equals one asked
     for at its final size."""
@@ -138,6 +141,7 @@ def test_too_long_for_the_model_context(store, tiny_lm):
         sample.sample_job(ctx)
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_gives_the_uninterrupted_outputs(tiny_lm, tmp_path):
     n, size = 48, 4
     store = Store(tmp_path / "killed.db")
@@ -171,6 +175,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_outputs(tiny_lm, tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_sample_batch_is_a_plain_function(tiny_lm):
     from engine.lm.hub import load_causal_lm
 

@@ -314,6 +314,7 @@ def _new_scan(store, corpus_dir: Path, workers: int, shard_bytes: int = 300) -> 
                           n_outputs=store.max_output_id(1), min_lines=6, case_sensitive=0, workers=workers)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_cancelled_scan_resumes_without_redoing_finished_shards(store, tmp_path, workers):
     import hashlib

@@ -40,6 +40,7 @@ def _study(store, dataset, levels=(0.0, 100.0), epochs=2, model="great", seed=3)
                         device="cpu", overrides=TINY)
 
 
+@pytest.mark.slow
 def test_study_records_every_epoch(store, dataset, tmp_path):
     sid = _study(store, dataset)
     runs = store.runs(sid)
@@ -114,6 +115,7 @@ def _all_metrics(store: Store, sid: int) -> dict:
             for r in store.runs(sid) for m in store.metrics(r["id"])}
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
     epochs = 3
     straight = Store(tmp_path / "straight.db")
@@ -151,6 +153,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
     assert [p.name for p in killed.run_dir(run["id"]).glob("*.pt")] == [f"checkpoint_epoch{epochs}.pt"]
 
 
+@pytest.mark.slow
 def test_command_line_study_with_wait(dataset, tmp_path, capsys):
     """`byrote study --wait` starts a detached worker, follows it, and the results,
     jobs and export commands read what it wrote."""
@@ -188,6 +191,7 @@ def mn_dataset(tmp_path_factory):
     return report
 
 
+@pytest.mark.slow
 def test_method_name_study_records_f1_and_csr(mn_dataset, store, tmp_path):
     """The same study machinery runs the method-name task: per-group noise, code2vec,
     sub-token F1 on both splits, and the critical sample ratio on held-out data."""
