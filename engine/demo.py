@@ -1,23 +1,10 @@
 """The demo: both instruments end to end on this Python's standard library, and the
-check of the paper's observations on its results.
+check of the paper's observations on its results (:func:`observations`).
 
 Its settings and steps live here, shared by ``byrote demo --headless`` (which runs them
-in the foreground) and job kind ``demo`` (which the app's worker runs). Every file goes
-to ``<files>/demo``; the settings are plain data (:func:`demo_settings`), so a test can
-make the demo tiny.
-
-The worker runs queued jobs one at a time, oldest first, and later steps need earlier
-results, so job kind ``demo`` is a chain of stages, each queueing the next work:
-
-- ``start``: cut the standard-library slice the language model learns, queue its
-  training (``lm_train``, unless the model was trained earlier), then stage ``sample``;
-- ``sample``: queue the sampling of the model's outputs, then stage ``scan``;
-- ``scan``: queue the scan of the outputs against the slice, then stage ``studies``;
-- ``studies``: build the VarMisuse and method-name datasets and create the two noise
-  studies, whose ``train_run`` jobs follow.
-
-A stage run again (after a lost worker) queues nothing twice, and a chain whose language
-model or outputs are missing still goes on to the studies. Nothing here imports torch at
+in the foreground) and job kind ``demo`` (:func:`demo_job`, a chain of stages, which the
+app's worker runs). Every file goes to ``<files>/demo``; the settings are plain data
+(:func:`demo_settings`), so a test can make the demo tiny. Nothing here imports torch at
 module level.
 """
 from __future__ import annotations
@@ -269,7 +256,22 @@ _STAGE_FUNCTIONS = {"start": _stage_start, "sample": _stage_sample, "scan": _sta
 
 
 def demo_job(ctx) -> None:
-    """Job kind ``demo``: params ``stage`` (one of :data:`STAGES`) and ``settings``."""
+    """Job kind ``demo``: params ``stage`` (one of :data:`STAGES`) and ``settings``.
+
+    The worker runs queued jobs one at a time, oldest first, and later steps need earlier
+    results, so job kind ``demo`` is a chain of stages, each queueing the next work:
+
+    - ``start``: cut the standard-library slice the language model learns, queue its
+      training (``lm_train``, unless the model was trained earlier), then stage
+      ``sample``;
+    - ``sample``: queue the sampling of the model's outputs, then stage ``scan``;
+    - ``scan``: queue the scan of the outputs against the slice, then stage ``studies``;
+    - ``studies``: build the VarMisuse and method-name datasets and create the two noise
+      studies, whose ``train_run`` jobs follow.
+
+    A stage run again (after a lost worker) queues nothing twice, and a chain whose
+    language model or outputs are missing still goes on to the studies.
+    """
     stage = ctx.params.get("stage")
     if stage not in _STAGE_FUNCTIONS:
         raise InputError(f"unknown demo stage {stage!r} (known: {', '.join(STAGES)})")

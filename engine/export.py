@@ -1,22 +1,9 @@
-"""Exports from the store in the formats the studies published.
-
-Noise studies (:func:`export_curves`), in the layout of Rabin et al.'s results
-(mdrafiqulrabin/CI-Memorization, ``data/summary/data/<task>/<noise type>/``):
-
-- ``DIR/<metric>/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
-  ``epoch,0_percent,25_percent,...``: one row per epoch, one column per noise level,
-  e.g. ``accuracy/GGNN_stdlib_Localization_held.csv``.
-- ``DIR/prediction_score/<Model>_<dataset>_<Head>_<split>.csv`` with the header
-  ``sample,0_percent,...``: each sample's predicted score averaged over all epochs, sorted
-  ascending, one row per rank (the paper's Figures 4 and 5, "average probability score
-  considering all epochs", §5.2).
-
-Splits are named as upstream (``train``, and ``held`` or ``test`` for held-out data), and
-lines end in CRLF as upstream. All files of one export appear together or not at all.
-
-Memorization extraction (Yang et al.'s Privacy-in-Code-Models): :func:`export_memorization`
-writes ``memorization.json`` and :func:`export_snippets` the ``>>>>>>>>>>fingerprints``
-snippet text (:mod:`engine.formats`).
+"""Exports from the store in the formats the studies published: the noise studies'
+curves and score distributions (:func:`export_curves`, in the layout of Rabin et al.'s
+results, mdrafiqulrabin/CI-Memorization) and the memorization extraction's
+``memorization.json`` and snippet text (:func:`export_memorization`,
+:func:`export_snippets`; Yang et al.'s Privacy-in-Code-Models, through
+:mod:`engine.formats.memorization_json` and :mod:`engine.formats.snippet_text`).
 """
 from __future__ import annotations
 
@@ -38,7 +25,23 @@ def _column(level: float) -> str:
 
 
 def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path]:
-    """Write every metric curve and score distribution of a study; return the files."""
+    """Write every metric curve and score distribution of a study; return the files.
+
+    The layout of ``data/summary/data/<task>/<noise type>/`` in
+    mdrafiqulrabin/CI-Memorization:
+
+    - ``DIR/<metric>/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
+      ``epoch,0_percent,25_percent,...``: one row per epoch, one column per noise level,
+      e.g. ``accuracy/GGNN_stdlib_Localization_held.csv``.
+    - ``DIR/prediction_score/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
+      ``sample,0_percent,...``: each sample's predicted score averaged over all epochs,
+      sorted ascending, one row per rank (the paper's Figures 4 and 5, "average
+      probability score considering all epochs", §5.2).
+
+    Splits are named as upstream (``train``, and ``held`` or ``test`` for held-out data),
+    and lines end in CRLF as upstream. All files of one export appear together or not at
+    all.
+    """
     from engine.tasks import get_task
 
     study = store.study(study_id)

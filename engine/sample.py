@@ -1,15 +1,7 @@
-"""Sampling outputs from a causal language model, as the study's ``extract.py`` does, resumably.
-
-Job kind ``sample`` fills an output set (see :meth:`engine.store.Store.add_output_set`):
-``n`` outputs of ``seq_len`` new tokens each, sampled with top-k and a temperature from
-the model's beginning-of-text token (or from a prompt). Only the continuation is kept.
-
-Output ids run 1..n. Batch ``b`` holds ids ``b*B+1 .. min((b+1)*B, n)`` and is always
-generated with ``B`` rows (the last batch is cut to ``n``), from a random state seeded by
-(seed, b) alone. So an output depends only on the model, the settings, the seed, the
-batch size and its id: a job killed midway and resumed, or a set whose ``n`` is raised
-later, holds exactly what one uninterrupted run would have. Each batch is stored in one
-transaction, so a batch cut off midway is redone, never stored twice.
+"""Sampling outputs from a causal language model, as the extraction study's ``extract.py``
+does (Yang et al., seeds/003), resumably: job kind ``sample`` (:func:`sample_job`) fills
+an output set with top-k, temperature-scaled continuations; its docstring says why a
+resumed job holds what an uninterrupted one would.
 """
 from __future__ import annotations
 
@@ -98,7 +90,19 @@ def md5_text(text: str) -> str:
 
 
 def sample_job(ctx) -> None:
-    """Job kind ``sample``: params ``set_id`` and ``device`` ("auto", "cpu" or "cuda")."""
+    """Job kind ``sample``: params ``set_id`` and ``device`` ("auto", "cpu" or "cuda").
+
+    Fills an output set (see :meth:`engine.store.Store.add_output_set`): ``n`` outputs of
+    ``seq_len`` new tokens each, sampled with top-k and a temperature from the model's
+    beginning-of-text token (or from a prompt). Only the continuation is kept.
+
+    Output ids run 1..n. Batch ``b`` holds ids ``b*B+1 .. min((b+1)*B, n)`` and is always
+    generated with ``B`` rows (the last batch is cut to ``n``), from a random state seeded
+    by (seed, b) alone. So an output depends only on the model, the settings, the seed,
+    the batch size and its id: a job killed midway and resumed, or a set whose ``n`` is
+    raised later, holds exactly what one uninterrupted run would have. Each batch is
+    stored in one transaction, so a batch cut off midway is redone, never stored twice.
+    """
     from engine.lm.hub import context_length, load_causal_lm
     from engine.runtime import resolve_device
 

@@ -1,14 +1,8 @@
-"""Training the runs of a noise study (Rabin et al. §4.2–4.3), job kind ``train_run``.
-
-Each run trains one model on its noisy copy of the training set (made by
+"""Training the runs of a noise study (Rabin et al. §4.2–4.3), job kind ``train_run``:
+each run trains one model on its noisy copy of the training set (made by
 :func:`engine.launch.create_study`) and, after every epoch, evaluates it on that copy (the
 labels it was trained on) and on the clean held-out set, recording per-sample arrays and
 the metrics of §4.3. The loop is one readable function, as in nanoGPT.
-
-Reproducibility: the model is initialised from the study seed, and every epoch draws
-its sample order and dropout from a generator seeded by (seed, epoch) alone. A run that
-is killed and resumed from its last checkpoint therefore ends with exactly the metrics
-of a run never interrupted.
 """
 from __future__ import annotations
 
@@ -33,6 +27,13 @@ def _checkpoint_path(store: Store, run_id: int, epoch: int) -> Path:
 
 
 def train_run(store: Store, run_id: int, ctx=None) -> None:
+    """Train run ``run_id`` to its last epoch, from its last checkpoint if it has one.
+
+    Reproducibility: the model is initialised from the study seed, and every epoch draws
+    its sample order and dropout from a generator seeded by (seed, epoch) alone. A run
+    that is killed and resumed from its last checkpoint therefore ends with exactly the
+    metrics of a run never interrupted.
+    """
     import torch
 
     run = store.run(run_id)

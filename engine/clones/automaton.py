@@ -1,20 +1,7 @@
-"""A suffix automaton over output lines, matched against corpus regions.
-
-Let an output's kept keys be k_1..k_m. For a position j, E(j) is the largest length L
-such that k_{j-L+1..j} occurs as consecutive kept lines of one corpus document (0 if
-none). A span of L >= K lines ending at j is memorized iff L <= E(j), and the maximal
-memorized spans are exactly ``[j-E(j)+1, j]`` for the j with E(j) >= K and
-E(j+1) < E(j) + 1 (the span cannot grow to the right; it cannot grow to the left by the
-choice of E(j)).
-
-The automaton (Blumer et al.'s DAWG, built online) recognizes every substring of the
-outputs. Feeding a corpus region through it yields, at each region position q, the
-state s_q and length l_q of the longest suffix of the region up to q that occurs in
-the outputs. Every output end position j whose prefix state has an ancestor u (in the
-suffix-link tree) reached by the corpus then gets E(j) >= min(length reached at u,
-len(u)); the maximum over the ancestors is E(j). A string S of state t occurs in the
-corpus ending at q iff t is an ancestor of s_q, or t == s_q and l_q >= |S|: that gives
-every count by summing a histogram of reached (state, length) pairs over the subtree.
+"""A suffix automaton over output lines (Blumer et al.'s DAWG, built online), matched
+against corpus regions: for every output position j it gives E(j), the length of the
+longest memorized run of lines ending there, and the corpus counts and first locations
+of any span (:class:`Finished`, whose docstring gives the definitions).
 """
 from __future__ import annotations
 
@@ -69,7 +56,12 @@ class SuffixAutomaton:
 
 
 class Matcher:
-    """Feeds corpus regions through an automaton and keeps what the counts need."""
+    """Feeds corpus regions through an automaton and keeps what the counts need.
+
+    The automaton recognizes every substring of the outputs. Feeding a corpus region
+    through it yields, at each region position q, the state s_q and length l_q of the
+    longest suffix of the region up to q that occurs in the outputs.
+    """
 
     def __init__(self, automaton: SuffixAutomaton, min_lines: int):
         self.sam = automaton
@@ -110,7 +102,22 @@ class Matcher:
 
 
 class Finished:
-    """E(j) at every prefix state, and the corpus counts and refs of any span."""
+    """E(j) at every prefix state, and the corpus counts and refs of any span.
+
+    Let an output's kept keys be k_1..k_m. For a position j, E(j) is the largest length
+    L such that k_{j-L+1..j} occurs as consecutive kept lines of one corpus document (0
+    if none). A span of L >= K lines ending at j is memorized iff L <= E(j), and the
+    maximal memorized spans are exactly ``[j-E(j)+1, j]`` for the j with E(j) >= K and
+    E(j+1) < E(j) + 1 (the span cannot grow to the right; it cannot grow to the left by
+    the choice of E(j)).
+
+    With s_q and l_q as fed by :class:`Matcher`: every output end position j whose
+    prefix state has an ancestor u (in the suffix-link tree) reached by the corpus gets
+    E(j) >= min(length reached at u, len(u)); the maximum over the ancestors is E(j). A
+    string S of state t occurs in the corpus ending at q iff t is an ancestor of s_q, or
+    t == s_q and l_q >= |S|: that gives every count by summing a histogram of reached
+    (state, length) pairs over the subtree.
+    """
 
     def __init__(self, matcher: Matcher):
         sam = matcher.sam

@@ -1,13 +1,8 @@
-"""One pass over corpus documents: keep only the regions that may hold memorized spans.
-
-Per document, one walk over the raw bytes (:class:`~engine.clones.linekeys.LineTable`,
-compiled) folds case, cuts lines, strips them and looks every key up in the outputs'
-vocabulary. A kept line whose key is in no output breaks every run; a window of K kept lines can only be
-memorized if all K ids are known and its hash is among the outputs' window hashes. A
-*region* is a maximal run of kept lines covered by such windows: every memorized
-occurrence lies inside one region, so the exact matching later sees only regions.
-Regions are found, kept and written column by column (:class:`RegionBatch`), with no
-Python work per line and little per region.
+"""One pass over corpus documents, keeping only the regions that may hold memorized spans
+(:func:`filter_documents`, :func:`batch_regions`), so the exact matching later
+(:mod:`engine.clones.memorized`) sees only regions. Regions are found, kept and written
+column by column (:class:`RegionBatch`; one ``.npz`` per shard, :func:`write_regions`),
+with no Python work per line and little per region.
 """
 from __future__ import annotations
 
@@ -143,7 +138,15 @@ def filter_documents(
     stats: FilterStats, check: Callable[[], None] | None = None,
 ) -> Iterator[RegionBatch]:
     """Regions of every document, in order, a batch at a time; counts documents, bytes
-    and skipped ones."""
+    and skipped ones.
+
+    Per document, one walk over the raw bytes (:class:`~engine.clones.linekeys.LineTable`,
+    compiled) folds case, cuts lines, strips them and looks every key up in the outputs'
+    vocabulary. A kept line whose key is in no output breaks every run; a window of K
+    kept lines can only be memorized if all K ids are known and its hash is among the
+    outputs' window hashes. A *region* is a maximal run of kept lines covered by such
+    windows (:func:`batch_regions`): every memorized occurrence lies inside one region.
+    """
     batch: list[tuple[str, bytes, np.ndarray]] = []
     size = 0
 

@@ -2,8 +2,8 @@
 
 The corpus side of a clone scan looks up the key of every line of every document
 (:mod:`engine.clones.lines` defines keys). :class:`LineTable` does that in a compiled
-kernel (``engine.clones._linekeys``, built by ``pip install -e .`` where a C compiler is
-present) that walks the bytes once: it cuts lines at ``\\n``, strips them, folds ASCII case
+kernel (``engine.clones._linekeys``, built at install time by setup.py where a C
+compiler is present) that walks the bytes once: it cuts lines at ``\\n``, strips them, folds ASCII case
 on the fly and probes an exact hash table. A line holding non-ASCII bytes in a
 case-insensitive scan is handed back and folded here with ``str.lower`` (which may change
 lengths and depends on context), so results are exactly those of :func:`reference_ids`.

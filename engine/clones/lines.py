@@ -1,7 +1,6 @@
-"""Lines and line keys: the unit of comparison of a clone scan.
-
-Definitions (Simian 2.5.10's defaults as Yang et al. ran it: ``ignoreCharacterCase``,
-``ignoreCurlyBraces``, threshold 6):
+"""Lines and line keys, the unit of comparison of a clone scan, after Simian 2.5.10's
+defaults as Yang et al. ran it (``ignoreCharacterCase``, ``ignoreCurlyBraces``,
+threshold 6):
 
 - A text is cut into lines at ``\\n``; line numbers are 1-based.
 - A line's *key* is the line without leading and trailing ASCII white space (space, tab,
@@ -9,7 +8,6 @@ Definitions (Simian 2.5.10's defaults as Yang et al. ran it: ``ignoreCharacterCa
   non-ASCII letters fold too).
 - A line whose key is empty, ``{`` or ``}`` is *ignored*: it neither counts towards a
   span's length nor breaks a run. Every other line is *kept*.
-- A snippet's *fingerprint* is the md5 hex digest of its kept keys joined with ``\\n``.
 """
 from __future__ import annotations
 
@@ -37,5 +35,5 @@ def line_keys(folded: bytes) -> list[bytes]:
 
 
 def fingerprint(keys: Iterable[bytes]) -> str:
-    """md5 hex digest of the keys joined with a newline."""
+    """A snippet's *fingerprint*: the md5 hex digest of its kept keys joined with ``\\n``."""
     return hashlib.md5(b"\n".join(keys)).hexdigest()

@@ -1,14 +1,6 @@
-"""From corpus regions to memorized snippets, with their counts on both sides.
-
-Definitions (the scan's contract; see :mod:`engine.clones.lines` for lines and keys):
-
-- A run of K or more consecutive kept lines of an output is *memorized* if the same
-  keys occur, consecutively, in one corpus document. It is *maximal* if it cannot grow
-  by the kept line before it or after it and stay memorized. Spans may overlap.
-- ``train``: corpus positions where the span's keys occur (overlaps count);
-  ``extract``: output positions where they form a maximal memorized span;
-  ``len``: number of kept lines. Up to 50 corpus locations are kept per fingerprint,
-  the first in corpus order, each with 3 lines of context on either side.
+"""From corpus regions to memorized snippets, with their counts on both sides
+(:func:`find_memorized`, whose docstring is the scan's contract; Yang et al., seeds/003).
+Lines and keys are those of :mod:`engine.clones.lines`.
 """
 from __future__ import annotations
 
@@ -64,7 +56,17 @@ def find_memorized(
 ) -> list[Snippet]:
     """Every memorized snippet, sorted by fingerprint. ``regions()`` yields the corpus
     regions in corpus order, the same each call (it is read once per group of outputs,
-    and twice more)."""
+    and twice more).
+
+    - A run of K or more consecutive kept lines of an output is *memorized* if the same
+      keys occur, consecutively, in one corpus document. It is *maximal* if it cannot
+      grow by the kept line before it or after it and stay memorized. Spans may overlap.
+    - A :class:`Snippet` per fingerprint: ``train``: corpus positions where the span's
+      keys occur (overlaps count); ``extract``: output positions where they form a
+      maximal memorized span; ``len``: number of kept lines. Up to 50 corpus locations
+      are kept per fingerprint, the first in corpus order, each with 3 lines of context
+      on either side.
+    """
     k = index.k
     check = check or (lambda: None)
     # 1. which output windows occur in the corpus at all: only those stretches can match
@@ -120,7 +122,7 @@ def find_memorized(
                 snip.extract += 1
                 snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
         del sam, matcher, done, states
-    # 5. the kept corpus locations, with their context
+    # 4. the kept corpus locations, with their context
     if wanted:
         for g, region in enumerate(regions()):
             for q, size, snip in wanted.get(g, ()):

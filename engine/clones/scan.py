@@ -1,14 +1,7 @@
-"""The scan job: outputs against a corpus, shard by shard, resumable.
-
-1. The outputs of the set are indexed (:class:`~engine.clones.index.OutputIndex`) and
-   the filter's part of the index is saved under ``<files>/scans/<id>/index``.
-2. Each corpus shard is filtered in a worker process into a regions file
-   (``shards/<n>.jsonl``, written atomically); the shard is then marked finished in the
-   store, so a restarted scan skips it. Memory is bounded by the outputs: a worker holds
-   the vocabulary, the window hashes and one document at a time.
-3. The regions of all shards are matched exactly against the outputs
-   (:func:`~engine.clones.memorized.find_memorized`) and the snippets, their output
-   locations and up to 50 corpus locations each are stored in one transaction.
+"""The scan job (Yang et al., seeds/003): outputs against a corpus, shard by shard,
+resumable; shards are filtered in worker processes and the regions matched exactly
+(:func:`run_scan`, whose docstring gives the steps). :func:`scan_texts` is the same scan
+in memory.
 """
 from __future__ import annotations
 
@@ -97,6 +90,20 @@ class _Progress:
 
 
 def run_scan(store: Store, scan_id: int, ctx=None) -> None:
+    """Run scan ``scan_id``, skipping the shards a previous attempt finished:
+
+    1. The outputs of the set are indexed (:class:`~engine.clones.index.OutputIndex`) and
+       the filter's part of the index is saved under ``<files>/scans/<id>/index``.
+    2. Each corpus shard is filtered in a worker process into a regions file
+       (``shards/<n>.npz``, the regions column by column, written atomically:
+       :func:`~engine.clones.filter.write_regions`); the shard is then marked finished in
+       the store, so a restarted scan skips it. A worker holds the vocabulary, the window
+       hashes, one batch of documents (:data:`~engine.clones.filter.BATCH_BYTES`) and the
+       regions of its shard.
+    3. The regions of all shards are matched exactly against the outputs
+       (:func:`~engine.clones.memorized.find_memorized`) and the snippets, their output
+       locations and up to 50 corpus locations each are stored in one transaction.
+    """
     scan = store.scan(scan_id)
     t0 = time.time()
     corpus = Corpus.from_spec(scan["corpus"])

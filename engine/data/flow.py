@@ -1,39 +1,12 @@
-"""Program-graph edges of one function, in GREAT's edge vocabulary.
+"""Program-graph edges of one function, in GREAT's edge vocabulary (Hellendoorn et al.
+2020, after Allamanis et al. 2018), as the reference data has them (tests/data/great).
 
-Edges are ``(src, dst, "enum_NAME")`` between token positions, pointing back in time as
-in the reference data (shared/reference/great; Hellendoorn et al. 2020, after Allamanis
-et al. 2018):
-
-- ``enum_NEXT_SYNTAX``: each token to the next, skipping ``#NEWLINE#`` and ``#UNINDENT#``
-  but not ``#INDENT#`` (so the reference links 6 -> 8 over a ``#NEWLINE#`` at 7). Upstream
-  derives it from its AST and now and then also crosses a ``#NEWLINE#`` or skips an
-  ``#INDENT#``; this rule reproduces most of the reference edges, not those.
-- ``enum_LAST_LEXICAL_USE``: each name occurrence to the previous occurrence of the same
-  name in token order; free names count too (the reference links a global ``Q``).
-- ``enum_LAST_WRITE`` / ``enum_LAST_READ``: each variable occurrence, read or write, to
-  every occurrence that may have last written / read that variable before it runs.
-- ``enum_COMPUTED_FROM``: a plain-name assignment target (``=``, augmented, annotated,
-  ``:=``) to each variable read while evaluating the right-hand side. Upstream also uses
-  attribute targets (at their ``.``) and free names as sources; those are left out.
-
-The data-flow edges come from a may-analysis in evaluation order over sets of positions:
-branches of ``if``/``elif``/``else``, ``and``/``or`` and ``x if c else y`` are joined;
-loops and comprehensions iterate to a fixed point (``break``, ``continue``, ``else``;
-``while True`` has no exit but ``break``); an ``except`` handler starts from any state its
-``try`` body passed through; ``finally`` runs on the normal, exception, ``return``,
-``break`` and ``continue`` paths, each continuing where it should; ``return`` and ``raise``
-end a path; an ``except ... as e`` name is unbound after its handler; class bodies run in
-place. Soundness over completeness, so that every edge is possible on some path:
-
-- code that runs later or never (nested function and lambda bodies, a generator
-  expression after its first iterable) gets no flow edges and is assumed not to run;
-- a read or write without a token (a name in an f-string, an ``import`` or nested
-  ``def`` of an assigned name) ends the chain: the next occurrence gets no edge from it;
-- context managers are assumed not to swallow exceptions and comparison chains to run to
-  the end; both can only leave edges out.
-
-Not produced: ``CFG_NEXT``, ``FIELD``, ``SYNTAX``, ``RETURNS_TO``, ``FORMAL_ARG_NAME``,
-``CALLS``: upstream hangs them on AST nodes that a token sequence does not have.
+Edges are ``(src, dst, "enum_NAME")`` between token positions, pointing back in time:
+NEXT_SYNTAX (:func:`syntax_edges`), LAST_LEXICAL_USE (:func:`lexical_edges`), and
+LAST_WRITE, LAST_READ and COMPUTED_FROM from a data-flow analysis (:func:`flow_edges`);
+each function's docstring says how byrote derives them. Not produced: ``CFG_NEXT``,
+``FIELD``, ``SYNTAX``, ``RETURNS_TO``, ``FORMAL_ARG_NAME``, ``CALLS``: upstream hangs
+them on AST nodes that a token sequence does not have.
 """
 from __future__ import annotations
 
@@ -54,11 +27,18 @@ NOTHING: Sets = (frozenset(), frozenset())
 
 
 def syntax_edges(tokens: list[str]) -> list[Edge]:
+    """``enum_NEXT_SYNTAX``: each token to the next, skipping ``#NEWLINE#`` and
+    ``#UNINDENT#`` but not ``#INDENT#`` (so the reference links 6 -> 8 over a
+    ``#NEWLINE#`` at 7). Upstream derives it from its AST and now and then also crosses a
+    ``#NEWLINE#`` or skips an ``#INDENT#``; this rule reproduces most of the reference
+    edges, not those."""
     real = [i for i, t in enumerate(tokens) if t not in (NEWLINE, UNINDENT)]
     return [(a, b, NEXT_SYNTAX) for a, b in zip(real, real[1:])]
 
 
 def lexical_edges(tokens: list[str], name_positions: list[int]) -> list[Edge]:
+    """``enum_LAST_LEXICAL_USE``: each name occurrence to the previous occurrence of the
+    same name in token order; free names count too (the reference links a global ``Q``)."""
     edges, last = [], {}
     for pos in sorted(name_positions):
         if tokens[pos] in last:
@@ -69,6 +49,31 @@ def lexical_edges(tokens: list[str], name_positions: list[int]) -> list[Edge]:
 
 def flow_edges(func: Node, occurrences: dict[int, tuple[int | None, Var]]) -> list[Edge]:
     """LAST_WRITE, LAST_READ and COMPUTED_FROM edges of a top-level function.
+
+    - ``enum_LAST_WRITE`` / ``enum_LAST_READ``: each variable occurrence, read or write,
+      to every occurrence that may have last written / read that variable before it runs.
+    - ``enum_COMPUTED_FROM``: a plain-name assignment target (``=``, augmented, annotated,
+      ``:=``) to each variable read while evaluating the right-hand side. Upstream also
+      uses attribute targets (at their ``.``) and free names as sources; those are left
+      out.
+
+    They come from a may-analysis in evaluation order over sets of positions: branches
+    of ``if``/``elif``/``else``, ``and``/``or`` and ``x if c else y`` are joined; loops and
+    comprehensions iterate to a fixed point (``break``, ``continue``, ``else``; ``while
+    True`` has no exit but ``break``); an ``except`` handler starts from any state its
+    ``try`` body passed through; ``finally`` runs on the normal, exception, ``return``,
+    ``break`` and ``continue`` paths, each continuing where it should; ``return`` and
+    ``raise`` end a path; an ``except ... as e`` name is unbound after its handler; class
+    bodies run in place. Soundness over completeness, so that every edge is possible on
+    some path:
+
+    - code that runs later or never (nested function and lambda bodies, a generator
+      expression after its first iterable) gets no flow edges and is assumed not to run;
+    - a read or write without a token (a name in an f-string, an ``import`` or nested
+      ``def`` of an assigned name) ends the chain: the next occurrence gets no edge from
+      it;
+    - context managers are assumed not to swallow exceptions and comparison chains to run
+      to the end; both can only leave edges out.
 
     ``occurrences`` maps the start byte of each variable occurrence to its token position
     (None: no token) and its variable (:mod:`engine.data.pynames`); giving the misused

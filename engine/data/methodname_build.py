@@ -1,25 +1,6 @@
-"""Build a method-name dataset (Rabin et al. §3.1) from a directory of Java or Python source.
-
-Every method is one sample (:class:`~engine.data.methodname.MethodNameSample`): Java's
-``method_declaration`` with a body (constructors and abstract/interface methods without
-a body are not methods here), Python's ``function_definition`` (methods and nested
-functions included; the ``decorated_definition`` around a decorated one is part of it).
-The label is the name split into sub-tokens (:func:`~engine.data.methodname.method_label`).
-Its path-contexts are :mod:`engine.data.pathcontexts`.
-
-Files (``*.java`` or ``*.py``) are taken in sorted order of their relative paths, not in
-hidden, ``__pycache__`` or nested ``site-packages``/``dist-packages`` directories. A file
-that is not UTF-8 is skipped and counted; a method whose tree has a syntax error is
-skipped and counted; a method without any context (a single terminal) is dropped and
-counted.
-
-``top`` keeps the methods of the ``top`` most frequent names, counted over the whole
-tree (ties: alphabetical); ``min_count`` first drops names seen fewer times.
-
-Splits by file (:mod:`engine.data.splits`): ``out`` (``X.jsonl``) receives the train
-split, ``X.valid.jsonl`` and ``X.test.jsonl`` the others; ``.c2v`` output names work the
-same way. All three are written atomically; a small tree may leave a split empty, and
-the summary says so.
+"""Build a method-name dataset (Rabin et al. §3.1) from a directory of Java or Python
+source: :func:`build_methodname` writes one sample per method, with code2vec
+path-contexts (:mod:`engine.data.pathcontexts`), split by file (:mod:`engine.data.splits`).
 """
 from __future__ import annotations
 
@@ -93,7 +74,30 @@ def build_methodname(source_dir: str | Path, out_path: str | Path, lang: str,
                      top: int | None = None, min_count: int = 1, seed: int = 0,
                      max_contexts: int = MAX_CONTEXTS, valid_fraction: float = 0.1,
                      test_fraction: float = 0.1) -> MethodNameBuildReport:
-    """Write the train split to ``out_path`` and the valid/test splits beside it; see the module doc."""
+    """Write the train split to ``out_path`` and the valid/test splits beside it.
+
+    Every method is one sample (:class:`~engine.data.methodname.MethodNameSample`):
+    Java's ``method_declaration`` with a body (constructors and abstract/interface methods
+    without a body are not methods here), Python's ``function_definition`` (methods and
+    nested functions included; the ``decorated_definition`` around a decorated one is
+    part of it). The label is the name split into sub-tokens
+    (:func:`~engine.data.methodname.method_label`); the path-contexts are
+    :func:`~engine.data.pathcontexts.method_contexts`.
+
+    Files (``*.java`` or ``*.py``) are taken in sorted order of their relative paths, not
+    in hidden, ``__pycache__`` or nested ``site-packages``/``dist-packages`` directories.
+    A file that is not UTF-8 is skipped and counted; a method whose tree has a syntax
+    error is skipped and counted; a method without any context (a single terminal) is
+    dropped and counted.
+
+    ``top`` keeps the methods of the ``top`` most frequent names, counted over the whole
+    tree (ties: alphabetical); ``min_count`` first drops names seen fewer times.
+
+    Splits by file (:mod:`engine.data.splits`): ``out`` (``X.jsonl``) receives the train
+    split, ``X.valid.jsonl`` and ``X.test.jsonl`` the others; ``.c2v`` output names work
+    the same way. All three are written atomically; a small tree may leave a split empty,
+    and the summary says so.
+    """
     started = time.perf_counter()
     source, out = Path(source_dir), Path(out_path)
     spec = language_spec(lang)

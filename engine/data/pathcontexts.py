@@ -1,42 +1,8 @@
-"""Code2vec path-contexts of a method, on the tree-sitter tree (Alon et al. 2019; Rabin et
-al. §3.1), used by the dataset builder and, at training time, by the critical sample ratio.
-
-Path-contexts (:func:`method_contexts`) follow code2vec's JavaExtractor (Alon et al.
-2019) on the tree-sitter tree:
-
-- Terminals are the leaves in source order: named nodes without named children (comments
-  and, in Python, docstrings do not count as children or nodes), string and character
-  literals taken whole; not leaves: statements without children (``break;``, ``pass``)
-  and the empty syntax of ``block``, parameter and argument lists, Java ``modifiers``
-  (keywords, as in code2vec where modifiers are no nodes; annotations stay) and
-  ``dimensions``.
-- A terminal's text is code2vec's ``normalizeName``: lower-cased, the two characters
-  ``\\n`` and ``"',`` removed, characters outside printable ASCII removed; then only its
-  letters a-z if it has any, else the rest with spaces as ``_``, else ``BLANK``; cut to
-  50 characters. So ``var1`` becomes ``var`` and ``0`` stays ``0``, as in code2vec.
-- The method's name is masked: its own identifier is ``METHOD_NAME`` (code2vec), and so
-  are recursive calls (Java ``name(...)``/``this.name(...)``, Python ``name(...)``,
-  ``self.name(...)``/``cls.name(...)``) and, in Python, the name inside the method's
-  decorators (``@name.setter``).
-- For every pair of terminals (i < j in source order), the path goes up from i to the
-  lowest common ancestor and down to j. It is kept when it has at most ``max_length``
-  (8) edges and the two children of the common ancestor on the path are at most
-  ``max_width`` (2) apart, the child index being the position among the parent's named
-  children. The path string is code2vec's: ``(type)`` per node, ``^`` after each node on
-  the way up, ``_`` before each on the way down, e.g.
-  ``(identifier0)^(binary_expression:+)_(decimal_integer_literal1)``. A node carries its
-  child index when it is one of the two terminals or when its parent is an assignment,
-  an array access / subscript, a field access / attribute or a call (code2vec's
-  AssignExpr, ArrayAccessExpr, FieldAccessExpr, MethodCallExpr); unlike code2vec, whose
-  way down tests the node's own type there, the rule is the same on both ways. Operator
-  nodes carry their operator (``binary_expression:+``, ``comparison_operator:not_in``,
-  ``update_expression:post++``), as code2vec's BinaryExpr/UnaryExpr/AssignExpr do.
-- Contexts are listed in code2vec's order, by (i, j). A method with more than
-  ``max_contexts`` keeps ``max_contexts`` of them, chosen by
-  ``random.Random(f"{seed}:{n}")`` over the n positions and kept in order. The draw
-  depends on nothing but the seed and n, so renaming a variable (which changes no tree
-  shape) keeps the same positions: :func:`extract_contexts` on a sample's ``source``
-  with the build's seed gives back the sample's contexts.
+"""Code2vec path-contexts of a method on the tree-sitter tree (Rabin et al. §3.1), after
+code2vec's JavaExtractor (Alon et al. 2019): :func:`method_contexts`, whose docstring
+holds the rules. Used by the method-name dataset builder
+(:mod:`engine.data.methodname_build`) and, at training time, by the critical sample ratio
+(:func:`extract_contexts` on a sample's source).
 """
 from __future__ import annotations
 
@@ -204,7 +170,11 @@ _NOT_LETTER = re.compile(r"[^a-z]+")
 
 
 def normalize_terminal(text: str) -> str:
-    """A terminal as code2vec's ``Common.normalizeName`` writes it (see the module doc)."""
+    """A terminal as code2vec's ``Common.normalizeName`` writes it: lower-cased, the two
+    characters ``\\n`` and ``"',`` removed, characters outside printable ASCII removed;
+    then only its letters a-z if it has any, else the rest with spaces as ``_``, else
+    ``BLANK``; cut to 50 characters. So ``var1`` becomes ``var`` and ``0`` stays ``0``, as
+    in code2vec."""
     text = _DROPPED.sub("", text.lower())
     letters = _NOT_LETTER.sub("", text)
     out = letters or text.replace(" ", "_") or BLANK
@@ -248,10 +218,42 @@ def _masked(node: Node, spec: _Spec) -> bool:
 def method_contexts(root: Node, method: Node, lang: str, max_contexts: int | None = MAX_CONTEXTS,
                     seed: int = 0, max_length: int = MAX_PATH_LENGTH,
                     max_width: int = MAX_PATH_WIDTH) -> list[Context]:
-    """The path-contexts of one method (``root``/``method`` as from :func:`find_methods`).
+    """The path-contexts of one method (``root``/``method`` as from :func:`find_methods`),
+    following code2vec's JavaExtractor (Alon et al. 2019) on the tree-sitter tree.
 
-    Depends only on the subtree under ``root`` (not on its place in a file); see the
-    module doc for the rules.
+    - Terminals are the leaves in source order: named nodes without named children
+      (comments and, in Python, docstrings do not count as children or nodes), string and
+      character literals taken whole; not leaves: statements without children
+      (``break;``, ``pass``) and the empty syntax of ``block``, parameter and argument
+      lists, Java ``modifiers`` (keywords, as in code2vec where modifiers are no nodes;
+      annotations stay) and ``dimensions``.
+    - A terminal's text is code2vec's ``normalizeName`` (:func:`normalize_terminal`).
+    - The method's name is masked: its own identifier is ``METHOD_NAME`` (code2vec), and
+      so are recursive calls (Java ``name(...)``/``this.name(...)``, Python ``name(...)``,
+      ``self.name(...)``/``cls.name(...)``) and, in Python, the name inside the method's
+      decorators (``@name.setter``).
+    - For every pair of terminals (i < j in source order), the path goes up from i to the
+      lowest common ancestor and down to j. It is kept when it has at most ``max_length``
+      (8) edges and the two children of the common ancestor on the path are at most
+      ``max_width`` (2) apart, the child index being the position among the parent's
+      named children. The path string is code2vec's: ``(type)`` per node, ``^`` after each
+      node on the way up, ``_`` before each on the way down, e.g.
+      ``(identifier0)^(binary_expression:+)_(decimal_integer_literal1)``. A node carries
+      its child index when it is one of the two terminals or when its parent is an
+      assignment, an array access / subscript, a field access / attribute or a call
+      (code2vec's AssignExpr, ArrayAccessExpr, FieldAccessExpr, MethodCallExpr); unlike
+      code2vec, whose way down tests the node's own type there, the rule is the same on
+      both ways. Operator nodes carry their operator (``binary_expression:+``,
+      ``comparison_operator:not_in``, ``update_expression:post++``), as code2vec's
+      BinaryExpr/UnaryExpr/AssignExpr do.
+    - Contexts are listed in code2vec's order, by (i, j). A method with more than
+      ``max_contexts`` keeps ``max_contexts`` of them, chosen by
+      ``random.Random(f"{seed}:{n}")`` over the n positions and kept in order. The draw
+      depends on nothing but the seed and n, so renaming a variable (which changes no tree
+      shape) keeps the same positions: :func:`extract_contexts` on a sample's ``source``
+      with the build's seed gives back the sample's contexts.
+
+    Depends only on the subtree under ``root`` (not on its place in a file).
     """
     spec = _SPECS[lang]
     name_node = method.child_by_field_name("name")
@@ -363,5 +365,3 @@ def _leaf_pairs(kids: list[list[int]], order: dict[int, int], max_length: int,
     pairs.sort()
     return pairs
 
-
-# --- the builder -------------------------------------------------------------------------------

@@ -1,24 +1,7 @@
-"""The variables of one Python function: name occurrences resolved through scopes.
-
-A VarMisuse candidate (Rabin et al. §3.2; Hellendoorn et al. 2020) is a token where a
-variable of the function occurs. Here a variable is a name bound in the function or in a
-scope nested in it (parameters, assignment / augmented / annotated targets, ``for``
-targets, ``with ... as``, ``except ... as``, comprehension targets, ``:=``, ``del``,
-lambda and nested-def parameters), resolved with Python's rules: comprehensions, lambdas,
-nested functions and classes open scopes; a class scope is not visible from the scopes
-inside it; ``global`` names are not variables; ``nonlocal`` ones are the outer variable.
-
-Not variables: attribute names after ``.``, keyword names in calls (upstream, purely
-lexical, counts ``self.trail_name`` and ``Q(provider=provider)``'s keyword when a variable
-has that name), free names (globals, builtins), anything in a type annotation, and names
-bound only by ``import`` or by a nested ``def``/``class``. Those binding sites are kept as
-*hidden* occurrences: when such a name is also assigned, the import or definition is a
-write without a token of its own.
-Names inside an f-string are occurrences without a token (``pos`` None).
-
-Decorators and default values of the top-level function are evaluated in the module, so
-their names are free. ``match`` statements (capture patterns) and Python 2 ``except E, e``
-raise :class:`Unsupported`; the builder skips such functions.
+"""The variables of one Python function: its name occurrences resolved through Python's
+scopes (:func:`function_names`, whose docstring says what is a variable). A VarMisuse
+candidate (Rabin et al. §3.2; Hellendoorn et al. 2020) is a token where such a variable
+occurs (:mod:`engine.data.varmisuse_build`).
 """
 from __future__ import annotations
 
@@ -80,6 +63,25 @@ class Occurrence:
 
 def function_names(outer: Node, func: Node, positions: dict[int, int]) -> list[Occurrence]:
     """Every name occurrence of a top-level function, resolved (``var`` None: not a variable).
+
+    A variable is a name bound in the function or in a scope nested in it (parameters,
+    assignment / augmented / annotated targets, ``for`` targets, ``with ... as``,
+    ``except ... as``, comprehension targets, ``:=``, ``del``, lambda and nested-def
+    parameters), resolved with Python's rules: comprehensions, lambdas, nested functions
+    and classes open scopes; a class scope is not visible from the scopes inside it;
+    ``global`` names are not variables; ``nonlocal`` ones are the outer variable.
+
+    Not variables: attribute names after ``.``, keyword names in calls (upstream, purely
+    lexical, counts ``self.trail_name`` and ``Q(provider=provider)``'s keyword when a
+    variable has that name), free names (globals, builtins), anything in a type
+    annotation, and names bound only by ``import`` or by a nested ``def``/``class``. Those
+    binding sites are kept as *hidden* occurrences: when such a name is also assigned, the
+    import or definition is a write without a token of its own. Names inside an f-string
+    are occurrences without a token (``pos`` None).
+
+    Decorators and default values of the top-level function are evaluated in the module,
+    so their names are free. ``match`` statements (capture patterns) and Python 2
+    ``except E, e`` raise :class:`Unsupported`; the builder skips such functions.
 
     ``outer`` is the decorated definition or ``func`` itself; ``positions`` maps an
     identifier's start byte to its token index (:mod:`engine.data.pytokens`).

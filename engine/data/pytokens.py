@@ -1,17 +1,6 @@
-"""Token sequences of top-level Python functions, as in the GREAT data.
-
-The layout follows the Py150-Great samples (Hellendoorn et al. 2020; see
-shared/reference/great): the sequence starts with ``#NEWLINE#``; each decorator is
-``@`` and its expression, then ``#NEWLINE#``; ``def NAME(`` is one token; every logical
-line ends with ``#NEWLINE#``, an indented block opens with ``#INDENT#`` and closes with
-``#UNINDENT#``; comments are dropped; a string literal (f-strings included) is one token,
-its source text; the trailing ``#NEWLINE#``/``#UNINDENT#`` run is cut off.
-
-Line structure comes from the tree-sitter tree, not from the text: a block is indented
-when its first statement starts on a later row than the ``:`` before it, and logical
-lines end at statement boundaries (``;`` joins statements on one line). Unlike upstream,
-whose tokenizer also marks physical line breaks inside brackets, a bracketed expression
-spanning lines stays on one logical line, as in Python's own tokenizer.
+"""Token sequences of top-level Python functions, laid out as in the Py150-Great samples
+of the GREAT data (Hellendoorn et al. 2020; tests/data/great): :func:`tokenize_function`,
+whose docstring gives the layout.
 """
 from __future__ import annotations
 
@@ -52,7 +41,21 @@ class FunctionTokens:
 
 
 def tokenize_function(outer: Node) -> FunctionTokens:
-    """Tokens of one top-level function (``outer`` as from :func:`top_level_functions`)."""
+    """Tokens of one top-level function (``outer`` as from :func:`top_level_functions`).
+
+    The sequence starts with ``#NEWLINE#``; each decorator is ``@`` and its expression,
+    then ``#NEWLINE#``; ``def NAME(`` is one token; every logical line ends with
+    ``#NEWLINE#``, an indented block opens with ``#INDENT#`` and closes with
+    ``#UNINDENT#``; comments are dropped; a string literal (f-strings included) is one
+    token, its source text; the trailing ``#NEWLINE#``/``#UNINDENT#`` run is cut off.
+
+    Line structure comes from the tree-sitter tree, not from the text: a block is
+    indented when its first statement starts on a later row than the ``:`` before it, and
+    logical lines end at statement boundaries (``;`` joins statements on one line).
+    Unlike upstream, whose tokenizer also marks physical line breaks inside brackets, a
+    bracketed expression spanning lines stays on one logical line, as in Python's own
+    tokenizer.
+    """
     emitter = _Emitter()
     emitter.node(outer)
     tokens = emitter.tokens

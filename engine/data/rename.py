@@ -1,42 +1,8 @@
-"""Single-place variable renaming, the candidates of the critical sample ratio (Rabin et al. §4.3.4).
-
-For a method's source text, :func:`rename_candidates` gives one candidate program per
-variable of the method, in which that variable alone is renamed to ``varN`` (Rabin et
-al.; Rabin et al. 2021's "single-place variable renaming"), with N the smallest positive
-number such that ``varN`` is not already an identifier of the method (any name: a
-variable, a field, a method, a type, an attribute). The CSR code re-extracts each
-candidate's path-contexts with :func:`engine.data.pathcontexts.extract_contexts`, the
-builder's own extraction.
-
-Renaming edits the bytes of the tree-sitter nodes of the variable's occurrences, never
-the text: a field, a called method, an attribute or a string with the same name is left
-alone.
-
-Variables:
-
-- Python: the names bound in the function or in a scope nested in it, resolved with
-  Python's scoping rules by :func:`engine.data.pynames.function_names` (the VarMisuse
-  builder's analysis): parameters, assignment / ``for`` / ``with`` / ``except`` /
-  comprehension targets, ``:=``, lambda and nested-function parameters. Not variables:
-  attributes (``self.count``), keyword names in calls, free names (globals, builtins,
-  the function's own name), names bound by ``import`` or a nested ``def``/``class`` (a
-  variable also bound that way is left out), names bound in the body of a class nested in
-  the function (class attributes), ``global`` names, and ``self``/``cls`` as the first
-  parameter of a function. A variable is one (scope, name); a function using a construct the
-  analysis does not model (``match``) has no candidates.
-- Java: parameters (of the method, of lambdas, of methods of local or anonymous classes,
-  ``catch`` parameters), local variables (``for`` and enhanced ``for`` variables,
-  try-with-resources variables, ``instanceof`` and ``switch`` pattern variables). A use
-  is an ``identifier`` that is not a method's name in a call, a field after ``.``
-  (``this.count``), a declared name of a method / class / field, an annotation, a label,
-  a qualified name or a method reference's member; it belongs to the innermost
-  declaration of its name whose scope contains it (a parameter: its method or lambda; a
-  local: from its declarator to the end of the enclosing block or statement; a catch
-  parameter: its catch clause; a pattern variable: to the end of the enclosing block).
-  A use that no declaration covers is a field and is left alone.
-
-Candidates come in order of each variable's first occurrence; two variables of the same
-name (sibling scopes) give two candidates.
+"""Single-place variable renaming (Rabin et al. 2021), the candidates of the critical
+sample ratio (Rabin et al. §4.3.4): :func:`rename_candidates` gives one program per
+variable of a method (:func:`method_variables`), that variable alone renamed. The CSR code
+re-extracts each candidate's path-contexts with
+:func:`engine.data.pathcontexts.extract_contexts`, the builder's own extraction.
 """
 from __future__ import annotations
 
@@ -49,7 +15,19 @@ Occurrences = list[tuple[int, int]]  # byte ranges in the parsed text
 
 
 def rename_candidates(source: str, lang: str) -> list[tuple[str, str]]:
-    """``(variable name, candidate source)`` for each variable of the method in ``source``."""
+    """``(variable name, candidate source)`` for each variable of the method in ``source``.
+
+    One candidate program per variable of the method (:func:`method_variables`), in which
+    that variable alone is renamed to ``varN`` (Rabin et al.; Rabin et al. 2021's
+    "single-place variable renaming"), with N the smallest positive number such that
+    ``varN`` is not already an identifier of the method (any name: a variable, a field, a
+    method, a type, an attribute; :func:`fresh_name`).
+
+    Renaming edits the bytes of the tree-sitter nodes of the variable's occurrences,
+    never the text: a field, a called method, an attribute or a string with the same name
+    is left alone. Candidates come in order of each variable's first occurrence; two
+    variables of the same name (sibling scopes) give two candidates.
+    """
     parsed = parse_method(source, lang)
     variables = method_variables(parsed, lang)
     if not variables:
@@ -82,7 +60,30 @@ def fresh_name(parsed: ParsedMethod, lang: str) -> str:
 
 
 def method_variables(parsed: ParsedMethod, lang: str) -> list[tuple[str, Occurrences]]:
-    """``(name, byte ranges of its occurrences)`` per variable, by first occurrence."""
+    """``(name, byte ranges of its occurrences)`` per variable, by first occurrence.
+
+    - Python: the names bound in the function or in a scope nested in it, resolved with
+      Python's scoping rules by :func:`engine.data.pynames.function_names` (the VarMisuse
+      builder's analysis): parameters, assignment / ``for`` / ``with`` / ``except`` /
+      comprehension targets, ``:=``, lambda and nested-function parameters. Not
+      variables: attributes (``self.count``), keyword names in calls, free names
+      (globals, builtins, the function's own name), names bound by ``import`` or a nested
+      ``def``/``class`` (a variable also bound that way is left out), names bound in the
+      body of a class nested in the function (class attributes), ``global`` names, and
+      ``self``/``cls`` as the first parameter of a function. A variable is one (scope,
+      name); a function using a construct the analysis does not model (``match``) has no
+      variables.
+    - Java: parameters (of the method, of lambdas, of methods of local or anonymous
+      classes, ``catch`` parameters), local variables (``for`` and enhanced ``for``
+      variables, try-with-resources variables, ``instanceof`` and ``switch`` pattern
+      variables). A use is an ``identifier`` that is not a method's name in a call, a
+      field after ``.`` (``this.count``), a declared name of a method / class / field, an
+      annotation, a label, a qualified name or a method reference's member; it belongs to
+      the innermost declaration of its name whose scope contains it (a parameter: its
+      method or lambda; a local: from its declarator to the end of the enclosing block or
+      statement; a catch parameter: its catch clause; a pattern variable: to the end of
+      the enclosing block). A use that no declaration covers is a field and is left alone.
+    """
     if lang == "java":
         return _java_variables(parsed.root)
     return _python_variables(parsed.root, parsed.method)

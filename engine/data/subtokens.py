@@ -1,13 +1,6 @@
-"""Splitting identifiers into sub-tokens: the one definition (no torch).
-
-Used for the VarMisuse models' sub-token vocabulary (:mod:`engine.models.vocab`) and for
-method-name labels (:func:`engine.data.methodname.method_label`):
-
-- ``fooBar`` -> ``foo bar``, ``HTTPServer`` -> ``http server``, ``foo_bar2`` -> ``foo bar 2``;
-- ``def foo_bar(`` (GREAT merges the ``def`` line into one token) -> ``def foo bar (``;
-- punctuation runs stay together (``**``, ``==``, ``'``); markers such as ``#NEWLINE#``
-  and tokens without letters or digits (``(``, ``**``) stay whole;
-- everything is lower-cased.
+"""Splitting identifiers into sub-tokens: the one definition (:func:`split_subtokens`; no
+torch), used for the VarMisuse models' sub-token vocabulary (:mod:`engine.models.vocab`)
+and for method-name labels (:func:`engine.data.methodname.method_label`).
 """
 from __future__ import annotations
 
@@ -31,5 +24,13 @@ def subtoken_tuple(token: str) -> tuple[str, ...]:
 
 
 def split_subtokens(token: str) -> list[str]:
-    """The sub-tokens of one source token (see the module docstring)."""
+    """The sub-tokens of one source token:
+
+    - ``fooBar`` -> ``foo bar``, ``HTTPServer`` -> ``http server``, ``foo_bar2`` ->
+      ``foo bar 2``;
+    - ``def foo_bar(`` (GREAT merges the ``def`` line into one token) -> ``def foo bar (``;
+    - punctuation runs stay together (``**``, ``==``, ``'``); markers such as
+      ``#NEWLINE#`` and tokens without letters or digits (``(``, ``**``) stay whole;
+    - everything is lower-cased.
+    """
     return list(subtoken_tuple(token))

@@ -1,18 +1,7 @@
-"""The variable-misuse sample (GREAT format, Hellendoorn et al. 2020; Rabin et al. §3.2).
-
-One sample is one top-level function as a token sequence, plus its labels:
-
-- ``has_bug``: whether one variable use was replaced by another variable in scope;
-- ``error_location``: the token position of the misused variable, or 0 ("no bug");
-- ``repair_targets``: the positions where the correct variable occurs (empty if no bug);
-- ``repair_candidates``: the positions of every variable occurrence (the pointer domain
-  of the repair head). Upstream files mix in variable-name strings on bug-free lines;
-  only the integer positions are kept here, the raw record keeps everything.
-- ``edges``: ``(src, dst, type_name)`` with ``type_name`` as in the data, e.g.
-  ``"enum_NEXT_SYNTAX"``.
-
-``raw`` holds the record as read, so that writing a sample back changes only the fields
-that were changed.
+"""The variable-misuse sample (GREAT format, Hellendoorn et al. 2020; Rabin et al. §3.2):
+:class:`VarMisuseSample`, one top-level function as a token sequence plus its labels, and
+the edge types of the reference implementation (VHellendoorn/ICLR20-Great). Its file
+format is :mod:`engine.formats.great`.
 """
 from __future__ import annotations
 
@@ -52,6 +41,21 @@ NEWLINE, INDENT, UNINDENT = "#NEWLINE#", "#INDENT#", "#UNINDENT#"
 
 @dataclass
 class VarMisuseSample:
+    """One top-level function as a token sequence (``tokens``), plus its labels:
+
+    - ``has_bug``: whether one variable use was replaced by another variable in scope;
+    - ``error_location``: the token position of the misused variable, or 0 ("no bug");
+    - ``repair_targets``: the positions where the correct variable occurs (empty if no
+      bug);
+    - ``repair_candidates``: the positions of every variable occurrence (the pointer
+      domain of the repair head). Upstream files mix in variable-name strings on bug-free
+      lines; only the integer positions are kept here, the raw record keeps everything.
+    - ``edges``: ``(src, dst, type_name)`` with ``type_name`` as in the data, e.g.
+      ``"enum_NEXT_SYNTAX"``.
+
+    ``raw`` holds the record as read, so that writing a sample back changes only the
+    fields that were changed.
+    """
     tokens: list[str]
     edges: list[tuple[int, int, str]]
     has_bug: bool

@@ -1,40 +1,6 @@
-"""Build a VarMisuse dataset in the GREAT format from a directory of Python source.
-
-As Py150-Great (Hellendoorn et al. 2020) and Rabin et al. §3.2: every module-level
-function (decorated or not) is one token sequence (:mod:`engine.data.pytokens`) whose
-variables (:mod:`engine.data.pynames`) are the repair candidates. A function with at
-least two variables and a variable read that another variable could replace gives two
-samples, written one after the other:
-
-- a bug-free copy: ``error_location`` 0, no repair targets, and as candidates, for each
-  variable in order of first occurrence, its positions and then its name (the upstream
-  layout of bug-free lines);
-- a buggy copy: one read (drawn with ``random.Random(f"{seed}:{path}:{line}")``, so a
-  function's draw depends on neither file order nor ``limit``) of a variable that occurs
-  elsewhere too is replaced by another variable visible at that point; ``error_location``
-  is that position,
-  ``repair_targets`` every candidate position holding the original name, candidates
-  positions only.
-
-Edges (:mod:`engine.data.flow`) are computed for each copy on its own program, so the
-buggy copy's data flow follows the misused name, as in the upstream buggy lines (a
-misused ``binary`` read before its assignment has no LAST_WRITE edge there).
-``provenances`` is ``[{"datasetProvenance": {"datasetName": "byrote", "filepath": <path
-relative to the source directory>, "function": <name>, "line": <line of def>}}]``.
-
-Files are taken in sorted order of their relative paths (``*.py``, not in hidden,
-``__pycache__`` or nested ``site-packages``/``dist-packages`` directories, so that the
-standard library's folder yields the standard library only); ``limit``
-stops after that many functions with samples. A file that is not UTF-8 or that
-tree-sitter cannot parse without error is skipped and counted; a function using a
-construct the name analysis does not model (``match``) is skipped and counted.
-
-Split: a whole file goes to the valid set when the first 8 bytes of the SHA-256 of its
-relative path, as a fraction of 2**64, are below ``valid_fraction``: independent of the
-seed and of ``limit``, and both copies of a function always land together. ``out``
-receives the train split and ``<stem>.valid<suffix>`` beside it the valid split (for
-``X.jsonl``: ``X.valid.jsonl``). A small tree can leave the valid split empty; the
-summary says so. Both files are written atomically.
+"""Build a VarMisuse dataset in the GREAT format from a directory of Python source, as
+Py150-Great (Hellendoorn et al. 2020) and Rabin et al. §3.2: :func:`build_varmisuse`
+(files, limit, split) and :func:`function_samples` (the two samples of one function).
 """
 from __future__ import annotations
 
@@ -88,7 +54,24 @@ class BuildReport:
 
 def build_varmisuse(source_dir: str | Path, out_path: str | Path, limit: int | None = None,
                     seed: int = 0, valid_fraction: float = 0.1) -> BuildReport:
-    """Write the train split to ``out_path`` and the valid split beside it; see the module doc."""
+    """Write the train split to ``out_path`` and the valid split beside it.
+
+    Every module-level function gives its samples by :func:`function_samples`. Files are
+    taken in sorted order of their relative paths (``*.py``, not in hidden,
+    ``__pycache__`` or nested ``site-packages``/``dist-packages`` directories, so that the
+    standard library's folder yields the standard library only); ``limit`` stops after
+    that many functions with samples. A file that is not UTF-8 or that tree-sitter cannot
+    parse without error is skipped and counted; a function using a construct the name
+    analysis does not model (``match``) is skipped and counted.
+
+    Split: a whole file goes to the valid set when the first 8 bytes of the SHA-256 of its
+    relative path, as a fraction of 2**64, are below ``valid_fraction``
+    (:mod:`engine.data.splits`): independent of the seed and of ``limit``, and both copies
+    of a function always land together. ``out`` receives the train split and
+    ``<stem>.valid<suffix>`` beside it the valid split (for ``X.jsonl``:
+    ``X.valid.jsonl``). A small tree can leave the valid split empty; the summary says so.
+    Both files are written atomically.
+    """
     started = time.perf_counter()
     source, out = Path(source_dir), Path(out_path)
     if not source.exists():
@@ -144,7 +127,29 @@ def _file_samples(root: Path, relpath: str, seed: int, report: BuildReport) -> I
 
 
 def function_samples(outer: Node, func: Node, relpath: str, seed: int) -> list[dict]:
-    """``[bug-free record, buggy record]`` for one function, or ``[]`` if it has no misusable read."""
+    """``[bug-free record, buggy record]`` for one function, or ``[]`` if it has no misusable read.
+
+    The function (decorated or not) is one token sequence (:mod:`engine.data.pytokens`)
+    whose variables (:mod:`engine.data.pynames`) are the repair candidates. A function
+    with at least two variables and a variable read that another variable could replace
+    gives two samples, written one after the other:
+
+    - a bug-free copy: ``error_location`` 0, no repair targets, and as candidates, for
+      each variable name in order of first occurrence, its positions and then the name
+      (the upstream layout of bug-free lines);
+    - a buggy copy: one read (drawn with ``random.Random(f"{seed}:{path}:{line}")``, so a
+      function's draw depends on neither file order nor ``limit``) of a variable that
+      occurs elsewhere too is replaced by another variable visible at that point;
+      ``error_location`` is that position, ``repair_targets`` every candidate position
+      holding the original name, candidates positions only.
+
+    Edges (:mod:`engine.data.flow`) are computed for each copy on its own program, so the
+    buggy copy's data flow follows the misused name, as in the upstream buggy lines (a
+    misused ``binary`` read before its assignment has no LAST_WRITE edge there).
+    ``provenances`` is ``[{"datasetProvenance": {"datasetName": "byrote", "filepath":
+    <path relative to the source directory>, "function": <name>, "line": <line of
+    def>}}]``.
+    """
     tokenized = tokenize_function(outer)
     tokens = tokenized.tokens
     names = function_names(outer, func, tokenized.positions)

@@ -1,23 +1,7 @@
-"""Method-name datasets on disk, chosen by the file name (:func:`format_of`):
-
-- ``.jsonl`` (byrote's own): one JSON object per line, ``{"name", "label", "contexts":
-  [[start, path, end], ...], "source", "lang", "file", "line"}``; ``name``, ``label`` and
-  ``contexts`` are required, the rest may be null or absent. Blank lines are skipped.
-- ``.c2v`` (code2vec's preprocessed files): ``label ctx ctx ...`` with ``ctx`` =
-  ``start,path,end`` (the path is usually a Java ``String.hashCode`` of the path), the
-  line padded with spaces to ``max_contexts`` (200) context slots.
-- ``.c2s`` (code2seq): the same line syntax; terminals and path nodes are themselves
-  ``|``-joined sub-tokens / node names (``node,Cls0|Mth|Nm1,METHOD_NAME``).
-- ``.raw`` (code2vec's extractor output before preprocessing, e.g.
-  ``my_dataset.test.raw.head20.txt``): the same line syntax without padding.
-
-A file name picks the format by its suffixes: a final ``.jsonl``, else the first of
-``.c2v``, ``.c2s``, ``.raw`` among its suffixes (``x.test.c2v.head20`` is ``.c2v``).
-
-Samples read from a ``.c2v``/``.c2s``/``.raw`` line have no source (``source`` None) and
-no original name: ``name`` is the label as written. Those of the padded formats (``.c2v``,
-``.c2s``) keep ``slots``, the number of context slots the line had (contexts plus
-padding), so that writing an unchanged sample back reproduces the line byte for byte.
+"""Method-name datasets on disk (Rabin et al. §3.1), in four formats chosen by the file
+name (:func:`format_of`): byrote's own ``.jsonl``, code2vec's ``.c2v`` (preprocessed)
+and ``.raw`` (extractor output), and code2seq's ``.c2s``; :func:`iter_methodname` gives
+each format's layout, :func:`sample_line` writes them back.
 """
 from __future__ import annotations
 
@@ -35,7 +19,9 @@ CONTEXT_FORMATS = ("c2v", "c2s", "raw")  # the "label start,path,end ..." line s
 
 
 def format_of(path: str | Path) -> str:
-    """``"jsonl"``, ``"c2v"``, ``"c2s"`` or ``"raw"`` from the file name (see the module doc)."""
+    """``"jsonl"``, ``"c2v"``, ``"c2s"`` or ``"raw"`` from the file name: a final ``.jsonl``,
+    else the first of ``.c2v``, ``.c2s``, ``.raw`` among its suffixes
+    (``x.test.c2v.head20`` is ``.c2v``)."""
     suffixes = [s.lower() for s in Path(path).suffixes]
     if suffixes and suffixes[-1] == ".jsonl":
         return "jsonl"
@@ -104,6 +90,23 @@ def _from_record(rec: object) -> MethodNameSample:
 
 def iter_methodname(path: str | Path, fmt: str | None = None) -> Iterator[MethodNameSample]:
     """Yield the samples of a method-name file one line at a time; blank lines are skipped.
+
+    - ``.jsonl`` (byrote's own): one JSON object per line, ``{"name", "label",
+      "contexts": [[start, path, end], ...], "source", "lang", "file", "line"}``;
+      ``name``, ``label`` and ``contexts`` are required, the rest may be null or absent.
+    - ``.c2v`` (code2vec's preprocessed files): ``label ctx ctx ...`` with ``ctx`` =
+      ``start,path,end`` (the path is usually a Java ``String.hashCode`` of the path), the
+      line padded with spaces to ``max_contexts`` (200) context slots.
+    - ``.c2s`` (code2seq): the same line syntax; terminals and path nodes are themselves
+      ``|``-joined sub-tokens / node names (``node,Cls0|Mth|Nm1,METHOD_NAME``).
+    - ``.raw`` (code2vec's extractor output before preprocessing, e.g.
+      ``my_dataset.test.raw.head20.txt``): the same line syntax without padding.
+
+    Samples read from a ``.c2v``/``.c2s``/``.raw`` line have no source (``source`` None)
+    and no original name: ``name`` is the label as written. Those of the padded formats
+    (``.c2v``, ``.c2s``) keep ``slots``, the number of context slots the line had
+    (contexts plus padding), so that writing an unchanged sample back reproduces the line
+    byte for byte.
 
     Any problem is an :class:`InputError` naming the file and its 1-based line.
     """

@@ -1,14 +1,7 @@
-"""Read and write VarMisuse data in the GREAT JSON-lines format.
-
-The format is that of the Py150-Great dataset (Hellendoorn et al. 2020, "Global
-Relational Models of Source Code"; google-research-datasets/great) used by Rabin et al.
-§3.2: one JSON object per line with the nine fields of :data:`FIELDS`. Edges are
-``[from, to, type_id, "enum_NAME"]``; the three-element form ``[from, to, type_id]`` of the
-upstream README is accepted too and named through :data:`UPSTREAM_EDGE_IDS` (an unknown
-id becomes ``"edge_type_<id>"``, which the models ignore like any unknown name).
-
-Every sample keeps the parsed object as ``raw``, so :func:`write_great` reproduces the
-input byte for byte (``json.dumps`` with its default separators, as upstream).
+"""Read and write VarMisuse data in the GREAT JSON-lines format: that of the Py150-Great
+dataset (Hellendoorn et al. 2020, "Global Relational Models of Source Code";
+google-research-datasets/great) used by Rabin et al. §3.2, one JSON object per line with
+the nine fields of :data:`FIELDS` (:func:`iter_great` reads, :func:`write_great` writes).
 """
 from __future__ import annotations
 
@@ -91,6 +84,11 @@ def _parse(rec: object) -> VarMisuseSample:
 def iter_great(path: str | Path) -> Iterator[VarMisuseSample]:
     """Yield the samples of a GREAT file one line at a time; blank lines are skipped.
 
+    Edges are ``[from, to, type_id, "enum_NAME"]``; the three-element form
+    ``[from, to, type_id]`` of the upstream README is accepted too and named through
+    :data:`~engine.data.varmisuse.UPSTREAM_EDGE_IDS` (an unknown id becomes
+    ``"edge_type_<id>"``, which the models ignore like any unknown name).
+
     Any problem is an :class:`InputError` naming the file and its 1-based line.
     """
     path = require_file(path)
@@ -118,7 +116,11 @@ def read_great(path: str | Path) -> list[VarMisuseSample]:
 
 
 def write_great(samples: Iterable[VarMisuseSample], path: str | Path) -> None:
-    """Write one ``json.dumps`` object per line, atomically (nothing partial on error)."""
+    """Write one ``json.dumps`` object per line, atomically (nothing partial on error).
+
+    Every sample keeps the parsed object as ``raw``, so an unchanged sample is written
+    back byte for byte as it was read (``json.dumps`` with its default separators, as
+    upstream)."""
     with atomic_open(path) as fh:
         for sample in samples:
             fh.write(json.dumps(sample.to_record()) + "\n")

@@ -1,18 +1,9 @@
-"""The metrics of the METHOD-NAME task (Rabin et al., seeds/001_*.txt, §4.3), numpy only.
-
-Like :mod:`engine.metrics` (whose :func:`~engine.metrics.gini` is the one Gini used
-here), this module never imports torch. Every definition follows code2vec's own
-evaluation (tech-srl/code2vec, cited by file and commit below) unless it says otherwise:
-
-- :func:`subtokens`, :func:`subtoken_counts`: the sub-token true/false positives and
-  false negatives of one prediction, counted as code2vec counts them;
-- :func:`precision_recall_f1`: micro-averaged precision, recall and F1 (§4.3.2);
-- :func:`legal_name`, :func:`exact_match`: which names may be predicted (code2vec's
-  rule, widened to digits), and code2vec's top-1 exact-match criterion;
-- :func:`methodname_metrics`: one epoch's metrics from per-sample arrays (§4.3.1–§4.3.3);
-- :func:`critical_flags`, :func:`csr`: the bookkeeping of the critical sample ratio
-  (§4.3.4), given the predictions for the original programs and their candidates;
-- :data:`METHODNAME_METRIC_INFO`: name -> description, direction and section.
+"""The metrics of the METHOD-NAME task (Rabin et al., seeds/001_*.txt, §4.3), numpy only:
+sub-token precision, recall and F1, exact match, one epoch's metrics, and the critical
+sample ratio's bookkeeping (§4.3.4). Like :mod:`engine.metrics` (whose
+:func:`~engine.metrics.gini` is the one Gini used here), it never imports torch. Every
+definition follows code2vec's own evaluation (tech-srl/code2vec, cited by file and commit
+in each function) unless it says otherwise.
 
 A *label* is a method name as code2vec writes its targets: lower-case sub-tokens joined
 by ``|`` (``getFooBar`` -> ``get|foo|bar``).

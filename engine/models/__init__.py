@@ -1,16 +1,7 @@
-"""The VarMisuse models: sub-token embedding, a core, and Vasic et al.'s two pointers.
-
-Rabin et al. §3.2.3: every model (1) embeds the tokens, (2) refines the embeddings with
-a "core" (Transformer, GGNN or GREAT) and (3) points into the tokens twice, for the bug
-location and for the repair. As in the reference (VHellendoorn/ICLR20-Great,
-running/meta_model.py), a token's embedding is the mean of its sub-token embeddings,
-and sinusoidal positions are added before every core (the GGNN included: "no bug" is
-position 0, which a model cannot find without knowing positions). The embedding is
-scaled by sqrt(hidden_dim) before the positions are added, as in Vaswani et al. and the
-reference's ``embed_inputs``.
-
-``build_model(name, cfg, vocab_size)`` is the entry point; ``cfg`` is a preset
-(:mod:`engine.presets`).
+"""The VarMisuse models (Rabin et al. §3.2.3): a sub-token embedding, a core (Transformer,
+GGNN or GREAT) and Vasic et al.'s two pointers (:mod:`engine.models.pointer`), as in the
+reference (VHellendoorn/ICLR20-Great, running/meta_model.py). ``build_model(name, cfg,
+vocab_size)`` is the entry point; ``cfg`` is a preset (:mod:`engine.presets`).
 """
 from __future__ import annotations
 
@@ -37,6 +28,17 @@ def sinusoid_positions(T: int, H: int, device=None) -> torch.Tensor:
 
 
 class VarMisuseModel(nn.Module):
+    """Rabin et al. §3.2.3: every model (1) embeds the tokens, (2) refines the embeddings
+    with a "core" (Transformer, GGNN or GREAT) and (3) points into the tokens twice, for
+    the bug location and for the repair.
+
+    As in the reference (VHellendoorn/ICLR20-Great, running/meta_model.py), a token's
+    embedding is the mean of its sub-token embeddings, and sinusoidal positions are added
+    before every core (the GGNN included: "no bug" is position 0, which a model cannot
+    find without knowing positions). The embedding is scaled by sqrt(hidden_dim) before
+    the positions are added, as in Vaswani et al. and the reference's ``embed_inputs``.
+    """
+
     def __init__(self, core: nn.Module, vocab_size: int, hidden_dim: int):
         super().__init__()
         self.hidden_dim = hidden_dim

@@ -1,21 +1,9 @@
-"""Encoding VarMisuse samples once, and cutting them into padded batches.
+"""Encoding VarMisuse samples once, and cutting them into padded batches, after the
+reference implementation (VHellendoorn/ICLR20-Great, data/data_loader.py).
 
 :func:`encode_samples` turns samples into flat numpy arrays (one pass, at the start of a
 run); :func:`iter_batches` cuts them into :class:`Batch` es of tensors in the order the
 caller gives (it shuffles; nothing is bucketed here), each padded to its longest sample.
-
-Conventions, after the reference implementation (VHellendoorn/ICLR20-Great,
-data/data_loader.py):
-
-- samples longer than ``max_len`` tokens are dropped (``max_sequence_length``, 512 there);
-- edges keep the 11 names of :data:`EDGE_TYPES` (others are dropped), numbered 0..10 in
-  that order, and each gets a reverse edge of type ``11 + type`` (the reference doubles
-  the index instead: forward ``2t``, reverse ``2t + 1``; only the numbering differs);
-- repair candidates are the integer positions; the repair targets are added to them
-  (a target is an occurrence of the correct variable, so it is a candidate by
-  definition, and a target outside the pointer domain could never be predicted);
-- a batch is at most ``max_tokens`` long times wide (the reference's ``max_batch_size``,
-  counted the same way: batch size x longest sample), or ``batch_size`` samples.
 """
 from __future__ import annotations
 
@@ -57,7 +45,7 @@ class EncodedDataset:
     """Samples as flat arrays; sample ``i`` owns ``x[off[i]:off[i+1]]`` of each ragged ``x``."""
 
     kept: np.ndarray  # [N] indices of the kept samples in the input list
-    n_dropped: int  # samples longer than max_len
+    n_dropped: int  # samples longer than max_len (or empty)
     lengths: np.ndarray  # [N] tokens per sample
     tok_off: np.ndarray  # [N+1]
     token_ids: np.ndarray  # [sum len] row of each token in token_table
@@ -90,7 +78,20 @@ def _cat(parts: list[np.ndarray], width: int | None = None) -> np.ndarray:
 
 
 def encode_samples(samples: Sequence[VarMisuseSample], vocab, max_len: int) -> EncodedDataset:
-    """Encode every sample of at most ``max_len`` tokens; count the longer ones as dropped."""
+    """Encode every sample of at most ``max_len`` tokens; count the longer ones as dropped.
+
+    Conventions, after the reference (VHellendoorn/ICLR20-Great, data/data_loader.py):
+
+    - samples longer than ``max_len`` tokens are dropped (``max_sequence_length``, 512
+      there); so are empty ones;
+    - edges keep the 11 names of :data:`EDGE_TYPES` (others, and edges with an end outside
+      the sample, are dropped), numbered 0..10 in that order, and each gets a reverse edge
+      of type ``11 + type`` (the reference doubles the index instead: forward ``2t``,
+      reverse ``2t + 1``; only the numbering differs);
+    - repair candidates are the integer positions; the repair targets are added to them
+      (a target is an occurrence of the correct variable, so it is a candidate by
+      definition, and a target outside the pointer domain could never be predicted).
+    """
     table: dict[str, int] = {}
     kept, lengths, token_ids, edges, cand_pos, cand_var, target_pos = [], [], [], [], [], [], []
     error_location, has_bug = [], []
@@ -200,7 +201,10 @@ def iter_batches(encoded: EncodedDataset, order: np.ndarray, cfg: dict | None = 
                  max_tokens: int | None = None, batch_size: int | None = None) -> Iterator[Batch]:
     """Batches of ``encoded`` in ``order``: consecutive samples while batch size x longest
     length stays within ``max_tokens`` (``cfg["batch_tokens"]``), or ``batch_size`` samples
-    (``cfg["batch_size"]``) at a time. A sample longer than ``max_tokens`` goes alone."""
+    (``cfg["batch_size"]``) at a time. A sample longer than ``max_tokens`` goes alone.
+
+    ``max_tokens`` is the reference's ``max_batch_size``, counted the same way (batch size
+    x longest sample)."""
     cfg = cfg or {}
     if max_tokens is None and batch_size is None:
         max_tokens, batch_size = cfg.get("batch_tokens"), cfg.get("batch_size")

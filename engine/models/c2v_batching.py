@@ -1,28 +1,6 @@
-"""Vocabularies, one-pass encoding and padded batches for the code2vec model.
-
-After code2vec (tech-srl/code2vec; files and commits cited where used):
-
-- Three vocabularies, built from the (noisy) training set by frequency
-  (vocabularies.py ``create_from_freq_dict``; ties broken alphabetically here, so the
-  result does not depend on sample order): terminals (the start and end tokens of the
-  path-contexts share one vocabulary), paths, and targets (whole labels,
-  ``get|foo|bar``). Each keeps at most ``token_vocab_size`` / ``path_vocab_size`` /
-  ``target_vocab_size`` entries after index 0, the joined padding/out-of-vocabulary word
-  :data:`~engine.metrics.methodname.OOV` (config.py ``SEPARATE_OOV_AND_PAD = False``).
-- A path-context is *valid* when any of its three ids is not 0
-  (path_context_reader.py ``context_valid_mask``); invalid ones are dropped here
-  (code2vec masks them out, which is the same for the model).
-- A sample with more than ``max_contexts`` valid contexts keeps ``max_contexts`` of
-  them: the contexts whose three parts are all in the vocabularies first, then those
-  found in part, each class sampled at random (preprocess.py ``process_file``, commit
-  6cd58d3b). The draw is seeded (``seed``, raw PCG64 output as in
-  :mod:`engine.noise.varmisuse`: one key per valid context of each sample that needs a cut,
-  samples in ascending order, contexts in order), and the kept contexts stay in their
-  original order.
-- Dropped samples (path_context_reader.py ``_filter_input_rows``): a sample without a
-  valid context, always; when ``train=True``, also a sample whose label is outside the
-  target vocabulary (code2vec never trains on an OOV target). Held-out samples with an
-  OOV label are kept: their target id is 0 and they can never be predicted correctly.
+"""Vocabularies, one-pass encoding and padded batches for the code2vec model, after
+tech-srl/code2vec (files and commits cited where used): :meth:`C2VVocabs.build`,
+:func:`encode_methodname` (what is kept and dropped) and :func:`iter_c2v_batches`.
 
 Contexts are stored ragged (flat arrays with offsets); a batch is padded to its own
 widest sample, with a mask, so small methods cost less than ``max_contexts``.
@@ -76,7 +54,17 @@ class C2VVocabs:
     @classmethod
     def build(cls, samples: Sequence, cfg: dict) -> "C2VVocabs":
         """Count terminals, paths and labels over ``samples`` (all their contexts, before
-        any ``max_contexts`` cut, as code2vec's histograms) and keep the preset's sizes."""
+        any ``max_contexts`` cut, as code2vec's histograms) and keep the preset's sizes.
+
+        Three vocabularies, built from the (noisy) training set by frequency
+        (vocabularies.py ``create_from_freq_dict``; ties broken alphabetically here, so
+        the result does not depend on sample order): terminals (the start and end tokens
+        of the path-contexts share one vocabulary), paths, and targets (whole labels,
+        ``get|foo|bar``). Each keeps at most ``token_vocab_size`` / ``path_vocab_size`` /
+        ``target_vocab_size`` entries after index 0, the joined padding/out-of-vocabulary
+        word :data:`~engine.metrics.methodname.OOV` (config.py
+        ``SEPARATE_OOV_AND_PAD = False``).
+        """
         tok: Counter = Counter()
         path: Counter = Counter()
         target: Counter = Counter()
@@ -143,7 +131,24 @@ class C2VEncoded:
 
 def encode_methodname(samples: Sequence, vocabs: C2VVocabs, max_contexts: int, *, train: bool,
                       seed: int = 0) -> C2VEncoded:
-    """Encode ``samples`` once (see the module docstring for what is kept and dropped)."""
+    """Encode ``samples`` once, after tech-srl/code2vec:
+
+    - A path-context is *valid* when any of its three ids is not 0
+      (path_context_reader.py ``context_valid_mask``); invalid ones are dropped here
+      (code2vec masks them out, which is the same for the model).
+    - A sample with more than ``max_contexts`` valid contexts keeps ``max_contexts`` of
+      them: the contexts whose three parts are all in the vocabularies first, then those
+      found in part, each class sampled at random (preprocess.py ``process_file``, commit
+      6cd58d3b). The draw is seeded (``seed``, raw PCG64 output as in
+      :mod:`engine.noise.varmisuse`: one key per valid context of each sample that needs
+      a cut, samples in ascending order, contexts in order), and the kept contexts stay
+      in their original order.
+    - Dropped samples (path_context_reader.py ``_filter_input_rows``): a sample without a
+      valid context, always; when ``train=True``, also a sample whose label is outside
+      the target vocabulary (code2vec never trains on an OOV target). Held-out samples
+      with an OOV label are kept: their target id is 0 and they can never be predicted
+      correctly.
+    """
     if int(max_contexts) < 1:
         raise InputError("max_contexts must be at least 1")
     tok, path, tgt = vocabs.tokens.stoi, vocabs.paths.stoi, vocabs.targets.stoi

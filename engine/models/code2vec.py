@@ -1,44 +1,8 @@
-"""The code2vec model (Alon et al. 2019, POPL; Rabin et al. §3.1.3) and its per-sample outputs.
-
-After tech-srl/code2vec tensorflow_model.py (commit 04e57f63), ``_build_tf_training_graph``
-and ``_calculate_weighted_contexts``:
-
-- a path-context (start terminal, path, end terminal) is embedded as
-  ``[E_tok(start); E_path(path); E_tok(end)]`` (the two terminals share one embedding,
-  ``WORDS_VOCAB``), size 2 d_tok + d_path;
-- dropout on that vector while training (``DROPOUT_KEEP_RATE`` 0.75 -> ``dropout`` 0.25);
-- a fully connected layer without bias and a tanh: ``c_i = tanh(W [..])``, W of shape
-  (2 d_tok + d_path) x d_code (``TRANSFORM``);
-- attention: weight ``a . c_i`` with a learned vector a (``ATTENTION``), softmax over the
-  sample's valid contexts only (code2vec adds log(mask)); the code vector is
-  ``v = sum_i alpha_i c_i``;
-- logits ``v . E_target(y)`` for every name y of the target vocabulary
-  (``TARGET_WORDS_VOCAB``, d_code wide), and a softmax over the whole vocabulary.
-
-Initialisation as code2vec's: the three embedding tables uniform in ±sqrt(3 / width)
-(``variance_scaling(1.0, 'fan_out', 'uniform')``), W and a Glorot-uniform (TensorFlow's
-default). No bias anywhere, so the parameter count is
-``V_tok d_tok + V_path d_path + V_target d_code + (2 d_tok + d_path) d_code + d_code``.
-
-``capacity`` (the paper's threat-to-validity knob, §6: "changing the models' capacity")
-scales the three widths: d = round_half_up(width x capacity), at least 1. Embedding
-parameters grow linearly with it, W quadratically.
-
-Per-sample outputs (:func:`code2vec_outputs`, the one place they are defined):
-
-- ``loss`` = -log q(true name) under the softmax over all names (§4.3.3, code2vec's
-  ``sparse_softmax_cross_entropy_with_logits``). A held-out name outside the target
-  vocabulary has id 0 (:data:`~engine.metrics.methodname.OOV`), so its loss is
-  -log q(OOV): finite, and large, since OOV is never a training target;
-- ``pred``: the argmax over the *legal* names only (code2vec ``filter_impossible_names``:
-  never OOV, only letters, digits and ``|``; :func:`~engine.metrics.methodname.legal_name`);
-- ``score`` = q(pred), the predicted score of §4.3.1 (softmax over all names);
-- ``correct``: pred == target and target != OOV (equal ids; the epoch metric compares
-  the strings, :func:`~engine.metrics.methodname.exact_match`, which agrees unless two
-  vocabulary names differ only in case or separators);
-- ``target``: the label id the loss used.
-
-Computed in float32 whatever autocast is in force.
+"""The code2vec model (Alon et al. 2019, POPL; Rabin et al. §3.1.3) and its per-sample
+outputs, after tech-srl/code2vec tensorflow_model.py (commit 04e57f63),
+``_build_tf_training_graph`` and ``_calculate_weighted_contexts``: :class:`Code2Vec` (the
+network), :func:`code2vec_dims` (the capacity knob) and :func:`code2vec_outputs` (loss,
+prediction and score, the one place they are defined).
 """
 from __future__ import annotations
 
@@ -54,7 +18,12 @@ def _scaled(width: int, capacity: float) -> int:
 
 
 def code2vec_dims(cfg: dict) -> tuple[int, int, int]:
-    """(d_tok, d_path, d_code) of a preset, after its ``capacity`` multiplier."""
+    """(d_tok, d_path, d_code) of a preset, after its ``capacity`` multiplier.
+
+    ``capacity`` (the paper's threat-to-validity knob, §6: "changing the models'
+    capacity") scales the three widths: d = round_half_up(width x capacity), at least 1.
+    Embedding parameters grow linearly with it, W quadratically.
+    """
     c = float(cfg.get("capacity", 1.0))
     if not c > 0 or math.isinf(c):
         from engine.errors import InputError
@@ -70,6 +39,28 @@ def code2vec_param_count(n_tokens: int, n_paths: int, n_targets: int, cfg: dict)
 
 
 class Code2Vec(nn.Module):
+    """code2vec after tensorflow_model.py (commit 04e57f63):
+
+    - a path-context (start terminal, path, end terminal) is embedded as
+      ``[E_tok(start); E_path(path); E_tok(end)]`` (the two terminals share one embedding,
+      ``WORDS_VOCAB``), size 2 d_tok + d_path;
+    - dropout on that vector while training (``DROPOUT_KEEP_RATE`` 0.75 -> ``dropout``
+      0.25);
+    - a fully connected layer without bias and a tanh: ``c_i = tanh(W [..])``, W of shape
+      (2 d_tok + d_path) x d_code (``TRANSFORM``);
+    - attention: weight ``a . c_i`` with a learned vector a (``ATTENTION``), softmax over
+      the sample's valid contexts only (code2vec adds log(mask)); the code vector is
+      ``v = sum_i alpha_i c_i``;
+    - logits ``v . E_target(y)`` for every name y of the target vocabulary
+      (``TARGET_WORDS_VOCAB``, d_code wide), and a softmax over the whole vocabulary.
+
+    Initialisation as code2vec's: the three embedding tables uniform in ±sqrt(3 / width)
+    (``variance_scaling(1.0, 'fan_out', 'uniform')``), W and a Glorot-uniform
+    (TensorFlow's default). No bias anywhere, so the parameter count is
+    ``V_tok d_tok + V_path d_path + V_target d_code + (2 d_tok + d_path) d_code + d_code``
+    (:func:`code2vec_param_count`).
+    """
+
     def __init__(self, n_tokens: int, n_paths: int, n_targets: int, cfg: dict, legal=None):
         super().__init__()
         dt, dp, dc = code2vec_dims(cfg)
@@ -115,7 +106,23 @@ class Code2Vec(nn.Module):
 
 
 def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-sample loss, prediction and score ([B] each) of one batch; see the module doc."""
+    """Per-sample loss, prediction and score ([B] each) of one batch:
+
+    - ``loss`` = -log q(true name) under the softmax over all names (§4.3.3, code2vec's
+      ``sparse_softmax_cross_entropy_with_logits``). A held-out name outside the target
+      vocabulary has id 0 (:data:`~engine.metrics.methodname.OOV`), so its loss is
+      -log q(OOV): finite, and large, since OOV is never a training target;
+    - ``pred``: the argmax over the *legal* names only (code2vec
+      ``filter_impossible_names``: never OOV, only letters, digits and ``|``;
+      :func:`~engine.metrics.methodname.legal_name`);
+    - ``score`` = q(pred), the predicted score of §4.3.1 (softmax over all names);
+    - ``correct``: pred == target and target != OOV (equal ids; the epoch metric compares
+      the strings, :func:`~engine.metrics.methodname.exact_match`, which agrees unless two
+      vocabulary names differ only in case or separators);
+    - ``target``: the label id the loss used.
+
+    Computed in float32 whatever autocast is in force.
+    """
     with torch.autocast(logits.device.type, enabled=False):
         logp = F.log_softmax(logits.float(), dim=-1)
         target = batch.target

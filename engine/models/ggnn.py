@@ -1,19 +1,6 @@
-"""The gated graph neural network core (Li et al. 2016) as the reference builds it.
-
-After VHellendoorn/ICLR20-Great, models/ggnn.py and config.yml:
-
-- ``time_steps`` lists the distinct layers and how often each repeats: ``[3, 1, 3, 1]``
-  is four layers run 3, 1, 3 and 1 times (8 propagation steps);
-- one step of layer ``l``: every edge ``src -> dst`` of type ``t`` sends
-  ``W[l, t] h_src + b[l, t]``; a node sums what it receives; a GRU cell of layer ``l``
-  updates the node from that sum; dropout follows each step;
-- ``residuals`` ``{1: [0], 3: [0, 1]}``: layer 1's GRU also reads the input states
-  (index 0) and layer 3's the input states and layer 0's output (index 1), concatenated
-  before the messages;
-- both edge directions have their own types (22 here; 24 in the reference config).
-
-Messages travel over the sparse ``[E, 4]`` edge list with ``index_add``; no adjacency
-matrix is built.
+"""The gated graph neural network core (Li et al. 2016) as the reference builds it
+(VHellendoorn/ICLR20-Great, models/ggnn.py and config.yml): :class:`GGNN`, whose docstring
+gives the layers, steps and residuals.
 """
 from __future__ import annotations
 
@@ -22,7 +9,23 @@ from torch import nn
 
 
 class GGNN(nn.Module):
-    """``forward(x [B,T,H], mask [B,T], edges [E,4]) -> [B,T,H]``."""
+    """``forward(x [B,T,H], mask [B,T], edges [E,4]) -> [B,T,H]``.
+
+    After the reference's models/ggnn.py and config.yml:
+
+    - ``time_steps`` lists the distinct layers and how often each repeats: ``[3, 1, 3, 1]``
+      is four layers run 3, 1, 3 and 1 times (8 propagation steps);
+    - one step of layer ``l``: every edge ``src -> dst`` of type ``t`` sends
+      ``W[l, t] h_src + b[l, t]``; a node sums what it receives; a GRU cell of layer ``l``
+      updates the node from that sum; dropout follows each step;
+    - ``residuals`` ``{1: [0], 3: [0, 1]}``: layer 1's GRU also reads the input states
+      (index 0) and layer 3's the input states and layer 0's output (index 1),
+      concatenated before the messages;
+    - both edge directions have their own types (22 here; 24 in the reference config).
+
+    Messages travel over the sparse ``[E, 4]`` edge list with ``index_add``; no adjacency
+    matrix is built.
+    """
 
     def __init__(self, cfg: dict):
         super().__init__()

@@ -1,21 +1,6 @@
-"""GREAT (Hellendoorn et al. 2020): a Transformer whose attention is biased by edges.
-
-As in the reference implementation (VHellendoorn/ICLR20-Great, models/great_transformer.py
-and running/meta_model.py), per layer:
-
-- each edge type ``t`` gets an embedding ``e_t`` in the per-head dimension, projected to
-  a scalar ``b_t = w . e_t`` (one embedding table and one projection per layer, shared
-  by the heads; ``num_edge_types`` rows, 24 in the reference config);
-- an edge ``src -> dst`` biases the attention of query ``dst`` to key ``src``: the
-  score becomes ``(q + b_t 1) . k = q . k + b_t sum(k)``, scaled by ``1/sqrt(d_head)``
-  like the rest; several edges between the same pair add up (the reference scatters
-  them with ``scatter_nd``, which sums);
-- with the reverse edges of :mod:`engine.models.batching` the bias flows both ways.
-
-The bias is added at the edges only (``E x heads`` entries), not through a dense
-``[B, T, T]`` matrix. The per-layer edge parameters are what separates GREAT's
-26,225,538 parameters from the Transformer's 26,215,938 in Rabin et al. Table 1
-(6 layers x (24 x 64 + 64)).
+"""GREAT (Hellendoorn et al. 2020): a Transformer whose attention is biased by edges, as
+in the reference implementation (VHellendoorn/ICLR20-Great, models/great_transformer.py
+and running/meta_model.py); :class:`RelationalAttention` defines the bias.
 """
 from __future__ import annotations
 
@@ -28,6 +13,23 @@ from engine.models.transformer import SelfAttention, Transformer
 
 
 class RelationalAttention(SelfAttention):
+    """Self-attention biased by the edges, per layer:
+
+    - each edge type ``t`` gets an embedding ``e_t`` in the per-head dimension, projected
+      to a scalar ``b_t = w . e_t`` (one embedding table and one projection per layer,
+      shared by the heads; ``num_edge_types`` rows, 24 in the reference config);
+    - an edge ``src -> dst`` biases the attention of query ``dst`` to key ``src``: the
+      score becomes ``(q + b_t 1) . k = q . k + b_t sum(k)``, scaled by ``1/sqrt(d_head)``
+      like the rest; several edges between the same pair add up (the reference scatters
+      them with ``scatter_nd``, which sums);
+    - with the reverse edges of :mod:`engine.models.batching` the bias flows both ways.
+
+    The bias is added at the edges only (``E x heads`` entries), not through a dense
+    ``[B, T, T]`` matrix. The per-layer edge parameters are what separates GREAT's
+    26,225,538 parameters from the Transformer's 26,215,938 in Rabin et al. Table 1
+    (6 layers x (24 x 64 + 64)).
+    """
+
     def __init__(self, hidden_dim: int, num_heads: int, num_edge_types: int):
         super().__init__(hidden_dim, num_heads)
         self.edge_emb = nn.Embedding(num_edge_types, self.head_dim)

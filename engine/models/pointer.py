@@ -1,23 +1,6 @@
-"""Vasic et al.'s two-pointer head and the per-sample outputs of the VarMisuse task.
-
-The one place these are defined (Rabin et al. §3.2.3, §4.3.1-§4.3.3):
-
-- two logits per token from the final states: localization and repair;
-- ``P_loc`` = softmax over the sample's real tokens; position 0 means "no bug";
-- ``P_rep`` = softmax over the repair candidates only; the repair probability of a
-  variable is the mass summed over all its occurrences (§4.3.1);
-- per-sample loss (§4.3.3) ``L = L_loc + L_rep`` with ``L_loc = -log P_loc(error_location)``
-  (``error_location`` = 0 for bug-free samples) and ``L_rep = -log sum_{i in targets} P_rep(i)``
-  for buggy samples, 0 for bug-free ones. As in the reference (VHellendoorn/ICLR20-Great,
-  running/meta_model.py, ``-log(p + 1e-9)``), the repair mass is floored at 1e-9 so that
-  a buggy sample without a reachable target costs ~20.7, not infinity;
-- localization is correct when ``argmax P_loc`` is the error location; repair is correct
-  when the correct variable holds at least half of ``P_rep`` (§4.3.2), never for bug-free
-  samples;
-- the "predicted score" (§4.3.1) is ``P_loc`` at the predicted location, and the largest
-  per-variable repair mass (the predicted repair's probability; 0 for bug-free samples).
-
-Computed in float32 whatever autocast is in force, with log-softmax and logsumexp.
+"""Vasic et al.'s two-pointer head and the per-sample outputs of the VarMisuse task
+(Rabin et al. §3.2.3, §4.3.1-§4.3.3): :class:`PointerHead` and :func:`pointer_outputs`,
+the one place the loss, predictions and scores are defined.
 """
 from __future__ import annotations
 
@@ -43,7 +26,27 @@ class PointerHead(nn.Module):
 
 
 def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch) -> dict[str, torch.Tensor]:
-    """Per-sample loss, predictions and scores ([B] each) of one batch; see the module doc."""
+    """Per-sample loss, predictions and scores ([B] each) of one batch:
+
+    - two logits per token from the final states: localization and repair;
+    - ``P_loc`` = softmax over the sample's real tokens; position 0 means "no bug";
+    - ``P_rep`` = softmax over the repair candidates only; the repair probability of a
+      variable is the mass summed over all its occurrences (§4.3.1);
+    - per-sample loss (§4.3.3) ``L = L_loc + L_rep`` with
+      ``L_loc = -log P_loc(error_location)`` (``error_location`` = 0 for bug-free samples)
+      and ``L_rep = -log sum_{i in targets} P_rep(i)`` for buggy samples, 0 for bug-free
+      ones. As in the reference (VHellendoorn/ICLR20-Great, running/meta_model.py,
+      ``-log(p + 1e-9)``), the repair mass is floored at 1e-9 so that a buggy sample
+      without a reachable target costs ~20.7, not infinity;
+    - localization is correct when ``argmax P_loc`` is the error location; repair is
+      correct when the correct variable holds at least half of ``P_rep`` (§4.3.2), never
+      for bug-free samples;
+    - the "predicted score" (§4.3.1) is ``P_loc`` at the predicted location, and the
+      largest per-variable repair mass (the predicted repair's probability; 0 for
+      bug-free samples).
+
+    Computed in float32 whatever autocast is in force, with log-softmax and logsumexp.
+    """
     with torch.autocast(loc_logits.device.type, enabled=False):
         neg_inf = torch.tensor(float("-inf"), device=loc_logits.device)
         mask, cands, targets = batch.mask, batch.candidates, batch.targets

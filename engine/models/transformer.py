@@ -1,13 +1,7 @@
-"""The Transformer core (Vaswani et al. 2017) as the reference implementation builds it.
-
-Pre-LN encoder blocks (VHellendoorn/ICLR20-Great, models/great_transformer.py): per
-layer ``x += drop(attn(ln(x)))`` then ``x += drop(ff2(drop(relu(ff1(ln(x))))))``, a final
-layer norm; query/key/value/output projections without biases. Padding keys are
-masked out of the attention. Positions are added before the core (see
-:class:`engine.models.VarMisuseModel`).
-
-GREAT (:mod:`engine.models.great`) is this encoder with a relational attention; the
-hooks for it are :meth:`SelfAttention.attend` and :meth:`Transformer.relations`.
+"""The Transformer core (Vaswani et al. 2017) as the reference implementation builds it
+(VHellendoorn/ICLR20-Great, models/great_transformer.py): :class:`Transformer`. GREAT
+(:mod:`engine.models.great`) is this encoder with a relational attention; the hooks for
+it are :meth:`SelfAttention.attend` and :meth:`Transformer.relations`.
 """
 from __future__ import annotations
 
@@ -52,7 +46,13 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """``forward(x [B,T,H], mask [B,T], edges [E,4]) -> [B,T,H]``; ignores the edges."""
+    """``forward(x [B,T,H], mask [B,T], edges [E,4]) -> [B,T,H]``; ignores the edges.
+
+    Pre-LN encoder blocks: per layer ``x += drop(attn(ln(x)))`` then
+    ``x += drop(ff2(drop(relu(ff1(ln(x))))))``, a final layer norm; query/key/value/output
+    projections without biases. Padding keys are masked out of the attention. Positions
+    are added before the core (see :class:`engine.models.VarMisuseModel`).
+    """
 
     def __init__(self, cfg: dict):
         super().__init__()

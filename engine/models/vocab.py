@@ -1,19 +1,8 @@
-"""Sub-token vocabulary for the VarMisuse models.
-
-Every model embeds a token as the mean of its sub-token embeddings (Hellendoorn et al.
-2020, shared by all models of the study; Rabin et al. §3.2.3 step 1). The reference
-implementation (VHellendoorn/ICLR20-Great, data/vocabulary.py) splits tokens with a BPE
-vocabulary it ships; byrote builds its vocabulary from the training set instead, with
-a deterministic split on identifier conventions:
-
-- ``fooBar`` -> ``foo bar``, ``HTTPServer`` -> ``http server``, ``foo_bar2`` -> ``foo bar 2``;
-- ``def foo_bar(`` (GREAT merges the ``def`` line into one token) -> ``def foo bar (``;
-- punctuation runs stay together (``**``, ``==``, ``'``); markers such as ``#NEWLINE#``
-  and tokens without letters or digits (``(``, ``**``) stay whole;
-- everything is lower-cased.
-
-Id 0 pads, id 1 is the unknown sub-token; a token is at most ``max_subtokens`` ids long
-(10 in the reference's config.yml, ``max_token_length``).
+"""Sub-token vocabulary for the VarMisuse models (Hellendoorn et al. 2020; Rabin et al.
+§3.2.3 step 1): every model embeds a token as the mean of its sub-token embeddings. The
+reference implementation (VHellendoorn/ICLR20-Great, data/vocabulary.py) splits tokens
+with a BPE vocabulary it ships; byrote builds its vocabulary from the training set
+instead, with the deterministic split of :func:`engine.data.subtokens.split_subtokens`.
 """
 from __future__ import annotations
 
@@ -26,7 +15,9 @@ from engine.data.subtokens import subtoken_tuple
 PAD, UNK = "<pad>", "<unk>"
 
 class Vocab:
-    """Sub-token <-> id; ids 0 and 1 are ``<pad>`` and ``<unk>``."""
+    """Sub-token <-> id; ids 0 and 1 are ``<pad>`` and ``<unk>`` (id 0 pads, id 1 is the
+    unknown sub-token); a token is at most ``max_subtokens`` ids long (10 in the
+    reference's config.yml, ``max_token_length``)."""
 
     def __init__(self, subtokens: list[str], max_subtokens: int = 10):
         if subtokens[:2] != [PAD, UNK]:

@@ -1,48 +1,8 @@
 """Label noise for METHOD-NAME (Rabin et al., seeds/001_*.txt, §4.1).
 
-The paper: "for the METHODNAME task, we introduce noise by replacing the method name
-label with another randomly chosen label from the set of available labels", at
-{0, 25, 50, 75, 100} % noise, "where [...] 100%-noise denotes a dataset where all labels
-in the training set are fully replaced with different labels".
-
-byrote's definition (:func:`noise_methodname`), for a noise level p in [0, 100] percent:
-
-- Label groups: the samples sharing one ``label`` (the whole name, sub-tokens joined by
-  ``|``) form a group; the label set is the L distinct labels of the input.
-- Counts: in a group of n_g samples exactly k_g = floor(p/100 * n_g + 1/2) samples are
-  relabelled (round half up, exact on the decimal ``level``:
-  :func:`engine.noise.noise_count`). With groups of 8, 4 and 3 samples, 25 % gives
-  2, 1 and 1 (3 * 0.25 = 0.75 -> 1); 50 % gives 4, 2 and 2 (1.5 -> 2).
-- New label: drawn uniformly from the L - 1 labels *other* than the sample's own, so
-  no relabelled sample keeps its label, and at 100 % every label changes.
-- What changes: only ``label``. ``name`` keeps the method's name as written in the
-  source (for ``.c2v`` input, the label as read), like ``source``, ``file`` and ``line``:
-  they describe the program, not its training target. The model trains and is scored on
-  ``label``, and the writers of :mod:`engine.data.methodname` serialize ``label``.
-  Every other field is shared with the input (``contexts`` is not copied: treat it as
-  read-only).
-- Only one label in the input and p > 0: there is no other label to draw, so
-  :class:`~engine.errors.InputError`. A level outside 0–100, or a negative or
-  non-integer seed: InputError.
-
-Randomness: the raw 64-bit output of ``numpy.random.PCG64(seed)`` (``random_raw``), the
-stream :mod:`engine.noise.varmisuse` uses, which NumPy keeps fixed across versions and
-platforms. Draw order, fixed and independent of the level:
-
-1. one selection key per sample, in ascending sample index;
-2. one label key per sample, in ascending sample index.
-
-In each group the k_g samples with the smallest (selection key, index) are relabelled.
-A relabelled sample i takes ``others[(label_key_i * (L - 1)) >> 64]``, where ``others``
-is the sorted list (Python string order) of the labels other than its own: a
-multiply-shift map of the 64-bit key onto 0..L-2, uniform up to a bias below
-(L - 1) / 2**64. All keys are drawn whatever the level, so for one seed the relabelled
-sets are nested across levels (the 25 % set lies inside the 50 % set) and a sample
-relabelled at two levels gets the same new label at both.
-
-Only training data is ever noised (§4.1; the test set stays clean): pass only the
-training split. Ids in :attr:`NoiseResult.changed` are 0-based indices into the input
-list (the 0-based line of a JSON-lines or ``.c2v`` file).
+:func:`noise_methodname` copies a method-name training set with a given share of each
+label's samples relabelled to another label of the set, seeded and nested across levels
+like :mod:`engine.noise.varmisuse`; its docstring holds the definition.
 """
 from __future__ import annotations
 
@@ -57,13 +17,55 @@ from engine.errors import InputError
 
 
 def noise_methodname(samples: Sequence[Any], level: float, seed: int) -> NoiseResult:
-    """Copy ``samples`` with ``level`` % METHOD-NAME label noise (§4.1; module docstring).
+    """Copy ``samples`` with ``level`` % METHOD-NAME label noise (Rabin et al. §4.1).
+
+    The paper: "for the METHODNAME task, we introduce noise by replacing the method name
+    label with another randomly chosen label from the set of available labels", at
+    {0, 25, 50, 75, 100} % noise, "where [...] 100%-noise denotes a dataset where all
+    labels in the training set are fully replaced with different labels".
+
+    byrote's definition, for a noise level p in [0, 100] percent:
+
+    - Label groups: the samples sharing one ``label`` (the whole name, sub-tokens joined
+      by ``|``) form a group; the label set is the L distinct labels of the input.
+    - Counts: in a group of n_g samples exactly k_g = floor(p/100 * n_g + 1/2) samples are
+      relabelled (round half up, exact on the decimal ``level``:
+      :func:`engine.noise.noise_count`). With groups of 8, 4 and 3 samples, 25 % gives
+      2, 1 and 1 (3 * 0.25 = 0.75 -> 1); 50 % gives 4, 2 and 2 (1.5 -> 2).
+    - New label: drawn uniformly from the L - 1 labels *other* than the sample's own, so
+      no relabelled sample keeps its label, and at 100 % every label changes.
+    - What changes: only ``label``. ``name`` keeps the method's name as written in the
+      source (for ``.c2v`` input, the label as read), like ``source``, ``file`` and
+      ``line``: they describe the program, not its training target. The model trains and
+      is scored on ``label``, and the writers of :mod:`engine.formats.code2vec` serialize
+      ``label``. Every other field is shared with the input (``contexts`` is not copied:
+      treat it as read-only).
+    - Only one label in the input and p > 0: there is no other label to draw, so
+      :class:`~engine.errors.InputError`. A level outside 0–100, or a negative or
+      non-integer seed: InputError.
+
+    Randomness: the raw 64-bit output of ``numpy.random.PCG64(seed)`` (``random_raw``),
+    the stream :mod:`engine.noise.varmisuse` uses, which NumPy keeps fixed across versions
+    and platforms. Draw order, fixed and independent of the level:
+
+    1. one selection key per sample, in ascending sample index;
+    2. one label key per sample, in ascending sample index.
+
+    In each group the k_g samples with the smallest (selection key, index) are relabelled.
+    A relabelled sample i takes ``others[(label_key_i * (L - 1)) >> 64]``, where
+    ``others`` is the sorted list (Python string order) of the labels other than its own:
+    a multiply-shift map of the 64-bit key onto 0..L-2, uniform up to a bias below
+    (L - 1) / 2**64. All keys are drawn whatever the level, so for one seed the relabelled
+    sets are nested across levels (the 25 % set lies inside the 50 % set) and a sample
+    relabelled at two levels gets the same new label at both.
 
     ``samples`` are dataclass instances with a string ``label`` (e.g.
-    ``engine.data.methodname.MethodNameSample``); the result holds new instances
-    (:func:`dataclasses.replace`). ``changed`` is ``{"relabelled": sorted indices}``;
-    ``counts`` has ``samples``, ``labels`` (distinct labels) and ``relabelled``.
-    Deterministic for a given ``seed``; level 0 returns an exact copy.
+    :class:`engine.data.methodname.MethodNameSample`); the result holds new instances
+    (:func:`dataclasses.replace`). ``changed`` is ``{"relabelled": sorted indices}``,
+    0-based indices into the input list (the 0-based line of a JSON-lines or ``.c2v``
+    file); ``counts`` has ``samples``, ``labels`` (distinct labels) and ``relabelled``.
+    Deterministic for a given ``seed``; level 0 returns an exact copy. Only training data
+    is ever noised (§4.1; the test set stays clean): pass only the training split.
     """
     lv = check_level(level)
     sd = check_seed(seed)

@@ -1,56 +1,8 @@
 """Label noise for VarMisuse (Rabin et al., seeds/001_*.txt, §4.1).
 
-The paper: "noise is added to the same percentage of (randomly selected) buggy samples
-and correct samples in the training set. We add noise to a buggy sample, by simply
-labeling it correct. Conversely, a correct sample is changed to buggy by labeling it as
-such and assigning both a random location as the error location and a set of randomly
-chosen variable uses as repair targets."
-
-byrote's definition (:func:`noise_varmisuse`), for a noise level p in [0, 100] percent,
-n_buggy buggy and n_clean bug-free samples:
-
-- Counts: exactly k_b = floor(p/100 * n_buggy + 1/2) buggy samples become bug-free and
-  exactly k_c = floor(p/100 * n_clean + 1/2) bug-free samples become buggy. This is
-  round-half-up (10 % of 5 = 0.5 -> 1, 12.5 -> 13), not Python's round(), which rounds
-  half to even. The product is computed exactly on the decimal value of ``level`` as
-  written (``repr(float(level))``), so no binary rounding moves a count across a half.
-- Buggy -> bug-free: has_bug False, bug_kind 0, bug_kind_name "NONE", error_location 0,
-  repair_targets [] (as the upstream generator, AftabHussain/noise-gen_great-varmisuse).
-- Bug-free -> buggy: has_bug True, bug_kind 1, bug_kind_name "VARIABLE_MISUSE"; the
-  error location is drawn uniformly from the sample's variable-use positions (its
-  distinct integer ``repair_candidates``, position 0 excluded since 0 means "no bug"),
-  and the repair targets are min(3, m - 1) further distinct positions of the m, drawn
-  uniformly without replacement (never the error location), stored sorted. Unlike the
-  upstream generator (which is seeded with the time and may pick the error location as a
-  target when there are fewer than 4 candidates), targets never overlap the location.
-- Eligibility: a bug-free sample with fewer than 2 such positions cannot be made buggy;
-  the k_c samples are drawn among the eligible ones only, and if fewer than k_c are
-  eligible :class:`~engine.errors.InputError` says how many were needed and available.
-- Everything else (tokens, edges, candidates, the raw record's other fields) is kept.
-
-Randomness: ``numpy.random.Generator(PCG64(seed))``, read only through its bit
-generator's raw 64-bit output (``random_raw``), whose stream NumPy keeps fixed across
-versions and platforms (unlike the Generator's sampling methods, whose algorithms may
-change). Draw order, fixed and independent of dict ordering:
-
-1. one raw key per buggy sample, in ascending sample index;
-2. one raw key per eligible bug-free sample, in ascending sample index;
-3. for each eligible bug-free sample in ascending sample index, one raw key per distinct
-   candidate position in ascending position order.
-
-The k_b buggy samples with the smallest (key, index) are flipped, likewise the k_c
-eligible bug-free samples; a flipped bug-free sample ranks its positions by (key,
-position): the first is the error location, the next min(3, m - 1) the repair targets.
-All keys are drawn whatever the level, so for one seed the flipped sets are nested
-across levels (the 25 % set lies inside the 50 % set) and a sample flipped at two levels
-gets the same location and targets at both.
-
-Only training data is ever noised: held-out / validation data keeps its labels (§4.1,
-§5.1: "the absence of noise in the validation data"). That is the caller's job: pass
-only the training split here.
-
-Sample ids in :attr:`NoiseResult.changed` are 0-based indices into the input list, i.e.
-the 0-based line number in a GREAT JSON-lines file.
+:func:`noise_varmisuse` copies a GREAT training set with a given share of buggy samples
+relabelled bug-free and of bug-free samples made buggy, after the paper and the upstream
+generator (AftabHussain/noise-gen_great-varmisuse); its docstring holds the definition.
 """
 from __future__ import annotations
 
@@ -105,12 +57,63 @@ def _relabel(out: VarMisuseSample, has_bug: bool, location: int, targets: list[i
 
 
 def noise_varmisuse(samples: list[VarMisuseSample], level: float, seed: int) -> NoiseResult:
-    """Copy ``samples`` with ``level`` % VarMisuse label noise (§4.1; module docstring).
+    """Copy ``samples`` with ``level`` % VarMisuse label noise (Rabin et al. §4.1).
+
+    The paper: "noise is added to the same percentage of (randomly selected) buggy samples
+    and correct samples in the training set. We add noise to a buggy sample, by simply
+    labeling it correct. Conversely, a correct sample is changed to buggy by labeling it as
+    such and assigning both a random location as the error location and a set of randomly
+    chosen variable uses as repair targets."
+
+    byrote's definition, for a noise level p in [0, 100] percent, n_buggy buggy and
+    n_clean bug-free samples:
+
+    - Counts: exactly k_b = floor(p/100 * n_buggy + 1/2) buggy samples become bug-free and
+      exactly k_c = floor(p/100 * n_clean + 1/2) bug-free samples become buggy. This is
+      round-half-up (10 % of 5 = 0.5 -> 1, 12.5 -> 13), not Python's round(), which rounds
+      half to even. The product is computed exactly on the decimal value of ``level`` as
+      written (``repr(float(level))``), so no binary rounding moves a count across a half.
+    - Buggy -> bug-free: has_bug False, bug_kind 0, bug_kind_name "NONE", error_location 0,
+      repair_targets [] (as the upstream generator, AftabHussain/noise-gen_great-varmisuse).
+    - Bug-free -> buggy: has_bug True, bug_kind 1, bug_kind_name "VARIABLE_MISUSE"; the
+      error location is drawn uniformly from the sample's variable-use positions (its
+      distinct integer ``repair_candidates``, position 0 excluded since 0 means "no bug"),
+      and the repair targets are min(3, m - 1) further distinct positions of the m, drawn
+      uniformly without replacement (never the error location), stored sorted. Unlike the
+      upstream generator (which is seeded with the time and may pick the error location as
+      a target when there are fewer than 4 candidates), targets never overlap the location.
+    - Eligibility: a bug-free sample with fewer than 2 such positions cannot be made buggy;
+      the k_c samples are drawn among the eligible ones only, and if fewer than k_c are
+      eligible :class:`~engine.errors.InputError` says how many were needed and available.
+    - Everything else (tokens, edges, candidates, the raw record's other fields) is kept.
+
+    Randomness: ``numpy.random.Generator(PCG64(seed))``, read only through its bit
+    generator's raw 64-bit output (``random_raw``), whose stream NumPy keeps fixed across
+    versions and platforms (unlike the Generator's sampling methods, whose algorithms may
+    change). Draw order, fixed and independent of dict ordering:
+
+    1. one raw key per buggy sample, in ascending sample index;
+    2. one raw key per eligible bug-free sample, in ascending sample index;
+    3. for each eligible bug-free sample in ascending sample index, one raw key per
+       distinct candidate position in ascending position order.
+
+    The k_b buggy samples with the smallest (key, index) are flipped, likewise the k_c
+    eligible bug-free samples; a flipped bug-free sample ranks its positions by (key,
+    position): the first is the error location, the next min(3, m - 1) the repair targets.
+    All keys are drawn whatever the level, so for one seed the flipped sets are nested
+    across levels (the 25 % set lies inside the 50 % set) and a sample flipped at two
+    levels gets the same location and targets at both.
 
     Deterministic for a given ``seed`` (same input, level and seed give the same result on
     every run and platform). Level 0 returns an exact copy; level 100 flips every buggy
     and every bug-free sample (InputError if some bug-free sample is not eligible).
-    Only training data may be noised: never pass held-out data.
+
+    Only training data is ever noised: held-out / validation data keeps its labels (§4.1,
+    §5.1: "the absence of noise in the validation data"). That is the caller's job: pass
+    only the training split here.
+
+    Sample ids in :attr:`NoiseResult.changed` are 0-based indices into the input list,
+    i.e. the 0-based line number in a GREAT JSON-lines file.
     """
     lv = check_level(level)
     sd = check_seed(seed)

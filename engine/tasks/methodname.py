@@ -1,23 +1,10 @@
 """The METHOD-NAME task (Rabin et al. §3.1): predict a method's name from its body.
 
-Samples and formats in :mod:`engine.data.methodname`, per-label-group noise in
-:mod:`engine.noise.methodname`, the code2vec-style model in
+Samples in :mod:`engine.data.methodname` and their files in :mod:`engine.formats.code2vec`,
+per-label-group noise in :mod:`engine.noise.methodname`, the code2vec-style model in
 :mod:`engine.models.code2vec`, metrics (sub-token F1 as code2vec counts it, exact match,
-predicted score, Gini, critical sample ratio) in :mod:`engine.metrics.methodname`.
-
-The critical sample ratio (§4.3.4) is measured every epoch on the held-out set, for a
-seeded random subset of at most ``csr_samples`` samples that carry their source:
-
-- one candidate program per variable renames that variable alone
-  (:func:`engine.data.rename.rename_candidates`, tree-sitter);
-- the original and its candidates are re-extracted with the builder's own extraction
-  and the same context sampling, so only the renaming tells them apart;
-- a sample is critical when some candidate's predicted name differs from the
-  original's; csr_correct / csr_incorrect split by whether that original program's
-  prediction is right.
-
-Candidates depend only on the data, so they are made once per run; each epoch predicts
-them in batches.
+predicted score, Gini, critical sample ratio) in :mod:`engine.metrics.methodname`; the
+critical sample ratio's candidates are made here (:meth:`MethodNameTask._prepare_csr`).
 """
 from __future__ import annotations
 
@@ -82,7 +69,20 @@ class MethodNameTask:
         return prepared
 
     def _prepare_csr(self, prepared: Prepared, valid: list, cfg: dict) -> None:
-        """Pick the CSR samples and make their candidates, once per run.
+        """Pick the CSR samples and make their candidates, once per run (candidates depend
+        only on the data; each epoch predicts them in batches, :meth:`MethodNameTask.extra_arrays`).
+
+        The critical sample ratio (§4.3.4) is measured every epoch on the held-out set,
+        for a seeded random subset of at most ``csr_samples`` samples that carry their
+        source:
+
+        - one candidate program per variable renames that variable alone
+          (:func:`engine.data.rename.rename_candidates`, tree-sitter);
+        - the original and its candidates are re-extracted with the builder's own
+          extraction and the same context sampling, so only the renaming tells them apart;
+        - a sample is critical when some candidate's predicted name differs from the
+          original's; csr_correct / csr_incorrect split by whether that original
+          program's prediction is right (:func:`engine.metrics.methodname.csr`).
 
         The original program is re-extracted exactly as its candidates are (same function,
         same context sampling), so that a sample is critical because of the renaming alone,

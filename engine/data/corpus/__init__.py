@@ -1,30 +1,7 @@
-"""A model's training corpus, read document by document and never whole.
-
-:func:`open_corpus` takes one of:
-
-- a directory of source files: the regular files under it whose NAME matches ``glob``
-  (fnmatch; default every file), not in hidden folders or
-  :data:`~engine.data.sources.SKIPPED_DIRS`, hidden files left out too, in sorted order
-  of their relative POSIX paths, which are the document ids. A document is the file's
-  bytes without a UTF-8 BOM, not validated (the consumer skips non-UTF-8). Shards group
-  consecutive files into about ``shard_bytes``; a bigger file is a shard alone;
-- record files: one ``.jsonl``/``.json`` (JSON lines), ``.jsonl.gz``/``.json.gz``
-  (gzip JSON lines, as codeparrot-clean ships) or ``.parquet`` file, or a directory
-  whose matched files all are record files. Each record's ``text_field`` is a document,
-  id ``<relative path>:<row>`` (1-based; for JSON lines the line number, blank lines
-  skipped but counted). A JSON lines file is one shard, sized on disk (progress in
-  compressed bytes for gzip); a Parquet file is one shard per row group, sized by its
-  compressed column chunks, rows numbered across row groups. A text that cannot be UTF-8
-  (a lone surrogate) gives ``data=None``; a Parquet binary column is passed through raw;
-- ``hf:NAME`` or ``hf:NAME:CONFIG``: a Hugging Face dataset streamed with
-  ``datasets.load_dataset`` (NAME may be a local folder), one shard per
-  ``IterableDataset.n_shards``, id ``<shard index>:<row>`` (0-based shard, 1-based row),
-  sizes unknown (progress counts document bytes);
-- any other single file: one source document, id its name.
-
-A corpus rebuilds from its JSON-serializable :attr:`Corpus.spec` in another process
-(:meth:`Corpus.from_spec`) with the same shards; a directory re-walked there must still
-hold the same number of files and bytes, else :class:`InputError`.
+"""A model's training corpus, read document by document and never whole: :func:`open_corpus`
+(whose docstring says what it accepts and how each kind is cut into documents and shards)
+over the kinds of :mod:`~engine.data.corpus.files`, :mod:`~engine.data.corpus.records`
+and :mod:`~engine.data.corpus.hf`, on the base of :mod:`~engine.data.corpus.base`.
 """
 from __future__ import annotations
 
@@ -42,7 +19,34 @@ __all__ = ["Corpus", "Document", "Shard", "human_size", "is_record_file", "open_
 def open_corpus(source: str, *, glob: str | None = None, text_field: str = "content",
                 split: str = "train", shard_bytes: int = 64 << 20) -> Corpus:
     """The corpus at ``source``: a directory, a file, or ``hf:NAME[:CONFIG]``. Record
-    corpora are checked early: the first record must have a string ``text_field``."""
+    corpora are checked early: the first record must have a string ``text_field``.
+
+    - a directory of source files: the regular files under it whose NAME matches ``glob``
+      (fnmatch; default every file), not in hidden folders or
+      :data:`~engine.data.sources.SKIPPED_DIRS`, hidden files left out too, in sorted
+      order of their relative POSIX paths, which are the document ids. A document is the
+      file's bytes without a UTF-8 BOM, not validated (the consumer skips non-UTF-8).
+      Shards group consecutive files into about ``shard_bytes``; a bigger file is a shard
+      alone;
+    - record files: one ``.jsonl``/``.json`` (JSON lines), ``.jsonl.gz``/``.json.gz``
+      (gzip JSON lines, as codeparrot-clean ships) or ``.parquet`` file, or a directory
+      whose matched files all are record files. Each record's ``text_field`` is a
+      document, id ``<relative path>:<row>`` (1-based; for JSON lines the line number,
+      blank lines skipped but counted). A JSON lines file is one shard, sized on disk
+      (progress in compressed bytes for gzip); a Parquet file is one shard per row group,
+      sized by its compressed column chunks, rows numbered across row groups. A text that
+      cannot be UTF-8 (a lone surrogate) gives ``data=None``; a Parquet binary column is
+      passed through raw;
+    - ``hf:NAME`` or ``hf:NAME:CONFIG``: a Hugging Face dataset streamed with
+      ``datasets.load_dataset`` (NAME may be a local folder), one shard per
+      ``IterableDataset.n_shards``, id ``<shard index>:<row>`` (0-based shard, 1-based
+      row), sizes unknown (progress counts document bytes);
+    - any other single file: one source document, id its name.
+
+    A corpus rebuilds from its JSON-serializable :attr:`Corpus.spec` in another process
+    (:meth:`Corpus.from_spec`) with the same shards; a directory re-walked there must still
+    hold the same number of files and bytes, else :class:`InputError`.
+    """
     if shard_bytes < 1:
         raise InputError(f"shard size must be positive, not {shard_bytes}")
     if source.startswith("hf:"):

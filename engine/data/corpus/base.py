@@ -62,7 +62,7 @@ class Corpus(abc.ABC):
 
     @classmethod
     def from_spec(cls, spec: dict) -> Corpus:
-        """The corpus ``spec`` describes (as built by :func:`open_corpus`)."""
+        """The corpus ``spec`` describes (as built by :func:`~engine.data.corpus.open_corpus`)."""
         kind = Corpus._kinds.get(spec.get("kind", "")) if isinstance(spec, dict) else None
         if kind is None:
             raise InputError(f"not a corpus spec: {spec!r:.80}")
