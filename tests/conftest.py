@@ -1,12 +1,22 @@
-"""Shared fixtures: the reference data of tests/data, a fresh store per test."""
+"""Shared fixtures and helpers: the reference data of tests/data, a fresh store per test,
+the app under Textual's Pilot (``app_pilot``, ``settle``), and the light-import check
+(``run_light``: code in a fresh interpreter that must not import torch and the like)."""
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "data"  # slices of shared/reference (see its README)
+HEAVY = ("torch", "transformers", "datasets")  # what the faces never import
+GREAT = ("dev__VARIABLE_MISUSE__SStuB.txt-00038-of-00300.first3.jsonl",
+         "dev__VARIABLE_MISUSE__SStuB.txt-00261-of-00300.buggy3.jsonl")
+NOW = 1_700_000_100.0  # the app's clock in the tests
 
 
 @pytest.fixture
@@ -29,3 +39,85 @@ def store(tmp_path):
 def no_default_database(tmp_path, monkeypatch):
     """No test may touch the user's default database: point $BYROTE_DB into tmp."""
     monkeypatch.setenv("BYROTE_DB", str(tmp_path / "default-byrote.db"))
+
+
+@pytest.fixture
+def great_files(reference, tmp_path) -> tuple[Path, Path]:
+    """Six GREAT samples (three bug-free, three buggy) as a training and a held-out file."""
+    lines = [line for name in GREAT for line in (reference / "great" / name).read_text().splitlines()]
+    train, valid = tmp_path / "train.jsonl", tmp_path / "valid.jsonl"
+    train.write_text("\n".join(lines) + "\n")
+    valid.write_text("\n".join(lines[1:5]) + "\n")
+    return train, valid
+
+
+# -- the app under Textual's Pilot -------------------------------------------------------
+async def settle(pilot) -> None:
+    """Until no worker runs: each read's result shown, and what showing it started done too
+    (a polled screen starts reads on its own: at most 20 rounds)."""
+    from textual.worker import WorkerState
+
+    app = pilot.app
+    for _ in range(20):
+        await pilot.pause()
+        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
+            break
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def make_app(db: Path, screen: Callable[[], object] | None = None, *, clock: Callable[[], float] = lambda: NOW,
+             spawn_worker: Callable | None = None, poll_s: float = 0.25):
+    """The app on ``db`` with a fixed clock and no worker (``spawn_worker`` records the
+    calls when given); opened on ``screen()``, over a blank screen to go back to, instead
+    of the dashboard when ``screen`` is given."""
+    from textual.screen import Screen
+
+    from tui.app import ByroteApp
+
+    class AppUnderTest(ByroteApp):
+        def on_mount(self, event) -> None:
+            if screen is None:
+                return  # the dashboard, as the app opens
+            event.prevent_default()
+            self.push_screen(Screen())
+            self.push_screen(screen())
+
+    return AppUnderTest(db, clock=clock, spawn_worker=(lambda store: None) if spawn_worker is None else spawn_worker,
+                        poll_s=poll_s)
+
+
+def run_app(app, body: Callable[..., Awaitable[None]], size: tuple[int, int] = (80, 24)) -> None:
+    """``await body(app, pilot)`` in ``app`` at ``size``, once its first reads have shown."""
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await body(app, pilot)
+
+    asyncio.run(main())
+
+
+@pytest.fixture
+def app_pilot():
+    """``app_pilot(db, body, size=(80, 24), screen=None, **options)``: ``body(app, pilot)``
+    in :func:`make_app` ``(db, screen, **options)``, once its first reads have shown."""
+
+    def run(db: Path, body: Callable[..., Awaitable[None]], size: tuple[int, int] = (80, 24),
+            screen: Callable[[], object] | None = None, **options) -> None:
+        run_app(make_app(db, screen, **options), body, size)
+
+    return run
+
+
+# -- light imports -----------------------------------------------------------------------
+def run_light(code: str, timeout: float = 120) -> str:
+    """Run ``code`` in a fresh interpreter (the repository and tests/ importable), assert
+    that it succeeds without importing torch, transformers or datasets; its output."""
+    path = f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
+    check = f"\nprint('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n"
+    proc = subprocess.run([sys.executable, "-c", path + code + check], capture_output=True, text=True, cwd=REPO,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout, proc.stdout
+    return proc.stdout

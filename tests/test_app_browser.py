@@ -7,17 +7,17 @@ import asyncio
 import hashlib
 from pathlib import Path
 
+import pytest
+from conftest import NOW, settle
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import ColumnKey
-from textual.worker import WorkerState
 
-import tui.app
 from engine.store import Store
-from tui.app import ByroteApp
-from tui.screens.browser import BrowserScreen, Window, parse_query
+from tui.paging import Window
+from tui.screens.browser import BrowserScreen, parse_query
 
-NOW = 1_700_000_100.0
+POLL_S = 0.05  # a scan still running is read again this often
 A = ["def add(a, b):", "    total = a + b", "    if total > 10:", "        total -= 10", "    print(total)",
      "    return total"]
 B = ["class Point:", "    def __init__(self, x, y):", "        self.x = x", "        self.y = y", "",
@@ -93,30 +93,6 @@ def expected(order: str, keep=lambda name: True) -> list[str]:
     return [FP[r[0]] for r in sorted(rows, key=keys[order])]
 
 
-class ScanApp(ByroteApp):
-    """The app opened straight on one screen (no dashboard beneath)."""
-
-    CSS_PATH = Path(tui.app.__file__).parent / ByroteApp.CSS_PATH  # relative to tui/, not tests/
-
-    def __init__(self, db, make_screen, **kwargs) -> None:
-        super().__init__(db, clock=lambda: NOW, spawn_worker=lambda store: None, poll_s=0.05, **kwargs)
-        self.make_screen = make_screen
-
-    def on_mount(self, event) -> None:
-        event.prevent_default()  # not the base class's dashboard
-        self.push_screen(self.make_screen())
-
-
-async def settle(pilot) -> None:
-    """Until no worker runs: each read's result shown, and what that started done too."""
-    app = pilot.app
-    for _ in range(20):
-        await pilot.pause()
-        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
-            return
-        await app.workers.wait_for_complete()
-
-
 async def type_filter(pilot, query: str) -> None:
     """``/``, the query, enter."""
     await pilot.press("slash")
@@ -139,11 +115,12 @@ def title(screen) -> str:
     return str(screen.query_one("#title", Static).render())
 
 
-def make_app(tmp_path, page_size=None, state="done"):
+def scan_db(tmp_path: Path, state: str = "done") -> tuple[Path, int]:
+    """A database holding the scan of :func:`fill_scan`; its path and the scan's id."""
     store = Store(tmp_path / "t.db")
     scan_id = fill_scan(store, state)
     store.close()
-    return ScanApp(tmp_path / "t.db", lambda: BrowserScreen(scan_id, page_size=page_size)), scan_id
+    return tmp_path / "t.db", scan_id
 
 
 def highlighted(screen) -> str:
@@ -178,178 +155,169 @@ def test_window_keeps_at_most_its_capacity():
     assert w.span(None) == (1, 6) and not w.at_end
 
 
-def test_every_order(tmp_path):
-    app, scan_id = make_app(tmp_path)
+def test_every_order(tmp_path, app_pilot):
+    db, scan_id = scan_db(tmp_path)
 
-    async def main():
-        async with app.run_test(size=(160, 40)) as pilot:
+    async def body(app, pilot):
+        screen = app.screen
+        assert isinstance(screen, BrowserScreen)
+        assert screen.order == "train" and shown(screen) == expected("train")
+        assert status(screen) == "rows 1–10 of 10 · row 1"
+        assert f"scan {scan_id}" in title(screen) and "outputs: samples" in title(screen)
+        assert "10 snippets" in title(screen) and "order: train" in title(screen)
+        for key, order in [("1", "fingerprint"), ("2", "len"), ("3", "train"), ("4", "extract"),
+                           ("5", "first_line")]:
+            await pilot.press(key)
             await settle(pilot)
-            screen = app.screen
-            assert isinstance(screen, BrowserScreen)
-            assert screen.order == "train" and shown(screen) == expected("train")
-            assert status(screen) == "rows 1–10 of 10 · row 1"
-            assert f"scan {scan_id}" in title(screen) and "outputs: samples" in title(screen)
-            assert "10 snippets" in title(screen) and "order: train" in title(screen)
-            for key, order in [("1", "fingerprint"), ("2", "len"), ("3", "train"), ("4", "extract"),
-                               ("5", "first_line")]:
-                await pilot.press(key)
-                await settle(pilot)
-                assert screen.order == order and shown(screen) == expected(order), order
-                first_lines = [str(screen.query_one(DataTable).get_row_at(i)[4]) for i in range(10)]
-                by_fp = {FP[n]: lines[0].strip() for n, (lines, _, _) in SNIPPETS.items()}
-                for got, want in zip(first_lines, [by_fp[f] for f in expected(order)], strict=True):
-                    assert got == want or (got.endswith("…") and want.startswith(got[:-1]) and len(got) > 40)
-            await pilot.press("o")  # first_line -> fingerprint
-            await settle(pilot)
-            assert screen.order == "fingerprint" and shown(screen) == expected("fingerprint")
-            table = screen.query_one(DataTable)
-            table.post_message(DataTable.HeaderSelected(table, ColumnKey("extract"), 3, Text("extract")))
-            await settle(pilot)
-            assert screen.order == "extract" and shown(screen) == expected("extract")
-            assert "order: extract" in title(screen)
+            assert screen.order == order and shown(screen) == expected(order), order
+            first_lines = [str(screen.query_one(DataTable).get_row_at(i)[4]) for i in range(10)]
+            by_fp = {FP[n]: lines[0].strip() for n, (lines, _, _) in SNIPPETS.items()}
+            for got, want in zip(first_lines, [by_fp[f] for f in expected(order)], strict=True):
+                assert got == want or (got.endswith("…") and want.startswith(got[:-1]) and len(got) > 40)
+        await pilot.press("o")  # first_line -> fingerprint
+        await settle(pilot)
+        assert screen.order == "fingerprint" and shown(screen) == expected("fingerprint")
+        table = screen.query_one(DataTable)
+        table.post_message(DataTable.HeaderSelected(table, ColumnKey("extract"), 3, Text("extract")))
+        await settle(pilot)
+        assert screen.order == "extract" and shown(screen) == expected("extract")
+        assert "order: extract" in title(screen)
 
-    asyncio.run(main())
+    app_pilot(db, body, size=(160, 40), screen=lambda: BrowserScreen(scan_id), poll_s=POLL_S)
 
 
-def test_filters(tmp_path):
-    app, _ = make_app(tmp_path)
+@pytest.mark.slow
+def test_filters(tmp_path, app_pilot):
+    db, scan_id = scan_db(tmp_path)
     prefix = FP["A"][:6]
 
-    async def main():
-        async with app.run_test(size=(160, 40)) as pilot:
-            await settle(pilot)
-            screen = app.screen
-            await pilot.press("slash")
-            box = screen.query_one("#filter")
-            assert box.display and box.has_focus
-            await pilot.press(*prefix, "enter")
-            await settle(pilot)
-            assert not box.display
-            assert shown(screen) == expected("train", lambda n: FP[n].startswith(prefix))
-            assert f"filter: fingerprint {prefix}…" in title(screen)
-            assert status(screen).startswith(f"rows 1–{len(shown(screen))} of {len(shown(screen))}")
-            await pilot.press("escape")  # clears the filter
-            await settle(pilot)
-            assert shown(screen) == expected("train") and "filter" not in title(screen)
-            # text, in any case: "TOTAL" is in A only
-            await type_filter(pilot, "TOTAL")
-            assert shown(screen) == [FP["A"]] and "filter: text 'TOTAL'" in title(screen)
-            # a text that is in several snippets, in another order
-            await pilot.press("2")
-            await type_filter(pilot, "filler_")
-            assert shown(screen) == expected("len", lambda n: n.startswith("F"))
-            # '#' makes any short prefix a prefix
-            await type_filter(pilot, "#" + FP["B"][:2])
-            assert shown(screen) == expected("len", lambda n: FP[n].startswith(FP["B"][:2]))
-            # escape in the box cancels and clears; nothing matching says so
-            await type_filter(pilot, "no such text")
-            assert shown(screen) == [] and "no snippets match the filter" in status(screen)
-            await pilot.press("slash", "escape")
-            await settle(pilot)
-            assert not screen.query_one("#filter").display and shown(screen) == expected("len")
-            await pilot.press("escape")  # no filter: back
-            await settle(pilot)
-            assert not isinstance(app.screen, BrowserScreen)
+    async def body(app, pilot):
+        screen = app.screen
+        await pilot.press("slash")
+        box = screen.query_one("#filter")
+        assert box.display and box.has_focus
+        await pilot.press(*prefix, "enter")
+        await settle(pilot)
+        assert not box.display
+        assert shown(screen) == expected("train", lambda n: FP[n].startswith(prefix))
+        assert f"filter: fingerprint {prefix}…" in title(screen)
+        assert status(screen).startswith(f"rows 1–{len(shown(screen))} of {len(shown(screen))}")
+        await pilot.press("escape")  # clears the filter
+        await settle(pilot)
+        assert shown(screen) == expected("train") and "filter" not in title(screen)
+        # text, in any case: "TOTAL" is in A only
+        await type_filter(pilot, "TOTAL")
+        assert shown(screen) == [FP["A"]] and "filter: text 'TOTAL'" in title(screen)
+        # a text that is in several snippets, in another order
+        await pilot.press("2")
+        await type_filter(pilot, "filler_")
+        assert shown(screen) == expected("len", lambda n: n.startswith("F"))
+        # '#' makes any short prefix a prefix
+        await type_filter(pilot, "#" + FP["B"][:2])
+        assert shown(screen) == expected("len", lambda n: FP[n].startswith(FP["B"][:2]))
+        # escape in the box cancels and clears; nothing matching says so
+        await type_filter(pilot, "no such text")
+        assert shown(screen) == [] and "no snippets match the filter" in status(screen)
+        await pilot.press("slash", "escape")
+        await settle(pilot)
+        assert not screen.query_one("#filter").display and shown(screen) == expected("len")
+        await pilot.press("escape")  # no filter: back
+        await settle(pilot)
+        assert not isinstance(app.screen, BrowserScreen)
 
-    asyncio.run(main())
+    app_pilot(db, body, size=(160, 40), screen=lambda: BrowserScreen(scan_id), poll_s=POLL_S)
 
 
-def test_paging_across_page_boundaries(tmp_path):
-    app, _ = make_app(tmp_path, page_size=3)
+@pytest.mark.slow
+def test_paging_across_page_boundaries(tmp_path, app_pilot):
+    db, scan_id = scan_db(tmp_path)
     want = expected("train")
 
-    async def main():
-        async with app.run_test(size=(100, 30)) as pilot:
+    async def body(app, pilot):
+        screen = app.screen
+        assert screen.window.rows == [] or len(screen.window.rows) == 3
+        assert [r["fingerprint"] for r in screen.window.rows] == want[:3]
+        for i in range(1, len(want)):  # down through every row, one page fetched at a time
+            await pilot.press("j")
             await settle(pilot)
-            screen = app.screen
-            assert screen.window.rows == [] or len(screen.window.rows) == 3
-            assert [r["fingerprint"] for r in screen.window.rows] == want[:3]
-            for i in range(1, len(want)):  # down through every row, one page fetched at a time
-                await pilot.press("j")
-                await settle(pilot)
-                assert highlighted(screen) == want[i], i
-                assert len(screen.window.rows) <= 9
-                assert status(screen).endswith(f"· row {i + 1}")
-            assert screen.window.at_end and not screen.window.at_start
-            assert [r["fingerprint"] for r in screen.window.rows] == want[-len(screen.window.rows):]
-            for i in range(len(want) - 2, -1, -1):  # and back up
-                await pilot.press("k")
-                await settle(pilot)
-                assert highlighted(screen) == want[i], i
-                assert len(screen.window.rows) <= 9
-            assert screen.window.at_start
-            await pilot.press("G")
-            await settle(pilot)
-            assert highlighted(screen) == want[-1]
-            assert [r["fingerprint"] for r in screen.window.rows] == want[-3:]
-            assert status(screen) == "rows 8–10 of 10 · row 10"
-            await pilot.press("k", "k")
-            await settle(pilot)
+            assert highlighted(screen) == want[i], i
+            assert len(screen.window.rows) <= 9
+            assert status(screen).endswith(f"· row {i + 1}")
+        assert screen.window.at_end and not screen.window.at_start
+        assert [r["fingerprint"] for r in screen.window.rows] == want[-len(screen.window.rows):]
+        for i in range(len(want) - 2, -1, -1):  # and back up
             await pilot.press("k")
             await settle(pilot)
-            assert highlighted(screen) == want[-4]
-            assert [r["fingerprint"] for r in screen.window.rows] == want[-6:]
-            await pilot.press("g")
-            await settle(pilot)
-            assert highlighted(screen) == want[0] and [r["fingerprint"] for r in screen.window.rows] == want[:3]
-            await pilot.press("pagedown")
-            await settle(pilot)
-            assert screen.query_one(DataTable).cursor_row > 0  # and the next page came
-            assert len(screen.window.rows) > 3
-            assert highlighted(screen) == want[screen.window.span(10)[0] - 1 + screen.query_one(DataTable).cursor_row]
+            assert highlighted(screen) == want[i], i
+            assert len(screen.window.rows) <= 9
+        assert screen.window.at_start
+        await pilot.press("G")
+        await settle(pilot)
+        assert highlighted(screen) == want[-1]
+        assert [r["fingerprint"] for r in screen.window.rows] == want[-3:]
+        assert status(screen) == "rows 8–10 of 10 · row 10"
+        await pilot.press("k", "k")
+        await settle(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+        assert highlighted(screen) == want[-4]
+        assert [r["fingerprint"] for r in screen.window.rows] == want[-6:]
+        await pilot.press("g")
+        await settle(pilot)
+        assert highlighted(screen) == want[0] and [r["fingerprint"] for r in screen.window.rows] == want[:3]
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert screen.query_one(DataTable).cursor_row > 0  # and the next page came
+        assert len(screen.window.rows) > 3
+        assert highlighted(screen) == want[screen.window.span(10)[0] - 1 + screen.query_one(DataTable).cursor_row]
 
-    asyncio.run(main())
+    app_pilot(db, body, size=(100, 30), screen=lambda: BrowserScreen(scan_id, page_size=3), poll_s=POLL_S)
 
 
-def test_enter_opens_the_viewer_and_y_copies(tmp_path):
-    app, scan_id = make_app(tmp_path)
+def test_enter_opens_the_viewer_and_y_copies(tmp_path, app_pilot):
+    from tui.screens.help import screen_keys
+    from tui.screens.viewer import ViewerScreen
+
+    db, scan_id = scan_db(tmp_path)
     want = expected("train")
 
-    async def main():
-        from tui.screens.viewer import ViewerScreen
+    async def body(app, pilot):
+        keys = dict(screen_keys(app.screen))
+        assert keys["/"] == "Filter" and keys["⏎"] == "View" and keys["3"] == "Sort by train"
+        await pilot.press("j", "j", "y")
+        await settle(pilot)
+        assert app.clipboard == want[2]
+        assert any(n.message == f"copied {want[2]}" for n in app._notifications)
+        await pilot.press("enter")
+        await settle(pilot)
+        viewer = app.screen
+        assert isinstance(viewer, ViewerScreen)
+        assert (viewer.scan_id, viewer.fingerprint) == (scan_id, want[2])
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowserScreen) and highlighted(app.screen) == want[2]
 
-        async with app.run_test(size=(120, 30)) as pilot:
-            await settle(pilot)
-            from tui.screens.help import screen_keys
-
-            keys = dict(screen_keys(app.screen))
-            assert keys["/"] == "Filter" and keys["⏎"] == "View" and keys["3"] == "Sort by train"
-            await pilot.press("j", "j", "y")
-            await settle(pilot)
-            assert app.clipboard == want[2]
-            assert any(n.message == f"copied {want[2]}" for n in app._notifications)
-            await pilot.press("enter")
-            await settle(pilot)
-            viewer = app.screen
-            assert isinstance(viewer, ViewerScreen)
-            assert (viewer.scan_id, viewer.fingerprint) == (scan_id, want[2])
-            await pilot.press("escape")
-            await settle(pilot)
-            assert isinstance(app.screen, BrowserScreen) and highlighted(app.screen) == want[2]
-
-    asyncio.run(main())
+    app_pilot(db, body, size=(120, 30), screen=lambda: BrowserScreen(scan_id), poll_s=POLL_S)
 
 
-def test_a_scan_still_running_is_not_browsed_until_done(tmp_path):
-    app, scan_id = make_app(tmp_path, state="running")
-    store = Store(tmp_path / "t.db")
+def test_a_scan_still_running_is_not_browsed_until_done(tmp_path, app_pilot):
+    db, scan_id = scan_db(tmp_path, state="running")
+    store = Store(db)
     job = store.add_job("scan", {"scan_id": scan_id}, item=("scan", scan_id))
     store.update_job(job, state="running", progress=0.45)
 
-    async def main():
-        async with app.run_test(size=(80, 24)) as pilot:
+    async def body(app, pilot):
+        screen = app.screen
+        assert status(screen) == f"scan {scan_id} is running: 45%" and screen.window.rows == []
+        save_results(store, scan_id)  # the scan finishes: the browser notices
+        store.update_job(job, state="done", progress=1.0)
+        for _ in range(20):
+            await asyncio.sleep(0.05)
             await settle(pilot)
-            screen = app.screen
-            assert status(screen) == f"scan {scan_id} is running: 45%" and screen.window.rows == []
-            save_results(store, scan_id)  # the scan finishes: the browser notices
-            store.update_job(job, state="done", progress=1.0)
-            for _ in range(20):
-                await asyncio.sleep(0.05)
-                await settle(pilot)
-                if screen.window.rows:
-                    break
-            assert [r["fingerprint"] for r in screen.window.rows] == expected("train")
-            assert status(screen).startswith("rows 1–10 of 10")
+            if screen.window.rows:
+                break
+        assert [r["fingerprint"] for r in screen.window.rows] == expected("train")
+        assert status(screen).startswith("rows 1–10 of 10")
 
-    asyncio.run(main())
+    app_pilot(db, body, size=(80, 24), screen=lambda: BrowserScreen(scan_id), poll_s=POLL_S)
     store.close()

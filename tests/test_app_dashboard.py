@@ -2,21 +2,21 @@
 updates from another store connection, cancel/resume/delete)."""
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 
 import pytest
+from conftest import NOW, settle
 from textual.widgets import DataTable, Static
 
 from engine.errors import InputError
 from engine.jobs import WorkerLock
+from engine.overview import (age, aggregate_state, bar, cancel_item, delete_item, duration, overview, resume_item,
+                             study_eta)
 from engine.store import Store
 from tui.app import ByroteApp
-from engine.overview import age, aggregate_state, bar, duration, overview, study_eta
-from tui.screens.dashboard import ConfirmScreen, DashboardScreen, delete_item
-
-NOW = 1_700_000_100.0
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.dashboard import DashboardScreen
 
 
 def fill(store: Store, now: float = NOW) -> None:
@@ -151,13 +151,6 @@ def test_one_read_of_a_hundred_items_is_fast(tmp_path):
 
 
 # -- the screen ------------------------------------------------------------------------------
-async def settle(pilot) -> None:
-    for _ in range(2):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 async def until(pilot, condition, within: float = 1.0) -> None:
     """Wait for the polled screen to show something (the dashboard reflects the store
     within a second)."""
@@ -182,15 +175,18 @@ class Recorder:
         return 4242
 
 
-def in_app(db, body, size=(80, 24), spawns=None) -> None:
-    async def main() -> None:
-        app = ByroteApp(db, clock=lambda: NOW, spawn_worker=spawns or Recorder(), poll_s=0.25)
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot)
+@pytest.fixture
+def in_app(app_pilot):
+    """``in_app(db, body, size, spawns)``: ``body(app, pilot, dashboard)`` in the app as it opens."""
+
+    def run(db, body, size=(80, 24), spawns=None) -> None:
+        async def on_dashboard(app, pilot) -> None:
             assert isinstance(app.screen, DashboardScreen)
             await body(app, pilot, app.screen)
 
-    asyncio.run(main())
+        app_pilot(db, on_dashboard, size=size, spawn_worker=spawns or Recorder(), poll_s=0.25)
+
+    return run
 
 
 def row_texts(screen) -> dict[str, list[str]]:
@@ -202,7 +198,7 @@ def notes(app) -> list[str]:
     return [n.message for n in app._notifications]
 
 
-def test_rows_fit_80_columns_and_use_160(db):
+def test_rows_fit_80_columns_and_use_160(db, in_app):
     seen = {}
 
     async def body(app, pilot, screen):
@@ -224,7 +220,7 @@ def test_rows_fit_80_columns_and_use_160(db):
     assert seen[160]["scan:2"][5] == "-" and seen[160]["sampling:2"][4].endswith("100%")
 
 
-def test_cursor_keys_and_live_rows_keep_the_cursor_on_its_item(db):
+def test_cursor_keys_and_live_rows_keep_the_cursor_on_its_item(db, in_app):
     async def body(app, pilot, screen):
         await pilot.press("j", "j")
         assert screen.current_key() == "lm:1"
@@ -263,7 +259,7 @@ def test_cursor_keys_and_live_rows_keep_the_cursor_on_its_item(db):
     in_app(db, body)
 
 
-def test_enter_opens_what_the_item_is(db):
+def test_enter_opens_what_the_item_is(db, in_app):
     async def body(app, pilot, screen):
         rec = Recorder(app)
         for key, expect in [("study:1", ("study", 1)), ("scan:1", ("scan", 1)), ("sampling:1", ("scan", 1))]:
@@ -281,7 +277,8 @@ def test_enter_opens_what_the_item_is(db):
     in_app(db, body)
 
 
-def test_launch_keys_open_the_forms(db):
+@pytest.mark.slow
+def test_launch_keys_open_the_forms(db, in_app):
     async def body(app, pilot, screen):
         for key, form in (("n", "StudyForm"), ("s", "SamplingForm"), ("x", "ScanForm")):
             await pilot.press(key)
@@ -306,7 +303,7 @@ def test_launch_keys_open_the_forms(db):
     in_app(db, body)
 
 
-def test_cancel_resume_and_the_worker_key(db):
+def test_cancel_resume_and_the_worker_key(db, in_app):
     spawns = Recorder()
 
     async def body(app, pilot, screen):
@@ -332,7 +329,8 @@ def test_cancel_resume_and_the_worker_key(db):
     assert states[6] == ("queued", 0)  # other items untouched
 
 
-def test_delete_asks_first_and_refuses_a_running_item(db):
+@pytest.mark.slow
+def test_delete_asks_first_and_refuses_a_running_item(db, in_app):
     async def body(app, pilot, screen):
         await pilot.press("d")  # study 1 runs
         await settle(pilot)
@@ -391,8 +389,6 @@ def test_delete_checks_the_store_again(db):
 def test_a_job_queued_anew_supersedes_the_failed_one(tmp_path):
     """A scan whose first job failed and whose second finished is done (and opens); a study
     run that failed and was queued again counts as queued; resume touches only current jobs."""
-    from tui.screens.dashboard import resume_item
-
     store = Store(tmp_path / "s.db")
     set_id = store.add_output_set(name="set", source="import", model=None, n=1, created=NOW)
     scan = store.add_scan(set_id=set_id, source="scan", corpus={}, corpus_label="c", n_outputs=1, min_lines=6,
@@ -418,8 +414,6 @@ def test_a_job_queued_anew_supersedes_the_failed_one(tmp_path):
 
 
 def test_the_demo_chain_is_an_item_to_cancel_resume_and_delete(tmp_path):
-    from tui.screens.dashboard import cancel_item, delete_item, resume_item
-
     store = Store(tmp_path / "d.db")
     start = store.add_job("demo", {"stage": "start", "settings": {}}, item=("demo", 1))
     store.update_job(start, state="done", progress=1.0)

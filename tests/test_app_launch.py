@@ -2,21 +2,17 @@
 kind of bad input is marked in the form and enqueues nothing (and raises nothing)."""
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import NOW, settle
 from textual.widgets import Input, Label, Select, Static
 
+from engine.presets import preset_names
 from engine.store import Store
-from tui.app import ByroteApp
-from tui.screens.launch import SamplingForm, ScanForm, StudyForm
-
-NOW = 1_700_000_100.0
-GREAT = ("dev__VARIABLE_MISUSE__SStuB.txt-00038-of-00300.first3.jsonl",
-         "dev__VARIABLE_MISUSE__SStuB.txt-00261-of-00300.buggy3.jsonl")
+from tui.screens.forms import SamplingForm, ScanForm, StudyForm
 
 
 class Spawns(list):
@@ -25,14 +21,6 @@ class Spawns(list):
     def __call__(self, store: Store) -> int:
         self.append(store.path)
         return 4242
-
-
-async def settle(pilot) -> None:
-    """Let polled reads and the form's thread worker finish and their results show."""
-    for _ in range(2):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def submit(pilot, fill: dict[str, str], select: dict | None = None) -> None:
@@ -45,18 +33,6 @@ async def submit(pilot, fill: dict[str, str], select: dict | None = None) -> Non
     await pilot.pause()
     await pilot.press("ctrl+s")
     await settle(pilot)
-
-
-def in_app(db: Path, spawns: list, body) -> None:
-    """Run ``body(app, pilot)`` in the app at 80x24, once its first read has shown."""
-
-    async def main() -> None:
-        app = ByroteApp(db, clock=lambda: NOW, spawn_worker=spawns, poll_s=1.0)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await body(app, pilot)
-
-    asyncio.run(main())
 
 
 def marks(form) -> dict[str, str]:
@@ -81,17 +57,7 @@ def nothing_queued(db: Path) -> bool:
 
 
 # -- the study form ----------------------------------------------------------------------
-@pytest.fixture
-def great_files(reference, tmp_path) -> tuple[Path, Path]:
-    """Six GREAT samples (three bug-free, three buggy) as a training and a held-out file."""
-    lines = [line for name in GREAT for line in (reference / "great" / name).read_text().splitlines()]
-    train, valid = tmp_path / "train.jsonl", tmp_path / "valid.jsonl"
-    train.write_text("\n".join(lines) + "\n")
-    valid.write_text("\n".join(lines[1:5]) + "\n")
-    return train, valid
-
-
-def test_study_form(tmp_path, great_files):
+def test_study_form(tmp_path, great_files, app_pilot):
     """Bad fields are marked (nothing runs); a file create_study refuses is marked on its
     field; then a valid form queues one run per level, without torch in this process."""
     had_torch = "torch" in sys.modules
@@ -105,10 +71,11 @@ def test_study_form(tmp_path, great_files):
         await settle(pilot)
         form = app.screen
         assert isinstance(form, StudyForm)
-        models = form.query_one("#model", Select)
-        assert models.value == "transformer"  # the models follow the task
+        models, presets = form.query_one("#model", Select), form.query_one("#preset", Select)
+        assert models.value == "transformer" and presets.value == "quick"  # the models follow the task
         await submit(pilot, {}, {"task": "methodname"})
         assert models.value == "code2vec"
+        assert [v for _, v in presets._options if v is not Select.NULL] == list(preset_names("methodname"))
         assert marks(form) == {"train": "required", "valid": "required"}
 
         await submit(pilot, {"train": str(train), "valid": str(tmp_path / "missing.jsonl"), "levels": "0,200",
@@ -131,7 +98,7 @@ def test_study_form(tmp_path, great_files):
         assert not isinstance(app.screen, StudyForm), message(form)
         assert "study 1: 3 runs queued" in notes(app)
 
-    in_app(db, spawns, body)
+    app_pilot(db, body, spawn_worker=spawns, poll_s=1.0)
     assert len(spawns) == 1
     store = Store(db)
     (study,) = store.studies()
@@ -140,7 +107,7 @@ def test_study_form(tmp_path, great_files):
     jobs = store.jobs()
     assert [(j["kind"], j["item_kind"], j["item_id"], j["state"]) for j in jobs] == [("train_run", "study", 1, "queued")] * 3
     assert sorted(j["params"]["run_id"] for j in jobs) == [r["id"] for r in store.runs(1)]
-    assert had_torch or "torch" not in sys.modules  # create_study ran in a child process
+    assert had_torch or "torch" not in sys.modules  # create_study imports no torch
 
 
 # -- the sampling form ---------------------------------------------------------------------
@@ -153,7 +120,7 @@ def model_dir(tmp_path) -> Path:
     return path
 
 
-def test_sampling_form_enqueues_a_sampling_job(tmp_path, model_dir):
+def test_sampling_form_enqueues_a_sampling_job(tmp_path, model_dir, app_pilot):
     db, spawns = tmp_path / "t.db", Spawns()
 
     async def body(app, pilot):
@@ -165,7 +132,7 @@ def test_sampling_form_enqueues_a_sampling_job(tmp_path, model_dir):
         assert not isinstance(app.screen, SamplingForm), (message(form), marks(form))
         assert "output set 1: 5 outputs to sample" in notes(app)
 
-    in_app(db, spawns, body)
+    app_pilot(db, body, spawn_worker=spawns, poll_s=1.0)
     assert len(spawns) == 1
     store = Store(db)
     (outputs,) = store.output_sets()
@@ -186,7 +153,8 @@ SAMPLING_MISTAKES = [
 ]
 
 
-def test_sampling_form_marks_each_bad_input(tmp_path, model_dir):
+@pytest.mark.slow
+def test_sampling_form_marks_each_bad_input(tmp_path, model_dir, app_pilot):
     db, spawns = tmp_path / "t.db", Spawns()
 
     async def body(app, pilot):
@@ -202,7 +170,7 @@ def test_sampling_form_marks_each_bad_input(tmp_path, model_dir):
             assert error in marks(form)[field]
         assert not form.query_one("#launch").disabled  # ready for another try
 
-    in_app(db, spawns, body)
+    app_pilot(db, body, spawn_worker=spawns, poll_s=1.0)
     assert spawns == [] and nothing_queued(db) and Store(db).output_sets() == []
 
 
@@ -225,7 +193,7 @@ def with_outputs(tmp_path) -> tuple[Path, Path]:
     return db, corpus
 
 
-def test_scan_form_preselects_the_set_and_enqueues_a_scan(tmp_path, with_outputs):
+def test_scan_form_preselects_the_set_and_enqueues_a_scan(tmp_path, with_outputs, app_pilot):
     db, corpus = with_outputs
     spawns = Spawns()
 
@@ -241,7 +209,7 @@ def test_scan_form_preselects_the_set_and_enqueues_a_scan(tmp_path, with_outputs
         assert not isinstance(app.screen, ScanForm), (message(form), marks(form))
         assert any(n.startswith("scan 1 (job 1): outputs of set 2 against") for n in notes(app))
 
-    in_app(db, spawns, body)
+    app_pilot(db, body, spawn_worker=spawns, poll_s=1.0)
     assert len(spawns) == 1
     store = Store(db)
     (scan,) = store.scans()
@@ -260,7 +228,8 @@ SCAN_MISTAKES = [
 ]
 
 
-def test_scan_form_marks_each_bad_input(tmp_path, with_outputs):
+@pytest.mark.slow
+def test_scan_form_marks_each_bad_input(tmp_path, with_outputs, app_pilot):
     db, corpus = with_outputs
     (tmp_path / "records.jsonl").write_text(json.dumps({"content": CODE}) + "\n")
 
@@ -279,5 +248,5 @@ def test_scan_form_marks_each_bad_input(tmp_path, with_outputs):
             assert list(marks(form)) == [field], fill
             assert error in marks(form)[field]
 
-    in_app(db, Spawns(), body)
+    app_pilot(db, body, spawn_worker=Spawns(), poll_s=1.0)
     assert nothing_queued(db)

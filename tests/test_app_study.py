@@ -8,13 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.screen import Screen
+from conftest import settle
 
 from engine.results import result_rows
 from engine.store import Store
-from tui import app as tui_app
 from tui import curves
-from tui.app import ByroteApp
 
 LEVELS = (0.0, 50.0, 100.0)
 CREATED = 1_700_000_000.0
@@ -114,38 +112,20 @@ def make_study(db: Path, epochs_done: int = 2) -> tuple[int, list[int]]:
     return sid, runs
 
 
-class StudyApp(ByroteApp):
-    """The app opened straight on one study (over a blank screen, to go back to)."""
-
-    CSS_PATH = Path(tui_app.__file__).parent / ByroteApp.CSS_PATH  # relative to tui/app.py
-
-    def __init__(self, db: Path, study_id: int) -> None:
-        super().__init__(db, clock=lambda: CREATED + 100, spawn_worker=lambda store: None, poll_s=0.1)
-        self.study_id = study_id
-
-    def on_mount(self, event) -> None:
-        event.prevent_default()  # not the dashboard's on_mount
-        self.push_screen(Screen())
-        self.open_study(self.study_id)
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 def table_cells(table) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
 
 
-def run_app(db: Path, sid: int, body, size=(80, 24)) -> None:
-    async def main():
-        app = StudyApp(db, sid)
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot)
-            await body(app, pilot)
-    asyncio.run(main())
+@pytest.fixture
+def run_app(app_pilot):
+    """``run_app(db, sid, body, size)``: ``body(app, pilot)`` on the study's screen."""
+
+    def run(db: Path, sid: int, body, size=(80, 24)) -> None:
+        from tui.screens.study import StudyScreen
+
+        app_pilot(db, body, size=size, screen=lambda: StudyScreen(sid), clock=lambda: CREATED + 100, poll_s=0.1)
+
+    return run
 
 
 def expected_curves(split: str, epochs: int) -> list:
@@ -157,7 +137,7 @@ def expected_scores(epoch: int, split: str = "valid") -> list:
     return [(lv, *curves.sorted_scores(loc_scores(i, epoch, split))) for i, lv in enumerate(LEVELS)]
 
 
-def test_screen_plots_one_series_per_level_and_the_last_epoch_table(tmp_path):
+def test_screen_plots_one_series_per_level_and_the_last_epoch_table(tmp_path, run_app):
     db = tmp_path / "t.db"
     sid, _ = make_study(db)
 
@@ -193,7 +173,7 @@ def test_screen_plots_one_series_per_level_and_the_last_epoch_table(tmp_path):
     run_app(db, sid, body)
 
 
-def test_keys_change_metric_split_epoch_and_score_head(tmp_path):
+def test_keys_change_metric_split_epoch_and_score_head(tmp_path, run_app):
     db = tmp_path / "t.db"
     sid, _ = make_study(db)
 
@@ -244,7 +224,7 @@ def test_keys_change_metric_split_epoch_and_score_head(tmp_path):
     run_app(db, sid, body)
 
 
-def test_new_epochs_appear_live_and_escape_goes_back(tmp_path):
+def test_new_epochs_appear_live_and_escape_goes_back(tmp_path, run_app):
     db = tmp_path / "t.db"
     sid, runs = make_study(db)
 
@@ -288,7 +268,7 @@ def test_new_epochs_appear_live_and_escape_goes_back(tmp_path):
     run_app(db, sid, body)
 
 
-def test_empty_study_and_single_head_task(tmp_path):
+def test_empty_study_and_single_head_task(tmp_path, run_app):
     db = tmp_path / "t.db"
     store = Store(db)
     sid = store.add_study(name="mn", task="methodname", model="code2vec", preset="tiny", epochs=2, seed=0,
@@ -321,7 +301,7 @@ def test_empty_study_and_single_head_task(tmp_path):
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
-def test_layout_fits_the_terminal(tmp_path, size):
+def test_layout_fits_the_terminal(tmp_path, size, run_app):
     db = tmp_path / "t.db"
     sid, _ = make_study(db)
 

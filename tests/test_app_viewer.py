@@ -1,10 +1,9 @@
 """The side-by-side viewer, and the lexer choice and line marking behind it."""
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from test_app_browser import FP, OUTPUTS, ScanApp, fill_scan, settle
+from conftest import settle
+from test_app_browser import FP, OUTPUTS, POLL_S, scan_db
 from textual.widgets import Static
 
 from engine.store import Store
@@ -20,7 +19,8 @@ from tui.highlight import (
     output_marks,
 )
 from tui.screens.browser import BrowserScreen
-from tui.screens.viewer import CodePane, ViewerScreen, read_view
+from tui.screens.viewer import ViewerScreen, read_view
+from tui.widgets.code_pane import CodePane
 
 PY_CORPUS = {"kind": "files", "root": "/c", "glob": "*.py"}
 
@@ -72,10 +72,7 @@ def test_output_marks_and_syntax():
 # -- the screen ----------------------------------------------------------------------
 @pytest.fixture
 def db(tmp_path):
-    store = Store(tmp_path / "t.db")
-    scan_id = fill_scan(store)
-    store.close()
-    return tmp_path / "t.db", scan_id
+    return scan_db(tmp_path)
 
 
 def title(screen) -> str:
@@ -104,161 +101,152 @@ def test_read_view_picks_the_output_and_the_place(db):
         store.close()
 
 
-def test_viewer_shows_marks_and_moves(db):
+@pytest.mark.slow
+def test_viewer_shows_marks_and_moves(db, app_pilot):
     path, scan_id = db
-    app = ScanApp(path, lambda: ViewerScreen(scan_id, FP["A"]))
+    screen = lambda: ViewerScreen(scan_id, FP["A"])
 
-    async def main():
-        async with app.run_test(size=(160, 48)) as pilot:
-            await settle(pilot)
-            v = app.screen
-            assert isinstance(v, ViewerScreen) and not v.has_class("narrow")
-            # left: output 1 (the first holding A), numbered from 1, A strong, B weak
-            assert v.output_id == 1 and v.left_syntax.code == out_text(1) and v.left_syntax.start_line == 1
-            assert v.strong_lines == set(range(3, 9)) and v.left_syntax.highlight_lines == set(range(3, 9))
-            assert v.weak_lines == set(range(12, 19))
-            assert title(v) == f"{FP['A']} · len 6 · train 2 · extract 2 · output 1 lines 3–8"
-            assert head(v, "left") == "output 1: lines 3–8 (output 1 of 2) · 2 memorized spans"
-            # right: match 1 of 2, numbered as in the training document
-            assert head(v, "right") == "pkg/a.py:10-15 (match 1 of 2; train = 2)"
-            assert v.right_syntax.start_line == 7 and v.match_lines == set(range(10, 16))
-            assert v.right_syntax.highlight_lines == set(range(10, 16))
-            assert v.right_syntax.code.splitlines()[3] == "def add(a, b):"
-            assert v.left_syntax.lexer.name == "Python" == v.right_syntax.lexer.name
-            # n / p: training locations
-            await pilot.press("n")
-            assert head(v, "right") == "pkg/b.py:1-6 (match 2 of 2; train = 2)"
-            assert v.right_syntax.start_line == 1 and v.match_lines == set(range(1, 7))
-            await pilot.press("p")
-            assert head(v, "right").startswith("pkg/a.py:10-15 (match 1 of 2")
-            await pilot.press("p")  # wraps around
-            assert head(v, "right").startswith("pkg/b.py:1-6 (match 2 of 2")
-            # ]: the output's next span is B
-            await pilot.press("right_square_bracket")
-            await settle(pilot)
-            assert v.fingerprint == FP["B"] and v.output_id == 1
-            assert v.strong_lines == set(range(12, 19)) and v.weak_lines == set(range(3, 9))
-            assert head(v, "right") == "pkg/c.py:100-106 (match 1 of 1; train = 5)"
-            assert v.right_syntax.start_line == 97 and v.match_lines == set(range(100, 107))
-            assert title(v).startswith(f"{FP['B']} · len 7 · train 5 · extract 1 · output 1 lines 12–18")
-            await pilot.press("left_square_bracket")
-            await settle(pilot)
-            assert v.fingerprint == FP["A"] and v.strong_lines == set(range(3, 9))
-            assert head(v, "right").startswith("pkg/a.py:10-15 (match 1 of 2")  # a new snippet: match 1
-            # o: the other output holding A, where C is the other span; the match shown stays
-            await pilot.press("n", "o")
-            await settle(pilot)
-            assert v.output_id == 2 and v.left_syntax.code == out_text(2)
-            assert v.strong_lines == set(range(5, 11)) and v.weak_lines == set(range(12, 18))
-            assert head(v, "left").startswith("output 2: lines 5–10 (output 2 of 2)")
-            assert head(v, "right").startswith("pkg/b.py:1-6 (match 2 of 2")
-            await pilot.press("o")
-            await settle(pilot)
-            assert v.output_id == 1
-            await pilot.press("O")
-            await settle(pilot)
-            assert v.output_id == 2
-            # y: OSC 52 and a notification
-            await pilot.press("y")
-            await pilot.pause()
-            assert app.clipboard == FP["A"]
-            assert any(n.message == f"copied {FP['A']}" for n in app._notifications)
-            # tab: the other pane takes the keys
-            left, right = v.query_one("#left", CodePane), v.query_one("#right", CodePane)
-            assert left.has_focus
-            await pilot.press("tab")
-            assert right.has_focus
-            await pilot.press("tab")
-            assert left.has_focus
-            await pilot.press("escape")
-            await settle(pilot)
-            assert not isinstance(app.screen, ViewerScreen)
+    async def body(app, pilot):
+        v = app.screen
+        assert isinstance(v, ViewerScreen) and not v.has_class("narrow")
+        # left: output 1 (the first holding A), numbered from 1, A strong, B weak
+        assert v.output_id == 1 and v.left_syntax.code == out_text(1) and v.left_syntax.start_line == 1
+        assert v.strong_lines == set(range(3, 9)) and v.left_syntax.highlight_lines == set(range(3, 9))
+        assert v.weak_lines == set(range(12, 19))
+        assert title(v) == f"{FP['A']} · len 6 · train 2 · extract 2 · output 1 lines 3–8"
+        assert head(v, "left") == "output 1: lines 3–8 (output 1 of 2) · 2 memorized spans"
+        # right: match 1 of 2, numbered as in the training document
+        assert head(v, "right") == "pkg/a.py:10-15 (match 1 of 2; train = 2)"
+        assert v.right_syntax.start_line == 7 and v.match_lines == set(range(10, 16))
+        assert v.right_syntax.highlight_lines == set(range(10, 16))
+        assert v.right_syntax.code.splitlines()[3] == "def add(a, b):"
+        assert v.left_syntax.lexer.name == "Python" == v.right_syntax.lexer.name
+        # n / p: training locations
+        await pilot.press("n")
+        assert head(v, "right") == "pkg/b.py:1-6 (match 2 of 2; train = 2)"
+        assert v.right_syntax.start_line == 1 and v.match_lines == set(range(1, 7))
+        await pilot.press("p")
+        assert head(v, "right").startswith("pkg/a.py:10-15 (match 1 of 2")
+        await pilot.press("p")  # wraps around
+        assert head(v, "right").startswith("pkg/b.py:1-6 (match 2 of 2")
+        # ]: the output's next span is B
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert v.fingerprint == FP["B"] and v.output_id == 1
+        assert v.strong_lines == set(range(12, 19)) and v.weak_lines == set(range(3, 9))
+        assert head(v, "right") == "pkg/c.py:100-106 (match 1 of 1; train = 5)"
+        assert v.right_syntax.start_line == 97 and v.match_lines == set(range(100, 107))
+        assert title(v).startswith(f"{FP['B']} · len 7 · train 5 · extract 1 · output 1 lines 12–18")
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert v.fingerprint == FP["A"] and v.strong_lines == set(range(3, 9))
+        assert head(v, "right").startswith("pkg/a.py:10-15 (match 1 of 2")  # a new snippet: match 1
+        # o: the other output holding A, where C is the other span; the match shown stays
+        await pilot.press("n", "o")
+        await settle(pilot)
+        assert v.output_id == 2 and v.left_syntax.code == out_text(2)
+        assert v.strong_lines == set(range(5, 11)) and v.weak_lines == set(range(12, 18))
+        assert head(v, "left").startswith("output 2: lines 5–10 (output 2 of 2)")
+        assert head(v, "right").startswith("pkg/b.py:1-6 (match 2 of 2")
+        await pilot.press("o")
+        await settle(pilot)
+        assert v.output_id == 1
+        await pilot.press("O")
+        await settle(pilot)
+        assert v.output_id == 2
+        # y: OSC 52 and a notification
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard == FP["A"]
+        assert any(n.message == f"copied {FP['A']}" for n in app._notifications)
+        # tab: the other pane takes the keys
+        left, right = v.query_one("#left", CodePane), v.query_one("#right", CodePane)
+        assert left.has_focus
+        await pilot.press("tab")
+        assert right.has_focus
+        await pilot.press("tab")
+        assert left.has_focus
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, ViewerScreen)
 
-    asyncio.run(main())
+    app_pilot(path, body, size=(160, 48), screen=screen, poll_s=POLL_S)
 
 
-def test_single_output_single_match_and_given_output(db):
+def test_single_output_single_match_and_given_output(db, app_pilot):
     path, scan_id = db
-    app = ScanApp(path, lambda: ViewerScreen(scan_id, FP["A"], 2))
+    screen = lambda: ViewerScreen(scan_id, FP["A"], 2)
 
-    async def main():
-        async with app.run_test(size=(160, 48)) as pilot:
-            await settle(pilot)
-            v = app.screen
-            assert v.output_id == 2 and v.strong_lines == set(range(5, 11))
-            await pilot.press("right_square_bracket")  # A -> C in output 2
-            await settle(pilot)
-            assert v.fingerprint == FP["C"] and head(v, "right") == "lib/d.py:4-9 (match 1 of 1; train = 1)"
-            await pilot.press("n", "o")
-            await settle(pilot)
-            assert v.fingerprint == FP["C"] and v.output_id == 2
-            messages = [n.message for n in app._notifications]
-            assert "no other training location stored" in messages and "no other output holds this snippet" in messages
+    async def body(app, pilot):
+        v = app.screen
+        assert v.output_id == 2 and v.strong_lines == set(range(5, 11))
+        await pilot.press("right_square_bracket")  # A -> C in output 2
+        await settle(pilot)
+        assert v.fingerprint == FP["C"] and head(v, "right") == "lib/d.py:4-9 (match 1 of 1; train = 1)"
+        await pilot.press("n", "o")
+        await settle(pilot)
+        assert v.fingerprint == FP["C"] and v.output_id == 2
+        messages = [n.message for n in app._notifications]
+        assert "no other training location stored" in messages and "no other output holds this snippet" in messages
 
-    asyncio.run(main())
+    app_pilot(path, body, size=(160, 48), screen=screen, poll_s=POLL_S)
 
 
-def test_long_lines_scroll_sideways_and_the_span_is_scrolled_into_view(db):
+def test_long_lines_scroll_sideways_and_the_span_is_scrolled_into_view(db, app_pilot):
     path, scan_id = db
-    app = ScanApp(path, lambda: ViewerScreen(scan_id, FP["D"]))
+    screen = lambda: ViewerScreen(scan_id, FP["D"])
 
-    async def main():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            v = app.screen
-            assert v.has_class("narrow")  # stacked at 80 columns: each pane as wide as the screen
-            left = v.query_one("#left", CodePane)
-            code = v.query_one("#left-code", Static)
-            assert code.size.height == len(OUTPUTS[3])  # one row per line: nothing wrapped
-            assert code.size.width > left.size.width and left.max_scroll_x > 0
-            await pilot.press("right", "right")
-            await pilot.pause()
-            assert left.scroll_x > 0
-            # B in output 1 (19 lines) is scrolled to with 2 lines above it
-            v._load(FP["B"], 1)
-            await settle(pilot)
-            await pilot.pause()
-            assert left.scroll_x == 0 and left.max_scroll_y > 0
-            assert left.scroll_y == min(12 - 1 - 2, left.max_scroll_y)
-            assert v.query_one("#right", CodePane).scroll_y == min(1, v.query_one("#right", CodePane).max_scroll_y)
-        wide = ScanApp(path, lambda: ViewerScreen(scan_id, FP["D"]))
-        async with wide.run_test(size=(160, 48)) as pilot:
-            await settle(pilot)
-            v = wide.screen
-            assert not v.has_class("narrow")
-            left, right = v.query_one("#left", CodePane), v.query_one("#right", CodePane)
-            assert left.region.y == right.region.y and left.region.x < right.region.x  # side by side
-            assert left.size.width >= 70 and left.size.height >= 40
+    async def body(app, pilot):
+        v = app.screen
+        assert v.has_class("narrow")  # stacked at 80 columns: each pane as wide as the screen
+        left = v.query_one("#left", CodePane)
+        code = v.query_one("#left-code", Static)
+        assert code.size.height == len(OUTPUTS[3])  # one row per line: nothing wrapped
+        assert code.size.width > left.size.width and left.max_scroll_x > 0
+        await pilot.press("right", "right")
+        await pilot.pause()
+        assert left.scroll_x > 0
+        # B in output 1 (19 lines) is scrolled to with 2 lines above it
+        v._load(FP["B"], 1)
+        await settle(pilot)
+        await pilot.pause()
+        assert left.scroll_x == 0 and left.max_scroll_y > 0
+        assert left.scroll_y == min(12 - 1 - 2, left.max_scroll_y)
+        assert v.query_one("#right", CodePane).scroll_y == min(1, v.query_one("#right", CodePane).max_scroll_y)
 
-    asyncio.run(main())
+    async def wide(app, pilot):
+        v = app.screen
+        assert not v.has_class("narrow")
+        left, right = v.query_one("#left", CodePane), v.query_one("#right", CodePane)
+        assert left.region.y == right.region.y and left.region.x < right.region.x  # side by side
+        assert left.size.width >= 70 and left.size.height >= 40
+
+    app_pilot(path, body, size=(80, 24), screen=screen, poll_s=POLL_S)
+    app_pilot(path, wide, size=(160, 48), screen=screen, poll_s=POLL_S)
 
 
-def test_opened_from_the_browser(db):
+def test_opened_from_the_browser(db, app_pilot):
     path, scan_id = db
-    app = ScanApp(path, lambda: BrowserScreen(scan_id))
+    screen = lambda: BrowserScreen(scan_id)
 
-    async def main():
-        async with app.run_test(size=(120, 30)) as pilot:
-            await settle(pilot)
-            app.open_viewer(scan_id, FP["B"], 1)
-            await settle(pilot)
-            v = app.screen
-            assert isinstance(v, ViewerScreen) and v.fingerprint == FP["B"] and v.strong_lines == set(range(12, 19))
-            await pilot.press("escape")
-            await settle(pilot)
-            assert isinstance(app.screen, BrowserScreen)
+    async def body(app, pilot):
+        app.open_viewer(scan_id, FP["B"], 1)
+        await settle(pilot)
+        v = app.screen
+        assert isinstance(v, ViewerScreen) and v.fingerprint == FP["B"] and v.strong_lines == set(range(12, 19))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BrowserScreen)
 
-    asyncio.run(main())
+    app_pilot(path, body, size=(120, 30), screen=screen, poll_s=POLL_S)
 
 
-def test_a_missing_snippet_says_so(db):
+def test_a_missing_snippet_says_so(db, app_pilot):
     path, scan_id = db
-    app = ScanApp(path, lambda: ViewerScreen(scan_id, "0" * 32))
+    screen = lambda: ViewerScreen(scan_id, "0" * 32)
 
-    async def main():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            assert title(app.screen) == f"no snippet {'0' * 32} in scan {scan_id}"
-            assert app.screen.view is None
+    async def body(app, pilot):
+        assert title(app.screen) == f"no snippet {'0' * 32} in scan {scan_id}"
+        assert app.screen.view is None
 
-    asyncio.run(main())
+    app_pilot(path, body, size=(80, 24), screen=screen, poll_s=POLL_S)

@@ -7,10 +7,10 @@ difference, with ``pytest tests/test_snapshots.py --snapshot-update``.
 from __future__ import annotations
 
 import pytest
-
 from appfill import NOW, fill_dashboard
+from conftest import make_app, settle
+
 from engine.store import Store
-from tui.app import ByroteApp
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -24,16 +24,9 @@ def filled(tmp_path, reference):
     return db, ids
 
 
-def _app(db) -> ByroteApp:
-    # a poll interval longer than a snapshot takes: the picture is of one settled read
-    return ByroteApp(db, clock=lambda: NOW, spawn_worker=lambda store: None, poll_s=3600)
-
-
 async def _settle(pilot) -> None:
     """Until the reads are shown and the plots drawn, also on a loaded machine."""
-    for _ in range(4):
-        await pilot.pause(0.05)
-        await pilot.app.workers.wait_for_complete()
+    await settle(pilot)
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.1)
 
@@ -53,7 +46,8 @@ def _shot(snap_compare, db, size, open_screen=None, keys: tuple[str, ...] = ()) 
             await pilot.press(key)
             await _settle(pilot)
 
-    return snap_compare(_app(db), terminal_size=size, run_before=run_before)
+    # a poll interval longer than a snapshot takes: the picture is of one settled read
+    return snap_compare(make_app(db, clock=lambda: NOW, poll_s=3600), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_size)

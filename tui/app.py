@@ -78,17 +78,17 @@ class ByroteApp(App):
         self.push_screen(ViewerScreen(scan_id, fingerprint, output_id))
 
     def action_new_study(self) -> None:
-        from tui.screens.launch import StudyForm
+        from tui.screens.forms import StudyForm
 
         self.push_screen(StudyForm())
 
     def action_new_sampling(self) -> None:
-        from tui.screens.launch import SamplingForm
+        from tui.screens.forms import SamplingForm
 
         self.push_screen(SamplingForm())
 
     def action_new_scan(self, set_id: int | None = None) -> None:
-        from tui.screens.launch import ScanForm
+        from tui.screens.forms import ScanForm
 
         self.push_screen(ScanForm(set_id))
 

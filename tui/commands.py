@@ -7,7 +7,6 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
-
 class ByroteCommands(Provider):
     """Commands: the app's own (open a study or a scan, launch forms) and the current
     screen's bindings, so every action that has a key is also a command."""

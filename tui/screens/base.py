@@ -1,12 +1,19 @@
-"""A screen that shows the store live: it reads in a thread worker, never on the UI thread."""
+"""What the app's screens share: reading the store in a thread worker (never on the UI
+thread), escape to go back, and polling the store for screens that show it live."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from engine.errors import InputError
+from engine.store import Store
+
+T = TypeVar("T")
+BACK = Binding("escape", "back", "Back")
 
 
 def require(cls: type, names: tuple[str, ...]) -> None:
@@ -16,20 +23,81 @@ def require(cls: type, names: tuple[str, ...]) -> None:
         raise TypeError(f"{cls.__name__} must define {', '.join(missing)}")
 
 
-class PolledScreen(Screen):
-    """Reads the store every ``app.poll_s`` seconds in a thread worker and shows the result.
+def describe(exc: BaseException) -> str:
+    """One line for the user: an InputError's own message, else the error's type too."""
+    return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+
+
+class StoreScreen(Screen):
+    """A screen that reads (and writes) the store in thread workers.
+
+    A class that declares ``REQUIRED`` is a base: its subclasses must define the methods
+    it names, and one that lacks one is refused when it is defined.
+    """
+
+    REQUIRED: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "REQUIRED" not in vars(cls):
+            require(cls, cls.REQUIRED)
+
+    def run_with_store(self, fn: Callable[[Store], T], done: Callable[[T], Any],
+                       failed: Callable[[Exception], Any] | None = None, *, group: str,
+                       exclusive: bool = False) -> Worker:
+        """``fn(store)`` in a thread worker, with a store of the worker's own (SQLite
+        connections stay in their thread); then, on the UI thread, ``done(result)``, or
+        ``failed(exc)`` with what ``fn`` raised (by default a notification). Neither is
+        called once the worker is cancelled (``exclusive``: by the next one of its
+        ``group``) or the screen has been left."""
+
+        def work() -> None:
+            worker = get_current_worker()
+            try:
+                with self.app.reading() as store:
+                    outcome: tuple[Callable, Any] = (done, fn(store))
+            except Exception as exc:  # noqa: BLE001 - handed to failed, on the UI thread
+                outcome = (failed or self.say_failed, exc)
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._land, worker, *outcome)
+
+        return self.run_worker(work, thread=True, group=group, exclusive=exclusive, exit_on_error=False)
+
+    def _land(self, worker: Worker, callback: Callable[[Any], Any], value: Any) -> None:
+        if not worker.is_cancelled and self.is_attached:
+            callback(value)
+
+    def say_failed(self, exc: Exception) -> None:
+        self.notify(describe(exc), severity="error")
+
+
+class SubScreen(StoreScreen):
+    """A screen opened over another: escape goes back to it.
+
+    The binding joins the first subclass's own bindings, after the last one the footer
+    shows, so "Back" ends the footer (declared here, Textual would put it first)."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        if not any(BACK in vars(base).get("BINDINGS", ()) for base in cls.__mro__[1:]):
+            own = list(vars(cls).get("BINDINGS", ()))
+            at = max((i + 1 for i, binding in enumerate(own) if binding.show), default=len(own))
+            cls.BINDINGS = [*own[:at], BACK, *own[at:]]
+        super().__init_subclass__(**kwargs)  # Textual merges the bindings here
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+class PolledScreen(StoreScreen):
+    """Reads the store every ``app.poll_s`` seconds and shows the result.
 
     Subclasses define :meth:`read` (in the worker thread, with a store of its own) and
     :meth:`show` (on the UI thread). A read still running when the next one is due is
     left to finish, and the next one skipped, so a slow disk never piles up threads.
     """
 
+    REQUIRED = ("read", "show")
     _reading = False
-    REQUIRED = ("read", "show")  # what each subclass defines (checked when it is defined)
-
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        require(cls, cls.REQUIRED)
 
     def on_mount(self) -> None:
         self.refresh_data()
@@ -42,33 +110,16 @@ class PolledScreen(Screen):
         if not self.is_current or self._reading:
             return  # covered by another screen (it reads again when resumed), or still reading
         self._reading = True
-        self.run_worker(self._read, thread=True, exclusive=True, group="read", exit_on_error=False)
-
-    def _read(self) -> None:
-        worker = get_current_worker()
-        try:
-            with self.app.reading() as store:
-                data = self.read(store)
-        except InputError as exc:  # the item was deleted meanwhile, say
-            if not worker.is_cancelled:
-                self.app.call_from_thread(self._failed, exc)
-            return
-        except BaseException:
-            self._reading = False
-            raise
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._show, data)
-        else:
-            self._reading = False
+        self.run_with_store(self.read, self._show, self._failed, group="read", exclusive=True)
 
     def _show(self, data: Any) -> None:
         self._reading = False
-        if self.is_attached:
-            self.show(data)
+        self.show(data)
 
-    def _failed(self, exc: InputError) -> None:
+    def _failed(self, exc: Exception) -> None:
         self._reading = False
         self.read_failed(exc)
 
-    def read_failed(self, exc: InputError) -> None:
-        self.notify(str(exc), severity="error")
+    def read_failed(self, exc: Exception) -> None:
+        """A read failed (the item was deleted meanwhile, say): said, and read again at the next poll."""
+        self.say_failed(exc)

@@ -2,25 +2,26 @@
 read from the store one keyset page at a time (a million rows scroll like ten)."""
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass, field
 from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
-from textual.worker import get_current_worker
 
 from engine.errors import InputError
 from engine.overview import clip
-from tui.widgets.keytable import KeyTable
+from engine.store.browse import SNIPPET_ORDERS
+from tui.paging import Window
+from tui.screens.base import SubScreen, describe
+from tui.widgets.snippet_table import SnippetTable
 
-# order -> column label; the store sorts numbers largest first, text alphabetically
-ORDERS = {"fingerprint": "fingerprint", "len": "len", "train": "train", "extract": "extract",
-          "first_line": "first line"}
+# the table's columns, left to right: the fingerprint, the counts, the first line
 NUMBER_WIDTHS = {"len": 5, "train": 9, "extract": 7}
+COLUMNS = ("fingerprint", *NUMBER_WIDTHS, "first_line")
+# each column is one of the store's sort orders (numbers largest first, text alphabetically):
+# order -> column label, in the table's order
+ORDERS = {key: key.replace("_", " ") for key in sorted(SNIPPET_ORDERS, key=COLUMNS.index)}
 HEX = frozenset("0123456789abcdef")
 SHORT_FINGERPRINT = 12  # characters of the fingerprint shown on a narrow terminal
 WIDE = 110  # from this many columns on, the whole fingerprint is shown
@@ -46,83 +47,7 @@ def describe_filter(prefix: str, text: str) -> str:
     return f"text {text!r}" if text else ""
 
 
-@dataclass
-class Window:
-    """The rows loaded: at most ``capacity`` consecutive rows of the sorted, filtered list,
-    and where they lie in it (``above``/``below``: rows before/after them, when known)."""
-
-    page_size: int
-    capacity: int
-    rows: list[dict] = field(default_factory=list)
-    at_start: bool = True
-    at_end: bool = True
-    above: int | None = 0
-    below: int | None = 0
-
-    def first(self, page: list[dict]) -> None:
-        self.rows, self.at_start, self.at_end = list(page), True, len(page) < self.page_size
-        self.above, self.below = 0, (0 if self.at_end else None)
-
-    def last(self, page: list[dict]) -> None:
-        self.rows, self.at_end, self.at_start = list(page), True, len(page) < self.page_size
-        self.below, self.above = 0, (0 if self.at_start else None)
-
-    def append(self, page: list[dict]) -> int:
-        """Add the page below; the number of rows dropped at the top."""
-        self.rows += page
-        if len(page) < self.page_size:
-            self.at_end, self.below = True, 0
-        elif self.below is not None:
-            self.below -= len(page)
-        drop = max(0, len(self.rows) - self.capacity)
-        if drop:
-            del self.rows[:drop]
-            self.at_start = False
-            self.above = None if self.above is None else self.above + drop
-        return drop
-
-    def prepend(self, page: list[dict]) -> int:
-        """Add the page above; the number of rows added at the top."""
-        self.rows[:0] = page
-        if len(page) < self.page_size:
-            self.at_start, self.above = True, 0
-        elif self.above is not None:
-            self.above -= len(page)
-        drop = max(0, len(self.rows) - self.capacity)
-        if drop:
-            del self.rows[-drop:]
-            self.at_end = False
-            self.below = None if self.below is None else self.below + drop
-        return len(page)
-
-    def span(self, total: int | None) -> tuple[int, int] | None:
-        """1-based positions of the first and last row loaded, when known."""
-        if not self.rows:
-            return None
-        if self.above is not None:
-            return self.above + 1, self.above + len(self.rows)
-        if self.below is not None and total is not None:
-            return total - self.below - len(self.rows) + 1, total - self.below
-        return None
-
-
-class SnippetTable(KeyTable):
-    """The browser's table: g/G jump to the first/last page, not just to the loaded rows;
-    its actions are the screen's (so the palette's commands run them too)."""
-
-    BINDINGS = [Binding("enter", "view", "View")]
-
-    def action_view(self) -> None:
-        self.screen.action_view()
-
-    def action_first(self) -> None:
-        self.screen.action_first()
-
-    def action_last(self) -> None:
-        self.screen.action_last()
-
-
-class BrowserScreen(Screen):
+class BrowserScreen(SubScreen):
     """A scan's memorized snippets: sort by any column, filter by fingerprint or text."""
 
     HELP_TITLE = "Memorized snippets"
@@ -134,12 +59,8 @@ class BrowserScreen(Screen):
         Binding("slash", "filter", "Filter"),
         Binding("o", "cycle_order", "Order"),
         Binding("y", "copy", "Copy fp"),
-        Binding("escape", "back", "Back"),
-        Binding("1", "sort('fingerprint')", "Sort by fingerprint", show=False),
-        Binding("2", "sort('len')", "Sort by len", show=False),
-        Binding("3", "sort('train')", "Sort by train", show=False),
-        Binding("4", "sort('extract')", "Sort by extract", show=False),
-        Binding("5", "sort('first_line')", "Sort by first line", show=False),
+        *(Binding(str(n), f"sort('{key}')", f"Sort by {label}", show=False)
+          for n, (key, label) in enumerate(ORDERS.items(), 1)),
         Binding("g", "first", "First", show=False),
         Binding("G", "last", "Last", show=False),
     ]
@@ -175,51 +96,28 @@ class BrowserScreen(Screen):
 
     # -- reading, always in thread workers ----------------------------------------
     def _check_scan(self) -> None:
-        self.run_worker(self._read_scan, thread=True, exclusive=True, group="scan", exit_on_error=False)
+        self.run_with_store(self._read_scan, self._got_scan, self._read_failed, group="scan", exclusive=True)
 
-    def _read_scan(self) -> None:
+    def _read_scan(self, store) -> tuple[dict, dict | None, str, int | None]:
+        """(the scan, its last job, the output set's name, the number of snippets if done)."""
+        scan = store.scan(self.scan_id)
+        jobs = store.jobs_of("scan", self.scan_id)
         try:
-            with self.app.reading() as store:
-                scan = store.scan(self.scan_id)
-                jobs = store.jobs_of("scan", self.scan_id)
-                try:
-                    outputs = store.output_set(scan["set_id"])["name"] or f"set {scan['set_id']}"
-                except InputError:
-                    outputs = f"set {scan['set_id']}"
-                total = scan["stats"].get("snippets") if scan["state"] == "done" else None
-                if scan["state"] == "done" and total is None:
-                    total = store.snippet_count(self.scan_id)
-        except InputError as exc:
-            self.app.call_from_thread(self._show_message, str(exc))
-            return
-        self.app.call_from_thread(self._got_scan, scan, jobs[-1] if jobs else None, outputs, total)
+            outputs = store.output_set(scan["set_id"])["name"] or f"set {scan['set_id']}"
+        except InputError:
+            outputs = f"set {scan['set_id']}"
+        total = scan["stats"].get("snippets") if scan["state"] == "done" else None
+        if scan["state"] == "done" and total is None:
+            total = store.snippet_count(self.scan_id)
+        return scan, jobs[-1] if jobs else None, outputs, total
 
-    def _fetch(self, generation: int, kind: str, order: str, anchor: dict | None, flt, prefix: str,
-               text: str) -> None:
-        worker = get_current_worker()
-        try:
-            with self.app.reading() as store:
-                if flt is None:
-                    flt = store.snippet_filter(self.scan_id, prefix=prefix, text=text)
-                rows = store.snippet_page(flt, order, after=anchor if kind == "after" else None,
-                                          before=anchor if kind == "before" else None,
-                                          last=kind == "last", limit=self.page_size)
-        except (InputError, sqlite3.Error) as exc:  # deleted meanwhile, or a database error
-            self.app.call_from_thread(self._read_failed, str(exc))
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._got_page, generation, kind, flt, rows)
-
-    def _count(self, generation: int, flt) -> None:
-        worker = get_current_worker()
-        try:
-            with self.app.reading() as store:
-                count = store.snippet_filter_count(flt)
-        except (InputError, sqlite3.Error) as exc:
-            self.app.call_from_thread(self._read_failed, str(exc))
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._got_count, generation, count)
+    def _fetch(self, kind: str, order: str, anchor: dict | None, flt, prefix: str, text: str, store):
+        """(the filter, the page): the first or last page, or the one after/before ``anchor``."""
+        if flt is None:
+            flt = store.snippet_filter(self.scan_id, prefix=prefix, text=text)
+        return flt, store.snippet_page(flt, order, after=anchor if kind == "after" else None,
+                                       before=anchor if kind == "before" else None,
+                                       last=kind == "last", limit=self.page_size)
 
     def _request(self, kind: str) -> None:
         """Fetch a page: ``first``, ``last``, or the one ``after``/``before`` the window."""
@@ -231,9 +129,9 @@ class BrowserScreen(Screen):
             return
         self.fetching = kind
         self._show_status()
-        self.run_worker(partial(self._fetch, self._generation, kind, self.order, anchor, self.flt,
-                                self.prefix, self.text),
-                        thread=True, exclusive=True, group="page", exit_on_error=False)
+        self.run_with_store(partial(self._fetch, kind, self.order, anchor, self.flt, self.prefix, self.text),
+                            partial(self._got_page, self._generation, kind), self._read_failed,
+                            group="page", exclusive=True)
 
     def _restart(self, new_filter: bool) -> None:
         """A new order or filter: drop what is loaded and read the first page."""
@@ -244,18 +142,16 @@ class BrowserScreen(Screen):
         self._request("first")
 
     # -- results, on the UI thread -----------------------------------------------
-    def _read_failed(self, message: str) -> None:
+    def _read_failed(self, exc: Exception) -> None:
         """A read that failed leaves nothing pending: the next key reads again."""
         self.fetching = None
-        self._show_message(message)
+        self._show_message(describe(exc))
 
     def _show_message(self, message: str) -> None:
-        if self.is_attached:
-            self.query_one("#status", Static).update(Text(message))
+        self.query_one("#status", Static).update(Text(message))
 
-    def _got_scan(self, scan: dict, job: dict | None, outputs: str, total: int | None) -> None:
-        if not self.is_attached:  # left meanwhile
-            return
+    def _got_scan(self, read: tuple[dict, dict | None, str, int | None]) -> None:
+        scan, job, outputs, total = read
         self.scan, self.outputs, self.total = scan, outputs, total
         self._show_title()
         if scan["state"] != "done":
@@ -270,9 +166,10 @@ class BrowserScreen(Screen):
         self.ready = True
         self._restart(new_filter=True)
 
-    def _got_page(self, generation: int, kind: str, flt, rows: list[dict]) -> None:
-        if generation != self._generation or not self.is_attached:
-            return
+    def _got_page(self, generation: int, kind: str, page: tuple) -> None:
+        if generation != self._generation:
+            return  # of an order or filter since replaced
+        flt, rows = page
         self.fetching = None
         new_filter = self.flt is None
         self.flt = flt
@@ -290,12 +187,17 @@ class BrowserScreen(Screen):
             cursor += self.window.prepend(rows)
         self._fill(cursor, kind)
         if new_filter:  # counted once the page is painted: the rows come first
-            self.call_after_refresh(self.run_worker, partial(self._count, generation, flt), thread=True,
-                                    exclusive=True, group="count", exit_on_error=False)
+            self.call_after_refresh(self.run_with_store, partial(self._count, flt),
+                                    partial(self._got_count, generation), self._read_failed,
+                                    group="count", exclusive=True)
         self._show_status()
 
+    @staticmethod
+    def _count(flt, store) -> int:
+        return store.snippet_filter_count(flt)
+
     def _got_count(self, generation: int, count: int) -> None:
-        if generation == self._generation and self.is_attached:
+        if generation == self._generation:
             self.count = count
             self._show_status()
 
@@ -456,4 +358,4 @@ class BrowserScreen(Screen):
         elif self.prefix or self.text:
             self._apply_filter("", "")
         else:
-            self.app.pop_screen()
+            super().action_back()

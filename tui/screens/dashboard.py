@@ -11,17 +11,15 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.events import Resize
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.errors import InputError
-from engine.store import Store
 from engine.overview import (WHAT_GOES, Item, Overview, age, bar, cancel_item, clip, delete_item, duration, overview,
                              resume_item)
-from engine.store import ACTIVE
-from tui.screens.base import PolledScreen
+from engine.store import ACTIVE, Store
+from tui.screens.base import PolledScreen, describe
+from tui.screens.confirm import ConfirmScreen
 from tui.widgets.keytable import KeyTable
 
 COLUMNS = (("kind", "kind"), ("id", "id"), ("name", "name"), ("state", "state"), ("progress", "progress"),
@@ -39,27 +37,6 @@ def cells(item: Item, name_w: int, detail_w: int, bar_w: int) -> tuple[str, ...]
 
 def styled(column: str, value: str) -> str | Text:
     return Text(value, style=STATE_STYLES.get(value, "")) if column == "state" else value
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question: y or enter confirms, n or escape aborts."""
-
-    BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(self.question, id="question")
-            yield Static("y / enter: yes    n / escape: no", classes="muted")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class DashboardScreen(PolledScreen):
@@ -250,15 +227,12 @@ class DashboardScreen(PolledScreen):
     def _write(self, change: Callable[[Store], str]) -> None:
         """Run a store write in a thread; say what it did (or why not), then re-read."""
 
-        def work() -> None:
-            try:
-                with self.app.reading() as store:
-                    said, severity = change(store), "information"
-            except InputError as exc:
-                said, severity = str(exc), "warning"
-            except Exception as exc:  # noqa: BLE001 - a locked or broken database: said, not a traceback
-                said, severity = f"{type(exc).__name__}: {exc}", "error"
-            self.app.call_from_thread(self.notify, said, severity=severity)
-            self.app.call_from_thread(self.refresh_data)
+        def said(message: str) -> None:
+            self.notify(message)
+            self.refresh_data()
 
-        self.run_worker(work, thread=True, group="write", exit_on_error=False)
+        def refused(exc: Exception) -> None:  # an InputError, or a locked or broken database
+            self.notify(describe(exc), severity="warning" if isinstance(exc, InputError) else "error")
+            self.refresh_data()
+
+        self.run_with_store(change, said, refused, group="write")

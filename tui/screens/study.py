@@ -13,6 +13,8 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from engine.errors import InputError
+from engine.overview import STATE_ORDER
 from engine.results import fmt_value, result_rows, summary
 from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS
 from tui.curves import (
@@ -25,8 +27,7 @@ from tui.curves import (
     sorted_scores,
     step,
 )
-from engine.overview import STATE_ORDER
-from tui.screens.base import PolledScreen
+from tui.screens.base import PolledScreen, SubScreen
 from tui.widgets.keytable import KeyTable
 
 SPLITS = {"valid": "held-out", "train": "train"}
@@ -64,7 +65,7 @@ def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
     return f"{epochs}, {states or 'no jobs'}"
 
 
-class StudyScreen(PolledScreen):
+class StudyScreen(PolledScreen, SubScreen):
     """The curves of one study, growing while its runs train."""
 
     HELP_TITLE = "Study"
@@ -78,7 +79,6 @@ class StudyScreen(PolledScreen):
         Binding("e", "epoch(1)", "Next epoch", group=EPOCH),
         Binding("E", "epoch(-1)", "Previous epoch", group=EPOCH),
         Binding("o", "column", "Head", tooltip="Which score the distribution shows (localization / repair)"),
-        Binding("escape", "back", "Back"),
     ]
 
     def __init__(self, study_id: int) -> None:
@@ -183,11 +183,12 @@ class StudyScreen(PolledScreen):
         if self._changed("keys", (len(view.names), len(view.epochs), len(view.columns))):
             self.refresh_bindings()
 
-    def read_failed(self, exc) -> None:
+    def read_failed(self, exc: Exception) -> None:
         """The study is gone (deleted elsewhere): say so once and go back."""
         if self.app.screen is self:
             super().read_failed(exc)
-            self.app.pop_screen()
+            if isinstance(exc, InputError):
+                self.app.pop_screen()
 
     def _changed(self, name: str, key: tuple) -> bool:
         if self._drawn.get(name) == key:
@@ -279,6 +280,3 @@ class StudyScreen(PolledScreen):
         if self.view and self.view.columns:
             self.column = step(list(self.view.columns), self.view.column, 1)
             self.refresh_data()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()

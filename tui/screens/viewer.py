@@ -9,13 +9,13 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, ScrollableContainer, Vertical
-from textual.screen import Screen
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
-from textual.worker import get_current_worker
 
 from engine.errors import InputError
 from tui.highlight import choose_lexer, code_syntax, output_marks, span_lines
+from tui.screens.base import SubScreen, describe
+from tui.widgets.code_pane import CodePane
 
 CONTEXT = 2  # lines shown above a span scrolled into view
 NARROW = 100  # below this many columns the panes are stacked
@@ -58,18 +58,7 @@ def read_view(store, scan_id: int, fingerprint: str, output_id: int | None = Non
                 choose_lexer(scan["corpus"], doc, output["text"] or ""))
 
 
-class CodePane(ScrollableContainer):
-    """A focusable pane of code that scrolls both ways; j/k/h/l scroll it too."""
-
-    BINDINGS = [
-        Binding("j", "scroll_down", "Scroll down", show=False),
-        Binding("k", "scroll_up", "Scroll up", show=False),
-        Binding("h", "scroll_left", "Scroll left", show=False),
-        Binding("l", "scroll_right", "Scroll right", show=False),
-    ]
-
-
-class ViewerScreen(Screen):
+class ViewerScreen(SubScreen):
     """One memorized snippet: the output it is in beside a training location of it."""
 
     HELP_TITLE = "Side by side"
@@ -86,7 +75,6 @@ class ViewerScreen(Screen):
         Binding("O", "output(-1)", "Previous output with the snippet", group=OUTPUT),
         Binding("y", "copy", "Copy fp"),
         Binding("tab", "switch_pane", "Pane"),
-        Binding("escape", "back", "Back"),
     ]
 
     def __init__(self, scan_id: int, fingerprint: str, output_id: int | None = None) -> None:
@@ -131,22 +119,12 @@ class ViewerScreen(Screen):
     # -- reading -------------------------------------------------------------------
     def _load(self, fingerprint: str, output_id: int | None, start_line: int | None = None) -> None:
         self._generation += 1
-        self.run_worker(partial(self._read, self._generation, fingerprint, output_id, start_line),
-                        thread=True, exclusive=True, group="view", exit_on_error=False)
-
-    def _read(self, generation: int, fingerprint: str, output_id: int | None, start_line: int | None) -> None:
-        worker = get_current_worker()
-        try:
-            with self.app.reading() as store:
-                view = read_view(store, self.scan_id, fingerprint, output_id, start_line)
-        except InputError as exc:
-            self.app.call_from_thread(self._failed, generation, str(exc))
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._got_view, generation, view)
+        self.run_with_store(lambda store: read_view(store, self.scan_id, fingerprint, output_id, start_line),
+                            partial(self._got_view, self._generation), partial(self._failed, self._generation),
+                            group="view", exclusive=True)
 
     def _got_view(self, generation: int, view: View) -> None:
-        if generation != self._generation or not self.is_attached:
+        if generation != self._generation:
             return
         same = self.view is not None and view.snippet["fingerprint"] == self.fingerprint
         self.match_index = self.match_index if same and self.match_index < len(view.matches) else 0
@@ -155,8 +133,9 @@ class ViewerScreen(Screen):
         self._show_output()
         self._show_match()
 
-    def _failed(self, generation: int, message: str) -> None:
-        if generation == self._generation and self.is_attached:
+    def _failed(self, generation: int, exc: Exception) -> None:
+        if generation == self._generation:
+            message = describe(exc)
             self.query_one("#title", Static).update(Text(message, style="bold red"))
             self.notify(message, severity="error")
 
@@ -242,6 +221,3 @@ class ViewerScreen(Screen):
     def action_switch_pane(self) -> None:
         left = self.query_one("#left", CodePane)
         (self.query_one("#right", CodePane) if left.has_focus else left).focus()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()

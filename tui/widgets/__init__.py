@@ -1,1 +1,1 @@
-"""Widgets shared by the app's screens."""
+"""The app's widgets, one a file."""

@@ -1,0 +1,71 @@
+"""The form of a noise study: one training run per noise level, created and queued by
+``engine.launch.create_study`` (the command line's own function) in a thread worker."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual.widget import Widget
+from textual.widgets import Select
+
+from engine.errors import InputError
+from engine.presets import preset_names
+from engine.runtime import DEVICES
+from engine.store import Store
+from engine.tasks import TASK_MODELS
+from tui.screens.forms.base import LaunchForm, existing_file, options, parse_int
+
+
+class StudyForm(LaunchForm):
+    """A noise study: one training run per noise level, queued for the worker."""
+
+    HELP_TITLE = "New noise study"
+    INTRO = "[b]New noise study[/]: one training run per noise level."
+
+    def fields(self) -> Iterator[Widget]:
+        task = next(iter(TASK_MODELS))
+        presets = preset_names(task)
+        yield self.field("task", "Task", Select(options(TASK_MODELS), value=task, allow_blank=False))
+        yield self.field("train", "Training file", self.text_input(placeholder="path/to/train.jsonl"))
+        yield self.field("valid", "Held-out file", self.text_input(placeholder="path/to/valid.jsonl"))
+        yield self.field("model", "Model", Select(options(TASK_MODELS[task]), allow_blank=False))
+        yield self.field("preset", "Preset", Select(options(presets), value=presets[0], allow_blank=False))
+        yield self.field("levels", "Noise levels", self.text_input("0,25,50,75,100"), "percent, comma-separated")
+        yield self.field("epochs", "Epochs", self.text_input("10"))
+        yield self.field("seed", "Seed", self.text_input("0"))
+        yield self.field("device", "Device", Select(options(DEVICES), value="auto", allow_blank=False))
+        yield self.field("name", "Name", self.text_input(placeholder="task-model-file"), "optional")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """The models and presets follow the task."""
+        if event.select.id == "task" and event.value is not Select.NULL:
+            for name, choices in (("model", TASK_MODELS[event.value]), ("preset", preset_names(event.value))):
+                select = self.query_one(f"#{name}", Select)
+                if select.value not in choices:
+                    select.set_options(options(choices))
+                    select.value = choices[0]
+
+    def values(self) -> dict | None:
+        from engine.noise import parse_levels
+
+        def levels(text: str) -> list[float]:
+            try:
+                return parse_levels(text)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+
+        task = self.choice("task")
+        model = self.choice("model")
+        if model not in TASK_MODELS.get(task, ()):
+            self.mark("model", f"not a model of {task}")
+        return dict(
+            task=task, train=self.checked("train", existing_file), valid=self.checked("valid", existing_file),
+            model=model, levels=self.checked("levels", levels), epochs=self.checked("epochs", parse_int, 1),
+            preset=self.choice("preset"), seed=self.checked("seed", parse_int, 0), device=self.choice("device"),
+            name=self.text("name") or None, overrides={},
+        )
+
+    def submit(self, store: Store, values: dict) -> tuple[str, bool]:
+        from engine.launch import create_study
+
+        study_id = create_study(store, **values)
+        return f"study {study_id}: {len(store.jobs_of('study', study_id))} runs queued", True
