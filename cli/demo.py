@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import sys
 import time
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from cli.follow import run_foreground
 from cli.options import Commands, positive, seed
-from cli.tables import print_memorized, results_table
-from engine.store import Store
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from engine.store import Store
 
 
 def cmd_demo(args) -> int:
     """On a terminal, queue the demo for the worker and open the app; else run it headless."""
-    from engine.store import default_db_path
+    from engine.store import Store, default_db_path
 
     store = Store(getattr(args, "db", None) or default_db_path().with_name("demo.db"))
     if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -37,6 +39,9 @@ def cmd_demo(args) -> int:
 
 
 def run_demo(store: Store, args) -> int:
+    from rich.console import Console
+
+    from cli.tables import results_table
     from engine.demo import build_demo_datasets, create_demo_studies, demo_settings, observations
 
     console = Console()
@@ -60,6 +65,7 @@ def run_demo(store: Store, args) -> int:
 
 def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
     """Train the demo's LM on a stdlib slice, sample from it, and scan the samples."""
+    from cli.tables import print_memorized
     from engine.demo import lm_corpus, queue_lm_training, queue_sampling, queue_scan
 
     corpus = lm_corpus(store, s)

@@ -64,12 +64,11 @@ def cmd_lm_train(args) -> int:
     from engine.launch import check_lm_training, enqueue_lm_training
     from engine.presets import parse_settings
 
-    settings = parse_settings(args.set)
-    out = check_lm_training(args.out, args.preset, settings)  # before the corpus is read
+    plan = check_lm_training(args.out, args.preset, parse_settings(args.set))  # before the corpus is read
     corpus = _corpus(args)
     store = open_store(args)
-    _, job_id = enqueue_lm_training(store, corpus, out, args.preset, settings, args.seed, args.device)
-    print(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} into {out}")
+    _, job_id = enqueue_lm_training(store, plan, corpus, args.seed, args.device)
+    print(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} into {plan.out}")
     return follow.launch(store, [job_id], args)
 
 
@@ -78,12 +77,12 @@ def cmd_scan(args) -> int:
     from engine.launch import check_scan, enqueue_scan
 
     store = open_store(args)
-    outputs = check_scan(store, args.outputs, args.min_lines)  # before the corpus is read
+    plan = check_scan(store, args.outputs, args.min_lines)  # before the corpus is read
     corpus = _corpus(args)
-    scan_id, job_id, said = enqueue_scan(store, outputs, corpus, args.min_lines, args.case_sensitive, args.workers)
+    scan_id, job_id, said = enqueue_scan(store, plan, corpus, args.case_sensitive, args.workers)
     if said.startswith("resuming"):
         print(said)
-    print(f"scan {scan_id} (job {job_id}): {outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
+    print(f"scan {scan_id} (job {job_id}): {plan.outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
     code = follow.launch(store, [job_id], args)
     if code == 0 and (args.wait or args.foreground):
         print_memorized(store, scan_id, top=10)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.store import Store
+if TYPE_CHECKING:  # the store is imported by the commands that open one (byrote --help stays quick)
+    from engine.store import Store
 
 FINAL = ("done", "failed", "cancelled")
 
@@ -92,7 +94,7 @@ def run_foreground(store: Store, job_ids: list[int], console: Console | None = N
     outcome: dict[str, int] = {}
 
     def work() -> None:
-        outcome["ran"] = run_worker(Store(store.path), only=set(job_ids))
+        outcome["ran"] = run_worker(type(store)(store.path), only=set(job_ids))
 
     thread = threading.Thread(target=work, name="byrote-foreground", daemon=True)
     thread.start()

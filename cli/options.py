@@ -92,10 +92,10 @@ def megabytes(text: str) -> float:
 
 
 # -- option groups --------------------------------------------------------------------------
-def mode_options(p: Parser, what: str = "the job") -> None:
+def mode_options(p: Parser, what: str = "the job", foreground: str = "run the job in this process") -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--wait", action="store_true", help=f"follow {what} with a progress bar")
-    mode.add_argument("--foreground", action="store_true", help=f"run {what} in this process")
+    mode.add_argument("--foreground", action="store_true", help=foreground)
 
 
 def corpus_options(p: Parser) -> None:

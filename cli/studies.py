@@ -121,7 +121,7 @@ def register(c: Commands) -> None:
                    help="methodname: size multiplier of code2vec (the paper's over-capacity contrast)")
     p.add_argument("--csr-samples", type=seed, metavar="N",
                    help="methodname: held-out samples whose critical sample ratio is measured each epoch")
-    mode_options(p, "the runs")
+    mode_options(p, "the runs", "train in this process")
 
     p = c.add("results", cmd_results, "the last epoch of each run of a study")
     p.add_argument("--study", type=positive, required=True, metavar="ID")

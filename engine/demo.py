@@ -118,8 +118,8 @@ def queue_lm_training(store: Store, corpus, s: dict) -> tuple[int | None, str]:
     known = store.lm_training_into(str(model))
     job = known and store.active_job("lm", known["id"])
     if not job:
-        out = check_lm_training(model, s["lm_preset"], s["lm_settings"])
-        _, job = enqueue_lm_training(store, corpus, out, s["lm_preset"], s["lm_settings"], s["seed"], s["device"])
+        plan = check_lm_training(model, s["lm_preset"], s["lm_settings"])
+        _, job = enqueue_lm_training(store, plan, corpus, s["seed"], s["device"])
     return job, f"training of the language model queued (job {job})"
 
 

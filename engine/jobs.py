@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import InputError, JobCancelled
+from engine.runtime import child_python
 from engine.store import Store
 
 # kind -> "module:function". Each function takes a JobContext.
@@ -226,11 +227,9 @@ def start_worker(store: Store) -> int | None:
         return None
     store.files.mkdir(parents=True, exist_ok=True)
     log = open(store.files / "worker.log", "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-P", "-m", "engine.jobs", "--db", str(store.path)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-        start_new_session=True, close_fds=True,
-    )
+    command, env = child_python("engine.jobs", "--db", str(store.path))
+    proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            start_new_session=True, close_fds=True)
     log.close()
     return proc.pid
 
@@ -244,11 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-exit", type=float, default=3.0, metavar="S")
     args = parser.parse_args(argv)
     try:
-        store = Store(args.db)
+        ran = run_worker(Store(args.db), idle_exit_s=args.idle_exit)
     except InputError as exc:
         print(f"byrote worker: error: {exc}", file=sys.stderr)
         return 2
-    run_worker(store, idle_exit_s=args.idle_exit)
+    if ran < 0:
+        print("another worker holds this database; nothing to do", file=sys.stderr)
     return 0
 
 

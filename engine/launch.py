@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 import os
 import shutil
 from pathlib import Path
@@ -60,8 +61,9 @@ def create_study(
                          field="model")
     if epochs < 1:
         raise InputError("--epochs must be at least 1", field="epochs")
-    check_device(device)  # refuse a missing GPU now, not in the worker hours later
+    check_device(device, probe=False)
     cfg = load_preset(preset, task, overrides)
+    check_device(device)  # refuse a missing GPU now, not in the worker hours later
     samples = {}
     for split, given in (("train", train), ("valid", valid)):
         with field(split):
@@ -172,7 +174,16 @@ def open_checked_corpus(source: str, glob: str | None = None, text_field: str | 
         raise InputError(f"the corpus has no readable document ({unreadable} not UTF-8)", source)
 
 
-def check_scan(store: Store, set_id: int, min_lines: int) -> dict:
+@dataclass(frozen=True)
+class ScanPlan:
+    """A scan :func:`check_scan` found possible: the output set it reads (as read then) and
+    its shortest span. :func:`enqueue_scan` takes nothing else, so it never runs unchecked."""
+
+    outputs: dict
+    min_lines: int
+
+
+def check_scan(store: Store, set_id: int, min_lines: int) -> ScanPlan:
     """The output set a scan would read, refused if the scan could not run."""
     if min_lines < 2:
         raise InputError(f"--min-lines must be at least 2, not {min_lines}", field="min_lines")
@@ -180,15 +191,14 @@ def check_scan(store: Store, set_id: int, min_lines: int) -> dict:
         outputs = store.output_set(set_id)
     if outputs["count"] == 0:
         raise InputError(f"output set {set_id} holds no outputs yet", field="outputs")
-    return outputs
+    return ScanPlan(outputs, min_lines)
 
 
-def enqueue_scan(store: Store, outputs: dict, corpus, min_lines: int = 6, case_sensitive: bool = False,
+def enqueue_scan(store: Store, plan: ScanPlan, corpus, case_sensitive: bool = False,
                  workers: int | None = None) -> tuple[int, int, str]:
-    """A scan of an output set (as it is now; ``outputs`` as :func:`check_scan` returned it
-    for these ``min_lines``) against a corpus, and its job. An unfinished scan with the same
-    settings is resumed: its finished shards are not read again."""
-    set_id = outputs["id"]
+    """A scan of an output set (as it is now) against a corpus, and its job. An unfinished
+    scan with the same settings is resumed: its finished shards are not read again."""
+    set_id, min_lines = plan.outputs["id"], plan.min_lines
     n_outputs = store.max_output_id(set_id)
     found = store.unfinished_scan(set_id, corpus.spec, n_outputs, min_lines, case_sensitive)
     if found is not None:
@@ -207,20 +217,28 @@ def enqueue_scan(store: Store, outputs: dict, corpus, min_lines: int = 6, case_s
     return scan_id, job_id, f"scan {scan_id} (job {job_id}): outputs of set {set_id} against {corpus.describe()}"
 
 
-def check_lm_training(out: str | Path, preset: str, settings: dict) -> Path:
-    """Where a language model will be trained (a new or empty directory, made absolute),
-    once its preset and ``--set`` settings are known good."""
+@dataclass(frozen=True)
+class LMPlan:
+    """An LM training :func:`check_lm_training` found possible: where the model goes (a new
+    or empty directory, absolute), its preset and its ``--set`` settings."""
+
+    out: Path
+    preset: str
+    settings: dict
+
+
+def check_lm_training(out: str | Path, preset: str, settings: dict) -> LMPlan:
+    """Refuse an unknown preset, bad settings or an output folder in use, before the corpus
+    is read."""
     load_preset(preset, "lm", settings)
     out = Path(out).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("already exists; choose another --out or remove it", out, field="out")
-    return out
+    return LMPlan(out, preset, dict(settings))
 
 
-def enqueue_lm_training(store: Store, corpus, out: Path, preset: str, settings: dict, seed: int,
-                        device: str = "auto") -> tuple[int, int]:
-    """Queue the training of a language model into ``out`` (as :func:`check_lm_training`
-    returned it); (LM training id, job id)."""
-    lm_id = store.add_lm_training(out=str(out), corpus=corpus.spec, preset=preset, settings=settings, seed=seed,
-                                  device=device)
+def enqueue_lm_training(store: Store, plan: LMPlan, corpus, seed: int, device: str = "auto") -> tuple[int, int]:
+    """Queue the training of a language model on ``corpus``; (LM training id, job id)."""
+    lm_id = store.add_lm_training(out=str(plan.out), corpus=corpus.spec, preset=plan.preset, settings=plan.settings,
+                                  seed=seed, device=device)
     return lm_id, store.add_job("lm_train", {"lm_id": lm_id}, item=("lm", lm_id))

@@ -1,9 +1,12 @@
-"""Where and how jobs compute: the device, bf16 autocast on CUDA, and per-(seed, epoch)
-random streams, so that a resumed run ends with the metrics of one never interrupted."""
+"""Where and how jobs compute: the device, bf16 autocast on CUDA, per-(seed, epoch)
+random streams (so that a resumed run ends with the metrics of one never interrupted),
+and the child Pythons that run them."""
 from __future__ import annotations
 
 import contextlib
 import os
+import site
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,23 +31,24 @@ def _no_cuda() -> InputError:
 
 
 def cuda_present() -> bool:
-    """Whether an NVIDIA GPU is visible to this process, asked without importing torch:
-    ``CUDA_VISIBLE_DEVICES``, then the kernel driver's list of GPUs, else the CUDA driver
-    library itself."""
+    """Whether torch will find a GPU, asked without importing it: the CUDA driver (or, for
+    ROCm builds, HIP) is loaded and counts the devices this process may use, honouring
+    ``CUDA_VISIBLE_DEVICES``."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and visible.strip() in ("", "-1"):
         return False
-    gpus = Path("/proc/driver/nvidia/gpus")
-    if gpus.is_dir():
-        return any(gpus.iterdir())
     import ctypes
 
-    try:
-        lib = ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False
-    count = ctypes.c_int(0)
-    return lib.cuInit(0) == 0 and lib.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
+    for library, init, count_devices in (("libcuda.so.1", "cuInit", "cuDeviceGetCount"),
+                                         ("libamdhip64.so", "hipInit", "hipGetDeviceCount")):
+        try:
+            lib = ctypes.CDLL(library)
+        except OSError:
+            continue
+        count = ctypes.c_int(0)
+        if getattr(lib, init)(0) == 0 and getattr(lib, count_devices)(ctypes.byref(count)) == 0 and count.value > 0:
+            return True
+    return False
 
 
 def resolve_device(device: str):
@@ -85,3 +89,17 @@ def model_dtype(device):
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of one epoch's sample order and dropout, from (seed, epoch) alone."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def child_python(module: str, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of a child Python running ``python -m module args``:
+    with ``-P`` (Python 3.11 and later) so that no module of the current folder shadows
+    one of the program's, and with this program's own folder on its path when it is not
+    installed in site-packages, so that the child runs the same code as its parent."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    installed = {str(Path(p).resolve()) for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    if root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    safe = ["-P"] if sys.version_info >= (3, 11) else []
+    return [sys.executable, *safe, "-m", module, *args], env

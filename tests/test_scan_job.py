@@ -413,7 +413,7 @@ def test_rerunning_an_unfinished_scan_resumes_it_and_odd_file_names_survive(stor
     store.update_scan(scan_id, state="cancelled")
     again, job2, _ = enqueue_scan(store, check_scan(store, set_id, 6), opened, workers=1)
     assert again == scan_id and job2 != job                     # the same scan, a new job
-    assert enqueue_scan(store, check_scan(store, set_id, 4), opened, min_lines=4, workers=1)[0] != scan_id  # other settings: new scan
+    assert enqueue_scan(store, check_scan(store, set_id, 4), opened, workers=1)[0] != scan_id  # other settings: new scan
     from engine.jobs import run_worker
 
     run_worker(store, idle_exit_s=0.1)

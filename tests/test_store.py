@@ -198,10 +198,11 @@ def test_a_version_3_database_gains_job_items_and_lm_trainings(tmp_path):
                  "settings": {"epochs": 2}, "seed": 3, "device": "cpu"}
     rows = [("train_run", {"run_id": 7}, 5, 7, "done"), ("sample", {"set_id": 2, "device": "cpu"}, None, None, "queued"),
             ("scan", {"scan_id": 4}, None, None, "running"), ("lm_train", lm_params, None, None, "failed"),
-            ("demo", {"stage": "start", "settings": {}}, None, None, "done"), ("test_kind", {}, None, None, "queued")]
+            ("demo", {"stage": "start", "settings": {}}, None, None, "done"), ("test_kind", {}, None, None, "queued"),
+            ("lm_train", None, None, None, "failed"), ("train_run", {"run_id": 8}, None, 8, "queued")]
     for kind, params, study, run, state in rows:
         db.execute("INSERT INTO jobs(kind, params, state, study_id, run_id, created) VALUES (?, ?, ?, ?, ?, 1.0)",
-                   [kind, json.dumps(params), state, study, run])
+                   [kind, None if params is None else json.dumps(params), state, study, run])
     db.conn.commit()
     db.conn.close()
 
@@ -210,10 +211,51 @@ def test_a_version_3_database_gains_job_items_and_lm_trainings(tmp_path):
     got = [(j["kind"], j["item_kind"], j["item_id"], j["run_id"], j["state"]) for j in s.jobs()]
     assert got == [("train_run", "study", 5, 7, "done"), ("sample", "sampling", 2, None, "queued"),
                    ("scan", "scan", 4, None, "running"), ("lm_train", "lm", 1, None, "failed"),
-                   ("demo", "demo", 1, None, "done"), ("test_kind", None, None, None, "queued")]
+                   ("demo", "demo", 1, None, "done"), ("test_kind", None, None, None, "queued"),
+                   ("lm_train", "lm", 2, None, "failed"), ("train_run", None, None, 8, "queued")]
     assert "study_id" not in {c.name for c in s.db["jobs"].columns}
     lm = s.lm_training(1)
     assert (lm["out"], lm["corpus"], lm["preset"], lm["settings"], lm["seed"], lm["device"]) == (
         "/m/lm", {"kind": "files", "root": "/c"}, "tiny", {"epochs": 2}, 3, "cpu")
     assert s.jobs()[3]["params"] == {"lm_id": 1}
     assert [j["id"] for j in s.jobs_of("study", 5)] == [1] and s.active_job("scan", 4) == 3
+
+
+def test_every_sort_order_of_the_browser_has_its_index(store):
+    from engine.store.browse import SNIPPET_ORDERS, order_by
+
+    indexes = {row[0]: row[1] for row in store.db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'snippets'")}
+    for order in SNIPPET_ORDERS:
+        if order != "fingerprint":  # the primary key's order
+            assert f"(scan_id, {order_by(order)})" in indexes[f"snippets_by_{order}"], order
+
+
+def test_an_old_database_is_not_upgraded_under_a_running_worker_of_the_old_version(tmp_path):
+    """Migration 4 rebuilds the jobs table: a worker of the old version still running on the
+    database would break, so the upgrade waits until it is stopped, and says so in one line."""
+    import fcntl
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine.errors import InputError
+    from engine.store import schema
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    for version in (1, 2, 3):
+        schema.MIGRATIONS[version](db)
+    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '3')")
+    db.conn.commit()
+    db.conn.close()
+    lock = tmp_path / "old-files" / "worker.lock"
+    lock.parent.mkdir()
+    with open(lock, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        with pytest.raises(InputError, match=r"a worker of an older byrote \(pid 4242\) runs on this database"):
+            Store(path)
+        assert sqlite_utils.Database(sqlite3.connect(str(path)))["meta"].get("schema_version")["value"] == "3"
+    assert Store(path).schema_version() == SCHEMA_VERSION  # once it is gone

@@ -27,8 +27,6 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import sqlite_utils
-
 from engine.errors import InputError
 from engine.store.browse import BrowseMixin, SnippetFilter
 from engine.store.lms import LMsMixin
@@ -63,6 +61,8 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif self.path.is_dir():
             raise InputError("is a directory, not a database file", self.path)
+        import sqlite_utils  # here, not at the top: importing the store (byrote --help) stays quick
+
         try:
             conn = sqlite3.connect(str(self.path), timeout=30.0)
             conn.execute("PRAGMA busy_timeout=30000")
@@ -82,6 +82,12 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
             raise InputError(
                 f"database schema {version} is newer than this byrote ({SCHEMA_VERSION})", self.path
             )
+        if 0 < version < SCHEMA_VERSION:
+            pid = self._worker_pid()
+            if pid is not None:
+                raise InputError(f"a worker of an older byrote (pid {pid or '?'}) runs on this database; stop it "
+                                 f"before this byrote upgrades the database (schema {version} to {SCHEMA_VERSION})",
+                                 self.path)
         for v in range(version + 1, SCHEMA_VERSION + 1):
             with self._write():
                 if self.schema_version() >= v:  # another process migrated it meanwhile
@@ -90,6 +96,24 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [str(v)]
                 )
+
+    def _worker_pid(self) -> int | None:
+        """The pid of a worker that holds this database's lock (``<files>/worker.lock``, see
+        engine.jobs; 0 if it wrote none), else None."""
+        import fcntl
+
+        try:
+            fh = open(self.path.with_name(self.path.stem + "-files") / "worker.lock", "rb")
+        except OSError:
+            return None
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = fh.read().strip()
+                return int(text) if text.isdigit() else 0
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return None
 
     def schema_version(self) -> int:
         if "meta" not in self.db.table_names():

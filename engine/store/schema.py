@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import sqlite_utils
+from engine.store.browse import FIRST_LINE_SQL
 
-from engine.store.browse import FIRST_LINE_SQL, SNIPPET_ORDERS, order_by
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEMA_VERSION = 4
-# the browser's sort keys, one index each (the fingerprint order is the primary key's)
-SORT_INDEXES = {key: order_by(key) for key in SNIPPET_ORDERS if key != "fingerprint"}
+# version 3's indexes, one per sort order of the browser but the fingerprint's (the
+# primary key's); tests/test_store.py checks that every order of
+# engine.store.browse.SNIPPET_ORDERS has its index
+SORT_INDEXES = {"train": "train DESC, fingerprint", "extract": "extract DESC, fingerprint",
+                "len": "len DESC, fingerprint", "first_line": "first_line, fingerprint"}
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -171,9 +175,14 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
         "CASE kind WHEN 'train_run' THEN study_id WHEN 'sample' THEN json_extract(params, '$.set_id') "
         "WHEN 'scan' THEN json_extract(params, '$.scan_id') WHEN 'demo' THEN 1 END FROM jobs"
     )
+    db.execute("UPDATE jobs_v4 SET item_kind = NULL WHERE item_id IS NULL")  # a job that named no item
     for job_id, params, created in db.execute(
             "SELECT id, params, created FROM jobs WHERE kind = 'lm_train' ORDER BY id").fetchall():
-        p = json.loads(params)
+        try:
+            p = json.loads(params or "{}")
+        except ValueError:
+            p = {}
+        p = p if isinstance(p, dict) else {}
         lm_id = db["lm_trainings"].insert({
             "out": p.get("out"), "corpus": json.dumps(p.get("corpus")), "preset": p.get("preset"),
             "settings": json.dumps(p.get("settings") or {}), "seed": p.get("seed", 0), "device": p.get("device"),

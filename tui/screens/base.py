@@ -121,5 +121,7 @@ class PolledScreen(StoreScreen):
         self.read_failed(exc)
 
     def read_failed(self, exc: Exception) -> None:
-        """A read failed (the item was deleted meanwhile, say): said, and read again at the next poll."""
-        self.say_failed(exc)
+        """A read failed: the item was deleted meanwhile, say (an InputError, said), or the
+        database was busy (not said: the next poll reads again)."""
+        if isinstance(exc, InputError):
+            self.say_failed(exc)

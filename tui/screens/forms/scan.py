@@ -66,7 +66,7 @@ class ScanForm(LaunchForm):
     def submit(self, store: Store, values: dict) -> tuple[str, bool]:
         from engine.launch import check_scan, enqueue_scan, open_checked_corpus
 
-        outputs = check_scan(store, values["set_id"], values["min_lines"])
+        plan = check_scan(store, values["set_id"], values["min_lines"])
         corpus = open_checked_corpus(values["corpus"], glob=values["glob"], text_field=values["text_field"])
-        _, _, said = enqueue_scan(store, outputs, corpus, values["min_lines"])
+        _, _, said = enqueue_scan(store, plan, corpus)
         return said, True
