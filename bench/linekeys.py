@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.clones.lines import IGNORED_KEYS, fold, line_keys
+from engine.clones.rules.lines import IGNORED_KEYS, fold, line_keys
 from engine.clones.linekeys import LineTable, compiled
 
 

@@ -77,9 +77,9 @@ def cmd_scan(args) -> int:
     from engine.launch import check_scan, enqueue_scan
 
     store = open_store(args)
-    plan = check_scan(store, args.outputs, args.min_lines)  # before the corpus is read
+    plan = check_scan(store, args.outputs, args.min_lines, args.rules, args.case_sensitive)  # before the corpus
     corpus = _corpus(args)
-    scan_id, job_id, said = enqueue_scan(store, plan, corpus, args.case_sensitive, args.workers)
+    scan_id, job_id, said = enqueue_scan(store, plan, corpus, args.workers)
     if said.startswith("resuming"):
         print(said)
     print(f"scan {scan_id} (job {job_id}): {plan.outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
@@ -163,8 +163,11 @@ def register(c: Commands) -> None:
     p = c.add("scan", cmd_scan, "find every output span of K or more lines that reproduces the corpus")
     p.add_argument("--outputs", type=positive, required=True, metavar="ID", help="output set id")
     corpus_options(p)
+    p.add_argument("--rules", default=DEFAULT_RULES, choices=RULES,
+                   help="simian: Simian 2.5.10's plain-text rules and blocks, as the study ran it (default); "
+                        "lines: byrote's own line keys and maximal spans")
     p.add_argument("--min-lines", type=int, default=6, metavar="K", help="shortest span (default 6, as Simian)")
-    p.add_argument("--case-sensitive", action="store_true", help="compare lines with their case")
+    p.add_argument("--case-sensitive", action="store_true", help="compare lines with their case (--rules lines)")
     p.add_argument("--workers", type=positive, metavar="W", help="processes over corpus shards (default: cores)")
     p.add_argument("--shard-mb", type=megabytes, default=64, metavar="MB",
                    help="corpus files are grouped into shards of about MB (default 64); a shard is the unit "

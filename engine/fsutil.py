@@ -81,6 +81,13 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
                     pass
 
 
+def remove_partial(folder: Path) -> None:
+    """The temporary files that :func:`atomic_paths` left in ``folder`` when its process
+    was killed before it could remove them (``kill -9``, a power cut, a cancelled pool)."""
+    for tmp in Path(folder).glob(".*.tmp*"):
+        tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` on success."""

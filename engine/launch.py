@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+from engine.clones.rules import DEFAULT_RULES, get_rules
 from engine.errors import InputError
 from engine.fsutil import atomic_path, require_file
 from engine.noise import level_name, write_noisy_copy
@@ -160,7 +161,7 @@ def enqueue_sampling(store: Store, identity: dict, n: int, name: str | None = No
 def open_checked_corpus(source: str, glob: str | None = None, text_field: str | None = None,
                         split: str = "train", shard_mb: float = 64):
     """The corpus the user named, refused at once if it holds no readable document."""
-    from engine.clones.lines import fold
+    from engine.clones.rules.lines import fold
     from engine.data.corpus import open_corpus
 
     with field("corpus"):
@@ -176,31 +177,38 @@ def open_checked_corpus(source: str, glob: str | None = None, text_field: str | 
 
 @dataclass(frozen=True)
 class ScanPlan:
-    """A scan :func:`check_scan` found possible: the output set it reads (as read then) and
-    its shortest span. :func:`enqueue_scan` takes nothing else, so it never runs unchecked."""
+    """A scan :func:`check_scan` found possible: the output set it reads (as read then), its
+    rule set, shortest span and case rule. :func:`enqueue_scan` takes nothing else, so it
+    never runs unchecked."""
 
     outputs: dict
     min_lines: int
+    rules: str
+    case_sensitive: bool
 
 
-def check_scan(store: Store, set_id: int, min_lines: int) -> ScanPlan:
-    """The output set a scan would read, refused if the scan could not run."""
+def check_scan(store: Store, set_id: int, min_lines: int, rules: str = DEFAULT_RULES,
+               case_sensitive: bool = False) -> ScanPlan:
+    """The scan of an output set, refused if it could not run."""
+    get_rules(rules)
     if min_lines < 2:
         raise InputError(f"--min-lines must be at least 2, not {min_lines}", field="min_lines")
+    if rules == "simian" and case_sensitive:
+        raise InputError("--case-sensitive does not go with --rules simian: Simian's plain-text mode always "
+                         "folds case (use --rules lines)", field="case_sensitive")
     with field("outputs"):
         outputs = store.output_set(set_id)
     if outputs["count"] == 0:
         raise InputError(f"output set {set_id} holds no outputs yet", field="outputs")
-    return ScanPlan(outputs, min_lines)
+    return ScanPlan(outputs, min_lines, rules, case_sensitive)
 
 
-def enqueue_scan(store: Store, plan: ScanPlan, corpus, case_sensitive: bool = False,
-                 workers: int | None = None) -> tuple[int, int, str]:
+def enqueue_scan(store: Store, plan: ScanPlan, corpus, workers: int | None = None) -> tuple[int, int, str]:
     """A scan of an output set (as it is now) against a corpus, and its job. An unfinished
     scan with the same settings is resumed: its finished shards are not read again."""
-    set_id, min_lines = plan.outputs["id"], plan.min_lines
+    set_id, min_lines, case_sensitive = plan.outputs["id"], plan.min_lines, plan.case_sensitive
     n_outputs = store.max_output_id(set_id)
-    found = store.unfinished_scan(set_id, corpus.spec, n_outputs, min_lines, case_sensitive)
+    found = store.unfinished_scan(set_id, corpus.spec, n_outputs, min_lines, case_sensitive, plan.rules)
     if found is not None:
         scan_id = found["id"]
         if workers:
@@ -210,7 +218,7 @@ def enqueue_scan(store: Store, plan: ScanPlan, corpus, case_sensitive: bool = Fa
         return scan_id, job_id, f"resuming scan {scan_id} ({done} of {found['n_shards'] or '?'} shards already done)"
     scan_id = store.add_scan(
         set_id=set_id, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
-        n_outputs=n_outputs, min_lines=min_lines, case_sensitive=int(case_sensitive),
+        n_outputs=n_outputs, min_lines=min_lines, case_sensitive=int(case_sensitive), rules=plan.rules,
         workers=workers or os.cpu_count() or 1,
     )
     job_id = store.add_job("scan", {"scan_id": scan_id}, item=("scan", scan_id))

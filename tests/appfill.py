@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.clones.lines import fingerprint
+from engine.clones.rules.lines import fingerprint
 from engine.store import Store
 
 NOW = 1_700_086_400.0  # the clock of the tests' app: a day after CREATED

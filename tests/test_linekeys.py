@@ -1,4 +1,4 @@
-"""LineTable (C kernel and pure-Python path) against the definition in engine.clones.lines."""
+"""LineTable (C kernel and pure-Python path) against the definition in engine.clones.rules.lines."""
 from __future__ import annotations
 
 import random
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.clones import linekeys
-from engine.clones.lines import IGNORED_KEYS, fold, line_keys
+from engine.clones.rules.lines import IGNORED_KEYS, fold, line_keys
 from engine.clones.linekeys import LineTable
 
 PATHS = [pytest.param(True, id="compiled"), pytest.param(False, id="python")]
@@ -210,3 +210,65 @@ def test_buffers_and_errors():
     out = LineTable([b"ab"]).ids(b"ab\ncd", False)
     out[0] = 5  # the result is an ordinary writable array
     assert out.flags.writeable and out.dtype == np.int64
+
+
+# -- the Simian rules --------------------------------------------------------------------------
+SIMIAN_BODIES = BODIES + ["return total", "returntotal", "a.b", "a b", "a,b", "ab", "x ; y", "total _ us",
+                          "total_us", "'quoted'", '"quoted"', "a!b?c:d", "\x7f", "~`^", "CAFÉ_LAT", "café_lat",
+                          "ФУНКЦИЯ_CY", "функция_cy", "naïve", "na ve", "élan", "é lan"]
+TERMINATORS = ["\n", "\r\n", "\r"]
+
+
+def simian_reference(data: bytes, keys: list[bytes]) -> tuple[list[int], list[int]] | None:
+    """Straight from the definition: Simian's lines, line_key, a dict lookup."""
+    from engine.clones.rules import segments
+    from engine.clones.rules.simian import line_key
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    vocab = {key: i for i, key in enumerate(keys, 1)}
+    lines = segments(text)
+    ids = [-1 if (key := line_key(line)) is None else vocab.get(key, 0) for _, line in lines]
+    return ids, [number for number, _ in lines]
+
+
+def simian_check(table: LineTable, keys: list[bytes], data: bytes) -> None:
+    got = table.simian_ids(data)
+    want = simian_reference(data, keys)
+    if want is None:
+        assert got is None, data
+        return
+    ids, numbers = got
+    assert ids.tolist() == want[0], data
+    assert (list(range(1, len(ids) + 1)) if numbers is None else numbers.tolist()) == want[1], data
+
+
+@pytest.mark.parametrize("use_compiled", PATHS)
+def test_simian_keys_match_the_definition(use_compiled):
+    from engine.clones.rules.simian import line_key
+
+    rng = random.Random(2026)
+    for _ in range(40):
+        bodies = rng.sample(SIMIAN_BODIES, 30)
+        keys = list(dict.fromkeys(key for body in bodies if (key := line_key(body)) is not None))
+        table = LineTable(keys, use_compiled=use_compiled, rules="simian")
+        for _ in range(25):
+            lines = [rng.choice(INDENTS) + rng.choice(SIMIAN_BODIES) + rng.choice(TRAILS)
+                     for _ in range(rng.randrange(0, 30))]
+            text = "".join(line + rng.choice(TERMINATORS) for line in lines)
+            if rng.random() < 0.5:
+                text = text[:-1] if text.endswith(("\n", "\r")) else text
+            simian_check(table, keys, text.encode("utf-8"))
+
+
+@pytest.mark.parametrize("use_compiled", PATHS)
+def test_simian_edge_documents(use_compiled):
+    keys = [b"if total_six>10", b"{", b"}", b"x", b"caf\x01\xc3\x89_lat"]
+    table = LineTable(keys, use_compiled=use_compiled, rules="simian")
+    for data in [b"", b"\r", b"\r\r", b"\r\n", b"x\r", b"x\ry\nx", b"{\n}", b"  if  total_six  >  10 :\r\n",
+                 b"IF Total_Six>10;", "CAFÉ_LAT".encode(), "\u2028x".encode(), b"x" * 100000]:
+        simian_check(table, keys, data)
+    for bad in INVALID:
+        assert table.simian_ids(b"x\r" + bad) is None

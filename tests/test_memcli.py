@@ -64,7 +64,8 @@ def scanned(tmp_path_factory):
     corpus, outs = build(root)
     db = root / "byrote.db"
     assert cli("--db", str(db), "sample", "import", str(outs))[0] == 0
-    code, out = cli("--db", str(db), "scan", "--outputs", "1", "--corpus", str(corpus), "--workers", "1",
+    code, out = cli("--db", str(db), "scan", "--rules", "lines", "--outputs", "1", "--corpus", str(corpus),
+                    "--workers", "1",
                     "--foreground")
     assert code == 0, out
     store = _open(db)
@@ -418,6 +419,17 @@ def test_scan_of_a_corpus_without_a_readable_document(with_outputs, tmp_path, ca
     empty.mkdir()
     code, _, err = _run(["--db", db, "scan", "--outputs", 1, "--corpus", empty, "--foreground"], capsys)
     _one_line_error(code, err, str(empty), "no file matches *")
+    _nothing_scanned(db)
+
+
+def test_scan_refuses_unknown_rules_and_case_sensitive_simian_rules(with_outputs, capsys):
+    db, corpus = with_outputs
+    code, _, err = _run(["--db", db, "scan", "--outputs", 1, "--corpus", corpus, "--rules", "jplag"], capsys)
+    _one_line_error(code, err, "--rules", "'jplag'")
+    for rules in ([], ["--rules", "simian"]):  # simian is the default
+        code, _, err = _run(["--db", db, "scan", "--outputs", 1, "--corpus", corpus, *rules, "--case-sensitive"],
+                            capsys)
+        _one_line_error(code, err, "--case-sensitive does not go with --rules simian")
     _nothing_scanned(db)
 
 

@@ -63,7 +63,7 @@ def reference(outputs, docs, k, case_sensitive=False):
 def observed(outputs, docs, k, case_sensitive=False):
     documents = [SimpleNamespace(id=d, data=t.encode()) for d, t in docs]
     got = {}
-    for s in scan_texts(outputs, documents, k, case_sensitive):
+    for s in scan_texts(outputs, documents, k, case_sensitive, rules="lines"):
         got[s.fingerprint] = [s.len, s.train, s.extract, sorted(s.outputs),
                               [(m.doc, m.start_line, m.end_line) for m in s.matches]]
     return got
@@ -183,7 +183,8 @@ def test_outputs_matched_in_groups_give_the_same_snippets(seed):
 
     def snippets(group_lines):
         return [(s.fingerprint, s.len, s.train, s.extract, s.outputs, s.matches)
-                for s in find_memorized(index, lambda: regions, dict(outputs).__getitem__, group_lines)]
+                for s in find_memorized(index, lambda: regions, dict(outputs).__getitem__, index.fingerprint,
+                                        group_lines)]
 
     whole = snippets(10**9)
     assert len(whole) > 10

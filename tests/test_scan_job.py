@@ -166,10 +166,10 @@ def scanned(tmp_path_factory):
     db = str(root / "byrote.db")
     code, out = cli("--db", db, "sample", "import", str(outs))
     assert code == 0, out
-    code, serial_out = cli("--db", db, "scan", "--outputs", "1", "--corpus", str(corpus), "--workers", "1",
+    code, serial_out = cli("--db", db, "scan", "--rules", "lines", "--outputs", "1", "--corpus", str(corpus), "--workers", "1",
                            "--foreground")
     assert code == 0, serial_out
-    code, pool_out = cli("--db", db, "scan", "--outputs", "1", "--corpus", str(corpus), "--workers", "2",
+    code, pool_out = cli("--db", db, "scan", "--rules", "lines", "--outputs", "1", "--corpus", str(corpus), "--workers", "2",
                          "--shard-mb", "0.001", "--foreground")
     assert code == 0, pool_out
     store = Store(db)
@@ -258,7 +258,7 @@ def test_case_sensitive_scan_with_shorter_spans(tmp_path):
     corpus, outs = build(tmp_path)
     db = str(tmp_path / "s.db")
     assert cli("--db", db, "sample", "import", str(outs))[0] == 0
-    code, out = cli("--db", db, "scan", "--outputs", "1", "--corpus", str(corpus), "--min-lines", "4",
+    code, out = cli("--db", db, "scan", "--rules", "lines", "--outputs", "1", "--corpus", str(corpus), "--min-lines", "4",
                     "--case-sensitive", "--workers", "1", "--foreground")
     assert code == 0, out
     store = Store(db)
@@ -310,7 +310,7 @@ def _new_scan(store, corpus_dir: Path, workers: int, shard_bytes: int = 300) -> 
     from engine.data.corpus import open_corpus
 
     corpus = open_corpus(str(corpus_dir), shard_bytes=shard_bytes)
-    return store.add_scan(set_id=1, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
+    return store.add_scan(set_id=1, source="scan", rules="lines", corpus=corpus.spec, corpus_label=corpus.describe(),
                           n_outputs=store.max_output_id(1), min_lines=6, case_sensitive=0, workers=workers)
 
 

@@ -221,6 +221,36 @@ def test_a_version_3_database_gains_job_items_and_lm_trainings(tmp_path):
     assert [j["id"] for j in s.jobs_of("study", 5)] == [1] and s.active_job("scan", 4) == 3
 
 
+def test_a_version_4_database_marks_its_scans_with_their_rules(tmp_path):
+    """Migration 5: scans made before rule sets ran byrote's ``lines`` rules, imported
+    Simian logs are Simian's; an unfinished old scan is resumed only under its own rules."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine.store import schema
+
+    path = tmp_path / "v4.db"
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    for version in (1, 2, 3, 4):
+        schema.MIGRATIONS[version](db)
+    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '4')")
+    db.execute("INSERT INTO output_sets(source, created) VALUES ('import', 1.0)")
+    for source, state in (("scan", "done"), ("simian", "done"), ("scan", "running")):
+        db.execute("INSERT INTO scans(set_id, source, state, corpus, stats, n_outputs, min_lines, case_sensitive, "
+                   "created) VALUES (1, ?, ?, '{}', '{}', 3, 6, 0, 1.0)", [source, state])
+    db.conn.commit()
+    db.conn.close()
+
+    s = Store(path)
+    assert s.schema_version() == SCHEMA_VERSION
+    assert [(scan["source"], scan["rules"]) for scan in s.scans()] == [
+        ("scan", "lines"), ("simian", "simian"), ("scan", "lines")]
+    assert s.unfinished_scan(1, {}, 3, 6, False, "lines")["id"] == 3
+    assert s.unfinished_scan(1, {}, 3, 6, False, "simian") is None
+    assert s.add_scan(set_id=1, source="scan", corpus={}) == 4 and s.scan(4)["rules"] == "simian"
+
+
 def test_every_sort_order_of_the_browser_has_its_index(store):
     from engine.store.browse import SNIPPET_ORDERS, order_by
 

@@ -1,14 +1,16 @@
 """Memorization extraction (Yang et al., seeds/003, "Finding Memorization"): find what a
 language model's outputs copy from its corpus. The study runs the clone detector Simian
-2.5.10 with its defaults (threshold 6 lines, ignore character case and curly braces)
-between the merged outputs and each training shard, and calls a clone found on both
-sides memorized. This package computes the same thing exactly, in one streaming pass:
+2.5.10 with its defaults on files without an extension (its plain-text mode) between the
+merged outputs and each training shard, and calls a block found on both sides memorized.
+This package computes that exactly, in one streaming pass, under either rule set:
 
-- :mod:`.lines`      what a line is and when two lines are equal (the line key)
+- :mod:`.rules`      the rule sets: ``simian`` (the study's, default) and ``lines``
+                     (byrote's own): line keys, ignored lines, fingerprints
 - :mod:`.linekeys`   line keys → vocabulary ids, one compiled call per document
 - :mod:`.index`      the outputs' line vocabulary and K-line windows
 - :mod:`.filter`     one corpus shard → the regions that may hold a memorized span
-- :mod:`.automaton`  a suffix automaton over the outputs that matches those regions
-- :mod:`.memorized`  regions → memorized snippets, with their counts on both sides
+- :mod:`.blocks`     ``simian``: Simian's blocks, from a suffix array of the regions
+- :mod:`.automaton`  ``lines``: a suffix automaton over the outputs that matches regions
+- :mod:`.memorized`  ``lines``: regions → maximal memorized spans, counted on both sides
 - :mod:`.scan`       the whole scan: shards in worker processes, counts, the store
 """

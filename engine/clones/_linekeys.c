@@ -17,6 +17,16 @@
        b"\n" (both None if no line is handed back). None if data is not valid UTF-8
        (exactly as Python's strict decoder judges).
 
+   Table.lookup_simian(data) -> (ids, lines, back, text) | None
+       The same under Simian 2.5.10's plain-text rules (engine/clones/rules/simian.py):
+       lines end at '\n', "\r\n" or a lone '\r'; an ASCII line's key is its tokens
+       concatenated (separators <= ' ' and !"',.:;? dropped; words, runs of ASCII letters
+       and digits, lower-cased; every other character a symbol; one ' ' between two words
+       that had separators between them); a line with no token is ignored (-1). ids has
+       one entry per such line, lines (None when no lone '\r' splits a line) the 1-based
+       number of the '\n'-line each starts in; a line with a byte >= 0x80 is handed back
+       whole (unstripped) for Python to tokenize.
+
    No numpy C API: buffers only. The walk runs without the GIL. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -33,6 +43,12 @@ static const uint64_t HIGHS = 0x8080808080808080ULL;
 
 /* ASCII white space as bytes.strip() sees it: \t \n \v \f \r and space. */
 static unsigned char is_space[256];
+
+/* Simian's plain-text character classes for a byte: separator (dropped), word (ASCII
+   letter or digit), symbol (any other ASCII), high (a byte >= 0x80: the line goes back). */
+enum { C_SEP = 0, C_WORD = 1, C_SYMBOL = 2, C_HIGH = 3 };
+static unsigned char simian_class[256];
+static unsigned char ascii_lower[256];
 
 static inline uint64_t load64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint64_t load32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -497,6 +513,195 @@ done:
     return result;
 }
 
+/* Probes the table for the key k[0:len] (not folded: Simian keys are lower-cased when made). */
+static inline int64_t probe(const Table *t, const unsigned char *k, size_t len, uint64_t h)
+{
+    const uint32_t tag = tag_of(h);
+    size_t j = (size_t)h & t->mask;
+    for (;;) {
+        const Slot slot = t->slots[j];
+        if (slot.id == 0)
+            return 0;
+        if (slot.tag == tag) {
+            size_t o = t->offsets[slot.id - 1];
+            if (t->offsets[slot.id] - o == len && memcmp(k, t->blob + o, len) == 0)
+                return slot.id;
+        }
+        j = (j + 1) & t->mask;
+    }
+}
+
+/* The Simian walk (no GIL). out/lines have room for nout entries; scratch has room for
+   n bytes (a key is never longer than its line). Returns WALK_* as walk_mode. */
+static int walk_simian(const Table *t, const unsigned char *data, size_t n, int64_t *out, int64_t *lines,
+                       size_t nout, unsigned char *scratch, Spans *sp)
+{
+    const unsigned char *p = data, *end = data + n;
+    size_t i = 0;
+    int64_t line = 1;
+    for (;;) {
+        /* the line: up to the next '\n' or '\r' */
+        const unsigned char *e = p;
+        while (e < end && *e != '\n' && *e != '\r')
+            e++;
+        if (i == nout)
+            return WALK_CHANGED;
+        lines[i] = line;
+        /* tokens into scratch */
+        size_t len = 0;
+        int state = 0;   /* 0: nothing yet or after a symbol, 1: in a word, 2: separators after a word */
+        int high = 0;
+        for (const unsigned char *c = p; c < e; c++) {
+            switch (simian_class[*c]) {
+            case C_SEP:
+                if (state == 1)
+                    state = 2;
+                break;
+            case C_WORD:
+                if (state == 2)
+                    scratch[len++] = ' ';
+                scratch[len++] = ascii_lower[*c];
+                state = 1;
+                break;
+            case C_SYMBOL:
+                scratch[len++] = *c;
+                state = 0;
+                break;
+            default:
+                high = 1;
+                break;
+            }
+            if (high)
+                break;
+        }
+        if (high) {
+            size_t span = (size_t)(e - p);
+            if (!valid_utf8(p, span))
+                return WALK_INVALID;
+            if (spans_push(sp, (Py_ssize_t)i, (Py_ssize_t)(p - data), (Py_ssize_t)(e - data)) < 0)
+                return WALK_NOMEM;
+            out[i] = HANDED_BACK;
+        } else if (len == 0) {
+            out[i] = -1;
+        } else {
+            uint64_t ignored;
+            out[i] = probe(t, scratch, len, hash_span(scratch, len, 0, &ignored));
+        }
+        i++;
+        if (e == end)
+            break;
+        if (*e == '\r') {
+            if (e + 1 < end && e[1] == '\n') {
+                e++;
+                line++;
+            }
+        } else {
+            line++;
+        }
+        p = e + 1;
+    }
+    return i == nout ? WALK_OK : WALK_CHANGED;
+}
+
+/* Lines of data under Simian's terminators ('\n', "\r\n", lone '\r'), and whether a lone
+   '\r' is among them. */
+static size_t count_simian_lines(const unsigned char *s, size_t n, int *lone_cr)
+{
+    size_t count = count_newlines(s, n) + 1;
+    *lone_cr = 0;
+    const unsigned char *p = s, *end = s + n;
+    while ((p = memchr(p, '\r', (size_t)(end - p))) != NULL) {
+        if (p + 1 == end || p[1] != '\n') {
+            count++;
+            *lone_cr = 1;
+        }
+        p++;
+    }
+    return count;
+}
+
+static PyObject *Table_lookup_simian(Table *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"data", NULL};
+    Py_buffer data;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*:lookup_simian", kwlist, &data))
+        return NULL;
+    PyObject *result = NULL, *ids = NULL, *numbers = NULL, *back = NULL, *text = NULL;
+    Spans sp = {NULL, 0, 0};
+    unsigned char *scratch = NULL;
+    size_t count;
+    int lone_cr, rc;
+    if (self->slots == NULL) {
+        PyErr_SetString(PyExc_ValueError, "Table is not initialized");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    count = count_simian_lines((const unsigned char *)data.buf, (size_t)data.len, &lone_cr);
+    Py_END_ALLOW_THREADS
+    if (count > (size_t)PY_SSIZE_T_MAX / 8) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    ids = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * 8));
+    numbers = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * 8));
+    scratch = PyMem_RawMalloc((size_t)data.len + 1);
+    if (ids == NULL || numbers == NULL || scratch == NULL) {
+        if (scratch == NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = walk_simian(self, (const unsigned char *)data.buf, (size_t)data.len,
+                     (int64_t *)PyByteArray_AS_STRING(ids), (int64_t *)PyByteArray_AS_STRING(numbers), count,
+                     scratch, &sp);
+    Py_END_ALLOW_THREADS
+    if (rc == WALK_INVALID) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    if (rc == WALK_NOMEM) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (rc == WALK_CHANGED) {
+        PyErr_SetString(PyExc_RuntimeError, "data changed during lookup");
+        goto done;
+    }
+    PyObject *shown = lone_cr ? numbers : Py_None;
+    if (sp.n == 0) {
+        result = PyTuple_Pack(4, ids, shown, Py_None, Py_None);
+        goto done;
+    }
+    size_t total = sp.n - 1;
+    for (size_t k = 0; k < sp.n; k++)
+        total += (size_t)(sp.v[3 * k + 2] - sp.v[3 * k + 1]);
+    back = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(sp.n * 8));
+    text = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (back == NULL || text == NULL)
+        goto done;
+    int64_t *index = (int64_t *)PyByteArray_AS_STRING(back);
+    char *w = PyBytes_AS_STRING(text);
+    for (size_t k = 0; k < sp.n; k++) {
+        size_t len = (size_t)(sp.v[3 * k + 2] - sp.v[3 * k + 1]);
+        index[k] = (int64_t)sp.v[3 * k];
+        if (k > 0)
+            *w++ = '\n';
+        memcpy(w, (const char *)data.buf + sp.v[3 * k + 1], len);
+        w += len;
+    }
+    result = PyTuple_Pack(4, ids, shown, back, text);
+done:
+    Py_XDECREF(ids);
+    Py_XDECREF(numbers);
+    Py_XDECREF(back);
+    Py_XDECREF(text);
+    PyMem_RawFree(scratch);
+    PyMem_RawFree(sp.v);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyObject *Table_len(Table *self, PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromSsize_t(self->nkeys);
@@ -509,6 +714,11 @@ static PyMethodDef Table_methods[] = {
      "-2 if handed back (a non-ASCII line, case-insensitive); back: a bytearray of int64,\n"
      "the handed-back lines' indices, text: their stripped bytes joined with b'\\n' (both\n"
      "None if none). None if data is not valid UTF-8."},
+    {"lookup_simian", (PyCFunction)(void (*)(void))Table_lookup_simian, METH_VARARGS | METH_KEYWORDS,
+     "lookup_simian(data) -> (ids, lines, back, text) | None\n\n"
+     "Under Simian's plain-text rules: ids as lookup's (-1: a line with no token), one per\n"
+     "line ended by '\\n', '\\r\\n' or a lone '\\r'; lines: their 1-based '\\n'-line numbers\n"
+     "(None if no lone '\\r'); back/text: the lines holding a byte >= 0x80, unstripped."},
     {"size", (PyCFunction)Table_len, METH_NOARGS, "Number of keys given."},
     {NULL, NULL, 0, NULL},
 };
@@ -538,6 +748,17 @@ PyMODINIT_FUNC PyInit__linekeys(void)
     static const char spaces[] = " \t\n\r\x0b\x0c";
     for (const char *c = spaces; *c; c++)
         is_space[(unsigned char)*c] = 1;
+    for (int c = 0; c < 256; c++) {
+        ascii_lower[c] = (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+        if (c >= 0x80)
+            simian_class[c] = C_HIGH;
+        else if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
+            simian_class[c] = C_WORD;
+        else if (c <= ' ' || strchr("!\"',.:;?", c) != NULL)
+            simian_class[c] = C_SEP;
+        else
+            simian_class[c] = C_SYMBOL;
+    }
     if (PyType_Ready(&TableType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&linekeys_module);

@@ -1,11 +1,12 @@
 """One pass over corpus documents, keeping only the regions that may hold memorized spans
 (:func:`filter_documents`, :func:`batch_regions`), so the exact matching later
-(:mod:`engine.clones.memorized`) sees only regions. Regions are found, kept and written
-column by column (:class:`RegionBatch`; one ``.npz`` per shard, :func:`write_regions`),
-with no Python work per line and little per region.
+(:mod:`engine.clones.memorized`, :mod:`engine.clones.blocks`) sees only regions. Regions
+are found, kept and written column by column (:class:`RegionBatch`; one ``.npz`` per
+shard, :func:`write_regions`), with no Python work per line and little per region.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -26,6 +27,14 @@ class Region:
     lines: list[int]         # their 1-based line numbers in the document
     context_start: int       # line number of the first context line
     context: str             # the document's lines from lines[0]-3 to lines[-1]+3, joined
+    left: int = 0            # the kept line before it and after it (Simian rules only):
+    right: int = 0           # a vocabulary id, unknown_symbol of its key, 0 at the document's edge
+
+
+def unknown_symbol(key: bytes) -> int:
+    """The symbol of a line whose key is in no output: a negative number from the key's
+    md5 (equal for equal keys, never a vocabulary id, never 0 or -1)."""
+    return -(int.from_bytes(hashlib.md5(key).digest()[:8], "little") & ((1 << 61) - 1)) - 2
 
 
 @dataclass
@@ -42,27 +51,31 @@ class RegionBatch:
     context_start: np.ndarray
     context_bounds: np.ndarray
     context: bytes
+    left: np.ndarray
+    right: np.ndarray
 
     def __len__(self) -> int:
         return len(self.doc)
 
     def regions(self) -> Iterator[Region]:
         b, cb = self.bounds.tolist(), self.context_bounds.tolist()
-        for r, (d, start) in enumerate(zip(self.doc.tolist(), self.context_start.tolist())):
+        for r, (d, start, left, right) in enumerate(zip(self.doc.tolist(), self.context_start.tolist(),
+                                                        self.left.tolist(), self.right.tolist())):
             yield Region(self.docs[d], self.ids[b[r]:b[r + 1]].tolist(), self.lines[b[r]:b[r + 1]].tolist(),
-                         start, self.context[cb[r]:cb[r + 1]].decode("utf-8"))
+                         start, self.context[cb[r]:cb[r + 1]].decode("utf-8"), left, right)
 
 
 def concat_batches(batches: list[RegionBatch]) -> RegionBatch:
     """One batch holding the regions of several, in order."""
     docs: list[str] = []
-    parts: dict[str, list] = {name: [] for name in ("doc", "bounds", "ids", "lines", "context_start", "context_bounds")}
+    parts: dict[str, list] = {name: [] for name in ("doc", "bounds", "ids", "lines", "context_start", "context_bounds",
+                                                    "left", "right")}
     ends = [0, 0]
     for batch in batches:
         parts["doc"].append(batch.doc + len(docs))
         parts["bounds"].append(batch.bounds[1:] + ends[0])
         parts["context_bounds"].append(batch.context_bounds[1:] + ends[1])
-        for name in ("ids", "lines", "context_start"):
+        for name in ("ids", "lines", "context_start", "left", "right"):
             parts[name].append(getattr(batch, name))
         docs.extend(batch.docs)
         ends = [ends[0] + len(batch.ids), ends[1] + len(batch.context)]
@@ -85,11 +98,14 @@ BATCH_BYTES = 1 << 20  # documents are matched against the windows this many byt
 _BREAK = np.zeros(1, np.int64)  # between two documents: an unknown line, which no window spans
 
 
-def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarray, k: int) -> RegionBatch | None:
-    """The regions of a batch of documents ``(id, bytes, vocabulary id of each line)``,
-    in document order; one set of array operations for the whole batch."""
-    parts = [part for _, _, ids in batch for part in (ids, _BREAK)]
-    offsets = np.cumsum([0] + [len(ids) + 1 for _, _, ids in batch])
+def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]], windows: np.ndarray, k: int,
+                  simian: bool = False) -> RegionBatch | None:
+    """The regions of a batch of documents ``(id, bytes, vocabulary id of each line, the
+    1-based line number of each or None for 1, 2, ...)``, in document order; one set of
+    array operations for the whole batch. With ``simian``, each region also gets its
+    neighbours (:class:`Region`)."""
+    parts = [part for _, _, ids, _ in batch for part in (ids, _BREAK)]
+    offsets = np.cumsum([0] + [len(ids) + 1 for _, _, ids, _ in batch])
     ids = np.concatenate(parts)
     kept_at = np.flatnonzero(ids != -1)
     kept = ids[kept_at]
@@ -105,6 +121,9 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarra
     at = kept_at[mask]                                   # positions of the regions' lines
     doc_of_line = np.searchsorted(offsets, at, side="right") - 1
     lines = at - offsets[doc_of_line] + 1
+    if any(numbers is not None for _, _, _, numbers in batch):  # a lone \r split a line (Simian rules)
+        lines = np.array([n if (numbers := batch[d][3]) is None else int(numbers[n - 1])
+                          for d, n in zip(doc_of_line.tolist(), lines.tolist())], np.int64)
     bounds = np.concatenate(([0], np.cumsum(found[:, 1] - found[:, 0])))
     first_line, last_line = lines[bounds[:-1]], lines[bounds[1:] - 1]
     region_doc = doc_of_line[bounds[:-1]]
@@ -126,16 +145,45 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray]], windows: np.ndarra
         end = int(nl[hi - 1]) if hi - 1 < len(nl) else len(data)
         context.append(data[begin:end])
     sizes = np.fromiter(map(len, context), np.int64, len(context))
+    left = right = np.zeros(len(found), np.int64)
+    if simian:
+        left, right = _neighbours(batch, offsets, ids, kept_at, kept, found)
     return RegionBatch(
         docs=docs, doc=np.array([local[d] for d in region_doc.tolist()], np.int64), bounds=bounds,
         ids=kept[mask], lines=lines, context_start=context_start,
-        context_bounds=np.concatenate(([0], np.cumsum(sizes))), context=b"".join(context),
+        context_bounds=np.concatenate(([0], np.cumsum(sizes))), context=b"".join(context), left=left, right=right,
     )
+
+
+def _neighbours(batch, offsets, ids, kept_at, kept, found) -> tuple[np.ndarray, np.ndarray]:
+    """The kept line before and after each region (``found``: kept positions [start,
+    end)): its id, :func:`unknown_symbol` of its key, or 0 at the document's edge."""
+    from engine.clones.rules import segments
+    from engine.clones.rules.simian import line_key
+
+    lines: dict[int, list] = {}
+
+    def symbol(k_at: int, doc: int) -> int:
+        pos = int(kept_at[k_at])
+        if pos >= offsets[doc + 1] - 1 or pos < offsets[doc]:  # the break after a document, or another one
+            return 0
+        if kept[k_at] != 0:
+            return int(kept[k_at])
+        if doc not in lines:
+            lines[doc] = segments(batch[doc][1].decode("utf-8"))
+        return unknown_symbol(line_key(lines[doc][pos - int(offsets[doc])][1]))
+
+    left, right = np.zeros(len(found), np.int64), np.zeros(len(found), np.int64)
+    for r, (a, b) in enumerate(found.tolist()):
+        doc = int(np.searchsorted(offsets, kept_at[a], side="right")) - 1
+        left[r] = symbol(a - 1, doc) if a > 0 else 0
+        right[r] = symbol(b, doc) if b < len(kept) else 0
+    return left, right
 
 
 def filter_documents(
     documents: Iterable, table: LineTable, windows: np.ndarray, k: int, case_sensitive: bool,
-    stats: FilterStats, check: Callable[[], None] | None = None,
+    stats: FilterStats, check: Callable[[], None] | None = None, rules: str = "lines",
 ) -> Iterator[RegionBatch]:
     """Regions of every document, in order, a batch at a time; counts documents, bytes
     and skipped ones.
@@ -147,11 +195,12 @@ def filter_documents(
     outputs' window hashes. A *region* is a maximal run of kept lines covered by such
     windows (:func:`batch_regions`): every memorized occurrence lies inside one region.
     """
-    batch: list[tuple[str, bytes, np.ndarray]] = []
+    batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]] = []
     size = 0
+    simian = rules == "simian"
 
     def flush() -> list[RegionBatch]:
-        found = batch_regions(batch, windows, k)
+        found = batch_regions(batch, windows, k, simian)
         batch.clear()
         if found is None:
             return []
@@ -164,11 +213,17 @@ def filter_documents(
         stats.docs += 1
         data = doc.data
         stats.bytes += 0 if data is None else len(data)
-        ids = None if data is None else table.ids(data, case_sensitive)
-        if ids is None:
+        if data is None:
+            found = None
+        elif simian:
+            found = table.simian_ids(data)
+        else:
+            found = table.ids(data, case_sensitive)
+            found = None if found is None else (found, None)
+        if found is None:
             stats.skipped += 1
             continue
-        batch.append((doc.id, data, ids))
+        batch.append((doc.id, data, *found))
         size += len(data)
         if size >= BATCH_BYTES:
             yield from flush()
@@ -184,11 +239,13 @@ def write_regions(path: Path, batches: Iterable[RegionBatch]) -> None:
         np.savez(fh, docs=np.frombuffer("\0".join(whole.docs).encode("utf-8"), np.uint8),
                  n_docs=np.array([len(whole.docs)]), doc=whole.doc, bounds=whole.bounds, ids=whole.ids,
                  lines=whole.lines, context_start=whole.context_start, context_bounds=whole.context_bounds,
-                 context=np.frombuffer(whole.context, np.uint8))
+                 context=np.frombuffer(whole.context, np.uint8), left=whole.left, right=whole.right)
 
 
 def read_regions(path: Path) -> RegionBatch:
     with np.load(path, allow_pickle=False) as f:
         docs = f["docs"].tobytes().decode("utf-8").split("\0") if int(f["n_docs"][0]) else []
+        none = np.zeros(len(f["doc"]), np.int64)  # a shard written before the Simian rules
         return RegionBatch(docs, f["doc"], f["bounds"], f["ids"], f["lines"], f["context_start"],
-                           f["context_bounds"], f["context"].tobytes())
+                           f["context_bounds"], f["context"].tobytes(), f["left"] if "left" in f else none,
+                           f["right"] if "right" in f else none)

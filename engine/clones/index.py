@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.clones.linekeys import LineTable
-from engine.clones.lines import IGNORED_KEYS, fold, line_keys
+from engine.clones.rules import get_rules
 from engine.fsutil import atomic_paths
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -62,28 +62,35 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 class OutputIndex:
-    """Kept lines of every output, as vocabulary ids and 1-based line numbers."""
+    """Kept lines of every output, as vocabulary ids and 1-based line numbers, under one
+    rule set (:mod:`engine.clones.rules`)."""
 
-    def __init__(self, min_lines: int, case_sensitive: bool = False):
+    def __init__(self, min_lines: int, case_sensitive: bool = False, rules: str = "lines"):
         self.k = min_lines
         self.case_sensitive = case_sensitive
-        self.vocab: dict[bytes, int] = {key: -1 for key in IGNORED_KEYS}
+        self.rules = get_rules(rules)
+        self.vocab: dict[bytes, int] = {}
         self.keys: list[bytes] = [b""]  # id -> key; id 0 is "not an output line"
         self.outputs: list[tuple[int, np.ndarray, np.ndarray]] = []  # (output id, ids, lines)
 
     def add(self, output_id: int, text: str) -> None:
-        folded = fold(text.encode("utf-8"), self.case_sensitive)
-        ids, numbers = [], []
+        ids, kept = [], []
         vocab, keys = self.vocab, self.keys
-        for number, key in enumerate(line_keys(folded), 1):
+        numbers, line_keys = self.rules.line_keys(text, self.case_sensitive)
+        for number, key in zip(numbers, line_keys):
+            if key is None:
+                continue
             v = vocab.get(key)
             if v is None:
                 v = vocab[key] = len(keys)
                 keys.append(key)
-            if v != -1:
-                ids.append(v)
-                numbers.append(number)
-        self.outputs.append((output_id, np.array(ids, np.int64), np.array(numbers, np.int64)))
+            ids.append(v)
+            kept.append(number)
+        self.outputs.append((output_id, np.array(ids, np.int64), np.array(kept, np.int64)))
+
+    def fingerprint(self, keys: list[bytes]) -> str:
+        """A span's fingerprint under the index's rules (K the threshold)."""
+        return self.rules.fingerprint(keys, self.k)
 
     def window_set(self) -> np.ndarray:
         """The sorted unique hashes of every output window."""
@@ -95,21 +102,25 @@ class OutputIndex:
         folder = Path(folder)
         targets = (folder / "keys.bin", folder / "windows.npy", folder / "index.json")
         with atomic_paths(*targets) as (keys, windows, meta):
-            keys.write_bytes(b"\n".join(self.keys[1:]))
+            # keys never hold "\n"; Simian keys hold no NUL (a separator: never in a token)
+            keys.write_bytes((b"\0" if self.rules.name == "simian" else b"\n").join(self.keys[1:]))
             with open(windows, "wb") as fh:
                 np.save(fh, self.window_set())
-            meta.write_text(json.dumps({"min_lines": self.k, "case_sensitive": self.case_sensitive}))
-
+            meta.write_text(json.dumps({"min_lines": self.k, "case_sensitive": self.case_sensitive,
+                                        "rules": self.rules.name, "keys": len(self.keys) - 1}))
 
     def table(self) -> LineTable:
         """The vocabulary as a line-key lookup table (same ids)."""
-        return LineTable(self.keys[1:])
+        return LineTable(self.keys[1:], rules=self.rules.name)
 
 
-def load_filter_index(folder: Path) -> tuple[LineTable, np.ndarray, int, bool]:
-    """``(line table, window hashes, K, case_sensitive)`` as saved by :meth:`OutputIndex.save`."""
+def load_filter_index(folder: Path) -> tuple[LineTable, np.ndarray, int, bool, str]:
+    """``(line table, window hashes, K, case_sensitive, rules)`` as saved by
+    :meth:`OutputIndex.save`."""
     folder = Path(folder)
     meta = json.loads((folder / "index.json").read_text())
+    rules = meta.get("rules", "lines")
     data = (folder / "keys.bin").read_bytes()
-    table = LineTable(data.split(b"\n") if data else [])
-    return table, np.load(folder / "windows.npy"), meta["min_lines"], meta["case_sensitive"]
+    keys = data.split(b"\0") if rules == "simian" else data.split(b"\n")
+    table = LineTable(keys if data else [], rules=rules)
+    return table, np.load(folder / "windows.npy"), meta["min_lines"], meta["case_sensitive"], rules

@@ -1,13 +1,15 @@
-"""Line keys → vocabulary ids, one call per document.
+"""Line keys → vocabulary ids, one call per document, under either rule set.
 
 The corpus side of a clone scan looks up the key of every line of every document
-(:mod:`engine.clones.lines` defines keys). :class:`LineTable` does that in a compiled
+(:mod:`engine.clones.rules` defines keys). :class:`LineTable` does that in a compiled
 kernel (``engine.clones._linekeys``, built at install time by setup.py where a C
 compiler is present) that walks the bytes once: it cuts lines at ``\\n``, strips them, folds ASCII case
 on the fly and probes an exact hash table. A line holding non-ASCII bytes in a
 case-insensitive scan is handed back and folded here with ``str.lower`` (which may change
 lengths and depends on context), so results are exactly those of :func:`reference_ids`.
-Without the extension the pure-Python path (:func:`reference_ids`) is used.
+Without the extension the pure-Python path (:func:`reference_ids`) is used. Under the
+Simian rules (:meth:`LineTable.simian_ids`) the kernel tokenizes ASCII lines itself and
+hands back the others to :func:`engine.clones.rules.simian.line_key`.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from typing import Iterable
 
 import numpy as np
 
-from engine.clones.lines import IGNORED_KEYS, fold
+from engine.clones.rules import segments
+from engine.clones.rules.lines import IGNORED_KEYS, fold
 
 try:
     from engine.clones import _linekeys
@@ -39,6 +42,22 @@ def reference_ids(data: bytes, case_sensitive: bool, vocab: dict[bytes, int]) ->
     return np.fromiter(map(vocab.get, map(bytes.strip, lines), repeat(0)), DTYPE, len(lines))
 
 
+def simian_reference_ids(data: bytes, vocab: dict[bytes, int]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The pure-Python path under the Simian rules: ``(ids, numbers)`` as
+    :meth:`LineTable.simian_ids` gives them."""
+    from engine.clones.rules.simian import line_key
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = segments(text)
+    ids = np.fromiter((-1 if (key := line_key(line)) is None else vocab.get(key, 0) for _, line in lines),
+                      DTYPE, len(lines))
+    numbers = np.fromiter((number for number, _ in lines), DTYPE, len(lines))
+    return ids, (None if len(lines) == numbers[-1] else numbers)
+
+
 class LineTable:
     """Exact lookup of line keys → vocabulary ids.
 
@@ -49,10 +68,11 @@ class LineTable:
     pure-Python path; ``None`` uses the C kernel when it is built.
     """
 
-    def __init__(self, keys: Iterable[bytes], use_compiled: bool | None = None):
+    def __init__(self, keys: Iterable[bytes], use_compiled: bool | None = None, rules: str = "lines"):
         keys = list(keys)
         self.vocab: dict[bytes, int] = {key: i for i, key in enumerate(keys, 1)}
-        self.vocab.update(dict.fromkeys(IGNORED_KEYS, -1))
+        if rules == "lines":  # under the Simian rules a lone brace is a line like any other
+            self.vocab.update(dict.fromkeys(IGNORED_KEYS, -1))
         if use_compiled is None:
             use_compiled = compiled
         if use_compiled and _linekeys is None:
@@ -82,3 +102,23 @@ class LineTable:
             out[np.frombuffer(back, DTYPE)] = np.fromiter(
                 map(self.vocab.get, map(bytes.strip, keys), repeat(0)), DTYPE, len(keys))
         return out
+
+    def simian_ids(self, data: bytes) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Under the Simian rules: one int64 per line (ended by ``\\n``, ``\\r\\n`` or a lone
+        ``\\r``): the id of its key, 0 if unknown, -1 if it has no token; and each line's
+        1-based ``\\n``-line number (None when they are 1, 2, 3, ...: no lone ``\\r``).
+        ``None`` if ``data`` is not UTF-8."""
+        if self._table is None:
+            return simian_reference_ids(data, self.vocab)
+        found = self._table.lookup_simian(data)
+        if found is None:
+            return None
+        ids, numbers, back, text = found
+        out = np.frombuffer(ids, DTYPE)
+        if back is not None:
+            from engine.clones.rules.simian import line_key
+
+            keys = map(line_key, text.decode("utf-8").split("\n"))
+            out[np.frombuffer(back, DTYPE)] = np.fromiter(
+                (-1 if key is None else self.vocab.get(key, 0) for key in keys), DTYPE, len(back) // 8)
+        return out, (None if numbers is None else np.frombuffer(numbers, DTYPE))

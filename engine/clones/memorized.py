@@ -1,6 +1,8 @@
-"""From corpus regions to memorized snippets, with their counts on both sides
-(:func:`find_memorized`, whose docstring is the scan's contract; Yang et al., seeds/003).
-Lines and keys are those of :mod:`engine.clones.lines`.
+"""From corpus regions to memorized spans under the ``lines`` rules, with their counts on
+both sides (:func:`find_memorized`, whose docstring is the contract; Yang et al.,
+seeds/003), and the pieces both rule sets share: the output stretches whose windows occur
+in the corpus (:func:`output_stretches`) and a corpus place with its context
+(:func:`corpus_match`).
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import numpy as np
 from engine.clones.automaton import Finished, Matcher, SuffixAutomaton
 from engine.clones.filter import CONTEXT, Region
 from engine.clones.index import OutputIndex, covered, lookup, member, runs, window_hashes
-from engine.clones.lines import fingerprint
 
 
 @dataclass
@@ -50,9 +51,33 @@ def _groups(stretches: list[tuple[int, int, int]], size: int) -> list[list[tuple
     return groups
 
 
+def output_stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]],
+                     check: Callable[[], None]) -> list[tuple[int, int, int]]:
+    """``(output, first, end)``: the runs of an output's kept lines covered by K-line
+    windows that occur in the corpus (the regions): only there can a memorized span lie.
+    ``output`` is the output's position in the index; memory is sized by the outputs."""
+    k = index.k
+    windows = index.window_set()
+    seen = np.zeros(len(windows), bool)
+    for g, region in enumerate(regions()):
+        if g % 1000 == 0:
+            check()
+        if len(region.ids) >= k:
+            at, found = lookup(window_hashes(region.ids, k), windows)
+            seen[at[found]] = True
+    in_corpus = windows[seen]
+    stretches = []
+    for o, (_, ids, _) in enumerate(index.outputs):
+        if len(ids) >= k:
+            hits = np.flatnonzero(member(window_hashes(ids, k), in_corpus))
+            stretches.extend((o, a, b) for a, b in runs(covered(hits, k, len(ids))))
+    return stretches
+
+
 def find_memorized(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
-    group_lines: int = GROUP_LINES, check: Callable[[], None] | None = None,
+    fingerprint: Callable[[list[bytes]], str], group_lines: int = GROUP_LINES,
+    check: Callable[[], None] | None = None,
 ) -> list[Snippet]:
     """Every memorized snippet, sorted by fingerprint. ``regions()`` yields the corpus
     regions in corpus order, the same each call (it is read once per group of outputs,
@@ -69,22 +94,7 @@ def find_memorized(
     """
     k = index.k
     check = check or (lambda: None)
-    # 1. which output windows occur in the corpus at all: only those stretches can match
-    windows = index.window_set()
-    seen = np.zeros(len(windows), bool)  # sized by the outputs, whatever the corpus
-    for g, region in enumerate(regions()):
-        if g % 1000 == 0:
-            check()
-        if len(region.ids) >= k:
-            at, found = lookup(window_hashes(region.ids, k), windows)
-            seen[at[found]] = True
-    in_corpus = windows[seen]
-    stretches = []  # (output position in index, first kept position, end)
-    for o, (_, ids, _) in enumerate(index.outputs):
-        if len(ids) >= k:
-            hits = np.flatnonzero(member(window_hashes(ids, k), in_corpus))
-            stretches.extend((o, a, b) for a, b in runs(covered(hits, k, len(ids))))
-    del seen, in_corpus, windows
+    stretches = output_stretches(index, regions, check)
     # 2. per group of outputs: an automaton over its stretches, the regions through it
     snippets: dict[str, Snippet] = {}
     wanted: dict[int, list] = {}  # region -> [(position, size, snippet)]
@@ -111,7 +121,7 @@ def find_memorized(
                     continue
                 j = a + i
                 first = j - size + 1
-                fp = fingerprint(index.keys[v] for v in ids[first:j + 1].tolist())
+                fp = fingerprint([index.keys[v] for v in ids[first:j + 1].tolist()])
                 snip = snippets.get(fp)
                 if snip is None:
                     snip = snippets[fp] = Snippet(fp, size, train=done.train(state, size))
@@ -126,11 +136,16 @@ def find_memorized(
     if wanted:
         for g, region in enumerate(regions()):
             for q, size, snip in wanted.get(g, ()):
-                start, end = region.lines[q - size + 1], region.lines[q]
-                context = region.context.split("\n")
-                lo = max(start - CONTEXT, region.context_start)
-                hi = min(end + CONTEXT, region.context_start + len(context) - 1)
-                text = "\n".join(line.removesuffix("\r")
-                                 for line in context[lo - region.context_start:hi - region.context_start + 1])
-                snip.matches.append(Match(region.doc, start, end, lo, text))
+                snip.matches.append(corpus_match(region, q, size))
     return [snippets[fp] for fp in sorted(snippets)]
+
+
+def corpus_match(region: Region, q: int, size: int) -> Match:
+    """The corpus location of ``size`` kept lines of a region ending at its position
+    ``q``, with up to CONTEXT lines of context on either side."""
+    start, end = region.lines[q - size + 1], region.lines[q]
+    context = region.context.split("\n")
+    lo = max(start - CONTEXT, region.context_start)
+    hi = min(end + CONTEXT, region.context_start + len(context) - 1)
+    text = "\n".join(line.removesuffix("\r") for line in context[lo - region.context_start:hi - region.context_start + 1])
+    return Match(region.doc, start, end, lo, text)

@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from engine.clones.blocks import find_blocks
 from engine.clones.filter import FilterStats, Region, filter_documents, read_regions, write_regions
 from engine.clones.index import OutputIndex, load_filter_index
 from engine.clones.memorized import Snippet, find_memorized
 from engine.data.corpus import Corpus
 from engine.errors import InputError
+from engine.fsutil import remove_partial
 from engine.store import Store
 
 
@@ -34,14 +36,8 @@ def scan_job(ctx) -> None:
         raise
 
 
-def _remove_partial(folder: Path) -> None:
-    """Temporary shard files of workers killed midway (a cancelled pool)."""
-    for tmp in folder.glob(".*.tmp*"):
-        tmp.unlink(missing_ok=True)
-
-
 def index_outputs(store: Store, scan: dict) -> OutputIndex:
-    index = OutputIndex(scan["min_lines"], bool(scan["case_sensitive"]))
+    index = OutputIndex(scan["min_lines"], bool(scan["case_sensitive"]), scan["rules"])
     for row in store.outputs(scan["set_id"]):
         if row["id"] > scan["n_outputs"]:
             break
@@ -56,8 +52,9 @@ _WORKER: dict = {}
 def _init_worker(spec: dict, index_dir: str, corpus: Corpus | None = None) -> None:
     """Load what a filter worker needs (``corpus``: the one already open in this process)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    table, windows, k, case_sensitive = load_filter_index(Path(index_dir))
-    _WORKER.update(corpus=corpus or Corpus.from_spec(spec), table=table, windows=windows, k=k, cs=case_sensitive)
+    table, windows, k, case_sensitive, rules = load_filter_index(Path(index_dir))
+    _WORKER.update(corpus=corpus or Corpus.from_spec(spec), table=table, windows=windows, k=k, cs=case_sensitive,
+                   rules=rules)
 
 
 def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None = None,
@@ -65,7 +62,8 @@ def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None =
     w = _WORKER
     stats = FilterStats()
     docs = w["corpus"].documents(shard, progress=progress)
-    write_regions(Path(out), filter_documents(docs, w["table"], w["windows"], w["k"], w["cs"], stats, check))
+    write_regions(Path(out), filter_documents(docs, w["table"], w["windows"], w["k"], w["cs"], stats, check,
+                                              w["rules"]))
     return shard, out, stats.bytes, stats.docs, stats.skipped
 
 
@@ -138,7 +136,7 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
             tasks = [(i, shard_path(i)) for i in pending]
             _run_pool(corpus, str(work / "index"), tasks, workers, finished, check)
     finally:
-        _remove_partial(work / "shards")
+        remove_partial(work / "shards")
 
     rows = store.finished_shards(scan_id)
     docs = sum(r["docs"] for r in rows.values())
@@ -155,7 +153,7 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
             texts[output_id] = store.output(scan["set_id"], output_id)["text"]
         return texts[output_id]
 
-    snippets = find_memorized(index, lambda: _regions(paths), output_text, check=check)
+    snippets = match(index, lambda: _regions(paths), output_text, check=check)
     stats = {
         "docs": docs, "skipped": skipped, "bytes": sum(r["bytes"] for r in rows.values()),
         "snippets": len(snippets), "outputs": len(index.outputs),
@@ -218,14 +216,25 @@ def save_snippets(store: Store, scan_id: int, snippets: Iterable[Snippet], **sca
     )
 
 
+def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
+          check: Callable[[], None] | None = None) -> list[Snippet]:
+    """The regions matched against the outputs under the index's rules: Simian's blocks
+    (:func:`~engine.clones.blocks.find_blocks`) or maximal memorized spans
+    (:func:`~engine.clones.memorized.find_memorized`)."""
+    if index.rules.name == "simian":
+        return find_blocks(index, regions, output_text, index.fingerprint, check=check)
+    return find_memorized(index, regions, output_text, index.fingerprint, check=check)
+
+
 def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: int = 6,
-               case_sensitive: bool = False) -> list[Snippet]:
+               case_sensitive: bool = False, rules: str = "simian") -> list[Snippet]:
     """The whole scan in memory, for small inputs and tests: ``documents`` yields
     objects with ``id`` and ``data`` (bytes) like the corpus's."""
-    index = OutputIndex(min_lines, case_sensitive)
+    index = OutputIndex(min_lines, case_sensitive, rules)
     for output_id, text in outputs:
         index.add(output_id, text)
-    batches = list(filter_documents(documents, index.table(), index.window_set(), min_lines, case_sensitive, FilterStats()))
+    batches = list(filter_documents(documents, index.table(), index.window_set(), min_lines, case_sensitive,
+                                    FilterStats(), rules=rules))
     regions = [region for batch in batches for region in batch.regions()]
     texts = dict(outputs)
-    return find_memorized(index, lambda: regions, texts.__getitem__)
+    return match(index, lambda: regions, texts.__getitem__)

@@ -16,7 +16,7 @@ class ScansMixin:
     """Scans and their results, on :class:`~engine.store.Store`."""
 
     def add_scan(self, **fields: Any) -> int:
-        return self._add("scans", {"state": "queued", **fields}, {"corpus": {}, "stats": {}})
+        return self._add("scans", {"state": "queued", "rules": "simian", **fields}, {"corpus": {}, "stats": {}})
 
     def scan(self, scan_id: int) -> dict:
         return self._get("scans", scan_id, "scan", ("corpus", "stats"))
@@ -31,12 +31,12 @@ class ScansMixin:
             self.db["scans"].update(scan_id, fields)
 
     def unfinished_scan(self, set_id: int, corpus: dict, n_outputs: int, min_lines: int,
-                        case_sensitive: bool) -> dict | None:
+                        case_sensitive: bool, rules: str) -> dict | None:
         """The latest scan with exactly these settings that has not finished (to resume it)."""
         row = self._row(
             "SELECT id FROM scans WHERE source = 'scan' AND set_id = ? AND corpus = ? AND n_outputs = ? "
-            "AND min_lines = ? AND case_sensitive = ? AND state != 'done' ORDER BY id DESC LIMIT 1",
-            [set_id, json.dumps(corpus), n_outputs, min_lines, int(case_sensitive)],
+            "AND min_lines = ? AND case_sensitive = ? AND rules = ? AND state != 'done' ORDER BY id DESC LIMIT 1",
+            [set_id, json.dumps(corpus), n_outputs, min_lines, int(case_sensitive), rules],
         )
         return None if row is None else self.scan(row["id"])
 

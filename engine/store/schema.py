@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -196,7 +196,14 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
     db["jobs"].create_index(["item_kind", "item_id"])
 
 
+def _migrate_5(db: sqlite_utils.Database) -> None:
+    """Scans name their rule set (engine.clones.rules): the scans made before ran byrote's
+    own ``lines`` rules; an imported Simian log is Simian's."""
+    db.execute("ALTER TABLE scans ADD COLUMN rules TEXT")
+    db.execute("UPDATE scans SET rules = CASE source WHEN 'simian' THEN 'simian' ELSE 'lines' END")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
-    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4,
+    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
 }

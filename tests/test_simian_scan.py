@@ -1,0 +1,173 @@
+"""The scan under the Simian rules against a brute-force reference written from the
+definition (every repeat, rule 10 applied literally), and against Simian 2.5.10 itself:
+its single-file logs of the crafted cases and the study's expected memorization.json of
+the realistic run (tests/data/simian)."""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.clones.rules import segments
+from engine.clones.rules.simian import fingerprint, line_key
+from engine.clones.scan import scan_texts
+
+DATA = Path(__file__).resolve().parent / "data" / "simian"
+
+
+@dataclass
+class Doc:
+    id: str
+    data: bytes
+
+
+def significant(text: str) -> list[tuple[bytes, int]]:
+    """(key, \\n-line number) of every line with a token."""
+    return [(key, number) for number, line in segments(text) if (key := line_key(line)) is not None]
+
+
+def reference(outputs: list[tuple[int, str]], documents: list[Doc], k: int) -> dict[str, tuple]:
+    """{fingerprint: (len, train, extract, output places)}: every repeat of k or more lines
+    over all texts; reported (rule 10) when a place lies inside no place of a longer
+    reported block of the same text; memorized when it has places on both sides."""
+    texts = [("output", output_id, significant(text)) for output_id, text in outputs]
+    texts += [("corpus", doc.id, significant(doc.data.decode("utf-8"))) for doc in documents]
+    places: dict[tuple, list[tuple[int, int]]] = {}
+    for t, (_, _, lines) in enumerate(texts):
+        keys = [key for key, _ in lines]
+        for start in range(len(keys)):
+            for end in range(start + k, len(keys) + 1):
+                places.setdefault(tuple(keys[start:end]), []).append((t, start))
+    reported: list[tuple[tuple, list]] = []
+    covering: dict[int, list[tuple[int, int]]] = {}  # text -> [start, end) of reported places
+    for size in sorted({len(x) for x in places}, reverse=True):
+        now = []
+        for x, where in places.items():
+            if len(x) != size or len(where) < 2:
+                continue
+            free = any(not any(a <= start and start + size <= b for a, b in covering.get(t, ()))
+                       for t, start in where)
+            if free:
+                now.append((x, where))
+        for x, where in now:  # blocks of one length do not hide each other
+            reported.append((x, where))
+            for t, start in where:
+                covering.setdefault(t, []).append((start, start + size))
+    found = {}
+    for x, where in reported:
+        sides = [texts[t][0] for t, _ in where]
+        if "output" in sides and "corpus" in sides:
+            out = sorted((texts[t][1], texts[t][2][start][1], texts[t][2][start + len(x) - 1][1])
+                         for t, start in where if texts[t][0] == "output")
+            found[fingerprint(list(x), k)] = (len(x), sides.count("corpus"), sides.count("output"), out)
+    return found
+
+
+def scanned(outputs, documents, k) -> dict[str, tuple]:
+    return {s.fingerprint: (s.len, s.train, s.extract, sorted(s.outputs))
+            for s in scan_texts(outputs, documents, k, rules="simian")}
+
+
+LINES = ["return total", "x = compute(a, b)", "if x > 10:", "    pass", "for item in items:", "def f(self):",
+         "value.append(item)", "}", "{", "print('done')", "count += 1", "else:"]
+VARIANTS = [str.upper, lambda s: "    " + s, lambda s: s.replace(", ", ","), lambda s: s.replace("'", '"'),
+            lambda s: s + "  ", lambda s: s.replace(" ", "  ")]
+NOISE = ["", "   ", '"""', ";", "# a comment", "import os"]
+
+
+def _text(rng: random.Random, lines: list[str]) -> str:
+    out = []
+    for line in lines:
+        if rng.random() < 0.15:
+            out.append(rng.choice(NOISE))
+        out.append(rng.choice(VARIANTS)(line) if rng.random() < 0.3 else line)
+    return rng.choice(["\n", "\r\n"]).join(out)
+
+
+def random_case(rng: random.Random) -> tuple[list[tuple[int, str]], list[Doc]]:
+    alphabet = rng.sample(LINES, rng.randint(3, len(LINES)))
+    base = [rng.choice(alphabet) for _ in range(rng.randint(20, 60))]
+    documents = []
+    for d in range(rng.randint(1, 4)):
+        lines = [rng.choice(alphabet) for _ in range(rng.randint(5, 30))]
+        if rng.random() < 0.7:
+            at = rng.randint(0, len(base) - 8)
+            lines[rng.randint(0, len(lines)):0] = base[at:at + rng.randint(6, 15)]
+        documents.append(Doc(f"doc{d}", _text(rng, lines).encode("utf-8")))
+    outputs = []
+    for o in range(1, rng.randint(2, 5)):
+        lines = [rng.choice(alphabet) for _ in range(rng.randint(5, 25))]
+        at = rng.randint(0, len(base) - 8)
+        lines[rng.randint(0, len(lines)):0] = base[at:at + rng.randint(4, 14)]
+        outputs.append((o, _text(rng, lines)))
+    return outputs, documents
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_random_cases_equal_the_definition(seed):
+    rng = random.Random(seed)
+    outputs, documents = random_case(rng)
+    k = rng.choice([3, 4, 6])
+    assert scanned(outputs, documents, k) == reference(outputs, documents, k)
+
+
+def test_rule_10_partial_overlap_and_nested():
+    """A shorter block is reported only when one of its places lies outside every longer
+    block: the README's nested and partial_overlap cases in miniature."""
+    a = [f"a{i} = {i}" for i in range(6)]
+    x, b = [f"x{i}()" for i in range(3)], [f"b{i} = {i}" for i in range(3)]
+    docs = [Doc("doc", "\n".join(["head"] + x + a + ["tail"]).encode())]
+    outputs = [(1, "\n".join(["o"] + x + a + ["p"])), (2, "\n".join(["q"] + a + b + ["r"])),
+               (3, "\n".join(["s"] + a + b + ["t"]))]
+    got = scanned(outputs, docs, 6)
+    assert got == reference(outputs, docs, 6)
+    assert sorted((n, train, extract) for n, train, extract, _ in got.values()) == [(9, 1, 1)]  # X+A only
+    docs.append(Doc("other", "\n".join(["c"] + a + ["d"]).encode()))  # A now has a free place
+    got = scanned(outputs, docs, 6)
+    assert sorted((n, train, extract) for n, train, extract, _ in got.values()) == [(6, 2, 3), (9, 1, 1)]
+
+
+# -- Simian itself -----------------------------------------------------------------------------
+def study_outputs(folder: Path) -> list[tuple[int, str]]:
+    from engine.formats.outputs_dir import read_output_dir
+
+    return read_output_dir(folder / "all")
+
+
+def corpus_documents(folder: Path) -> list[Doc]:
+    docs = []
+    for shard in sorted((folder / "corpus_jsonl").glob("*.jsonl")):
+        for line in shard.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                docs.append(Doc(record["path"], record["content"].encode("utf-8")))
+    return docs
+
+
+@pytest.mark.slow
+def test_the_realistic_run_gives_the_studys_memorization_json():
+    folder = DATA / "realistic"
+    want = json.loads((folder / "expected_memorization.json").read_text())
+    got = {s.fingerprint: {"train": s.train, "extract": s.extract, "len": s.len}
+           for s in scan_texts(study_outputs(folder), corpus_documents(folder), 6, rules="simian")}
+    assert got == want
+
+
+def test_every_crafted_case_agrees_with_simians_single_file_log():
+    from engine.formats.simian import read_simian_log
+
+    folder = DATA / "rules"
+    log = read_simian_log(folder / "simian_single.log")
+    want = {}
+    for block in log.blocks:
+        files = [loc.path.rsplit("/", 1)[-1] for loc in block.locations]
+        train = sum(name == "both" for name in files)
+        extract = sum(name.startswith("all") for name in files)
+        if train and extract:
+            want[block.fingerprint] = {"train": train, "extract": extract, "len": block.lines}
+    got = {s.fingerprint: {"train": s.train, "extract": s.extract, "len": s.len}
+           for s in scan_texts(study_outputs(folder), corpus_documents(folder), 6, rules="simian")}
+    assert got == want
