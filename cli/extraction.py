@@ -115,18 +115,31 @@ def cmd_export_snippets(args) -> int:
 
 
 def cmd_import_simian(args) -> int:
-    from engine.imports import read_simian, save_simian
+    from engine.imports import output_texts, read_simian, save_simian
 
-    imported = read_simian(args.logs, args.outputs_name, args.map, with_outputs=args.outputs is not None)
-    scan_id = save_simian(open_store(args), imported, args.outputs)
-    where = ("outputs and lines from " + args.map) if args.map else \
-        "lines of the merged outputs files, numbered 1.. as output ids"
+    store = None
+
+    def texts():  # the store is opened only once the logs and the map have been read
+        nonlocal store
+        store = open_store(args)
+        return output_texts(store, args.outputs)
+
+    imported = read_simian(args.logs, args.outputs_name, args.map,
+                           outputs=texts if args.outputs is not None else None, count=args.count)
+    scan_id = save_simian(store or open_store(args), imported, args.outputs)
+    if not args.map:
+        where = "lines of the merged outputs files, numbered 1.. as output ids"
+    elif args.outputs is not None:
+        where = f"outputs and their original lines, through {args.map}"
+    else:
+        where = f"outputs and their lines as merged (empty lines removed), through {args.map}"
     print(f"scan {scan_id}: {len(imported.found)} memorized snippets from {len(imported.logs)} Simian logs "
-          f"(output locations: {where})")
+          f"(output locations: {where}; count: {imported.count})")
     return 0
 
 
 def register(c: Commands) -> None:
+    from engine.clones.rules import DEFAULT_RULES, RULES
     from engine.store.browse import SNIPPET_ORDERS
 
     p = c.add("sample", cmd_sample, "sample outputs from a causal language model (resumable)")
@@ -192,8 +205,15 @@ def register(c: Commands) -> None:
     p = c.add("simian", cmd_import_simian, "Simian 2.5.10 logs, with the study's memorization rule", imports)
     p.add_argument("logs", nargs="+", metavar="LOG")
     p.add_argument("--outputs-name", metavar="NAME",
-                   help="file name of the merged outputs in the logs (default: all)")
+                   help="file name of the merged outputs in the logs (default: all, all_<a>-<b> and "
+                        "all_<sha1>-<a>-<b>, as the study's merge.py names them)")
     p.add_argument("--map", metavar="MAP_JSON",
-                   help="the study's map.json: output locations become output ids and their own lines")
+                   help="the study's map.json: output locations become output ids and their own lines "
+                        "(of the original files with --outputs, else as merge.py wrote them)")
     p.add_argument("--outputs", type=positive, metavar="ID",
-                   help="the output set imported from that folder (byrote sample import), for its texts")
+                   help="the output set imported (byrote sample import) from the original output files that "
+                        "map.json was made from: locations become lines of those files")
+    p.add_argument("--count", default="distinct", choices=("distinct", "study"),
+                   help="distinct (default): train/extract count distinct locations, every block read; "
+                        "study: the study's clone/analyze.py exactly (each log's last block dropped, "
+                        "counts summed over shard logs)")

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from pathlib import Path
 
 import pytest
 
 from engine.errors import InputError
 from engine.formats.memorization_json import read_memorization_json, write_memorization_json
-from engine.formats.outputs_dir import merge_content, read_output_dir, write_merged, write_output_dir
+from engine.formats.outputs_dir import (merge_content, merged_line_origins, read_output_dir, write_merged,
+                                        write_output_dir)
 from engine.formats.simian import (
     Memorized,
     SimianBlock,
@@ -236,9 +238,57 @@ def test_is_output():
     assert default_is_output("/r/all") and default_is_output("all") and default_is_output(r"C:\r\all")
     assert default_is_output("/r/all_0-200000")
     assert not any(default_is_output(p) for p in ("/r/0", "/r/all.txt", "/r/small", "/all/0", "/r/all_x"))
+    # prompted runs (merge.py --internet-sampling): all_<sha1 of the prompt>-<start>-<end>
+    sha1 = hashlib.sha1(b"def main():").hexdigest()
+    assert default_is_output(f"./extract/results/m-temp1.0-len512-k40/all_{sha1}-1-200096")
+    assert default_is_output(rf"C:\r\all_{sha1}-200001-400096")
+    assert not any(default_is_output(p) for p in (
+        f"/r/all_{sha1}-1", f"/r/all_{sha1[:-1]}-1-2", f"/r/all_{sha1.upper()}-1-2", f"/r/all_{sha1}-1-2.log",
+        f"/r/all_{sha1}x-1-2", f"/r/all_{sha1}/0", f"/r/{sha1}-1-2"))
     log = _log(HEADER + _found(6, FA, (1, 6, "out.py"), (1, 6, "train.py")))
     assert list(memorized_from_simian([log], lambda p: p == "out.py")) == [FA]
     assert memorized_from_simian([log]) == {}
+
+
+def test_study_count_drops_each_logs_last_block_and_sums_over_logs():
+    log0 = _log(HEADER
+                + _found(6, FA, (10, 15, "/x/extract/all"), (1, 6, "/x/clone/0"))
+                + _found(7, FC, (20, 26, "/x/extract/all"), (30, 36, "/x/clone/0"))
+                + SUMMARY)                                                        # FC: last, dropped
+    log1 = _log(HEADER
+                + _found(6, FA, (10, 15, "/x/extract/all"), (5, 10, "/x/clone/1"), (40, 45, "/x/clone/1"))
+                + _found(6, FB, (50, 55, "/x/extract/all"), (60, 65, "/x/extract/all"))  # outputs only
+                + _found(7, FC, (20, 26, "/x/extract/all"), (8, 14, "/x/clone/1"))
+                + _found(8, FD, (70, 77, "/x/extract/all"), (1, 8, "/x/clone/1")))   # FD: last, dropped
+    study = memorized_from_simian([log0, log1], count="study")
+    assert {k: (m.train, m.extract, m.len) for k, m in study.items()} == {FA: (3, 2, 6), FC: (1, 1, 7)}
+    assert list(study) == [FA, FC]
+    assert study[FA].output_locations == [SimianLocation("/x/extract/all", 10, 15)]  # distinct ones kept
+    assert len(study[FA].train_locations) == 3
+    distinct = memorized_from_simian([log0, log1])
+    assert {k: (m.train, m.extract) for k, m in distinct.items()} == {FA: (3, 1), FC: (2, 1), FD: (1, 1)}
+    # the same log twice is counted twice; one log alone keeps nothing of its last block
+    assert memorized_from_simian([log0, log0], count="study")[FA].extract == 2
+    assert list(memorized_from_simian([log0], count="study")) == [FA]
+
+
+def test_study_count_continues_a_fingerprint_met_again_in_one_log():
+    """clone/analyze.py looks a fingerprint up in the log's kept entries and adds to them,
+    so a repeat adds its counts even in the log's last block; a repeat of a block that
+    was not kept starts again from 0."""
+    log = _log(HEADER
+               + _found(6, FA, (10, 15, "/o/all"), (1, 6, "/t/0"))
+               + _found(6, FB, (1, 6, "/t/0"), (20, 25, "/t/0"))        # training only: not kept
+               + _found(6, FB, (30, 35, "/o/all"), (40, 45, "/t/0"))    # kept, from 0
+               + _found(6, FA, (50, 55, "/o/all"), (60, 65, "/t/0"), (70, 75, "/t/0")))  # last: adds to FA
+    study = memorized_from_simian([log], count="study")
+    assert {k: (m.train, m.extract) for k, m in study.items()} == {FA: (3, 2), FB: (1, 1)}
+    assert [loc.start for loc in study[FB].train_locations] == [40]
+
+
+def test_unknown_count():
+    err = _error(memorized_from_simian, [], count="sum")
+    assert "unknown count 'sum'" in str(err) and "distinct, study" in str(err)
 
 
 def test_reference_log_memorization(reference):
@@ -432,6 +482,21 @@ def test_merged_layout_and_read_back(tmp_path):
     write_merged(TEXTS, folder / "all", folder / "map.json")
     assert read_output_dir(folder, check_md5=True) == [(i, merge_content(t)) for i, t in TEXTS]
     assert merge_content("  \n\tz\n\n\nend") == "  \n\tz\nend" and merge_content("a\rb\n") == "a\nb\n"
+
+
+def test_merged_line_origins():
+    assert merged_line_origins("") == [None]
+    assert merged_line_origins("a\n\n\nb") == [1, 4]
+    assert merged_line_origins("a\r\n\r\nb\r\n") == [1, 3, None]
+    assert merged_line_origins("a\rb\n\rc\r") == [1, 1, 2, None]  # lone CRs split lines for merge.py only
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(["a", "b ", " ", "\n", "\r", "\r\n", "\n\n"]) for _ in range(rng.randrange(12)))
+        origins, merged, lines = merged_line_origins(text), merge_content(text).split("\n"), text.split("\n")
+        assert len(origins) == len(merged)
+        for piece, at in zip(merged, origins):
+            assert (piece == "") if at is None else (piece and piece in lines[at - 1].split("\r"))
+        assert [at for at in origins if at is not None] == sorted(at for at in origins if at is not None)
 
 
 def test_chunked_merge_names_and_preference(tmp_path):

@@ -188,6 +188,36 @@ def merge_content(text: str) -> str:
     return "".join(line for line in lines if line != "\n")
 
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def merged_line_origins(text: str) -> list[int | None]:
+    """Where each line of an output in ``all`` comes from in its original text.
+
+    ``text`` is the output as ``byrote sample import`` stores it from the separate files
+    (the file's UTF-8 text, unchanged), whose lines are cut at ``\\n`` only (a CRLF line
+    keeps its ``\\r``; a lone ``\\r`` stays inside its line). ``merge.py`` read the same
+    file in text mode, where ``\\r\\n``, ``\\r`` and ``\\n`` each end a line, dropped the
+    lines equal to ``"\\n"``, and wrote the rest, then ``"\\n"`` and its Submission line
+    (:func:`merge_content`, :func:`write_merged`). The result has one entry per line of
+    ``merge_content(text).split("\\n")``, i.e. per line of ``all`` from the output's
+    ``start`` up to, not including, its Submission line: the 1-based line of ``text``
+    holding it, or ``None`` for the empty line ``all`` gets when the content ends with a
+    newline (or is empty), which has no original. A line cut by lone ``\\r``s into
+    several lines of ``all`` gives each of them the same original line.
+    """
+    origins: list[int | None] = []
+    line, pos = 1, 0
+    for m in _NEWLINE.finditer(text):
+        if m.start() > pos:  # a line that is not empty: merge.py keeps it
+            origins.append(line)
+        if m.group().endswith("\n"):
+            line += 1
+        pos = m.end()
+    origins.append(line if pos < len(text) else None)
+    return origins
+
+
 def write_merged(outputs: Iterable[tuple[int, str]], all_path: str | Path, map_path: str | Path) -> None:
     """Write ``all`` and ``map.json`` as the study's ``merge.py`` does, in id order.
 

@@ -1,8 +1,9 @@
 """Simian 2.5.10 logs, as ``java -jar simian-2.5.10.jar <train shard> <all>`` prints them,
 and the extraction study's rule that turns them into memorization counts (Yang et al.,
-Privacy-in-Code-Models ``log/analyze.py``): a block is memorized when it has a location
-in the merged outputs file and one in training data. The last block of a log is read
-like the others (the study's parser drops it)."""
+Privacy-in-Code-Models ``clone/analyze.py``): a block is memorized when it has a location
+in the merged outputs file and one in training data. Two counts: ``distinct`` (byrote's
+default: every block read, distinct locations) and ``study`` (the study's own parse,
+reproduced exactly: see :func:`memorized_from_simian`)."""
 from __future__ import annotations
 
 import re
@@ -233,17 +234,39 @@ def simian_summary_counts(blocks: Sequence[SimianBlock]) -> tuple[int, int, int]
 
 
 
+COUNTS = ("distinct", "study")
+
+_PROMPT_RUN = re.compile(r"all_[0-9a-f]{40}-\d+-\d+")
+
+
 def default_is_output(path: str) -> bool:
-    """Whether a Simian location is in the study's merged outputs: the file's name is
-    ``all`` (or ``all_<start>-<end>``, the chunked name of later ``merge.py`` versions)."""
+    """Whether a Simian location is in the study's merged outputs, by the file's name
+    (the path's last part, ``/`` or ``\\`` separated), as the study's ``extract/merge.py``
+    names it (yangzhou6666/Privacy-in-Code-Models @ 2a0474f7, function ``store``):
+
+    - ``all``: the name of its first versions (13a8828 .. d10804b);
+    - ``all_<start>-<end>``: chunks of plain runs (``'all_{}-{}'.format(start, end)``,
+      since bfe442a);
+    - ``all_<sha1>-<start>-<end>``: chunks of prompted runs (``--internet-sampling``,
+      ``'all_{}-{}-{}'.format(args.prompt_hash, start, end)``, since c2a7aea), the prompt
+      hash being the 40 lower-case hex digits of the prompt's SHA-1 (``merge.py``,
+      ``extract/extract.py``: ``hashlib.sha1(prompt.encode('utf-8')).hexdigest()``, or a
+      given 40-hex-digit hash; the README's ``--prompt_hash`` example is one too).
+      ``clone/scripts.py`` runs Simian on these very files.
+
+    Every other file is training data. (The short-lived ``all_<size>`` of 503ca42 is not
+    recognised; pass ``is_output`` for other layouts.)"""
     name = re.split(r"[\\/]", path)[-1]
-    return name == "all" or re.fullmatch(r"all_\d+-\d+", name) is not None
+    return (name == "all" or re.fullmatch(r"all_\d+-\d+", name) is not None
+            or _PROMPT_RUN.fullmatch(name) is not None)
 
 
 @dataclass
 class Memorized:
-    """One memorized snippet: its fingerprint, its length N in lines, the number of
-    distinct training and output locations, and those locations (first seen first)."""
+    """One memorized snippet: its fingerprint, its length N in lines, its ``train`` and
+    ``extract`` counts, and its distinct output and training locations (first seen
+    first). With the ``distinct`` count, ``train`` and ``extract`` are the numbers of
+    those locations; with ``study`` they are the study's sums, which can exceed them."""
 
     fingerprint: str
     len: int
@@ -253,29 +276,16 @@ class Memorized:
     train_locations: list[SimianLocation] = field(default_factory=list)
 
 
-def memorized_from_simian(logs: Iterable[SimianLog | Sequence[SimianBlock]],
-                          is_output: Callable[[str], bool] = default_is_output) -> dict[str, Memorized]:
-    """The study's memorized snippets ("clones appearing in both ``all`` and a subfile of
-    the training data", seeds/003 §Analyze memorization), merged over logs.
+def check_count(count: str) -> None:
+    """An InputError unless ``count`` is one of :data:`COUNTS`."""
+    if count not in COUNTS:
+        raise InputError(f"unknown count {count!r} (want one of: {', '.join(COUNTS)})")
 
-    A block is memorized when, in its own log, at least one location is an output
-    (``is_output(path)``) and at least one is not (training data). Across logs, one per
-    training shard and each against the same ``all``, blocks are merged by fingerprint:
-    ``train`` is the number of distinct training locations (path, start, end) and
-    ``extract`` the number of distinct output locations over all logs, so the ``all``
-    locations that every shard's log repeats count once; ``len`` is N, and a fingerprint
-    seen with two different N is an InputError (from any block, memorized or not). The
-    result is keyed by fingerprint, in order of first appearance.
 
-    Upstream ``clone/analyze.py`` counted differently: it dropped the last block of every
-    log; it classified a line by substring (``'clone' in line`` → train, ``'extract' in
-    line`` → extract); and it *summed* per-log counts, so the same ``all`` locations were
-    counted once per shard whose log held the fingerprint, while dict aliasing across its
-    chunk merges added some logs' counts again. Its numbers are therefore not comparable.
-    """
-    result: dict[str, Memorized] = {}
+def _logs_with_names(logs: Iterable[SimianLog | Sequence[SimianBlock]]):
+    """``(path or None, where for messages, blocks)`` of every log, checking that no
+    fingerprint has two lengths N (an InputError naming both places)."""
     seen_len: dict[str, tuple[int, str]] = {}
-    distinct: dict[str, tuple[set, set]] = {}
     for number, log in enumerate(logs, start=1):
         path = log.path if isinstance(log, SimianLog) else None
         blocks = log.blocks if isinstance(log, SimianLog) else log
@@ -285,6 +295,74 @@ def memorized_from_simian(logs: Iterable[SimianLog | Sequence[SimianBlock]],
             if earlier[0] != block.lines:
                 raise InputError(f"fingerprint {block.fingerprint} has {block.lines} lines here but "
                                  f"{earlier[0]} in {earlier[1]}", path, block.line)
+        yield blocks
+
+
+def _add_locations(item: Memorized, seen: tuple[set, set], outputs, training) -> None:
+    seen_out, seen_train = seen
+    for loc in outputs:
+        if loc not in seen_out:
+            seen_out.add(loc)
+            item.output_locations.append(loc)
+    for loc in training:
+        if loc not in seen_train:
+            seen_train.add(loc)
+            item.train_locations.append(loc)
+
+
+def memorized_from_simian(logs: Iterable[SimianLog | Sequence[SimianBlock]],
+                          is_output: Callable[[str], bool] = default_is_output,
+                          count: str = "distinct") -> dict[str, Memorized]:
+    """The study's memorized snippets ("clones appearing in both ``all`` and a subfile of
+    the training data", seeds/003 §Analyze memorization), merged over logs (one per
+    training shard, each against the same merged outputs file). A location is an output
+    when ``is_output(path)``, else training data. A fingerprint seen with two different
+    N is an InputError (from any block, memorized or not), with either count.
+
+    ``count="distinct"`` (byrote's default): every block is read, the last one of each
+    log included. A block is memorized when, in its own log, at least one location is an
+    output and one is not. Blocks are merged by fingerprint: ``train`` is the number of
+    distinct training locations (path, start, end) and ``extract`` the number of distinct
+    output locations over all logs, so the output locations that every shard's log
+    repeats count once; ``len`` is N. Keyed by fingerprint, in order of first appearance.
+
+    ``count="study"``: the study's own parse, reproduced exactly, for comparison with its
+    published numbers: ``clone/analyze.py`` (``process_file`` and ``merge_memorizations``;
+    yangzhou6666/Privacy-in-Code-Models, last changed in bb119f4, unchanged at 2a0474f7),
+    which writes ``memorization.json``:
+
+    1. Per log, a block's counts are kept only when the next ``... duplicate lines with
+       fingerprint ...`` line is read, and only if then ``train > 0`` and
+       ``extract > 0``: **the last block of every log is dropped**.
+    2. Within a block, every location line adds 1: to ``train`` when the line contains
+       ``clone`` (the training shards lie in ``clone/save/...``), to ``extract`` when it
+       contains ``extract`` (outputs in ``extract/results/...``). Here the two sides are
+       told apart by ``is_output`` instead, which agrees with the substrings on the
+       study's layout (``clone/scripts.py``); a path holding both words, or neither,
+       would be counted twice, or not at all, by the study.
+    3. A fingerprint met again in the same log continues the counts of its kept entry,
+       the same dict (a fingerprint whose earlier block was not kept starts again from 0,
+       with this block's N). So a repeated fingerprint in a log's last block still adds
+       its locations to its kept entry.
+    4. Across logs, the kept entries are **summed** (``train`` and ``extract``; ``len``
+       from the first log that kept it): an output location that several shard logs
+       list, and the ``all`` places a block repeats in every shard's log, are counted
+       once per log. Keys in order of first keeping.
+
+    Not reproduced: the chunk loop of its ``__main__`` (it never empties the list of
+    per-log results between chunks of 200 000 outputs, and the merge aliases dicts, so
+    with more than one chunk earlier logs are added again). Pass the logs of one chunk
+    (one ``log/save/<model>/<a>-<b>`` folder); ``clone/analyze.py``'s order of logs
+    (``os.listdir``) changes only the key order. The locations kept on each snippet are
+    the distinct ones of the blocks counted.
+    """
+    check_count(count)
+    if count == "study":
+        return _study_count(logs, is_output)
+    result: dict[str, Memorized] = {}
+    distinct: dict[str, tuple[set, set]] = {}
+    for blocks in _logs_with_names(logs):
+        for block in blocks:
             outputs = [loc for loc in block.locations if is_output(loc.path)]
             training = [loc for loc in block.locations if not is_output(loc.path)]
             if not outputs or not training:
@@ -293,15 +371,38 @@ def memorized_from_simian(logs: Iterable[SimianLog | Sequence[SimianBlock]],
             if item is None:
                 item = result[block.fingerprint] = Memorized(block.fingerprint, block.lines, 0, 0)
                 distinct[block.fingerprint] = (set(), set())
-            seen_out, seen_train = distinct[block.fingerprint]
-            for loc in outputs:
-                if loc not in seen_out:
-                    seen_out.add(loc)
-                    item.output_locations.append(loc)
-            for loc in training:
-                if loc not in seen_train:
-                    seen_train.add(loc)
-                    item.train_locations.append(loc)
+            _add_locations(item, distinct[block.fingerprint], outputs, training)
             item.extract = len(item.output_locations)
             item.train = len(item.train_locations)
+    return result
+
+
+def _study_count(logs, is_output: Callable[[str], bool]) -> dict[str, Memorized]:
+    """``count="study"`` of :func:`memorized_from_simian`: ``clone/analyze.py``'s
+    ``process_file`` per log, then ``merge_memorizations``."""
+    result: dict[str, Memorized] = {}
+    distinct: dict[str, tuple[set, set]] = {}
+    for blocks in _logs_with_names(logs):
+        kept: dict[str, list] = {}  # fingerprint -> [train, extract, len, blocks counted]
+        pending: tuple[str, list] | None = None
+        for block in blocks:
+            if pending is not None and pending[1][0] > 0 and pending[1][1] > 0:
+                kept[pending[0]] = pending[1]
+            data = kept.get(block.fingerprint) or [0, 0, block.lines, []]
+            for loc in block.locations:
+                data[1 if is_output(loc.path) else 0] += 1
+            data[3].append(block)
+            pending = (block.fingerprint, data)
+        # the last pending block is never kept: the study stores a block on the next header
+        for fingerprint, (train, extract, n, counted) in kept.items():
+            item = result.get(fingerprint)
+            if item is None:
+                item = result[fingerprint] = Memorized(fingerprint, n, 0, 0)
+                distinct[fingerprint] = (set(), set())
+            item.train += train
+            item.extract += extract
+            for block in counted:
+                _add_locations(item, distinct[fingerprint],
+                               [loc for loc in block.locations if is_output(loc.path)],
+                               [loc for loc in block.locations if not is_output(loc.path)])
     return result
