@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.fsutil import atomic_path
+from engine.fsutil import atomic_path, remove_partial
 from engine.runtime import autocast, epoch_seed, resolve_device
 from engine.store import Store
 from engine.tasks import get_task
@@ -52,6 +52,7 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
     model, optim, sched = build_training(spec, study["model"], cfg, prepared, device, seed)
     step = 0
     done = int(run["epochs_done"])
+    remove_partial(store.run_dir(run_id))  # what a killed attempt was writing
     if done > 0:
         state = torch.load(_checkpoint_path(store, run_id, done), map_location=device, weights_only=True)
         model.load_state_dict(state["model"])

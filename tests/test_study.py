@@ -136,6 +136,8 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
     (job,) = killed.jobs_of("study", sid_b)
     assert job["state"] == "running"  # the dead worker could not say anything
     assert 1 <= killed.run(run["id"])["epochs_done"] < epochs
+    # what a kill during a save leaves (planted, so the test does not depend on the timing)
+    (killed.run_dir(run["id"]) / ".checkpoint_epoch2.pt.abc123.tmp.pt").write_bytes(b"half a checkpoint")
     proc = _worker(killed.path)
     assert proc.wait(timeout=240) == 0, proc.stderr.read()
     (job,) = killed.jobs_of("study", sid_b)
@@ -149,7 +151,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
          np.load(killed.array_path(run["id"], epochs, "valid")) as y:
         for key in x.files:
             assert np.array_equal(x[key], y[key]), key
-    # only the last checkpoint is kept
+    # only the last checkpoint is kept, and nothing half-written
     assert [p.name for p in killed.run_dir(run["id"]).glob("*.pt")] == [f"checkpoint_epoch{epochs}.pt"]
 
 
