@@ -165,9 +165,9 @@ def overview(store: Store, now: float) -> Overview:
     for scan in scans:
         jobs = grouped.get(("scan", scan["id"]), [])
         if scan["state"] == "done":
-            base = f"{scan['stats'].get('snippets', 0)} snippets"
+            base = f"{scan['stats'].get('snippets', 0)} snippets, {scan['rules']} rules"
         else:
-            base = f"set {scan['set_id']}, {scan['n_outputs']} outputs"
+            base = f"set {scan['set_id']}, {scan['n_outputs']} outputs, {scan['rules']} rules"
         items.append(_item("scan", scan["id"], scan["corpus_label"] or scan["source"], jobs, scan["created"], now,
                            "-", base, default_state=scan["state"] or "done", set_id=scan["set_id"]))
     demo = grouped.get(("demo", 1))

@@ -51,7 +51,7 @@ def fill(store: Store, now: float = NOW) -> None:
                          min_lines=6, state="done", stats={"snippets": 140}, created=now - 3000)
     store.update_job(store.add_job("scan", {"scan_id": sc1}, item=("scan", sc1)), state="done", progress=1.0)
     sc2 = store.add_scan(set_id=o1, source="scan", corpus={"kind": "files"}, corpus_label="corpus B", n_outputs=3,
-                         min_lines=6, state="queued", created=now - 5)
+                         min_lines=6, rules="lines", state="queued", created=now - 5)
     store.add_job("scan", {"scan_id": sc2}, item=("scan", sc2))
 
 
@@ -78,8 +78,8 @@ def test_overview_rows(db):
         "lm:1": ("tiny-lm", "queued", 0.0, None, "cuda", 30.0, "quick preset"),
         "sampling:1": ("gpt2 k40", "done", 1.0, None, "cpu", 172800.0, "3/3 outputs"),
         "sampling:2": ("imported", "done", 1.0, None, "-", 10.0, "1/2 outputs"),  # no job: done
-        "scan:1": ("corpus A", "done", 1.0, None, "-", 3000.0, "140 snippets"),
-        "scan:2": ("corpus B", "queued", 0.0, None, "-", 5.0, "set 1, 3 outputs"),
+        "scan:1": ("corpus A", "done", 1.0, None, "-", 3000.0, "140 snippets, simian rules"),
+        "scan:2": ("corpus B", "queued", 0.0, None, "-", 5.0, "set 1, 3 outputs, lines rules"),
     }
     assert rows["sampling:1"].done_scan == 1 and rows["sampling:2"].done_scan is None
     assert rows["lm:1"].folder == "/models/tiny-lm" and rows["scan:2"].set_id == 1

@@ -205,7 +205,8 @@ def test_scan_form_preselects_the_set_and_enqueues_a_scan(tmp_path, with_outputs
         assert select.value == 2
         assert [str(label) for label, value in select._options if value is not Select.NULL] == [
             "set 2: two (2 outputs)"]  # the empty set is not offered
-        await submit(pilot, {"corpus": str(corpus), "min_lines": "4"})
+        assert form.query_one("#rules", Select).value == "simian"  # the study's rules by default
+        await submit(pilot, {"corpus": str(corpus), "min_lines": "4"}, {"rules": "lines"})
         assert not isinstance(app.screen, ScanForm), (message(form), marks(form))
         assert any(n.startswith("scan 1 (job 1): outputs of set 2 against") for n in notes(app))
 
@@ -213,7 +214,7 @@ def test_scan_form_preselects_the_set_and_enqueues_a_scan(tmp_path, with_outputs
     assert len(spawns) == 1
     store = Store(db)
     (scan,) = store.scans()
-    assert (scan["set_id"], scan["min_lines"], scan["corpus"]["root"]) == (2, 4, str(corpus))
+    assert (scan["set_id"], scan["min_lines"], scan["rules"], scan["corpus"]["root"]) == (2, 4, "lines", str(corpus))
     assert [(j["kind"], j["params"]) for j in store.jobs()] == [("scan", {"scan_id": 1})]
 
 

@@ -263,7 +263,7 @@ class BrowserScreen(SubScreen):
         scan = self.scan
         parts = [f"scan {self.scan_id}"]
         if scan is not None:
-            parts += [scan["corpus_label"] or scan["source"], f"outputs: {self.outputs}"]
+            parts += [scan["corpus_label"] or scan["source"], f"outputs: {self.outputs}", f"rules: {scan['rules']}"]
             if self.total is not None:
                 parts.append(f"{self.total:,} snippets")
         if self.prefix or self.text:

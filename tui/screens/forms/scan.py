@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from textual.widget import Widget
 from textual.widgets import Select
 
+from engine.clones.rules import DEFAULT_RULES, RULES
 from engine.store import Store
-from tui.screens.forms.base import LaunchForm, parse_int
+from tui.screens.forms.base import LaunchForm, options, parse_int
 
 
 class ScanForm(LaunchForm):
@@ -30,6 +31,8 @@ class ScanForm(LaunchForm):
         yield self.field("glob", "File pattern", self.text_input(placeholder="*.py"), "optional, for a directory")
         yield self.field("text_field", "Text field", self.text_input(placeholder="content"), "optional, for records")
         yield self.field("min_lines", "Minimum lines", self.text_input("6"), "at least 2")
+        yield self.field("rules", "Rules", Select(options(RULES), value=DEFAULT_RULES, allow_blank=False),
+                         "simian: the study's (Simian 2.5.10); lines: byrote's own")
 
     def on_mount(self) -> None:
         self.run_with_store(lambda store: [s for s in store.output_sets() if s["count"]], self._show_sets,
@@ -61,12 +64,12 @@ class ScanForm(LaunchForm):
                                 f"byrote scan --outputs {set_id or 'N'} --corpus {corpus}")
         return dict(set_id=set_id, corpus=corpus, glob=self.text("glob") or None,
                     text_field=self.text("text_field") or "content",
-                    min_lines=self.checked("min_lines", parse_int, 2))
+                    min_lines=self.checked("min_lines", parse_int, 2), rules=self.choice("rules"))
 
     def submit(self, store: Store, values: dict) -> tuple[str, bool]:
         from engine.launch import check_scan, enqueue_scan, open_checked_corpus
 
-        plan = check_scan(store, values["set_id"], values["min_lines"])
+        plan = check_scan(store, values["set_id"], values["min_lines"], values["rules"])
         corpus = open_checked_corpus(values["corpus"], glob=values["glob"], text_field=values["text_field"])
         _, _, said = enqueue_scan(store, plan, corpus)
         return said, True
