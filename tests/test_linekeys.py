@@ -8,7 +8,7 @@ import pytest
 
 from engine.clones import linekeys
 from engine.clones.rules.lines import IGNORED_KEYS, fold, line_keys
-from engine.clones.linekeys import LineTable
+from engine.clones.linekeys import LineTable, unknown_symbol
 
 PATHS = [pytest.param(True, id="compiled"), pytest.param(False, id="python")]
 
@@ -215,7 +215,11 @@ def test_buffers_and_errors():
 # -- the Simian rules --------------------------------------------------------------------------
 SIMIAN_BODIES = BODIES + ["return total", "returntotal", "a.b", "a b", "a,b", "ab", "x ; y", "total _ us",
                           "total_us", "'quoted'", '"quoted"', "a!b?c:d", "\x7f", "~`^", "CAFÉ_LAT", "café_lat",
-                          "ФУНКЦИЯ_CY", "функция_cy", "naïve", "na ve", "élan", "é lan"]
+                          "ФУНКЦИЯ_CY", "функция_cy", "naïve", "na ve", "élan", "é lan",
+                          # caseless characters the kernel keys itself, and mixes with cased ones
+                          "x → Y", "# 日本語のコメント", "print('✓ Done')", "A—b", "Emoji 🎉 OK", "NBSP\u00a0X",
+                          "“Quoted” … text", "\u3000Full\u3000width", "한국어 Text", "Ωmega → Σ", "ÄRGER — ärger",
+                          "x\u2028y", "DONE✓", "✓DONE", "Ÿ → ÿ"]
 TERMINATORS = ["\n", "\r\n", "\r"]
 
 
@@ -230,8 +234,21 @@ def simian_reference(data: bytes, keys: list[bytes]) -> tuple[list[int], list[in
         return None
     vocab = {key: i for i, key in enumerate(keys, 1)}
     lines = segments(text)
-    ids = [-1 if (key := line_key(line)) is None else vocab.get(key, 0) for _, line in lines]
+    ids = [-1 if (key := line_key(line)) is None else vocab.get(key) or unknown_symbol(key) for _, line in lines]
     return ids, [number for number, _ in lines]
+
+
+@pytest.mark.skipif(not linekeys.compiled, reason="needs the compiled kernel")
+def test_unknown_symbols_are_the_kernels_hash_in_python():
+    """The reference above numbers unknown lines with the Python mirror of the kernel's hash."""
+    from engine.clones import _linekeys
+
+    rng = random.Random(7)
+    keys = [bytes(rng.randrange(256) for _ in range(n)) for n in list(range(1, 41)) * 20]
+    keys += [b"x", b"if total_six>10", "caf\x01É".encode(), b"\xff" * 64]
+    for key in keys:
+        assert unknown_symbol(key) == _linekeys.unknown_symbol(key) <= -3, key
+    assert len({unknown_symbol(key) for key in set(keys)}) == len(set(keys))
 
 
 def simian_check(table: LineTable, keys: list[bytes], data: bytes) -> None:

@@ -1,6 +1,6 @@
 /* Line keys -> vocabulary ids in one pass over a document's bytes.
 
-   The C kernel behind engine/clones/linekeys.py. A line key (engine/clones/lines.py) is a
+   The C kernel behind engine/clones/linekeys.py. A line key (engine/clones/rules/lines.py) is a
    line (cut at '\n') without leading and trailing ASCII white space (bytes.strip), folded
    like str.lower() unless the scan is case-sensitive. For an ASCII line the fold is
    A-Z -> a-z, done here on the fly; a line holding bytes >= 0x80 in a case-insensitive
@@ -22,10 +22,17 @@
        lines end at '\n', "\r\n" or a lone '\r'; an ASCII line's key is its tokens
        concatenated (separators <= ' ' and !"',.:;? dropped; words, runs of ASCII letters
        and digits, lower-cased; every other character a symbol; one ' ' between two words
-       that had separators between them); a line with no token is ignored (-1). ids has
-       one entry per such line, lines (None when no lone '\r' splits a line) the 1-based
-       number of the '\n'-line each starts in; a line with a byte >= 0x80 is handed back
-       whole (unstripped) for Python to tokenize.
+       that had separators between them); a line with no token is ignored (-1), and an
+       unknown key gets unknown_symbol(key), a number <= -3, instead of 0. ids has one
+       entry per such line, lines (None when no lone '\r' splits a line) the 1-based
+       number of the '\n'-line each starts in. Characters U+0080..U+00FF (symbols, marked
+       by 0x01 in the key) and caseless ones from U+0100 up (see caseless()) are keyed here;
+       a line with any other non-ASCII character is handed back whole (unstripped) for
+       Python to tokenize.
+
+   unknown_symbol(key) -> int
+       -(hash(key) mod 2**61) - 3, the kernel's 64-bit hash of the key's bytes
+       (engine.clones.linekeys.key_hash computes the same in Python).
 
    No numpy C API: buffers only. The walk runs without the GIL. */
 #define PY_SSIZE_T_CLEAN
@@ -37,6 +44,9 @@
 #endif
 
 #define HANDED_BACK (-2)
+/* An unknown line under the Simian rules: a number <= -3 from its key's hash (equal keys,
+   equal numbers), so a region's neighbours need no second look at the text. */
+#define UNKNOWN_SYMBOL(h) (-(int64_t)((h) & ((1ULL << 61) - 1)) - 3)
 
 static const uint64_t ONES = 0x0101010101010101ULL;
 static const uint64_t HIGHS = 0x8080808080808080ULL;
@@ -45,8 +55,9 @@ static const uint64_t HIGHS = 0x8080808080808080ULL;
 static unsigned char is_space[256];
 
 /* Simian's plain-text character classes for a byte: separator (dropped), word (ASCII
-   letter or digit), symbol (any other ASCII), high (a byte >= 0x80: the line goes back). */
-enum { C_SEP = 0, C_WORD = 1, C_SYMBOL = 2, C_HIGH = 3 };
+   letter or digit), symbol (any other ASCII), high (a byte >= 0x80: the line goes back),
+   end of line ('\n' and '\r', separators that also end the line). */
+enum { C_SEP = 0, C_WORD = 1, C_SYMBOL = 2, C_HIGH = 3, C_EOL = 4 };
 static unsigned char simian_class[256];
 static unsigned char ascii_lower[256];
 
@@ -74,15 +85,26 @@ static inline uint64_t short_word(const unsigned char *s, size_t len)
     return (uint64_t)s[0] | ((uint64_t)s[len >> 1] << 8) | ((uint64_t)s[len - 1] << 16);
 }
 
-static inline uint64_t mix(uint64_t h, uint64_t w)
+/* The low and high halves of the 128-bit product x * y folded together by xor (the same
+   value with or without a 128-bit type: engine.clones.linekeys.key_hash computes it too). */
+static inline uint64_t mul_fold(uint64_t x, uint64_t y)
 {
 #ifdef __SIZEOF_INT128__
-    __uint128_t m = (__uint128_t)(h ^ w) * 0x9E3779B97F4A7C15ULL;
+    __uint128_t m = (__uint128_t)x * y;
     return (uint64_t)m ^ (uint64_t)(m >> 64);
 #else
-    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-    return (h << 29) | (h >> 35);
+    uint64_t xl = x & 0xFFFFFFFFULL, xh = x >> 32, yl = y & 0xFFFFFFFFULL, yh = y >> 32;
+    uint64_t ll = xl * yl, lh = xl * yh, hl = xh * yl, hh = xh * yh;
+    uint64_t mid = (ll >> 32) + (lh & 0xFFFFFFFFULL) + (hl & 0xFFFFFFFFULL);
+    uint64_t lo = (mid << 32) | (ll & 0xFFFFFFFFULL);
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return lo ^ hi;
 #endif
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+    return mul_fold(h ^ w, 0x9E3779B97F4A7C15ULL);
 }
 
 static inline uint64_t finish(uint64_t h, size_t len)
@@ -531,6 +553,34 @@ static inline int64_t probe(const Table *t, const unsigned char *k, size_t len, 
     }
 }
 
+/* The code point of the valid UTF-8 sequence at s (lead byte >= 0x80), and its width. */
+static inline size_t decode_utf8(const unsigned char *s, uint32_t *cp)
+{
+    if (s[0] < 0xE0) {
+        *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+        return 2;
+    }
+    if (s[0] < 0xF0) {
+        *cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+        return 3;
+    }
+    *cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6)
+          | (s[3] & 0x3F);
+    return 4;
+}
+
+/* Code points from U+0100 up that no version of Unicode gives a case mapping, in the
+   blocks non-English source text uses most (punctuation, arrows, maths, box drawing,
+   dingbats, CJK, kana, Hangul, emoji): Java's toLowerCase leaves them and the words they
+   are in as they are, so the kernel makes their keys itself. Every other character from
+   U+0100 up sends its line to Python (engine.clones.rules.simian.line_key). */
+static inline int caseless(uint32_t cp)
+{
+    return (cp >= 0x2000 && cp <= 0x206F) || (cp >= 0x2190 && cp <= 0x245F) || (cp >= 0x2500 && cp <= 0x27BF)
+           || (cp >= 0x3000 && cp <= 0x30FF) || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7A3)
+           || (cp >= 0x1F300 && cp <= 0x1FAFF);
+}
+
 /* The Simian walk (no GIL). out/lines have room for nout entries; scratch has room for
    n bytes (a key is never longer than its line). Returns WALK_* as walk_mode. */
 static int walk_simian(const Table *t, const unsigned char *data, size_t n, int64_t *out, int64_t *lines,
@@ -540,52 +590,77 @@ static int walk_simian(const Table *t, const unsigned char *data, size_t n, int6
     size_t i = 0;
     int64_t line = 1;
     for (;;) {
-        /* the line: up to the next '\n' or '\r' */
-        const unsigned char *e = p;
-        while (e < end && *e != '\n' && *e != '\r')
-            e++;
         if (i == nout)
             return WALK_CHANGED;
         lines[i] = line;
-        /* tokens into scratch */
+        /* tokens into scratch, up to the end of the line: runs of one class at a time */
         size_t len = 0;
-        int state = 0;   /* 0: nothing yet or after a symbol, 1: in a word, 2: separators after a word */
-        int high = 0;
-        for (const unsigned char *c = p; c < e; c++) {
-            switch (simian_class[*c]) {
-            case C_SEP:
-                if (state == 1)
-                    state = 2;
+        int after_word = 0;  /* the last token was a word: separators then leave a space */
+        int gap = 0;         /* separators since that word */
+        int back = 0;        /* a character only Python can lower-case: the line goes back */
+        const unsigned char *c = p, *e = NULL;  /* e: the line's end, once a byte >= 0x80 is met */
+        for (;;) {
+            if (c == end)
                 break;
-            case C_WORD:
-                if (state == 2)
+            const unsigned char cls = simian_class[*c];
+            if (cls == C_WORD) {
+                if (gap)
                     scratch[len++] = ' ';
-                scratch[len++] = ascii_lower[*c];
-                state = 1;
-                break;
-            case C_SYMBOL:
-                scratch[len++] = *c;
-                state = 0;
-                break;
-            default:
-                high = 1;
-                break;
+                do
+                    scratch[len++] = ascii_lower[*c++];
+                while (c < end && simian_class[*c] == C_WORD);
+                after_word = 1;
+                gap = 0;
+            } else if (cls == C_SEP) {
+                do
+                    c++;
+                while (c < end && simian_class[*c] == C_SEP);
+                gap = after_word;
+            } else if (cls == C_SYMBOL) {
+                scratch[len++] = *c++;
+                after_word = gap = 0;
+            } else if (cls == C_HIGH) {
+                if (e == NULL) {
+                    for (e = c; e < end && *e != '\n' && *e != '\r'; e++)
+                        ;
+                    if (!valid_utf8(p, (size_t)(e - p)))
+                        return WALK_INVALID;
+                }
+                uint32_t cp;
+                const size_t width = decode_utf8(c, &cp);
+                if (cp < 0x100) {  /* a symbol of its own, not lower-cased, marked in the key */
+                    scratch[len++] = 0x01;
+                    scratch[len++] = c[0];
+                    scratch[len++] = c[1];
+                    after_word = gap = 0;
+                } else if (caseless(cp)) {  /* a word character that lower-casing leaves alone */
+                    if (gap)
+                        scratch[len++] = ' ';
+                    memcpy(scratch + len, c, width);
+                    len += width;
+                    after_word = 1;
+                    gap = 0;
+                } else {
+                    back = 1;
+                    break;
+                }
+                c += width;
+            } else {
+                break;  /* the end of the line */
             }
-            if (high)
-                break;
         }
-        if (high) {
-            size_t span = (size_t)(e - p);
-            if (!valid_utf8(p, span))
-                return WALK_INVALID;
+        if (e == NULL)
+            e = c;
+        if (back) {
             if (spans_push(sp, (Py_ssize_t)i, (Py_ssize_t)(p - data), (Py_ssize_t)(e - data)) < 0)
                 return WALK_NOMEM;
             out[i] = HANDED_BACK;
         } else if (len == 0) {
             out[i] = -1;
         } else {
-            uint64_t ignored;
-            out[i] = probe(t, scratch, len, hash_span(scratch, len, 0, &ignored));
+            uint64_t ignored, h = hash_span(scratch, len, 0, &ignored);
+            int64_t id = probe(t, scratch, len, h);
+            out[i] = id != 0 ? id : UNKNOWN_SYMBOL(h);
         }
         i++;
         if (e == end)
@@ -702,6 +777,27 @@ done:
     return result;
 }
 
+static PyObject *unknown_symbol(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    Py_buffer key;
+    if (PyObject_GetBuffer(arg, &key, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (key.len == 0) {
+        PyBuffer_Release(&key);
+        PyErr_SetString(PyExc_ValueError, "an empty key has no symbol");
+        return NULL;
+    }
+    uint64_t ignored, h = hash_span((const unsigned char *)key.buf, (size_t)key.len, 0, &ignored);
+    PyBuffer_Release(&key);
+    return PyLong_FromLongLong((long long)UNKNOWN_SYMBOL(h));
+}
+
+static PyMethodDef module_methods[] = {
+    {"unknown_symbol", unknown_symbol, METH_O,
+     "unknown_symbol(key) -> int\n\nThe number lookup_simian gives a line whose key is not in the table."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyObject *Table_len(Table *self, PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromSsize_t(self->nkeys);
@@ -741,6 +837,7 @@ static struct PyModuleDef linekeys_module = {
     .m_name = "engine.clones._linekeys",
     .m_doc = "C kernel of engine.clones.linekeys: line keys -> vocabulary ids.",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__linekeys(void)
@@ -752,6 +849,8 @@ PyMODINIT_FUNC PyInit__linekeys(void)
         ascii_lower[c] = (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
         if (c >= 0x80)
             simian_class[c] = C_HIGH;
+        else if (c == '\n' || c == '\r')
+            simian_class[c] = C_EOL;
         else if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
             simian_class[c] = C_WORD;
         else if (c <= ' ' || strchr("!\"',.:;?", c) != NULL)

@@ -6,7 +6,6 @@ shard, :func:`write_regions`), with no Python work per line and little per regio
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -27,14 +26,8 @@ class Region:
     lines: list[int]         # their 1-based line numbers in the document
     context_start: int       # line number of the first context line
     context: str             # the document's lines from lines[0]-3 to lines[-1]+3, joined
-    left: int = 0            # the kept line before it and after it (Simian rules only):
-    right: int = 0           # a vocabulary id, unknown_symbol of its key, 0 at the document's edge
-
-
-def unknown_symbol(key: bytes) -> int:
-    """The symbol of a line whose key is in no output: a negative number from the key's
-    md5 (equal for equal keys, never a vocabulary id, never 0 or -1)."""
-    return -(int.from_bytes(hashlib.md5(key).digest()[:8], "little") & ((1 << 61) - 1)) - 2
+    left: int = 0            # the kept line before it and after it (Simian rules only): a
+    right: int = 0           # vocabulary id, linekeys.unknown_symbol of its key, 0 at the document's edge
 
 
 @dataclass
@@ -109,7 +102,7 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]],
     ids = np.concatenate(parts)
     kept_at = np.flatnonzero(ids != -1)
     kept = ids[kept_at]
-    gaps = np.concatenate(([0], np.cumsum(kept == 0)))
+    gaps = np.concatenate(([0], np.cumsum(kept <= 0)))  # unknown lines: 0 (lines), <= -3 (simian)
     starts = np.flatnonzero(gaps[k:] == gaps[:-k])  # windows of K known ids
     if len(starts) == 0:
         return None
@@ -147,7 +140,7 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]],
     sizes = np.fromiter(map(len, context), np.int64, len(context))
     left = right = np.zeros(len(found), np.int64)
     if simian:
-        left, right = _neighbours(batch, offsets, ids, kept_at, kept, found)
+        left, right = _neighbours(offsets, kept_at, kept, found)
     return RegionBatch(
         docs=docs, doc=np.array([local[d] for d in region_doc.tolist()], np.int64), bounds=bounds,
         ids=kept[mask], lines=lines, context_start=context_start,
@@ -155,30 +148,20 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]],
     )
 
 
-def _neighbours(batch, offsets, ids, kept_at, kept, found) -> tuple[np.ndarray, np.ndarray]:
+def _neighbours(offsets, kept_at, kept, found) -> tuple[np.ndarray, np.ndarray]:
     """The kept line before and after each region (``found``: kept positions [start,
-    end)): its id, :func:`unknown_symbol` of its key, or 0 at the document's edge."""
-    from engine.clones.rules import segments
-    from engine.clones.rules.simian import line_key
-
-    lines: dict[int, list] = {}
-
-    def symbol(k_at: int, doc: int) -> int:
-        pos = int(kept_at[k_at])
-        if pos >= offsets[doc + 1] - 1 or pos < offsets[doc]:  # the break after a document, or another one
-            return 0
-        if kept[k_at] != 0:
-            return int(kept[k_at])
-        if doc not in lines:
-            lines[doc] = segments(batch[doc][1].decode("utf-8"))
-        return unknown_symbol(line_key(lines[doc][pos - int(offsets[doc])][1]))
-
-    left, right = np.zeros(len(found), np.int64), np.zeros(len(found), np.int64)
-    for r, (a, b) in enumerate(found.tolist()):
-        doc = int(np.searchsorted(offsets, kept_at[a], side="right")) - 1
-        left[r] = symbol(a - 1, doc) if a > 0 else 0
-        right[r] = symbol(b, doc) if b < len(kept) else 0
-    return left, right
+    end)): its id or unknown symbol (:meth:`~engine.clones.linekeys.LineTable.simian_ids`),
+    or 0 at the document's edge."""
+    if len(found) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a, b = found[:, 0], found[:, 1]
+    doc = np.searchsorted(offsets, kept_at[a], side="right") - 1
+    before = np.maximum(a - 1, 0)
+    after = np.minimum(b, len(kept) - 1)
+    # the line before lies in the document; the one after is not its break (_BREAK)
+    has_left = (a > 0) & (kept_at[before] >= offsets[doc])
+    has_right = (b < len(kept)) & (kept_at[after] < offsets[doc + 1] - 1)
+    return np.where(has_left, kept[before], 0), np.where(has_right, kept[after], 0)
 
 
 def filter_documents(

@@ -31,6 +31,42 @@ compiled: bool = _linekeys is not None
 
 DTYPE = np.int64
 
+_M64 = (1 << 64) - 1
+
+
+def _mix(h: int, w: int) -> int:
+    m = (h ^ w) * 0x9E3779B97F4A7C15
+    return (m & _M64) ^ (m >> 64)
+
+
+def key_hash(key: bytes) -> int:
+    """The kernel's 64-bit hash of a key (``hash_span`` in ``_linekeys.c``, in Python):
+    its bytes as little-endian 8-byte words (a short key as one word), each mixed in by a
+    folded 128-bit product, then the length and a final avalanche."""
+    n = len(key)
+    h = 0x243F6A8885A308D3
+    if n >= 8:
+        for i in range(0, n - 7, 8):
+            h = _mix(h, int.from_bytes(key[i:i + 8], "little"))
+        if n % 8:
+            h = _mix(h, int.from_bytes(key[n - 8:], "little"))
+    elif n >= 4:
+        h = _mix(h, int.from_bytes(key[:4], "little") | int.from_bytes(key[n - 4:], "little") << 32)
+    else:
+        h = _mix(h, key[0] | key[n >> 1] << 8 | key[n - 1] << 16)
+    h ^= (n * 0xD6E8FEB86659FD93) & _M64
+    for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        h ^= h >> 33
+        h = (h * multiplier) & _M64
+    return h ^ (h >> 33)
+
+
+def unknown_symbol(key: bytes) -> int:
+    """The number a line whose key is in no output gets under the Simian rules: from the
+    key's hash, at most -3 (never an id, nor -1 "ignored", -2, or 0, a document's edge), equal for
+    equal keys. It lets a region carry its neighbour lines (:mod:`engine.clones.filter`)."""
+    return -(key_hash(key) & ((1 << 61) - 1)) - 3
+
 
 def reference_ids(data: bytes, case_sensitive: bool, vocab: dict[bytes, int]) -> np.ndarray | None:
     """The pure-Python path: ``fold``, split, strip, ``vocab.get`` (``vocab`` maps every
@@ -52,10 +88,13 @@ def simian_reference_ids(data: bytes, vocab: dict[bytes, int]) -> tuple[np.ndarr
     except UnicodeDecodeError:
         return None
     lines = segments(text)
-    ids = np.fromiter((-1 if (key := line_key(line)) is None else vocab.get(key, 0) for _, line in lines),
-                      DTYPE, len(lines))
+    ids = np.fromiter((_simian_id(line_key(line), vocab) for _, line in lines), DTYPE, len(lines))
     numbers = np.fromiter((number for number, _ in lines), DTYPE, len(lines))
     return ids, (None if len(lines) == numbers[-1] else numbers)
+
+
+def _simian_id(key: bytes | None, vocab: dict[bytes, int]) -> int:
+    return -1 if key is None else vocab.get(key) or unknown_symbol(key)
 
 
 class LineTable:
@@ -105,8 +144,9 @@ class LineTable:
 
     def simian_ids(self, data: bytes) -> tuple[np.ndarray, np.ndarray | None] | None:
         """Under the Simian rules: one int64 per line (ended by ``\\n``, ``\\r\\n`` or a lone
-        ``\\r``): the id of its key, 0 if unknown, -1 if it has no token; and each line's
-        1-based ``\\n``-line number (None when they are 1, 2, 3, ...: no lone ``\\r``).
+        ``\\r``): the id of its key, :func:`unknown_symbol` of it if unknown, -1 if it has no
+        token; and each line's 1-based ``\\n``-line number (None when they are 1, 2, 3, ...:
+        no lone ``\\r``).
         ``None`` if ``data`` is not UTF-8."""
         if self._table is None:
             return simian_reference_ids(data, self.vocab)
@@ -120,5 +160,5 @@ class LineTable:
 
             keys = map(line_key, text.decode("utf-8").split("\n"))
             out[np.frombuffer(back, DTYPE)] = np.fromiter(
-                (-1 if key is None else self.vocab.get(key, 0) for key in keys), DTYPE, len(back) // 8)
+                (_simian_id(key, self.vocab) for key in keys), DTYPE, len(back) // 8)
         return out, (None if numbers is None else np.frombuffer(numbers, DTYPE))
