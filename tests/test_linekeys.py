@@ -251,14 +251,28 @@ def test_unknown_symbols_are_the_kernels_hash_in_python():
     assert len({unknown_symbol(key) for key in set(keys)}) == len(set(keys))
 
 
-def simian_check(table: LineTable, keys: list[bytes], data: bytes) -> None:
-    got = table.simian_ids(data)
+def simian_check(table: LineTable, keys: list[bytes], data: bytes, min_run: int = 1) -> None:
+    got = table.simian_ids(data, min_run)
     want = simian_reference(data, keys)
     if want is None:
         assert got is None, data
         return
     ids, numbers = got
-    assert ids.tolist() == want[0], data
+    ids, want_ids = ids.tolist(), want[0]
+    # an unknown line may keep 0 (its symbol never computed) unless it is next to a known one
+    assert [w if g == 0 and w <= -3 else g for g, w in zip(ids, want_ids)] == want_ids, data
+    # ... the lines just before and after a run of min_run known lines: a region's neighbours
+    kept = [i for i, v in enumerate(want_ids) if v != -1]
+    run: list[int] = []
+    for at, i in enumerate(kept + [None]):
+        if i is not None and want_ids[i] > 0:
+            run.append(at)
+            continue
+        if len(run) >= min_run:
+            for side in (run[0] - 1, run[-1] + 1):
+                if 0 <= side < len(kept):
+                    assert ids[kept[side]] != 0, (data, kept[side])
+        run = []
     assert (list(range(1, len(ids) + 1)) if numbers is None else numbers.tolist()) == want[1], data
 
 
@@ -277,7 +291,7 @@ def test_simian_keys_match_the_definition(use_compiled):
             text = "".join(line + rng.choice(TERMINATORS) for line in lines)
             if rng.random() < 0.5:
                 text = text[:-1] if text.endswith(("\n", "\r")) else text
-            simian_check(table, keys, text.encode("utf-8"))
+            simian_check(table, keys, text.encode("utf-8"), rng.choice((1, 2, 3, 6)))
 
 
 @pytest.mark.parametrize("use_compiled", PATHS)
@@ -285,7 +299,8 @@ def test_simian_edge_documents(use_compiled):
     keys = [b"if total_six>10", b"{", b"}", b"x", b"caf\x01\xc3\x89_lat"]
     table = LineTable(keys, use_compiled=use_compiled, rules="simian")
     for data in [b"", b"\r", b"\r\r", b"\r\n", b"x\r", b"x\ry\nx", b"{\n}", b"  if  total_six  >  10 :\r\n",
-                 b"IF Total_Six>10;", "CAFÉ_LAT".encode(), "\u2028x".encode(), b"x" * 100000]:
+                 b"IF Total_Six>10;", "CAFÉ_LAT".encode(), "\u2028x".encode(), b"x" * 100000,
+                 "é".encode() * 100000, "x\né".encode() * 50000, "é日".encode() * 50000]:  # keys longer than lines
         simian_check(table, keys, data)
     for bad in INVALID:
         assert table.simian_ids(b"x\r" + bad) is None

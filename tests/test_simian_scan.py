@@ -114,6 +114,36 @@ def test_random_cases_equal_the_definition(seed):
     assert scanned(outputs, documents, k) == reference(outputs, documents, k)
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_random_cases_with_copied_documents_and_passages_equal_the_definition(seed):
+    """Whole documents copied, and the same passage with the same lines around it in
+    several documents: regions the scan takes once, with their number."""
+    rng = random.Random(1000 + seed)
+    outputs, documents = random_case(rng)
+    k = rng.choice([3, 4, 6])
+    passage = [rng.choice(LINES) for _ in range(rng.randint(k + 2, k + 8))]
+    for d in range(rng.randint(2, 4)):  # the passage, and an output's copy of part of it
+        documents.append(Doc(f"passage{d}", "\n".join(["import sys", *passage, "import os"]).encode()))
+    outputs.append((len(outputs) + 1, "\n".join(["x = 1", *passage[1:], "y = 2"])))
+    for d in range(rng.randint(1, 3)):
+        documents.append(Doc(f"copy{d}", rng.choice(documents).data))
+    if rng.random() < 0.5:  # an output that is a whole document
+        outputs.append((len(outputs) + 1, rng.choice(documents).data.decode()))
+    assert scanned(outputs, documents, k) == reference(outputs, documents, k)
+
+
+def test_a_copied_document_is_a_block_even_when_every_output_place_lies_in_a_longer_one():
+    """The document's two copies are the only places whose neighbours (its edges) are
+    their own: the block is reported for them, and memorized through the outputs."""
+    body = [f"value_{i} = compute({i})" for i in range(8)]
+    documents = [Doc("a", "\n".join(body).encode()), Doc("b", "\n".join(body).encode())]
+    output = "\n".join(["start()", *body, "stop()"])
+    outputs = [(1, output), (2, output)]
+    got = scanned(outputs, documents, 6)
+    assert got == reference(outputs, documents, 6)
+    assert [v[:3] for v in got.values()] == [(8, 2, 2)]
+
+
 def test_rule_10_partial_overlap_and_nested():
     """A shorter block is reported only when one of its places lies outside every longer
     block: the README's nested and partial_overlap cases in miniature."""

@@ -17,14 +17,15 @@
        b"\n" (both None if no line is handed back). None if data is not valid UTF-8
        (exactly as Python's strict decoder judges).
 
-   Table.lookup_simian(data) -> (ids, lines, back, text) | None
+   Table.lookup_simian(data, min_run=1) -> (ids, lines, back, text) | None
        The same under Simian 2.5.10's plain-text rules (engine/clones/rules/simian.py):
        lines end at '\n', "\r\n" or a lone '\r'; an ASCII line's key is its tokens
        concatenated (separators <= ' ' and !"',.:;? dropped; words, runs of ASCII letters
        and digits, lower-cased; every other character a symbol; one ' ' between two words
-       that had separators between them); a line with no token is ignored (-1), and an
-       unknown key gets unknown_symbol(key), a number <= -3, instead of 0. ids has one
-       entry per such line, lines (None when no lone '\r' splits a line) the 1-based
+       that had separators between them); a line with no token is ignored (-1). An
+       unknown line just before or after a run of min_run or more known lines gets
+       unknown_symbol(key), a number <= -3; other unknown lines stay 0 (see walk_simian).
+       ids has one entry per line, lines (None when no lone '\r' splits a line) the 1-based
        number of the '\n'-line each starts in. Characters U+0080..U+00FF (symbols, marked
        by 0x01 in the key) and caseless ones from U+0100 up (see caseless()) are keyed here;
        a line with any other non-ASCII character is handed back whole (unstripped) for
@@ -59,6 +60,13 @@ static unsigned char is_space[256];
    end of line ('\n' and '\r', separators that also end the line). */
 enum { C_SEP = 0, C_WORD = 1, C_SYMBOL = 2, C_HIGH = 3, C_EOL = 4 };
 static unsigned char simian_class[256];
+/* The same as bit flags for the branch-free loop: F_STOP for high and end-of-line bytes. */
+enum { F_WORD = 1, F_SYMBOL = 2, F_SEP = 4, F_STOP = 8 };
+static unsigned char simian_flags[256];
+/* A random 64-bit number per byte that is part of a token (the lower-case one for a
+   letter), 0 for the others: a line's "bag hash", the sum over its bytes, depends only on
+   the multiset of its tokens' bytes, so a line whose bag hash no key has cannot be known. */
+static uint64_t bag_of[256];
 static unsigned char ascii_lower[256];
 
 static inline uint64_t load64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -209,6 +217,8 @@ typedef struct {
     unsigned char *blob;   /* the keys, concatenated */
     size_t *offsets;       /* key id is blob[offsets[id - 1]:offsets[id]] */
     Py_ssize_t nkeys;
+    uint64_t *bags;        /* the Simian prefilter: the set of the ASCII keys' bag hashes (0: empty) */
+    size_t bag_mask;
 } Table;
 
 static inline uint32_t tag_of(uint64_t h) { return (uint32_t)(h >> 32); }
@@ -218,6 +228,8 @@ static void Table_free(Table *self)
     PyMem_Free(self->slots);
     PyMem_Free(self->blob);
     PyMem_Free(self->offsets);
+    PyMem_Free(self->bags);
+    self->bags = NULL;
     self->slots = NULL;
     self->blob = NULL;
     self->offsets = NULL;
@@ -461,6 +473,53 @@ static int walk(const Table *t, const unsigned char *data, size_t n, int64_t *ou
     return fold ? walk_mode(t, data, n, out, nout, 1, sp) : walk_mode(t, data, n, out, nout, 0, sp);
 }
 
+/* What a failed walk means: 1 if data was not UTF-8 (the lookup returns None), -1 with an
+   exception set, 0 if the walk succeeded. */
+static int walk_outcome(int rc)
+{
+    if (rc == WALK_INVALID)
+        return 1;
+    if (rc == WALK_NOMEM) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (rc == WALK_CHANGED) {
+        PyErr_SetString(PyExc_RuntimeError, "data changed during lookup");
+        return -1;
+    }
+    return 0;
+}
+
+/* The handed-back lines of a walk: *back gets their indices (int64) and *text their spans
+   of buf joined with '\n', both new references to None when there are none. -1 on error. */
+static int hand_back(const Spans *sp, const char *buf, PyObject **back, PyObject **text)
+{
+    if (sp->n == 0) {
+        Py_INCREF(Py_None);
+        Py_INCREF(Py_None);
+        *back = *text = Py_None;
+        return 0;
+    }
+    size_t total = sp->n - 1;
+    for (size_t k = 0; k < sp->n; k++)
+        total += (size_t)(sp->v[3 * k + 2] - sp->v[3 * k + 1]);
+    *back = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(sp->n * 8));
+    *text = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (*back == NULL || *text == NULL)
+        return -1;
+    int64_t *index = (int64_t *)PyByteArray_AS_STRING(*back);
+    char *w = PyBytes_AS_STRING(*text);
+    for (size_t k = 0; k < sp->n; k++) {
+        size_t len = (size_t)(sp->v[3 * k + 2] - sp->v[3 * k + 1]);
+        index[k] = (int64_t)sp->v[3 * k];
+        if (k > 0)
+            *w++ = '\n';
+        memcpy(w, buf + sp->v[3 * k + 1], len);
+        w += len;
+    }
+    return 0;
+}
+
 static PyObject *Table_lookup(Table *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"data", "case_sensitive", NULL};
@@ -490,41 +549,16 @@ static PyObject *Table_lookup(Table *self, PyObject *args, PyObject *kwds)
     rc = walk(self, (const unsigned char *)data.buf, (size_t)data.len,
               (int64_t *)PyByteArray_AS_STRING(ids), lines, !case_sensitive, &sp);
     Py_END_ALLOW_THREADS
-    if (rc == WALK_INVALID) {
-        result = Py_None;
-        Py_INCREF(result);
+    int outcome = walk_outcome(rc);
+    if (outcome != 0) {
+        if (outcome > 0) {
+            Py_INCREF(Py_None);
+            result = Py_None;
+        }
         goto done;
     }
-    if (rc == WALK_NOMEM) {
-        PyErr_NoMemory();
+    if (hand_back(&sp, (const char *)data.buf, &back, &text) < 0)
         goto done;
-    }
-    if (rc == WALK_CHANGED) {
-        PyErr_SetString(PyExc_RuntimeError, "data changed during lookup");
-        goto done;
-    }
-    if (sp.n == 0) {
-        result = PyTuple_Pack(3, ids, Py_None, Py_None);
-        goto done;
-    }
-    /* The handed-back lines: their indices (int64) and their spans joined with '\n'. */
-    size_t total = sp.n - 1;
-    for (size_t k = 0; k < sp.n; k++)
-        total += (size_t)(sp.v[3 * k + 2] - sp.v[3 * k + 1]);
-    back = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(sp.n * 8));
-    text = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
-    if (back == NULL || text == NULL)
-        goto done;
-    int64_t *index = (int64_t *)PyByteArray_AS_STRING(back);
-    char *w = PyBytes_AS_STRING(text);
-    for (size_t k = 0; k < sp.n; k++) {
-        size_t len = (size_t)(sp.v[3 * k + 2] - sp.v[3 * k + 1]);
-        index[k] = (int64_t)sp.v[3 * k];
-        if (k > 0)
-            *w++ = '\n';
-        memcpy(w, (const char *)data.buf + sp.v[3 * k + 1], len);
-        w += len;
-    }
     result = PyTuple_Pack(3, ids, back, text);
 done:
     Py_XDECREF(ids);
@@ -581,86 +615,177 @@ static inline int caseless(uint32_t cp)
            || (cp >= 0x1F300 && cp <= 0x1FAFF);
 }
 
-/* The Simian walk (no GIL). out/lines have room for nout entries; scratch has room for
-   n bytes (a key is never longer than its line). Returns WALK_* as walk_mode. */
+enum { KEY_OK = 0, KEY_BACK = -1 };  /* and WALK_INVALID */
+
+/* The Simian key of the line that starts at p, into scratch (room for 1.5 times the line
+   plus 8 bytes: a character U+0080..U+00FF, two bytes, becomes three with its mark):
+   *len its length (0: no token), *e the line's end. KEY_OK, KEY_BACK (the line holds a
+   character only Python lower-cases exactly) or WALK_INVALID (not UTF-8). */
+static int simian_key(const unsigned char *p, const unsigned char *end, unsigned char *scratch, size_t *len_out,
+                      const unsigned char **e_out)
+{
+    size_t len = 0;
+    unsigned after_word = 0;  /* the last token was a word: separators then leave a space */
+    unsigned gap = 0;         /* separators since that word */
+    const unsigned char *c = p, *e = NULL;  /* e: the line's end, once a byte >= 0x80 is met */
+    for (;;) {
+        /* ASCII, a byte a step without a branch on its class */
+        for (; c < end; c++) {
+            const unsigned f = simian_flags[*c];
+            if (f & F_STOP)
+                break;
+            const unsigned word = f & F_WORD, sep = (f >> 2) & 1;
+            scratch[len] = ' ';
+            len += word & gap;
+            scratch[len] = ascii_lower[*c];
+            len += (f & (F_WORD | F_SYMBOL)) != 0;
+            gap = sep & (gap | after_word);
+            after_word = word | (sep & after_word);
+        }
+        if (c == end || simian_class[*c] != C_HIGH)
+            break;  /* the end of the line */
+        if (e == NULL) {
+            for (e = c; e < end && *e != '\n' && *e != '\r'; e++)
+                ;
+            if (!valid_utf8(p, (size_t)(e - p)))
+                return WALK_INVALID;
+        }
+        uint32_t cp;
+        const size_t width = decode_utf8(c, &cp);
+        if (cp < 0x100) {  /* a symbol of its own, not lower-cased, marked in the key */
+            scratch[len++] = 0x01;
+            scratch[len++] = c[0];
+            scratch[len++] = c[1];
+            after_word = gap = 0;
+        } else if (caseless(cp)) {  /* a word character that lower-casing leaves alone */
+            if (gap)
+                scratch[len++] = ' ';
+            memcpy(scratch + len, c, width);
+            len += width;
+            after_word = 1;
+            gap = 0;
+        } else {
+            *e_out = e;
+            return KEY_BACK;
+        }
+        c += width;
+    }
+    *len_out = len;
+    *e_out = e == NULL ? c : e;
+    return KEY_OK;
+}
+
+/* The id of a key, or its unknown symbol; -1 for no token. */
+static inline int64_t simian_id(const Table *t, const unsigned char *key, size_t len)
+{
+    if (len == 0)
+        return -1;
+    uint64_t ignored, h = hash_span(key, len, 0, &ignored);
+    int64_t id = probe(t, key, len, h);
+    return id != 0 ? id : UNKNOWN_SYMBOL(h);
+}
+
+/* The set of bag hashes of the table's ASCII keys (a key's bytes are its tokens' bytes and
+   its ' ' tokens, which count 0), made on first use. -1 without memory. */
+static int make_bags(Table *t)
+{
+    size_t cap = 16;
+    while (cap < 2 * (size_t)t->nkeys + 16)
+        cap *= 2;
+    t->bags = PyMem_Calloc(cap, sizeof(uint64_t));
+    if (t->bags == NULL)
+        return -1;
+    t->bag_mask = cap - 1;
+    for (Py_ssize_t k = 0; k < t->nkeys; k++) {
+        uint64_t bag = 0;
+        int ascii = 1;
+        for (size_t o = t->offsets[k]; o < t->offsets[k + 1]; o++) {
+            const unsigned char b = t->blob[o];
+            ascii &= b >= 0x02 && b < 0x80;
+            bag += bag_of[b];
+        }
+        if (!ascii)
+            continue;  /* an ASCII line never has this key */
+        bag |= 1;
+        size_t j = (size_t)(bag * 0x9E3779B97F4A7C15ULL >> 20) & t->bag_mask;
+        while (t->bags[j] != 0 && t->bags[j] != bag)
+            j = (j + 1) & t->bag_mask;
+        t->bags[j] = bag;
+    }
+    return 0;
+}
+
+static inline size_t bag_slot(const Table *t, uint64_t bag)
+{
+    return (size_t)(bag * 0x9E3779B97F4A7C15ULL >> 20) & t->bag_mask;
+}
+
+static inline int has_bag(const Table *t, uint64_t bag)
+{
+    for (size_t j = bag_slot(t, bag);; j = (j + 1) & t->bag_mask) {
+        if (t->bags[j] == bag)
+            return 1;
+        if (t->bags[j] == 0)
+            return 0;
+    }
+}
+
+#define DEFERRED 1  /* state[i]: an ASCII line whose bag hash is in out[i] for now */
+#define CANDIDATE 2 /* its bag hash is some key's: it must be keyed */
+
+/* The Simian walk (no GIL). out/lines/starts have room for nout entries, state for nout
+   bytes, scratch for 1.5 n + 8 bytes. Returns WALK_* as walk_mode.
+
+   1. Every line once, cheaply: an ASCII line gets its bag hash (a sum of table entries,
+      no key made); a line without a token -1; a non-ASCII line is keyed at once.
+   2. The bag hashes are looked up in the prefilter set (prefetched a few lines ahead):
+      a line whose bag hash no key has is unknown, and keeps 0 unless step 4 needs it.
+   3. The other ASCII lines are keyed: their id, or their unknown symbol.
+   4. The lines just before and after each run of min_run or more known (or handed-back)
+      lines, skipping lines without a token, are keyed too: their unknown symbol. A region
+      of the filter lies in such a run (min_run = K), and these are the neighbours its
+      Simian blocks need; every other unknown line keeps 0. */
 static int walk_simian(const Table *t, const unsigned char *data, size_t n, int64_t *out, int64_t *lines,
-                       size_t nout, unsigned char *scratch, Spans *sp)
+                       size_t *starts, unsigned char *state, size_t nout, unsigned char *scratch, Spans *sp,
+                       size_t min_run)
 {
     const unsigned char *p = data, *end = data + n;
-    size_t i = 0;
+    size_t i = 0, len;
     int64_t line = 1;
+    const unsigned char *e;
     for (;;) {
         if (i == nout)
             return WALK_CHANGED;
         lines[i] = line;
-        /* tokens into scratch, up to the end of the line: runs of one class at a time */
-        size_t len = 0;
-        int after_word = 0;  /* the last token was a word: separators then leave a space */
-        int gap = 0;         /* separators since that word */
-        int back = 0;        /* a character only Python can lower-case: the line goes back */
-        const unsigned char *c = p, *e = NULL;  /* e: the line's end, once a byte >= 0x80 is met */
-        for (;;) {
-            if (c == end)
+        starts[i] = (size_t)(p - data);
+        uint64_t bag = 0, any = 0;
+        const unsigned char *c = p;
+        for (; c < end; c++) {
+            if (simian_flags[*c] & F_STOP)
                 break;
-            const unsigned char cls = simian_class[*c];
-            if (cls == C_WORD) {
-                if (gap)
-                    scratch[len++] = ' ';
-                do
-                    scratch[len++] = ascii_lower[*c++];
-                while (c < end && simian_class[*c] == C_WORD);
-                after_word = 1;
-                gap = 0;
-            } else if (cls == C_SEP) {
-                do
-                    c++;
-                while (c < end && simian_class[*c] == C_SEP);
-                gap = after_word;
-            } else if (cls == C_SYMBOL) {
-                scratch[len++] = *c++;
-                after_word = gap = 0;
-            } else if (cls == C_HIGH) {
-                if (e == NULL) {
-                    for (e = c; e < end && *e != '\n' && *e != '\r'; e++)
-                        ;
-                    if (!valid_utf8(p, (size_t)(e - p)))
-                        return WALK_INVALID;
-                }
-                uint32_t cp;
-                const size_t width = decode_utf8(c, &cp);
-                if (cp < 0x100) {  /* a symbol of its own, not lower-cased, marked in the key */
-                    scratch[len++] = 0x01;
-                    scratch[len++] = c[0];
-                    scratch[len++] = c[1];
-                    after_word = gap = 0;
-                } else if (caseless(cp)) {  /* a word character that lower-casing leaves alone */
-                    if (gap)
-                        scratch[len++] = ' ';
-                    memcpy(scratch + len, c, width);
-                    len += width;
-                    after_word = 1;
-                    gap = 0;
-                } else {
-                    back = 1;
-                    break;
-                }
-                c += width;
-            } else {
-                break;  /* the end of the line */
-            }
+            bag += bag_of[*c];
+            any |= bag_of[*c];
         }
-        if (e == NULL)
-            e = c;
-        if (back) {
-            if (spans_push(sp, (Py_ssize_t)i, (Py_ssize_t)(p - data), (Py_ssize_t)(e - data)) < 0)
-                return WALK_NOMEM;
-            out[i] = HANDED_BACK;
-        } else if (len == 0) {
-            out[i] = -1;
+        state[i] = 0;
+        if (c < end && simian_class[*c] == C_HIGH) {
+            int rc = simian_key(p, end, scratch, &len, &e);
+            if (rc == WALK_INVALID)
+                return WALK_INVALID;
+            if (rc == KEY_BACK) {
+                if (spans_push(sp, (Py_ssize_t)i, (Py_ssize_t)(p - data), (Py_ssize_t)(e - data)) < 0)
+                    return WALK_NOMEM;
+                out[i] = HANDED_BACK;
+            } else {
+                out[i] = simian_id(t, scratch, len);
+            }
         } else {
-            uint64_t ignored, h = hash_span(scratch, len, 0, &ignored);
-            int64_t id = probe(t, scratch, len, h);
-            out[i] = id != 0 ? id : UNKNOWN_SYMBOL(h);
+            e = c;
+            if (any == 0) {
+                out[i] = -1;
+            } else {
+                out[i] = (int64_t)(bag | 1);
+                state[i] = DEFERRED;
+            }
         }
         i++;
         if (e == end)
@@ -675,7 +800,69 @@ static int walk_simian(const Table *t, const unsigned char *data, size_t n, int6
         }
         p = e + 1;
     }
-    return i == nout ? WALK_OK : WALK_CHANGED;
+    if (i != nout)
+        return WALK_CHANGED;
+    const size_t ahead = 8;
+    for (size_t k = 0; k < nout; k++) {
+        if (k + ahead < nout && state[k + ahead] == DEFERRED)
+            PREFETCH(&t->bags[bag_slot(t, (uint64_t)out[k + ahead])]);
+        if (state[k] == DEFERRED) {
+            if (has_bag(t, (uint64_t)out[k])) {
+                state[k] = CANDIDATE;
+            } else {
+                out[k] = 0;
+            }
+        }
+    }
+    /* the candidates, a batch at a time: keys side by side in scratch, slots prefetched */
+    Pending pending[BATCH];
+    int np = 0;
+    size_t used = 0;
+    for (size_t k = 0; k <= nout; k++) {
+        if (k < nout && state[k] == CANDIDATE) {
+            simian_key(data + starts[k], end, scratch + used, &len, &e);  /* ASCII: KEY_OK, len > 0 */
+            uint64_t ignored, h = hash_span(scratch + used, len, 0, &ignored);
+            PREFETCH(&t->slots[(size_t)h & t->mask]);
+            pending[np++] = (Pending){k, scratch + used, len, h};
+            used += len;
+            state[k] = 0;
+        }
+        if (np == BATCH || (k == nout && np > 0)) {
+            for (int q = 0; q < np; q++) {
+                int64_t id = probe(t, pending[q].s, pending[q].len, pending[q].h);
+                out[pending[q].line] = id != 0 ? id : UNKNOWN_SYMBOL(pending[q].h);
+            }
+            np = 0;
+            used = 0;
+        }
+    }
+    /* the neighbours of every run of min_run known (or handed-back) lines: a region is
+       made of such runs, and its neighbours are known lines or lie at a run's edge */
+    size_t run = 0, first = 0;
+    for (size_t k = 0; k < nout; k++) {
+        if (out[k] == -1)
+            continue;
+        if (out[k] > 0 || out[k] == HANDED_BACK) {
+            if (run++ == 0)
+                first = k;
+            if (run == min_run) {  /* the line before the run */
+                size_t j = first;
+                while (j > 0 && out[--j] == -1)
+                    ;
+                if (j != first && state[j] == DEFERRED) {
+                    simian_key(data + starts[j], end, scratch, &len, &e);
+                    out[j] = simian_id(t, scratch, len);
+                }
+            }
+        } else {
+            if (run >= min_run && state[k] == DEFERRED) {  /* the line after it */
+                simian_key(data + starts[k], end, scratch, &len, &e);
+                out[k] = simian_id(t, scratch, len);
+            }
+            run = 0;
+        }
+    }
+    return WALK_OK;
 }
 
 /* Lines of data under Simian's terminators ('\n', "\r\n", lone '\r'), and whether a lone
@@ -697,14 +884,20 @@ static size_t count_simian_lines(const unsigned char *s, size_t n, int *lone_cr)
 
 static PyObject *Table_lookup_simian(Table *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"data", NULL};
+    static char *kwlist[] = {"data", "min_run", NULL};
     Py_buffer data;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*:lookup_simian", kwlist, &data))
+    Py_ssize_t min_run = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*|n:lookup_simian", kwlist, &data, &min_run))
         return NULL;
+    if (min_run < 1) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "min_run must be at least 1");
+        return NULL;
+    }
     PyObject *result = NULL, *ids = NULL, *numbers = NULL, *back = NULL, *text = NULL;
     Spans sp = {NULL, 0, 0};
-    unsigned char *scratch = NULL;
-    size_t count;
+    unsigned char *scratch = NULL, *state = NULL;
+    size_t count, *starts = NULL;
     int lone_cr, rc;
     if (self->slots == NULL) {
         PyErr_SetString(PyExc_ValueError, "Table is not initialized");
@@ -717,54 +910,36 @@ static PyObject *Table_lookup_simian(Table *self, PyObject *args, PyObject *kwds
         PyErr_NoMemory();
         goto done;
     }
+    if (self->bags == NULL && make_bags(self) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
     ids = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * 8));
     numbers = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * 8));
-    scratch = PyMem_RawMalloc((size_t)data.len + 1);
-    if (ids == NULL || numbers == NULL || scratch == NULL) {
-        if (scratch == NULL)
+    scratch = PyMem_RawMalloc((size_t)data.len + (size_t)data.len / 2 + 8);
+    starts = PyMem_RawMalloc(count * sizeof(size_t));
+    state = PyMem_RawMalloc(count);
+    if (ids == NULL || numbers == NULL || scratch == NULL || starts == NULL || state == NULL) {
+        if (ids != NULL && numbers != NULL)
             PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
     rc = walk_simian(self, (const unsigned char *)data.buf, (size_t)data.len,
-                     (int64_t *)PyByteArray_AS_STRING(ids), (int64_t *)PyByteArray_AS_STRING(numbers), count,
-                     scratch, &sp);
+                     (int64_t *)PyByteArray_AS_STRING(ids), (int64_t *)PyByteArray_AS_STRING(numbers), starts,
+                     state, count, scratch, &sp, (size_t)min_run);
     Py_END_ALLOW_THREADS
-    if (rc == WALK_INVALID) {
-        result = Py_None;
-        Py_INCREF(result);
+    int outcome = walk_outcome(rc);
+    if (outcome != 0) {
+        if (outcome > 0) {
+            Py_INCREF(Py_None);
+            result = Py_None;
+        }
         goto done;
     }
-    if (rc == WALK_NOMEM) {
-        PyErr_NoMemory();
+    if (hand_back(&sp, (const char *)data.buf, &back, &text) < 0)
         goto done;
-    }
-    if (rc == WALK_CHANGED) {
-        PyErr_SetString(PyExc_RuntimeError, "data changed during lookup");
-        goto done;
-    }
     PyObject *shown = lone_cr ? numbers : Py_None;
-    if (sp.n == 0) {
-        result = PyTuple_Pack(4, ids, shown, Py_None, Py_None);
-        goto done;
-    }
-    size_t total = sp.n - 1;
-    for (size_t k = 0; k < sp.n; k++)
-        total += (size_t)(sp.v[3 * k + 2] - sp.v[3 * k + 1]);
-    back = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(sp.n * 8));
-    text = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
-    if (back == NULL || text == NULL)
-        goto done;
-    int64_t *index = (int64_t *)PyByteArray_AS_STRING(back);
-    char *w = PyBytes_AS_STRING(text);
-    for (size_t k = 0; k < sp.n; k++) {
-        size_t len = (size_t)(sp.v[3 * k + 2] - sp.v[3 * k + 1]);
-        index[k] = (int64_t)sp.v[3 * k];
-        if (k > 0)
-            *w++ = '\n';
-        memcpy(w, (const char *)data.buf + sp.v[3 * k + 1], len);
-        w += len;
-    }
     result = PyTuple_Pack(4, ids, shown, back, text);
 done:
     Py_XDECREF(ids);
@@ -772,6 +947,8 @@ done:
     Py_XDECREF(back);
     Py_XDECREF(text);
     PyMem_RawFree(scratch);
+    PyMem_RawFree(starts);
+    PyMem_RawFree(state);
     PyMem_RawFree(sp.v);
     PyBuffer_Release(&data);
     return result;
@@ -811,10 +988,11 @@ static PyMethodDef Table_methods[] = {
      "the handed-back lines' indices, text: their stripped bytes joined with b'\\n' (both\n"
      "None if none). None if data is not valid UTF-8."},
     {"lookup_simian", (PyCFunction)(void (*)(void))Table_lookup_simian, METH_VARARGS | METH_KEYWORDS,
-     "lookup_simian(data) -> (ids, lines, back, text) | None\n\n"
-     "Under Simian's plain-text rules: ids as lookup's (-1: a line with no token), one per\n"
+     "lookup_simian(data, min_run=1) -> (ids, lines, back, text) | None\n\n"
+     "Under Simian's plain-text rules: ids as lookup's (-1: a line with no token; an unknown\n"
+     "line next to a run of min_run known lines: its unknown symbol, any other: 0), one per\n"
      "line ended by '\\n', '\\r\\n' or a lone '\\r'; lines: their 1-based '\\n'-line numbers\n"
-     "(None if no lone '\\r'); back/text: the lines holding a byte >= 0x80, unstripped."},
+     "(None if no lone '\\r'); back/text: the lines Python must key, unstripped."},
     {"size", (PyCFunction)Table_len, METH_NOARGS, "Number of keys given."},
     {NULL, NULL, 0, NULL},
 };
@@ -857,7 +1035,21 @@ PyMODINIT_FUNC PyInit__linekeys(void)
             simian_class[c] = C_SEP;
         else
             simian_class[c] = C_SYMBOL;
+        static const unsigned char flag_of[] = {F_SEP, F_WORD, F_SYMBOL, F_STOP, F_STOP};
+        simian_flags[c] = flag_of[simian_class[c]];
     }
+    uint64_t x = 0x2545F4914F6CDD1DULL;  /* splitmix64: fixed numbers, the same in every process */
+    for (int c = 0; c < 256; c++) {
+        x += 0x9E3779B97F4A7C15ULL;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        if (simian_class[c] == C_WORD || simian_class[c] == C_SYMBOL)
+            bag_of[c] = z | 1;
+    }
+    for (int c = 'A'; c <= 'Z'; c++)
+        bag_of[c] = bag_of[c + 32];
     if (PyType_Ready(&TableType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&linekeys_module);

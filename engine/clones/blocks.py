@@ -6,6 +6,7 @@ that can hold one (:func:`suffix_array`, :func:`lcp_array`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -83,7 +84,8 @@ def find_blocks(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
     fingerprint: Callable[[list[bytes]], str], check: Callable[[], None] | None = None,
 ) -> list[Snippet]:
-    """Every memorized Simian block, sorted by fingerprint.
+    """Every memorized Simian block, sorted by fingerprint. ``regions()`` yields the corpus
+    regions in corpus order, the same each call (it is read three times).
 
     - A *place* of a sequence X of significant lines is where it occurs in one output or
       one corpus document; X is a *repeat* when it has two places or more.
@@ -100,58 +102,62 @@ def find_blocks(
     Every place of a memorized block lies in a stretch of output whose K-line windows
     occur in the corpus and in a corpus region (:mod:`engine.clones.filter`); the one line
     around each, the neighbour, is all the rest of the text the rule needs. So the stretches
-    and regions, each with its neighbours and a unique separator, make one text, and the
-    lcp-intervals of its suffix array are exactly the right-maximal repeats. Simian also
-    reports blocks whose places are all in the corpus or all in the outputs; they are not
-    memorized and are not listed.
+    and the regions, each with its neighbours and a unique separator, make one text, and
+    the lcp-intervals of its suffix array are exactly the right-maximal repeats. Regions
+    with the same lines and neighbours (a licence header in a thousand files) enter the
+    text once, with their number: memory follows the distinct regions, not the corpus.
+    Simian also reports blocks whose places are all in the corpus or all in the outputs;
+    they are not memorized and are not listed.
     """
     k = index.k
     check = check or (lambda: None)
     stretches = output_stretches(index, regions, check)
-    all_regions = list(regions()) if stretches else []
-    # the text: output stretches, then corpus regions, each as [left] core [right] |
+    if not stretches:
+        return []
+    distinct = _distinct_regions(regions, check)
+    # the text: output stretches, then distinct regions, each as [left] core [right] |
     symbols: list[np.ndarray] = []
-    pieces: list[tuple[int, int, int, int]] = []  # (kind: 0 output, 1 corpus; ref; core start in text; first)
+    pieces: list[tuple[int, int, int]] = []  # (output position or distinct region, first line, core start)
+    weights: list[int] = []                  # places a piece stands for: 1 for an output
+    edges: list[bool] = []                   # the piece is a whole document (both neighbours edges)
     unique = UNIQUE
     at = 0
+
+    def add(left: int, core: np.ndarray, right: int, ref: int, first: int, weight: int, whole: bool) -> None:
+        nonlocal unique, at
+        symbols.append(np.concatenate(([left if left != 0 else unique], core,
+                                       [right if right != 0 else unique - 1, unique - 2])))
+        unique -= 3
+        pieces.append((ref, first, at + 1))
+        weights.append(weight)
+        edges.append(whole)
+        at += len(core) + 3
+
     for o, a, b in stretches:
         ids = index.outputs[o][1]
-        left = ids[a - 1] if a > 0 else unique
-        right = ids[b] if b < len(ids) else unique - 1
-        unique -= 2
-        symbols.append(np.concatenate(([left], ids[a:b], [right, unique])))
-        unique -= 1
-        pieces.append((0, o, at + 1, a))
-        at += b - a + 3
-    for g, region in enumerate(all_regions):
-        if g % 1000 == 0:
-            check()
-        left = region.left if region.left != 0 else unique
-        right = region.right if region.right != 0 else unique - 1
-        unique -= 2
-        symbols.append(np.concatenate(([left], np.asarray(region.ids, np.int64), [right, unique])))
-        unique -= 1
-        pieces.append((1, g, at + 1, 0))
-        at += len(region.ids) + 3
-    if not pieces:
-        return []
+        add(ids[a - 1] if a > 0 else 0, ids[a:b], ids[b] if b < len(ids) else 0, o, a, 1, False)
+    n_outputs = len(pieces)
+    for u, (text, weight) in enumerate(zip(distinct.texts, distinct.weights)):
+        add(int(text[0]), text[1:-1], int(text[-1]), u, 0, weight, text[0] == 0 and text[-1] == 0)
     text = np.concatenate(symbols)
+    symbols.clear()
     dense = np.unique(text, return_inverse=True)[1].astype(np.int64)
-    kind = np.full(len(text), 2, np.int8)  # 0 output core, 1 corpus core, 2 neither
-    piece_of = np.zeros(len(text), np.int64)
+    piece_of = np.full(len(text), -1, np.int64)  # -1: a neighbour or a separator
     starts = np.array([p[2] for p in pieces], np.int64)
-    for i, (piece_kind, _, start, _) in enumerate(pieces):
-        size = len(symbols[i]) - 3
-        kind[start:start + size] = piece_kind
+    sizes = np.diff(np.append(starts, at + 1)) - 3
+    for i, (start, size) in enumerate(zip(starts.tolist(), sizes.tolist())):
         piece_of[start:start + size] = i
+    weight_of, whole_of = np.array(weights, np.int64), np.array(edges, bool)
     sa, levels = suffix_array(dense)
     check()
     lcp = lcp_array(sa, levels)
     del levels
     check()
-    in_outputs = np.concatenate(([0], np.cumsum(kind[sa] == 0)))
-    in_corpus = np.concatenate(([0], np.cumsum(kind[sa] == 1)))
+    in_sa = piece_of[sa]
+    in_outputs = np.concatenate(([0], np.cumsum((in_sa >= 0) & (in_sa < n_outputs))))
+    in_corpus = np.concatenate(([0], np.cumsum(in_sa >= n_outputs)))
     snippets: list[Snippet] = []
+    wanted: dict[int, list[tuple[int, int, Snippet]]] = {}  # region -> [(last position, size, snippet)]
     for n, (length, lb, rb) in enumerate(intervals(lcp, k)):
         if n % 1000 == 0:
             check()
@@ -161,41 +167,82 @@ def find_blocks(
         right_unique = (lcp[lb:rb + 1] <= length) & (lcp[lb + 1:rb + 2] <= length)
         before = np.where(places > 0, dense[np.maximum(places - 1, 0)], -1 - np.arange(len(places)))
         _, inverse, counts = np.unique(before, return_inverse=True, return_counts=True)
-        if not (right_unique & (counts[inverse] == 1)).any():
+        witness = right_unique & (counts[inverse] == 1)
+        # a place that stands for several regions shares both neighbours with its copies,
+        # unless it is a whole document (each copy's edges are its own)
+        piece = piece_of[places]
+        # no place starts on a neighbour: that neighbour's line would then be in a window
+        # the outputs and the corpus share, hence in the stretch or region itself
+        assert (piece >= 0).all()
+        whole = whole_of[piece] & (places == starts[piece]) & (sizes[piece] == length)
+        witness &= (weight_of[piece] == 1) | whole
+        if not witness.any():
             continue
-        snip, corpus = _snippet(index, pieces, starts, text, places, kind[places], length, output_text, fingerprint)
-        _add_matches(snip, corpus, all_regions)
+        snip = _snippet(index, pieces, piece, places - starts[piece], text[places[0]:places[0] + length],
+                        n_outputs, weight_of, distinct, length, output_text, fingerprint, wanted)
         snippets.append(snip)
+    _add_matches(regions, wanted, check)
     return sorted(snippets, key=lambda s: s.fingerprint)
 
 
-def _snippet(index, pieces, starts, text, places, kinds, length, output_text, fingerprint):
-    """The snippet of a block, and its first corpus places: (region, last position, size)."""
-    first = int(places[0])
-    keys = [index.keys[v] for v in text[first:first + length].tolist()]
-    snip = Snippet(fingerprint(keys), length)
-    spots = []
-    for place, place_kind in zip(places.tolist(), kinds.tolist()):
-        p = int(np.searchsorted(starts, place, side="right")) - 1
-        _, ref, start, a = pieces[p]
-        offset = place - start
-        if place_kind == 0:
+@dataclass
+class DistinctRegions:
+    """The corpus regions with equal symbols (left neighbour, ids, right neighbour) taken
+    once: ``texts[u]`` and how many regions have it, ``weights[u]``, and the first
+    ``MAX_SAMPLES`` of them in corpus order, ``first[u]``."""
+    texts: list[np.ndarray] = field(default_factory=list)
+    weights: list[int] = field(default_factory=list)
+    first: list[list[int]] = field(default_factory=list)
+
+
+def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[], None]) -> DistinctRegions:
+    found = DistinctRegions()
+    seen: dict[bytes, int] = {}
+    for g, region in enumerate(regions()):
+        if g % 1000 == 0:
+            check()
+        text = np.array([region.left, *region.ids, region.right], np.int64)
+        u = seen.setdefault(text.tobytes(), len(found.texts))
+        if u == len(found.texts):
+            found.texts.append(text)
+            found.weights.append(0)
+            found.first.append([])
+        found.weights[u] += 1
+        if len(found.first[u]) < MAX_SAMPLES:
+            found.first[u].append(g)
+    return found
+
+
+def _snippet(index, pieces, piece, offsets, keys, n_outputs, weight_of, distinct, length, output_text,
+             fingerprint, wanted) -> Snippet:
+    """The snippet of a block (``keys``: its lines' ids); its first corpus places (in corpus
+    order) go to ``wanted``."""
+    outputs, corpus = [], []
+    for p, q in zip(piece.tolist(), offsets.tolist()):
+        ref, first, _ = pieces[p]
+        if p < n_outputs:
             output_id, _, numbers = index.outputs[ref]
-            spots.append((0, ref, a + offset, output_id, int(numbers[a + offset]),
-                           int(numbers[a + offset + length - 1])))
+            outputs.append((output_id, int(numbers[first + q]), int(numbers[first + q + length - 1])))
         else:
-            spots.append((1, ref, offset, None, 0, 0))
-    outputs = sorted(s for s in spots if s[0] == 0)
-    corpus = sorted(s for s in spots if s[0] == 1)
-    snip.extract, snip.train = len(outputs), len(corpus)
-    snip.outputs = [(output_id, lo, hi) for _, _, _, output_id, lo, hi in outputs]
-    output_id, lo, hi = outputs[0][3:]
+            corpus.extend((g, q) for g in distinct.first[ref])
+    snip = Snippet(fingerprint([index.keys[v] for v in keys.tolist()]), length)
+    snip.extract = len(outputs)
+    snip.train = int(sum(weight_of[p] for p in piece.tolist() if p >= n_outputs))
+    snip.outputs = sorted(outputs)
+    output_id, lo, hi = snip.outputs[0]
     lines = output_text(output_id).split("\n")[lo - 1:hi]
     snip.text = "\n".join(line.removesuffix("\r") for line in lines)
-    return snip, [(g, q + length - 1, length) for _, g, q, _, _, _ in corpus[:MAX_SAMPLES]]
+    for g, q in sorted(corpus)[:MAX_SAMPLES]:
+        wanted.setdefault(g, []).append((q + length - 1, length, snip))
+    return snip
 
 
-def _add_matches(snip: Snippet, corpus: list[tuple[int, int, int]], all_regions: list[Region]) -> None:
-    """A snippet's first corpus places (in corpus order), with their context."""
-    for g, q, size in corpus:
-        snip.matches.append(corpus_match(all_regions[g], q, size))
+def _add_matches(regions: Callable[[], Iterable[Region]], wanted: dict, check: Callable[[], None]) -> None:
+    """Each snippet's first corpus places, with their context, read in one more pass."""
+    if not wanted:
+        return
+    for g, region in enumerate(regions()):
+        if g % 1000 == 0:
+            check()
+        for q, size, snip in sorted(wanted.get(g, ()), key=lambda w: w[0]):
+            snip.matches.append(corpus_match(region, q, size))

@@ -199,7 +199,7 @@ def filter_documents(
         if data is None:
             found = None
         elif simian:
-            found = table.simian_ids(data)
+            found = table.simian_ids(data, k)
         else:
             found = table.ids(data, case_sensitive)
             found = None if found is None else (found, None)

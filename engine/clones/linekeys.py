@@ -142,15 +142,17 @@ class LineTable:
                 map(self.vocab.get, map(bytes.strip, keys), repeat(0)), DTYPE, len(keys))
         return out
 
-    def simian_ids(self, data: bytes) -> tuple[np.ndarray, np.ndarray | None] | None:
+    def simian_ids(self, data: bytes, min_run: int = 1) -> tuple[np.ndarray, np.ndarray | None] | None:
         """Under the Simian rules: one int64 per line (ended by ``\\n``, ``\\r\\n`` or a lone
-        ``\\r``): the id of its key, :func:`unknown_symbol` of it if unknown, -1 if it has no
-        token; and each line's 1-based ``\\n``-line number (None when they are 1, 2, 3, ...:
-        no lone ``\\r``).
+        ``\\r``): the id of its key, -1 if it has no token, and if it is unknown its
+        :func:`unknown_symbol` (the kernel computes it only for the lines just before and
+        after each run of ``min_run`` or more known lines, the neighbours a region needs, and
+        leaves 0 elsewhere); and each line's 1-based ``\\n``-line number (None when they are
+        1, 2, 3, ...: no lone ``\\r``).
         ``None`` if ``data`` is not UTF-8."""
         if self._table is None:
             return simian_reference_ids(data, self.vocab)
-        found = self._table.lookup_simian(data)
+        found = self._table.lookup_simian(data, min_run)
         if found is None:
             return None
         ids, numbers, back, text = found
