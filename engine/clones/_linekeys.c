@@ -628,6 +628,8 @@ static int simian_key(const unsigned char *p, const unsigned char *end, unsigned
     unsigned after_word = 0;  /* the last token was a word: separators then leave a space */
     unsigned gap = 0;         /* separators since that word */
     const unsigned char *c = p, *e = NULL;  /* e: the line's end, once a byte >= 0x80 is met */
+    while (end - c >= 8 && load64(c) == ONES * ' ')  /* indentation, 8 at a time */
+        c += 8;
     for (;;) {
         /* ASCII, a byte a step without a branch on its class */
         for (; c < end; c++) {
@@ -760,6 +762,8 @@ static int walk_simian(const Table *t, const unsigned char *data, size_t n, int6
         starts[i] = (size_t)(p - data);
         uint64_t bag = 0, any = 0;
         const unsigned char *c = p;
+        while (end - c >= 8 && load64(c) == ONES * ' ')  /* indentation, 8 at a time */
+            c += 8;
         for (; c < end; c++) {
             if (simian_flags[*c] & F_STOP)
                 break;

@@ -23,19 +23,23 @@ def suffix_array(text: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     prefix doubling, and the rank of every substring of length 2**j at each position,
     for each j, which :func:`lcp_array` uses."""
     n = len(text)
+    small = np.int32 if n < 2**31 - 1 else np.int64  # the ranks kept for every level: half the memory
     rank = text.astype(np.int64)
-    levels = [rank]
+    levels = [rank.astype(small)]
     sa = np.argsort(rank, kind="stable")
     step = 1
-    while n and len(np.unique(rank)) < n:
+    while n and levels[-1][sa[-1]] < n - 1:  # until every rank is distinct
         second = np.zeros(n, np.int64)
         second[:n - step] = rank[step:] + 1
         key = rank * (n + 1) + second
+        del second
         sa = np.argsort(key, kind="stable")
         ordered = key[sa]
+        del key
         rank = np.empty(n, np.int64)
         rank[sa] = np.concatenate(([0], np.cumsum(ordered[1:] != ordered[:-1])))
-        levels.append(rank)
+        del ordered
+        levels.append(rank.astype(small))
         step *= 2
     return sa, levels
 
