@@ -189,3 +189,22 @@ def test_outputs_matched_in_groups_give_the_same_snippets(seed):
     whole = snippets(10**9)
     assert len(whole) > 10
     assert snippets(1) == whole and snippets(25) == whole
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 3000])
+def test_the_sieved_membership_test_is_exact(size):
+    """The filter's bit sieve before the binary search changes no answer, for sets of any
+    size and values in and out of them."""
+    import numpy as np
+
+    from engine.clones.index import member, member_sieved
+
+    rng = np.random.default_rng(size)
+    windows = np.unique(rng.integers(0, 2**64, size, dtype=np.uint64, endpoint=False))
+    values = np.concatenate([rng.integers(0, 2**64, 5000, dtype=np.uint64, endpoint=False), windows[::2],
+                             windows[::3] + np.uint64(1), windows[::3] & np.uint64(0xFFFFF)])
+    rng.shuffle(values)
+    want = member(values, windows)
+    assert np.array_equal(member_sieved(values, windows), want)
+    assert np.array_equal(member_sieved(values, windows), want)  # the sieve is kept for the same set
+    assert want.sum() >= len(windows[::2])

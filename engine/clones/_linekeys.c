@@ -217,8 +217,8 @@ typedef struct {
     unsigned char *blob;   /* the keys, concatenated */
     size_t *offsets;       /* key id is blob[offsets[id - 1]:offsets[id]] */
     Py_ssize_t nkeys;
-    uint64_t *bags;        /* the Simian prefilter: the set of the ASCII keys' bag hashes (0: empty) */
-    size_t bag_mask;
+    uint64_t *bags;        /* the Simian prefilter: a bit per slot, set for the ASCII keys' bag hashes */
+    size_t bag_mask;       /* slots - 1 */
 } Table;
 
 static inline uint32_t tag_of(uint64_t h) { return (uint32_t)(h >> 32); }
@@ -687,17 +687,21 @@ static inline int64_t simian_id(const Table *t, const unsigned char *key, size_t
     return id != 0 ? id : UNKNOWN_SYMBOL(h);
 }
 
-/* The set of bag hashes of the table's ASCII keys (a key's bytes are its tokens' bytes and
-   its ' ' tokens, which count 0), made on first use. -1 without memory. */
+/* The prefilter of the Simian walk: a bit for every slot a bag hash of the table's ASCII keys
+   falls in (a key's bytes are its tokens' bytes and its ' ' tokens, which count 0), 16
+   slots a key so that it stays in the cache and few unknown lines pass it; made on first
+   use. -1 without memory. */
+static inline size_t bag_slot(const Table *t, uint64_t bag);
+
 static int make_bags(Table *t)
 {
-    size_t cap = 16;
-    while (cap < 2 * (size_t)t->nkeys + 16)
-        cap *= 2;
-    t->bags = PyMem_Calloc(cap, sizeof(uint64_t));
+    size_t slots = 1024;
+    while (slots < 16 * (size_t)t->nkeys)
+        slots *= 2;
+    t->bags = PyMem_Calloc(slots / 64, sizeof(uint64_t));
     if (t->bags == NULL)
         return -1;
-    t->bag_mask = cap - 1;
+    t->bag_mask = slots - 1;
     for (Py_ssize_t k = 0; k < t->nkeys; k++) {
         uint64_t bag = 0;
         int ascii = 1;
@@ -706,13 +710,10 @@ static int make_bags(Table *t)
             ascii &= b >= 0x02 && b < 0x80;
             bag += bag_of[b];
         }
-        if (!ascii)
-            continue;  /* an ASCII line never has this key */
-        bag |= 1;
-        size_t j = (size_t)(bag * 0x9E3779B97F4A7C15ULL >> 20) & t->bag_mask;
-        while (t->bags[j] != 0 && t->bags[j] != bag)
-            j = (j + 1) & t->bag_mask;
-        t->bags[j] = bag;
+        if (ascii) {  /* an ASCII line never has another key */
+            const size_t j = bag_slot(t, bag | 1);
+            t->bags[j / 64] |= 1ULL << (j % 64);
+        }
     }
     return 0;
 }
@@ -724,12 +725,8 @@ static inline size_t bag_slot(const Table *t, uint64_t bag)
 
 static inline int has_bag(const Table *t, uint64_t bag)
 {
-    for (size_t j = bag_slot(t, bag);; j = (j + 1) & t->bag_mask) {
-        if (t->bags[j] == bag)
-            return 1;
-        if (t->bags[j] == 0)
-            return 0;
-    }
+    const size_t j = bag_slot(t, bag);
+    return (int)((t->bags[j / 64] >> (j % 64)) & 1);
 }
 
 #define DEFERRED 1  /* state[i]: an ASCII line whose bag hash is in out[i] for now */
@@ -740,8 +737,9 @@ static inline int has_bag(const Table *t, uint64_t bag)
 
    1. Every line once, cheaply: an ASCII line gets its bag hash (a sum of table entries,
       no key made); a line without a token -1; a non-ASCII line is keyed at once.
-   2. The bag hashes are looked up in the prefilter set (prefetched a few lines ahead):
-      a line whose bag hash no key has is unknown, and keeps 0 unless step 4 needs it.
+   2. The bag hashes are looked up in the prefilter (prefetched a few lines ahead): a
+      line whose bag hash falls in no key's slot is unknown, and keeps 0 unless step 4
+      needs it; the others are candidates (a few unknown lines among them).
    3. The other ASCII lines are keyed: their id, or their unknown symbol.
    4. The lines just before and after each run of min_run or more known (or handed-back)
       lines, skipping lines without a token, are keyed too: their unknown symbol. A region
@@ -764,6 +762,16 @@ static int walk_simian(const Table *t, const unsigned char *data, size_t n, int6
         const unsigned char *c = p;
         while (end - c >= 8 && load64(c) == ONES * ' ')  /* indentation, 8 at a time */
             c += 8;
+        while (end - c >= 8) {  /* 8 bytes at a time while none ends the line or is >= 0x80 */
+            const uint64_t w = load64(c), nl = w ^ (ONES * '\n'), cr = w ^ (ONES * '\r');
+            if (((w | ((nl - ONES) & ~nl) | ((cr - ONES) & ~cr)) & HIGHS) != 0)
+                break;
+            const uint64_t v0 = bag_of[c[0]], v1 = bag_of[c[1]], v2 = bag_of[c[2]], v3 = bag_of[c[3]],
+                           v4 = bag_of[c[4]], v5 = bag_of[c[5]], v6 = bag_of[c[6]], v7 = bag_of[c[7]];
+            bag += (v0 + v1) + (v2 + v3) + ((v4 + v5) + (v6 + v7));
+            any |= (v0 | v1) | (v2 | v3) | ((v4 | v5) | (v6 | v7));
+            c += 8;
+        }
         for (; c < end; c++) {
             if (simian_flags[*c] & F_STOP)
                 break;
@@ -806,10 +814,10 @@ static int walk_simian(const Table *t, const unsigned char *data, size_t n, int6
     }
     if (i != nout)
         return WALK_CHANGED;
-    const size_t ahead = 8;
+    const size_t ahead = 32;
     for (size_t k = 0; k < nout; k++) {
         if (k + ahead < nout && state[k + ahead] == DEFERRED)
-            PREFETCH(&t->bags[bag_slot(t, (uint64_t)out[k + ahead])]);
+            PREFETCH(&t->bags[bag_slot(t, (uint64_t)out[k + ahead]) / 64]);
         if (state[k] == DEFERRED) {
             if (has_bag(t, (uint64_t)out[k])) {
                 state[k] = CANDIDATE;

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from engine.clones.index import covered, member, runs, window_hashes
+from engine.clones.index import covered, member_sieved, runs, window_hashes
 from engine.clones.linekeys import LineTable
 from engine.fsutil import atomic_path
 
@@ -106,7 +106,7 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]],
     starts = np.flatnonzero(gaps[k:] == gaps[:-k])  # windows of K known ids
     if len(starts) == 0:
         return None
-    hits = starts[member(window_hashes(kept, k, starts), windows)]
+    hits = starts[member_sieved(window_hashes(kept, k, starts), windows)]
     if len(hits) == 0:
         return None
     mask = covered(hits, k, len(kept))

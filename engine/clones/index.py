@@ -47,6 +47,29 @@ def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return lookup(values, sorted_set)[1]
 
 
+_SIEVE: tuple[np.ndarray | None, np.ndarray, np.uint64] = (None, np.zeros(1, np.uint64), np.uint64(0))
+
+
+def member_sieved(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """:func:`member` for many lookups in one large set (a filter pass and its window
+    hashes): a bit per slot, 16 slots an element (a few MB, made once per set and kept),
+    turns most values away before the binary search, which then runs on the rest only."""
+    global _SIEVE
+    held, bits, mask = _SIEVE
+    if held is not sorted_set:
+        size = 1 << max(10, int(16 * max(len(sorted_set), 1) - 1).bit_length())
+        mask = np.uint64(size - 1)
+        slots = sorted_set & mask
+        bits = np.zeros(size // 64, np.uint64)
+        np.bitwise_or.at(bits, (slots >> np.uint64(6)).astype(np.int64), np.uint64(1) << (slots & np.uint64(63)))
+        _SIEVE = (sorted_set, bits, mask)
+    slots = values & mask
+    maybe = np.flatnonzero((bits[(slots >> np.uint64(6)).astype(np.int64)] >> (slots & np.uint64(63))) & np.uint64(1))
+    found = np.zeros(len(values), bool)
+    found[maybe] = member(values[maybe], sorted_set)
+    return found
+
+
 def covered(hit_starts: np.ndarray, k: int, n: int) -> np.ndarray:
     """Which of n positions lie in a window starting at one of ``hit_starts``."""
     delta = np.zeros(n + 1, np.int32)
