@@ -473,23 +473,6 @@ static int walk(const Table *t, const unsigned char *data, size_t n, int64_t *ou
     return fold ? walk_mode(t, data, n, out, nout, 1, sp) : walk_mode(t, data, n, out, nout, 0, sp);
 }
 
-/* What a failed walk means: 1 if data was not UTF-8 (the lookup returns None), -1 with an
-   exception set, 0 if the walk succeeded. */
-static int walk_outcome(int rc)
-{
-    if (rc == WALK_INVALID)
-        return 1;
-    if (rc == WALK_NOMEM) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (rc == WALK_CHANGED) {
-        PyErr_SetString(PyExc_RuntimeError, "data changed during lookup");
-        return -1;
-    }
-    return 0;
-}
-
 /* The handed-back lines of a walk: *back gets their indices (int64) and *text their spans
    of buf joined with '\n', both new references to None when there are none. -1 on error. */
 static int hand_back(const Spans *sp, const char *buf, PyObject **back, PyObject **text)
@@ -518,6 +501,27 @@ static int hand_back(const Spans *sp, const char *buf, PyObject **back, PyObject
         w += len;
     }
     return 0;
+}
+
+/* After a walk: 1 when the lookup ends here (*result None if data was not UTF-8, else an
+   exception is set), 0 with the handed-back lines in *back and *text. */
+static int after_walk(int rc, const Spans *sp, const char *buf, PyObject **back, PyObject **text,
+                      PyObject **result)
+{
+    if (rc == WALK_INVALID) {
+        Py_INCREF(Py_None);
+        *result = Py_None;
+        return 1;
+    }
+    if (rc == WALK_NOMEM) {
+        PyErr_NoMemory();
+        return 1;
+    }
+    if (rc == WALK_CHANGED) {
+        PyErr_SetString(PyExc_RuntimeError, "data changed during lookup");
+        return 1;
+    }
+    return hand_back(sp, buf, back, text) < 0;
 }
 
 static PyObject *Table_lookup(Table *self, PyObject *args, PyObject *kwds)
@@ -549,15 +553,7 @@ static PyObject *Table_lookup(Table *self, PyObject *args, PyObject *kwds)
     rc = walk(self, (const unsigned char *)data.buf, (size_t)data.len,
               (int64_t *)PyByteArray_AS_STRING(ids), lines, !case_sensitive, &sp);
     Py_END_ALLOW_THREADS
-    int outcome = walk_outcome(rc);
-    if (outcome != 0) {
-        if (outcome > 0) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-        }
-        goto done;
-    }
-    if (hand_back(&sp, (const char *)data.buf, &back, &text) < 0)
+    if (after_walk(rc, &sp, (const char *)data.buf, &back, &text, &result))
         goto done;
     result = PyTuple_Pack(3, ids, back, text);
 done:
@@ -941,15 +937,7 @@ static PyObject *Table_lookup_simian(Table *self, PyObject *args, PyObject *kwds
                      (int64_t *)PyByteArray_AS_STRING(ids), (int64_t *)PyByteArray_AS_STRING(numbers), starts,
                      state, count, scratch, &sp, (size_t)min_run);
     Py_END_ALLOW_THREADS
-    int outcome = walk_outcome(rc);
-    if (outcome != 0) {
-        if (outcome > 0) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-        }
-        goto done;
-    }
-    if (hand_back(&sp, (const char *)data.buf, &back, &text) < 0)
+    if (after_walk(rc, &sp, (const char *)data.buf, &back, &text, &result))
         goto done;
     PyObject *shown = lone_cr ? numbers : Py_None;
     result = PyTuple_Pack(4, ids, shown, back, text);
