@@ -20,6 +20,8 @@ stats. Measured in the same run:
   in wall-clock time and per CPU second (the latter holds up better on a busy machine);
 - peak RSS of the scan with 1 worker on half the corpus and on all of it, and of the
   filter pass alone on both (the target: under 1 GB whatever the corpus size);
+- the same scan and filter pass under the other rule set (``--rules``: ``simian``, the
+  default, or ``lines``), and the ratios between the two;
 - a baseline: a plain Python loop that reads every file and looks up each line's
   stripped, lower-cased text in the outputs' line set, over the same corpus, and the
   scan's ratio against it (the issue: such a loop reaches about 50 MB/s, the scan must
@@ -27,7 +29,7 @@ stats. Measured in the same run:
 
 ``--profile`` adds a cProfile of the filter pass on about 50 MB, in this process.
 
-    .venv/bin/python bench/scan.py [--quick] [--outputs 20000] [--shard-mb 16] [--profile]
+    .venv/bin/python bench/scan.py [--rules simian|lines] [--quick] [--outputs 20000] [--shard-mb 16] [--profile]
 """
 from __future__ import annotations
 
@@ -270,13 +272,13 @@ from engine.data.corpus import open_corpus
 index_dir, view, shard_bytes, out = sys.argv[1:5]
 part, parts = (int(sys.argv[5]), int(sys.argv[6])) if len(sys.argv) > 6 else (0, 1)
 t0 = time.perf_counter()
-table, windows, k, cs = load_filter_index(Path(index_dir))
+table, windows, k, cs, rules = load_filter_index(Path(index_dir))
 t1 = time.perf_counter()
 corpus = open_corpus(view, glob="*.py", shard_bytes=int(shard_bytes))
 stats = FilterStats()
 c2, t2 = time.thread_time(), time.perf_counter()
 for shard in corpus.shards()[part::parts]:
-    write_regions(Path(out), filter_documents(corpus.documents(shard), table, windows, k, cs, stats))
+    write_regions(Path(out), filter_documents(corpus.documents(shard), table, windows, k, cs, stats, rules=rules))
 c3, t3 = time.thread_time(), time.perf_counter()
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(stats.bytes, t3 - t2, c3 - c2, t1 - t0, hwm * 1024)
@@ -314,9 +316,9 @@ def filter_pair(index_dir: Path, view: Path, shard_mb: float, log: Path) -> dict
     return {"bytes": nbytes, "seconds": seconds, "mbs": nbytes / MB / seconds}
 
 
-def scan(db: Path, log: Path, view: Path, workers: int, shard_mb: float) -> dict:
+def scan(db: Path, log: Path, view: Path, workers: int, shard_mb: float, rules: str) -> dict:
     wall, cpu, rss = run_cli(db, log, "scan", "--outputs", "1", "--corpus", str(view), "--glob", "*.py",
-                        "--foreground", "--workers", str(workers), "--shard-mb", f"{shard_mb:g}")
+                        "--foreground", "--workers", str(workers), "--shard-mb", f"{shard_mb:g}", "--rules", rules)
     store = Store(db)
     try:
         row = store.scans()[-1]
@@ -362,7 +364,7 @@ def profile_filter(files: list[tuple[str, Path, int]], index_dir: Path, limit_by
     from engine.clones.index import load_filter_index
     from engine.data.corpus import Document
 
-    vocab, windows, k, cs = load_filter_index(index_dir)
+    vocab, windows, k, cs, rules = load_filter_index(index_dir)
     subset = spread(files, limit_bytes)
 
     def documents():
@@ -374,7 +376,7 @@ def profile_filter(files: list[tuple[str, Path, int]], index_dir: Path, limit_by
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
-    regions = sum(len(batch) for batch in filter_documents(documents(), vocab, windows, k, cs, stats))
+    regions = sum(len(batch) for batch in filter_documents(documents(), vocab, windows, k, cs, stats, rules=rules))
     prof.disable()
     seconds = time.perf_counter() - t0
     print(f"\nprofile of the filter pass on {stats.bytes / MB:.1f} MB ({stats.docs} documents, {regions} regions): "
@@ -395,9 +397,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2000 outputs against about 50 MB")
     parser.add_argument("--shard-mb", type=float, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rules", choices=("simian", "lines"), default="simian",
+                        help="the rule set measured in full (default simian); the other is measured once, for ratios")
     parser.add_argument("--profile", action="store_true", help="also profile the filter pass on about 50 MB")
     args = parser.parse_args()
     n_outputs = args.outputs or (2000 if args.quick else 20000)
+    other = "lines" if args.rules == "simian" else "simian"
 
     load_start = os.getloadavg()[0]
     roots = source_roots()
@@ -407,7 +412,7 @@ def main() -> None:
     half = files[::2]
     print(f"corpus: .py files of {', '.join(str(r) for _, r in roots)}"
           f"{' (quick: every n-th file)' if args.quick else ''}; {os.cpu_count()} CPUs, Python "
-          f"{sys.version.split()[0]}; load average {load_start:.2f}")
+          f"{sys.version.split()[0]}; load average {load_start:.2f}; rules {args.rules} (and {other} for ratios)")
     print(f"compiled line-key kernel: {kernel_state()}")
 
     with tempfile.TemporaryDirectory(prefix="byrote-bench-") as tmp:
@@ -438,9 +443,11 @@ def main() -> None:
               f"{base_mbs:.1f} MB/s ({base_cpu_mbs:.1f} MB per CPU second; {base_found:,} lines found in the outputs)")
 
         runs = {}
-        for label, view, workers in (("half, 1 worker", "half", 1), ("full, 1 worker", "full", 1),
-                                     ("full, 2 workers", "full", 2)):
-            r = runs[label] = scan(db, log, tmp / view, workers, args.shard_mb)
+        for label, view, workers, rules in (("half, 1 worker", "half", 1, args.rules),
+                                            ("full, 1 worker", "full", 1, args.rules),
+                                            ("full, 2 workers", "full", 2, args.rules),
+                                            (f"full, 1 worker, {other} rules", "full", 1, other)):
+            r = runs[label] = scan(db, log, tmp / view, workers, args.shard_mb, rules)
             s = r["stats"]
             r["mbs"] = s["bytes"] / MB / r["filter_s"]
             print(f"scan {r['id']} ({label}): {s['bytes'] / MB:.1f} MB, {s['docs']:,} documents "
@@ -452,9 +459,10 @@ def main() -> None:
                   f"{s['memorized_outputs']:,}/{s['outputs']:,} outputs; peak RSS {r['rss'] / MB:,.0f} MB")
 
         one, two, small = runs["full, 1 worker"], runs["full, 2 workers"], runs["half, 1 worker"]
+        versus = runs[f"full, 1 worker, {other} rules"]
         alone = {}
-        for view in ("half", "full"):
-            a = alone[view] = filter_only(one["index_dir"], tmp / view, args.shard_mb, log)
+        for view, index_dir in (("half", one["index_dir"]), ("full", one["index_dir"]), (other, versus["index_dir"])):
+            a = alone[view] = filter_only(index_dir, tmp / ("full" if view == other else view), args.shard_mb, log)
             a["mbs"], a["cpu_mbs"] = a["bytes"] / MB / a["seconds"], a["bytes"] / MB / a["cpu"]
             print(f"filter pass alone ({view}, fresh process, no store): {a['bytes'] / MB:.1f} MB in "
                   f"{a['seconds']:.2f} s = {a['mbs']:.1f} MB/s ({a['cpu_mbs']:.1f} MB per CPU second; index "
@@ -489,6 +497,14 @@ def main() -> None:
             ("filter, 1 worker / baseline", f"{per1 / base_mbs:.2f}x", f"issue: {need:.0f}x its ~50 MB/s", ""),
             ("filter alone / baseline", f"{clean / base_mbs:.2f}x", "", ""),
             ("filter alone / baseline, CPU time", f"{clean_cpu / base_cpu_mbs:.2f}x", "", ""),
+            (f"filter alone, {args.rules} / {other} rules", f"{clean / alone[other]['mbs']:.2f}x", "", ""),
+            (f"filter alone per CPU second, {args.rules} / {other}",
+             f"{clean_cpu / alone[other]['cpu_mbs']:.2f}x", "", ""),
+            (f"filter, 1 worker (scan), {args.rules} / {other}", f"{per1 / versus['mbs']:.2f}x", "", ""),
+            (f"whole scan, 1 worker, {args.rules} / {other}",
+             f"{one['stats']['seconds'] / versus['stats']['seconds']:.2f}x the time", "", ""),
+            (f"peak RSS, scan, {other} rules (full)", f"{versus['rss'] / MB:,.0f} MB", "< 1 GB",
+             mark(versus["rss"] < TARGET_RSS)),
             (f"peak RSS, scan, half corpus ({small['stats']['bytes'] / MB:.0f} MB)", f"{half_rss / MB:,.0f} MB",
              "< 1 GB", mark(half_rss < TARGET_RSS)),
             (f"peak RSS, scan, full corpus ({one['stats']['bytes'] / MB:.0f} MB)", f"{full_rss / MB:,.0f} MB",
