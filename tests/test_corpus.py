@@ -367,3 +367,15 @@ def test_a_record_that_is_not_utf8_is_skipped_not_fatal(tmp_path):
     f.write_bytes(b'{"content": "x"}\n{"content": "\xff"}\n{"content": "y"}\n')
     docs = [(d.id, d.data) for d in open_corpus(str(f))]
     assert docs == [("a.jsonl:1", b"x"), ("a.jsonl:2", None), ("a.jsonl:3", b"y")]
+
+
+def test_files_that_grew_shrank_or_are_empty_since_the_walk_are_read_whole(tmp_path):
+    (tmp_path / "a.py").write_bytes(b"x = 1\n")
+    (tmp_path / "b.py").write_bytes(b"y = 2\n" * 1000)
+    (tmp_path / "c.py").write_bytes(b"")
+    corpus = open_corpus(str(tmp_path), glob="*.py")
+    (shard,) = corpus.shards()  # the sizes are walked here
+    (tmp_path / "a.py").write_bytes(b"x = 1\n" * 300_000)  # larger than one read
+    (tmp_path / "b.py").write_bytes(b"y")
+    got = {d.id: d.data for d in corpus.documents(shard)}
+    assert got == {"a.py": b"x = 1\n" * 300_000, "b.py": b"y", "c.py": b""}

@@ -72,9 +72,8 @@ def member_sieved(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 
 def covered(hit_starts: np.ndarray, k: int, n: int) -> np.ndarray:
     """Which of n positions lie in a window starting at one of ``hit_starts``."""
-    delta = np.zeros(n + 1, np.int32)
-    np.add.at(delta, hit_starts, 1)
-    np.add.at(delta, hit_starts + k, -1)
+    hit_starts = np.asarray(hit_starts, np.int64)
+    delta = np.bincount(hit_starts, minlength=n + 1) - np.bincount(hit_starts + k, minlength=n + k + 1)[:n + 1]
     return np.cumsum(delta[:n]) > 0
 
 
