@@ -156,7 +156,7 @@ async def until(pilot, condition, within: float = 1.0) -> None:
     within a second)."""
     deadline = time.monotonic() + within
     while not condition():
-        assert time.monotonic() < deadline, "not shown within a second"
+        assert time.monotonic() < deadline, f"not shown within {within:g} s"
         await pilot.pause(0.05)
     await settle(pilot)
 
@@ -331,28 +331,30 @@ def test_cancel_resume_and_the_worker_key(db, in_app):
 
 @pytest.mark.slow
 def test_delete_asks_first_and_refuses_a_running_item(db, in_app):
+    async def confirm(pilot, key: str) -> None:
+        """d, then ``key`` once the question is on the screen (a key pressed before it
+        shows would reach the dashboard)."""
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), within=5)
+        await pilot.press(key)
+
     async def body(app, pilot, screen):
         await pilot.press("d")  # study 1 runs
         await settle(pilot)
         assert app.screen is screen and notes(app)[-1] == "study 1 is running: cancel it first"
-        await pilot.press("j", "d")
-        await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")  # no
-        await settle(pilot)
-        assert app.screen is screen and "study:2" in row_texts(screen)
-        await pilot.press("d")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
-        assert notes(app)[-1] == "study 2 deleted"
-        assert "study:2" not in row_texts(screen) and screen.current_key() == "lm:1"
-        await pilot.press("d", "escape")
-        await settle(pilot)
+        await pilot.press("j")
+        await confirm(pilot, "n")  # no
+        await until(pilot, lambda: app.screen is screen, within=5)
+        assert "study:2" in row_texts(screen)
+        await confirm(pilot, "y")
+        await until(pilot, lambda: "study:2" not in row_texts(screen), within=5)
+        assert notes(app)[-1] == "study 2 deleted" and screen.current_key() == "lm:1"
+        await confirm(pilot, "escape")
+        await until(pilot, lambda: app.screen is screen, within=5)
         assert "lm:1" in row_texts(screen)
-        await pilot.press("d", "enter")  # enter confirms too
-        await settle(pilot)
-        assert "lm:1" not in row_texts(screen) and screen.current_key() == "sampling:1"
+        await confirm(pilot, "enter")  # enter confirms too
+        await until(pilot, lambda: "lm:1" not in row_texts(screen), within=5)
+        assert screen.current_key() == "sampling:1"
         for state in ("running", "cancelled"):  # the output set goes with its scans: not while one runs
             other = Store(db)
             other.update_job(9, state=state)
@@ -361,10 +363,9 @@ def test_delete_asks_first_and_refuses_a_running_item(db, in_app):
             await pilot.press("d")
             await settle(pilot)
         assert notes(app)[-1] == "scan 2 is running: cancel it first"
-        assert isinstance(app.screen, ConfirmScreen)
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), within=5)
         await pilot.press("y")
-        await settle(pilot)
-        assert list(row_texts(screen)) == ["study:1", "sampling:2"]
+        await until(pilot, lambda: list(row_texts(screen)) == ["study:1", "sampling:2"], within=5)
 
     in_app(db, body)
     store = Store(db)
