@@ -172,12 +172,12 @@ def find_blocks(
         before = np.where(places > 0, dense[np.maximum(places - 1, 0)], -1 - np.arange(len(places)))
         _, inverse, counts = np.unique(before, return_inverse=True, return_counts=True)
         witness = right_unique & (counts[inverse] == 1)
-        # a place that stands for several regions shares both neighbours with its copies,
-        # unless it is a whole document (each copy's edges are its own)
         piece = piece_of[places]
         # no place starts on a neighbour: that neighbour's line would then be in a window
         # the outputs and the corpus share, hence in the stretch or region itself
         assert (piece >= 0).all()
+        # a place that stands for several regions shares both neighbours with its copies,
+        # unless it is a whole document (each copy's edges are its own)
         whole = whole_of[piece] & (places == starts[piece]) & (sizes[piece] == length)
         witness &= (weight_of[piece] == 1) | whole
         if not witness.any():
