@@ -177,8 +177,19 @@ def corpus_documents(folder: Path) -> list[Doc]:
     return docs
 
 
+KERNELS = [pytest.param(True, id="compiled"), pytest.param(False, id="python")]
+
+
 @pytest.mark.slow
-def test_the_realistic_run_gives_the_studys_memorization_json():
+@pytest.mark.parametrize("use_compiled", KERNELS)
+def test_the_realistic_run_gives_the_studys_memorization_json(use_compiled, monkeypatch):
+    """With the compiled kernel, and with its pure-Python fallback (which numbers every
+    unknown line, not only the neighbours the blocks need)."""
+    from engine.clones import linekeys
+
+    if use_compiled and not linekeys.compiled:
+        pytest.skip("the compiled kernel is not built")
+    monkeypatch.setattr(linekeys, "compiled", use_compiled)
     folder = DATA / "realistic"
     want = json.loads((folder / "expected_memorization.json").read_text())
     got = {s.fingerprint: {"train": s.train, "extract": s.extract, "len": s.len}
@@ -186,8 +197,14 @@ def test_the_realistic_run_gives_the_studys_memorization_json():
     assert got == want
 
 
-def test_every_crafted_case_agrees_with_simians_single_file_log():
+@pytest.mark.parametrize("use_compiled", KERNELS)
+def test_every_crafted_case_agrees_with_simians_single_file_log(use_compiled, monkeypatch):
+    from engine.clones import linekeys
     from engine.formats.simian import read_simian_log
+
+    if use_compiled and not linekeys.compiled:
+        pytest.skip("the compiled kernel is not built")
+    monkeypatch.setattr(linekeys, "compiled", use_compiled)
 
     folder = DATA / "rules"
     log = read_simian_log(folder / "simian_single.log")
