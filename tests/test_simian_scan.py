@@ -218,3 +218,26 @@ def test_every_crafted_case_agrees_with_simians_single_file_log(use_compiled, mo
     got = {s.fingerprint: {"train": s.train, "extract": s.extract, "len": s.len}
            for s in scan_texts(study_outputs(folder), corpus_documents(folder), 6, rules="simian")}
     assert got == want
+
+
+@pytest.mark.slow
+def test_the_realistic_run_through_the_scan_job_and_the_export(tmp_path, capsys):
+    """`byrote sample import` of the study's merged outputs, `byrote scan` (the default
+    rules) over the corpus records, a shard a file, in a pool of 2 workers, then `byrote
+    export memorization`: the study's memorization.json, the same keys and values."""
+    from cli.main import main
+
+    folder = DATA / "realistic"
+    db, out = tmp_path / "s.db", tmp_path / "memorization.json"
+    steps = [["sample", "import", str(folder)],
+             ["scan", "--outputs", "1", "--corpus", str(folder / "corpus_jsonl"), "--text-field", "content",
+              "--workers", "2", "--foreground"],
+             ["export", "memorization", "--scan", "1", "--out", str(out)]]
+    for step in steps:
+        assert main(["--db", str(db), *step]) == 0, capsys.readouterr()
+    from engine.store import Store
+
+    store = Store(db)
+    assert store.scan(1)["rules"] == "simian" and store.scan(1)["n_shards"] == 2
+    store.close()
+    assert json.loads(out.read_text()) == json.loads((folder / "expected_memorization.json").read_text())
