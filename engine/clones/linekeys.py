@@ -8,8 +8,10 @@ on the fly and probes an exact hash table. A line holding non-ASCII bytes in a
 case-insensitive scan is handed back and folded here with ``str.lower`` (which may change
 lengths and depends on context), so results are exactly those of :func:`reference_ids`.
 Without the extension the pure-Python path (:func:`reference_ids`) is used. Under the
-Simian rules (:meth:`LineTable.simian_ids`) the kernel tokenizes ASCII lines itself and
-hands back the others to :func:`engine.clones.rules.simian.line_key`.
+Simian rules (:meth:`LineTable.simian_ids`) the kernel tokenizes only the lines that can
+be known (a sum over their token bytes is some output line's) and the neighbours a region
+needs; it keys ASCII, Latin-1 and caseless characters itself and hands the lines with
+other letters back to :func:`engine.clones.rules.simian.line_key`.
 """
 from __future__ import annotations
 
