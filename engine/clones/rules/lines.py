@@ -1,6 +1,6 @@
-"""Lines and line keys, the unit of comparison of a clone scan, after Simian 2.5.10's
-defaults as Yang et al. ran it (``ignoreCharacterCase``, ``ignoreCurlyBraces``,
-threshold 6):
+"""The ``lines`` rule set, byrote's own (``--rules lines``): it reads Simian's printed
+options (``ignoreCharacterCase``, ``ignoreCurlyBraces``, threshold 6) literally, which is
+not what Simian does on the study's files (that is :mod:`.simian`, the default):
 
 - A text is cut into lines at ``\\n``; line numbers are 1-based.
 - A line's *key* is the line without leading and trailing ASCII white space (space, tab,
