@@ -172,8 +172,8 @@ def filter_documents(
     and skipped ones.
 
     Per document, one walk over the raw bytes (:class:`~engine.clones.linekeys.LineTable`,
-    compiled) folds case, cuts lines, strips them and looks every key up in the outputs'
-    vocabulary. A kept line whose key is in no output breaks every run; a window of K
+    compiled) cuts lines, makes their keys under ``rules`` and looks every key up in the
+    outputs' vocabulary. A kept line whose key is in no output breaks every run; a window of K
     kept lines can only be memorized if all K ids are known and its hash is among the
     outputs' window hashes. A *region* is a maximal run of kept lines covered by such
     windows (:func:`batch_regions`): every memorized occurrence lies inside one region.

@@ -98,9 +98,9 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
        the store, so a restarted scan skips it. A worker holds the vocabulary, the window
        hashes, one batch of documents (:data:`~engine.clones.filter.BATCH_BYTES`) and the
        regions of its shard.
-    3. The regions of all shards are matched exactly against the outputs
-       (:func:`~engine.clones.memorized.find_memorized`) and the snippets, their output
-       locations and up to 50 corpus locations each are stored in one transaction.
+    3. The regions of all shards are matched exactly against the outputs under the scan's
+       rules (:func:`match`) and the snippets, their output locations and up to 50 corpus
+       locations each are stored in one transaction.
     """
     scan = store.scan(scan_id)
     t0 = time.time()
