@@ -175,7 +175,7 @@ def test_on_a_terminal_the_demo_queues_its_chain_and_opens_the_app(tmp_path):
         "from cli.main import main\n"
         "out, sys.stdin, sys.stdout = sys.stdout, Tty(), Tty()\n"
         "codes = [main(['demo', '--seed', '3']), main(['demo'])]\n"
-        "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'pandas') if m in sys.modules]\n"
         "print(repr((codes, [(k, str(p)) for k, p in calls], heavy)), file=out)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -47,6 +48,22 @@ def default_db_path() -> Path:
     return Path.home() / ".local" / "share" / "byrote" / "byrote.db"
 
 
+def _import_sqlite_utils():
+    """sqlite_utils, imported here, not at the top, so that importing the store (``byrote
+    --help``) stays quick; and without pandas, which it takes when it can for conversions
+    byrote never asks of it (pandas comes with ``datasets``: 0.4 s and 90 MB in every
+    process that opens a store, the app included)."""
+    if "sqlite_utils" not in sys.modules and "pandas" not in sys.modules:
+        sys.modules["pandas"] = None  # type: ignore[assignment]  (an import of it fails)
+        try:
+            import sqlite_utils
+        finally:
+            del sys.modules["pandas"]
+    import sqlite_utils
+
+    return sqlite_utils
+
+
 class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, BrowseMixin):
     """A byrote database and its files folder. One instance per process and thread."""
 
@@ -61,7 +78,7 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif self.path.is_dir():
             raise InputError("is a directory, not a database file", self.path)
-        import sqlite_utils  # here, not at the top: importing the store (byrote --help) stays quick
+        sqlite_utils = _import_sqlite_utils()
 
         try:
             conn = sqlite3.connect(str(self.path), timeout=30.0)
