@@ -13,7 +13,8 @@ from the scan's own records: the index files' times, the shards' finish times an
 stats. Measured in the same run:
 
 - the filter pass with 1 worker (in-process) and with a pool of 2 workers: MB/s per
-  worker, and the speed-up from 1 to 2;
+  worker, and the speed-up from 1 to 2; also per worker while filtering, from the seconds
+  each shard records (the pool's start-up and a worker's idle end left out);
 - the matching phase (regions against the outputs) separately;
 - the filter pass alone, as a worker runs it (public functions of
   :mod:`engine.clones.filter`), in a fresh process without the store or the job thread,
@@ -339,6 +340,9 @@ def scan(db: Path, log: Path, view: Path, workers: int, shard_mb: float, rules: 
             "id": row["id"], "workers": workers, "wall": wall, "cpu": cpu, "rss": rss, "stats": stats,
             "shards": len(shards), "index_s": index_end - start, "filter_s": filter_end - index_end,
             "match_s": row["finished"] - filter_end, "regions": regions, "region_bytes": region_bytes,
+            # worker seconds spent filtering, from each shard's own record (no pool start-up, no idling)
+            "busy": sum(r["seconds"] for r in shards.values()),
+            "busy_cpu": sum(r["cpu_seconds"] for r in shards.values()),
             "index_dir": index_dir,
         }
     finally:
@@ -450,9 +454,11 @@ def main() -> None:
             r = runs[label] = scan(db, log, tmp / view, workers, args.shard_mb, rules)
             s = r["stats"]
             r["mbs"] = s["bytes"] / MB / r["filter_s"]
+            r["busy_mbs"], r["busy_cpu_mbs"] = s["bytes"] / MB / r["busy"], s["bytes"] / MB / r["busy_cpu"]
             print(f"scan {r['id']} ({label}): {s['bytes'] / MB:.1f} MB, {s['docs']:,} documents "
                   f"({s['skipped']} not UTF-8), {r['shards']} shards; index {r['index_s']:.2f} s, "
-                  f"filter {r['filter_s']:.2f} s = {r['mbs']:.1f} MB/s ({r['mbs'] / workers:.1f} per worker), "
+                  f"filter {r['filter_s']:.2f} s = {r['mbs']:.1f} MB/s ({r['mbs'] / workers:.1f} per worker; "
+                  f"{r['busy_mbs']:.1f} per worker while filtering, {r['busy_cpu_mbs']:.1f} per CPU second), "
                   f"matching {r['match_s']:.2f} s ({r['regions']:,} regions, {r['region_bytes'] / MB:.1f} MB); "
                   f"scan {s['seconds']:.2f} s, process {r['wall']:.2f} s ({r['cpu']:.2f} CPU s); "
                   f"{s['snippets']:,} snippets in "
@@ -480,6 +486,12 @@ def main() -> None:
             ("filter, 2 workers, per worker*", f"{per2:.1f} MB/s", f">= {TARGET_MBS:.0f} MB/s",
              mark(per2 >= TARGET_MBS)),
             ("filter, 2 workers, together*", f"{two['mbs']:.1f} MB/s", "", ""),
+            ("filter, 1 worker, while filtering (shard times)", f"{one['busy_mbs']:.1f} MB/s",
+             f">= {TARGET_MBS:.0f} MB/s", mark(one["busy_mbs"] >= TARGET_MBS)),
+            ("filter, 2 workers, per worker while filtering", f"{two['busy_mbs']:.1f} MB/s",
+             f">= {TARGET_MBS:.0f} MB/s", mark(two["busy_mbs"] >= TARGET_MBS)),
+            ("filter, 2 workers, per worker CPU second", f"{two['busy_cpu_mbs']:.1f} MB/s",
+             f">= {TARGET_MBS:.0f} MB/s", mark(two["busy_cpu_mbs"] >= TARGET_MBS)),
             ("speed-up 1 -> 2 workers", f"{speedup:.2f}x", f"ideal 2x ({os.cpu_count()} CPUs)", ""),
             ("filter alone (fresh process, no store)", f"{clean:.1f} MB/s", f">= {TARGET_MBS:.0f} MB/s",
              mark(clean >= TARGET_MBS)),
@@ -510,6 +522,8 @@ def main() -> None:
             (f"peak RSS, scan, full corpus ({one['stats']['bytes'] / MB:.0f} MB)", f"{full_rss / MB:,.0f} MB",
              "< 1 GB", mark(full_rss < TARGET_RSS)),
             ("peak RSS, scan, full / half", f"{full_rss / half_rss:.2f}x", "~1x (flat)", ""),
+            ("snippets found, full / half (the matching holds them)",
+             f"{one['stats']['snippets'] / small['stats']['snippets']:.2f}x", "", ""),
             ("peak RSS, scan, 2 workers (largest)", f"{two['rss'] / MB:,.0f} MB", "< 1 GB",
              mark(two["rss"] < TARGET_RSS)),
             ("peak RSS, filter alone, half / full",

@@ -184,7 +184,7 @@ def test_outputs_matched_in_groups_give_the_same_snippets(seed):
     def snippets(group_lines):
         return [(s.fingerprint, s.len, s.train, s.extract, s.outputs, s.matches)
                 for s in find_memorized(index, lambda: regions, dict(outputs).__getitem__, index.fingerprint,
-                                        group_lines)]
+                                        group_lines).attach()]
 
     whole = snippets(10**9)
     assert len(whole) > 10

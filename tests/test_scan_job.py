@@ -282,8 +282,10 @@ def test_parallel_scan_over_many_shards_equals_the_serial_one(scanned):
     assert {k: pool["stats"][k] for k in ("docs", "skipped", "bytes")} == corpus_stats()
     assert sum(r["docs"] for r in shards.values()) == 7 and sum(r["skipped"] for r in shards.values()) == 1
     assert pool["bytes_total"] == serial["bytes_total"] == pool["corpus"]["bytes"]
-    for r in shards.values():  # the regions files the shards left, one per shard
+    for r in shards.values():  # the regions files the shards left, one per shard, and the pass's time
         assert (store.files / r["path"]).is_file()
+        assert 0 < r["seconds"] < 60 and 0 <= r["cpu_seconds"] < 60
+    assert all(0 < r["seconds"] < 60 for r in store.finished_shards(1).values())  # in-process too
     assert sorted(p.name for p in (store.scan_dir(2) / "shards").iterdir()) == sorted(
         f"{i}.npz" for i in range(pool["n_shards"]))
 

@@ -13,7 +13,7 @@ import numpy as np
 from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region
 from engine.clones.index import OutputIndex
-from engine.clones.memorized import Snippet, corpus_match, output_stretches
+from engine.clones.memorized import Found, Snippet, Wanted, output_stretches
 
 UNIQUE = -(1 << 62)  # symbols from here down are unique: edges, separators
 
@@ -87,9 +87,10 @@ def intervals(lcp: np.ndarray, k: int) -> Iterable[tuple[int, int, int]]:
 def find_blocks(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
     fingerprint: Callable[[list[bytes]], str], check: Callable[[], None] | None = None,
-) -> list[Snippet]:
-    """Every memorized Simian block, sorted by fingerprint. ``regions()`` yields the corpus
-    regions in corpus order, the same each call (it is read three times).
+) -> Found:
+    """Every memorized Simian block. ``regions()`` yields the corpus regions in corpus
+    order, the same each call (it is read twice, and once more for the corpus places,
+    :class:`~engine.clones.memorized.Found`).
 
     - A *place* of a sequence X of significant lines is where it occurs in one output or
       one corpus document; X is a *repeat* when it has two places or more.
@@ -117,7 +118,7 @@ def find_blocks(
     check = check or (lambda: None)
     stretches = output_stretches(index, regions, check)
     if not stretches:
-        return []
+        return Found([], {}, regions, check)
     distinct = _distinct_regions(regions, check)
     # the text: output stretches, then distinct regions, each as [left] core [right] |
     symbols: list[np.ndarray] = []
@@ -161,7 +162,7 @@ def find_blocks(
     in_outputs = np.concatenate(([0], np.cumsum((in_sa >= 0) & (in_sa < n_outputs))))
     in_corpus = np.concatenate(([0], np.cumsum(in_sa >= n_outputs)))
     snippets: list[Snippet] = []
-    wanted: dict[int, list[tuple[int, int, Snippet]]] = {}  # region -> [(last position, size, snippet)]
+    wanted: Wanted = {}
     for n, (length, lb, rb) in enumerate(intervals(lcp, k)):
         if n % 1000 == 0:
             check()
@@ -185,8 +186,7 @@ def find_blocks(
         snip = _snippet(index, pieces, piece, places - starts[piece], text[places[0]:places[0] + length],
                         n_outputs, weight_of, distinct, length, output_text, fingerprint, wanted)
         snippets.append(snip)
-    _add_matches(regions, wanted, check)
-    return sorted(snippets, key=lambda s: s.fingerprint)
+    return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
 
 
 @dataclass
@@ -240,13 +240,3 @@ def _snippet(index, pieces, piece, offsets, keys, n_outputs, weight_of, distinct
         wanted.setdefault(g, []).append((q + length - 1, length, snip))
     return snip
 
-
-def _add_matches(regions: Callable[[], Iterable[Region]], wanted: dict, check: Callable[[], None]) -> None:
-    """Each snippet's first corpus places, with their context, read in one more pass."""
-    if not wanted:
-        return
-    for g, region in enumerate(regions()):
-        if g % 1000 == 0:
-            check()
-        for q, size, snip in sorted(wanted.get(g, ()), key=lambda w: w[0]):
-            snip.matches.append(corpus_match(region, q, size))

@@ -1,13 +1,13 @@
 """From corpus regions to memorized spans under the ``lines`` rules, with their counts on
 both sides (:func:`find_memorized`, whose docstring is the contract; Yang et al.,
 seeds/003), and the pieces both rule sets share: the output stretches whose windows occur
-in the corpus (:func:`output_stretches`) and a corpus place with its context
-(:func:`corpus_match`).
+in the corpus (:func:`output_stretches`), what a matching finds (:class:`Found`) and a
+corpus place with its context (:func:`corpus_match`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from engine.clones.filter import CONTEXT, Region
 from engine.clones.index import OutputIndex, covered, lookup, member, runs, window_hashes
 
 
-@dataclass
+@dataclass(slots=True)
 class Match:
     doc: str
     start_line: int
@@ -25,7 +25,7 @@ class Match:
     context: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Snippet:
     fingerprint: str
     len: int
@@ -34,6 +34,41 @@ class Snippet:
     text: str = ""
     outputs: list[tuple[int, int, int]] = field(default_factory=list)  # (output id, first line, last line)
     matches: list[Match] = field(default_factory=list)
+
+
+Wanted = dict[int, list[tuple[int, int, Snippet]]]
+"""Corpus places to read, by region (its number in corpus order): ``(position of the
+place's last line in the region, lines, snippet)``."""
+
+
+@dataclass
+class Found:
+    """What a matching finds: the snippets, sorted by fingerprint, and the corpus places
+    each keeps (the first 50 in corpus order), which one more pass over the regions reads
+    with their context. :meth:`matches` streams them, so a scan stores them as they come
+    (the contexts of 100,000 places are 100 MB); :meth:`attach` puts them on the snippets."""
+    snippets: list[Snippet]
+    wanted: Wanted
+    regions: Callable[[], Iterable[Region]]
+    check: Callable[[], None] = lambda: None
+
+    def matches(self) -> Iterator[tuple[Snippet, Match]]:
+        """``(snippet, place)`` in corpus order (so each snippet's places in its own order)."""
+        last = max(self.wanted, default=-1)
+        for g, region in enumerate(self.regions()):
+            if g > last:
+                return
+            if g % 1000 == 0:
+                self.check()
+            for q, size, snip in sorted(self.wanted.get(g, ()), key=lambda w: w[0]):
+                yield snip, corpus_match(region, q, size)
+
+    def attach(self) -> list[Snippet]:
+        """The snippets, each with its places (``matches``)."""
+        for snip, match in self.matches():
+            snip.matches.append(match)
+        self.wanted = {}
+        return self.snippets
 
 
 GROUP_LINES = 250_000  # output lines per automaton: bounds the matching's memory
@@ -78,10 +113,10 @@ def find_memorized(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
     fingerprint: Callable[[list[bytes]], str], group_lines: int = GROUP_LINES,
     check: Callable[[], None] | None = None,
-) -> list[Snippet]:
-    """Every memorized snippet, sorted by fingerprint. ``regions()`` yields the corpus
-    regions in corpus order, the same each call (it is read once per group of outputs,
-    and twice more).
+) -> Found:
+    """Every memorized snippet. ``regions()`` yields the corpus regions in corpus order,
+    the same each call (it is read once per group of outputs, once before and once more
+    for the corpus places, :class:`Found`).
 
     - A run of K or more consecutive kept lines of an output is *memorized* if the same
       keys occur, consecutively, in one corpus document. It is *maximal* if it cannot
@@ -97,7 +132,7 @@ def find_memorized(
     stretches = output_stretches(index, regions, check)
     # 2. per group of outputs: an automaton over its stretches, the regions through it
     snippets: dict[str, Snippet] = {}
-    wanted: dict[int, list] = {}  # region -> [(position, size, snippet)]
+    wanted: Wanted = {}
     groups = _groups(stretches, group_lines)
     for group in groups:
         sam = SuffixAutomaton()
@@ -132,12 +167,8 @@ def find_memorized(
                 snip.extract += 1
                 snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
         del sam, matcher, done, states
-    # 4. the kept corpus locations, with their context
-    if wanted:
-        for g, region in enumerate(regions()):
-            for q, size, snip in wanted.get(g, ()):
-                snip.matches.append(corpus_match(region, q, size))
-    return [snippets[fp] for fp in sorted(snippets)]
+    # 4. the kept corpus locations are read with their context by Found
+    return Found([snippets[fp] for fp in sorted(snippets)], wanted, regions, check)
 
 
 def corpus_match(region: Region, q: int, size: int) -> Match:

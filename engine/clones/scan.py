@@ -5,6 +5,7 @@ in memory.
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import time
@@ -14,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 from engine.clones.blocks import find_blocks
 from engine.clones.filter import FilterStats, Region, filter_documents, read_regions, write_regions
 from engine.clones.index import OutputIndex, load_filter_index
-from engine.clones.memorized import Snippet, find_memorized
+from engine.clones.memorized import Found, Snippet, find_memorized
 from engine.data.corpus import Corpus
 from engine.errors import InputError
 from engine.fsutil import remove_partial
@@ -58,13 +59,16 @@ def _init_worker(spec: dict, index_dir: str, corpus: Corpus | None = None) -> No
 
 
 def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None = None,
-                  check: Callable[[], None] | None = None) -> tuple[int, str, int, int, int]:
+                  check: Callable[[], None] | None = None) -> tuple[int, str, int, int, int, float, float]:
+    """``(shard, regions file, bytes, documents, skipped, seconds, CPU seconds)``."""
     w = _WORKER
+    t0, c0 = time.perf_counter(), time.thread_time()
     stats = FilterStats()
     docs = w["corpus"].documents(shard, progress=progress)
     write_regions(Path(out), filter_documents(docs, w["table"], w["windows"], w["k"], w["cs"], stats, check,
                                               w["rules"]))
-    return shard, out, stats.bytes, stats.docs, stats.skipped
+    return (shard, out, stats.bytes, stats.docs, stats.skipped, time.perf_counter() - t0,
+            time.thread_time() - c0)
 
 
 class _Progress:
@@ -118,9 +122,10 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     store.update_scan(scan_id, state="running", n_shards=len(shards), bytes_total=total)
     check = ctx.check_cancel if ctx is not None else None
 
-    def finished(result: tuple[int, str, int, int, int]) -> None:
-        shard, path, nbytes, docs, skipped = result
-        store.finish_shard(scan_id, shard, os.path.relpath(path, store.files), nbytes, docs, skipped)
+    def finished(result: tuple[int, str, int, int, int, float, float]) -> None:
+        shard, path, nbytes, docs, skipped, seconds, cpu = result
+        store.finish_shard(scan_id, shard, os.path.relpath(path, store.files), nbytes, docs, skipped,
+                           round(seconds, 4), round(cpu, 4))
         progress.bytes += on_disk(shard, nbytes)
         progress.done += 1
         progress.report()
@@ -130,8 +135,11 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     try:
         if workers == 1:
             _init_worker(corpus.spec, str(work / "index"), corpus)
-            for i in pending:
-                finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
+            try:
+                for i in pending:
+                    finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
+            finally:
+                _WORKER.clear()  # the matching needs none of it
         else:
             tasks = [(i, shard_path(i)) for i in pending]
             _run_pool(corpus, str(work / "index"), tasks, workers, finished, check)
@@ -146,21 +154,20 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     if ctx is not None:
         ctx.progress(0.9, "matching regions against the outputs", force=True)
     paths = [store.files / rows[s.index]["path"] for s in shards]
-    texts = {}
 
+    @functools.lru_cache(maxsize=256)  # a snippet's text comes from its first output: a few MB, not all outputs
     def output_text(output_id: int) -> str:
-        if output_id not in texts:
-            texts[output_id] = store.output(scan["set_id"], output_id)["text"]
-        return texts[output_id]
+        return store.output(scan["set_id"], output_id)["text"]
 
-    snippets = match(index, lambda: _regions(paths), output_text, check=check)
+    found = match(index, lambda: _regions(paths), output_text, check=check)
+    snippets = found.snippets
     stats = {
         "docs": docs, "skipped": skipped, "bytes": sum(r["bytes"] for r in rows.values()),
         "snippets": len(snippets), "outputs": len(index.outputs),
         "memorized_outputs": len({o for s in snippets for o, _, _ in s.outputs}),
         "seconds": round(time.time() - t0, 2),
     }
-    save_snippets(store, scan_id, snippets, state="done", finished=time.time(), stats=stats)
+    save_snippets(store, scan_id, found, state="done", finished=time.time(), stats=stats)
     if ctx is not None:
         ctx.progress(1.0, f"{len(snippets)} memorized snippets in {stats['memorized_outputs']} outputs", force=True)
 
@@ -200,24 +207,33 @@ def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> Non
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int]:
+def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int, float, float]:
     return _filter_shard(*task)
 
 
-def save_snippets(store: Store, scan_id: int, snippets: Iterable[Snippet], **scan_fields) -> None:
-    snippets = list(snippets)
+def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> None:
+    """A scan's results in one transaction; the corpus places are read from the regions
+    and written as they come (:meth:`~engine.clones.memorized.Found.matches`), never all
+    held at once."""
+    snippets = found.snippets
+    ranks: dict[str, int] = {}
+
+    def matches():
+        for s, m in found.matches():
+            rank = ranks[s.fingerprint] = ranks.get(s.fingerprint, 0) + 1
+            yield s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context
+
     store.save_scan_results(
         scan_id,
         ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
         ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
-        ((s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context)
-         for s in snippets for rank, m in enumerate(s.matches, 1)),
+        matches(),
         **scan_fields,
     )
 
 
 def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
-          check: Callable[[], None] | None = None) -> list[Snippet]:
+          check: Callable[[], None] | None = None) -> Found:
     """The regions matched against the outputs under the index's rules: Simian's blocks
     (:func:`~engine.clones.blocks.find_blocks`) or maximal memorized spans
     (:func:`~engine.clones.memorized.find_memorized`)."""
@@ -237,4 +253,4 @@ def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: i
                                     FilterStats(), rules=rules))
     regions = [region for batch in batches for region in batch.regions()]
     texts = dict(outputs)
-    return match(index, lambda: regions, texts.__getitem__)
+    return match(index, lambda: regions, texts.__getitem__).attach()

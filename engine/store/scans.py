@@ -58,12 +58,15 @@ class ScansMixin:
     def scan_dir(self, scan_id: int) -> Path:
         return self.files / "scans" / str(scan_id)
 
-    def finish_shard(self, scan_id: int, shard: int, path: str, bytes: int, docs: int, skipped: int) -> None:
+    def finish_shard(self, scan_id: int, shard: int, path: str, bytes: int, docs: int, skipped: int,
+                     seconds: float | None = None, cpu_seconds: float | None = None) -> None:
+        """A shard's regions are in ``path``; its filter pass took ``seconds`` (``cpu_seconds``
+        of the worker's CPU)."""
         with self._write():
             self.db.execute(
-                "INSERT OR REPLACE INTO scan_shards(scan_id, shard, bytes, docs, skipped, path, finished) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [scan_id, shard, bytes, docs, skipped, path, time.time()],
+                "INSERT OR REPLACE INTO scan_shards(scan_id, shard, bytes, docs, skipped, path, finished, seconds, "
+                "cpu_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [scan_id, shard, bytes, docs, skipped, path, time.time(), seconds, cpu_seconds],
             )
 
     def finished_shards(self, scan_id: int) -> dict[int, dict]:

@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -203,7 +203,14 @@ def _migrate_5(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE scans SET rules = CASE source WHEN 'simian' THEN 'simian' ELSE 'lines' END")
 
 
+def _migrate_6(db: sqlite_utils.Database) -> None:
+    """A scan's shards record how long their filter pass took, in wall-clock and CPU
+    seconds of the worker (NULL for the shards filtered before)."""
+    db.execute("ALTER TABLE scan_shards ADD COLUMN seconds REAL")
+    db.execute("ALTER TABLE scan_shards ADD COLUMN cpu_seconds REAL")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
-    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
+    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
 }
