@@ -251,13 +251,29 @@ def test_unknown_symbols_are_the_kernels_hash_in_python():
     assert len({unknown_symbol(key) for key in set(keys)}) == len(set(keys))
 
 
+def line_starts(data: bytes) -> list[int]:
+    """Where each of Simian's lines begins: after every \\n, \\r\\n or lone \\r, byte by byte."""
+    starts, i = [0], 0
+    while i < len(data):
+        if data[i:i + 2] == b"\r\n":
+            i += 2
+            starts.append(i)
+        elif data[i] in b"\r\n":
+            i += 1
+            starts.append(i)
+        else:
+            i += 1
+    return starts
+
+
 def simian_check(table: LineTable, keys: list[bytes], data: bytes, min_run: int = 1) -> None:
     got = table.simian_ids(data, min_run)
     want = simian_reference(data, keys)
     if want is None:
         assert got is None, data
         return
-    ids, numbers = got
+    ids, numbers, starts = got
+    assert starts.tolist() == line_starts(data), data
     ids, want_ids = ids.tolist(), want[0]
     # an unknown line may keep 0 (its symbol never computed) unless it is next to a known one
     assert [w if g == 0 and w <= -3 else g for g, w in zip(ids, want_ids)] == want_ids, data
@@ -274,6 +290,25 @@ def simian_check(table: LineTable, keys: list[bytes], data: bytes, min_run: int 
                     assert ids[kept[side]] != 0, (data, kept[side])
         run = []
     assert (list(range(1, len(ids) + 1)) if numbers is None else numbers.tolist()) == want[1], data
+
+
+@pytest.mark.parametrize("use_compiled", PATHS)
+def test_window_hits_are_the_known_windows_in_the_set(use_compiled):
+    """window_hits (the kernel's loop, or numpy) against a plain loop over every window."""
+    from engine.clones.index import window_hashes, window_hits
+
+    if use_compiled and not linekeys.compiled:
+        pytest.skip("needs the compiled kernel")
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        k = int(rng.integers(1, 8))
+        ids = rng.integers(-4, 6, int(rng.integers(0, 400))).astype(np.int64)
+        ids[rng.random(len(ids)) < 0.5] = rng.integers(1, 4)  # long known runs
+        every = window_hashes(ids, k)
+        chosen = every[rng.random(len(every)) < 0.6]
+        windows = np.unique(np.concatenate([chosen, rng.integers(0, 2**63, 50, dtype=np.int64).astype(np.uint64)]))
+        want = [p for p in range(len(ids) - k + 1) if (ids[p:p + k] > 0).all() and every[p] in set(windows.tolist())]
+        assert window_hits(ids, k, windows, use_compiled=use_compiled).tolist() == want, trial
 
 
 @pytest.mark.parametrize("use_compiled", PATHS)

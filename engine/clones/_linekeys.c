@@ -17,7 +17,7 @@
        b"\n" (both None if no line is handed back). None if data is not valid UTF-8
        (exactly as Python's strict decoder judges).
 
-   Table.lookup_simian(data, min_run=1) -> (ids, lines, back, text) | None
+   Table.lookup_simian(data, min_run=1) -> (ids, lines, starts, back, text) | None
        The same under Simian 2.5.10's plain-text rules (engine/clones/rules/simian.py):
        lines end at '\n', "\r\n" or a lone '\r'; an ASCII line's key is its tokens
        concatenated (separators <= ' ' and !"',.:;? dropped; words, runs of ASCII letters
@@ -26,7 +26,7 @@
        unknown line just before or after a run of min_run or more known lines gets
        unknown_symbol(key), a number <= -3; other unknown lines stay 0 (see walk_simian).
        ids has one entry per line, lines (None when no lone '\r' splits a line) the 1-based
-       number of the '\n'-line each starts in. Characters U+0080..U+00FF (symbols, marked
+       number of the '\n'-line each starts in, starts (int64) the offset of its first byte. Characters U+0080..U+00FF (symbols, marked
        by 0x01 in the key) and caseless ones from U+0100 up (see caseless()) are keyed here;
        a line with any other non-ASCII character is handed back whole (unstripped) for
        Python to tokenize.
@@ -34,6 +34,14 @@
    unknown_symbol(key) -> int
        -(hash(key) mod 2**61) - 3, the kernel's 64-bit hash of the key's bytes
        (engine.clones.linekeys.key_hash computes the same in Python).
+
+   window_hits(ids, k, windows, sieve, directory) -> starts
+       The starts p of every window ids[p:p+k] of k known ids (> 0) whose hash
+       (engine.clones.index.window_hashes) is in windows (sorted, unique uint64): a bytearray
+       of int64, in order. sieve: a bit per slot (h & (64 * len(sieve) - 1)) of each window
+       hash, as engine.clones.index makes it: most unknown windows stop there. directory:
+       2**b + 1 int64, where the windows whose top b bits are i start (i) and end (i + 1):
+       the search then stays in a few cache lines.
 
    No numpy C API: buffers only. The walk runs without the GIL. */
 #define PY_SSIZE_T_CLEAN
@@ -742,7 +750,7 @@ static inline int has_bag(const Table *t, uint64_t bag)
       of the filter lies in such a run (min_run = K), and these are the neighbours its
       Simian blocks need; every other unknown line keeps 0. */
 static int walk_simian(const Table *t, const unsigned char *data, size_t n, int64_t *out, int64_t *lines,
-                       size_t *starts, unsigned char *state, size_t nout, unsigned char *scratch, Spans *sp,
+                       int64_t *starts, unsigned char *state, size_t nout, unsigned char *scratch, Spans *sp,
                        size_t min_run)
 {
     const unsigned char *p = data, *end = data + n;
@@ -753,7 +761,7 @@ static int walk_simian(const Table *t, const unsigned char *data, size_t n, int6
         if (i == nout)
             return WALK_CHANGED;
         lines[i] = line;
-        starts[i] = (size_t)(p - data);
+        starts[i] = (int64_t)(p - data);
         uint64_t bag = 0, any = 0;
         const unsigned char *c = p;
         while (end - c >= 8 && load64(c) == ONES * ' ')  /* indentation, 8 at a time */
@@ -902,10 +910,10 @@ static PyObject *Table_lookup_simian(Table *self, PyObject *args, PyObject *kwds
         PyErr_SetString(PyExc_ValueError, "min_run must be at least 1");
         return NULL;
     }
-    PyObject *result = NULL, *ids = NULL, *numbers = NULL, *back = NULL, *text = NULL;
+    PyObject *result = NULL, *ids = NULL, *numbers = NULL, *starts = NULL, *back = NULL, *text = NULL;
     Spans sp = {NULL, 0, 0};
     unsigned char *scratch = NULL, *state = NULL;
-    size_t count, *starts = NULL;
+    size_t count;
     int lone_cr, rc;
     if (self->slots == NULL) {
         PyErr_SetString(PyExc_ValueError, "Table is not initialized");
@@ -924,34 +932,68 @@ static PyObject *Table_lookup_simian(Table *self, PyObject *args, PyObject *kwds
     }
     ids = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * 8));
     numbers = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * 8));
+    starts = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * 8));
     scratch = PyMem_RawMalloc((size_t)data.len + (size_t)data.len / 2 + 8);
-    starts = PyMem_RawMalloc(count * sizeof(size_t));
     state = PyMem_RawMalloc(count);
-    if (ids == NULL || numbers == NULL || scratch == NULL || starts == NULL || state == NULL) {
-        if (ids != NULL && numbers != NULL)
+    if (ids == NULL || numbers == NULL || starts == NULL || scratch == NULL || state == NULL) {
+        if (ids != NULL && numbers != NULL && starts != NULL)
             PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
     rc = walk_simian(self, (const unsigned char *)data.buf, (size_t)data.len,
-                     (int64_t *)PyByteArray_AS_STRING(ids), (int64_t *)PyByteArray_AS_STRING(numbers), starts,
-                     state, count, scratch, &sp, (size_t)min_run);
+                     (int64_t *)PyByteArray_AS_STRING(ids), (int64_t *)PyByteArray_AS_STRING(numbers),
+                     (int64_t *)PyByteArray_AS_STRING(starts), state, count, scratch, &sp, (size_t)min_run);
     Py_END_ALLOW_THREADS
     if (after_walk(rc, &sp, (const char *)data.buf, &back, &text, &result))
         goto done;
     PyObject *shown = lone_cr ? numbers : Py_None;
-    result = PyTuple_Pack(4, ids, shown, back, text);
+    result = PyTuple_Pack(5, ids, shown, starts, back, text);
 done:
     Py_XDECREF(ids);
     Py_XDECREF(numbers);
+    Py_XDECREF(starts);
     Py_XDECREF(back);
     Py_XDECREF(text);
     PyMem_RawFree(scratch);
-    PyMem_RawFree(starts);
     PyMem_RawFree(state);
     PyMem_RawFree(sp.v);
     PyBuffer_Release(&data);
     return result;
+}
+
+/* find(keys): the id of each key (bytes, as stored), 0 if it is not in the table. */
+static PyObject *Table_find(Table *self, PyObject *arg)
+{
+    if (self->slots == NULL) {
+        PyErr_SetString(PyExc_ValueError, "Table is not initialized");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(arg, "keys must be a sequence of bytes");
+    if (seq == NULL)
+        return NULL;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *ids = PyByteArray_FromStringAndSize(NULL, n * 8);
+    if (ids == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    int64_t *out = (int64_t *)PyByteArray_AS_STRING(ids);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyBytes_Check(items[i])) {
+            PyErr_Format(PyExc_TypeError, "keys[%zd] is not bytes", i);
+            Py_DECREF(seq);
+            Py_DECREF(ids);
+            return NULL;
+        }
+        const unsigned char *k = (const unsigned char *)PyBytes_AS_STRING(items[i]);
+        const size_t len = (size_t)PyBytes_GET_SIZE(items[i]);
+        uint64_t ignored;
+        out[i] = len == 0 ? 0 : probe(self, k, len, hash_span(k, len, 0, &ignored));
+    }
+    Py_DECREF(seq);
+    return ids;
 }
 
 static PyObject *unknown_symbol(PyObject *Py_UNUSED(module), PyObject *arg)
@@ -969,9 +1011,83 @@ static PyObject *unknown_symbol(PyObject *Py_UNUSED(module), PyObject *arg)
     return PyLong_FromLongLong((long long)UNKNOWN_SYMBOL(h));
 }
 
+/* window_hits(ids, k, windows, sieve): see the top of this file. */
+static PyObject *window_hits(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer ids, windows, sieve, directory;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "y*ny*y*y*:window_hits", &ids, &k, &windows, &sieve, &directory))
+        return NULL;
+    PyObject *out = NULL;
+    const size_t n = (size_t)ids.len / 8, nw = (size_t)windows.len / 8, nbits = (size_t)sieve.len * 8;
+    const size_t nd = (size_t)directory.len / 8 - 1;  /* 2**b */
+    int b = 0;
+    while (b < 63 && ((size_t)1 << b) < nd)
+        b++;
+    const int64_t *dir = (const int64_t *)directory.buf;
+    if (k < 1 || (nbits & (nbits - 1)) != 0 || nbits < 64 || ((size_t)1 << b) != nd || b < 1
+        || dir[0] != 0 || dir[nd] != (int64_t)nw) {
+        PyErr_SetString(PyExc_ValueError, "k must be at least 1, the sieve a power of two of 64-bit words and "
+                                          "the directory 2**b + 1 bounds over the windows");
+        goto done;
+    }
+    out = PyByteArray_FromStringAndSize(NULL, 0);
+    if (out == NULL)
+        goto done;
+    size_t cap = 0, m = 0;
+    int64_t *hits = NULL;
+    const int64_t *v = (const int64_t *)ids.buf;
+    const uint64_t *w = (const uint64_t *)windows.buf, *bits = (const uint64_t *)sieve.buf;
+    const uint64_t mask = (uint64_t)nbits - 1, mult = 0x9E3779B97F4A7C15ULL;
+    size_t known = 0;  /* known ids ending at p */
+    for (size_t p = 0; p < n; p++) {
+        known = v[p] > 0 ? known + 1 : 0;
+        if (known < (size_t)k)
+            continue;
+        const size_t a = p + 1 - (size_t)k;
+        uint64_t h = 0;
+        for (Py_ssize_t t = 0; t < k; t++)
+            h = h * mult + (uint64_t)v[a + (size_t)t];
+        h ^= h >> 31;
+        const uint64_t slot = h & mask;
+        if (!((bits[slot >> 6] >> (slot & 63)) & 1))
+            continue;
+        const size_t top = (size_t)(h >> (64 - b));
+        size_t lo = (size_t)dir[top], hi = (size_t)dir[top + 1];  /* the first window >= h there */
+        while (lo < hi) {
+            const size_t mid = lo + (hi - lo) / 2;
+            if (w[mid] < h)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == (size_t)dir[top + 1] || w[lo] != h)
+            continue;
+        if (m == cap) {
+            cap = cap ? 2 * cap : 1024;
+            if (PyByteArray_Resize(out, (Py_ssize_t)(cap * 8)) < 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            hits = (int64_t *)PyByteArray_AS_STRING(out);
+        }
+        hits[m++] = (int64_t)a;
+    }
+    if (PyByteArray_Resize(out, (Py_ssize_t)(m * 8)) < 0)
+        Py_CLEAR(out);
+done:
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&windows);
+    PyBuffer_Release(&sieve);
+    PyBuffer_Release(&directory);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"unknown_symbol", unknown_symbol, METH_O,
      "unknown_symbol(key) -> int\n\nThe number lookup_simian gives a line whose key is not in the table."},
+    {"window_hits", window_hits, METH_VARARGS,
+     "window_hits(ids, k, windows, sieve, directory) -> starts\n\nThe starts of the windows of k known ids whose hash is in windows."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -988,11 +1104,14 @@ static PyMethodDef Table_methods[] = {
      "the handed-back lines' indices, text: their stripped bytes joined with b'\\n' (both\n"
      "None if none). None if data is not valid UTF-8."},
     {"lookup_simian", (PyCFunction)(void (*)(void))Table_lookup_simian, METH_VARARGS | METH_KEYWORDS,
-     "lookup_simian(data, min_run=1) -> (ids, lines, back, text) | None\n\n"
+     "lookup_simian(data, min_run=1) -> (ids, lines, starts, back, text) | None\n\n"
      "Under Simian's plain-text rules: ids as lookup's (-1: a line with no token; an unknown\n"
      "line next to a run of min_run known lines: its unknown symbol, any other: 0), one per\n"
      "line ended by '\\n', '\\r\\n' or a lone '\\r'; lines: their 1-based '\\n'-line numbers\n"
-     "(None if no lone '\\r'); back/text: the lines Python must key, unstripped."},
+     "(None if no lone '\\r'); starts: each line's first byte; back/text: the lines Python must key,\n"
+     "unstripped."},
+    {"find", (PyCFunction)Table_find, METH_O,
+     "find(keys) -> ids\n\nA bytearray of int64: each key's id, 0 if it is not in the table."},
     {"size", (PyCFunction)Table_len, METH_NOARGS, "Number of keys given."},
     {NULL, NULL, 0, NULL},
 };

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from engine.clones.index import covered, member_sieved, runs, window_hashes
+from engine.clones.index import covered, runs, window_hits
 from engine.clones.linekeys import LineTable
 from engine.fsutil import atomic_path
 
@@ -91,22 +91,18 @@ BATCH_BYTES = 1 << 20  # documents are matched against the windows this many byt
 _BREAK = np.zeros(1, np.int64)  # between two documents: an unknown line, which no window spans
 
 
-def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]], windows: np.ndarray, k: int,
-                  simian: bool = False) -> RegionBatch | None:
+def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None, np.ndarray | None]],
+                  windows: np.ndarray, k: int, simian: bool = False) -> RegionBatch | None:
     """The regions of a batch of documents ``(id, bytes, vocabulary id of each line, the
-    1-based line number of each or None for 1, 2, ...)``, in document order; one set of
-    array operations for the whole batch. With ``simian``, each region also gets its
-    neighbours (:class:`Region`)."""
-    parts = [part for _, _, ids, _ in batch for part in (ids, _BREAK)]
-    offsets = np.cumsum([0] + [len(ids) + 1 for _, _, ids, _ in batch])
+    1-based line number of each or None for 1, 2, ..., the offset of each line's first
+    byte or None)``, in document order; one set of array operations for the whole batch.
+    With ``simian``, each region also gets its neighbours (:class:`Region`)."""
+    parts = [part for _, _, ids, _, _ in batch for part in (ids, _BREAK)]
+    offsets = np.cumsum([0] + [len(ids) + 1 for _, _, ids, _, _ in batch])
     ids = np.concatenate(parts)
     kept_at = np.flatnonzero(ids != -1)
     kept = ids[kept_at]
-    gaps = np.concatenate(([0], np.cumsum(kept <= 0)))  # unknown lines: 0 (lines), <= -3 (simian)
-    starts = np.flatnonzero(gaps[k:] == gaps[:-k])  # windows of K known ids
-    if len(starts) == 0:
-        return None
-    hits = starts[member_sieved(window_hashes(kept, k, starts), windows)]
+    hits = window_hits(kept, k, windows)
     if len(hits) == 0:
         return None
     mask = covered(hits, k, len(kept))
@@ -114,7 +110,7 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]],
     at = kept_at[mask]                                   # positions of the regions' lines
     doc_of_line = np.searchsorted(offsets, at, side="right") - 1
     lines = at - offsets[doc_of_line] + 1
-    if any(numbers is not None for _, _, _, numbers in batch):  # a lone \r split a line (Simian rules)
+    if any(numbers is not None for _, _, _, numbers, _ in batch):  # a lone \r split a line (Simian rules)
         lines = np.array([n if (numbers := batch[d][3]) is None else int(numbers[n - 1])
                           for d, n in zip(doc_of_line.tolist(), lines.tolist())], np.int64)
     bounds = np.concatenate(([0], np.cumsum(found[:, 1] - found[:, 0])))
@@ -123,20 +119,14 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]],
     n_lines = np.diff(offsets) - 1
     context_start = np.maximum(first_line - CONTEXT, 1)
     context_end = np.minimum(last_line + CONTEXT, n_lines[region_doc])
-    # byte ranges of the contexts, from each document's newlines
+    begins, ends = _context_bytes(batch, region_doc, context_start, context_end)
     docs, local, context = [], {}, []
-    newlines: dict[int, np.ndarray] = {}
-    for d, lo, hi in zip(region_doc.tolist(), context_start.tolist(), context_end.tolist()):
-        data = batch[d][1]
-        if d not in newlines:
-            newlines[d] = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    for d, begin, end in zip(region_doc.tolist(), begins.tolist(), ends.tolist()):
+        if d not in local:
             local[d] = len(docs)
             # a file name that is not UTF-8 (surrogate escapes) is kept readable, as \udcXX
             docs.append(batch[d][0].encode("utf-8", "backslashreplace").decode("utf-8"))
-        nl = newlines[d]
-        begin = 0 if lo == 1 else int(nl[lo - 2]) + 1
-        end = int(nl[hi - 1]) if hi - 1 < len(nl) else len(data)
-        context.append(data[begin:end])
+        context.append(batch[d][1][begin:end])
     sizes = np.fromiter(map(len, context), np.int64, len(context))
     left = right = np.zeros(len(found), np.int64)
     if simian:
@@ -146,6 +136,22 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]],
         ids=kept[mask], lines=lines, context_start=context_start,
         context_bounds=np.concatenate(([0], np.cumsum(sizes))), context=b"".join(context), left=left, right=right,
     )
+
+
+def _context_bytes(batch, region_doc, first, last) -> tuple[np.ndarray, np.ndarray]:
+    """The byte range of lines ``first..last`` (1-based, ``\\n``-lines) of each region's
+    document, its last newline left out: from the line starts the kernel gives where lines
+    are ``\\n``-lines, else from the document's newlines."""
+    begins, ends = np.zeros(len(first), np.int64), np.zeros(len(first), np.int64)
+    by_doc = np.flatnonzero(np.diff(region_doc, prepend=-1)).tolist() + [len(region_doc)]
+    for a, b in zip(by_doc[:-1], by_doc[1:]):
+        _, data, _, numbers, starts = batch[int(region_doc[a])]
+        if starts is None or numbers is not None:
+            starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1))
+        bound = np.append(starts, len(data) + 1)  # a line ends a byte before the next starts
+        begins[a:b] = bound[first[a:b] - 1]
+        ends[a:b] = bound[last[a:b]] - 1
+    return begins, ends
 
 
 def _neighbours(offsets, kept_at, kept, found) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +184,7 @@ def filter_documents(
     outputs' window hashes. A *region* is a maximal run of kept lines covered by such
     windows (:func:`batch_regions`): every memorized occurrence lies inside one region.
     """
-    batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None]] = []
+    batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
     size = 0
     simian = rules == "simian"
 
@@ -202,7 +208,7 @@ def filter_documents(
             found = table.simian_ids(data, k)
         else:
             found = table.ids(data, case_sensitive)
-            found = None if found is None else (found, None)
+            found = None if found is None else (found, None, None)
         if found is None:
             stats.skipped += 1
             continue

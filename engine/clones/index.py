@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.clones.linekeys import LineTable
+from engine.clones.linekeys import LineTable, _linekeys
 from engine.clones.rules import get_rules
 from engine.fsutil import atomic_paths
 
@@ -47,27 +47,53 @@ def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return lookup(values, sorted_set)[1]
 
 
-_SIEVE: tuple[np.ndarray | None, np.ndarray, np.uint64] = (None, np.zeros(1, np.uint64), np.uint64(0))
+_SIEVE: tuple = (None, np.zeros(1, np.uint64), np.uint64(0), np.zeros(3, np.int64))
 
 
-def member_sieved(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """:func:`member` for many lookups in one large set (a filter pass and its window
-    hashes): a bit per slot, 16 slots an element (a few MB, made once per set and kept),
-    turns most values away before the binary search, which then runs on the rest only."""
+def _sieve(sorted_set: np.ndarray) -> tuple[np.ndarray, np.uint64, np.ndarray]:
+    """``(bits, mask, directory)`` of a large sorted set, made once and kept: a bit per
+    slot, 16 slots an element (a few MB), set at each element's slot ``value & mask``;
+    and where the elements whose top b bits are i begin, for each i, then the end (about 8
+    elements each, b at most 20: 8 MB)."""
     global _SIEVE
-    held, bits, mask = _SIEVE
+    held, bits, mask, directory = _SIEVE
     if held is not sorted_set:
         size = 1 << max(10, int(16 * max(len(sorted_set), 1) - 1).bit_length())
         mask = np.uint64(size - 1)
         slots = sorted_set & mask
         bits = np.zeros(size // 64, np.uint64)
         np.bitwise_or.at(bits, (slots >> np.uint64(6)).astype(np.int64), np.uint64(1) << (slots & np.uint64(63)))
-        _SIEVE = (sorted_set, bits, mask)
+        b = min(20, max(1, (len(sorted_set) // 8).bit_length()))
+        tops = np.arange(1 << b, dtype=np.uint64) << np.uint64(64 - b)
+        directory = np.append(np.searchsorted(sorted_set, tops), len(sorted_set)).astype(np.int64)
+        _SIEVE = (sorted_set, bits, mask, directory)
+    return bits, mask, directory
+
+
+def member_sieved(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """:func:`member` for many lookups in one large set (a filter pass and its window
+    hashes): the set's sieve (:func:`_sieve`) turns most values away before the binary
+    search, which then runs on the rest only."""
+    bits, mask, _ = _sieve(sorted_set)
     slots = values & mask
     maybe = np.flatnonzero((bits[(slots >> np.uint64(6)).astype(np.int64)] >> (slots & np.uint64(63))) & np.uint64(1))
     found = np.zeros(len(values), bool)
     found[maybe] = member(values[maybe], sorted_set)
     return found
+
+
+def window_hits(ids: np.ndarray, k: int, windows: np.ndarray, use_compiled: bool | None = None) -> np.ndarray:
+    """The starts p, in order, of the windows ``ids[p:p+k]`` of K known ids (> 0) whose
+    hash is in ``windows`` (sorted, unique): in the compiled kernel when it is built (one
+    loop, no array per step), else with numpy; the same either way."""
+    ids = np.ascontiguousarray(ids, np.int64)
+    if (_linekeys is not None) if use_compiled is None else use_compiled:
+        bits, _, directory = _sieve(windows)
+        return np.frombuffer(_linekeys.window_hits(ids, k, np.ascontiguousarray(windows, np.uint64), bits, directory),
+                             np.int64)
+    gaps = np.concatenate(([0], np.cumsum(ids <= 0)))  # unknown lines: 0 (lines), <= -3 (simian)
+    starts = np.flatnonzero(gaps[k:] == gaps[:-k])  # windows of K known ids
+    return starts[member_sieved(window_hashes(ids, k, starts), windows)]
 
 
 def covered(hit_starts: np.ndarray, k: int, n: int) -> np.ndarray:

@@ -80,8 +80,8 @@ def reference_ids(data: bytes, case_sensitive: bool, vocab: dict[bytes, int]) ->
     return np.fromiter(map(vocab.get, map(bytes.strip, lines), repeat(0)), DTYPE, len(lines))
 
 
-def simian_reference_ids(data: bytes, vocab: dict[bytes, int]) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """The pure-Python path under the Simian rules: ``(ids, numbers)`` as
+def simian_reference_ids(data: bytes, vocab: dict[bytes, int]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | None:
+    """The pure-Python path under the Simian rules: ``(ids, numbers, starts)`` as
     :meth:`LineTable.simian_ids` gives them."""
     from engine.clones.rules.simian import line_key
 
@@ -92,7 +92,11 @@ def simian_reference_ids(data: bytes, vocab: dict[bytes, int]) -> tuple[np.ndarr
     lines = segments(text)
     ids = np.fromiter((_simian_id(line_key(line), vocab) for _, line in lines), DTYPE, len(lines))
     numbers = np.fromiter((number for number, _ in lines), DTYPE, len(lines))
-    return ids, (None if len(lines) == numbers[-1] else numbers)
+    # bytes.splitlines ends lines where Simian does (\n, \r\n, a lone \r); a last terminator
+    # leaves one more, empty line
+    ends = np.cumsum([len(line) for line in data.splitlines(keepends=True)], dtype=DTYPE)
+    starts = np.concatenate((np.zeros(1, DTYPE), ends))[:len(lines)]
+    return ids, (None if len(lines) == numbers[-1] else numbers), starts
 
 
 def _simian_id(key: bytes | None, vocab: dict[bytes, int]) -> int:
@@ -111,14 +115,26 @@ class LineTable:
 
     def __init__(self, keys: Iterable[bytes], use_compiled: bool | None = None, rules: str = "lines"):
         keys = list(keys)
-        self.vocab: dict[bytes, int] = {key: i for i, key in enumerate(keys, 1)}
-        if rules == "lines":  # under the Simian rules a lone brace is a line like any other
-            self.vocab.update(dict.fromkeys(IGNORED_KEYS, -1))
         if use_compiled is None:
             use_compiled = compiled
         if use_compiled and _linekeys is None:
             raise RuntimeError("engine.clones._linekeys is not built")
         self._table = _linekeys.Table(keys) if use_compiled else None
+        self._ignored = IGNORED_KEYS if rules == "lines" else ()  # under the Simian rules a lone brace is a line
+        # the pure-Python path's dict (the kernel's table holds the keys in a few bytes each)
+        self.vocab: dict[bytes, int] | None = None
+        if self._table is None:
+            self.vocab = {key: i for i, key in enumerate(keys, 1)}
+            self.vocab.update(dict.fromkeys(self._ignored, -1))
+
+    def find(self, keys: list[bytes]) -> np.ndarray:
+        """Each key's id: 0 if it is in no output, -1 if it is an ignored key."""
+        if self._table is None:
+            return np.fromiter(map(self.vocab.get, keys, repeat(0)), DTYPE, len(keys))
+        ids = np.frombuffer(self._table.find(keys), DTYPE)
+        if self._ignored:
+            ids[[i for i, key in enumerate(keys) if key in self._ignored]] = -1
+        return ids
 
     @property
     def compiled(self) -> bool:
@@ -140,29 +156,29 @@ class LineTable:
             # Non-ASCII lines of a case-insensitive scan, folded here exactly, all at once:
             # str.lower sees no context across "\n", so this equals the document's fold.
             keys = text.decode("utf-8").lower().encode("utf-8").split(b"\n")
-            out[np.frombuffer(back, DTYPE)] = np.fromiter(
-                map(self.vocab.get, map(bytes.strip, keys), repeat(0)), DTYPE, len(keys))
+            out[np.frombuffer(back, DTYPE)] = self.find([key.strip() for key in keys])
         return out
 
-    def simian_ids(self, data: bytes, min_run: int = 1) -> tuple[np.ndarray, np.ndarray | None] | None:
+    def simian_ids(self, data: bytes, min_run: int = 1) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | None:
         """Under the Simian rules: one int64 per line (ended by ``\\n``, ``\\r\\n`` or a lone
         ``\\r``): the id of its key, -1 if it has no token, and if it is unknown its
         :func:`unknown_symbol` (the kernel computes it only for the lines just before and
         after each run of ``min_run`` or more known lines, the neighbours a region needs, and
-        leaves 0 elsewhere); and each line's 1-based ``\\n``-line number (None when they are
-        1, 2, 3, ...: no lone ``\\r``).
+        leaves 0 elsewhere); each line's 1-based ``\\n``-line number (None when they are
+        1, 2, 3, ...: no lone ``\\r``); and the offset of each line's first byte.
         ``None`` if ``data`` is not UTF-8."""
         if self._table is None:
             return simian_reference_ids(data, self.vocab)
         found = self._table.lookup_simian(data, min_run)
         if found is None:
             return None
-        ids, numbers, back, text = found
+        ids, numbers, starts, back, text = found
         out = np.frombuffer(ids, DTYPE)
         if back is not None:
             from engine.clones.rules.simian import line_key
 
-            keys = map(line_key, text.decode("utf-8").split("\n"))
-            out[np.frombuffer(back, DTYPE)] = np.fromiter(
-                (_simian_id(key, self.vocab) for key in keys), DTYPE, len(back) // 8)
-        return out, (None if numbers is None else np.frombuffer(numbers, DTYPE))
+            keys = [line_key(line) for line in text.decode("utf-8").split("\n")]
+            found = self.find([b"" if key is None else key for key in keys])
+            out[np.frombuffer(back, DTYPE)] = [-1 if key is None else v or unknown_symbol(key)
+                                               for key, v in zip(keys, found.tolist())]
+        return out, (None if numbers is None else np.frombuffer(numbers, DTYPE)), np.frombuffer(starts, DTYPE)
