@@ -142,6 +142,9 @@ def test_round_half_up():
     assert noise_count(25, 60) == 15 and noise_count(25, 40) == 10
     assert noise_count(9.9, 5) == 0      # 0.495 -> 0
     assert noise_count(100, 7) == 7 and noise_count(0, 7) == 0
+    # floor, the study's (int)(p * n) for method names
+    assert [noise_count(level, 5, "floor") for level in (10, 19.9, 20, 50, 99.9, 100)] == [0, 0, 1, 2, 4, 5]
+    assert noise_count(35, 10, "floor") == 3 and noise_count(12.5, 100, "floor") == 12
     res = noise_varmisuse(make_samples(5, 5), 10, seed=0)
     assert res.counts["buggy_to_clean"] == 1 and res.counts["clean_to_buggy"] == 1
 

@@ -20,7 +20,7 @@ def sample(label: str, k: int) -> MethodNameSample:
                             lang="java", file=f"F{k}.java", line=k + 1)
 
 
-SIZES = {"get|value": 8, "set|up": 4, "run": 3}
+SIZES = {"get|value": 8, "set|up": 4, "run": 3, "stop": 1}
 
 
 def grouped(seed: int = 3) -> list[MethodNameSample]:
@@ -29,13 +29,13 @@ def grouped(seed: int = 3) -> list[MethodNameSample]:
     return [sample(lab, k) for k, lab in enumerate(labels)]
 
 
-# per group (8, 4, 3): round half up of p% x size
+# per group (8, 4, 3, 1): the floor of p% x size, the study's (int)(p * n)
 EXPECTED = {
-    0: (0, 0, 0),
-    25: (2, 1, 1),  # 2, 1, 0.75 -> 1
-    50: (4, 2, 2),  # 4, 2, 1.5 -> 2
-    75: (6, 3, 2),  # 6, 3, 2.25 -> 2
-    100: (8, 4, 3),
+    0: (0, 0, 0, 0),
+    25: (2, 1, 0, 0),  # 2, 1, 0.75 -> 0, 0.25 -> 0
+    50: (4, 2, 1, 0),  # 4, 2, 1.5 -> 1, 0.5 -> 0: a name used once keeps its label
+    75: (6, 3, 2, 0),  # 6, 3, 2.25 -> 2, 0.75 -> 0
+    100: (8, 4, 3, 1),
 }
 
 
@@ -45,8 +45,8 @@ def test_exact_counts_per_group(level):
     result = noise_methodname(samples, level, seed=11)
     per_group = Counter(samples[i].label for i in result.changed["relabelled"])
     assert tuple(per_group[lab] for lab in SIZES) == EXPECTED[level]
-    assert tuple(noise_count(level, n) for n in SIZES.values()) == EXPECTED[level]
-    assert result.counts == {"samples": 15, "labels": 3, "relabelled": sum(EXPECTED[level])}
+    assert tuple(noise_count(level, n, "floor") for n in SIZES.values()) == EXPECTED[level]
+    assert result.counts == {"samples": 16, "labels": 4, "relabelled": sum(EXPECTED[level])}
     assert result.level == float(level) and result.seed == 11
 
 
@@ -119,4 +119,4 @@ def test_changed_ids_are_written(tmp_path):
     path = write_changed(result, tmp_path / "train_50.jsonl.changed.json")
     data = json.loads(path.read_text())
     assert data["relabelled"] == result.changed["relabelled"] and data["level"] == 50.0
-    assert data["counts"]["relabelled"] == 8
+    assert data["counts"]["relabelled"] == 4 + 2 + 1 + 0

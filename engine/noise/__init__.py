@@ -74,10 +74,16 @@ def level_name(level: float) -> str:
     return f"{level:g}"
 
 
-def noise_count(level: float, n: int) -> int:
-    """floor(level/100 * n + 1/2): round half up, exact on the decimal ``level``
-    (10 % of 5 = 0.5 -> 1, where Python's round() would give 0)."""
+def noise_count(level: float, n: int, rounding: str = "half_up") -> int:
+    """How many of n samples ``level`` % noise changes, exact on the decimal ``level``:
+    ``half_up``, floor(level/100 * n + 1/2) (10 % of 5 = 0.5 -> 1, where Python's round()
+    would give 0); ``floor``, floor(level/100 * n), Java's ``(int)(p * n)`` as the study's
+    method-name noise generator counts (10 % of 5 -> 0)."""
     exact = Fraction(repr(float(level))) * n / 100
+    if rounding == "floor":
+        return math.floor(exact)
+    if rounding != "half_up":
+        raise ValueError(f"unknown rounding {rounding!r}")
     return math.floor(exact + Fraction(1, 2))
 
 
