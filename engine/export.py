@@ -8,6 +8,7 @@ results, mdrafiqulrabin/CI-Memorization) and the memorization extraction's
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from engine.errors import InputError
 from engine.fsutil import atomic_paths
 from engine.metrics import sorted_scores
+from engine.presets import departures
 from engine.store import Store
 
 
@@ -39,8 +41,10 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
       probability score considering all epochs", §5.2).
 
     Splits are named as upstream (``train``, and ``held`` or ``test`` for held-out data),
-    and lines end in CRLF as upstream. All files of one export appear together or not at
-    all.
+    and lines end in CRLF as upstream. ``DIR/study.json`` says what the files are of: the
+    study, its settings and the definitions it used (``"the study's"``, or its departures
+    from them, :func:`engine.presets.departures`). All files of one export appear together
+    or not at all.
     """
     from engine.tasks import get_task
 
@@ -69,25 +73,36 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
 
     for key, head in spec.score_columns.items():
         for split in ("train", "valid"):
-            columns = [_mean_score(store, run, split, key) for run in runs]
+            columns = [_mean_score(store, run, split, key, study["task"]) for run in runs]
             if any(c is None for c in columns):
                 continue
-            n = min(len(c) for c in columns)
-            rows = [[i + 1] + [float(c[i]) for c in columns] for i in range(n)]
+            # runs may score different numbers of samples (buggy ones under noisy labels):
+            # the shorter columns end in empty cells
+            n = max(len(c) for c in columns)
+            rows = [[i + 1] + [float(c[i]) if i < len(c) else "" for c in columns] for i in range(n)]
             file = f"{stem}_{head}_{split_name[split]}.csv" if head else f"{stem}_{split_name[split]}.csv"
             tables[out / "prediction_score" / file] = \
                 [["sample"] + header_levels] + rows
 
-    paths = list(tables)
+    about = {"study": study["id"], "name": study["name"], "task": study["task"], "model": study["model"],
+             "preset": study["preset"], "levels": levels, "seed": study["seed"], "settings": study["config"],
+             "definitions": departures(study["task"], study["config"]) or "the study's"}
+    paths = list(tables) + [out / "study.json"]
     with atomic_paths(*paths) as temps:
         for tmp, path in zip(temps, paths):
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                csv.writer(fh, lineterminator="\r\n").writerows(tables[path])
+                if path.name == "study.json":
+                    json.dump(about, fh, indent=1)
+                    fh.write("\n")
+                else:
+                    csv.writer(fh, lineterminator="\r\n").writerows(tables[path])
     return paths
 
 
-def _mean_score(store: Store, run: dict, split: str, key: str) -> np.ndarray | None:
-    """One run's per-sample ``key`` averaged over its finished epochs, sorted ascending."""
+def _mean_score(store: Store, run: dict, split: str, key: str, task: str) -> np.ndarray | None:
+    """One run's per-sample ``key`` averaged over its finished epochs, over the samples its
+    distribution holds (:func:`engine.tasks.score_values`), sorted ascending."""
+    from engine.tasks import score_values
 
     total = None
     for epoch in range(1, int(run["epochs_done"]) + 1):
@@ -95,7 +110,7 @@ def _mean_score(store: Store, run: dict, split: str, key: str) -> np.ndarray | N
         if path is None or not path.exists():
             return None
         with np.load(path) as arrays:
-            values = arrays[key].astype(np.float64)
+            values = score_values(task, arrays, key)
         total = values if total is None else total + values
     if total is None:
         return None

@@ -88,6 +88,37 @@ def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
     return dict(overrides)
 
 
+CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "varmisuse": {"score": ("target", "predicted"), "objective": ("study", "sum"), "train_eval": ("epoch", "pass")},
+    "methodname": {"score": ("top10", "full"), "train_eval": ("epoch", "pass")},
+}
+"""The definitions a study chooses, per task: the first of each is the study's (the code
+that made the published curves), the default; the README says what each means."""
+
+
+def departures(task: str, cfg: dict) -> list[str]:
+    """``KEY=VALUE`` for each definition of a study's settings that is not the study's
+    (the first of :data:`CHOICES`), and the half-up noise counts of a method-name study
+    made before byrote counted as the study did; empty when it computes what the study did."""
+    found = [f"{key}={cfg[key]}" for key, allowed in CHOICES.get(task, {}).items()
+             if key in cfg and cfg[key] != allowed[0]]
+    if cfg.get("noise_rounding", "floor") != "floor":
+        found.append(f"noise_rounding={cfg['noise_rounding']}")
+    return found
+
+
+def definitions_label(task: str, cfg: dict) -> str:
+    """"the study's definitions", or the departures from them."""
+    found = departures(task, cfg)
+    return "the study's definitions" if not found else "definitions " + ", ".join(found)
+
+
+def _check_choices(kind: str, cfg: dict) -> None:
+    for key, allowed in CHOICES[kind].items():
+        if key in cfg and cfg[key] not in allowed:
+            raise InputError(f"setting {key} must be one of {', '.join(allowed)}, not {cfg[key]!r}", field="set")
+
+
 def _check_dropout(cfg: dict) -> None:
     if not 0 <= cfg["dropout"] < 1:
         raise InputError(f"dropout must be in [0, 1), not {cfg['dropout']}", field="set")
@@ -98,6 +129,12 @@ def _check_varmisuse(cfg: dict) -> None:
         raise InputError(f"hidden_dim {cfg['hidden_dim']} is not a multiple of num_heads {cfg['num_heads']}",
                          field="set")
     _check_dropout(cfg)
+    _check_choices("varmisuse", cfg)
+
+
+def _check_methodname(cfg: dict) -> None:
+    _check_dropout(cfg)
+    _check_choices("methodname", cfg)
 
 
 def _check_lm(cfg: dict) -> None:
@@ -113,4 +150,4 @@ def _check_lm(cfg: dict) -> None:
         raise InputError(f"setting dropout must be below 1, not {cfg['dropout']}", field="set")
 
 
-_CHECKS = {"varmisuse": _check_varmisuse, "methodname": _check_dropout, "lm": _check_lm}
+_CHECKS = {"varmisuse": _check_varmisuse, "methodname": _check_methodname, "lm": _check_lm}

@@ -1,8 +1,10 @@
 """Training the runs of a noise study (Rabin et al. §4.2–4.3), job kind ``train_run``:
 each run trains one model on its noisy copy of the training set (made by
-:func:`engine.launch.create_study`) and, after every epoch, evaluates it on that copy (the
-labels it was trained on) and on the clean held-out set, recording per-sample arrays and
-the metrics of §4.3. The loop is one readable function, as in nanoGPT.
+:func:`engine.launch.create_study`) and records, every epoch, per-sample arrays and the
+metrics of §4.3 on that copy (the labels it was trained on) and on the clean held-out set.
+The training figures are those the model computed while it trained on each sample during
+the epoch (``train_eval=epoch``, the study's logs), or an eval-mode pass after it
+(``train_eval=pass``). The loop is one readable function, as in nanoGPT.
 """
 from __future__ import annotations
 
@@ -77,13 +79,18 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
                 frac = ((epoch - 1) + 0.8 * seen / n_train) / epochs
                 ctx.progress(frac, f"epoch {epoch}/{epochs}: training, loss {loss:.3f}")
 
-        step = train_epoch(spec, model, optim, sched, prepared.train, order, cfg, device, step, report)
+        seen_in_training: dict[str, np.ndarray] = {}
+        step = train_epoch(spec, model, optim, sched, prepared.train, order, cfg, device, step, report,
+                           record=seen_in_training)
         if ctx is not None:
             ctx.progress(((epoch - 1) + 0.8) / epochs, f"epoch {epoch}/{epochs}: evaluating", force=True)
 
         epoch_metrics, array_refs = {}, {}
         for split, encoded in (("train", prepared.train), ("valid", prepared.valid)):
-            arrays = evaluate(spec, model, encoded, cfg, device, ctx)
+            if split == "train" and cfg.get("train_eval", "epoch") == "epoch":
+                arrays = seen_in_training  # the training figures as the study logged them
+            else:
+                arrays = evaluate(spec, model, encoded, cfg, device, ctx)
             arrays.update(spec.extra_arrays(lambda enc: evaluate(spec, model, enc, cfg, device, ctx),
                                             prepared, split, arrays))
             epoch_metrics[split] = spec.epoch_metrics(arrays, encoded, prepared)
@@ -117,9 +124,12 @@ def build_training(spec, model_name: str, cfg: dict, prepared, device, seed: int
 
 
 def train_epoch(spec, model, optim, sched, encoded, order, cfg: dict, device, step: int = 0,
-                report=None) -> int:
-    """One pass over ``encoded`` in ``order``: the plain loop of forward, mean per-sample
-    loss, backward, clipping and an optimizer step. Returns the new step count."""
+                report=None, record: dict | None = None) -> int:
+    """One pass over ``encoded`` in ``order``: the plain loop of forward, the task's
+    objective, backward, clipping and an optimizer step. Returns the new step count.
+    ``record`` (a dict) receives the per-sample outputs of the pass as the model computed
+    them while training (dropout on), in the split's own order, as the study logged its
+    training figures."""
     import torch
 
     model.train()
@@ -127,8 +137,8 @@ def train_epoch(spec, model, optim, sched, encoded, order, cfg: dict, device, st
     for batch in spec.batches(encoded, order, cfg):
         batch = batch.to(device)
         with autocast(device):
-            out = spec.outputs(model, batch)
-        loss = out["loss"].float().mean()
+            out = spec.outputs(model, batch, cfg)
+        loss = spec.objective(out, cfg)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.get("grad_clip"):
@@ -137,30 +147,40 @@ def train_epoch(spec, model, optim, sched, encoded, order, cfg: dict, device, st
         sched.step()
         step += 1
         seen += len(batch)
+        if record is not None:
+            _collect(record, out, batch, len(encoded))
         if report is not None:
             report(seen, loss.item())
+    if record is not None:
+        record["sample"] = np.asarray(encoded.kept, dtype=np.int64)
     return step
 
 
 def evaluate(spec, model, encoded, cfg: dict, device, ctx=None) -> dict[str, np.ndarray]:
-    """Per-sample outputs over a whole split, in the split's own order."""
+    """Per-sample outputs over a whole split, in the split's own order, in eval mode."""
     import torch
 
-    n = len(encoded)
     columns: dict[str, np.ndarray] = {}
     model.eval()
     with torch.no_grad():
-        for batch in spec.batches(encoded, np.arange(n), cfg):
+        for batch in spec.batches(encoded, np.arange(len(encoded)), cfg):
             if ctx is not None:
                 ctx.check_cancel()
             batch = batch.to(device)
             with autocast(device):
-                out = spec.outputs(model, batch)
-            idx = batch.index.cpu().numpy()
-            for key, value in out.items():
-                value = value.detach().float().cpu().numpy() if value.dtype.is_floating_point else value.cpu().numpy()
-                if key not in columns:
-                    columns[key] = np.zeros(n, dtype=value.dtype)
-                columns[key][idx] = value
+                out = spec.outputs(model, batch, cfg)
+            _collect(columns, out, batch, len(encoded))
     columns["sample"] = np.asarray(encoded.kept, dtype=np.int64)
     return columns
+
+
+def _collect(columns: dict[str, np.ndarray], out: dict, batch, n: int) -> None:
+    """A batch's per-sample outputs into ``columns`` (one array of n per output), at the
+    batch's sample positions."""
+    idx = batch.index.cpu().numpy()
+    for key, value in out.items():
+        value = value.detach()
+        value = value.float().cpu().numpy() if value.dtype.is_floating_point else value.cpu().numpy()
+        if key not in columns:
+            columns[key] = np.zeros(n, dtype=value.dtype)
+        columns[key][idx] = value

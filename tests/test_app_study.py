@@ -89,7 +89,8 @@ def commit(store: Store, run_id: int, i: int, epoch: int) -> None:
         rel = Path("runs") / str(run_id) / f"epoch{epoch}_{split}.npz"
         path = store.file_path(str(rel))
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, loc_score=loc_scores(i, epoch, split), rep_score=np.full(4, 0.25 * (i + 1)))
+        np.savez(path, loc_score=loc_scores(i, epoch, split), rep_score=np.full(4, 0.25 * (i + 1)),
+                 has_bug=np.ones(4, bool))
         refs[split] = (str(rel), 4)
     store.commit_epoch(run_id, epoch, metrics, refs)
 

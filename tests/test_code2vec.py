@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import random
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -88,7 +89,14 @@ def test_paper_preset_is_code2vecs_published_configuration():
     # (AdamOptimizer() with TensorFlow's default learning rate 0.001)
     assert (cfg["token_embed_dim"], cfg["path_embed_dim"], cfg["code_dim"]) == (128, 128, 384)
     assert cfg["code_dim"] == 2 * cfg["token_embed_dim"] + cfg["path_embed_dim"]  # context_vector_size
-    assert cfg["max_contexts"] == 200 and cfg["batch_size"] == 1024 and cfg["lr"] == 0.001
+    assert cfg["max_contexts"] == 200 and cfg["lr"] == 0.001
+    # Rabin et al. §4.2: batches of 256 for Java-Small/Med, 128 for Java-Top10
+    assert cfg["batch_size"] == 256 and load_preset("paper-top10", "methodname")["batch_size"] == 128
+    assert {k: v for k, v in load_preset("paper-top10", "methodname").items() if k != "batch_size"} == {
+        k: v for k, v in cfg.items() if k != "batch_size"}
+    assert (cfg["score"], cfg["train_eval"]) == ("top10", "epoch")  # the study's definitions by default
+    with pytest.raises(InputError, match="setting score must be one of top10, full, not 'best'"):
+        load_preset("paper", "methodname", {"score": "best"})
     assert cfg["dropout"] == pytest.approx(1 - 0.75)  # DROPOUT_KEEP_RATE
     assert (cfg["token_vocab_size"], cfg["path_vocab_size"], cfg["target_vocab_size"]) == (1301136, 911417, 261245)
     assert cfg["capacity"] == 1.0
@@ -203,13 +211,31 @@ def test_outputs_by_hand():
     batch = C2VBatch(index=torch.arange(2), starts=torch.zeros(2, 1, dtype=torch.long),
                      paths=torch.zeros(2, 1, dtype=torch.long), ends=torch.zeros(2, 1, dtype=torch.long),
                      mask=torch.ones(2, 1, dtype=torch.bool), target=torch.tensor([0, 3]))
-    out = code2vec_outputs(logits, batch, legal)
+    out = code2vec_outputs(logits, batch, legal, score="full")
     q = F.softmax(logits, dim=-1)
     assert out["pred"].tolist() == [3, 3]  # the best legal name, never OOV or "_"
-    assert torch.allclose(out["score"], q[:, 3])  # softmax over ALL names, at the prediction
+    assert torch.allclose(out["score"], q[:, 3])  # the paper's: softmax over ALL names, at the prediction
     assert torch.allclose(out["loss"], -torch.log(q[[0, 1], [0, 3]]))  # OOV target: -log q(OOV)
     assert out["correct"].tolist() == [False, True]
     assert out["target"].tolist() == [0, 3]
+
+
+def test_top10_score_by_hand():
+    """The study's score: the largest of the softmax over the 10 largest logits (by hand:
+    logits 0..11, so the top 10 are 2..11 and the score is 1 / sum_{j=0..9} e^-j), never
+    below 0.1; the paper's full softmax falls toward 0 as names are added."""
+    logits = torch.arange(12, dtype=torch.float32)[None, :].repeat(2, 1)
+    logits[1] = 0.0  # twelve equal names: top 10 equal, score exactly 1/10
+    legal = torch.ones(12, dtype=torch.bool)
+    batch = SimpleNamespace(target=torch.tensor([11, 0]))
+    out = code2vec_outputs(logits, batch, legal)
+    by_hand = 1 / sum(math.exp(-j) for j in range(10))
+    assert out["score"].tolist() == pytest.approx([by_hand, 0.1])
+    full = code2vec_outputs(logits, batch, legal, score="full")["score"]
+    assert full.tolist() == pytest.approx([1 / sum(math.exp(-j) for j in range(12)), 1 / 12])
+    small = code2vec_outputs(torch.tensor([[2.0, 1.0, 0.0]]), SimpleNamespace(target=torch.tensor([0])),
+                             torch.ones(3, dtype=torch.bool))["score"]  # fewer than 10 names: all of them
+    assert small.tolist() == pytest.approx([math.exp(2) / (math.exp(2) + math.exp(1) + 1)])
 
 
 def test_padding_and_empty_rows_do_not_leak():
@@ -265,8 +291,11 @@ def test_study_loop_runs_the_model_and_the_metrics():
         def batches(self, encoded, order, cfg):
             return iter_c2v_batches(encoded, order, cfg)
 
-        def outputs(self, model, batch):
+        def outputs(self, model, batch, cfg):
             return code2vec_outputs(model(batch), batch, model.legal)
+
+        def objective(self, out, cfg):
+            return out["loss"].mean()
 
     torch.manual_seed(0)
     samples = learnable(120, seed=4)
@@ -280,6 +309,19 @@ def test_study_loop_runs_the_model_and_the_metrics():
                           QUICK, device)
     arrays = study.evaluate(Spec(), model, enc, QUICK, device)
     assert arrays["sample"].tolist() == enc.kept.tolist()
+
+    # the training figures as recorded during the epoch: each sample once, at its own
+    # position; with nothing to learn (lr 0) and no dropout they are the eval pass's
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)
+    still = torch.optim.lr_scheduler.LambdaLR(frozen, lambda s: 1.0)
+    seen: dict = {}
+    model.dropout.p = 0.0
+    study.train_epoch(Spec(), model, frozen, still, enc, np.random.default_rng(1).permutation(len(enc)),
+                      QUICK, device, record=seen)
+    again = study.evaluate(Spec(), model, enc, QUICK, device)
+    assert seen["sample"].tolist() == enc.kept.tolist()
+    for key in ("loss", "pred", "score", "correct", "target"):
+        assert np.allclose(seen[key], again[key], atol=1e-5), key
     m = methodname_metrics(arrays, enc.labels, vocabs.targets.itos)
     assert m["f1_score"] >= 0.9 and m["exact_match"] >= 0.9 and 0 < m["mean_score"] <= 1
     assert m["exact_match"] == pytest.approx(arrays["correct"].mean())

@@ -138,6 +138,11 @@ def test_varmisuse_metrics_hand_table():
     # -1.25-0.75-0.75+1.25+7.5+15 = 21; n * sum = 6 * 8 = 48 -> 21/48 = 0.4375
     # (unordered pair differences sum to 21, ordered 42, / (2*6*8 = 96) = 0.4375)
     assert m["gini_loss"] == pytest.approx(0.4375)
+    # one Gini per head. Location, all samples: sorted 0.25,0.25,0.5,1.0,1.25,2.0 (sum 5.25):
+    # -1.25-0.75-0.5+1.0+3.75+10 = 12.25 over 6 * 5.25 = 31.5 -> 7/18
+    assert m["gini_loc_loss"] == pytest.approx(7 / 18)
+    # repair, buggy samples only: 0.25,1.0,1.5 (sum 2.75), weights -2,0,2: 2.5 / 8.25 -> 10/33
+    assert m["gini_rep_loss"] == pytest.approx(10 / 33)
     # loc_score over all: 0.8+0.6+0.4+0.9+0.5+0.7 = 3.9 -> 0.65
     assert m["mean_score_loc"] == pytest.approx(0.65)
     # rep_score over buggy: 0.9+0.5+0.7 = 2.1 -> 0.7

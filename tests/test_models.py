@@ -183,6 +183,33 @@ def test_pointer_outputs_hand_computed():
     assert out["loc_pred"].item() == 1 and not out["loc_correct"].item()
 
 
+def test_repair_score_is_the_true_targets_mass_or_the_predicted_repairs():
+    # P_rep over candidates 1, 2, 3 = [.25, .5, .25]; "x" at 1 is correct (mass .25), "y" at
+    # 2 and 3 holds .75. The study logged the true target's mass; the paper's prose scores
+    # the predicted repair, "y".
+    batch = hand_batch(4, candidates=[1, 2, 3], var_ids=[0, 1, 1], targets=[1], has_bug=True, error_location=1)
+    loc, rep = torch.zeros(1, 4), torch.tensor([[0.0, 0.0, math.log(2), 0.0]])
+    assert pointer_outputs(loc, rep, batch)["rep_score"].item() == pytest.approx(0.25, abs=1e-6)
+    assert pointer_outputs(loc, rep, batch, score="predicted")["rep_score"].item() == pytest.approx(0.75, abs=1e-6)
+    clean = hand_batch(4, candidates=[1, 2, 3], var_ids=[0, 1, 1], targets=[], has_bug=False, error_location=0)
+    for score in ("target", "predicted"):
+        assert pointer_outputs(loc, rep, clean, score=score)["rep_score"].item() == 0
+
+
+def test_objective_weights_repair_over_the_buggy_samples():
+    """The study's objective: mean L_loc over all samples + mean L_rep over the buggy ones;
+    ``sum``: mean of L_loc + L_rep over all."""
+    from engine.models.pointer import pointer_objective
+
+    out = {"loc_loss": torch.tensor([1.0, 2.0, 3.0, 6.0]), "rep_loss": torch.tensor([4.0, 0.0, 2.0, 0.0]),
+           "has_bug": torch.tensor([True, False, True, False])}
+    out["loss"] = out["loc_loss"] + out["rep_loss"]
+    assert pointer_objective(out).item() == pytest.approx(3.0 + 3.0)       # 12/4 + 6/2
+    assert pointer_objective(out, "sum").item() == pytest.approx(18 / 4)  # (3 + 2 + 5 + 6) / 4
+    none = {**out, "has_bug": torch.zeros(4, dtype=torch.bool), "rep_loss": torch.zeros(4)}
+    assert pointer_objective(none).item() == pytest.approx(3.0)  # no buggy sample: no repair term
+
+
 def test_pointer_outputs_gradients_are_finite_without_targets_or_candidates():
     batch = hand_batch(3, candidates=[], var_ids=[], targets=[], has_bug=True, error_location=1)
     loc = torch.zeros(1, 3, requires_grad=True)

@@ -1,6 +1,7 @@
 """The store: schema, WAL, locations, atomic epoch commits, the job queue."""
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -276,6 +277,38 @@ def test_a_version_5_database_keeps_its_shards_without_times(tmp_path):
     assert (old["bytes"], old["seconds"], old["cpu_seconds"]) == (10, None, None)
     s.finish_shard(1, 1, "scans/1/shards/1.npz", 20, 2, 0, 0.5, 0.25)
     assert (s.finished_shards(1)[1]["seconds"], s.finished_shards(1)[1]["cpu_seconds"]) == (0.5, 0.25)
+
+
+def test_a_version_6_database_marks_its_studies_with_byrotes_first_definitions(tmp_path):
+    """Migration 7: studies made before byrote computed the study's definitions keep their
+    results and say which definitions they used; new studies use the study's."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine.presets import definitions_label, departures
+    from engine.store import schema
+
+    path = tmp_path / "v6.db"
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    for version in range(1, 7):
+        schema.MIGRATIONS[version](db)
+    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '6')")
+    for task, config in (("varmisuse", {"lr": 0.001}), ("methodname", {"batch_size": 1024})):
+        db.execute("INSERT INTO studies(name, task, model, preset, epochs, seed, device, train_path, valid_path, "
+                   "levels, config, created) VALUES ('old', ?, 'm', 'quick', 1, 0, 'cpu', 't', 'v', '[0]', ?, 1.0)",
+                   [task, json.dumps(config)])
+    db.conn.commit()
+    db.conn.close()
+
+    s = Store(path)
+    old_vm, old_mn = s.study(1)["config"], s.study(2)["config"]
+    assert old_vm == {"lr": 0.001, "score": "predicted", "objective": "sum", "train_eval": "pass"}
+    assert old_mn == {"batch_size": 1024, "score": "full", "train_eval": "pass", "noise_rounding": "half_up"}
+    assert departures("methodname", old_mn) == ["score=full", "train_eval=pass", "noise_rounding=half_up"]
+    assert definitions_label("varmisuse", old_vm) == "definitions score=predicted, objective=sum, train_eval=pass"
+    from engine.presets import load_preset
+    assert definitions_label("varmisuse", load_preset("quick")) == "the study's definitions"
 
 
 def test_every_sort_order_of_the_browser_has_its_index(store):

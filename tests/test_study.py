@@ -78,6 +78,11 @@ def test_study_records_every_epoch(store, dataset, tmp_path):
     stem = f"Great_{Path(dataset.train_path).stem}"
     assert f"accuracy/{stem}_Localization_held.csv" in names and f"gini_loss/{stem}_train.csv" in names
     assert f"accuracy/{stem}_Repair_train.csv" in names and f"loss/{stem}_held.csv" in names
+    # one Gini per head, as the study published them, beside the Gini of L_loc + L_rep
+    assert {f"gini_loss/{stem}_Localization_train.csv", f"gini_loss/{stem}_Repair_train.csv"} <= names
+    about = json.loads((tmp_path / "curves" / "study.json").read_text())
+    assert about["definitions"] == "the study's" and about["settings"]["train_eval"] == "epoch"
+    assert (about["task"], about["model"], about["levels"]) == ("varmisuse", "great", [0.0, 100.0])
     raw = (tmp_path / "curves" / "gini_loss" / f"{stem}_train.csv").read_bytes()
     assert raw.startswith(b"epoch,0_percent,100_percent\r\n")  # CRLF, as upstream
     with open(tmp_path / "curves" / "gini_loss" / f"{stem}_train.csv", newline="") as fh:
@@ -91,6 +96,12 @@ def test_study_records_every_epoch(store, dataset, tmp_path):
     assert rows[0] == ["sample", "0_percent", "100_percent"]
     col = [float(r[1]) for r in rows[1:]]
     assert col == sorted(col) and len(col) == store.runs(sid)[0]["n_valid"]
+    # the repair head's scores: buggy samples only, each the mass on the true target
+    with open(tmp_path / "curves" / "prediction_score" / f"{stem}_Repair_held.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    with np.load(store.array_path(store.runs(sid)[0]["id"], 1, "valid")) as a:
+        n_buggy = int(a["has_bug"].sum())
+    assert len(rows) - 1 == n_buggy < store.runs(sid)[0]["n_valid"]
 
     # an export that cannot finish writes nothing at all
     from engine.errors import InputError

@@ -59,7 +59,11 @@ def varmisuse_metrics(arrays: Mapping[str, np.ndarray]) -> dict[str, float]:
       localized and repaired;
     - ``loss``, ``loc_loss``, ``rep_loss``: means over all samples (so loss = loc_loss +
       rep_loss);
-    - ``gini_loss``: :func:`gini` of the per-sample ``loss`` (§4.3.3);
+    - ``gini_loss``: :func:`gini` of the per-sample ``loss`` (§4.3.3: L_VM = L_loc + L_rep);
+    - ``gini_loc_loss`` and ``gini_rep_loss``: one Gini per head, as the study published
+      them (``gini_loss/GGNN_Py150_Localization_train.csv`` and ``..._Repair_...``): of
+      ``loc_loss`` over all samples, and of ``rep_loss`` over the buggy samples (its
+      score distribution's samples; a bug-free sample has no repair loss, §4.3.1);
     - ``mean_score_loc``: mean ``loc_score`` over all samples (§4.3.1);
     - ``mean_score_repair``: mean ``rep_score`` over buggy samples (§4.3.1: repair
       predictions are ignored for bug-free samples);
@@ -108,6 +112,8 @@ def varmisuse_metrics(arrays: Mapping[str, np.ndarray]) -> dict[str, float]:
         "loc_loss": mean(loc_loss),
         "rep_loss": mean(rep_loss),
         "gini_loss": gini(loss),
+        "gini_loc_loss": gini(loc_loss),
+        "gini_rep_loss": gini(rep_loss[buggy]),
         "mean_score_loc": mean(a["loc_score"].astype(np.float64)),
         "mean_score_repair": mean(a["rep_score"].astype(np.float64)[buggy]),
         "n": float(n),
@@ -124,6 +130,8 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "loc_loss": MetricInfo("mean location loss -log P_loc(bug-location)", False, "4.3.3"),
     "rep_loss": MetricInfo("mean repair loss -log P_rep(repair-name), 0 when bug-free", False, "4.3.3"),
     "gini_loss": MetricInfo("Gini coefficient of per-sample loss (spread of loss)", None, "4.3.3"),
+    "gini_loc_loss": MetricInfo("Gini coefficient of per-sample location loss", None, "4.3.3"),
+    "gini_rep_loss": MetricInfo("Gini coefficient of per-sample repair loss, buggy samples", None, "4.3.3"),
     "mean_score_loc": MetricInfo("mean predicted score of the location head", None, "4.3.1"),
     "mean_score_repair": MetricInfo("mean predicted score of the repair head, buggy samples", None, "4.3.1"),
     "n": MetricInfo("samples", None, ""),

@@ -105,7 +105,11 @@ class Code2Vec(nn.Module):
         return v @ self.targets.weight.float().T
 
 
-def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor) -> dict[str, torch.Tensor]:
+TOP_K = 10
+"""code2vec's ``TOP_K_WORDS_CONSIDERED_DURING_PREDICTION``: the names its prediction ranks."""
+
+
+def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: str = "top10") -> dict[str, torch.Tensor]:
     """Per-sample loss, prediction and score ([B] each) of one batch:
 
     - ``loss`` = -log q(true name) under the softmax over all names (§4.3.3, code2vec's
@@ -115,7 +119,12 @@ def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor) -> dict[s
     - ``pred``: the argmax over the *legal* names only (code2vec
       ``filter_impossible_names``: never OOV, only letters, digits and ``|``;
       :func:`~engine.metrics.methodname.legal_name`);
-    - ``score`` = q(pred), the predicted score of §4.3.1 (softmax over all names);
+    - ``score``, the predicted score of §4.3.1 (Figure 4): with ``score="top10"`` (the
+      default, what the study logged) the largest of the softmax over the 10 largest
+      logits, as code2vec normalizes its top-k prediction (tech-srl/code2vec
+      ``tensorflow_model.py``, ``tf.nn.top_k`` then ``tf.nn.softmax`` of the top scores):
+      never below 0.1; with ``score="full"`` (the paper's formula) q(pred) under the
+      softmax over all names, which falls toward 0 on a large vocabulary;
     - ``correct``: pred == target and target != OOV (equal ids; the epoch metric compares
       the strings, :func:`~engine.metrics.methodname.exact_match`, which agrees unless two
       vocabulary names differ only in case or separators);
@@ -129,10 +138,15 @@ def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor) -> dict[s
         loss = -logp.gather(1, target[:, None])[:, 0]
         masked = logp.masked_fill(~legal, float("-inf")) if bool(legal.any()) else logp
         best, pred = masked.max(dim=-1)
+        if score == "top10":
+            top = logits.float().topk(min(TOP_K, logits.shape[-1]), dim=-1).values
+            chosen = torch.softmax(top, dim=-1)[:, 0]
+        else:
+            chosen = best.exp()
         return {
             "loss": loss,
             "pred": pred,
-            "score": best.exp(),
+            "score": chosen,
             "correct": (pred == target) & (target != 0),
             "target": target,
         }

@@ -25,7 +25,8 @@ class PointerHead(nn.Module):
         return logits[..., 0], logits[..., 1]
 
 
-def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch) -> dict[str, torch.Tensor]:
+def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch,
+                    score: str = "target") -> dict[str, torch.Tensor]:
     """Per-sample loss, predictions and scores ([B] each) of one batch:
 
     - two logits per token from the final states: localization and repair;
@@ -41,9 +42,12 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch) -
     - localization is correct when ``argmax P_loc`` is the error location; repair is
       correct when the correct variable holds at least half of ``P_rep`` (§4.3.2), never
       for bug-free samples;
-    - the "predicted score" (§4.3.1) is ``P_loc`` at the predicted location, and the
-      largest per-variable repair mass (the predicted repair's probability; 0 for
-      bug-free samples).
+    - the "predicted score" (§4.3.1) is ``P_loc`` at the predicted location; for repair,
+      with ``score="target"`` (the default, what the study logged for its Figure 5:
+      CI-Memorization's GREAT fork logs the repair probability of the true target), the
+      mass on the correct variable, ``rep_target_mass``; with ``score="predicted"`` (the
+      paper's prose, "the score of the predicted" repair) the largest per-variable mass.
+      0 for bug-free samples, which the repair metrics leave out (§4.3.1).
 
     Computed in float32 whatever autocast is in force, with log-softmax and logsumexp.
     """
@@ -74,7 +78,8 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch) -
         probs = torch.where(cands, rep_logp.exp(), torch.zeros_like(rep_logp))
         slots = (batch.var_ids + 1).clamp(min=0)
         per_var = torch.zeros(probs.shape[0], probs.shape[1] + 1, device=probs.device).scatter_add_(1, slots, probs)
-        rep_score = torch.where(has_bug, per_var[:, 1:].max(dim=-1).values, torch.zeros_like(log_mass))
+        chosen = rep_target_mass if score == "target" else per_var[:, 1:].max(dim=-1).values
+        rep_score = torch.where(has_bug, chosen, torch.zeros_like(log_mass))
 
         return {
             "loss": loc_loss + rep_loss,
@@ -88,3 +93,16 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch) -
             "rep_score": rep_score,
             "has_bug": has_bug,
         }
+
+
+def pointer_objective(out: dict[str, torch.Tensor], objective: str = "study") -> torch.Tensor:
+    """The training loss of a batch. ``study`` (the default): the mean localization loss
+    over all samples plus the mean repair loss over the buggy ones, as the study's models
+    trained (VHellendoorn/ICLR20-Great ``running/meta_model.py``: the repair loss is
+    weighted by ``is_buggy`` and divided by their number). ``sum``: the mean over all
+    samples of L_loc + L_rep (§4.3.3's per-sample loss; the repair term then weighs about
+    half as much, by the share of buggy samples)."""
+    if objective == "sum":
+        return out["loss"].float().mean()
+    buggy = out["has_bug"].float()
+    return out["loc_loss"].float().mean() + (out["rep_loss"].float() * buggy).sum() / buggy.sum().clamp(min=1.0)

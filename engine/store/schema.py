@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -210,7 +210,27 @@ def _migrate_6(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE scan_shards ADD COLUMN cpu_seconds REAL")
 
 
+LEGACY_DEFINITIONS = {
+    "varmisuse": {"score": "predicted", "objective": "sum", "train_eval": "pass"},
+    "methodname": {"score": "full", "train_eval": "pass", "noise_rounding": "half_up"},
+}
+"""What the studies made before migration 7 computed (byrote's first definitions): the
+largest per-variable repair mass, code2vec's full softmax, the mean of L_loc + L_rep,
+training figures from an eval-mode pass, method-name noise counts rounded half up."""
+
+
+def _migrate_7(db: sqlite_utils.Database) -> None:
+    """Studies name the definitions they were made with (engine.presets.CHOICES): the
+    studies made before keep their results and are marked with byrote's first definitions
+    (:data:`LEGACY_DEFINITIONS`), so the app and the exports say which they used."""
+    for row in list(db.query("SELECT id, task, config FROM studies")):
+        config = json.loads(row["config"] or "{}")
+        for key, value in LEGACY_DEFINITIONS.get(row["task"], {}).items():
+            config.setdefault(key, value)
+        db.execute("UPDATE studies SET config = ? WHERE id = ?", [json.dumps(config), row["id"]])
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
-    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
+    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7,
 }

@@ -40,6 +40,26 @@ TASK_SCORE_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
+# task name -> per-sample score array -> the boolean array naming the samples its
+# distribution holds: the repair head scores buggy samples only (§4.3.1: "repair
+# predictions are ignored for bug-free samples"; the published Repair prediction_score
+# files hold only those).
+TASK_SCORE_SAMPLES: dict[str, dict[str, str]] = {
+    "varmisuse": {"rep_score": "has_bug"},
+    "methodname": {},
+}
+
+
+def score_values(task: str, arrays, column: str):
+    """The per-sample ``column`` of an epoch's arrays over the samples its distribution
+    holds (:data:`TASK_SCORE_SAMPLES`), as float64."""
+    import numpy as np
+
+    values = np.asarray(arrays[column], dtype=np.float64)
+    mask = TASK_SCORE_SAMPLES.get(task, {}).get(column)
+    return values if mask is None else values[np.asarray(arrays[mask], dtype=bool)]
+
+
 class Task(Protocol):
     name: str
     score_columns: dict[str, str]  # per-sample score array -> name in exported files
@@ -55,7 +75,8 @@ class Task(Protocol):
     def prepare(self, train: list[Any], valid: list[Any], cfg: dict) -> Any: ...
     def build_model(self, model: str, cfg: dict, prepared: Any) -> Any: ...
     def batches(self, encoded: Any, order: Any, cfg: dict) -> Any: ...
-    def outputs(self, model: Any, batch: Any) -> dict: ...
+    def outputs(self, model: Any, batch: Any, cfg: dict) -> dict: ...
+    def objective(self, out: dict, cfg: dict) -> Any: ...
     def extra_arrays(self, predict: Any, prepared: Any, split: str, arrays: dict) -> dict: ...
     def epoch_metrics(self, arrays: dict, encoded: Any, prepared: Any) -> dict[str, float]: ...
 

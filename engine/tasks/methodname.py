@@ -140,10 +140,14 @@ class MethodNameTask:
 
         return iter_c2v_batches(encoded, order, cfg)
 
-    def outputs(self, model, batch) -> dict:
+    def outputs(self, model, batch, cfg: dict) -> dict:
         from engine.models.code2vec import code2vec_outputs
 
-        return code2vec_outputs(model(batch), batch, model.legal)
+        return code2vec_outputs(model(batch), batch, model.legal, cfg.get("score", "top10"))
+
+    def objective(self, out: dict, cfg: dict):
+        """code2vec's loss: the mean cross-entropy over the batch."""
+        return out["loss"].float().mean()
 
     def extra_arrays(self, predict, prepared: Prepared, split: str, arrays: dict) -> dict[str, np.ndarray]:
         """Per-sample ``csr_evaluated`` and ``critical`` on the held-out split (§4.3.4)."""

@@ -39,6 +39,8 @@ class VarMisuseTask:
         "joint_accuracy": ("accuracy", "Joint"),
         "loc_loss": ("loss", "Localization"),
         "rep_loss": ("loss", "Repair"),
+        "gini_loc_loss": ("gini_loss", "Localization"),
+        "gini_rep_loss": ("gini_loss", "Repair"),
         "mean_score_loc": ("mean_score", "Localization"),
         "mean_score_repair": ("mean_score", "Repair"),
     }
@@ -81,11 +83,16 @@ class VarMisuseTask:
 
         return iter_batches(encoded, order, cfg)
 
-    def outputs(self, model, batch) -> dict:
+    def outputs(self, model, batch, cfg: dict) -> dict:
         from engine.models.pointer import pointer_outputs
 
         loc_logits, rep_logits = model(batch)
-        return pointer_outputs(loc_logits, rep_logits, batch)
+        return pointer_outputs(loc_logits, rep_logits, batch, cfg.get("score", "target"))
+
+    def objective(self, out: dict, cfg: dict):
+        from engine.models.pointer import pointer_objective
+
+        return pointer_objective(out, cfg.get("objective", "study"))
 
     def extra_arrays(self, predict, prepared: Prepared, split: str, arrays: dict) -> dict[str, np.ndarray]:
         return {}

@@ -15,8 +15,9 @@ from textual_plotext import PlotextPlot
 
 from engine.errors import InputError
 from engine.overview import STATE_ORDER
+from engine.presets import definitions_label
 from engine.results import fmt_value, result_rows, summary
-from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS
+from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS, score_values
 from tui.curves import (
     bounds,
     curve_series,
@@ -136,12 +137,13 @@ class StudyScreen(PolledScreen, SubScreen):
         scores = []
         if epoch is not None and column is not None:
             for run in runs:
-                points = self._sorted_scores(store, run["id"], epoch, split, column)
+                points = self._sorted_scores(store, run["id"], epoch, split, column, task)
                 if points is not None:
                     scores.append((float(run["level"]), *points))
 
         title = (f"[b]study {study['id']}: {escape(study['name'] or '')}[/]  {task} · {study['model']} · "
-                 f"{study['preset']} preset · levels {', '.join(level_label(v) for v in study['levels'])} · "
+                 f"{study['preset']} preset · {escape(definitions_label(task, study['config']))} · "
+                 f"levels {', '.join(level_label(v) for v in study['levels'])} · "
                  f"{state_summary(study, runs, store.jobs_of('study', self.study_id))}")
         return StudyView(
             study=study, title=title, split=split, names=names, metric=metric, curves=curves,
@@ -151,7 +153,7 @@ class StudyScreen(PolledScreen, SubScreen):
                                                         TASK_HEADLINES.get(task, ()))),
         )
 
-    def _sorted_scores(self, store, run_id: int, epoch: int, split: str, column: str):
+    def _sorted_scores(self, store, run_id: int, epoch: int, split: str, column: str, task: str):
         """One run's sorted scores at one epoch, or None; cached (a finished epoch's arrays
         never change)."""
         import zipfile
@@ -165,7 +167,8 @@ class StudyScreen(PolledScreen, SubScreen):
                 return None  # not finished yet: ask again at the next poll
             try:
                 with np.load(path) as arrays:
-                    points = sorted_scores(arrays[column], POINTS) if column in arrays else None
+                    points = (sorted_scores(score_values(task, arrays, column), POINTS)
+                              if column in arrays else None)
             except (ValueError, zipfile.BadZipFile):  # not an npz: it will not heal
                 points = None
             self._score_cache[key] = points

@@ -24,6 +24,7 @@ class StudyForm(LaunchForm):
     def fields(self) -> Iterator[Widget]:
         task = next(iter(TASK_MODELS))
         presets = preset_names(task)
+        self._shown = {"model": tuple(TASK_MODELS[task]), "preset": tuple(presets)}  # the choices each select shows
         yield self.field("task", "Task", Select(options(TASK_MODELS), value=task, allow_blank=False))
         yield self.field("train", "Training file", self.text_input(placeholder="path/to/train.jsonl"))
         yield self.field("valid", "Held-out file", self.text_input(placeholder="path/to/valid.jsonl"))
@@ -40,9 +41,11 @@ class StudyForm(LaunchForm):
         if event.select.id == "task" and event.value is not Select.NULL:
             for name, choices in (("model", TASK_MODELS[event.value]), ("preset", preset_names(event.value))):
                 select = self.query_one(f"#{name}", Select)
-                if select.value not in choices:
+                if self._shown.get(name) != tuple(choices):  # each task has its own (paper-top10 is code2vec's)
+                    self._shown[name] = tuple(choices)
+                    kept = select.value if select.value in choices else choices[0]
                     select.set_options(options(choices))
-                    select.value = choices[0]
+                    select.value = kept
 
     def values(self) -> dict | None:
         from engine.noise import parse_levels
