@@ -66,6 +66,18 @@ def cmd_results(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from rich.console import Console
+
+    from cli.tables import comparison_table
+    from engine.compare import compare
+
+    store = open_store(args)
+    Console().print(comparison_table(store.study(args.study), compare(store, args.study, args.reference),
+                                     args.reference))
+    return 0
+
+
 def cmd_export_curves(args) -> int:
     from engine.export import export_curves
 
@@ -111,7 +123,7 @@ def register(c: Commands) -> None:
                    help="varmisuse: transformer, ggnn or great; methodname: code2vec")
     p.add_argument("--noise", default="0,25,50,75,100", metavar="LEVELS")
     p.add_argument("--epochs", type=positive, default=10)
-    p.add_argument("--preset", default="quick", metavar="NAME", help="quick or paper")
+    p.add_argument("--preset", default="quick", metavar="NAME", help="quick, paper (or paper-top10 for code2vec)")
     p.add_argument("--seed", type=seed, default=0)
     device_option(p)
     p.add_argument("--name", metavar="TEXT")
@@ -125,6 +137,12 @@ def register(c: Commands) -> None:
 
     p = c.add("results", cmd_results, "the last epoch of each run of a study")
     p.add_argument("--study", type=positive, required=True, metavar="ID")
+
+    p = c.add("compare", cmd_compare, "a study's curves beside published ones: the last epoch of each, per level")
+    p.add_argument("--study", type=positive, required=True, metavar="ID")
+    p.add_argument("--reference", required=True, metavar="DIR",
+                   help="a folder of published curves, <metric>/<Model>_<data>[_<Head>]_<split>.csv "
+                        "(CI-Memorization's data/summary/data/<task>/<noise type>/)")
 
     export = c.group("export", "write results in upstream formats")
     p = c.add("curves", cmd_export_curves, "one CSV per metric and split, one column per noise level", export)

@@ -5,6 +5,7 @@ import time
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from engine.noise import level_name
 from engine.overview import duration
@@ -41,6 +42,21 @@ def results_table(store: Store, study_id: int) -> Table:
         table.add_column(f"{level_name(row['level'])}%", justify="right")
     for name, values in result_rows(rows, TASK_HEADLINES[study["task"]]):
         table.add_row(name, *[fmt_value(v) for v in values])
+    return table
+
+
+def comparison_table(study: dict, rows: list, reference: str) -> Table:
+    """``byrote compare``: per published curve and level, the last epoch of each (``ep``)
+    and the difference (``diff``), study - published (names from files: plain text, never markup)."""
+    table = Table(title=Text(f"study {study['id']} ({study['model']}, {study['preset']} preset) beside {reference}"),
+                  box=None, header_style="bold")
+    for col in ("curve", "level", "published", "ep", "study", "ep", "diff"):
+        table.add_column(col, justify="left" if col == "curve" else "right", no_wrap=col == "curve")
+    for r in rows:
+        diff = r.difference
+        table.add_row(Text(r.curve), f"{level_name(r.level)}%", fmt_value(r.published), str(r.published_epoch),
+                      fmt_value(r.value), "-" if r.epoch is None else str(r.epoch),
+                      "-" if diff is None else f"{diff:+.4f}")
     return table
 
 

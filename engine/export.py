@@ -56,18 +56,13 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("not a directory", out)
-    model = spec.display_names.get(study["model"], study["model"])
-    stem = f"{model}_{Path(study['train_path']).stem}"
-    split_name = {"train": "train", "valid": spec.heldout_name}
+    stem, split_name = _naming(study, spec)
     levels = [r["level"] for r in runs]
     header_levels = [_column(level) for level in levels]
     tables: dict[Path, list[list]] = {}
 
-    for split, name in store.metric_names(study_id):
-        table = store.metric_table(study_id, split, name)
+    for (folder, file), (table, _) in curve_tables(store, study_id).items():
         epochs = sorted({e for per in table.values() for e in per})
-        folder, head = spec.export_names.get(name, (name, None))
-        file = f"{stem}_{head}_{split_name[split]}.csv" if head else f"{stem}_{split_name[split]}.csv"
         rows = [[e] + [table.get(level, {}).get(e, "") for level in levels] for e in epochs]
         tables[out / folder / file] = [["epoch"] + header_levels] + rows
 
@@ -97,6 +92,29 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
                 else:
                     csv.writer(fh, lineterminator="\r\n").writerows(tables[path])
     return paths
+
+
+def _naming(study: dict, spec) -> tuple[str, dict[str, str]]:
+    """``<Model>_<dataset>`` and the splits' names in the published files."""
+    model = spec.display_names.get(study["model"], study["model"])
+    return f"{model}_{Path(study['train_path']).stem}", {"train": "train", "valid": spec.heldout_name}
+
+
+def curve_tables(store: Store, study_id: int) -> dict[tuple[str, str], tuple[dict, str]]:
+    """Every metric curve of a study under its published name: ``(folder, file name)`` ->
+    (``{level: {epoch: value}}``, the metric), e.g. ``("gini_loss",
+    "GGNN_stdlib_Localization_train.csv")``."""
+    from engine.tasks import get_task
+
+    study = store.study(study_id)
+    spec = get_task(study["task"])
+    stem, split_name = _naming(study, spec)
+    found = {}
+    for split, name in store.metric_names(study_id):
+        folder, head = spec.export_names.get(name, (name, None))
+        file = f"{stem}_{head}_{split_name[split]}.csv" if head else f"{stem}_{split_name[split]}.csv"
+        found[(folder, file)] = (store.metric_table(study_id, split, name), name)
+    return found
 
 
 def _mean_score(store: Store, run: dict, split: str, key: str, task: str) -> np.ndarray | None:

@@ -1,0 +1,126 @@
+"""A study beside published curves (``byrote compare``): how a user checks a reproduction.
+
+The published results of Rabin et al. (mdrafiqulrabin/CI-Memorization,
+``data/summary/data/<task>/<noise type>/``) are one CSV per metric, head and split,
+``<metric>/<Model>_<dataset>[_<Head>]_<split>.csv``, with the header
+``epoch,0_percent,25_percent,...``. :func:`export_curves <engine.export.export_curves>`
+writes a study's curves under the same names, so a curve of the study and a published one
+are the same quantity when their metric folder, model, head and split agree (the dataset
+part names what each was trained on, and may differ).
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import InputError
+from engine.export import curve_tables
+from engine.store import Store
+
+
+@dataclass
+class Comparison:
+    """One metric at one noise level: the last epoch of each curve, and the difference
+    (study - published)."""
+    curve: str              # folder/Model_Head_split, the dataset part left out
+    level: float
+    published_epoch: int
+    published: float
+    epoch: int | None
+    value: float | None
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.value is None else self.value - self.published
+
+
+def curve_key(folder: str, file: str, heads: set[str]) -> tuple[str, str, str, str] | None:
+    """``(folder, Model, Head, split)`` of a published file name (Head "" for none), or None
+    when the name has not the published shape."""
+    if not file.endswith(".csv"):
+        return None
+    parts = file[:-len(".csv")].split("_")
+    if len(parts) < 3:
+        return None
+    middle = parts[1:-1]
+    head = middle[-1] if len(middle) > 1 and middle[-1] in heads else ""
+    return folder, parts[0], head, parts[-1]
+
+
+def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dict[float, dict[int, float]]]]:
+    """Every curve file under ``folder/<metric>/`` (``epoch,<level>_percent,...``):
+    key (:func:`curve_key`) -> (path, ``{level: {epoch: value}}``). Score distributions
+    (header ``sample,...``) are not curves and are left out."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("no such directory", folder)
+    found = {}
+    for path in sorted(folder.glob("*/*.csv")):
+        key = curve_key(path.parent.name, path.name, heads)
+        if key is None:
+            continue
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        if not rows or rows[0][:1] != ["epoch"]:
+            continue
+        levels = []
+        for name in rows[0][1:]:
+            try:
+                levels.append(float(name.removesuffix("_percent")) if name.endswith("_percent") else math.nan)
+            except ValueError:
+                levels.append(math.nan)
+        table: dict[float, dict[int, float]] = {level: {} for level in levels if level == level}
+        for line, row in enumerate(rows[1:], start=2):
+            try:
+                epoch = int(row[0])
+                for level, cell in zip(levels, row[1:]):
+                    if level == level and cell.strip():
+                        table[level][epoch] = float(cell)
+            except (ValueError, IndexError):
+                raise InputError(f"{path}:{line}: not an epoch and numbers: {','.join(row)[:60]!r}") from None
+        found[key] = (path, table)
+    return found
+
+
+def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparison]:
+    """Per curve of the study that the reference publishes, and per noise level of the
+    study: the last epoch of the published curve and of the study's. Refuses a reference
+    with no curve of the study's model, metrics and splits, and a matching file that lacks
+    one of the study's levels (naming the file and the column)."""
+    from engine.tasks import get_task
+
+    study = store.study(study_id)
+    spec = get_task(study["task"])
+    heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
+    ours = {}
+    for (folder, file), (table, _) in curve_tables(store, study_id).items():
+        key = curve_key(folder, file, heads)
+        if key is not None:
+            ours[key] = table
+    published = read_published(Path(reference), heads)
+    matched = sorted(set(ours) & set(published))
+    if not matched:
+        model = spec.display_names.get(study["model"], study["model"])
+        theirs = sorted({f"{k[1]}" for k in published}) or ["none"]
+        raise InputError(f"no published curve matches study {study_id}'s ({model}; the folder has curves of "
+                         f"{', '.join(theirs)})", Path(reference))
+    levels = [float(level) for level in study["levels"]]
+    out = []
+    for key in matched:
+        path, table = published[key]
+        for level in levels:
+            if level not in table:
+                raise InputError(f"{path}: no column {level:g}_percent (the study has level {level:g} %)")
+        folder, model, head, split = key
+        name = f"{folder}/{model}{'_' + head if head else ''}_{split}"
+        for level in levels:
+            theirs = table[level]
+            if not theirs:
+                continue
+            last = max(theirs)
+            mine = ours[key].get(level, {})
+            epoch = max(mine) if mine else None
+            out.append(Comparison(name, level, last, theirs[last], epoch, None if epoch is None else mine[epoch]))
+    return out

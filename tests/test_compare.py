@@ -1,0 +1,96 @@
+"""byrote compare: a study's curves beside the published ones (tests/data/ci_memorization:
+GGNN on Py150, CI-Memorization's X_Injecting_Repair curves)."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from engine.compare import compare, curve_key
+from engine.errors import InputError
+from engine.store import Store
+
+PUBLISHED = Path(__file__).parent / "data/ci_memorization/data/summary/data/variable_misuse/X_Injecting_Repair"
+LEVELS = (0.0, 25.0, 50.0, 75.0, 100.0)
+
+
+def make_study(db: Path, model: str = "ggnn") -> int:
+    """A VarMisuse study of 2 epochs, its figures set by hand: level i has loc_accuracy
+    0.1 * epoch + 0.01 * i on the training split, repair_accuracy 0.5 + 0.1 * i held out,
+    gini_loc_loss 0.2 on the training split at every level."""
+    store = Store(db)
+    sid = store.add_study(name="vm", task="varmisuse", model=model, preset="quick", epochs=2, seed=0, device="cpu",
+                          train_path="/d/stdlib.jsonl", valid_path="/d/stdlib.valid.jsonl", levels=list(LEVELS),
+                          config={}, created=1.0)
+    for i, level in enumerate(LEVELS):
+        run = store.add_run(study_id=sid, level=level, seed=0, epochs=2, epochs_done=0, train_path="t",
+                            changed_path="c", created=1.0)
+        for epoch in (1, 2):
+            store.commit_epoch(run, epoch, {
+                "train": {"loc_accuracy": 0.1 * epoch + 0.01 * i, "gini_loc_loss": 0.2},
+                "valid": {"repair_accuracy": 0.5 + 0.1 * i},
+            }, {})
+    store.close()
+    return sid
+
+
+def last_row(path: Path) -> list[str]:
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))[-1]
+
+
+def test_curve_names_lose_their_dataset():
+    heads = {"Localization", "Repair"}
+    assert curve_key("accuracy", "GGNN_Py150_Localization_train.csv", heads) == ("accuracy", "GGNN", "Localization",
+                                                                                 "train")
+    assert curve_key("loss", "GGNN_my_data_held.csv", heads) == ("loss", "GGNN", "", "held")
+    assert curve_key("f1_score", "code2vec_java-top10_test.csv", heads) == ("f1_score", "code2vec", "", "test")
+    assert curve_key("x", "notes.txt", heads) is None and curve_key("x", "a_b.csv", heads) is None
+
+
+def test_the_study_beside_the_published_ggnn_curves(tmp_path):
+    db = tmp_path / "s.db"
+    sid = make_study(db)
+    rows = compare(Store(db), sid, PUBLISHED)
+    curves = sorted({r.curve for r in rows})
+    # the three curves both have (the study has no NoBug or loss curve there)
+    assert curves == ["accuracy/GGNN_Localization_train", "accuracy/GGNN_Repair_held",
+                      "gini_loss/GGNN_Localization_train"]
+    published = last_row(PUBLISHED / "accuracy" / "GGNN_Py150_Localization_train.csv")
+    loc = [r for r in rows if r.curve == "accuracy/GGNN_Localization_train"]
+    assert [r.level for r in loc] == list(LEVELS)
+    for i, r in enumerate(loc):
+        assert (r.published_epoch, r.epoch) == (int(published[0]), 2)
+        assert r.published == pytest.approx(float(published[i + 1]))
+        assert r.value == pytest.approx(0.2 + 0.01 * i)
+        assert r.difference == pytest.approx(0.2 + 0.01 * i - float(published[i + 1]))
+
+
+def test_a_reference_that_does_not_fit_is_refused(tmp_path):
+    db = tmp_path / "s.db"
+    sid = make_study(db, model="great")
+    with pytest.raises(InputError, match="no published curve matches study 1's .Great; the folder has curves of GGNN"):
+        compare(Store(db), sid, PUBLISHED)
+    with pytest.raises(InputError, match="no such directory"):
+        compare(Store(db), sid, tmp_path / "missing")
+    short = tmp_path / "short" / "accuracy"
+    short.mkdir(parents=True)
+    (short / "Great_Py150_Localization_train.csv").write_text("epoch,0_percent,25_percent\r\n1,0.5,0.4\r\n")
+    with pytest.raises(InputError, match=r"Great_Py150_Localization_train.csv: no column 50_percent"):
+        compare(Store(db), sid, tmp_path / "short")
+    (short / "Great_Py150_Localization_train.csv").write_text("epoch,0_percent\r\n1,0.5\r\nx,y\r\n")
+    with pytest.raises(InputError, match=r"Great_Py150_Localization_train.csv:3: not an epoch and numbers"):
+        compare(Store(db), sid, tmp_path / "short")
+
+
+def test_compare_command(tmp_path, capsys):
+    db = tmp_path / "s.db"
+    sid = make_study(db)
+    assert main(["--db", str(db), "compare", "--study", str(sid), "--reference", str(PUBLISHED)]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy/GGNN_Localization_train" in out and "diff" in out and "-0.4699" in out
+    assert main(["--db", str(db), "compare", "--study", str(sid), "--reference", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such directory" in err[0]
