@@ -46,14 +46,14 @@ def cmd_study(args) -> int:
 
 
 def overrides(args) -> dict:
-    """--set pairs, with --capacity and --csr-samples as named shortcuts."""
+    """--set pairs, with --capacity, --csr-samples, --eval-every and --heldout-samples as
+    named shortcuts."""
     from engine.presets import parse_settings
 
     settings = parse_settings(args.set)
-    if args.capacity is not None:
-        settings["capacity"] = args.capacity
-    if args.csr_samples is not None:
-        settings["csr_samples"] = args.csr_samples
+    for key in ("capacity", "csr_samples", "eval_every", "heldout_samples"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
     return settings
 
 
@@ -133,6 +133,11 @@ def register(c: Commands) -> None:
                    help="methodname: size multiplier of code2vec (the paper's over-capacity contrast)")
     p.add_argument("--csr-samples", type=seed, metavar="N",
                    help="methodname: held-out samples whose critical sample ratio is measured each epoch")
+    p.add_argument("--eval-every", type=seed, metavar="N",
+                   help="training samples between evaluations: the x-axis becomes steps, as the study's "
+                        "VarMisuse curves (paper preset: 250000); 0: whole epochs")
+    p.add_argument("--heldout-samples", type=seed, metavar="M",
+                   help="evaluate on a fixed seeded subset of M held-out samples (paper preset: 25000); 0: all")
     mode_options(p, "the runs", "train in this process")
 
     p = c.add("results", cmd_results, "the last epoch of each run of a study")

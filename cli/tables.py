@@ -9,6 +9,7 @@ from rich.text import Text
 
 from engine.noise import level_name
 from engine.overview import duration
+from engine.presets import axis_unit
 from engine.results import fmt_value, result_rows, summary
 from engine.store import Store
 from engine.tasks import TASK_HEADLINES
@@ -37,10 +38,11 @@ def results_table(store: Store, study_id: int) -> Table:
     rows = summary(store, study_id)
     table = Table(title=f"study {study_id}: {study['name']} ({study['model']}, {study['preset']} preset)",
                   header_style="bold")
-    table.add_column("metric at the last epoch")
+    unit = axis_unit(study["config"] or {})
+    table.add_column(f"metric at the last {unit}")
     for row in rows:
         table.add_column(f"{level_name(row['level'])}%", justify="right")
-    for name, values in result_rows(rows, TASK_HEADLINES[study["task"]]):
+    for name, values in result_rows(rows, TASK_HEADLINES[study["task"]], unit):
         table.add_row(name, *[fmt_value(v) for v in values])
     return table
 

@@ -50,7 +50,8 @@ def curve_key(folder: str, file: str, heads: set[str]) -> tuple[str, str, str, s
 
 
 def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dict[float, dict[int, float]]]]:
-    """Every curve file under ``folder/<metric>/`` (``epoch,<level>_percent,...``):
+    """Every curve file under ``folder/<metric>/`` (``epoch,<level>_percent,...``, or
+    ``step,...`` as byrote exports a study evaluated in steps):
     key (:func:`curve_key`) -> (path, ``{level: {epoch: value}}``). Score distributions
     (header ``sample,...``) are not curves and are left out."""
     folder = Path(folder)
@@ -63,7 +64,7 @@ def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dic
             continue
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.reader(fh))
-        if not rows or rows[0][:1] != ["epoch"]:
+        if not rows or rows[0][:1] not in (["epoch"], ["step"]):
             continue
         levels = []
         for name in rows[0][1:]:

@@ -16,7 +16,7 @@ import numpy as np
 from engine.errors import InputError
 from engine.fsutil import atomic_paths
 from engine.metrics import sorted_scores
-from engine.presets import departures
+from engine.presets import axis_unit, departures
 from engine.store import Store
 
 
@@ -33,7 +33,8 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
     mdrafiqulrabin/CI-Memorization:
 
     - ``DIR/<metric>/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
-      ``epoch,0_percent,25_percent,...``: one row per epoch, one column per noise level,
+      ``epoch,0_percent,25_percent,...`` (``step,...`` for a study evaluated every
+      ``eval_every`` samples): one row per epoch, one column per noise level,
       e.g. ``accuracy/GGNN_stdlib_Localization_held.csv``.
     - ``DIR/prediction_score/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
       ``sample,0_percent,...``: each sample's predicted score averaged over all epochs,
@@ -64,7 +65,7 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
     for (folder, file), (table, _) in curve_tables(store, study_id).items():
         epochs = sorted({e for per in table.values() for e in per})
         rows = [[e] + [table.get(level, {}).get(e, "") for level in levels] for e in epochs]
-        tables[out / folder / file] = [["epoch"] + header_levels] + rows
+        tables[out / folder / file] = [[axis_unit(study["config"] or {})] + header_levels] + rows
 
     for key, head in spec.score_columns.items():
         for split in ("train", "valid"):
@@ -118,21 +119,30 @@ def curve_tables(store: Store, study_id: int) -> dict[tuple[str, str], tuple[dic
 
 
 def _mean_score(store: Store, run: dict, split: str, key: str, task: str) -> np.ndarray | None:
-    """One run's per-sample ``key`` averaged over its finished epochs, over the samples its
-    distribution holds (:func:`engine.tasks.score_values`), sorted ascending."""
-    from engine.tasks import score_values
+    """One run's per-sample ``key`` averaged over the epochs (or steps) that scored each
+    sample, over the samples its distribution holds (:func:`engine.tasks.score_mask`),
+    sorted ascending."""
+    from engine.tasks import score_mask
 
-    total = None
+    ids, values = [], []
     for epoch in range(1, int(run["epochs_done"]) + 1):
         path = store.array_path(run["id"], epoch, split)
         if path is None or not path.exists():
             return None
         with np.load(path) as arrays:
-            values = score_values(task, arrays, key)
-        total = values if total is None else total + values
-    if total is None:
+            value = arrays[key].astype(np.float64)
+            sample = arrays["sample"] if "sample" in arrays else np.arange(len(value))
+            mask = score_mask(task, arrays, key)
+        if mask is not None:
+            value, sample = value[mask], sample[mask]
+        ids.append(sample)
+        values.append(value)
+    if not ids:
         return None
-    return sorted_scores(total / int(run["epochs_done"]))
+    _, where = np.unique(np.concatenate(ids), return_inverse=True)
+    where = where.ravel()
+    means = np.bincount(where, np.concatenate(values)) / np.bincount(where)
+    return sorted_scores(means)
 
 
 # -- memorization extraction ------------------------------------------------------------------

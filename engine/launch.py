@@ -71,7 +71,8 @@ def create_study(
             path = require_file(given)
             samples[split] = (path, spec.read(str(path)))  # read now, not in the worker hours later
             spec.check(cfg, samples[split][1], str(path))
-    (train_path, train_samples), (valid_path, _) = samples["train"], samples["valid"]
+    (train_path, train_samples), (valid_path, valid_samples) = samples["train"], samples["valid"]
+    check_protocol(cfg, len(train_samples), len(valid_samples))
     # every level's noise is drawn before anything is written: an impossible level
     # (too few eligible samples) leaves no half-made study behind
     with field("levels"):
@@ -104,6 +105,22 @@ def create_study(
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
     return study_id
+
+
+def check_protocol(cfg: dict, n_train: int, n_valid: int) -> None:
+    """The study's step protocol fits the data: ``eval_every`` (training samples between
+    evaluations, 0 for whole epochs) from one batch (``batch_size``, where batches count
+    samples) up to the training set; ``heldout_samples`` (0 for all) no more than the
+    held-out set."""
+    every, heldout = int(cfg.get("eval_every", 0)), int(cfg.get("heldout_samples", 0))
+    if every and every < int(cfg.get("batch_size", 1)):
+        raise InputError(f"--eval-every {every} is below the batch size ({cfg['batch_size']})", field="set")
+    if every > n_train:
+        raise InputError(f"--eval-every {every:,} is above the training set ({n_train:,} samples); "
+                         "choose a smaller step, or 0 for whole epochs", field="set")
+    if heldout > n_valid:
+        raise InputError(f"--heldout-samples {heldout:,} is more than the held-out set ({n_valid:,} samples); "
+                         "choose fewer, or 0 for all", field="set")
 
 
 # -- memorization extraction -------------------------------------------------------------

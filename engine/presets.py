@@ -16,7 +16,8 @@ from importlib import resources
 from engine.errors import InputError
 
 KINDS = ("varmisuse", "methodname", "lm")
-ZERO_ALLOWED = frozenset({"csr_samples"})  # positive by default, but 0 means "no CSR measurement"
+# positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set
+ZERO_ALLOWED = frozenset({"csr_samples", "eval_every", "heldout_samples"})
 EOT = "<|endoftext|>"  # the language model's one special token
 
 
@@ -94,6 +95,12 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """The definitions a study chooses, per task: the first of each is the study's (the code
 that made the published curves), the default; the README says what each means."""
+
+
+def axis_unit(cfg: dict) -> str:
+    """What a study's x-axis counts: ``step`` (``eval_every`` training samples, the study's
+    VarMisuse protocol) or ``epoch``."""
+    return "step" if int(cfg.get("eval_every", 0) or 0) else "epoch"
 
 
 def departures(task: str, cfg: dict) -> list[str]:

@@ -31,14 +31,15 @@ def fmt_value(value) -> str:
     return str(value)
 
 
-def result_rows(runs: list[dict], headline: Sequence[str]) -> list[tuple[str, list]]:
+def result_rows(runs: list[dict], headline: Sequence[str], unit: str = "epoch") -> list[tuple[str, list]]:
     """The last epoch of each level as table rows, as ``byrote results`` prints them: the
-    epoch, then each headline metric held-out and train (rows without any value left out).
+    epoch (``unit``: or the step), then each headline metric held-out and train (rows
+    without any value left out).
 
     ``runs`` is :func:`summary` (one dict per run, by level); cells are raw values (None
     where missing).
     """
-    rows: list[tuple[str, list]] = [("epoch", [r["epoch"] for r in runs])]
+    rows: list[tuple[str, list]] = [(unit, [r["epoch"] for r in runs])]
     for split, label in (("valid", "held-out"), ("train", "train")):
         for name in headline:
             values = [r.get(f"{split}.{name}") for r in runs]

@@ -44,9 +44,12 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
     cfg = study["config"]
     device = resolve_device(study["device"])
     seed, epochs = int(run["seed"]), int(run["epochs"])
+    every = int(cfg.get("eval_every", 0))
+    unit = "step" if every else "epoch"
 
     train = spec.read(str(store.file_path(run["train_path"])))
-    valid = spec.read(str(store.heldout_path(study["id"], study["valid_path"])))
+    valid = heldout_subset(spec.read(str(store.heldout_path(study["id"], study["valid_path"]))),
+                           int(cfg.get("heldout_samples", 0)), int(study["seed"]))
     prepared = spec.prepare(train, valid, cfg)
     if len(prepared.train) == 0:
         raise InputError("no training sample fits the preset's max_len", run["train_path"])
@@ -71,24 +74,25 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
     n_train = len(prepared.train)
     for epoch in range(done + 1, epochs + 1):
         torch.manual_seed(epoch_seed(seed, epoch))
-        order = np.random.default_rng(epoch_seed(seed, epoch)).permutation(n_train)
+        order = stream_order(seed, epoch, n_train, every)
 
-        def report(seen: int, loss: float, epoch=epoch) -> None:
+        def report(seen: int, loss: float, epoch=epoch, size=len(order)) -> None:
             if ctx is not None:
                 ctx.check_cancel()
-                frac = ((epoch - 1) + 0.8 * seen / n_train) / epochs
-                ctx.progress(frac, f"epoch {epoch}/{epochs}: training, loss {loss:.3f}")
+                frac = ((epoch - 1) + 0.8 * seen / size) / epochs
+                ctx.progress(frac, f"{unit} {epoch}/{epochs}: training, loss {loss:.3f}")
 
         seen_in_training: dict[str, np.ndarray] = {}
         step = train_epoch(spec, model, optim, sched, prepared.train, order, cfg, device, step, report,
                            record=seen_in_training)
         if ctx is not None:
-            ctx.progress(((epoch - 1) + 0.8) / epochs, f"epoch {epoch}/{epochs}: evaluating", force=True)
+            ctx.progress(((epoch - 1) + 0.8) / epochs, f"{unit} {epoch}/{epochs}: evaluating", force=True)
 
         epoch_metrics, array_refs = {}, {}
         for split, encoded in (("train", prepared.train), ("valid", prepared.valid)):
             if split == "train" and cfg.get("train_eval", "epoch") == "epoch":
-                arrays = seen_in_training  # the training figures as the study logged them
+                # the training figures as the study logged them: the samples of this epoch or step
+                arrays, encoded = _seen(seen_in_training, encoded, order)
             else:
                 arrays = evaluate(spec, model, encoded, cfg, device, ctx)
             arrays.update(spec.extra_arrays(lambda enc: evaluate(spec, model, enc, cfg, device, ctx),
@@ -98,7 +102,7 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
             with atomic_path(store.file_path(str(rel))) as tmp:
                 with open(tmp, "wb") as fh:
                     np.savez(fh, **arrays)
-            array_refs[split] = (str(rel), len(encoded))
+            array_refs[split] = (str(rel), len(arrays["sample"]))
         ckpt = _checkpoint_path(store, run_id, epoch)
         with atomic_path(ckpt) as tmp:
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
@@ -108,7 +112,56 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
         if old.exists() and not cfg.get("keep_checkpoints"):
             old.unlink()
         if ctx is not None:
-            ctx.progress(epoch / epochs, f"epoch {epoch}/{epochs} done", force=True)
+            ctx.progress(epoch / epochs, f"{unit} {epoch}/{epochs} done", force=True)
+
+
+def stream_order(seed: int, number: int, n: int, every: int = 0) -> np.ndarray:
+    """The training samples of epoch ``number`` (``every`` 0: a permutation of all n,
+    seeded by (seed, epoch)) or of step ``number`` (``every`` > 0, the study's protocol:
+    positions ``(number-1)*every`` to ``number*every`` of the stream of those epoch
+    permutations one after another; a step may end in the next epoch). From (seed,
+    number) alone, so a run resumed at a step boundary draws what it would have."""
+    if not every:
+        return np.random.default_rng(epoch_seed(seed, number)).permutation(n)
+    parts, at, end = [], (number - 1) * every, number * every
+    while at < end:
+        epoch, offset = at // n + 1, at % n
+        take = min(end - at, n - offset)
+        parts.append(np.random.default_rng(epoch_seed(seed, epoch)).permutation(n)[offset:offset + take])
+        at += take
+    return np.concatenate(parts)
+
+
+def heldout_subset(samples: list, size: int, seed: int) -> list:
+    """``size`` held-out samples, the same for every run of a study (a permutation seeded by
+    the study's seed, its first ``size`` in file order); all of them when ``size`` is 0 or
+    not below their number."""
+    if not 0 < size < len(samples):
+        return samples
+    chosen = np.sort(np.random.default_rng(epoch_seed(seed, 0)).permutation(len(samples))[:size])
+    return [samples[i] for i in chosen.tolist()]
+
+
+class _Labels:
+    """The part of an encoded split the epoch metrics read (``labels``, ``kept``), for a
+    subset of its samples."""
+
+    def __init__(self, encoded, idx: np.ndarray):
+        labels = getattr(encoded, "labels", None)
+        self.labels = None if labels is None else [labels[i] for i in idx.tolist()]
+        self.kept = np.asarray(encoded.kept)[idx]
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+
+def _seen(arrays: dict[str, np.ndarray], encoded, order: np.ndarray):
+    """The recorded training arrays of the samples an epoch or step trained on, and the
+    matching part of the split (a whole epoch: all of it, unchanged)."""
+    if len(order) == len(encoded) and len(np.unique(order)) == len(encoded):
+        return arrays, encoded
+    idx = np.unique(order)  # a sample seen twice in a step: its last values
+    return {key: value[idx] for key, value in arrays.items()}, _Labels(encoded, idx)
 
 
 def build_training(spec, model_name: str, cfg: dict, prepared, device, seed: int):

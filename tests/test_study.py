@@ -257,3 +257,62 @@ def test_csr_samples_may_be_zero_but_not_negative():
         check_settings({"csr_samples": 200}, {"csr_samples": -1}, "quick")
     with pytest.raises(InputError, match="must be positive"):
         check_settings({"batch_size": 128}, {"batch_size": 0}, "quick")
+
+
+def test_stream_order_by_hand():
+    """Steps of 3 over 5 samples: step 1 is epoch 1's first three, step 2 its last two and
+    epoch 2's first, step 3 epoch 2's next three; without steps, an epoch's permutation."""
+    from engine.runtime import epoch_seed
+    from engine.study import stream_order
+
+    perm = {e: np.random.default_rng(epoch_seed(7, e)).permutation(5).tolist() for e in (1, 2, 3)}
+    assert stream_order(7, 1, 5, 3).tolist() == perm[1][:3]
+    assert stream_order(7, 2, 5, 3).tolist() == perm[1][3:] + perm[2][:1]
+    assert stream_order(7, 3, 5, 3).tolist() == perm[2][1:4]
+    assert stream_order(7, 2, 5).tolist() == perm[2]
+    assert stream_order(7, 3, 5, 5).tolist() == perm[3]  # steps of a whole epoch are epochs
+
+
+def test_heldout_subset_is_fixed_by_the_study_seed():
+    from engine.study import heldout_subset
+
+    items = list(range(100))
+    a, b = heldout_subset(items, 10, 3), heldout_subset(items, 10, 3)
+    assert a == b and len(a) == 10 and a == sorted(a) and a != heldout_subset(items, 10, 4)
+    assert heldout_subset(items, 0, 3) == items and heldout_subset(items, 100, 3) == items
+
+
+@pytest.mark.slow
+def test_the_step_protocol_records_steps_and_resumes_at_a_step(store, dataset, tmp_path):
+    """eval_every samples a step, evaluated on heldout_samples; a run stopped after a step
+    and resumed ends with exactly the metrics of one never stopped; the axis says step."""
+    steps = {"eval_every": 64, "heldout_samples": 12}
+
+    def study(seed):
+        return create_study(store, task="varmisuse", train=str(dataset.train_path), valid=str(dataset.valid_path),
+                            model="ggnn", levels=[0.0], epochs=3, preset="quick", seed=seed, device="cpu",
+                            overrides={**TINY, **steps})
+
+    whole, stopped = study(5), study(5)
+    (run,) = store.runs(whole)
+    train_run(store, run["id"])
+    (later,) = store.runs(stopped)
+    store.update_run(later["id"], epochs=1)  # stop after the first step ...
+    train_run(store, later["id"])
+    store.update_run(later["id"], epochs=3)  # ... and resume from its checkpoint
+    train_run(store, later["id"])
+    for split in ("train", "valid"):
+        a = {(m["epoch"], m["name"]): m["value"] for m in store.metrics(run["id"], split)}
+        b = {(m["epoch"], m["name"]): m["value"] for m in store.metrics(later["id"], split)}
+        assert a == b and {e for e, _ in a} == {1, 2, 3}
+    n_train = store.runs(whole)[0]["n_train"]
+    for step in (1, 2, 3):
+        with np.load(store.array_path(run["id"], step, "train")) as arrays:
+            assert 0 < len(arrays["loss"]) <= 64 < n_train  # the samples of the step
+        with np.load(store.array_path(run["id"], step, "valid")) as arrays:
+            assert len(arrays["loss"]) <= 12  # the fixed held-out subset (less what max_len drops)
+    from engine.export import export_curves
+
+    export_curves(store, whole, tmp_path / "x")
+    header = (tmp_path / "x" / "loss" / f"GGNN_{Path(dataset.train_path).stem}_held.csv").read_text().split(",")[0]
+    assert header == "step"

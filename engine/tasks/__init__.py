@@ -50,14 +50,23 @@ TASK_SCORE_SAMPLES: dict[str, dict[str, str]] = {
 }
 
 
+def score_mask(task: str, arrays, column: str):
+    """Which samples the distribution of ``column`` holds (:data:`TASK_SCORE_SAMPLES`): a
+    boolean array, or None for all."""
+    import numpy as np
+
+    mask = TASK_SCORE_SAMPLES.get(task, {}).get(column)
+    return None if mask is None else np.asarray(arrays[mask], dtype=bool)
+
+
 def score_values(task: str, arrays, column: str):
     """The per-sample ``column`` of an epoch's arrays over the samples its distribution
-    holds (:data:`TASK_SCORE_SAMPLES`), as float64."""
+    holds (:func:`score_mask`), as float64."""
     import numpy as np
 
     values = np.asarray(arrays[column], dtype=np.float64)
-    mask = TASK_SCORE_SAMPLES.get(task, {}).get(column)
-    return values if mask is None else values[np.asarray(arrays[mask], dtype=bool)]
+    mask = score_mask(task, arrays, column)
+    return values if mask is None else values[mask]
 
 
 class Task(Protocol):

@@ -15,7 +15,7 @@ from textual_plotext import PlotextPlot
 
 from engine.errors import InputError
 from engine.overview import STATE_ORDER
-from engine.presets import definitions_label
+from engine.presets import axis_unit, definitions_label
 from engine.results import fmt_value, result_rows, summary
 from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS, score_values
 from tui.curves import (
@@ -54,13 +54,15 @@ class StudyView:
     scores: Series
     levels: list[float]
     results: list[tuple[str, list]]  # the last epoch's table: (row label, value per level)
+    unit: str = "epoch"  # or "step": what the x-axis counts (engine.presets.axis_unit)
 
 
 def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
     """'epoch 2/3, 1 running, 2 queued': how far the runs are, and their jobs' states."""
     done = [int(r["epochs_done"] or 0) for r in runs] or [0]
     lo, hi = min(done), max(done)
-    epochs = f"epoch {lo}/{study['epochs']}" if lo == hi else f"epochs {lo}-{hi}/{study['epochs']}"
+    unit = axis_unit(study["config"] or {})
+    epochs = f"{unit} {lo}/{study['epochs']}" if lo == hi else f"{unit}s {lo}-{hi}/{study['epochs']}"
     counts = Counter(j["state"] for j in jobs)
     states = ", ".join(f"{counts[s]} {s}" for s in STATE_ORDER if counts[s])
     return f"{epochs}, {states or 'no jobs'}"
@@ -150,7 +152,8 @@ class StudyScreen(PolledScreen, SubScreen):
             epochs=epochs, epoch=epoch, columns=columns, column=column, scores=scores,
             levels=[float(r["level"]) for r in runs],
             results=once("results", lambda: result_rows(summary(store, self.study_id),
-                                                        TASK_HEADLINES.get(task, ()))),
+                                                        TASK_HEADLINES.get(task, ()), axis_unit(study["config"]))),
+            unit=axis_unit(study["config"] or {}),
         )
 
     def _sorted_scores(self, store, run_id: int, epoch: int, split: str, column: str, task: str):
@@ -208,7 +211,7 @@ class StudyScreen(PolledScreen, SubScreen):
         plt = widget.plt
         plt.clear_figure()
         plt.title(title)
-        plt.xlabel("epoch")
+        plt.xlabel(view.unit)
         for level, xs, ys in view.curves:
             plt.plot(xs, ys, label=level_label(level), color=level_colour(level), marker="braille")
         epochs = sorted({x for _, xs, _ in view.curves for x in xs})
@@ -224,7 +227,7 @@ class StudyScreen(PolledScreen, SubScreen):
         label = SPLITS[view.split]
         head = view.columns.get(view.column) or ""  # "" for a task with one score head
         title = " ".join(filter(None, (label, head, "scores"))) + ("" if view.epoch else ": none yet")
-        xlabel = f"epoch {view.epoch} · sample rank 0-1" if view.epoch else ""
+        xlabel = f"{view.unit} {view.epoch} · sample rank 0-1" if view.epoch else ""
         if not self._changed("scores", (title, xlabel, view.scores)):
             return
         widget = self.query_one("#scores", PlotextPlot)
