@@ -38,7 +38,7 @@ def cmd_study(args) -> int:
     study_id = create_study(
         store, task=args.task, train=args.train, valid=args.valid, model=args.model,
         levels=parse_levels(args.noise), epochs=args.epochs, preset=args.preset,
-        seed=args.seed, device=args.device, name=args.name, overrides=overrides(args),
+        seed=args.seed, device=args.device, name=args.name, overrides=overrides(args), reference=args.reference,
     )
     job_ids = [j["id"] for j in store.jobs_of("study", study_id)]
     print(f"study {study_id}: {len(job_ids)} runs queued (jobs {', '.join(map(str, job_ids))})")
@@ -136,6 +136,8 @@ def register(c: Commands) -> None:
     p.add_argument("--eval-every", type=seed, metavar="N",
                    help="training samples between evaluations: the x-axis becomes steps, as the study's "
                         "VarMisuse curves (paper preset: 250000); 0: whole epochs")
+    p.add_argument("--reference", metavar="DIR",
+                   help="published curves to draw beside the study's, dotted (the layout of byrote compare)")
     p.add_argument("--heldout-samples", type=seed, metavar="M",
                    help="evaluate on a fixed seeded subset of M held-out samples (paper preset: 25000); 0: all")
     mode_options(p, "the runs", "train in this process")

@@ -125,3 +125,25 @@ def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparis
             epoch = max(mine) if mine else None
             out.append(Comparison(name, level, last, theirs[last], epoch, None if epoch is None else mine[epoch]))
     return out
+
+
+def published_curve(store: Store, study_id: int, reference: str | Path, split: str,
+                    metric: str) -> dict[float, dict[int, float]] | None:
+    """The published curve of one of the study's metrics on one split (``train``,
+    ``valid``) in ``reference``, ``{level: {epoch: value}}``; None when the folder has
+    none (or cannot be read)."""
+    from engine.tasks import get_task
+
+    study = store.study(study_id)
+    spec = get_task(study["task"])
+    heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
+    for (folder, file), (_, name) in curve_tables(store, study_id).items():
+        if name != metric or not file.endswith(f"_{'train' if split == 'train' else spec.heldout_name}.csv"):
+            continue
+        key = curve_key(folder, file, heads)
+        try:
+            found = read_published(Path(reference), heads)
+        except (InputError, OSError):
+            return None
+        return found[key][1] if key in found else None
+    return None

@@ -53,8 +53,11 @@ def create_study(
     device: str = "auto",
     name: str | None = None,
     overrides: dict | None = None,
+    reference: str | None = None,
 ) -> int:
-    """Validate the inputs, write the noisy copies and enqueue one job per level."""
+    """Validate the inputs, write the noisy copies and enqueue one job per level.
+    ``reference``: a folder of published curves to show beside the study's
+    (:mod:`engine.compare`), kept in its settings."""
     with field("task"):
         spec = get_task(task)
     if model not in TASK_MODELS[task]:
@@ -73,6 +76,8 @@ def create_study(
             spec.check(cfg, samples[split][1], str(path))
     (train_path, train_samples), (valid_path, valid_samples) = samples["train"], samples["valid"]
     check_protocol(cfg, len(train_samples), len(valid_samples))
+    if reference is not None:
+        cfg["reference"] = check_reference(reference, spec, model)
     # every level's noise is drawn before anything is written: an impossible level
     # (too few eligible samples) leaves no half-made study behind
     with field("levels"):
@@ -105,6 +110,21 @@ def create_study(
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
     return study_id
+
+
+def check_reference(reference: str, spec, model: str) -> str:
+    """The absolute path of a folder of published curves with at least one of ``model``'s."""
+    from engine.compare import read_published
+
+    heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
+    with field("reference"):
+        found = read_published(Path(reference).expanduser(), heads)
+        shown = spec.display_names.get(model, model)
+        if not any(key[1] == shown for key in found):
+            theirs = sorted({key[1] for key in found}) or ["none"]
+            raise InputError(f"no published curve of {shown} (the folder has curves of {', '.join(theirs)})",
+                             Path(reference))
+    return str(Path(reference).expanduser().resolve())
 
 
 def check_protocol(cfg: dict, n_train: int, n_valid: int) -> None:

@@ -95,11 +95,12 @@ def commit(store: Store, run_id: int, i: int, epoch: int) -> None:
     store.commit_epoch(run_id, epoch, metrics, refs)
 
 
-def make_study(db: Path, epochs_done: int = 2) -> tuple[int, list[int]]:
+def make_study(db: Path, epochs_done: int = 2, model: str = "transformer",
+               config: dict | None = None) -> tuple[int, list[int]]:
     store = Store(db)
-    sid = store.add_study(name="vm-[demo]", task="varmisuse", model="transformer", preset="tiny", epochs=3,
+    sid = store.add_study(name="vm-[demo]", task="varmisuse", model=model, preset="tiny", epochs=3,
                           seed=0, device="cpu", train_path="/d/train.jsonl", valid_path="/d/valid.jsonl",
-                          levels=list(LEVELS), config={}, created=CREATED)
+                          levels=list(LEVELS), config=config or {}, created=CREATED)
     runs = []
     for i, level in enumerate(LEVELS):
         run_id = store.add_run(study_id=sid, level=level, seed=0, epochs=3, epochs_done=0,
@@ -318,3 +319,39 @@ def test_layout_fits_the_terminal(tmp_path, size, run_app):
         assert table.y >= plots[0].bottom and table.height >= 4
 
     run_app(db, sid, body, size=size)
+
+
+PUBLISHED = Path(__file__).parent / "data/ci_memorization/data/summary/data/variable_misuse/X_Injecting_Repair"
+
+
+def test_the_published_curves_are_drawn_beside_the_study_and_p_hides_them(tmp_path, run_app):
+    """A study made with --reference shows the published curve of the same metric, head and
+    split (GGNN's training localization accuracy on Py150), dotted, for its levels; p
+    hides it; a metric the folder lacks shows none."""
+    import csv
+
+    db = tmp_path / "t.db"
+    sid, _ = make_study(db, model="ggnn", config={"reference": str(PUBLISHED)})
+    with open(PUBLISHED / "accuracy" / "GGNN_Py150_Localization_train.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    columns = {float(name.removesuffix("_percent")): i for i, name in enumerate(rows[0][1:], 1)}
+
+    async def body(app, pilot):
+        screen = app.screen
+        assert screen.view.metric == "loc_accuracy" and screen.view.published is None  # no held-out file
+        await pilot.press("t")
+        await settle(pilot)
+        assert screen.view.split == "train"
+        published = screen.view.published
+        assert [level for level, _, _ in published] == list(LEVELS)
+        for level, xs, ys in published:
+            assert xs == list(range(1, len(rows)))
+            assert ys == pytest.approx([float(r[columns[level]]) for r in rows[1:]])
+        await pilot.press("p")
+        await settle(pilot)
+        assert screen.view.published is None
+        await pilot.press("p")
+        await settle(pilot)
+        assert screen.view.published == published
+
+    run_app(db, sid, body)

@@ -99,6 +99,9 @@ def test_level_outside_range(level, tmp_path, capsys):
     (["--eval-every", "99999"], "--eval-every 99,999 is above the training set"),
     (["--heldout-samples", "99999"], "--heldout-samples 99,999 is more than the held-out set"),
     (["--eval-every", "-3"], "-3 is outside 0.."),
+    (["--reference", "/no/such/folder"], "no such directory"),
+    (["--reference", str(Path(__file__).parent / "data/ci_memorization/data/summary/data/variable_misuse/"
+                         "X_Injecting_Repair")], "no published curve of Great (the folder has curves of GGNN)"),
     (["--set", "max_len=5"], "no sample has at most max_len=5 tokens"),
     (["--seed", "99999999999999999999"], "outside 0.."),
     (["--epochs", "99999999999999999999"], "outside 1.."),

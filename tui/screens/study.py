@@ -55,6 +55,7 @@ class StudyView:
     levels: list[float]
     results: list[tuple[str, list]]  # the last epoch's table: (row label, value per level)
     unit: str = "epoch"  # or "step": what the x-axis counts (engine.presets.axis_unit)
+    published: Series | None = None  # the same curve as published (the study's --reference), when shown
 
 
 def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
@@ -82,6 +83,7 @@ class StudyScreen(PolledScreen, SubScreen):
         Binding("e", "epoch(1)", "Next epoch", group=EPOCH),
         Binding("E", "epoch(-1)", "Previous epoch", group=EPOCH),
         Binding("o", "column", "Head", tooltip="Which score the distribution shows (localization / repair)"),
+        Binding("p", "published", "Published", tooltip="Show or hide the published curves (byrote study --reference)"),
     ]
 
     def __init__(self, study_id: int) -> None:
@@ -91,6 +93,7 @@ class StudyScreen(PolledScreen, SubScreen):
         self.metric: str | None = None  # None: the first headline metric
         self.epoch: int | None = None  # None: follow the default epoch
         self.column: str | None = None  # None: the task's first score array
+        self.show_published = True  # the study's --reference curves, dotted, when it has one
         self.view: StudyView | None = None
         self.curves: Series = []  # what each plot shows now
         self.scores: Series = []
@@ -130,6 +133,15 @@ class StudyScreen(PolledScreen, SubScreen):
         metric = self.metric if self.metric in names else (names[0] if names else None)
         curves = once(("curves", split, metric), lambda: curve_series(
             store.metric_table(self.study_id, split, metric))) if metric else []
+        reference = (study["config"] or {}).get("reference")
+        published = None
+        if reference and metric and self.show_published:
+            from engine.compare import published_curve
+
+            table = once(("published", split, metric),
+                         lambda: published_curve(store, self.study_id, reference, split, metric))
+            mine = {float(level) for level in study["levels"]}
+            published = curve_series({lv: v for lv, v in table.items() if lv in mine}) if table else None
 
         done = [int(r["epochs_done"] or 0) for r in runs]
         epochs = list(range(1, max(done, default=0) + 1))
@@ -153,7 +165,7 @@ class StudyScreen(PolledScreen, SubScreen):
             levels=[float(r["level"]) for r in runs],
             results=once("results", lambda: result_rows(summary(store, self.study_id),
                                                         TASK_HEADLINES.get(task, ()), axis_unit(study["config"]))),
-            unit=axis_unit(study["config"] or {}),
+            unit=axis_unit(study["config"] or {}), published=published,
         )
 
     def _sorted_scores(self, store, run_id: int, epoch: int, split: str, column: str, task: str):
@@ -205,7 +217,7 @@ class StudyScreen(PolledScreen, SubScreen):
     def _draw_curves(self, view: StudyView) -> None:
         label = SPLITS[view.split]
         title = f"{label} {view.metric}" if view.metric else f"{label}: no epoch finished yet"
-        if not self._changed("curves", (title, view.curves)):
+        if not self._changed("curves", (title, view.curves, view.published)):
             return
         widget = self.query_one("#curves", PlotextPlot)
         plt = widget.plt
@@ -214,6 +226,8 @@ class StudyScreen(PolledScreen, SubScreen):
         plt.xlabel(view.unit)
         for level, xs, ys in view.curves:
             plt.plot(xs, ys, label=level_label(level), color=level_colour(level), marker="braille")
+        for level, xs, ys in view.published or ():  # dotted, in the level's colour
+            plt.plot(xs, ys, label=f"{level_label(level)} published", color=level_colour(level), marker="dot")
         epochs = sorted({x for _, xs, _ in view.curves for x in xs})
         if 0 < len(epochs) <= 12:
             plt.xticks(epochs)
@@ -281,6 +295,13 @@ class StudyScreen(PolledScreen, SubScreen):
         if self.view and self.view.epochs:
             self.epoch = step(self.view.epochs, self.view.epoch, by)
             self.refresh_data()
+
+    def action_published(self) -> None:
+        if self.view and (self.view.study["config"] or {}).get("reference"):
+            self.show_published = not self.show_published
+            self.refresh_data()
+        else:
+            self.notify("this study has no published curves to show (byrote study --reference DIR)")
 
     def action_column(self) -> None:
         if self.view and self.view.columns:
