@@ -57,15 +57,22 @@ def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dic
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("no such directory", folder)
-    found = {}
+    found: dict = {}
     for path in sorted(folder.glob("*/*.csv")):
         key = curve_key(path.parent.name, path.name, heads)
         if key is None:
             continue
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-        if not rows or rows[0][:1] not in (["epoch"], ["step"]):
-            continue
+        try:
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, [])
+                if header[:1] not in (["epoch"], ["step"]):
+                    continue  # a score distribution (sample,...), not a curve: not read further
+                rows = [header, *reader]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(f"not a CSV of curves ({exc.__class__.__name__})", path) from None
+        if key in found:
+            raise InputError(f"two published files for one curve: {found[key][0].name} and {path.name}", folder)
         levels = []
         for name in rows[0][1:]:
             try:

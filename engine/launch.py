@@ -133,14 +133,15 @@ def check_protocol(cfg: dict, n_train: int, n_valid: int) -> None:
     samples) up to the training set; ``heldout_samples`` (0 for all) no more than the
     held-out set."""
     every, heldout = int(cfg.get("eval_every", 0)), int(cfg.get("heldout_samples", 0))
+    # the values come from the preset (paper: the study's 250,000 and 25,000) or from the options
     if every and every < int(cfg.get("batch_size", 1)):
-        raise InputError(f"--eval-every {every} is below the batch size ({cfg['batch_size']})", field="set")
+        raise InputError(f"--eval-every {every} is below the batch size ({cfg['batch_size']})", field="preset")
     if every > n_train:
         raise InputError(f"--eval-every {every:,} is above the training set ({n_train:,} samples); "
-                         "choose a smaller step, or 0 for whole epochs", field="set")
+                         "choose a smaller step, or --eval-every 0 for whole epochs", field="preset")
     if heldout > n_valid:
         raise InputError(f"--heldout-samples {heldout:,} is more than the held-out set ({n_valid:,} samples); "
-                         "choose fewer, or 0 for all", field="set")
+                         "choose fewer, or --heldout-samples 0 for all", field="preset")
 
 
 # -- memorization extraction -------------------------------------------------------------

@@ -94,3 +94,18 @@ def test_compare_command(tmp_path, capsys):
     assert main(["--db", str(db), "compare", "--study", str(sid), "--reference", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no such directory" in err[0]
+
+
+def test_published_files_that_are_not_csv_or_repeat_a_curve_are_one_line(tmp_path):
+    db = tmp_path / "s.db"
+    sid = make_study(db)
+    folder = tmp_path / "ref" / "accuracy"
+    folder.mkdir(parents=True)
+    (folder / "GGNN_Py150_Localization_train.csv").write_bytes(b"epoch,0_percent\r\n1,\xff\xfe\r\n")
+    with pytest.raises(InputError, match="GGNN_Py150_Localization_train.csv: not a CSV of curves"):
+        compare(Store(db), sid, tmp_path / "ref")
+    (folder / "GGNN_Py150_Localization_train.csv").write_text("epoch,0_percent\r\n1,0.5\r\n")
+    (folder / "GGNN_Other_Localization_train.csv").write_text("epoch,0_percent\r\n1,0.6\r\n")
+    with pytest.raises(InputError, match="two published files for one curve: GGNN_Other_Localization_train.csv "
+                                         "and GGNN_Py150_Localization_train.csv"):
+        compare(Store(db), sid, tmp_path / "ref")

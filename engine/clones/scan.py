@@ -212,24 +212,29 @@ def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int, float, f
 
 
 def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> None:
-    """A scan's results in one transaction; the corpus places are read from the regions
-    and written as they come (:meth:`~engine.clones.memorized.Found.matches`), never all
-    held at once."""
+    """A scan's results in one transaction. The corpus places are read from the regions
+    first (:meth:`~engine.clones.memorized.Found.matches`) into a file beside the scan's
+    shards, never all held in memory, then copied in: the database is locked only for the
+    writing, not for a pass over every regions file."""
+    import json
+    import tempfile
+
     snippets = found.snippets
     ranks: dict[str, int] = {}
-
-    def matches():
+    store.scan_dir(scan_id).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=store.scan_dir(scan_id)) as spill:
         for s, m in found.matches():
             rank = ranks[s.fingerprint] = ranks.get(s.fingerprint, 0) + 1
-            yield s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context
-
-    store.save_scan_results(
-        scan_id,
-        ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
-        ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
-        matches(),
-        **scan_fields,
-    )
+            spill.write(json.dumps([s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context]))
+            spill.write("\n")
+        spill.seek(0)
+        store.save_scan_results(
+            scan_id,
+            ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
+            ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
+            (json.loads(line) for line in spill),
+            **scan_fields,
+        )
 
 
 def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],

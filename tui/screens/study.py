@@ -94,6 +94,7 @@ class StudyScreen(PolledScreen, SubScreen):
         self.epoch: int | None = None  # None: follow the default epoch
         self.column: str | None = None  # None: the task's first score array
         self.show_published = True  # the study's --reference curves, dotted, when it has one
+        self._published: dict[tuple, dict | None] = {}  # read once per curve
         self.view: StudyView | None = None
         self.curves: Series = []  # what each plot shows now
         self.scores: Series = []
@@ -138,8 +139,10 @@ class StudyScreen(PolledScreen, SubScreen):
         if reference and metric and self.show_published:
             from engine.compare import published_curve
 
-            table = once(("published", split, metric),
-                         lambda: published_curve(store, self.study_id, reference, split, metric))
+            key = (reference, split, metric)  # the folder's files do not change with the study's epochs
+            if key not in self._published:
+                self._published[key] = published_curve(store, self.study_id, reference, split, metric)
+            table = self._published[key]
             mine = {float(level) for level in study["levels"]}
             published = curve_series({lv: v for lv, v in table.items() if lv in mine}) if table else None
 

@@ -31,7 +31,8 @@ class StudyForm(LaunchForm):
         yield self.field("model", "Model", Select(options(TASK_MODELS[task]), allow_blank=False))
         yield self.field("preset", "Preset", Select(options(presets), value=presets[0], allow_blank=False))
         yield self.field("levels", "Noise levels", self.text_input("0,25,50,75,100"), "percent, comma-separated")
-        yield self.field("epochs", "Epochs", self.text_input("10"))
+        yield self.field("epochs", "Epochs", self.text_input("10"),
+                         "steps of 250,000 samples under the VarMisuse paper preset")
         yield self.field("seed", "Seed", self.text_input("0"))
         yield self.field("device", "Device", Select(options(DEVICES), value="auto", allow_blank=False))
         yield self.field("name", "Name", self.text_input(placeholder="task-model-file"), "optional")
