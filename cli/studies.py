@@ -39,6 +39,7 @@ def cmd_study(args) -> int:
         store, task=args.task, train=args.train, valid=args.valid, model=args.model,
         levels=parse_levels(args.noise), epochs=args.epochs, preset=args.preset,
         seed=args.seed, device=args.device, name=args.name, overrides=overrides(args), reference=args.reference,
+        trials=args.trials,
     )
     job_ids = [j["id"] for j in store.jobs_of("study", study_id)]
     print(f"study {study_id}: {len(job_ids)} runs queued (jobs {', '.join(map(str, job_ids))})")
@@ -136,6 +137,9 @@ def register(c: Commands) -> None:
     p.add_argument("--eval-every", type=seed, metavar="N",
                    help="training samples between evaluations: the x-axis becomes steps, as the study's "
                         "VarMisuse curves (paper preset: 250000); 0: whole epochs")
+    p.add_argument("--trials", type=seed, default=1, metavar="K",
+                   help="independent noise draws per level (trial t's seed: engine.launch.trial_seed); curves "
+                        "show their mean")
     p.add_argument("--reference", metavar="DIR",
                    help="published curves to draw beside the study's, dotted (the layout of byrote compare)")
     p.add_argument("--heldout-samples", type=seed, metavar="M",

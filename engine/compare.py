@@ -103,7 +103,7 @@ def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparis
     spec = get_task(study["task"])
     heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
     ours = {}
-    for (folder, file), (table, _) in curve_tables(store, study_id).items():
+    for (folder, file), (table, _, _) in curve_tables(store, study_id).items():
         key = curve_key(folder, file, heads)
         if key is not None:
             ours[key] = table
@@ -144,7 +144,7 @@ def published_curve(store: Store, study_id: int, reference: str | Path, split: s
     study = store.study(study_id)
     spec = get_task(study["task"])
     heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
-    for (folder, file), (_, name) in curve_tables(store, study_id).items():
+    for (folder, file), (_, name, _) in curve_tables(store, study_id).items():
         if name != metric or not file.endswith(f"_{'train' if split == 'train' else spec.heldout_name}.csv"):
             continue
         key = curve_key(folder, file, heads)

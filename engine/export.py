@@ -34,7 +34,8 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
 
     - ``DIR/<metric>/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
       ``epoch,0_percent,25_percent,...`` (``step,...`` for a study evaluated every
-      ``eval_every`` samples): one row per epoch, one column per noise level,
+      ``eval_every`` samples): one row per epoch, one column per noise level (with
+      several trials, their mean, then ``<level>_percent_trial<t>`` for each trial),
       e.g. ``accuracy/GGNN_stdlib_Localization_held.csv``.
     - ``DIR/prediction_score/<Model>_<dataset>[_<Head>]_<split>.csv`` with the header
       ``sample,0_percent,...``: each sample's predicted score averaged over all epochs,
@@ -58,18 +59,32 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
     if out.exists() and not out.is_dir():
         raise InputError("not a directory", out)
     stem, split_name = _naming(study, spec)
-    levels = [r["level"] for r in runs]
+    levels = sorted({r["level"] for r in runs})
     header_levels = [_column(level) for level in levels]
     tables: dict[Path, list[list]] = {}
 
-    for (folder, file), (table, _) in curve_tables(store, study_id).items():
+    n_trials = max((int(r.get("trial") or 0) + 1 for r in runs), default=1)
+    # with several trials: the mean, then each trial's values (<level>_percent_trial<t>)
+    header_trials = [f"{_column(level)}_trial{t}" for level in levels for t in range(n_trials)] if n_trials > 1 else []
+    for (folder, file), (table, name, split) in curve_tables(store, study_id).items():
         epochs = sorted({e for per in table.values() for e in per})
-        rows = [[e] + [table.get(level, {}).get(e, "") for level in levels] for e in epochs]
-        tables[out / folder / file] = [[axis_unit(study["config"] or {})] + header_levels] + rows
+        per_trial = store.metric_trials(study_id, split, name) if header_trials else {}
+
+        def trial_cells(e: int) -> list:
+            cells = []
+            for level in levels:
+                values = per_trial.get(level, {}).get(e, {})
+                cells += [_cell(values.get(t)) for t in range(n_trials)]
+            return cells
+
+        rows = [[e] + [_cell(table.get(level, {}).get(e)) for level in levels] + (trial_cells(e) if header_trials else [])
+                for e in epochs]
+        tables[out / folder / file] = [[axis_unit(study["config"] or {})] + header_levels + header_trials] + rows
 
     for key, head in spec.score_columns.items():
         for split in ("train", "valid"):
-            columns = [_mean_score(store, run, split, key, study["task"]) for run in runs]
+            # one distribution per level: its first trial's
+            columns = [_mean_score(store, run, split, key, study["task"]) for run in runs if not run.get("trial")]
             if any(c is None for c in columns):
                 continue
             # runs may score different numbers of samples (buggy ones under noisy labels):
@@ -95,16 +110,20 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
     return paths
 
 
+def _cell(value) -> object:
+    return "" if value is None else value
+
+
 def _naming(study: dict, spec) -> tuple[str, dict[str, str]]:
     """``<Model>_<dataset>`` and the splits' names in the published files."""
     model = spec.display_names.get(study["model"], study["model"])
     return f"{model}_{Path(study['train_path']).stem}", {"train": "train", "valid": spec.heldout_name}
 
 
-def curve_tables(store: Store, study_id: int) -> dict[tuple[str, str], tuple[dict, str]]:
+def curve_tables(store: Store, study_id: int) -> dict[tuple[str, str], tuple[dict, str, str]]:
     """Every metric curve of a study under its published name: ``(folder, file name)`` ->
-    (``{level: {epoch: value}}``, the metric), e.g. ``("gini_loss",
-    "GGNN_stdlib_Localization_train.csv")``."""
+    (``{level: {epoch: value}}`` (the mean over trials), the metric, the split), e.g.
+    ``("gini_loss", "GGNN_stdlib_Localization_train.csv")``."""
     from engine.tasks import get_task
 
     study = store.study(study_id)
@@ -114,7 +133,7 @@ def curve_tables(store: Store, study_id: int) -> dict[tuple[str, str], tuple[dic
     for split, name in store.metric_names(study_id):
         folder, head = spec.export_names.get(name, (name, None))
         file = f"{stem}_{head}_{split_name[split]}.csv" if head else f"{stem}_{split_name[split]}.csv"
-        found[(folder, file)] = (store.metric_table(study_id, split, name), name)
+        found[(folder, file)] = (store.metric_table(study_id, split, name), name, split)
     return found
 
 

@@ -17,6 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from engine.clones.rules import DEFAULT_RULES, get_rules
 from engine.errors import InputError
 from engine.fsutil import atomic_path, require_file
@@ -54,10 +56,12 @@ def create_study(
     name: str | None = None,
     overrides: dict | None = None,
     reference: str | None = None,
+    trials: int = 1,
 ) -> int:
     """Validate the inputs, write the noisy copies and enqueue one job per level.
     ``reference``: a folder of published curves to show beside the study's
-    (:mod:`engine.compare`), kept in its settings."""
+    (:mod:`engine.compare`), kept in its settings. ``trials``: independent noise draws
+    (and model seeds) per level, :func:`trial_seed`."""
     with field("task"):
         spec = get_task(task)
     if model not in TASK_MODELS[task]:
@@ -65,6 +69,8 @@ def create_study(
                          field="model")
     if epochs < 1:
         raise InputError("--epochs must be at least 1", field="epochs")
+    if trials < 1:
+        raise InputError(f"--trials must be at least 1, not {trials}", field="trials")
     check_device(device, probe=False)
     cfg = load_preset(preset, task, overrides)
     check_device(device)  # refuse a missing GPU now, not in the worker hours later
@@ -78,10 +84,12 @@ def create_study(
     check_protocol(cfg, len(train_samples), len(valid_samples))
     if reference is not None:
         cfg["reference"] = check_reference(reference, spec, model)
+    cfg["trials"] = trials
     # every level's noise is drawn before anything is written: an impossible level
     # (too few eligible samples) leaves no half-made study behind
     with field("levels"):
-        results = {level: spec.noise(train_samples, level, seed) for level in levels}
+        results = {(level, t): spec.noise(train_samples, level, trial_seed(seed, t))
+                   for level in levels for t in range(trials)}
 
     study_id = store.add_study(
         name=name or f"{task}-{model}-{train_path.stem}",
@@ -95,11 +103,11 @@ def create_study(
         # a file that changed since the study began
         with atomic_path(store.heldout_path(study_id, valid_path)) as tmp:
             shutil.copyfile(valid_path, tmp)
-        for level in levels:
-            noisy = out_dir / f"train_{level_name(level)}.jsonl"
-            changed = write_noisy_copy(spec, results[level], noisy)
+        for (level, t), result in results.items():
+            noisy = out_dir / f"train_{level_name(level)}{f'_trial{t}' if t else ''}.jsonl"
+            changed = write_noisy_copy(spec, result, noisy)
             run_id = store.add_run(
-                study_id=study_id, level=level, seed=seed, epochs=epochs,
+                study_id=study_id, level=level, trial=t, seed=trial_seed(seed, t), epochs=epochs,
                 train_path=str(noisy.relative_to(store.files)),
                 changed_path=str(changed.relative_to(store.files)),
                 epochs_done=0,
@@ -110,6 +118,16 @@ def create_study(
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
     return study_id
+
+
+def trial_seed(seed: int, trial: int) -> int:
+    """The seed of a study's trial: trial 0 uses the study's seed, trial t >= 1 the first
+    32-bit word of numpy's ``SeedSequence(seed, spawn_key=(t,))`` (independent of the
+    epoch seeds, :func:`engine.runtime.epoch_seed`). A run's noise draw, model
+    initialisation and sample order all follow from it."""
+    if trial == 0:
+        return seed
+    return int(np.random.SeedSequence(seed, spawn_key=(trial,)).generate_state(1)[0])
 
 
 def check_reference(reference: str, spec, model: str) -> str:

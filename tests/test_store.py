@@ -311,6 +311,27 @@ def test_a_version_6_database_marks_its_studies_with_byrotes_first_definitions(t
     assert definitions_label("varmisuse", load_preset("quick")) == "the study's definitions"
 
 
+def test_a_version_7_database_has_one_trial_per_level(tmp_path):
+    """Migration 8: the runs made before repeated trials are each trial 0 of their level."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine.store import schema
+
+    path = tmp_path / "v7.db"
+    db = sqlite_utils.Database(sqlite3.connect(str(path)))
+    for version in range(1, 8):
+        schema.MIGRATIONS[version](db)
+    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '7')")
+    db.execute("INSERT INTO runs(study_id, level, seed, train_path, changed_path, epochs, created) "
+               "VALUES (1, 25.0, 0, 't', 'c', 1, 1.0)")
+    db.conn.commit()
+    db.conn.close()
+    s = Store(path)
+    assert [(r["level"], r["trial"]) for r in s.runs(1)] == [(25.0, 0)]
+
+
 def test_every_sort_order_of_the_browser_has_its_index(store):
     from engine.store.browse import SNIPPET_ORDERS, order_by
 

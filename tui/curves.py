@@ -61,6 +61,29 @@ def curve_series(table: Mapping[float, Mapping[int, float | None]]) -> list[tupl
     return series
 
 
+def trial_band(trials: Mapping[float, Mapping[int, Mapping[int, float | None]]],
+               kind: str = "minmax") -> tuple[list, list]:
+    """The band around the mean curve of several trials, ``(lower, upper)`` series like
+    :func:`curve_series`: the smallest and largest trial (``minmax``), or the mean minus
+    and plus one standard deviation (``sd``, :func:`engine.metrics.trial_sd`; epochs with
+    fewer than two trials are left out)."""
+    from engine.metrics import trial_mean, trial_sd
+
+    lower: dict[float, dict[int, float | None]] = {}
+    upper: dict[float, dict[int, float | None]] = {}
+    for level, per in trials.items():
+        for epoch, values in per.items():
+            known = [v for v in values.values() if v is not None and not math.isnan(v)]
+            if kind == "sd":
+                mean, sd = trial_mean(known), trial_sd(known)
+                lo, hi = (None, None) if sd is None else (mean - sd, mean + sd)
+            else:
+                lo, hi = (min(known), max(known)) if known else (None, None)
+            lower.setdefault(level, {})[epoch] = lo
+            upper.setdefault(level, {})[epoch] = hi
+    return curve_series(lower), curve_series(upper)
+
+
 def sorted_scores(values: Sequence[float] | np.ndarray, points: int = 200) -> tuple[list[float], list[float]]:
     """The sorted predicted-score distribution (the paper's Figures 4 and 5).
 

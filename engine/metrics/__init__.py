@@ -75,3 +75,20 @@ class MetricInfo(NamedTuple):
     description: str
     higher_is_better: bool | None  # None: a description of training, not a quality score
     section: str  # of Rabin et al.; "" where the metric is byrote's own
+
+
+def trial_mean(values) -> float | None:
+    """The mean over a level's trials of one figure (None, a trial's nan, left out; None
+    when no trial has it)."""
+    known = [float(v) for v in values if v is not None and not math.isnan(v)]
+    return math.fsum(known) / len(known) if known else None
+
+
+def trial_sd(values) -> float | None:
+    """The sample standard deviation over a level's trials (n - 1 in the denominator);
+    None with fewer than two known values."""
+    known = [float(v) for v in values if v is not None and not math.isnan(v)]
+    if len(known) < 2:
+        return None
+    mean = math.fsum(known) / len(known)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in known) / (len(known) - 1))

@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -230,7 +230,13 @@ def _migrate_7(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE studies SET config = ? WHERE id = ?", [json.dumps(config), row["id"]])
 
 
+def _migrate_8(db: sqlite_utils.Database) -> None:
+    """Repeated trials: each run is trial 0, 1, ... of its noise level (the studies made
+    before have one trial, 0)."""
+    db.execute("ALTER TABLE runs ADD COLUMN trial INTEGER NOT NULL DEFAULT 0")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
-    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7,
+    1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
 }

@@ -37,7 +37,7 @@ class StudiesMixin:
         return self._get("runs", run_id, "run")
 
     def runs(self, study_id: int) -> list[dict]:
-        return self._rows("SELECT * FROM runs WHERE study_id = ? ORDER BY level, id", [study_id])
+        return self._rows("SELECT * FROM runs WHERE study_id = ? ORDER BY level, trial, id", [study_id])
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         with self._write():
@@ -68,18 +68,27 @@ class StudiesMixin:
             "SELECT * FROM metrics WHERE run_id = ? AND split = ? ORDER BY epoch, name", [run_id, split]
         )
 
-    def metric_table(self, study_id: int, split: str, name: str) -> dict[float, dict[int, float]]:
-        """``{level: {epoch: value}}`` for one metric of one split across a study's runs."""
+    def metric_trials(self, study_id: int, split: str, name: str) -> dict[float, dict[int, dict[int, float | None]]]:
+        """``{level: {epoch: {trial: value}}}`` for one metric of one split (a trial that
+        has not reached the epoch is not there)."""
         rows = self._rows(
-            "SELECT r.level AS level, m.epoch AS epoch, m.value AS value FROM metrics m "
+            "SELECT r.level AS level, r.trial AS trial, m.epoch AS epoch, m.value AS value FROM metrics m "
             "JOIN runs r ON r.id = m.run_id WHERE r.study_id = ? AND m.split = ? AND m.name = ? "
-            "ORDER BY r.level, m.epoch",
+            "ORDER BY r.level, m.epoch, r.trial",
             [study_id, split, name],
         )
-        table: dict[float, dict[int, float]] = {}
+        table: dict[float, dict[int, dict[int, float | None]]] = {}
         for r in rows:
-            table.setdefault(r["level"], {})[r["epoch"]] = r["value"]
+            table.setdefault(r["level"], {}).setdefault(r["epoch"], {})[r["trial"]] = r["value"]
         return table
+
+    def metric_table(self, study_id: int, split: str, name: str) -> dict[float, dict[int, float]]:
+        """``{level: {epoch: value}}`` for one metric of one split across a study's runs:
+        with several trials, their mean (:func:`engine.metrics.trial_mean`)."""
+        from engine.metrics import trial_mean
+
+        return {level: {epoch: trial_mean(values.values()) for epoch, values in per.items()}
+                for level, per in self.metric_trials(study_id, split, name).items()}
 
     def metric_names(self, study_id: int) -> list[tuple[str, str]]:
         rows = self.db.execute(

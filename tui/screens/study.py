@@ -27,6 +27,7 @@ from tui.curves import (
     metric_order,
     sorted_scores,
     step,
+    trial_band,
 )
 from tui.screens.base import PolledScreen, SubScreen
 from tui.widgets.keytable import KeyTable
@@ -56,6 +57,7 @@ class StudyView:
     results: list[tuple[str, list]]  # the last epoch's table: (row label, value per level)
     unit: str = "epoch"  # or "step": what the x-axis counts (engine.presets.axis_unit)
     published: Series | None = None  # the same curve as published (the study's --reference), when shown
+    band: tuple[Series, Series] | None = None  # the trials' spread around each mean curve: (lower, upper)
 
 
 def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
@@ -84,6 +86,7 @@ class StudyScreen(PolledScreen, SubScreen):
         Binding("E", "epoch(-1)", "Previous epoch", group=EPOCH),
         Binding("o", "column", "Head", tooltip="Which score the distribution shows (localization / repair)"),
         Binding("p", "published", "Published", tooltip="Show or hide the published curves (byrote study --reference)"),
+        Binding("b", "band", "Band", tooltip="The trials' band: min-max or mean ± one standard deviation"),
     ]
 
     def __init__(self, study_id: int) -> None:
@@ -95,6 +98,7 @@ class StudyScreen(PolledScreen, SubScreen):
         self.column: str | None = None  # None: the task's first score array
         self.show_published = True  # the study's --reference curves, dotted, when it has one
         self._published: dict[tuple, dict | None] = {}  # read once per curve
+        self.band = "minmax"  # or "sd": the band drawn around the mean of several trials
         self.view: StudyView | None = None
         self.curves: Series = []  # what each plot shows now
         self.scores: Series = []
@@ -134,6 +138,10 @@ class StudyScreen(PolledScreen, SubScreen):
         metric = self.metric if self.metric in names else (names[0] if names else None)
         curves = once(("curves", split, metric), lambda: curve_series(
             store.metric_table(self.study_id, split, metric))) if metric else []
+        band = None
+        if metric and int((study["config"] or {}).get("trials", 1)) > 1:  # the spread of the trials
+            band = once(("band", split, metric, self.band), lambda: trial_band(
+                store.metric_trials(self.study_id, split, metric), self.band))
         reference = (study["config"] or {}).get("reference")
         published = None
         if reference and metric and self.show_published:
@@ -154,6 +162,8 @@ class StudyScreen(PolledScreen, SubScreen):
         scores = []
         if epoch is not None and column is not None:
             for run in runs:
+                if run.get("trial"):
+                    continue  # one distribution per level: its first trial's
                 points = self._sorted_scores(store, run["id"], epoch, split, column, task)
                 if points is not None:
                     scores.append((float(run["level"]), *points))
@@ -165,10 +175,10 @@ class StudyScreen(PolledScreen, SubScreen):
         return StudyView(
             study=study, title=title, split=split, names=names, metric=metric, curves=curves,
             epochs=epochs, epoch=epoch, columns=columns, column=column, scores=scores,
-            levels=[float(r["level"]) for r in runs],
+            levels=sorted({float(r["level"]) for r in runs}),
             results=once("results", lambda: result_rows(summary(store, self.study_id),
                                                         TASK_HEADLINES.get(task, ()), axis_unit(study["config"]))),
-            unit=axis_unit(study["config"] or {}), published=published,
+            unit=axis_unit(study["config"] or {}), published=published, band=band,
         )
 
     def _sorted_scores(self, store, run_id: int, epoch: int, split: str, column: str, task: str):
@@ -220,7 +230,7 @@ class StudyScreen(PolledScreen, SubScreen):
     def _draw_curves(self, view: StudyView) -> None:
         label = SPLITS[view.split]
         title = f"{label} {view.metric}" if view.metric else f"{label}: no epoch finished yet"
-        if not self._changed("curves", (title, view.curves, view.published)):
+        if not self._changed("curves", (title, view.curves, view.published, view.band)):
             return
         widget = self.query_one("#curves", PlotextPlot)
         plt = widget.plt
@@ -229,6 +239,9 @@ class StudyScreen(PolledScreen, SubScreen):
         plt.xlabel(view.unit)
         for level, xs, ys in view.curves:
             plt.plot(xs, ys, label=level_label(level), color=level_colour(level), marker="braille")
+        for edge in view.band or ():  # the trials' band, thin, in the level's colour
+            for level, xs, ys in edge:
+                plt.plot(xs, ys, color=level_colour(level), marker="-")
         for level, xs, ys in view.published or ():  # dotted, in the level's colour
             plt.plot(xs, ys, label=f"{level_label(level)} published", color=level_colour(level), marker="dot")
         epochs = sorted({x for _, xs, _ in view.curves for x in xs})
@@ -298,6 +311,14 @@ class StudyScreen(PolledScreen, SubScreen):
         if self.view and self.view.epochs:
             self.epoch = step(self.view.epochs, self.view.epoch, by)
             self.refresh_data()
+
+    def action_band(self) -> None:
+        if self.view and self.view.band is not None:
+            self.band = "sd" if self.band == "minmax" else "minmax"
+            self.notify("band: mean ± one standard deviation" if self.band == "sd" else "band: min-max of the trials")
+            self.refresh_data()
+        else:
+            self.notify("one trial per level: no band (byrote study --trials K)")
 
     def action_published(self) -> None:
         if self.view and (self.view.study["config"] or {}).get("reference"):
