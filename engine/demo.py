@@ -299,17 +299,32 @@ def _falls(store: Store, study_id: int, key: str) -> tuple[bool, str]:
 
 
 def observations(store: Store, vm_study: int, mn_study: int | None = None) -> list[tuple[str, bool, str]]:
-    """The paper's Observation 1 (held-out performance falls with noise, §5.1) on both
-    tasks, and Observation 3 (the spread of training loss is lower at 100 % noise than at
-    0 %, §5.3) on VarMisuse."""
+    """The paper's Observation 1 (held-out performance falls with noise, §5.1) and 2 (even
+    a little noise lowers the models' confidence, §5.2) on both tasks, Observation 3 (the
+    spread of training loss is lower at 100 % noise than at 0 %, §5.3) on VarMisuse, and
+    Observation 4 (the critical sample ratio rises with noise, §5.4) on method names."""
     found = []
     holds, detail = _falls(store, vm_study, "valid.loc_accuracy")
     found.append(("Observation 1, VarMisuse: held-out localization accuracy falls as noise rises", holds, detail))
     if mn_study is not None:
         holds, detail = _falls(store, mn_study, "valid.f1_score")
         found.append(("Observation 1, method names: held-out F1 falls as noise rises", holds, detail))
-    gini = {r["level"]: r.get("train.gini_loss") for r in summary(store, vm_study)}
-    lower = gini.get(100.0) is not None and gini.get(0.0) is not None and gini[100.0] < gini[0.0]
-    found.append(("Observation 3, VarMisuse: train-loss Gini lower at 100% than at 0%", lower,
-                  f"0%: {_or_nan(gini.get(0.0)):.3f}  100%: {_or_nan(gini.get(100.0)):.3f}"))
+    found.append(_lower("Observation 2, VarMisuse: held-out confidence (mean predicted location score) "
+                        "lower at 25% than at 0%", store, vm_study, "valid.mean_score_loc", 0.0, 25.0))
+    if mn_study is not None:
+        found.append(_lower("Observation 2, method names: held-out confidence (mean predicted score) lower at 25% "
+                            "than at 0%", store, mn_study, "valid.mean_score", 0.0, 25.0))
+    found.append(_lower("Observation 3, VarMisuse: train-loss Gini lower at 100% than at 0%", store, vm_study,
+                        "train.gini_loss", 0.0, 100.0))
+    if mn_study is not None:
+        found.append(_lower("Observation 4, method names: held-out critical sample ratio higher at 100% than at 0%",
+                            store, mn_study, "valid.csr_all", 100.0, 0.0))
     return found
+
+
+def _lower(text: str, store: Store, study_id: int, key: str, low: float, high: float) -> tuple[str, bool, str]:
+    """Whether ``key`` at the last epoch is lower at level ``high`` than at level ``low``."""
+    value = {r["level"]: r.get(key) for r in summary(store, study_id)}
+    holds = value.get(high) is not None and value.get(low) is not None and value[high] < value[low]
+    shown = sorted((low, high))
+    return text, holds, "  ".join(f"{level_name(level)}%: {_or_nan(value.get(level)):.3f}" for level in shown)

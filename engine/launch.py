@@ -83,7 +83,7 @@ def create_study(
     (train_path, train_samples), (valid_path, valid_samples) = samples["train"], samples["valid"]
     check_protocol(cfg, len(train_samples), len(valid_samples))
     if reference is not None:
-        cfg["reference"] = check_reference(reference, spec, model)
+        cfg["reference"] = check_reference(reference, spec, model, levels)
     cfg["trials"] = trials
     # every level's noise is drawn before anything is written: an impossible level
     # (too few eligible samples) leaves no half-made study behind
@@ -130,18 +130,25 @@ def trial_seed(seed: int, trial: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(trial,)).generate_state(1)[0])
 
 
-def check_reference(reference: str, spec, model: str) -> str:
-    """The absolute path of a folder of published curves with at least one of ``model``'s."""
+def check_reference(reference: str, spec, model: str, levels: list[float]) -> str:
+    """The absolute path of a folder of published curves with at least one of ``model``'s,
+    each of them with a column for every level of the study."""
     from engine.compare import read_published
 
     heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
     with field("reference"):
         found = read_published(Path(reference).expanduser(), heads)
         shown = spec.display_names.get(model, model)
-        if not any(key[1] == shown for key in found):
+        mine = {key: value for key, value in found.items() if key[1] == shown}
+        if not mine:
             theirs = sorted({key[1] for key in found}) or ["none"]
             raise InputError(f"no published curve of {shown} (the folder has curves of {', '.join(theirs)})",
                              Path(reference))
+        for path, table in mine.values():
+            for level in levels:
+                if float(level) not in table:
+                    raise InputError(f"no column {level_name(level)}_percent (the study has level {level_name(level)} %)",
+                                     path)
     return str(Path(reference).expanduser().resolve())
 
 

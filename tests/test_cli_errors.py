@@ -102,6 +102,9 @@ def test_level_outside_range(level, tmp_path, capsys):
     (["--reference", "/no/such/folder"], "no such directory"),
     (["--reference", str(Path(__file__).parent / "data/ci_memorization/data/summary/data/variable_misuse/"
                          "X_Injecting_Repair")], "no published curve of Great (the folder has curves of GGNN)"),
+    (["--model", "ggnn", "--noise", "0,10", "--reference", str(
+        Path(__file__).parent / "data/ci_memorization/data/summary/data/variable_misuse/X_Injecting_Repair")],
+     "no column 10_percent (the study has level 10 %)"),
     (["--set", "max_len=5"], "no sample has at most max_len=5 tokens"),
     (["--seed", "99999999999999999999"], "outside 0.."),
     (["--epochs", "99999999999999999999"], "outside 1.."),

@@ -117,3 +117,42 @@ def test_the_export_writes_the_mean_then_each_trial(tmp_path):
                        "50_percent_trial0", "50_percent_trial1"]
     assert [float(v) for v in rows[1][1:]] == pytest.approx([0.3, 0.1, 0.2, 0.4, 0.1, 0.1])
     assert rows[2][0] == "2" and rows[2][-1] == ""  # level 50's second trial has no epoch 2
+
+
+def test_the_demo_checks_observations_1_to_4_on_hand_filled_studies(tmp_path):
+    """engine.demo.observations on two studies whose last epochs are set by hand: each
+    observation holds or fails as its figures say."""
+    from engine.demo import observations
+
+    store = Store(tmp_path / "s.db")
+    figures = {
+        "varmisuse": {"valid.loc_accuracy": [0.5, 0.4, 0.3], "valid.mean_score_loc": [0.8, 0.6, 0.5],
+                      "train.gini_loss": [0.6, 0.5, 0.7]},  # Gini higher at 100 %: Observation 3 fails
+        "methodname": {"valid.f1_score": [0.8, 0.7, 0.1], "valid.mean_score": [0.9, 0.95, 0.3],
+                       "valid.csr_all": [0.1, 0.2, 0.4]},  # confidence up at 25 %: Observation 2 fails
+    }
+    ids = {}
+    for task, values in figures.items():
+        ids[task] = store.add_study(name=task, task=task, model="m", preset="quick", epochs=1, seed=0, device="cpu",
+                                    train_path="t", valid_path="v", levels=[0.0, 25.0, 100.0], config={},
+                                    created=1.0)
+        for i, level in enumerate((0.0, 25.0, 100.0)):
+            run = store.add_run(study_id=ids[task], level=level, seed=0, epochs=1, epochs_done=0, train_path="t",
+                                changed_path="c", created=1.0)
+            metrics: dict = {"valid": {}, "train": {}}
+            for key, per_level in values.items():
+                split, name = key.split(".")
+                metrics[split][name] = per_level[i]
+            store.commit_epoch(run, 1, metrics, {})
+    found = {text.split(":")[0]: holds for text, holds, _ in observations(store, ids["varmisuse"], ids["methodname"])}
+    assert found == {"Observation 1, VarMisuse": True, "Observation 1, method names": True,
+                     "Observation 2, VarMisuse": True, "Observation 2, method names": False,
+                     "Observation 3, VarMisuse": False, "Observation 4, method names": True}
+
+
+def test_a_study_keeps_its_published_reference(store, tmp_path):
+    published = Path(__file__).parent / "data/ci_memorization/data/summary/data/variable_misuse/X_Injecting_Repair"
+    train = great_file(tmp_path / "train.jsonl")
+    sid = create_study(store, task="varmisuse", train=str(train), valid=str(train), model="ggnn",
+                       levels=[0.0, 100.0], epochs=1, preset="quick", seed=0, device="cpu", reference=str(published))
+    assert store.study(sid)["config"]["reference"] == str(published.resolve())
