@@ -252,24 +252,32 @@ def test_a_version_4_database_marks_its_scans_with_their_rules(tmp_path):
     assert s.add_scan(set_id=1, source="scan", corpus={}) == 4 and s.scan(4)["rules"] == "simian"
 
 
-def test_a_version_5_database_keeps_its_shards_without_times(tmp_path):
-    """Migration 6: shards record their filter pass's seconds; the shards of older scans
-    keep theirs unknown (NULL)."""
+def old_database(path, version: int, *statements: tuple[str, list]):
+    """A database file at schema ``version`` (its migrations run, the later ones not)
+    holding the rows the ``statements`` insert."""
     import sqlite3
 
     import sqlite_utils
 
     from engine.store import schema
 
-    path = tmp_path / "v5.db"
     db = sqlite_utils.Database(sqlite3.connect(str(path)))
-    for version in range(1, 6):
-        schema.MIGRATIONS[version](db)
-    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '5')")
-    db.execute("INSERT INTO scan_shards(scan_id, shard, bytes, docs, skipped, path, finished) "
-               "VALUES (1, 0, 10, 1, 0, 'scans/1/shards/0.npz', 1.0)")
+    for v in range(1, version + 1):
+        schema.MIGRATIONS[v](db)
+    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)", [str(version)])
+    for sql, args in statements:
+        db.execute(sql, args)
     db.conn.commit()
     db.conn.close()
+    return path
+
+
+def test_a_version_5_database_keeps_its_shards_without_times(tmp_path):
+    """Migration 6: shards record their filter pass's seconds; the shards of older scans
+    keep theirs unknown (NULL)."""
+    path = old_database(tmp_path / "v5.db", 5, (
+        "INSERT INTO scan_shards(scan_id, shard, bytes, docs, skipped, path, finished) "
+        "VALUES (1, 0, 10, 1, 0, 'scans/1/shards/0.npz', 1.0)", []))
 
     s = Store(path)
     assert s.schema_version() == SCHEMA_VERSION
@@ -282,24 +290,12 @@ def test_a_version_5_database_keeps_its_shards_without_times(tmp_path):
 def test_a_version_6_database_marks_its_studies_with_byrotes_first_definitions(tmp_path):
     """Migration 7: studies made before byrote computed the study's definitions keep their
     results and say which definitions they used; new studies use the study's."""
-    import sqlite3
-
-    import sqlite_utils
-
     from engine.presets import definitions_label, departures
-    from engine.store import schema
 
-    path = tmp_path / "v6.db"
-    db = sqlite_utils.Database(sqlite3.connect(str(path)))
-    for version in range(1, 7):
-        schema.MIGRATIONS[version](db)
-    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '6')")
-    for task, config in (("varmisuse", {"lr": 0.001}), ("methodname", {"batch_size": 1024})):
-        db.execute("INSERT INTO studies(name, task, model, preset, epochs, seed, device, train_path, valid_path, "
-                   "levels, config, created) VALUES ('old', ?, 'm', 'quick', 1, 0, 'cpu', 't', 'v', '[0]', ?, 1.0)",
-                   [task, json.dumps(config)])
-    db.conn.commit()
-    db.conn.close()
+    insert = ("INSERT INTO studies(name, task, model, preset, epochs, seed, device, train_path, valid_path, levels, "
+              "config, created) VALUES ('old', ?, 'm', 'quick', 1, 0, 'cpu', 't', 'v', '[0]', ?, 1.0)")
+    path = old_database(tmp_path / "v6.db", 6, (insert, ["varmisuse", json.dumps({"lr": 0.001})]),
+                        (insert, ["methodname", json.dumps({"batch_size": 1024})]))
 
     s = Store(path)
     old_vm, old_mn = s.study(1)["config"], s.study(2)["config"]
@@ -313,21 +309,9 @@ def test_a_version_6_database_marks_its_studies_with_byrotes_first_definitions(t
 
 def test_a_version_7_database_has_one_trial_per_level(tmp_path):
     """Migration 8: the runs made before repeated trials are each trial 0 of their level."""
-    import sqlite3
-
-    import sqlite_utils
-
-    from engine.store import schema
-
-    path = tmp_path / "v7.db"
-    db = sqlite_utils.Database(sqlite3.connect(str(path)))
-    for version in range(1, 8):
-        schema.MIGRATIONS[version](db)
-    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '7')")
-    db.execute("INSERT INTO runs(study_id, level, seed, train_path, changed_path, epochs, created) "
-               "VALUES (1, 25.0, 0, 't', 'c', 1, 1.0)")
-    db.conn.commit()
-    db.conn.close()
+    path = old_database(tmp_path / "v7.db", 7, (
+        "INSERT INTO runs(study_id, level, seed, train_path, changed_path, epochs, created) "
+        "VALUES (1, 25.0, 0, 't', 'c', 1, 1.0)", []))
     s = Store(path)
     assert [(r["level"], r["trial"]) for r in s.runs(1)] == [(25.0, 0)]
 
