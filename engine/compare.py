@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.export import curve_tables
+from engine.export import curve_names, curve_tables
 from engine.store import Store
 
 
@@ -34,6 +34,18 @@ class Comparison:
     @property
     def difference(self) -> float | None:
         return None if self.value is None else self.value - self.published
+
+
+def curve_heads(spec) -> set[str]:
+    """The heads a task's published file names may hold (``Localization``, ``Repair``...)."""
+    return {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
+
+
+def check_levels(path: Path, table: dict, levels) -> None:
+    """Refuse a published curve without a column for one of the study's levels."""
+    for level in levels:
+        if float(level) not in table:
+            raise InputError(f"no column {float(level):g}_percent (the study has level {float(level):g} %)", path)
 
 
 def curve_key(folder: str, file: str, heads: set[str]) -> tuple[str, str, str, str] | None:
@@ -101,7 +113,7 @@ def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparis
 
     study = store.study(study_id)
     spec = get_task(study["task"])
-    heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
+    heads = curve_heads(spec)
     ours = {}
     for (folder, file), (table, _, _) in curve_tables(store, study_id).items():
         key = curve_key(folder, file, heads)
@@ -118,9 +130,7 @@ def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparis
     out = []
     for key in matched:
         path, table = published[key]
-        for level in levels:
-            if level not in table:
-                raise InputError(f"{path}: no column {level:g}_percent (the study has level {level:g} %)")
+        check_levels(path, table, levels)
         folder, model, head, split = key
         name = f"{folder}/{model}{'_' + head if head else ''}_{split}"
         for level in levels:
@@ -141,16 +151,14 @@ def published_curve(store: Store, study_id: int, reference: str | Path, split: s
     none (or cannot be read)."""
     from engine.tasks import get_task
 
-    study = store.study(study_id)
-    spec = get_task(study["task"])
-    heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
-    for (folder, file), (_, name, _) in curve_tables(store, study_id).items():
-        if name != metric or not file.endswith(f"_{'train' if split == 'train' else spec.heldout_name}.csv"):
+    heads = curve_heads(get_task(store.study(study_id)["task"]))
+    for (folder, file), (name, its_split) in curve_names(store, study_id).items():
+        if (name, its_split) != (metric, split):
             continue
-        key = curve_key(folder, file, heads)
         try:
             found = read_published(Path(reference), heads)
         except (InputError, OSError):
             return None
+        key = curve_key(folder, file, heads)
         return found[key][1] if key in found else None
     return None

@@ -91,7 +91,7 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
             # the shorter columns end in empty cells
             n = max(len(c) for c in columns)
             rows = [[i + 1] + [float(c[i]) if i < len(c) else "" for c in columns] for i in range(n)]
-            file = f"{stem}_{head}_{split_name[split]}.csv" if head else f"{stem}_{split_name[split]}.csv"
+            file = _file_name(stem, head, split_name[split])
             tables[out / "prediction_score" / file] = \
                 [["sample"] + header_levels] + rows
 
@@ -120,10 +120,14 @@ def _naming(study: dict, spec) -> tuple[str, dict[str, str]]:
     return f"{model}_{Path(study['train_path']).stem}", {"train": "train", "valid": spec.heldout_name}
 
 
-def curve_tables(store: Store, study_id: int) -> dict[tuple[str, str], tuple[dict, str, str]]:
+def _file_name(stem: str, head: str | None, split: str) -> str:
+    """``<Model>_<dataset>[_<Head>]_<split>.csv``."""
+    return f"{stem}_{head}_{split}.csv" if head else f"{stem}_{split}.csv"
+
+
+def curve_names(store: Store, study_id: int) -> dict[tuple[str, str], tuple[str, str]]:
     """Every metric curve of a study under its published name: ``(folder, file name)`` ->
-    (``{level: {epoch: value}}`` (the mean over trials), the metric, the split), e.g.
-    ``("gini_loss", "GGNN_stdlib_Localization_train.csv")``."""
+    (the metric, the split), e.g. ``("gini_loss", "GGNN_stdlib_Localization_train.csv")``."""
     from engine.tasks import get_task
 
     study = store.study(study_id)
@@ -132,9 +136,15 @@ def curve_tables(store: Store, study_id: int) -> dict[tuple[str, str], tuple[dic
     found = {}
     for split, name in store.metric_names(study_id):
         folder, head = spec.export_names.get(name, (name, None))
-        file = f"{stem}_{head}_{split_name[split]}.csv" if head else f"{stem}_{split_name[split]}.csv"
-        found[(folder, file)] = (store.metric_table(study_id, split, name), name, split)
+        found[(folder, _file_name(stem, head, split_name[split]))] = (name, split)
     return found
+
+
+def curve_tables(store: Store, study_id: int) -> dict[tuple[str, str], tuple[dict, str, str]]:
+    """:func:`curve_names` with each curve's ``{level: {epoch: value}}`` (the mean over
+    trials): ``(folder, file name)`` -> (table, the metric, the split)."""
+    return {key: (store.metric_table(study_id, split, name), name, split)
+            for key, (name, split) in curve_names(store, study_id).items()}
 
 
 def _mean_score(store: Store, run: dict, split: str, key: str, task: str) -> np.ndarray | None:

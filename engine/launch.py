@@ -133,22 +133,18 @@ def trial_seed(seed: int, trial: int) -> int:
 def check_reference(reference: str, spec, model: str, levels: list[float]) -> str:
     """The absolute path of a folder of published curves with at least one of ``model``'s,
     each of them with a column for every level of the study."""
-    from engine.compare import read_published
+    from engine.compare import check_levels, curve_heads, read_published
 
-    heads = {head for _, head in spec.export_names.values() if head} | set(spec.score_columns.values())
     with field("reference"):
-        found = read_published(Path(reference).expanduser(), heads)
+        found = read_published(Path(reference).expanduser(), curve_heads(spec))
         shown = spec.display_names.get(model, model)
-        mine = {key: value for key, value in found.items() if key[1] == shown}
+        mine = [value for key, value in found.items() if key[1] == shown]
         if not mine:
             theirs = sorted({key[1] for key in found}) or ["none"]
             raise InputError(f"no published curve of {shown} (the folder has curves of {', '.join(theirs)})",
                              Path(reference))
-        for path, table in mine.values():
-            for level in levels:
-                if float(level) not in table:
-                    raise InputError(f"no column {level_name(level)}_percent (the study has level {level_name(level)} %)",
-                                     path)
+        for path, table in mine:
+            check_levels(path, table, levels)
     return str(Path(reference).expanduser().resolve())
 
 
