@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks in one go, for a machine with CUDA and PyTorch but not this project's
 # other packages: the GPU tests (tests/test_gpu.py) and the speed benchmarks (bench/lm.py:
-# training tokens/s and MFU, sampling tokens/s; bench/train.py: the study's models).
+# training tokens/s and MFU, sampling tokens/s; bench/train.py: the study's models), each
+# benchmark also with cuDNN attention allowed, to compare.
 # Wheels of the missing pure packages may be put in .whl/ beforehand (pip download).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,9 @@ if [ -d .whl ]; then
 fi
 nvidia-smi -L
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-timeout 300 python3 -m pytest -q -p no:cacheprovider --noconftest -rs tests/test_gpu.py
-timeout 150 python3 bench/lm.py --preset small --steps 20 --samples 64 --seq-len 256
-timeout 150 python3 bench/train.py --limit 400
+timeout 200 python3 -m pytest -q -p no:cacheprovider --noconftest -rs tests/test_gpu.py
+for flag in "" --cudnn-attention; do
+    timeout 120 python3 bench/lm.py --preset small --steps 20 --samples 64 --seq-len 256 $flag
+    timeout 120 python3 bench/train.py --limit 400 $flag
+done
+timeout 150 python3 bench/train.py --limit 1500 --preset paper --devices cuda

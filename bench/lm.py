@@ -8,7 +8,11 @@ sampling rate of a batch is set against that of a batch of one. FLOPs per token 
 nanoGPT's estimate: 6 N (N parameters without the position embeddings) plus the
 attention, 12 L H T.
 
+The device is set up as training and sampling set it up (engine.runtime.resolve_device);
+``--cudnn-attention`` lets attention use cuDNN's kernel, to compare.
+
     .venv/bin/python bench/lm.py [--preset small] [--batch 16] [--steps 20] [--samples 64] [--seq-len 256]
+                                 [--cudnn-attention]
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.lm.train import build_model, build_optimizer, train_tokenizer  # noqa: E402
 from engine.presets import EOT, load_preset  # noqa: E402
-from engine.runtime import autocast  # noqa: E402
+from engine.runtime import autocast, cuda_attention, resolve_device  # noqa: E402
 from engine.sample import prompt_ids, sample_batch  # noqa: E402
 
 
@@ -66,14 +70,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--samples", type=int, default=64, help="outputs per sampling batch")
     parser.add_argument("--seq-len", type=int, default=256, help="tokens per sampled output")
+    parser.add_argument("--cudnn-attention", action="store_true", help="let attention use cuDNN's kernel on CUDA")
     args = parser.parse_args()
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device("auto")
+    if args.cudnn_attention:
+        cuda_attention(cudnn=True)
     cfg = load_preset(args.preset, "lm")
     tokenizer = train_tokenizer(stdlib_text(), cfg["vocab_size"], cfg["block_size"])
     eot = tokenizer.convert_tokens_to_ids(EOT)
     model = build_model(cfg, len(tokenizer), eot, seed=0).to(device)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    name = (f"{torch.cuda.get_device_name()}, cuDNN attention {'on' if args.cudnn_attention else 'off'}"
+            if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads")
     n_params = sum(p.numel() for p in model.parameters()) - model.transformer.wpe.weight.numel()
     L, H, T = cfg["n_layer"], cfg["n_embd"], cfg["block_size"]
     flops_per_token = 6 * n_params + 12 * L * H * T

@@ -2,10 +2,15 @@
 
 Builds a dataset from this Python's standard library, then times one epoch of the real
 training loop (engine.study.train_epoch) and one evaluation pass per model, on the CPU
-and, when one is present, on CUDA with bf16 autocast. Ratios are against the Transformer
-on the CPU, measured in the same run.
+and, when one is present, on CUDA with bf16 autocast. Ratios are against the
+first row (the Transformer on the CPU by default), measured in the same run.
+
+Devices are set up as a study sets them up (engine.runtime.resolve_device: deterministic
+kernels, no cuDNN attention); ``--cudnn-attention`` lets attention use cuDNN's kernel,
+to compare.
 
     .venv/bin/python bench/train.py [--limit 800] [--preset quick] [--models transformer,ggnn,great]
+                                    [--devices cpu,cuda] [--cudnn-attention]
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.data.varmisuse_build import build_varmisuse  # noqa: E402
 from engine.presets import load_preset  # noqa: E402
+from engine.runtime import cuda_attention, resolve_device  # noqa: E402
 from engine.study import build_training, evaluate, train_epoch  # noqa: E402
 from engine.tasks import get_task  # noqa: E402
 
@@ -50,6 +56,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=800, help="functions from the standard library")
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--models", default="transformer,ggnn,great")
+    parser.add_argument("--devices", default="cpu,cuda", help="of cpu,cuda (cuda where present)")
+    parser.add_argument("--cudnn-attention", action="store_true", help="let attention use cuDNN's kernel on CUDA")
     args = parser.parse_args()
 
     spec = get_task("varmisuse")
@@ -60,12 +68,16 @@ def main() -> None:
         train, valid = spec.read(str(report.train_path)), spec.read(str(report.valid_path))
     prepared = spec.prepare(train, valid, cfg)
     lengths = prepared.train.lengths
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    devices = [resolve_device(name) for name in args.devices.split(",")
+               if name == "cpu" or (name == "cuda" and torch.cuda.is_available())]
+    if args.cudnn_attention:
+        cuda_attention(cudnn=True)
     print(f"preset {args.preset}: {len(prepared.train)} training samples, mean {lengths.mean():.0f} tokens "
           f"(max {cfg['max_len']}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     if torch.cuda.is_available():
-        print(f"GPU: {torch.cuda.get_device_name()} (bf16 autocast)")
-    print(f"{'model':<12}{'device':<8}{'train samples/s':>17}{'eval samples/s':>16}{'vs transformer/cpu':>20}")
+        print(f"GPU: {torch.cuda.get_device_name()} (bf16 autocast, cuDNN attention "
+              f"{'on' if args.cudnn_attention else 'off'})")
+    print(f"{'model':<12}{'device':<8}{'train samples/s':>17}{'eval samples/s':>16}{'vs first row':>20}")
     baseline = None
     for device in devices:
         for name in args.models.split(","):

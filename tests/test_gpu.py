@@ -103,3 +103,12 @@ def test_the_launch_probe_sees_the_gpu_without_torch():
             "assert cuda_present() and check_device('cuda') == 'cuda'\nassert 'torch' not in sys.modules\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_cuda_is_set_up_for_exact_resumes_without_slow_kernels():
+    from engine.runtime import resolve_device
+
+    assert resolve_device("cuda").type == "cuda"
+    assert torch.are_deterministic_algorithms_enabled()
+    assert not torch.utils.deterministic.fill_uninitialized_memory  # 1.5-1.7x slower with the fill
+    assert not torch.backends.cuda.cudnn_sdp_enabled()  # a plan per shape: 9x slower Transformer
