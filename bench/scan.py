@@ -6,6 +6,9 @@ temporary directory; ``--quick`` takes an evenly spread subset of about 50 MB. T
 outputs (20,000 by default, 40-60 lines, about 512 tokens each) mix random slices of
 corpus files, slices from a small pool that many outputs share, a licence header
 planted in a quarter of them, and random generated lines, so every output holds clones.
+The slices come from the files of the half corpus, so that the scans of the half and of
+the whole corpus find the same copies and their peak RSS compares memory against corpus
+size, not against a larger result.
 
 Each scan runs as ``byrote scan --foreground`` in a fresh process (peak RSS from
 ``wait4``, i.e. the largest of that process and its worker processes); its phases come
@@ -427,7 +430,7 @@ def main() -> None:
               f"{half_bytes / MB:.1f} MB")
 
         t0 = time.perf_counter()
-        outputs, info = make_outputs(files, n_outputs, args.seed)
+        outputs, info = make_outputs(half, n_outputs, args.seed)  # the half view holds every copy
         write_output_dir(outputs, tmp / "outputs")
         print(f"outputs: {n_outputs:,}, {info['lines']:.1f} lines and {info['bytes']:,.0f} bytes each "
               f"(~{info['bytes'] / 4:.0f} tokens); {info['slices']:,} corpus slices planted, a "
