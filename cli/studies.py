@@ -11,7 +11,7 @@ def cmd_dataset_build(args) -> int:
         from engine.data.methodname_build import build_methodname
 
         report = build_methodname(args.source, args.out, lang=args.lang, top=args.top,
-                                  min_count=args.min_count, seed=args.seed)
+                                  min_count=args.min_count, seed=args.seed, style=args.style)
     else:
         from engine.data.varmisuse_build import build_varmisuse
 
@@ -99,12 +99,15 @@ def register(c: Commands) -> None:
                    help="training split; the held-out split goes to FILE.valid.jsonl")
     p.add_argument("--limit", type=positive, metavar="N", help="at most N functions")
     p.add_argument("--seed", type=seed, default=0)
-    p = c.add("methodname", cmd_dataset_build, "a method-name dataset (code2vec path-contexts) from Java or Python",
-              tasks)
+    p = c.add("methodname", cmd_dataset_build, "a method-name dataset (path-contexts) from Java or Python", tasks)
     p.add_argument("--lang", required=True, choices=("java", "python"))
     p.add_argument("--source", required=True, metavar="DIR")
     p.add_argument("--out", required=True, metavar="FILE.jsonl",
-                   help="training split; held-out splits go to FILE.valid.jsonl and FILE.test.jsonl")
+                   help="training split (.jsonl, .c2v or .c2s); held-out splits go to FILE.valid.jsonl and "
+                        "FILE.test.jsonl")
+    p.add_argument("--style", choices=("code2vec", "code2seq"),
+                   help="the contexts' layout: code2seq's sub-token terminals and node paths, or code2vec's "
+                        "(default: code2seq's for .c2s, else code2vec's)")
     p.add_argument("--top", type=positive, metavar="K", help="keep only the K most frequent names")
     p.add_argument("--min-count", type=positive, default=1, metavar="C")
     p.add_argument("--seed", type=seed, default=0)
@@ -121,17 +124,17 @@ def register(c: Commands) -> None:
     p.add_argument("--train", required=True, metavar="FILE")
     p.add_argument("--valid", required=True, metavar="FILE")
     p.add_argument("--model", required=True, metavar="MODEL",
-                   help="varmisuse: transformer, ggnn or great; methodname: code2vec")
+                   help="varmisuse: transformer, ggnn or great; methodname: code2vec or code2seq")
     p.add_argument("--noise", default="0,25,50,75,100", metavar="LEVELS")
     p.add_argument("--epochs", type=positive, default=10)
-    p.add_argument("--preset", default="quick", metavar="NAME", help="quick, paper (or paper-top10 for code2vec)")
+    p.add_argument("--preset", default="quick", metavar="NAME", help="quick, paper (or paper-top10 for the method-name models)")
     p.add_argument("--seed", type=seed, default=0)
     device_option(p)
     p.add_argument("--name", metavar="TEXT")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one preset setting, e.g. --set lr=3e-4 (repeatable)")
     p.add_argument("--capacity", type=float, metavar="X",
-                   help="methodname: size multiplier of code2vec (the paper's over-capacity contrast)")
+                   help="methodname: size multiplier of code2vec or code2seq (the paper's over-capacity contrast)")
     p.add_argument("--csr-samples", type=seed, metavar="N",
                    help="methodname: held-out samples whose critical sample ratio is measured each epoch")
     p.add_argument("--eval-every", type=seed, metavar="N",

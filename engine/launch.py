@@ -23,7 +23,7 @@ from engine.clones.rules import DEFAULT_RULES, get_rules
 from engine.errors import InputError
 from engine.fsutil import atomic_path, require_file
 from engine.noise import level_name, write_noisy_copy
-from engine.presets import load_preset
+from engine.presets import load_preset, preset_kind
 from engine.runtime import check_device
 from engine.store import Store
 from engine.tasks import TASK_MODELS, get_task
@@ -63,16 +63,17 @@ def create_study(
     (:mod:`engine.compare`), kept in its settings. ``trials``: independent noise draws
     (and model seeds) per level, :func:`trial_seed`."""
     with field("task"):
-        spec = get_task(task)
+        get_task(task)
     if model not in TASK_MODELS[task]:
         raise InputError(f"unknown model {model!r} for {task} (choose from {', '.join(TASK_MODELS[task])})",
                          field="model")
+    spec = get_task(task, model)
     if epochs < 1:
         raise InputError("--epochs must be at least 1", field="epochs")
     if trials < 1:
         raise InputError(f"--trials must be at least 1, not {trials}", field="trials")
     check_device(device, probe=False)
-    cfg = load_preset(preset, task, overrides)
+    cfg = load_preset(preset, preset_kind(task, model), overrides)
     check_device(device)  # refuse a missing GPU now, not in the worker hours later
     samples = {}
     for split, given in (("train", train), ("valid", valid)):

@@ -15,10 +15,17 @@ from importlib import resources
 
 from engine.errors import InputError
 
-KINDS = ("varmisuse", "methodname", "lm")
+KINDS = ("varmisuse", "methodname", "code2seq", "lm")
 # positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set
 ZERO_ALLOWED = frozenset({"csr_samples", "eval_every", "heldout_samples"})
-EOT = "<|endoftext|>"  # the language model's one special token
+EOT = "<|endoftext|>"
+OPTIMIZERS = ("adam", "nesterov")  # engine.study.build_training  # the language model's one special token
+
+
+def preset_kind(task: str, model: str | None = None) -> str:
+    """The presets a study of ``task`` with ``model`` takes: code2seq's own on the
+    method-name task, else the task's."""
+    return "code2seq" if task == "methodname" and model == "code2seq" else task
 
 
 def presets(kind: str) -> dict[str, dict]:
@@ -92,6 +99,7 @@ def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "varmisuse": {"score": ("target", "predicted"), "objective": ("study", "sum"), "train_eval": ("epoch", "pass")},
     "methodname": {"score": ("top10", "full"), "train_eval": ("epoch", "pass")},
+    "code2seq": {"score": ("mean", "first", "sequence"), "train_eval": ("epoch", "pass")},
 }
 """The definitions a study chooses, per task: the first of each is the study's (the code
 that made the published curves), the default; the README says what each means."""
@@ -104,7 +112,7 @@ def axis_unit(cfg: dict) -> str:
 
 
 def departures(task: str, cfg: dict) -> list[str]:
-    """``KEY=VALUE`` for each definition of a study's settings that is not the study's
+    """``KEY=VALUE`` for each definition (``task``: the study's :func:`preset_kind`) of a study's settings that is not the study's
     (the first of :data:`CHOICES`), and the half-up noise counts of a method-name study
     made before byrote counted as the study did; empty when it computes what the study did."""
     found = [f"{key}={cfg[key]}" for key, allowed in CHOICES.get(task, {}).items()
@@ -144,6 +152,20 @@ def _check_methodname(cfg: dict) -> None:
     _check_choices("methodname", cfg)
 
 
+def _check_code2seq(cfg: dict) -> None:
+    _check_dropout(cfg)
+    if not 0 <= cfg["rnn_dropout"] < 1:
+        raise InputError(f"rnn_dropout must be in [0, 1), not {cfg['rnn_dropout']}", field="set")
+    if cfg["rnn_dim"] % 2:
+        raise InputError(f"rnn_dim must be even (two directions), not {cfg['rnn_dim']}", field="set")
+    if cfg["optimizer"] not in OPTIMIZERS:
+        raise InputError(f"setting optimizer must be one of {', '.join(OPTIMIZERS)}, not {cfg['optimizer']!r}",
+                         field="set")
+    if not 0 < cfg["lr_decay"] <= 1:
+        raise InputError(f"lr_decay must be in (0, 1], not {cfg['lr_decay']}", field="set")
+    _check_choices("code2seq", cfg)
+
+
 def _check_lm(cfg: dict) -> None:
     if cfg["n_embd"] % cfg["n_head"]:
         raise InputError(f"setting n_embd ({cfg['n_embd']}) must be a multiple of n_head ({cfg['n_head']})",
@@ -157,4 +179,5 @@ def _check_lm(cfg: dict) -> None:
         raise InputError(f"setting dropout must be below 1, not {cfg['dropout']}", field="set")
 
 
-_CHECKS = {"varmisuse": _check_varmisuse, "methodname": _check_methodname, "lm": _check_lm}
+_CHECKS = {"varmisuse": _check_varmisuse, "methodname": _check_methodname, "code2seq": _check_code2seq,
+           "lm": _check_lm}

@@ -40,7 +40,7 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
 
     run = store.run(run_id)
     study = store.study(run["study_id"])
-    spec = get_task(study["task"])
+    spec = get_task(study["task"], study["model"])
     cfg = study["config"]
     device = resolve_device(study["device"])
     seed, epochs = int(run["seed"]), int(run["epochs"])
@@ -165,14 +165,30 @@ def _seen(arrays: dict[str, np.ndarray], encoded, order: np.ndarray):
 
 
 def build_training(spec, model_name: str, cfg: dict, prepared, device, seed: int):
-    """The model (initialised from ``seed``), its AdamW optimizer and the warm-up schedule."""
+    """The model (initialised from ``seed``), its optimizer and learning-rate schedule.
+
+    ``optimizer``: ``adam`` (AdamW; the default) or ``nesterov`` (SGD with Nesterov
+    momentum 0.95, code2seq's ``USE_MOMENTUM``). The rate rises linearly over
+    ``warmup_steps`` and is multiplied by ``lr_decay`` once per epoch's worth of training
+    samples (code2seq's ``exponential_decay(lr, step * batch_size, n_train, 0.95,
+    staircase=True)``)."""
     import torch
 
     torch.manual_seed(seed)
     model = spec.build_model(model_name, cfg, prepared).to(device)
-    optim = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 0.0))
+    decay = float(cfg.get("weight_decay", 0.0))
+    if cfg.get("optimizer", "adam") == "nesterov":
+        optim = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=0.95, nesterov=True, weight_decay=decay)
+    else:
+        optim = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=decay)
     warmup = int(cfg.get("warmup_steps", 0))
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
+    gamma, batch, n = float(cfg.get("lr_decay", 1.0)), int(cfg.get("batch_size", 0) or 0), max(1, len(prepared.train))
+
+    def rate(s: int) -> float:
+        warm = min(1.0, (s + 1) / warmup) if warmup else 1.0
+        return warm * (gamma ** ((s * batch) // n) if gamma != 1.0 and batch else 1.0)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, rate)
     return model, optim, sched
 
 
@@ -235,5 +251,5 @@ def _collect(columns: dict[str, np.ndarray], out: dict, batch, n: int) -> None:
         value = value.detach()
         value = value.float().cpu().numpy() if value.dtype.is_floating_point else value.cpu().numpy()
         if key not in columns:
-            columns[key] = np.zeros(n, dtype=value.dtype)
+            columns[key] = np.zeros((n,) + value.shape[1:], dtype=value.dtype)
         columns[key][idx] = value

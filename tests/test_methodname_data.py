@@ -450,8 +450,10 @@ def test_bad_inputs_are_input_errors(tmp_path):
         build_methodname(empty, tmp_path / "d.jsonl", lang="cobol")
     with pytest.raises(InputError, match="--top must be at least 1"):
         build_methodname(empty, tmp_path / "d.jsonl", lang="java", top=0)
-    with pytest.raises(InputError, match="written as .jsonl or .c2v"):
-        build_methodname(empty, tmp_path / "d.c2s", lang="java")
+    with pytest.raises(InputError, match="written as .jsonl, .c2v or .c2s"):
+        build_methodname(empty, tmp_path / "d.raw", lang="java")
+    with pytest.raises(InputError, match="unknown context style 'code2sequence'"):
+        build_methodname(empty, tmp_path / "d.jsonl", lang="java", style="code2sequence")
     with pytest.raises(InputError, match="unknown method-name format"):
         build_methodname(empty, tmp_path / "d.csv", lang="java")
     assert not list(tmp_path.glob("d*"))

@@ -126,16 +126,17 @@ def _all_metrics(store: Store, sid: int) -> dict:
             for r in store.runs(sid) for m in store.metrics(r["id"])}
 
 
-@pytest.mark.slow
-def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
-    epochs = 3
+def kill_9_and_resume(tmp_path: Path, make_study, epochs: int) -> None:
+    """Train a one-run study straight through, and again with its worker killed by SIGKILL
+    in the second epoch and a new worker resuming it: the two end with the same metrics
+    and per-sample arrays, exactly. ``make_study(store)`` creates the study."""
     straight = Store(tmp_path / "straight.db")
-    sid_a = _study(straight, dataset, levels=(50.0,), epochs=epochs, model="transformer")
+    sid_a = make_study(straight)
     proc = _worker(straight.path)
     assert proc.wait(timeout=240) == 0, proc.stderr.read()
 
     killed = Store(tmp_path / "killed.db")
-    sid_b = _study(killed, dataset, levels=(50.0,), epochs=epochs, model="transformer")
+    sid_b = make_study(killed)
     (run,) = killed.runs(sid_b)
     proc = _worker(killed.path)
     deadline = time.time() + 240
@@ -164,6 +165,12 @@ def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
             assert np.array_equal(x[key], y[key]), key
     # only the last checkpoint is kept, and nothing half-written
     assert [p.name for p in killed.run_dir(run["id"]).glob("*.pt")] == [f"checkpoint_epoch{epochs}.pt"]
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
+    kill_9_and_resume(tmp_path, lambda store: _study(store, dataset, levels=(50.0,), epochs=3, model="transformer"),
+                      epochs=3)
 
 
 @pytest.mark.slow

@@ -12,7 +12,9 @@ from pathlib import Path
 from tree_sitter import Node
 
 from engine.data.methodname import MAX_CONTEXTS, MethodNameSample, method_label
-from engine.data.pathcontexts import find_methods, language_spec, load_language, method_contexts, method_name, parser_for
+from engine.data.pathcontexts import (
+    STYLES, find_methods, language_spec, load_language, method_contexts, method_name, parser_for,
+)
 from engine.data.sources import read_utf8_source, source_files
 from engine.data.splits import split_of, split_paths
 from engine.errors import InputError
@@ -73,7 +75,7 @@ def method_source(data: bytes, root: Node) -> str:
 def build_methodname(source_dir: str | Path, out_path: str | Path, lang: str,
                      top: int | None = None, min_count: int = 1, seed: int = 0,
                      max_contexts: int = MAX_CONTEXTS, valid_fraction: float = 0.1,
-                     test_fraction: float = 0.1) -> MethodNameBuildReport:
+                     test_fraction: float = 0.1, style: str | None = None) -> MethodNameBuildReport:
     """Write the train split to ``out_path`` and the valid/test splits beside it.
 
     Every method is one sample (:class:`~engine.data.methodname.MethodNameSample`):
@@ -94,9 +96,13 @@ def build_methodname(source_dir: str | Path, out_path: str | Path, lang: str,
     tree (ties: alphabetical); ``min_count`` first drops names seen fewer times.
 
     Splits by file (:mod:`engine.data.splits`): ``out`` (``X.jsonl``) receives the train
-    split, ``X.valid.jsonl`` and ``X.test.jsonl`` the others; ``.c2v`` output names work
-    the same way. All three are written atomically; a small tree may leave a split empty,
-    and the summary says so.
+    split, ``X.valid.jsonl`` and ``X.test.jsonl`` the others; ``.c2v`` and ``.c2s``
+    output names work the same way. All three are written atomically; a small tree may
+    leave a split empty, and the summary says so.
+
+    ``style``: the contexts' layout, ``code2vec`` or ``code2seq`` (sub-token terminals,
+    node paths: :func:`~engine.data.pathcontexts.method_contexts`); by default code2seq's
+    for a ``.c2s`` file, else code2vec's. Either model reads either layout.
     """
     started = time.perf_counter()
     source, out = Path(source_dir), Path(out_path)
@@ -111,8 +117,14 @@ def build_methodname(source_dir: str | Path, out_path: str | Path, lang: str,
         raise InputError(f"valid and test fractions must be >= 0 with a sum below 1, not "
                          f"{valid_fraction} and {test_fraction}")
     fmt = format_of(out)
-    if fmt not in ("jsonl", "c2v"):
-        raise InputError("a built method-name dataset is written as .jsonl or .c2v", out)
+    if fmt not in ("jsonl", "c2v", "c2s"):
+        raise InputError("a built method-name dataset is written as .jsonl, .c2v or .c2s", out)
+    style = style or ("code2seq" if fmt == "c2s" else "code2vec")
+    if style not in STYLES:
+        raise InputError(f"unknown context style {style!r} (choose from {', '.join(STYLES)})")
+    if (fmt, style) in (("c2s", "code2vec"), ("c2v", "code2seq")):
+        raise InputError(f"a .{fmt} file holds {'code2seq' if fmt == 'c2s' else 'code2vec'}'s contexts, "
+                         f"not {style}'s", out)
     if not source.exists():
         raise InputError("no such directory", source)
     if not source.is_dir():
@@ -171,7 +183,7 @@ def build_methodname(source_dir: str | Path, out_path: str | Path, lang: str,
                 if name not in kept:
                     continue
                 report.methods_kept += 1
-                contexts = method_contexts(root, method, lang, max_contexts, seed)
+                contexts = method_contexts(root, method, lang, max_contexts, seed, style=style)
                 if not contexts:
                     report.methods_without_contexts += 1
                     continue

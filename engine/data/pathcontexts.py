@@ -15,6 +15,7 @@ from functools import lru_cache
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
 from engine.data.methodname import METHOD_NAME, MAX_CONTEXTS, Context
+from engine.data.subtokens import split_subtokens
 from engine.errors import InputError
 
 LANGS = ("java", "python")
@@ -156,11 +157,20 @@ def parse_method(source: str, lang: str) -> ParsedMethod:
     return ParsedMethod(data, len(prefix), root, method)
 
 
+STYLES = ("code2vec", "code2seq")
+
+
+def style_of(contexts: list[Context]) -> str:
+    """Which extractor's layout ``contexts`` are in: code2vec's paths are bracketed
+    (``(a)^(b)``), code2seq's ``|``-joined (:func:`method_contexts`)."""
+    return "code2vec" if not contexts or contexts[0][1].startswith("(") else "code2seq"
+
+
 def extract_contexts(source: str, lang: str, max_contexts: int | None = MAX_CONTEXTS,
-                     seed: int = 0) -> list[Context]:
+                     seed: int = 0, style: str = "code2vec") -> list[Context]:
     """The path-contexts of the method in ``source``, exactly as the builder extracts them."""
     parsed = parse_method(source, lang)
-    return method_contexts(parsed.root, parsed.method, lang, max_contexts, seed)
+    return method_contexts(parsed.root, parsed.method, lang, max_contexts, seed, style=style)
 
 
 # --- terminals and path-contexts -----------------------------------------------------------
@@ -179,6 +189,22 @@ def normalize_terminal(text: str) -> str:
     letters = _NOT_LETTER.sub("", text)
     out = letters or text.replace(" ", "_") or BLANK
     return out[:MAX_TERMINAL_LENGTH]
+
+
+def subtoken_terminal(text: str) -> str:
+    """A terminal as code2seq's extractor writes it: its sub-tokens
+    (:func:`~engine.data.subtokens.split_subtokens`) that hold a letter, each as
+    :func:`normalize_terminal`, joined by ``|`` (``getFooBar`` -> ``get|foo|bar``,
+    ``var1`` -> ``var``); a terminal without such a sub-token as :func:`normalize_terminal`."""
+    parts = [normalize_terminal(p) for p in split_subtokens(text) if any(ch.isalpha() for ch in p)]
+    parts = [p for p in parts if p and p != BLANK]
+    return "|".join(parts)[:MAX_TERMINAL_LENGTH].strip("|") if parts else normalize_terminal(text)
+
+
+def _c2s_node(piece: str) -> str:
+    """A path node as code2seq writes it: the piece without brackets, ``|`` spelled
+    ``bar`` (``|`` joins the nodes)."""
+    return piece[1:-1].replace("|", "bar")
 
 
 def _operator(node: Node) -> str:
@@ -217,7 +243,7 @@ def _masked(node: Node, spec: _Spec) -> bool:
 
 def method_contexts(root: Node, method: Node, lang: str, max_contexts: int | None = MAX_CONTEXTS,
                     seed: int = 0, max_length: int = MAX_PATH_LENGTH,
-                    max_width: int = MAX_PATH_WIDTH) -> list[Context]:
+                    max_width: int = MAX_PATH_WIDTH, style: str = "code2vec") -> list[Context]:
     """The path-contexts of one method (``root``/``method`` as from :func:`find_methods`),
     following code2vec's JavaExtractor (Alon et al. 2019) on the tree-sitter tree.
 
@@ -253,8 +279,16 @@ def method_contexts(root: Node, method: Node, lang: str, max_contexts: int | Non
       shape) keeps the same positions: :func:`extract_contexts` on a sample's ``source``
       with the build's seed gives back the sample's contexts.
 
+    - ``style="code2seq"`` writes them as code2seq's extractor does: terminals as
+      ``|``-joined sub-tokens (:func:`subtoken_terminal`), the path as its nodes joined
+      by ``|`` without direction marks (``identifier0|binary_expression:+|integer1``);
+      the same pairs, in the same order.
+
     Depends only on the subtree under ``root`` (not on its place in a file).
     """
+    if style not in STYLES:
+        raise InputError(f"unknown context style {style!r} (choose from {', '.join(STYLES)})")
+    terminal = subtoken_terminal if style == "code2seq" else normalize_terminal
     spec = _SPECS[lang]
     name_node = method.child_by_field_name("name")
     name = name_node.text.decode("utf-8")
@@ -301,7 +335,7 @@ def method_contexts(root: Node, method: Node, lang: str, max_contexts: int | Non
                 node.start_byte == name_start or in_decorator or _masked(node, spec)):
             terms.append(METHOD_NAME)
         else:
-            terms.append(normalize_terminal(text))
+            terms.append(terminal(text))
         leaves.append(i)
         piece[i] = f"({shown}{cid})"  # a terminal always shows its child index
 
@@ -321,6 +355,9 @@ def method_contexts(root: Node, method: Node, lang: str, max_contexts: int | Non
             u = parent[u]
         return parts
 
+    if style == "code2seq":
+        return [(terms[a], "|".join(_c2s_node(p) for p in climb(leaves[a], top) + [piece[top]]
+                                    + climb(leaves[b], top)[::-1]), terms[b]) for a, b, top in pairs]
     for a, b, top in pairs:
         up = ups.get((a, top))
         if up is None:

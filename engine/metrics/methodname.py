@@ -197,12 +197,20 @@ def methodname_metrics(arrays: Mapping[str, np.ndarray], true_labels: Sequence[s
         raise ValueError("methodname_metrics: a prediction lies outside the target vocabulary")
     pred_labels = [target_names[i] for i in pred_ids.tolist()]
     tp, fp, fn = subtoken_count_arrays(pred_labels, list(true_labels))
-    loss = a["loss"].astype(np.float64)
+    exact = np.fromiter((exact_match(pl, tl) for pl, tl in zip(pred_labels, true_labels)), dtype=bool, count=n)
+    return name_metrics(tp, fp, fn, exact, a["loss"], a["score"])
+
+
+def name_metrics(tp, fp, fn, exact, loss, score) -> dict[str, float]:
+    """The epoch metrics of a method-name model from per-sample counts, whatever counted
+    them (code2vec's :func:`subtoken_count_arrays`, code2seq's
+    :func:`engine.metrics.code2seq.code2seq_count_arrays`); see :func:`methodname_metrics`."""
+    n = len(exact)
+    loss = np.asarray(loss, dtype=np.float64)
     if n == 0:
         p = r = f1 = math.nan
     else:
-        p, r, f1 = precision_recall_f1(int(tp.sum()), int(fp.sum()), int(fn.sum()))
-    exact = np.fromiter((exact_match(pl, tl) for pl, tl in zip(pred_labels, true_labels)), dtype=bool, count=n)
+        p, r, f1 = precision_recall_f1(int(np.sum(tp)), int(np.sum(fp)), int(np.sum(fn)))
     return {
         "precision": p,
         "recall": r,
@@ -210,7 +218,7 @@ def methodname_metrics(arrays: Mapping[str, np.ndarray], true_labels: Sequence[s
         "exact_match": mean(exact),
         "loss": mean(loss),
         "gini_loss": gini(loss),
-        "mean_score": mean(a["score"].astype(np.float64)),
+        "mean_score": mean(np.asarray(score, dtype=np.float64)),
         "n": float(n),
     }
 

@@ -185,14 +185,20 @@ def encode_methodname(samples: Sequence, vocabs: C2VVocabs, max_contexts: int, *
     )
 
 
+def ragged_slots(off: np.ndarray, idx: np.ndarray):
+    """Where the contexts of samples ``idx`` go in a batch padded to its widest sample:
+    (contexts per sample, their batch rows, their columns, their flat positions)."""
+    sizes = off[idx + 1] - off[idx]
+    rows = np.repeat(np.arange(len(idx)), sizes)
+    cols = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return sizes, rows, cols, np.repeat(off[idx], sizes) + cols
+
+
 def make_c2v_batch(encoded: C2VEncoded, idx: np.ndarray) -> C2VBatch:
     """One batch of the encoded samples ``idx``, padded to its widest sample."""
     idx = np.asarray(idx, dtype=np.int64)
-    sizes = encoded.off[idx + 1] - encoded.off[idx]
+    sizes, rows, cols, take = ragged_slots(encoded.off, idx)
     B, C = len(idx), int(sizes.max()) if len(idx) else 0
-    rows = np.repeat(np.arange(B), sizes)
-    cols = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    take = np.repeat(encoded.off[idx], sizes) + cols
     ctx = np.zeros((3, B, C), dtype=np.int64)
     ctx[:, rows, cols] = encoded.contexts[take].T
     mask = np.zeros((B, C), dtype=bool)

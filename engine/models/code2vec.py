@@ -24,12 +24,27 @@ def code2vec_dims(cfg: dict) -> tuple[int, int, int]:
     capacity") scales the three widths: d = round_half_up(width x capacity), at least 1.
     Embedding parameters grow linearly with it, W quadratically.
     """
+    c = capacity_of(cfg)
+    return (_scaled(cfg["token_embed_dim"], c), _scaled(cfg["path_embed_dim"], c), _scaled(cfg["code_dim"], c))
+
+
+def capacity_of(cfg: dict) -> float:
+    """A preset's ``capacity`` multiplier (1 when absent); anything but a positive finite
+    number is an :class:`~engine.errors.InputError`."""
     c = float(cfg.get("capacity", 1.0))
     if not c > 0 or math.isinf(c):
         from engine.errors import InputError
 
         raise InputError(f"capacity must be a positive number, got {cfg.get('capacity')!r}")
-    return (_scaled(cfg["token_embed_dim"], c), _scaled(cfg["path_embed_dim"], c), _scaled(cfg["code_dim"], c))
+    return c
+
+
+def fan_out_uniform(*embeddings: nn.Embedding) -> None:
+    """code2vec's and code2seq's embedding initialisation: uniform in ±sqrt(3 / width)
+    (TensorFlow's ``variance_scaling(1.0, 'fan_out', 'uniform')``)."""
+    for emb in embeddings:
+        bound = math.sqrt(3.0 / emb.embedding_dim)
+        nn.init.uniform_(emb.weight, -bound, bound)
 
 
 def code2vec_param_count(n_tokens: int, n_paths: int, n_targets: int, cfg: dict) -> int:
@@ -81,9 +96,7 @@ class Code2Vec(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for emb in (self.tokens, self.paths, self.targets):
-            bound = math.sqrt(3.0 / emb.embedding_dim)
-            nn.init.uniform_(emb.weight, -bound, bound)
+        fan_out_uniform(self.tokens, self.paths, self.targets)
         nn.init.xavier_uniform_(self.transform.weight)
         bound = math.sqrt(6.0 / (self.attention.numel() + 1))  # Glorot on a (d_code, 1) matrix
         nn.init.uniform_(self.attention, -bound, bound)

@@ -19,10 +19,13 @@ TASKS: dict[str, str] = {
     "methodname": "engine.tasks.methodname",
 }
 
+# (task name, model) -> module, where a model brings its own encoding, outputs and counting.
+MODEL_TASKS: dict[tuple[str, str], str] = {("methodname", "code2seq"): "engine.tasks.code2seq"}
+
 # task name -> model families; known without importing torch (forms, argument checks).
 TASK_MODELS: dict[str, tuple[str, ...]] = {
     "varmisuse": ("transformer", "ggnn", "great"),
-    "methodname": ("code2vec",),
+    "methodname": ("code2vec", "code2seq"),
 }
 
 # task name -> headline metrics (summary tables, the app's curves first), known without torch.
@@ -90,7 +93,9 @@ class Task(Protocol):
     def epoch_metrics(self, arrays: dict, encoded: Any, prepared: Any) -> dict[str, float]: ...
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str, model: str | None = None) -> Task:
+    """The task ``name``; with ``model``, that model's variant of it where it has one
+    (:data:`MODEL_TASKS`)."""
     if name not in TASKS:
         raise InputError(f"unknown task {name!r} (choose from {', '.join(TASKS)})", field="task")
-    return importlib.import_module(TASKS[name]).TASK
+    return importlib.import_module(MODEL_TASKS.get((name, model), TASKS[name])).TASK

@@ -33,10 +33,20 @@ class Prepared:
     csr_evaluated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per valid position
 
 
+def prediction_keys(pred: np.ndarray) -> np.ndarray:
+    """One comparable value per prediction: the id (code2vec) or the decoded row of ids
+    (code2seq) as bytes."""
+    pred = np.asarray(pred)
+    if pred.ndim == 1:
+        return pred.astype(object)
+    rows = np.ascontiguousarray(pred)
+    return np.fromiter((row.tobytes() for row in rows), dtype=object, count=len(rows))
+
+
 class MethodNameTask:
     name = "methodname"
     score_columns = TASK_SCORE_COLUMNS["methodname"]
-    display_names = {"code2vec": "code2vec"}
+    display_names = {"code2vec": "code2vec", "code2seq": "code2seq"}
     heldout_name = "test"
     export_names: dict[str, tuple[str, str]] = {}
 
@@ -57,16 +67,29 @@ class MethodNameTask:
             raise InputError("no sample has a path-context", path)
 
     def prepare(self, train: list, valid: list, cfg: dict) -> Prepared:
-        from engine.models.c2v_batching import C2VVocabs, encode_methodname
-
-        vocabs = C2VVocabs.build(train, cfg)
-        prepared = Prepared(
-            vocabs=vocabs,
-            train=encode_methodname(train, vocabs, cfg["max_contexts"], train=True),
-            valid=encode_methodname(valid, vocabs, cfg["max_contexts"], train=False),
-        )
+        vocabs = self.vocabs(train, cfg)
+        prepared = Prepared(vocabs=vocabs, train=self.encode(train, vocabs, cfg, train=True),
+                            valid=self.encode(valid, vocabs, cfg, train=False))
         self._prepare_csr(prepared, valid, cfg)
         return prepared
+
+    # the model's own parts: code2vec's here, code2seq's in engine.tasks.code2seq
+    def vocabs(self, train: list, cfg: dict):
+        from engine.models.c2v_batching import C2VVocabs
+
+        return C2VVocabs.build(train, cfg)
+
+    def encode(self, samples: list, vocabs, cfg: dict, train: bool):
+        from engine.models.c2v_batching import encode_methodname
+
+        return encode_methodname(samples, vocabs, cfg["max_contexts"], train=train)
+
+    def name_metrics(self, arrays: dict, encoded, prepared: Prepared) -> dict[str, float]:
+        return mm.methodname_metrics(arrays, encoded.labels, prepared.vocabs.targets.itos)
+
+    def exact(self, out: dict, encoded, prepared: Prepared) -> np.ndarray:
+        """Whether each prediction of ``out`` (the arrays of ``encoded``) is right."""
+        return np.asarray(out["correct"], dtype=bool)
 
     def _prepare_csr(self, prepared: Prepared, valid: list, cfg: dict) -> None:
         """Pick the CSR samples and make their candidates, once per run (candidates depend
@@ -88,9 +111,8 @@ class MethodNameTask:
         same context sampling), so that a sample is critical because of the renaming alone,
         never because a different subset of its contexts was sampled.
         """
-        from engine.data.pathcontexts import extract_contexts
+        from engine.data.pathcontexts import extract_contexts, style_of
         from engine.data.rename import rename_candidates
-        from engine.models.c2v_batching import encode_methodname
 
         limit = int(cfg.get("csr_samples", 0))
         max_contexts = cfg["max_contexts"]
@@ -106,7 +128,8 @@ class MethodNameTask:
                 continue
             try:
                 programs = rename_candidates(sample.source, sample.lang)
-                original = extract_contexts(sample.source, sample.lang, max_contexts)
+                style = style_of(sample.contexts)  # candidates extracted as the dataset was
+                original = extract_contexts(sample.source, sample.lang, max_contexts, style=style)
             except InputError:
                 continue
             if not original:
@@ -114,18 +137,18 @@ class MethodNameTask:
             originals.append(data.MethodNameSample(name=sample.name, label=sample.label, contexts=original))
             original_pos.append(pos)
             for _variable, program in programs:
-                contexts = extract_contexts(program, sample.lang, max_contexts)
+                contexts = extract_contexts(program, sample.lang, max_contexts, style=style)
                 candidates.append(data.MethodNameSample(name=sample.name, label=sample.label, contexts=contexts))
                 owner.append(pos)
         prepared.csr_evaluated = np.zeros(len(prepared.valid.kept), dtype=bool)
         if not originals:
             return
-        prepared.csr_originals = encode_methodname(originals, prepared.vocabs, max_contexts, train=False)
+        prepared.csr_originals = self.encode(originals, prepared.vocabs, cfg, train=False)
         kept_pos = np.asarray(original_pos, dtype=np.int64)[np.asarray(prepared.csr_originals.kept, dtype=np.int64)]
         prepared.csr_original_pos = kept_pos
         prepared.csr_evaluated[kept_pos] = True
         if candidates:
-            encoded = encode_methodname(candidates, prepared.vocabs, max_contexts, train=False)
+            encoded = self.encode(candidates, prepared.vocabs, cfg, train=False)
             cand_owner = np.asarray(owner, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)]
             prepared.csr_candidates = encoded
             prepared.csr_owner = cand_owner
@@ -160,11 +183,11 @@ class MethodNameTask:
             # M(t_i) and its correctness on the re-extracted original, the very program
             # whose candidates are compared with it
             out = predict(prepared.csr_originals)
-            original_pred = np.full(n, -1, dtype=np.int64)
-            original_pred[prepared.csr_original_pos] = out["pred"]
-            original_correct[prepared.csr_original_pos] = out["correct"]
+            original_pred = np.zeros(n, dtype=object)
+            original_pred[prepared.csr_original_pos] = prediction_keys(out["pred"])
+            original_correct[prepared.csr_original_pos] = self.exact(out, prepared.csr_originals, prepared)
             if prepared.csr_candidates is not None:
-                candidate_pred = predict(prepared.csr_candidates)["pred"]
+                candidate_pred = prediction_keys(predict(prepared.csr_candidates)["pred"])
                 evaluated = prepared.csr_evaluated[prepared.csr_owner]  # owners whose original was kept
                 critical = mm.critical_flags(original_pred, candidate_pred[evaluated],
                                              prepared.csr_owner[evaluated], n)
@@ -172,7 +195,7 @@ class MethodNameTask:
                 "csr_original_correct": original_correct}
 
     def epoch_metrics(self, arrays: dict[str, np.ndarray], encoded, prepared: Prepared) -> dict[str, float]:
-        values = mm.methodname_metrics(arrays, encoded.labels, prepared.vocabs.targets.itos)
+        values = self.name_metrics(arrays, encoded, prepared)
         if "critical" in arrays:
             chosen = arrays["csr_evaluated"]
             values.update(mm.csr(arrays["critical"][chosen], arrays["csr_original_correct"][chosen]))

@@ -8,7 +8,7 @@ from textual.widget import Widget
 from textual.widgets import Select
 
 from engine.errors import InputError
-from engine.presets import preset_names
+from engine.presets import preset_kind, preset_names
 from engine.runtime import DEVICES
 from engine.store import Store
 from engine.tasks import TASK_MODELS
@@ -38,15 +38,22 @@ class StudyForm(LaunchForm):
         yield self.field("name", "Name", self.text_input(placeholder="task-model-file"), "optional")
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        """The models and presets follow the task."""
-        if event.select.id == "task" and event.value is not Select.NULL:
-            for name, choices in (("model", TASK_MODELS[event.value]), ("preset", preset_names(event.value))):
-                select = self.query_one(f"#{name}", Select)
-                if self._shown.get(name) != tuple(choices):  # each task has its own (paper-top10 is code2vec's)
-                    self._shown[name] = tuple(choices)
-                    kept = select.value if select.value in choices else choices[0]
-                    select.set_options(options(choices))
-                    select.value = kept
+        """The models follow the task, and the presets the task and model."""
+        if event.select.id not in ("task", "model") or event.value is Select.NULL:
+            return
+        task = self.query_one("#task", Select).value
+        if event.select.id == "task":
+            self._offer("model", TASK_MODELS[task])
+        model = self.query_one("#model", Select).value
+        self._offer("preset", preset_names(preset_kind(task, model if model is not Select.NULL else None)))
+
+    def _offer(self, name: str, choices) -> None:
+        select = self.query_one(f"#{name}", Select)
+        if self._shown.get(name) != tuple(choices):  # each has its own (paper-top10: the method-name models')
+            self._shown[name] = tuple(choices)
+            kept = select.value if select.value in choices else choices[0]
+            select.set_options(options(choices))
+            select.value = kept
 
     def values(self) -> dict | None:
         from engine.noise import parse_levels
