@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks in one go, for a machine with CUDA and PyTorch but not this project's
 # other packages: the GPU tests (tests/test_gpu.py) and the speed benchmarks (bench/lm.py:
-# training tokens/s and MFU, sampling tokens/s; bench/train.py: the study's models), each
+# training tokens/s and MFU, sampling tokens/s; bench/train.py: the study's models of both tasks), each
 # benchmark also with cuDNN attention allowed, to compare.
 # Wheels of the missing pure packages may be put in .whl/ beforehand (pip download).
 set -uo pipefail
@@ -19,3 +19,4 @@ for flag in "" --cudnn-attention; do
     timeout 120 python3 bench/train.py --limit 400 $flag
 done
 timeout 150 python3 bench/train.py --limit 1500 --preset paper --devices cuda
+timeout 150 python3 bench/train.py --task methodname

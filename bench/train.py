@@ -1,15 +1,16 @@
-"""Training throughput of the VarMisuse models (samples/s), per model and device.
+"""Training throughput of the study's models (samples/s), per model and device.
 
-Builds a dataset from this Python's standard library, then times one epoch of the real
-training loop (engine.study.train_epoch) and one evaluation pass per model, on the CPU
-and, when one is present, on CUDA with bf16 autocast. Ratios are against the
-first row (the Transformer on the CPU by default), measured in the same run.
+Builds a dataset of the task (``--task varmisuse`` or ``methodname``) from this Python's
+standard library, then times one epoch of the real training loop
+(engine.study.train_epoch) and one evaluation pass per model, on the CPU and, when one
+is present, on CUDA with bf16 autocast. Ratios are against the first row (the task's
+first model on the CPU by default), measured in the same run.
 
 Devices are set up as a study sets them up (engine.runtime.resolve_device: deterministic
 kernels, no cuDNN attention); ``--cudnn-attention`` lets attention use cuDNN's kernel,
 to compare.
 
-    .venv/bin/python bench/train.py [--limit 800] [--preset quick] [--models transformer,ggnn,great]
+    .venv/bin/python bench/train.py [--task varmisuse|methodname] [--limit N] [--preset quick] [--models M,...]
                                     [--devices cpu,cuda] [--cudnn-attention]
 """
 from __future__ import annotations
@@ -27,10 +28,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.data.varmisuse_build import build_varmisuse  # noqa: E402
-from engine.presets import load_preset  # noqa: E402
+from engine.data.methodname_build import build_methodname  # noqa: E402
+from engine.presets import load_preset, preset_kind  # noqa: E402
 from engine.runtime import cuda_attention, resolve_device  # noqa: E402
 from engine.study import build_training, evaluate, train_epoch  # noqa: E402
-from engine.tasks import get_task  # noqa: E402
+from engine.tasks import TASK_MODELS, get_task  # noqa: E402
 
 
 def measure(spec, model_name, cfg, prepared, device) -> tuple[float, float]:
@@ -51,36 +53,49 @@ def measure(spec, model_name, cfg, prepared, device) -> tuple[float, float]:
     return n / t_train, n / t_eval
 
 
+def datasets(task: str, limit: int, tmp: Path) -> tuple[str, str, str]:
+    """(train, held-out) files from this Python's standard library, and what they hold."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    if task == "varmisuse":
+        report = build_varmisuse(stdlib, tmp / "bench.jsonl", limit=limit, seed=0)
+        return str(report.train_path), str(report.valid_path), f"{limit} functions"
+    report = build_methodname(stdlib, tmp / "bench.jsonl", lang="python", top=limit, seed=0)
+    return str(report.train_path), str(report.test_path), f"the methods of the {limit} most frequent names"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=800, help="functions from the standard library")
+    parser.add_argument("--task", choices=("varmisuse", "methodname"), default="varmisuse")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="varmisuse: functions from the standard library (800); methodname: names kept (10)")
     parser.add_argument("--preset", default="quick")
-    parser.add_argument("--models", default="transformer,ggnn,great")
+    parser.add_argument("--models", default=None, help="default: the task's models")
     parser.add_argument("--devices", default="cpu,cuda", help="of cpu,cuda (cuda where present)")
     parser.add_argument("--cudnn-attention", action="store_true", help="let attention use cuDNN's kernel on CUDA")
     args = parser.parse_args()
+    limit = args.limit or (800 if args.task == "varmisuse" else 10)
+    models = (args.models or ",".join(TASK_MODELS[args.task])).split(",")
 
-    spec = get_task("varmisuse")
-    cfg = load_preset(args.preset, spec.name)
     with tempfile.TemporaryDirectory() as tmp:
-        report = build_varmisuse(Path(sysconfig.get_paths()["stdlib"]), Path(tmp) / "bench.jsonl",
-                                 limit=args.limit, seed=0)
-        train, valid = spec.read(str(report.train_path)), spec.read(str(report.valid_path))
-    prepared = spec.prepare(train, valid, cfg)
-    lengths = prepared.train.lengths
+        train_file, valid_file, what = datasets(args.task, limit, Path(tmp))
+        reader = get_task(args.task)
+        train, valid = reader.read(train_file), reader.read(valid_file)
     devices = [resolve_device(name) for name in args.devices.split(",")
                if name == "cpu" or (name == "cuda" and torch.cuda.is_available())]
     if args.cudnn_attention:
         cuda_attention(cudnn=True)
-    print(f"preset {args.preset}: {len(prepared.train)} training samples, mean {lengths.mean():.0f} tokens "
-          f"(max {cfg['max_len']}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"{args.task}, preset {args.preset}: {len(train)} training samples ({what}), torch {torch.__version__}, "
+          f"{torch.get_num_threads()} CPU threads")
     if torch.cuda.is_available():
         print(f"GPU: {torch.cuda.get_device_name()} (bf16 autocast, cuDNN attention "
               f"{'on' if args.cudnn_attention else 'off'})")
     print(f"{'model':<12}{'device':<8}{'train samples/s':>17}{'eval samples/s':>16}{'vs first row':>20}")
     baseline = None
     for device in devices:
-        for name in args.models.split(","):
+        for name in models:
+            spec = get_task(args.task, name)
+            cfg = load_preset(args.preset, preset_kind(args.task, name))
+            prepared = spec.prepare(train, valid, {**cfg, "csr_samples": 0})
             train_sps, eval_sps = measure(spec, name, cfg, prepared, device)
             if baseline is None:
                 baseline = train_sps

@@ -309,3 +309,15 @@ def test_a_c2s_dataset_built_from_python_trains_code2seq_with_csr(tmp_path):
     train_run(store, run["id"])
     with np.load(store.array_path(run["id"], 1, "valid")) as arrays:
         assert arrays["csr_evaluated"].sum() == 10  # candidates re-extracted in code2seq's layout
+
+
+def test_each_model_refuses_the_others_files_in_one_line(reference, tmp_path):
+    c2s = reference / "code2vec" / "code2seq_tech-srl" / "data" / "my_dataset" / "my_dataset.train.c2s"
+    c2v = reference / "code2vec" / "zthang_code2vec_treelstm" / "data" / "my_dataset" / "my_dataset.test.c2v.head20"
+    store = Store(tmp_path / "s.db")
+    for model, path, message in (("code2vec", c2s, "a .c2s file holds code2seq's contexts; code2vec does not"),
+                                 ("code2seq", c2v, "a .c2v file holds code2vec's hashed contexts; code2seq does not")):
+        with pytest.raises(InputError, match=message):
+            create_study(store, task="methodname", train=str(path), valid=str(path), model=model, levels=[0.0],
+                         epochs=1, preset="quick", seed=0, device="cpu")
+    assert store.studies() == []

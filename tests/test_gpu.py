@@ -34,17 +34,12 @@ def _metrics(store, run_id: int) -> dict:
     return {(m["epoch"], m["split"], m["name"]): m["value"] for m in store.metrics(run_id)}
 
 
-@pytest.mark.parametrize("model", ["great", "ggnn"])
-def test_a_study_run_trains_on_cuda_and_resumes_to_the_same_metrics(tmp_path, dataset, model):
+def _trains_on_cuda_and_resumes(tmp_path, study):
+    """``study(store)`` makes a one-run study; trained straight through and again with a
+    cancel at epoch 2 and a resume, both on CUDA, the figures agree."""
     from engine.errors import JobCancelled
-    from engine.launch import create_study
     from engine.store import Store
     from engine.study import train_run
-
-    def study(store):
-        return create_study(store, task="varmisuse", train=str(dataset.train_path), valid=str(dataset.valid_path),
-                            model=model, levels=[25.0], epochs=3, preset="quick", seed=5, device="cuda",
-                            overrides=TINY)
 
     whole = Store(tmp_path / "whole.db")
     [run] = whole.runs(study(whole))
@@ -73,6 +68,26 @@ def test_a_study_run_trains_on_cuda_and_resumes_to_the_same_metrics(tmp_path, da
     assert got.keys() == want.keys()
     for key, value in want.items():  # deterministic kernels: the same figures, to float rounding
         assert got[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+
+
+@pytest.mark.parametrize("model", ["great", "ggnn"])
+def test_a_study_run_trains_on_cuda_and_resumes_to_the_same_metrics(tmp_path, dataset, model):
+    from engine.launch import create_study
+
+    _trains_on_cuda_and_resumes(tmp_path, lambda store: create_study(
+        store, task="varmisuse", train=str(dataset.train_path), valid=str(dataset.valid_path), model=model,
+        levels=[25.0], epochs=3, preset="quick", seed=5, device="cuda", overrides=TINY))
+
+
+def test_a_code2seq_run_trains_on_cuda_and_resumes_to_the_same_metrics(tmp_path):
+    from engine.data.methodname_build import build_methodname
+    from engine.launch import create_study
+
+    data = build_methodname(Path(sysconfig.get_paths()["stdlib"]) / "email", tmp_path / "mn.jsonl", lang="python",
+                            top=5)
+    _trains_on_cuda_and_resumes(tmp_path, lambda store: create_study(
+        store, task="methodname", train=str(data.train_path), valid=str(data.test_path), model="code2seq",
+        levels=[50.0], epochs=3, preset="quick", seed=5, device="cuda", overrides={"csr_samples": 20}))
 
 
 def test_a_language_model_trains_and_samples_on_cuda_in_bf16(tmp_path):

@@ -13,6 +13,9 @@ from engine.tasks.methodname import MethodNameTask
 
 
 class Code2SeqTask(MethodNameTask):
+    model_name = "code2seq"
+    refused_format = ("c2v", "code2vec's hashed")  # paths as numbers: no nodes to read
+
     def vocabs(self, train: list, cfg: dict):
         from engine.models.c2s_batching import C2SVocabs
 

@@ -62,9 +62,15 @@ class MethodNameTask:
     def noise(self, samples: list[data.MethodNameSample], level: float, seed: int):
         return noise_methodname(samples, level, seed)
 
+    model_name = "code2vec"
+    refused_format = ("c2s", "code2seq's")  # the format whose contexts the model cannot read
+
     def check(self, cfg: dict, samples: list, path: str) -> None:
         if not any(s.contexts for s in samples):
             raise InputError("no sample has a path-context", path)
+        fmt, whose = self.refused_format
+        if code2vec.format_of(path) == fmt:
+            raise InputError(f"a .{fmt} file holds {whose} contexts; {self.model_name} does not read them", path)
 
     def prepare(self, train: list, valid: list, cfg: dict) -> Prepared:
         vocabs = self.vocabs(train, cfg)
