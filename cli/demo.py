@@ -22,6 +22,8 @@ def cmd_demo(args) -> int:
     from engine.store import Store, default_db_path
 
     store = Store(getattr(args, "db", None) or default_db_path().with_name("demo.db"))
+    if args.study == "code2seq":
+        return run_contrast(store, args)
     if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("no terminal: running the demo headless", file=sys.stderr)
         args.headless = True
@@ -61,6 +63,33 @@ def run_demo(store: Store, args) -> int:
     console.print(f"studies {vm_study} and {mn_study} finished in {time.time() - t0:.0f} s; "
                   f"export with: byrote export curves --study ID --out DIR")
     return max(code, run_extraction(store, s, console, t0))
+
+
+def run_contrast(store: Store, args) -> int:
+    """``--study code2seq``: code2vec against code2seq on the standard library's top
+    method names, at 0 % and 100 % noise, in this process; the tables and the check."""
+    from rich.console import Console
+
+    from cli.tables import results_table
+    from engine.data.methodname_build import build_methodname
+    from engine.demo import CONTRAST_EPOCHS, capacity_contrast, create_contrast_studies, demo_folder, demo_settings
+
+    console = Console()
+    t0 = time.time()
+    s = demo_settings(seed=args.seed, epochs=args.epochs or CONTRAST_EPOCHS)
+    console.print(f"[bold]byrote demo --study code2seq[/]: code2vec against code2seq on {s['source']} "
+                  f"(database {store.path})")
+    data = build_methodname(s["source"], demo_folder(store) / f"methodname-top{s['mn_top']}-seed{s['seed']}.jsonl",
+                            lang="python", top=s["mn_top"], seed=s["seed"])
+    console.print(data.summary())
+    studies = create_contrast_studies(store, s, data)
+    code = run_foreground(store, [j["id"] for study in studies for j in store.jobs_of("study", study)], console)
+    for study in studies:
+        console.print(results_table(store, study))
+    text, holds, detail = capacity_contrast(store, *studies)
+    console.print(f"{'[green]holds[/]' if holds else '[red]does not hold[/]'}  {text}: {detail}")
+    console.print(f"studies {studies[0]} and {studies[1]} finished in {time.time() - t0:.0f} s")
+    return code
 
 
 def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
@@ -106,3 +135,6 @@ def register(c: Commands) -> None:
     p.add_argument("--model", default="ggnn", choices=TASK_MODELS["varmisuse"],
                    help="ggnn learns fastest on a CPU; great is the paper's best")
     p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--study", choices=("all", "code2seq"), default="all",
+                   help="code2seq: only the capacity contrast, code2vec against code2seq on the top method names at "
+                        "0%% and 100%% noise (5 epochs), in this process")

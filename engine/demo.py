@@ -27,6 +27,8 @@ DEMO_EPOCHS = 5     # VarMisuse epochs per level
 MN_TOP = 10         # method names: the K most frequent names, as Java-Top10
 MN_EPOCHS = 3
 MN_CSR_SAMPLES = 100
+CONTRAST_EPOCHS = 5  # the capacity contrast (byrote demo --study code2seq): epochs per level
+CONTRAST_LEVELS = [0.0, 100.0]
 DEMO_LEVELS = [0.0, 25.0, 50.0, 75.0, 100.0]
 LM_SLICE_BYTES = 20_000  # the language model's corpus: stdlib files of 2-6 kB, in order, up to this size
 LM_FILE_BYTES = (2_000, 6_000)
@@ -286,6 +288,35 @@ def demo_job(ctx) -> None:
 
 
 # -- the paper's observations, checked on the studies' results ------------------------------
+# -- the capacity contrast (byrote demo --study code2seq) ---------------------------------------
+def create_contrast_studies(store: Store, s: dict, dataset) -> tuple[int, int]:
+    """code2vec and code2seq on the same method-name dataset (``dataset``: the report of
+    :func:`build_demo_datasets`' method-name build) at 0 % and 100 % noise, their runs
+    queued: Rabin et al.'s capacity contrast (Table 1, Observation 1)."""
+    from engine.launch import create_study
+
+    return tuple(create_study(store, task="methodname", model=model, train=str(dataset.train_path),
+                              valid=str(dataset.test_path), levels=CONTRAST_LEVELS, epochs=s["mn_epochs"],
+                              preset=s["preset"], seed=s["seed"], device=s["device"], overrides=s["mn_overrides"],
+                              name=f"demo: {model} on the standard library's top {s['mn_top']} names")
+                 for model in ("code2vec", "code2seq"))
+
+
+def capacity_contrast(store: Store, vec_study: int, seq_study: int) -> tuple[str, bool, str]:
+    """Observation 1's contrast (§5.1): at 100 % noise code2vec, the larger model, fits its
+    training set far better than code2seq (training F1 at least 0.1 higher)."""
+    rows = {}
+    for study in (vec_study, seq_study):
+        at = {r["level"]: r for r in summary(store, study)}
+        runs = {r["level"]: r for r in store.runs(study)}
+        rows[study] = (at.get(100.0, {}).get("train.f1_score"), runs.get(100.0, {}).get("n_params"))
+    (vec, vec_params), (seq, seq_params) = rows[vec_study], rows[seq_study]
+    holds = vec is not None and seq is not None and vec - seq >= 0.1
+    detail = (f"code2vec {_or_nan(vec):.3f} ({vec_params or 0:,} parameters)  "
+              f"code2seq {_or_nan(seq):.3f} ({seq_params or 0:,} parameters)")
+    return "Observation 1, capacity: at 100% noise code2vec's training F1 far above code2seq's", holds, detail
+
+
 def _or_nan(value: float | None) -> float:
     return float("nan") if value is None else value
 

@@ -76,6 +76,9 @@ def test_study_form(tmp_path, great_files, app_pilot):
         await submit(pilot, {}, {"task": "methodname"})
         assert models.value == "code2vec"
         assert [v for _, v in presets._options if v is not Select.NULL] == list(preset_names("methodname"))
+        await submit(pilot, {}, {"model": "code2seq"})  # the presets follow the model too
+        assert [v for _, v in presets._options if v is not Select.NULL] == list(preset_names("code2seq"))
+        assert presets.value == "quick"
         assert marks(form) == {"train": "required", "valid": "required"}
 
         await submit(pilot, {"train": str(train), "valid": str(tmp_path / "missing.jsonl"), "levels": "0,200",

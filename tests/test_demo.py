@@ -186,3 +186,23 @@ def test_on_a_terminal_the_demo_queues_its_chain_and_opens_the_app(tmp_path):
     (job,) = Store(db).jobs()
     assert (job["kind"], job["params"]["stage"], job["state"]) == ("demo", "start", "queued")
     assert job["params"]["settings"] == demo_settings(seed=3)
+
+
+@pytest.mark.slow
+def test_the_capacity_contrast_demo_trains_both_method_name_models(tmp_path, monkeypatch, capsys):
+    """``byrote demo --study code2seq``: code2vec and code2seq on the same dataset at 0 %
+    and 100 % noise, trained in this process, and the contrast's check (on email's top 5
+    names here, one epoch)."""
+    monkeypatch.setattr(demo, "STDLIB", STDLIB / "email")
+    monkeypatch.setattr(demo, "MN_TOP", 5)
+    monkeypatch.setattr(demo, "MN_CSR_SAMPLES", 10)
+    assert main(["--db", str(tmp_path / "c.db"), "demo", "--study", "code2seq", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    store = Store(tmp_path / "c.db")
+    studies = store.studies()
+    assert [s["model"] for s in studies] == ["code2vec", "code2seq"]
+    assert studies[0]["train_path"] == studies[1]["train_path"]
+    assert all(s["levels"] == [0.0, 100.0] for s in studies)
+    assert all(r["epochs_done"] == 1 for s in studies for r in store.runs(s["id"]))
+    text, holds, detail = demo.capacity_contrast(store, studies[0]["id"], studies[1]["id"])
+    assert "Observation 1, capacity" in out and detail.split(" (")[0] in " ".join(out.split())
