@@ -12,6 +12,10 @@ def cmd_dataset_build(args) -> int:
 
         report = build_methodname(args.source, args.out, lang=args.lang, top=args.top,
                                   min_count=args.min_count, seed=args.seed, style=args.style)
+    elif args.kind == "codesearch":
+        from engine.data.codesearch_build import build_codesearch
+
+        report = build_codesearch(args.source, args.out, limit=args.limit)
     else:
         from engine.data.varmisuse_build import build_varmisuse
 
@@ -99,6 +103,12 @@ def register(c: Commands) -> None:
                    help="training split; the held-out split goes to FILE.valid.jsonl")
     p.add_argument("--limit", type=positive, metavar="N", help="at most N functions")
     p.add_argument("--seed", type=seed, default=0)
+    p = c.add("codesearch", cmd_dataset_build,
+              "a code-search dataset (CodeSearchNet layout: functions and their docstrings) from Python source", tasks)
+    p.add_argument("--source", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="FILE.jsonl",
+                   help="training split; held-out splits go to FILE.valid.jsonl and FILE.test.jsonl")
+    p.add_argument("--limit", type=positive, metavar="N", help="at most N functions")
     p = c.add("methodname", cmd_dataset_build, "a method-name dataset (path-contexts) from Java or Python", tasks)
     p.add_argument("--lang", required=True, choices=("java", "python"))
     p.add_argument("--source", required=True, metavar="DIR")
@@ -124,7 +134,8 @@ def register(c: Commands) -> None:
     p.add_argument("--train", required=True, metavar="FILE")
     p.add_argument("--valid", required=True, metavar="FILE")
     p.add_argument("--model", required=True, metavar="MODEL",
-                   help="varmisuse: transformer, ggnn or great; methodname: code2vec or code2seq")
+                   help="varmisuse: transformer, ggnn or great; methodname: code2vec or code2seq; codesearch: codebert "
+                        "(the encoder is the preset's encoder setting: --set encoder=ID|DIR)")
     p.add_argument("--noise", default="0,25,50,75,100", metavar="LEVELS")
     p.add_argument("--epochs", type=positive, default=10)
     p.add_argument("--preset", default="quick", metavar="NAME", help="quick, paper (or paper-top10 for the method-name models)")

@@ -126,10 +126,11 @@ def _all_metrics(store: Store, sid: int) -> dict:
             for r in store.runs(sid) for m in store.metrics(r["id"])}
 
 
-def kill_9_and_resume(tmp_path: Path, make_study, epochs: int) -> None:
+def kill_9_and_resume(tmp_path: Path, make_study, epochs: int, into_second: float = 0.3) -> None:
     """Train a one-run study straight through, and again with its worker killed by SIGKILL
-    in the second epoch and a new worker resuming it: the two end with the same metrics
-    and per-sample arrays, exactly. ``make_study(store)`` creates the study."""
+    in the second epoch (``into_second`` seconds after the first is recorded) and a new
+    worker resuming it: the two end with the same metrics and per-sample arrays, exactly.
+    ``make_study(store)`` creates the study."""
     straight = Store(tmp_path / "straight.db")
     sid_a = make_study(straight)
     proc = _worker(straight.path)
@@ -142,7 +143,7 @@ def kill_9_and_resume(tmp_path: Path, make_study, epochs: int) -> None:
     deadline = time.time() + 240
     while killed.run(run["id"])["epochs_done"] < 1 and time.time() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)  # into the second epoch
+    time.sleep(into_second)  # into the second epoch
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     (job,) = killed.jobs_of("study", sid_b)

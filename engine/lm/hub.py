@@ -103,11 +103,39 @@ def quiet_transformers() -> None:
 def load_causal_lm(name_or_path: str, device, trust_remote_code: bool = False, dtype=None):
     """``(model, tokenizer)`` from a hub id or a local directory, in eval mode on ``device``.
 
-    Both kinds of name go through the same ``from_pretrained`` calls. Under
-    ``HF_HUB_OFFLINE=1`` nothing is downloaded. ``trust_remote_code`` is passed through
-    (False unless the user asked for it).
+    Both kinds of name go through the same ``from_pretrained`` calls (:func:`from_pretrained`).
     """
     import torch
+
+    device = torch.device(device)
+    tokenizer = load_tokenizer(name_or_path, trust_remote_code)
+    model = from_pretrained("AutoModelForCausalLM", name_or_path, trust_remote_code,
+                            dtype=model_dtype(device) if dtype is None else dtype)
+    model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
+    """The tokenizer of a hub id or a local directory (:func:`from_pretrained`)."""
+    return from_pretrained("AutoTokenizer", name_or_path, trust_remote_code)
+
+
+def load_sequence_classifier(name_or_path: str, num_labels: int, trust_remote_code: bool = False):
+    """An encoder with a freshly initialised ``num_labels``-way classification head
+    (``AutoModelForSequenceClassification``: CodeBERT's code search), in float32 for
+    training; the head's initial weights come from torch's generator."""
+    import torch
+
+    return from_pretrained("AutoModelForSequenceClassification", name_or_path, trust_remote_code,
+                           num_labels=num_labels, dtype=torch.float32)
+
+
+def from_pretrained(auto_class: str, name_or_path: str, trust_remote_code: bool = False, **kwargs):
+    """``transformers.<auto_class>.from_pretrained`` of a hub id or a local directory, the
+    one place byrote loads pre-trained parts. Under ``HF_HUB_OFFLINE=1`` nothing is
+    downloaded; ``trust_remote_code`` is passed through (False unless the user asked for
+    it); what cannot be loaded is one :class:`InputError` line."""
     import transformers
 
     quiet_transformers()
@@ -116,15 +144,11 @@ def load_causal_lm(name_or_path: str, device, trust_remote_code: bool = False, d
     if path.is_dir():
         _check_directory(path)
     source = str(path) if path.is_dir() else name
-    device = torch.device(device)
-    if dtype is None:
-        dtype = model_dtype(device)
-    kwargs = {"trust_remote_code": bool(trust_remote_code)}
+    kwargs["trust_remote_code"] = bool(trust_remote_code)
     if _offline():  # read now: the hub library reads it once, at its import
         kwargs["local_files_only"] = True
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
-        model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+        return getattr(transformers, auto_class).from_pretrained(source, **kwargs)
     except OSError as exc:
         if path.is_dir():
             raise InputError(f"cannot load the model: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
@@ -136,10 +160,9 @@ def load_causal_lm(name_or_path: str, device, trust_remote_code: bool = False, d
         if "trust_remote_code" in str(exc):
             raise InputError(f"model {name!r} needs to run code from its own repository; "
                              "allow that only for a model you trust (trust_remote_code)") from None
+        if path.is_dir():
+            raise InputError(f"cannot load the model: {str(exc).splitlines()[0]}", path) from None
         raise
-    model.to(device)
-    model.eval()
-    return model, tokenizer
 
 
 def config_context_length(config: dict) -> int | None:

@@ -17,6 +17,7 @@ from engine.errors import InputError
 TASKS: dict[str, str] = {
     "varmisuse": "engine.tasks.varmisuse",
     "methodname": "engine.tasks.methodname",
+    "codesearch": "engine.tasks.codesearch",
 }
 
 # (task name, model) -> module, where a model brings its own encoding, outputs and counting.
@@ -26,6 +27,7 @@ MODEL_TASKS: dict[tuple[str, str], str] = {("methodname", "code2seq"): "engine.t
 TASK_MODELS: dict[str, tuple[str, ...]] = {
     "varmisuse": ("transformer", "ggnn", "great"),
     "methodname": ("code2vec", "code2seq"),
+    "codesearch": ("codebert",),
 }
 
 # task name -> headline metrics (summary tables, the app's curves first), known without torch.
@@ -33,6 +35,7 @@ TASK_HEADLINES: dict[str, tuple[str, ...]] = {
     "varmisuse": ("loc_accuracy", "repair_accuracy", "nobug_accuracy", "loss", "gini_loss", "mean_score_loc"),
     "methodname": ("f1_score", "precision", "recall", "exact_match", "loss", "gini_loss", "mean_score",
                    "csr_all", "csr_correct", "csr_incorrect"),
+    "codesearch": ("accuracy", "loss", "gini_loss", "mean_score"),
 }
 
 # task name -> per-sample score array -> the head's name ("" for a task with one head),
@@ -40,6 +43,7 @@ TASK_HEADLINES: dict[str, tuple[str, ...]] = {
 TASK_SCORE_COLUMNS: dict[str, dict[str, str]] = {
     "varmisuse": {"loc_score": "Localization", "rep_score": "Repair"},
     "methodname": {"score": ""},
+    "codesearch": {"score": ""},
 }
 
 
@@ -50,6 +54,7 @@ TASK_SCORE_COLUMNS: dict[str, dict[str, str]] = {
 TASK_SCORE_SAMPLES: dict[str, dict[str, str]] = {
     "varmisuse": {"rep_score": "has_bug"},
     "methodname": {},
+    "codesearch": {},
 }
 
 
