@@ -24,33 +24,12 @@ torch.set_num_threads(2)
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 
-def tiny_encoder(folder: Path) -> Path:
-    """A RoBERTa of 1 layer, 32 wide, and a byte-level BPE tokenizer of 400 tokens, trained
-    on a few standard-library files and saved as a model directory."""
-    from tokenizers import ByteLevelBPETokenizer
-    from tokenizers.processors import RobertaProcessing
-    from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaModel
-
-    folder.mkdir(parents=True, exist_ok=True)
-    bpe = ByteLevelBPETokenizer()
-    texts = [(STDLIB / name).read_text(encoding="utf-8") for name in ("bisect.py", "colorsys.py", "keyword.py")]
-    bpe.train_from_iterator(texts, vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
-    bpe._tokenizer.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0))  # <s> A </s></s> B </s>
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>",
-                                        sep_token="</s>", cls_token="<s>", pad_token="<pad>", unk_token="<unk>",
-                                        mask_token="<mask>")
-    tokenizer.save_pretrained(str(folder))
-    config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=64, max_position_embeddings=260, type_vocab_size=1,
-                           pad_token_id=tokenizer.pad_token_id, bos_token_id=0, eos_token_id=2)
-    torch.manual_seed(0)
-    RobertaModel(config).save_pretrained(str(folder))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory) -> Path:
-    return tiny_encoder(tmp_path_factory.mktemp("enc") / "tiny-roberta")
+    from engine.models.pair_classifier import build_local_encoder
+
+    texts = [(STDLIB / name).read_text(encoding="utf-8") for name in ("bisect.py", "colorsys.py", "keyword.py")]
+    return build_local_encoder(tmp_path_factory.mktemp("enc") / "tiny-roberta", texts, positions=260)
 
 
 @pytest.fixture(scope="module")

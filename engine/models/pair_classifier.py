@@ -2,7 +2,7 @@
 directory) fine-tuned to classify (docstring, code) pairs, as CodeBERT's code search does
 (microsoft/CodeBERT ``codesearch/run_classifier.py``; CI-Memorization's copy logs the
 per-sample figures): :func:`encode_pairs` (one tokenization), :func:`iter_pair_batches`
-and :func:`pair_outputs`.
+and :func:`pair_outputs`; :func:`build_local_encoder` makes a RoBERTa from scratch.
 """
 from __future__ import annotations
 
@@ -101,3 +101,33 @@ def pair_outputs(logits: torch.Tensor, batch) -> dict[str, torch.Tensor]:
         score, pred = probs.max(-1)
         return {"loss": F.cross_entropy(logits, batch.target, reduction="none"), "pred": pred, "score": score,
                 "correct": pred == batch.target, "target": batch.target}
+
+
+def build_local_encoder(folder, texts: Sequence[str], vocab_size: int = 400, layers: int = 1, width: int = 32,
+                        heads: int = 2, ff: int = 64, positions: int = 514, seed: int = 0):
+    """A RoBERTa with random weights and a byte-level BPE tokenizer of ``vocab_size``
+    tokens trained on ``texts``, saved as a model directory (``folder``): for tests (no
+    download), benchmarks (``codebert-base``'s sizes: 12 layers, 768 wide, 12 heads,
+    3,072) and from-scratch baselines. The tokenizer joins pairs as RoBERTa's does."""
+    from pathlib import Path
+
+    from tokenizers import ByteLevelBPETokenizer
+    from tokenizers.processors import RobertaProcessing
+    from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaModel
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(list(texts), vocab_size=vocab_size,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe._tokenizer.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0))  # <s> A </s></s> B </s>
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>",
+                                        sep_token="</s>", cls_token="<s>", pad_token="<pad>", unk_token="<unk>",
+                                        mask_token="<mask>")
+    tokenizer.save_pretrained(str(folder))
+    config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=width, num_hidden_layers=layers,
+                           num_attention_heads=heads, intermediate_size=ff, max_position_embeddings=positions,
+                           type_vocab_size=1, pad_token_id=tokenizer.pad_token_id, bos_token_id=0, eos_token_id=2)
+    torch.manual_seed(seed)
+    RobertaModel(config).save_pretrained(str(folder))
+    return folder

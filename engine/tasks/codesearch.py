@@ -81,7 +81,7 @@ class CodeSearchTask:
     def build_model(self, model: str, cfg: dict, prepared: Prepared):
         from engine.lm.hub import load_sequence_classifier
 
-        return PairModel(load_sequence_classifier(cfg["encoder"], 2, bool(cfg.get("trust_remote_code", False))))
+        return pair_model(load_sequence_classifier(cfg["encoder"], 2, bool(cfg.get("trust_remote_code", False))))
 
     def batches(self, encoded, order: np.ndarray, cfg: dict):
         from engine.models.pair_classifier import iter_pair_batches
@@ -104,7 +104,7 @@ class CodeSearchTask:
         return codesearch_metrics(arrays)
 
 
-def PairModel(classifier):
+def pair_model(classifier):
     """The classifier as the study's loop calls a model: ``model(batch)`` -> [B, 2] logits."""
     import torch
 
