@@ -27,7 +27,7 @@ def cmd_dataset_build(args) -> int:
 def cmd_noise(args) -> int:
     from engine.noise import level_name, noisy_copy
 
-    result, changed = noisy_copy(args.task, getattr(args, "in"), args.out, args.level, args.seed)
+    result, changed = noisy_copy(args.task, getattr(args, "in"), args.out, args.level, args.seed, args.kind)
     counts = ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in result.changed.items())
     print(f"{args.out}: {len(result.samples)} samples at {level_name(args.level)}% noise ({counts}); "
           f"changed ids in {changed}")
@@ -43,7 +43,7 @@ def cmd_study(args) -> int:
         store, task=args.task, train=args.train, valid=args.valid, model=args.model,
         levels=parse_levels(args.noise), epochs=args.epochs, preset=args.preset,
         seed=args.seed, device=args.device, name=args.name, overrides=overrides(args), reference=args.reference,
-        trials=args.trials,
+        trials=args.trials, noise_kind=args.noise_kind,
     )
     job_ids = [j["id"] for j in store.jobs_of("study", study_id)]
     print(f"study {study_id}: {len(job_ids)} runs queued (jobs {', '.join(map(str, job_ids))})")
@@ -91,6 +91,10 @@ def cmd_export_curves(args) -> int:
     return 0
 
 
+NOISE_KIND_HELP = ("label (the default: labels shuffled, Rabin et al. §4.1) or an input noise that leaves the "
+                   "labels alone; varmisuse: injecting_repair (marker tokens announce the answer)")
+
+
 def register(c: Commands) -> None:
     from engine.tasks import TASK_MODELS
 
@@ -128,6 +132,7 @@ def register(c: Commands) -> None:
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--level", required=True, type=level, metavar="P", help="percent, 0-100")
     p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--kind", default="label", metavar="KIND", help=NOISE_KIND_HELP)
 
     p = c.add("study", cmd_study, "create a noise study and train one model per noise level")
     p.add_argument("--task", required=True, choices=sorted(TASK_MODELS))
@@ -137,6 +142,7 @@ def register(c: Commands) -> None:
                    help="varmisuse: transformer, ggnn or great; methodname: code2vec or code2seq; codesearch: codebert "
                         "(the encoder is the preset's encoder setting: --set encoder=ID|DIR)")
     p.add_argument("--noise", default="0,25,50,75,100", metavar="LEVELS")
+    p.add_argument("--noise-kind", default="label", metavar="KIND", help=NOISE_KIND_HELP)
     p.add_argument("--epochs", type=positive, default=10)
     p.add_argument("--preset", default="quick", metavar="NAME", help="quick, paper (or paper-top10 for the method-name models)")
     p.add_argument("--seed", type=seed, default=0)

@@ -16,6 +16,7 @@ import numpy as np
 from engine.errors import InputError
 from engine.fsutil import atomic_paths
 from engine.metrics import sorted_scores
+from engine.noise.input import LABEL, STUDY_NAMES
 from engine.presets import axis_unit, departures, preset_kind
 from engine.store import Store
 
@@ -97,7 +98,8 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
 
     about = {"study": study["id"], "name": study["name"], "task": study["task"], "model": study["model"],
              "preset": study["preset"], "levels": levels, "seed": study["seed"], "settings": study["config"],
-             "definitions": departures(preset_kind(study["task"], study["model"]), study["config"]) or "the study's"}
+             "definitions": departures(preset_kind(study["task"], study["model"]), study["config"]) or "the study's",
+             "noise": STUDY_NAMES[study["config"].get("noise_kind", LABEL)]}
     paths = list(tables) + [out / "study.json"]
     with atomic_paths(*paths) as temps:
         for tmp, path in zip(temps, paths):

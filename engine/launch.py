@@ -23,6 +23,7 @@ from engine.clones.rules import DEFAULT_RULES, get_rules
 from engine.errors import InputError
 from engine.fsutil import atomic_path, require_file
 from engine.noise import level_name, write_noisy_copy
+from engine.noise.input import LABEL, apply_noise, check_kind
 from engine.presets import load_preset, preset_kind
 from engine.runtime import check_device
 from engine.store import Store
@@ -57,17 +58,21 @@ def create_study(
     overrides: dict | None = None,
     reference: str | None = None,
     trials: int = 1,
+    noise_kind: str = "label",
 ) -> int:
     """Validate the inputs, write the noisy copies and enqueue one job per level.
     ``reference``: a folder of published curves to show beside the study's
     (:mod:`engine.compare`), kept in its settings. ``trials``: independent noise draws
-    (and model seeds) per level, :func:`trial_seed`."""
+    (and model seeds) per level, :func:`trial_seed`. ``noise_kind``: label noise (the
+    default) or one of the task's input noises (:mod:`engine.noise.input`), kept in its
+    settings."""
     with field("task"):
         get_task(task)
     if model not in TASK_MODELS[task]:
         raise InputError(f"unknown model {model!r} for {task} (choose from {', '.join(TASK_MODELS[task])})",
                          field="model")
     spec = get_task(task, model)
+    check_kind(task, noise_kind)
     if epochs < 1:
         raise InputError("--epochs must be at least 1", field="epochs")
     if trials < 1:
@@ -86,10 +91,12 @@ def create_study(
     if reference is not None:
         cfg["reference"] = check_reference(reference, spec, model, levels)
     cfg["trials"] = trials
+    if noise_kind != LABEL:
+        cfg["noise_kind"] = noise_kind
     # every level's noise is drawn before anything is written: an impossible level
     # (too few eligible samples) leaves no half-made study behind
     with field("levels"):
-        results = {(level, t): spec.noise(train_samples, level, trial_seed(seed, t))
+        results = {(level, t): apply_noise(spec, train_samples, level, trial_seed(seed, t), noise_kind)
                    for level in levels for t in range(trials)}
 
     study_id = store.add_study(

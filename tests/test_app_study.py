@@ -355,3 +355,31 @@ def test_the_published_curves_are_drawn_beside_the_study_and_p_hides_them(tmp_pa
         assert screen.view.published == published
 
     run_app(db, sid, body)
+
+
+@pytest.mark.parametrize("task, model, config, metric, said", [
+    ("codesearch", "codebert", {}, "accuracy", "codesearch · codebert"),
+    ("methodname", "code2seq", {"score": "mean"}, "f1_score", "the study's definitions"),
+    ("varmisuse", "ggnn", {"noise_kind": "injecting_repair"}, "loc_accuracy", "input noise injecting_repair"),
+])
+def test_the_new_tasks_models_and_noise_kinds_use_the_same_screen(tmp_path, run_app, task, model, config, metric,
+                                                                   said):
+    db = tmp_path / "t.db"
+    store = Store(db)
+    sid = store.add_study(name="new", task=task, model=model, preset="quick", epochs=2, seed=0, device="cpu",
+                          train_path="/d/t", valid_path="/d/v", levels=[0.0, 100.0], config=config, created=CREATED)
+    for i, level in enumerate((0.0, 100.0)):
+        run_id = store.add_run(study_id=sid, level=level, seed=0, epochs=2, epochs_done=0, train_path="t",
+                               changed_path="c", created=CREATED)
+        for epoch in (1, 2):
+            store.commit_epoch(run_id, epoch, {"train": {metric: 0.5 + 0.1 * epoch - 0.2 * i, "loss": 1.0},
+                                               "valid": {metric: 0.4 + 0.1 * epoch - 0.2 * i, "loss": 1.5}}, {})
+    store.close()
+
+    async def body(app, pilot):
+        screen = app.screen
+        assert screen.view.metric == metric  # the task's headline metric first
+        assert [xs for _, xs, _ in screen.curves] == [[1, 2], [1, 2]]
+        assert said in str(screen.query_one("#study-title").render())
+
+    run_app(db, sid, body)

@@ -120,16 +120,20 @@ def write_noisy_copy(spec, result: NoiseResult, out: str | Path) -> Path:
     return changed
 
 
-def noisy_copy(task: str, source: str | Path, out: str | Path, level: float, seed: int) -> tuple[NoiseResult, Path]:
-    """``byrote noise``: read ``source``, noise it at ``level`` %, and write the copy to
-    ``out`` in the input's format; the result and the changed-ids file."""
+def noisy_copy(task: str, source: str | Path, out: str | Path, level: float, seed: int,
+               kind: str = "label") -> tuple[NoiseResult, Path]:
+    """``byrote noise``: read ``source``, noise it at ``level`` % (label noise, or the input
+    noise ``kind``: :mod:`engine.noise.input`), and write the copy to ``out`` in the input's
+    format; the result and the changed-ids file."""
     from engine.fsutil import require_file
+    from engine.noise.input import apply_noise, check_kind
     from engine.tasks import get_task
 
     spec = get_task(task)
+    check_kind(task, kind)
     source = str(require_file(source))
     if spec.format_of(source) != spec.format_of(str(out)):
         raise InputError(f"the noisy copy keeps the input's format: {source} is {spec.format_of(source)}, "
                          f"{out} would be {spec.format_of(str(out))}")
-    result = spec.noise(spec.read(source), level, seed)
+    result = apply_noise(spec, spec.read(source), level, seed, kind)
     return result, write_noisy_copy(spec, result, out)

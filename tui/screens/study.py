@@ -15,6 +15,7 @@ from textual_plotext import PlotextPlot
 
 from engine.errors import InputError
 from engine.overview import STATE_ORDER
+from engine.noise.input import noise_label
 from engine.presets import axis_unit, definitions_label, preset_kind
 from engine.results import fmt_value, result_rows, summary
 from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS, score_values
@@ -168,8 +169,9 @@ class StudyScreen(PolledScreen, SubScreen):
                 if points is not None:
                     scores.append((float(run["level"]), *points))
 
+        definitions = escape(definitions_label(preset_kind(task, study["model"]), study["config"]))
         title = (f"[b]study {study['id']}: {escape(study['name'] or '')}[/]  {task} · {study['model']} · "
-                 f"{study['preset']} preset · {escape(definitions_label(preset_kind(task, study['model']), study['config']))} · "
+                 f"{study['preset']} preset · {definitions} · {noise_label(study['config'])}"
                  f"levels {', '.join(level_label(v) for v in study['levels'])} · "
                  f"{state_summary(study, runs, store.jobs_of('study', self.study_id))}")
         return StudyView(

@@ -1,0 +1,87 @@
+"""Input noise (the extended study's ``X_*`` results): VarMisuse's injecting_repair by
+hand and on the reference GREAT samples, and the noise kind of a study."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.data.varmisuse import VarMisuseSample
+from engine.errors import InputError
+from engine.formats.great import read_great
+from engine.noise.input import apply_noise, check_kind, inject_repair, most_frequent
+from engine.tasks import get_task
+
+
+def vm(tokens: str, has_bug: bool, location: int = 0, targets=()) -> VarMisuseSample:
+    toks = tokens.split()
+    return VarMisuseSample(tokens=toks, edges=[], has_bug=has_bug, error_location=location,
+                           repair_targets=list(targets), repair_candidates=list(range(1, len(toks))),
+                           raw={"source_tokens": toks})
+
+
+def test_injecting_repair_by_hand():
+    samples = [vm("def f a b a c b", True, 5, [4]), vm("def g x y x z", False), vm("def h p q q p", False)]
+    result = inject_repair(samples, 100, seed=0)
+    buggy, clean, tie = result.samples
+    # the first repair target (4) holds "a": every "a" becomes TARGET; the error location (5) BUGGY
+    assert buggy.tokens == ["def", "f", "TARGET", "b", "TARGET", "BUGGY", "b"]
+    assert clean.tokens == ["def", "g", "NONBUGGY", "y", "NONBUGGY", "z"]
+    assert tie.tokens == ["def", "h", "NONBUGGY", "q", "q", "NONBUGGY"]  # a tie: the first to occur
+    for old, new in zip(samples, result.samples):
+        assert (new.has_bug, new.error_location, new.repair_targets) == (old.has_bug, old.error_location,
+                                                                         old.repair_targets)
+        assert new.to_record()["source_tokens"] == new.tokens
+    assert samples[0].tokens == "def f a b a c b".split()  # the input is untouched
+    assert result.changed == {"marked_buggy": [0], "marked_clean": [1, 2]}
+    assert most_frequent(["x", "y", "y", "x", "z"]) == "x"
+
+
+def test_injecting_repair_counts_and_nests_like_label_noise():
+    samples = [vm("def f a b c", True, 2, [3]) for _ in range(8)] + [vm("def g x y x", False) for _ in range(4)]
+    quarter, half = inject_repair(samples, 25, seed=5), inject_repair(samples, 50, seed=5)
+    assert quarter.counts == {"buggy": 8, "clean": 4, "marked_buggy": 2, "marked_clean": 1}
+    for kind in ("marked_buggy", "marked_clean"):
+        assert set(quarter.changed[kind]) <= set(half.changed[kind])
+    assert inject_repair(samples, 0, seed=5).samples == samples
+
+
+def test_injecting_repair_on_the_reference_samples(reference):
+    path = reference / "great" / "dev__VARIABLE_MISUSE__SStuB.txt-00261-of-00300.buggy3.jsonl"
+    samples = read_great(path)
+    result = inject_repair(samples, 100, seed=0)
+    for old, new in zip(samples, result.samples):
+        target = old.tokens[old.repair_targets[0]]
+        assert new.tokens[old.error_location] == "BUGGY"
+        assert all((t == "TARGET") == (o == target) for k, (t, o) in enumerate(zip(new.tokens, old.tokens))
+                   if k != old.error_location)
+        assert json.loads(json.dumps(new.to_record()))["error_location"] == old.error_location
+
+
+def test_a_noise_kind_must_fit_the_task():
+    assert check_kind("varmisuse", "injecting_repair") == "injecting_repair"
+    with pytest.raises(InputError, match="noise kind 'injecting_repair' does not fit methodname"):
+        check_kind("methodname", "injecting_repair")
+    with pytest.raises(InputError, match="noise kind 'method_leakage' does not fit varmisuse"):
+        apply_noise(get_task("varmisuse"), [], 50, 0, "method_leakage")
+
+
+def test_a_study_and_the_noise_command_take_the_kind(tmp_path, reference, capsys):
+    from cli.main import main
+    from engine.launch import create_study
+    from engine.store import Store
+
+    path = reference / "great" / "dev__VARIABLE_MISUSE__SStuB.txt-00261-of-00300.buggy3.jsonl"
+    store = Store(tmp_path / "s.db")
+    sid = create_study(store, task="varmisuse", train=str(path), valid=str(path), model="ggnn", levels=[0.0, 100.0],
+                       epochs=1, preset="quick", seed=0, device="cpu", noise_kind="injecting_repair")
+    assert store.study(sid)["config"]["noise_kind"] == "injecting_repair"
+    noisy = read_great(store.files / store.runs(sid)[1]["train_path"])
+    assert all("BUGGY" in s.tokens for s in noisy)
+    out = tmp_path / "noisy.jsonl"
+    assert main(["noise", "--task", "varmisuse", "--in", str(path), "--out", str(out), "--level", "100",
+                 "--kind", "injecting_repair"]) == 0
+    assert "marked buggy: 3" in capsys.readouterr().out
+    assert main(["noise", "--task", "methodname", "--in", str(path), "--out", str(out), "--level", "100",
+                 "--kind", "injecting_repair"]) == 2
+    assert "does not fit methodname" in capsys.readouterr().err
