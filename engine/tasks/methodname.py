@@ -49,6 +49,8 @@ class MethodNameTask:
     display_names = {"code2vec": "code2vec", "code2seq": "code2seq"}
     heldout_name = "test"
     export_names: dict[str, tuple[str, str]] = {}
+    model_name = "code2vec"
+    refused_format = ("c2s", "code2seq's")  # the format whose contexts the model cannot read
 
     def read(self, path: str) -> list[data.MethodNameSample]:
         return code2vec.read_methodname(path)
@@ -61,9 +63,6 @@ class MethodNameTask:
 
     def noise(self, samples: list[data.MethodNameSample], level: float, seed: int):
         return noise_methodname(samples, level, seed)
-
-    model_name = "code2vec"
-    refused_format = ("c2s", "code2seq's")  # the format whose contexts the model cannot read
 
     def check(self, cfg: dict, samples: list, path: str) -> None:
         if not any(s.contexts for s in samples):
