@@ -1,8 +1,8 @@
 """Training throughput of the study's models (samples/s), per model and device.
 
-Builds a dataset of the task (``--task varmisuse``, ``methodname`` or ``codesearch``)
-from this Python's standard library, then times one epoch of the real training loop
-(engine.study.train_epoch) and one evaluation pass per model, on the CPU and, when one
+Builds a dataset of the task (``--task varmisuse``, ``methodname``, ``codesearch`` or
+``codetotext``) from this Python's standard library, then times one epoch of the real
+training loop (engine.study.train_epoch) and one evaluation pass per model, on the CPU and, when one
 is present, on CUDA with bf16 autocast. Ratios are against the first row (the task's
 first model on the CPU by default), measured in the same run.
 
@@ -10,8 +10,8 @@ Devices are set up as a study sets them up (engine.runtime.resolve_device: deter
 kernels, no cuDNN attention); ``--cudnn-attention`` lets attention use cuDNN's kernel,
 to compare.
 
-    .venv/bin/python bench/train.py [--task varmisuse|methodname|codesearch] [--limit N] [--preset quick]
-                                    [--models M,...] [--encoder ID|DIR]
+    .venv/bin/python bench/train.py [--task varmisuse|methodname|codesearch|codetotext] [--limit N]
+                                    [--preset quick] [--models M,...] [--encoder ID|DIR]
                                     [--devices cpu,cuda] [--cudnn-attention]
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ def datasets(task: str, limit: int, tmp: Path) -> tuple[str, str, str]:
     if task == "varmisuse":
         report = build_varmisuse(stdlib, tmp / "bench.jsonl", limit=limit, seed=0)
         return str(report.train_path), str(report.valid_path), f"{limit} functions"
-    if task == "codesearch":
+    if task in ("codesearch", "codetotext"):
         report = build_codesearch(stdlib, tmp / "bench.jsonl", limit=limit, valid_fraction=0, test_fraction=0)
         return str(report.train_path), str(report.train_path), f"{limit} functions with docstrings, and negatives"
     report = build_methodname(stdlib, tmp / "bench.jsonl", lang="python", top=limit, seed=0)
@@ -81,19 +81,19 @@ def codebert_sized(folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=("varmisuse", "methodname", "codesearch"), default="varmisuse")
+    parser.add_argument("--task", choices=("varmisuse", "methodname", "codesearch", "codetotext"), default="varmisuse")
     parser.add_argument("--limit", type=int, default=None,
                         help="varmisuse: functions from the standard library (800); methodname: names kept (10); "
-                             "codesearch: functions (400)")
+                             "codesearch, codetotext: functions (400)")
     parser.add_argument("--encoder", metavar="ID|DIR",
-                        help="codesearch: the encoder (default: a RoBERTa of codebert-base's sizes with random "
-                             "weights, built here: speed does not depend on the weights)")
+                        help="codesearch, codetotext: the encoder (default: a RoBERTa of codebert-base's sizes "
+                             "with random weights, built here: speed does not depend on the weights)")
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--models", default=None, help="default: the task's models")
     parser.add_argument("--devices", default="cpu,cuda", help="of cpu,cuda (cuda where present)")
     parser.add_argument("--cudnn-attention", action="store_true", help="let attention use cuDNN's kernel on CUDA")
     args = parser.parse_args()
-    limit = args.limit or {"varmisuse": 800, "methodname": 10, "codesearch": 400}[args.task]
+    limit = args.limit or {"varmisuse": 800, "methodname": 10, "codesearch": 400, "codetotext": 400}[args.task]
     models = (args.models or ",".join(TASK_MODELS[args.task])).split(",")
 
     tmp = tempfile.TemporaryDirectory()
@@ -101,7 +101,7 @@ def main() -> None:
     reader = get_task(args.task)
     train, valid = reader.read(train_file), reader.read(valid_file)
     settings = {}
-    if args.task == "codesearch":
+    if args.task in ("codesearch", "codetotext"):
         settings["encoder"] = args.encoder or str(codebert_sized(Path(tmp.name) / "encoder"))
     devices = [resolve_device(name) for name in args.devices.split(",")
                if name == "cpu" or (name == "cuda" and torch.cuda.is_available())]

@@ -2,7 +2,7 @@
 
 ``assets/presets/<kind>.json`` (package data) maps a preset name to its settings, for
 the kinds ``varmisuse``, ``methodname``, ``code2seq`` (the method-name task with code2seq),
-``codesearch`` (the noise study's tasks) and ``lm`` (the language model the demo trains). ``paper`` is the configuration the study trained with
+``codesearch``, ``codetotext`` (the noise study's tasks) and ``lm`` (the language model the demo trains). ``paper`` is the configuration the study trained with
 (Rabin et al. §4.2: Hellendoorn et al.'s replication package, VHellendoorn/ICLR20-Great
 config.yml, for VarMisuse; code2vec's published sizes for method names); ``quick`` trains
 in seconds on a laptop CPU. The README lists where each value comes from.
@@ -15,7 +15,7 @@ from importlib import resources
 
 from engine.errors import InputError
 
-KINDS = ("varmisuse", "methodname", "code2seq", "codesearch", "lm")
+KINDS = ("varmisuse", "methodname", "code2seq", "codesearch", "codetotext", "lm")
 # positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set
 ZERO_ALLOWED = frozenset({"csr_samples", "eval_every", "heldout_samples"})
 EOT = "<|endoftext|>"
@@ -101,6 +101,7 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "methodname": {"score": ("top10", "full"), "train_eval": ("epoch", "pass")},
     "code2seq": {"score": ("mean", "first", "sequence"), "train_eval": ("epoch", "pass")},
     "codesearch": {"train_eval": ("epoch", "pass")},
+    "codetotext": {"train_eval": ("epoch", "pass")},
 }
 """The definitions a study chooses, per task: the first of each is the study's (the code
 that made the published curves), the default; the README says what each means."""
@@ -181,4 +182,5 @@ def _check_lm(cfg: dict) -> None:
 
 
 _CHECKS = {"varmisuse": _check_varmisuse, "methodname": _check_methodname, "code2seq": _check_code2seq,
-           "codesearch": lambda cfg: _check_choices("codesearch", cfg), "lm": _check_lm}
+           "codesearch": lambda cfg: _check_choices("codesearch", cfg),
+           "codetotext": lambda cfg: _check_choices("codetotext", cfg), "lm": _check_lm}

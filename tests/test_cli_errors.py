@@ -87,7 +87,7 @@ def test_level_outside_range(level, tmp_path, capsys):
     (["--model", "lstm"], "unknown model 'lstm'"),
     (["--preset", "huge"], "unknown preset 'huge'"),
     (["--noise", "0,50,150"], "outside 0-100"),
-    (["--task", "codetotext"], "invalid choice"),
+    (["--task", "codegen"], "invalid choice"),
     (["--task", "codesearch"], "unknown model 'great' for codesearch (choose from codebert)"),
     (["--set", "learning_rate=1"], "unknown setting 'learning_rate'"),
     (["--set", "novalue"], "--set takes KEY=VALUE"),

@@ -19,7 +19,7 @@ import torch
 
 from engine.errors import InputError
 from engine.models.batching import Batch
-from engine.models.c2v_batching import ragged_slots
+from engine.models.c2v_batching import batch_indices, ragged_slots
 
 PAD, UNK, SOS = "<PAD>", "<UNK>", "<S>"
 """code2seq's special words (``Common``): padding, which also ends a decoded name
@@ -178,7 +178,8 @@ def encode_code2seq(samples: Sequence, vocabs: C2SVocabs, cfg: dict, seed: int =
     np.cumsum(sizes, out=off[1:])
     return C2SEncoded(
         kept=np.asarray(kept, dtype=np.int64), n_dropped=len(samples) - len(kept), off=off,
-        starts=np.asarray(starts, dtype=np.int32).reshape(-1, P), nodes=np.asarray(nodes, dtype=np.int32).reshape(-1, L),
+        starts=np.asarray(starts, dtype=np.int32).reshape(-1, P),
+        nodes=np.asarray(nodes, dtype=np.int32).reshape(-1, L),
         path_len=np.asarray(path_len, dtype=np.int16), ends=np.asarray(ends, dtype=np.int32).reshape(-1, P),
         target=np.asarray(target, dtype=np.int64).reshape(-1, T + 1), target_len=np.asarray(target_len, dtype=np.int64),
         labels=labels, max_contexts=max_contexts,
@@ -208,9 +209,5 @@ def make_c2s_batch(encoded: C2SEncoded, idx: np.ndarray) -> C2SBatch:
 
 def iter_c2s_batches(encoded: C2SEncoded, order: np.ndarray, cfg: dict) -> Iterator[C2SBatch]:
     """Batches of ``cfg["batch_size"]`` samples of ``encoded`` in ``order``."""
-    size = int(cfg.get("batch_size") or 0)
-    if size < 1:
-        raise InputError("a code2seq preset needs batch_size >= 1")
-    order = np.asarray(order, dtype=np.int64)
-    for start in range(0, len(order), size):
-        yield make_c2s_batch(encoded, order[start:start + size])
+    for idx in batch_indices(order, int(cfg.get("batch_size") or 0), "code2seq"):
+        yield make_c2s_batch(encoded, idx)

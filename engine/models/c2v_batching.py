@@ -213,12 +213,19 @@ def make_c2v_batch(encoded: C2VEncoded, idx: np.ndarray) -> C2VBatch:
     )
 
 
+def batch_indices(order: np.ndarray, size: int, what: str) -> Iterator[np.ndarray]:
+    """``order`` in consecutive chunks of ``size`` sample positions (the last may be
+    shorter), for the tasks batched by sample count; ``what`` names the preset kind in
+    the error for a size below 1."""
+    if int(size) < 1:
+        raise InputError(f"a {what} preset needs batch_size >= 1")
+    order = np.asarray(order, dtype=np.int64)
+    for start in range(0, len(order), int(size)):
+        yield order[start:start + int(size)]
+
+
 def iter_c2v_batches(encoded: C2VEncoded, order: np.ndarray, cfg: dict | None = None, *,
                      batch_size: int | None = None) -> Iterator[C2VBatch]:
     """Batches of ``batch_size`` (``cfg["batch_size"]``) samples of ``encoded`` in ``order``."""
-    size = int(batch_size or (cfg or {}).get("batch_size") or 0)
-    if size < 1:
-        raise InputError("a methodname preset needs batch_size >= 1")
-    order = np.asarray(order, dtype=np.int64)
-    for start in range(0, len(order), size):
-        yield make_c2v_batch(encoded, order[start:start + size])
+    for idx in batch_indices(order, int(batch_size or (cfg or {}).get("batch_size") or 0), "methodname"):
+        yield make_c2v_batch(encoded, idx)

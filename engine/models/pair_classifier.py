@@ -82,12 +82,10 @@ def make_pair_batch(encoded: EncodedPairs, idx: np.ndarray) -> PairBatch:
 
 
 def iter_pair_batches(encoded: EncodedPairs, order: np.ndarray, cfg: dict) -> Iterator[PairBatch]:
-    size = int(cfg.get("batch_size") or 0)
-    if size < 1:
-        raise InputError("a code-search preset needs batch_size >= 1")
-    order = np.asarray(order, dtype=np.int64)
-    for start in range(0, len(order), size):
-        yield make_pair_batch(encoded, order[start:start + size])
+    from engine.models.c2v_batching import batch_indices
+
+    for idx in batch_indices(order, int(cfg.get("batch_size") or 0), "code-search"):
+        yield make_pair_batch(encoded, idx)
 
 
 def pair_outputs(logits: torch.Tensor, batch) -> dict[str, torch.Tensor]:

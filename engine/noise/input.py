@@ -19,6 +19,7 @@ NOISE_KINDS: dict[str, tuple[str, ...]] = {
     "varmisuse": (LABEL, "injecting_repair"),
     "methodname": (LABEL,),
     "codesearch": (LABEL,),
+    "codetotext": (LABEL,),
 }
 """Task -> the noise kinds it takes; the first, label noise, is each task's own
 ``noise`` (Rabin et al. §4.1)."""

@@ -18,6 +18,7 @@ TASKS: dict[str, str] = {
     "varmisuse": "engine.tasks.varmisuse",
     "methodname": "engine.tasks.methodname",
     "codesearch": "engine.tasks.codesearch",
+    "codetotext": "engine.tasks.codetotext",
 }
 
 # (task name, model) -> module, where a model brings its own encoding, outputs and counting.
@@ -28,6 +29,7 @@ TASK_MODELS: dict[str, tuple[str, ...]] = {
     "varmisuse": ("transformer", "ggnn", "great"),
     "methodname": ("code2vec", "code2seq"),
     "codesearch": ("codebert",),
+    "codetotext": ("codebert",),
 }
 
 # task name -> headline metrics (summary tables, the app's curves first), known without torch.
@@ -36,6 +38,7 @@ TASK_HEADLINES: dict[str, tuple[str, ...]] = {
     "methodname": ("f1_score", "precision", "recall", "exact_match", "loss", "gini_loss", "mean_score",
                    "csr_all", "csr_correct", "csr_incorrect"),
     "codesearch": ("accuracy", "loss", "gini_loss", "mean_score"),
+    "codetotext": ("bleu", "loss", "gini_loss", "mean_score"),
 }
 
 # task name -> per-sample score array -> the head's name ("" for a task with one head),
@@ -44,6 +47,7 @@ TASK_SCORE_COLUMNS: dict[str, dict[str, str]] = {
     "varmisuse": {"loc_score": "Localization", "rep_score": "Repair"},
     "methodname": {"score": ""},
     "codesearch": {"score": ""},
+    "codetotext": {"score": ""},
 }
 
 
@@ -55,6 +59,7 @@ TASK_SCORE_SAMPLES: dict[str, dict[str, str]] = {
     "varmisuse": {"rep_score": "has_bug"},
     "methodname": {},
     "codesearch": {},
+    "codetotext": {},
 }
 
 

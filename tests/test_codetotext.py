@@ -1,0 +1,89 @@
+"""Code-to-text (CodeBERT's docstring generation in the extended study): smoothed BLEU-4
+by hand, and a study on a tiny RoBERTa built here."""
+from __future__ import annotations
+
+import math
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from engine.errors import InputError
+from engine.launch import create_study
+from engine.metrics.bleu import sentence_bleu, smoothed_bleu, split_puncts
+from engine.store import Store
+from engine.study import train_run
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def test_smoothed_bleu_by_hand():
+    # p1 = 3/3; p2..p4 = (c + 1) / (g + 1) = 3/3, 2/2, 1/1; brevity exp(1 - 8/4)
+    assert sentence_bleu("returns the sum of a and b", "returns the sum") == pytest.approx(math.exp(-1))
+    assert sentence_bleu("get the value", "get the value") == pytest.approx(1.0)
+    # case and punctuation: "get the value ." against "get the value": brevity exp(1 - 5/4)
+    assert split_puncts("Get the VALUE.") == "get the value ."
+    assert sentence_bleu("Get the VALUE.", "get the value") == pytest.approx(math.exp(-0.25))
+    # clipped counts: p1 5/7, p2 (3+1)/(6+1), p3 (1+1)/(5+1), p4 (0+1)/(4+1); longer: no penalty
+    expected = math.exp((math.log(5 / 7) + math.log(4 / 7) + math.log(2 / 6) + math.log(1 / 5)) / 4)
+    assert sentence_bleu("the cat sat on the mat", "the cat the cat on the mat") == pytest.approx(expected)
+    # an empty prediction: every p is 0/0 or 1/1 as the evaluator computes it; only brevity counts
+    assert sentence_bleu("a b c d", "") == pytest.approx(math.exp(-4))
+    assert smoothed_bleu(["get the value", "a b c d"], ["get the value", ""]) == pytest.approx(
+        100 * (1 + math.exp(-4)) / 2)
+    assert math.isnan(smoothed_bleu([], []))
+    with pytest.raises(ValueError):
+        smoothed_bleu(["a"], [])
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from engine.data.codesearch_build import build_codesearch
+    from engine.models.pair_classifier import build_local_encoder
+
+    folder = tmp_path_factory.mktemp("c2t")
+    texts = [(STDLIB / name).read_text(encoding="utf-8") for name in ("bisect.py", "colorsys.py", "keyword.py")]
+    return build_local_encoder(folder / "enc", texts, positions=260), build_codesearch(STDLIB / "email",
+                                                                                        folder / "cs.jsonl", limit=120)
+
+
+def _study(store, setup, levels=(0.0, 100.0), epochs=2):
+    encoder, data = setup
+    return create_study(store, task="codetotext", train=str(data.train_path), valid=str(data.valid_path),
+                        model="codebert", levels=list(levels), epochs=epochs, preset="quick", seed=1, device="cpu",
+                        overrides={"encoder": str(encoder), "max_source_len": 64, "max_target_len": 12,
+                                   "decoder_layers": 1, "lr": 1e-3})
+
+
+@pytest.mark.slow
+def test_a_code_to_text_study_records_bleu_loss_and_scores(setup, tmp_path):
+    from engine.data.codesearch import read_codesearch
+
+    store = Store(tmp_path / "s.db")
+    sid = _study(store, setup)
+    for run in store.runs(sid):
+        train_run(store, run["id"])
+    clean, noisy = read_codesearch(setup[1].train_path), read_codesearch(store.files / store.runs(sid)[1]["train_path"])
+    assert all(a.docstring != b.docstring for a, b in zip(clean, noisy))  # 100 %: every docstring swapped
+    for run in store.runs(sid):
+        valid = {m["name"]: m["value"] for m in store.metrics(run["id"], "valid") if m["epoch"] == 2}
+        train = {m["name"]: m["value"] for m in store.metrics(run["id"], "train") if m["epoch"] == 2}
+        assert 0 <= valid["bleu"] <= 100 and "bleu" not in train  # decoded on held-out data only
+        assert valid["loss"] > 0 and 0 < valid["mean_score"] <= 1 and 0 <= train["gini_loss"] <= 1
+    from engine.export import export_curves
+
+    names = {p.relative_to(tmp_path / "x").as_posix() for p in export_curves(store, sid, tmp_path / "x")}
+    stem = f"CodeBERT_{Path(setup[1].train_path).stem}"
+    assert {f"bleu/{stem}_dev.csv", f"prediction_score/{stem}_dev.csv"} <= names
+
+
+def test_non_matching_pairs_are_refused_in_one_line(setup, tmp_path):
+    from engine.data.codesearch import read_codesearch, with_negatives, write_codesearch
+
+    bad = tmp_path / "pairs.jsonl"
+    write_codesearch(bad, with_negatives(read_codesearch(setup[1].train_path), seed=0))
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(InputError, match="code-to-text trains on matching pairs only"):
+        create_study(store, task="codetotext", train=str(bad), valid=str(bad), model="codebert", levels=[0.0],
+                     epochs=1, preset="quick", seed=0, device="cpu", overrides={"encoder": str(setup[0])})
+    assert store.studies() == []
