@@ -86,7 +86,7 @@ def cmd_compare(args) -> int:
 def cmd_export_curves(args) -> int:
     from engine.export import export_curves
 
-    written = export_curves(open_store(args), args.study, args.out)
+    written = export_curves(open_store(args), args.study, args.out, args.layout)
     print(f"{len(written)} files written to {args.out}")
     return 0
 
@@ -179,3 +179,6 @@ def register(c: Commands) -> None:
     p = c.add("curves", cmd_export_curves, "one CSV per metric and split, one column per noise level", export)
     p.add_argument("--study", type=positive, required=True, metavar="ID")
     p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--layout", choices=("flat", "published"), default="flat",
+                   help="published: under DIR/<task>/<noise kind>/ as the study's data/summary/data/ "
+                        "(e.g. variable_misuse/Y_Label_Shuffling/)")

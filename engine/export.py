@@ -27,8 +27,21 @@ def _column(level: float) -> str:
     return f"{level_name(level)}_percent"
 
 
-def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path]:
+TASK_FOLDERS = {"varmisuse": "variable_misuse", "methodname": "method_name", "codesearch": "code_search",
+                "codetotext": "code_text"}
+"""Each task's folder in the study's published results (``data/summary/data/<folder>/``)."""
+
+
+def published_folder(study: dict) -> Path:
+    """``<task>/<noise kind>`` of a study as the published results name them, e.g.
+    ``variable_misuse/X_Injecting_Repair``."""
+    return Path(TASK_FOLDERS[study["task"]]) / STUDY_NAMES[study["config"].get("noise_kind", LABEL)]
+
+
+def export_curves(store: Store, study_id: int, out_dir: str | Path, layout: str = "flat") -> list[Path]:
     """Write every metric curve and score distribution of a study; return the files.
+    With ``layout="published"`` they go under ``DIR/<task>/<noise kind>/``
+    (:func:`published_folder`), as in ``data/summary/data/``; else straight into ``DIR``.
 
     The layout of ``data/summary/data/<task>/<noise type>/`` in
     mdrafiqulrabin/CI-Memorization:
@@ -59,6 +72,10 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path) -> list[Path
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("not a directory", out)
+    if layout not in ("flat", "published"):
+        raise InputError(f"unknown layout {layout!r} (choose from flat, published)")
+    if layout == "published":
+        out = out / published_folder(study)
     stem, split_name = _naming(study, spec)
     levels = sorted({r["level"] for r in runs})
     header_levels = [_column(level) for level in levels]

@@ -156,6 +156,9 @@ def test_a_code_search_study_records_accuracy_and_exports_it(pairs, encoder, tmp
     names = {p.relative_to(tmp_path / "x").as_posix() for p in export_curves(store, sid, tmp_path / "x")}
     stem = f"CodeBERT_{Path(pairs.train_path).stem}"
     assert {f"accuracy/{stem}_train.csv", f"accuracy/{stem}_dev.csv", f"gini_loss/{stem}_train.csv"} <= names
+    published = {p.relative_to(tmp_path / "y").as_posix()
+                 for p in export_curves(store, sid, tmp_path / "y", layout="published")}
+    assert f"code_search/Y_Label_Shuffling/accuracy/{stem}_dev.csv" in published
 
 
 def test_an_encoder_that_is_not_a_model_is_one_line(pairs, tmp_path):

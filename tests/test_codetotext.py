@@ -87,3 +87,10 @@ def test_non_matching_pairs_are_refused_in_one_line(setup, tmp_path):
         create_study(store, task="codetotext", train=str(bad), valid=str(bad), model="codebert", levels=[0.0],
                      epochs=1, preset="quick", seed=0, device="cpu", overrides={"encoder": str(setup[0])})
     assert store.studies() == []
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_a_code_to_text_run(setup, tmp_path):
+    from test_study import kill_9_and_resume
+
+    kill_9_and_resume(tmp_path, lambda store: _study(store, setup, levels=(50.0,), epochs=8), epochs=8, into_second=0.0)

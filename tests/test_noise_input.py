@@ -76,6 +76,9 @@ def test_a_study_and_the_noise_command_take_the_kind(tmp_path, reference, capsys
     sid = create_study(store, task="varmisuse", train=str(path), valid=str(path), model="ggnn", levels=[0.0, 100.0],
                        epochs=1, preset="quick", seed=0, device="cpu", noise_kind="injecting_repair")
     assert store.study(sid)["config"]["noise_kind"] == "injecting_repair"
+    from engine.export import published_folder
+
+    assert published_folder(store.study(sid)).as_posix() == "variable_misuse/X_Injecting_Repair"
     noisy = read_great(store.files / store.runs(sid)[1]["train_path"])
     assert all("BUGGY" in s.tokens for s in noisy)
     out = tmp_path / "noisy.jsonl"
