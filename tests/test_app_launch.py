@@ -97,6 +97,16 @@ def test_study_form(tmp_path, great_files, app_pilot):
         assert list(marks(form)) == ["train"] and str(bad) in marks(form)["train"]
         assert isinstance(app.screen, StudyForm) and nothing_queued(db) and spawns == []
 
+        pairs = tmp_path / "pairs.jsonl"  # the encoder of a code-search study is checked too
+        pairs.write_text(json.dumps({"code": "def f(): pass", "docstring": "does f", "code_tokens": ["def"],
+                                     "docstring_tokens": ["does"]}) + "\n")
+        await submit(pilot, {"train": str(pairs), "valid": str(pairs), "encoder": "/no/such/encoder"},
+                     {"task": "codesearch"})
+        assert isinstance(app.screen, StudyForm) and nothing_queued(db)
+        assert "no such model directory" in message(form) + " ".join(marks(form).values())
+        await submit(pilot, {"encoder": "", "valid": str(valid)}, {"task": "varmisuse"})
+        await submit(pilot, {}, {"model": "ggnn"})
+
         await submit(pilot, {"train": str(train)})
         assert not isinstance(app.screen, StudyForm), message(form)
         assert "study 1: 3 runs queued" in notes(app)

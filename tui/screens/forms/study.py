@@ -8,7 +8,7 @@ from textual.widget import Widget
 from textual.widgets import Select
 
 from engine.errors import InputError
-from engine.presets import preset_kind, preset_names
+from engine.presets import preset_kind, preset_names, presets
 from engine.runtime import DEVICES
 from engine.store import Store
 from engine.tasks import TASK_MODELS
@@ -23,13 +23,15 @@ class StudyForm(LaunchForm):
 
     def fields(self) -> Iterator[Widget]:
         task = next(iter(TASK_MODELS))
-        presets = preset_names(task)
-        self._shown = {"model": tuple(TASK_MODELS[task]), "preset": tuple(presets)}  # the choices each select shows
+        names = preset_names(task)
+        self._shown = {"model": tuple(TASK_MODELS[task]), "preset": tuple(names)}  # the choices each select shows
         yield self.field("task", "Task", Select(options(TASK_MODELS), value=task, allow_blank=False))
         yield self.field("train", "Training file", self.text_input(placeholder="path/to/train.jsonl"))
         yield self.field("valid", "Held-out file", self.text_input(placeholder="path/to/valid.jsonl"))
         yield self.field("model", "Model", Select(options(TASK_MODELS[task]), allow_blank=False))
-        yield self.field("preset", "Preset", Select(options(presets), value=presets[0], allow_blank=False))
+        yield self.field("preset", "Preset", Select(options(names), value=names[0], allow_blank=False))
+        yield self.field("encoder", "Encoder", self.text_input(placeholder="microsoft/codebert-base"),
+                         "code search and code-to-text: a Hugging Face id or a model directory")
         yield self.field("levels", "Noise levels", self.text_input("0,25,50,75,100"), "percent, comma-separated")
         yield self.field("epochs", "Epochs", self.text_input("10"),
                          "steps of 250,000 samples under the VarMisuse paper preset")
@@ -72,8 +74,13 @@ class StudyForm(LaunchForm):
             task=task, train=self.checked("train", existing_file), valid=self.checked("valid", existing_file),
             model=model, levels=self.checked("levels", levels), epochs=self.checked("epochs", parse_int, 1),
             preset=self.choice("preset"), seed=self.checked("seed", parse_int, 0), device=self.choice("device"),
-            name=self.text("name") or None, overrides={},
+            name=self.text("name") or None, overrides=self._encoder(task),
         )
+
+    def _encoder(self, task: str) -> dict:
+        """The encoder setting of the tasks that fine-tune one, when given."""
+        encoder = self.text("encoder")
+        return {"encoder": encoder} if encoder and "encoder" in presets(preset_kind(task)).get("quick", {}) else {}
 
     def submit(self, store: Store, values: dict) -> tuple[str, bool]:
         from engine.launch import create_study
