@@ -36,6 +36,28 @@ def test_smoothed_bleu_by_hand():
         smoothed_bleu(["a"], [])
 
 
+def test_beam_search_by_hand():
+    """bos 0, end 2. Greedy takes 1 (0.6), then 1 (a tie, the first), then the end: 0.30.
+    A beam of 2 also keeps 3 (0.4), whose end comes at 0.9: 0.36, the better name."""
+    import torch
+    from types import SimpleNamespace
+
+    from engine.models.seq2seq import Seq2Seq
+
+    table = {(0,): [0, 0.6, 0, 0.4], (0, 1): [0, 0.5, 0, 0.5], (0, 3): [0, 0, 0.9, 0.1],
+             (0, 1, 1): [0, 0, 1, 0], (0, 1, 3): [0, 0, 1, 0], (0, 3, 3): [0, 0, 1, 0]}
+
+    def decode(memory, mask, ids):
+        rows = [table.get(tuple(row), [0.25] * 4) for row in ids.tolist()]
+        last = torch.log(torch.tensor(rows) + 1e-12)
+        return last[:, None, :].expand(len(rows), ids.shape[1], 4)
+
+    model = SimpleNamespace(_decode=decode, bos_id=0, eos_id=2, max_target=6)
+    memory, mask = torch.zeros(1, 1, 1), torch.ones(1, 1, dtype=torch.long)
+    assert Seq2Seq.beam_search(model, memory, mask, 2) == [3]
+    assert Seq2Seq.beam_search(model, memory, mask, 1) == [1, 1]
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     from engine.data.codesearch_build import build_codesearch
@@ -75,6 +97,37 @@ def test_a_code_to_text_study_records_bleu_loss_and_scores(setup, tmp_path):
     names = {p.relative_to(tmp_path / "x").as_posix() for p in export_curves(store, sid, tmp_path / "x")}
     stem = f"CodeBERT_{Path(setup[1].train_path).stem}"
     assert {f"bleu/{stem}_dev.csv", f"prediction_score/{stem}_dev.csv"} <= names
+
+
+def test_a_beam_of_one_is_greedy_and_a_wider_beam_decodes_whole_rows(setup):
+    import numpy as np
+    import torch
+
+    from engine.data.codesearch import read_codesearch
+    from engine.presets import load_preset
+    from engine.study import build_training
+    from engine.tasks import get_task
+
+    spec = get_task("codetotext")
+    cfg = load_preset("quick", "codetotext", {"encoder": str(setup[0]), "max_source_len": 64, "max_target_len": 8,
+                                              "decoder_layers": 1})
+    samples = read_codesearch(setup[1].train_path)[:4]
+    prepared = spec.prepare(samples, samples, cfg)
+    model, _, _ = build_training(spec, "codebert", cfg, prepared, torch.device("cpu"), 0)
+    model.eval()
+    batch = next(spec.batches(prepared.valid, np.arange(4), cfg))
+    greedy = model.generate(batch, 1)
+    assert torch.equal(model.generate(batch, 1), greedy) and greedy.shape == (4, 7)
+    assert [model.beam_search(*_one(model, batch, i), 1) for i in range(4)] == [
+        row[:row.index(model.eos_id)] if model.eos_id in row else row
+        for row in greedy.tolist()]
+    wide = model.generate(batch, 3)
+    assert wide.shape == (4, 7) and torch.equal(model.generate(batch, 3), wide)
+
+
+def _one(model, batch, i):
+    memory = model.encoder(batch.source, attention_mask=batch.source_mask)[0].transpose(0, 1)
+    return memory[:, i:i + 1], batch.source_mask[i:i + 1]
 
 
 def test_non_matching_pairs_are_refused_in_one_line(setup, tmp_path):

@@ -125,9 +125,67 @@ class Seq2Seq(nn.Module):
         return self._decode(memory, batch.source_mask, batch.target)
 
     @torch.no_grad()
-    def generate(self, batch) -> torch.Tensor:
-        """[B, max_target_len - 1] greedy-decoded ids after ``<s>``, ``</s>`` from the end on.
-        (CodeXGLUE decodes with a beam of 10; greedy is its beam of 1.)"""
+    def generate(self, batch, beam_size: int = 1) -> torch.Tensor:
+        """[B, max_target_len - 1] decoded ids after ``<s>``, ``</s>`` from the end on:
+        greedy with ``beam_size`` 1, else CodeXGLUE's beam search (:meth:`beam_search`)."""
+        if beam_size <= 1:
+            return self.greedy(batch)
+        memory = self.encoder(batch.source, attention_mask=batch.source_mask)[0].transpose(0, 1)
+        rows = []
+        for i in range(batch.source.shape[0]):
+            words = self.beam_search(memory[:, i:i + 1], batch.source_mask[i:i + 1], beam_size)
+            rows.append((words + [self.eos_id] * self.max_target)[:self.max_target - 1])
+        return torch.tensor(rows, dtype=torch.long, device=batch.source.device)
+
+    @torch.no_grad()
+    def beam_search(self, memory, source_mask, k: int) -> list[int]:
+        """One sample's best hypothesis (its words before ``</s>``) by CodeXGLUE's ``Beam``:
+        k hypotheses ranked by summed log-probability, no length penalty; a hypothesis that
+        emitted ``</s>`` gets no children and is kept as finished; the search ends when the
+        best hypothesis has just emitted ``</s>`` and k are finished, or after
+        ``max_target_len - 1`` steps (as greedy decoding: the longest target, less ``<s>``;
+        CodeXGLUE allows one more); the best finished one wins (unfinished ones fill up
+        to k)."""
+        memory, source_mask = memory.repeat(1, k, 1), source_mask.repeat(k, 1)
+        ids = torch.zeros((k, 1), dtype=torch.long, device=memory.device)
+        ids[0, 0] = self.bos_id
+        scores = torch.zeros(k, device=memory.device)
+        back, words, finished, eos_top = [], [ids[:, 0].clone()], [], False
+        for _ in range(self.max_target - 1):
+            if eos_top and len(finished) >= k:
+                break
+            logp = torch.log_softmax(self._decode(memory, source_mask, ids)[:, -1].float(), dim=-1)
+            if back:
+                total = logp + scores[:, None]
+                total[words[-1] == self.eos_id] = -1e20
+            else:
+                total = logp[0]
+            scores, flat = total.reshape(-1).topk(k)
+            origin = torch.div(flat, logp.shape[-1], rounding_mode="floor")
+            word = flat - origin * logp.shape[-1]
+            back.append(origin)
+            words.append(word)
+            finished += [(float(scores[i]), len(words) - 1, i) for i in range(k) if int(word[i]) == self.eos_id]
+            eos_top = int(word[0]) == self.eos_id
+            ids = torch.cat([ids[origin], word[:, None]], dim=1)
+        if not finished:
+            finished.append((float(scores[0]), len(words) - 1, 0))
+        finished.sort(key=lambda f: -f[0])
+        if len(finished) != k:
+            rest = sorted(((float(scores[i]), len(words) - 1, i) for i in range(k) if int(words[-1][i]) != self.eos_id),
+                          key=lambda f: -f[0])
+            finished += rest[:k - len(finished)]
+        _, step, i = finished[0]
+        hyp = []
+        for j in range(step - 1, -1, -1):
+            hyp.append(int(words[j + 1][i]))
+            i = int(back[j][i])
+        hyp.reverse()
+        return hyp[:hyp.index(self.eos_id)] if self.eos_id in hyp else hyp
+
+    @torch.no_grad()
+    def greedy(self, batch) -> torch.Tensor:
+        """Greedy decoding of the batch, all samples at once (a beam of 1)."""
         memory = self.encoder(batch.source, attention_mask=batch.source_mask)[0].transpose(0, 1)
         B = batch.source.shape[0]
         ids = torch.full((B, 1), self.bos_id, dtype=torch.long, device=batch.source.device)

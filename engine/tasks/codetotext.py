@@ -75,7 +75,7 @@ class CodeToTextTask(CodeSearchTask):
 
         out = seq2seq_outputs(model(batch), batch)
         if not model.training:
-            out["generated"] = model.generate(batch)
+            out["generated"] = model.generate(batch, int(cfg.get("beam_size", 1)))
         return out
 
     def objective(self, out: dict, cfg: dict):
