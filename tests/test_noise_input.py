@@ -35,6 +35,8 @@ def test_injecting_repair_by_hand():
     assert samples[0].tokens == "def f a b a c b".split()  # the input is untouched
     assert result.changed == {"marked_buggy": [0], "marked_clean": [1, 2]}
     assert most_frequent(["x", "y", "y", "x", "z"]) == "x"
+    empty = vm("", False)
+    assert inject_repair([empty], 100, seed=0).samples == [empty]  # nothing to mark, no error
 
 
 def test_injecting_repair_counts_and_nests_like_label_noise():

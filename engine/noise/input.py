@@ -95,8 +95,9 @@ def inject_repair(samples: list, level: float, seed: int) -> NoiseResult:
         out[i] = _with_tokens(s, tokens)
     for i in marked_c:
         s = samples[i]
-        word = most_frequent(s.tokens)
-        out[i] = _with_tokens(s, [NONBUGGY if t == word else t for t in s.tokens])
+        if s.tokens:  # a sample without tokens has nothing to mark
+            word = most_frequent(s.tokens)
+            out[i] = _with_tokens(s, [NONBUGGY if t == word else t for t in s.tokens])
     return NoiseResult(samples=out, changed={"marked_buggy": marked_b, "marked_clean": marked_c}, level=level,
                        seed=seed, counts={"buggy": len(buggy), "clean": len(clean), "marked_buggy": len(marked_b),
                                           "marked_clean": len(marked_c)})
