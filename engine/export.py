@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,8 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path, layout: str 
              "definitions": departures(preset_kind(study["task"], study["model"]), study["config"]) or "the study's",
              "noise": STUDY_NAMES[study["config"].get("noise_kind", LABEL)]}
     paths = list(tables) + [out / "study.json"]
+    for path in paths:
+        inside(out, path)
     with atomic_paths(*paths) as temps:
         for tmp, path in zip(temps, paths):
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
@@ -127,6 +130,24 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path, layout: str 
                 else:
                     csv.writer(fh, lineterminator="\r\n").writerows(tables[path])
     return paths
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def inside(out: Path, path: Path) -> Path:
+    """``path`` if it is a file in ``out`` whose every part below it is a plain name: no
+    separator, no control character, not ``.`` or ``..``. The names come from the
+    database (metric names, the dataset's file name), which a crafted database controls;
+    anything else is one :class:`InputError` line."""
+    try:
+        parts = path.relative_to(out).parts
+    except ValueError:
+        parts = ()
+    if not parts or any(p in (".", "..") or _UNSAFE.search(p) for p in parts):
+        shown = str(path).encode("unicode_escape").decode("ascii")
+        raise InputError(f"refusing to export {shown!r}: a name from the database is not a plain file name", out)
+    return path
 
 
 def _cell(value) -> object:
