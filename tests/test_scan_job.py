@@ -422,3 +422,22 @@ def test_rerunning_an_unfinished_scan_resumes_it_and_odd_file_names_survive(stor
     assert store.scan(scan_id)["state"] == "done"
     [snippet] = store.iter_snippets(scan_id)
     assert store.snippet_matches(scan_id, snippet["fingerprint"])[0]["doc"] == "caf\\udce9.py"
+
+
+def test_the_scan_pool_runs_no_module_of_the_working_directory(tmp_path, monkeypatch):
+    """A ``multiprocessing.py`` planted where byrote is started never runs in the scan's
+    worker processes (they start with a safe path, as ``-P`` gives)."""
+    root = tmp_path / "data"
+    root.mkdir()
+    corpus, outs = build(root)
+    planted = tmp_path / "here"
+    planted.mkdir()
+    marker = tmp_path / "ran.txt"
+    (planted / "multiprocessing.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit(3)\n")
+    db = str(tmp_path / "b.db")
+    assert cli("--db", db, "sample", "import", str(outs))[0] == 0
+    monkeypatch.chdir(planted)
+    code, out = cli("--db", db, "scan", "--rules", "lines", "--outputs", "1", "--corpus", str(corpus), "--workers", "2",
+                    "--shard-mb", "0.001", "--foreground")
+    assert not marker.exists()
+    assert code == 0, out

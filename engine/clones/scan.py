@@ -184,6 +184,10 @@ def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> Non
     from concurrent.futures.process import BrokenProcessPool
 
     mp = multiprocessing.get_context("spawn")  # the job's heartbeat thread makes fork unsafe
+    # the workers start with a safe path (-P): spawn's bootstrap would otherwise put the
+    # working directory first, and a module planted there would run in them
+    safe_path = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
     # the corpus goes over whole: a directory's file list is not walked again in each worker
     pool = ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_worker,
                                initargs=(corpus.spec, index_dir, corpus))
@@ -205,6 +209,10 @@ def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> Non
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()  # a cancelled scan stops its workers now, not after their shards
         pool.shutdown(wait=True, cancel_futures=True)
+        if safe_path is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = safe_path
 
 
 def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int, float, float]:
