@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from engine.metrics.methodname import name_metrics
+
 IMPOSSIBLE = frozenset({"<UNK>", "<PAD>", "</S>"})
 """``Common.filter_impossible_names``: the words code2seq drops from both sides."""
 
@@ -70,8 +72,6 @@ def code2seq_metrics(arrays, true_labels: Sequence[str], itos: Sequence[str]) ->
     sample's decoded target ids ([n, steps]), ``loss`` and ``score`` one value each; the
     true names are labels (``get|name``). Counted by :func:`code2seq_count_arrays`, the
     rest as :func:`engine.metrics.methodname.name_metrics`."""
-    from engine.metrics.methodname import name_metrics
-
     preds = decode_names(arrays["pred"], itos)
     tp, fp, fn, exact = code2seq_count_arrays(preds, [label.split("|") for label in true_labels])
     return name_metrics(tp, fp, fn, exact, arrays["loss"], arrays["score"])

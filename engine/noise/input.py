@@ -8,6 +8,7 @@ Built so far: ``injecting_repair`` for VarMisuse (:func:`inject_repair`).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 
@@ -104,8 +105,6 @@ def inject_repair(samples: list, level: float, seed: int) -> NoiseResult:
 
 
 def _with_tokens(sample, tokens: list[str]):
-    from dataclasses import replace
-
     return replace(sample, tokens=tokens, raw=dict(sample.raw, source_tokens=tokens))
 
 

@@ -30,8 +30,9 @@ class StudyForm(LaunchForm):
         yield self.field("valid", "Held-out file", self.text_input(placeholder="path/to/valid.jsonl"))
         yield self.field("model", "Model", Select(options(TASK_MODELS[task]), allow_blank=False))
         yield self.field("preset", "Preset", Select(options(names), value=names[0], allow_blank=False))
-        yield self.field("encoder", "Encoder", self.text_input(placeholder="microsoft/codebert-base"),
-                         "code search and code-to-text: a Hugging Face id or a model directory")
+        yield self.field("encoder", "Encoder", self.text_input(),
+                         "code search and code-to-text: a Hugging Face id or a model directory; "
+                         "empty: the preset's, microsoft/codebert-base")
         yield self.field("levels", "Noise levels", self.text_input("0,25,50,75,100"), "percent, comma-separated")
         yield self.field("epochs", "Epochs", self.text_input("10"),
                          "steps of 250,000 samples under the VarMisuse paper preset")
