@@ -77,6 +77,19 @@ static unsigned char simian_flags[256];
 static uint64_t bag_of[256];
 static unsigned char ascii_lower[256];
 
+/* The index of the lowest byte of x (not 0) whose high bit is set. */
+static inline unsigned lowest_byte(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x) >> 3;
+#else
+    unsigned i = 0;
+    while (!((x >> (8 * i + 7)) & 1))
+        i++;
+    return i;
+#endif
+}
+
 static inline uint64_t load64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint64_t load32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
@@ -776,11 +789,25 @@ static int walk_simian(const Table *t, const unsigned char *data, size_t n, int6
             any |= (v0 | v1) | (v2 | v3) | ((v4 | v5) | (v6 | v7));
             c += 8;
         }
-        for (; c < end; c++) {
-            if (simian_flags[*c] & F_STOP)
-                break;
-            bag += bag_of[*c];
-            any |= bag_of[*c];
+        if (end - c >= 8) {  /* the word that ends the line: its bytes before the first stop
+                                byte, the others zeroed (NUL is a separator: it counts 0) */
+            const uint64_t w = load64(c), nl = w ^ (ONES * '\n'), cr = w ^ (ONES * '\r');
+            const uint64_t stop = (w | ((nl - ONES) & ~nl) | ((cr - ONES) & ~cr)) & HIGHS;
+            const unsigned before = lowest_byte(stop);  /* the lowest flag is exact */
+            const uint64_t x = before == 0 ? 0 : w & (~0ULL >> (64 - 8 * before));
+            const uint64_t v0 = bag_of[x & 0xFF], v1 = bag_of[(x >> 8) & 0xFF], v2 = bag_of[(x >> 16) & 0xFF],
+                           v3 = bag_of[(x >> 24) & 0xFF], v4 = bag_of[(x >> 32) & 0xFF],
+                           v5 = bag_of[(x >> 40) & 0xFF], v6 = bag_of[(x >> 48) & 0xFF], v7 = bag_of[x >> 56];
+            bag += (v0 + v1) + (v2 + v3) + ((v4 + v5) + (v6 + v7));
+            any |= (v0 | v1) | (v2 | v3) | ((v4 | v5) | (v6 | v7));
+            c += before;
+        } else {
+            for (; c < end; c++) {
+                if (simian_flags[*c] & F_STOP)
+                    break;
+                bag += bag_of[*c];
+                any |= bag_of[*c];
+            }
         }
         state[i] = 0;
         if (c < end && simian_class[*c] == C_HIGH) {
@@ -1039,39 +1066,68 @@ static PyObject *window_hits(PyObject *Py_UNUSED(module), PyObject *args)
     const int64_t *v = (const int64_t *)ids.buf;
     const uint64_t *w = (const uint64_t *)windows.buf, *bits = (const uint64_t *)sieve.buf;
     const uint64_t mask = (uint64_t)nbits - 1, mult = 0x9E3779B97F4A7C15ULL;
+    /* The polynomial hash sum(v[a+t] * mult**(k-1-t)) rolls: the oldest id's term leaves,
+       the rest shift by a multiplication. A window's sieve word is prefetched when its
+       hash is made and tested RING windows later, when it is in the cache. */
+    uint64_t top_power = 1;  /* mult**(k-1) */
+    for (Py_ssize_t t = 1; t < k; t++)
+        top_power *= mult;
+    enum { RING = 16 };
+    size_t ring_a[RING];
+    uint64_t ring_h[RING];
+    size_t queued = 0, tested = 0;
     size_t known = 0;  /* known ids ending at p */
-    for (size_t p = 0; p < n; p++) {
-        known = v[p] > 0 ? known + 1 : 0;
-        if (known < (size_t)k)
-            continue;
-        const size_t a = p + 1 - (size_t)k;
-        uint64_t h = 0;
-        for (Py_ssize_t t = 0; t < k; t++)
-            h = h * mult + (uint64_t)v[a + (size_t)t];
-        h ^= h >> 31;
-        const uint64_t slot = h & mask;
-        if (!((bits[slot >> 6] >> (slot & 63)) & 1))
-            continue;
-        const size_t top = (size_t)(h >> (64 - b));
-        size_t lo = (size_t)dir[top], hi = (size_t)dir[top + 1];  /* the first window >= h there */
-        while (lo < hi) {
-            const size_t mid = lo + (hi - lo) / 2;
-            if (w[mid] < h)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo == (size_t)dir[top + 1] || w[lo] != h)
-            continue;
-        if (m == cap) {
-            cap = cap ? 2 * cap : 1024;
-            if (PyByteArray_Resize(out, (Py_ssize_t)(cap * 8)) < 0) {
-                Py_CLEAR(out);
-                goto done;
+    uint64_t rolling = 0;
+    for (size_t p = 0; p <= n + RING; p++) {
+        if (p < n) {
+            if (v[p] > 0) {
+                if (known >= (size_t)k)
+                    rolling -= (uint64_t)v[p - (size_t)k] * top_power;
+                rolling = rolling * mult + (uint64_t)v[p];
+                known++;
+            } else {
+                known = 0;
+                rolling = 0;
             }
-            hits = (int64_t *)PyByteArray_AS_STRING(out);
+            if (known >= (size_t)k) {
+                uint64_t h = rolling ^ (rolling >> 31);
+                PREFETCH(&bits[(h & mask) >> 6]);
+                ring_a[queued % RING] = p + 1 - (size_t)k;
+                ring_h[queued % RING] = h;
+                queued++;
+            }
         }
-        hits[m++] = (int64_t)a;
+        /* test the oldest queued window once RING are waiting, or all of them at the end */
+        while (tested < queued && (queued - tested >= RING || p >= n)) {
+            const size_t a = ring_a[tested % RING];
+            const uint64_t h = ring_h[tested % RING];
+            tested++;
+            const uint64_t slot = h & mask;
+            if (!((bits[slot >> 6] >> (slot & 63)) & 1))
+                continue;
+            const size_t top = (size_t)(h >> (64 - b));
+            size_t lo = (size_t)dir[top], hi = (size_t)dir[top + 1];  /* the first window >= h there */
+            while (lo < hi) {
+                const size_t mid = lo + (hi - lo) / 2;
+                if (w[mid] < h)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo == (size_t)dir[top + 1] || w[lo] != h)
+                continue;
+            if (m == cap) {
+                cap = cap ? 2 * cap : 1024;
+                if (PyByteArray_Resize(out, (Py_ssize_t)(cap * 8)) < 0) {
+                    Py_CLEAR(out);
+                    goto done;
+                }
+                hits = (int64_t *)PyByteArray_AS_STRING(out);
+            }
+            hits[m++] = (int64_t)a;
+        }
+        if (p >= n)
+            break;
     }
     if (PyByteArray_Resize(out, (Py_ssize_t)(m * 8)) < 0)
         Py_CLEAR(out);

@@ -179,6 +179,7 @@ class LineTable:
 
             keys = [line_key(line) for line in text.decode("utf-8").split("\n")]
             found = self.find([b"" if key is None else key for key in keys])
-            out[np.frombuffer(back, DTYPE)] = [-1 if key is None else v or unknown_symbol(key)
+            symbol = _linekeys.unknown_symbol  # the same number as unknown_symbol, compiled
+            out[np.frombuffer(back, DTYPE)] = [-1 if key is None else v or symbol(key)
                                                for key, v in zip(keys, found.tolist())]
         return out, (None if numbers is None else np.frombuffer(numbers, DTYPE)), np.frombuffer(starts, DTYPE)
