@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from cli.follow import run_foreground
 from cli.options import Commands, positive, seed
+from cli.show import console as show_console, say
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,7 +26,7 @@ def cmd_demo(args) -> int:
     if args.study == "code2seq":
         return run_contrast(store, args)
     if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("no terminal: running the demo headless", file=sys.stderr)
+        say("no terminal: running the demo headless", file=sys.stderr)
         args.headless = True
     if args.headless:
         return run_demo(store, args)
@@ -41,15 +42,13 @@ def cmd_demo(args) -> int:
 
 
 def run_demo(store: Store, args) -> int:
-    from rich.console import Console
-
     from cli.tables import results_table
     from engine.demo import build_demo_datasets, create_demo_studies, demo_settings, observations
 
-    console = Console()
+    console = show_console()
     t0 = time.time()
     s = demo_settings(seed=args.seed, limit=args.limit, epochs=args.epochs, model=args.model)
-    console.print(f"[bold]byrote demo[/]: noise studies on {s['source']} (database {store.path})")
+    console.print(headline("byrote demo", f"noise studies on {s['source']} (database {store.path})"))
     vm, mn = build_demo_datasets(store, s)
     console.print(vm.summary())
     console.print(mn.summary())
@@ -59,7 +58,7 @@ def run_demo(store: Store, args) -> int:
     for study_id in (vm_study, mn_study):
         console.print(results_table(store, study_id))
     for text, holds, detail in observations(store, vm_study, mn_study):
-        console.print(f"{'[green]holds[/]' if holds else '[red]does not hold[/]'}  {text}: {detail}")
+        console.print(verdict(holds, text, detail))
     console.print(f"studies {vm_study} and {mn_study} finished in {time.time() - t0:.0f} s; "
                   f"export with: byrote export curves --study ID --out DIR")
     return max(code, run_extraction(store, s, console, t0))
@@ -68,17 +67,15 @@ def run_demo(store: Store, args) -> int:
 def run_contrast(store: Store, args) -> int:
     """``--study code2seq``: code2vec against code2seq on the standard library's top
     method names, at 0 % and 100 % noise, in this process; the tables and the check."""
-    from rich.console import Console
-
     from cli.tables import results_table
     from engine.data.methodname_build import build_methodname
     from engine.demo import CONTRAST_EPOCHS, capacity_contrast, create_contrast_studies, demo_folder, demo_settings
 
-    console = Console()
+    console = show_console()
     t0 = time.time()
     s = demo_settings(seed=args.seed, epochs=args.epochs or CONTRAST_EPOCHS)
-    console.print(f"[bold]byrote demo --study code2seq[/]: code2vec against code2seq on {s['source']} "
-                  f"(database {store.path})")
+    console.print(headline("byrote demo --study code2seq", f"code2vec against code2seq on {s['source']} "
+                                                           f"(database {store.path})"))
     data = build_methodname(s["source"], demo_folder(store) / f"methodname-top{s['mn_top']}-seed{s['seed']}.jsonl",
                             lang="python", top=s["mn_top"], seed=s["seed"])
     console.print(data.summary())
@@ -87,7 +84,7 @@ def run_contrast(store: Store, args) -> int:
     for study in studies:
         console.print(results_table(store, study))
     text, holds, detail = capacity_contrast(store, *studies)
-    console.print(f"{'[green]holds[/]' if holds else '[red]does not hold[/]'}  {text}: {detail}")
+    console.print(verdict(holds, text, detail))
     console.print(f"studies {studies[0]} and {studies[1]} finished in {time.time() - t0:.0f} s")
     return code
 
@@ -98,7 +95,7 @@ def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
     from engine.demo import lm_corpus, queue_lm_training, queue_sampling, queue_scan
 
     corpus = lm_corpus(store, s)
-    console.print(f"[bold]memorization extraction[/]: a {s['lm_preset']} GPT-2 on {corpus.describe()}")
+    console.print(headline("memorization extraction", f"a {s['lm_preset']} GPT-2 on {corpus.describe()}"))
     job, said = queue_lm_training(store, corpus, s)
     if job is None:
         console.print(said)
@@ -138,3 +135,17 @@ def register(c: Commands) -> None:
     p.add_argument("--study", choices=("all", "code2seq"), default="all",
                    help="code2seq: only the capacity contrast, code2vec against code2seq on the top method names at "
                         "0%% and 100%% noise (5 epochs), in this process")
+
+
+def headline(title: str, rest: str):
+    """A bold title, then plain text (never markup)."""
+    from rich.text import Text
+
+    return Text.assemble((title, "bold"), ": ", rest)
+
+
+def verdict(holds: bool, text: str, detail: str):
+    """One observation of the paper, checked: holds (green) or does not hold (red)."""
+    from rich.text import Text
+
+    return Text.assemble(("holds", "green") if holds else ("does not hold", "red"), f"  {text}: {detail}")

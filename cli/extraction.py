@@ -4,6 +4,7 @@ simian``. No torch at import."""
 from __future__ import annotations
 
 from cli import follow
+from cli.show import cell, console, say
 from cli.options import (Commands, Parser, corpus_options, device_option, megabytes, mode_options, open_store,
                          positive, seed)
 from engine.errors import InputError
@@ -30,10 +31,10 @@ def cmd_sample(args) -> int:
     identity = dict(model=model, seq_len=args.seq_len, top_k=args.top_k, temperature=args.temperature,
                     batch_size=args.batch_size, seed=args.seed, prompt=args.prompt)
     set_id, job_id, said = enqueue_sampling(store, identity, args.n, args.name, args.trust_remote_code, args.device)
-    print(said)
+    say(said)
     if job_id is None:
         return 0
-    print(f"job {job_id}: sampling")
+    say(f"job {job_id}: sampling")
     return follow.launch(store, [job_id], args)
 
 
@@ -42,21 +43,21 @@ def cmd_sample_import(args) -> int:
 
     outputs = read_outputs(args.dir)
     set_id = save_outputs(open_store(args), args.dir, outputs, args.name)
-    print(f"output set {set_id}: {len(outputs)} outputs imported from {args.dir}")
+    say(f"output set {set_id}: {len(outputs)} outputs imported from {args.dir}")
     return 0
 
 
 def cmd_outputs(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
     for col in ("id", "name", "source", "model", "outputs", "seq_len", "top_k", "temperature", "seed"):
         table.add_column(col)
     for s in open_store(args).output_sets():
-        table.add_row(str(s["id"]), s["name"] or "", s["source"], s["model"] or "-", f"{s['count']}/{s['n']}",
+        table.add_row(str(s["id"]), cell(s["name"] or ""), cell(s["source"]), cell(s["model"] or "-"),
+                      f"{s['count']}/{s['n']}",
                       *(str(s[c]) if s[c] is not None else "-" for c in ("seq_len", "top_k", "temperature", "seed")))
-    Console().print(table)
+    console().print(table)
     return 0
 
 
@@ -68,7 +69,7 @@ def cmd_lm_train(args) -> int:
     corpus = _corpus(args)
     store = open_store(args)
     _, job_id = enqueue_lm_training(store, plan, corpus, args.seed, args.device)
-    print(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} into {plan.out}")
+    say(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} into {plan.out}")
     return follow.launch(store, [job_id], args)
 
 
@@ -81,8 +82,8 @@ def cmd_scan(args) -> int:
     corpus = _corpus(args)
     scan_id, job_id, said = enqueue_scan(store, plan, corpus, args.workers)
     if said.startswith("resuming"):
-        print(said)
-    print(f"scan {scan_id} (job {job_id}): {plan.outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
+        say(said)
+    say(f"scan {scan_id} (job {job_id}): {plan.outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
     code = follow.launch(store, [job_id], args)
     if code == 0 and (args.wait or args.foreground):
         print_memorized(store, scan_id, top=10)
@@ -102,7 +103,7 @@ def cmd_export_memorization(args) -> int:
     from engine.export import export_memorization
 
     n = export_memorization(open_store(args), args.scan, args.out)
-    print(f"{args.out}: {n} memorized snippets")
+    say(f"{args.out}: {n} memorized snippets")
     return 0
 
 
@@ -110,7 +111,7 @@ def cmd_export_snippets(args) -> int:
     from engine.export import export_snippets
 
     n = export_snippets(open_store(args), args.scan, args.out)
-    print(f"{args.out}: {n} memorized snippets")
+    say(f"{args.out}: {n} memorized snippets")
     return 0
 
 
@@ -133,7 +134,7 @@ def cmd_import_simian(args) -> int:
         where = f"outputs and their original lines, through {args.map}"
     else:
         where = f"outputs and their lines as merged (empty lines removed), through {args.map}"
-    print(f"scan {scan_id}: {len(imported.found)} memorized snippets from {len(imported.logs)} Simian logs "
+    say(f"scan {scan_id}: {len(imported.found)} memorized snippets from {len(imported.logs)} Simian logs "
           f"(output locations: {where}; count: {imported.count})")
     return 0
 

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cli.show import console as show_console, say
+from engine.untrusted import visible
+
 if TYPE_CHECKING:  # the store is imported by the commands that open one (byrote --help stays quick)
     from engine.store import Store
 
@@ -22,10 +25,10 @@ def launch(store: Store, job_ids: list[int], args) -> int:
     if args.foreground:
         return run_foreground(store, job_ids)
     pid = start_worker(store)
-    print(f"worker started (pid {pid})" if pid else "worker already running")
+    say(f"worker started (pid {pid})" if pid else "worker already running")
     if args.wait:
         return follow(store, job_ids)
-    print("follow with: byrote jobs   (or --wait); the worker keeps running after you log out")
+    say("follow with: byrote jobs   (or --wait); the worker keeps running after you log out")
     return 0
 
 
@@ -38,10 +41,10 @@ def follow(store: Store, job_ids: list[int], console: Console | None = None,
     """
     from engine.jobs import start_worker, worker_alive
 
-    console = console or Console()
+    console = console or show_console()
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(), TextColumn("{task.fields[message]}"), console=console,
+        TimeRemainingColumn(), TextColumn("{task.fields[message]}", markup=False), console=console,
         disable=not console.is_terminal,
     )
     tasks, said = {}, {}
@@ -54,7 +57,7 @@ def follow(store: Store, job_ids: list[int], console: Console | None = None,
             jobs = [store.job(j) for j in job_ids]
             for job in jobs:
                 text = job["error"] if job["state"] == "failed" else (job["message"] or job["state"])
-                progress.update(tasks[job["id"]], completed=job["progress"] or 0.0, message=text)
+                progress.update(tasks[job["id"]], completed=job["progress"] or 0.0, message=visible(text))
                 if not console.is_terminal:
                     _log_line(console, job, said)
             if all(j["state"] in FINAL for j in jobs):

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from cli.options import Commands, open_store, positive
+from cli.show import console as show_console, say
 
 
 def cmd_worker(args) -> int:
@@ -13,22 +14,20 @@ def cmd_worker(args) -> int:
     store = open_store(args)
     if args.detach:
         pid = start_worker(store)
-        print(f"worker started (pid {pid})" if pid else "worker already running")
+        say(f"worker started (pid {pid})" if pid else "worker already running")
         return 0
     ran = run_worker(store, idle_exit_s=args.idle_exit)
     if ran < 0:
-        print("another worker holds this database; nothing to do", file=sys.stderr)
+        say("another worker holds this database; nothing to do", file=sys.stderr)
     return 0
 
 
 def cmd_jobs(args) -> int:
-    from rich.console import Console
-
     from cli.tables import jobs_table
     from engine.jobs import worker_pid
 
     store = open_store(args)
-    console = Console()
+    console = show_console()
     pid = worker_pid(store)
     console.print(f"worker: {'alive, pid ' + str(pid) if pid else 'not running'}")
     console.print(jobs_table(store.jobs()))
@@ -37,7 +36,7 @@ def cmd_jobs(args) -> int:
 
 def cmd_cancel(args) -> int:
     state = open_store(args).request_cancel(args.id)
-    print(f"job {args.id}: {'cancel requested' if state == 'running' else state}")
+    say(f"job {args.id}: {'cancel requested' if state == 'running' else state}")
     return 0
 
 

@@ -12,6 +12,7 @@ import sys
 
 from cli import demo, extraction, jobs, studies
 from cli.options import EXIT_INPUT, Commands, Parser
+from cli.show import say
 from engine.errors import InputError
 
 
@@ -48,14 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"byrote: error: {exc}", file=sys.stderr)
+        say(f"byrote: error: {exc}", file=sys.stderr, newlines=False)
         return EXIT_INPUT
     except OSError as exc:  # a path the user gave that the system refuses
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        say(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr, newlines=False)
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        say("interrupted", file=sys.stderr)
         return 130
 
 

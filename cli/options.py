@@ -8,6 +8,8 @@ import math
 import sys
 from collections.abc import Callable
 
+from engine.untrusted import visible
+
 EXIT_INPUT = 2
 MAX_INT = 2**63 - 1  # what SQLite stores
 
@@ -16,7 +18,7 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake in one line, with exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.stderr.write(f"{self.prog}: error: {visible(message)}\n")
         raise SystemExit(EXIT_INPUT)
 
 

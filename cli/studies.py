@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cli import follow
+from cli.show import console, say
 from cli.options import Commands, Parser, device_option, level, mode_options, open_store, positive, seed
 
 
@@ -20,7 +21,7 @@ def cmd_dataset_build(args) -> int:
         from engine.data.varmisuse_build import build_varmisuse
 
         report = build_varmisuse(args.source, args.out, limit=args.limit, seed=args.seed)
-    print(report.summary())
+    say(report.summary())
     return 0
 
 
@@ -29,7 +30,7 @@ def cmd_noise(args) -> int:
 
     result, changed = noisy_copy(args.task, getattr(args, "in"), args.out, args.level, args.seed, args.kind)
     counts = ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in result.changed.items())
-    print(f"{args.out}: {len(result.samples)} samples at {level_name(args.level)}% noise ({counts}); "
+    say(f"{args.out}: {len(result.samples)} samples at {level_name(args.level)}% noise ({counts}); "
           f"changed ids in {changed}")
     return 0
 
@@ -46,7 +47,7 @@ def cmd_study(args) -> int:
         trials=args.trials, noise_kind=args.noise_kind,
     )
     job_ids = [j["id"] for j in store.jobs_of("study", study_id)]
-    print(f"study {study_id}: {len(job_ids)} runs queued (jobs {', '.join(map(str, job_ids))})")
+    say(f"study {study_id}: {len(job_ids)} runs queued (jobs {', '.join(map(str, job_ids))})")
     return follow.launch(store, job_ids, args)
 
 
@@ -63,22 +64,18 @@ def overrides(args) -> dict:
 
 
 def cmd_results(args) -> int:
-    from rich.console import Console
-
     from cli.tables import results_table
 
-    Console().print(results_table(open_store(args), args.study))
+    console().print(results_table(open_store(args), args.study))
     return 0
 
 
 def cmd_compare(args) -> int:
-    from rich.console import Console
-
     from cli.tables import comparison_table
     from engine.compare import compare
 
     store = open_store(args)
-    Console().print(comparison_table(store.study(args.study), compare(store, args.study, args.reference),
+    console().print(comparison_table(store.study(args.study), compare(store, args.study, args.reference),
                                      args.reference))
     return 0
 
@@ -87,7 +84,7 @@ def cmd_export_curves(args) -> int:
     from engine.export import export_curves
 
     written = export_curves(open_store(args), args.study, args.out, args.layout)
-    print(f"{len(written)} files written to {args.out}")
+    say(f"{len(written)} files written to {args.out}")
     return 0
 
 

@@ -12,6 +12,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from engine.store import Store
+from engine.untrusted import visible
 from tui.commands import ByroteCommands
 
 POLL_S = 0.5  # the store is read this often: the screens reflect it within a second
@@ -40,6 +41,19 @@ class ByroteApp(App):
             from engine.jobs import start_worker as spawn_worker
         self._spawn_worker = spawn_worker
         self.sub_title = self.db_path.name
+
+    # -- untrusted text: names and messages are shown, never read as markup --------------
+    def notify(self, message: str, *, title: str = "", severity: str = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification of every screen: its control characters shown as escapes and
+        its text never read as markup (messages quote names, paths and errors)."""
+        kwargs = {} if timeout is None else {"timeout": timeout}
+        super().notify(visible(message, newlines=True), title=visible(title), severity=severity, markup=False,
+                       **kwargs)
+
+    def format_title(self, title: str, sub_title: str):
+        """The header's title (a study's or a scan's name among them), escaped."""
+        return super().format_title(visible(title), visible(sub_title))
 
     # -- the store ---------------------------------------------------------------------
     @contextlib.contextmanager

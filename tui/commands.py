@@ -4,7 +4,11 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
+
+from engine.untrusted import visible
 
 
 class ByroteCommands(Provider):
@@ -26,13 +30,14 @@ class ByroteCommands(Provider):
             self.items.append((f"{title}: {text}", f"key {key}", partial(self.app.run_action, action, node)))
 
     async def discover(self) -> Hits:
-        for text, help, callback in self.items:
-            yield DiscoveryHit(text, callback, help=help)
+        for text, help, callback in self.items:  # names are shown, never read as markup
+            yield DiscoveryHit(Text(visible(text)), callback, text=visible(text), help=help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for text, help, callback in self.items:
-            score = matcher.match(text)
+            shown = visible(text)
+            score = matcher.match(shown)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), callback, help=help)
+                yield Hit(score, matcher.highlight(escape(shown)), callback, text=shown, help=help)
 

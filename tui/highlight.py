@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from rich.syntax import Syntax
 
 from engine.data.corpus import is_record_file
+from engine.untrusted import visible
 
 THEME = "monokai"  # reads well on dark terminals
 PLAIN = "text"
@@ -94,9 +95,11 @@ def code_syntax(text: str, lexer: str, start_line: int = 1, strong: Iterable[int
                 weak: Iterable[int] = ()) -> Syntax:
     """``text`` highlighted, its lines numbered from ``start_line``; ``strong`` lines get
     rich's pointer and a bright background, ``weak`` ones a faint background. No wrap:
-    a long line stays one line (the pane scrolls sideways)."""
+    a long line stays one line (the pane scrolls sideways). The code is shown as it is, but
+    for its control characters, made visible (``\x1b``; a ``\r`` before a line break is
+    left out, as a terminal shows it)."""
     strong = set(strong)
-    text = text.removesuffix("\n")  # no empty numbered line after the last
+    text = visible(text.replace("\r\n", "\n"), newlines=True).removesuffix("\n")  # no empty line after the last
     syntax = Syntax(text, lexer, theme=THEME, line_numbers=True, word_wrap=False,
                     start_line=start_line, highlight_lines=strong)
     lines = text.split("\n")

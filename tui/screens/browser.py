@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from engine.errors import InputError
 from engine.overview import clip
 from engine.store.browse import SNIPPET_ORDERS
+from engine.untrusted import visible
 from tui.paging import Window
 from tui.screens.base import SubScreen, describe
 from tui.widgets.snippet_table import SnippetTable
@@ -148,7 +149,7 @@ class BrowserScreen(SubScreen):
         self._show_message(describe(exc))
 
     def _show_message(self, message: str) -> None:
-        self.query_one("#status", Static).update(Text(message))
+        self.query_one("#status", Static).update(Text(visible(message)))
 
     def _got_scan(self, read: tuple[dict, dict | None, str, int | None]) -> None:
         scan, job, outputs, total = read
@@ -218,9 +219,9 @@ class BrowserScreen(SubScreen):
         for row in self.window.rows:
             fp = row["fingerprint"]
             table.add_row(
-                Text(fp if wide else clip(fp, SHORT_FINGERPRINT)),
+                Text(visible(fp) if wide else clip(visible(fp), SHORT_FINGERPRINT)),
                 *(Text(f"{row[k]:,}", justify="right") for k in NUMBER_WIDTHS),
-                Text(clip((row["first_line"] or "").strip(), room)),
+                Text(clip(visible((row["first_line"] or "").strip()), room)),
                 key=fp,
             )
         if not self.window.rows:
@@ -269,7 +270,7 @@ class BrowserScreen(SubScreen):
         if self.prefix or self.text:
             parts.append(f"filter: {describe_filter(self.prefix, self.text)}")
         parts.append(f"order: {ORDERS[self.order]}")
-        self.query_one("#title", Static).update(Text(" · ".join(parts)))
+        self.query_one("#title", Static).update(Text(visible(" · ".join(parts))))
 
     def _show_status(self) -> None:
         if not self.ready:
@@ -288,7 +289,7 @@ class BrowserScreen(SubScreen):
                 text += f" · row {span[0] + cursor:,}"
             if self.fetching:
                 text += " · loading…"
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(Text(text))
 
     def highlighted(self) -> str | None:
         """The fingerprint under the cursor."""

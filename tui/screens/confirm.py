@@ -5,7 +5,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from rich.text import Text
 from textual.widgets import Static
+
+from engine.untrusted import visible
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -23,7 +26,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question, id="question")
+            yield Static(Text(visible(self.question)), id="question")
             yield Static("y / enter: yes    n / escape: no", classes="muted")
 
     def action_answer(self, yes: bool) -> None:

@@ -18,6 +18,7 @@ from engine.errors import InputError
 from engine.overview import (WHAT_GOES, Item, Overview, age, bar, cancel_item, clip, delete_item, duration, overview,
                              resume_item)
 from engine.store import ACTIVE, Store
+from engine.untrusted import visible
 from tui.screens.base import PolledScreen, describe
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.keytable import KeyTable
@@ -29,14 +30,16 @@ NARROW = 110  # below this width the progress bar is shorter
 
 
 def cells(item: Item, name_w: int, detail_w: int, bar_w: int) -> tuple[str, ...]:
-    """The plain text of a row's cells (compared between polls to update only what changed)."""
-    return (item.kind, str(item.id), clip(item.name, name_w), item.state, bar(item.progress, bar_w),
-            duration(item.eta) if item.state in ACTIVE else "-", item.device, age(item.age),
-            clip(item.detail, detail_w))
+    """The plain text of a row's cells (compared between polls to update only what changed);
+    names and details escaped before they are clipped to their width."""
+    return (item.kind, str(item.id), clip(visible(item.name), name_w), item.state, bar(item.progress, bar_w),
+            duration(item.eta) if item.state in ACTIVE else "-", visible(item.device), age(item.age),
+            clip(visible(item.detail), detail_w))
 
 
-def styled(column: str, value: str) -> str | Text:
-    return Text(value, style=STATE_STYLES.get(value, "")) if column == "state" else value
+def styled(column: str, value: str) -> Text:
+    """A cell as plain text (never markup), a state in its colour."""
+    return Text(value, style=STATE_STYLES.get(value, "") if column == "state" else "")
 
 
 class DashboardScreen(PolledScreen):
@@ -83,8 +86,8 @@ class DashboardScreen(PolledScreen):
         self.data = data
         self.items = {item.key: item for item in data.items}
         self._render_rows(data.items)
-        self.query_one("#status", Static).update(data.status if data.items or data.worker_pid else
-                                                 f"{data.status} · nothing here yet: n, s or x starts something")
+        self.query_one("#status", Static).update(Text(visible(
+            data.status if data.items or data.worker_pid else f"{data.status} · nothing here yet: n, s or x starts something")))
         self._show_info()
 
     def on_resize(self, event: Resize) -> None:
@@ -146,7 +149,7 @@ class DashboardScreen(PolledScreen):
     def _show_info(self) -> None:
         item = self.current_item()
         text = "" if item is None else f"{item.kind} {item.id}: {item.name} · {item.state} · {item.detail}"
-        self.query_one("#info", Static).update(Text(text))
+        self.query_one("#info", Static).update(Text(visible(text)))
 
     # -- actions -----------------------------------------------------------------------
     def action_open(self) -> None:

@@ -19,6 +19,7 @@ from engine.noise.input import noise_label
 from engine.presets import axis_unit, definitions_label, preset_kind
 from engine.results import fmt_value, result_rows, summary
 from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS, score_values
+from engine.untrusted import visible
 from tui.curves import (
     bounds,
     curve_series,
@@ -170,7 +171,7 @@ class StudyScreen(PolledScreen, SubScreen):
                     scores.append((float(run["level"]), *points))
 
         definitions = escape(definitions_label(preset_kind(task, study["model"]), study["config"]))
-        title = (f"[b]study {study['id']}: {escape(study['name'] or '')}[/]  {task} · {study['model']} · "
+        title = (f"[b]study {study['id']}: {escape(visible(study['name'] or ''))}[/]  {task} · {study['model']} · "
                  f"{study['preset']} preset · {definitions} · {noise_label(study['config'])}"
                  f"levels {', '.join(level_label(v) for v in study['levels'])} · "
                  f"{state_summary(study, runs, store.jobs_of('study', self.study_id))}")

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
 from engine.errors import InputError
+from engine.untrusted import visible
 from tui.highlight import choose_lexer, code_syntax, output_marks, span_lines
 from tui.screens.base import SubScreen, describe
 from tui.widgets.code_pane import CodePane
@@ -136,7 +137,7 @@ class ViewerScreen(SubScreen):
     def _failed(self, generation: int, exc: Exception) -> None:
         if generation == self._generation:
             message = describe(exc)
-            self.query_one("#title", Static).update(Text(message, style="bold red"))
+            self.query_one("#title", Static).update(Text(visible(message), style="bold red"))
             self.notify(message, severity="error")
 
     # -- showing -------------------------------------------------------------------
@@ -148,13 +149,13 @@ class ViewerScreen(SubScreen):
         self.query_one("#left-code", Static).update(self.left_syntax)
         others = f" (output {view.location + 1} of {len(view.locations)})" if len(view.locations) > 1 else ""
         spans = len(view.spans)
-        self.query_one("#left-head", Static).update(
-            f"[b]output {here['output_id']}[/b]: lines {here['start_line']}–{here['end_line']}{others}"
-            + (f" · {spans} memorized spans" if spans > 1 else ""))
-        self.query_one("#title", Static).update(
-            f"[b]{snippet['fingerprint']}[/b] · len {snippet['len']} · train {snippet['train']:,} · "
+        self.query_one("#left-head", Static).update(Text.assemble(
+            (f"output {here['output_id']}", "bold"), f": lines {here['start_line']}–{here['end_line']}{others}"
+            + (f" · {spans} memorized spans" if spans > 1 else "")))
+        self.query_one("#title", Static).update(Text.assemble(
+            (visible(snippet["fingerprint"]), "bold"), f" · len {snippet['len']} · train {snippet['train']:,} · "
             f"extract {snippet['extract']:,} · output {here['output_id']} "
-            f"lines {here['start_line']}–{here['end_line']}")
+            f"lines {here['start_line']}–{here['end_line']}"))
         self._scroll(self.query_one("#left", CodePane), here["start_line"] - 1 - CONTEXT)
 
     def _show_match(self) -> None:
@@ -163,7 +164,7 @@ class ViewerScreen(SubScreen):
         if not view.matches:
             self.right_syntax, self.match_lines = None, set()
             self.query_one("#right-code", Static).update("")
-            head.update(f"no training location stored (train = {view.snippet['train']:,})")
+            head.update(Text(f"no training location stored (train = {view.snippet['train']:,})"))
             return
         match = view.matches[self.match_index]
         self.match_lines = span_lines(match["start_line"], match["end_line"])
@@ -171,7 +172,7 @@ class ViewerScreen(SubScreen):
                                         self.match_lines)
         self.query_one("#right-code", Static).update(self.right_syntax)
         head.update(Text.assemble(
-            (f"{match['doc']}:{match['start_line']}-{match['end_line']}", "bold"),
+            (visible(f"{match['doc']}:{match['start_line']}-{match['end_line']}"), "bold"),
             f" (match {self.match_index + 1} of {len(view.matches)}; train = {view.snippet['train']:,})"))
         self._scroll(self.query_one("#right", CodePane), match["start_line"] - (match["context_start"] or 1) - CONTEXT)
 

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -19,6 +20,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from engine.errors import InputError
 from engine.store import Store
+from engine.untrusted import visible
 from tui.screens.base import SubScreen, describe
 
 
@@ -128,7 +130,7 @@ class LaunchForm(SubScreen):
         self._marked.add(name)
         self.query_one(f"#{name}").add_class("-invalid")
         error = self.query_one(f"#{name}-error", Label)
-        error.update(message)
+        error.update(Text(visible(message)))
         error.display = True
 
     def unmark(self, name: str) -> None:
@@ -140,7 +142,7 @@ class LaunchForm(SubScreen):
 
     def say(self, message: str, error: bool = False) -> None:
         line = self.query_one("#message", Static)
-        line.update(message)
+        line.update(Text(visible(message)))
         line.set_class(error, "error")
 
     def on_input_changed(self, event: Input.Changed) -> None:
