@@ -27,6 +27,9 @@ HEADER = (
     "Simian is not free unless used solely for non-commercial or evaluation purposes.\n"
     "{failOnDuplication=true, ignoreCharacterCase=true, threshold=6}\n"
 )
+CLOSE = ("Found 6 duplicate lines in 2 blocks in 2 files\n"  # Simian's closing summary: a log without it was cut
+         "Processed a total of 100 significant (120 raw) lines in 2 files\n"
+         "Processing time: 0.010sec\n")
 
 
 def _run(argv, capsys):
@@ -284,7 +287,7 @@ def test_import_simian_of_logs_against_chunked_merged_outputs(tmp_path, capsys):
     for i, chunk in enumerate(("all_1-100", "all_101-200")):
         log = tmp_path / f"{i}.log"
         log.write_text(HEADER + f"Found 6 duplicate lines with fingerprint {fp} in the following files:\n"
-                       f" Between lines 10 and 15 in /x/results/{chunk}\n Between lines 3 and 8 in /x/train/{i}\n")
+                       f" Between lines 10 and 15 in /x/results/{chunk}\n Between lines 3 and 8 in /x/train/{i}\n" + CLOSE)
         logs.append(log)
     db = tmp_path / "s.db"
     code, out, err = _run(["--db", db, "import", "simian", *logs], capsys)
@@ -453,7 +456,7 @@ def test_import_simian_of_a_malformed_log(tmp_path, capsys):
     # fingerprints whose length differs between logs
     clash = tmp_path / "clash.log"
     clash.write_text(HEADER + "Found 7 duplicate lines with fingerprint 111742866ee9bd8073fe1ca5a8fe144d in the "
-                     "following files:\n Between lines 1 and 7 in /x/all\n Between lines 1 and 7 in /x/t/0\n")
+                     "following files:\n Between lines 1 and 7 in /x/all\n Between lines 1 and 7 in /x/t/0\n" + CLOSE)
     code, out, err = _run(["--db", db, "import", "simian", PRIVACY_LOG, clash], capsys)
     _one_line_error(code, err, f"{clash}:5:", "111742866ee9bd8073fe1ca5a8fe144d has 7 lines here but 233")
     assert not db.exists()
@@ -561,7 +564,7 @@ def test_import_simian_with_the_study_map_gives_output_ids_and_their_lines(tmp_p
         "{failOnDuplication=true, ignoreCharacterCase=true, ignoreCurlyBraces=true, threshold=6}\n"
         f"Found 6 duplicate lines with fingerprint {fp} in the following files:\n"
         f" Between lines 7 and 12 in {tmp_path / 'all'}\n"
-        " Between lines 40 and 45 in /data/train/0\n")
+        " Between lines 40 and 45 in /data/train/0\n" + CLOSE)
     code, _, err = _run(["--db", db, "sample", "import", tmp_path], capsys)
     assert code == 0, err
     code, out, err = _run(["--db", db, "import", "simian", log, "--map", tmp_path / "map.json",

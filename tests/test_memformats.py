@@ -36,6 +36,9 @@ HEADER = (
     "{failOnDuplication=true, ignoreCharacterCase=true, threshold=6}\n"
 )
 FA, FB, FC, FD = "a" * 32, "b" * 32, "c" * 32, "d" * 32
+CLOSE = ("Found 12 duplicate lines in 2 blocks in 2 files\n"  # Simian's closing summary
+         "Processed a total of 100 significant (120 raw) lines in 2 files\n"
+         "Processing time: 0.010sec\n")
 
 
 def _found(n: int, fp: str, *locs: tuple[int, int, str]) -> str:
@@ -123,15 +126,40 @@ def test_readme_excerpt_is_a_fragment(reference):
 
 def test_lenient_endings_spaces_crlf_and_case(tmp_path):
     body = HEADER + _found(6, FA.upper(), (1, 6, "/a b/all"), (3, 9, "/x/my shard 0"))
-    log = read_simian_log(_write(tmp_path, "a.log", body))  # cut off after its last block
-    assert log.summary is None
+    log = read_simian_log(_write(tmp_path, "a.log", (body + CLOSE + "\n\n").replace("\n", "\r\n")))
     assert log.blocks == [SimianBlock(6, FA, (SimianLocation("/a b/all", 1, 6),
                                               SimianLocation("/x/my shard 0", 3, 9)), 5)]
-    cut = body + "Found 12 duplicate lines in 2 blocks in 2 files\n\n\n"  # cut inside the summary
-    s = read_simian_log(_write(tmp_path, "b.log", cut.replace("\n", "\r\n"))).summary
-    assert (s.duplicate_lines, s.duplicate_blocks, s.duplicate_files, s.significant_lines) == (12, 2, 2, None)
-    empty = HEADER + "Found 0 duplicate lines in 0 blocks in 0 files\n"
+    s = log.summary
+    assert (s.duplicate_lines, s.duplicate_blocks, s.duplicate_files, s.significant_lines, s.seconds) == (
+        12, 2, 2, 100, 0.01)
+    empty = HEADER + CLOSE.replace("12 duplicate lines in 2 blocks in 2 files", "0 duplicate lines in 0 blocks in 0 files")
     assert read_simian_log(_write(tmp_path, "c.log", empty)).blocks == []
+
+
+@pytest.mark.parametrize("cut, line", [
+    (0, 7),                                   # after its last block
+    (1, 8),                                   # inside the summary
+    (2, 9),
+    (len(CLOSE) - 4, 10),                     # mid-line: "Processing time: 0.0"
+    (len(CLOSE) - 1, 10),                     # "... 0.010sec" without its line break: complete
+])
+def test_a_log_cut_short_is_an_error_naming_its_last_line(tmp_path, cut, line):
+    """Simian closes every log with its summary: a log without it was cut (issue 15), and
+    importing its blocks would silently drop what followed."""
+    body = HEADER + _found(6, FA, (1, 6, "/a/all"), (3, 9, "/x/0"))
+    if cut in (1, 2):
+        text = body + "".join(CLOSE.splitlines(keepends=True)[:cut])
+    else:
+        text = body + CLOSE[:cut]
+    path = _write(tmp_path, "cut.log", text)
+    if cut == len(CLOSE) - 1:
+        assert read_simian_log(path).summary.seconds == 0.01
+        return
+    err = _error(read_simian_log, path)
+    assert (err.path, err.line) == (str(path), line), str(err)
+    assert "cut short" in str(err) or "Processing time" in str(err)
+    if "cut short" in str(err):
+        assert read_simian_log(path, fragment=True).blocks  # an excerpt may stop at any line
 
 
 def test_options_line():
@@ -191,7 +219,9 @@ def test_summary_counts_nesting_rule():
 
 
 def _log(text: str, name: str | None = None) -> SimianLog:
-    return parse_simian_lines(text.splitlines(), name)
+    """A log of the given blocks, closed by the rest of Simian's summary."""
+    rest = CLOSE.split("\n", 1)[1] if text.endswith(SUMMARY) else CLOSE
+    return parse_simian_lines((text + rest).splitlines(), name)
 
 
 def test_memorized_merges_shards_and_counts_outputs_once():
@@ -225,8 +255,9 @@ def test_memorized_counts_only_blocks_memorized_in_their_own_log():
 
 
 def test_memorized_rejects_a_fingerprint_with_two_lengths(tmp_path):
-    p0 = _write(tmp_path, "0.log", HEADER + _found(6, FA, (10, 15, "/o/all"), (1, 6, "/t/0")))
-    p1 = _write(tmp_path, "1.log", HEADER + BLOCK.replace(FA, FB) + _found(7, FA, (1, 7, "/t/1"), (3, 9, "/t/1")))
+    p0 = _write(tmp_path, "0.log", HEADER + _found(6, FA, (10, 15, "/o/all"), (1, 6, "/t/0")) + CLOSE)
+    p1 = _write(tmp_path, "1.log", HEADER + BLOCK.replace(FA, FB) + _found(7, FA, (1, 7, "/t/1"), (3, 9, "/t/1"))
+                + CLOSE)
     err = _error(memorized_from_simian, [read_simian_log(p0), read_simian_log(p1)])
     assert (err.path, err.line) == (str(p1), 8)
     assert f"fingerprint {FA} has 7 lines here but 6 in {p0} line 5" in str(err)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_memcli import HEADER, _one_line_error, _open, _run
+from test_memcli import CLOSE, HEADER, _one_line_error, _open, _run
 
 from engine.errors import InputError
 from engine.formats.outputs_dir import merged_line_origins, write_merged, write_output_dir
@@ -140,7 +140,7 @@ def test_crlf_lone_cr_blank_lines_and_the_added_empty_line(tmp_path, capsys):
     log.write_text(HEADER + "".join(
         f"Found 6 duplicate lines with fingerprint {i:032x} in the following files:\n"
         f" Between lines {a} and {b} in {tmp_path / 'all'}\n Between lines 1 and 6 in /t/0\n"
-        for i, (a, b) in enumerate(places)))
+        for i, (a, b) in enumerate(places)) + CLOSE)
     db = tmp_path / "s.db"
     assert _run(["--db", db, "sample", "import", tmp_path / "outputs"], capsys)[0] == 0
     code, _, err = _run(["--db", db, "import", "simian", log, "--map", tmp_path / "map.json", "--outputs", 1],
@@ -158,7 +158,7 @@ def test_crlf_lone_cr_blank_lines_and_the_added_empty_line(tmp_path, capsys):
                     (5, "the Submission line of output 1"), (14, "in no output of the map")):
         bad = tmp_path / f"bad{a}.log"
         bad.write_text(HEADER + f"Found 6 duplicate lines with fingerprint {FP} in the following files:\n"
-                       f" Between lines {a} and {a + 1} in {tmp_path / 'all'}\n Between lines 1 and 6 in /t/0\n")
+                       f" Between lines {a} and {a + 1} in {tmp_path / 'all'}\n Between lines 1 and 6 in /t/0\n" + CLOSE)
         code, _, err = _run(["--db", db, "import", "simian", bad, "--map", tmp_path / "map.json", "--outputs", 1],
                             capsys)
         _one_line_error(code, err, f"line {a} of the merged outputs file", what)
@@ -225,7 +225,7 @@ def test_output_files_of_prompted_runs_are_outputs(tmp_path, capsys):
     log = tmp_path / "0.log"
     log.write_text(HEADER + f"Found 6 duplicate lines with fingerprint {FP} in the following files:\n"
                    f" Between lines 10 and 15 in ./extract/results/m-temp1.0-len512-k40/all_{sha1}-1-200096\n"
-                   " Between lines 3 and 8 in ./clone/save/codeparrot/codeparrot-clean/0\n")
+                   " Between lines 3 and 8 in ./clone/save/codeparrot/codeparrot-clean/0\n" + CLOSE)
     db = tmp_path / "s.db"
     code, out, err = _run(["--db", db, "import", "simian", log], capsys)
     assert code == 0, err

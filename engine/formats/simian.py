@@ -120,12 +120,14 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
     `` Between lines A and B in <path>`` lines (one leading space; the path runs to the
     end of the line and may hold spaces), then up to three summary lines. Every block is
     read, the last one included (the study's ``clone/analyze.py`` dropped the last block
-    of every log). The summary may be missing or cut short (a log cut off after a
-    complete line); trailing empty lines are ignored. Anything else is an InputError
-    naming the line: an unknown line, a block without locations, a fingerprint that is
-    not 32 hex digits, N < 1, A < 1 or A > B, a line after the summary.
+    of every log). Simian closes every log with the three summary lines, the last ending in
+    ``sec``, so a log without them was cut short (a run killed, a copy interrupted, even
+    mid-line): an InputError naming its last line, never a silent import of part of the blocks. Trailing empty lines are ignored.
+    Anything else is an InputError naming the line: an unknown line, a block without
+    locations, a fingerprint that is not 32 hex digits, N < 1, A < 1 or A > B, a line
+    after the summary.
 
-    ``fragment=True`` reads quoted excerpts too: the header becomes optional.
+    ``fragment=True`` reads quoted excerpts too: the header and the summary become optional.
     """
     rows = [line.removesuffix("\r") for line in lines]
     where = None if path is None else str(path)
@@ -184,6 +186,10 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
         else:
             raise InputError(f"unrecognized line in Simian log: {show(row)}", where, number)
     close()
+    if not fragment and len(summary) < 3:
+        missing = ", ".join(_SUMMARY_NAMES[len(summary):])
+        raise InputError(f"Simian log cut short: it ends here, without Simian's closing summary ({missing})",
+                         where, len(rows))
 
     found = None
     if summary:
