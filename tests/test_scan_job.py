@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from test_scan_exact import reference
 
 from engine.errors import JobCancelled
@@ -441,3 +447,65 @@ def test_the_scan_pool_runs_no_module_of_the_working_directory(tmp_path, monkeyp
                     "--shard-mb", "0.001", "--foreground")
     assert not marker.exists()
     assert code == 0, out
+
+
+def _children(pid: int) -> set[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.add(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_scan_pool_dies_with_its_worker(tmp_path):
+    """A worker killed by SIGKILL mid-scan leaves no pool process behind: each watches its
+    parent and goes within a few seconds (issue 15, part 6)."""
+    corpus, outs = build(tmp_path / "data")
+    block = "".join(f"value_{i} = compute({i}, {i * 7})\n" for i in range(2000)).encode()
+    for i in range(120):  # shards of 0.1 MB: the pool is busy for seconds
+        (corpus / "big" / f"{i // 10}").mkdir(parents=True, exist_ok=True)
+        (corpus / "big" / f"{i // 10}" / f"m{i}.py").write_bytes(block * 4)
+    db = str(tmp_path / "b.db")
+    assert cli("--db", db, "sample", "import", str(outs))[0] == 0
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "cli.main", "--db", db, "scan", "--outputs", "1", "--corpus",
+                             str(corpus), "--workers", "2", "--shard-mb", "0.1", "--foreground"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pool: set[int] = set()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            pool = _children(proc.pid)
+            if len(pool) >= 2:
+                break
+            time.sleep(0.05)
+        assert len(pool) >= 2, proc.stderr.read().decode() if proc.poll() is not None else "no pool started"
+        time.sleep(0.2)  # the workers starting (importing, loading the index) or filtering
+        pool |= _children(proc.pid)
+        proc.kill()
+        proc.wait()
+        end = time.time() + 5
+        while time.time() < end and any(map(_alive, pool)):
+            time.sleep(0.1)
+        left = [pid for pid in pool if _alive(pid)]
+        assert not left, f"pool processes outlived their worker by 5 s: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in pool:  # whatever the test's outcome, nothing is left running
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

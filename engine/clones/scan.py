@@ -58,6 +58,15 @@ def _init_worker(spec: dict, index_dir: str, corpus: Corpus | None = None) -> No
                    rules=rules)
 
 
+def _init_pool_worker(parent: int, spec: dict, index_dir: str, corpus: Corpus) -> None:
+    """A pool worker's start: it dies with the scan's process (never an orphan holding
+    the index), then loads what it needs."""
+    from engine.orphans import die_with_parent
+
+    die_with_parent(parent)
+    _init_worker(spec, index_dir, corpus)
+
+
 def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None = None,
                   check: Callable[[], None] | None = None) -> tuple[int, str, int, int, int, float, float]:
     """``(shard, regions file, bytes, documents, skipped, seconds, CPU seconds)``."""
@@ -189,8 +198,8 @@ def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> Non
     safe_path = os.environ.get("PYTHONSAFEPATH")
     os.environ["PYTHONSAFEPATH"] = "1"
     # the corpus goes over whole: a directory's file list is not walked again in each worker
-    pool = ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_worker,
-                               initargs=(corpus.spec, index_dir, corpus))
+    pool = ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_pool_worker,
+                               initargs=(os.getpid(), corpus.spec, index_dir, corpus))
     try:
         pending = {pool.submit(_pool_task, task) for task in tasks}
         while pending:
