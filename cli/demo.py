@@ -37,8 +37,9 @@ def cmd_demo(args) -> int:
     start_demo(store, demo_settings(seed=args.seed, limit=args.limit, epochs=args.epochs, model=args.model))
     start_worker(store)
     store.close()
-    ByroteApp(store.path).run()
-    return 0
+    app = ByroteApp(store.path)
+    app.run()
+    return app.return_code or 0
 
 
 def run_demo(store: Store, args) -> int:

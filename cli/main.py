@@ -22,8 +22,9 @@ def cmd_app(args) -> int:
         raise InputError("the app needs a terminal; the commands work without one (byrote --help)")
     from tui.app import ByroteApp
 
-    ByroteApp(getattr(args, "db", None)).run()
-    return 0
+    app = ByroteApp(getattr(args, "db", None))
+    app.run()
+    return app.return_code or 0
 
 
 def build_parser() -> Parser:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -168,6 +169,27 @@ def test_losing_the_terminal_leaves_the_jobs_running(tmp_path):
     finally:
         store.request_cancel(job)
         _wait(lambda: store.job(job)["state"] == "cancelled")
+
+
+RESTORE = (b"\x1b[?1049l", b"\x1b[?1000l", b"\x1b[?1003l", b"\x1b[?25h")  # main screen, no mouse, a cursor
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminating_signal_gives_the_terminal_back(tmp_path, signum):
+    """SIGTERM or SIGHUP sent to the app (a logout, ``kill``) ends it as q does: the
+    alternate screen left, mouse reporting off, the cursor shown; status 128 + signal."""
+    db = tmp_path / "sig.db"
+    Store(db).close()
+    with PtyApp(byrote(db)) as app:
+        app.wait_for("Quit")
+        start = len(app.raw)
+        app.proc.send_signal(signum)
+        code = app.finish()
+    tail = app.raw[start:]
+    assert code == 128 + signum, app.text()[-2000:]
+    assert all(mode in tail for mode in RESTORE), tail[-400:]
+    assert b"Traceback" not in tail
 
 
 def test_two_apps_on_one_database_both_stay_correct(tmp_path):

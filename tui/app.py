@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -74,7 +75,21 @@ class ByroteApp(App):
     def on_mount(self) -> None:
         from tui.screens.dashboard import DashboardScreen
 
+        self.exit_on_signals()
         self.push_screen(DashboardScreen())
+
+    def exit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP end the app as ``q`` does, so the terminal is given back (the
+        main screen, no mouse reporting, the cursor shown) instead of being left in the
+        app's modes; the exit status is then 128 + the signal's number, as a shell reports."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if signum is not None:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                    loop.add_signal_handler(signum, partial(self.exit, return_code=128 + int(signum)))
 
     def open_study(self, study_id: int) -> None:
         from tui.screens.study import StudyScreen
