@@ -8,10 +8,10 @@ import math
 import sys
 from collections.abc import Callable
 
+from engine.formats import SQLITE_INT_MAX as MAX_INT
 from engine.untrusted import visible
 
 EXIT_INPUT = 2
-MAX_INT = 2**63 - 1  # what SQLite stores
 
 
 class Parser(argparse.ArgumentParser):

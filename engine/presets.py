@@ -14,6 +14,7 @@ import math
 from importlib import resources
 
 from engine.errors import InputError
+from engine.formats import BadJSON, parse_json
 
 KINDS = ("varmisuse", "methodname", "code2seq", "codesearch", "codetotext", "lm")
 # positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set
@@ -64,8 +65,8 @@ def parse_settings(pairs: list[str] | None) -> dict:
         if not sep or not key.strip():
             raise InputError(f"--set takes KEY=VALUE, not {pair!r}", field="set")
         try:
-            settings[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
+            settings[key.strip()] = parse_json(value)
+        except BadJSON:  # text, or JSON too deep or too long to be a setting: checked as text
             settings[key.strip()] = value
     return settings
 

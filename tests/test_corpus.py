@@ -256,7 +256,7 @@ def test_missing_path_and_no_match(tmp_path):
 def test_malformed_json_names_file_and_line(tmp_path):
     path = jsonl(tmp_path / "d.jsonl", {"content": "ok"}, "", '{"content" "cut"}', {"content": "later"})
     corpus = open_corpus(str(path))  # the first record is fine
-    with pytest.raises(InputError, match=r"d\.jsonl:3: malformed JSON: Expecting ':' delimiter$"):
+    with pytest.raises(InputError, match=r"d\.jsonl:3: malformed JSON: Expecting ':' delimiter \(column 12\)$"):
         list(corpus)
     path = jsonl(tmp_path / "bad.jsonl", "not json")
     with pytest.raises(InputError, match=r"bad\.jsonl:1: malformed JSON: Expecting value"):

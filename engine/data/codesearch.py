@@ -17,6 +17,7 @@ import numpy as np
 from engine.data.sources import utf8_lines
 from engine.errors import InputError
 from engine.fsutil import atomic_open, require_file
+from engine.formats import BadJSON, parse_json
 
 FIELDS = ("code", "docstring", "code_tokens", "docstring_tokens")
 
@@ -67,11 +68,9 @@ def read_codesearch(path: str | Path) -> list[CodeSearchSample]:
             continue
         try:
             try:
-                rec = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
-            except RecursionError:
-                raise ValueError("JSON nested too deeply") from None
+                rec = parse_json(text)
+            except BadJSON as exc:
+                raise ValueError(f"malformed JSON: {exc.reason}") from None
             samples.append(_sample(rec))
         except ValueError as exc:
             raise InputError(str(exc), path, lineno) from None

@@ -54,8 +54,13 @@ def line_of(text: str, needle: str, nth: int = 1) -> int | None:
     return text.count("\n", 0, at) + 1
 
 
+SQLITE_INT_MAX = 2**63 - 1
+"""The largest integer SQLite stores: every id, line number and count byrote reads must fit."""
+
+
 def is_count(value, least: int = 0) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+    """An int (not a bool) from ``least`` up to :data:`SQLITE_INT_MAX`."""
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= SQLITE_INT_MAX
 
 
 class DuplicateKey(Exception):
@@ -72,11 +77,39 @@ def no_duplicates(pairs: list) -> dict:
     return out
 
 
+class BadJSON(ValueError):
+    """JSON that cannot be read: ``reason`` says why in a few words, ``line`` where (1-based,
+    within the text given; None when the parser cannot say)."""
+
+    def __init__(self, reason: str, line: int | None = None):
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
+def parse_json(text: str | bytes, **options):
+    """``json.loads``, every way it can fail turned into one :class:`BadJSON`: malformed
+    text, nesting deeper than the interpreter's recursion limit (about 1,000 levels: the
+    parser checks it as it descends and stops), or an integer of more than 4,300 digits
+    (Python's own limit on int from text). Every reader of JSON in byrote goes through
+    here, so hostile files cost a line of message, never a traceback."""
+    try:
+        return json.loads(text, **options)
+    except json.JSONDecodeError as exc:
+        raise BadJSON(f"{exc.msg} (column {exc.colno})", exc.lineno) from None
+    except RecursionError:
+        raise BadJSON("nested too deeply") from None
+    except UnicodeDecodeError:
+        raise
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        digits = "number of more than 4,300 digits" if "digits" in str(exc) else str(exc).splitlines()[0][:120]
+        raise BadJSON(digits) from None
+
+
 def load_json(path: str | Path, what: str) -> tuple[Path, str, object]:
     p, text = read_utf8(path, what)
     try:
-        return p, text, json.loads(text, object_pairs_hook=no_duplicates)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", p, exc.lineno) from None
+        return p, text, parse_json(text, object_pairs_hook=no_duplicates)
+    except BadJSON as exc:
+        raise InputError(f"invalid JSON: {exc.reason}", p, exc.line) from None
     except DuplicateKey as exc:
         raise InputError(f"key {exc.key!r} given twice", p, line_of(text, json.dumps(exc.key), 2)) from None

@@ -13,6 +13,7 @@ from engine.data.methodname import MAX_CONTEXTS, Context, MethodNameSample, java
 from engine.data.sources import utf8_lines
 from engine.errors import InputError
 from engine.fsutil import atomic_open, require_file
+from engine.formats import BadJSON, parse_json
 
 FORMATS = ("jsonl", "c2v", "c2s", "raw")
 CONTEXT_FORMATS = ("c2v", "c2s", "raw")  # the "label start,path,end ..." line syntax
@@ -121,9 +122,9 @@ def iter_methodname(path: str | Path, fmt: str | None = None) -> Iterator[Method
         try:
             if fmt == "jsonl":
                 try:
-                    rec = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
+                    rec = parse_json(text)
+                except BadJSON as exc:
+                    raise ValueError(f"malformed JSON: {exc.reason}") from None
                 yield _from_record(rec)
             else:
                 label, contexts, slots = parse_context_line(text)

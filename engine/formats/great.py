@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 from engine.data.sources import utf8_lines
 from engine.errors import InputError
 from engine.fsutil import atomic_open, require_file
+from engine.formats import BadJSON, parse_json
 from engine.data.varmisuse import UPSTREAM_EDGE_IDS, VarMisuseSample
 
 FIELDS: tuple[str, ...] = (
@@ -96,11 +97,9 @@ def iter_great(path: str | Path) -> Iterator[VarMisuseSample]:
         if not text.strip():
             continue
         try:
-            rec = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, lineno) from None
-        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, deep nesting
-            raise InputError(f"malformed JSON: {str(exc).splitlines()[0][:120]}", path, lineno) from None
+            rec = parse_json(text)
+        except BadJSON as exc:  # malformed, a 5,000-digit number, deep nesting
+            raise InputError(f"malformed JSON: {exc.reason}", path, lineno) from None
         try:
             yield _parse(rec)
         except ValueError as exc:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.formats import read_utf8, show, split_lines
+from engine.formats import SQLITE_INT_MAX, read_utf8, show, split_lines
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,10 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
             if current is None:
                 raise InputError(f"location outside a block: {show(row)}", where, number)
             start, end = int(m[1]), int(m[2])
-            if start < 1 or start > end:
-                raise InputError(f"bad line span {start}..{end} (want 1 <= A <= B)", where, number)
+            if start < 1 or start > end or end > SQLITE_INT_MAX:
+                cut = lambda digits: digits if len(digits) <= 24 else digits[:24] + "..."  # noqa: E731
+                raise InputError(f"bad line span {cut(m[1])}..{cut(m[2])} (want 1 <= A <= B <= {SQLITE_INT_MAX:,})",
+                                 where, number)
             locations.append(SimianLocation(m[3], start, end))
         elif m := _FOUND.fullmatch(row):
             close()
@@ -179,6 +181,8 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
                 raise InputError(f"fingerprint {show(m[2])} is not 32 hex digits", where, number)
             if int(m[1]) < 1:
                 raise InputError("a block must have at least 1 line", where, number)
+            if int(m[1]) > SQLITE_INT_MAX:
+                raise InputError(f"a block of more than {SQLITE_INT_MAX:,} lines", where, number)
             current = (int(m[1]), m[2].lower(), number)
         elif m := _SUMMARY[0].fullmatch(row):
             close()

@@ -4,12 +4,12 @@ queued (it imports neither torch nor transformers). ``trust_remote_code`` is off
 the user asks for it."""
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.formats import parse_json
 from engine.runtime import model_dtype
 
 HUB_TIMEOUT_S = 5.0
@@ -179,6 +179,6 @@ def context_length(model) -> int | None:
     if not isinstance(model, (str, Path)):
         return config_context_length(model.config.to_dict())
     try:
-        return config_context_length(json.loads((Path(model) / "config.json").read_text(encoding="utf-8")))
+        return config_context_length(parse_json((Path(model) / "config.json").read_text(encoding="utf-8")))
     except (OSError, ValueError, AttributeError):
         return None

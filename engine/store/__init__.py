@@ -64,6 +64,31 @@ def _import_sqlite_utils():
     return sqlite_utils
 
 
+def _remove_if_empty(path: Path) -> None:
+    """Remove a database file this process just made if it is still empty (a file another
+    process filled meanwhile is kept), and its empty companions."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
+            for suffix in ("-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{path}{suffix}")
+
+
+def database_problem(exc: sqlite3.DatabaseError) -> str:
+    """What an SQLite error says to a user: a read-only file or file system, a full disk,
+    a file that cannot be opened, else a file that is not a byrote database."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return ("cannot write to the database (a read-only file, folder or file system); byrote writes to its "
+                "database even to read it")
+    if "disk is full" in text or "disk I/O error" in text:
+        return f"the disk is full or failing ({text})"
+    if "unable to open" in text:
+        return "cannot open the database file (is its folder writable?)"
+    return f"not a byrote database ({text})"
+
+
 class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, BrowseMixin):
     """A byrote database and its files folder. One instance per process and thread."""
 
@@ -78,20 +103,47 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif self.path.is_dir():
             raise InputError("is a directory, not a database file", self.path)
+        created = not self.path.exists()
         sqlite_utils = _import_sqlite_utils()
 
+        conn = None
         try:
             conn = sqlite3.connect(str(self.path), timeout=30.0)
             conn.execute("PRAGMA busy_timeout=30000")
             self.db = sqlite_utils.Database(conn)
+            self._check_own()  # before anything is written: a foreign file stays as it was
             if self.db.journal_mode != "wal":
                 self.db.enable_wal()
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"not a byrote database ({exc})", self.path) from None
+        except (sqlite3.DatabaseError, InputError) as exc:
+            if conn is not None:
+                conn.close()
+            if created:  # a database that could not be made leaves no empty file behind
+                _remove_if_empty(self.path)
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(database_problem(exc), self.path) from None
         self.files = self.path.with_name(self.path.stem + "-files")
         self.has_text_index = "snippet_text" in self.db.table_names()
+
+    def _check_own(self) -> None:
+        """Refuse an SQLite file that is neither empty nor byrote's own (tables of another
+        program, a ``meta`` table without byrote's schema version), reading only."""
+        tables = self.db.table_names()
+        if not tables:
+            return
+        version = None
+        if "meta" in tables and "value" in self.db["meta"].columns_dict:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = None if row is None else row[0]
+        if version is None:
+            shown = ", ".join(sorted(tables)[:4]) + (", ..." if len(tables) > 4 else "")
+            raise InputError(f"not a byrote database: an SQLite file with tables of its own ({shown}); byrote opens "
+                             f"only its own databases or a new file, and left this one as it was", self.path)
+        if not str(version).isdigit():
+            raise InputError(f"not a byrote database: its schema_version is {str(version)[:40]!r}, not a number",
+                             self.path)
 
     def _migrate(self) -> None:
         version = self.schema_version()
@@ -153,14 +205,23 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
             with self.db.atomic():  # nested: a savepoint
                 yield
             return
-        self.db.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-        except BaseException:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("ROLLBACK")
+                raise
+            self.db.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # read-only, full: one line, the transaction undone
+            problem = database_problem(exc)
+            if problem.startswith("not a byrote database"):
+                raise
             if self.db.conn.in_transaction:
-                self.db.conn.execute("ROLLBACK")
-            raise
-        self.db.conn.execute("COMMIT")
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.conn.execute("ROLLBACK")
+            raise InputError(problem, self.path) from None
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
         cur = self.db.execute(sql, list(params))

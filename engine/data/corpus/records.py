@@ -2,11 +2,11 @@
 document per record's text field, id ``<relative path>:<row>``."""
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 
 from engine.data.corpus.base import PROGRESS_STEP, Corpus, Document, Progress, Shard, human_size
+from engine.formats import BadJSON, parse_json
 from engine.errors import InputError
 
 
@@ -24,7 +24,7 @@ def _text_error(field: str, record, path, line: int) -> InputError:
 def _json_error(exc: ValueError, first: bytes, path, line: int) -> InputError:
     if isinstance(exc, UnicodeDecodeError):
         return InputError("not valid UTF-8", path, line)
-    reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).splitlines()[0]
+    reason = exc.reason if isinstance(exc, BadJSON) else str(exc).splitlines()[0]
     hint = " (expected JSON lines: one object per line)" if line == 1 and first.lstrip().startswith(b"[") else ""
     return InputError(f"malformed JSON: {reason}{hint}", path, line)
 
@@ -44,7 +44,7 @@ def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> I
             fh = open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path) from None
-    loads = json.loads
+    loads = parse_json
     done = reported = lineno = 0
     with fh:
         try:
