@@ -180,7 +180,7 @@ def register(c: Commands) -> None:
     p.add_argument("--rules", default=DEFAULT_RULES, choices=RULES,
                    help="simian: Simian 2.5.10's plain-text rules and blocks, as the study ran it (default); "
                         "lines: byrote's own line keys and maximal spans")
-    p.add_argument("--min-lines", type=int, default=6, metavar="K", help="shortest span (default 6, as Simian)")
+    p.add_argument("--min-lines", type=positive, default=6, metavar="K", help="shortest span (default 6, as Simian)")
     p.add_argument("--case-sensitive", action="store_true", help="compare lines with their case (--rules lines)")
     p.add_argument("--workers", type=positive, metavar="W", help="processes over corpus shards (default: cores)")
     p.add_argument("--shard-mb", type=megabytes, default=64, metavar="MB",

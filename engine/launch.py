@@ -203,8 +203,12 @@ def check_sampling(model: str, seq_len: int, temperature: float, prompt: str | N
 def enqueue_sampling(store: Store, identity: dict, n: int, name: str | None = None,
                      trust_remote_code: bool = False, device: str = "auto") -> tuple[int, int | None, str]:
     """The output set with these settings (made if new, grown to ``n`` if smaller) and the
-    job that samples what it lacks (None if it holds ``n`` already)."""
+    job that samples what it lacks (None if it holds ``n`` already). A batch is sampled
+    whole, so a new set's batch is at most ``n`` outputs."""
     found = store.find_output_set(**identity)
+    if found is None and identity["batch_size"] > n:
+        identity = {**identity, "batch_size": n}
+        found = store.find_output_set(**identity)
     if found is None:
         set_id = store.add_output_set(
             name=name or f"{Path(identity['model']).name} k{identity['top_k']} t{identity['temperature']:g} "
@@ -234,12 +238,17 @@ def open_checked_corpus(source: str, glob: str | None = None, text_field: str | 
     with field("corpus"):
         corpus = open_corpus(source, glob=glob, text_field=text_field, split=split,
                              shard_bytes=max(int(shard_mb * (1 << 20)), 1))
+        if hasattr(corpus, "check_records"):  # JSON lines: malformed records found now, not by the job
+            corpus.check_records()
         unreadable = 0
         for doc in corpus:  # stops at the first readable document: the first one, as a rule
             if doc.data is not None and fold(doc.data, True) is not None:
                 return corpus
             unreadable += 1
         raise InputError(f"the corpus has no readable document ({unreadable} not UTF-8)", source)
+
+
+MAX_MIN_LINES = 100_000  # a span longer than any output a model samples: a slip, refused now
 
 
 @dataclass(frozen=True)
@@ -258,8 +267,8 @@ def check_scan(store: Store, set_id: int, min_lines: int, rules: str = DEFAULT_R
                case_sensitive: bool = False) -> ScanPlan:
     """The scan of an output set, refused if it could not run."""
     get_rules(rules)
-    if min_lines < 2:
-        raise InputError(f"--min-lines must be at least 2, not {min_lines}", field="min_lines")
+    if not 2 <= min_lines <= MAX_MIN_LINES:
+        raise InputError(f"--min-lines must be from 2 to {MAX_MIN_LINES:,}, not {min_lines:,}", field="min_lines")
     if rules == "simian" and case_sensitive:
         raise InputError("--case-sensitive does not go with --rules simian: Simian's plain-text mode always "
                          "folds case (use --rules lines)", field="case_sensitive")

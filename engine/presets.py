@@ -13,12 +13,35 @@ import json
 import math
 from importlib import resources
 
+from engine.data.varmisuse import NUM_EDGE_TYPES
 from engine.errors import InputError
 from engine.formats import BadJSON, parse_json
 
 KINDS = ("varmisuse", "methodname", "code2seq", "codesearch", "codetotext", "lm")
 # positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set
 ZERO_ALLOWED = frozenset({"csr_samples", "eval_every", "heldout_samples"})
+
+_SIZE, _LAYERS, _VOCAB, _LENGTH, _COUNT = (1, 65_536), (1, 256), (1, 20_000_000), (1, 1 << 20), (0, 10**12)
+BOUNDS: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(("dropout", "rnn_dropout"), (0.0, 0.99)),
+    **dict.fromkeys(("lr", "min_lr"), (0.0, 10.0)), "lr_decay": (0.0, 1.0), "weight_decay": (0.0, 10.0),
+    "grad_clip": (0.0, 1e6), "capacity": (1e-3, 64.0),
+    **dict.fromkeys(("hidden_dim", "ff_dim", "code_dim", "decoder_dim", "embed_dim", "rnn_dim", "n_embd",
+                     "path_embed_dim", "token_embed_dim"), _SIZE),
+    **dict.fromkeys(("num_layers", "n_layer", "decoder_layers", "num_heads", "n_head"), _LAYERS),
+    "num_edge_types": (NUM_EDGE_TYPES, 1024),
+    **dict.fromkeys(("vocab_size", "token_vocab_size", "path_vocab_size", "target_vocab_size",
+                     "subtoken_vocab_size"), _VOCAB),
+    "batch_size": (1, 65_536), "batch_tokens": (1, 10**8), "beam_size": (1, 1000),
+    **dict.fromkeys(("block_size", "max_len", "max_source_len", "max_target_len", "max_contexts"), _LENGTH),
+    **dict.fromkeys(("max_path_length", "max_name_parts", "max_target_parts", "max_subtokens"), (1, 1000)),
+    "epochs": (1, 100_000), "warmup_steps": (0, 10**9),
+    **dict.fromkeys(("eval_every", "heldout_samples", "csr_samples"), _COUNT),
+}
+"""The range of every numeric setting a ``--set`` may give (both ends allowed): wide
+enough for any model the study's tasks call for, narrow enough that a slip of the keyboard
+(``hidden_dim=10**7``, ``n_layer=10**9``, ``num_edge_types=1``) is refused before it is
+queued, not found out by the worker hours later or by the machine's memory."""
 EOT = "<|endoftext|>"
 OPTIMIZERS = ("adam", "nesterov")  # engine.study.build_training  # the language model's one special token
 
@@ -94,6 +117,9 @@ def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
             if (default > 0 and value <= 0 and key not in ZERO_ALLOWED) or value < 0:
                 raise InputError(f"setting {key} must be {'positive' if default > 0 else 'non-negative'}, "
                                  f"not {value!r}", field="set")
+            low, high = BOUNDS.get(key, (-math.inf, math.inf))
+            if not low <= value <= high:
+                raise InputError(f"setting {key} must be from {low:,} to {high:,}, not {value:,}", field="set")
     return dict(overrides)
 
 

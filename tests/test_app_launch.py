@@ -126,10 +126,12 @@ def test_study_form(tmp_path, great_files, app_pilot):
 # -- the sampling form ---------------------------------------------------------------------
 @pytest.fixture
 def model_dir(tmp_path) -> Path:
-    """A local model directory as check_model wants it: a config.json (context of 64)."""
+    """A local model directory as check_model wants it: a config.json (context of 64) and
+    a weights file (not read before the job runs)."""
     path = tmp_path / "tiny-gpt2"
     path.mkdir()
     (path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 64}))
+    (path / "model.safetensors").write_bytes(b"")
     return path
 
 

@@ -170,7 +170,7 @@ def test_on_a_terminal_the_demo_queues_its_chain_and_opens_the_app(tmp_path):
         "    def __init__(self, path):\n"
         "        calls.append(('app', path))\n"
         "    def run(self):\n"
-        "        pass\n"
+        "        self.return_code = 0\n"
         "tui.app.ByroteApp = App\n"
         "from cli.main import main\n"
         "out, sys.stdin, sys.stdout = sys.stdout, Tty(), Tty()\n"

@@ -378,7 +378,7 @@ def _nothing_scanned(db: Path) -> None:
 def test_scan_refuses_spans_shorter_than_two_lines(with_outputs, capsys):
     db, corpus = with_outputs
     code, out, err = _run(["--db", db, "scan", "--outputs", 1, "--corpus", corpus, "--min-lines", 1], capsys)
-    _one_line_error(code, err, "--min-lines must be at least 2, not 1")
+    _one_line_error(code, err, "--min-lines must be from 2 to 100,000, not 1")
     assert out == ""
     _nothing_scanned(db)
 

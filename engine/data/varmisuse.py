@@ -23,6 +23,7 @@ EDGE_TYPES: tuple[str, ...] = (
     "enum_LAST_LEXICAL_USE",
     "enum_CALLS",
 )
+NUM_EDGE_TYPES = 2 * len(EDGE_TYPES)  # the models' edge ids: forward 0..10, reverse 11..21
 
 # Numeric ids the upstream data carries as the third element of an edge (observed in
 # the published shards; see shared/reference/great/EDGE_TYPES.txt).

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.formats import parse_json
+from engine.formats import load_json, parse_json
 from engine.runtime import model_dtype
 
 HUB_TIMEOUT_S = 5.0
@@ -38,9 +38,19 @@ def _looks_like_hub_id(name: str) -> bool:
     return bool(_HUB_ID.fullmatch(name)) and "--" not in name and ".." not in name and len(name) <= 96
 
 
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
 def _check_directory(path: Path) -> None:
+    """A local model: its ``config.json`` read (not its weights) and a weights file present,
+    so that a broken model is refused before anything is queued."""
     if not (path / "config.json").is_file():
         raise InputError("not a model directory (it has no config.json)", path)
+    config, _, data = load_json(path / "config.json", "model config")
+    if not isinstance(data, dict) or not isinstance(data.get("model_type"), str):
+        raise InputError('not a transformers model config (no "model_type")', config, 1)
+    if not any((path / name).is_file() for name in WEIGHT_FILES):
+        raise InputError(f"no weights in the model directory ({' or '.join(WEIGHT_FILES[::2])})", path)
 
 
 def check_model(name_or_path: str) -> None:

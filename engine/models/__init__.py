@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from engine.errors import InputError
-from engine.models.batching import NUM_EDGE_TYPES
+from engine.data.varmisuse import NUM_EDGE_TYPES
 from engine.models.pointer import PointerHead
 
 MODELS = ("transformer", "ggnn", "great")

@@ -16,7 +16,6 @@ import torch
 from engine.data.varmisuse import EDGE_TYPES, VarMisuseSample
 from engine.errors import InputError
 
-NUM_EDGE_TYPES = 2 * len(EDGE_TYPES)  # forward 0..10, reverse 11..21
 _EDGE_ID = {name: i for i, name in enumerate(EDGE_TYPES)}
 
 

@@ -3,6 +3,7 @@ one shard per ``IterableDataset.n_shards``, id ``<shard>:<row>``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.data.corpus.base import PROGRESS_STEP, Corpus, Document, Progress, Shard
@@ -16,10 +17,15 @@ _NETWORK_ERRORS = {"ConnectionError", "OfflineModeIsEnabled", "LocalEntryNotFoun
 def _load_dataset(name: str, config: str | None, split: str):
     """``datasets.load_dataset(..., streaming=True)``; a failure is one InputError line."""
     import datasets
+    import huggingface_hub
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
+    huggingface_hub.utils.logging.set_verbosity_error()  # no "Retrying in 8s" lines: one line at the end
     try:
+        if not hub_reachable():  # no network: the local cache only, at once, not after minutes of retries
+            with offline():
+                return datasets.load_dataset(name, config, split=split, streaming=True)
         return datasets.load_dataset(name, config, split=split, streaming=True)
     except Exception as exc:  # noqa: BLE001  (datasets raises many kinds)
         lines = str(exc).strip().splitlines()
@@ -28,6 +34,46 @@ def _load_dataset(name: str, config: str | None, split: str):
         network = bool(names & _NETWORK_ERRORS) or "offline" in reason.lower() or "couldn't reach" in reason.lower()
         hint = "; downloads need network access" if network else ""
         raise InputError(f"cannot load dataset {name!r}: {reason}{hint}") from None
+
+
+HUB = ("huggingface.co", 443)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers a TCP connection within ``timeout`` seconds
+    (False at once when the user asked for offline mode)."""
+    import os
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+        return False
+    try:
+        with socket.create_connection(HUB, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def offline() -> Iterator[None]:
+    """Hugging Face libraries in offline mode for the block (their constants are read at
+    import, so both the environment and the loaded constants are set, then restored)."""
+    import os
+
+    import datasets.config as dconf
+    import huggingface_hub.constants as hconst
+
+    saved = (os.environ.get("HF_HUB_OFFLINE"), hconst.HF_HUB_OFFLINE, dconf.HF_HUB_OFFLINE)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    hconst.HF_HUB_OFFLINE = dconf.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        if saved[0] is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved[0]
+        hconst.HF_HUB_OFFLINE, dconf.HF_HUB_OFFLINE = saved[1], saved[2]
 
 
 class HFDataset(Corpus):
