@@ -15,7 +15,7 @@ from importlib import resources
 
 from engine.data.varmisuse import NUM_EDGE_TYPES
 from engine.errors import InputError
-from engine.formats import BadJSON, parse_json
+from engine.formats import BadJSON, parse_json, show
 
 KINDS = ("varmisuse", "methodname", "code2seq", "codesearch", "codetotext", "lm")
 # positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set
@@ -111,8 +111,8 @@ def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
         else:
             ok = isinstance(value, type(default))
         if not ok:
-            raise InputError(f"setting {key} must be a {type(default).__name__} like {default!r}, not {value!r}",
-                             field="set")
+            raise InputError(f"setting {key} must be a {type(default).__name__} like {default!r}, not "
+                             f"{show(value) if isinstance(value, str) else repr(value)[:60]}", field="set")
         if isinstance(default, (int, float)) and not isinstance(default, bool):
             if (default > 0 and value <= 0 and key not in ZERO_ALLOWED) or value < 0:
                 raise InputError(f"setting {key} must be {'positive' if default > 0 else 'non-negative'}, "

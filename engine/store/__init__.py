@@ -65,14 +65,20 @@ def _import_sqlite_utils():
 
 
 def _remove_if_empty(path: Path) -> None:
-    """Remove a database file this process just made if it is still empty (a file another
-    process filled meanwhile is kept), and its empty companions."""
-    with contextlib.suppress(OSError):
-        if path.stat().st_size == 0:
-            path.unlink()
-            for suffix in ("-wal", "-shm", "-journal"):
-                with contextlib.suppress(OSError):
-                    os.unlink(f"{path}{suffix}")
+    """Remove a database file this process just made if it still holds no table (a file
+    another process filled meanwhile is kept), and its companions."""
+    with contextlib.suppress(OSError, sqlite3.Error):
+        if path.stat().st_size:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    return
+            finally:
+                conn.close()
+        path.unlink()
+        for suffix in ("-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{path}{suffix}")
 
 
 def database_problem(exc: sqlite3.DatabaseError) -> str:
@@ -129,7 +135,8 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
 
     def _check_own(self) -> None:
         """Refuse an SQLite file that is neither empty nor byrote's own (tables of another
-        program, a ``meta`` table without byrote's schema version), reading only."""
+        program, a ``meta`` table without byrote's schema version) or that a newer byrote
+        made, reading only."""
         tables = self.db.table_names()
         if not tables:
             return
@@ -144,6 +151,8 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
         if not str(version).isdigit():
             raise InputError(f"not a byrote database: its schema_version is {str(version)[:40]!r}, not a number",
                              self.path)
+        if int(version) > SCHEMA_VERSION:
+            raise InputError(f"database schema {version} is newer than this byrote ({SCHEMA_VERSION})", self.path)
 
     def _migrate(self) -> None:
         version = self.schema_version()
