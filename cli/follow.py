@@ -2,6 +2,7 @@
 bar per job (rich, no torch)."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -69,10 +70,18 @@ def follow(store: Store, job_ids: list[int], console: Console | None = None,
                 break
             time.sleep(0.5)
     jobs = [store.job(j) for j in job_ids]
-    for job in jobs:
+    for job in jobs:  # on stderr, as every error: one line each
         if job["state"] == "failed":
-            console.print(f"job {job['id']} failed: {job['error']}", style="red")
-    return 0 if all(j["state"] == "done" for j in jobs) else 1
+            say(f"byrote: error: job {job['id']} failed: {job['error']}", file=sys.stderr, newlines=False)
+    return exit_status(jobs)
+
+
+def exit_status(jobs: list[dict]) -> int:
+    """0 when every job is done; 2 when one failed for its input or its machine (bad input
+    found late, a full disk: the bad-input status); else 1 (cancelled, or a bug)."""
+    if all(j["state"] == "done" for j in jobs):
+        return 0
+    return 2 if any(j["state"] == "failed" and j.get("failure") == "input" for j in jobs) else 1
 
 
 def _log_line(console: Console, job: dict, said: dict) -> None:

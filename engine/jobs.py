@@ -14,6 +14,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import importlib
 import os
@@ -28,6 +30,10 @@ from typing import Callable
 from engine.errors import InputError, JobCancelled
 from engine.runtime import child_python
 from engine.store import Store
+
+MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+"""A job that fails with one of these failed for its machine (a full, read-only or failing disk), not
+for a bug: one line, no traceback."""
 
 # kind -> "module:function". Each function takes a JobContext.
 REGISTRY: dict[str, str] = {
@@ -109,18 +115,25 @@ def run_job(store: Store, job: dict) -> str:
         if job.get("cancel_requested"):
             raise JobCancelled()
         job_function(job["kind"])(ctx)
-        state, error = "done", None
+        state, error, failure = "done", None, None
     except JobCancelled:
-        state, error = "cancelled", None
+        state, error, failure = "cancelled", None, None
     except InputError as exc:
-        state, error = "failed", str(exc)
+        state, error, failure = "failed", str(exc), "input"
     except Exception as exc:  # a bug or a resource problem: keep the worker alive, log it
-        _log_failure(store, job)
-        state, error = "failed", f"{type(exc).__name__}: {exc} (details in {store.files / 'worker.log'})"
+        if isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS:  # the machine's fault: one line, no log
+            where = f"{exc.filename}: " if exc.filename else ""
+            state, error, failure = "failed", f"{where}{exc.strerror or exc}", "input"
+        else:
+            _log_failure(store, job)
+            state, error, failure = ("failed", f"{type(exc).__name__}: {exc} (details in {store.files / 'worker.log'})",
+                                     "bug")
     finally:
         stop.set()
         beat.join()
     fields = {"state": state, "error": error, "finished": time.time(), "eta": None}
+    if state == "failed":
+        fields["failure"] = failure
     if state == "done":
         fields["progress"] = 1.0
     store.update_job(job["id"], **fields)
@@ -128,7 +141,13 @@ def run_job(store: Store, job: dict) -> str:
 
 
 def _log_failure(store: Store, job: dict) -> None:
-    """Append the traceback of an unexpected failure to ``<files>/worker.log``."""
+    """Append the traceback of an unexpected failure to ``<files>/worker.log`` (if the
+    disk takes it: the job's failure is recorded either way)."""
+    with contextlib.suppress(OSError):
+        _append_traceback(store, job)
+
+
+def _append_traceback(store: Store, job: dict) -> None:
     store.files.mkdir(parents=True, exist_ok=True)
     with open(store.files / "worker.log", "a", encoding="utf-8") as fh:
         fh.write(f"--- job {job['id']} ({job['kind']}) failed at {time.strftime('%Y-%m-%d %H:%M:%S')}\n")

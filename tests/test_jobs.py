@@ -106,3 +106,30 @@ def test_relative_database_path_reaches_the_detached_worker(tmp_path, monkeypatc
     while store.job(job)["state"] in ("queued", "running") and time.time() < deadline:
         time.sleep(0.1)
     assert store.job(job)["state"] == "failed" and "no run with id 999" in store.job(job)["error"]
+
+
+@pytest.mark.parametrize("raised, failure, logged", [
+    (OSError(28, "No space left on device", "/data/x"), "input", False),
+    (OSError(30, "Read-only file system", "/data/x"), "input", False),
+    (ValueError("a bug"), "bug", True),
+])
+def test_a_job_failed_by_its_machine_is_one_line_and_no_bug(tmp_path, monkeypatch, raised, failure, logged):
+    """A full or read-only disk fails the job with the system's words (its ``failure``
+    says the machine, so ``--foreground`` exits 2); a bug leaves its traceback in the log."""
+    import engine.jobs as jobs_module
+    from engine.jobs import run_job
+
+    def fail(ctx):
+        raise raised
+
+    from engine.store import Store
+
+    store = Store(tmp_path / "j.db")
+    job_id = store.add_job("scan", {})
+    monkeypatch.setattr(jobs_module, "job_function", lambda kind: fail)
+    assert run_job(store, store.job(job_id)) == "failed"
+    job = store.job(job_id)
+    assert job["failure"] == failure
+    assert ("details in" in job["error"]) == logged == (store.files / "worker.log").exists()
+    if not logged:
+        assert job["error"] == f"/data/x: {raised.strerror}"

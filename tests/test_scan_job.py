@@ -509,3 +509,36 @@ def test_the_scan_pool_dies_with_its_worker(tmp_path):
         for pid in pool:  # whatever the test's outcome, nothing is left running
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_full_disk_fails_the_scan_in_one_line_and_leaves_no_partial_shard(tmp_path, monkeypatch, capsys):
+    """The disk fills while a shard is written: the job fails with the reason (no
+    traceback, no log line needed), the partial shard file is removed, the scan is
+    marked failed, and ``--foreground`` exits 2 like any bad input (issue 15, part 4)."""
+    import errno
+
+    import engine.clones.scan as scan_module
+    from engine.store import Store
+
+    corpus, outs = build(tmp_path / "data")
+    db = str(tmp_path / "b.db")
+    assert cli("--db", db, "sample", "import", str(outs))[0] == 0
+
+    def full(path, batches):  # the shard's temporary file half written when the disk fills
+        from engine.fsutil import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            fh.write(b"half a shard")
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+
+    monkeypatch.setattr(scan_module, "write_regions", full)
+    capsys.readouterr()
+    code = main(["--db", db, "scan", "--outputs", "1", "--corpus", str(corpus), "--foreground"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "No space left on device" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    store = Store(db)
+    job = store.jobs()[-1]
+    assert (job["state"], job["failure"]) == ("failed", "input") and "details in" not in job["error"]
+    assert store.scans()[-1]["state"] == "failed"
+    assert not [p for p in (store.files / "scans").rglob("*") if p.is_file() and "shards" in p.parts]

@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -236,7 +236,16 @@ def _migrate_8(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN trial INTEGER NOT NULL DEFAULT 0")
 
 
+def _migrate_9(db: sqlite_utils.Database) -> None:
+    """A failed job says whether its input or its machine was at fault (``input``: bad
+    input found late, a full or read-only disk; the command that followed it exits 2) or
+    byrote was (``bug``: the traceback is in the worker's log). Failures before are bugs."""
+    db.execute("ALTER TABLE jobs ADD COLUMN failure TEXT")
+    db.execute("UPDATE jobs SET failure = 'bug' WHERE state = 'failed'")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
+    9: _migrate_9,
 }
