@@ -239,6 +239,11 @@ def export_snippets(store: Store, scan_id: int, out: str | Path) -> int:
                 continue
             lines = store.output(scan["set_id"], loc["output_id"])["text"].split("\n")
             texts.append("\n".join(lines[loc["start_line"] - 1:loc["end_line"]]))
-        items.append((s["fingerprint"], texts or [s["text"] or ""]))
+        texts = texts or ([s["text"]] if s["text"] else [])
+        if not texts:  # a Simian import without the outputs: the logs hold places, not text
+            raise InputError(f"scan {scan_id} holds no text of its snippets (snippet {s['fingerprint']}): it was "
+                             f"imported from Simian logs without the outputs; import them with the logs "
+                             f"(byrote import simian LOG... --map MAP_JSON --outputs ID) to export their text")
+        items.append((s["fingerprint"], texts))
     write_snippets(items, out)
     return len(items)

@@ -188,6 +188,11 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
     "not a simian log": (lambda b: _simian(b, "hello\n"), "0.log:1: not a Simian log"),
     "empty simian log": (lambda b: _simian(b, ""), "empty file"),
     "missing simian log": (lambda b: ["import", "simian", b.path("nope.log")], "nope.log: no such Simian log"),
+    "snippets of a simian import without outputs": (
+        lambda b: (main(["--db", str(b.db), "import", "simian", str(b.write("logs/0.log", SIMIAN_HEAD + SIMIAN_BLOCK
+                                                                            + SIMIAN_END))]),
+                   ["export", "snippets", "--scan", "1", "--out", b.path("snippets.txt")])[-1],
+        "scan 1 holds no text of its snippets"),
     # -- settings out of range, checked before anything is queued -----------------------------
     "hidden_dim 10**7": (lambda b: _study(b, "--set", "hidden_dim=10000000"), "hidden_dim must be from 1 to 65,536"),
     "num_edge_types 1": (lambda b: _study(b, "--set", "num_edge_types=1"), "num_edge_types must be from 22"),

@@ -272,13 +272,14 @@ def _stored_simian_of_one(tmp_path, capsys) -> dict:
 
 
 def test_export_snippets_of_a_simian_scan_is_refused_in_one_line(tmp_path, capsys):
-    """A Simian log holds no text: nothing to export (the message could say so more plainly)."""
+    """A Simian log holds no text: nothing to export, and the line says why and what to do
+    (it named the output file before, as if that were at fault)."""
     db = tmp_path / "s.db"
     assert _run(["--db", db, "import", "simian", PRIVACY_LOG], capsys)[0] == 0
     out = tmp_path / "snippets.txt"
     code, _, err = _run(["--db", db, "export", "snippets", "--scan", 1, "--out", out], capsys)
-    _one_line_error(code, err, "snippets.txt")
-    assert not out.exists()
+    _one_line_error(code, err, "scan 1 holds no text of its snippets", "--outputs ID")
+    assert "snippets.txt" not in err and not out.exists()
 
 
 def test_import_simian_of_logs_against_chunked_merged_outputs(tmp_path, capsys):
