@@ -147,6 +147,10 @@ def test_training_is_deterministic_and_a_resumed_run_ends_with_the_same_weights(
     assert not any(m.startswith("training the tokenizer") for m in ctx.messages)  # read back, not retrained
     assert _same_weights(tiny_lm.out, out)
     assert resumed["epoch_losses"] == meta["epoch_losses"] and resumed["steps"] == meta["steps"]
+    tokenizer_files = sorted(p.name for p in tiny_lm.out.iterdir() if "token" in p.name)
+    assert tokenizer_files and tokenizer_files == sorted(p.name for p in out.iterdir() if "token" in p.name)
+    for name in tokenizer_files:  # the tokenizer read back is written as the fresh one was
+        assert (out / name).read_bytes() == (tiny_lm.out / name).read_bytes(), name
     assert [p.name for p in work.iterdir()] == ["run.json"]
     # a rerun of the finished job finds its output; another run may not overwrite it
     assert train.train_lm(corpus, out, cfg, 0, "cpu", work_dir=work) == resumed

@@ -152,13 +152,28 @@ def build_optimizer(model, cfg: dict, total_steps: int):
     return optim, torch.optim.lr_scheduler.LambdaLR(optim, factor)
 
 
+LOAD_OPTIONS = ("is_local", "local_files_only", "cache_dir", "force_download", "proxies", "token", "revision",
+                "subfolder", "_commit_hash")
+
+
+def read_tokenizer(folder: Path):
+    """A tokenizer this module saved, read back as it was made: the options of the reading
+    (``is_local``, ...) that transformers keeps among its settings are dropped, so that a
+    resumed run writes the same ``tokenizer_config.json`` as an uninterrupted one."""
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder))
+    for key in LOAD_OPTIONS:
+        tokenizer.init_kwargs.pop(key, None)
+    return tokenizer
+
+
 def _prepare(corpus, cfg: dict, work: Path | None, ctx) -> tuple:
     """Tokenizer, token stream and corpus counts: made once, then read back from ``work``."""
     import numpy as np
-    from transformers import PreTrainedTokenizerFast
 
     if work is not None and (work / "data.json").is_file():
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(work / "tokenizer"))
+        tokenizer = read_tokenizer(work / "tokenizer")
         tokens = np.load(work / "tokens.npy")
         return tokenizer, tokens, json.loads((work / "data.json").read_text(encoding="utf-8"))
 
