@@ -65,7 +65,7 @@ def cmd_lm_train(args) -> int:
     from engine.launch import check_lm_training, enqueue_lm_training
     from engine.presets import parse_settings
 
-    plan = check_lm_training(args.out, args.preset, parse_settings(args.set))  # before the corpus is read
+    plan = check_lm_training(args.out, args.preset, parse_settings(args.set), args.device)  # before the corpus
     corpus = _corpus(args)
     store = open_store(args)
     _, job_id = enqueue_lm_training(store, plan, corpus, args.seed, args.device)

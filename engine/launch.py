@@ -25,7 +25,8 @@ from engine.fsutil import atomic_path, require_file
 from engine.noise import level_name, write_noisy_copy
 from engine.noise.input import LABEL, apply_noise, check_kind
 from engine.presets import load_preset, preset_kind
-from engine.runtime import check_device
+from engine.sizes import gpt2_param_count, study_param_count, training_bytes
+from engine.runtime import check_device, device_memory
 from engine.store import Store
 from engine.tasks import TASK_MODELS, get_task
 
@@ -80,6 +81,7 @@ def create_study(
     check_device(device, probe=False)
     cfg = load_preset(preset, preset_kind(task, model), overrides)
     check_device(device)  # refuse a missing GPU now, not in the worker hours later
+    check_memory(study_param_count(preset_kind(task, model), model, cfg), device, f"a {model} of preset {preset!r}")
     samples = {}
     for split, given in (("train", train), ("valid", valid)):
         with field(split):
@@ -126,6 +128,21 @@ def create_study(
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
     return study_id
+
+
+def check_memory(parameters: int | None, device: str, what: str) -> None:
+    """Refuse a model whose parameters alone (weights, gradients and Adam's moments:
+    :func:`engine.sizes.training_bytes`, a lower bound of what training needs) do
+    not fit the memory of the device it would train on: now, in one line, not after it is
+    queued and has taken the machine's memory."""
+    if parameters is None:
+        return
+    have = device_memory(device)
+    need = training_bytes(parameters)
+    if have is not None and need > have[0]:
+        raise InputError(f"{what} has {parameters / 1e6:,.0f} M parameters: training needs at least "
+                         f"{need / 1e9:,.1f} GB for them (weights, gradients, Adam's moments), more than "
+                         f"{have[1]} {have[0] / 1e9:,.1f} GB; make it smaller with --set", field="set")
 
 
 def trial_seed(seed: int, trial: int) -> int:
@@ -311,10 +328,11 @@ class LMPlan:
     settings: dict
 
 
-def check_lm_training(out: str | Path, preset: str, settings: dict) -> LMPlan:
-    """Refuse an unknown preset, bad settings or an output folder in use, before the corpus
-    is read."""
-    load_preset(preset, "lm", settings)
+def check_lm_training(out: str | Path, preset: str, settings: dict, device: str = "auto") -> LMPlan:
+    """Refuse an unknown preset, bad settings, a model too big for the device's memory or
+    an output folder in use, before the corpus is read."""
+    cfg = load_preset(preset, "lm", settings)
+    check_memory(gpt2_param_count(cfg), device, f"a GPT-2 of preset {preset!r}")
     out = Path(out).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("already exists; choose another --out or remove it", out, field="out")

@@ -51,6 +51,28 @@ def cuda_present() -> bool:
     return False
 
 
+def device_memory(device: str) -> tuple[int, str] | None:
+    """``(bytes, whose)`` of the memory a job on ``device`` trains in, asked without torch:
+    the first visible GPU's (CUDA driver) for ``cuda``, and for ``auto`` where one is seen;
+    else this machine's RAM. None where it cannot be told (a ROCm GPU)."""
+    if device != "cpu" and cuda_present():
+        import ctypes
+
+        try:
+            lib = ctypes.CDLL("libcuda.so.1")
+        except OSError:
+            return None
+        handle, total = ctypes.c_int(0), ctypes.c_size_t(0)
+        if lib.cuInit(0) == 0 and lib.cuDeviceGet(ctypes.byref(handle), 0) == 0 \
+                and lib.cuDeviceTotalMem_v2(ctypes.byref(total), handle) == 0 and total.value:
+            return int(total.value), "the GPU's"
+        return None
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's"
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def resolve_device(device: str):
     """The torch device for ``auto``, ``cpu`` or ``cuda``. On CUDA, torch is asked for its
     deterministic kernels (scatter and index_add use atomics otherwise) without the NaN

@@ -203,6 +203,10 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
     "lm n_layer 10**9": (lambda b: _lm(b, "--set", "n_layer=1000000000"), "n_layer must be from 1 to 256"),
     "lm block_size 0": (lambda b: _lm(b, "--set", "block_size=0"), "block_size must be positive"),
     "lm unknown setting": (lambda b: _lm(b, "--set", "n_layers=2"), "unknown setting 'n_layers'"),
+    "a study too big for the memory": (lambda b: _study(b, "--set", "vocab_size=20000000", "--set", "hidden_dim=65536"),
+                                       "M parameters: training needs at least"),
+    "an LM too big for the memory": (lambda b: _lm(b, "--set", "n_embd=65536", "--set", "n_layer=256"),
+                                     "M parameters: training needs at least"),
     # -- missing paths and wrong kinds of file --------------------------------------------------
     "study train missing": (lambda b: _study(b, train=b.path("nope.jsonl")), "nope.jsonl: no such file"),
     "study valid a folder": (lambda b: _study(b, valid=b.path("outs")), "outs: not a file"),

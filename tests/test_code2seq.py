@@ -19,7 +19,8 @@ from engine.metrics.methodname import exact_match, subtoken_counts
 from engine.models.c2s_batching import (
     C2SVocabs, encode_code2seq, make_c2s_batch, path_nodes,
 )
-from engine.models.code2seq import Code2Seq, build_code2seq, code2seq_outputs, code2seq_param_count
+from engine.models.code2seq import Code2Seq, build_code2seq, code2seq_outputs
+from engine.sizes import code2seq_param_count
 from engine.presets import load_preset
 from engine.store import Store
 from engine.study import train_run

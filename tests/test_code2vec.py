@@ -17,9 +17,8 @@ from engine.metrics.methodname import OOV, methodname_metrics
 from engine.models.c2v_batching import (
     C2VBatch, C2VVocab, C2VVocabs, encode_methodname, iter_c2v_batches, make_c2v_batch,
 )
-from engine.models.code2vec import (
-    Code2Vec, build_code2vec, code2vec_dims, code2vec_outputs, code2vec_param_count,
-)
+from engine.models.code2vec import Code2Vec, build_code2vec, code2vec_outputs
+from engine.sizes import code2vec_dims, code2vec_param_count
 from engine.presets import load_preset
 
 torch.set_num_threads(2)

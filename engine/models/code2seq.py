@@ -1,7 +1,7 @@
 """The code2seq model (Alon et al., ICLR 2019; Rabin et al. §3.1.3) and its per-sample
 outputs, after tech-srl/code2seq ``model.py`` (commit bf55ceb; its default ``config.py``,
 ``BEAM_WIDTH = 0``, as the study trained it): :class:`Code2Seq`,
-:func:`code2seq_param_count` (Table 1's count) and :func:`code2seq_outputs` (loss,
+:func:`engine.sizes.code2seq_param_count` (Table 1's count) and :func:`code2seq_outputs` (loss,
 decoded name and score, the one place they are defined).
 """
 from __future__ import annotations
@@ -12,29 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.code2vec import _scaled, capacity_of, fan_out_uniform
+from engine.models.code2vec import fan_out_uniform
+from engine.sizes import code2seq_dims
 
 SOS_ID = 2  # code2seq's <S> in the target vocabulary (engine.models.c2s_batching)
-
-
-def code2seq_dims(cfg: dict) -> tuple[int, int, int]:
-    """(embedding, path RNN, decoder) widths of a preset after its ``capacity`` multiplier,
-    as :func:`engine.models.code2vec.code2vec_dims` scales code2vec (the path RNN stays
-    even: two directions of half its width)."""
-    c = capacity_of(cfg)
-    return (_scaled(cfg["embed_dim"], c), 2 * _scaled(cfg["rnn_dim"] // 2, c), _scaled(cfg["decoder_dim"], c))
-
-
-def code2seq_param_count(n_subtokens: int, n_nodes: int, n_targets: int, cfg: dict, tf: bool = True) -> int:
-    """The trainable parameters of :class:`Code2Seq` for these vocabulary sizes (closed
-    form). ``tf=True`` counts as TensorFlow does (one bias per LSTM gate), the count
-    Rabin et al. Table 1 reports; torch's LSTMs hold a second bias of the same size."""
-    E, R, D = code2seq_dims(cfg)
-    biases = 1 if tf else 2
-    path_rnn = 2 * (4 * (R // 2) * (E + R // 2) + biases * 4 * (R // 2))
-    decoder = 4 * D * (E + D + D) + biases * 4 * D
-    return (E * (n_subtokens + n_nodes + n_targets) + path_rnn + (2 * E + R) * D + decoder
-            + D * D + 2 * D * D + D * n_targets)
 
 
 class Code2Seq(nn.Module):

@@ -1,7 +1,7 @@
 """The code2vec model (Alon et al. 2019, POPL; Rabin et al. §3.1.3) and its per-sample
 outputs, after tech-srl/code2vec tensorflow_model.py (commit 04e57f63),
 ``_build_tf_training_graph`` and ``_calculate_weighted_contexts``: :class:`Code2Vec` (the
-network), :func:`code2vec_dims` (the capacity knob) and :func:`code2vec_outputs` (loss,
+network), :func:`engine.sizes.code2vec_dims` (the capacity knob) and :func:`code2vec_outputs` (loss,
 prediction and score, the one place they are defined).
 """
 from __future__ import annotations
@@ -12,31 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _scaled(width: int, capacity: float) -> int:
-    return max(1, math.floor(float(width) * float(capacity) + 0.5))
-
-
-def code2vec_dims(cfg: dict) -> tuple[int, int, int]:
-    """(d_tok, d_path, d_code) of a preset, after its ``capacity`` multiplier.
-
-    ``capacity`` (the paper's threat-to-validity knob, §6: "changing the models'
-    capacity") scales the three widths: d = round_half_up(width x capacity), at least 1.
-    Embedding parameters grow linearly with it, W quadratically.
-    """
-    c = capacity_of(cfg)
-    return (_scaled(cfg["token_embed_dim"], c), _scaled(cfg["path_embed_dim"], c), _scaled(cfg["code_dim"], c))
-
-
-def capacity_of(cfg: dict) -> float:
-    """A preset's ``capacity`` multiplier (1 when absent); anything but a positive finite
-    number is an :class:`~engine.errors.InputError`."""
-    c = float(cfg.get("capacity", 1.0))
-    if not c > 0 or math.isinf(c):
-        from engine.errors import InputError
-
-        raise InputError(f"capacity must be a positive number, got {cfg.get('capacity')!r}")
-    return c
+from engine.sizes import code2vec_dims
 
 
 def fan_out_uniform(*embeddings: nn.Embedding) -> None:
@@ -45,12 +21,6 @@ def fan_out_uniform(*embeddings: nn.Embedding) -> None:
     for emb in embeddings:
         bound = math.sqrt(3.0 / emb.embedding_dim)
         nn.init.uniform_(emb.weight, -bound, bound)
-
-
-def code2vec_param_count(n_tokens: int, n_paths: int, n_targets: int, cfg: dict) -> int:
-    """The trainable parameters of :class:`Code2Vec` for these vocabulary sizes (closed form)."""
-    dt, dp, dc = code2vec_dims(cfg)
-    return n_tokens * dt + n_paths * dp + n_targets * dc + (2 * dt + dp) * dc + dc
 
 
 class Code2Vec(nn.Module):
@@ -73,7 +43,7 @@ class Code2Vec(nn.Module):
     (``variance_scaling(1.0, 'fan_out', 'uniform')``), W and a Glorot-uniform
     (TensorFlow's default). No bias anywhere, so the parameter count is
     ``V_tok d_tok + V_path d_path + V_target d_code + (2 d_tok + d_path) d_code + d_code``
-    (:func:`code2vec_param_count`).
+    (:func:`engine.sizes.code2vec_param_count`).
     """
 
     def __init__(self, n_tokens: int, n_paths: int, n_targets: int, cfg: dict, legal=None):
