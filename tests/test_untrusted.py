@@ -137,6 +137,16 @@ def test_every_screen_shows_hostile_text_safely(hostile, app_pilot):
             while len(app.screen_stack) > 2:
                 await pilot.press("escape")
                 await settle(pilot)
+        for key, form in (("x", "scan form"), ("s", "sampling form"), ("n", "study form"), ("question_mark", "keys")):
+            await pilot.press(key)
+            await check(form)
+            if key == "x":  # the list of output sets names the hostile set
+                app.screen.query_one("#outputs").focus()
+                await pilot.press("enter")
+                await check("output sets")
+                await pilot.press("escape")
+            await pilot.press("escape")
+            await settle(pilot)
         table.move_cursor(row=0)
         await pilot.press("d")  # the delete question names the item
         await check("confirm")
@@ -158,4 +168,18 @@ def test_every_screen_shows_hostile_text_safely(hostile, app_pilot):
     app_pilot(db, body, size=(160, 40), clock=lambda: NOW)
     shown = "".join(svg for _, svg in seen)
     assert "\\x1b" in shown and "[/x]" in shown  # escaped, and markup shown as text
-    assert len(seen) >= 10
+    assert len(seen) >= 15
+
+
+def test_following_a_job_shows_its_hostile_message_and_error_escaped(hostile, capsys):
+    """The --wait and --foreground follower: the job's message in its progress line, and
+    its error on stderr, escaped and never read as markup."""
+    from cli.follow import follow
+
+    db, _ = hostile
+    store = Store(db)
+    job = store.jobs()[-1]["id"]
+    assert follow(store, [job]) == 1  # failed for a reason not marked as the input's
+    out, err = capsys.readouterr()
+    assert_shown_safely(out + err, "follow")
+    assert "\\x1b" in err and "[/x]" in err and len(err.splitlines()) == 1

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Select
 
 from engine.clones.rules import DEFAULT_RULES, RULES
 from engine.store import Store
+from engine.untrusted import visible
 from tui.screens.forms.base import LaunchForm, options, parse_int
 
 
@@ -41,8 +43,8 @@ class ScanForm(LaunchForm):
     def _show_sets(self, sets: list[dict]) -> None:
         select = self.query_one("#outputs", Select)
         select.prompt = "choose an output set"
-        select.set_options([(f"set {s['id']}: {s['name'] or s['model'] or s['source']} ({s['count']} outputs)", s["id"])
-                            for s in sets])
+        select.set_options([(Text(visible(f"set {s['id']}: {s['name'] or s['model'] or s['source']} "
+                                          f"({s['count']} outputs)")), s["id"]) for s in sets])  # names: text
         if not sets:
             self.say("no output set holds outputs yet: sample some first (s on the dashboard)", error=True)
         elif self.set_id is None:
