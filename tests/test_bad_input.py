@@ -156,7 +156,7 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
                        "--epochs"),
     "study trials 0": (lambda b: _study(b, "--trials", "0"), "trials"),
     # -- hostile JSON --------------------------------------------------------------------------
-    "map.json nested deeply": (lambda b: _map(b, DEEP), "map.json: invalid JSON: nested too deeply"),
+    "map.json nested deeply": (lambda b: _map(b, DEEP), "map.json: invalid JSON: nested deeper than 512 levels"),
     "map.json huge number": (lambda b: _map(b, '{"1": {"md5": "' + "0" * 32 + '", "start": ' + HUGE + ', "end": 6}}'),
                              "more than 4,300 digits"),
     "map.json key 2**63": (lambda b: _map(b, json.dumps({BIG: {"md5": "0" * 32, "start": 1, "end": 6}})),
@@ -167,13 +167,13 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
     "map.json key twice": (lambda b: _map(b, '{"1": {}, "1": {}}'), "key '1' given twice"),
     "corpus malformed after the first record": (lambda b: _corpus(b, [DOC, DOC, '{"content": "x'] + [DOC] * 3),
                                                 "data.jsonl:3: malformed JSON"),
-    "corpus nested deeply": (lambda b: _corpus(b, [DOC, DEEP]), "data.jsonl:2: malformed JSON: nested too deeply"),
+    "corpus nested deeply": (lambda b: _corpus(b, [DOC, DEEP]), "data.jsonl:2: malformed JSON: nested deeper than 512 levels"),
     "corpus huge number": (lambda b: _corpus(b, [DOC, '{"content": "x", "n": ' + HUGE + "}"]),
                            "data.jsonl:2: malformed JSON: number of more than 4,300 digits"),
     "corpus record without its text": (lambda b: _corpus(b, [DOC, '{"text": "x"}']), "data.jsonl:2: no field 'content'"),
     "corpus text not a string": (lambda b: _corpus(b, [DOC, '{"content": 5}']), "data.jsonl:2: field 'content' is not"),
     "corpus a JSON array": (lambda b: _corpus(b, ["[" + DOC + "]"]), "not a JSON object"),
-    "dataset nested deeply": (lambda b: _noise(b, DEEP + "\n"), "in.jsonl:1: malformed JSON: nested too deeply"),
+    "dataset nested deeply": (lambda b: _noise(b, DEEP + "\n"), "in.jsonl:1: malformed JSON: nested deeper than 512 levels"),
     "dataset huge number": (lambda b: _noise(b, '{"bug_kind": ' + HUGE + "}\n"), "in.jsonl:1: malformed JSON"),
     "dataset not UTF-8": (lambda b: _noise(b, b'{"a": "\xff"}\n'), "in.jsonl:1: not valid UTF-8"),
     "dataset empty": (lambda b: _noise(b, ""), "empty"),
@@ -218,7 +218,7 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
     # -- models, checked before a sampling is queued --------------------------------------------
     "model without config": (lambda b: _model(b, None), "no config.json"),
     "model config malformed": (lambda b: _model(b, "{not json"), "config.json:1: invalid JSON"),
-    "model config nested deeply": (lambda b: _model(b, DEEP), "config.json: invalid JSON: nested too deeply"),
+    "model config nested deeply": (lambda b: _model(b, DEEP), "config.json: invalid JSON: nested deeper than 512 levels"),
     "model config without model_type": (lambda b: _model(b, "{}"), 'no "model_type"'),
     "model without weights": (lambda b: _model(b, json.dumps({"model_type": "gpt2"}), weights=False), "no weights"),
     "temperature 0": (lambda b: _sample(b, "--temperature", "0"), "--temperature must be a positive number"),
@@ -329,3 +329,21 @@ def test_a_database_that_cannot_be_made_leaves_no_empty_file(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert code == 2 and "the disk is full" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_deep_json_is_refused_before_parsing_even_with_a_raised_recursion_limit():
+    """Where a library has raised Python's recursion limit, the C parser would recurse
+    through 10**6 brackets and overflow the stack; the depth is checked first (in a child,
+    so that a crash would fail this test, not end the test run)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import sys\nsys.setrecursionlimit(10**7)\nfrom engine.formats import BadJSON, parse_json\n"
+            "for text in ('[' * 10**6, b'{\"a\": ' * 10**6):\n"
+            "    try:\n        parse_json(text)\n    except BadJSON as exc:\n        print(exc.reason)\n")
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, cwd=REPO,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == ["nested deeper than 512 levels"] * 2

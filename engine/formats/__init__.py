@@ -86,12 +86,42 @@ class BadJSON(ValueError):
         self.reason, self.line = reason, line
 
 
+MAX_JSON_DEPTH = 512
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_STRING_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+_BRACKETS_BYTES = re.compile(rb"[\[\]{}]")
+
+
+def json_depth_ok(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON ``text`` nests at most ``limit`` levels, checked before it is parsed (a
+    parser that recursed deeper could exhaust the C stack where a library has raised
+    Python's recursion limit). Two counts settle most lines: fewer than ``limit`` opening
+    brackets cannot nest deeper; otherwise the strings are cut out (the code in a corpus
+    record holds brackets) and the brackets left are walked."""
+    binary = isinstance(text, (bytes, bytearray))
+    opening = text.count(b"[") + text.count(b"{") if binary else text.count("[") + text.count("{")
+    if opening <= limit:
+        return True
+    structure = (_STRING_BYTES if binary else _STRING).sub(b"" if binary else "", text)
+    if (structure.count(b"[") + structure.count(b"{") if binary else structure.count("[") + structure.count("{")) <= limit:
+        return True
+    depth = 0
+    for match in (_BRACKETS_BYTES if binary else _BRACKETS).finditer(structure):
+        depth += 1 if match.group() in (b"[", b"{", "[", "{") else -1
+        if depth > limit:
+            return False
+    return True
+
+
 def parse_json(text: str | bytes, **options):
     """``json.loads``, every way it can fail turned into one :class:`BadJSON`: malformed
-    text, nesting deeper than the interpreter's recursion limit (about 1,000 levels: the
-    parser checks it as it descends and stops), or an integer of more than 4,300 digits
-    (Python's own limit on int from text). Every reader of JSON in byrote goes through
-    here, so hostile files cost a line of message, never a traceback."""
+    text, nesting deeper than :data:`MAX_JSON_DEPTH` levels (checked before parsing,
+    :func:`json_depth_ok`), or an integer of more than 4,300 digits (Python's own limit on
+    int from text). Every reader of JSON in byrote goes through here, so hostile files
+    cost a line of message, never a traceback."""
+    if not json_depth_ok(text):
+        raise BadJSON(f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(text, **options)
     except json.JSONDecodeError as exc:
