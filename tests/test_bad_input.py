@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from test_cli_errors import GREAT_LINE
+from test_memcli import CLOSE as SIMIAN_END, HEADER as SIMIAN_HEAD
 
 from cli.main import main
 from engine.formats.outputs_dir import write_output_dir
@@ -19,21 +21,8 @@ from engine.formats.outputs_dir import write_output_dir
 BIG = str(2**63)  # one above what SQLite stores
 HUGE = "9" * 5000  # more digits than int() reads from text
 DEEP = "[" * 100_000 + "]" * 100_000
-GREAT_LINE = {
-    "has_bug": True, "bug_kind": 1, "bug_kind_name": "VARIABLE_MISUSE",
-    "source_tokens": ["#NEWLINE#", "def f(", "a", ",", "b", ")", ":", "#NEWLINE#", "#INDENT#",
-                      "return", "a", "#NEWLINE#", "#UNINDENT#"],
-    "edges": [[1, 2, 9, "enum_NEXT_SYNTAX"]], "error_location": 10, "repair_targets": [4],
-    "repair_candidates": [2, 4, 10], "provenances": [],
-}
-SIMIAN_HEAD = ("Similarity Analyser 2.5.10 - http://www.harukizaemon.com/simian\n"
-               "Copyright (c) 2003-2018 Simon Harris.  All rights reserved.\n"
-               "Simian is not free unless used solely for non-commercial or evaluation purposes.\n"
-               "{failOnDuplication=true, ignoreCharacterCase=true, threshold=6}\n")
 SIMIAN_BLOCK = ("Found 6 duplicate lines with fingerprint 0123456789abcdef0123456789abcdef in the following files:\n"
                 " Between lines 1 and 6 in /o/all\n Between lines 3 and 8 in /t/0\n")
-SIMIAN_END = ("Found 6 duplicate lines in 2 blocks in 2 files\n"
-              "Processed a total of 100 significant (120 raw) lines in 2 files\nProcessing time: 0.010sec\n")
 
 
 class Base:
