@@ -133,3 +133,23 @@ def test_a_job_failed_by_its_machine_is_one_line_and_no_bug(tmp_path, monkeypatc
     assert ("details in" in job["error"]) == logged == (store.files / "worker.log").exists()
     if not logged:
         assert job["error"] == f"/data/x: {raised.strerror}"
+
+
+def test_the_detached_worker_runs_no_module_of_the_working_directory(tmp_path, monkeypatch):
+    """A ``sqlite_utils.py`` where byrote was started never runs in the worker it starts
+    (``python -P -m engine.jobs``): the worker opens the store with the real package and
+    ends when idle (issue 15, part 2)."""
+    from engine.store import Store
+
+    here = tmp_path / "here"
+    here.mkdir()
+    marker = tmp_path / "ran.txt"
+    for name in ("sqlite_utils.py", "numpy.py"):
+        (here / name).write_text(f"open({str(marker)!r}, 'a').write({name!r})\nraise SystemExit(3)\n")
+    store = Store(tmp_path / "w.db")
+    monkeypatch.chdir(here)
+    pid = jobs.start_worker(store)
+    assert pid is not None
+    _, status = os.waitpid(pid, 0)  # idle: it ends after a few seconds
+    assert not marker.exists(), marker.read_text()
+    assert os.waitstatus_to_exitcode(status) == 0, (store.files / "worker.log").read_text()
