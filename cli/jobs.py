@@ -4,19 +4,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.options import Commands, open_store, positive
+from cli.options import Commands, open_store, positive, whole
 from cli.show import console as show_console, say
 
 
 def cmd_worker(args) -> int:
     from engine.jobs import run_worker, start_worker
 
+    from engine.slots import default_slots
+
     store = open_store(args)
+    slots = args.slots or default_slots()
     if args.detach:
-        pid = start_worker(store)
-        say(f"worker started (pid {pid})" if pid else "worker already running")
+        pid = start_worker(store, slots)
+        say(f"worker started (pid {pid}, {slots} slot{'s' if slots > 1 else ''})" if pid else "worker already running")
         return 0
-    ran = run_worker(store, idle_exit_s=args.idle_exit)
+    ran = run_worker(store, idle_exit_s=args.idle_exit, slots=slots)
     if ran < 0:
         say("another worker holds this database; nothing to do", file=sys.stderr)
     return 0
@@ -44,6 +47,12 @@ def register(c: Commands) -> None:
     p = c.add("worker", cmd_worker, "run queued jobs (one worker per database)")
     p.add_argument("--detach", action="store_true", help="start it in the background and return")
     p.add_argument("--idle-exit", type=float, default=3.0, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument("--slots", type=slot_count, default=None, metavar="N",
+                   help="jobs at once, each in its own process on its own GPU (default: one per visible GPU, else 1)")
     c.add("jobs", cmd_jobs, "list jobs with their state and progress")
     p = c.add("cancel", cmd_cancel, "cancel a job")
     p.add_argument("id", type=positive, metavar="ID")
+
+
+def slot_count(text: str) -> int:
+    return whole(text, 1, 1024)

@@ -54,13 +54,13 @@ def open_store(args):
 
 
 # -- value types ----------------------------------------------------------------------------
-def whole(text: str, low: int) -> int:
+def whole(text: str, low: int, high: int = MAX_INT) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not low <= value <= MAX_INT:
-        raise argparse.ArgumentTypeError(f"{text} is outside {low}..{MAX_INT}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text} is outside {low}..{high}")
     return value
 
 

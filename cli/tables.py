@@ -17,15 +17,16 @@ from engine.untrusted import visible
 
 def jobs_table(jobs: list[dict]) -> Table:
     table = Table(box=None, header_style="bold")
-    for col in ("id", "kind", "item", "run", "state", "progress", "eta", "heartbeat", "message"):
-        table.add_column(col, justify="right" if col in ("id", "run", "progress") else "left")
+    for col in ("id", "kind", "item", "run", "slot", "state", "progress", "eta", "heartbeat", "message"):
+        table.add_column(col, justify="right" if col in ("id", "run", "slot", "progress") else "left")
     now = time.time()
     for j in jobs:
         beat = duration(now - j["heartbeat"]) + " ago" if j["heartbeat"] and j["state"] == "running" else "-"
         eta = duration(j["eta"]) if j["state"] == "running" and j["eta"] is not None else "-"
         message = j["error"] if j["state"] == "failed" else (j["message"] or "")
         table.add_row(
-            str(j["id"]), j["kind"], f"{j['item_kind']} {j['item_id']}" if j["item_kind"] else "-", str(j["run_id"] or "-"), j["state"],
+            str(j["id"]), j["kind"], f"{j['item_kind']} {j['item_id']}" if j["item_kind"] else "-", str(j["run_id"] or "-"),
+            "-" if j.get("slot") is None else str(j["slot"]), j["state"],
             f"{100 * (j['progress'] or 0):.0f}%", eta, beat, cell(message),
         )
     return table

@@ -3,8 +3,9 @@
 - Every job kind is one function ``fn(ctx: JobContext) -> None`` found through
   :data:`REGISTRY` (imported lazily, so reading the queue never imports torch).
 - The worker (``python -m engine.jobs --db FILE``, or ``byrote worker``) runs queued jobs
-  one at a time in a process of its own session, so closing the terminal or the SSH
-  connection leaves it running.
+  in a process of its own session, so closing the terminal or the SSH connection leaves
+  it running: one at a time in itself, or with several slots (one per GPU by default)
+  each in a child process of its own (:mod:`engine.slots`).
 - One worker per database: it holds an exclusive ``flock`` on ``<files>/worker.lock``.
   The kernel drops the lock when the worker dies, even by ``kill -9``, so a worker that
   gets the lock knows any job still marked running was orphaned, and resumes it: the job
@@ -210,11 +211,12 @@ def worker_pid(store: Store) -> int | None:
 
 
 def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = None,
-               on_job: Callable[[dict, str], None] | None = None) -> int:
+               on_job: Callable[[dict, str], None] | None = None, slots: int = 1) -> int:
     """Run queued jobs until the queue stays empty for ``idle_exit_s``; return jobs run.
 
     Returns -1 without running anything if another worker holds the lock. ``only``
-    restricts the worker to some job ids (used by ``--foreground``).
+    restricts the worker to some job ids (used by ``--foreground``). With ``slots`` > 1,
+    up to that many jobs run at once, each in a process of its own (:mod:`engine.slots`).
     """
     lock = WorkerLock(store)
     if not lock.acquire(wait_s=2.0):
@@ -222,6 +224,10 @@ def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = N
     ran = 0
     try:
         store.requeue_orphans()
+        if slots > 1:
+            from engine.slots import run_slots
+
+            return run_slots(store, slots, idle_exit_s, only, on_job)
         idle_since = time.time()
         while True:
             job = store.claim_next_job(os.getpid(), only)
@@ -240,13 +246,29 @@ def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = N
     return ran
 
 
-def start_worker(store: Store) -> int | None:
-    """Start a detached worker (new session, no terminal) unless one is alive; return its pid."""
+def run_claimed(store: Store, job_id: int, parent: int | None) -> int:
+    """A slot's process (:mod:`engine.slots`): run the job its worker ``parent`` claimed, and
+    end with that worker if it dies first."""
+    if parent is not None:
+        from engine.orphans import die_with_parent
+
+        die_with_parent(parent)
+    job = store.job(job_id)
+    if job["state"] != "running" or (parent is not None and job["pid"] != parent):
+        return 0  # not this worker's any more (cancelled, requeued): nothing to do
+    run_job(store, job)
+    return 0
+
+
+def start_worker(store: Store, slots: int | None = None) -> int | None:
+    """Start a detached worker (new session, no terminal) unless one is alive; return its
+    pid. ``slots``: jobs at once (default :func:`engine.slots.default_slots`)."""
     if worker_alive(store):
         return None
     store.files.mkdir(parents=True, exist_ok=True)
     log = open(store.files / "worker.log", "ab")
-    command, env = child_python("engine.jobs", "--db", str(store.path))
+    extra = [] if slots is None else ["--slots", str(slots)]
+    command, env = child_python("engine.jobs", "--db", str(store.path), *extra)
     proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             start_new_session=True, close_fds=True)
     log.close()
@@ -260,9 +282,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.jobs", description="run a byrote database's job queue")
     parser.add_argument("--db", required=True, metavar="FILE")
     parser.add_argument("--idle-exit", type=float, default=3.0, metavar="S")
+    parser.add_argument("--slots", type=int, default=None, metavar="N")
+    parser.add_argument("--job", type=int, default=None, help="run this claimed job (a worker's slot)")
+    parser.add_argument("--parent", type=int, default=None, help="the worker that claimed it")
     args = parser.parse_args(argv)
     try:
-        ran = run_worker(Store(args.db), idle_exit_s=args.idle_exit)
+        if args.job is not None:
+            return run_claimed(Store(args.db), args.job, args.parent)
+        from engine.slots import default_slots
+
+        ran = run_worker(Store(args.db), idle_exit_s=args.idle_exit, slots=args.slots or default_slots())
     except InputError as exc:
         print(f"byrote worker: error: {exc}", file=sys.stderr)
         return 2

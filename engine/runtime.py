@@ -31,12 +31,17 @@ def _no_cuda() -> InputError:
 
 
 def cuda_present() -> bool:
-    """Whether torch will find a GPU, asked without importing it: the CUDA driver (or, for
+    """Whether torch will find a GPU, asked without importing it (:func:`cuda_device_count`)."""
+    return cuda_device_count() > 0
+
+
+def cuda_device_count() -> int:
+    """The GPUs torch will find, counted without importing it: the CUDA driver (or, for
     ROCm builds, HIP) is loaded and counts the devices this process may use, honouring
     ``CUDA_VISIBLE_DEVICES``."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and visible.strip() in ("", "-1"):
-        return False
+        return 0
     import ctypes
 
     for library, init, count_devices in (("libcuda.so.1", "cuInit", "cuDeviceGetCount"),
@@ -47,8 +52,8 @@ def cuda_present() -> bool:
             continue
         count = ctypes.c_int(0)
         if getattr(lib, init)(0) == 0 and getattr(lib, count_devices)(ctypes.byref(count)) == 0 and count.value > 0:
-            return True
-    return False
+            return int(count.value)
+    return 0
 
 
 def device_memory(device: str) -> tuple[int, str] | None:

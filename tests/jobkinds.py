@@ -25,3 +25,13 @@ def bad_input(ctx) -> None:
 
 def crash(ctx) -> None:
     raise RuntimeError("boom")
+
+
+def nap(ctx) -> None:
+    """A second and a half of work that records the process it ran in."""
+    import os
+
+    for i in range(15):
+        ctx.check_cancel()
+        time.sleep(0.1)
+    ctx.progress(1.0, f"pid {os.getpid()}", force=True)

@@ -102,26 +102,37 @@ class QueueMixin:
             if job is not None:
                 return job
 
+    def next_queued_job(self, among: Iterable[int] | None = None) -> dict | None:
+        """The oldest queued job (optionally only among some ids), not claimed."""
+        ids = None if among is None else sorted(among)
+        where = "" if ids is None else f" AND id IN ({', '.join('?' for _ in ids) or 'NULL'})"
+        row = self._row(f"SELECT * FROM jobs WHERE state = 'queued'{where} ORDER BY id LIMIT 1", ids or [])
+        if row is not None:
+            row["params"] = json.loads(row["params"])
+        return row
+
     def requeue_orphans(self, max_attempts: int = MAX_ATTEMPTS) -> list[int]:
         """Jobs left 'running' by a worker that is gone go back to the queue to resume;
         one whose worker died ``max_attempts`` times (killed for memory, say) fails instead."""
-        requeued = []
         with self._write():
-            rows = self.db.execute("SELECT id, attempts FROM jobs WHERE state = 'running'").fetchall()
-            for job_id, attempts in rows:
-                if attempts >= max_attempts:
-                    self.db.execute(
-                        "UPDATE jobs SET state = 'failed', finished = ?, error = ? WHERE id = ?",
-                        [time.time(), f"its worker died {attempts} times; not retried", job_id],
-                    )
-                    continue
-                self.db.execute(
-                    "UPDATE jobs SET state = 'queued', pid = NULL, message = 'resuming after a lost worker' "
-                    "WHERE id = ?",
-                    [job_id],
-                )
-                requeued.append(job_id)
-        return requeued
+            rows = self.db.execute("SELECT id FROM jobs WHERE state = 'running'").fetchall()
+            return [job_id for (job_id,) in rows
+                    if self.requeue_job(job_id, "resuming after a lost worker", max_attempts)]
+
+    def requeue_job(self, job_id: int, message: str, max_attempts: int = MAX_ATTEMPTS) -> bool:
+        """A running job whose process is gone goes back to the queue to resume (True), or
+        fails if that has happened ``max_attempts`` times (False)."""
+        with self._write():
+            row = self.db.execute("SELECT attempts FROM jobs WHERE id = ? AND state = 'running'", [job_id]).fetchone()
+            if row is None:
+                return False
+            if row[0] >= max_attempts:
+                self.db.execute("UPDATE jobs SET state = 'failed', finished = ?, error = ?, failure = 'bug' WHERE id = ?",
+                                [time.time(), f"its worker died {row[0]} times; not retried", job_id])
+                return False
+            self.db.execute("UPDATE jobs SET state = 'queued', pid = NULL, slot = NULL, message = ? WHERE id = ?",
+                            [message, job_id])
+            return True
 
     def update_job(self, job_id: int, **fields: Any) -> None:
         with self._write():

@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -244,8 +244,13 @@ def _migrate_9(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE jobs SET failure = 'bug' WHERE state = 'failed'")
 
 
+def _migrate_10(db: sqlite_utils.Database) -> None:
+    """The slot a running job holds in a worker with several (engine.slots)."""
+    db.execute("ALTER TABLE jobs ADD COLUMN slot INTEGER")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
-    9: _migrate_9,
+    9: _migrate_9, 10: _migrate_10,
 }
