@@ -130,6 +130,9 @@ def _item(kind: str, item_id: int, name: str, jobs: list[dict], created: float |
     else:
         progress = _progress(main) if main else (1.0 if state == "done" else 0.0)
         eta = main["eta"] if main is not None and main["state"] == "running" else None
+    slots = sorted({j["slot"] for j in jobs if j["state"] == "running" and j.get("slot") is not None})
+    if slots:  # the worker's slots its running jobs hold (engine.slots): "cuda #0,1"
+        device = f"{device or 'auto'} #{','.join(map(str, slots))}"
     return Item(kind, item_id, name, state, progress, eta, device or "-", max(now - (created or now), 0.0),
                 _note(base, jobs, state), [(j["id"], j["state"]) for j in jobs], **extra)
 

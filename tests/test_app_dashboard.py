@@ -84,6 +84,8 @@ def test_overview_rows(db):
     assert rows["sampling:1"].done_scan == 1 and rows["sampling:2"].done_scan is None
     assert rows["lm:1"].folder == "/models/tiny-lm" and rows["scan:2"].set_id == 1
     assert rows["study:1"].jobs == [(1, "done"), (2, "running"), (3, "queued")]
+    store.update_job(2, slot=3)  # a worker with slots: the device column says which it holds
+    assert {i.key: i.device for i in overview(store, NOW).items}["study:1"] == "cpu #3"
     store.close()
 
 
