@@ -324,3 +324,51 @@ def test_the_step_protocol_records_steps_and_resumes_at_a_step(store, dataset, t
     export_curves(store, whole, tmp_path / "x")
     header = (tmp_path / "x" / "loss" / f"GGNN_{Path(dataset.train_path).stem}_held.csv").read_text().split(",")[0]
     assert header == "step"
+
+
+@pytest.mark.slow
+def test_a_study_on_three_slots_equals_one_run_after_another(dataset, tmp_path):
+    """Three levels on a worker with three slots train at once, each in its own process,
+    and end with exactly the metrics of the same study run one level after another."""
+    from engine.jobs import run_worker
+
+    one = Store(tmp_path / "one.db")
+    sid_one = _study(one, dataset, levels=(0.0, 50.0, 100.0))
+    assert run_worker(one, idle_exit_s=0.1) == 3
+    three = Store(tmp_path / "three.db")
+    sid_three = _study(three, dataset, levels=(0.0, 50.0, 100.0))
+    assert run_worker(three, idle_exit_s=0.1, slots=3) == 3
+    jobs = three.jobs_of("study", sid_three)
+    assert all(j["state"] == "done" for j in jobs), [j["error"] for j in jobs]
+    assert sorted(j["slot"] for j in jobs) == [0, 1, 2]
+    assert max(j["started"] for j in jobs) < min(j["finished"] for j in jobs)  # all three at once
+    a, b = _all_metrics(one, sid_one), _all_metrics(three, sid_three)
+    assert len(a) > 0 and a == b  # exactly
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_worker_with_slots_resumes_every_run_exactly(dataset, tmp_path):
+    """A worker training two levels at once in two slots is killed by SIGKILL in their
+    second epoch; its slot processes end with it, and a new worker with slots resumes
+    both to exactly the metrics of an uninterrupted run."""
+    from engine.jobs import child_python, run_worker
+
+    straight = Store(tmp_path / "straight.db")
+    sid_a = _study(straight, dataset, levels=(0.0, 100.0), epochs=3, model="transformer")
+    assert run_worker(straight, idle_exit_s=0.1) == 2
+    killed = Store(tmp_path / "killed.db")
+    sid_b = _study(killed, dataset, levels=(0.0, 100.0), epochs=3, model="transformer")
+    command, env = child_python("engine.jobs", "--db", str(killed.path), "--slots", "2", "--idle-exit", "0.2")
+    proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and min(r["epochs_done"] for r in killed.runs(sid_b)) < 1:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)  # the worker only: its slots must end by themselves
+    proc.wait()
+    assert all(j["state"] == "running" for j in killed.jobs_of("study", sid_b))
+    assert run_worker(killed, idle_exit_s=0.1, slots=2) == 2
+    jobs = killed.jobs_of("study", sid_b)
+    assert all(j["state"] == "done" and j["attempts"] == 2 for j in jobs), [j["error"] for j in jobs]
+    assert _all_metrics(straight, sid_a) == _all_metrics(killed, sid_b)
