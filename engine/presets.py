@@ -35,7 +35,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "batch_size": (1, 65_536), "batch_tokens": (1, 10**8), "beam_size": (1, 1000),
     **dict.fromkeys(("block_size", "max_len", "max_source_len", "max_target_len", "max_contexts"), _LENGTH),
     **dict.fromkeys(("max_path_length", "max_name_parts", "max_target_parts", "max_subtokens"), (1, 1000)),
-    "epochs": (1, 100_000), "warmup_steps": (0, 10**9),
+    "epochs": (1, 100_000), "warmup_steps": (0, 10**9), "warmup_fraction": (0.0, 1.0),
     **dict.fromkeys(("eval_every", "heldout_samples", "csr_samples"), _COUNT),
 }
 """The range of every numeric setting a ``--set`` may give (both ends allowed): wide
@@ -127,8 +127,8 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "varmisuse": {"score": ("target", "predicted"), "objective": ("study", "sum"), "train_eval": ("epoch", "pass")},
     "methodname": {"score": ("top10", "full"), "train_eval": ("epoch", "pass")},
     "code2seq": {"score": ("mean", "first", "sequence"), "train_eval": ("epoch", "pass")},
-    "codesearch": {"train_eval": ("epoch", "pass")},
-    "codetotext": {"train_eval": ("epoch", "pass")},
+    "codesearch": {"train_eval": ("epoch", "pass"), "lr_schedule": ("linear", "constant")},
+    "codetotext": {"train_eval": ("epoch", "pass"), "lr_schedule": ("linear", "constant")},
 }
 """The definitions a study chooses, per task: the first of each is the study's (the code
 that made the published curves), the default; the README says what each means."""

@@ -54,7 +54,7 @@ def train_run(store: Store, run_id: int, ctx=None) -> None:
     if len(prepared.train) == 0:
         raise InputError("no training sample fits the preset's max_len", run["train_path"])
 
-    model, optim, sched = build_training(spec, study["model"], cfg, prepared, device, seed)
+    model, optim, sched = build_training(spec, study["model"], cfg, prepared, device, seed, epochs)
     step = 0
     done = int(run["epochs_done"])
     remove_partial(store.run_dir(run_id))  # what a killed attempt was writing
@@ -164,14 +164,18 @@ def _seen(arrays: dict[str, np.ndarray], encoded, order: np.ndarray):
     return {key: value[idx] for key, value in arrays.items()}, _Labels(encoded, idx)
 
 
-def build_training(spec, model_name: str, cfg: dict, prepared, device, seed: int):
+def build_training(spec, model_name: str, cfg: dict, prepared, device, seed: int, epochs: int = 1):
     """The model (initialised from ``seed``), its optimizer and learning-rate schedule.
 
     ``optimizer``: ``adam`` (AdamW; the default) or ``nesterov`` (SGD with Nesterov
     momentum 0.95, code2seq's ``USE_MOMENTUM``). The rate rises linearly over
     ``warmup_steps`` and is multiplied by ``lr_decay`` once per epoch's worth of training
     samples (code2seq's ``exponential_decay(lr, step * batch_size, n_train, 0.95,
-    staircase=True)``)."""
+    staircase=True)``). With ``lr_schedule`` ``linear`` it is CodeXGLUE's instead
+    (``get_linear_schedule_with_warmup`` in its code-search and code-to-text scripts): up
+    from 0 over the warm-up (``warmup_steps``, else ``warmup_fraction`` of all steps, 0.1
+    in code-to-text's ``run.py``), then down to 0 at the last step of ``epochs`` (one when
+    not given: a benchmark's epoch)."""
     import torch
 
     torch.manual_seed(seed)
@@ -183,10 +187,20 @@ def build_training(spec, model_name: str, cfg: dict, prepared, device, seed: int
         optim = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=decay)
     warmup = int(cfg.get("warmup_steps", 0))
     gamma, batch, n = float(cfg.get("lr_decay", 1.0)), int(cfg.get("batch_size", 0) or 0), max(1, len(prepared.train))
+    if cfg.get("lr_schedule", "constant") == "linear":
+        if not batch:
+            raise InputError("a linear learning-rate schedule needs a batch_size")
+        total = max(1, int(epochs)) * -(-n // batch)  # the batches of every epoch (the last one shorter)
+        warmup = warmup or int(total * float(cfg.get("warmup_fraction", 0.0)))
 
-    def rate(s: int) -> float:
-        warm = min(1.0, (s + 1) / warmup) if warmup else 1.0
-        return warm * (gamma ** ((s * batch) // n) if gamma != 1.0 and batch else 1.0)
+        def rate(s: int) -> float:
+            if s < warmup:
+                return s / max(1, warmup)
+            return max(0.0, (total - s) / max(1, total - warmup))
+    else:
+        def rate(s: int) -> float:
+            warm = min(1.0, (s + 1) / warmup) if warmup else 1.0
+            return warm * (gamma ** ((s * batch) // n) if gamma != 1.0 and batch else 1.0)
 
     sched = torch.optim.lr_scheduler.LambdaLR(optim, rate)
     return model, optim, sched

@@ -147,3 +147,38 @@ def test_kill_9_then_resume_a_code_to_text_run(setup, tmp_path):
     from test_study import kill_9_and_resume
 
     kill_9_and_resume(tmp_path, lambda store: _study(store, setup, levels=(50.0,), epochs=8), epochs=8, into_second=0.0)
+
+
+def test_the_linear_schedule_is_codexglues():
+    """``lr_schedule=linear``: transformers' get_linear_schedule_with_warmup as CodeXGLUE's
+    code-to-text run.py sets it (warm-up 10 % of all steps), by hand: 3 epochs of
+    ceil(10 / 4) = 3 batches, 9 steps, int(0.9) = 0 warm-up steps, then (9 - s) / 9."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from engine.study import build_training
+
+    class Spec:
+        @staticmethod
+        def build_model(name, cfg, prepared):
+            return torch.nn.Linear(2, 2)
+
+    cfg = {"lr": 1.0, "batch_size": 4, "lr_schedule": "linear", "warmup_fraction": 0.1, "warmup_steps": 0}
+    prepared = SimpleNamespace(train=list(range(10)))
+    _, optim, sched = build_training(Spec, "m", cfg, prepared, torch.device("cpu"), 0, epochs=3)
+    rates = []
+    for _ in range(9):
+        rates.append(optim.param_groups[0]["lr"])
+        optim.step()
+        sched.step()
+    assert rates == pytest.approx([(9 - s) / 9 for s in range(9)])
+    # a warm-up of 3 steps over 30 (epochs=10): 0, 1/3, 2/3, then (30 - s) / 27
+    _, optim, sched = build_training(Spec, "m", {**cfg, "warmup_fraction": 0.1}, prepared, torch.device("cpu"), 0,
+                                     epochs=10)
+    rates = []
+    for _ in range(5):
+        rates.append(optim.param_groups[0]["lr"])
+        optim.step()
+        sched.step()
+    assert rates == pytest.approx([0.0, 1 / 3, 2 / 3, 27 / 27, 26 / 27])

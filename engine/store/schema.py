@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -249,8 +249,18 @@ def _migrate_10(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN slot INTEGER")
 
 
+def _migrate_11(db: sqlite_utils.Database) -> None:
+    """Code-search and code-to-text studies decay their learning rate linearly, as
+    CodeXGLUE's scripts do (engine.study.build_training); those made before trained at a
+    constant rate and say so (``lr_schedule=constant``)."""
+    for row in list(db.query("SELECT id, config FROM studies WHERE task IN ('codesearch', 'codetotext')")):
+        config = json.loads(row["config"] or "{}")
+        config.setdefault("lr_schedule", "constant")
+        db.execute("UPDATE studies SET config = ? WHERE id = ?", [json.dumps(config), row["id"]])
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
-    9: _migrate_9, 10: _migrate_10,
+    9: _migrate_9, 10: _migrate_10, 11: _migrate_11,
 }
