@@ -341,3 +341,20 @@ def test_simian_edge_documents(use_compiled):
         simian_check(table, keys, data)
     for bad in INVALID:
         assert table.simian_ids(b"x\r" + bad) is None
+
+
+@pytest.mark.skipif(not linekeys.compiled, reason="needs the compiled kernel")
+def test_the_kernels_sieve_sets_the_bits_numpy_sets():
+    from engine.clones import _linekeys
+
+    rng = np.random.default_rng(3)
+    for n, words in ((0, 16), (1, 16), (1000, 256), (5000, 1024)):
+        windows = np.unique(rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(3))
+        bits = np.zeros(words, np.uint64)
+        _linekeys.sieve_bits(windows, bits)
+        slots = windows & np.uint64(64 * words - 1)
+        want = np.zeros(words, np.uint64)
+        np.bitwise_or.at(want, (slots >> np.uint64(6)).astype(np.int64), np.uint64(1) << (slots & np.uint64(63)))
+        assert np.array_equal(bits, want)
+    with pytest.raises(ValueError, match="power of two"):
+        _linekeys.sieve_bits(np.zeros(1, np.uint64), np.zeros(3, np.uint64))

@@ -1139,9 +1139,38 @@ done:
     return out;
 }
 
+/* sieve_bits(windows, sieve): sets, in the writable buffer sieve (a power of two of 64-bit
+   words), the bit of each window hash's slot h & (64 * len(sieve) - 1). */
+static PyObject *sieve_bits(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer windows, sieve;
+    if (!PyArg_ParseTuple(args, "y*w*:sieve_bits", &windows, &sieve))
+        return NULL;
+    const size_t nw = (size_t)windows.len / 8, nbits = (size_t)sieve.len * 8;
+    if ((nbits & (nbits - 1)) != 0 || nbits < 64) {
+        PyBuffer_Release(&windows);
+        PyBuffer_Release(&sieve);
+        PyErr_SetString(PyExc_ValueError, "the sieve must be a power of two of 64-bit words");
+        return NULL;
+    }
+    const uint64_t *w = (const uint64_t *)windows.buf, mask = (uint64_t)nbits - 1;
+    uint64_t *bits = (uint64_t *)sieve.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < nw; i++) {
+        const uint64_t slot = w[i] & mask;
+        bits[slot >> 6] |= 1ULL << (slot & 63);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&windows);
+    PyBuffer_Release(&sieve);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"unknown_symbol", unknown_symbol, METH_O,
      "unknown_symbol(key) -> int\n\nThe number lookup_simian gives a line whose key is not in the table."},
+    {"sieve_bits", sieve_bits, METH_VARARGS,
+     "sieve_bits(windows, sieve) -> None\n\nSets the bit of each window hash's slot in sieve."},
     {"window_hits", window_hits, METH_VARARGS,
      "window_hits(ids, k, windows, sieve, directory) -> starts\n\nThe starts of the windows of k known ids whose hash is in windows."},
     {NULL, NULL, 0, NULL},

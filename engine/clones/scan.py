@@ -50,10 +50,12 @@ def index_outputs(store: Store, scan: dict) -> OutputIndex:
 _WORKER: dict = {}
 
 
-def _init_worker(spec: dict, index_dir: str, corpus: Corpus | None = None) -> None:
-    """Load what a filter worker needs (``corpus``: the one already open in this process)."""
+def _init_worker(spec: dict, index_dir: str, corpus: Corpus | None = None, index: OutputIndex | None = None) -> None:
+    """Load what a filter worker needs (``corpus``, ``index``: those already in this
+    process, so a scan that filters in its own process neither reopens nor rereads them)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    table, windows, k, case_sensitive, rules = load_filter_index(Path(index_dir))
+    table, windows, k, case_sensitive, rules = (load_filter_index(Path(index_dir)) if index is None
+                                                else index.filter_index())
     _WORKER.update(corpus=corpus or Corpus.from_spec(spec), table=table, windows=windows, k=k, cs=case_sensitive,
                    rules=rules)
 
@@ -143,7 +145,7 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     workers = max(1, min(int(scan["workers"] or 1), len(pending)))
     try:
         if workers == 1:
-            _init_worker(corpus.spec, str(work / "index"), corpus)
+            _init_worker(corpus.spec, str(work / "index"), corpus, index)
             try:
                 for i in pending:
                     finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
