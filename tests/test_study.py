@@ -334,7 +334,8 @@ def test_a_study_on_three_slots_equals_one_run_after_another(dataset, tmp_path):
 
     one = Store(tmp_path / "one.db")
     sid_one = _study(one, dataset, levels=(0.0, 50.0, 100.0))
-    assert run_worker(one, idle_exit_s=0.1) == 3
+    proc = _worker(one.path)  # in a fresh process too: torch's threads as the slots' processes have them
+    assert proc.wait(timeout=240) == 0, proc.stderr.read()
     three = Store(tmp_path / "three.db")
     sid_three = _study(three, dataset, levels=(0.0, 50.0, 100.0))
     assert run_worker(three, idle_exit_s=0.1, slots=3) == 3
@@ -355,7 +356,8 @@ def test_kill_9_of_a_worker_with_slots_resumes_every_run_exactly(dataset, tmp_pa
 
     straight = Store(tmp_path / "straight.db")
     sid_a = _study(straight, dataset, levels=(0.0, 100.0), epochs=3, model="transformer")
-    assert run_worker(straight, idle_exit_s=0.1) == 2
+    proc = _worker(straight.path)  # a fresh process, as the slots' are (torch's threads as theirs)
+    assert proc.wait(timeout=240) == 0, proc.stderr.read()
     killed = Store(tmp_path / "killed.db")
     sid_b = _study(killed, dataset, levels=(0.0, 100.0), epochs=3, model="transformer")
     command, env = child_python("engine.jobs", "--db", str(killed.path), "--slots", "2", "--idle-exit", "0.2")
