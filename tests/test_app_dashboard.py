@@ -335,9 +335,15 @@ def test_cancel_resume_and_the_worker_key(db, in_app):
 def test_delete_asks_first_and_refuses_a_running_item(db, in_app):
     async def confirm(pilot, key: str) -> None:
         """d, then ``key`` once the question is on the screen (a key pressed before it
-        shows would reach the dashboard)."""
+        shows would reach the dashboard); the question and its keys are readable (the box
+        once showed empty: no width)."""
         await pilot.press("d")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), within=5)
+        await settle(pilot)
+        question = pilot.app.screen.query_one("#question")
+        assert question.size.width * question.size.height >= len(pilot.app.screen.question)  # wrapped, whole
+        shown = pilot.app.export_screenshot().replace("&#160;", " ")
+        assert "y / enter: yes" in shown and pilot.app.screen.question.split()[0] in shown
         await pilot.press(key)
 
     async def body(app, pilot, screen):

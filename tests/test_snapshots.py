@@ -73,3 +73,10 @@ def test_viewer(snap_compare, filled, size):
     db, ids = filled
     # enter on the top snippet by train: the license header
     assert _shot(snap_compare, db, size, lambda app: app.open_scan(ids["scan"]), keys=("enter",))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_delete_question(snap_compare, filled, size):
+    """The delete question over the dashboard: its text and keys in a box that fits them."""
+    db, _ = filled
+    assert _shot(snap_compare, db, size, keys=("j", "j", "d"))  # the language model: done, deletable
