@@ -98,29 +98,31 @@ def _log_line(console: Console, job: dict, said: dict) -> None:
 def run_foreground(store: Store, job_ids: list[int], console: Console | None = None) -> int:
     """Run the given jobs in this process (a worker thread), following them as they go.
 
-    If a detached worker already holds the database, the jobs are left to it and followed.
-    Ctrl-C cancels the jobs at their next check.
+    If a detached worker already holds the database, the jobs still run here, beside it
+    (:func:`engine.jobs.run_here`), not behind whatever it is busy with; one it claimed
+    first is followed there. Ctrl-C cancels the jobs, whichever process runs them.
     """
-    from engine.jobs import run_worker
+    from engine.jobs import run_here, run_worker
 
     outcome: dict[str, int] = {}
 
     def work() -> None:
-        outcome["ran"] = run_worker(type(store)(store.path), only=set(job_ids))
+        mine = type(store)(store.path)
+        ran = run_worker(mine, only=set(job_ids))
+        if ran == -1:  # another worker holds the database
+            ran = run_here(mine, job_ids)
+        outcome["ran"] = ran
 
     thread = threading.Thread(target=work, name="byrote-foreground", daemon=True)
     thread.start()
-    time.sleep(0.2)
     try:
-        if not thread.is_alive() and outcome.get("ran") == -1:
-            return follow(store, job_ids, console)
         code = follow(store, job_ids, console, worker=thread)
+        thread.join()
+        if any(store.job(j)["state"] not in FINAL for j in job_ids):  # run by the other worker
+            code = follow(store, job_ids, console)
     except KeyboardInterrupt:
         for job_id in job_ids:
             store.request_cancel(job_id)
         thread.join()
         raise
-    thread.join()
-    if outcome.get("ran") == -1:
-        return follow(store, job_ids, console)
     return code

@@ -246,6 +246,19 @@ def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = N
     return ran
 
 
+def run_here(store: Store, job_ids: list[int]) -> int:
+    """Run these jobs in this process, one after another, beside the worker that holds the
+    database (``--foreground`` while a detached worker is busy with others): each is claimed
+    here first (a job that worker claimed already stays with it); the number run."""
+    ran = 0
+    for job_id in job_ids:
+        job = store.claim_job(job_id, os.getpid())
+        if job is not None:
+            run_job(store, job)
+            ran += 1
+    return ran
+
+
 def run_claimed(store: Store, job_id: int, parent: int | None) -> int:
     """A slot's process (:mod:`engine.slots`): run the job its worker ``parent`` claimed, and
     end with that worker if it dies first."""

@@ -80,7 +80,7 @@ def test_orphaned_job_is_resumed(store):
 
 def test_a_job_whose_worker_keeps_dying_is_failed(store):
     j = store.add_job("test_count", {})
-    for pid in (1, 2, 3):
+    for pid in (4_194_401, 4_194_402, 4_194_403):  # above Linux's largest pid: no such process
         store.claim_next_job(pid=pid)  # the worker dies holding it ...
         store.requeue_orphans()  # ... and the next one finds it orphaned
     job = store.job(j)
@@ -153,3 +153,58 @@ def test_the_detached_worker_runs_no_module_of_the_working_directory(tmp_path, m
     _, status = os.waitpid(pid, 0)  # idle: it ends after a few seconds
     assert not marker.exists(), marker.read_text()
     assert os.waitstatus_to_exitcode(status) == 0, (store.files / "worker.log").read_text()
+
+
+def test_a_running_job_whose_process_lives_is_no_orphan(store):
+    """A job that ``--foreground`` runs beside a detached worker is not requeued by the
+    next worker to start; one whose process is gone, or a zombie, is."""
+    import subprocess
+    import sys
+
+    alive, dead = store.add_job("test_count", {}), store.add_job("test_count", {})
+    store.claim_job(alive, os.getpid())
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    time.sleep(0.5)  # exited, not reaped yet: a zombie
+    store.claim_job(dead, proc.pid)
+    assert store.requeue_orphans() == [dead]
+    proc.wait()
+    assert store.job(alive)["state"] == "running" and store.job(dead)["state"] == "queued"
+
+
+def test_foreground_runs_beside_a_busy_worker_and_ctrl_c_cancels(store, monkeypatch):
+    """``--foreground`` while another worker holds the database (busy with a long job):
+    the asked job runs here at once instead of queuing behind it; and Ctrl-C while
+    following cancels the jobs instead of leaving them queued or running."""
+    import cli.follow as follow_module
+    from cli.follow import run_foreground
+
+    other = jobs.WorkerLock(store)  # another worker holds the database (its job spins)
+    assert other.acquire()
+    busy = store.add_job("test_spin", {})
+    store.claim_job(busy, os.getpid())
+    try:
+        job = store.add_job("test_count", {})
+        codes = []
+        runner = threading.Thread(target=lambda: codes.append(run_foreground(type(store)(store.path), [job])),
+                                  daemon=True)  # a store of its own: SQLite connections stay in their thread
+        runner.start()
+        runner.join(timeout=30)  # before, it waited for the busy worker: for ever here
+        if runner.is_alive():
+            store.request_cancel(job)  # let the follower end
+        assert codes == [0] and store.job(job)["state"] == "done"
+        assert store.job(busy)["state"] == "running"  # the other worker's job, untouched
+
+        spin = store.add_job("test_spin", {})
+        calls = []
+
+        def interrupted(*args, **kwargs):
+            calls.append(args)
+            time.sleep(0.5)  # the job has started here
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(follow_module, "follow", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_foreground(store, [spin])
+        assert store.job(spin)["state"] == "cancelled" and calls
+    finally:
+        other.release()

@@ -5,6 +5,7 @@ again (or failed after :data:`MAX_ATTEMPTS`)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any, Iterable
 
@@ -13,6 +14,25 @@ ACTIVE = ("queued", "running")
 # what a job works for: a study (its runs), an LM training, a sampling (an output set),
 # a scan, or the demo's chain of stages (one per database, item id 1)
 ITEM_KINDS = ("study", "lm", "sampling", "scan", "demo")
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{int(pid)}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 class QueueMixin:
@@ -113,11 +133,13 @@ class QueueMixin:
 
     def requeue_orphans(self, max_attempts: int = MAX_ATTEMPTS) -> list[int]:
         """Jobs left 'running' by a worker that is gone go back to the queue to resume;
-        one whose worker died ``max_attempts`` times (killed for memory, say) fails instead."""
+        one whose worker died ``max_attempts`` times (killed for memory, say) fails instead.
+        A job whose process still lives (``--foreground`` beside a detached worker) is not
+        an orphan."""
         with self._write():
-            rows = self.db.execute("SELECT id FROM jobs WHERE state = 'running'").fetchall()
-            return [job_id for (job_id,) in rows
-                    if self.requeue_job(job_id, "resuming after a lost worker", max_attempts)]
+            rows = self.db.execute("SELECT id, pid FROM jobs WHERE state = 'running'").fetchall()
+            return [job_id for job_id, pid in rows if not process_alive(pid)
+                    and self.requeue_job(job_id, "resuming after a lost worker", max_attempts)]
 
     def requeue_job(self, job_id: int, message: str, max_attempts: int = MAX_ATTEMPTS) -> bool:
         """A running job whose process is gone goes back to the queue to resume (True), or
