@@ -112,7 +112,10 @@ def _note(base: str, jobs: list[dict], state: str) -> str:
     """An item's detail: its own summary, then the running job's message or the failure."""
     running = _running(jobs)
     if running is not None and running["message"]:
-        return f"{base} · {running['message']}"
+        message = running["message"]
+        if message.split(" · ")[0].split()[-1:] == base.split()[-1:]:  # "50/300 outputs · ...": the count again
+            return message
+        return f"{base} · {message}"
     if state == "failed":
         error = next((j["error"] for j in reversed(jobs) if j["state"] == "failed" and j["error"]), None)
         if error:
@@ -147,12 +150,14 @@ def overview(store: Store, now: float) -> Overview:
             grouped.setdefault(key, []).append(job)
     grouped = {key: current(jobs) for key, jobs in grouped.items()}
     items: list[Item] = []
+    devices = store.run_devices()
     for study in store.studies():
         jobs = grouped.get(("study", study["id"]), [])
         runs = len(study["levels"])
         done = sum(j["state"] == "done" for j in jobs) if jobs else runs
+        device = ",".join(devices.get(study["id"], [])) or study["device"]  # what "auto" became, once known
         items.append(_item("study", study["id"], study["name"] or study["model"], jobs, study["created"], now,
-                           study["device"], f"{done}/{runs} runs done", model=study["model"]))
+                           device, f"{done}/{runs} runs done", model=study["model"]))
     for lm in store.lm_trainings():
         out = lm["out"] or ""
         items.append(_item("lm", lm["id"], Path(out).name or out, grouped.get(("lm", lm["id"]), []), lm["created"],

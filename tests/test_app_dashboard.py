@@ -84,8 +84,15 @@ def test_overview_rows(db):
     assert rows["sampling:1"].done_scan == 1 and rows["sampling:2"].done_scan is None
     assert rows["lm:1"].folder == "/models/tiny-lm" and rows["scan:2"].set_id == 1
     assert rows["study:1"].jobs == [(1, "done"), (2, "running"), (3, "queued")]
+    sampling = store.add_job("sample", {"set_id": 1, "device": "cpu"}, item=("sampling", 1))
+    store.update_job(sampling, state="running", message="2/3 outputs · 40 tokens/s")
+    # the job's message says the count itself: not "3/3 outputs · 2/3 outputs · ..."
+    assert {i.key: i.detail for i in overview(store, NOW).items}["sampling:1"] == "2/3 outputs · 40 tokens/s"
+    store.update_job(sampling, state="done")
     store.update_job(2, slot=3)  # a worker with slots: the device column says which it holds
     assert {i.key: i.device for i in overview(store, NOW).items}["study:1"] == "cpu #3"
+    store.update_run(store.runs(2)[0]["id"], device="cuda:0")  # "auto", once a run has started on a GPU
+    assert {i.key: i.device for i in overview(store, NOW).items}["study:2"] == "cuda:0"
     store.close()
 
 
@@ -275,6 +282,16 @@ def test_enter_opens_what_the_item_is(db, in_app):
             await pilot.press("enter")
             assert notes(app)[-1] == note
         assert len(rec.calls) == 3
+        # a click highlights a row; a second click on it opens it, as enter does
+        screen.table.move_cursor(row=screen.table.get_row_index("lm:1"))
+        await settle(pilot)
+        row = screen.table.get_row_index("study:1")
+        await pilot.click(screen.table, offset=(3, row + 1))  # below the header
+        await settle(pilot)
+        assert len(rec.calls) == 3 and screen.current_key() == "study:1"
+        await pilot.click(screen.table, offset=(3, row + 1))
+        await settle(pilot)
+        assert rec.calls[-1] == ("study", 1) and len(rec.calls) == 4
 
     in_app(db, body)
 

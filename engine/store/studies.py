@@ -39,6 +39,15 @@ class StudiesMixin:
     def runs(self, study_id: int) -> list[dict]:
         return self._rows("SELECT * FROM runs WHERE study_id = ? ORDER BY level, trial, id", [study_id])
 
+    def run_devices(self) -> dict[int, list[str]]:
+        """Each study's devices its runs trained on (``cuda:0``, ``cpu``: what ``auto``
+        became), in one read for the dashboard."""
+        found: dict[int, list[str]] = {}
+        for study_id, device in self.db.execute(
+                "SELECT DISTINCT study_id, device FROM runs WHERE device IS NOT NULL ORDER BY study_id, device"):
+            found.setdefault(study_id, []).append(device)
+        return found
+
     def update_run(self, run_id: int, **fields: Any) -> None:
         with self._write():
             self.db["runs"].update(run_id, fields)

@@ -146,6 +146,10 @@ class DashboardScreen(PolledScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_info()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """A click on the highlighted row opens it, as enter does (and as in the browser)."""
+        self.action_open()
+
     def _show_info(self) -> None:
         item = self.current_item()
         text = "" if item is None else f"{item.kind} {item.id}: {item.name} · {item.state} · {item.detail}"
