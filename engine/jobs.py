@@ -285,6 +285,8 @@ def start_worker(store: Store, slots: int | None = None) -> int | None:
     proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             start_new_session=True, close_fds=True)
     log.close()
+    # reaped when it ends, so that a long-lived starter (the app's w) keeps no zombie
+    threading.Thread(target=proc.wait, name=f"reap-worker-{proc.pid}", daemon=True).start()
     return proc.pid
 
 
