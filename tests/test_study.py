@@ -349,28 +349,30 @@ def test_a_study_on_three_slots_equals_one_run_after_another(dataset, tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_of_a_worker_with_slots_resumes_every_run_exactly(dataset, tmp_path):
-    """A worker training two levels at once in two slots is killed by SIGKILL in their
-    second epoch; its slot processes end with it, and a new worker with slots resumes
-    both to exactly the metrics of an uninterrupted run."""
+    """A worker training two levels at once in two slots is killed by SIGKILL once both
+    have recorded an epoch; its slot processes end with it, and a new worker with slots
+    resumes what was running to exactly the metrics of an uninterrupted run."""
     from engine.jobs import child_python, run_worker
 
+    epochs = 6  # long enough that neither run ends before the kill, on a slow machine too
     straight = Store(tmp_path / "straight.db")
-    sid_a = _study(straight, dataset, levels=(0.0, 100.0), epochs=3, model="transformer")
+    sid_a = _study(straight, dataset, levels=(0.0, 100.0), epochs=epochs, model="transformer")
     proc = _worker(straight.path)  # a fresh process, as the slots' are (torch's threads as theirs)
     assert proc.wait(timeout=240) == 0, proc.stderr.read()
     killed = Store(tmp_path / "killed.db")
-    sid_b = _study(killed, dataset, levels=(0.0, 100.0), epochs=3, model="transformer")
+    sid_b = _study(killed, dataset, levels=(0.0, 100.0), epochs=epochs, model="transformer")
     command, env = child_python("engine.jobs", "--db", str(killed.path), "--slots", "2", "--idle-exit", "0.2")
     proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while time.time() < deadline and min(r["epochs_done"] for r in killed.runs(sid_b)) < 1:
         time.sleep(0.05)
-    time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)  # the worker only: its slots must end by themselves
     proc.wait()
-    assert all(j["state"] == "running" for j in killed.jobs_of("study", sid_b))
-    assert run_worker(killed, idle_exit_s=0.1, slots=2) == 2
+    running = [j["id"] for j in killed.jobs_of("study", sid_b) if j["state"] == "running"]
+    assert running  # killed mid-way, not after
+    assert run_worker(killed, idle_exit_s=0.1, slots=2) == len(running)
     jobs = killed.jobs_of("study", sid_b)
-    assert all(j["state"] == "done" and j["attempts"] == 2 for j in jobs), [j["error"] for j in jobs]
+    assert all(j["state"] == "done" for j in jobs), [j["error"] for j in jobs]
+    assert all(j["attempts"] == 2 for j in jobs if j["id"] in running)
     assert _all_metrics(straight, sid_a) == _all_metrics(killed, sid_b)
