@@ -336,3 +336,24 @@ def test_deep_json_is_refused_before_parsing_even_with_a_raised_recursion_limit(
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines() == ["nested deeper than 512 levels"] * 2
+
+
+def test_every_preset_value_lies_in_its_bounds():
+    """The ranges of --set (engine.presets.BOUNDS) cover every numeric setting of every
+    shipped preset, and hold each preset's own value."""
+    from importlib import resources
+
+    from engine.presets import BOUNDS
+
+    checked = 0
+    for path in sorted(resources.files("assets").joinpath("presets").iterdir(), key=lambda p: p.name):
+        if not path.name.endswith(".json"):
+            continue
+        for preset, cfg in json.loads(path.read_text()).items():
+            for key, value in cfg.items() if isinstance(cfg, dict) else ():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    assert key in BOUNDS, (path.name, key)
+                    low, high = BOUNDS[key]
+                    assert low <= value <= high, (path.name, preset, key, value)
+                    checked += 1
+    assert checked > 100
