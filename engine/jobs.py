@@ -278,16 +278,23 @@ def start_worker(store: Store, slots: int | None = None) -> int | None:
     pid. ``slots``: jobs at once (default :func:`engine.slots.default_slots`)."""
     if worker_alive(store):
         return None
-    store.files.mkdir(parents=True, exist_ok=True)
-    log = open(store.files / "worker.log", "ab")
     extra = [] if slots is None else ["--slots", str(slots)]
-    command, env = child_python("engine.jobs", "--db", str(store.path), *extra)
-    proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            start_new_session=True, close_fds=True)
-    log.close()
+    proc = spawn_python(store, "--db", str(store.path), *extra, new_session=True)
     # reaped when it ends, so that a long-lived starter (the app's w) keeps no zombie
     threading.Thread(target=proc.wait, name=f"reap-worker-{proc.pid}", daemon=True).start()
     return proc.pid
+
+
+def spawn_python(store: Store, *args: str, env: dict[str, str] | None = None,
+                 new_session: bool = False) -> subprocess.Popen:
+    """``python -P -m engine.jobs ARGS`` (:func:`~engine.runtime.child_python`), its output
+    appended to the worker's log: the detached worker, and a worker's slot processes
+    (``env``: what to add to its environment)."""
+    command, child_env = child_python("engine.jobs", *args)
+    store.files.mkdir(parents=True, exist_ok=True)
+    with open(store.files / "worker.log", "ab") as log:
+        return subprocess.Popen(command, env={**child_env, **(env or {})}, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=log, start_new_session=new_session, close_fds=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import subprocess
 import time
 from typing import Callable
 
-from engine.runtime import child_python, cuda_device_count
+from engine.runtime import cuda_device_count
 from engine.store import Store
 
 WHOLE_MACHINE = frozenset({"scan", "demo"})
@@ -89,10 +89,7 @@ def run_slots(store: Store, slots: int, idle_exit_s: float, only: set[int] | Non
 def _start(store: Store, job: dict, slot: int, gpus: list[str]) -> subprocess.Popen:
     """The child that runs ``job`` in ``slot``, on GPU ``gpus[slot]`` when there are GPUs;
     its output goes to the worker's log."""
-    command, env = child_python("engine.jobs", "--db", str(store.path), "--job", str(job["id"]),
-                                "--parent", str(os.getpid()))
-    if gpus:
-        env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-    store.files.mkdir(parents=True, exist_ok=True)
-    with open(store.files / "worker.log", "ab") as log:
-        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True)
+    from engine.jobs import spawn_python
+
+    return spawn_python(store, "--db", str(store.path), "--job", str(job["id"]), "--parent", str(os.getpid()),
+                        env={"CUDA_VISIBLE_DEVICES": gpus[slot % len(gpus)]} if gpus else None)

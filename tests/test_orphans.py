@@ -11,6 +11,8 @@ import time
 import pytest
 from conftest import REPO
 
+from engine.store.queue import process_alive
+
 # the middle process starts a helper that calls die_with_parent (with the Linux signal
 # left out when asked: the watching thread alone), prints its pid, and sleeps
 MIDDLE = """
@@ -32,11 +34,7 @@ time.sleep(60)
 def _gone(pid: int, within: float) -> bool:
     end = time.time() + within
     while time.time() < end:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except OSError:
+        if not process_alive(pid):  # gone, or a zombie
             return True
         time.sleep(0.05)
     return False

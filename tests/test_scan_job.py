@@ -17,6 +17,7 @@ from conftest import REPO
 from test_scan_exact import reference
 
 from engine.errors import JobCancelled
+from engine.store.queue import process_alive
 from engine.formats.outputs_dir import write_output_dir
 from cli.main import main
 
@@ -464,13 +465,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_the_scan_pool_dies_with_its_worker(tmp_path):
     """A worker killed by SIGKILL mid-scan leaves no pool process behind: each watches its
@@ -499,9 +493,9 @@ def test_the_scan_pool_dies_with_its_worker(tmp_path):
         proc.kill()
         proc.wait()
         end = time.time() + 5
-        while time.time() < end and any(map(_alive, pool)):
+        while time.time() < end and any(map(process_alive, pool)):
             time.sleep(0.1)
-        left = [pid for pid in pool if _alive(pid)]
+        left = [pid for pid in pool if process_alive(pid)]
         assert not left, f"pool processes outlived their worker by 5 s: {left}"
     finally:
         if proc.poll() is None:

@@ -88,7 +88,9 @@ class ByroteApp(App):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
             if signum is not None:
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                # NotImplementedError: a loop without signal handlers (Windows); RuntimeError,
+                # ValueError: an app run outside the main thread (tests): the default stays
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(signum, partial(self.exit, return_code=128 + int(signum)))
 
     def open_study(self, study_id: int) -> None:
