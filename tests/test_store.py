@@ -370,3 +370,35 @@ def test_opening_a_store_imports_no_pandas(tmp_path):
                           text=True, cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["False True", "(1, 1)"]
+
+
+def test_the_text_index_follows_saved_replaced_and_deleted_results(tmp_path):
+    """The store writes the trigram index itself, a scan at a time (migration 12 dropped
+    the triggers): saving, saving again over a scan, and deleting a scan leave the index
+    exactly in step with the table (FTS5's integrity check against its content)."""
+    import sqlite3
+
+    s = Store(tmp_path / "t.db")
+    if not s.has_text_index:
+        pytest.skip("this SQLite has no FTS5 trigram tokenizer")
+    assert not [r for r in s.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()]
+    first, second = s.add_scan(set_id=1), s.add_scan(set_id=1)
+
+    def save(scan_id, texts):
+        s.save_scan_results(scan_id, [(f"f{i}", 6, 1, 1, t) for i, t in enumerate(texts)], [], [])
+
+    def found(scan_id, text):
+        return sorted(s.snippet(scan_id, r["fingerprint"])["text"]
+                      for r in s.snippet_page(s.snippet_filter(scan_id, text=text)))
+
+    save(first, ["alpha = 1\nbeta = 2", "gamma = 3"])
+    save(second, ["alpha = 10", None])
+    assert found(first, "alpha") == ["alpha = 1\nbeta = 2"] and found(second, "alpha") == ["alpha = 10"]
+    save(first, ["delta = 4"])  # a rerun replaces the scan's results
+    assert found(first, "alpha") == [] and found(first, "delta") == ["delta = 4"]
+    s.delete_scan(second)
+    assert found(second, "alpha") == []
+    s.db.execute("INSERT INTO snippet_text(snippet_text, rank) VALUES ('integrity-check', 1)")
+    s.db.execute("DELETE FROM snippets WHERE scan_id = ?", [first])  # behind the store's back: out of step
+    with pytest.raises(sqlite3.DatabaseError):
+        s.db.execute("INSERT INTO snippet_text(snippet_text, rank) VALUES ('integrity-check', 1)")

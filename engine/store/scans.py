@@ -43,8 +43,8 @@ class ScansMixin:
     def delete_scan(self, scan_id: int) -> None:
         """Remove a scan with its shards, results and jobs (not its files)."""
         with self._write():
-            for table in ("snippets", "snippet_outputs", "snippet_matches", "scan_shards"):
-                self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+            self._clear_results(scan_id)
+            self.db.execute("DELETE FROM scan_shards WHERE scan_id = ?", [scan_id])
             self.db.execute("DELETE FROM jobs WHERE item_kind = 'scan' AND item_id = ?", [scan_id])
             self.db.execute("DELETE FROM scans WHERE id = ?", [scan_id])
 
@@ -89,13 +89,13 @@ class ScansMixin:
         if "stats" in scan_fields:
             scan_fields["stats"] = json.dumps(scan_fields["stats"])
         with self._write():
-            for table in ("snippets", "snippet_outputs", "snippet_matches"):
-                self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+            self._clear_results(scan_id)
             self.db.conn.executemany(
                 "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text, first_line) "
                 f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
                 ((scan_id, *row) for row in snippets),
             )
+            self._text_index(scan_id, add=True)
             self.db.conn.executemany(
                 "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) VALUES (?, ?, ?, ?, ?)",
                 ((scan_id, *row) for row in output_locations),
@@ -107,6 +107,24 @@ class ScansMixin:
             )
             if scan_fields:
                 self.db["scans"].update(scan_id, scan_fields)
+
+    def _clear_results(self, scan_id: int) -> None:
+        """A scan's snippets, their places and their texts' index entries, removed (inside
+        a write)."""
+        self._text_index(scan_id, add=False)
+        for table in ("snippets", "snippet_outputs", "snippet_matches"):
+            self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+
+    def _text_index(self, scan_id: int, add: bool) -> None:
+        """Add a scan's snippet texts to the trigram index, or take them out (before the
+        rows go), in one statement in rowid order: the store is the index's only writer
+        (schema migration 12 says why there is no trigger)."""
+        if not self.has_text_index:
+            return
+        command = "" if add else "'delete', "
+        target = "snippet_text(rowid, text)" if add else "snippet_text(snippet_text, rowid, text)"
+        self.db.execute(f"INSERT INTO {target} SELECT {command}rowid, text FROM snippets WHERE scan_id = ? "
+                        "ORDER BY rowid", [scan_id])
 
     def snippet_count(self, scan_id: int) -> int:
         return self.db.execute("SELECT COUNT(*) FROM snippets WHERE scan_id = ?", [scan_id]).fetchone()[0]
