@@ -132,6 +132,20 @@ def test_random_cases_with_copied_documents_and_passages_equal_the_definition(se
     assert scanned(outputs, documents, k) == reference(outputs, documents, k)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_random_cases_in_tiny_batches_equal_the_definition(seed, monkeypatch):
+    """The intervals examined a few places at a time, and the regions hashed a few lines
+    at a time, give the same blocks."""
+    from engine.clones import blocks, memorized
+
+    monkeypatch.setattr(blocks, "INTERVAL_BATCH", 3)
+    monkeypatch.setattr(memorized, "BATCH_LINES", 5)
+    rng = random.Random(2000 + seed)
+    outputs, documents = random_case(rng)
+    k = rng.choice([3, 4, 6])
+    assert scanned(outputs, documents, k) == reference(outputs, documents, k)
+
+
 def test_a_copied_document_is_a_block_even_when_every_output_place_lies_in_a_longer_one():
     """The document's two copies are the only places whose neighbours (its edges) are
     their own: the block is reported for them, and memorized through the outputs."""

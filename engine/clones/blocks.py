@@ -5,6 +5,7 @@ that can hold one (:func:`suffix_array`, :func:`lcp_array`).
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -163,30 +164,84 @@ def find_blocks(
     in_corpus = np.concatenate(([0], np.cumsum(in_sa >= n_outputs)))
     snippets: list[Snippet] = []
     wanted: Wanted = {}
-    for n, (length, lb, rb) in enumerate(intervals(lcp, k)):
-        if n % 1000 == 0:
-            check()
-        if in_outputs[rb + 1] == in_outputs[lb] or in_corpus[rb + 1] == in_corpus[lb]:
-            continue
+    table = _PieceTable(
+        piece_of, starts, sizes, weight_of, whole_of, n_outputs,
+        output_id=np.array([index.outputs[o][0] for o, _, _ in stretches], np.int64),
+        line_at=np.cumsum([0] + [b - a for _, a, b in stretches[:-1]]).astype(np.int64),
+        line_numbers=np.concatenate([index.outputs[o][2][a:b] for o, a, b in stretches]).astype(np.int64),
+    )
+    for length, lb, rb in _reported(lcp, sa, dense, in_outputs, in_corpus, table, k, check):
         places = sa[lb:rb + 1]
-        right_unique = (lcp[lb:rb + 1] <= length) & (lcp[lb + 1:rb + 2] <= length)
-        before = np.where(places > 0, dense[np.maximum(places - 1, 0)], -1 - np.arange(len(places)))
-        _, inverse, counts = np.unique(before, return_inverse=True, return_counts=True)
-        witness = right_unique & (counts[inverse] == 1)
         piece = piece_of[places]
+        snippets.append(_snippet(index, table, piece, places - starts[piece], text[places[0]:places[0] + length],
+                                 distinct, length, output_text, fingerprint, wanted))
+    return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
+
+
+@dataclass
+class _PieceTable:
+    """Per text position, the piece it lies in (-1: a neighbour or a separator); per
+    piece, where its core starts, its size, how many places it stands for and whether it
+    is a whole document; per output stretch, its output and its lines' numbers."""
+    piece_of: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    weight_of: np.ndarray
+    whole_of: np.ndarray
+    n_outputs: int            # pieces 0..n_outputs-1 are output stretches, the rest distinct regions
+    output_id: np.ndarray     # per output stretch: its output
+    line_at: np.ndarray       # per output stretch: where its lines' numbers start in line_numbers
+    line_numbers: np.ndarray  # the output line numbers of the stretches' lines, stretch after stretch
+
+
+INTERVAL_BATCH = 1 << 20  # places examined at once: bounds the memory of :func:`_reported`
+
+
+def _reported(lcp, sa, dense, in_outputs, in_corpus, table: _PieceTable, k: int,
+              check: Callable[[], None]) -> Iterable[tuple[int, int, int]]:
+    """The lcp-intervals ``(length, lb, rb)`` of the memorized blocks, in the order of
+    :func:`intervals`: those with a place in the outputs and one in the corpus, and a
+    *witness* place (:func:`find_blocks`, rule 10): its right neighbour differs from every
+    other place's (``lcp`` on both sides at most ``length``), its left neighbour too (its
+    symbol unique among the interval's), and it stands for one place or is a whole
+    document. The places of a batch of intervals are examined together, in array
+    operations."""
+    found = np.fromiter(itertools.chain.from_iterable(intervals(lcp, k)), np.int64).reshape(-1, 3)
+    check()
+    length, lb, rb = found[:, 0], found[:, 1], found[:, 2]
+    both = (in_outputs[rb + 1] != in_outputs[lb]) & (in_corpus[rb + 1] != in_corpus[lb])
+    length, lb, rb = length[both], lb[both], rb[both]
+    width = rb - lb + 1
+    ends = np.cumsum(width)
+    first = 0
+    while first < len(lb):
+        last = max(int(np.searchsorted(ends, ends[first] - width[first] + INTERVAL_BATCH, side="right")), first + 1)
+        check()
+        w = width[first:last]
+        owner = np.repeat(np.arange(last - first), w)
+        starts = np.cumsum(w) - w
+        at = np.arange(int(w.sum())) - np.repeat(starts, w) + np.repeat(lb[first:last], w)  # suffix array rows
+        places, size = sa[at], length[first:last][owner]
+        witness = (lcp[at] <= size) & (lcp[at + 1] <= size)
+        before = np.where(places > 0, dense[np.maximum(places - 1, 0)], -1 - np.arange(len(places)))
+        order = np.lexsort((before, owner))
+        same = (owner[order][1:] == owner[order][:-1]) & (before[order][1:] == before[order][:-1])
+        shared = np.zeros(len(order), bool)
+        shared[1:] |= same
+        shared[:-1] |= same
+        witness[order[shared]] = False
+        piece = table.piece_of[places]
         # no place starts on a neighbour: that neighbour's line would then be in a window
         # the outputs and the corpus share, hence in the stretch or region itself
         assert (piece >= 0).all()
         # a place that stands for several regions shares both neighbours with its copies,
         # unless it is a whole document (each copy's edges are its own)
-        whole = whole_of[piece] & (places == starts[piece]) & (sizes[piece] == length)
-        witness &= (weight_of[piece] == 1) | whole
-        if not witness.any():
-            continue
-        snip = _snippet(index, pieces, piece, places - starts[piece], text[places[0]:places[0] + length],
-                        n_outputs, weight_of, distinct, length, output_text, fingerprint, wanted)
-        snippets.append(snip)
-    return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
+        whole = table.whole_of[piece] & (places == table.starts[piece]) & (table.sizes[piece] == size)
+        witness &= (table.weight_of[piece] == 1) | whole
+        reported = np.logical_or.reduceat(witness, starts) if len(starts) else np.zeros(0, bool)
+        for i in np.flatnonzero(reported).tolist():
+            yield int(length[first + i]), int(lb[first + i]), int(rb[first + i])
+        first = last
 
 
 @dataclass
@@ -217,26 +272,25 @@ def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[
     return found
 
 
-def _snippet(index, pieces, piece, offsets, keys, n_outputs, weight_of, distinct, length, output_text,
-             fingerprint, wanted) -> Snippet:
-    """The snippet of a block (``keys``: its lines' ids); its first corpus places (in corpus
-    order) go to ``wanted``."""
-    outputs, corpus = [], []
-    for p, q in zip(piece.tolist(), offsets.tolist()):
-        ref, first, _ = pieces[p]
-        if p < n_outputs:
-            output_id, _, numbers = index.outputs[ref]
-            outputs.append((output_id, int(numbers[first + q]), int(numbers[first + q + length - 1])))
-        else:
-            corpus.extend((g, q) for g in distinct.first[ref])
+def _snippet(index, table: _PieceTable, piece, offsets, keys, distinct, length, output_text, fingerprint,
+             wanted) -> Snippet:
+    """The snippet of a block (``keys``: its lines' ids) at its places (``piece``, and
+    the ``offsets`` of the places in them); its first corpus places (in corpus order) go
+    to ``wanted``."""
+    in_outputs = piece < table.n_outputs
+    out, q = piece[in_outputs], offsets[in_outputs]
+    at = table.line_at[out] + q
+    ids, first, last = table.output_id[out], table.line_numbers[at], table.line_numbers[at + length - 1]
+    order = np.lexsort((last, first, ids))
     snip = Snippet(fingerprint([index.keys[v] for v in keys.tolist()]), length)
-    snip.extract = len(outputs)
-    snip.train = int(sum(weight_of[p] for p in piece.tolist() if p >= n_outputs))
-    snip.outputs = sorted(outputs)
+    snip.outputs = list(zip(ids[order].tolist(), first[order].tolist(), last[order].tolist()))
+    snip.extract = len(snip.outputs)
+    regions, q = piece[~in_outputs] - table.n_outputs, offsets[~in_outputs]
+    snip.train = int(table.weight_of[regions + table.n_outputs].sum())
     output_id, lo, hi = snip.outputs[0]
     lines = output_text(output_id).split("\n")[lo - 1:hi]
     snip.text = "\n".join(line.removesuffix("\r") for line in lines)
+    corpus = [(g, q) for u, q in zip(regions.tolist(), q.tolist()) for g in distinct.first[u]]
     for g, q in sorted(corpus)[:MAX_SAMPLES]:
         wanted.setdefault(g, []).append((q + length - 1, length, snip))
     return snip
-

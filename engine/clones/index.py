@@ -33,6 +33,18 @@ def window_hashes(ids: np.ndarray, k: int, starts: np.ndarray | None = None) -> 
     return h
 
 
+def window_hashes_of(arrays: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(hashes, array, start)``: :func:`window_hashes` of every window inside each of
+    ``arrays`` (none spans two), with the array it lies in and where it starts there."""
+    sizes = np.array([len(a) for a in arrays], np.int64)
+    if len(arrays) == 0 or sizes.sum() == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    counts = np.maximum(sizes - k + 1, 0)
+    owner = np.repeat(np.arange(len(arrays)), counts)
+    start = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return window_hashes(np.concatenate(arrays), k, (np.cumsum(sizes) - sizes)[owner] + start), owner, start
+
+
 def lookup(values: np.ndarray, sorted_set: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(at, found)``: where each value would sit in ``sorted_set`` (a sorted unique
     uint64 array), and whether it is there."""

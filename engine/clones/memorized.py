@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.clones.automaton import Finished, Matcher, SuffixAutomaton
 from engine.clones.filter import CONTEXT, Region
-from engine.clones.index import OutputIndex, covered, lookup, member, runs, window_hashes
+from engine.clones.index import OutputIndex, covered, lookup, member, runs, window_hashes, window_hashes_of
 
 
 @dataclass(slots=True)
@@ -71,6 +71,7 @@ class Found:
         return self.snippets
 
 
+BATCH_LINES = 1 << 20  # region lines hashed at once in output_stretches
 GROUP_LINES = 250_000  # output lines per automaton: bounds the matching's memory
 
 
@@ -94,18 +95,36 @@ def output_stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]]
     k = index.k
     windows = index.window_set()
     seen = np.zeros(len(windows), bool)
+    batch: list[np.ndarray] = []
+
+    def mark() -> None:
+        at, found = lookup(window_hashes_of(batch, k)[0], windows)
+        seen[at[found]] = True
+        batch.clear()
+
+    size = 0
     for g, region in enumerate(regions()):
         if g % 1000 == 0:
             check()
         if len(region.ids) >= k:
-            at, found = lookup(window_hashes(region.ids, k), windows)
-            seen[at[found]] = True
+            batch.append(np.asarray(region.ids, np.int64))
+            size += len(region.ids)
+            if size >= BATCH_LINES:
+                mark()
+                size = 0
+    if batch:
+        mark()
     in_corpus = windows[seen]
+    whole = [ids if len(ids) >= k else ids[:0] for _, ids, _ in index.outputs]
+    hashes, owner, start = window_hashes_of(whole, k)
+    hits = member(hashes, in_corpus)
+    # the outputs end to end, each followed by one gap position that no window covers
+    offsets = np.cumsum([0] + [len(ids) + 1 for ids in whole])
+    mask = covered(offsets[owner[hits]] + start[hits], k, int(offsets[-1]))
     stretches = []
-    for o, (_, ids, _) in enumerate(index.outputs):
-        if len(ids) >= k:
-            hits = np.flatnonzero(member(window_hashes(ids, k), in_corpus))
-            stretches.extend((o, a, b) for a, b in runs(covered(hits, k, len(ids))))
+    for a, b in runs(mask):
+        o = int(np.searchsorted(offsets, a, side="right")) - 1
+        stretches.append((o, a - int(offsets[o]), b - int(offsets[o])))
     return stretches
 
 

@@ -432,14 +432,23 @@ def _signed64(x: int) -> int:
     return x - (1 << 64) if x >= 1 << 63 else x
 
 
+_LINE_HASHES: dict[bytes, int] = {}
+
+
 def line_hash(key: bytes) -> int:
     """A line's hash (fingerprint step 3): ``L = 0; L = 31*L + token_hash(t)`` over its
     tokens, in signed 64-bit arithmetic that wraps (a negative token hash is added as
     the negative number it is)."""
+    h = _LINE_HASHES.get(key)
+    if h is not None:
+        return h
     h = 0
     for t in key_tokens(key):
         h = (31 * h + token_hash(t)) & _M64
-    return _signed64(h)
+    h = _signed64(h)
+    if len(_LINE_HASHES) < 1 << 20:  # the lines of nested and repeated blocks recur
+        _LINE_HASHES[key] = h
+    return h
 
 
 def fingerprint(keys: Sequence[bytes], threshold: int = 6) -> str:
