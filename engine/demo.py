@@ -131,7 +131,7 @@ def queue_sampling(store: Store, s: dict) -> tuple[int, int | None, str]:
     if not lm_trained(model):
         raise InputError("holds no trained language model (its training failed or was cancelled)", model)
     return enqueue_sampling(store, sampling_identity(model, s), s["lm_outputs"], device=s["device"],
-                            name=f"demo: {s['lm_preset']} GPT-2, top-k {LM_TOP_K}")
+                            name=f"{s['lm_preset']} GPT-2, top-k {LM_TOP_K} · demo")
 
 
 def queue_scan(store: Store, s: dict) -> tuple[int, int, str]:
@@ -154,9 +154,9 @@ def _study_plans(s: dict) -> list[dict]:
     """What differs between the two studies (create_study's arguments, less the data)."""
     return [
         dict(task="varmisuse", model=s["model"], epochs=s["epochs"], overrides=s["vm_overrides"],
-             name=f"demo: {s['model']} on the standard library"),
+             name=f"{s['model']} on the standard library · demo"),
         dict(task="methodname", model="code2vec", epochs=s["mn_epochs"], overrides=s["mn_overrides"],
-             name=f"demo: code2vec on the standard library's top {s['mn_top']} names"),
+             name=f"code2vec on the standard library's top {s['mn_top']} names · demo"),
     ]
 
 
@@ -175,9 +175,11 @@ def build_demo_datasets(store: Store, s: dict, progress: Progress | None = None)
 
 
 def _existing_study(store: Store, plan: dict, train: Path, s: dict) -> int | None:
-    """A study this demo made earlier with these very settings."""
+    """A study this demo made earlier with these very settings (named as before, when the
+    model came after a ``demo:`` prefix, or as now)."""
+    names = {plan["name"], "demo: " + plan["name"].removesuffix(" · demo")}
     for study in store.studies():
-        if (study["name"] == plan["name"] and study["task"] == plan["task"] and study["model"] == plan["model"]
+        if (study["name"] in names and study["task"] == plan["task"] and study["model"] == plan["model"]
                 and study["train_path"] == str(train.resolve()) and study["epochs"] == plan["epochs"]
                 and study["seed"] == s["seed"] and study["preset"] == s["preset"]
                 and study["levels"] == [float(x) for x in s["levels"]]):
@@ -298,7 +300,7 @@ def create_contrast_studies(store: Store, s: dict, dataset) -> tuple[int, int]:
     return tuple(create_study(store, task="methodname", model=model, train=str(dataset.train_path),
                               valid=str(dataset.test_path), levels=CONTRAST_LEVELS, epochs=s["mn_epochs"],
                               preset=s["preset"], seed=s["seed"], device=s["device"], overrides=s["mn_overrides"],
-                              name=f"demo: {model} on the standard library's top {s['mn_top']} names")
+                              name=f"{model} on the standard library's top {s['mn_top']} names · demo")
                  for model in ("code2vec", "code2seq"))
 
 

@@ -452,3 +452,31 @@ def test_the_demo_chain_is_an_item_to_cancel_resume_and_delete(tmp_path):
     assert cancel_item(store, item) == "demo 1: cancelling 1 job(s)"
     assert delete_item(store, item) == "demo 1 deleted" and store.jobs() == []
     store.close()
+
+
+def test_columns_follow_a_resize_both_ways(db, in_app):
+    """From 160 columns to 80 and back, the rows are those of an app opened at that size:
+    the name and detail columns shrink and grow, nothing is pushed off screen."""
+    seen = []
+
+    async def body(app, pilot, screen):
+        for width, height in ((80, 24), (160, 48)):
+            await pilot.resize_terminal(width, height)
+            await settle(pilot)
+            assert screen.table.virtual_size.width <= screen.table.size.width  # nothing scrolls sideways
+            seen.append(row_texts(screen))
+
+    opened = {}
+
+    async def record(app, pilot, screen):
+        opened[app.size.width] = row_texts(screen)
+
+    in_app(db, body, size=(160, 48))
+    in_app(db, record, size=(80, 24))
+    in_app(db, record, size=(160, 48))
+    assert seen == [opened[80], opened[160]]
+    assert [len(c) for c in screen_widths(seen[0])] == [len(c) for c in screen_widths(opened[80])]
+
+
+def screen_widths(rows: dict[str, list[str]]) -> list[str]:
+    return [cell for row in rows.values() for cell in row]

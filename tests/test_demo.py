@@ -67,8 +67,8 @@ def test_the_chain_runs_every_step_in_order(tmp_path):
     sliced = sorted(corpus.rglob("*.py"))
     assert scan["stats"]["docs"] == len(sliced) > 1 and sum(p.stat().st_size for p in sliced) <= 8000
     vm, mn = store.studies()
-    assert (vm["name"], vm["task"], vm["model"]) == ("demo: ggnn on the standard library", "varmisuse", "ggnn")
-    assert (mn["name"], mn["task"]) == ("demo: code2vec on the standard library's top 5 names", "methodname")
+    assert (vm["name"], vm["task"], vm["model"]) == ("ggnn on the standard library · demo", "varmisuse", "ggnn")
+    assert (mn["name"], mn["task"]) == ("code2vec on the standard library's top 5 names · demo", "methodname")
     for study in (vm, mn):
         assert [(r["level"], r["epochs_done"]) for r in store.runs(study["id"])] == [(0.0, 1), (100.0, 1)]
 
@@ -133,7 +133,7 @@ def test_the_headless_demo_prints_both_instruments(tmp_path, monkeypatch, capsys
     assert main(["demo", "--headless"]) == 0
     out = capsys.readouterr().out
     for said in (f"byrote demo: noise studies on {STDLIB / 'email'} (database {tmp_path / 'demo.db'})",
-                 "study 1: demo: ggnn on the standard library", "Observation 1, VarMisuse",
+                 "study 1: ggnn on the standard library · demo", "Observation 1, VarMisuse",
                  "memorization extraction: a tiny GPT-2 on directory", "output set 1: 6 outputs to sample",
                  "scan 1: 0 memorized snippets; 0 of 6 outputs hold at least one", "the whole demo took"):
         assert said in " ".join(out.split()), said

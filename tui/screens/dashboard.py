@@ -63,6 +63,7 @@ class DashboardScreen(PolledScreen):
         self.items: dict[str, Item] = {}
         self.data: Overview | None = None
         self._shown: dict[str, tuple[str, ...]] = {}
+        self._shown_widths: tuple[int, int, int] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -108,18 +109,24 @@ class DashboardScreen(PolledScreen):
         return name_w, max(room - name_w, 8), bar_w
 
     def _render_rows(self, items: list[Item]) -> None:
-        """Bring the table to ``items``: append new rows, update changed cells, and rebuild
-        only when rows went away or moved; the cursor stays on its item."""
+        """Bring the table to ``items``: append new rows, update changed cells (their
+        column widens when needed), and rebuild only when rows went away or moved or the
+        screen's width changed; the cursor stays on its item."""
         table = self.table
         keys = [item.key for item in items]
         shown = list(self._shown)
         at = self.current_key()
         row = table.cursor_row
-        if shown != keys[: len(shown)]:
+        widths = self._widths(items)
+        if shown != keys[: len(shown)] or widths != self._shown_widths:
+            # rows went away or moved, or the screen's width changed: columns fit anew
             table.clear()
+            for column in table.columns.values():
+                column.content_width = column.label.cell_len
             self._shown.clear()
             shown = []
-        name_w, detail_w, bar_w = self._widths(items)
+        self._shown_widths = widths
+        name_w, detail_w, bar_w = widths
         for item in items:
             values = cells(item, name_w, detail_w, bar_w)
             old = self._shown.get(item.key)
@@ -128,7 +135,7 @@ class DashboardScreen(PolledScreen):
             else:
                 for (_, key), new, was in zip(COLUMNS, values, old):
                     if new != was:
-                        table.update_cell(item.key, key, styled(key, new))
+                        table.update_cell(item.key, key, styled(key, new), update_width=True)
             self._shown[item.key] = values
         if at is not None and at != self.current_key() and table.row_count:
             table.move_cursor(row=keys.index(at) if at in keys else min(row, table.row_count - 1), animate=False)
