@@ -15,7 +15,7 @@ from textual.widgets.data_table import ColumnKey
 
 from engine.store import Store
 from tui.paging import Window
-from tui.screens.browser import BrowserScreen, parse_query
+from tui.screens.browser import ORDERS, BrowserScreen, parse_query
 
 POLL_S = 0.05  # a scan still running is read again this often
 A = ["def add(a, b):", "    total = a + b", "    if total > 10:", "        total -= 10", "    print(total)",
@@ -161,10 +161,11 @@ def test_every_order(tmp_path, app_pilot):
     async def body(app, pilot):
         screen = app.screen
         assert isinstance(screen, BrowserScreen)
-        assert screen.order == "train" and shown(screen) == expected("train")
+        # the default: the snippets most outputs reproduce first
+        assert screen.order == "extract" and shown(screen) == expected("extract")
         assert status(screen) == "rows 1–10 of 10 · row 1"
         assert f"scan {scan_id}" in title(screen) and "outputs: samples" in title(screen)
-        assert "10 snippets" in title(screen) and "order: train" in title(screen)
+        assert "10 snippets" in title(screen) and "order: extract" in title(screen)
         for key, order in [("1", "fingerprint"), ("2", "len"), ("3", "train"), ("4", "extract"),
                            ("5", "first_line")]:
             await pilot.press(key)
@@ -182,6 +183,18 @@ def test_every_order(tmp_path, app_pilot):
         await settle(pilot)
         assert screen.order == "extract" and shown(screen) == expected("extract")
         assert "order: extract" in title(screen)
+        assert str(table.columns[ColumnKey("extract")].label) == "extract ▼"
+        # the current order's key again: exactly the reverse order, and again: back
+        for key, order, reverse in (("4", "extract", True), ("4", "extract", False), ("2", "len", False),
+                                    ("2", "len", True)):
+            await pilot.press(key)
+            await settle(pilot)
+            want = expected(order)[::-1] if reverse else expected(order)
+            assert (screen.order, screen.reverse, shown(screen)) == (order, reverse, want), key
+            arrow = ("▲" if reverse else "▼")
+            assert str(table.columns[ColumnKey(order)].label) == f"{ORDERS[order]} {arrow}"
+            assert ("reversed" in title(screen)) == reverse
+        assert app.browser_order == {"order": "len", "reverse": True}  # the next scan opens in this order
 
     app_pilot(db, body, size=(160, 40), screen=lambda: BrowserScreen(scan_id), poll_s=POLL_S)
 
@@ -199,12 +212,12 @@ def test_filters(tmp_path, app_pilot):
         await pilot.press(*prefix, "enter")
         await settle(pilot)
         assert not box.display
-        assert shown(screen) == expected("train", lambda n: FP[n].startswith(prefix))
+        assert shown(screen) == expected("extract", lambda n: FP[n].startswith(prefix))
         assert f"filter: fingerprint {prefix}…" in title(screen)
         assert status(screen).startswith(f"rows 1–{len(shown(screen))} of {len(shown(screen))}")
         await pilot.press("escape")  # clears the filter
         await settle(pilot)
-        assert shown(screen) == expected("train") and "filter" not in title(screen)
+        assert shown(screen) == expected("extract") and "filter" not in title(screen)
         # text, in any case: "TOTAL" is in A only
         await type_filter(pilot, "TOTAL")
         assert shown(screen) == [FP["A"]] and "filter: text 'TOTAL'" in title(screen)
@@ -231,7 +244,7 @@ def test_filters(tmp_path, app_pilot):
 @pytest.mark.slow
 def test_paging_across_page_boundaries(tmp_path, app_pilot):
     db, scan_id = scan_db(tmp_path)
-    want = expected("train")
+    want = expected("extract")
 
     async def body(app, pilot):
         screen = app.screen
@@ -279,7 +292,7 @@ def test_enter_opens_the_viewer_and_y_copies(tmp_path, app_pilot):
     from tui.screens.viewer import ViewerScreen
 
     db, scan_id = scan_db(tmp_path)
-    want = expected("train")
+    want = expected("extract")
 
     async def body(app, pilot):
         keys = dict(screen_keys(app.screen))
@@ -316,7 +329,7 @@ def test_a_scan_still_running_is_not_browsed_until_done(tmp_path, app_pilot):
             await settle(pilot)
             if screen.window.rows:
                 break
-        assert [r["fingerprint"] for r in screen.window.rows] == expected("train")
+        assert [r["fingerprint"] for r in screen.window.rows] == expected("extract")
         assert status(screen).startswith("rows 1–10 of 10")
 
     app_pilot(db, body, size=(80, 24), screen=lambda: BrowserScreen(scan_id), poll_s=POLL_S)

@@ -221,6 +221,10 @@ def test_scan_form_preselects_the_set_and_enqueues_a_scan(tmp_path, with_outputs
         assert [str(label) for label, value in select._options if value is not Select.NULL] == [
             "set 2: two (2 outputs)"]  # the empty set is not offered
         assert form.query_one("#rules", Select).value == "simian"  # the study's rules by default
+        # defaults are values, and an empty pattern says what it means (no pattern that looks set)
+        assert form.query_one("#text_field", Input).value == "content"
+        glob = form.query_one("#glob", Input)
+        assert glob.value == "" and glob.placeholder.startswith("every file")
         await submit(pilot, {"corpus": str(corpus), "min_lines": "4"}, {"rules": "lines"})
         assert not isinstance(app.screen, ScanForm), (message(form), marks(form))
         assert any(n.startswith("scan 1 (job 1): outputs of set 2 against") for n in notes(app))

@@ -63,24 +63,24 @@ def public(rows):
     return [{k: r[k] for k in ("fingerprint", "len", "train", "extract", "first_line")} for r in rows]
 
 
-def walk_forward(store, flt, order, limit):
-    rows, page = [], store.snippet_page(flt, order, limit=limit)
+def walk_forward(store, flt, order, limit, reverse=False):
+    rows, page = [], store.snippet_page(flt, order, limit=limit, reverse=reverse)
     while page:
         assert len(page) <= limit
         rows += page
         if len(page) < limit:
             break
-        page = store.snippet_page(flt, order, after=page[-1], limit=limit)
+        page = store.snippet_page(flt, order, after=page[-1], limit=limit, reverse=reverse)
     return rows
 
 
-def walk_backward(store, flt, order, limit):
-    pages, page = [], store.snippet_page(flt, order, last=True, limit=limit)
+def walk_backward(store, flt, order, limit, reverse=False):
+    pages, page = [], store.snippet_page(flt, order, last=True, limit=limit, reverse=reverse)
     while page:
         pages.insert(0, page)
         if len(page) < limit:
             break
-        page = store.snippet_page(flt, order, before=page[0], limit=limit)
+        page = store.snippet_page(flt, order, before=page[0], limit=limit, reverse=reverse)
     return [row for page in pages for row in page]
 
 
@@ -104,6 +104,21 @@ def test_every_order_walks_forward_and_backward(filled, order):
         assert store.snippet_page(flt, order, after=want[i], limit=5) == want[i + 1:i + 6]
         assert store.snippet_page(flt, order, before=want[i], limit=5) == want[max(0, i - 5):i]
     assert store.snippet_filter_count(flt) == 500
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_every_order_reversed_is_exactly_the_reverse_both_ways(filled, order):
+    """A sort key pressed again in the browser: ties by fingerprint reversed too."""
+    store, scan, snippets = filled
+    flt = store.snippet_filter(scan)
+    want = expected(snippets, order)[::-1]
+    assert walk_forward(store, flt, order, 37, reverse=True) == want
+    assert walk_backward(store, flt, order, 37, reverse=True) == want
+    for i in (0, 1, 250, 499):
+        assert store.snippet_page(flt, order, after=want[i], limit=5, reverse=True) == want[i + 1:i + 6]
+        assert store.snippet_page(flt, order, before=want[i], limit=5, reverse=True) == want[max(0, i - 5):i]
+    text_flt = store.snippet_filter(scan, text="needle")  # the trigram index's rows, reversed as well
+    assert walk_forward(store, text_flt, order, 4, reverse=True) == expected(snippets, order, text="needle")[::-1]
 
 
 def test_page_rows_carry_the_first_line(filled):

@@ -42,6 +42,7 @@ class ByroteApp(App):
             from engine.jobs import start_worker as spawn_worker
         self._spawn_worker = spawn_worker
         self.sub_title = self.db_path.name
+        self.browser_order: dict = {}  # the browser's last sort (order, reverse), for the next scan opened
 
     # -- untrusted text: names and messages are shown, never read as markup --------------
     def notify(self, message: str, *, title: str = "", severity: str = "information", timeout: float | None = None,
@@ -101,7 +102,7 @@ class ByroteApp(App):
     def open_scan(self, scan_id: int) -> None:
         from tui.screens.browser import BrowserScreen
 
-        self.push_screen(BrowserScreen(scan_id))
+        self.push_screen(BrowserScreen(scan_id, **self.browser_order))
 
     def open_viewer(self, scan_id: int, fingerprint: str, output_id: int | None = None) -> None:
         from tui.screens.viewer import ViewerScreen

@@ -101,26 +101,29 @@ class BrowseMixin:
         return f"FROM {source} WHERE {' AND '.join(where)}", params
 
     def snippet_page(self, flt: SnippetFilter, order: str = "train", after: dict | None = None,
-                     before: dict | None = None, last: bool = False, limit: int = 100) -> list[dict]:
+                     before: dict | None = None, last: bool = False, limit: int = 100,
+                     reverse: bool = False) -> list[dict]:
         """One page of filtered snippets in ``order`` (train, extract, len: largest first;
-        first_line, fingerprint: alphabetical; ties by fingerprint).
+        first_line, fingerprint: alphabetical; ties by fingerprint), or in exactly the
+        reverse order with ``reverse``.
 
         Keyset paging: ``after`` is the last row of the page above, ``before`` the first
         row of the page below, ``last`` asks for the final page. Each page is an index
-        range, so page 10,000 costs what page 1 does.
+        range (read backward for a reversed order), so page 10,000 costs what page 1 does.
         """
         column, descending = sort_key(order)
         backward = before is not None or last
         anchor = before if before is not None else after
         where, params = self._filter_sql(flt)
         # the order of this read: the page order, or its reverse when reading backward
-        down = descending != backward
-        tie = "DESC" if backward else "ASC"
+        flip = backward != reverse
+        down = descending != flip
+        tie = "DESC" if flip else "ASC"
         cols = "fingerprint, len, train, extract, first_line"
         rows: list[dict] = []
         if anchor is not None and column != "fingerprint":  # the rest of the anchor's tie first
             rows = self._rows(
-                f"SELECT {cols} {where} AND {column} = ? AND fingerprint {'<' if backward else '>'} ? "
+                f"SELECT {cols} {where} AND {column} = ? AND fingerprint {'<' if flip else '>'} ? "
                 f"ORDER BY {column} {'DESC' if down else 'ASC'}, fingerprint {tie} LIMIT ?",
                 params + [anchor[column], anchor["fingerprint"], limit],
             )

@@ -18,11 +18,12 @@ from tui.screens.base import SubScreen, describe
 from tui.widgets.snippet_table import SnippetTable
 
 # the table's columns, left to right: the fingerprint, the counts, the first line
-NUMBER_WIDTHS = {"len": 5, "train": 9, "extract": 7}
+NUMBER_WIDTHS = {"len": 5, "train": 9, "extract": 9}  # room for the label and its arrow
 COLUMNS = ("fingerprint", *NUMBER_WIDTHS, "first_line")
-# each column is one of the store's sort orders (numbers largest first, text alphabetically):
-# order -> column label, in the table's order
+# each column is one of the store's sort orders (numbers largest first, text alphabetically;
+# its key again reverses it): order -> column label, in the table's order
 ORDERS = {key: key.replace("_", " ") for key in sorted(SNIPPET_ORDERS, key=COLUMNS.index)}
+DEFAULT_ORDER = "extract"  # the outputs that reproduce a snippet: what the model emits by rote most
 HEX = frozenset("0123456789abcdef")
 SHORT_FINGERPRINT = 12  # characters of the fingerprint shown on a narrow terminal
 WIDE = 110  # from this many columns on, the whole fingerprint is shown
@@ -66,12 +67,14 @@ class BrowserScreen(SubScreen):
         Binding("G", "last", "Last", show=False),
     ]
 
-    def __init__(self, scan_id: int, page_size: int | None = None) -> None:
+    def __init__(self, scan_id: int, page_size: int | None = None, order: str = DEFAULT_ORDER,
+                 reverse: bool = False) -> None:
         super().__init__()
         self.scan_id = scan_id
         self.page_size = page_size or self.PAGE_SIZE
         self.window = Window(self.page_size, self.PAGES * self.page_size)
-        self.order = "train"
+        self.order = order if order in ORDERS else DEFAULT_ORDER
+        self.reverse = reverse
         self.prefix = self.text = ""
         self.flt = None  # the store's SnippetFilter, once built
         self.count: int | None = None
@@ -112,13 +115,14 @@ class BrowserScreen(SubScreen):
             total = store.snippet_count(self.scan_id)
         return scan, jobs[-1] if jobs else None, outputs, total
 
-    def _fetch(self, kind: str, order: str, anchor: dict | None, flt, prefix: str, text: str, store):
-        """(the filter, the page): the first or last page, or the one after/before ``anchor``."""
+    def _fetch(self, kind: str, order: tuple[str, bool], anchor: dict | None, flt, prefix: str, text: str, store):
+        """(the filter, the page): the first or last page, or the one after/before ``anchor``,
+        in ``order`` (the order and whether it is reversed)."""
         if flt is None:
             flt = store.snippet_filter(self.scan_id, prefix=prefix, text=text)
-        return flt, store.snippet_page(flt, order, after=anchor if kind == "after" else None,
+        return flt, store.snippet_page(flt, order[0], after=anchor if kind == "after" else None,
                                        before=anchor if kind == "before" else None,
-                                       last=kind == "last", limit=self.page_size)
+                                       last=kind == "last", limit=self.page_size, reverse=order[1])
 
     def _request(self, kind: str) -> None:
         """Fetch a page: ``first``, ``last``, or the one ``after``/``before`` the window."""
@@ -130,7 +134,8 @@ class BrowserScreen(SubScreen):
             return
         self.fetching = kind
         self._show_status()
-        self.run_with_store(partial(self._fetch, kind, self.order, anchor, self.flt, self.prefix, self.text),
+        self.run_with_store(partial(self._fetch, kind, (self.order, self.reverse), anchor, self.flt, self.prefix,
+                                    self.text),
                             partial(self._got_page, self._generation, kind), self._read_failed,
                             group="page", exclusive=True)
 
@@ -212,7 +217,7 @@ class BrowserScreen(SubScreen):
         fp_width = 32 if wide else SHORT_FINGERPRINT
         room = max(10, table.size.width - fp_width - sum(NUMBER_WIDTHS.values()) - 2 * len(ORDERS) - 2)
         for key, label in ORDERS.items():
-            mark = " ▼" if key == self.order and key in NUMBER_WIDTHS else " ▲" if key == self.order else ""
+            mark = "" if key != self.order else " ▼" if SNIPPET_ORDERS[key][1] != self.reverse else " ▲"
             width = NUMBER_WIDTHS.get(key, fp_width if key == "fingerprint" else room)
             table.add_column(Text(label + mark, justify="right" if key in NUMBER_WIDTHS else "left"),
                              key=key, width=width)
@@ -269,7 +274,7 @@ class BrowserScreen(SubScreen):
                 parts.append(f"{self.total:,} snippets")
         if self.prefix or self.text:
             parts.append(f"filter: {describe_filter(self.prefix, self.text)}")
-        parts.append(f"order: {ORDERS[self.order]}")
+        parts.append(f"order: {ORDERS[self.order]}{', reversed' if self.reverse else ''}")
         self.query_one("#title", Static).update(Text(visible(" · ".join(parts))))
 
     def _show_status(self) -> None:
@@ -304,9 +309,14 @@ class BrowserScreen(SubScreen):
             self.app.open_viewer(self.scan_id, fp)
 
     def action_sort(self, order: str) -> None:
-        if order in ORDERS and order != self.order:
-            self.order = order
-            self._restart(new_filter=False)
+        """Sort by ``order``; the current order's key (or header) again reverses it. The app
+        keeps the choice for the next scan opened."""
+        if order not in ORDERS:
+            return
+        self.reverse = not self.reverse if order == self.order else False
+        self.order = order
+        self.app.browser_order = {"order": self.order, "reverse": self.reverse}
+        self._restart(new_filter=False)
 
     def action_cycle_order(self) -> None:
         keys = list(ORDERS)

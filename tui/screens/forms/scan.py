@@ -30,8 +30,10 @@ class ScanForm(LaunchForm):
         yield self.field("outputs", "Outputs", Select([], prompt="reading output sets…"))
         yield self.field("corpus", "Corpus", self.text_input(placeholder="a directory, or a .jsonl, .json.gz, "
                                                                          ".parquet file"))
-        yield self.field("glob", "File pattern", self.text_input(placeholder="*.py"), "optional, for a directory")
-        yield self.field("text_field", "Text field", self.text_input(placeholder="content"), "optional, for records")
+        # a placeholder is never a default in disguise: empty means every file, said so
+        yield self.field("glob", "File pattern", self.text_input(placeholder="every file (or a pattern: *.py)"),
+                         "for a directory")
+        yield self.field("text_field", "Text field", self.text_input("content"), "for records")
         yield self.field("min_lines", "Minimum lines", self.text_input("6"), "at least 2")
         yield self.field("rules", "Rules", Select(options(RULES), value=DEFAULT_RULES, allow_blank=False),
                          "simian: the study's (Simian 2.5.10); lines: byrote's own")
