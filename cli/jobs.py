@@ -9,12 +9,18 @@ from cli.show import console as show_console, say
 
 
 def cmd_worker(args) -> int:
+    from engine import ray_executor
     from engine.jobs import run_worker, start_worker
-
     from engine.slots import default_slots
 
     store = open_store(args)
-    slots = args.slots or default_slots()
+    ray_executor.choose(args.executor, args.address)  # its jobs' processes inherit the choice
+    if args.slots:
+        slots = args.slots
+    elif ray_executor.chosen():
+        slots = max(1, ray_executor.cluster_gpus())
+    else:
+        slots = default_slots()
     if args.detach:
         pid = start_worker(store, slots)
         say(f"worker started (pid {pid}, {slots} slot{'s' if slots > 1 else ''})" if pid else "worker already running")
@@ -48,7 +54,12 @@ def register(c: Commands) -> None:
     p.add_argument("--detach", action="store_true", help="start it in the background and return")
     p.add_argument("--idle-exit", type=float, default=3.0, metavar="S", help=argparse.SUPPRESS)
     p.add_argument("--slots", type=slot_count, default=None, metavar="N",
-                   help="jobs at once, each in its own process on its own GPU (default: one per visible GPU, else 1)")
+                   help="jobs at once, each in its own process on its own GPU (default: one per visible GPU, else 1; "
+                        "under Ray, one per GPU of the cluster)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where jobs compute: here, or on a running Ray cluster (pip install 'byrote[ray]')")
+    p.add_argument("--address", default=None, metavar="HOST:PORT",
+                   help="the Ray cluster's address (default: $RAY_ADDRESS)")
     c.add("jobs", cmd_jobs, "list jobs with their state and progress")
     p = c.add("cancel", cmd_cancel, "cancel a job")
     p.add_argument("id", type=positive, metavar="ID")

@@ -87,9 +87,12 @@ def run_slots(store: Store, slots: int, idle_exit_s: float, only: set[int] | Non
 
 
 def _start(store: Store, job: dict, slot: int, gpus: list[str]) -> subprocess.Popen:
-    """The child that runs ``job`` in ``slot``, on GPU ``gpus[slot]`` when there are GPUs;
-    its output goes to the worker's log."""
+    """The child that runs ``job`` in ``slot``, on GPU ``gpus[slot]`` when there are GPUs
+    (and the jobs compute here, not on Ray); its output goes to the worker's log."""
     from engine.jobs import spawn_python
 
+    from engine import ray_executor
+
+    pin = gpus and not ray_executor.chosen()  # under Ray, the cluster places each task on a GPU
     return spawn_python(store, "--db", str(store.path), "--job", str(job["id"]), "--parent", str(os.getpid()),
-                        env={"CUDA_VISIBLE_DEVICES": gpus[slot % len(gpus)]} if gpus else None)
+                        env={"CUDA_VISIBLE_DEVICES": gpus[slot % len(gpus)]} if pin else None)

@@ -8,6 +8,8 @@ the epoch (``train_eval=epoch``, the study's logs), or an eval-mode pass after i
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,91 +30,181 @@ def _checkpoint_path(store: Store, run_id: int, epoch: int) -> Path:
     return store.run_dir(run_id) / f"checkpoint_epoch{epoch}.pt"
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What one run's training needs, without the store (it travels to a Ray task,
+    :mod:`engine.ray_executor`): the study's settings, the run's seed and epochs, the
+    epochs already committed, and its two data files: their paths, and their bytes for a
+    process that cannot read those (``data``: ``train`` and ``heldout`` -> bytes)."""
+    run_id: int
+    task: str
+    model: str
+    cfg: dict
+    device: str
+    seed: int
+    study_seed: int
+    epochs: int
+    done: int
+    train: str
+    heldout: str
+    data: dict | None = None
+
+
+def plan_run(store: Store, run_id: int) -> RunPlan:
+    run = store.run(run_id)
+    study = store.study(run["study_id"])
+    return RunPlan(run_id, study["task"], study["model"], study["config"], study["device"], int(run["seed"]),
+                   int(study["seed"]), int(run["epochs"]), int(run["epochs_done"]),
+                   str(store.file_path(run["train_path"])), str(store.heldout_path(study["id"], study["valid_path"])))
+
+
 def train_run(store: Store, run_id: int, ctx=None) -> None:
-    """Train run ``run_id`` to its last epoch, from its last checkpoint if it has one.
+    """Train run ``run_id`` to its last epoch, from its last checkpoint if it has one: the
+    epochs of :func:`train_epochs`, computed here or, under the Ray executor, in a Ray task
+    (:func:`engine.ray_executor.training_events`), each recorded by :func:`record_epoch`
+    as it comes.
 
     Reproducibility: the model is initialised from the study seed, and every epoch draws
     its sample order and dropout from a generator seeded by (seed, epoch) alone. A run
     that is killed and resumed from its last checkpoint therefore ends with exactly the
     metrics of a run never interrupted.
     """
+    from engine import ray_executor
+
+    plan = plan_run(store, run_id)
+    remove_partial(store.run_dir(run_id))  # what a killed attempt was writing
+    if ray_executor.chosen():
+        events = ray_executor.training_events(store, plan, ctx)
+    else:
+        check = ctx.check_cancel if ctx is not None else None
+        progress = ctx.progress if ctx is not None else None
+        resume = None
+        if plan.done > 0:
+            resume = _checkpoint_path(store, run_id, plan.done)
+        events = train_epochs(plan, resume, check, progress)
+    for event in events:
+        record_epoch(store, plan, event, ctx)
+
+
+def record_epoch(store: Store, plan: RunPlan, event: tuple, ctx=None) -> None:
+    """Write what :func:`train_epochs` yields: the run's sizes at its start; an epoch's
+    per-sample arrays, its checkpoint (a state dict, or its bytes from a Ray task) and its
+    metrics, committed together (the older checkpoint goes unless kept)."""
     import torch
 
-    run = store.run(run_id)
-    study = store.study(run["study_id"])
-    spec = get_task(study["task"], study["model"])
-    cfg = study["config"]
-    device = resolve_device(study["device"])
-    seed, epochs = int(run["seed"]), int(run["epochs"])
+    if event[0] == "start":
+        store.update_run(plan.run_id, **event[1])
+        return
+    _, epoch, epoch_metrics, arrays_by_split, state = event
+    array_refs = {}
+    for split, arrays in arrays_by_split.items():
+        rel = Path("runs") / str(plan.run_id) / f"epoch{epoch}_{split}.npz"
+        with atomic_path(store.file_path(str(rel))) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+        array_refs[split] = (str(rel), len(arrays["sample"]))
+    ckpt = _checkpoint_path(store, plan.run_id, epoch)
+    with atomic_path(ckpt) as tmp:
+        if isinstance(state, bytes):
+            Path(tmp).write_bytes(state)
+        else:
+            torch.save(state, tmp)
+    store.commit_epoch(plan.run_id, epoch, epoch_metrics, array_refs)
+    old = _checkpoint_path(store, plan.run_id, epoch - 1)
+    if old.exists() and not plan.cfg.get("keep_checkpoints"):
+        old.unlink()
+    if ctx is not None:
+        unit = "step" if int(plan.cfg.get("eval_every", 0)) else "epoch"
+        ctx.progress(epoch / plan.epochs, f"{unit} {epoch}/{plan.epochs} done", force=True)
+
+
+def _read(spec, path: str, data: bytes | None) -> list:
+    """A data file's samples, from its path or from its bytes (``data``), through a file
+    of the same name (the reader goes by its suffixes)."""
+    if data is None:
+        return spec.read(path)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="byrote-run-") as tmp:
+        local = Path(tmp) / Path(path).name
+        local.write_bytes(data)
+        return spec.read(str(local))
+
+
+def train_epochs(plan: RunPlan, resume: Path | bytes | None, check: Callable[[], None] | None = None,
+                 progress: Callable[..., None] | None = None) -> Iterator[tuple]:
+    """The training of one run, as events: ``("start", sizes)`` when it starts from
+    scratch, then per epoch (or step) ``("epoch", number, metrics, arrays by split, state)``
+    with the §4.3 metrics and per-sample arrays on the noisy training copy and the
+    held-out set, and the model, optimizer and schedule state to resume from. ``resume``:
+    the checkpoint of epoch ``plan.done`` (a file, or its bytes). ``check`` raises to
+    cancel; ``progress(fraction, message, force=False)`` reports within an epoch. Reads
+    no store, so it runs where the device is."""
+    import io
+
+    import torch
+
+    spec = get_task(plan.task, plan.model)
+    cfg = plan.cfg
+    device = resolve_device(plan.device)
+    seed, epochs = plan.seed, plan.epochs
     every = int(cfg.get("eval_every", 0))
     unit = "step" if every else "epoch"
 
-    train = spec.read(str(store.file_path(run["train_path"])))
-    valid = heldout_subset(spec.read(str(store.heldout_path(study["id"], study["valid_path"]))),
-                           int(cfg.get("heldout_samples", 0)), int(study["seed"]))
+    data = plan.data or {}
+    train = _read(spec, plan.train, data.get("train"))
+    valid = heldout_subset(_read(spec, plan.heldout, data.get("heldout")), int(cfg.get("heldout_samples", 0)),
+                           plan.study_seed)
     prepared = spec.prepare(train, valid, cfg)
     if len(prepared.train) == 0:
-        raise InputError("no training sample fits the preset's max_len", run["train_path"])
+        raise InputError("no training sample fits the preset's max_len", plan.train)
 
-    model, optim, sched = build_training(spec, study["model"], cfg, prepared, device, seed, epochs)
+    model, optim, sched = build_training(spec, plan.model, cfg, prepared, device, seed, epochs)
     step = 0
-    done = int(run["epochs_done"])
-    remove_partial(store.run_dir(run_id))  # what a killed attempt was writing
-    if done > 0:
-        state = torch.load(_checkpoint_path(store, run_id, done), map_location=device, weights_only=True)
+    if resume is not None:
+        source = io.BytesIO(resume) if isinstance(resume, bytes) else resume
+        state = torch.load(source, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optim.load_state_dict(state["optim"])
         sched.load_state_dict(state["sched"])
         step = int(state["step"])
     else:
-        store.update_run(
-            run_id, n_train=len(prepared.train), n_valid=len(prepared.valid),
-            n_dropped=(len(train) - len(prepared.train)) + (len(valid) - len(prepared.valid)),
-            n_params=sum(p.numel() for p in model.parameters()), device=str(device),
-        )
+        yield ("start", dict(n_train=len(prepared.train), n_valid=len(prepared.valid),
+                             n_dropped=(len(train) - len(prepared.train)) + (len(valid) - len(prepared.valid)),
+                             n_params=sum(p.numel() for p in model.parameters()), device=str(device)))
 
     n_train = len(prepared.train)
-    for epoch in range(done + 1, epochs + 1):
+    for epoch in range(plan.done + 1, epochs + 1):
         torch.manual_seed(epoch_seed(seed, epoch))
         order = stream_order(seed, epoch, n_train, every)
 
         def report(seen: int, loss: float, epoch=epoch, size=len(order)) -> None:
-            if ctx is not None:
-                ctx.check_cancel()
+            if check is not None:
+                check()
+            if progress is not None:
                 frac = ((epoch - 1) + 0.8 * seen / size) / epochs
-                ctx.progress(frac, f"{unit} {epoch}/{epochs}: training, loss {loss:.3f}")
+                progress(frac, f"{unit} {epoch}/{epochs}: training, loss {loss:.3f}")
 
         seen_in_training: dict[str, np.ndarray] = {}
         step = train_epoch(spec, model, optim, sched, prepared.train, order, cfg, device, step, report,
                            record=seen_in_training)
-        if ctx is not None:
-            ctx.progress(((epoch - 1) + 0.8) / epochs, f"{unit} {epoch}/{epochs}: evaluating", force=True)
+        if progress is not None:
+            progress(((epoch - 1) + 0.8) / epochs, f"{unit} {epoch}/{epochs}: evaluating", force=True)
 
-        epoch_metrics, array_refs = {}, {}
+        epoch_metrics, arrays_by_split = {}, {}
         for split, encoded in (("train", prepared.train), ("valid", prepared.valid)):
             if split == "train" and cfg.get("train_eval", "epoch") == "epoch":
                 # the training figures as the study logged them: the samples of this epoch or step
                 arrays, encoded = _seen(seen_in_training, encoded, order)
             else:
-                arrays = evaluate(spec, model, encoded, cfg, device, ctx)
-            arrays.update(spec.extra_arrays(lambda enc: evaluate(spec, model, enc, cfg, device, ctx),
+                arrays = evaluate(spec, model, encoded, cfg, device, check)
+            arrays.update(spec.extra_arrays(lambda enc: evaluate(spec, model, enc, cfg, device, check),
                                             prepared, split, arrays))
             epoch_metrics[split] = spec.epoch_metrics(arrays, encoded, prepared)
-            rel = Path("runs") / str(run_id) / f"epoch{epoch}_{split}.npz"
-            with atomic_path(store.file_path(str(rel))) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, **arrays)
-            array_refs[split] = (str(rel), len(arrays["sample"]))
-        ckpt = _checkpoint_path(store, run_id, epoch)
-        with atomic_path(ckpt) as tmp:
-            torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "epoch": epoch}, tmp)
-        store.commit_epoch(run_id, epoch, epoch_metrics, array_refs)
-        old = _checkpoint_path(store, run_id, epoch - 1)
-        if old.exists() and not cfg.get("keep_checkpoints"):
-            old.unlink()
-        if ctx is not None:
-            ctx.progress(epoch / epochs, f"{unit} {epoch}/{epochs} done", force=True)
+            arrays_by_split[split] = arrays
+        yield ("epoch", epoch, epoch_metrics, arrays_by_split,
+               {"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
+                "step": step, "epoch": epoch})
 
 
 def stream_order(seed: int, number: int, n: int, every: int = 0) -> np.ndarray:
@@ -239,16 +331,17 @@ def train_epoch(spec, model, optim, sched, encoded, order, cfg: dict, device, st
     return step
 
 
-def evaluate(spec, model, encoded, cfg: dict, device, ctx=None) -> dict[str, np.ndarray]:
-    """Per-sample outputs over a whole split, in the split's own order, in eval mode."""
+def evaluate(spec, model, encoded, cfg: dict, device, check: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
+    """Per-sample outputs over a whole split, in the split's own order, in eval mode
+    (``check`` raises to cancel)."""
     import torch
 
     columns: dict[str, np.ndarray] = {}
     model.eval()
     with torch.no_grad():
         for batch in spec.batches(encoded, np.arange(len(encoded)), cfg):
-            if ctx is not None:
-                ctx.check_cancel()
+            if check is not None:
+                check()
             batch = batch.to(device)
             with autocast(device):
                 out = spec.outputs(model, batch, cfg)

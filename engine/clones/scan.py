@@ -144,7 +144,11 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     shard_path = lambda i: str(work / "shards" / f"{i}.npz")  # noqa: E731
     workers = max(1, min(int(scan["workers"] or 1), len(pending)))
     try:
-        if workers == 1:
+        from engine import ray_executor
+
+        if ray_executor.chosen():  # a task per shard on the cluster (the corpus read alike on every node)
+            ray_executor.filter_shards(corpus, work / "index", [(i, shard_path(i)) for i in pending], finished, check)
+        elif workers == 1:
             _init_worker(corpus.spec, str(work / "index"), corpus, index)
             try:
                 for i in pending:
