@@ -32,8 +32,11 @@ stats. Measured in the same run:
   reach 150 MB/s per core). MB and GB are 10^6 and 10^9 bytes.
 
 ``--profile`` adds a cProfile of the filter pass on about 50 MB, in this process.
+``--ray`` adds the full scan with the Ray executor on a local cluster of two nodes with one
+CPU each (started and stopped here; its peak RSS is the driver's, the tasks run in Ray's
+worker processes).
 
-    .venv/bin/python bench/scan.py [--rules simian|lines] [--quick] [--outputs 20000] [--shard-mb 16] [--profile]
+    .venv/bin/python bench/scan.py [--rules simian|lines] [--quick] [--outputs 20000] [--shard-mb 16] [--profile] [--ray]
 """
 from __future__ import annotations
 
@@ -352,6 +355,38 @@ def scan(db: Path, log: Path, view: Path, workers: int, shard_mb: float, rules: 
         store.close()
 
 
+def report_scan(r: dict, label: str, workers: int) -> None:
+    """Print one scan's figures (and add its rates to ``r``)."""
+    s = r["stats"]
+    r["mbs"] = s["bytes"] / MB / r["filter_s"]
+    r["busy_mbs"], r["busy_cpu_mbs"] = s["bytes"] / MB / r["busy"], s["bytes"] / MB / r["busy_cpu"]
+    print(f"scan {r['id']} ({label}): {s['bytes'] / MB:.1f} MB, {s['docs']:,} documents "
+          f"({s['skipped']} not UTF-8), {r['shards']} shards; index {r['index_s']:.2f} s, "
+          f"filter {r['filter_s']:.2f} s = {r['mbs']:.1f} MB/s ({r['mbs'] / workers:.1f} per worker; "
+          f"{r['busy_mbs']:.1f} per worker while filtering, {r['busy_cpu_mbs']:.1f} per CPU second), "
+          f"matching {r['match_s']:.2f} s ({r['regions']:,} regions, {r['region_bytes'] / MB:.1f} MB); "
+          f"scan {s['seconds']:.2f} s, process {r['wall']:.2f} s ({r['cpu']:.2f} CPU s); "
+          f"{s['snippets']:,} snippets in "
+          f"{s['memorized_outputs']:,}/{s['outputs']:,} outputs; peak RSS {r['rss'] / MB:,.0f} MB")
+
+
+def ray_scan(db: Path, log: Path, view: Path, shard_mb: float, rules: str) -> dict:
+    """The scan with the Ray executor, on a local cluster started here (a head and a second
+    node, 1 CPU each), stopped after."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    saved = dict(os.environ)
+    os.environ.update(BYROTE_EXECUTOR="ray", BYROTE_RAY_ADDRESS=cluster.address)
+    try:
+        return scan(db, log, view, 1, shard_mb, rules)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        cluster.shutdown()
+
+
 def kernel_state() -> str:
     try:
         from engine.clones import linekeys
@@ -407,6 +442,8 @@ def main() -> None:
     parser.add_argument("--rules", choices=("simian", "lines"), default="simian",
                         help="the rule set measured in full (default simian); the other is measured once, for ratios")
     parser.add_argument("--profile", action="store_true", help="also profile the filter pass on about 50 MB")
+    parser.add_argument("--ray", action="store_true",
+                        help="also scan the full corpus with the Ray executor on a local cluster of 2 nodes × 1 CPU")
     args = parser.parse_args()
     n_outputs = args.outputs or (2000 if args.quick else 20000)
     other = "lines" if args.rules == "simian" else "simian"
@@ -455,17 +492,10 @@ def main() -> None:
                                             ("full, 2 workers", "full", 2, args.rules),
                                             (f"full, 1 worker, {other} rules", "full", 1, other)):
             r = runs[label] = scan(db, log, tmp / view, workers, args.shard_mb, rules)
-            s = r["stats"]
-            r["mbs"] = s["bytes"] / MB / r["filter_s"]
-            r["busy_mbs"], r["busy_cpu_mbs"] = s["bytes"] / MB / r["busy"], s["bytes"] / MB / r["busy_cpu"]
-            print(f"scan {r['id']} ({label}): {s['bytes'] / MB:.1f} MB, {s['docs']:,} documents "
-                  f"({s['skipped']} not UTF-8), {r['shards']} shards; index {r['index_s']:.2f} s, "
-                  f"filter {r['filter_s']:.2f} s = {r['mbs']:.1f} MB/s ({r['mbs'] / workers:.1f} per worker; "
-                  f"{r['busy_mbs']:.1f} per worker while filtering, {r['busy_cpu_mbs']:.1f} per CPU second), "
-                  f"matching {r['match_s']:.2f} s ({r['regions']:,} regions, {r['region_bytes'] / MB:.1f} MB); "
-                  f"scan {s['seconds']:.2f} s, process {r['wall']:.2f} s ({r['cpu']:.2f} CPU s); "
-                  f"{s['snippets']:,} snippets in "
-                  f"{s['memorized_outputs']:,}/{s['outputs']:,} outputs; peak RSS {r['rss'] / MB:,.0f} MB")
+            report_scan(r, label, workers)
+        if args.ray:
+            r = runs["full, Ray executor"] = ray_scan(db, log, tmp / "full", args.shard_mb, args.rules)
+            report_scan(r, "full, Ray executor on 2 local nodes x 1 CPU", 2)
 
         one, two, small = runs["full, 1 worker"], runs["full, 2 workers"], runs["half, 1 worker"]
         versus = runs[f"full, 1 worker, {other} rules"]
@@ -505,6 +535,9 @@ def main() -> None:
             ("speed-up 1 -> 2 processes, filter alone", f"{pair['mbs'] / clean:.2f}x",
              f"ideal 2x ({os.cpu_count()} CPUs)", ""),
             ("matching phase, 1 worker", f"{one['match_s']:.2f} s", "", ""),
+            *([("filter, Ray executor, 2 local nodes", f"{runs['full, Ray executor']['mbs']:.1f} MB/s", "", ""),
+               ("whole scan, Ray executor, 2 local nodes",
+                f"{runs['full, Ray executor']['stats']['seconds']:.2f} s", "", "")] if args.ray else []),
             ("whole scan, 1 worker", (f"{one['stats']['seconds']:.2f} s = "
                                       f"{one['stats']['bytes'] / MB / one['stats']['seconds']:.1f} MB/s"), "", ""),
             ("baseline loop", f"{base_mbs:.1f} MB/s", f"issue: ~{BASELINE_MBS:.0f} MB/s", ""),

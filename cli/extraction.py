@@ -4,6 +4,7 @@ simian``. No torch at import."""
 from __future__ import annotations
 
 from cli import follow
+from cli.listings import add_json, print_json
 from cli.show import cell, console, say
 from cli.options import (Commands, Parser, corpus_options, device_option, megabytes, mode_options, open_store,
                          positive, seed)
@@ -53,7 +54,11 @@ def cmd_outputs(args) -> int:
     table = Table(box=None, header_style="bold")
     for col in ("id", "name", "source", "model", "outputs", "seq_len", "top_k", "temperature", "seed"):
         table.add_column(col)
-    for s in open_store(args).output_sets():
+    sets = open_store(args).output_sets()
+    if args.json:
+        print_json(sets)
+        return 0
+    for s in sets:
         table.add_row(str(s["id"]), cell(s["name"] or ""), cell(s["source"]), cell(s["model"] or "-"),
                       f"{s['count']}/{s['n']}",
                       *(str(s[c]) if s[c] is not None else "-" for c in ("seq_len", "top_k", "temperature", "seed")))
@@ -95,6 +100,9 @@ def cmd_memorized(args) -> int:
 
     store = open_store(args)
     store.finished_scan(args.scan)
+    if args.json:
+        print_json(store.snippet_page(store.snippet_filter(args.scan, prefix=args.prefix), args.order, limit=args.top))
+        return 0
     print_memorized(store, args.scan, top=args.top, order=args.order, prefix=args.prefix)
     return 0
 
@@ -162,7 +170,8 @@ def register(c: Commands) -> None:
     q.add_argument("dir", metavar="DIR")
     q.add_argument("--name", metavar="TEXT")
 
-    c.add("outputs", cmd_outputs, "list the sets of sampled or imported outputs")
+    p = c.add("outputs", cmd_outputs, "list the sets of sampled or imported outputs")
+    add_json(p)
 
     lm = c.group("lm", "train a small language model to demo with")
     p = c.add("train", cmd_lm_train, "train a small GPT-2 and its BPE tokenizer on a corpus", lm)
@@ -193,6 +202,7 @@ def register(c: Commands) -> None:
     p.add_argument("--top", type=positive, default=20, metavar="N")
     p.add_argument("--order", default="train", choices=tuple(SNIPPET_ORDERS))
     p.add_argument("--prefix", default="", metavar="HEX", help="fingerprints starting with HEX")
+    add_json(p)
 
     export = c.group("export", "write results in upstream formats")
     p = c.add("memorization", cmd_export_memorization, "the study's memorization.json", export)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cli.listings import add_json, print_json
 from cli.options import Commands, open_store, positive, whole
 from cli.show import console as show_console, say
 
@@ -35,11 +36,17 @@ def cmd_jobs(args) -> int:
     from cli.tables import jobs_table
     from engine.jobs import worker_pid
 
+    from engine.store import ACTIVE
+
     store = open_store(args)
-    console = show_console()
     pid = worker_pid(store)
+    jobs = [j for j in store.jobs() if not args.active or j["state"] in ACTIVE]
+    if args.json:
+        print_json({"worker_pid": pid, "jobs": jobs})
+        return 0
+    console = show_console()
     console.print(f"worker: {'alive, pid ' + str(pid) if pid else 'not running'}")
-    console.print(jobs_table(store.jobs()))
+    console.print(jobs_table(jobs))
     return 0
 
 
@@ -60,7 +67,9 @@ def register(c: Commands) -> None:
                    help="where jobs compute: here, or on a running Ray cluster (pip install 'byrote[ray]')")
     p.add_argument("--address", default=None, metavar="HOST:PORT",
                    help="the Ray cluster's address (default: $RAY_ADDRESS)")
-    c.add("jobs", cmd_jobs, "list jobs with their state and progress")
+    p = c.add("jobs", cmd_jobs, "list jobs with their state and progress")
+    p.add_argument("--active", action="store_true", help="only the queued and running ones")
+    add_json(p)
     p = c.add("cancel", cmd_cancel, "cancel a job")
     p.add_argument("id", type=positive, metavar="ID")
 

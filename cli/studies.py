@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cli import follow
+from cli.listings import add_json, print_json
 from cli.show import console, say
 from cli.options import Commands, Parser, device_option, level, mode_options, open_store, positive, seed
 
@@ -66,7 +67,14 @@ def overrides(args) -> dict:
 def cmd_results(args) -> int:
     from cli.tables import results_table
 
-    console().print(results_table(open_store(args), args.study))
+    store = open_store(args)
+    if args.json:
+        from engine.results import summary
+
+        store.study(args.study)  # an unknown study: one line
+        print_json(summary(store, args.study))
+        return 0
+    console().print(results_table(store, args.study))
     return 0
 
 
@@ -165,6 +173,7 @@ def register(c: Commands) -> None:
 
     p = c.add("results", cmd_results, "the last epoch of each run of a study")
     p.add_argument("--study", type=positive, required=True, metavar="ID")
+    add_json(p)
 
     p = c.add("compare", cmd_compare, "a study's curves beside published ones: the last epoch of each, per level")
     p.add_argument("--study", type=positive, required=True, metavar="ID")

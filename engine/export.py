@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.fsutil import atomic_paths
-from engine.metrics import sorted_scores
+from engine.metrics import is_count, sorted_scores
 from engine.noise.input import LABEL, STUDY_NAMES
 from engine.presets import axis_unit, departures, preset_kind
 from engine.store import Store
@@ -89,15 +89,17 @@ def export_curves(store: Store, study_id: int, out_dir: str | Path, layout: str 
         epochs = sorted({e for per in table.values() for e in per})
         per_trial = store.metric_trials(study_id, split, name) if header_trials else {}
 
+        count = is_count(name)
+
         def trial_cells(e: int) -> list:
             cells = []
             for level in levels:
                 values = per_trial.get(level, {}).get(e, {})
-                cells += [_cell(values.get(t)) for t in range(n_trials)]
+                cells += [_cell(values.get(t), count) for t in range(n_trials)]
             return cells
 
-        rows = [[e] + [_cell(table.get(level, {}).get(e)) for level in levels] + (trial_cells(e) if header_trials else [])
-                for e in epochs]
+        rows = [[e] + [_cell(table.get(level, {}).get(e), count) for level in levels]
+                + (trial_cells(e) if header_trials else []) for e in epochs]
         tables[out / folder / file] = [[axis_unit(study["config"] or {})] + header_levels + header_trials] + rows
 
     for key, head in spec.score_columns.items():
@@ -150,8 +152,12 @@ def inside(out: Path, path: Path) -> Path:
     return path
 
 
-def _cell(value) -> object:
-    return "" if value is None else value
+def _cell(value, count: bool = False) -> object:
+    """A CSV cell: empty for no value, a count that is whole as an integer (``120``, not
+    ``120.0``)."""
+    if value is None:
+        return ""
+    return int(value) if count and float(value).is_integer() else value
 
 
 def _naming(study: dict, spec) -> tuple[str, dict[str, str]]:

@@ -156,3 +156,25 @@ def test_a_study_keeps_its_published_reference(store, tmp_path):
     sid = create_study(store, task="varmisuse", train=str(train), valid=str(train), model="ggnn",
                        levels=[0.0, 100.0], epochs=1, preset="quick", seed=0, device="cpu", reference=str(published))
     assert store.study(sid)["config"]["reference"] == str(published.resolve())
+
+
+def test_counts_are_written_as_whole_numbers(tmp_path):
+    """``n`` and ``n_buggy`` count samples: 120, not 120.0, in the CSV (a mean over trials
+    that is not whole stays as it is); a rate that happens to be 1.0 stays a float."""
+    from engine.export import export_curves
+
+    store = Store(tmp_path / "c.db")
+    sid = store.add_study(name="t", task="varmisuse", model="ggnn", preset="quick", epochs=1, seed=0, device="cpu",
+                          train_path="/d/x.jsonl", valid_path="/d/y.jsonl", levels=[0.0, 50.0],
+                          config={"trials": 2}, created=1.0)
+    for level, trial, n in ((0.0, 0, 120.0), (0.0, 1, 120.0), (50.0, 0, 120.0), (50.0, 1, 121.0)):
+        run = store.add_run(study_id=sid, level=level, trial=trial, seed=trial, epochs=1, epochs_done=0,
+                            train_path="t", changed_path="c", created=1.0)
+        store.commit_epoch(run, 1, {"valid": {"n": n, "nobug_accuracy": 1.0}}, {})
+    export_curves(store, sid, tmp_path / "x")
+    with open(tmp_path / "x" / "n" / "GGNN_x_held.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[1] == ["1", "120", "120.5", "120", "120", "120", "121"]
+    accuracy = next((tmp_path / "x").rglob("*NoBug*held.csv"), None) or next((tmp_path / "x").rglob("*nobug*"))
+    with open(accuracy, newline="") as fh:
+        assert list(csv.reader(fh))[1][1] == "1.0"

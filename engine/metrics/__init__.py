@@ -77,6 +77,12 @@ class MetricInfo(NamedTuple):
     section: str  # of Rabin et al.; "" where the metric is byrote's own
 
 
+def is_count(name: str) -> bool:
+    """Whether a metric counts samples (``n``, ``n_buggy``, ...: named ``n`` or ``n_*``):
+    written as a whole number where it is one (a mean over trials may not be)."""
+    return name == "n" or name.startswith("n_")
+
+
 def trial_mean(values) -> float | None:
     """The mean over a level's trials of one figure (None, a trial's nan, left out; None
     when no trial has it)."""
