@@ -250,3 +250,48 @@ def test_a_missing_snippet_says_so(db, app_pilot):
         assert app.screen.view is None
 
     app_pilot(path, body, size=(80, 24), screen=screen, poll_s=POLL_S)
+
+
+def span_screen_rows(v) -> tuple[int, int]:
+    """The screen row of the span's first line in the left and the right pane."""
+    a, b = v.span_rows()
+    rows = []
+    for side, start in (("left", a), ("right", b)):
+        pane, code = v.query_one(f"#{side}", CodePane), v.query_one(f"#{side}-code", Static)
+        rows.append(pane.region.y + code.styles.margin.top + start - int(pane.scroll_y))
+    return rows[0], rows[1]
+
+
+def test_the_panes_are_row_aligned_on_open_after_n_and_after_a_resize(db, app_pilot):
+    """A starts on line 3 of output 1; its second training match starts on the first line
+    of its context: the span is on the same screen row in both panes all the same, and
+    after a resize; stacked (narrow), each pane shows it."""
+    path, scan_id = db
+    screen = lambda: ViewerScreen(scan_id, FP["A"], 1)
+
+    async def body(app, pilot):
+        v = app.screen
+        await settle(pilot)
+        await pilot.pause()
+        left, right = span_screen_rows(v)
+        assert left == right
+        await pilot.press("n")  # match 2: its span starts the context
+        await settle(pilot)
+        await pilot.pause()
+        assert v.span_rows() == (2, 0)
+        left, right = span_screen_rows(v)
+        assert left == right
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        await pilot.pause()
+        assert not v.has_class("narrow") and span_screen_rows(v)[0] == span_screen_rows(v)[1]
+        await pilot.resize_terminal(80, 12)  # stacked, and short: each pane scrolled to the span
+        await settle(pilot)
+        await pilot.pause()
+        assert v.has_class("narrow")
+        for side, start in zip(("left", "right"), v.span_rows()):
+            pane = v.query_one(f"#{side}", CodePane)
+            assert v.query_one(f"#{side}-code", Static).styles.margin.top == 0
+            assert pane.scroll_y <= start < pane.scroll_y + pane.size.height, side
+
+    app_pilot(path, body, size=(160, 48), screen=screen, poll_s=POLL_S)

@@ -113,6 +113,8 @@ class ViewerScreen(SubScreen):
 
     def on_resize(self) -> None:
         self._layout()
+        if self.view is not None:  # the span stays in view, the panes in line, at any size
+            self.call_after_refresh(self._align)
 
     def _layout(self) -> None:
         self.set_class(self.size.width < NARROW, "narrow")
@@ -156,7 +158,7 @@ class ViewerScreen(SubScreen):
             (visible(snippet["fingerprint"]), "bold"), f" · len {snippet['len']} · train {snippet['train']:,} · "
             f"extract {snippet['extract']:,} · output {here['output_id']} "
             f"lines {here['start_line']}–{here['end_line']}"))
-        self._scroll(self.query_one("#left", CodePane), here["start_line"] - 1 - CONTEXT)
+        self.call_after_refresh(self._align)
 
     def _show_match(self) -> None:
         view = self.view
@@ -174,11 +176,46 @@ class ViewerScreen(SubScreen):
         head.update(Text.assemble(
             (visible(f"{match['doc']}:{match['start_line']}-{match['end_line']}"), "bold"),
             f" (match {self.match_index + 1} of {len(view.matches)}; train = {view.snippet['train']:,})"))
-        self._scroll(self.query_one("#right", CodePane), match["start_line"] - (match["context_start"] or 1) - CONTEXT)
+        self.call_after_refresh(self._align)
 
-    @staticmethod
-    def _scroll(pane: CodePane, y: int) -> None:
-        pane.call_after_refresh(pane.scroll_to, x=0, y=max(0, y), animate=False)
+    def span_rows(self) -> tuple[int, int | None]:
+        """Where the span starts in each pane's text, counted from 0 (the right one None
+        when no training location is stored)."""
+        view = self.view
+        left = view.here["start_line"] - 1
+        if not view.matches:
+            return left, None
+        match = view.matches[self.match_index]
+        return left, match["start_line"] - (match["context_start"] or 1)
+
+    def _align(self) -> None:
+        """Put the span on the same screen row in both panes, with up to CONTEXT lines
+        above it: the text whose span starts earlier gets blank rows above it, the shorter
+        one blank rows below, so both panes scroll alike, and both scroll to the span.
+        Stacked panes (a narrow screen) scroll each on its own, without blank rows."""
+        if self.view is None:
+            return
+        codes = [self.query_one("#left-code", Static), self.query_one("#right-code", Static)]
+        a, b = self.span_rows()
+        starts = [a] if b is None or self.has_class("narrow") else [a, b]
+        for code in codes:
+            code.styles.margin = (0, 0, 0, 0)
+        if len(starts) == 2:
+            first = max(starts)
+            heights = [code.size.height + first - start for code, start in zip(codes, starts)]
+            for code, start, height in zip(codes, starts, heights):
+                code.styles.margin = (first - start, 0, max(heights) - height, 0)
+            starts = [first, first]
+        elif b is not None:
+            starts = [a, b]
+        self.call_after_refresh(self._scroll_to_span, starts)
+
+    def _scroll_to_span(self, starts: list[int]) -> None:
+        """Each pane scrolled to its span, up to CONTEXT lines above it (fewer in a pane too
+        short for them and the span's first line)."""
+        for pane, start in zip((self.query_one("#left", CodePane), self.query_one("#right", CodePane)), starts):
+            above = min(CONTEXT, max(0, pane.size.height - 1) // 2)
+            pane.scroll_to(x=0, y=max(0, start - above), animate=False)
 
     # -- actions -------------------------------------------------------------------
     def action_match(self, step: int) -> None:
