@@ -11,6 +11,10 @@ what the driver records:
   checkpoint (as bytes); the driver records and commits each epoch as a local run does
   (:func:`engine.study.record_epoch`). A task lost with its node is submitted again from
   the last committed epoch, so the run ends as an uninterrupted one.
+- **Sampling**: one generator task per GPU of the cluster, over every G-th batch of the
+  output set (batch b still depends only on (seed, b)), each loading the model by its
+  Hugging Face id or path (a path must read the same on every node); the driver stores the
+  batches in batch order, so the set never has a gap and resumes as a local one does.
 - **Scans**: one task per corpus shard (idempotent; Ray retries it) filters the shard
   with the outputs' index (sent once, ``ray.put``) and returns its regions; the driver
   writes them and records the shard, so a restarted scan skips it. The matching stays
@@ -178,6 +182,35 @@ def training_events(store, plan, ctx=None) -> Iterator[tuple]:
             if attempt == RESUBMITS:
                 raise RuntimeError(f"run {plan.run_id}: its Ray task was lost {RESUBMITS + 1} times") from None
             time.sleep(1.0)
+
+
+# -- sampling ------------------------------------------------------------------------------
+def _sample_remote(s: dict, device: str, batches: list[int]):
+    from engine.sample import sample_batches
+
+    yield from sample_batches(s, device, batches)
+
+
+def sampled_batches(s: dict, device: str, batches, ctx=None) -> Iterator[tuple[int, list]]:
+    """``(b, rows)`` of :func:`engine.sample.sample_batches` for every batch, in batch
+    order, sampled by one Ray task per GPU of the cluster (each over every G-th batch, at
+    most two batches ahead of the driver); one task on a cluster without GPUs."""
+    ray = connect()
+    batches = list(batches)
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    tasks = max(1, min(gpus, len(batches)))
+    task = ray.remote(_sample_remote).options(num_returns="streaming", num_gpus=1 if gpus else 0,
+                                              _generator_backpressure_num_objects=2)
+    check = ctx.check_cancel if ctx is not None else None
+    streams = [_results(ray, task.remote(s, device, batches[g::tasks]), check) for g in range(tasks)]
+    try:
+        for i, b in enumerate(batches):  # batch b comes from task i % tasks, in its order
+            got, rows = next(streams[i % tasks])
+            assert got == b, (got, b)
+            yield b, rows
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 # -- scans -----------------------------------------------------------------------------------

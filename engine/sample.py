@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable, Iterator
 
 from engine.errors import InputError
 from engine.runtime import epoch_seed
@@ -103,14 +104,13 @@ def sample_job(ctx) -> None:
     raised later, holds exactly what one uninterrupted run would have. Each batch is
     stored in one transaction, so a batch cut off midway is redone, never stored twice.
     """
-    from engine.lm.hub import context_length, load_causal_lm
-    from engine.runtime import resolve_device
+    from engine import ray_executor
 
     store = ctx.store
     set_id = int(ctx.params["set_id"])
     s = store.output_set(set_id)
-    n, size, seq_len = int(s["n"]), int(s["batch_size"]), int(s["seq_len"])
-    if n < 1 or size < 1 or seq_len < 1:
+    n, size = int(s["n"]), int(s["batch_size"])
+    if n < 1 or size < 1 or int(s["seq_len"]) < 1:
         raise InputError(f"output set {set_id}: n, batch size and seq_len must be positive")
     done = store.max_output_id(set_id)
     if store.output_count(set_id) != done:
@@ -122,19 +122,14 @@ def sample_job(ctx) -> None:
     # the batch holding id done+1 is generated whole and only its new ids are stored
 
     ctx.progress(done / n, f"{done}/{n} outputs · loading {s['model']}", force=True)
-    device = resolve_device(ctx.params.get("device") or "auto")
-    model, tokenizer = load_causal_lm(s["model"], device, trust_remote_code=bool(s["config"].get("trust_remote_code")))
-    start_ids = prompt_ids(tokenizer, s["prompt"], model)
-    limit = context_length(model)
-    if limit is not None and len(start_ids) + seq_len > limit:
-        raise InputError(f"{seq_len} tokens after a {len(start_ids)}-token prompt exceed the "
-                         f"{limit}-token context of model {s['model']!r}; ask for at most {limit - len(start_ids)}")
-
+    device = ctx.params.get("device") or "auto"
+    batches = range(done // size, -(-n // size))
+    if ray_executor.chosen():
+        sampled = ray_executor.sampled_batches(s, device, batches, ctx)
+    else:
+        sampled = sample_batches(s, device, batches, ctx.check_cancel)
     tokens, t0 = 0, time.monotonic()
-    for b in range(done // size, -(-n // size)):
-        ctx.check_cancel()
-        rows = sample_batch(model, tokenizer, start_ids, size, seq_len, int(s["top_k"]), float(s["temperature"]),
-                            epoch_seed(int(s["seed"]), b), check=ctx.check_cancel)
+    for b, rows in sampled:
         first = b * size + 1
         new = [(first + i, md5_text(text), text, n_tokens)
                for i, (text, n_tokens) in enumerate(rows) if done < first + i <= n]
@@ -143,3 +138,26 @@ def sample_job(ctx) -> None:
         tokens += sum(n_tokens for _, n_tokens in rows)
         rate = tokens / max(time.monotonic() - t0, 1e-9)
         ctx.progress(done / n, f"{done}/{n} outputs · {rate:.0f} tokens/s", force=done >= n)
+
+
+def sample_batches(s: dict, device: str, batches: Iterable[int], check=None) -> Iterator[tuple[int, list]]:
+    """``(b, rows)`` for each batch ``b`` of output set ``s`` (a row of the store): the
+    model loaded on ``device`` (``auto``, ``cpu``, ``cuda``), the prompt checked against
+    its context, then each batch sampled from (seed, b) alone (:func:`sample_batch`).
+    Reads no store, so it runs where the device is (a Ray task, :mod:`engine.ray_executor`)."""
+    from engine.lm.hub import context_length, load_causal_lm
+    from engine.runtime import resolve_device
+
+    seq_len = int(s["seq_len"])
+    model, tokenizer = load_causal_lm(s["model"], resolve_device(device),
+                                      trust_remote_code=bool(s["config"].get("trust_remote_code")))
+    start_ids = prompt_ids(tokenizer, s["prompt"], model)
+    limit = context_length(model)
+    if limit is not None and len(start_ids) + seq_len > limit:
+        raise InputError(f"{seq_len} tokens after a {len(start_ids)}-token prompt exceed the "
+                         f"{limit}-token context of model {s['model']!r}; ask for at most {limit - len(start_ids)}")
+    for b in batches:
+        if check is not None:
+            check()
+        yield b, sample_batch(model, tokenizer, start_ids, int(s["batch_size"]), seq_len, int(s["top_k"]),
+                              float(s["temperature"]), epoch_seed(int(s["seed"]), b), check=check)

@@ -163,6 +163,36 @@ def test_a_scan_on_ray_equals_the_scan_here(cluster, tmp_path, monkeypatch):
     assert len(here) > 5 and on_ray == here
 
 
+@pytest.mark.slow
+def test_sampling_on_two_gpus_equals_sampling_here(cluster, tmp_path_factory, tmp_path, monkeypatch):
+    """Two tasks, each over every other batch; the set is stored in batch order and holds
+    exactly the outputs of a local run."""
+    from test_lm import tiny_lm_for_session
+
+    from engine.jobs import JobContext
+    from engine.sample import sample_job
+
+    c, _ = cluster
+    if int(ray.cluster_resources().get("GPU", 0)) < 2:
+        c.add_node(num_cpus=1, num_gpus=1)
+        c.wait_for_nodes()
+    model = tiny_lm_for_session(tmp_path_factory).out
+
+    def sample(db: Path) -> list[tuple]:
+        store = Store(db)
+        set_id = store.add_output_set(name="tiny", source="sample", model=str(model), n=10, seq_len=30, top_k=40,
+                                      temperature=1.0, batch_size=3, seed=4, prompt=None,
+                                      config={"trust_remote_code": False})
+        job = store.add_job("sample", {"set_id": set_id, "device": "auto"}, item=("sampling", set_id))
+        sample_job(JobContext(store, store.job(job)))
+        return [(o["id"], o["md5"], o["text"], o["n_tokens"]) for o in store.outputs(set_id)]
+
+    on_ray = sample(tmp_path / "ray.db")
+    monkeypatch.setenv(ray_executor.EXECUTOR_ENV, "local")
+    here = sample(tmp_path / "here.db")
+    assert [o[0] for o in on_ray] == list(range(1, 11)) and on_ray == here
+
+
 def test_bad_choices_are_one_line_and_queue_nothing(tmp_path, capsys, monkeypatch):
     from cli.main import main
 
