@@ -160,7 +160,11 @@ def test_screen_plots_one_series_per_level_and_the_last_epoch_table(tmp_path, ru
         assert "epoch 2/3, 3 running" in title
         plot = screen.query_one("#curves", PlotextPlot)
         rendered = str(plot.render())
-        assert "held-out loc_accuracy" in rendered and "50%" in rendered
+        assert "held-out loc_accuracy" in rendered
+        # the legend is outside the plot, with each level's value at the epoch shown
+        legend = str(screen.query_one("#legend").render())
+        assert legend.startswith("epoch 2: ━━ 0% 0.2000   ━━ 50% 0.2100   ━━ 100% 0.2200") and "y: fitted" in legend
+        assert "50%" not in rendered
         rendered = str(screen.query_one("#scores", PlotextPlot).render())
         assert "held-out Localization scores" in rendered and "epoch 2 · sample rank 0-1" in rendered
         rows = table_cells(screen.query_one("#results"))
@@ -286,7 +290,7 @@ def test_empty_study_and_single_head_task(tmp_path, run_app):
         assert screen.curves == [] and screen.scores == [] and screen.view.epoch is None
         assert "no epoch finished yet" in str(screen.query_one("#curves").render())
         assert "epoch 0/2, no jobs" in str(screen.query_one("#study-title").render())
-        assert screen.check_action("column", ()) is None  # one score head: o is greyed out
+        assert screen.check_action("column", ()) is False  # one score head: o is not offered
         assert screen.check_action("split", ()) is True
         rows = table_cells(screen.query_one("#results"))
         assert rows == [["epoch", "0", "0"]]
@@ -383,3 +387,57 @@ def test_the_new_tasks_models_and_noise_kinds_use_the_same_screen(tmp_path, run_
         assert said in str(screen.query_one("#study-title").render())
 
     run_app(db, sid, body)
+
+
+def test_smoothing_y_limits_and_values_at_by_hand():
+    # weight 0.5: last = 0.5 * 1 = 0.5 -> 0.5 / 0.5 = 1; then 0.25 + 1.5 = 1.75 -> / 0.75 = 7/3
+    assert curves.smooth([1.0, 3.0], 0.5) == pytest.approx([1.0, 7 / 3])
+    assert curves.smooth([1.0, 3.0, 2.0], 0.0) == [1.0, 3.0, 2.0]
+    assert curves.smooth([4.0] * 5, 0.9) == pytest.approx([4.0] * 5)  # debiased: a constant stays
+    with pytest.raises(ValueError):
+        curves.smooth([1.0], 1.0)
+    series = [(0.0, [1, 2], [0.20, 0.30]), (50.0, [1, 2], [0.25, 0.40])]
+    lo, hi = curves.y_limits("loc_accuracy", series, full=False)  # range 0.2: 0.01 either side
+    assert (lo, hi) == (pytest.approx(0.19), pytest.approx(0.41))
+    assert curves.y_limits("loc_accuracy", series, full=True) == (0.0, 1.0)
+    assert curves.y_limits("loc_accuracy", [(0.0, [1], [0.99])], full=False) == (pytest.approx(0.9405), 1.0)
+    assert curves.y_limits("loss", [(0.0, [1], [2.0])], full=False) == (pytest.approx(1.9), pytest.approx(2.1))
+    assert curves.y_limits("loss", [(0.0, [1], [0.0])], full=False) == (pytest.approx(-0.01), pytest.approx(0.01))
+    assert curves.y_limits("loss", series, full=True) is None and curves.y_limits("loss", [], full=False) is None
+    assert curves.values_at(series + [(100.0, [1], [0.5])], 2) == [(0.0, 0.30), (50.0, 0.40), (100.0, None)]
+
+
+def test_y_range_smoothing_and_the_cursor_epoch(tmp_path, run_app):
+    """y: the fitted axis (the data's range and a margin) or the full 0-1; s: smoothing
+    0.6, 0.9, off; e: the epoch whose values the legend reads, marked on the plot."""
+    db = tmp_path / "t.db"
+    sid, _ = make_study(db)
+
+    def top_label(screen) -> str:  # the y-axis label of the plot's first row of data
+        rows = str(screen.query_one("#curves").render()).splitlines()
+        return next(r for r in rows if "┤" in r).split("┤")[0].strip()
+
+    async def body(app, pilot):
+        screen = app.screen
+        fitted = top_label(screen)
+        assert float(fitted) == pytest.approx(0.226, abs=0.001)  # 0.22 + 5 % of the range 0.10-0.22
+        await pilot.press("y")
+        await settle(pilot)
+        assert screen.full_y and float(top_label(screen)) == pytest.approx(1.0)
+        assert "y: 0-1" in str(screen.query_one("#legend").render())
+        await pilot.press("y", "s")
+        await settle(pilot)
+        assert not screen.full_y and screen.smoothing == 0.6
+        assert "smoothed 0.6 (raw faint)" in str(screen.query_one("#legend").render())
+        await pilot.press("s", "s")
+        await settle(pilot)
+        assert screen.smoothing == 0.0
+        await pilot.press("e")  # epoch 1: the legend reads the values there
+        await settle(pilot)
+        legend = str(screen.query_one("#legend").render())
+        assert legend.startswith("epoch 1: ━━ 0% 0.1000   ━━ 50% 0.1100   ━━ 100% 0.1200"), legend
+        from tui.screens.help import screen_keys
+        keys = dict(screen_keys(screen))
+        assert "y" in keys and "s" in keys
+
+    run_app(db, sid, body, size=(120, 36))

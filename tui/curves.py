@@ -121,6 +121,45 @@ def bounds(metric: str) -> tuple[float, float] | None:
     return None
 
 
+SMOOTHING = (0.0, 0.6, 0.9)  # the weights the smoothing key cycles through (0: raw)
+MARGIN = 0.05  # of the data's range, above and below a fitted y-axis
+
+
+def smooth(values: Sequence[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing of a curve: an exponential moving average, ``last =
+    weight * last + (1 - weight) * value``, divided by ``1 - weight**i`` (i the values so
+    far) so that it does not start from 0. Weight 0 returns the values."""
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), not {weight}")
+    out, last = [], 0.0
+    for i, value in enumerate(values, 1):
+        last = weight * last + (1.0 - weight) * value
+        out.append(last / (1.0 - weight ** i) if weight else value)
+    return out
+
+
+def y_limits(metric: str, series: Iterable[tuple[float, list, list]], full: bool) -> tuple[float, float] | None:
+    """The y-axis of a curve plot: with ``full``, [0, 1] for a metric in that range
+    (:func:`bounds`), else automatic (None); otherwise fitted to the values drawn with
+    :data:`MARGIN` of their range above and below (a flat curve: 5 % of its value, or
+    0.01 at 0), kept within [0, 1] for such a metric. None with nothing to draw."""
+    unit = bounds(metric)
+    values = [v for _, _, ys in series for v in ys if v is not None and not math.isnan(v)]
+    if full or not values:
+        return unit if full or unit else None
+    lo, hi = min(values), max(values)
+    margin = (hi - lo) * MARGIN if hi > lo else (abs(hi) * MARGIN or 0.01)
+    lo, hi = lo - margin, hi + margin
+    if unit:
+        lo, hi = max(lo, unit[0]), min(hi, unit[1])
+    return lo, hi
+
+
+def values_at(series: Iterable[tuple[float, list, list]], x: int | None) -> list[tuple[float, float | None]]:
+    """``(level, value)`` of each curve at x (None where it has no value there)."""
+    return [(level, dict(zip(xs, ys)).get(x)) for level, xs, ys in series]
+
+
 def default_epoch(epochs_done: Iterable[int]) -> int | None:
     """The epoch whose distributions to show first: the last one every run has finished,
     else the latest any run has; None before the first."""

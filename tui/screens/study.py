@@ -21,21 +21,25 @@ from engine.results import fmt_value, result_rows, summary
 from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS, score_values
 from engine.untrusted import visible
 from tui.curves import (
-    bounds,
+    SMOOTHING,
     curve_series,
     default_epoch,
     level_colour,
     level_label,
     metric_order,
+    smooth,
     sorted_scores,
     step,
     trial_band,
+    values_at,
+    y_limits,
 )
 from tui.screens.base import PolledScreen, SubScreen
 from tui.widgets.keytable import KeyTable
 
 SPLITS = {"valid": "held-out", "train": "train"}
 POINTS = 200  # most points per score-distribution line
+FEW = 12  # with at most this many epochs each point is marked, and the x-axis ticks every epoch
 
 Series = list[tuple[float, list, list]]
 
@@ -89,6 +93,8 @@ class StudyScreen(PolledScreen, SubScreen):
         Binding("o", "column", "Head", tooltip="Which score the distribution shows (localization / repair)"),
         Binding("p", "published", "Published", tooltip="Show or hide the published curves (byrote study --reference)"),
         Binding("b", "band", "Band", tooltip="The trials' band: min-max or mean ± one standard deviation"),
+        Binding("y", "y_range", "Y range", tooltip="The curves' y-axis: fitted to the data, or the metric's full 0-1"),
+        Binding("s", "smooth", "Smooth", tooltip="TensorBoard's smoothing of the curves: off, 0.6, 0.9"),
     ]
 
     def __init__(self, study_id: int) -> None:
@@ -101,6 +107,8 @@ class StudyScreen(PolledScreen, SubScreen):
         self.show_published = True  # the study's --reference curves, dotted, when it has one
         self._published: dict[tuple, dict | None] = {}  # read once per curve
         self.band = "minmax"  # or "sd": the band drawn around the mean of several trials
+        self.full_y = False  # the curves' y-axis: fitted to the data (False) or the metric's 0-1
+        self.smoothing = 0.0  # TensorBoard's smoothing weight (tui.curves.smooth); 0 draws the values
         self.view: StudyView | None = None
         self.curves: Series = []  # what each plot shows now
         self.scores: Series = []
@@ -115,6 +123,7 @@ class StudyScreen(PolledScreen, SubScreen):
         with Horizontal(id="plots"):
             yield PlotextPlot(id="curves")
             yield PlotextPlot(id="scores")
+        yield Static("", id="legend")
         yield KeyTable(id="results")
         yield Footer()
 
@@ -231,30 +240,67 @@ class StudyScreen(PolledScreen, SubScreen):
         return True
 
     def _draw_curves(self, view: StudyView) -> None:
+        """One line per level in its colour (smoothed, over its faint raw values, when
+        smoothing is on), each point marked when there are few, the trials' band and the
+        published curves in the level's colour, the distribution's epoch as a vertical
+        line; the y-axis fitted to what is drawn or the metric's full range (``y``); the
+        legend outside the plot, under it (:meth:`_show_legend`)."""
         label = SPLITS[view.split]
         title = f"{label} {view.metric}" if view.metric else f"{label}: no epoch finished yet"
-        if not self._changed("curves", (title, view.curves, view.published, view.band)):
+        self._show_legend(view)
+        if not self._changed("curves", (title, view.curves, view.published, view.band, view.epoch, self.full_y,
+                                        self.smoothing)):
             return
         widget = self.query_one("#curves", PlotextPlot)
         plt = widget.plt
         plt.clear_figure()
         plt.title(title)
         plt.xlabel(view.unit)
+        epochs = sorted({x for _, xs, _ in view.curves for x in xs})
         for level, xs, ys in view.curves:
-            plt.plot(xs, ys, label=level_label(level), color=level_colour(level), marker="braille")
+            colour = level_colour(level)
+            if self.smoothing:
+                plt.plot(xs, ys, color=tuple(c * 2 // 5 for c in colour), marker="braille")  # the raw values, faint
+                ys = smooth(ys, self.smoothing)
+            plt.plot(xs, ys, color=colour, marker="braille")
+            if len(epochs) <= FEW:
+                plt.scatter(xs, ys, color=colour, marker="●")
         for edge in view.band or ():  # the trials' band, thin, in the level's colour
             for level, xs, ys in edge:
                 plt.plot(xs, ys, color=level_colour(level), marker="-")
         for level, xs, ys in view.published or ():  # dotted, in the level's colour
-            plt.plot(xs, ys, label=f"{level_label(level)} published", color=level_colour(level), marker="dot")
-        epochs = sorted({x for _, xs, _ in view.curves for x in xs})
-        if 0 < len(epochs) <= 12:
+            plt.plot(xs, ys, color=level_colour(level), marker="dot")
+        if 0 < len(epochs) <= FEW:
             plt.xticks(epochs)
-        limits = bounds(view.metric) if view.metric else None
+        drawn = [*view.curves, *(view.published or ()), *(s for edge in view.band or () for s in edge)]
+        limits = y_limits(view.metric, drawn, self.full_y) if view.metric else None
         if limits:
             plt.ylim(*limits)
+        if view.epoch is not None and len(epochs) > 1:
+            plt.vline(view.epoch, (110, 110, 110))
         self.curves = view.curves
         widget.refresh()
+
+    def _show_legend(self, view: StudyView) -> None:
+        """Under the plots: each level's colour and its value at the distribution's epoch
+        (the cursor), then what else is drawn."""
+        legend = Text()
+        if view.epoch is not None and view.curves:
+            legend.append(f"{view.unit} {view.epoch}: ", style="bold")
+        values = dict(values_at(view.curves, view.epoch))
+        for level in view.levels:
+            value = values.get(level)
+            legend.append("━━ ", style="rgb({},{},{})".format(*level_colour(level)))
+            legend.append(level_label(level) + (f" {fmt_value(value)}" if value is not None else "") + "   ")
+        notes = ["y: 0-1" if self.full_y else "y: fitted"]
+        if self.smoothing:
+            notes.append(f"smoothed {self.smoothing:g} (raw faint)")
+        if view.band is not None:
+            notes.append("band: " + ("mean ± sd" if self.band == "sd" else "min-max of the trials"))
+        if view.published:
+            notes.append("dotted: published")
+        legend.append(" · ".join(notes), style="dim")
+        self.query_one("#legend", Static).update(legend)
 
     def _draw_scores(self, view: StudyView) -> None:
         label = SPLITS[view.split]
@@ -268,8 +314,8 @@ class StudyScreen(PolledScreen, SubScreen):
         plt.clear_figure()
         plt.title(title)
         plt.xlabel(xlabel)
-        for level, xs, ys in view.scores:
-            plt.plot(xs, ys, label=level_label(level), color=level_colour(level), marker="braille")
+        for level, xs, ys in view.scores:  # the levels' colours: the legend under the plots
+            plt.plot(xs, ys, color=level_colour(level), marker="braille")
         plt.ylim(0.0, 1.0)
         self.scores = view.scores
         widget.refresh()
@@ -298,7 +344,7 @@ class StudyScreen(PolledScreen, SubScreen):
         if action == "epoch" and len(view.epochs) < 2:
             return None
         if action == "column" and len(view.columns) < 2:
-            return None
+            return False  # one score head (code2vec, code2seq): o is not offered
         return True
 
     def action_metric(self, by: int) -> None:
@@ -329,6 +375,16 @@ class StudyScreen(PolledScreen, SubScreen):
             self.refresh_data()
         else:
             self.notify("this study has no published curves to show (byrote study --reference DIR)")
+
+    def action_y_range(self) -> None:
+        self.full_y = not self.full_y
+        if self.view is not None:
+            self._draw_curves(self.view)
+
+    def action_smooth(self) -> None:
+        self.smoothing = step(SMOOTHING, self.smoothing, 1)
+        if self.view is not None:
+            self._draw_curves(self.view)
 
     def action_column(self) -> None:
         if self.view and self.view.columns:
