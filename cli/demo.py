@@ -39,7 +39,15 @@ def cmd_demo(args) -> int:
     store.close()
     app = ByroteApp(store.path)
     app.run()
+    say(demo_db_hint(store.path))
     return app.return_code or 0
+
+
+def demo_db_hint(path) -> str:
+    """What to type to reach the demo's database from the command line (the app names it
+    in its header; the commands read the default database unless told)."""
+    return (f"the demo's database is {path}; the commands read it with --db, e.g. byrote --db {path} jobs "
+            f"(or export BYROTE_DB={path})")
 
 
 def run_demo(store: Store, args) -> int:

@@ -176,12 +176,15 @@ def test_on_a_terminal_the_demo_queues_its_chain_and_opens_the_app(tmp_path):
         "out, sys.stdin, sys.stdout = sys.stdout, Tty(), Tty()\n"
         "codes = [main(['demo', '--seed', '3']), main(['demo'])]\n"
         "heavy = [m for m in ('torch', 'transformers', 'datasets', 'pandas') if m in sys.modules]\n"
-        "print(repr((codes, [(k, str(p)) for k, p in calls], heavy)), file=out)\n"
+        "print(repr((codes, [(k, str(p)) for k, p in calls], heavy, sys.stdout.getvalue())), file=out)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     db = str(tmp_path / "demo.db")
-    assert eval(proc.stdout) == ([0, 0], [("worker", db), ("app", db)] * 2, [])
+    *got, said = eval(proc.stdout)
+    assert got == [[0, 0], [("worker", db), ("app", db)] * 2, []]
+    # when the app closes: how to reach the demo's database from the command line
+    assert said.count(f"the demo's database is {db}; the commands read it with --db, e.g. byrote --db {db} jobs") == 2
     assert proc.stderr == ""
     (job,) = Store(db).jobs()
     assert (job["kind"], job["params"]["stage"], job["state"]) == ("demo", "start", "queued")
