@@ -441,3 +441,46 @@ def test_y_range_smoothing_and_the_cursor_epoch(tmp_path, run_app):
         assert "y" in keys and "s" in keys
 
     run_app(db, sid, body, size=(120, 36))
+
+
+def test_two_studies_marked_on_the_dashboard_are_overlaid(tmp_path, app_pilot):
+    """space marks studies on the dashboard (a name shows the mark), v opens one plot of
+    both: their curves of the same metric, both named in the legend with their line
+    style; one study alone is not enough."""
+    from textual_plotext import PlotextPlot
+
+    from tui.screens.dashboard import DashboardScreen
+    from tui.screens.overlay import OverlayScreen
+
+    db = tmp_path / "t.db"
+    make_study(db)
+    make_study(db, epochs_done=1, model="ggnn")
+
+    async def body(app, pilot):
+        dashboard = app.screen
+        assert isinstance(dashboard, DashboardScreen)
+        await pilot.press("space", "v")  # one study marked: not enough
+        await settle(pilot)
+        assert app.screen is dashboard and dashboard.marked == [1]
+        assert any("mark two studies or more" in n.message for n in app._notifications)
+        assert str(dashboard.table.get_row("study:1")[2]).startswith("● ")
+        await pilot.press("down", "space", "v")
+        await settle(pilot)
+        overlay = app.screen
+        assert isinstance(overlay, OverlayScreen) and overlay.study_ids == [1, 2]
+        await settle(pilot)
+        assert overlay.view.metric == "loc_accuracy"
+        assert overlay.view.curves[0] == expected_curves("valid", 2) and overlay.view.curves[1] == expected_curves(
+            "valid", 1)
+        legend = str(overlay.query_one("#legend").render())
+        assert "━━ 0%" in legend and "━━ 100%" in legend
+        assert "⣿⣿ study 1: vm-[demo]" in legend and "·· study 2: vm-[demo]" in legend
+        assert "held-out loc_accuracy" in str(overlay.query_one("#overlay", PlotextPlot).render())
+        await pilot.press("t", "m")
+        await settle(pilot)
+        assert overlay.view.metric == "repair_accuracy" and overlay.split == "train"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is dashboard
+
+    app_pilot(db, body, size=(120, 36), clock=lambda: CREATED + 100, poll_s=0.1)

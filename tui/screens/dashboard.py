@@ -29,10 +29,15 @@ STATE_STYLES = {"running": "bold green", "queued": "yellow", "failed": "bold red
 NARROW = 110  # below this width the progress bar is shorter
 
 
-def cells(item: Item, name_w: int, detail_w: int, bar_w: int) -> tuple[str, ...]:
+MARK = "● "  # before the name of a study marked for the overlay
+
+
+def cells(item: Item, name_w: int, detail_w: int, bar_w: int, marked: bool = False) -> tuple[str, ...]:
     """The plain text of a row's cells (compared between polls to update only what changed);
-    names and details escaped before they are clipped to their width."""
-    return (item.kind, str(item.id), clip(visible(item.name), name_w), item.state, bar(item.progress, bar_w),
+    names and details escaped before they are clipped to their width (a marked study's
+    name after :data:`MARK`)."""
+    name = (MARK if marked else "") + visible(item.name)
+    return (item.kind, str(item.id), clip(name, name_w), item.state, bar(item.progress, bar_w),
             duration(item.eta) if item.state in ACTIVE else "-", visible(item.device), age(item.age),
             clip(visible(item.detail), detail_w))
 
@@ -56,6 +61,8 @@ class DashboardScreen(PolledScreen):
         Binding("r", "resume", "Resume"),
         Binding("d", "delete", "Delete"),
         Binding("w", "start_worker", "Worker"),
+        Binding("space", "mark", "Mark study", show=False),
+        Binding("v", "overlay", "Overlay marked studies", show=False),
     ]
 
     def __init__(self) -> None:
@@ -64,6 +71,7 @@ class DashboardScreen(PolledScreen):
         self.data: Overview | None = None
         self._shown: dict[str, tuple[str, ...]] = {}
         self._shown_widths: tuple[int, int, int] | None = None
+        self.marked: list[int] = []  # studies marked for the overlay, in the order marked
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -128,7 +136,7 @@ class DashboardScreen(PolledScreen):
         self._shown_widths = widths
         name_w, detail_w, bar_w = widths
         for item in items:
-            values = cells(item, name_w, detail_w, bar_w)
+            values = cells(item, name_w, detail_w, bar_w, item.kind == "study" and item.id in self.marked)
             old = self._shown.get(item.key)
             if old is None:
                 table.add_row(*(styled(key, v) for (_, key), v in zip(COLUMNS, values)), key=item.key)
@@ -160,6 +168,8 @@ class DashboardScreen(PolledScreen):
     def _show_info(self) -> None:
         item = self.current_item()
         text = "" if item is None else f"{item.kind} {item.id}: {item.name} · {item.state} · {item.detail}"
+        if self.marked:
+            text += f" · marked for v (overlay): studies {', '.join(map(str, self.marked))}"
         self.query_one("#info", Static).update(Text(visible(text)))
 
     # -- actions -----------------------------------------------------------------------
@@ -201,6 +211,30 @@ class DashboardScreen(PolledScreen):
 
     def action_start_worker(self) -> None:
         self.app.action_start_worker()
+
+    def action_mark(self) -> None:
+        """Mark the highlighted study for the overlay, or unmark it."""
+        item = self.current_item()
+        if item is None or item.kind != "study":
+            self.notify("space marks studies, to overlay their curves with v")
+            return
+        if item.id in self.marked:
+            self.marked.remove(item.id)
+        else:
+            self.marked.append(item.id)
+        if self.data is not None:
+            self._render_rows(self.data.items)
+        self._show_info()
+
+    def action_overlay(self) -> None:
+        """The marked studies' curves in one plot (two or more)."""
+        studies = [i for i in self.marked if f"study:{i}" in self.items]
+        if len(studies) < 2:
+            self.notify("mark two studies or more with space, then v overlays their curves")
+            return
+        from tui.screens.overlay import OverlayScreen
+
+        self.app.push_screen(OverlayScreen(studies))
 
     def action_cancel(self) -> None:
         item = self.current_item()
