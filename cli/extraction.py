@@ -85,7 +85,7 @@ def cmd_scan(args) -> int:
     store = open_store(args)
     plan = check_scan(store, args.outputs, args.min_lines, args.rules, args.case_sensitive)  # before the corpus
     corpus = _corpus(args)
-    scan_id, job_id, said = enqueue_scan(store, plan, corpus, args.workers)
+    scan_id, job_id, said = enqueue_scan(store, plan, corpus, args.workers, args.name)
     if said.startswith("resuming"):
         say(said)
     say(f"scan {scan_id} (job {job_id}): {plan.outputs['count']} outputs of set {args.outputs} against {corpus.describe()}")
@@ -185,6 +185,7 @@ def register(c: Commands) -> None:
 
     p = c.add("scan", cmd_scan, "find every output span of K or more lines that reproduces the corpus")
     p.add_argument("--outputs", type=positive, required=True, metavar="ID", help="output set id")
+    p.add_argument("--name", metavar="TEXT", help="what the dashboard calls the scan (default: its corpus)")
     corpus_options(p)
     p.add_argument("--rules", default=DEFAULT_RULES, choices=RULES,
                    help="simian: Simian 2.5.10's plain-text rules and blocks, as the study ran it (default); "

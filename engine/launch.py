@@ -296,9 +296,11 @@ def check_scan(store: Store, set_id: int, min_lines: int, rules: str = DEFAULT_R
     return ScanPlan(outputs, min_lines, rules, case_sensitive)
 
 
-def enqueue_scan(store: Store, plan: ScanPlan, corpus, workers: int | None = None) -> tuple[int, int, str]:
+def enqueue_scan(store: Store, plan: ScanPlan, corpus, workers: int | None = None,
+                 name: str | None = None) -> tuple[int, int, str]:
     """A scan of an output set (as it is now) against a corpus, and its job. An unfinished
-    scan with the same settings is resumed: its finished shards are not read again."""
+    scan with the same settings is resumed: its finished shards are not read again (a
+    ``name`` given renames it)."""
     set_id, min_lines, case_sensitive = plan.outputs["id"], plan.min_lines, plan.case_sensitive
     n_outputs = store.max_output_id(set_id)
     found = store.unfinished_scan(set_id, corpus.spec, n_outputs, min_lines, case_sensitive, plan.rules)
@@ -306,13 +308,15 @@ def enqueue_scan(store: Store, plan: ScanPlan, corpus, workers: int | None = Non
         scan_id = found["id"]
         if workers:
             store.update_scan(scan_id, workers=workers)
+        if name:
+            store.update_scan(scan_id, name=name)
         done = len(store.finished_shards(scan_id))
         job_id = store.active_job("scan", scan_id) or store.add_job("scan", {"scan_id": scan_id}, item=("scan", scan_id))
         return scan_id, job_id, f"resuming scan {scan_id} ({done} of {found['n_shards'] or '?'} shards already done)"
     scan_id = store.add_scan(
         set_id=set_id, source="scan", corpus=corpus.spec, corpus_label=corpus.describe(),
         n_outputs=n_outputs, min_lines=min_lines, case_sensitive=int(case_sensitive), rules=plan.rules,
-        workers=workers or os.cpu_count() or 1,
+        workers=workers or os.cpu_count() or 1, name=name or None,
     )
     job_id = store.add_job("scan", {"scan_id": scan_id}, item=("scan", scan_id))
     return scan_id, job_id, f"scan {scan_id} (job {job_id}): outputs of set {set_id} against {corpus.describe()}"

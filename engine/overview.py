@@ -176,8 +176,9 @@ def overview(store: Store, now: float) -> Overview:
             base = f"{scan['stats'].get('snippets', 0)} snippets, {scan['rules']} rules"
         else:
             base = f"set {scan['set_id']}, {scan['n_outputs']} outputs, {scan['rules']} rules"
-        items.append(_item("scan", scan["id"], scan["corpus_label"] or scan["source"], jobs, scan["created"], now,
-                           "-", base, default_state=scan["state"] or "done", set_id=scan["set_id"]))
+        items.append(_item("scan", scan["id"], scan.get("name") or scan["corpus_label"] or scan["source"], jobs,
+                           scan["created"], now, "-", base, default_state=scan["state"] or "done",
+                           set_id=scan["set_id"]))
     demo = grouped.get(("demo", 1))
     if demo:
         first = min((j for j in all_jobs if j["kind"] == "demo"), key=lambda j: j["id"])

@@ -480,3 +480,33 @@ def test_columns_follow_a_resize_both_ways(db, in_app):
 
 def screen_widths(rows: dict[str, list[str]]) -> list[str]:
     return [cell for row in rows.values() for cell in row]
+
+
+def test_filter_as_typed_and_hide_finished(db, in_app):
+    """/ filters the rows as the query is typed (kind, name, state, detail; case aside),
+    escape clears it; h hides what is done or cancelled; the status line says how many
+    rows are hidden and why."""
+
+    async def body(app, pilot, screen):
+        everything = list(row_texts(screen))
+        await pilot.press("slash")
+        box = screen.query_one("#filter")
+        assert box.display and box.has_focus
+        await pilot.press(*"SCAN")
+        await settle(pilot)
+        assert list(row_texts(screen)) == ["scan:1", "scan:2"]
+        assert "5 of 7 hidden (filter 'SCAN')" in str(screen.query_one("#status").content)
+        await pilot.press("enter")  # kept, and the table has the keys again
+        assert screen.table.has_focus and list(row_texts(screen)) == ["scan:1", "scan:2"]
+        await pilot.press("slash", "escape")
+        await settle(pilot)
+        assert list(row_texts(screen)) == everything and not box.display
+        await pilot.press("h")
+        await settle(pilot)
+        assert list(row_texts(screen)) == ["study:1", "study:2", "lm:1", "scan:2"]
+        assert "3 of 7 hidden (h)" in str(screen.query_one("#status").content)
+        await pilot.press("h")
+        await settle(pilot)
+        assert list(row_texts(screen)) == everything
+
+    in_app(db, body, size=(120, 30))

@@ -143,7 +143,7 @@ def test_sampling_form_enqueues_a_sampling_job(tmp_path, model_dir, app_pilot):
         await settle(pilot)
         form = app.screen
         await submit(pilot, {"model": str(model_dir), "n": "5", "seq_len": "32", "top_k": "8", "temperature": "0.7",
-                             "batch_size": "2", "seed": "3"}, {"device": "cpu"})
+                             "batch_size": "2", "seed": "3", "name": "tiny k8"}, {"device": "cpu"})
         assert not isinstance(app.screen, SamplingForm), (message(form), marks(form))
         assert "output set 1: 5 outputs to sample" in notes(app)
 
@@ -151,8 +151,9 @@ def test_sampling_form_enqueues_a_sampling_job(tmp_path, model_dir, app_pilot):
     assert len(spawns) == 1
     store = Store(db)
     (outputs,) = store.output_sets()
-    assert {k: outputs[k] for k in ("model", "n", "seq_len", "top_k", "temperature", "batch_size", "seed")} == {
-        "model": str(model_dir), "n": 5, "seq_len": 32, "top_k": 8, "temperature": 0.7, "batch_size": 2, "seed": 3}
+    assert {k: outputs[k] for k in ("model", "n", "seq_len", "top_k", "temperature", "batch_size", "seed", "name")} == {
+        "model": str(model_dir), "n": 5, "seq_len": 32, "top_k": 8, "temperature": 0.7, "batch_size": 2, "seed": 3,
+        "name": "tiny k8"}
     assert [(j["kind"], j["params"]) for j in store.jobs()] == [("sample", {"set_id": 1, "device": "cpu"})]
 
 
@@ -225,7 +226,7 @@ def test_scan_form_preselects_the_set_and_enqueues_a_scan(tmp_path, with_outputs
         assert form.query_one("#text_field", Input).value == "content"
         glob = form.query_one("#glob", Input)
         assert glob.value == "" and glob.placeholder.startswith("every file")
-        await submit(pilot, {"corpus": str(corpus), "min_lines": "4"}, {"rules": "lines"})
+        await submit(pilot, {"corpus": str(corpus), "min_lines": "4", "name": "tiny corpus, lines"}, {"rules": "lines"})
         assert not isinstance(app.screen, ScanForm), (message(form), marks(form))
         assert any(n.startswith("scan 1 (job 1): outputs of set 2 against") for n in notes(app))
 
@@ -234,6 +235,9 @@ def test_scan_form_preselects_the_set_and_enqueues_a_scan(tmp_path, with_outputs
     store = Store(db)
     (scan,) = store.scans()
     assert (scan["set_id"], scan["min_lines"], scan["rules"], scan["corpus"]["root"]) == (2, 4, "lines", str(corpus))
+    from engine.overview import overview
+
+    assert [i.name for i in overview(store, 0).items if i.kind == "scan"] == ["tiny corpus, lines"]  # its name
     assert [(j["kind"], j["params"]) for j in store.jobs()] == [("scan", {"scan_id": 1})]
 
 

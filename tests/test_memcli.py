@@ -68,8 +68,7 @@ def scanned(tmp_path_factory):
     db = root / "byrote.db"
     assert cli("--db", str(db), "sample", "import", str(outs))[0] == 0
     code, out = cli("--db", str(db), "scan", "--rules", "lines", "--outputs", "1", "--corpus", str(corpus),
-                    "--workers", "1",
-                    "--foreground")
+                    "--workers", "1", "--name", "planted \x1b[31m", "--foreground")
     assert code == 0, out
     store = _open(db)
     yield {"db": db, "store": store, "want": expected(), "root": root, "corpus": corpus}
@@ -81,6 +80,15 @@ def _by(want: dict, column: int) -> list[str]:
 
 
 # -- 4. memorized, the exports, and the store's orderings ------------------------------
+def test_a_scan_keeps_its_name_for_the_listings(scanned, capsys):
+    import json
+
+    code, out = cli("--db", str(scanned["db"]), "scans", "--json")
+    assert code == 0 and [s["name"] for s in json.loads(out)] == ["planted \x1b[31m"]  # data, escaped in JSON
+    code, out = cli("--db", str(scanned["db"]), "scans")
+    assert "planted \\x1b[31m" in out and "\x1b" not in out  # escaped on the terminal
+
+
 def test_export_memorization_equals_the_store(scanned, tmp_path, capsys):
     out = tmp_path / "memorization.json"
     code, stdout, err = _run(["--db", scanned["db"], "export", "memorization", "--scan", 1, "--out", out], capsys)

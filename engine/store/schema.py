@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -268,8 +268,14 @@ def _migrate_12(db: sqlite_utils.Database) -> None:
         db.execute(f"DROP TRIGGER IF EXISTS snippet_text_{name}")
 
 
+def _migrate_13(db: sqlite_utils.Database) -> None:
+    """A scan may be named (``byrote scan --name``, the scan form): two scans of one folder
+    tell apart on the dashboard. Scans made before have none and show their corpus."""
+    db.execute("ALTER TABLE scans ADD COLUMN name TEXT")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
-    9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12,
+    9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13,
 }

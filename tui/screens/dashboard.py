@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import Resize
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine.errors import InputError
 from engine.overview import (WHAT_GOES, Item, Overview, age, bar, cancel_item, clip, delete_item, duration, overview,
@@ -26,6 +26,7 @@ from tui.widgets.keytable import KeyTable
 COLUMNS = (("kind", "kind"), ("id", "id"), ("name", "name"), ("state", "state"), ("progress", "progress"),
            ("ETA", "eta"), ("device", "device"), ("age", "age"), ("detail", "detail"))
 STATE_STYLES = {"running": "bold green", "queued": "yellow", "failed": "bold red", "cancelled": "dim"}
+FINISHED = ("done", "cancelled")  # what h hides
 NARROW = 110  # below this width the progress bar is shorter
 
 
@@ -61,6 +62,8 @@ class DashboardScreen(PolledScreen):
         Binding("r", "resume", "Resume"),
         Binding("d", "delete", "Delete"),
         Binding("w", "start_worker", "Worker"),
+        Binding("slash", "filter", "Filter", show=False),
+        Binding("h", "hide_finished", "Hide finished", show=False),
         Binding("space", "mark", "Mark study", show=False),
         Binding("v", "overlay", "Overlay marked studies", show=False),
     ]
@@ -72,6 +75,8 @@ class DashboardScreen(PolledScreen):
         self._shown: dict[str, tuple[str, ...]] = {}
         self._shown_widths: tuple[int, int, int] | None = None
         self.marked: list[int] = []  # studies marked for the overlay, in the order marked
+        self.filter_text = ""  # the / filter: rows whose kind, id, name, state or detail hold it (case aside)
+        self.hide_finished = False  # h: rows that are done or cancelled are not shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -79,6 +84,7 @@ class DashboardScreen(PolledScreen):
         for label, key in COLUMNS:
             table.add_column(label, key=key)
         yield table
+        yield Input(placeholder="filter: kind, name, state or detail (escape clears)", id="filter", compact=True)
         yield Static("", id="info")
         yield Static("reading the store…", id="status", classes="status")
         yield Footer(compact=True)
@@ -91,19 +97,43 @@ class DashboardScreen(PolledScreen):
     def read(self, store: Store) -> Overview:
         return overview(store, self.app.clock())
 
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        super().on_mount()
+
     def show(self, data: Overview) -> None:
         self.data = data
         self.items = {item.key: item for item in data.items}
-        self._render_rows(data.items)
-        self.query_one("#status", Static).update(Text(visible(
-            data.status if data.items or data.worker_pid else f"{data.status} · nothing here yet: n, s or x starts something")))
+        self._render_rows(self.visible_items())
         self._show_info()
+
+    def visible_items(self) -> list[Item]:
+        """The items the table shows: those the filter and h leave."""
+        if self.data is None:
+            return []
+        query = self.filter_text.strip().casefold()
+        return [item for item in self.data.items
+                if not (self.hide_finished and item.state in FINISHED)
+                and (not query or query in " ".join((item.kind, str(item.id), visible(item.name), item.state,
+                                                     visible(item.detail))).casefold())]
+
+    def _show_status(self) -> None:
+        data = self.data
+        if data is None:
+            return
+        text = data.status if data.items or data.worker_pid else f"{data.status} · nothing here yet: n, s or x starts something"
+        hidden = len(data.items) - len(self.visible_items())
+        if hidden:
+            why = " and ".join(filter(None, (f"filter {self.filter_text.strip()!r}" if self.filter_text.strip() else "",
+                                             "h" if self.hide_finished else "")))
+            text += f" · {hidden} of {len(data.items)} hidden ({why})"
+        self.query_one("#status", Static).update(Text(visible(text)))
 
     def on_resize(self, event: Resize) -> None:
         # every key fits an 80-column footer once the palette's own hint goes
         self.query_one(Footer).show_command_palette = event.size.width >= NARROW
         if self.data is not None:
-            self._render_rows(self.data.items)
+            self._render_rows(self.visible_items())
 
     def _widths(self, items: list[Item]) -> tuple[int, int, int]:
         """(name, detail, bar) widths that fill the screen's width without overflow."""
@@ -166,6 +196,7 @@ class DashboardScreen(PolledScreen):
         self.action_open()
 
     def _show_info(self) -> None:
+        self._show_status()
         item = self.current_item()
         text = "" if item is None else f"{item.kind} {item.id}: {item.name} · {item.state} · {item.detail}"
         if self.marked:
@@ -174,6 +205,11 @@ class DashboardScreen(PolledScreen):
 
     # -- actions -----------------------------------------------------------------------
     def action_open(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus:  # enter in the filter (a priority key here): keep it, back to the rows
+            self.table.focus()
+            box.display = bool(self.filter_text.strip())
+            return
         item = self.current_item()
         if item is None:
             return
@@ -223,7 +259,31 @@ class DashboardScreen(PolledScreen):
         else:
             self.marked.append(item.id)
         if self.data is not None:
-            self._render_rows(self.data.items)
+            self._render_rows(self.visible_items())
+        self._show_info()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The filter applies as it is typed."""
+        self.filter_text = event.value
+        self._render_rows(self.visible_items())
+        self._show_info()
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:  # escape clears the filter
+            event.stop()
+            box.value = ""
+            box.display = False
+            self.table.focus()
+
+    def action_hide_finished(self) -> None:
+        self.hide_finished = not self.hide_finished
+        self._render_rows(self.visible_items())
         self._show_info()
 
     def action_overlay(self) -> None:

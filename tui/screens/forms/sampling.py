@@ -28,6 +28,7 @@ class SamplingForm(LaunchForm):
         yield self.field("batch_size", "Batch size", self.text_input("32"))
         yield self.field("seed", "Seed", self.text_input("0"))
         yield self.field("device", "Device", Select(options(DEVICES), value="auto", allow_blank=False))
+        yield self.field("name", "Name", self.text_input(placeholder="the set's number, when left empty"), "optional")
 
     def values(self) -> dict | None:
         model = self.text("model")
@@ -37,7 +38,7 @@ class SamplingForm(LaunchForm):
             model=model, n=self.checked("n", parse_int, 1), seq_len=self.checked("seq_len", parse_int, 1),
             top_k=self.checked("top_k", parse_int, 1), temperature=self.checked("temperature", parse_positive_float),
             batch_size=self.checked("batch_size", parse_int, 1), seed=self.checked("seed", parse_int, 0),
-            device=self.choice("device"),
+            device=self.choice("device"), name=self.text("name") or None,
         )
 
     def submit(self, store: Store, values: dict) -> tuple[str, bool]:
@@ -47,6 +48,6 @@ class SamplingForm(LaunchForm):
         identity = dict(model=model, seq_len=values["seq_len"], top_k=values["top_k"],
                         temperature=values["temperature"], batch_size=values["batch_size"], seed=values["seed"],
                         prompt=None)
-        _, job_id, said = enqueue_sampling(store, identity, values["n"], name=None, trust_remote_code=False,
+        _, job_id, said = enqueue_sampling(store, identity, values["n"], name=values["name"], trust_remote_code=False,
                                            device=values["device"])
         return said, job_id is not None

@@ -35,6 +35,7 @@ class ScanForm(LaunchForm):
                          "for a directory")
         yield self.field("text_field", "Text field", self.text_input("content"), "for records")
         yield self.field("min_lines", "Minimum lines", self.text_input("6"), "at least 2")
+        yield self.field("name", "Name", self.text_input(placeholder="the corpus, when left empty"), "optional")
         yield self.field("rules", "Rules", Select(options(RULES), value=DEFAULT_RULES, allow_blank=False),
                          "simian: the study's (Simian 2.5.10); lines: byrote's own")
 
@@ -68,12 +69,13 @@ class ScanForm(LaunchForm):
                                 f"byrote scan --outputs {set_id or 'N'} --corpus {corpus}")
         return dict(set_id=set_id, corpus=corpus, glob=self.text("glob") or None,
                     text_field=self.text("text_field") or "content",
-                    min_lines=self.checked("min_lines", parse_int, 2), rules=self.choice("rules"))
+                    min_lines=self.checked("min_lines", parse_int, 2), rules=self.choice("rules"),
+                    name=self.text("name") or None)
 
     def submit(self, store: Store, values: dict) -> tuple[str, bool]:
         from engine.launch import check_scan, enqueue_scan, open_checked_corpus
 
         plan = check_scan(store, values["set_id"], values["min_lines"], values["rules"])
         corpus = open_checked_corpus(values["corpus"], glob=values["glob"], text_field=values["text_field"])
-        _, _, said = enqueue_scan(store, plan, corpus)
+        _, _, said = enqueue_scan(store, plan, corpus, name=values["name"])
         return said, True
