@@ -13,7 +13,15 @@
    - a filter plus its first page: a fingerprint prefix, a rare identifier, a common
      word, against the same text filters without the trigram index (a full scan);
    - the app: the browser screen opened on the store, paging and filtering under Pilot.
-Targets (issue 5): first frame under 1 s; a page and a filter under 50 ms.
+3. Dashboard with many items (issue 16): a store of 1,000 items (studies with runs and
+   jobs, samplings, scans) against one of 10 (the baseline): the overview read, the first
+   paint under Pilot, and a filter typed key by key (each key to its rows in the table).
+4. Overlay of 5 studies x 5 levels x 50 epochs: the plot drawn (plotext included) after
+   opening and after each of the keys y, s, m, t.
+Targets (issue 5): first frame under 1 s; a page and a filter under 50 ms. Issue 16: every
+key to its repaint under 100 ms.
+
+    .venv/bin/python bench/app.py --only dashboard|overlay   (those figures alone)
 """
 from __future__ import annotations
 
@@ -207,14 +215,175 @@ def app_figures(db: Path, scan_id: int) -> list[tuple[str, float]]:
     return figures
 
 
+def fill_items(store: Store, n: int) -> None:
+    """``n`` dashboard items: two fifths studies (two runs, their jobs in every state), the
+    rest samplings and scans, half each."""
+    states = ("done", "running", "queued", "failed", "cancelled")
+    studies = 2 * n // 5
+    for i in range(studies):
+        sid = store.add_study(name=f"study {i} varmisuse ggnn", task="varmisuse", model="ggnn", preset="quick",
+                              epochs=5, seed=i, device="cpu", train_path="/d/t.jsonl", valid_path="/d/v.jsonl",
+                              levels=[0.0, 100.0], created=time.time() - i)
+        for level in (0.0, 100.0):
+            run = store.add_run(study_id=sid, level=level, seed=i, epochs=5, epochs_done=i % 5)
+            job = store.add_job("train_run", {"run_id": run}, item=("study", sid), run_id=run)
+            store.update_job(job, state=states[i % 5], progress=(i % 5) / 5)
+    for i in range((n - studies) // 2):
+        set_id = store.add_output_set(name=f"set {i} gpt2 k40", source="sample", model="gpt2", n=100, seq_len=64,
+                                      top_k=40, temperature=1.0, batch_size=8, seed=i)
+        store.update_job(store.add_job("sample", {"set_id": set_id, "device": "cpu"}, item=("sampling", set_id)),
+                         state=states[i % 5])
+        scan = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label=f"corpus {i}",
+                              n_outputs=100, min_lines=6, state="done" if i % 2 else "queued", stats={"snippets": i})
+        store.add_job("scan", {"scan_id": scan}, item=("scan", scan))
+
+
+def dashboard_figures(folder: Path) -> list[tuple[str, float, float]]:
+    """(what, seconds with 1,000 items, seconds with 10) for the overview read, the first
+    paint, and each key of a typed filter (median)."""
+    from engine.overview import overview
+    from tui.app import ByroteApp
+    from tui.screens import dashboard
+
+    results = {}
+    for n in (1000, 10):
+        db = folder / f"dashboard-{n}.db"
+        if not db.exists():
+            store = Store(db)
+            fill_items(store, n)
+            store.close()
+        store = Store(db)
+        read = timed(lambda: overview(store, time.time()))
+        store.close()
+        marks: dict[str, float] = {}
+        screen_class = dashboard.DashboardScreen
+        original = screen_class._render_rows
+
+        def render(self, items, _original=original):
+            _original(self, items)
+            marks["rendered"] = time.perf_counter()
+
+        screen_class._render_rows = render
+        keys: list[float] = []
+
+        async def run() -> None:
+            t0 = time.perf_counter()
+            app = ByroteApp(db, spawn_worker=lambda store: None, poll_s=60)
+            async with app.run_test(size=(160, 48)) as pilot:
+                while "rendered" not in marks:
+                    await pilot.pause(0.005)
+                marks["first"] = marks["rendered"] - t0
+                await pilot.press("slash")
+                for key in "study 4":
+                    marks.pop("rendered", None)
+                    t1 = time.perf_counter()
+                    await pilot.press("space" if key == " " else key)
+                    while "rendered" not in marks:
+                        await pilot.pause(0.001)
+                    keys.append(marks["rendered"] - t1)
+
+        try:
+            asyncio.run(run())
+        finally:
+            screen_class._render_rows = original
+        results[n] = (read, marks["first"], statistics.median(keys))
+    names = ("overview read", "first paint (app start to rows)", "filter, a key to its rows (median)")
+    return [(name, results[1000][i], results[10][i]) for i, name in enumerate(names)]
+
+
+def overlay_figures(folder: Path) -> list[tuple[str, float]]:
+    """The overlay of 5 studies x 5 levels x 50 epochs: from a key to the end of the app's
+    render of the plot (plotext's canvas built)."""
+    from textual_plotext import PlotextPlot
+
+    from tui.app import ByroteApp
+    from tui.screens.overlay import OverlayScreen
+
+    db = folder / "overlay.db"
+    if not db.exists():
+        store = Store(db)
+        rng = random.Random(0)
+        for s in range(5):
+            sid = store.add_study(name=f"study {s}", task="varmisuse", model="ggnn", preset="quick", epochs=50,
+                                  seed=s, device="cpu", train_path="/d/t", valid_path="/d/v",
+                                  levels=[0.0, 25.0, 50.0, 75.0, 100.0])
+            for level in (0.0, 25.0, 50.0, 75.0, 100.0):
+                run = store.add_run(study_id=sid, level=level, seed=s, epochs=50, epochs_done=0)
+                for epoch in range(1, 51):
+                    value = min(1.0, (1 - level / 150) * epoch / 50 + rng.random() * 0.05)
+                    store.commit_epoch(run, epoch, {split: {"loc_accuracy": value, "repair_accuracy": value / 2,
+                                                            "loss": 2 - value} for split in ("train", "valid")}, {})
+        store.close()
+    figures = []
+    rendered: list[float] = []  # when the app's own renders of the plot ended
+    drawn: list[float] = [0.0]  # when the screen last drew the plot anew
+    original, draw = PlotextPlot.render, OverlayScreen._draw
+
+    def draw_timed(self):
+        before = self._drawn
+        draw(self)
+        if self._drawn != before:
+            drawn.append(time.perf_counter())
+
+    def render(self):
+        result = original(self)
+        if self.id == "overlay":
+            rendered.append(time.perf_counter())
+        return result
+
+    async def run() -> None:
+        app = ByroteApp(db, spawn_worker=lambda store: None, poll_s=60)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.1)
+
+            async def painted(screen, t0: float, before) -> float:
+                """From t0 to the end of the first render of the plot after it was drawn anew."""
+                while screen._drawn == before or not rendered or rendered[-1] < drawn[-1]:
+                    await pilot.pause(0.001)
+                return rendered[-1] - t0
+
+            t0 = time.perf_counter()
+            screen = OverlayScreen([1, 2, 3, 4, 5])
+            app.push_screen(screen)
+            figures.append(("open: read and draw 125 curves", await painted(screen, t0, None)))
+            for key, what in (("y", "y range"), ("s", "smoothing"), ("m", "next metric (a read)"), ("t", "split")):
+                await pilot.pause(0.2)
+                before, t1 = screen._drawn, time.perf_counter()
+                await pilot.press(key)
+                figures.append((f"{key}: {what}", await painted(screen, t1, before)))
+
+    PlotextPlot.render, OverlayScreen._draw = render, draw_timed
+    try:
+        asyncio.run(run())
+    finally:
+        PlotextPlot.render, OverlayScreen._draw = original, draw
+    return figures
+
+
+def print_dashboard(folder: Path) -> None:
+    print("the dashboard (Pilot, 160x48) with 1,000 items, against 10 (target: a key to its repaint < 100 ms):")
+    for what, many, few in dashboard_figures(folder):
+        print(f"  {what:40} {many * 1000:7.1f} ms   10 items {few * 1000:6.1f} ms ({many / few:4.1f}x)")
+
+
+def print_overlay(folder: Path) -> None:
+    print("the overlay of 5 studies x 5 levels x 50 epochs (Pilot, 160x48; target < 100 ms a key):")
+    for what, seconds in overlay_figures(folder):
+        print(f"  {what:40} {seconds * 1000:7.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--snippets", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="folder for the generated store (kept and reused)")
+    parser.add_argument("--only", choices=("dashboard", "overlay"), help="only these figures (no 1,000,000 snippets)")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="byrote-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.only:
+        (print_dashboard if args.only == "dashboard" else print_overlay)(folder)
+        return
 
     empty = folder / "empty.db"
     frame, torch_import = first_frame(empty, args.runs)
@@ -249,6 +418,10 @@ def main() -> None:
     print("\nthe browser screen (Pilot, 160x48), from the key to the rows in the table:")
     for what, seconds in app_figures(db, scan_id):
         print(f"  {what:40} {seconds * 1000:7.1f} ms")
+    print()
+    print_dashboard(folder)
+    print()
+    print_overlay(folder)
     if not args.keep:
         print(f"\n(store left in {folder}; pass --keep DIR to reuse one)")
 
