@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import settle
-from test_app_browser import FP, OUTPUTS, POLL_S, scan_db
+from test_app_browser import A, FP, OUTPUTS, POLL_S, scan_db
 from textual.widgets import Static
 
 from engine.store import Store
@@ -293,5 +293,83 @@ def test_the_panes_are_row_aligned_on_open_after_n_and_after_a_resize(db, app_pi
             pane = v.query_one(f"#{side}", CodePane)
             assert v.query_one(f"#{side}-code", Static).styles.margin.top == 0
             assert pane.scroll_y <= start < pane.scroll_y + pane.size.height, side
+
+    app_pilot(path, body, size=(160, 48), screen=screen, poll_s=POLL_S)
+
+
+def test_copy_the_text_and_the_place_and_open_the_match_in_the_editor(db, app_pilot, tmp_path, monkeypatch):
+    """Y copies the snippet's text, P the match's path:line; e opens the match's file (a
+    directory corpus on this machine) in $EDITOR at its line, with the app suspended; a
+    corpus whose file is gone says so."""
+    import contextlib
+    import json
+    import stat
+
+    path, scan_id = db
+    corpus = tmp_path / "corpus"
+    (corpus / "pkg").mkdir(parents=True)
+    (corpus / "pkg" / "a.py").write_text("x = 1\n" * 20)
+    store = Store(path)
+    with store._write():
+        store.db.execute("UPDATE scans SET corpus = ? WHERE id = ?",
+                         [json.dumps({"kind": "files", "root": str(corpus), "glob": "*.py"}), scan_id])
+    store.close()
+    said = tmp_path / "editor-args"
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {said}\n')
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("VISUAL", f"{editor} --wait")
+    screen = lambda: ViewerScreen(scan_id, FP["A"], 1)
+
+    async def body(app, pilot):
+        v = app.screen
+        suspended = []
+        monkeypatch.setattr(app, "suspend", lambda: suspended.append(1) or contextlib.nullcontext())
+        await pilot.press("Y")
+        assert app.clipboard == "\n".join(A) and list(app._notifications)[-1].message == "copied the snippet's text (6 lines)"
+        await pilot.press("P")
+        assert app.clipboard == "pkg/a.py:10"
+        await pilot.press("e")
+        await pilot.pause()
+        assert suspended == [1] and said.read_text().split("\n")[:3] == ["--wait", "+10", str(corpus / "pkg/a.py")]
+        await pilot.press("n")  # match 2: pkg/b.py, not in the corpus folder
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert suspended == [1] and "is not a file on this machine" in list(app._notifications)[-1].message
+
+    app_pilot(path, body, size=(160, 48), screen=screen, poll_s=POLL_S)
+
+
+def test_differing_characters_by_hand():
+    from tui.highlight import differing
+
+    ours = ["# Se comment", "x = f(a,b)", "", "return X"]
+    theirs = ["# See comment", "x = f(a, b)", "return x"]
+    # line pairs (0,0), (1,1), (3,2); the blank line has no partner; an insertion marks the side that has it
+    assert differing(ours, theirs) == ([(3, 7, 8)], [(0, 3, 4), (1, 8, 9), (2, 7, 8)])
+    assert differing(["a = 1", "b = 2"], ["a = 1", "b = 2"]) == ([], [])
+    assert differing(["  a = 1"], ["a = 1"]) == ([(0, 0, 2)], [])  # indentation counts
+
+
+def test_the_viewer_marks_what_differs_inside_the_span(db, app_pilot):
+    """A training match whose copy of A writes one line differently: the characters that
+    differ are marked in both panes, at their own line numbers."""
+    path, scan_id = db
+    store = Store(path)
+    changed = "\n".join(["# before 0", "# before 1", "# before 2", "def add(a,b):", *A[1:], "# after 0"])
+    with store._write():
+        store.db.execute("UPDATE snippet_matches SET context = ? WHERE scan_id = ? AND fingerprint = ? AND rank = 1",
+                         [changed, scan_id, FP["A"]])
+    store.close()
+    screen = lambda: ViewerScreen(scan_id, FP["A"], 1)
+
+    async def body(app, pilot):
+        v = app.screen
+        # output 1 holds A at lines 3-8; the match at lines 10-15 of pkg/a.py: "def add(a, b):" against "def add(a,b):"
+        assert v.differences() == ([(3, 10, 11)], [])
+        await pilot.press("n")  # match 2 is an exact copy
+        await settle(pilot)
+        assert v.differences() == ([], [])
 
     app_pilot(path, body, size=(160, 48), screen=screen, poll_s=POLL_S)

@@ -141,8 +141,12 @@ class ByroteApp(App):
     def copy_fingerprint(self, fingerprint: str) -> None:
         """To the clipboard through the terminal (OSC 52, which works over SSH in most
         terminals), and in a notification for the terminals that ignore it."""
-        self.copy_to_clipboard(fingerprint)
-        self.notify(f"copied {fingerprint}")
+        self.copy_text(fingerprint, fingerprint)
+
+    def copy_text(self, text: str, what: str) -> None:
+        """``text`` to the clipboard (OSC 52), said in a notification as ``what``."""
+        self.copy_to_clipboard(text)
+        self.notify(f"copied {what}")
 
     def palette_items(self) -> list[tuple[str, str, Callable[[], object]]]:
         """The app's commands for the palette: launch forms, and every study and scan."""

@@ -2,19 +2,23 @@
 it was found in, both syntax-highlighted and scrolling without wrap."""
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from rich.syntax import Syntax
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
 from engine.errors import InputError
 from engine.untrusted import visible
-from tui.highlight import choose_lexer, code_syntax, output_marks, span_lines
+from tui.highlight import choose_lexer, code_syntax, differing, output_marks, shown_lines, span_lines
 from tui.screens.base import SubScreen, describe
 from tui.widgets.code_pane import CodePane
 
@@ -59,6 +63,20 @@ def read_view(store, scan_id: int, fingerprint: str, output_id: int | None = Non
                 choose_lexer(scan["corpus"], doc, output["text"] or ""))
 
 
+def match_file(corpus: dict, doc: str) -> Path | None:
+    """The local file of a training match: a document of a directory corpus (its id is the
+    path under the root; a single file's corpus is its folder), when it is still there."""
+    if corpus.get("kind") != "files" or not corpus.get("root"):
+        return None
+    root = Path(corpus["root"])
+    path = root / doc
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return None
+    return path if inside and path.is_file() else None
+
+
 class ViewerScreen(SubScreen):
     """One memorized snippet: the output it is in beside a training location of it."""
 
@@ -75,6 +93,9 @@ class ViewerScreen(SubScreen):
         Binding("o", "output(1)", "Next output with the snippet", group=OUTPUT),
         Binding("O", "output(-1)", "Previous output with the snippet", group=OUTPUT),
         Binding("y", "copy", "Copy fp"),
+        Binding("Y", "copy_text", "Copy the snippet's text", show=False),
+        Binding("P", "copy_place", "Copy the match's path:line", show=False),
+        Binding("e", "edit", "Edit", tooltip="Open the training match in $EDITOR at its line (a local file)"),
         Binding("tab", "switch_pane", "Pane"),
     ]
 
@@ -147,8 +168,7 @@ class ViewerScreen(SubScreen):
         view, here = self.view, self.view.here
         snippet = view.snippet
         self.strong_lines, self.weak_lines = output_marks(view.spans, here["start_line"], here["end_line"])
-        self.left_syntax = code_syntax(view.output["text"] or "", view.lexer, 1, self.strong_lines, self.weak_lines)
-        self.query_one("#left-code", Static).update(self.left_syntax)
+        self._show_left()
         others = f" (output {view.location + 1} of {len(view.locations)})" if len(view.locations) > 1 else ""
         spans = len(view.spans)
         self.query_one("#left-head", Static).update(Text.assemble(
@@ -171,12 +191,33 @@ class ViewerScreen(SubScreen):
         match = view.matches[self.match_index]
         self.match_lines = span_lines(match["start_line"], match["end_line"])
         self.right_syntax = code_syntax(match["context"] or "", view.lexer, match["context_start"] or 1,
-                                        self.match_lines)
+                                        self.match_lines, diff=self.differences()[1])
+        self._show_left()  # its marks of what differs follow the match
         self.query_one("#right-code", Static).update(self.right_syntax)
         head.update(Text.assemble(
             (visible(f"{match['doc']}:{match['start_line']}-{match['end_line']}"), "bold"),
             f" (match {self.match_index + 1} of {len(view.matches)}; train = {view.snippet['train']:,})"))
         self.call_after_refresh(self._align)
+
+    def _show_left(self) -> None:
+        view = self.view
+        self.left_syntax = code_syntax(view.output["text"] or "", view.lexer, 1, self.strong_lines, self.weak_lines,
+                                       diff=self.differences()[0])
+        self.query_one("#left-code", Static).update(self.left_syntax)
+
+    def differences(self) -> tuple[list, list]:
+        """Where the output's span and the shown training match differ (tui.highlight.differing),
+        as (line number, first column, end column) in each pane's own numbering."""
+        view = self.view
+        if view is None or not view.matches:
+            return [], []
+        here, match = view.here, view.matches[self.match_index]
+        first = match["context_start"] or 1
+        ours = shown_lines(view.output["text"] or "")[here["start_line"] - 1:here["end_line"]]
+        theirs = shown_lines(match["context"] or "")[match["start_line"] - first:match["end_line"] - first + 1]
+        mine, other = differing(ours, theirs)
+        return ([(here["start_line"] + i, a, b) for i, a, b in mine],
+                [(match["start_line"] + j, a, b) for j, a, b in other])
 
     def span_rows(self) -> tuple[int, int | None]:
         """Where the span starts in each pane's text, counted from 0 (the right one None
@@ -255,6 +296,47 @@ class ViewerScreen(SubScreen):
 
     def action_copy(self) -> None:
         self.app.copy_fingerprint(self.fingerprint)
+
+    def action_copy_text(self) -> None:
+        """The snippet's text as the output has it."""
+        if self.view is not None:
+            text = self.view.snippet["text"] or ""
+            self.app.copy_text(text, f"the snippet's text ({len(text.splitlines())} lines)")
+
+    def match_place(self) -> tuple[str, int] | None:
+        """The shown training match as (document, first line), or None."""
+        if self.view is None or not self.view.matches:
+            return None
+        match = self.view.matches[self.match_index]
+        return match["doc"], int(match["start_line"])
+
+    def action_copy_place(self) -> None:
+        place = self.match_place()
+        if place is None:
+            self.notify("no training location stored")
+            return
+        self.app.copy_text(f"{place[0]}:{place[1]}", visible(f"{place[0]}:{place[1]}"))
+
+    def action_edit(self) -> None:
+        """The training match's file in ``$VISUAL`` or ``$EDITOR`` (else vi) at its line,
+        the app suspended meanwhile: a file of a directory corpus on this machine."""
+        place = self.match_place()
+        if place is None:
+            self.notify("no training location stored")
+            return
+        path = match_file(self.view.scan["corpus"], place[0])
+        if path is None:
+            self.notify(f"{visible(place[0])} is not a file on this machine (records and datasets have none)",
+                        severity="warning")
+            return
+        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        try:
+            with self.app.suspend():
+                subprocess.run([*editor, f"+{place[1]}", str(path)], check=False)
+        except SuspendNotSupported:
+            self.notify("this terminal cannot hand itself to an editor", severity="warning")
+        except OSError as exc:
+            self.notify(f"cannot start {visible(editor[0])}: {exc.strerror or exc}", severity="error")
 
     def action_switch_pane(self) -> None:
         left = self.query_one("#left", CodePane)
