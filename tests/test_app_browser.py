@@ -295,8 +295,13 @@ def test_enter_opens_the_viewer_and_y_copies(tmp_path, app_pilot):
     want = expected("extract")
 
     async def body(app, pilot):
-        keys = dict(screen_keys(app.screen))
+        listed = screen_keys(app.screen)
+        keys = dict(listed)
         assert keys["/"] == "Filter" and keys["⏎"] == "View" and keys["3"] == "Sort by train"
+        # the screen's own keys first, then the table's from byrote, then generic ones, the app's last
+        order = [key for key, _ in listed]
+        assert order[:5] == ["/", "o", "y", "esc", "1"]
+        assert order.index("5") < order.index("⏎") < order.index("G") < order.index("↑") < order.index("q")
         await pilot.press("j", "j", "y")
         await settle(pilot)
         assert app.clipboard == want[2]

@@ -184,6 +184,7 @@ def test_sampling_form_marks_each_bad_input(tmp_path, model_dir, app_pilot):
             assert app.screen is form
             assert list(marks(form)) == [field], fill
             assert error in marks(form)[field]
+            assert app.focused is form.query_one(f"#{field}")  # the focus goes to the marked field
         assert not form.query_one("#launch").disabled  # ready for another try
 
     app_pilot(db, body, spawn_worker=spawns, poll_s=1.0)
@@ -274,3 +275,36 @@ def test_scan_form_marks_each_bad_input(tmp_path, with_outputs, app_pilot):
 
     app_pilot(db, body, spawn_worker=Spawns(), poll_s=1.0)
     assert nothing_queued(db)
+
+
+def test_forms_focus_their_first_field_and_ask_before_discarding_what_was_typed(tmp_path, app_pilot):
+    """A form opens with its first field focused; escape leaves an untouched form at once,
+    and asks first when something was typed: n stays, y goes."""
+    from tui.screens.confirm import ConfirmScreen
+    from tui.screens.forms.sampling import SamplingForm
+
+    async def body(app, pilot):
+        dashboard = app.screen
+        app.action_new_sampling()
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, SamplingForm) and app.focused is form.query_one("#model")
+        await pilot.press("escape")  # nothing typed
+        await settle(pilot)
+        assert app.screen is dashboard
+        app.action_new_sampling()
+        await settle(pilot)
+        form = app.screen
+        await pilot.press(*"gpt2")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Discard what you typed" in str(app.screen.query_one("#question").render())
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is form and form.query_one("#model").value == "gpt2"
+        await pilot.press("escape", "y")
+        await settle(pilot)
+        assert app.screen is dashboard
+
+    app_pilot(tmp_path / "t.db", body, spawn_worker=Spawns(), poll_s=1.0)

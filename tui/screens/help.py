@@ -8,10 +8,32 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
 
+def _own_keys(node) -> set[str]:
+    """The keys that byrote's own classes bind on ``node`` (not Textual's generic ones)."""
+    keys: set[str] = set()
+    for cls in type(node).__mro__:
+        if cls.__module__.startswith("tui."):
+            for binding in vars(cls).get("BINDINGS", ()):
+                key = binding.key if isinstance(binding, Binding) else binding[0]
+                keys.update(k.strip() for k in key.split(","))
+    return keys
+
+
 def screen_keys(screen: Screen) -> list[tuple[str, str]]:
-    """(key, description) of every binding active on ``screen``, screen's own first."""
+    """(key, description) of every binding active on ``screen``: the screen's own first,
+    then those its focused widget has from byrote (a table's j/k), then the generic ones
+    (cursor keys, tab), then the app's."""
     seen: dict[str, str] = {}
-    for key, active in screen.active_bindings.items():
+    own = {id(node): _own_keys(node) for node in {id(a.node): a.node for a in screen.active_bindings.values()}.values()}
+
+    def rank(item) -> int:
+        key, active = item
+        if active.node is screen.app:
+            return 3
+        mine = key in own[id(active.node)]
+        return (0 if mine else 2) if active.node is screen else (1 if mine else 2)
+
+    for _, active in sorted(screen.active_bindings.items(), key=rank):
         binding = active.binding
         if not binding.description or binding.action in ("help",):
             continue

@@ -82,6 +82,7 @@ class LaunchForm(SubScreen):
         super().__init__()
         self.busy = False
         self._marked: set[str] = set()
+        self._initial: dict[str, str] = {}  # each text field's value on opening: escape asks before losing edits
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -106,6 +107,40 @@ class LaunchForm(SubScreen):
     def text_input(value: str = "", placeholder: str = "") -> Input:
         # "changed": editing a marked field clears its mark (blur leaves it)
         return Input(value=value, placeholder=placeholder, validate_on=["changed"])
+
+    def on_mount(self) -> None:
+        """The first field has the focus; each text field's value is noted, so that escape
+        asks before it discards what was typed."""
+        fields = self.field_widgets()
+        self._initial = {w.id: w.value for w in fields if isinstance(w, Input)}
+        if fields:
+            fields[0].focus()
+
+    def field_widgets(self) -> list[Input | Select]:
+        """The form's fields, in order."""
+        return [w for w in self.query(".field Input, .field Select") if w.id]
+
+    def edited(self) -> bool:
+        """Whether a text field holds something else than on opening (a choice is quick to redo)."""
+        return any(w.value != self._initial.get(w.id, w.value) for w in self.field_widgets() if isinstance(w, Input))
+
+    def action_back(self) -> None:
+        """Back to the screen below; a form with edits asks first."""
+        if not self.edited() or self.busy:
+            super().action_back()
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        def answered(discard: bool | None) -> None:
+            if discard and self.app.screen is self:
+                super(LaunchForm, self).action_back()
+
+        self.app.push_screen(ConfirmScreen("Discard what you typed in this form?"), answered)
+
+    def focus_first_marked(self) -> None:
+        marked = [w for w in self.field_widgets() if w.id in self._marked]
+        if marked:
+            marked[0].focus()
 
     # -- reading and marking fields --------------------------------------------------
     def text(self, name: str) -> str:
@@ -167,10 +202,11 @@ class LaunchForm(SubScreen):
         values = self.values()
         if self._marked or values is None:
             self.say("fix the marked fields first", error=True)
+            self.focus_first_marked()
             return
         self.busy = True
         self.query_one("#launch", Button).disabled = True
-        self.say("checking…")
+        self.say("checking the inputs (the data's first records too) and queueing the job…")
         self.run_with_store(lambda store: self._submit(store, values), self._launched, self._failed, group="launch")
 
     def _submit(self, store: Store, values: dict) -> str:
@@ -188,6 +224,7 @@ class LaunchForm(SubScreen):
         if self.has_field(field):
             self.mark(field, str(exc))
             self.say("fix the marked fields first", error=True)
+            self.focus_first_marked()
         else:
             self.say(describe(exc), error=True)
 
