@@ -49,7 +49,12 @@ def cmd_study(args) -> int:
     )
     job_ids = [j["id"] for j in store.jobs_of("study", study_id)]
     say(f"study {study_id}: {len(job_ids)} runs queued (jobs {', '.join(map(str, job_ids))})")
-    return follow.launch(store, job_ids, args)
+    code = follow.launch(store, job_ids, args)
+    if code == 0 and (args.wait or args.foreground):  # followed to the end: its results, as byrote results
+        from cli.tables import results_table
+
+        console().print(results_table(store, study_id))
+    return code
 
 
 def overrides(args) -> dict:

@@ -189,6 +189,9 @@ def test_command_line_study_with_wait(dataset, tmp_path, capsys):
     assert code == 0, out
     assert "study 1: 2 runs queued" in out and "worker started" in out
     assert "job 1 run 1: done" in out and "job 2 run 2: done" in out
+    # --wait ends with the results, as byrote results prints them
+    assert "metric at the last epoch" in out and "held-out loc_accuracy" in out
+    assert out.index("job 2 run 2: done") < out.index("metric at the last epoch")
     store = Store(db)
     assert [j["state"] for j in store.jobs()] == ["done", "done"]
     assert store.study(1)["config"]["hidden_dim"] == 32
