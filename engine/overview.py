@@ -54,6 +54,19 @@ class Overview:
     status: str  # the worker and what it runs, or why nothing runs
 
 
+# what a queued stage of the demo waits for: the jobs its previous stage queued before it
+DEMO_WAITS = {"sample": "the language model's training", "scan": "the sampling", "studies": "the scan"}
+
+
+def demo_detail(job: dict) -> str:
+    """The demo row's line: the stage its newest job runs, or, queued, what it waits for
+    (a queued ``sample`` stage while the model trains, not "stage sample")."""
+    stage = job["params"].get("stage", "?")
+    if job["state"] == "queued" and stage in DEMO_WAITS:
+        return f"waiting for {DEMO_WAITS[stage]}; then stage {stage}"
+    return f"stage {stage}"
+
+
 def owner(job: dict) -> tuple[str, int] | None:
     """The dashboard item a job belongs to, as (kind, id)."""
     return None if job["item_kind"] is None else (job["item_kind"], job["item_id"])
@@ -183,7 +196,7 @@ def overview(store: Store, now: float) -> Overview:
     if demo:
         first = min((j for j in all_jobs if j["kind"] == "demo"), key=lambda j: j["id"])
         items.append(_item("demo", 1, "demo on the standard library", demo, first["created"], now, "-",
-                           f"stage {demo[-1]['params'].get('stage', '?')}"))
+                           demo_detail(demo[-1])))
     pid = worker_pid(store)
     return Overview(items, pid, status_line(store, all_jobs, items, pid))
 

@@ -449,6 +449,8 @@ def test_the_demo_chain_is_an_item_to_cancel_resume_and_delete(tmp_path):
     assert (item.state, item.detail) == ("failed", "stage sample · no model")
     assert resume_item(store, item) == 1 and store.job(sample)["state"] == "queued"
     [item] = [i for i in overview(store, NOW).items if i.kind == "demo"]
+    # queued behind the model's training: what it waits for, not "stage sample"
+    assert item.detail == "waiting for the language model's training; then stage sample"
     assert cancel_item(store, item) == "demo 1: cancelling 1 job(s)"
     assert delete_item(store, item) == "demo 1 deleted" and store.jobs() == []
     store.close()
