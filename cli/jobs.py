@@ -50,6 +50,22 @@ def cmd_jobs(args) -> int:
     return 0
 
 
+def cmd_log(args) -> int:
+    """A job's log lines: when it started, its milestones, warnings and how it ended."""
+    import time as _time
+
+    store = open_store(args)
+    store.job(args.id)  # an unknown job: one line
+    rows = store.job_log([args.id], limit=1_000_000)
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        stamp = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(row["time"]))
+        say(f"{stamp}  {row['level']:<7}  {row['text']}")
+    return 0
+
+
 def cmd_cancel(args) -> int:
     state = open_store(args).request_cancel(args.id)
     say(f"job {args.id}: {'cancel requested' if state == 'running' else state}")
@@ -69,6 +85,9 @@ def register(c: Commands) -> None:
                    help="the Ray cluster's address (default: $RAY_ADDRESS)")
     p = c.add("jobs", cmd_jobs, "list jobs with their state and progress")
     p.add_argument("--active", action="store_true", help="only the queued and running ones")
+    add_json(p)
+    p = c.add("log", cmd_log, "a job's log: its start, milestones, warnings and end (a failure's traceback)")
+    p.add_argument("id", type=positive, metavar="JOB")
     add_json(p)
     p = c.add("cancel", cmd_cancel, "cancel a job")
     p.add_argument("id", type=positive, metavar="ID")

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -68,6 +69,7 @@ class JobContext:
         self._last_progress = 0.0
         self._t0 = time.time()
         self._frac0: float | None = None
+        self.warnings: list = []  # warnings.WarningMessage caught while the job runs, logged as they come
 
     def request_cancel(self) -> None:
         self._cancel.set()
@@ -94,6 +96,15 @@ class JobContext:
         if message is not None:
             fields["message"] = message
         self.store.update_job(self.job_id, **fields)
+        if force and message is not None:  # a milestone (an epoch done, a stage): a line of the job's log
+            self.store.log(self.job_id, "info", message)
+        self.log_warnings()
+
+    def log_warnings(self) -> None:
+        """The warnings caught since the last call, as lines of the job's log."""
+        while self.warnings:
+            w = self.warnings.pop(0)
+            self.store.log(self.job_id, "warning", f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})")
 
 
 def _heartbeat_loop(db_path: Path, ctx: JobContext, stop: threading.Event) -> None:
@@ -112,10 +123,16 @@ def run_job(store: Store, job: dict) -> str:
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat_loop, args=(store.path, ctx, stop), daemon=True)
     beat.start()
+    store.log(job["id"], "info", f"started: {job['kind']}, attempt {job.get('attempts') or 1}, pid {os.getpid()}"
+              + (f", slot {job['slot']}" if job.get("slot") is not None else ""))
+    details = None
     try:
         if job.get("cancel_requested"):
             raise JobCancelled()
-        job_function(job["kind"])(ctx)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            ctx.warnings = caught
+            job_function(job["kind"])(ctx)
         state, error, failure = "done", None, None
     except JobCancelled:
         state, error, failure = "cancelled", None, None
@@ -127,11 +144,16 @@ def run_job(store: Store, job: dict) -> str:
             state, error, failure = "failed", f"{where}{exc.strerror or exc}", "input"
         else:
             _log_failure(store, job)
+            details = traceback.format_exc()
             state, error, failure = ("failed", f"{type(exc).__name__}: {exc} (details in {store.files / 'worker.log'})",
                                      "bug")
     finally:
         stop.set()
         beat.join()
+    with contextlib.suppress(Exception):  # the log must not turn an ending into a failure
+        ctx.log_warnings()
+        store.log(job["id"], "error" if state == "failed" else "info",
+                  state + (f": {error}" if error else "") + (f"\n{details}" if details else ""))
     fields = {"state": state, "error": error, "finished": time.time(), "eta": None}
     if state == "failed":
         fields["failure"] = failure

@@ -2,6 +2,9 @@
 updates from another store connection, cancel/resume/delete)."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import os
 import time
 
@@ -512,3 +515,73 @@ def test_filter_as_typed_and_hide_finished(db, in_app):
         assert list(row_texts(screen)) == everything
 
     in_app(db, body, size=(120, 30))
+
+
+def test_a_jobs_log_from_start_to_failure_and_its_pane(tmp_path, app_pilot):
+    """run_job writes a job's log: its start, its milestones (forced progress), its
+    warnings, and its end, a failure with the traceback; l on the dashboard shows the
+    item's log, escaped, and follows new lines."""
+    import warnings
+
+    from engine import jobs as jobs_module
+    from engine.jobs import run_job
+    from tui.screens.log import LogScreen
+
+    store = Store(tmp_path / "t.db")
+    sid = store.add_study(name="logged", task="varmisuse", model="ggnn", preset="quick", epochs=2, seed=0,
+                          device="cpu", train_path="/d/t", valid_path="/d/v", levels=[0.0], created=NOW)
+    run = store.add_run(study_id=sid, level=0.0, seed=0, epochs=2, epochs_done=0)
+    job_id = store.add_job("train_run", {"run_id": run}, item=("study", sid), run_id=run)
+
+    def failing(ctx):
+        ctx.progress(0.5, "epoch 1/2 done \x1b[31m", force=True)
+        ctx.progress(0.6, "epoch 2/2: training")  # not a milestone: not logged
+        warnings.warn("a deprecated call", DeprecationWarning)
+        raise ZeroDivisionError("no samples")
+
+    jobs_module.REGISTRY["test_failing"] = "test_app_dashboard:_failing"
+    global _failing
+    _failing = failing
+    try:
+        job = store.claim_job(job_id, os.getpid())
+        job["kind"] = "test_failing"
+        assert run_job(store, job) == "failed"
+    finally:
+        del jobs_module.REGISTRY["test_failing"]
+    lines = store.job_log([job_id])
+    assert [r["level"] for r in lines] == ["info", "info", "warning", "error"]
+    assert lines[0]["text"].startswith("started: test_failing, attempt 1, pid ")
+    assert lines[1]["text"] == "epoch 1/2 done \x1b[31m"
+    assert lines[2]["text"].startswith("DeprecationWarning: a deprecated call (")
+    assert lines[3]["text"].startswith("failed: ZeroDivisionError: no samples") and "Traceback" in lines[3]["text"]
+    store.close()
+    from cli.main import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["--db", str(tmp_path / "t.db"), "log", str(job_id)]) == 0
+    out = printed.getvalue()
+    assert "info     epoch 1/2 done \\x1b[31m" in out and "\x1b" not in out and "error    failed: ZeroDivision" in out
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["--db", str(tmp_path / "t.db"), "log", "99"]) == 2
+    assert "no job with id 99" in err.getvalue()
+
+    async def body(app, pilot):
+        await pilot.press("l")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LogScreen)
+        text = "\n".join(str(line.text) for line in screen.query_one("#log").lines)
+        assert "epoch 1/2 done \\x1b[31m" in text and "\x1b" not in text  # escaped
+        assert "DeprecationWarning: a deprecated call" in text and "ZeroDivisionError: no samples" in text
+        writer = Store(tmp_path / "t.db")
+        writer.log(job_id, "info", "resumed by hand")
+        writer.close()
+        await asyncio.sleep(0.4)
+        await settle(pilot)
+        assert "resumed by hand" in str(screen.query_one("#log").lines[-1].text)
+
+    app_pilot(tmp_path / "t.db", body, size=(120, 30), poll_s=0.1)
+
+
+_failing = None

@@ -25,5 +25,5 @@ class LMsMixin:
     def delete_lm_training(self, lm_id: int) -> None:
         """Remove an LM training with its jobs (not the model folder)."""
         with self._write():
-            self.db.execute("DELETE FROM jobs WHERE item_kind = 'lm' AND item_id = ?", [lm_id])
+            self._delete_jobs("lm", lm_id)
             self.db.execute("DELETE FROM lm_trainings WHERE id = ?", [lm_id])

@@ -65,7 +65,7 @@ class OutputsMixin:
         with self._write():
             for row in self._rows("SELECT id FROM scans WHERE set_id = ?", [set_id]):
                 self.delete_scan(row["id"])
-            self.db.execute("DELETE FROM jobs WHERE item_kind = 'sampling' AND item_id = ?", [set_id])
+            self._delete_jobs("sampling", set_id)
             self.db.execute("DELETE FROM outputs WHERE set_id = ?", [set_id])
             self.db.execute("DELETE FROM output_sets WHERE id = ?", [set_id])
 

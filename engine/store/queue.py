@@ -81,7 +81,13 @@ class QueueMixin:
 
     def delete_jobs_of(self, item_kind: str, item_id: int) -> None:
         with self._write():
-            self.db.execute("DELETE FROM jobs WHERE item_kind = ? AND item_id = ?", [item_kind, item_id])
+            self._delete_jobs(item_kind, item_id)
+
+    def _delete_jobs(self, item_kind: str, item_id: int) -> None:
+        """An item's jobs and their log lines (inside a write)."""
+        self.db.execute("DELETE FROM job_log WHERE job_id IN (SELECT id FROM jobs WHERE item_kind = ? AND item_id = ?)",
+                        [item_kind, item_id])
+        self.db.execute("DELETE FROM jobs WHERE item_kind = ? AND item_id = ?", [item_kind, item_id])
 
     def resume_job(self, job_id: int) -> bool:
         """Queue a cancelled or failed job again (it continues from its last checkpoint)."""
@@ -159,6 +165,23 @@ class QueueMixin:
     def update_job(self, job_id: int, **fields: Any) -> None:
         with self._write():
             self.db["jobs"].update(job_id, fields)
+
+    def log(self, job_id: int, level: str, text: str) -> None:
+        """A line of a job's log (``level``: info, warning or error; the text as it is:
+        readers escape it)."""
+        with self._write():
+            self.db.execute("INSERT INTO job_log(job_id, time, level, text) VALUES (?, ?, ?, ?)",
+                            [job_id, time.time(), level, text])
+
+    def job_log(self, job_ids: list[int], after: int = 0, limit: int = 2000) -> list[dict]:
+        """The log lines of these jobs after line id ``after``, oldest first (at most ``limit``,
+        the newest ones)."""
+        if not job_ids:
+            return []
+        marks = ", ".join("?" for _ in job_ids)
+        rows = self._rows(f"SELECT id, job_id, time, level, text FROM job_log WHERE job_id IN ({marks}) AND id > ? "
+                          "ORDER BY id DESC LIMIT ?", [*job_ids, after, limit])
+        return rows[::-1]
 
     def heartbeat(self, job_id: int) -> bool:
         """Touch a running job's heartbeat; return whether cancellation was requested."""

@@ -45,7 +45,7 @@ class ScansMixin:
         with self._write():
             self._clear_results(scan_id)
             self.db.execute("DELETE FROM scan_shards WHERE scan_id = ?", [scan_id])
-            self.db.execute("DELETE FROM jobs WHERE item_kind = 'scan' AND item_id = ?", [scan_id])
+            self._delete_jobs("scan", scan_id)
             self.db.execute("DELETE FROM scans WHERE id = ?", [scan_id])
 
     def finished_scan(self, scan_id: int) -> dict:

@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -274,8 +274,16 @@ def _migrate_13(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE scans ADD COLUMN name TEXT")
 
 
+def _migrate_14(db: sqlite_utils.Database) -> None:
+    """Each job's log: its start, its progress at each epoch or stage, its warnings, and
+    how it ended (a failure's traceback too), for the app's log pane and ``byrote log``."""
+    db.execute("CREATE TABLE job_log (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, time REAL NOT NULL, "
+               "level TEXT NOT NULL, text TEXT NOT NULL)")
+    db.execute("CREATE INDEX job_log_by_job ON job_log(job_id, id)")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
-    9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13,
+    9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14,
 }

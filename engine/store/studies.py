@@ -26,7 +26,7 @@ class StudiesMixin:
             for run_id in run_ids:
                 self.db.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
                 self.db.execute("DELETE FROM arrays WHERE run_id = ?", [run_id])
-            self.db.execute("DELETE FROM jobs WHERE item_kind = 'study' AND item_id = ?", [study_id])
+            self._delete_jobs("study", study_id)
             self.db.execute("DELETE FROM runs WHERE study_id = ?", [study_id])
             self.db.execute("DELETE FROM studies WHERE id = ?", [study_id])
 

@@ -62,6 +62,7 @@ class DashboardScreen(PolledScreen):
         Binding("r", "resume", "Resume"),
         Binding("d", "delete", "Delete"),
         Binding("w", "start_worker", "Worker"),
+        Binding("l", "log", "Log of the item's jobs", show=False),
         Binding("slash", "filter", "Filter", show=False),
         Binding("h", "hide_finished", "Hide finished", show=False),
         Binding("space", "mark", "Mark study", show=False),
@@ -261,6 +262,14 @@ class DashboardScreen(PolledScreen):
         if self.data is not None:
             self._render_rows(self.visible_items())
         self._show_info()
+
+    def action_log(self) -> None:
+        item = self.current_item()
+        if item is None:
+            return
+        from tui.screens.log import LogScreen
+
+        self.app.push_screen(LogScreen(item.kind, item.id, item.name))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
