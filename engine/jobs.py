@@ -240,10 +240,13 @@ def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = N
     restricts the worker to some job ids (used by ``--foreground``). With ``slots`` > 1,
     up to that many jobs run at once, each in a process of its own (:mod:`engine.slots`).
     """
+    from engine.machine import start_sampling
+
     lock = WorkerLock(store)
     if not lock.acquire(wait_s=2.0):
         return -1
     ran = 0
+    sampling = start_sampling(store.path)  # the machine, for the dashboard's sparklines
     try:
         store.requeue_orphans()
         if slots > 1:
@@ -264,6 +267,7 @@ def run_worker(store: Store, idle_exit_s: float = 3.0, only: set[int] | None = N
                 on_job(job, state)
             idle_since = time.time()
     finally:
+        sampling.set()
         lock.release()
     return ran
 

@@ -52,6 +52,7 @@ class Overview:
     items: list[Item]
     worker_pid: int | None
     status: str  # the worker and what it runs, or why nothing runs
+    machine: str = ""  # the worker's machine over the last minutes, as sparklines (machine_line)
 
 
 # what a queued stage of the demo waits for: the jobs its previous stage queued before it
@@ -198,7 +199,8 @@ def overview(store: Store, now: float) -> Overview:
         items.append(_item("demo", 1, "demo on the standard library", demo, first["created"], now, "-",
                            demo_detail(demo[-1])))
     pid = worker_pid(store)
-    return Overview(items, pid, status_line(store, all_jobs, items, pid))
+    machine = machine_line(store.machine_samples(now - MACHINE_WINDOW_S), now) if pid else ""
+    return Overview(items, pid, status_line(store, all_jobs, items, pid), machine)
 
 
 def status_line(store: Store, jobs: list[dict], items: list[Item], pid: int | None) -> str:
@@ -269,6 +271,44 @@ def delete_item(store: Store, item: Item) -> str:
 
 
 # -- formatting (shared by the faces) ---------------------------------------------------------
+SPARKS = "▁▂▃▄▅▆▇█"
+MACHINE_WINDOW_S = 300.0  # the sparklines' span
+SPARK_WIDTH = 24
+
+
+def sparkline(values: list[float | None], width: int = SPARK_WIDTH, top: float = 1.0) -> str:
+    """The last ``width`` values (0..top) as block characters, a gap where one is missing."""
+    out = []
+    for value in values[-width:]:
+        if value is None:
+            out.append(" ")
+        else:
+            share = min(max(value / top, 0.0), 1.0) if top > 0 else 0.0
+            out.append(SPARKS[min(int(share * len(SPARKS)), len(SPARKS) - 1)])
+    return "".join(out)
+
+
+def machine_line(samples: list[dict], now: float) -> str:
+    """``cpu ▂▃▅▇ 71% · ram ▅▅▅ 12.0/24.0 GB · gpu0 ▇▇ 97% 61/80 GB``: the worker's
+    machine over the last minutes, each figure's latest value after its sparkline; empty
+    when the newest sample is more than a minute old (a worker that stopped sampling)."""
+    if not samples or now - samples[-1]["time"] > 60:
+        return ""
+    last = samples[-1]
+    parts = []
+    cpus = [s["cpu"] for s in samples]
+    if last["cpu"] is not None:
+        parts.append(f"cpu {sparkline(cpus)} {last['cpu']:.0%}")
+    if last["ram_total"]:
+        parts.append(f"ram {sparkline([s['ram_used'] for s in samples], top=last['ram_total'])} "
+                     f"{last['ram_used'] / 1e9:.1f}/{last['ram_total'] / 1e9:.1f} GB")
+    for g, (used, total, util) in enumerate(last["gpus"]):
+        series = [s["gpus"][g][2] if len(s["gpus"]) > g else None for s in samples]
+        shown = f"{util:.0%} " if util is not None else ""
+        parts.append(f"gpu{g} {sparkline(series)} {shown}{used / 1e9:.0f}/{total / 1e9:.0f} GB")
+    return " · ".join(parts)
+
+
 def bar(progress: float, width: int = 10) -> str:
     """``███████░░░  70%``: a fixed-width text bar and the percentage."""
     progress = min(max(progress, 0.0), 1.0)

@@ -183,6 +183,24 @@ class QueueMixin:
                           "ORDER BY id DESC LIMIT ?", [*job_ids, after, limit])
         return rows[::-1]
 
+    def add_machine_sample(self, sample: dict, keep_s: float) -> None:
+        """A sample of the worker's machine (:class:`engine.machine.Sampler`); those older
+        than ``keep_s`` seconds go."""
+        now = time.time()
+        with self._write():
+            self.db.execute("INSERT INTO machine(time, pid, cpu, ram_used, ram_total, gpus) VALUES (?, ?, ?, ?, ?, ?)",
+                            [now, os.getpid(), sample["cpu"], sample["ram_used"], sample["ram_total"],
+                             json.dumps(sample["gpus"])])
+            self.db.execute("DELETE FROM machine WHERE time < ?", [now - keep_s])
+
+    def machine_samples(self, since: float) -> list[dict]:
+        """The machine's samples from ``since`` on, oldest first (``gpus`` parsed)."""
+        rows = self._rows("SELECT time, pid, cpu, ram_used, ram_total, gpus FROM machine WHERE time >= ? ORDER BY time",
+                          [since])
+        for row in rows:
+            row["gpus"] = json.loads(row["gpus"] or "[]")
+        return rows
+
     def heartbeat(self, job_id: int) -> bool:
         """Touch a running job's heartbeat; return whether cancellation was requested."""
         with self._write():

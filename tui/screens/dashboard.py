@@ -87,6 +87,7 @@ class DashboardScreen(PolledScreen):
         yield table
         yield Input(placeholder="filter: kind, name, state or detail (escape clears)", id="filter", compact=True)
         yield Static("", id="info")
+        yield Static("", id="machine")
         yield Static("reading the store…", id="status", classes="status")
         yield Footer(compact=True)
 
@@ -106,6 +107,9 @@ class DashboardScreen(PolledScreen):
         self.data = data
         self.items = {item.key: item for item in data.items}
         self._render_rows(self.visible_items())
+        machine = self.query_one("#machine", Static)
+        machine.display = bool(data.machine)  # the worker's machine, while a worker samples it
+        machine.update(Text(data.machine))
         self._show_info()
 
     def visible_items(self) -> list[Item]:
