@@ -37,8 +37,10 @@ def store(tmp_path):
 
 @pytest.fixture(autouse=True)
 def no_default_database(tmp_path, monkeypatch):
-    """No test may touch the user's default database: point $BYROTE_DB into tmp."""
+    """No test may touch the user's default database or settings: point $BYROTE_DB and
+    $BYROTE_CONFIG into tmp."""
     monkeypatch.setenv("BYROTE_DB", str(tmp_path / "default-byrote.db"))
+    monkeypatch.setenv("BYROTE_CONFIG", str(tmp_path / "config"))  # nor the user's settings (tui.settings)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 from textual.app import App
 from textual.binding import Binding
 
+from engine.errors import InputError
 from engine.store import Store
 from engine.untrusted import visible
 from tui.commands import ByroteCommands
@@ -26,8 +27,8 @@ class ByroteApp(App):
     CSS_PATH = Path(__file__).parent / "styles" / "base.tcss"
     COMMANDS = App.COMMANDS | {ByroteCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Keys"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Keys", id="app.help"),
     ]
 
     def __init__(self, db_path: str | Path | None = None, *, clock: Callable[[], float] = time.time,
@@ -42,7 +43,11 @@ class ByroteApp(App):
             from engine.jobs import start_worker as spawn_worker
         self._spawn_worker = spawn_worker
         self.sub_title = self.db_path.name
-        self.browser_order: dict = {}  # the browser's last sort (order, reverse), for the next scan opened
+        from tui.settings import load_settings
+
+        self.settings = load_settings()  # a malformed file: one line, before the screen changes
+        # the browser's last sort (order, reverse), for the next scan opened
+        self.browser_order: dict = dict(self.settings.get("browser_order", {}))
 
     # -- untrusted text: names and messages are shown, never read as markup --------------
     def notify(self, message: str, *, title: str = "", severity: str = "information", timeout: float | None = None,
@@ -77,7 +82,33 @@ class ByroteApp(App):
         from tui.screens.dashboard import DashboardScreen
 
         self.exit_on_signals()
+        self.apply_settings()
         self.push_screen(DashboardScreen())
+
+    # -- settings that stick (tui.settings) ----------------------------------------------------
+    def apply_settings(self) -> None:
+        """The saved theme and remapped keys; afterwards a new theme is saved as chosen."""
+        theme = self.settings.get("theme")
+        if theme in self.available_themes:
+            self.theme = theme
+        elif theme is not None:
+            self.notify(f"settings: no theme {theme!r}; the default is used", severity="warning")
+        if self.settings.get("keys"):
+            self.set_keymap(self.settings["keys"])
+        self.theme_changed_signal.subscribe(self, lambda new: self.remember(theme=new.name))
+
+    def remember(self, **changes) -> None:
+        """Settings changed in the app, written to the settings file (a disk that refuses
+        is said once in a notification)."""
+        from tui.settings import save_settings
+
+        if all(self.settings.get(k) == v for k, v in changes.items()):
+            return
+        self.settings.update(changes)
+        try:
+            save_settings(self.settings)
+        except (OSError, InputError) as exc:
+            self.notify(f"settings not saved: {exc}", severity="warning")
 
     def exit_on_signals(self) -> None:
         """SIGTERM and SIGHUP end the app as ``q`` does, so the terminal is given back (the

@@ -23,6 +23,24 @@ def require(cls: type, names: tuple[str, ...]) -> None:
         raise TypeError(f"{cls.__name__} must define {', '.join(missing)}")
 
 
+def binding_id(prefix: str, action: str) -> str:
+    """``dashboard.new_study``, ``browser.sort-len``: a binding's id, for remapping keys."""
+    import re
+
+    return f"{prefix}.{re.sub(r'[^A-Za-z0-9_]+', '-', action.replace('(-', '(minus')).strip('-')}"
+
+
+def name_bindings(cls: type, prefix: str) -> None:
+    """Give each binding a class declares an id (:func:`binding_id`) unless it has one, so
+    that the settings file can remap its keys (tui.settings)."""
+    import dataclasses
+
+    own = vars(cls).get("BINDINGS")
+    if own:
+        cls.BINDINGS = [dataclasses.replace(b, id=b.id or binding_id(prefix, b.action)) if isinstance(b, Binding)
+                        else b for b in own]
+
+
 def describe(exc: BaseException) -> str:
     """One line for the user: an InputError's own message, else the error's type too."""
     return str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
@@ -38,6 +56,7 @@ class StoreScreen(Screen):
     REQUIRED: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs) -> None:
+        name_bindings(cls, cls.__name__.removesuffix("Screen").removesuffix("Form").lower())
         super().__init_subclass__(**kwargs)
         if "REQUIRED" not in vars(cls):
             require(cls, cls.REQUIRED)

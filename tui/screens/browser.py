@@ -316,6 +316,7 @@ class BrowserScreen(SubScreen):
         self.reverse = not self.reverse if order == self.order else False
         self.order = order
         self.app.browser_order = {"order": self.order, "reverse": self.reverse}
+        self.app.remember(browser_order=self.app.browser_order)
         self._restart(new_filter=False)
 
     def action_cycle_order(self) -> None:

@@ -19,11 +19,12 @@ def _own_keys(node) -> set[str]:
     return keys
 
 
-def screen_keys(screen: Screen) -> list[tuple[str, str]]:
+def screen_keys(screen: Screen, ids: bool = False) -> list[tuple]:
     """(key, description) of every binding active on ``screen``: the screen's own first,
     then those its focused widget has from byrote (a table's j/k), then the generic ones
-    (cursor keys, tab), then the app's."""
-    seen: dict[str, str] = {}
+    (cursor keys, tab), then the app's; with ``ids``, each binding's id too (what the
+    settings file's ``keys`` remaps), or "" for one without."""
+    seen: dict[str, tuple] = {}
     own = {id(node): _own_keys(node) for node in {id(a.node): a.node for a in screen.active_bindings.values()}.values()}
 
     def rank(item) -> int:
@@ -37,8 +38,9 @@ def screen_keys(screen: Screen) -> list[tuple[str, str]]:
         binding = active.binding
         if not binding.description or binding.action in ("help",):
             continue
-        seen.setdefault(screen.app.get_key_display(binding), binding.description)
-    return list(seen.items())
+        key = screen.app.get_key_display(binding)
+        seen.setdefault(key, (binding.description, binding.id or "") if ids else (binding.description,))
+    return [(key, *rest) for key, rest in seen.items()]
 
 
 class HelpScreen(ModalScreen):
@@ -60,11 +62,11 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         title = getattr(self.over, "HELP_TITLE", None) or type(self.over).__name__.removesuffix("Screen")
         with Vertical():
-            yield Static(f"[b]{title}[/]: keys (escape closes)")
+            yield Static(f"[b]{title}[/]: keys (escape closes; an id remaps its key in the settings file)")
             table = DataTable(show_cursor=False)
-            table.add_columns("key", "action")
-            for key, text in [*screen_keys(self.over), *self.extra]:
-                table.add_row(key, text)
+            table.add_columns("key", "action", "id")
+            for key, text, *rest in [*screen_keys(self.over, ids=True), *self.extra]:
+                table.add_row(key, text, rest[0] if rest else "")
             yield table
 
     def action_dismiss(self) -> None:

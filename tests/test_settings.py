@@ -1,0 +1,106 @@
+"""Settings that stick (tui.settings): the file checked at start, the theme and the
+browser's order saved as chosen and applied at the next start, keys remapped by binding id."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import settle
+
+from engine.errors import InputError
+from tui.screens.base import binding_id
+from tui.settings import load_settings, save_settings, settings_path
+
+
+def test_the_settings_file_is_checked(tmp_path):
+    path = tmp_path / "settings.json"
+    assert load_settings(path) == {}  # none yet
+    for text, said in (('{"theme": "nord",\n "keys": [1}', f"{path}:2: not JSON"),
+                       ('["theme"]', "the settings must be a JSON object"),
+                       ('{"colour": "red"}', "unknown setting 'colour' (known: theme, browser_order, keys)"),
+                       ('{"theme": 3}', "setting 'theme' must be a str"),
+                       ('{"keys": {"dashboard.new_study": ""}}', "maps binding ids to keys")):
+        path.write_text(text)
+        with pytest.raises(InputError) as err:
+            load_settings(path)
+        assert said in str(err.value) and str(path) in str(err.value), text
+    save_settings({"theme": "nord", "keys": {"app.quit": "ctrl+q"}}, path)
+    assert load_settings(path) == {"theme": "nord", "keys": {"app.quit": "ctrl+q"}}
+
+
+def test_binding_ids():
+    assert binding_id("dashboard", "new_study") == "dashboard.new_study"
+    assert binding_id("browser", "sort('len')") == "browser.sort-len"
+    assert binding_id("study", "metric(1)") != binding_id("study", "metric(-1)")
+    from tui.screens.dashboard import DashboardScreen
+
+    ids = {b.id for b in DashboardScreen.BINDINGS}
+    assert {"dashboard.new_study", "dashboard.delete", "dashboard.overlay"} <= ids
+
+
+def test_a_malformed_settings_file_stops_the_app_in_one_line(tmp_path):
+    """Refused when the app is made, before any screen: cli.main says the InputError in one
+    line with exit status 2."""
+    from tui.app import ByroteApp
+
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text("{")
+    with pytest.raises(InputError) as err:
+        ByroteApp(tmp_path / "t.db")
+    assert f"{settings_path()}:1: not JSON" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_theme_keys_and_order_stick(tmp_path, app_pilot):
+    from test_app_browser import scan_db
+
+    from tui.screens.browser import BrowserScreen
+    from tui.screens.forms.study import StudyForm
+
+    db, scan_id = scan_db(tmp_path)
+    save_settings({"theme": "textual-light", "keys": {"dashboard.new_study": "N"}})
+
+    async def first(app, pilot):
+        assert app.theme == "textual-light"
+        await pilot.press("n")  # remapped: n does nothing now
+        await settle(pilot)
+        assert not isinstance(app.screen, StudyForm)
+        await pilot.press("N")
+        await settle(pilot)
+        assert isinstance(app.screen, StudyForm)
+        await pilot.press("escape")
+        await settle(pilot)
+        app.theme = "nord"  # chosen in the palette: saved
+        await settle(pilot)
+        app.open_scan(scan_id)
+        await settle(pilot)
+        await pilot.press("2", "2")  # by len, reversed: saved
+        await settle(pilot)
+
+    app_pilot(db, first, size=(120, 30), poll_s=0.2)
+    saved = json.loads(settings_path().read_text())
+    assert saved["theme"] == "nord" and saved["browser_order"] == {"order": "len", "reverse": True}
+
+    async def second(app, pilot):
+        assert app.theme == "nord"
+        app.open_scan(scan_id)
+        await settle(pilot)
+        browser = app.screen
+        assert isinstance(browser, BrowserScreen) and (browser.order, browser.reverse) == ("len", True)
+
+    app_pilot(db, second, size=(120, 30), poll_s=0.2)
+
+
+def test_keys_lists_each_bindings_id(tmp_path, app_pilot):
+    from tui.screens.help import HelpScreen, screen_keys
+
+    async def body(app, pilot):
+        listed = {key: (text, bid) for key, text, bid in screen_keys(app.screen, ids=True)}
+        assert listed["n"] == ("Study", "dashboard.new_study") and listed["q"] == ("Quit", "app.quit")
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one("DataTable")
+        rows = [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
+        assert ["n", "Study", "dashboard.new_study"] in rows
+
+    app_pilot(tmp_path / "t.db", body, size=(120, 40), poll_s=0.2)
