@@ -35,8 +35,9 @@ def _size(size) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def _shot(snap_compare, db, size, open_screen=None, keys: tuple[str, ...] = ()) -> bool:
-    """The app at ``size`` after ``open_screen(app)`` and ``keys``, each let settle."""
+def _shot(snap_compare, db, size, open_screen=None, keys: tuple[str, ...] = (), resize_to=None) -> bool:
+    """The app at ``size`` after ``open_screen(app)`` and ``keys``, each let settle, and
+    then, with ``resize_to``, the terminal resized to it."""
     async def run_before(pilot) -> None:
         await _settle(pilot)
         if open_screen is not None:
@@ -44,6 +45,9 @@ def _shot(snap_compare, db, size, open_screen=None, keys: tuple[str, ...] = ()) 
             await _settle(pilot)
         for key in keys:
             await pilot.press(key)
+            await _settle(pilot)
+        if resize_to is not None:
+            await pilot.resize_terminal(*resize_to)
             await _settle(pilot)
 
     # a poll interval longer than a snapshot takes: the picture is of one settled read
@@ -80,3 +84,21 @@ def test_delete_question(snap_compare, filled, size):
     """The delete question over the dashboard: its text and keys in a box that fits them."""
     db, _ = filled
     assert _shot(snap_compare, db, size, keys=("j", "j", "d"))  # the language model: done, deletable
+
+
+RESIZED = {  # each main screen, as the user gets there
+    "dashboard": (None, ()),
+    "study": (lambda app, ids: app.open_study(ids["done"]), ()),
+    "browser": (lambda app, ids: app.open_scan(ids["scan"]), ()),
+    "viewer": (lambda app, ids: app.open_scan(ids["scan"]), ("3", "enter")),
+}
+
+
+@pytest.mark.parametrize("screen", list(RESIZED))
+def test_resized_from_160x48_to_80x24(snap_compare, filled, screen):
+    """Each main screen opened at 160x48, then the terminal shrunk to 80x24: the picture is
+    that of the small terminal (columns refitted, the viewer's span in view, no leftovers)."""
+    db, ids = filled
+    open_screen, keys = RESIZED[screen]
+    opener = None if open_screen is None else (lambda app: open_screen(app, ids))
+    assert _shot(snap_compare, db, (160, 48), opener, keys, resize_to=(80, 24))

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from textual.binding import Binding
+from textual.events import Resize
 from textual.screen import Screen
+from textual.widgets import Footer
 from textual.worker import Worker, get_current_worker
 
 from engine.errors import InputError
@@ -14,6 +16,7 @@ from engine.store import Store
 
 T = TypeVar("T")
 BACK = Binding("escape", "back", "Back")
+PALETTE_HINT_WIDTH = 110  # narrower, a footer leaves out ctrl+p's hint, so that every key fits
 
 
 def require(cls: type, names: tuple[str, ...]) -> None:
@@ -54,6 +57,16 @@ class StoreScreen(Screen):
     """
 
     REQUIRED: tuple[str, ...] = ()
+
+    def on_resize(self, event: Resize) -> None:
+        """Every screen's footer at any size: the command palette's hint only where there
+        is room for it beside the keys (its footer is built anew, which a change of the
+        setting alone does not do)."""
+        show = event.size.width >= PALETTE_HINT_WIDTH
+        for footer in self.query(Footer):
+            if footer.show_command_palette != show:
+                footer.show_command_palette = show
+                footer.refresh(recompose=True)
 
     def __init_subclass__(cls, **kwargs) -> None:
         name_bindings(cls, cls.__name__.removesuffix("Screen").removesuffix("Form").lower())

@@ -135,8 +135,6 @@ class DashboardScreen(PolledScreen):
         self.query_one("#status", Static).update(Text(visible(text)))
 
     def on_resize(self, event: Resize) -> None:
-        # every key fits an 80-column footer once the palette's own hint goes
-        self.query_one(Footer).show_command_palette = event.size.width >= NARROW
         if self.data is not None:
             self._render_rows(self.visible_items())
 

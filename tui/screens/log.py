@@ -42,7 +42,7 @@ class LogScreen(PolledScreen, SubScreen):
         yield Header()
         yield Static(Text(visible(f"{self.kind} {self.item_id}: {self.item_name} · its jobs' log")), id="log-title")
         yield RichLog(id="log", markup=False, wrap=True, auto_scroll=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def read(self, store) -> list[dict]:
         jobs = [j["id"] for j in store.jobs_of(self.kind, self.item_id)]

@@ -59,7 +59,7 @@ class OverlayScreen(PolledScreen, SubScreen):
         yield Static("", id="study-title")
         yield PlotextPlot(id="overlay")
         yield Static("", id="legend")
-        yield Footer()
+        yield Footer(compact=True)
 
     def read(self, store) -> Overlay:
         studies = [store.study(i) for i in self.study_ids]

@@ -125,7 +125,7 @@ class StudyScreen(PolledScreen, SubScreen):
             yield PlotextPlot(id="scores")
         yield Static("", id="legend")
         yield KeyTable(id="results")
-        yield Footer()
+        yield Footer(compact=True)
 
     # -- reading (worker thread) -----------------------------------------------------------
     def read(self, store) -> StudyView:

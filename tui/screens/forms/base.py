@@ -93,7 +93,7 @@ class LaunchForm(SubScreen):
             with Horizontal(id="buttons"):
                 yield Button("Launch", id="launch", variant="primary", compact=True)
                 yield Button("Back", id="back", compact=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     @staticmethod
     def field(name: str, label: str, widget: Input | Select, hint: str = "") -> Vertical:
