@@ -585,3 +585,30 @@ def test_a_jobs_log_from_start_to_failure_and_its_pane(tmp_path, app_pilot):
 
 
 _failing = None
+
+
+def test_a_header_sorts_the_rows_within_each_kind(db, in_app):
+    """A click on a column's header sorts by it, the rows still grouped by kind; the same
+    header again reverses; a column that does not sort says so."""
+    from textual.widgets._data_table import ColumnKey
+
+    async def body(app, pilot, screen):
+        table = screen.table
+
+        async def click(column):
+            table.post_message(DataTable.HeaderSelected(table, ColumnKey(column), 0, column))
+            await settle(pilot)
+
+        await click("name")
+        assert list(row_texts(screen)) == ["study:2", "study:1", "lm:1", "sampling:1", "sampling:2", "scan:1", "scan:2"]
+        await click("name")
+        assert list(row_texts(screen)) == ["study:1", "study:2", "lm:1", "sampling:2", "sampling:1", "scan:2", "scan:1"]
+        await click("age")  # youngest first within each kind
+        assert list(row_texts(screen)) == ["study:1", "study:2", "lm:1", "sampling:2", "sampling:1", "scan:2", "scan:1"]
+        await click("state")  # running, queued, failed, cancelled, done
+        assert list(row_texts(screen))[:2] == ["study:1", "study:2"] and list(row_texts(screen))[-2:] == [
+            "scan:2", "scan:1"]
+        await click("detail")
+        assert any("not sorted by detail" in n.message for n in app._notifications)
+
+    in_app(db, body, size=(120, 30))

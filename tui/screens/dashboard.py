@@ -15,8 +15,8 @@ from textual.events import Resize
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine.errors import InputError
-from engine.overview import (WHAT_GOES, Item, Overview, age, bar, cancel_item, clip, delete_item, duration, overview,
-                             resume_item)
+from engine.overview import (STATE_ORDER, WHAT_GOES, Item, Overview, age, bar, cancel_item, clip, delete_item,
+                             duration, overview, resume_item)
 from engine.store import ACTIVE, Store
 from engine.untrusted import visible
 from tui.screens.base import PolledScreen, describe
@@ -27,6 +27,14 @@ COLUMNS = (("kind", "kind"), ("id", "id"), ("name", "name"), ("state", "state"),
            ("ETA", "eta"), ("device", "device"), ("age", "age"), ("detail", "detail"))
 STATE_STYLES = {"running": "bold green", "queued": "yellow", "failed": "bold red", "cancelled": "dim"}
 FINISHED = ("done", "cancelled")  # what h hides
+# a column's header sorts the rows by it, within each kind (the rows stay grouped by kind);
+# the same header again reverses the order
+SORT_KEYS = {
+    "id": lambda item: item.id, "name": lambda item: visible(item.name).casefold(),
+    "state": lambda item: STATE_ORDER.index(item.state) if item.state in STATE_ORDER else len(STATE_ORDER),
+    "progress": lambda item: item.progress, "eta": lambda item: (item.eta is None, item.eta or 0.0),
+    "device": lambda item: item.device, "age": lambda item: item.age,
+}
 NARROW = 110  # below this width the progress bar is shorter
 
 
@@ -78,6 +86,7 @@ class DashboardScreen(PolledScreen):
         self.marked: list[int] = []  # studies marked for the overlay, in the order marked
         self.filter_text = ""  # the / filter: rows whose kind, id, name, state or detail hold it (case aside)
         self.hide_finished = False  # h: rows that are done or cancelled are not shown
+        self.sort: tuple[str, bool] | None = None  # (column, reversed) chosen with a header; None: newest last
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -117,10 +126,27 @@ class DashboardScreen(PolledScreen):
         if self.data is None:
             return []
         query = self.filter_text.strip().casefold()
-        return [item for item in self.data.items
-                if not (self.hide_finished and item.state in FINISHED)
-                and (not query or query in " ".join((item.kind, str(item.id), visible(item.name), item.state,
-                                                     visible(item.detail))).casefold())]
+        items = [item for item in self.data.items
+                 if not (self.hide_finished and item.state in FINISHED)
+                 and (not query or query in " ".join((item.kind, str(item.id), visible(item.name), item.state,
+                                                      visible(item.detail))).casefold())]
+        if self.sort is not None:
+            column, reverse = self.sort
+            kinds = list(dict.fromkeys(item.kind for item in items))  # the store's order of kinds
+            items = [item for kind in kinds
+                     for item in sorted((i for i in items if i.kind == kind), key=SORT_KEYS[column], reverse=reverse)]
+        return items
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a header sorts by its column (within each kind), again reverses it."""
+        column = str(event.column_key.value)
+        if column not in SORT_KEYS:
+            self.notify(f"the rows are not sorted by {column}; sortable: {', '.join(SORT_KEYS)}")
+            return
+        same = self.sort is not None and self.sort[0] == column
+        self.sort = (column, not self.sort[1]) if same else (column, False)
+        self._render_rows(self.visible_items())
+        self._show_info()
 
     def _show_status(self) -> None:
         data = self.data
