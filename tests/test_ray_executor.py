@@ -145,11 +145,11 @@ def test_a_scan_on_ray_equals_the_scan_here(cluster, tmp_path, monkeypatch):
     texts = [f.read_text(encoding="utf-8") for f in files[:12]]
     outputs = [(i + 1, "\n".join(t.splitlines()[10:40]) + "\nx = 1\n") for i, t in enumerate(texts)]
 
-    def scan(db: Path) -> list[tuple]:
+    def scan(db: Path, source: str) -> list[tuple]:
         store = Store(db)
         set_id = store.add_output_set(name="o", source="import", n=len(outputs))
         store.add_outputs(set_id, [(i, f"m{i}", text, None) for i, text in outputs])
-        corpus = open_checked_corpus(str(corpus_dir), glob="*.py", shard_mb=0.05)
+        corpus = open_checked_corpus(source, glob="*.py", shard_mb=0.05)
         scan_id, _, _ = enqueue_scan(store, check_scan(store, set_id, 6, "simian"), corpus)
         run_scan(store, scan_id)
         assert len(store.finished_shards(scan_id)) > 3  # several tasks
@@ -157,9 +157,9 @@ def test_a_scan_on_ray_equals_the_scan_here(cluster, tmp_path, monkeypatch):
         return [(r, store.snippet_outputs(scan_id, r["fingerprint"]), store.snippet_matches(scan_id, r["fingerprint"]))
                 for r in rows]
 
-    on_ray = scan(tmp_path / "ray.db")
+    on_ray = scan(tmp_path / "ray.db", f"file://{corpus_dir}")  # a URL: each task reads it through fsspec
     monkeypatch.setenv(ray_executor.EXECUTOR_ENV, "local")
-    here = scan(tmp_path / "here.db")
+    here = scan(tmp_path / "here.db", str(corpus_dir))
     assert len(here) > 5 and on_ray == here
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from engine.data.corpus.base import Corpus, Document, Shard, human_size, is_record_file, read_document
 from engine.data.corpus.files import SourceFiles, walk
 from engine.data.corpus.hf import open_hf
+from engine.data.corpus import urls
 from engine.data.corpus.records import RecordFiles
 from engine.errors import InputError
 
@@ -51,6 +52,8 @@ def open_corpus(source: str, *, glob: str | None = None, text_field: str = "cont
         raise InputError(f"shard size must be positive, not {shard_bytes}")
     if source.startswith("hf:"):
         return open_hf(source[3:], text_field, split)
+    if urls.is_url(source):
+        return _open_url(source, glob, text_field, shard_bytes)
     path = Path(source)
     if not path.exists():
         raise InputError("no such file or directory", path)
@@ -74,5 +77,33 @@ def open_corpus(source: str, *, glob: str | None = None, text_field: str = "cont
                               "text_field": text_field, "single": True})
     else:
         raise InputError("not a file or directory", path)
+    corpus.first_document()
+    return corpus
+
+
+def _open_url(source: str, glob: str | None, text_field: str, shard_bytes: int) -> Corpus:
+    """A corpus at a URL (:mod:`~engine.data.corpus.urls`): a folder or one file, cut into
+    documents and shards as a local one is; its spec keeps the URL, so every process (a
+    Ray node) reads it itself."""
+    kind = urls.kind_of(source)
+    if kind == "missing":
+        raise InputError("no such file or folder", source)
+    if kind == "dir":
+        root = source.rstrip("/")
+        files = urls.list_files(root, glob)
+        if not files:
+            raise InputError(f"no file matches {glob or '*'}", source, field="glob" if glob else None)
+        if all(is_record_file(rel) for rel, _ in files):
+            corpus = RecordFiles({"kind": "records", "root": root, "files": [rel for rel, _ in files],
+                                  "text_field": text_field})
+        else:
+            return SourceFiles({"kind": "files", "root": root, "glob": glob, "shard_bytes": shard_bytes,
+                                "count": len(files), "bytes": sum(size for _, size in files)}, files)
+    else:
+        root, _, name = source.rpartition("/")
+        if not is_record_file(name):
+            return SourceFiles({"kind": "files", "root": root, "files": [name], "shard_bytes": shard_bytes})
+        corpus = RecordFiles({"kind": "records", "root": root, "files": [name], "text_field": text_field,
+                              "single": True})
     corpus.first_document()
     return corpus

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.data.corpus import urls
 from engine.data.corpus.base import _BOM, PROGRESS_STEP, Corpus, Document, Progress, Shard, human_size
 from engine.data.sources import SKIPPED_DIRS
 from engine.errors import InputError
@@ -70,15 +71,20 @@ class SourceFiles(Corpus):
     def _listing(self) -> list[tuple[str, int]]:
         if self._files is None:
             spec = self.spec
+            remote = urls.is_url(self._root)
             if "files" in spec:
                 files = []
                 for name in spec["files"]:
+                    if remote:
+                        files.append((name, urls.size(urls.join(self._root, name))))
+                        continue
                     try:
                         files.append((name, os.stat(os.path.join(self._root, name)).st_size))
                     except OSError as exc:
                         raise InputError(f"cannot read: {exc.strerror}", Path(self._root, name)) from None
             else:
-                files = walk(Path(self._root), spec.get("glob"))
+                files = urls.list_files(self._root, spec.get("glob")) if remote else walk(Path(self._root),
+                                                                                         spec.get("glob"))
                 now = (len(files), sum(size for _, size in files))
                 then = (spec.get("count", now[0]), spec.get("bytes", now[1]))
                 if now != then:
@@ -114,13 +120,17 @@ class SourceFiles(Corpus):
         index = self._index(shard)
         a, b = self._ranges[index]
         root = self._root
+        remote = urls.is_url(root)
         done = reported = 0
         for rel, size in self._files[a:b]:
-            path = os.path.join(root, rel)
-            try:
-                data = _read_whole(path, size)
-            except OSError as exc:
-                raise InputError(f"cannot read: {exc.strerror}", path) from None
+            if remote:
+                data = urls.read_bytes(urls.join(root, rel))
+            else:
+                path = os.path.join(root, rel)
+                try:
+                    data = _read_whole(path, size)
+                except OSError as exc:
+                    raise InputError(f"cannot read: {exc.strerror}", path) from None
             if data[:3] == _BOM:
                 data = data[3:]
             yield Document(rel, data)
@@ -136,6 +146,8 @@ class SourceFiles(Corpus):
         parts = doc_id.split("/")
         if (names is not None and doc_id not in names) or doc_id.startswith("/") or ".." in parts:
             raise InputError(f"no document {doc_id!r} in the corpus")
+        if urls.is_url(self._root):
+            return urls.read_bytes(urls.join(self._root, doc_id)).removeprefix(_BOM)
         path = os.path.join(self._root, doc_id)
         try:
             with open(path, "rb") as fh:

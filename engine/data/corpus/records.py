@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from engine.data.corpus import urls
 from engine.data.corpus.base import PROGRESS_STEP, Corpus, Document, Progress, Shard, human_size
 from engine.formats import BadJSON, parse_json
 from engine.errors import InputError
@@ -34,19 +35,21 @@ def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> I
     import zlib
 
     gz = path.lower().endswith(".gz")
+    remote = urls.is_url(path)
     try:
-        if gz:
-            import gzip
-
-            fh = gzip.open(path, "rb")  # noqa: SIM115  (closed below)
-            raw = fh.fileobj  # the compressed file: progress in bytes on disk
-        else:
-            fh = open(path, "rb")  # noqa: SIM115
+        source = urls.open_binary(path) if remote else open(path, "rb")  # noqa: SIM115  (closed below)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path) from None
+    if gz:
+        import gzip
+
+        raw = source  # the compressed file: progress in bytes as stored
+        fh = gzip.GzipFile(fileobj=source, mode="rb")
+    else:
+        fh = source
     loads = parse_json
     done = reported = lineno = 0
-    with fh:
+    with source, fh:
         try:
             for lineno, line in enumerate(fh, 1):
                 done += len(line)
@@ -77,7 +80,7 @@ def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> I
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise InputError(f"cannot read: {reason}", path, lineno + 1) from None
     if progress is not None:
-        progress(os.path.getsize(path) if gz else done)
+        progress((urls.size(path) if remote else os.path.getsize(path)) if gz else done)
 
 
 def _parquet(path: str):
@@ -85,7 +88,7 @@ def _parquet(path: str):
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(urls.open_binary(path) if urls.is_url(path) else path)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"not a readable Parquet file: {str(exc).splitlines()[0]}", path) from None
 
@@ -123,7 +126,8 @@ class RecordFiles(Corpus):
         self._shards: list[Shard] | None = None
 
     def _path(self, file: int) -> str:
-        return os.path.join(self._root, self.spec["files"][file])
+        rel = self.spec["files"][file]
+        return urls.join(self._root, rel) if urls.is_url(self._root) else os.path.join(self._root, rel)
 
     def shards(self) -> list[Shard]:
         if self._shards is None:
@@ -144,7 +148,7 @@ class RecordFiles(Corpus):
                             first += group.num_rows
                 else:
                     try:
-                        size = os.path.getsize(path)
+                        size = urls.size(path) if urls.is_url(path) else os.path.getsize(path)
                     except OSError as exc:
                         raise InputError(f"cannot read: {exc.strerror}", path) from None
                     parts.append((file, None, 0))
