@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
 from engine.untrusted import visible
-from tui.curves import SMOOTHING, curve_series, level_colour, level_label, metric_order, smooth, step, y_limits
+from tui.curves import curve_series, level_colour, level_label, metric_order, smooth, y_limits
 from tui.screens.base import PolledScreen, SubScreen
+from tui.screens.curve_keys import CurveKeys, curve_bindings
 
 SPLITS = {"valid": "held-out", "train": "train"}
 # one line style per study, in the order they were marked: plotext markers, and how the legend shows each
@@ -30,27 +30,17 @@ class Overlay:
     curves: list[list[tuple[float, list, list]]]  # per study, as tui.curves.curve_series
 
 
-class OverlayScreen(PolledScreen, SubScreen):
+class OverlayScreen(CurveKeys, PolledScreen, SubScreen):
     """Studies side by side in one plot, growing while they train."""
 
     HELP_TITLE = "Studies overlaid"
     CSS_PATH = "../styles/study.tcss"
-    METRIC = Binding.Group("Metric", compact=True)
-    BINDINGS = [
-        Binding("m", "metric(1)", "Next metric", group=METRIC),
-        Binding("M", "metric(-1)", "Previous metric", group=METRIC),
-        Binding("t", "split", "Split", tooltip="Toggle train / held-out figures"),
-        Binding("y", "y_range", "Y range", tooltip="The y-axis: fitted to the data, or the metric's full 0-1"),
-        Binding("s", "smooth", "Smooth", tooltip="TensorBoard's smoothing of the curves: off, 0.6, 0.9"),
-    ]
+    BINDINGS = curve_bindings()
 
     def __init__(self, study_ids: list[int]) -> None:
         super().__init__()
         self.study_ids = list(study_ids)
-        self.split = "valid"
-        self.metric: str | None = None
-        self.full_y = False
-        self.smoothing = 0.0
+        self.init_curve_keys()
         self.view: Overlay | None = None
         self._drawn: tuple | None = None
 
@@ -116,19 +106,5 @@ class OverlayScreen(PolledScreen, SubScreen):
         legend.append(" · ".join(notes), style="dim")
         self.query_one("#legend", Static).update(legend)
 
-    def action_metric(self, by: int) -> None:
-        if self.view and self.view.names:
-            self.metric = step(self.view.names, self.view.metric, by)
-            self.refresh_data()
-
-    def action_split(self) -> None:
-        self.split = "train" if self.split == "valid" else "valid"
-        self.refresh_data()
-
-    def action_y_range(self) -> None:
-        self.full_y = not self.full_y
-        self._draw()
-
-    def action_smooth(self) -> None:
-        self.smoothing = step(SMOOTHING, self.smoothing, 1)
+    def redraw_curves(self) -> None:
         self._draw()

@@ -21,7 +21,6 @@ from engine.results import fmt_value, result_rows, summary
 from engine.tasks import TASK_HEADLINES, TASK_SCORE_COLUMNS, score_values
 from engine.untrusted import visible
 from tui.curves import (
-    SMOOTHING,
     curve_series,
     default_epoch,
     level_colour,
@@ -35,6 +34,7 @@ from tui.curves import (
     y_limits,
 )
 from tui.screens.base import PolledScreen, SubScreen
+from tui.screens.curve_keys import CurveKeys, curve_bindings
 from tui.widgets.keytable import KeyTable
 
 SPLITS = {"valid": "held-out", "train": "train"}
@@ -77,38 +77,29 @@ def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
     return f"{epochs}, {states or 'no jobs'}"
 
 
-class StudyScreen(PolledScreen, SubScreen):
+class StudyScreen(CurveKeys, PolledScreen, SubScreen):
     """The curves of one study, growing while its runs train."""
 
     HELP_TITLE = "Study"
     CSS_PATH = "../styles/study.tcss"
-    METRIC = Binding.Group("Metric", compact=True)  # the footer shows "mM Metric"
     EPOCH = Binding.Group("Epoch", compact=True)
-    BINDINGS = [
-        Binding("m", "metric(1)", "Next metric", group=METRIC),
-        Binding("M", "metric(-1)", "Previous metric", group=METRIC),
-        Binding("t", "split", "Split", tooltip="Toggle train / held-out figures"),
+    BINDINGS = curve_bindings(
         Binding("e", "epoch(1)", "Next epoch", group=EPOCH),
         Binding("E", "epoch(-1)", "Previous epoch", group=EPOCH),
         Binding("o", "column", "Head", tooltip="Which score the distribution shows (localization / repair)"),
         Binding("p", "published", "Published", tooltip="Show or hide the published curves (byrote study --reference)"),
         Binding("b", "band", "Band", tooltip="The trials' band: min-max or mean ± one standard deviation"),
-        Binding("y", "y_range", "Y range", tooltip="The curves' y-axis: fitted to the data, or the metric's full 0-1"),
-        Binding("s", "smooth", "Smooth", tooltip="TensorBoard's smoothing of the curves: off, 0.6, 0.9"),
-    ]
+    )
 
     def __init__(self, study_id: int) -> None:
         super().__init__()
         self.study_id = study_id
-        self.split = "valid"
-        self.metric: str | None = None  # None: the first headline metric
+        self.init_curve_keys()
         self.epoch: int | None = None  # None: follow the default epoch
         self.column: str | None = None  # None: the task's first score array
         self.show_published = True  # the study's --reference curves, dotted, when it has one
         self._published: dict[tuple, dict | None] = {}  # read once per curve
         self.band = "minmax"  # or "sd": the band drawn around the mean of several trials
-        self.full_y = False  # the curves' y-axis: fitted to the data (False) or the metric's 0-1
-        self.smoothing = 0.0  # TensorBoard's smoothing weight (tui.curves.smooth); 0 draws the values
         self.view: StudyView | None = None
         self.curves: Series = []  # what each plot shows now
         self.scores: Series = []
@@ -347,15 +338,6 @@ class StudyScreen(PolledScreen, SubScreen):
             return False  # one score head (code2vec, code2seq): o is not offered
         return True
 
-    def action_metric(self, by: int) -> None:
-        if self.view and self.view.names:
-            self.metric = step(self.view.names, self.view.metric, by)
-            self.refresh_data()
-
-    def action_split(self) -> None:
-        self.split = "train" if self.split == "valid" else "valid"
-        self.refresh_data()
-
     def action_epoch(self, by: int) -> None:
         if self.view and self.view.epochs:
             self.epoch = step(self.view.epochs, self.view.epoch, by)
@@ -376,15 +358,8 @@ class StudyScreen(PolledScreen, SubScreen):
         else:
             self.notify("this study has no published curves to show (byrote study --reference DIR)")
 
-    def action_y_range(self) -> None:
-        self.full_y = not self.full_y
-        if self.view is not None:
-            self._draw_curves(self.view)
-
-    def action_smooth(self) -> None:
-        self.smoothing = step(SMOOTHING, self.smoothing, 1)
-        if self.view is not None:
-            self._draw_curves(self.view)
+    def redraw_curves(self) -> None:
+        self._draw_curves(self.view)
 
     def action_column(self) -> None:
         if self.view and self.view.columns:
