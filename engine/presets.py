@@ -37,6 +37,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     **dict.fromkeys(("max_path_length", "max_name_parts", "max_target_parts", "max_subtokens"), (1, 1000)),
     "epochs": (1, 100_000), "warmup_steps": (0, 10**9), "warmup_fraction": (0.0, 1.0),
     **dict.fromkeys(("eval_every", "heldout_samples", "csr_samples"), _COUNT),
+    "ray_gpus": (0.01, 64.0),
 }
 """The range of every numeric setting a ``--set`` may give (both ends allowed): wide
 enough for any model the study's tasks call for, narrow enough that a slip of the keyboard
@@ -44,6 +45,12 @@ enough for any model the study's tasks call for, narrow enough that a slip of th
 queued, not found out by the worker hours later or by the machine's memory."""
 EOT = "<|endoftext|>"
 OPTIMIZERS = ("adam", "nesterov")  # engine.study.build_training  # the language model's one special token
+
+
+PLACEMENT = {"ray_gpus": 1.0}
+"""Settings of where a study's runs compute, not of what they compute, open to every study's
+preset: ``ray_gpus``, the GPUs (a fraction shares one) each run's Ray task asks for under
+``byrote worker --executor ray`` (engine.ray_executor). Not part of any preset's file."""
 
 
 def preset_kind(task: str, model: str | None = None) -> str:
@@ -72,7 +79,8 @@ def load_preset(name: str, kind: str = "varmisuse", settings: dict | None = None
         what = "language-model preset" if kind == "lm" else "preset"
         raise InputError(f"unknown {what} {name!r} (choose from {', '.join(known)})", field="preset")
     cfg = dict(known[name])
-    cfg.update(check_settings(cfg, dict(settings or {}), name))
+    allowed = cfg if kind == "lm" else {**PLACEMENT, **cfg}  # an LM trains in the worker's process
+    cfg.update(check_settings(allowed, dict(settings or {}), name))
     _CHECKS[kind](cfg)
     return cfg
 

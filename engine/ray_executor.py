@@ -6,7 +6,8 @@ database, and the only process that writes it: remote tasks never open the store
 over a network filesystem is not safe). They get what they need as values and hand back
 what the driver records:
 
-- **Training runs**: one Ray generator task per run on one GPU, which runs
+- **Training runs**: one Ray generator task per run on one GPU (the study's ``ray_gpus``
+  setting asks for a fraction, to share one), which runs
   :func:`engine.study.train_epochs` on the run's data (sent as bytes) and yields each epoch's metrics, per-sample arrays and
   checkpoint (as bytes); the driver records and commits each epoch as a local run does
   (:func:`engine.study.record_epoch`). A task lost with its node is submitted again from
@@ -37,6 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.presets import PLACEMENT
 
 EXECUTORS = ("local", "ray")
 EXECUTOR_ENV = "BYROTE_EXECUTOR"        # set by the worker for itself and its slot processes
@@ -166,7 +168,8 @@ def training_events(store, plan, ctx=None) -> Iterator[tuple]:
     ray = connect()
     data = {"train": Path(plan.train).read_bytes(), "heldout": Path(plan.heldout).read_bytes()}
     # at most one epoch computed ahead of what the driver recorded: checkpoints do not pile up
-    task = ray.remote(_train_remote).options(num_returns="streaming", num_gpus=1, max_retries=0,
+    gpus = float(plan.cfg.get("ray_gpus", PLACEMENT["ray_gpus"]))  # a fraction shares a GPU between runs
+    task = ray.remote(_train_remote).options(num_returns="streaming", num_gpus=gpus, max_retries=0,
                                              _generator_backpressure_num_objects=1)
     check = ctx.check_cancel if ctx is not None else None
     for attempt in range(RESUBMITS + 1):

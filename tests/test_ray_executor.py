@@ -14,6 +14,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from engine import ray_executor  # noqa: E402
+from engine.errors import InputError  # noqa: E402
 from engine.clones.scan import run_scan  # noqa: E402
 from engine.data.varmisuse_build import build_varmisuse  # noqa: E402
 from engine.launch import check_scan, create_study, enqueue_scan, open_checked_corpus  # noqa: E402
@@ -54,10 +55,10 @@ def dataset(tmp_path_factory):
     return build_varmisuse(Path(sysconfig.get_paths()["stdlib"]), out, limit=120, seed=0)
 
 
-def _study(store, dataset, epochs=2):
+def _study(store, dataset, epochs=2, **settings):
     return create_study(store, task="varmisuse", train=str(dataset.train_path), valid=str(dataset.valid_path),
                         model="ggnn", levels=[0.0, 50.0, 100.0], epochs=epochs, preset="quick", seed=5,
-                        device="cpu", overrides=TINY)
+                        device="cpu", overrides={**TINY, **settings})
 
 
 def _results(store, study_id) -> dict:
@@ -96,7 +97,7 @@ def test_a_study_on_ray_equals_the_local_run(cluster, dataset, tmp_path, monkeyp
 
     c, _ = cluster
     ray_store = Store(tmp_path / "ray.db")
-    sid = _study(ray_store, dataset)  # its three runs queued, run by a worker on the cluster
+    sid = _study(ray_store, dataset, ray_gpus=0.5)  # three runs queued, each task asking for half a GPU
     assert main(["--db", str(tmp_path / "ray.db"), "worker", "--executor", "ray", "--address", c.address,
                  "--slots", "1", "--idle-exit", "0"]) == 0
     assert [j["state"] for j in ray_store.jobs()] == ["done"] * 3
@@ -191,6 +192,20 @@ def test_sampling_on_two_gpus_equals_sampling_here(cluster, tmp_path_factory, tm
     monkeypatch.setenv(ray_executor.EXECUTOR_ENV, "local")
     here = sample(tmp_path / "here.db")
     assert [o[0] for o in on_ray] == list(range(1, 11)) and on_ray == here
+
+
+def test_a_study_may_ask_for_a_share_of_a_gpu():
+    """``--set ray_gpus=X``: any study's preset takes it (an LM's does not: it trains in the
+    worker), positive and at most 64."""
+    from engine.presets import load_preset
+
+    assert load_preset("quick", "varmisuse", {"ray_gpus": 0.25})["ray_gpus"] == 0.25
+    assert "ray_gpus" not in load_preset("quick", "varmisuse", {})
+    for settings, said in (({"ray_gpus": 0}, "must be positive"), ({"ray_gpus": 65.0}, "from 0.01 to 64.0")):
+        with pytest.raises(InputError, match=said):
+            load_preset("quick", "methodname", settings)
+    with pytest.raises(InputError, match="unknown setting 'ray_gpus'"):
+        load_preset("tiny", "lm", {"ray_gpus": 0.5})
 
 
 def test_bad_choices_are_one_line_and_queue_nothing(tmp_path, capsys, monkeypatch):
