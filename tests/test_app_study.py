@@ -484,3 +484,18 @@ def test_two_studies_marked_on_the_dashboard_are_overlaid(tmp_path, app_pilot):
         assert app.screen is dashboard
 
     app_pilot(db, body, size=(120, 36), clock=lambda: CREATED + 100, poll_s=0.1)
+
+
+def test_the_title_says_where_inside_its_epoch_each_running_run_is(tmp_path, run_app):
+    db = tmp_path / "t.db"
+    sid, runs = make_study(db)
+    store = Store(db)
+    job = next(j for j in store.jobs_of("study", sid) if j["run_id"] == runs[1])
+    store.update_job(job["id"], message="epoch 3/3: training, loss 0.412 [b]x[/b]")
+    store.close()
+
+    async def body(app, pilot):
+        title = str(app.screen.query_one("#study-title").render())
+        assert "epoch 2/3, 3 running · 50% run: epoch 3/3: training, loss 0.412 [b]x[/b]" in title  # as text
+
+    run_app(db, sid, body, size=(200, 30))

@@ -67,14 +67,19 @@ class StudyView:
 
 
 def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
-    """'epoch 2/3, 1 running, 2 queued': how far the runs are, and their jobs' states."""
+    """'epoch 2/3, 1 running, 2 queued · 50% run: epoch 3/3: training, loss 0.412': how far
+    the runs are, their jobs' states, and where inside its epoch each running one is
+    (its level and its last progress message)."""
     done = [int(r["epochs_done"] or 0) for r in runs] or [0]
     lo, hi = min(done), max(done)
     unit = axis_unit(study["config"] or {})
     epochs = f"{unit} {lo}/{study['epochs']}" if lo == hi else f"{unit}s {lo}-{hi}/{study['epochs']}"
     counts = Counter(j["state"] for j in jobs)
     states = ", ".join(f"{counts[s]} {s}" for s in STATE_ORDER if counts[s])
-    return f"{epochs}, {states or 'no jobs'}"
+    levels = {r["id"]: r["level"] for r in runs}
+    inside = [f"{level_label(levels[j['run_id']])} run: {j['message']}" for j in jobs
+              if j["state"] == "running" and j.get("message") and j.get("run_id") in levels]
+    return f"{epochs}, {states or 'no jobs'}" + "".join(f" · {escape(visible(m))}" for m in inside)
 
 
 class StudyScreen(CurveKeys, PolledScreen, SubScreen):
