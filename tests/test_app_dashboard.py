@@ -279,12 +279,20 @@ def test_enter_opens_what_the_item_is(db, in_app):
             await pilot.press("enter")
             assert rec.calls[-1] == expect
         for key, note in [("scan:2", "scan 2 is queued; it opens when it is done"),
-                          ("sampling:2", "sampling 2: 1/2 outputs; no finished scan of it yet (x scans it)"),
-                          ("lm:1", "language model 1 (queued): /models/tiny-lm")]:
+                          ("sampling:2", "sampling 2: 1/2 outputs; no finished scan of it yet (x scans it)")]:
             screen.table.move_cursor(row=screen.table.get_row_index(key))
             await pilot.press("enter")
             assert notes(app)[-1] == note
         assert len(rec.calls) == 3
+        from tui.screens.lm import LMScreen  # a language model's training: its loss curve
+
+        screen.table.move_cursor(row=screen.table.get_row_index("lm:1"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, LMScreen) and app.screen.lm_id == 1
+        assert "/models/tiny-lm" in str(app.screen.query_one("#lm-title").render())
+        await pilot.press("escape")
+        await settle(pilot)
         # a click highlights a row; a second click on it opens it, as enter does
         screen.table.move_cursor(row=screen.table.get_row_index("lm:1"))
         await settle(pilot)
@@ -612,3 +620,26 @@ def test_a_header_sorts_the_rows_within_each_kind(db, in_app):
         assert any("not sorted by detail" in n.message for n in app._notifications)
 
     in_app(db, body, size=(120, 30))
+
+
+def test_the_lm_screen_draws_the_loss_curve_as_it_grows(tmp_path, app_pilot):
+    from tui.screens.lm import LMScreen
+
+    store = Store(tmp_path / "t.db")
+    lm = store.add_lm_training(corpus={"kind": "files"}, out="/models/m", preset="tiny", seed=0, device="cpu",
+                               settings={"epochs": 3})
+    store.add_job("lm_train", {"lm_id": lm}, item=("lm", lm))
+    store.close()
+
+    async def body(app, pilot):
+        screen = app.screen
+        assert screen.losses == [] and "no epoch finished yet" in str(screen.query_one("#lm-loss").render())
+        writer = Store(tmp_path / "t.db")
+        writer.set_lm_losses(lm, [5.5, 4.25])
+        writer.close()
+        await asyncio.sleep(0.3)
+        await settle(pilot)
+        assert screen.losses == [5.5, 4.25]
+        assert "mean training loss per epoch (2/3 epochs)" in str(screen.query_one("#lm-loss").render())
+
+    app_pilot(tmp_path / "t.db", body, size=(100, 30), screen=lambda: LMScreen(lm), poll_s=0.1)

@@ -168,6 +168,7 @@ def test_lm_train_job(store, tiny_lm, tmp_path):
     assert store.job(job)["state"] == "done", store.job(job)["error"]
     meta = json.loads((out / "byrote_lm.json").read_text())
     assert meta["preset"] == "tiny" and meta["epochs"] == 1 and meta["settings"]["epochs"] == 1
+    assert store.lm_training(lm)["epoch_losses"] == meta["epoch_losses"]  # the loss curve, as it grew
     [work] = list((store.files / "lms").iterdir())  # one folder for the run, whatever its job
     assert [p.name for p in work.iterdir()] == ["run.json"]
 

@@ -231,13 +231,14 @@ def _finished(out: Path, token: str) -> dict | None:
 
 
 def train_lm(corpus, out_dir, preset: dict, seed: int, device, ctx=None, work_dir=None,
-             preset_name: str | None = None) -> dict:
+             preset_name: str | None = None, on_epoch=None) -> dict:
     """Train a tokenizer and a GPT-2 on ``corpus``; write them to ``out_dir``; return the
     metadata also written to ``out_dir/byrote_lm.json``.
 
     With ``work_dir``, the run checkpoints there and a second call resumes from the last
     checkpoint (and returns at once if the first call had already finished). ``ctx``
-    (a :class:`~engine.jobs.JobContext`) receives progress and may cancel between steps.
+    (a :class:`~engine.jobs.JobContext`) receives progress and may cancel between steps;
+    ``on_epoch(losses)`` gets the mean training loss of every epoch finished, after each.
     """
     import torch
 
@@ -308,6 +309,8 @@ def train_lm(corpus, out_dir, preset: dict, seed: int, device, ctx=None, work_di
         state.update(loss_sum=0.0, loss_n=0)
         save_checkpoint()
         last_save = time.monotonic()
+        if on_epoch is not None:
+            on_epoch(list(state["epoch_losses"]))
 
     meta = {
         "format": "byrote-lm/1",
@@ -379,4 +382,6 @@ def train_job(ctx) -> None:
     # cancel or a lost worker resumes from its last checkpoint
     run = json.dumps([p["out"], p["corpus"], p["preset"], p["settings"], int(p["seed"] or 0)], sort_keys=True)
     work = ctx.store.files / "lms" / hashlib.md5(run.encode("utf-8")).hexdigest()[:16]
-    train_lm(corpus, p["out"], cfg, int(p["seed"] or 0), device, ctx=ctx, work_dir=work, preset_name=p["preset"])
+    lm_id = int(ctx.params["lm_id"])
+    train_lm(corpus, p["out"], cfg, int(p["seed"] or 0), device, ctx=ctx, work_dir=work, preset_name=p["preset"],
+             on_epoch=lambda losses: ctx.store.set_lm_losses(lm_id, losses))

@@ -2,6 +2,7 @@
 corpus, preset and seed (the demo's model, or any ``byrote lm train``)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -12,7 +13,14 @@ class LMsMixin:
         return self._add("lm_trainings", fields, {"corpus": None, "settings": {}})
 
     def lm_training(self, lm_id: int) -> dict:
-        return self._get("lm_trainings", lm_id, "language-model training", ("corpus", "settings"))
+        row = self._get("lm_trainings", lm_id, "language-model training", ("corpus", "settings"))
+        row["epoch_losses"] = json.loads(row.get("epoch_losses") or "[]")  # none before the first epoch ends
+        return row
+
+    def set_lm_losses(self, lm_id: int, losses: list[float]) -> None:
+        """The mean training loss of each epoch finished so far."""
+        with self._write():
+            self.db.execute("UPDATE lm_trainings SET epoch_losses = ? WHERE id = ?", [json.dumps(losses), lm_id])
 
     def lm_trainings(self) -> list[dict]:
         return [self.lm_training(r["id"]) for r in self._rows("SELECT id FROM lm_trainings ORDER BY id")]

@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -290,8 +290,13 @@ def _migrate_15(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX machine_by_time ON machine(time)")
 
 
+def _migrate_16(db: sqlite_utils.Database) -> None:
+    """An LM training's mean loss of each epoch finished (JSON list), for its loss curve."""
+    db.execute("ALTER TABLE lm_trainings ADD COLUMN epoch_losses TEXT")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
-    9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14, 15: _migrate_15,
+    9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14, 15: _migrate_15, 16: _migrate_16,
 }

@@ -256,8 +256,10 @@ class DashboardScreen(PolledScreen):
                 self.notify(f"sampling {item.id}: {item.detail}; no finished scan of it yet (x scans it)")
         elif item.kind == "demo":
             self.notify(f"the demo ({item.state}): {item.detail}; its studies, sampling and scan have rows of their own")
-        else:
-            self.notify(f"language model {item.id} ({item.state}): {item.folder}")
+        else:  # a language model's training: its loss curve
+            from tui.screens.lm import LMScreen
+
+            self.app.push_screen(LMScreen(item.id))
 
     def action_new_study(self) -> None:
         self.app.action_new_study()
