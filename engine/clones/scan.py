@@ -5,6 +5,7 @@ in memory.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -62,11 +63,12 @@ def _init_worker(spec: dict, index_dir: str, corpus: Corpus | None = None, index
 
 def _init_pool_worker(parent: int, spec: dict, index_dir: str, corpus: Corpus) -> None:
     """A pool worker's start: it dies with the scan's process (never an orphan holding
-    the index), then loads what it needs."""
+    the index). It starts while the outputs are still being indexed, so it loads the
+    index with its first shard (:func:`_pool_task`)."""
     from engine.orphans import die_with_parent
 
     die_with_parent(parent)
-    _init_worker(spec, index_dir, corpus)
+    _WORKER.update(pending=(spec, index_dir, corpus))
 
 
 def _filter_shard(shard: int, out: str, progress: Callable[[int], None] | None = None,
@@ -117,15 +119,30 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
        rules (:func:`match`) and the snippets, their output locations and up to 50 corpus
        locations each are stored in one transaction.
     """
+    from engine import ray_executor
+
     scan = store.scan(scan_id)
     t0 = time.time()
     corpus = Corpus.from_spec(scan["corpus"])
     work = store.scan_dir(scan_id)
-    index = index_outputs(store, scan)
-    index.save(work / "index")
     shards = corpus.shards()
     done = store.finished_shards(scan_id)
     pending = [s.index for s in shards if s.index not in done]
+    workers = max(1, min(int(scan["workers"] or 1), len(pending)))
+    use_pool = workers > 1 and not ray_executor.chosen()
+    # a pool's processes start (spawn, imports) while the outputs are indexed, not after
+    with (_scan_pool(corpus, str(work / "index"), workers) if use_pool else contextlib.nullcontext()) as pool:
+        index = index_outputs(store, scan)
+        index.save(work / "index")
+        _filter_all(store, scan_id, corpus, index, work, shards, done, pending, pool, ctx)
+    _match_and_save(store, scan, scan_id, corpus, index, shards, t0, ctx)
+
+
+def _filter_all(store: Store, scan_id: int, corpus: Corpus, index: OutputIndex, work: Path, shards, done,
+                pending: list[int], pool, ctx) -> None:
+    """Step 2 of :func:`run_scan`: the pending shards filtered on Ray, in ``pool``, or here."""
+    from engine import ray_executor
+
     sizes = [s.size for s in shards]
     total = sum(sizes) if all(s is not None for s in sizes) else None
     on_disk = lambda i, read: sizes[i] if sizes[i] is not None else read  # noqa: E731  (gz, parquet: compressed)
@@ -142,13 +159,10 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
         progress.report()
 
     shard_path = lambda i: str(work / "shards" / f"{i}.npz")  # noqa: E731
-    workers = max(1, min(int(scan["workers"] or 1), len(pending)))
     try:
-        from engine import ray_executor
-
         if ray_executor.chosen():  # a task per shard on the cluster (the corpus read alike on every node)
             ray_executor.filter_shards(corpus, work / "index", [(i, shard_path(i)) for i in pending], finished, check)
-        elif workers == 1:
+        elif pool is None:
             _init_worker(corpus.spec, str(work / "index"), corpus, index)
             try:
                 for i in pending:
@@ -156,11 +170,15 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
             finally:
                 _WORKER.clear()  # the matching needs none of it
         else:
-            tasks = [(i, shard_path(i)) for i in pending]
-            _run_pool(corpus, str(work / "index"), tasks, workers, finished, check)
+            _run_pool(pool, [(i, shard_path(i)) for i in pending], finished, check)
     finally:
         remove_partial(work / "shards")
 
+
+def _match_and_save(store: Store, scan: dict, scan_id: int, corpus: Corpus, index: OutputIndex, shards, t0: float,
+                    ctx) -> None:
+    """Step 3 of :func:`run_scan`: every shard's regions matched, the results stored."""
+    check = ctx.check_cancel if ctx is not None else None
     rows = store.finished_shards(scan_id)
     docs = sum(r["docs"] for r in rows.values())
     skipped = sum(r["skipped"] for r in rows.values())
@@ -192,11 +210,12 @@ def _regions(paths: list[Path]) -> Iterator[Region]:
         yield from read_regions(path).regions()
 
 
-def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> None:
-    """Shards in worker processes. A worker that dies (killed for memory, say) fails the
-    scan at once instead of leaving its shard undone forever; finished shards are kept."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+@contextlib.contextmanager
+def _scan_pool(corpus: Corpus, index_dir: str, workers: int) -> Iterator:
+    """``workers`` processes for the shards, started at once (each gets a no-op task), so
+    they spawn and import while the outputs are indexed; stopped at the end, or at once on
+    a cancel or an error."""
+    from concurrent.futures import ProcessPoolExecutor
 
     mp = multiprocessing.get_context("spawn")  # the job's heartbeat thread makes fork unsafe
     # the workers start with a safe path (-P): spawn's bootstrap would otherwise put the
@@ -207,19 +226,9 @@ def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> Non
     pool = ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_pool_worker,
                                initargs=(os.getpid(), corpus.spec, index_dir, corpus))
     try:
-        pending = {pool.submit(_pool_task, task) for task in tasks}
-        while pending:
-            if check is not None:
-                check()
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in done:
-                if check is not None:
-                    check()  # a cancel is taken between any two shards
-                try:
-                    finished(future.result())
-                except BrokenProcessPool:
-                    raise RuntimeError("a scan worker process died (out of memory?); "
-                                       "the shards it finished are kept for a rerun") from None
+        for _ in range(workers):
+            pool.submit(_started)
+        yield pool
     finally:
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()  # a cancelled scan stops its workers now, not after their shards
@@ -230,7 +239,34 @@ def _run_pool(corpus: Corpus, index_dir, tasks, workers, finished, check) -> Non
             os.environ["PYTHONSAFEPATH"] = safe_path
 
 
+def _run_pool(pool, tasks, finished, check) -> None:
+    """Shards in the pool's processes. A worker that dies (killed for memory, say) fails
+    the scan at once instead of leaving its shard undone forever; finished shards are kept."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    pending = {pool.submit(_pool_task, task) for task in tasks}
+    while pending:
+        if check is not None:
+            check()
+        done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+        for future in done:
+            if check is not None:
+                check()  # a cancel is taken between any two shards
+            try:
+                finished(future.result())
+            except BrokenProcessPool:
+                raise RuntimeError("a scan worker process died (out of memory?); "
+                                   "the shards it finished are kept for a rerun") from None
+
+
+def _started() -> None:
+    """A pool process's first task: nothing, so that it starts now."""
+
+
 def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int, float, float]:
+    if "pending" in _WORKER:  # the first shard of this process: the index is saved by now
+        _init_worker(*_WORKER.pop("pending"))
     return _filter_shard(*task)
 
 
