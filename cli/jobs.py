@@ -52,7 +52,7 @@ def cmd_jobs(args) -> int:
 
 def cmd_log(args) -> int:
     """A job's log lines: when it started, its milestones, warnings and how it ended."""
-    import time as _time
+    from engine.overview import stamp
 
     store = open_store(args)
     store.job(args.id)  # an unknown job: one line
@@ -61,8 +61,7 @@ def cmd_log(args) -> int:
         print_json(rows)
         return 0
     for row in rows:
-        stamp = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(row["time"]))
-        say(f"{stamp}  {row['level']:<7}  {row['text']}")
+        say(f"{stamp(row['time'])}  {row['level']:<7}  {row['text']}")
     return 0
 
 

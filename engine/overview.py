@@ -330,6 +330,13 @@ def duration(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
+def stamp(t: float) -> str:
+    """A moment in local time, ``2026-12-04 21:05:02`` (job logs)."""
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
 def age(seconds: float) -> str:
     """A coarse age: ``12s``, ``5m``, ``3h``, ``2d``."""
     s = max(int(seconds), 0)

@@ -38,7 +38,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.presets import PLACEMENT
+from engine.presets import PLACEMENT, axis_unit
 
 EXECUTORS = ("local", "ray")
 EXECUTOR_ENV = "BYROTE_EXECUTOR"        # set by the worker for itself and its slot processes
@@ -118,6 +118,18 @@ def _lost(ray) -> tuple[type[BaseException], ...]:
                                                  "OwnerDiedError", "RaySystemError") if hasattr(ex, name))
 
 
+def _get(ray, ref):
+    """A task's value; a failure inside the task raises the task's own exception (an
+    InputError stays one line), a lost node or process Ray's."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, Exception) and not isinstance(cause, _lost(ray)):
+            raise cause from None
+        raise
+
+
 def _results(ray, refs, check: Callable[[], None] | None) -> Iterator:
     """The values a streaming task yields, as they come; a cancel (``check`` raises)
     cancels the task. A failure inside the task raises the task's own exception."""
@@ -132,13 +144,7 @@ def _results(ray, refs, check: Callable[[], None] | None) -> Iterator:
                 ref = next(refs)
             except StopIteration:
                 return
-            try:
-                yield ray.get(ref)
-            except ray.exceptions.RayTaskError as exc:
-                cause = getattr(exc, "cause", None)
-                if isinstance(cause, Exception) and not isinstance(cause, _lost(ray)):
-                    raise cause from None
-                raise
+            yield _get(ray, ref)
     except BaseException:
         ray.cancel(refs, force=True)
         raise
@@ -167,8 +173,8 @@ def training_events(store, plan, ctx=None) -> Iterator[tuple]:
 
     ray = connect()
     data = {"train": Path(plan.train).read_bytes(), "heldout": Path(plan.heldout).read_bytes()}
-    # at most one epoch computed ahead of what the driver recorded: checkpoints do not pile up
     gpus = float(plan.cfg.get("ray_gpus", PLACEMENT["ray_gpus"]))  # a fraction shares a GPU between runs
+    # at most one epoch computed ahead of what the driver recorded: checkpoints do not pile up
     task = ray.remote(_train_remote).options(num_returns="streaming", num_gpus=gpus, max_retries=0,
                                              _generator_backpressure_num_objects=1)
     check = ctx.check_cancel if ctx is not None else None
@@ -176,7 +182,8 @@ def training_events(store, plan, ctx=None) -> Iterator[tuple]:
         current = replace(plan_run(store, plan.run_id), data=data)
         resume = _checkpoint_path(store, plan.run_id, current.done).read_bytes() if current.done else None
         if ctx is not None:
-            ctx.progress(current.done / current.epochs, f"epoch {current.done + 1}/{current.epochs}: on Ray",
+            ctx.progress(current.done / current.epochs,
+                         f"{axis_unit(current.cfg)} {current.done + 1}/{current.epochs}: on Ray",
                          force=True)
         try:
             yield from _results(ray, task.remote(current, resume), check)
@@ -265,11 +272,7 @@ def filter_shards(corpus, index_dir: Path, tasks: list[tuple[int, str]],
             done, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
             for ref in done:
                 out = running.pop(ref)
-                try:
-                    *result, regions = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    cause = getattr(exc, "cause", None)
-                    raise cause if isinstance(cause, Exception) else exc from None
+                *result, regions = _get(ray, ref)
                 with atomic_path(out) as tmp:
                     Path(tmp).write_bytes(regions)
                 result[1] = out

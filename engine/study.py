@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.errors import InputError
 from engine.fsutil import atomic_path, remove_partial
+from engine.presets import axis_unit
 from engine.runtime import autocast, epoch_seed, resolve_device
 from engine.store import Store
 from engine.tasks import get_task
@@ -114,8 +115,7 @@ def record_epoch(store: Store, plan: RunPlan, event: tuple, ctx=None) -> None:
     if old.exists() and not plan.cfg.get("keep_checkpoints"):
         old.unlink()
     if ctx is not None:
-        unit = "step" if int(plan.cfg.get("eval_every", 0)) else "epoch"
-        ctx.progress(epoch / plan.epochs, f"{unit} {epoch}/{plan.epochs} done", force=True)
+        ctx.progress(epoch / plan.epochs, f"{axis_unit(plan.cfg)} {epoch}/{plan.epochs} done", force=True)
 
 
 def _read(spec, path: str, data: bytes | None) -> list:
@@ -149,7 +149,7 @@ def train_epochs(plan: RunPlan, resume: Path | bytes | None, check: Callable[[],
     device = resolve_device(plan.device)
     seed, epochs = plan.seed, plan.epochs
     every = int(cfg.get("eval_every", 0))
-    unit = "step" if every else "epoch"
+    unit = axis_unit(cfg)
 
     data = plan.data or {}
     train = _read(spec, plan.train, data.get("train"))

@@ -153,7 +153,7 @@ class DashboardScreen(PolledScreen):
         if data is None:
             return
         text = data.status if data.items or data.worker_pid else f"{data.status} · nothing here yet: n, s or x starts something"
-        hidden = len(data.items) - len(self.visible_items())
+        hidden = len(data.items) - self.table.row_count  # the table holds the visible items
         if hidden:
             why = " and ".join(filter(None, (f"filter {self.filter_text.strip()!r}" if self.filter_text.strip() else "",
                                              "h" if self.hide_finished else "")))

@@ -3,12 +3,11 @@ while they run: when each started, its milestones (an epoch done, a stage), its 
 and how it ended, a failure with its traceback."""
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header, RichLog, Static
 
+from engine.overview import stamp
 from engine.untrusted import visible
 from tui.screens.base import PolledScreen, SubScreen
 
@@ -17,8 +16,7 @@ LEVEL_STYLES = {"warning": "yellow", "error": "bold red"}
 
 def log_line(row: dict) -> Text:
     """One line of the log as the pane shows it: time, job, text (escaped, never markup)."""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["time"]))
-    line = Text(f"{stamp}  job {row['job_id']:<5} ", style="dim")
+    line = Text(f"{stamp(row['time'])}  job {row['job_id']:<5} ", style="dim")
     line.append(visible(row["text"], newlines=True), style=LEVEL_STYLES.get(row["level"], ""))
     return line
 

@@ -168,7 +168,7 @@ class ViewerScreen(SubScreen):
         view, here = self.view, self.view.here
         snippet = view.snippet
         self.strong_lines, self.weak_lines = output_marks(view.spans, here["start_line"], here["end_line"])
-        self._show_left()
+        # the output's code is drawn by _show_match, which follows: its marks of what differs depend on the match
         others = f" (output {view.location + 1} of {len(view.locations)})" if len(view.locations) > 1 else ""
         spans = len(view.spans)
         self.query_one("#left-head", Static).update(Text.assemble(
@@ -183,6 +183,8 @@ class ViewerScreen(SubScreen):
     def _show_match(self) -> None:
         view = self.view
         head = self.query_one("#right-head", Static)
+        ours, theirs = self.differences()
+        self._show_left(ours)  # its marks of what differs follow the match
         if not view.matches:
             self.right_syntax, self.match_lines = None, set()
             self.query_one("#right-code", Static).update("")
@@ -191,18 +193,18 @@ class ViewerScreen(SubScreen):
         match = view.matches[self.match_index]
         self.match_lines = span_lines(match["start_line"], match["end_line"])
         self.right_syntax = code_syntax(match["context"] or "", view.lexer, match["context_start"] or 1,
-                                        self.match_lines, diff=self.differences()[1])
-        self._show_left()  # its marks of what differs follow the match
+                                        self.match_lines, diff=theirs)
         self.query_one("#right-code", Static).update(self.right_syntax)
         head.update(Text.assemble(
             (visible(f"{match['doc']}:{match['start_line']}-{match['end_line']}"), "bold"),
             f" (match {self.match_index + 1} of {len(view.matches)}; train = {view.snippet['train']:,})"))
         self.call_after_refresh(self._align)
 
-    def _show_left(self) -> None:
+    def _show_left(self, diff: list) -> None:
+        """The output's code, its span and other spans marked, and ``diff``'s characters."""
         view = self.view
         self.left_syntax = code_syntax(view.output["text"] or "", view.lexer, 1, self.strong_lines, self.weak_lines,
-                                       diff=self.differences()[0])
+                                       diff=diff)
         self.query_one("#left-code", Static).update(self.left_syntax)
 
     def differences(self) -> tuple[list, list]:
