@@ -57,14 +57,23 @@ def great_files(reference, tmp_path) -> tuple[Path, Path]:
 async def settle(pilot) -> None:
     """Until no worker runs: each read's result shown, and what showing it started done too
     (a polled screen starts reads on its own: at most 20 rounds)."""
-    from textual.worker import WorkerState
+    import asyncio
+
+    from textual.worker import WorkerCancelled, WorkerState
+
+    async def finished(worker) -> None:  # a poll's newer read may cancel an older one meanwhile
+        try:
+            await worker.wait()
+        except WorkerCancelled:
+            pass
 
     app = pilot.app
     for _ in range(20):
         await pilot.pause()
-        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
+        running = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if not running:
             break
-        await app.workers.wait_for_complete()
+        await asyncio.gather(*(finished(w) for w in running if w.state != WorkerState.PENDING))
     await pilot.pause()
 
 

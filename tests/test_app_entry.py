@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_light
+from conftest import run_light, settle
 from ptyapp import REPO, PtyApp, byrote
 
 from engine.store import Store
@@ -216,7 +216,7 @@ def test_two_apps_on_one_database_both_stay_correct(tmp_path):
         async with one.run_test(size=(80, 24)) as p1, two.run_test(size=(80, 24)) as p2:
             for pilot in (p1, p2, p1, p2):
                 await pilot.pause(0.15)
-                await pilot.app.workers.wait_for_complete()
+                await settle(pilot)
             assert state_of(one, "study:1") == state_of(two, "study:1") == "queued"
             await p1.press("c")  # cancel the highlighted study in the first app
             other = Store(db)  # the second face queues a scan-free study of its own meanwhile
@@ -225,7 +225,7 @@ def test_two_apps_on_one_database_both_stay_correct(tmp_path):
             other.close()
             for pilot in (p1, p2, p1, p2):
                 await pilot.pause(0.15)
-                await pilot.app.workers.wait_for_complete()
+                await settle(pilot)
             for app in (one, two):
                 assert state_of(app, "study:1") == "cancelled"
                 assert state_of(app, "study:2") == "done"  # no job: nothing to run
