@@ -48,6 +48,18 @@ REGISTRY: dict[str, str] = {
 
 HEARTBEAT_S = 1.0
 PROGRESS_EVERY_S = 0.5
+ETA_SMOOTHING = 0.3  # the weight of a new estimate against the previous one counted down (tqdm's)
+
+
+def smoothed_eta(previous: float | None, elapsed: float, estimate: float | None,
+                 weight: float = ETA_SMOOTHING) -> float | None:
+    """An ETA that does not swing: the previous ETA counted down by the ``elapsed``
+    seconds since, moved by ``weight`` of the way to the new ``estimate``. At a steady
+    rate the two agree and the ETA is exact; a burst or a stall moves it gradually."""
+    if estimate is None or previous is None:
+        return estimate
+    countdown = max(previous - elapsed, 0.0)
+    return countdown + weight * (estimate - countdown)
 
 
 def job_function(kind: str) -> Callable[["JobContext"], None]:
@@ -69,6 +81,7 @@ class JobContext:
         self._last_progress = 0.0
         self._t0 = time.time()
         self._frac0: float | None = None
+        self._eta: tuple[float, float] | None = None  # (the ETA last recorded, when)
         self.warnings: list = []  # warnings.WarningMessage caught while the job runs, logged as they come
 
     def request_cancel(self) -> None:
@@ -80,7 +93,8 @@ class JobContext:
             raise JobCancelled()
 
     def progress(self, fraction: float, message: str | None = None, force: bool = False) -> None:
-        """Record progress (0..1) and an ETA, at most twice a second unless forced."""
+        """Record progress (0..1) and an ETA (:func:`smoothed_eta` of the mean rate since
+        the first report), at most twice a second unless forced."""
         now = time.time()
         if not force and now - self._last_progress < PROGRESS_EVERY_S:
             return
@@ -88,10 +102,13 @@ class JobContext:
         fraction = min(max(fraction, 0.0), 1.0)
         if self._frac0 is None:
             self._frac0, self._t0 = fraction, now
-        eta = None
+        estimate = None
         done = fraction - self._frac0
-        if done > 1e-6:
-            eta = (now - self._t0) / done * (1.0 - fraction)
+        if done > 1e-6:  # the mean rate since the first report
+            estimate = (now - self._t0) / done * (1.0 - fraction)
+        previous, at = self._eta or (None, now)
+        eta = smoothed_eta(previous, now - at, estimate)
+        self._eta = None if eta is None else (eta, now)
         fields = {"progress": fraction, "eta": eta}
         if message is not None:
             fields["message"] = message

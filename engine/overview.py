@@ -108,14 +108,22 @@ def _progress(job: dict) -> float:
 
 
 def study_eta(jobs: list[dict], now: float) -> float | None:
-    """The running run's ETA plus, for each queued run, the running run's estimated total
-    duration (elapsed / progress); None when the running run gives no estimate."""
+    """The running run's ETA plus, for each queued run, the median duration of the
+    study's finished runs (its levels train on sets of one size for as many epochs), or,
+    before one finished, the running run's estimated total (elapsed / progress); None
+    when the running run gives no estimate."""
+    import statistics
+
     running = _running(jobs)
     if running is None or running["eta"] is None:
         return None
     queued = sum(job["state"] == "queued" for job in jobs)
     if not queued:
         return running["eta"]
+    took = [j["finished"] - j["started"] for j in jobs
+            if j["state"] == "done" and j.get("started") is not None and j.get("finished") is not None]
+    if took:
+        return running["eta"] + queued * statistics.median(took)
     progress = running["progress"] or 0.0
     if progress <= 0 or running["started"] is None:
         return None

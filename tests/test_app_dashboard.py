@@ -128,6 +128,9 @@ def test_state_eta_and_formats():
     assert aggregate_state([]) == "done"
     running = job("running", 0.25, eta=30.0, started=NOW - 10)
     assert study_eta([running, job("queued"), job("queued")], NOW) == 30.0 + 2 * 40.0
+    # once runs finished, a queued one takes their median duration, not the running run's guess
+    took = [dict(job("done"), started=NOW - 500 - d, finished=NOW - 500) for d in (50.0, 70.0, 400.0)]
+    assert study_eta([*took, running, job("queued"), job("queued")], NOW) == 30.0 + 2 * 70.0
     assert study_eta([running, job("done")], NOW) == 30.0
     assert study_eta([job("running", 0.0, eta=None, started=NOW), job("queued")], NOW) is None
     assert study_eta([job("queued")], NOW) is None
@@ -643,3 +646,43 @@ def test_the_lm_screen_draws_the_loss_curve_as_it_grows(tmp_path, app_pilot):
         assert "mean training loss per epoch (2/3 epochs)" in str(screen.query_one("#lm-loss").render())
 
     app_pilot(tmp_path / "t.db", body, size=(100, 30), screen=lambda: LMScreen(lm), poll_s=0.1)
+
+
+def test_u_ungroups_the_kinds_into_one_list_by_age(db, in_app):
+    """u: one list, oldest first, a header sorting it across kinds; u again groups by kind."""
+    from textual.widgets._data_table import ColumnKey
+
+    async def body(app, pilot, screen):
+        grouped = list(row_texts(screen))
+        assert grouped == ["study:1", "study:2", "lm:1", "sampling:1", "sampling:2", "scan:1", "scan:2"]
+        await pilot.press("u")
+        await settle(pilot)
+        assert list(row_texts(screen)) == ["sampling:1", "study:2", "scan:1", "study:1", "lm:1", "sampling:2",
+                                           "scan:2"]
+        screen.table.post_message(DataTable.HeaderSelected(screen.table, ColumnKey("name"), 0, "name"))
+        await settle(pilot)  # by name across kinds: code2vec, corpus A, corpus B, gpt2 k40, imported, ...
+        assert list(row_texts(screen)) == ["study:2", "scan:1", "scan:2", "sampling:1", "sampling:2", "lm:1",
+                                           "study:1"]
+        await pilot.press("u")  # grouped again, each kind by name
+        await settle(pilot)
+        assert list(row_texts(screen)) == ["study:2", "study:1", "lm:1", "sampling:1", "sampling:2", "scan:1",
+                                           "scan:2"]
+
+    in_app(db, body, size=(120, 30))
+
+
+def test_the_polled_screens_poll_once_per_interval(db, app_pilot):
+    """Textual calls each class's on_mount: a screen's own must not start a second poll."""
+    from tui.screens.study import StudyScreen
+
+    def polls(screen) -> int:
+        return sum(getattr(t._callback, "__name__", "") == "refresh_data" for t in screen._timers)
+
+    async def body(app, pilot):
+        await settle(pilot)
+        assert polls(app.screen) == 1
+        app.push_screen(StudyScreen(1))
+        await settle(pilot)
+        assert polls(app.screen) == 1
+
+    app_pilot(db, body, size=(120, 30), poll_s=0.25)

@@ -213,3 +213,32 @@ def test_foreground_runs_beside_a_busy_worker_and_ctrl_c_cancels(store, monkeypa
         assert store.job(spin)["state"] == "cancelled" and calls
     finally:
         other.release()
+
+
+def test_the_eta_is_smoothed_by_hand():
+    """At a steady rate the counted-down ETA and the new estimate agree: exact. A stall that
+    doubles the estimate moves the ETA by 0.3 of the gap, not all of it."""
+    assert jobs.smoothed_eta(None, 0.0, 100.0) == 100.0
+    assert jobs.smoothed_eta(100.0, 10.0, None) is None
+    assert jobs.smoothed_eta(100.0, 10.0, 90.0) == 90.0
+    assert jobs.smoothed_eta(100.0, 10.0, 180.0) == pytest.approx(90.0 + 0.3 * 90.0)
+    assert jobs.smoothed_eta(5.0, 10.0, 20.0) == pytest.approx(0.3 * 20.0)  # counted down to 0, not below
+
+
+def test_a_jobs_eta_follows_a_rate_change_gradually(store, monkeypatch):
+    """1 % a second, then a burst to 41 % at t=20 s: the mean-rate estimate falls from 90 s
+    to 28.8 s at once; the recorded ETA from 90 s to 64.6 s (80 s counted down, moved 0.3 of
+    the way to 28.8 s)."""
+    import types
+
+    clock = iter([0.0, 0.0, 10.0, 20.0])  # made, then three reports
+    monkeypatch.setattr(jobs, "time", types.SimpleNamespace(time=lambda: next(clock)))
+    job = store.job(store.add_job("test_count", {}))
+    ctx = jobs.JobContext(store, job)
+    etas = []
+    for fraction in (0.0, 0.10, 0.41):
+        ctx.progress(fraction, force=True)
+        etas.append(store.job(job["id"])["eta"])
+    estimate = 20.0 / 0.41 * 0.59
+    assert etas[0] is None and etas[1] == pytest.approx(90.0)
+    assert etas[2] == pytest.approx(80.0 + 0.3 * (estimate - 80.0)) == pytest.approx(64.6, abs=0.05)

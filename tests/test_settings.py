@@ -17,7 +17,7 @@ def test_the_settings_file_is_checked(tmp_path):
     assert load_settings(path) == {}  # none yet
     for text, said in (('{"theme": "nord",\n "keys": [1}', f"{path}:2: not JSON"),
                        ('["theme"]', "the settings must be a JSON object"),
-                       ('{"colour": "red"}', "unknown setting 'colour' (known: theme, browser_order, keys)"),
+                       ('{"colour": "red"}', "unknown setting 'colour' (known: theme, browser_order, keys, panes)"),
                        ('{"theme": 3}', "setting 'theme' must be a str"),
                        ('{"keys": {"dashboard.new_study": ""}}', "maps binding ids to keys")):
         path.write_text(text)
@@ -104,3 +104,86 @@ def test_keys_lists_each_bindings_id(tmp_path, app_pilot):
         assert ["n", "Study", "dashboard.new_study"] in rows
 
     app_pilot(tmp_path / "t.db", body, size=(120, 40), poll_s=0.2)
+
+
+def test_pane_shares_are_checked():
+    from tui.panes import check_panes, moved
+
+    assert check_panes({"viewer": 60, "study": 20}) is None
+    assert check_panes({"browser": 50}) == "no pane 'browser' (known: viewer, study)"
+    assert "from 20 to 80" in check_panes({"viewer": 90})
+    assert "from 20 to 80" in check_panes({"viewer": 55.5}) and "from 20 to 80" in check_panes({"study": True})
+    assert (moved(50, 10), moved(80, 10), moved(20, -10)) == (60, 80, 20)
+
+
+def test_a_bad_pane_share_stops_the_app_in_one_line(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text('{"panes": {"viewer": 95}}')
+    with pytest.raises(InputError) as err:
+        load_settings(path)
+    assert str(err.value) == f"{path}: setting 'panes': pane 'viewer' takes a whole percentage from 20 to 80"
+
+
+def test_the_viewers_split_moves_with_the_keys_and_sticks(tmp_path, app_pilot):
+    """> widens the output's pane by a tenth (< narrows it), saved; the next viewer opens
+    with it, across the width or, stacked, down the height."""
+    from test_app_browser import FP, scan_db
+
+    from tui.screens.viewer import ViewerScreen
+
+    db, scan_id = scan_db(tmp_path)
+    screen = lambda: ViewerScreen(scan_id, FP["A"], 1)
+
+    def shares(v, along):
+        left, right = (getattr(v.query_one(f"#{s}-side").region, along) for s in ("left", "right"))
+        return left / (left + right)
+
+    async def first(app, pilot):
+        v = app.screen
+        await settle(pilot)
+        assert abs(shares(v, "width") - 0.5) < 0.02
+        await pilot.press("greater_than_sign", "greater_than_sign")
+        await settle(pilot)
+        assert abs(shares(v, "width") - 0.7) < 0.02
+        await pilot.press("less_than_sign")
+        await settle(pilot)
+        assert abs(shares(v, "width") - 0.6) < 0.02
+
+    app_pilot(db, first, size=(160, 40), screen=screen, poll_s=0.2)
+    assert json.loads(settings_path().read_text())["panes"] == {"viewer": 60}
+
+    async def second(app, pilot):
+        v = app.screen
+        await settle(pilot)
+        assert abs(shares(v, "width") - 0.6) < 0.02
+        await pilot.resize_terminal(80, 40)  # stacked: the same share of the height
+        await settle(pilot)
+        await pilot.pause()
+        assert v.has_class("narrow") and abs(shares(v, "height") - 0.6) < 0.06
+
+    app_pilot(db, second, size=(160, 40), screen=screen, poll_s=0.2)
+
+
+def test_the_study_screens_split_moves_with_the_keys(tmp_path, app_pilot):
+    from test_app_study import make_study
+
+    from tui.screens.study import StudyScreen
+
+    db = tmp_path / "t.db"
+    sid, _ = make_study(db)
+
+    def plot_share(screen):
+        plots, table = screen.query_one("#plots").region.height, screen.query_one("#results").region.height
+        return plots / (plots + table)
+
+    async def body(app, pilot):
+        screen = app.screen
+        await settle(pilot)
+        assert abs(plot_share(screen) - 0.67) < 0.04
+        for _ in range(5):
+            await pilot.press("less_than_sign")  # 57, 47, 37, 27, then the lowest share, 20
+        await settle(pilot)
+        assert app.settings["panes"] == {"study": 20}
+        assert abs(plot_share(screen) - 0.2) < 0.04
+
+    app_pilot(db, body, size=(160, 48), screen=lambda: StudyScreen(sid), poll_s=0.2)

@@ -4,11 +4,13 @@
 - ``theme``: the theme last chosen (ctrl+p, "theme"), applied at start;
 - ``browser_order``: the memorization browser's last order, ``{"order": "len",
   "reverse": true}``;
+- ``panes``: the split between a screen's two panes, moved with ``<`` and ``>``
+  (:mod:`tui.panes`), ``{"viewer": 60, "study": 70}``;
 - ``keys``: keys remapped by binding id, ``{"dashboard.new_study": "N", "app.quit": "ctrl+q"}``
   (every binding's id is ``<screen>.<action>``, listed by ``?`` beside its key; several keys
   comma-separated).
 
-The app writes the file when the theme or the order changes (atomically); a file that is
+The app writes the file when the theme, the order or a split changes (atomically); a file that is
 not this shape is refused at start, in one line naming it (exit status 2).
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from engine.errors import InputError
 from engine.formats import BadJSON, parse_json
 
-KNOWN = {"theme": str, "browser_order": dict, "keys": dict}
+KNOWN = {"theme": str, "browser_order": dict, "keys": dict, "panes": dict}
 
 
 def settings_path() -> Path:
@@ -55,6 +57,11 @@ def load_settings(path: Path | None = None) -> dict:
     keys = settings.get("keys", {})
     if not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in keys.items()):
         raise InputError("setting 'keys' maps binding ids to keys, both strings", path)
+    from tui.panes import check_panes
+
+    wrong = check_panes(settings.get("panes", {}))
+    if wrong:
+        raise InputError(f"setting 'panes': {wrong}", path)
     return settings
 
 

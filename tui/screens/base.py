@@ -132,6 +132,8 @@ class PolledScreen(StoreScreen):
     _reading = False
 
     def on_mount(self) -> None:
+        # Textual calls the on_mount of every class in the MRO: a subclass's own never
+        # calls this one again (that would poll twice per interval)
         self.refresh_data()
         self.set_interval(self.app.poll_s, self.refresh_data)
 

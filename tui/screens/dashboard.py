@@ -27,8 +27,8 @@ COLUMNS = (("kind", "kind"), ("id", "id"), ("name", "name"), ("state", "state"),
            ("ETA", "eta"), ("device", "device"), ("age", "age"), ("detail", "detail"))
 STATE_STYLES = {"running": "bold green", "queued": "yellow", "failed": "bold red", "cancelled": "dim"}
 FINISHED = ("done", "cancelled")  # what h hides
-# a column's header sorts the rows by it, within each kind (the rows stay grouped by kind);
-# the same header again reverses the order
+# a column's header sorts the rows by it, within each kind while the rows are grouped by
+# kind (u ungroups them); the same header again reverses the order
 SORT_KEYS = {
     "id": lambda item: item.id, "name": lambda item: visible(item.name).casefold(),
     "state": lambda item: STATE_ORDER.index(item.state) if item.state in STATE_ORDER else len(STATE_ORDER),
@@ -73,6 +73,7 @@ class DashboardScreen(PolledScreen):
         Binding("l", "log", "Log of the item's jobs", show=False),
         Binding("slash", "filter", "Filter", show=False),
         Binding("h", "hide_finished", "Hide finished", show=False),
+        Binding("u", "group", "Ungroup the kinds into one list by age, or group them", show=False),
         Binding("space", "mark", "Mark study", show=False),
         Binding("v", "overlay", "Overlay marked studies", show=False),
     ]
@@ -87,6 +88,7 @@ class DashboardScreen(PolledScreen):
         self.filter_text = ""  # the / filter: rows whose kind, id, name, state or detail hold it (case aside)
         self.hide_finished = False  # h: rows that are done or cancelled are not shown
         self.sort: tuple[str, bool] | None = None  # (column, reversed) chosen with a header; None: newest last
+        self.grouped = True  # u: the rows grouped by kind (studies, LM trainings, samplings, scans), or one list
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,7 +112,6 @@ class DashboardScreen(PolledScreen):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        super().on_mount()
 
     def show(self, data: Overview) -> None:
         self.data = data
@@ -130,15 +131,18 @@ class DashboardScreen(PolledScreen):
                  if not (self.hide_finished and item.state in FINISHED)
                  and (not query or query in " ".join((item.kind, str(item.id), visible(item.name), item.state,
                                                       visible(item.detail))).casefold())]
+        column, reverse = self.sort or ("age", True)  # unsorted: each kind's own order, or oldest first
+        if not self.grouped:
+            return sorted(items, key=SORT_KEYS[column], reverse=reverse)
         if self.sort is not None:
-            column, reverse = self.sort
             kinds = list(dict.fromkeys(item.kind for item in items))  # the store's order of kinds
             items = [item for kind in kinds
                      for item in sorted((i for i in items if i.kind == kind), key=SORT_KEYS[column], reverse=reverse)]
         return items
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        """A click on a header sorts by its column (within each kind), again reverses it."""
+        """A click on a header sorts by its column (within each kind while grouped), again
+        reverses it."""
         column = str(event.column_key.value)
         if column not in SORT_KEYS:
             self.notify(f"the rows are not sorted by {column}; sortable: {', '.join(SORT_KEYS)}")
@@ -324,6 +328,12 @@ class DashboardScreen(PolledScreen):
         self.hide_finished = not self.hide_finished
         self._render_rows(self.visible_items())
         self._show_info()
+
+    def action_group(self) -> None:
+        self.grouped = not self.grouped
+        self._render_rows(self.visible_items())
+        self._show_info()
+        self.notify("grouped by kind" if self.grouped else "one list, by age (a header sorts it)")
 
     def action_overlay(self) -> None:
         """The marked studies' curves in one plot (two or more)."""

@@ -33,6 +33,7 @@ from tui.curves import (
     values_at,
     y_limits,
 )
+from tui.panes import PaneKeys, pane_bindings
 from tui.screens.base import PolledScreen, SubScreen
 from tui.screens.curve_keys import CurveKeys, curve_bindings
 from tui.widgets.keytable import KeyTable
@@ -82,10 +83,11 @@ def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
     return f"{epochs}, {states or 'no jobs'}" + "".join(f" · {escape(visible(m))}" for m in inside)
 
 
-class StudyScreen(CurveKeys, PolledScreen, SubScreen):
+class StudyScreen(CurveKeys, PaneKeys, PolledScreen, SubScreen):
     """The curves of one study, growing while its runs train."""
 
     HELP_TITLE = "Study"
+    PANE = "study"
     CSS_PATH = "../styles/study.tcss"
     EPOCH = Binding.Group("Epoch", compact=True)
     BINDINGS = curve_bindings(
@@ -94,6 +96,7 @@ class StudyScreen(CurveKeys, PolledScreen, SubScreen):
         Binding("o", "column", "Head", tooltip="Which score the distribution shows (localization / repair)"),
         Binding("p", "published", "Published", tooltip="Show or hide the published curves (byrote study --reference)"),
         Binding("b", "band", "Band", tooltip="The trials' band: min-max or mean ± one standard deviation"),
+        *pane_bindings(),
     )
 
     def __init__(self, study_id: int) -> None:
@@ -122,6 +125,14 @@ class StudyScreen(CurveKeys, PolledScreen, SubScreen):
         yield Static("", id="legend")
         yield KeyTable(id="results")
         yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.size_panes(self.pane_share)
+
+    def size_panes(self, share: int) -> None:
+        """The plots take ``share`` % of the height they share with the table."""
+        self.query_one("#plots").styles.height = f"{share}fr"
+        self.query_one("#results").styles.height = f"{100 - share}fr"
 
     # -- reading (worker thread) -----------------------------------------------------------
     def read(self, store) -> StudyView:

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Static
 
 from engine.errors import InputError
 from engine.untrusted import visible
+from tui.panes import PaneKeys, pane_bindings
 from tui.highlight import choose_lexer, code_syntax, differing, output_marks, shown_lines, span_lines
 from tui.screens.base import SubScreen, describe
 from tui.widgets.code_pane import CodePane
@@ -77,10 +78,11 @@ def match_file(corpus: dict, doc: str) -> Path | None:
     return path if inside and path.is_file() else None
 
 
-class ViewerScreen(SubScreen):
+class ViewerScreen(PaneKeys, SubScreen):
     """One memorized snippet: the output it is in beside a training location of it."""
 
     HELP_TITLE = "Side by side"
+    PANE = "viewer"
     CSS_PATH = "../styles/viewer.tcss"
     MATCH = Binding.Group("Match", compact=True)
     SPAN = Binding.Group("Span", compact=True)
@@ -97,6 +99,7 @@ class ViewerScreen(SubScreen):
         Binding("P", "copy_place", "Copy the match's path:line", show=False),
         Binding("e", "edit", "Edit", tooltip="Open the training match in $EDITOR at its line (a local file)"),
         Binding("tab", "switch_pane", "Pane"),
+        *pane_bindings(),
     ]
 
     def __init__(self, scan_id: int, fingerprint: str, output_id: int | None = None) -> None:
@@ -139,6 +142,15 @@ class ViewerScreen(SubScreen):
 
     def _layout(self) -> None:
         self.set_class(self.size.width < NARROW, "narrow")
+        self.size_panes(self.pane_share)
+
+    def size_panes(self, share: int) -> None:
+        """The output's pane takes ``share`` % of the width, or of the height when stacked."""
+        across = "height" if self.has_class("narrow") else "width"
+        for side, part in (("#left-side", share), ("#right-side", 100 - share)):
+            styles = self.query_one(side).styles
+            setattr(styles, across, f"{part}fr")
+            setattr(styles, "width" if across == "height" else "height", "1fr")
 
     # -- reading -------------------------------------------------------------------
     def _load(self, fingerprint: str, output_id: int | None, start_line: int | None = None) -> None:

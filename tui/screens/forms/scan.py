@@ -40,7 +40,6 @@ class ScanForm(LaunchForm):
                          "simian: the study's (Simian 2.5.10); lines: byrote's own")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.run_with_store(lambda store: [s for s in store.output_sets() if s["count"]], self._show_sets,
                             group="sets")
 
