@@ -686,3 +686,27 @@ def test_the_polled_screens_poll_once_per_interval(db, app_pilot):
         assert polls(app.screen) == 1
 
     app_pilot(db, body, size=(120, 30), poll_s=0.25)
+
+
+def test_a_toast_is_laid_out_anew_after_a_resize(tmp_path):
+    """A notification shown at 160x48 is inside the screen, whole, after a resize to 80x24
+    (its old place would be off screen): no fragment of it is left where it was."""
+    from conftest import make_app
+    from textual.widgets._toast import Toast
+
+    async def main():
+        app = make_app(tmp_path / "t.db")
+        async with app.run_test(size=(160, 48), notifications=True) as pilot:
+            await settle(pilot)
+            app.notify("space marks studies, to overlay their curves with v " * 2)
+            await pilot.pause(0.2)
+            before = [t.region for t in app.screen.walk_children(Toast)]
+            assert len(before) == 1 and before[0].right > 80
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.2)
+            after = [t.region for t in app.screen.walk_children(Toast)]
+            assert len(after) == 1 and after[0].right <= 80 and after[0].bottom <= 24
+            toast = app.screen._compositor.get_widget_at(after[0].x + 2, after[0].y + 1)[0]
+            assert isinstance(toast, Toast)  # on top where it is now
+
+    asyncio.run(main())
