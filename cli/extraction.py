@@ -11,7 +11,7 @@ from cli.options import (Commands, Parser, corpus_options, device_option, megaby
 from engine.errors import InputError
 
 
-def _corpus(args):
+def corpus_of(args):
     """The corpus the user named, refused at once if it holds no readable document."""
     from engine.launch import open_checked_corpus
 
@@ -71,7 +71,7 @@ def cmd_lm_train(args) -> int:
     from engine.presets import parse_settings
 
     plan = check_lm_training(args.out, args.preset, parse_settings(args.set), args.device)  # before the corpus
-    corpus = _corpus(args)
+    corpus = corpus_of(args)
     store = open_store(args)
     _, job_id = enqueue_lm_training(store, plan, corpus, args.seed, args.device)
     say(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} into {plan.out}")
@@ -84,7 +84,7 @@ def cmd_scan(args) -> int:
 
     store = open_store(args)
     plan = check_scan(store, args.outputs, args.min_lines, args.rules, args.case_sensitive)  # before the corpus
-    corpus = _corpus(args)
+    corpus = corpus_of(args)
     scan_id, job_id, said = enqueue_scan(store, plan, corpus, args.workers, args.name)
     if said.startswith("resuming"):
         say(said)

@@ -43,6 +43,7 @@ REGISTRY: dict[str, str] = {
     "lm_train": "engine.lm.train:train_job",
     "sample": "engine.sample:sample_job",
     "scan": "engine.clones.scan:scan_job",
+    "extractable": "engine.extractable:extractable_job",
     "demo": "engine.demo:demo_job",
 }
 

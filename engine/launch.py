@@ -2,7 +2,7 @@
 
 One entry per job kind, shared by the command line, the app's forms and the demo:
 :func:`create_study` (a noise study, one ``train_run`` per level), :func:`enqueue_sampling`,
-:func:`enqueue_scan` and :func:`enqueue_lm_training`. Each refuses bad input with an
+:func:`enqueue_scan`, :func:`enqueue_lm_training` and :func:`enqueue_extractable`. Each refuses bad input with an
 :class:`~engine.errors.InputError` whose ``field`` names the option it came from, before
 anything is written, and prints nothing. Nothing here imports torch, transformers or
 datasets (an ``hf:`` corpus imports datasets when it is opened).
@@ -348,3 +348,57 @@ def enqueue_lm_training(store: Store, plan: LMPlan, corpus, seed: int, device: s
     lm_id = store.add_lm_training(out=str(plan.out), corpus=corpus.spec, preset=plan.preset, settings=plan.settings,
                                   seed=seed, device=device)
     return lm_id, store.add_job("lm_train", {"lm_id": lm_id}, item=("lm", lm_id))
+
+
+# -- k-extractability ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExtractablePlan:
+    """A k-extractability run :func:`check_extractable` found possible."""
+
+    model: str
+    corpus: object
+    n: int
+    prefix: int
+    suffix: int
+    seed: int
+    at_start: bool
+    batch_size: int
+    trust_remote_code: bool
+
+
+def check_extractable(model: str, corpus, n: int, prefix: int, suffix: int, seed: int = 0,
+                      at_start: bool = False, batch_size: int = 32, trust_remote_code: bool = False) -> ExtractablePlan:
+    """Refuse a window that does not fit the model's context, or a corpus without one
+    document of ``prefix + suffix`` tokens (its tokenizer is loaded for that: the one
+    launch check that imports transformers; it stops at the first long document)."""
+    from engine.extractable import first_long_enough
+    from engine.lm.hub import check_model, context_length, load_tokenizer
+
+    if prefix < 1 or suffix < 1 or n < 1 or batch_size < 1:
+        name = next(k for k, v in (("prefix", prefix), ("suffix", suffix), ("n", n), ("batch_size", batch_size))
+                    if v < 1)
+        raise InputError(f"--{name.replace('_', '-')} must be positive", field=name)
+    model = local_model(model)
+    with field("model"):
+        check_model(model)
+    limit = context_length(model)
+    if limit is not None and prefix + suffix > limit:
+        raise InputError(f"a window of {prefix}+{suffix} tokens exceeds the model's context of {limit}",
+                         field="suffix")
+    with field("model"):
+        tokenizer = load_tokenizer(model, trust_remote_code)
+    if first_long_enough(corpus, tokenizer, prefix + suffix) is None:
+        raise InputError(f"no document of the corpus has {prefix + suffix} tokens ({prefix} of prefix and "
+                         f"{suffix} of suffix) under the model's tokenizer", field="corpus")
+    return ExtractablePlan(model, corpus, n, prefix, suffix, seed, at_start, batch_size, trust_remote_code)
+
+
+def enqueue_extractable(store: Store, plan: ExtractablePlan, name: str | None = None,
+                        device: str = "auto") -> tuple[int, int]:
+    """Queue a k-extractability run; (run id, job id)."""
+    corpus = plan.corpus
+    run_id = store.add_extractable_run(
+        name=name or f"{Path(plan.model).name} {plan.prefix}+{plan.suffix}", model=plan.model, corpus=corpus.spec,
+        corpus_label=corpus.describe(), n=plan.n, prefix=plan.prefix, suffix=plan.suffix, seed=plan.seed,
+        at_start=int(plan.at_start), batch_size=plan.batch_size, config={"trust_remote_code": plan.trust_remote_code})
+    return run_id, store.add_job("extractable", {"run_id": run_id, "device": device}, item=("extractable", run_id))

@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -295,8 +295,24 @@ def _migrate_16(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE lm_trainings ADD COLUMN epoch_losses TEXT")
 
 
+def _migrate_17(db: sqlite_utils.Database) -> None:
+    """k-extractability runs (engine.extractable): the model, the corpus (its spec), the
+    window settings; and their windows: document, token offset, the window's token ids
+    (JSON), its prefix and suffix as text, and, once scored, the longest correct greedy
+    prefix, the teacher-forced matches, the greedy token at the first miss, and as text
+    the correct part of the suffix and that token (the app imports no tokenizer)."""
+    db.execute("CREATE TABLE extractable_runs (id INTEGER PRIMARY KEY, name TEXT, model TEXT NOT NULL, "
+               "corpus TEXT NOT NULL, corpus_label TEXT, n INTEGER NOT NULL, prefix INTEGER NOT NULL, "
+               "suffix INTEGER NOT NULL, seed INTEGER NOT NULL, at_start INTEGER NOT NULL, "
+               "batch_size INTEGER NOT NULL, config TEXT, created REAL)")
+    db.execute("CREATE TABLE extractable_windows (run_id INTEGER NOT NULL, id INTEGER NOT NULL, doc TEXT NOT NULL, "
+               "offset INTEGER NOT NULL, ids TEXT NOT NULL, prefix_text TEXT, suffix_text TEXT, correct INTEGER, "
+               "matches INTEGER, miss_token INTEGER, correct_text TEXT, miss_text TEXT, PRIMARY KEY (run_id, id))")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
     9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14, 15: _migrate_15, 16: _migrate_16,
+    17: _migrate_17,
 }

@@ -1,0 +1,207 @@
+"""k-extractability (engine.extractable): the seeded choice of windows, teacher-forced
+scoring against real greedy decoding, a model trained to memorize a corpus (rate high)
+against one it never saw (rate ~0), the job resumed, and the command's bad input."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from test_lm import tiny_lm_for_session
+
+from engine import extractable as ex
+from engine.data.corpus import Document
+from engine.errors import InputError
+from engine.store import Store
+
+MEMORIZED = [  # 30-40 tokens each under the tiny LM's tokenizer
+    "def area(radius):\n    return 3.14159 * radius * radius\n",
+    "import os\npath = os.path.join(root, 'data')\nprint(path)\n",
+    "for index in range(10):\n    print('odd', index)\n",
+    "class Counter:\n    def increment(self):\n        self.count += 1\n",
+]
+
+
+class Words:
+    """A tokenizer of whitespace-separated words, for the choice of windows."""
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [len(w) for w in text.split()]}
+
+
+def docs(texts: dict[str, str]):
+    return lambda: iter([Document(k, v.encode()) for k, v in texts.items()])
+
+
+def test_windows_are_seeded_by_document_not_by_reading_order():
+    texts = {f"d{i}": " ".join(["w" * (1 + (i * j) % 5) for j in range(3 + i % 9)]) for i in range(60)}
+    windows = ex.choose_windows(docs(texts), Words(), 10, 2, 3, seed=7)
+    assert len(windows) == 10 and len({w.doc for w in windows}) == 10
+    for w in windows:
+        ids = Words()(texts[w.doc])["input_ids"]
+        assert len(ids) >= 5 and list(w.ids) == ids[w.offset:w.offset + 5]
+    shuffled = dict(random.Random(1).sample(list(texts.items()), len(texts)))
+    assert ex.choose_windows(docs(shuffled), Words(), 10, 2, 3, seed=7) == windows
+    assert ex.choose_windows(docs(texts), Words(), 4, 2, 3, seed=7) == windows[:4]  # a larger n keeps these
+    assert ex.choose_windows(docs(texts), Words(), 10, 2, 3, seed=8) != windows
+    assert all(w.offset == 0 for w in ex.choose_windows(docs(texts), Words(), 10, 2, 3, seed=7, at_start=True))
+    # the documents of fewer than 5 words are never chosen; there are exactly these many long enough
+    long_enough = sum(len(t.split()) >= 5 for t in texts.values())
+    assert len(ex.choose_windows(docs(texts), Words(), 1000, 2, 3, seed=7)) == long_enough
+
+
+def test_several_passes_choose_what_one_pass_would(monkeypatch):
+    """Documents long in bytes but short in tokens fill the candidates of a pass: the next
+    pass goes on from the highest key seen, and the result is the one pass's."""
+    texts = {f"d{i}": ("x" * 40 if i % 3 else "a b c d e f") for i in range(90)}
+    one_pass = ex.choose_windows(docs(texts), Words(), 12, 3, 3, seed=0)
+    monkeypatch.setattr(ex, "CANDIDATES_PER_WINDOW", 1)
+    assert ex.choose_windows(docs(texts), Words(), 12, 3, 3, seed=0) == one_pass
+    assert len(one_pass) == 12
+
+
+@pytest.fixture(scope="session")
+def memorizer(tmp_path_factory) -> Path:
+    """A 2-layer GPT-2 trained until it reproduces the four MEMORIZED documents from any
+    place in them (trained on each of their 20-token crops, a window of 12 + 8 tokens,
+    at position 0), saved with the tiny LM's tokenizer (4 s on a CPU)."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    tiny = tiny_lm_for_session(tmp_path_factory)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny.out))
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=64, n_layer=2, n_head=2))
+    ids = [tokenizer(t)["input_ids"] for t in MEMORIZED]
+    crops = torch.tensor([seq[o:o + 20] for seq in ids for o in range(len(seq) - 19)])
+    assert len(crops) == 63
+    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for step in range(200):
+        loss = model(input_ids=crops, labels=crops).loss
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    assert loss.item() < 0.1  # what is left: the first tokens of a crop, which its start cannot tell
+    out = tmp_path_factory.mktemp("memorizer")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_teacher_forcing_gives_greedy_decodings_answer(memorizer):
+    """For windows of the memorized corpus and of text the model never saw, the longest
+    correct prefix from one forward pass equals the one of real greedy decoding."""
+    from engine.lm.hub import load_causal_lm
+
+    model, tokenizer = load_causal_lm(str(memorizer), "cpu")
+    texts = MEMORIZED + ["while queue:\n    node = queue.pop()\n    visited.add(node)\n    queue.extend(graph[node])\n"]
+    windows = [tuple(tokenizer(t)["input_ids"][o:o + 20]) for t in texts for o in (0, 5)]
+    assert all(len(w) == 20 for w in windows)
+    scores = ex.score_batch(model, windows, 12)
+    greedy = ex.greedy_batch(model, windows, 12)
+    for window, (correct, matches, miss), generated in zip(windows, scores, greedy):
+        truth = list(window[12:])
+        expected = next((i for i, (a, b) in enumerate(zip(generated, truth)) if a != b), 8)
+        assert correct == expected and correct <= matches <= 8
+        assert miss == (generated[correct] if correct < 8 else -1)
+    assert [c for c, _, _ in scores[:8]] == [8] * 8  # the memorized documents are reproduced
+    assert max(c for c, _, _ in scores[8:]) < 8
+
+
+def _run(store: Store, model: Path, corpus_dir: Path, n: int = 4, prefix: int = 12, suffix: int = 8):
+    from engine.data.corpus import open_corpus
+    from engine.launch import check_extractable, enqueue_extractable
+
+    plan = check_extractable(str(model), open_corpus(str(corpus_dir)), n, prefix, suffix, seed=0, batch_size=3)
+    run_id, job_id = enqueue_extractable(store, plan, device="cpu")
+    return run_id, job_id
+
+
+def corpus(tmp_path: Path, name: str, texts: list[str]) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for i, text in enumerate(texts):
+        (folder / f"f{i}.py").write_text(text)
+    return folder
+
+
+def test_the_memorized_corpus_is_extractable_and_an_unseen_one_is_not(store, memorizer, tmp_path):
+    from engine import jobs
+
+    seen = corpus(tmp_path, "seen", MEMORIZED)
+    rng = random.Random(0)
+    unseen = corpus(tmp_path, "unseen", [" ".join(f"{rng.choice('qxzjv')}{rng.randrange(10**6)}" for _ in range(60))
+                                         for _ in range(4)])
+    a, _ = _run(store, memorizer, seen)
+    b, _ = _run(store, memorizer, unseen)
+    assert jobs.run_worker(store, idle_exit_s=0.1) == 2
+    high, low = store.extractable_summary(a), store.extractable_summary(b)
+    assert high["windows"] == high["scored"] == 4 and high["rate"] == 1.0 and high["correct_counts"][8] == 4
+    assert low["scored"] == 4 and low["rate"] == 0.0 and low["correct_counts"][8] == 0
+    windows = store.windows(a)
+    assert {w["doc"] for w in windows} == {f"f{i}.py" for i in range(4)}
+    assert all(w["suffix_text"] and w["suffix_text"] in MEMORIZED[int(w["doc"][1])] for w in windows)
+    assert all(w["correct_text"] == w["suffix_text"] and w["miss_text"] is None for w in windows)
+    missed = store.windows(b)
+    assert all(w["suffix_text"].startswith(w["correct_text"]) and w["miss_text"] for w in missed)
+
+
+def test_a_job_cut_off_midway_scores_only_what_is_missing(store, memorizer, tmp_path, monkeypatch):
+    from engine import jobs
+
+    seen = corpus(tmp_path, "seen", MEMORIZED)
+    run_id, job_id = _run(store, memorizer, seen)
+    calls = []
+    real = ex.score_batch
+
+    def once_then_crash(model, windows, prefix):
+        calls.append(len(windows))
+        if len(calls) == 2:
+            raise RuntimeError("the machine went away")
+        return real(model, windows, prefix)
+
+    monkeypatch.setattr(ex, "score_batch", once_then_crash)
+    jobs.run_worker(store, idle_exit_s=0.1)
+    assert store.job(job_id)["state"] == "failed" and store.extractable_summary(run_id)["scored"] == 3
+    monkeypatch.setattr(ex, "score_batch", real)
+    store.resume_job(job_id)
+    jobs.run_worker(store, idle_exit_s=0.1)
+    summary = store.extractable_summary(run_id)
+    assert store.job(job_id)["state"] == "done" and summary["scored"] == 4 and summary["rate"] == 1.0
+
+
+def test_bad_input_is_refused_before_anything_is_queued(store, memorizer, tmp_path):
+    short = corpus(tmp_path, "short", ["x = 1\n", "y = 2\n"])
+    with pytest.raises(InputError, match="no document of the corpus has 20 tokens"):
+        _run(store, memorizer, short)
+    with pytest.raises(InputError, match="exceeds the model's context of 256"):
+        _run(store, memorizer, corpus(tmp_path, "ok", MEMORIZED), prefix=200, suffix=100)
+    with pytest.raises(InputError, match="--prefix must be positive"):
+        _run(store, memorizer, corpus(tmp_path, "ok2", MEMORIZED), prefix=0)
+    assert store.jobs() == [] and store.extractable_runs() == []
+
+
+def test_the_command_prints_the_rate_and_refuses_bad_input_in_one_line(memorizer, tmp_path, capsys):
+    from cli.main import main
+
+    db = tmp_path / "c.db"
+    seen = corpus(tmp_path, "seen", MEMORIZED)
+    base = ["--db", str(db), "extractable", "--model", str(memorizer), "--n", "4", "--suffix", "8", "--device", "cpu"]
+    assert main([*base, "--corpus", str(seen), "--prefix", "12", "--foreground"]) == 0
+    out = capsys.readouterr().out
+    assert "run 1: 4 of 4 windows extractable (100.0%; 12-token prefix, 8-token suffix, greedy)" in out
+    assert "longest correct prefix: 8:4" in out
+    assert main(["--db", str(db), "windows", "--run", "1", "--json"]) == 0
+    import json
+
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["summary"]["rate"] == 1.0 and len(shown["windows"]) == 4
+    for args, said in (([*base, "--corpus", str(seen), "--prefix", "0"], "--prefix: 0 is outside 1.."),
+                       ([*base, "--corpus", str(corpus(tmp_path, "short", ["x = 1\n"]))],
+                        "no document of the corpus has 40 tokens"),
+                       ([*base, "--corpus", str(tmp_path / "nowhere")], "nowhere")):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err
+    assert Store(db).extractable_runs()[0]["id"] == 1 and len(Store(db).extractable_runs()) == 1
