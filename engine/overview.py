@@ -1,5 +1,5 @@
 """What the store holds, item by item, for the faces: one item per study, language-model
-training, output set ("LM sampling") and scan, and the demo's chain of stages, with the
+training, output set ("LM sampling"), scan and k-extractability run, and the demo's chain of stages, with the
 state of its current jobs, progress, ETA, device, age and a line of detail; a status line
 saying whether the worker runs and what it is doing; the actions on one item (cancel,
 resume, delete); and the plain-text formatting both faces use. The job table is read
@@ -201,6 +201,14 @@ def overview(store: Store, now: float) -> Overview:
         items.append(_item("scan", scan["id"], scan.get("name") or scan["corpus_label"] or scan["source"], jobs,
                            scan["created"], now, "-", base, default_state=scan["state"] or "done",
                            set_id=scan["set_id"]))
+    for run in store.extractable_runs():
+        jobs = grouped.get(("extractable", run["id"]), [])
+        device = next((j["params"].get("device") for j in reversed(jobs) if j["params"].get("device")), None)
+        figures = store.extractable_summary(run["id"])
+        base = (f"{figures['extractable']}/{figures['scored']} extractable ({figures['rate']:.1%})"
+                if figures["scored"] else f"{run['n']} windows of {run['prefix']}+{run['suffix']} tokens")
+        items.append(_item("extractable", run["id"], run["name"] or run["model"], jobs, run["created"], now, device,
+                           base, model=run["model"]))
     demo = grouped.get(("demo", 1))
     if demo:
         first = min((j for j in all_jobs if j["kind"] == "demo"), key=lambda j: j["id"])
@@ -257,13 +265,14 @@ def resume_item(store: Store, item: Item) -> int:
 
 DELETERS = {
     "study": Store.delete_study, "sampling": Store.delete_output_set, "scan": Store.delete_scan,
-    "lm": Store.delete_lm_training, "demo": lambda store, item_id: store.delete_jobs_of("demo", item_id),
+    "lm": Store.delete_lm_training, "extractable": Store.delete_extractable_run, "demo": lambda store, item_id: store.delete_jobs_of("demo", item_id),
 }
 WHAT_GOES = {
     "study": "its runs, metrics and jobs (its files stay)",
     "sampling": "its outputs, its scans and their jobs",
     "scan": "its snippets and jobs",
     "lm": "its job (the model folder stays)",
+    "extractable": "its windows and job",
     "demo": "its stage jobs (the studies, model, samples and scan it made stay)",
 }
 

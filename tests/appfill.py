@@ -170,3 +170,32 @@ def fill_dashboard(store: Store, reference: Path) -> dict:
     store.update_job(lm, state="done", progress=1.0, created=CREATED, started=CREATED, finished=CREATED + 48)
     scan_id, fps = fill_scan(store)
     return {"done": done, "live": live, "scan": scan_id, "fps": fps}
+
+
+EXTRACTABLE_WINDOWS = [  # (document, offset, prefix, suffix, correct, reproduced part, greedy's token)
+    ("Lib/os.py", 112, "def makedirs(name, mode=0o777, exist_ok=False):\n    ",
+     '"""makedirs(name [, mode=0o777][, exist_ok=False])', 16, '"""makedirs(name [, mode=0o777][, exist_ok=False])', None),
+    ("Lib/shutil.py", 40, "import os\nimport sys\nimport stat\n", "import fnmatch\nimport collections\nimport errno",
+     16, "import fnmatch\nimport collections\nimport errno", None),
+    ("Lib/json/decoder.py", 311, "    def decode(self, s, _w=WHITESPACE.match):\n        ",
+     '"""Return the Python representation of ``s``', 9, '"""Return the Python', " object"),
+    ("Lib/csv.py", 58, "class Dialect:\n    ", '"""Describe a CSV dialect.\n\n    This must be', 5, '"""Describe a', " dialect"),
+    ("Lib/heapq.py", 205, "def heappushpop(heap, item):\n    ", '"""Fast version of a heappush followed by a heappop."""',
+     2, '"""Fast', " implementation"),
+    ("Lib/queue.py", 90, "        with self.not_empty:\n            ", "if not block:\n                if not self._qsize():",
+     0, "", "while"),
+]
+
+
+def fill_extractable(store: Store) -> int:
+    """A k-extractability run of 16+16 tokens over the standard library, six windows scored."""
+    run_id = store.add_extractable_run(name="tiny-lm 16+16", model="demo/model", corpus={"kind": "files"},
+                                       corpus_label="directory Lib (*.py)", n=6, prefix=16, suffix=16, seed=0,
+                                       at_start=0, batch_size=32, created=CREATED)
+    store.add_windows(run_id, [(i + 1, doc, offset, [0] * 32, prefix, suffix)
+                               for i, (doc, offset, prefix, suffix, *_) in enumerate(EXTRACTABLE_WINDOWS)])
+    store.score_windows(run_id, [(i + 1, correct, min(correct + 3, 16), -1 if miss is None else 7, right, miss)
+                                 for i, (*_, correct, right, miss) in enumerate(EXTRACTABLE_WINDOWS)])
+    job = store.add_job("extractable", {"run_id": run_id, "device": "cpu"}, item=("extractable", run_id))
+    store.update_job(job, state="done", progress=1.0, message="2/6 extractable (33.3%)")
+    return run_id

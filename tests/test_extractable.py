@@ -205,3 +205,61 @@ def test_the_command_prints_the_rate_and_refuses_bad_input_in_one_line(memorizer
         err = capsys.readouterr().err
         assert said in err and err.count("\n") == 1, err
     assert Store(db).extractable_runs()[0]["id"] == 1 and len(Store(db).extractable_runs()) == 1
+
+
+# -- the app ---------------------------------------------------------------------------------
+def scored_db(tmp_path: Path) -> tuple[Path, int]:
+    """A run of 3 windows of 4+4 tokens: one extractable, one right for 2 tokens, one
+    that failed at once (its suffix holds an escape sequence, shown escaped)."""
+    db = tmp_path / "x.db"
+    store = Store(db)
+    run_id = store.add_extractable_run(name="tiny 4+4", model="/m/tiny", corpus={"kind": "files"},
+                                       corpus_label="directory /c", n=3, prefix=4, suffix=4, seed=0, at_start=0,
+                                       batch_size=2, created=1_700_000_000.0)
+    store.add_windows(run_id, [(1, "a.py", 0, [1] * 8, "def f(", "x): ret"),
+                               (2, "b.py", 3, [2] * 8, "import ", "os, sys"),
+                               (3, "c.py", 7, [3] * 8, "print(", "\x1b[31mred")])
+    store.score_windows(run_id, [(1, 2, 3, 9, "x)", ":"), (2, 4, 4, -1, "os, sys", None), (3, 0, 1, 5, "", "'")])
+    job = store.add_job("extractable", {"run_id": run_id, "device": "cpu"}, item=("extractable", run_id))
+    store.update_job(job, state="done", progress=1.0)
+    store.close()
+    return db, run_id
+
+
+def test_the_dashboard_opens_a_run_with_its_rate_histogram_and_windows(tmp_path, app_pilot):
+    from conftest import settle
+
+    from tui.screens.extractable import ExtractableScreen
+
+    db, run_id = scored_db(tmp_path)
+
+    async def body(app, pilot):
+        table = app.screen.table
+        assert "extractable:1" in {r.key.value for r in table.ordered_rows}
+        assert "1/3 extractable (33.3%)" in str(table.get_row("extractable:1")[-1])
+        table.move_cursor(row=[r.key.value for r in table.ordered_rows].index("extractable:1"))
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ExtractableScreen)
+        title = str(screen.query_one("#x-title").content)
+        assert "1 of 3 windows extractable (33.3%)" in title and "4-token prefix, 4-token suffix" in title
+        rows = screen.query_one("#x-windows")
+        assert [[str(c) for c in rows.get_row_at(i)[:2]] for i in range(3)] == [["2", "4"], ["1", "2"], ["3", "0"]]
+        detail = screen.query_one("#x-window").content
+        assert detail.plain == "import os, sys" and ("os, sys", "bold green") in [
+            (detail.plain[s.start:s.end], str(s.style)) for s in detail.spans]
+        await pilot.press("down")
+        await settle(pilot)
+        detail = screen.query_one("#x-window").content
+        assert detail.plain == "def f(x): ret   greedy gave “:” instead"
+        await pilot.press("down")
+        await settle(pilot)
+        detail = screen.query_one("#x-window").content
+        assert "\x1b" not in detail.plain and "\\x1b[31mred" in detail.plain
+        assert screen.query_one("#x-hist").plt is not None
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, ExtractableScreen)
+
+    app_pilot(db, body, size=(100, 30))

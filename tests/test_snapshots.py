@@ -86,6 +86,20 @@ def test_delete_question(snap_compare, filled, size):
     assert _shot(snap_compare, db, size, keys=("j", "j", "d"))  # the language model: done, deletable
 
 
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_extractable(snap_compare, tmp_path, size):
+    """A k-extractability run: its rate, the histogram, the windows and the first one."""
+    from appfill import fill_extractable
+
+    from tui.screens.extractable import ExtractableScreen
+
+    db = tmp_path / "x.db"
+    store = Store(db)
+    run_id = fill_extractable(store)
+    store.close()
+    assert _shot(snap_compare, db, size, lambda app: app.push_screen(ExtractableScreen(run_id)))
+
+
 RESIZED = {  # each main screen, as the user gets there
     "dashboard": (None, ()),
     "study": (lambda app, ids: app.open_study(ids["done"]), ()),

@@ -1,4 +1,5 @@
-"""The dashboard: every study, language-model training, LM sampling and scan, live.
+"""The dashboard: every study, language-model training, LM sampling, scan and
+k-extractability run, live.
 
 The rows come from :func:`engine.overview.overview`, read in a thread every poll; cells are
 updated in place and the cursor stays on its item. Store writes (cancel, resume, delete)
@@ -258,6 +259,10 @@ class DashboardScreen(PolledScreen):
                 self.app.open_scan(item.done_scan)
             else:
                 self.notify(f"sampling {item.id}: {item.detail}; no finished scan of it yet (x scans it)")
+        elif item.kind == "extractable":
+            from tui.screens.extractable import ExtractableScreen
+
+            self.app.push_screen(ExtractableScreen(item.id))
         elif item.kind == "demo":
             self.notify(f"the demo ({item.state}): {item.detail}; its studies, sampling and scan have rows of their own")
         else:  # a language model's training: its loss curve
