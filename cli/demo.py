@@ -101,7 +101,8 @@ def run_contrast(store: Store, args) -> int:
 def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
     """Train the demo's LM on a stdlib slice, sample from it, and scan the samples."""
     from cli.tables import print_memorized
-    from engine.demo import lm_corpus, queue_lm_training, queue_sampling, queue_scan
+    from cli.extractable import print_windows
+    from engine.demo import lm_corpus, queue_extractable, queue_lm_training, queue_sampling, queue_scan
 
     corpus = lm_corpus(store, s)
     console.print(headline("memorization extraction", f"a {s['lm_preset']} GPT-2 on {corpus.describe()}"))
@@ -119,6 +120,11 @@ def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
     if run_foreground(store, [job], console):
         return 1
     print_memorized(store, scan_id, top=10, order="extract")
+    run_id, job, said = queue_extractable(store, s)
+    console.print(said)
+    if run_foreground(store, [job], console):
+        return 1
+    print_windows(store, run_id, top=5)
     console.print(f"the whole demo took {time.time() - t0:.0f} s; browse with: byrote memorized --scan {scan_id}, "
                   f"export with: byrote export memorization --scan {scan_id} --out memorization.json")
     return 0

@@ -15,7 +15,7 @@ def cmd_extractable(args) -> int:
 
     corpus = corpus_of(args)
     plan = check_extractable(args.model, corpus, args.n, args.prefix, args.suffix, args.seed, args.at_start,
-                             args.batch_size, args.trust_remote_code)
+                             args.batch_size, args.trust_remote_code, args.per_document)
     store = open_store(args)
     run_id, job_id = enqueue_extractable(store, plan, args.name, args.device)
     say(f"k-extractability run {run_id} (job {job_id}): {args.n} windows of {args.prefix}+{args.suffix} tokens "
@@ -62,7 +62,9 @@ def register(c: Commands) -> None:
               "how many training windows greedy decoding reproduces (k-extractability, Carlini et al. 2023)")
     p.add_argument("--model", required=True, metavar="NAME_OR_PATH", help="a Hugging Face id or a local model directory")
     corpus_options(p)
-    p.add_argument("--n", type=positive, default=1000, metavar="N", help="windows, one per document (default 1000)")
+    p.add_argument("--n", type=positive, default=1000, metavar="N", help="windows (default 1000)")
+    p.add_argument("--per-document", type=positive, default=1, metavar="K",
+                   help="windows a document may give, each at its own seeded offset (default 1)")
     p.add_argument("--prefix", type=positive, default=32, metavar="P", help="prefix tokens (default 32, Pythia's)")
     p.add_argument("--suffix", type=positive, default=32, metavar="S", help="suffix tokens to reproduce (default 32)")
     p.add_argument("--at-start", action="store_true",

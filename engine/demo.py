@@ -15,7 +15,8 @@ import sysconfig
 from pathlib import Path
 from typing import Callable
 
-from engine.launch import check_lm_training, check_scan, enqueue_lm_training, enqueue_sampling, enqueue_scan
+from engine.launch import (check_extractable, check_lm_training, check_scan, enqueue_extractable, enqueue_lm_training,
+                           enqueue_sampling, enqueue_scan)
 from engine.errors import InputError
 from engine.noise import level_name
 from engine.results import summary
@@ -37,6 +38,9 @@ LM_SEQ_LEN = 240  # within the quick model's 256 positions, after the BOS token
 LM_BATCH = 50
 LM_TOP_K = 40
 SCAN_WORKERS = 2
+LM_WINDOWS = 100  # k-extractability of the model on its own corpus: windows of 32 + 32 tokens (Pythia's)
+LM_WINDOWS_PER_FILE = 25
+LM_PREFIX = LM_SUFFIX = 32
 STAGES = ("start", "sample", "scan", "studies")
 
 Progress = Callable[[float, str], None]
@@ -52,6 +56,7 @@ def demo_settings(seed: int = 0, limit: int | None = None, epochs: int | None = 
         mn_top=MN_TOP, mn_epochs=epochs or MN_EPOCHS, mn_overrides={"csr_samples": MN_CSR_SAMPLES},
         lm_preset="quick", lm_settings={}, lm_bytes=LM_SLICE_BYTES, lm_file_bytes=list(LM_FILE_BYTES),
         lm_outputs=LM_OUTPUTS, lm_seq_len=LM_SEQ_LEN, lm_batch=LM_BATCH, scan_workers=SCAN_WORKERS,
+        lm_windows=LM_WINDOWS,
     )
     unknown = sorted(set(changes) - set(settings))
     if unknown:
@@ -141,6 +146,23 @@ def queue_scan(store: Store, s: dict) -> tuple[int, int, str]:
         raise InputError("the demo's language model has no sampled outputs to scan "
                          "(the sampling failed or was cancelled)")
     return enqueue_scan(store, check_scan(store, found["id"], 6), lm_corpus(store, s), workers=s["scan_workers"])
+
+
+def queue_extractable(store: Store, s: dict) -> tuple[int, int, str]:
+    """The k-extractability run of the demo's model on its own corpus (32 + 32 tokens,
+    several windows per file of the small slice), and its job; the run queued earlier
+    when there is one."""
+    model = lm_model_dir(store, s)
+    known = [r for r in store.extractable_runs() if r["model"] == str(model) and r["n"] == s["lm_windows"]]
+    if known:
+        run = known[-1]
+        job = store.active_job("extractable", run["id"]) or store.jobs_of("extractable", run["id"])[-1]["id"]
+        return run["id"], job, f"k-extractability run {run['id']} queued earlier"
+    plan = check_extractable(str(model), lm_corpus(store, s), s["lm_windows"], LM_PREFIX, LM_SUFFIX, s["seed"],
+                             per_document=LM_WINDOWS_PER_FILE)
+    run_id, job = enqueue_extractable(store, plan, name=f"{s['lm_preset']} GPT-2 on its corpus · demo",
+                                      device=s["device"])
+    return run_id, job, f"k-extractability run {run_id} (job {job}): {s['lm_windows']} windows of its corpus"
 
 
 # -- the noise studies ------------------------------------------------------------------------
@@ -245,9 +267,13 @@ def _stage_scan(store: Store, s: dict, say: Progress) -> str:
     say(0.0, "demo: queueing the scan of the outputs against the language model's corpus")
     try:
         _, _, said = queue_scan(store, s)
+        try:
+            _, _, also = queue_extractable(store, s)
+        except InputError as exc:  # the scan goes on without it, and the stage says why
+            also = f"no k-extractability run: {exc}"
     finally:
-        queue_stage(store, "studies", s)  # after the scan's job, or without it
-    return said
+        queue_stage(store, "studies", s)  # after the scan's jobs, or without them
+    return f"{said}; {also}"
 
 
 def _stage_studies(store: Store, s: dict, say: Progress) -> str:
@@ -269,7 +295,8 @@ def demo_job(ctx) -> None:
       training (``lm_train``, unless the model was trained earlier), then stage
       ``sample``;
     - ``sample``: queue the sampling of the model's outputs, then stage ``scan``;
-    - ``scan``: queue the scan of the outputs against the slice, then stage ``studies``;
+    - ``scan``: queue the scan of the outputs against the slice and the model's
+      k-extractability on it, then stage ``studies``;
     - ``studies``: build the VarMisuse and method-name datasets and create the two noise
       studies, whose ``train_run`` jobs follow.
 

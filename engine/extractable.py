@@ -5,13 +5,14 @@ from its ``prefix`` tokens reproduces its ``suffix`` tokens exactly.
 
 Job kind ``extractable`` (:func:`extractable_job`):
 
-- **Windows.** Every document of the corpus gets a key, a hash of (seed, document id); the
-  ``n`` documents of lowest key among those of at least ``prefix + suffix`` tokens (the
-  model's tokenizer, no special tokens) give one window each, at a token offset drawn from
-  (seed, document id) too (``at_start``: offset 0, Pythia's choice of the first tokens of
-  each training sequence). So the windows depend on the corpus, the tokenizer and the
-  seed alone, not on the order documents are read in, and a larger ``n`` keeps the windows
-  of a smaller one. They are stored before any is scored.
+- **Windows.** Each document of the corpus offers ``per_document`` draws (1 by default),
+  each with a key, a hash of (seed, document id, draw); the ``n`` draws of lowest key
+  among the documents of at least ``prefix + suffix`` tokens (the model's tokenizer, no
+  special tokens) give one window each, at a token offset drawn from the same (seed,
+  document id, draw) (``at_start``: offset 0, Pythia's choice of the first tokens of each
+  training sequence; then one draw per document). So the windows depend on the corpus,
+  the tokenizer and the seed alone, not on the order documents are read in, and a larger
+  ``n`` keeps the windows of a smaller one. They are stored before any is scored.
 - **Scoring.** Greedy decoding reproduces the suffix up to its first wrong token, so one
   teacher-forced forward pass over the window says as much as ``suffix`` decoding steps:
   at each suffix position the argmax of the logits given the true tokens before it is
@@ -43,9 +44,10 @@ class Window:
     ids: tuple[int, ...]  # prefix + suffix token ids
 
 
-def doc_key(seed: int, doc_id: str, what: str = "order") -> int:
-    """A document's place in the seeded order (``what="order"``) or its offset draw."""
-    digest = hashlib.blake2b(f"{what}\0{seed}\0{doc_id}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+def doc_key(seed: int, doc_id: str, draw: int = 0, what: str = "order") -> int:
+    """A draw's place in the seeded order (``what="order"``) or its offset."""
+    name = doc_id if draw == 0 else f"{doc_id}\0{draw}"
+    digest = hashlib.blake2b(f"{what}\0{seed}\0{name}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -61,37 +63,43 @@ def token_ids(tokenizer, data: bytes | None) -> list[int] | None:
 
 
 def choose_windows(documents: Callable[[], Iterable], tokenizer, n: int, prefix: int, suffix: int, seed: int,
-                   at_start: bool = False, check: Callable[[], None] | None = None) -> list[Window]:
+                   at_start: bool = False, check: Callable[[], None] | None = None,
+                   per_document: int = 1) -> list[Window]:
     """The ``n`` windows of the corpus (see the module's docstring), in key order; fewer
-    when fewer documents are long enough. ``documents()`` iterates the corpus anew (one
-    pass keeps ``CANDIDATES_PER_WINDOW * n`` documents at most; another pass is made only
-    when too many of them were too short in tokens)."""
+    when the long enough documents offer fewer draws. ``documents()`` iterates the corpus
+    anew (one pass keeps ``CANDIDATES_PER_WINDOW * n`` draws at most; another pass is made
+    only when too many of them were of documents too short in tokens)."""
     span = prefix + suffix
+    draws = 1 if at_start else per_document
     chosen: list[Window] = []
     above = -1  # keys at or below this were looked at in an earlier pass
     while len(chosen) < n:
         cap = CANDIDATES_PER_WINDOW * (n - len(chosen))
-        heap: list[tuple[int, str, bytes]] = []  # the cap lowest keys above ``above`` (max-heap by -key)
+        heap: list[tuple[int, str, int, bytes]] = []  # the cap lowest keys above ``above`` (by -key)
         more = False
         for doc in documents():
             if check is not None:
                 check()
             if doc.data is None or len(doc.data) < span:  # a token is at least one byte
                 continue
-            key = doc_key(seed, doc.id)
-            if key <= above:
-                continue
-            if len(heap) < cap:
-                heapq.heappush(heap, (-key, doc.id, doc.data))
-            elif key < -heap[0][0]:
-                heapq.heapreplace(heap, (-key, doc.id, doc.data))
-                more = True
-            else:
-                more = True
-        for neg, doc_id, data in sorted(heap, reverse=True):  # lowest key first
-            ids = token_ids(tokenizer, data)
+            for draw in range(draws):
+                key = doc_key(seed, doc.id, draw)
+                if key <= above:
+                    continue
+                if len(heap) < cap:
+                    heapq.heappush(heap, (-key, doc.id, draw, doc.data))
+                elif key < -heap[0][0]:
+                    heapq.heapreplace(heap, (-key, doc.id, draw, doc.data))
+                    more = True
+                else:
+                    more = True
+        tokenized: dict[str, list[int] | None] = {}
+        for _, doc_id, draw, data in sorted(heap, reverse=True):  # lowest key first
+            if doc_id not in tokenized:
+                tokenized[doc_id] = token_ids(tokenizer, data)
+            ids = tokenized[doc_id]
             if ids is not None and len(ids) >= span and len(chosen) < n:
-                offset = 0 if at_start else doc_key(seed, doc_id, "offset") % (len(ids) - span + 1)
+                offset = 0 if at_start else doc_key(seed, doc_id, draw, "offset") % (len(ids) - span + 1)
                 chosen.append(Window(doc_id, offset, tuple(ids[offset:offset + span])))
         if not more or not heap:
             break
@@ -185,7 +193,8 @@ def extractable_job(ctx) -> None:
         tokenizer = load_tokenizer(run["model"], bool(run["config"].get("trust_remote_code")))
         corpus = Corpus.from_spec(run["corpus"])
         windows = choose_windows(lambda: iter(corpus), tokenizer, int(run["n"]), int(run["prefix"]),
-                                 int(run["suffix"]), int(run["seed"]), bool(run["at_start"]), ctx.check_cancel)
+                                 int(run["suffix"]), int(run["seed"]), bool(run["at_start"]), ctx.check_cancel,
+                                 int(run["config"].get("per_document", 1)))
         if not windows:
             raise InputError(f"no document of the corpus has {run['prefix'] + run['suffix']} tokens")
         prefix = int(run["prefix"])

@@ -364,19 +364,22 @@ class ExtractablePlan:
     at_start: bool
     batch_size: int
     trust_remote_code: bool
+    per_document: int = 1
 
 
 def check_extractable(model: str, corpus, n: int, prefix: int, suffix: int, seed: int = 0,
-                      at_start: bool = False, batch_size: int = 32, trust_remote_code: bool = False) -> ExtractablePlan:
+                      at_start: bool = False, batch_size: int = 32, trust_remote_code: bool = False,
+                      per_document: int = 1) -> ExtractablePlan:
     """Refuse a window that does not fit the model's context, or a corpus without one
     document of ``prefix + suffix`` tokens (its tokenizer is loaded for that: the one
     launch check that imports transformers; it stops at the first long document)."""
     from engine.extractable import first_long_enough
     from engine.lm.hub import check_model, context_length, load_tokenizer
 
-    if prefix < 1 or suffix < 1 or n < 1 or batch_size < 1:
-        name = next(k for k, v in (("prefix", prefix), ("suffix", suffix), ("n", n), ("batch_size", batch_size))
-                    if v < 1)
+    sizes = (("prefix", prefix), ("suffix", suffix), ("n", n), ("batch_size", batch_size),
+             ("per_document", per_document))
+    if any(v < 1 for _, v in sizes):
+        name = next(k for k, v in sizes if v < 1)
         raise InputError(f"--{name.replace('_', '-')} must be positive", field=name)
     model = local_model(model)
     with field("model"):
@@ -390,7 +393,8 @@ def check_extractable(model: str, corpus, n: int, prefix: int, suffix: int, seed
     if first_long_enough(corpus, tokenizer, prefix + suffix) is None:
         raise InputError(f"no document of the corpus has {prefix + suffix} tokens ({prefix} of prefix and "
                          f"{suffix} of suffix) under the model's tokenizer", field="corpus")
-    return ExtractablePlan(model, corpus, n, prefix, suffix, seed, at_start, batch_size, trust_remote_code)
+    return ExtractablePlan(model, corpus, n, prefix, suffix, seed, at_start, batch_size, trust_remote_code,
+                           per_document)
 
 
 def enqueue_extractable(store: Store, plan: ExtractablePlan, name: str | None = None,
@@ -400,5 +404,6 @@ def enqueue_extractable(store: Store, plan: ExtractablePlan, name: str | None = 
     run_id = store.add_extractable_run(
         name=name or f"{Path(plan.model).name} {plan.prefix}+{plan.suffix}", model=plan.model, corpus=corpus.spec,
         corpus_label=corpus.describe(), n=plan.n, prefix=plan.prefix, suffix=plan.suffix, seed=plan.seed,
-        at_start=int(plan.at_start), batch_size=plan.batch_size, config={"trust_remote_code": plan.trust_remote_code})
+        at_start=int(plan.at_start), batch_size=plan.batch_size,
+        config={"trust_remote_code": plan.trust_remote_code, "per_document": plan.per_document})
     return run_id, store.add_job("extractable", {"run_id": run_id, "device": device}, item=("extractable", run_id))

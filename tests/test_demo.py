@@ -29,7 +29,7 @@ def tiny() -> dict:
         seed=0, limit=150, epochs=1, source=str(STDLIB / "email"), levels=[0.0, 100.0], vm_overrides=TINY_VM,
         mn_top=5, mn_overrides={"csr_samples": 10, "batch_size": 32}, lm_preset="tiny", lm_settings={"epochs": 1},
         lm_bytes=8000, lm_file_bytes=[0, 6000], lm_outputs=6, lm_seq_len=40, lm_batch=3, scan_workers=1,
-        device="cpu")
+        lm_windows=10, device="cpu")
 
 
 def _steps(store: Store, states=None) -> list[str]:
@@ -48,15 +48,18 @@ def test_the_chain_runs_every_step_in_order(tmp_path):
     s = tiny()
     assert start_demo(store, s) == 1
     jobs.run_worker(store, idle_exit_s=0)
-    assert _steps(store) == ["demo:start", "lm_train", "demo:sample", "sample", "demo:scan", "scan",
+    assert _steps(store) == ["demo:start", "lm_train", "demo:sample", "sample", "demo:scan", "scan", "extractable",
                              "demo:studies"] + ["train_run"] * 4
-    assert [(j["state"], j["error"]) for j in store.jobs()] == [("done", None)] * 11
+    assert [(j["state"], j["error"]) for j in store.jobs()] == [("done", None)] * 12
     said = [j["message"] for j in store.jobs() if j["kind"] == "demo"]
     corpus = store.files / "demo" / "lm-corpus-8000"
     assert said[:2] + said[3:] == ["demo: training of the language model queued (job 2)",
                                    "demo: output set 1: 6 outputs to sample (job 4)",
                                    "demo: studies 1 and 2: 4 runs, one per noise level"]
     assert said[2].startswith(f"demo: scan 1 (job 6): outputs of set 1 against directory {corpus} (")
+    assert said[2].endswith("; k-extractability run 1 (job 7): 10 windows of its corpus")
+    figures = store.extractable_summary(1)
+    assert figures["scored"] == 10 and store.extractable_run(1)["prefix"] == 32
 
     model = lm_model_dir(store, s)
     assert json.loads((model / "byrote_lm.json").read_text())["preset"] == "tiny"
@@ -138,7 +141,8 @@ def test_the_headless_demo_prints_both_instruments(tmp_path, monkeypatch, capsys
                  "scan 1: 0 memorized snippets; 0 of 6 outputs hold at least one", "the whole demo took"):
         assert said in " ".join(out.split()), said
     store = Store(tmp_path / "demo.db")
-    assert [j["state"] for j in store.jobs()] == ["done"] * 7  # 4 runs, the LM, its sampling and scan
+    assert [j["state"] for j in store.jobs()] == ["done"] * 8  # 4 runs, the LM, its sampling, scan and windows
+    assert "run 1: " in out and "windows extractable" in out
 
 
 @pytest.mark.parametrize("argv, said", [(["demo"], "no terminal: running the demo headless\n"),

@@ -263,3 +263,15 @@ def test_the_dashboard_opens_a_run_with_its_rate_histogram_and_windows(tmp_path,
         assert not isinstance(app.screen, ExtractableScreen)
 
     app_pilot(db, body, size=(100, 30))
+
+
+def test_several_draws_per_document():
+    """Each document offers K draws: draw 0 is the one-per-document window, and the
+    windows of K draws include those of one draw that rank among them."""
+    texts = {f"d{i}": " ".join("w" * (1 + (i * j) % 7) for j in range(40)) for i in range(5)}
+    one = ex.choose_windows(docs(texts), Words(), 5, 3, 3, seed=1)
+    many = ex.choose_windows(docs(texts), Words(), 15, 3, 3, seed=1, per_document=4)
+    assert len(one) == 5 and len(many) == 15 and set(one) <= set(ex.choose_windows(
+        docs(texts), Words(), 20, 3, 3, seed=1, per_document=4))
+    assert {w.doc for w in many} == set(texts) and len({(w.doc, w.offset) for w in many}) > 5
+    assert len(ex.choose_windows(docs(texts), Words(), 15, 3, 3, seed=1, per_document=4, at_start=True)) == 5
