@@ -44,6 +44,7 @@ REGISTRY: dict[str, str] = {
     "sample": "engine.sample:sample_job",
     "scan": "engine.clones.scan:scan_job",
     "extractable": "engine.extractable:extractable_job",
+    "perplexity": "engine.ranking:score_job",
     "demo": "engine.demo:demo_job",
 }
 

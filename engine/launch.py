@@ -27,7 +27,7 @@ from engine.noise.input import LABEL, apply_noise, check_kind
 from engine.presets import load_preset, preset_kind
 from engine.sizes import gpt2_param_count, study_param_count, training_bytes
 from engine.runtime import check_device, device_memory
-from engine.store import Store
+from engine.store import ACTIVE as ACTIVE_STATES, Store
 from engine.tasks import TASK_MODELS, get_task
 
 
@@ -407,3 +407,68 @@ def enqueue_extractable(store: Store, plan: ExtractablePlan, name: str | None = 
         at_start=int(plan.at_start), batch_size=plan.batch_size,
         config={"trust_remote_code": plan.trust_remote_code, "per_document": plan.per_document})
     return run_id, store.add_job("extractable", {"run_id": run_id, "device": device}, item=("extractable", run_id))
+
+
+# -- ranking outputs by perplexity signals -----------------------------------------------------
+@dataclass(frozen=True)
+class RankPlan:
+    """A ranking :func:`check_ranking` found possible: the finished scan, its output set,
+    the model that sampled it and the reference model (or None), and which is smaller."""
+
+    scan: dict
+    set_id: int
+    model: str
+    reference: str | None
+    smaller_is_reference: bool
+    trust_remote_code: bool
+
+
+def check_ranking(store: Store, scan_id: int, model: str | None = None, reference: str | None = None,
+                  trust_remote_code: bool = False) -> RankPlan:
+    """Refuse a scan that has not finished, a set without a model to score it with, a model
+    that cannot be loaded, or a reference model whose tokenizer is not the sampled model's
+    (``eva.py`` scores both with model_1's tokenizer, so the two must share it)."""
+    from engine.lm.hub import check_model, load_tokenizer
+
+    with field("scan"):
+        scan = store.finished_scan(scan_id)
+    outputs = store.output_set(scan["set_id"])
+    model = model or outputs["model"]
+    if not model:
+        raise InputError(f"output set {outputs['id']} was imported: name the model that sampled it (--model)",
+                         field="model")
+    model = local_model(model)
+    with field("model"):
+        check_model(model)
+    smaller_is_reference = False
+    if reference is not None:
+        from engine.ranking import parameter_count
+
+        reference = local_model(reference)
+        with field("reference_model"):
+            check_model(reference)
+            mine, theirs = load_tokenizer(model, trust_remote_code), load_tokenizer(reference, trust_remote_code)
+            if mine.get_vocab() != theirs.get_vocab():
+                raise InputError(f"the tokenizer of {reference!r} is not that of {model!r}: the ratio of "
+                                 "perplexities scores the outputs with one tokenizer under both models")
+            smaller_is_reference = parameter_count(reference, trust_remote_code) < parameter_count(model,
+                                                                                                  trust_remote_code)
+    return RankPlan(scan, outputs["id"], model, reference, smaller_is_reference, trust_remote_code)
+
+
+def enqueue_ranking(store: Store, plan: RankPlan, batch_size: int = 16, device: str = "auto") -> list[int]:
+    """The ``perplexity`` jobs the ranking still needs (none when every output is scored):
+    the sampled model on the texts and on their lower-cased texts, the reference on the texts."""
+    count = store.output_count(plan.set_id)
+    wanted = [(plan.model, "text"), (plan.model, "lower")] + ([(plan.reference, "text")] if plan.reference else [])
+    job_ids = []
+    for model, variant in wanted:
+        if len(store.perplexity_ids(plan.set_id, model, variant)) >= count:
+            continue
+        params = {"set_id": plan.set_id, "model": model, "variant": variant, "batch_size": batch_size,
+                  "device": device, "trust_remote_code": plan.trust_remote_code}
+        active = [j["id"] for j in store.jobs(list(ACTIVE_STATES)) if j["kind"] == "perplexity"
+                  and all(j["params"].get(k) == params[k] for k in ("set_id", "model", "variant"))]
+        # a job of no dashboard item: the sampling's own state stays that of its sampling
+        job_ids.append(active[0] if active else store.add_job("perplexity", params))
+    return job_ids

@@ -66,8 +66,33 @@ class OutputsMixin:
             for row in self._rows("SELECT id FROM scans WHERE set_id = ?", [set_id]):
                 self.delete_scan(row["id"])
             self._delete_jobs("sampling", set_id)
+            self.db.execute("DELETE FROM output_perplexity WHERE set_id = ?", [set_id])
             self.db.execute("DELETE FROM outputs WHERE set_id = ?", [set_id])
             self.db.execute("DELETE FROM output_sets WHERE id = ?", [set_id])
+
+    def add_perplexities(self, set_id: int, model: str, variant: str, rows) -> None:
+        """``(output id, perplexity)`` rows under ``model`` of the outputs' ``variant``, in one transaction."""
+        with self._write():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO output_perplexity(set_id, output_id, model, variant, ppl) VALUES (?, ?, ?, ?, ?)",
+                [(set_id, i, model, variant, None if ppl != ppl else ppl) for i, ppl in rows])
+
+    def perplexity_ids(self, set_id: int, model: str, variant: str) -> set[int]:
+        """The outputs of the set scored under ``model`` (``variant``) already."""
+        cur = self.db.execute("SELECT output_id FROM output_perplexity WHERE set_id = ? AND model = ? AND variant = ?",
+                              [set_id, model, variant])
+        return {r[0] for r in cur.fetchall()}
+
+    def perplexities(self, set_id: int, model: str, variant: str) -> dict[int, float]:
+        """Output id -> perplexity (NaN where it has none)."""
+        cur = self.db.execute("SELECT output_id, ppl FROM output_perplexity WHERE set_id = ? AND model = ? AND "
+                              "variant = ?", [set_id, model, variant])
+        return {i: float("nan") if ppl is None else ppl for i, ppl in cur.fetchall()}
+
+    def memorized_output_ids(self, scan_id: int) -> set[int]:
+        """The outputs holding at least one snippet of the scan."""
+        cur = self.db.execute("SELECT DISTINCT output_id FROM snippet_outputs WHERE scan_id = ?", [scan_id])
+        return {r[0] for r in cur.fetchall()}
 
     def output(self, set_id: int, output_id: int) -> dict:
         row = self._row("SELECT id, md5, text, n_tokens FROM outputs WHERE set_id = ? AND id = ?", [set_id, output_id])

@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -310,9 +310,17 @@ def _migrate_17(db: sqlite_utils.Database) -> None:
                "matches INTEGER, miss_token INTEGER, correct_text TEXT, miss_text TEXT, PRIMARY KEY (run_id, id))")
 
 
+def _migrate_18(db: sqlite_utils.Database) -> None:
+    """Each output's perplexity under a model, of its text or of its lower-cased text
+    (engine.ranking), to rank outputs by the extraction study's signals."""
+    db.execute("CREATE TABLE output_perplexity (set_id INTEGER NOT NULL, output_id INTEGER NOT NULL, "
+               "model TEXT NOT NULL, variant TEXT NOT NULL, ppl REAL, "
+               "PRIMARY KEY (set_id, model, variant, output_id))")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
     9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14, 15: _migrate_15, 16: _migrate_16,
-    17: _migrate_17,
+    17: _migrate_17, 18: _migrate_18,
 }

@@ -1,0 +1,144 @@
+"""Ranking outputs by the extraction study's signals (engine.ranking, after Yang et al.'s
+evaluation/eva.py): the signals and their precision by hand, perplexities against the
+model's own loss, and ``byrote rank`` on planted outputs of a model that memorized some."""
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+from test_extractable import MEMORIZED, memorizer  # noqa: F401  (the session's memorizing model)
+
+from engine import ranking
+from engine.errors import InputError
+from engine.store import Store
+
+NAN = math.nan
+
+
+def test_signals_and_precision_by_hand():
+    """Six outputs; memorized: 0, 2, 5. Each signal's order worked out by hand."""
+    scores = {"text": np.array([2.0, 10.0, 1.5, NAN, 4.0, 8.0]),
+              "lower": np.array([4.0, 10.0, 1.5, 3.0, 2.0, 64.0]),
+              "zlib": np.array([100.0, 50.0, 80.0, 10.0, 300.0, 60.0])}
+    memorized = np.array([1, 0, 1, 0, 0, 1], dtype=bool)
+    values = ranking.signal_values(scores)
+    assert set(values) == {"perplexity", "lowercase", "zlib"}  # no reference model: no ratio
+    # perplexity: -log PPL, lowest PPL first: 2 (1.5), 0 (2), 4 (4), 5 (8), 1 (10); output 3 (NaN) last
+    assert list(ranking.ranking(values["perplexity"])) == [2, 0, 4, 5, 1, 3]
+    # lowercase: log(lower)/log(text): 0: 2.0, 1: 1.0, 2: 1.0, 4: 0.5, 5: 2.0 -> ties in id order
+    assert list(ranking.ranking(values["lowercase"])) == [0, 5, 1, 2, 4, 3]
+    # zlib / log PPL: 0: 144.3, 1: 21.7, 2: 197.3, 4: 216.4, 5: 28.9
+    assert list(ranking.ranking(values["zlib"])) == [4, 2, 0, 5, 1, 3]
+    rows = {r["signal"]: r for r in ranking.precision_table(scores, memorized, (2, 3, 10))}
+    assert rows["perplexity"]["precision"] == {2: 1.0, 3: 2 / 3, 10: 0.5} and rows["perplexity"]["n"][10] == 6
+    assert rows["lowercase"]["precision"] == {2: 1.0, 3: 2 / 3, 10: 0.5}
+    assert rows["zlib"]["precision"] == {2: 0.5, 3: 2 / 3, 10: 0.5}
+    assert rows["random"]["precision"][2] == 0.5
+
+
+def test_the_ratio_divides_the_smaller_models_log_perplexity_by_the_larger():
+    """eva.py: small-first, log(p1)/log(p2) with model_1 small; large-first, log(p2)/log(p1)
+    with model_2 small: both the smaller model's over the larger's."""
+    small, large = np.array([8.0, 2.0, 4.0]), np.array([2.0, 2.0, 16.0])
+    values = ranking.signal_values({"text": large, "lower": large, "zlib": large, "smaller": small,
+                                    "larger": large})["ratio"]
+    assert np.allclose(values, [3.0, 1.0, 0.5])
+    assert list(ranking.ranking(values)) == list(np.argsort(values)[::-1])  # eva.py's print_best, no ties or NaN
+
+
+def test_text_as_eva_py_scores_it():
+    assert ranking.collapsed("a\n\n\nb\n\nc\n") == "a\nb\nc\n"
+    assert ranking.variant_text("Import OS\n\n", "lower") == "import os\n"
+    import zlib
+
+    assert ranking.zlib_size("x = 1\n" * 50) == len(zlib.compress(("x = 1\n" * 50).encode()))
+
+
+def test_perplexity_in_a_padded_batch_is_the_models_own_loss(memorizer):  # noqa: F811
+    import torch
+
+    from engine.lm.hub import load_causal_lm
+
+    model, tokenizer = load_causal_lm(str(memorizer), "cpu")
+    texts = [MEMORIZED[0], "x", "while True:\n    pass\n", MEMORIZED[2] * 3]
+    got, cut = ranking.perplexities(model, tokenizer, texts, limit=64)
+    assert cut == 1 and math.isnan(got[1])  # one token: nothing predicted
+    for text, value in zip(texts, got):
+        ids = torch.tensor([tokenizer.encode(text)[:64]])
+        if ids.shape[1] < 2:
+            continue
+        with torch.no_grad():
+            expected = math.exp(model(input_ids=ids, labels=ids).loss.item())
+        assert value == pytest.approx(expected, rel=1e-4)
+    assert got[0] < 2.0 < got[2]  # a memorized text is far more likely
+
+
+def planted(tmp_path, model) -> tuple[Store, int]:
+    """An output set of the memorizer: its four documents (outputs 1-4) among eight texts it
+    never saw; a finished scan that found outputs 1-4 memorized."""
+    store = Store(tmp_path / "r.db")
+    rng = random.Random(0)
+    unseen = ["".join(rng.choice("abcdefghij (),:=\n") for _ in range(120)) for _ in range(8)]
+    set_id = store.add_output_set(name="planted", source="sample", model=str(model), n=12, seq_len=64, top_k=40,
+                                  temperature=1.0, batch_size=4, seed=0)
+    store.add_outputs(set_id, [(i + 1, f"m{i}", text, None) for i, text in enumerate(MEMORIZED + unseen)])
+    scan_id = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label="c", n_outputs=12,
+                             min_lines=2, state="done", stats={"snippets": 4})
+    store.save_scan_results(scan_id, [(f"fp{i}", 2, 1, 1, MEMORIZED[i]) for i in range(4)],
+                            [(f"fp{i}", i + 1, 1, 2) for i in range(4)], [])
+    return store, scan_id
+
+
+def test_rank_finds_the_memorized_outputs_first(memorizer, tmp_path, capsys):  # noqa: F811
+    from cli.main import main
+
+    store, scan_id = planted(tmp_path, memorizer)
+    db = ["--db", str(store.path)]
+    assert main([*db, "rank", "--scan", str(scan_id), "--reference-model", str(memorizer), "--top", "4,100",
+                 "--device", "cpu", "--foreground", "--json", "--csv", str(tmp_path / "signals.csv")]) == 0
+    out = capsys.readouterr().out
+    shown = json.loads(out[out.index("{"):])
+    rows = {r["signal"]: r for r in shown["rows"]}
+    assert shown["outputs"] == 12 and shown["memorized"] == 4
+    assert rows["perplexity"]["precision"]["4"] == 1.0 and rows["random"]["precision"]["4"] == pytest.approx(1 / 3)
+    assert rows["perplexity"]["n"]["100"] == 12  # cut to the set
+    assert set(rows) == {"perplexity", "ratio", "lowercase", "zlib", "random"}
+    lines = (tmp_path / "signals.csv").read_text().splitlines()
+    assert lines[0] == "output,memorized,ppl,ppl_lower,ppl_reference,zlib,perplexity,ratio,lowercase,zlib"
+    assert len(lines) == 13 and lines[1].startswith("1,1,")
+    # scored once: a second rank queues nothing and prints the same table
+    jobs_before = len(store.jobs())
+    assert main([*db, "rank", "--scan", str(scan_id), "--top", "4", "--device", "cpu"]) == 0
+    assert len(store.jobs()) == jobs_before and "perplexity" in capsys.readouterr().out
+
+
+def test_bad_rankings_are_refused_in_one_line(memorizer, tmp_path, capsys):  # noqa: F811
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from cli.main import main
+    from engine.lm.train import train_tokenizer
+
+    store, scan_id = planted(tmp_path, memorizer)
+    other = tmp_path / "other"
+    tokenizer = train_tokenizer(["def g(y):\n    return y * 2\n"] * 20, 300, 64)
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=1,
+                               n_head=2)).save_pretrained(other)
+    tokenizer.save_pretrained(other)
+    db = ["--db", str(store.path)]
+    for args, said in ((["--scan", str(scan_id), "--reference-model", str(other)], "is not that of"),
+                       (["--scan", "9"], "no scan"), (["--scan", str(scan_id), "--top", "0"], "each N must be positive")):
+        assert main([*db, "rank", *args]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err
+    assert [j for j in store.jobs() if j["kind"] == "perplexity"] == []
+    with pytest.raises(InputError, match="was imported: name the model"):
+        from engine.launch import check_ranking
+
+        set_id = store.add_output_set(name="imported", source="import", model=None, n=1)
+        store.add_outputs(set_id, [(1, "a", "x\n", None)])
+        scan = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label="c",
+                              n_outputs=1, min_lines=2, state="done", stats={})
+        check_ranking(store, scan)
