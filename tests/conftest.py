@@ -132,3 +132,11 @@ def run_light(code: str, timeout: float = 120) -> str:
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout, proc.stdout
     return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def memorizer(tmp_path_factory) -> Path:
+    """A small GPT-2 that reproduces the documents of ``memorizer.MEMORIZED`` (tests/memorizer.py)."""
+    from memorizer import train_memorizer
+
+    return train_memorizer(tmp_path_factory)

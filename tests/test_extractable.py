@@ -7,20 +7,13 @@ import random
 from pathlib import Path
 
 import pytest
-import torch
-from test_lm import tiny_lm_for_session
+from memorizer import MEMORIZED
 
 from engine import extractable as ex
 from engine.data.corpus import Document
 from engine.errors import InputError
 from engine.store import Store
 
-MEMORIZED = [  # 30-40 tokens each under the tiny LM's tokenizer
-    "def area(radius):\n    return 3.14159 * radius * radius\n",
-    "import os\npath = os.path.join(root, 'data')\nprint(path)\n",
-    "for index in range(10):\n    print('odd', index)\n",
-    "class Counter:\n    def increment(self):\n        self.count += 1\n",
-]
 
 
 class Words:
@@ -59,34 +52,6 @@ def test_several_passes_choose_what_one_pass_would(monkeypatch):
     monkeypatch.setattr(ex, "CANDIDATES_PER_WINDOW", 1)
     assert ex.choose_windows(docs(texts), Words(), 12, 3, 3, seed=0) == one_pass
     assert len(one_pass) == 12
-
-
-@pytest.fixture(scope="session")
-def memorizer(tmp_path_factory) -> Path:
-    """A 2-layer GPT-2 trained until it reproduces the four MEMORIZED documents from any
-    place in them (trained on each of their 20-token crops, a window of 12 + 8 tokens,
-    at position 0), saved with the tiny LM's tokenizer (4 s on a CPU)."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    tiny = tiny_lm_for_session(tmp_path_factory)
-    tokenizer = AutoTokenizer.from_pretrained(str(tiny.out))
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=64, n_layer=2, n_head=2))
-    ids = [tokenizer(t)["input_ids"] for t in MEMORIZED]
-    crops = torch.tensor([seq[o:o + 20] for seq in ids for o in range(len(seq) - 19)])
-    assert len(crops) == 63
-    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for step in range(200):
-        loss = model(input_ids=crops, labels=crops).loss
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-    assert loss.item() < 0.1  # what is left: the first tokens of a crop, which its start cannot tell
-    out = tmp_path_factory.mktemp("memorizer")
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def test_teacher_forcing_gives_greedy_decodings_answer(memorizer):

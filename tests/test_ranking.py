@@ -9,7 +9,7 @@ import random
 
 import numpy as np
 import pytest
-from test_extractable import MEMORIZED, memorizer  # noqa: F401  (the session's memorizing model)
+from memorizer import MEMORIZED
 
 from engine import ranking
 from engine.errors import InputError
@@ -57,7 +57,7 @@ def test_text_as_eva_py_scores_it():
     assert ranking.zlib_size("x = 1\n" * 50) == len(zlib.compress(("x = 1\n" * 50).encode()))
 
 
-def test_perplexity_in_a_padded_batch_is_the_models_own_loss(memorizer):  # noqa: F811
+def test_perplexity_in_a_padded_batch_is_the_models_own_loss(memorizer):
     import torch
 
     from engine.lm.hub import load_causal_lm
@@ -92,7 +92,7 @@ def planted(tmp_path, model) -> tuple[Store, int]:
     return store, scan_id
 
 
-def test_rank_finds_the_memorized_outputs_first(memorizer, tmp_path, capsys):  # noqa: F811
+def test_rank_finds_the_memorized_outputs_first(memorizer, tmp_path, capsys):
     from cli.main import main
 
     store, scan_id = planted(tmp_path, memorizer)
@@ -115,7 +115,7 @@ def test_rank_finds_the_memorized_outputs_first(memorizer, tmp_path, capsys):  #
     assert len(store.jobs()) == jobs_before and "perplexity" in capsys.readouterr().out
 
 
-def test_bad_rankings_are_refused_in_one_line(memorizer, tmp_path, capsys):  # noqa: F811
+def test_bad_rankings_are_refused_in_one_line(memorizer, tmp_path, capsys):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from cli.main import main
