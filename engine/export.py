@@ -253,3 +253,30 @@ def export_snippets(store: Store, scan_id: int, out: str | Path) -> int:
         items.append((s["fingerprint"], texts))
     write_snippets(items, out)
     return len(items)
+
+
+LABELLING_SAMPLE = 384  # log/sample.py's sample of snippets to label by hand
+
+
+def export_sample(store: Store, scan_id: int, out: str | Path, n: int = LABELLING_SAMPLE, seed: int = 0) -> int:
+    """A seeded random sample of a scan's snippets in a CSV for labelling by hand (the
+    purpose of the study's ``log/sample.py``, which draws 384 unseeded): its columns
+    ``MD5`` (the fingerprint) and ``Code`` (the snippet's text), then byrote's ``len``,
+    ``train``, ``extract``, ``pii`` (the kinds of personal data found) and an empty
+    ``label``. The sample is the same for the same scan and seed; how many rows."""
+    import random
+
+    from engine.fsutil import atomic_open
+
+    store.finished_scan(scan_id)
+    snippets = list(store.iter_snippets(scan_id, order="fingerprint"))
+    chosen = random.Random(seed).sample(snippets, min(n, len(snippets)))
+    kinds = dict(store.db.execute("SELECT fingerprint, pii FROM snippets WHERE scan_id = ? AND pii IS NOT NULL",
+                                  [scan_id]).fetchall())
+    with atomic_open(out) as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["MD5", "Code", "len", "train", "extract", "pii", "label"])
+        for s in chosen:
+            writer.writerow([s["fingerprint"], s["text"] or "", s["len"], s["train"], s["extract"],
+                             kinds.get(s["fingerprint"], ""), ""])
+    return len(chosen)

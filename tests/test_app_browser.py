@@ -171,7 +171,7 @@ def test_every_order(tmp_path, app_pilot):
             await pilot.press(key)
             await settle(pilot)
             assert screen.order == order and shown(screen) == expected(order), order
-            first_lines = [str(screen.query_one(DataTable).get_row_at(i)[4]) for i in range(10)]
+            first_lines = [str(screen.query_one(DataTable).get_row_at(i)[5]) for i in range(10)]
             by_fp = {FP[n]: lines[0].strip() for n, (lines, _, _) in SNIPPETS.items()}
             for got, want in zip(first_lines, [by_fp[f] for f in expected(order)], strict=True):
                 assert got == want or (got.endswith("…") and want.startswith(got[:-1]) and len(got) > 40)
@@ -300,7 +300,7 @@ def test_enter_opens_the_viewer_and_y_copies(tmp_path, app_pilot):
         assert keys["/"] == "Filter" and keys["⏎"] == "View" and keys["3"] == "Sort by train"
         # the screen's own keys first, then the table's from byrote, then generic ones, the app's last
         order = [key for key, _ in listed]
-        assert order[:5] == ["/", "o", "y", "esc", "1"]
+        assert order[:6] == ["/", "o", "y", "esc", "i", "1"]
         assert order.index("5") < order.index("⏎") < order.index("G") < order.index("↑") < order.index("q")
         await pilot.press("j", "j", "y")
         await settle(pilot)

@@ -60,7 +60,8 @@ def filled(store):
 
 
 def public(rows):
-    return [{k: r[k] for k in ("fingerprint", "len", "train", "extract", "first_line")} for r in rows]
+    return [{**{k: r[k] for k in ("fingerprint", "len", "train", "extract", "first_line")}, "pii": r.get("pii")}
+            for r in rows]
 
 
 def walk_forward(store, flt, order, limit, reverse=False):

@@ -35,6 +35,13 @@ def order_by(order: str) -> str:
     return column if column == "fingerprint" else f"{column}{' DESC' if descending else ''}, fingerprint"
 
 
+def _pii_sql(pii: str, table: str = "") -> tuple[str, list[Any]]:
+    """The WHERE of a filter on personal data: any, or one kind in the snippet's list."""
+    if pii == "any":
+        return f"{table}pii IS NOT NULL", []
+    return f"instr(',' || {table}pii || ',', ?) > 0", [f",{pii},"]
+
+
 @dataclass
 class SnippetFilter:
     """What the browser shows of a scan: see :meth:`BrowseMixin.snippet_filter`."""
@@ -42,6 +49,7 @@ class SnippetFilter:
     scan_id: int
     prefix: str = ""
     text: str = ""
+    pii: str | None = None  # "any": snippets holding personal data; a kind (engine.pii.KINDS): that kind
     rowids: str | None = None  # JSON list of the matching rows, when few
     count: int | None = None
 
@@ -51,16 +59,22 @@ class BrowseMixin:
 
     TEXT_CANDIDATES = 2000  # a text filter with more hits than this is read in index order
 
-    def snippet_filter(self, scan_id: int, prefix: str = "", text: str = "") -> SnippetFilter:
-        """A filter of a scan's snippets: fingerprints starting with ``prefix`` and texts
-        containing ``text`` (ASCII letters in either case).
+    def snippet_filter(self, scan_id: int, prefix: str = "", text: str = "", pii: str | None = None) -> SnippetFilter:
+        """A filter of a scan's snippets: fingerprints starting with ``prefix``, texts
+        containing ``text`` (ASCII letters in either case), and with ``pii`` those holding
+        personal data (``"any"``) or data of one kind (``"email"``).
 
         A text of three characters or more is looked up in the trigram index first. When
         it matches at most :attr:`TEXT_CANDIDATES` snippets of the scan, pages sort just
         those rows, and the count is known at once; otherwise the matches are dense and a
         page is found by reading the sort index until it is full.
         """
-        flt = SnippetFilter(scan_id, prefix.lower(), text)
+        if pii is not None and pii != "any":
+            from engine.pii import KINDS
+
+            if pii not in KINDS:
+                raise InputError(f"unknown kind of personal data {pii!r} (known: {', '.join(KINDS)})")
+        flt = SnippetFilter(scan_id, prefix.lower(), text, pii)
         if self._indexed(flt):
             sql, params = self._text_sql(flt)
             rows = self.db.execute(f"SELECT s.rowid {sql} LIMIT ?", [*params, self.TEXT_CANDIDATES + 1]).fetchall()
@@ -83,6 +97,10 @@ class BrowseMixin:
         if flt.prefix:
             where += " AND s.fingerprint >= ? AND s.fingerprint < ?"
             params += [flt.prefix, flt.prefix + "\uffff"]
+        if flt.pii is not None:
+            pii_where, pii_params = _pii_sql(flt.pii, "s.")
+            where += f" AND {pii_where}"
+            params += pii_params
         return f"FROM snippet_text f CROSS JOIN snippets s ON s.rowid = f.rowid WHERE {where}", params
 
     def _filter_sql(self, flt: SnippetFilter) -> tuple[str, list[Any]]:
@@ -98,6 +116,10 @@ class BrowseMixin:
         if flt.rowids is None and flt.text:
             where.append("instr(lower(text), lower(?)) > 0")
             params.append(flt.text)
+        if flt.pii is not None:
+            pii_where, pii_params = _pii_sql(flt.pii)
+            where.append(pii_where)
+            params += pii_params
         return f"FROM {source} WHERE {' AND '.join(where)}", params
 
     def snippet_page(self, flt: SnippetFilter, order: str = "train", after: dict | None = None,
@@ -119,7 +141,7 @@ class BrowseMixin:
         flip = backward != reverse
         down = descending != flip
         tie = "DESC" if flip else "ASC"
-        cols = "fingerprint, len, train, extract, first_line"
+        cols = "fingerprint, len, train, extract, first_line, pii"
         rows: list[dict] = []
         if anchor is not None and column != "fingerprint":  # the rest of the anchor's tie first
             rows = self._rows(

@@ -96,6 +96,7 @@ class ScansMixin:
                 ((scan_id, *row) for row in snippets),
             )
             self._text_index(scan_id, add=True)
+            self._pii_index(scan_id)
             self.db.conn.executemany(
                 "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) VALUES (?, ?, ?, ?, ?)",
                 ((scan_id, *row) for row in output_locations),
@@ -112,8 +113,50 @@ class ScansMixin:
         """A scan's snippets, their places and their texts' index entries, removed (inside
         a write)."""
         self._text_index(scan_id, add=False)
-        for table in ("snippets", "snippet_outputs", "snippet_matches"):
+        for table in ("snippets", "snippet_outputs", "snippet_matches", "snippet_pii"):
             self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
+
+    def _pii_index(self, scan_id: int) -> int:
+        """Look for personal data and secrets in every snippet of a scan (engine.pii),
+        inside a write: the finds, and each snippet's kinds; how many snippets hold some."""
+        from engine.pii import KINDS, find_pii
+
+        self.db.execute("DELETE FROM snippet_pii WHERE scan_id = ?", [scan_id])
+        self.db.execute("UPDATE snippets SET pii = NULL WHERE scan_id = ? AND pii IS NOT NULL", [scan_id])
+        finds, kinds = [], []
+        for fingerprint, text in self.db.execute("SELECT fingerprint, text FROM snippets WHERE scan_id = ?",
+                                                 [scan_id]).fetchall():
+            found = find_pii(text or "")
+            if found:
+                finds += [(scan_id, fingerprint, f.kind, f.value, f.start) for f in found]
+                present = {f.kind for f in found}
+                kinds.append((",".join(k for k in KINDS if k in present), scan_id, fingerprint))
+        self.db.conn.executemany("INSERT INTO snippet_pii(scan_id, fingerprint, kind, value, start) "
+                                 "VALUES (?, ?, ?, ?, ?)", finds)
+        self.db.conn.executemany("UPDATE snippets SET pii = ? WHERE scan_id = ? AND fingerprint = ?", kinds)
+        return len(kinds)
+
+    def index_pii(self, scan_id: int) -> int:
+        """:meth:`_pii_index` of a finished scan, in a transaction of its own (scans saved
+        before schema 19 had none)."""
+        self.finished_scan(scan_id)
+        with self._write():
+            return self._pii_index(scan_id)
+
+    def pii_counts(self, scan_id: int) -> dict[str, tuple[int, int]]:
+        """Kind -> (finds, snippets holding one)."""
+        rows = self.db.execute("SELECT kind, COUNT(*), COUNT(DISTINCT fingerprint) FROM snippet_pii "
+                               "WHERE scan_id = ? GROUP BY kind", [scan_id]).fetchall()
+        return {kind: (n, snippets) for kind, n, snippets in rows}
+
+    def pii_finds(self, scan_id: int, limit: int) -> list[dict]:
+        """The scan's finds by kind, then snippet, then place."""
+        return self._rows("SELECT fingerprint, kind, value, start FROM snippet_pii WHERE scan_id = ? "
+                          "ORDER BY kind, fingerprint, start LIMIT ?", [scan_id, limit])
+
+    def snippet_pii(self, scan_id: int, fingerprint: str) -> list[dict]:
+        return self._rows("SELECT kind, value, start FROM snippet_pii WHERE scan_id = ? AND fingerprint = ? "
+                          "ORDER BY start", [scan_id, fingerprint])
 
     def _text_index(self, scan_id: int, add: bool) -> None:
         """Add a scan's snippet texts to the trigram index, or take them out (before the

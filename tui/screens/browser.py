@@ -27,6 +27,8 @@ DEFAULT_ORDER = "extract"  # the outputs that reproduce a snippet: what the mode
 HEX = frozenset("0123456789abcdef")
 SHORT_FINGERPRINT = 12  # characters of the fingerprint shown on a narrow terminal
 WIDE = 110  # from this many columns on, the whole fingerprint is shown
+PII_WIDTH = 4  # the pii column: a letter per kind found (engine.pii)
+PII_LETTERS = {"email": "e", "ip": "i", "key": "k", "credential_url": "u"}
 
 
 def parse_query(query: str) -> tuple[str, str]:
@@ -43,10 +45,20 @@ def parse_query(query: str) -> tuple[str, str]:
     return "", query if stripped else ""
 
 
-def describe_filter(prefix: str, text: str) -> str:
-    if prefix:
-        return f"fingerprint {prefix}…"
-    return f"text {text!r}" if text else ""
+def parse_pii(query: str) -> str | None:
+    """The personal-data filter a query asks for: ``pii:`` any kind, ``pii:email`` one
+    kind (engine.pii.KINDS); None when the query is not one."""
+    stripped = query.strip()
+    if not stripped.lower().startswith("pii:"):
+        return None
+    return stripped[4:].strip().lower() or "any"
+
+
+def describe_filter(prefix: str, text: str, pii: str | None = None) -> str:
+    parts = [f"fingerprint {prefix}…" if prefix else f"text {text!r}" if text else ""]
+    if pii is not None:
+        parts.append("personal data" if pii == "any" else f"personal data: {pii}")
+    return ", ".join(p for p in parts if p)
 
 
 class BrowserScreen(SubScreen):
@@ -61,6 +73,7 @@ class BrowserScreen(SubScreen):
         Binding("slash", "filter", "Filter"),
         Binding("o", "cycle_order", "Order"),
         Binding("y", "copy", "Copy fp"),
+        Binding("i", "pii", "Only the snippets holding personal data or secrets (again: all)", show=False),
         *(Binding(str(n), f"sort('{key}')", f"Sort by {label}", show=False)
           for n, (key, label) in enumerate(ORDERS.items(), 1)),
         Binding("g", "first", "First", show=False),
@@ -76,6 +89,7 @@ class BrowserScreen(SubScreen):
         self.order = order if order in ORDERS else DEFAULT_ORDER
         self.reverse = reverse
         self.prefix = self.text = ""
+        self.pii: str | None = None  # i, or a query pii:KIND: only snippets holding personal data
         self.flt = None  # the store's SnippetFilter, once built
         self.count: int | None = None
         self.scan: dict | None = None
@@ -89,7 +103,7 @@ class BrowserScreen(SubScreen):
         yield Header()
         yield Static("", id="title")
         yield SnippetTable(id="snippets")
-        yield Input(placeholder="filter: #prefix, 6+ hex digits, or text (enter applies, escape clears)",
+        yield Input(placeholder="filter: #prefix, 6+ hex digits, text, or pii:[kind] (enter applies, escape clears)",
                     id="filter", compact=True)
         yield Static("", id="status")
         yield Footer(compact=True)
@@ -115,11 +129,12 @@ class BrowserScreen(SubScreen):
             total = store.snippet_count(self.scan_id)
         return scan, jobs[-1] if jobs else None, outputs, total
 
-    def _fetch(self, kind: str, order: tuple[str, bool], anchor: dict | None, flt, prefix: str, text: str, store):
+    def _fetch(self, kind: str, order: tuple[str, bool], anchor: dict | None, flt, query: tuple, store):
         """(the filter, the page): the first or last page, or the one after/before ``anchor``,
-        in ``order`` (the order and whether it is reversed)."""
+        in ``order`` (the order and whether it is reversed); ``query`` is (prefix, text, pii)."""
         if flt is None:
-            flt = store.snippet_filter(self.scan_id, prefix=prefix, text=text)
+            prefix, text, pii = query
+            flt = store.snippet_filter(self.scan_id, prefix=prefix, text=text, pii=pii)
         return flt, store.snippet_page(flt, order[0], after=anchor if kind == "after" else None,
                                        before=anchor if kind == "before" else None,
                                        last=kind == "last", limit=self.page_size, reverse=order[1])
@@ -134,8 +149,8 @@ class BrowserScreen(SubScreen):
             return
         self.fetching = kind
         self._show_status()
-        self.run_with_store(partial(self._fetch, kind, (self.order, self.reverse), anchor, self.flt, self.prefix,
-                                    self.text),
+        self.run_with_store(partial(self._fetch, kind, (self.order, self.reverse), anchor, self.flt,
+                                    (self.prefix, self.text, self.pii)),
                             partial(self._got_page, self._generation, kind), self._read_failed,
                             group="page", exclusive=True)
 
@@ -215,17 +230,22 @@ class BrowserScreen(SubScreen):
         table.clear(columns=True)
         wide = self.size.width >= WIDE
         fp_width = 32 if wide else SHORT_FINGERPRINT
-        room = max(10, table.size.width - fp_width - sum(NUMBER_WIDTHS.values()) - 2 * len(ORDERS) - 2)
+        room = max(10, table.size.width - fp_width - sum(NUMBER_WIDTHS.values()) - PII_WIDTH
+                   - 2 * (len(ORDERS) + 1) - 2)
         for key, label in ORDERS.items():
             mark = "" if key != self.order else " ▼" if SNIPPET_ORDERS[key][1] != self.reverse else " ▲"
             width = NUMBER_WIDTHS.get(key, fp_width if key == "fingerprint" else room)
+            if key == "first_line":
+                table.add_column(Text("pii"), key="pii", width=PII_WIDTH)
             table.add_column(Text(label + mark, justify="right" if key in NUMBER_WIDTHS else "left"),
                              key=key, width=width)
         for row in self.window.rows:
             fp = row["fingerprint"]
+            kinds = (row.get("pii") or "").split(",") if row.get("pii") else []
             table.add_row(
                 Text(visible(fp) if wide else clip(visible(fp), SHORT_FINGERPRINT)),
                 *(Text(f"{row[k]:,}", justify="right") for k in NUMBER_WIDTHS),
+                Text("".join(PII_LETTERS.get(k, "?") for k in kinds), style="bold red"),
                 Text(clip(visible((row["first_line"] or "").strip()), room)),
                 key=fp,
             )
@@ -272,8 +292,8 @@ class BrowserScreen(SubScreen):
             parts += [scan["corpus_label"] or scan["source"], f"outputs: {self.outputs}", f"rules: {scan['rules']}"]
             if self.total is not None:
                 parts.append(f"{self.total:,} snippets")
-        if self.prefix or self.text:
-            parts.append(f"filter: {describe_filter(self.prefix, self.text)}")
+        if self.prefix or self.text or self.pii:
+            parts.append(f"filter: {describe_filter(self.prefix, self.text, self.pii)}")
         parts.append(f"order: {ORDERS[self.order]}{', reversed' if self.reverse else ''}")
         self.query_one("#title", Static).update(Text(visible(" · ".join(parts))))
 
@@ -284,7 +304,7 @@ class BrowserScreen(SubScreen):
         of = "counting…" if self.count is None else f"{self.count:,}"
         if not window.rows:
             text = "loading…" if self.fetching else "no snippets" + (" match the filter" if self.flt and (
-                self.prefix or self.text) else "")
+                self.prefix or self.text or self.pii) else "")
         else:
             span = window.span(self.count)
             where = f"rows {span[0]:,}–{span[1]:,}" if span else f"{len(window.rows):,} rows"
@@ -342,24 +362,39 @@ class BrowserScreen(SubScreen):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        box.value = f"#{self.prefix}" if self.prefix else self.text
+        box.value = f"#{self.prefix}" if self.prefix else self.text or (
+            "" if self.pii is None else "pii:" + ("" if self.pii == "any" else self.pii))
         box.display = True
         box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self._close_filter()
-        self._apply_filter(*parse_query(event.value))
+        pii = parse_pii(event.value)
+        if pii is not None:
+            self._apply_filter("", "", pii)
+        else:
+            self._apply_filter(*parse_query(event.value), self.pii)
 
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = False
         self.query_one(SnippetTable).focus()
 
-    def _apply_filter(self, prefix: str, text: str) -> None:
-        if (prefix, text) != (self.prefix, self.text):
-            self.prefix, self.text = prefix, text
+    def _apply_filter(self, prefix: str, text: str, pii: str | None = None) -> None:
+        from engine.pii import KINDS
+
+        if pii not in (None, "any", *KINDS):
+            self.notify(f"no kind of personal data {pii!r} (known: {', '.join(KINDS)}; pii: is any)",
+                        severity="warning")
+            return
+        if (prefix, text, pii) != (self.prefix, self.text, self.pii):
+            self.prefix, self.text, self.pii = prefix, text, pii
             self._restart(new_filter=True)
+
+    def action_pii(self) -> None:
+        """Only the snippets holding personal data or secrets, or all of them again."""
+        self._apply_filter(self.prefix, self.text, None if self.pii else "any")
 
     def action_back(self) -> None:
         """Escape: close the filter box and clear the filter, else leave."""
@@ -367,7 +402,7 @@ class BrowserScreen(SubScreen):
         if box.display:
             self._close_filter()
             self._apply_filter("", "")
-        elif self.prefix or self.text:
+        elif self.prefix or self.text or self.pii:
             self._apply_filter("", "")
         else:
             super().action_back()
