@@ -22,16 +22,17 @@ def add_json(parser) -> None:
 
 def print_json(value) -> None:
     """``value`` as one line of JSON (NaN as null: strict JSON for every reader)."""
-    sys.stdout.write(json.dumps(_strict(value), ensure_ascii=True, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(strict(value), ensure_ascii=True, allow_nan=False) + "\n")
 
 
-def _strict(value):
+def strict(value):
+    """``value`` with NaN as None, keys as strings: what strict JSON can hold."""
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, dict):
-        return {str(k): _strict(v) for k, v in value.items()}
+        return {str(k): strict(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
+        return [strict(v) for v in value]
     return value
 
 

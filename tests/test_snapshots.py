@@ -87,6 +87,13 @@ def test_delete_question(snap_compare, filled, size):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_analyses(snap_compare, filled, size):
+    """A scan's analyses, from its browser (a): trend, train/extract scatter, lengths."""
+    db, ids = filled
+    assert _shot(snap_compare, db, size, lambda app: app.open_scan(ids["scan"]), keys=("a",))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
 def test_extractable(snap_compare, tmp_path, size):
     """A k-extractability run: its rate, the histogram, the windows and the first one."""
     from appfill import fill_extractable

@@ -73,6 +73,7 @@ class BrowserScreen(SubScreen):
         Binding("slash", "filter", "Filter"),
         Binding("o", "cycle_order", "Order"),
         Binding("y", "copy", "Copy fp"),
+        Binding("a", "analyses", "Analyses", tooltip="The memorization trend, train/extract correlation and lengths"),
         Binding("i", "pii", "Only the snippets holding personal data or secrets (again: all)", show=False),
         *(Binding(str(n), f"sort('{key}')", f"Sort by {label}", show=False)
           for n, (key, label) in enumerate(ORDERS.items(), 1)),
@@ -391,6 +392,12 @@ class BrowserScreen(SubScreen):
         if (prefix, text, pii) != (self.prefix, self.text, self.pii):
             self.prefix, self.text, self.pii = prefix, text, pii
             self._restart(new_filter=True)
+
+    def action_analyses(self) -> None:
+        if self.ready:
+            from tui.screens.analysis import AnalysisScreen
+
+            self.app.push_screen(AnalysisScreen(self.scan_id))
 
     def action_pii(self) -> None:
         """Only the snippets holding personal data or secrets, or all of them again."""
