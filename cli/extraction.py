@@ -29,7 +29,12 @@ def cmd_sample(args) -> int:
         raise InputError(f"sample needs {' and '.join(missing)}")
     model = check_sampling(args.model, args.seq_len, args.temperature, args.prompt)
     store = open_store(args)
-    identity = dict(model=model, seq_len=args.seq_len, top_k=args.top_k, temperature=args.temperature,
+    schedule = args.temperature_schedule
+    if schedule is not None:
+        say(f"temperature schedule {schedule}: from 10 to 1 over the first 20 tokens, the whole vocabulary "
+            "(extract.py's decaying temperature; --top-k and --temperature are not used)")
+    identity = dict(model=model, seq_len=args.seq_len, top_k=0 if schedule else args.top_k,
+                    temperature=1.0 if schedule else args.temperature, schedule=schedule,
                     batch_size=args.batch_size, seed=args.seed, prompt=args.prompt)
     set_id, job_id, said = enqueue_sampling(store, identity, args.n, args.name, args.trust_remote_code, args.device)
     say(said)
@@ -157,6 +162,9 @@ def register(c: Commands) -> None:
     p.add_argument("--seq-len", type=positive, default=512, metavar="L", help="tokens per output (default 512)")
     p.add_argument("--top-k", type=positive, default=40, metavar="K")
     p.add_argument("--temperature", type=float, default=1.0, metavar="T")
+    p.add_argument("--temperature-schedule", choices=("decay",), metavar="decay",
+                   help="the study's decaying temperature (extract.py with --temperature above 1): 10 down to 1 "
+                        "over the first 20 tokens, then 1, sampling from the whole vocabulary")
     p.add_argument("--batch-size", type=positive, default=32, metavar="B")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--prompt", metavar="TEXT", help="start every output with this text (default: the BOS token)")

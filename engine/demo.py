@@ -113,7 +113,7 @@ def lm_trained(model: Path) -> bool:
 
 def sampling_identity(model: Path, s: dict) -> dict:
     """The settings that name the demo's output set (see :func:`engine.launch.enqueue_sampling`)."""
-    return dict(model=str(model), seq_len=s["lm_seq_len"], top_k=LM_TOP_K, temperature=1.0,
+    return dict(model=str(model), seq_len=s["lm_seq_len"], top_k=LM_TOP_K, temperature=1.0, schedule=None,
                 batch_size=s["lm_batch"], seed=s["seed"], prompt=None)
 
 

@@ -228,8 +228,9 @@ def enqueue_sampling(store: Store, identity: dict, n: int, name: str | None = No
         found = store.find_output_set(**identity)
     if found is None:
         set_id = store.add_output_set(
-            name=name or f"{Path(identity['model']).name} k{identity['top_k']} t{identity['temperature']:g} "
-                         f"len{identity['seq_len']}",
+            name=name or f"{Path(identity['model']).name} "
+                         + (f"{identity['schedule']} temperature " if identity.get("schedule") else
+                            f"k{identity['top_k']} t{identity['temperature']:g} ") + f"len{identity['seq_len']}",
             source="sample", n=n, config={"trust_remote_code": trust_remote_code}, **identity,
         )
         said = f"output set {set_id}: {n} outputs to sample"

@@ -51,17 +51,40 @@ class _CancelCheck:
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
+# the extraction study's decaying temperature (extract.py, when --temperature > 1): from 10
+# down to 1 linearly over the first 20 generated tokens, then 1; from the whole vocabulary
+SCHEDULES = {"decay": (10.0, 1.0, 20)}
+
+
+def scheduled_temperature(schedule: str, step: int) -> float:
+    """The temperature of the ``step``-th generated token (0 for the first)."""
+    start, end, over = SCHEDULES[schedule]
+    return start - (start - end) * (step / over) if step < over else end
+
+
+class _Schedule:
+    """A LogitsProcessor dividing the logits by the schedule's temperature at each step."""
+
+    def __init__(self, schedule: str, prompt_len: int):
+        self.schedule, self.prompt_len = schedule, prompt_len
+
+    def __call__(self, input_ids, scores):
+        return scores / scheduled_temperature(self.schedule, input_ids.shape[1] - self.prompt_len)
+
+
 def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: int, top_k: int,
-                 temperature: float, seed: int, check=None) -> list[tuple[str, int]]:
+                 temperature: float, seed: int, check=None, schedule: str | None = None) -> list[tuple[str, int]]:
     """``count`` sampled continuations of ``prompt_ids``: ``(text, n_tokens)`` each.
 
     The random state is seeded with ``seed`` first (on every device). ``text`` is the
     decoded continuation without special tokens; ``n_tokens`` counts its generated tokens
     up to, not including, the first end-of-text token. ``check`` (optional) is called
-    after every generated token and may raise to abandon the batch.
+    after every generated token and may raise to abandon the batch. With a ``schedule``
+    (:data:`SCHEDULES`) the temperature follows it and no top-k is applied, as in the
+    study's ``extract.py``; ``top_k`` and ``temperature`` are not used.
     """
     import torch
-    from transformers import StoppingCriteriaList
+    from transformers import LogitsProcessorList, StoppingCriteriaList
 
     device = next(model.parameters()).device
     eos = eos_ids(model, tokenizer)
@@ -71,12 +94,16 @@ def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: i
     input_ids = torch.tensor([list(prompt_ids)] * count, dtype=torch.long, device=device)
     attention_mask = torch.ones_like(input_ids)
     stopping = StoppingCriteriaList([_CancelCheck(check)]) if check is not None else None
+    scheduled = {}
+    if schedule is not None:
+        scheduled = dict(logits_processor=LogitsProcessorList([_Schedule(schedule, len(prompt_ids))]))
+        top_k, temperature = 0, 1.0  # the whole vocabulary, at the schedule's temperature alone
     torch.manual_seed(seed)  # seeds the CPU and every CUDA device
     with torch.inference_mode():
         out = model.generate(
             input_ids=input_ids, attention_mask=attention_mask, do_sample=True, top_k=top_k,
             top_p=1.0, temperature=temperature, max_new_tokens=seq_len, use_cache=True,
-            pad_token_id=pad, stopping_criteria=stopping,
+            pad_token_id=pad, stopping_criteria=stopping, **scheduled,
         )
     rows = []
     for gen in out[:, input_ids.shape[1]:].tolist():
@@ -160,4 +187,5 @@ def sample_batches(s: dict, device: str, batches: Iterable[int], check=None) -> 
         if check is not None:
             check()
         yield b, sample_batch(model, tokenizer, start_ids, int(s["batch_size"]), seq_len, int(s["top_k"]),
-                              float(s["temperature"]), epoch_seed(int(s["seed"]), b), check=check)
+                              float(s["temperature"]), epoch_seed(int(s["seed"]), b), check=check,
+                              schedule=s.get("schedule"))

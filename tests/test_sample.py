@@ -185,3 +185,35 @@ def test_sample_batch_is_a_plain_function(tiny_lm):
     a = sample.sample_batch(model, tok, ids, 3, 20, 40, 1.0, seed=5)
     b = sample.sample_batch(model, tok, ids, 3, 20, 40, 1.0, seed=5)
     assert a == b and len(a) == 3 and all(isinstance(t, str) and 0 <= k <= 20 for t, k in a)
+
+
+def test_the_decaying_temperature_by_hand():
+    """extract.py: 10 at the first token, down by 0.45 a token, 1 from the 21st on."""
+    assert [sample.scheduled_temperature("decay", s) for s in (0, 1, 10, 19, 20, 100)] == pytest.approx(
+        [10.0, 9.55, 5.5, 1.45, 1.0, 1.0])
+    import torch
+
+    processor = sample._Schedule("decay", prompt_len=3)
+    scores = torch.tensor([[10.0, -20.0]])
+    assert processor(torch.zeros((1, 3), dtype=torch.long), scores).tolist() == [[1.0, -2.0]]  # first token: /10
+    assert processor(torch.zeros((1, 23), dtype=torch.long), scores).tolist() == [[10.0, -20.0]]
+
+
+@pytest.mark.slow
+def test_a_set_sampled_with_the_schedule(tmp_path, tiny_lm, capsys):
+    from cli.main import main
+
+    db = tmp_path / "s.db"
+    base = ["--db", str(db), "sample", "--model", str(tiny_lm.out), "--n", "4", "--seq-len", "24", "--batch-size", "2",
+            "--device", "cpu", "--foreground"]
+    assert main([*base, "--temperature-schedule", "decay"]) == 0
+    assert main(base) == 0
+    assert "extract.py's decaying temperature" in capsys.readouterr().out
+    store = Store(db)
+    decayed, plain = store.output_sets()
+    assert (decayed["schedule"], decayed["top_k"], decayed["temperature"]) == ("decay", 0, 1.0)
+    assert (plain["schedule"], plain["top_k"]) == (None, 40) and "decay temperature" in decayed["name"]
+    texts = [[o["text"] for o in store.outputs(s["id"])] for s in (decayed, plain)]
+    assert texts[0] != texts[1] and all(len(t) == 4 for t in texts)
+    assert main([*base, "--temperature-schedule", "decay"]) == 0  # the same set: nothing to sample
+    assert "already holds 4 outputs" in capsys.readouterr().out and len(store.output_sets()) == 2

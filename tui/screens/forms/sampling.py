@@ -45,7 +45,7 @@ class SamplingForm(LaunchForm):
         from engine.launch import check_sampling, enqueue_sampling
 
         model = check_sampling(values["model"], values["seq_len"], values["temperature"], None)
-        identity = dict(model=model, seq_len=values["seq_len"], top_k=values["top_k"],
+        identity = dict(model=model, seq_len=values["seq_len"], top_k=values["top_k"], schedule=None,
                         temperature=values["temperature"], batch_size=values["batch_size"], seed=values["seed"],
                         prompt=None)
         _, job_id, said = enqueue_sampling(store, identity, values["n"], name=values["name"], trust_remote_code=False,
