@@ -102,7 +102,8 @@ def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
     """Train the demo's LM on a stdlib slice, sample from it, and scan the samples."""
     from cli.tables import print_memorized
     from cli.extractable import print_windows
-    from engine.demo import lm_corpus, queue_extractable, queue_lm_training, queue_sampling, queue_scan
+    from cli.grid import print_points
+    from engine.demo import lm_corpus, queue_extractable, queue_extraction, queue_lm_training, queue_sampling, queue_scan
 
     corpus = lm_corpus(store, s)
     console.print(headline("memorization extraction", f"a {s['lm_preset']} GPT-2 on {corpus.describe()}"))
@@ -125,6 +126,11 @@ def run_extraction(store: Store, s: dict, console: Console, t0: float) -> int:
     if run_foreground(store, [job], console):
         return 1
     print_windows(store, run_id, top=5)
+    study_id, jobs, said = queue_extraction(store, s)
+    console.print(said)
+    if jobs and run_foreground(store, jobs, console):
+        return 1
+    print_points(store, study_id)
     console.print(f"the whole demo took {time.time() - t0:.0f} s; browse with: byrote memorized --scan {scan_id}, "
                   f"export with: byrote export memorization --scan {scan_id} --out memorization.json")
     return 0

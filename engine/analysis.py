@@ -22,18 +22,24 @@ import numpy as np
 TREND_POINTS = 10
 
 
-def trend(store, scan_id: int, points: int = TREND_POINTS) -> list[dict]:
-    """``[{"outputs": N, "snippets": ..., "memorized_outputs": ...}]`` at ``points`` numbers
-    of outputs evenly spaced up to the scan's (and N = 0)."""
-    scan = store.finished_scan(scan_id)
+def memorized_by(store, scan_id: int, ns: list[int]) -> list[dict]:
+    """``{"outputs": N, "snippets": ..., "memorized_outputs": ...}`` for each N of ``ns``:
+    the snippets found in outputs 1..N, and the outputs among them holding one."""
     rows = store.db.execute("SELECT fingerprint, MIN(output_id) FROM snippet_outputs WHERE scan_id = ? "
                             "AND output_id IS NOT NULL GROUP BY fingerprint", [scan_id]).fetchall()
     first = np.sort(np.array([r[1] for r in rows], dtype=np.int64))
     outputs = np.sort(np.array([i for i in store.memorized_output_ids(scan_id) if i is not None], dtype=np.int64))
-    n = int(scan["n_outputs"] or (outputs[-1] if len(outputs) else 0))  # an import knows its outputs' ids only
+    return [{"outputs": n, "snippets": int(np.searchsorted(first, n, side="right")),
+             "memorized_outputs": int(np.searchsorted(outputs, n, side="right"))} for n in ns]
+
+
+def trend(store, scan_id: int, points: int = TREND_POINTS) -> list[dict]:
+    """:func:`memorized_by` at ``points`` numbers of outputs evenly spaced up to the
+    scan's (and N = 0)."""
+    scan = store.finished_scan(scan_id)
+    n = int(scan["n_outputs"] or max((i for i in store.memorized_output_ids(scan_id) if i is not None), default=0))
     steps = sorted({0, *(round(n * k / points) for k in range(1, points + 1))}) if n else [0]
-    return [{"outputs": s, "snippets": int(np.searchsorted(first, s, side="right")),
-             "memorized_outputs": int(np.searchsorted(outputs, s, side="right"))} for s in steps]
+    return memorized_by(store, scan_id, steps)
 
 
 def counts(store, scan_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,8 +15,8 @@ import sysconfig
 from pathlib import Path
 from typing import Callable
 
-from engine.launch import (check_extractable, check_lm_training, check_scan, enqueue_extractable, enqueue_lm_training,
-                           enqueue_sampling, enqueue_scan)
+from engine.launch import (check_extractable, check_extraction, check_lm_training, check_scan, create_extraction,
+                           enqueue_extractable, enqueue_lm_training, enqueue_sampling, enqueue_scan)
 from engine.errors import InputError
 from engine.noise import level_name
 from engine.results import summary
@@ -41,6 +41,7 @@ SCAN_WORKERS = 2
 LM_WINDOWS = 100  # k-extractability of the model on its own corpus: windows of 32 + 32 tokens (Pythia's)
 LM_WINDOWS_PER_FILE = 25
 LM_PREFIX = LM_SUFFIX = 32
+LM_GRID = {"top_k": [5, LM_TOP_K]}  # the extraction study's grid: its top-k 40 point is the sampling above
 STAGES = ("start", "sample", "scan", "studies")
 
 Progress = Callable[[float, str], None]
@@ -165,6 +166,24 @@ def queue_extractable(store: Store, s: dict) -> tuple[int, int, str]:
     return run_id, job, f"k-extractability run {run_id} (job {job}): {s['lm_windows']} windows of its corpus"
 
 
+def queue_extraction(store: Store, s: dict) -> tuple[int, list[int], str]:
+    """The demo's extraction study over top-k 5 and 40 (its top-k 40 point reuses the
+    demo's output set and scan), and its jobs; the one queued earlier when there is one."""
+    name = f"{s['lm_preset']} GPT-2 over top-k · demo"
+    known = [x for x in store.extraction_studies() if x["name"] == name]
+    if known:
+        return known[-1]["id"], [], f"extraction study {known[-1]['id']} queued earlier"
+    identity = sampling_identity(lm_model_dir(store, s), s)
+    base = dict(n=s["lm_outputs"], seq_len=identity["seq_len"], top_k=LM_TOP_K, temperature=identity["temperature"],
+                batch_size=identity["batch_size"], seed=identity["seed"], rules="simian", min_lines=6,
+                workers=s["scan_workers"])
+    corpus = lm_corpus(store, s)
+    grid, points = check_extraction([identity["model"]], [f"top_k={','.join(map(str, LM_GRID['top_k']))}"], base,
+                                    corpus)
+    study_id, jobs = create_extraction(store, name, corpus, base, grid, points, s["device"])
+    return study_id, jobs, f"extraction study {study_id} (jobs {jobs[0]}-{jobs[-1]}): top-k 5 and 40"
+
+
 # -- the noise studies ------------------------------------------------------------------------
 def _dataset_paths(store: Store, s: dict) -> tuple[Path, Path]:
     folder = demo_folder(store)
@@ -271,6 +290,11 @@ def _stage_scan(store: Store, s: dict, say: Progress) -> str:
             _, _, also = queue_extractable(store, s)
         except InputError as exc:  # the scan goes on without it, and the stage says why
             also = f"no k-extractability run: {exc}"
+        try:
+            _, _, grid = queue_extraction(store, s)
+        except InputError as exc:
+            grid = f"no extraction study: {exc}"
+        also = f"{also}; {grid}"
     finally:
         queue_stage(store, "studies", s)  # after the scan's jobs, or without them
     return f"{said}; {also}"
@@ -295,8 +319,9 @@ def demo_job(ctx) -> None:
       training (``lm_train``, unless the model was trained earlier), then stage
       ``sample``;
     - ``sample``: queue the sampling of the model's outputs, then stage ``scan``;
-    - ``scan``: queue the scan of the outputs against the slice and the model's
-      k-extractability on it, then stage ``studies``;
+    - ``scan``: queue the scan of the outputs against the slice, the model's
+      k-extractability on it and an extraction study over top-k 5 and 40, then stage
+      ``studies``;
     - ``studies``: build the VarMisuse and method-name datasets and create the two noise
       studies, whose ``train_run`` jobs follow.
 

@@ -45,6 +45,7 @@ REGISTRY: dict[str, str] = {
     "scan": "engine.clones.scan:scan_job",
     "extractable": "engine.extractable:extractable_job",
     "perplexity": "engine.ranking:score_job",
+    "extraction_point": "engine.extraction:point_job",
     "demo": "engine.demo:demo_job",
 }
 

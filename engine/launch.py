@@ -473,3 +473,52 @@ def enqueue_ranking(store: Store, plan: RankPlan, batch_size: int = 16, device: 
         # a job of no dashboard item: the sampling's own state stays that of its sampling
         job_ids.append(active[0] if active else store.add_job("perplexity", params))
     return job_ids
+
+
+# -- extraction studies ---------------------------------------------------------------------------
+def check_extraction(models: list[str], grid_specs: list[str], base: dict, corpus) -> tuple[dict, list[dict]]:
+    """The grid (``--model`` given more than once is its first key) and its points, refused
+    when a key is not a sampling setting, a model cannot be loaded, a point's output length
+    does not fit its model, or the scan settings are wrong; nothing is written."""
+    from engine.extraction import GRID_KEYS, grid_points, parse_grid
+
+    grid = parse_grid(grid_specs)
+    if models and "model" in grid:
+        raise InputError("give the models with --model or with --grid model=..., not both", field="grid")
+    if len(models) > 1:
+        grid = {"model": list(dict.fromkeys(models)), **grid}
+    elif models:
+        base = {**base, "model": models[0]}
+    elif "model" not in grid:
+        raise InputError("an extraction study needs --model", field="model")
+    unknown = sorted(set(base) - set(GRID_KEYS) - {"batch_size", "rules", "min_lines", "workers"})
+    if unknown:
+        raise InputError(f"unknown settings {', '.join(unknown)}")
+    get_rules(base["rules"])
+    if not 2 <= base["min_lines"] <= MAX_MIN_LINES:
+        raise InputError(f"--min-lines must be from 2 to {MAX_MIN_LINES:,}", field="min_lines")
+    checked: dict[tuple, str] = {}
+    points = grid_points(base, grid)
+    for point in points:
+        key = (point["model"], point["seq_len"], point["temperature"])
+        if key not in checked:
+            checked[key] = check_sampling(point["model"], point["seq_len"], point["temperature"], None)
+        point["model"] = checked[key]
+    if "model" in grid:
+        grid["model"] = list(dict.fromkeys(p["model"] for p in points))
+    return grid, points
+
+
+def create_extraction(store: Store, name: str | None, corpus, base: dict, grid: dict, points: list[dict],
+                      device: str = "auto") -> tuple[int, list[int]]:
+    """An extraction study and one ``extraction_point`` job per point; (study id, job ids)."""
+    from engine.extraction import point_label
+
+    study_id = store.add_extraction_study(
+        [(point_label(p, grid), p) for p in points],
+        name=name or f"extraction of {', '.join(sorted({Path(p['model']).name for p in points}))} over "
+                     f"{', '.join(grid) or 'one setting'}",
+        corpus=corpus.spec, corpus_label=corpus.describe(), base=base, grid=grid)
+    jobs = [store.add_job("extraction_point", {"study_id": study_id, "point": i, "device": device},
+                          item=("extraction", study_id)) for i in range(1, len(points) + 1)]
+    return study_id, jobs

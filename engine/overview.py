@@ -1,5 +1,5 @@
 """What the store holds, item by item, for the faces: one item per study, language-model
-training, output set ("LM sampling"), scan and k-extractability run, and the demo's chain of stages, with the
+training, output set ("LM sampling"), scan, k-extractability run and extraction study, and the demo's chain of stages, with the
 state of its current jobs, progress, ETA, device, age and a line of detail; a status line
 saying whether the worker runs and what it is doing; the actions on one item (cancel,
 resume, delete); and the plain-text formatting both faces use. The job table is read
@@ -74,11 +74,12 @@ def owner(job: dict) -> tuple[str, int] | None:
 
 
 def current(jobs: list[dict]) -> list[dict]:
-    """The jobs that say how an item stands: the newest of each study run, and the newest
-    of anything else. A job that failed and was queued anew since is history, not state."""
+    """The jobs that say how an item stands: the newest of each study run and of each point
+    of an extraction study, and the newest of anything else. A job that failed and was queued anew since is history, not state."""
     newest: dict[object, dict] = {}
     for job in jobs:  # in id order
-        slot = job["run_id"] if job["kind"] == "train_run" else None
+        slot = job["run_id"] if job["kind"] == "train_run" else (
+            ("point", job["params"].get("point")) if job["kind"] == "extraction_point" else None)
         newest[slot] = job
     return sorted(newest.values(), key=lambda job: job["id"])
 
@@ -149,7 +150,7 @@ def _item(kind: str, item_id: int, name: str, jobs: list[dict], created: float |
           device: str, base: str, default_state: str = "done", **extra) -> Item:
     state = aggregate_state(jobs, default_state)
     main = _main_job(jobs)
-    if kind == "study":
+    if kind in ("study", "extraction"):  # one job per run or point: their mean
         progress = sum(map(_progress, jobs)) / len(jobs) if jobs else 1.0
         eta = study_eta(jobs, now)
     else:
@@ -209,6 +210,13 @@ def overview(store: Store, now: float) -> Overview:
                 if figures["scored"] else f"{run['n']} windows of {run['prefix']}+{run['suffix']} tokens")
         items.append(_item("extractable", run["id"], run["name"] or run["model"], jobs, run["created"], now, device,
                            base, model=run["model"]))
+    for study in store.extraction_studies():
+        jobs = grouped.get(("extraction", study["id"]), [])
+        points = len(store.extraction_points(study["id"]))
+        done = sum(j["state"] == "done" for j in jobs) if jobs else points
+        device = next((j["params"].get("device") for j in reversed(jobs) if j["params"].get("device")), None)
+        items.append(_item("extraction", study["id"], study["name"], jobs, study["created"], now, device,
+                           f"{done}/{points} points done"))
     demo = grouped.get(("demo", 1))
     if demo:
         first = min((j for j in all_jobs if j["kind"] == "demo"), key=lambda j: j["id"])
@@ -265,7 +273,8 @@ def resume_item(store: Store, item: Item) -> int:
 
 DELETERS = {
     "study": Store.delete_study, "sampling": Store.delete_output_set, "scan": Store.delete_scan,
-    "lm": Store.delete_lm_training, "extractable": Store.delete_extractable_run, "demo": lambda store, item_id: store.delete_jobs_of("demo", item_id),
+    "lm": Store.delete_lm_training, "extractable": Store.delete_extractable_run,
+    "extraction": Store.delete_extraction_study, "demo": lambda store, item_id: store.delete_jobs_of("demo", item_id),
 }
 WHAT_GOES = {
     "study": "its runs, metrics and jobs (its files stay)",
@@ -273,6 +282,7 @@ WHAT_GOES = {
     "scan": "its snippets and jobs",
     "lm": "its job (the model folder stays)",
     "extractable": "its windows and job",
+    "extraction": "its points and jobs (their output sets and scans stay)",
     "demo": "its stage jobs (the studies, model, samples and scan it made stay)",
 }
 

@@ -49,23 +49,27 @@ def test_the_chain_runs_every_step_in_order(tmp_path):
     assert start_demo(store, s) == 1
     jobs.run_worker(store, idle_exit_s=0)
     assert _steps(store) == ["demo:start", "lm_train", "demo:sample", "sample", "demo:scan", "scan", "extractable",
-                             "demo:studies"] + ["train_run"] * 4
-    assert [(j["state"], j["error"]) for j in store.jobs()] == [("done", None)] * 12
+                             "extraction_point", "extraction_point", "demo:studies"] + ["train_run"] * 4
+    assert [(j["state"], j["error"]) for j in store.jobs()] == [("done", None)] * 14
     said = [j["message"] for j in store.jobs() if j["kind"] == "demo"]
     corpus = store.files / "demo" / "lm-corpus-8000"
     assert said[:2] + said[3:] == ["demo: training of the language model queued (job 2)",
                                    "demo: output set 1: 6 outputs to sample (job 4)",
                                    "demo: studies 1 and 2: 4 runs, one per noise level"]
     assert said[2].startswith(f"demo: scan 1 (job 6): outputs of set 1 against directory {corpus} (")
-    assert said[2].endswith("; k-extractability run 1 (job 7): 10 windows of its corpus")
+    assert said[2].endswith("; k-extractability run 1 (job 7): 10 windows of its corpus; extraction study 1 "
+                            "(jobs 8-9): top-k 5 and 40")
+    k5, k40 = store.extraction_points(1)
+    assert k40["set_id"] == 1 and k40["scan_id"] == 1  # the demo's own sampling and scan, reused
+    assert k5["set_id"] == 2 and store.output_set(2)["top_k"] == 5 and store.scan(k5["scan_id"])["state"] == "done"
     figures = store.extractable_summary(1)
     assert figures["scored"] == 10 and store.extractable_run(1)["prefix"] == 32
 
     model = lm_model_dir(store, s)
     assert json.loads((model / "byrote_lm.json").read_text())["preset"] == "tiny"
-    (outputs,) = store.output_sets()
+    outputs, _ = store.output_sets()  # the demo's, then the extraction study's top-k 5 set
     assert (outputs["model"], outputs["n"], outputs["count"], outputs["seq_len"]) == (str(model), 6, 6, 40)
-    (scan,) = store.scans()
+    scan, _ = store.scans()
     assert scan["state"] == "done" and scan["set_id"] == outputs["id"] and scan["stats"]["outputs"] == 6
     sliced = sorted(corpus.rglob("*.py"))
     assert scan["stats"]["docs"] == len(sliced) > 1 and sum(p.stat().st_size for p in sliced) <= 8000
@@ -141,7 +145,7 @@ def test_the_headless_demo_prints_both_instruments(tmp_path, monkeypatch, capsys
                  "scan 1: 0 memorized snippets; 0 of 6 outputs hold at least one", "the whole demo took"):
         assert said in " ".join(out.split()), said
     store = Store(tmp_path / "demo.db")
-    assert [j["state"] for j in store.jobs()] == ["done"] * 8  # 4 runs, the LM, its sampling, scan and windows
+    assert [j["state"] for j in store.jobs()] == ["done"] * 10  # 4 runs, the LM, its sampling, scan, windows, grid
     assert "run 1: " in out and "windows extractable" in out
 
 

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Iterator
 from engine.errors import InputError
 from engine.store.browse import BrowseMixin, SnippetFilter
 from engine.store.extractables import ExtractablesMixin
+from engine.store.extractions import ExtractionsMixin
 from engine.store.lms import LMsMixin
 from engine.store.outputs import OutputsMixin
 from engine.store.queue import ACTIVE, ITEM_KINDS, MAX_ATTEMPTS, QueueMixin
@@ -96,7 +97,8 @@ def database_problem(exc: sqlite3.DatabaseError) -> str:
     return f"not a byrote database ({text})"
 
 
-class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, BrowseMixin, ExtractablesMixin):
+class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, BrowseMixin, ExtractablesMixin,
+            ExtractionsMixin):
     """A byrote database and its files folder. One instance per process and thread."""
 
     def __init__(self, path: str | Path | None = None, create: bool = True):

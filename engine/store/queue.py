@@ -13,7 +13,7 @@ MAX_ATTEMPTS = 3  # a job whose worker dies this often is failed, not restarted 
 ACTIVE = ("queued", "running")
 # what a job works for: a study (its runs), an LM training, a sampling (an output set),
 # a scan, or the demo's chain of stages (one per database, item id 1)
-ITEM_KINDS = ("study", "lm", "sampling", "scan", "extractable", "demo")
+ITEM_KINDS = ("study", "lm", "sampling", "scan", "extractable", "extraction", "demo")
 
 
 def process_alive(pid: int | None) -> bool:

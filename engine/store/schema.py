@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 20
+SCHEMA_VERSION = 21
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -334,9 +334,19 @@ def _migrate_20(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE output_sets ADD COLUMN schedule TEXT")
 
 
+def _migrate_21(db: sqlite_utils.Database) -> None:
+    """Extraction studies (engine.extraction): a corpus, base sampling and scan settings and
+    a grid (JSON); their points, each with its settings, output set and scan."""
+    db.execute("CREATE TABLE extraction_studies (id INTEGER PRIMARY KEY, name TEXT, corpus TEXT NOT NULL, "
+               "corpus_label TEXT, base TEXT NOT NULL, grid TEXT NOT NULL, created REAL)")
+    db.execute("CREATE TABLE extraction_points (study_id INTEGER NOT NULL, point INTEGER NOT NULL, label TEXT, "
+               "settings TEXT NOT NULL, set_id INTEGER, scan_id INTEGER, PRIMARY KEY (study_id, point))")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
     9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14, 15: _migrate_15, 16: _migrate_16,
     17: _migrate_17, 18: _migrate_18, 19: _migrate_19, 20: _migrate_20,
+    21: _migrate_21,
 }

@@ -259,6 +259,10 @@ class DashboardScreen(PolledScreen):
                 self.app.open_scan(item.done_scan)
             else:
                 self.notify(f"sampling {item.id}: {item.detail}; no finished scan of it yet (x scans it)")
+        elif item.kind == "extraction":
+            from tui.screens.extraction import ExtractionScreen
+
+            self.app.push_screen(ExtractionScreen(item.id))
         elif item.kind == "extractable":
             from tui.screens.extractable import ExtractableScreen
 
