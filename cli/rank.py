@@ -44,7 +44,7 @@ def cmd_rank(args) -> int:
 def print_ranking(store, plan, top: tuple[int, ...], as_json: bool = False, csv_path: str | None = None) -> None:
     from engine.ranking import precision_table, scores_of, signal_values
 
-    ids, scores = scores_of(store, plan.set_id, plan.model, plan.reference, plan.smaller_is_reference)
+    ids, scores = scores_of(store, plan.set_id, plan.model, plan.reference)
     memorized_ids = store.memorized_output_ids(plan.scan["id"])
     import numpy as np
 
@@ -55,7 +55,7 @@ def print_ranking(store, plan, top: tuple[int, ...], as_json: bool = False, csv_
         with open(csv_path, "w", newline="", encoding="utf-8") as fh:
             out = csv.writer(fh)
             out.writerow(["output", "memorized", "ppl", "ppl_lower", "ppl_reference", "zlib", *values])
-            reference = scores.get("smaller") if plan.smaller_is_reference else scores.get("larger")
+            reference = scores.get("reference")
             for n, i in enumerate(ids):
                 out.writerow([i, int(memorized[n]), scores["text"][n], scores["lower"][n],
                               "" if reference is None else reference[n], int(scores["zlib"][n]),

@@ -414,13 +414,12 @@ def enqueue_extractable(store: Store, plan: ExtractablePlan, name: str | None = 
 @dataclass(frozen=True)
 class RankPlan:
     """A ranking :func:`check_ranking` found possible: the finished scan, its output set,
-    the model that sampled it and the reference model (or None), and which is smaller."""
+    the model that sampled it and the reference model (or None)."""
 
     scan: dict
     set_id: int
     model: str
     reference: str | None
-    smaller_is_reference: bool
     trust_remote_code: bool
 
 
@@ -441,10 +440,7 @@ def check_ranking(store: Store, scan_id: int, model: str | None = None, referenc
     model = local_model(model)
     with field("model"):
         check_model(model)
-    smaller_is_reference = False
     if reference is not None:
-        from engine.ranking import parameter_count
-
         reference = local_model(reference)
         with field("reference_model"):
             check_model(reference)
@@ -452,9 +448,7 @@ def check_ranking(store: Store, scan_id: int, model: str | None = None, referenc
             if mine.get_vocab() != theirs.get_vocab():
                 raise InputError(f"the tokenizer of {reference!r} is not that of {model!r}: the ratio of "
                                  "perplexities scores the outputs with one tokenizer under both models")
-            smaller_is_reference = parameter_count(reference, trust_remote_code) < parameter_count(model,
-                                                                                                  trust_remote_code)
-    return RankPlan(scan, outputs["id"], model, reference, smaller_is_reference, trust_remote_code)
+    return RankPlan(scan, outputs["id"], model, reference, trust_remote_code)
 
 
 def enqueue_ranking(store: Store, plan: RankPlan, batch_size: int = 16, device: str = "auto") -> list[int]:

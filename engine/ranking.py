@@ -24,7 +24,8 @@ As ``eva.py`` computes them (the defaults):
   ============  ===============================================  ==================
 
   (``eva.py``'s two ``--extract_mode`` settings both divide the smaller model's log
-  perplexity by the larger's; byrote tells them apart by their parameter counts);
+  perplexity by the larger's; byrote tells them apart by their parameter counts, which
+  the perplexity jobs record);
 - an output is memorized when the scan found at least one snippet in it (``eva.py``: when
   a Simian block starts inside it); precision at N is the memorized share of the top N.
 
@@ -91,14 +92,17 @@ def perplexities(model, tokenizer, texts: list[str], limit: int | None) -> tuple
 
 
 def scored_batches(model_name: str, outputs: list[dict], variant: str, batch_size: int, device: str,
-                   trust_remote_code: bool = False, check=None) -> Iterator[tuple[list[tuple[int, float]], int]]:
-    """The model loaded on ``device``, then each batch of ``outputs`` (``id`` and ``text``)
-    scored: ``([(output id, perplexity)], texts cut to the context)``; the texts sorted by
-    length first, so that a batch pads little."""
+                   trust_remote_code: bool = False, check=None,
+                   loaded: Callable[[int], None] | None = None) -> Iterator[tuple[list[tuple[int, float]], int]]:
+    """The model loaded on ``device`` (``loaded`` is told its parameter count), then each
+    batch of ``outputs`` (``id`` and ``text``) scored: ``([(output id, perplexity)], texts
+    cut to the context)``; the texts sorted by length first, so that a batch pads little."""
     from engine.lm.hub import context_length, load_causal_lm
     from engine.runtime import resolve_device
 
     model, tokenizer = load_causal_lm(model_name, resolve_device(device), trust_remote_code=trust_remote_code)
+    if loaded is not None:
+        loaded(sum(p.numel() for p in model.parameters()))
     limit = context_length(model)
     todo = sorted(outputs, key=lambda o: len(o["text"]))
     for start in range(0, len(todo), batch_size):
@@ -124,7 +128,8 @@ def score_job(ctx) -> None:
     ctx.progress(done / max(total, 1), f"{done}/{total} outputs · loading {model}", force=True)
     cut_total = 0
     for rows, cut in scored_batches(model, todo, variant, int(p.get("batch_size") or 16), p.get("device") or "auto",
-                                    bool(p.get("trust_remote_code")), ctx.check_cancel):
+                                    bool(p.get("trust_remote_code")), ctx.check_cancel,
+                                    lambda parameters: store.set_model_size(model, parameters)):
         store.add_perplexities(set_id, model, variant, rows)
         done, cut_total = done + len(rows), cut_total + cut
         ctx.progress(done / max(total, 1), f"{done}/{total} outputs · {variant} perplexity under {model}")
@@ -189,24 +194,12 @@ def precision_table(scores: dict[str, np.ndarray], memorized: np.ndarray,
 
 
 # -- a ranking of one scan's outputs ----------------------------------------------------------
-def parameter_count(model: str, trust_remote_code: bool = False) -> int:
-    """A causal LM's parameters, counted on the meta device from its config (no weights read)."""
-    import torch
-
-    from engine.lm.hub import from_pretrained
-
-    config = from_pretrained("AutoConfig", model, trust_remote_code)
-    import transformers
-
-    with torch.device("meta"):
-        built = transformers.AutoModelForCausalLM.from_config(config, trust_remote_code=bool(trust_remote_code))
-    return sum(p.numel() for p in built.parameters())
-
-
-def scores_of(store, set_id: int, model: str, reference: str | None, smaller_is_reference: bool) -> tuple[list[int], dict]:
+def scores_of(store, set_id: int, model: str, reference: str | None) -> tuple[list[int], dict]:
     """The output ids of the set in order and the arrays the signals take: ``text`` and
-    ``lower`` perplexities under ``model``, ``zlib`` sizes, and with a ``reference``,
-    ``smaller`` and ``larger`` (the two models' text perplexities, by parameter count)."""
+    ``lower`` perplexities under ``model``, ``zlib`` sizes, and with a ``reference``, its
+    text perplexities as ``reference`` and the two models' as ``smaller`` and ``larger``
+    (by the parameter counts their perplexity jobs recorded; the sampled model is the
+    smaller one when they are equal)."""
     ids, sizes = [], []
     for o in store.outputs(set_id):
         ids.append(o["id"])
@@ -218,6 +211,11 @@ def scores_of(store, set_id: int, model: str, reference: str | None, smaller_is_
 
     scores = {"text": column(model, "text"), "lower": column(model, "lower"), "zlib": np.array(sizes, dtype=float)}
     if reference is not None:
-        ref = column(reference, "text")
+        sizes = {name: store.model_size(name) for name in (model, reference)}
+        unknown = [name for name, size in sizes.items() if size is None]
+        if unknown:
+            raise InputError(f"the size of {unknown[0]!r} is not known yet: its perplexities were not computed")
+        scores["reference"] = ref = column(reference, "text")
+        smaller_is_reference = sizes[reference] < sizes[model]
         scores["smaller"], scores["larger"] = (ref, scores["text"]) if smaller_is_reference else (scores["text"], ref)
     return ids, scores

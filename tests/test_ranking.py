@@ -142,3 +142,20 @@ def test_bad_rankings_are_refused_in_one_line(memorizer, tmp_path, capsys):
         scan = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label="c",
                               n_outputs=1, min_lines=2, state="done", stats={})
         check_ranking(store, scan)
+
+
+def test_the_ratio_takes_its_direction_from_the_recorded_sizes(tmp_path):
+    store = Store(tmp_path / "s.db")
+    set_id = store.add_output_set(name="o", source="import", model=None, n=2)
+    store.add_outputs(set_id, [(1, "a", "x = 1\n", None), (2, "b", "y = 2\n\n\n", None)])
+    for model, values in (("big", (2.0, 4.0)), ("small", (8.0, 4.0))):
+        store.add_perplexities(set_id, model, "text", [(1, values[0]), (2, values[1])])
+    store.add_perplexities(set_id, "big", "lower", [(1, 2.0), (2, 4.0)])
+    with pytest.raises(InputError, match="the size of 'big' is not known yet"):
+        ranking.scores_of(store, set_id, "big", "small")
+    store.set_model_size("big", 1000)
+    store.set_model_size("small", 10)
+    ids, scores = ranking.scores_of(store, set_id, "big", "small")
+    assert ids == [1, 2] and list(scores["smaller"]) == [8.0, 4.0] and list(scores["larger"]) == [2.0, 4.0]
+    assert list(scores["zlib"]) == [ranking.zlib_size("x = 1\n"), ranking.zlib_size("y = 2\n")]  # newlines collapsed
+    assert store.scored_models(set_id) == ["big", "small"] and store.scored_models(set_id, "lower") == ["big"]

@@ -89,6 +89,21 @@ class OutputsMixin:
                               "variant = ?", [set_id, model, variant])
         return {i: float("nan") if ppl is None else ppl for i, ppl in cur.fetchall()}
 
+    def set_model_size(self, model: str, parameters: int) -> None:
+        with self._write():
+            self.db.execute("INSERT OR REPLACE INTO model_sizes(model, parameters) VALUES (?, ?)", [model, parameters])
+
+    def model_size(self, model: str) -> int | None:
+        row = self.db.execute("SELECT parameters FROM model_sizes WHERE model = ?", [model]).fetchone()
+        return None if row is None else row[0]
+
+    def scored_models(self, set_id: int, variant: str = "text") -> list[str]:
+        """The models under which every output of the set has a perplexity of ``variant``."""
+        count = self.output_count(set_id)
+        rows = self.db.execute("SELECT model, COUNT(*) FROM output_perplexity WHERE set_id = ? AND variant = ? "
+                               "GROUP BY model ORDER BY MIN(rowid)", [set_id, variant]).fetchall()
+        return [model for model, n in rows if n >= count]
+
     def memorized_output_ids(self, scan_id: int) -> set[int]:
         """The outputs holding at least one snippet of the scan."""
         cur = self.db.execute("SELECT DISTINCT output_id FROM snippet_outputs WHERE scan_id = ?", [scan_id])
