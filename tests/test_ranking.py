@@ -159,3 +159,53 @@ def test_the_ratio_takes_its_direction_from_the_recorded_sizes(tmp_path):
     assert ids == [1, 2] and list(scores["smaller"]) == [8.0, 4.0] and list(scores["larger"]) == [2.0, 4.0]
     assert list(scores["zlib"]) == [ranking.zlib_size("x = 1\n"), ranking.zlib_size("y = 2\n")]  # newlines collapsed
     assert store.scored_models(set_id) == ["big", "small"] and store.scored_models(set_id, "lower") == ["big"]
+
+
+def test_the_ranking_screen_from_the_browser(tmp_path, app_pilot, memorizer):
+    """r in the browser: the table and curves from stored perplexities; before any, R queues
+    the set's own model's perplexity jobs."""
+    from conftest import settle
+
+    from tui.screens.browser import BrowserScreen
+    from tui.screens.ranking import RankingScreen, curve_ns
+
+    assert curve_ns(1) == [1] and curve_ns(0) == [] and curve_ns(1000)[:3] == [1, 2, 3] and curve_ns(1000)[-1] == 1000
+    store = Store(tmp_path / "r.db")
+    model = str(memorizer)
+    set_id = store.add_output_set(name="o", source="sample", model=model, n=4, seq_len=8, top_k=40,
+                                  temperature=1.0, batch_size=2, seed=0)
+    store.add_outputs(set_id, [(i, f"m{i}", f"text {i}\n", None) for i in (1, 2, 3, 4)])
+    scan_id = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label="c", n_outputs=4,
+                             min_lines=2, state="done", stats={"snippets": 1})
+    store.save_scan_results(scan_id, [("f" * 32, 2, 1, 1, "text 2\n")], [("f" * 32, 2, 1, 2)], [])
+    store.close()
+    recorded = []
+
+    async def body(app, pilot):
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RankingScreen) and "missing" in screen.ranking
+        assert "press R to queue them" in str(screen.query_one("#r-title").content)
+        await pilot.press("R")
+        await settle(pilot)
+        writer = Store(tmp_path / "r.db")
+        queued = [j for j in writer.jobs() if j["kind"] == "perplexity"]
+        assert [(j["params"]["model"], j["params"]["variant"]) for j in queued] == [(model, "text"), (model, "lower")]
+        # as if the jobs ran: output 2 (the memorized one) is the most likely
+        writer.add_perplexities(set_id, model, "text", [(1, 9.0), (2, 1.5), (3, 6.0), (4, 7.0)])
+        writer.add_perplexities(set_id, model, "lower", [(1, 9.0), (2, 1.5), (3, 6.0), (4, 7.0)])
+        writer.close()
+        screen.refresh_data()
+        await settle(pilot)
+        assert screen.ranking["memorized"] == 1 and screen.ranking["reference"] is None
+        table = screen.query_one("#r-table")
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)[1:]] for i in range(table.row_count)}
+        assert rows["perplexity"] == ["0.250 (of 4)", "0.250 (of 4)"]  # N cut to the 4 outputs: 1 of 4
+        assert rows["random"] == ["0.250 (of 4)", "0.250 (of 4)"] and "ratio" not in rows
+        assert screen.ranking["curves"]["perplexity"][0] == 1.0  # the top 1 is output 2
+        assert screen.ranking["ns"] == [1, 2, 3, 4] and recorded  # R started a worker
+
+    app_pilot(tmp_path / "r.db", body, size=(120, 36), screen=lambda: BrowserScreen(scan_id),
+              spawn_worker=lambda store: recorded.append(1))

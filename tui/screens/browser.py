@@ -74,6 +74,7 @@ class BrowserScreen(SubScreen):
         Binding("o", "cycle_order", "Order"),
         Binding("y", "copy", "Copy fp"),
         Binding("a", "analyses", "Analyses", tooltip="The memorization trend, train/extract correlation and lengths"),
+        Binding("r", "ranking", "Ranking signals: how each finds the memorized outputs", show=False),
         Binding("i", "pii", "Only the snippets holding personal data or secrets (again: all)", show=False),
         *(Binding(str(n), f"sort('{key}')", f"Sort by {label}", show=False)
           for n, (key, label) in enumerate(ORDERS.items(), 1)),
@@ -398,6 +399,12 @@ class BrowserScreen(SubScreen):
             from tui.screens.analysis import AnalysisScreen
 
             self.app.push_screen(AnalysisScreen(self.scan_id))
+
+    def action_ranking(self) -> None:
+        if self.ready:
+            from tui.screens.ranking import RankingScreen
+
+            self.app.push_screen(RankingScreen(self.scan_id))
 
     def action_pii(self) -> None:
         """Only the snippets holding personal data or secrets, or all of them again."""
