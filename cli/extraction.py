@@ -24,10 +24,19 @@ def cmd_sample(args) -> int:
 
     if getattr(args, "sample_command", None) == "import":
         return cmd_sample_import(args)
-    missing = [f"--{n.replace('_', '-')}" for n in ("model", "n") if getattr(args, n) is None]
+    prompted = args.prompts or args.prompts_from_corpus
+    missing = [f"--{n.replace('_', '-')}" for n in ("model", "n") if getattr(args, n) is None
+               and not (n == "n" and prompted)]
     if missing:
         raise InputError(f"sample needs {' and '.join(missing)}")
+    if prompted and args.prompt is not None:
+        raise InputError("--prompt is one prompt for every output; --prompts and --prompts-from-corpus give each "
+                         "its own: choose one")
     model = check_sampling(args.model, args.seq_len, args.temperature, args.prompt)
+    prompts = read_prompt_options(args, model) if prompted else None
+    if prompts is not None and args.n is not None and args.n != len(prompts) * args.per_prompt:
+        raise InputError(f"--n {args.n} is not {len(prompts)} prompts x --per-prompt {args.per_prompt}; leave it "
+                         "out", field="n")
     store = open_store(args)
     schedule = args.temperature_schedule
     if schedule is not None:
@@ -36,12 +45,44 @@ def cmd_sample(args) -> int:
     identity = dict(model=model, seq_len=args.seq_len, top_k=0 if schedule else args.top_k,
                     temperature=1.0 if schedule else args.temperature, schedule=schedule,
                     batch_size=args.batch_size, seed=args.seed, prompt=args.prompt)
-    set_id, job_id, said = enqueue_sampling(store, identity, args.n, args.name, args.trust_remote_code, args.device)
-    say(said)
+    set_id, job_id, said = enqueue_sampling(store, identity, args.n or 0, args.name, args.trust_remote_code,
+                                            args.device, prompts, args.per_prompt)
+    say(said + (f" ({len(prompts)} prompts x {args.per_prompt})" if prompts else ""))
     if job_id is None:
         return 0
     say(f"job {job_id}: sampling")
     return follow.launch(store, [job_id], args)
+
+
+def read_prompt_options(args, model: str) -> list:
+    """The prompts of ``--prompts FILE`` or ``--prompts-from-corpus SRC`` (the first
+    ``--prompt-tokens`` tokens of ``--n-prompts`` seeded documents), each checked to leave
+    room for ``--seq-len`` tokens in the model's context."""
+    from engine.launch import field
+    from engine.lm.hub import context_length, load_tokenizer
+    from engine.prompts import prompts_from_corpus, read_prompts
+
+    if args.prompts and args.prompts_from_corpus:
+        raise InputError("give --prompts or --prompts-from-corpus, not both")
+    tokenizer = load_tokenizer(model, args.trust_remote_code)
+    if args.prompts:
+        with field("prompts"):
+            prompts = read_prompts(args.prompts)
+    else:
+        from engine.launch import open_checked_corpus
+
+        with field("prompts_from_corpus"):
+            corpus = open_checked_corpus(args.prompts_from_corpus, glob=args.glob, text_field=args.text_field,
+                                         split=args.split)
+        prompts = prompts_from_corpus(corpus, tokenizer, args.n_prompts, args.prompt_tokens, args.seed)
+        if not prompts:
+            raise InputError(f"no document of the corpus has {args.prompt_tokens} tokens", field="prompts_from_corpus")
+    limit = context_length(model)
+    longest = max(len(tokenizer(text)["input_ids"]) for text, _, _ in prompts)
+    if limit is not None and longest + args.seq_len > limit:
+        raise InputError(f"a prompt of {longest} tokens leaves no room for --seq-len {args.seq_len} in the model's "
+                         f"context of {limit}", field="seq_len")
+    return prompts
 
 
 def cmd_sample_import(args) -> int:
@@ -168,6 +209,17 @@ def register(c: Commands) -> None:
     p.add_argument("--batch-size", type=positive, default=32, metavar="B")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--prompt", metavar="TEXT", help="start every output with this text (default: the BOS token)")
+    p.add_argument("--prompts", metavar="FILE",
+                   help="prompts, one per line (or JSON lines with 'prompt' and 'doc'); --per-prompt outputs each")
+    p.add_argument("--prompts-from-corpus", metavar="SOURCE",
+                   help="prompts taken from the start of seeded training documents (recorded with each)")
+    p.add_argument("--prompt-tokens", type=positive, default=32, metavar="P",
+                   help="tokens of each document taken as its prompt (default 32)")
+    p.add_argument("--n-prompts", type=positive, default=100, metavar="M", help="documents to prompt with (default 100)")
+    p.add_argument("--per-prompt", type=positive, default=1, metavar="K", help="outputs per prompt (default 1)")
+    p.add_argument("--glob", metavar="PATTERN", help="--prompts-from-corpus: file names to take")
+    p.add_argument("--text-field", default="content", metavar="NAME", help="--prompts-from-corpus: records' text field")
+    p.add_argument("--split", default="train", help="--prompts-from-corpus: an hf: dataset's split")
     p.add_argument("--name", metavar="TEXT")
     device_option(p)
     p.add_argument("--trust-remote-code", action="store_true",

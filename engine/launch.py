@@ -218,12 +218,22 @@ def check_sampling(model: str, seq_len: int, temperature: float, prompt: str | N
 
 
 def enqueue_sampling(store: Store, identity: dict, n: int, name: str | None = None,
-                     trust_remote_code: bool = False, device: str = "auto") -> tuple[int, int | None, str]:
+                     trust_remote_code: bool = False, device: str = "auto",
+                     prompts: list | None = None, per_prompt: int = 1) -> tuple[int, int | None, str]:
     """The output set with these settings (made if new, grown to ``n`` if smaller) and the
     job that samples what it lacks (None if it holds ``n`` already). A batch is sampled
-    whole, so a new set's batch is at most ``n`` outputs."""
+    whole, so a new set's batch is at most ``n`` outputs. With ``prompts`` ((text,
+    document, offset) each; engine.prompts), ``n`` is ``per_prompt`` outputs of each, and
+    the identity holds their key."""
+    config = {"trust_remote_code": trust_remote_code}
+    if prompts:
+        from engine.prompts import prompts_key
+
+        identity = {**identity, "prompt": None, "prompts": prompts_key(prompts, per_prompt)}
+        config["per_prompt"] = per_prompt
+        n = len(prompts) * per_prompt
     found = store.find_output_set(**identity)
-    if found is None and identity["batch_size"] > n:
+    if found is None and identity["batch_size"] > n and not prompts:
         identity = {**identity, "batch_size": n}
         found = store.find_output_set(**identity)
     if found is None:
@@ -231,7 +241,7 @@ def enqueue_sampling(store: Store, identity: dict, n: int, name: str | None = No
             name=name or f"{Path(identity['model']).name} "
                          + (f"{identity['schedule']} temperature " if identity.get("schedule") else
                             f"k{identity['top_k']} t{identity['temperature']:g} ") + f"len{identity['seq_len']}",
-            source="sample", n=n, config={"trust_remote_code": trust_remote_code}, **identity,
+            source="sample", n=n, config=config, prompt_list=prompts, **identity,
         )
         said = f"output set {set_id}: {n} outputs to sample"
     else:

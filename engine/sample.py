@@ -117,19 +117,44 @@ def md5_text(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
+def batch_unit(s: dict, b: int) -> tuple[int | None, int, int, int]:
+    """(prompt index or None, first output id, rows, seed) of batch ``b`` of output set
+    ``s``: batch ``b`` of the whole set, or, for a set of K outputs per prompt, batch ``j``
+    of prompt ``p`` (``b = p * ceil(K / B) + j``), holding ids ``p*K + j*B + 1`` onwards."""
+    size, seed = int(s["batch_size"]), int(s["seed"])
+    per_prompt = (s.get("config") or {}).get("per_prompt")
+    if not per_prompt:
+        return None, b * size + 1, size, epoch_seed(seed, b)
+    p, j = divmod(b, -(-per_prompt // size))
+    import numpy as np
+
+    return p, p * per_prompt + j * size + 1, min(size, per_prompt - j * size), int(
+        np.random.SeedSequence([seed, p + 1, j]).generate_state(1)[0])
+
+
+def batch_count(s: dict) -> int:
+    per_prompt = (s.get("config") or {}).get("per_prompt")
+    if not per_prompt:
+        return -(-int(s["n"]) // int(s["batch_size"]))
+    return len(s["prompt_texts"]) * -(-per_prompt // int(s["batch_size"]))
+
+
 def sample_job(ctx) -> None:
     """Job kind ``sample``: params ``set_id`` and ``device`` ("auto", "cpu" or "cuda").
 
     Fills an output set (see :meth:`engine.store.Store.add_output_set`): ``n`` outputs of
     ``seq_len`` new tokens each, sampled with top-k and a temperature from the model's
-    beginning-of-text token (or from a prompt). Only the continuation is kept.
+    beginning-of-text token (or from a prompt, or K from each of a set's prompts). Only
+    the continuation is kept.
 
     Output ids run 1..n. Batch ``b`` holds ids ``b*B+1 .. min((b+1)*B, n)`` and is always
     generated with ``B`` rows (the last batch is cut to ``n``), from a random state seeded
-    by (seed, b) alone. So an output depends only on the model, the settings, the seed,
-    the batch size and its id: a job killed midway and resumed, or a set whose ``n`` is
-    raised later, holds exactly what one uninterrupted run would have. Each batch is
-    stored in one transaction, so a batch cut off midway is redone, never stored twice.
+    by (seed, b) alone; a prompted set's batches are those of each prompt in turn
+    (:func:`batch_unit`), seeded by (seed, prompt, batch). So an output depends only on
+    the model, the settings, the seed, the batch size and its id: a job killed midway and
+    resumed, or a set whose ``n`` is raised later, holds exactly what one uninterrupted
+    run would have. Each batch is stored in one transaction, so a batch cut off midway is
+    redone, never stored twice.
     """
     from engine import ray_executor
 
@@ -150,14 +175,15 @@ def sample_job(ctx) -> None:
 
     ctx.progress(done / n, f"{done}/{n} outputs · loading {s['model']}", force=True)
     device = ctx.params.get("device") or "auto"
-    batches = range(done // size, -(-n // size))
+    s = {**s, "prompt_texts": [p["text"] for p in store.set_prompts(set_id)]}
+    batches = [b for b in range(batch_count(s)) if sum(batch_unit(s, b)[1:3]) - 1 > done]
     if ray_executor.chosen():
         sampled = ray_executor.sampled_batches(s, device, batches, ctx)
     else:
         sampled = sample_batches(s, device, batches, ctx.check_cancel)
     tokens, t0 = 0, time.monotonic()
     for b, rows in sampled:
-        first = b * size + 1
+        first = batch_unit(s, b)[1]
         new = [(first + i, md5_text(text), text, n_tokens)
                for i, (text, n_tokens) in enumerate(rows) if done < first + i <= n]
         store.add_outputs(set_id, new)
@@ -178,14 +204,21 @@ def sample_batches(s: dict, device: str, batches: Iterable[int], check=None) -> 
     seq_len = int(s["seq_len"])
     model, tokenizer = load_causal_lm(s["model"], resolve_device(device),
                                       trust_remote_code=bool(s["config"].get("trust_remote_code")))
-    start_ids = prompt_ids(tokenizer, s["prompt"], model)
     limit = context_length(model)
-    if limit is not None and len(start_ids) + seq_len > limit:
-        raise InputError(f"{seq_len} tokens after a {len(start_ids)}-token prompt exceed the "
-                         f"{limit}-token context of model {s['model']!r}; ask for at most {limit - len(start_ids)}")
+    starts: dict[int | None, list[int]] = {}
+
+    def start(p: int | None) -> list[int]:
+        if p not in starts:
+            ids = prompt_ids(tokenizer, s["prompt"] if p is None else s["prompt_texts"][p], model)
+            if limit is not None and len(ids) + seq_len > limit:
+                raise InputError(f"{seq_len} tokens after a {len(ids)}-token prompt exceed the "
+                                 f"{limit}-token context of model {s['model']!r}; ask for at most {limit - len(ids)}")
+            starts[p] = ids
+        return starts[p]
+
     for b in batches:
         if check is not None:
             check()
-        yield b, sample_batch(model, tokenizer, start_ids, int(s["batch_size"]), seq_len, int(s["top_k"]),
-                              float(s["temperature"]), epoch_seed(int(s["seed"]), b), check=check,
-                              schedule=s.get("schedule"))
+        p, _, rows, seed = batch_unit(s, b)
+        yield b, sample_batch(model, tokenizer, start(p), rows, seq_len, int(s["top_k"]), float(s["temperature"]),
+                              seed, check=check, schedule=s.get("schedule"))

@@ -115,3 +115,48 @@ def test_the_dashboard_opens_the_study(tmp_path, memorizer, seen, app_pilot):
         assert isinstance(app.screen, BrowserScreen)
 
     app_pilot(db, body, size=(120, 36))
+
+
+def test_prompted_sampling_from_training_documents(tmp_path, memorizer, seen, capsys):
+    """Prompts from the start of seeded corpus documents, K outputs each, recorded with their
+    document; greedy (top-k 1) continuations go on with the memorized document; sampled
+    again into the same set, nothing changes; bad prompt options are one line."""
+    from cli.main import main
+
+    db = tmp_path / "p.db"
+    base = ["--db", str(db), "sample", "--model", str(memorizer), "--seq-len", "12", "--batch-size", "2",
+            "--device", "cpu", "--foreground"]
+    argv = [*base, "--prompts-from-corpus", str(seen), "--prompt-tokens", "8", "--n-prompts", "3", "--per-prompt", "3",
+            "--top-k", "1"]
+    assert main(argv) == 0
+    assert "(3 prompts x 3)" in capsys.readouterr().out
+    store = Store(db)
+    (s,) = store.output_sets()
+    prompts = store.set_prompts(s["id"])
+    assert s["n"] == 9 and len(prompts) == 3 and s["prompts"].startswith("3 prompts sha1:") and s["prompt"] is None
+    docs = {f"f{i}.py": text for i, text in enumerate(MEMORIZED)}
+    outputs = list(store.outputs(s["id"]))
+    assert [o["id"] for o in outputs] == list(range(1, 10))
+    for p in prompts:
+        assert docs[p["doc"]].startswith(p["text"]) and p["offset"] == 0
+        mine = outputs[(p["id"] - 1) * 3:p["id"] * 3]
+        assert len({o["text"] for o in mine}) == 1  # top-k 1: the same continuation three times
+        assert docs[p["doc"]].startswith(p["text"] + mine[0]["text"][:6]), (p, mine[0]["text"])
+    before = [o["text"] for o in outputs]
+    assert main(argv) == 0 and "already holds 9 outputs" in capsys.readouterr().out
+    assert [o["text"] for o in store.outputs(s["id"])] == before
+    listed = tmp_path / "prompts.jsonl"
+    listed.write_text('{"prompt": "def area(", "doc": "f0.py"}\n"import os\\n"\n')
+    assert main([*base, "--prompts", str(listed), "--per-prompt", "2"]) == 0
+    second = store.output_sets()[-1]
+    assert second["n"] == 4 and [p["text"] for p in store.set_prompts(second["id"])] == ["def area(", "import os\n"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "x"}\n{"prompt": 3}\n')
+    for args, said in ((["--prompts", str(bad)], f"{bad}:2: a prompt object needs a string 'prompt'"),
+                       (["--prompts", str(listed), "--prompt", "x"], "choose one"),
+                       (["--prompts", str(listed), "--n", "5"], "--n 5 is not 2 prompts x --per-prompt 1"),
+                       (["--prompts-from-corpus", str(seen), "--prompt-tokens", "500"], "has 500 tokens")):
+        assert main([*base, *args]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err
+    assert len(store.output_sets()) == 2

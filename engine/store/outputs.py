@@ -10,8 +10,15 @@ from engine.errors import InputError
 class OutputsMixin:
     """Output sets and outputs, on :class:`~engine.store.Store`."""
 
-    def add_output_set(self, **fields: Any) -> int:
-        return self._add("output_sets", fields, {"config": {}})
+    def add_output_set(self, prompt_list: list | None = None, **fields: Any) -> int:
+        """A new output set; with ``prompt_list`` ((text, document, offset) each, numbered
+        from 1), a prompted one, both in one transaction."""
+        with self._write():
+            set_id = self._add("output_sets", fields, {"config": {}})
+            if prompt_list:
+                self.db.conn.executemany("INSERT INTO set_prompts(set_id, id, text, doc, offset) VALUES (?, ?, ?, ?, ?)",
+                                         [(set_id, i, *p) for i, p in enumerate(prompt_list, 1)])
+        return set_id
 
     def output_set(self, set_id: int) -> dict:
         row = self._get("output_sets", set_id, "output set", ("config",))
@@ -22,7 +29,9 @@ class OutputsMixin:
         return [self.output_set(r["id"]) for r in self._rows("SELECT id FROM output_sets ORDER BY id")]
 
     def find_output_set(self, **identity: Any) -> dict | None:
-        """The sampled set with exactly these settings (``None`` values match NULL)."""
+        """The sampled set with exactly these settings (``None`` values match NULL; the
+        optional ones left out, a prompt, a schedule, prompts, are NULL too)."""
+        identity = {**dict.fromkeys(("prompt", "schedule", "prompts")), **identity}
         where = " AND ".join(f"{k} IS ?" for k in identity)
         row = self._row(f"SELECT id FROM output_sets WHERE source = 'sample' AND {where} ORDER BY id LIMIT 1",
                         list(identity.values()))
@@ -67,6 +76,7 @@ class OutputsMixin:
                 self.delete_scan(row["id"])
             self._delete_jobs("sampling", set_id)
             self.db.execute("DELETE FROM output_perplexity WHERE set_id = ?", [set_id])
+            self.db.execute("DELETE FROM set_prompts WHERE set_id = ?", [set_id])
             self.db.execute("DELETE FROM outputs WHERE set_id = ?", [set_id])
             self.db.execute("DELETE FROM output_sets WHERE id = ?", [set_id])
 
@@ -88,6 +98,9 @@ class OutputsMixin:
         cur = self.db.execute("SELECT output_id, ppl FROM output_perplexity WHERE set_id = ? AND model = ? AND "
                               "variant = ?", [set_id, model, variant])
         return {i: float("nan") if ppl is None else ppl for i, ppl in cur.fetchall()}
+
+    def set_prompts(self, set_id: int) -> list[dict]:
+        return self._rows("SELECT id, text, doc, offset FROM set_prompts WHERE set_id = ? ORDER BY id", [set_id])
 
     def set_model_size(self, model: str, parameters: int) -> None:
         with self._write():

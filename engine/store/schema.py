@@ -15,7 +15,7 @@ from engine.store.browse import FIRST_LINE_SQL
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 22
+SCHEMA_VERSION = 23
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -349,10 +349,19 @@ def _migrate_22(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE model_sizes (model TEXT PRIMARY KEY, parameters INTEGER NOT NULL)")
 
 
+def _migrate_23(db: sqlite_utils.Database) -> None:
+    """Prompted output sets (``byrote sample --prompts``): the prompts of a set, each with
+    the training document and offset it was taken from when it was; on the set, what
+    names its prompts (their hash and the outputs per prompt)."""
+    db.execute("ALTER TABLE output_sets ADD COLUMN prompts TEXT")
+    db.execute("CREATE TABLE set_prompts (set_id INTEGER NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL, "
+               "doc TEXT, offset INTEGER, PRIMARY KEY (set_id, id))")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
     9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14, 15: _migrate_15, 16: _migrate_16,
     17: _migrate_17, 18: _migrate_18, 19: _migrate_19, 20: _migrate_20,
-    21: _migrate_21, 22: _migrate_22,
+    21: _migrate_21, 22: _migrate_22, 23: _migrate_23,
 }
