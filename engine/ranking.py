@@ -189,7 +189,8 @@ def precision_table(scores: dict[str, np.ndarray], memorized: np.ndarray,
         rows.append({"signal": name, "precision": {t: p for t, (p, _) in got.items()},
                      "n": {t: used for t, (_, used) in got.items()}})
     share = float(memorized.mean()) if len(memorized) else math.nan
-    rows.append({"signal": "random", "precision": {t: share for t in tops}, "n": {t: len(memorized) for t in tops}})
+    rows.append({"signal": "random", "precision": {t: share for t in tops},
+                 "n": {t: min(t, len(memorized)) for t in tops}})
     return rows
 
 

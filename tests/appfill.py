@@ -199,3 +199,63 @@ def fill_extractable(store: Store) -> int:
     job = store.add_job("extractable", {"run_id": run_id, "device": "cpu"}, item=("extractable", run_id))
     store.update_job(job, state="done", progress=1.0, message="2/6 extractable (33.3%)")
     return run_id
+
+
+def _planted_scan(store: Store, name: str, top_k: int, outputs: int, rng) -> tuple[int, int, set[int]]:
+    """An output set of ``outputs`` short outputs and a done scan in which about a third of
+    them hold one of a few snippets; (set id, scan id, the memorized output ids)."""
+    set_id = store.add_output_set(name=name, source="sample", model="codeparrot-small", n=outputs, seq_len=512,
+                                  top_k=top_k, temperature=1.0, batch_size=8, seed=0, created=CREATED)
+    store.add_outputs(set_id, [(i, f"{top_k}-{i}", f"line {i}\n" * 6, 512) for i in range(1, outputs + 1)])
+    scan_id = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files", "path": "/data/train"},
+                             corpus_label="directory /data/train", n_outputs=outputs, min_lines=6, case_sensitive=0,
+                             state="done", created=CREATED)
+    snippets, locations, memorized = [], [], set()
+    for s in range(int(outputs * (0.25 if top_k == 5 else 0.4))):
+        fp = hashlib.md5(f"{top_k}:{s}".encode()).hexdigest()
+        held = sorted({int(o) for o in rng.integers(1, outputs + 1, size=int(rng.integers(1, 4)))})
+        memorized.update(held)
+        snippets.append((fp, 6, int(rng.integers(1, 50)), len(held), "def f():\n    pass\n"))
+        locations += [(fp, o, 1, 6) for o in held]
+    store.save_scan_results(scan_id, snippets, locations, [], state="done",
+                            stats={"snippets": len(snippets), "memorized_outputs": len(memorized), "outputs": outputs})
+    return set_id, scan_id, memorized
+
+
+def fill_extraction(store: Store) -> int:
+    """An extraction study over top-k 5 and 40, both points scanned (200 outputs each)."""
+    rng = np.random.default_rng(0)
+    points = []
+    for top_k in (5, 40):
+        set_id, scan_id, _ = _planted_scan(store, f"codeparrot-small k{top_k}", top_k, 200, rng)
+        points.append((top_k, set_id, scan_id))
+    base = dict(n=200, seq_len=512, top_k=40, temperature=1.0, batch_size=8, seed=0, rules="simian", min_lines=6)
+    study_id = store.add_extraction_study([(f"top_k={k}", {**base, "model": "codeparrot-small", "top_k": k})
+                                           for k, _, _ in points],
+                                          name="codeparrot-small over top-k", corpus={"kind": "files"},
+                                          corpus_label="directory /data/train", base=base, grid={"top_k": [5, 40]},
+                                          created=CREATED)
+    for n, (_, set_id, scan_id) in enumerate(points, 1):
+        store.set_extraction_point(study_id, n, set_id=set_id, scan_id=scan_id)
+        job = store.add_job("extraction_point", {"study_id": study_id, "point": n}, item=("extraction", study_id))
+        store.update_job(job, state="done", progress=1.0)
+    return study_id
+
+
+def fill_ranking(store: Store) -> int:
+    """A scan of 300 outputs whose memorized ones are more likely under the sampling model
+    (perplexities planted), with a larger reference model; the scan's id."""
+    rng = np.random.default_rng(1)
+    set_id, scan_id, memorized = _planted_scan(store, "codeparrot-small k40", 40, 300, rng)
+    text, lower, ref = [], [], []
+    for i in range(1, 301):
+        base = float(rng.lognormal(1.0 if i in memorized else 1.8, 0.4))
+        text.append((i, base))
+        lower.append((i, base * float(rng.uniform(1.0, 1.6))))
+        ref.append((i, base * float(rng.uniform(0.7, 1.3))))
+    store.add_perplexities(set_id, "codeparrot-small", "text", text)
+    store.add_perplexities(set_id, "codeparrot-small", "lower", lower)
+    store.add_perplexities(set_id, "codeparrot", "text", ref)
+    store.set_model_size("codeparrot-small", 110_000_000)
+    store.set_model_size("codeparrot", 1_500_000_000)
+    return scan_id

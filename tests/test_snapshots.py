@@ -93,6 +93,34 @@ def test_analyses(snap_compare, filled, size):
     assert _shot(snap_compare, db, size, lambda app: app.open_scan(ids["scan"]), keys=("a",))
 
 
+def _own_db(tmp_path, fill):
+    db = tmp_path / "own.db"
+    store = Store(db)
+    item = fill(store)
+    store.close()
+    return db, item
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_extraction_study(snap_compare, tmp_path, size):
+    """An extraction study over top-k 5 and 40: one trend per point, one line per point."""
+    from appfill import fill_extraction
+
+    from tui.screens.extraction import ExtractionScreen
+
+    db, study_id = _own_db(tmp_path, fill_extraction)
+    assert _shot(snap_compare, db, size, lambda app: app.push_screen(ExtractionScreen(study_id)))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=_size)
+def test_ranking(snap_compare, tmp_path, size):
+    """The ranking signals of a scan: precision over N and the table, from the browser (r)."""
+    from appfill import fill_ranking
+
+    db, scan_id = _own_db(tmp_path, fill_ranking)
+    assert _shot(snap_compare, db, size, lambda app: app.open_scan(scan_id), keys=("r",))
+
+
 @pytest.mark.parametrize("size", SIZES, ids=_size)
 def test_extractable(snap_compare, tmp_path, size):
     """A k-extractability run: its rate, the histogram, the windows and the first one."""
