@@ -24,3 +24,5 @@ timeout 150 python3 bench/train.py --limit 1500 --preset paper --devices cuda
 timeout 150 python3 bench/train.py --task methodname
 timeout 200 python3 bench/train.py --task codesearch --limit 400 --devices cuda
 timeout 200 python3 bench/train.py --task codetotext --limit 400 --devices cuda
+timeout 150 python3 bench/extractable.py --preset small --windows 512 --batch 64
+timeout 150 python3 bench/ranking.py --preset small --outputs 512 --batch 32
