@@ -300,7 +300,7 @@ def test_enter_opens_the_viewer_and_y_copies(tmp_path, app_pilot):
         assert keys["/"] == "Filter" and keys["⏎"] == "View" and keys["3"] == "Sort by train"
         # the screen's own keys first, then the table's from byrote, then generic ones, the app's last
         order = [key for key, _ in listed]
-        assert order[:6] == ["/", "o", "y", "a", "esc", "i"]
+        assert order[:7] == ["/", "o", "y", "a", "esc", "r", "i"]
         assert order.index("5") < order.index("⏎") < order.index("G") < order.index("↑") < order.index("q")
         await pilot.press("j", "j", "y")
         await settle(pilot)
