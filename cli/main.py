@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import content, demo, extractable, extraction, grid, jobs, listings, rank, studies
+from cli import content, demo, detectors, extractable, extraction, grid, jobs, listings, rank, studies
 from cli.options import EXIT_INPUT, Commands, Parser
 from cli.show import say
 from engine.errors import InputError
@@ -34,7 +34,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="byrote", parents=[common],
                     description="What do neural models of code learn by rote? With no command, opens the app.")
     commands = Commands(parser, common)
-    for module in (studies, jobs, extraction, grid, extractable, rank, content, listings, demo):
+    for module in (studies, detectors, jobs, extraction, grid, extractable, rank, content, listings, demo):
         module.register(commands)
     return parser
 

@@ -1,0 +1,153 @@
+"""Per-sample training dynamics of a run, and memorization detectors scored against the
+labels byrote flipped (Rabin et al. §6.2, "Are we memorizing now?").
+
+From the training arrays the run stored at every epoch (``sample``, ``loss`` and what says
+whether a prediction was right), per training sample:
+
+- ``p``: the probability the model gives the sample's training label at each epoch,
+  ``exp(-loss)`` (VarMisuse: the joint of its location and repair, as its loss is their
+  sum; method names and code search: the label's softmax probability; code2seq: the whole
+  name's; code-to-text: the geometric mean of its tokens');
+- **confidence** and **variability** (dataset cartography, Swayamdipta et al. 2020, §2):
+  the mean of ``p`` over the epochs and its standard deviation (population, as their
+  code's ``np.std``);
+- **correctness**: the share of epochs it was predicted right (VarMisuse: the location,
+  and for a buggy sample the repair too; code-to-text has no such figure);
+- **first learned**: the first epoch it was predicted right (Toneva et al. 2019), None if
+  never; **forgetting events**: how often it went from right to wrong between two epochs.
+
+Detectors rank the training samples, most suspect first, by a score where higher is more
+suspect: ``loss`` (the last epoch's), ``confidence`` (low), ``late_learning`` (the first
+epoch learned; never: one past the last), ``forgetting`` (forgetting events; never
+learned: infinitely many, as Toneva et al. count them). Each ranking is scored against
+the flipped samples (the run's ``changed.json``) with scikit-learn: precision and recall
+at k (k = the number flipped unless given; ties in sample order), ROC AUC and average
+precision. Not yet: the area under the margin (Pleiss et al. 2020: the stored arrays hold
+no margins) and cleanlab's out-of-fold label issues (they need k-fold training).
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from engine.errors import InputError
+
+DETECTORS = ("loss", "confidence", "late_learning", "forgetting")
+NEEDS_CORRECTNESS = ("late_learning", "forgetting")
+
+
+def correct_of(task: str, arrays) -> np.ndarray | None:
+    """Whether each sample was predicted right at one epoch; None where the task has no
+    such figure (code-to-text's BLEU)."""
+    if task == "varmisuse":
+        return np.asarray(arrays["loc_correct"], bool) & (np.asarray(arrays["rep_correct"], bool)
+                                                           | ~np.asarray(arrays["has_bug"], bool))
+    return np.asarray(arrays["correct"], bool) if "correct" in arrays else None
+
+
+def epoch_arrays(store, run: dict, task: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(sample ids, ``p`` as epochs x samples, correctness as epochs x samples or None) of a
+    run's training split, over the samples every epoch holds, in sample order."""
+    per_epoch = []
+    for epoch in range(1, int(run["epochs_done"] or 0) + 1):
+        path = store.array_path(run["id"], epoch, "train")
+        if path is None:
+            raise InputError(f"run {run['id']} has no training arrays of epoch {epoch}")
+        with np.load(path) as arrays:
+            per_epoch.append((np.asarray(arrays["sample"]), np.exp(-np.asarray(arrays["loss"], float)),
+                              correct_of(task, arrays)))
+    if not per_epoch:
+        return np.zeros(0, np.int64), np.zeros((0, 0)), None
+    common = per_epoch[0][0]
+    for ids, _, _ in per_epoch[1:]:
+        common = np.intersect1d(common, ids)
+
+    def aligned(ids, values):  # values of the common samples, in their order
+        order = np.argsort(ids, kind="stable")
+        return values[order[np.searchsorted(ids[order], common)]]
+
+    p = np.stack([aligned(ids, values) for ids, values, _ in per_epoch])
+    correct = None if per_epoch[0][2] is None else np.stack([aligned(ids, c) for ids, _, c in per_epoch])
+    return common, p, correct
+
+
+def dynamics(p: np.ndarray, correct: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The per-sample figures of the module's docstring from ``p`` and correctness
+    (epochs x samples)."""
+    out = {"confidence": p.mean(0), "variability": p.std(0)}
+    if correct is not None:
+        epochs = correct.shape[0]
+        learned = correct.any(0)
+        out["correctness"] = correct.mean(0)
+        out["first_learned"] = np.where(learned, correct.argmax(0) + 1, epochs + 1).astype(float)
+        out["forgetting"] = (correct[:-1] & ~correct[1:]).sum(0).astype(float)
+        out["forgetting"][~learned] = math.inf
+    return out
+
+
+def detector_scores(p: np.ndarray, correct: np.ndarray | None, last_loss: np.ndarray) -> dict[str, np.ndarray]:
+    """Each detector's score per sample, higher is more suspect (those the task allows)."""
+    d = dynamics(p, correct)
+    scores = {"loss": last_loss, "confidence": -d["confidence"]}
+    if correct is not None:
+        scores["late_learning"] = d["first_learned"]
+        scores["forgetting"] = d["forgetting"]
+    return scores
+
+
+def flipped_ids(store, run: dict) -> set[int]:
+    """The training samples whose label the run's noise changed (every list of its
+    ``changed.json``)."""
+    if not run.get("changed_path"):
+        return set()
+    record = json.loads(store.file_path(run["changed_path"]).read_text())
+    return {int(i) for key, value in record.items() if isinstance(value, list) for i in value}
+
+
+def score_ranking(scores: np.ndarray, flipped: np.ndarray, k: int | None = None) -> dict[str, float]:
+    """Precision and recall at k (ties in sample order), ROC AUC and average precision
+    (scikit-learn) of one detector's scores against the flipped samples."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    k = int(flipped.sum()) if k is None else k
+    finite = np.where(np.isposinf(scores), np.finfo(float).max, scores)
+    order = np.lexsort((np.arange(len(finite)), -finite))
+    top = flipped[order[:k]]
+    both = 0 < flipped.sum() < len(flipped)
+    return {"k": k, "precision_at_k": float(top.mean()) if k else math.nan,
+            "recall_at_k": float(top.sum() / flipped.sum()) if flipped.sum() else math.nan,
+            "roc_auc": float(roc_auc_score(flipped, finite)) if both else math.nan,
+            "average_precision": float(average_precision_score(flipped, finite)) if both else math.nan}
+
+
+def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS, k: int | None = None) -> list[dict]:
+    """For each noisy run of a study: each detector's figures (``score_ranking``), with the
+    run's level, trial, sample and flipped counts. Refused: a study without noise, a run
+    of fewer than 2 epochs, an unknown detector."""
+    unknown = [d for d in detectors if d not in DETECTORS]
+    if unknown:
+        raise InputError(f"unknown detector {unknown[0]!r} (known: {', '.join(DETECTORS)})", field="detectors")
+    study = store.study(study_id)
+    runs = [r for r in store.runs(study_id) if r["level"] > 0]
+    if not runs:
+        raise InputError(f"study {study_id} has no noisy level: nothing flipped to score the detectors against")
+    rows = []
+    for run in runs:
+        if (run["epochs_done"] or 0) < 2:
+            raise InputError(f"run {run['id']} ({run['level']:g}% noise) has {run['epochs_done'] or 0} epoch(s) "
+                             "done: the dynamics need 2 or more")
+        ids, p, correct = epoch_arrays(store, run, study["task"])
+        path = store.array_path(run["id"], int(run["epochs_done"]), "train")
+        with np.load(path) as arrays:
+            last = dict(zip(np.asarray(arrays["sample"]).tolist(), np.asarray(arrays["loss"], float).tolist()))
+        scores = detector_scores(p, correct, np.array([last[i] for i in ids.tolist()]))
+        flipped = np.isin(ids, sorted(flipped_ids(store, run)))
+        for name in detectors:
+            if name not in scores:
+                continue  # the task has no correctness: no late learning or forgetting
+            rows.append({"run": run["id"], "level": run["level"], "trial": run.get("trial") or 0,
+                         "detector": name, "samples": int(len(ids)), "flipped": int(flipped.sum()),
+                         **score_ranking(scores[name], flipped, k)})
+    return rows

@@ -1,0 +1,131 @@
+"""Training dynamics and memorization detectors (engine.dynamics): each dynamic by hand on
+a small array set, the scores against scikit-learn and by hand on random rankings, and
+``byrote detectors`` on a tiny noise study, with its bad input."""
+from __future__ import annotations
+
+import json
+import math
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.dynamics import detector_scores, dynamics, score_ranking, study_detectors
+from engine.errors import InputError
+from engine.store import Store
+
+# three epochs x four samples: the probability of the training label, and correctness
+P = np.array([[0.2, 0.9, 0.5, 0.1],
+              [0.4, 0.9, 0.1, 0.1],
+              [0.6, 0.9, 0.6, 0.4]])
+RIGHT = np.array([[False, True, True, False],
+                  [True, True, False, False],
+                  [True, True, True, False]])
+
+
+def test_each_dynamic_by_hand():
+    d = dynamics(P, RIGHT)
+    assert d["confidence"] == pytest.approx([0.4, 0.9, 0.4, 0.2])
+    # population std: sample 0: deviations -0.2 0 0.2 -> sqrt(0.08/3)
+    assert d["variability"] == pytest.approx([math.sqrt(0.08 / 3), 0.0, math.sqrt(0.14 / 3), math.sqrt(0.06 / 3)])
+    assert d["correctness"] == pytest.approx([2 / 3, 1.0, 2 / 3, 0.0])
+    assert list(d["first_learned"]) == [2.0, 1.0, 1.0, 4.0]  # never learned: one past the last epoch
+    assert list(d["forgetting"]) == [0.0, 0.0, 1.0, math.inf]  # sample 2: right, wrong, right
+    scores = detector_scores(P, RIGHT, last_loss=-np.log(P[-1]))
+    order = list(np.argsort(-scores["confidence"], kind="stable"))  # most suspect first: the least confident
+    assert order[0] == 3 and order[-1] == 1
+    assert set(scores) == {"loss", "confidence", "late_learning", "forgetting"}
+    assert set(detector_scores(P, None, -np.log(P[-1]))) == {"loss", "confidence"}  # no correctness
+
+
+def test_scores_against_scikit_learn_on_random_rankings():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n = int(rng.integers(5, 60))
+        flipped = rng.random(n) < 0.3
+        if not 0 < flipped.sum() < n:
+            continue
+        scores = rng.normal(size=n) + flipped * rng.uniform(0, 2)
+        got = score_ranking(scores, flipped)
+        k = int(flipped.sum())
+        top = np.argsort(-scores, kind="stable")[:k]
+        assert got["k"] == k and got["precision_at_k"] == pytest.approx(flipped[top].mean())
+        assert got["recall_at_k"] == pytest.approx(flipped[top].sum() / k)
+        assert got["roc_auc"] == pytest.approx(roc_auc_score(flipped, scores))
+        assert got["average_precision"] == pytest.approx(average_precision_score(flipped, scores))
+        assert score_ranking(scores, flipped, k=3)["precision_at_k"] == pytest.approx(
+            flipped[np.argsort(-scores, kind="stable")[:3]].mean())
+    # by hand: flipped 1 and 3; scores rank 3, 1, 0, 2: every flipped sample first
+    perfect = score_ranking(np.array([0.2, 0.8, 0.1, math.inf]), np.array([False, True, False, True]))
+    assert (perfect["precision_at_k"], perfect["recall_at_k"], perfect["roc_auc"], perfect["average_precision"]) \
+        == (1.0, 1.0, 1.0, 1.0)
+
+
+TINY_VM = {"hidden_dim": 32, "ff_dim": 64, "num_layers": 1, "num_heads": 2, "ggnn_time_steps": [1, 1],
+           "max_len": 160, "batch_tokens": 3000, "vocab_size": 800, "dropout": 0.1}
+
+
+@pytest.fixture(scope="module")
+def noisy_study(tmp_path_factory):
+    """A tiny GGNN study at 0 and 50 % label noise, 3 epochs, on the email package."""
+    from cli.main import main
+    from engine.launch import create_study
+    from engine.study import train_run
+
+    folder = tmp_path_factory.mktemp("dyn")
+    source = Path(sysconfig.get_paths()["stdlib"]) / "email"
+    assert main(["dataset", "build", "varmisuse", "--source", str(source), "--out", str(folder / "vm.jsonl"),
+                 "--limit", "200"]) == 0
+    store = Store(folder / "d.db")
+    sid = create_study(store, task="varmisuse", train=str(folder / "vm.jsonl"), valid=str(folder / "vm.valid.jsonl"),
+                       model="ggnn", levels=[0.0, 50.0], epochs=3, preset="quick", seed=0, device="cpu",
+                       overrides=TINY_VM)
+    for run in store.runs(sid):
+        train_run(store, run["id"])
+    one = create_study(store, task="varmisuse", train=str(folder / "vm.jsonl"), valid=str(folder / "vm.valid.jsonl"),
+                       model="ggnn", levels=[0.0, 25.0], epochs=1, preset="quick", seed=0, device="cpu",
+                       overrides=TINY_VM)
+    for run in store.runs(one):
+        train_run(store, run["id"])
+    return store, sid, one
+
+
+def test_the_detectors_of_a_noise_study(noisy_study, tmp_path, capsys):
+    from cli.main import main
+
+    store, sid, _ = noisy_study
+    rows = study_detectors(store, sid)
+    assert [r["detector"] for r in rows] == ["loss", "confidence", "late_learning", "forgetting"]
+    run = store.runs(sid)[1]
+    changed = json.loads(store.file_path(run["changed_path"]).read_text())
+    with np.load(store.array_path(run["id"], 1, "train")) as arrays:
+        kept = set(arrays["sample"].tolist())
+    flipped = kept & set(changed["buggy_to_clean"] + changed["clean_to_buggy"])
+    assert all(r["level"] == 50.0 and r["flipped"] == len(flipped) and r["samples"] == len(kept) for r in rows)
+    assert all(0 <= r["average_precision"] <= 1 and 0 <= r["roc_auc"] <= 1 for r in rows)
+    out = tmp_path / "d.csv"
+    assert main(["--db", str(store.path), "detectors", "--study", str(sid), "--csv", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "finds the flipped labels best" in said and len(out.read_text().splitlines()) == 5
+    assert main(["--db", str(store.path), "detectors", "--study", str(sid), "--detectors", "loss", "--json"]) == 0
+    assert [r["detector"] for r in json.loads(capsys.readouterr().out)] == ["loss"]
+
+
+def test_bad_detector_requests(noisy_study, capsys):
+    from cli.main import main
+
+    store, sid, one = noisy_study
+    clean = store.add_study(name="clean", task="varmisuse", model="ggnn", preset="quick", epochs=1, seed=0,
+                            device="cpu", train_path="t", valid_path="v", levels=[0.0])
+    store.add_run(study_id=clean, level=0.0, seed=0, epochs=1)
+    for args, said in ((["--study", str(clean)], "has no noisy level: nothing flipped"),
+                       (["--study", str(one)], "has 1 epoch(s) done: the dynamics need 2 or more"),
+                       (["--study", str(sid), "--detectors", "loss,aum"], "unknown detector 'aum'")):
+        assert main(["--db", str(store.path), "detectors", *args]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err
+    with pytest.raises(InputError):
+        study_detectors(store, sid, ("magic",))
