@@ -19,11 +19,13 @@ whether a prediction was right), per training sample:
 Detectors rank the training samples, most suspect first, by a score where higher is more
 suspect: ``loss`` (the last epoch's), ``confidence`` (low), ``late_learning`` (the first
 epoch learned; never: one past the last), ``forgetting`` (forgetting events; never
-learned: infinitely many, as Toneva et al. count them). Each ranking is scored against
+learned: infinitely many, as Toneva et al. count them), ``aum`` (a low area under the
+margin, Pleiss et al. 2020: the mean over the epochs of the label's logit minus the
+largest other; VarMisuse: the localization head's; method names with code2vec, code
+search; not code2seq or code-to-text, whose labels are sequences). Each ranking is scored against
 the flipped samples (the run's ``changed.json``) with scikit-learn: precision and recall
 at k (k = the number flipped unless given; ties in sample order), ROC AUC and average
-precision. Not yet: the area under the margin (Pleiss et al. 2020: the stored arrays hold
-no margins) and cleanlab's out-of-fold label issues (they need k-fold training).
+precision. Not yet: cleanlab's out-of-fold label issues (they need k-fold training).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ import numpy as np
 
 from engine.errors import InputError
 
-DETECTORS = ("loss", "confidence", "late_learning", "forgetting")
+DETECTORS = ("loss", "confidence", "late_learning", "forgetting", "aum")
 NEEDS_CORRECTNESS = ("late_learning", "forgetting")
 
 
@@ -47,9 +49,10 @@ def correct_of(task: str, arrays) -> np.ndarray | None:
     return np.asarray(arrays["correct"], bool) if "correct" in arrays else None
 
 
-def epoch_arrays(store, run: dict, task: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(sample ids, ``p`` as epochs x samples, correctness as epochs x samples or None) of a
-    run's training split, over the samples every epoch holds, in sample order."""
+def epoch_arrays(store, run: dict, task: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(sample ids, ``p`` as epochs x samples, correctness and margins as epochs x samples
+    or None) of a run's training split, over the samples every epoch holds, in sample
+    order (runs trained before margins were stored have none)."""
     per_epoch = []
     for epoch in range(1, int(run["epochs_done"] or 0) + 1):
         path = store.array_path(run["id"], epoch, "train")
@@ -57,20 +60,22 @@ def epoch_arrays(store, run: dict, task: str) -> tuple[np.ndarray, np.ndarray, n
             raise InputError(f"run {run['id']} has no training arrays of epoch {epoch}")
         with np.load(path) as arrays:
             per_epoch.append((np.asarray(arrays["sample"]), np.exp(-np.asarray(arrays["loss"], float)),
-                              correct_of(task, arrays)))
+                              correct_of(task, arrays),
+                              np.asarray(arrays["margin"], float) if "margin" in arrays.files else None))
     if not per_epoch:
-        return np.zeros(0, np.int64), np.zeros((0, 0)), None
+        return np.zeros(0, np.int64), np.zeros((0, 0)), None, None
     common = per_epoch[0][0]
-    for ids, _, _ in per_epoch[1:]:
+    for ids, *_ in per_epoch[1:]:
         common = np.intersect1d(common, ids)
 
     def aligned(ids, values):  # values of the common samples, in their order
         order = np.argsort(ids, kind="stable")
         return values[order[np.searchsorted(ids[order], common)]]
 
-    p = np.stack([aligned(ids, values) for ids, values, _ in per_epoch])
-    correct = None if per_epoch[0][2] is None else np.stack([aligned(ids, c) for ids, _, c in per_epoch])
-    return common, p, correct
+    p = np.stack([aligned(ids, values) for ids, values, _, _ in per_epoch])
+    correct = None if per_epoch[0][2] is None else np.stack([aligned(ids, c) for ids, _, c, _ in per_epoch])
+    margins = None if any(m is None for *_, m in per_epoch) else np.stack([aligned(e[0], e[3]) for e in per_epoch])
+    return common, p, correct, margins
 
 
 def dynamics(p: np.ndarray, correct: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -87,13 +92,17 @@ def dynamics(p: np.ndarray, correct: np.ndarray | None) -> dict[str, np.ndarray]
     return out
 
 
-def detector_scores(p: np.ndarray, correct: np.ndarray | None, last_loss: np.ndarray) -> dict[str, np.ndarray]:
-    """Each detector's score per sample, higher is more suspect (those the task allows)."""
+def detector_scores(p: np.ndarray, correct: np.ndarray | None, last_loss: np.ndarray,
+                    margins: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Each detector's score per sample, higher is more suspect (those the run's arrays
+    allow): ``aum`` is minus the area under the margin, the mean margin over the epochs."""
     d = dynamics(p, correct)
     scores = {"loss": last_loss, "confidence": -d["confidence"]}
     if correct is not None:
         scores["late_learning"] = d["first_learned"]
         scores["forgetting"] = d["forgetting"]
+    if margins is not None:
+        scores["aum"] = -margins.mean(0)
     return scores
 
 
@@ -138,15 +147,15 @@ def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS
         if (run["epochs_done"] or 0) < 2:
             raise InputError(f"run {run['id']} ({run['level']:g}% noise) has {run['epochs_done'] or 0} epoch(s) "
                              "done: the dynamics need 2 or more")
-        ids, p, correct = epoch_arrays(store, run, study["task"])
+        ids, p, correct, margins = epoch_arrays(store, run, study["task"])
         path = store.array_path(run["id"], int(run["epochs_done"]), "train")
         with np.load(path) as arrays:
             last = dict(zip(np.asarray(arrays["sample"]).tolist(), np.asarray(arrays["loss"], float).tolist()))
-        scores = detector_scores(p, correct, np.array([last[i] for i in ids.tolist()]))
+        scores = detector_scores(p, correct, np.array([last[i] for i in ids.tolist()]), margins)
         flipped = np.isin(ids, sorted(flipped_ids(store, run)))
         for name in detectors:
             if name not in scores:
-                continue  # the task has no correctness: no late learning or forgetting
+                continue  # no correctness (code-to-text), or no margins (runs trained before they were stored)
             rows.append({"run": run["id"], "level": run["level"], "trial": run.get("trial") or 0,
                          "detector": name, "samples": int(len(ids)), "flipped": int(flipped.sum()),
                          **score_ranking(scores[name], flipped, k)})

@@ -37,6 +37,18 @@ def test_each_dynamic_by_hand():
     assert order[0] == 3 and order[-1] == 1
     assert set(scores) == {"loss", "confidence", "late_learning", "forgetting"}
     assert set(detector_scores(P, None, -np.log(P[-1]))) == {"loss", "confidence"}  # no correctness
+    margins = np.array([[1.0, 3.0, -2.0, 0.5], [2.0, 3.0, 1.0, -0.5], [3.0, 3.0, 4.0, -3.0]])
+    aum = detector_scores(P, RIGHT, -np.log(P[-1]), margins)["aum"]
+    assert aum == pytest.approx([-2.0, -3.0, -1.0, 1.0])  # minus the mean margin: sample 3 the most suspect
+
+
+def test_the_label_margin_by_hand():
+    import torch
+
+    from engine.models.margins import label_margin
+
+    logits = torch.tensor([[2.0, 5.0, 1.0], [2.0, 5.0, 1.0], [0.0, float("-inf"), 3.0]])
+    assert label_margin(logits, torch.tensor([1, 0, 0])).tolist() == [3.0, -3.0, -3.0]
 
 
 def test_scores_against_scikit_learn_on_random_rankings():
@@ -98,7 +110,7 @@ def test_the_detectors_of_a_noise_study(noisy_study, tmp_path, capsys):
 
     store, sid, _ = noisy_study
     rows = study_detectors(store, sid)
-    assert [r["detector"] for r in rows] == ["loss", "confidence", "late_learning", "forgetting"]
+    assert [r["detector"] for r in rows] == ["loss", "confidence", "late_learning", "forgetting", "aum"]
     run = store.runs(sid)[1]
     changed = json.loads(store.file_path(run["changed_path"]).read_text())
     with np.load(store.array_path(run["id"], 1, "train")) as arrays:
@@ -109,7 +121,7 @@ def test_the_detectors_of_a_noise_study(noisy_study, tmp_path, capsys):
     out = tmp_path / "d.csv"
     assert main(["--db", str(store.path), "detectors", "--study", str(sid), "--csv", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "finds the flipped labels best" in said and len(out.read_text().splitlines()) == 5
+    assert "finds the flipped labels best" in said and len(out.read_text().splitlines()) == 6
     assert main(["--db", str(store.path), "detectors", "--study", str(sid), "--detectors", "loss", "--json"]) == 0
     assert [r["detector"] for r in json.loads(capsys.readouterr().out)] == ["loss"]
 
@@ -123,7 +135,7 @@ def test_bad_detector_requests(noisy_study, capsys):
     store.add_run(study_id=clean, level=0.0, seed=0, epochs=1)
     for args, said in ((["--study", str(clean)], "has no noisy level: nothing flipped"),
                        (["--study", str(one)], "has 1 epoch(s) done: the dynamics need 2 or more"),
-                       (["--study", str(sid), "--detectors", "loss,aum"], "unknown detector 'aum'")):
+                       (["--study", str(sid), "--detectors", "loss,magic"], "unknown detector 'magic'")):
         assert main(["--db", str(store.path), "detectors", *args]) == 2
         err = capsys.readouterr().err
         assert said in err and err.count("\n") == 1, err

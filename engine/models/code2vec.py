@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.models.margins import label_margin
+
 from engine.sizes import code2vec_dims
 
 
@@ -111,7 +113,9 @@ def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: st
     - ``correct``: pred == target and target != OOV (equal ids; the epoch metric compares
       the strings, :func:`~engine.metrics.methodname.exact_match`, which agrees unless two
       vocabulary names differ only in case or separators);
-    - ``target``: the label id the loss used.
+    - ``target``: the label id the loss used;
+    - ``margin``: the target's logit minus the largest other logit (Pleiss et al. 2020,
+      whose mean over the epochs is the area under the margin, engine.dynamics).
 
     Computed in float32 whatever autocast is in force.
     """
@@ -132,6 +136,7 @@ def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: st
             "score": chosen,
             "correct": (pred == target) & (target != 0),
             "target": target,
+            "margin": label_margin(logits.float(), target),
         }
 
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from engine.errors import InputError
 from engine.models.batching import Batch
+from engine.models.margins import label_margin
 
 
 @dataclass
@@ -92,13 +93,15 @@ def pair_outputs(logits: torch.Tensor, batch) -> dict[str, torch.Tensor]:
     """Per-sample outputs ([B] each) of a batch's two logits, as the study's
     ``run_classifier.py`` logs them: ``loss`` the cross-entropy of the label, ``pred`` the
     argmax, ``score`` the largest softmax probability (``max(score_t)``), ``correct``
-    pred == label, ``target`` the label. In float32 whatever autocast is in force."""
+    pred == label, ``target`` the label, ``margin`` its logit minus the other's (Pleiss et
+    al. 2020). In float32 whatever autocast is in force."""
     with torch.autocast(logits.device.type, enabled=False):
         logits = logits.float()
         probs = torch.softmax(logits, dim=-1)
         score, pred = probs.max(-1)
         return {"loss": F.cross_entropy(logits, batch.target, reduction="none"), "pred": pred, "score": score,
-                "correct": pred == batch.target, "target": batch.target}
+                "correct": pred == batch.target, "target": batch.target,
+                "margin": label_margin(logits, batch.target)}
 
 
 def build_local_encoder(folder, texts: Sequence[str], vocab_size: int = 400, layers: int = 1, width: int = 32,

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.models.margins import label_margin
+
 REP_FLOOR = math.log(1e-9)
 
 
@@ -48,6 +50,9 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch,
       mass on the correct variable, ``rep_target_mass``; with ``score="predicted"`` (the
       paper's prose, "the score of the predicted" repair) the largest per-variable mass.
       0 for bug-free samples, which the repair metrics leave out (§4.3.1).
+
+    - ``margin``: the localization logit of the error location minus the largest other
+      (over the sample's real tokens; Pleiss et al. 2020's margin, engine.dynamics).
 
     Computed in float32 whatever autocast is in force, with log-softmax and logsumexp.
     """
@@ -92,6 +97,7 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch,
             "rep_correct": has_bug & (rep_target_mass >= 0.5),
             "rep_score": rep_score,
             "has_bug": has_bug,
+            "margin": label_margin(torch.where(mask, loc_logits.float(), neg_inf), loc),
         }
 
 
