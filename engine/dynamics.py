@@ -160,3 +160,35 @@ def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS
                          "detector": name, "samples": int(len(ids)), "flipped": int(flipped.sum()),
                          **score_ranking(scores[name], flipped, k)})
     return rows
+
+
+# -- the data map of one run (dataset cartography) ---------------------------------------------
+REGIONS = ("easy-to-learn", "ambiguous", "hard-to-learn")
+
+
+def regions(confidence: np.ndarray, variability: np.ndarray) -> np.ndarray:
+    """Each sample's region of the data map, by Swayamdipta et al.'s thirds (§3): the third
+    of highest variability is ``ambiguous``; of the rest, the third of lowest confidence
+    (over all samples) ``hard-to-learn`` and of highest ``easy-to-learn``; "" for the middle."""
+    out = np.full(len(confidence), "", dtype=object)
+    if not len(confidence):
+        return out
+    high_var = variability >= np.quantile(variability, 2 / 3)
+    low_conf, high_conf = confidence <= np.quantile(confidence, 1 / 3), confidence >= np.quantile(confidence, 2 / 3)
+    out[high_conf] = "easy-to-learn"
+    out[low_conf] = "hard-to-learn"
+    out[high_var] = "ambiguous"
+    return out
+
+
+def data_map(store, run: dict, task: str) -> dict:
+    """A run's data map: per training sample its id, confidence, variability, region and
+    whether its label was flipped; refused for a run of fewer than 2 epochs."""
+    if (run["epochs_done"] or 0) < 2:
+        raise InputError(f"run {run['id']} ({run['level']:g}% noise) has {run['epochs_done'] or 0} epoch(s) done: "
+                         "the data map needs 2 or more")
+    ids, p, correct, _ = epoch_arrays(store, run, task)
+    d = dynamics(p, correct)
+    return {"ids": ids, "confidence": d["confidence"], "variability": d["variability"],
+            "region": regions(d["confidence"], d["variability"]),
+            "flipped": np.isin(ids, sorted(flipped_ids(store, run)))}

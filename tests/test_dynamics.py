@@ -141,3 +141,49 @@ def test_bad_detector_requests(noisy_study, capsys):
         assert said in err and err.count("\n") == 1, err
     with pytest.raises(InputError):
         study_detectors(store, sid, ("magic",))
+
+
+def test_regions_by_hand():
+    from engine.dynamics import regions
+
+    confidence = np.array([0.9, 0.8, 0.5, 0.45, 0.1, 0.2])
+    variability = np.array([0.01, 0.3, 0.02, 0.35, 0.03, 0.04])
+    # the top third of variability (0.3, 0.35) is ambiguous; of the rest, confidence's
+    # lower third (<= 0.2 at its quantile) hard, its upper third (>= 0.8) easy
+    assert list(regions(confidence, variability)) == ["easy-to-learn", "ambiguous", "", "ambiguous",
+                                                      "hard-to-learn", "hard-to-learn"]
+
+
+def test_the_data_map_and_detectors_screen(noisy_study, app_pilot):
+    from conftest import settle
+
+    from engine.dynamics import data_map
+    from tui.screens.cartography import CartographyScreen
+    from tui.screens.study import StudyScreen
+
+    store, sid, _ = noisy_study
+    noisy = store.runs(sid)[1]
+    expected = data_map(store, noisy, "varmisuse")
+
+    async def body(app, pilot):
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.pause(0.2)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CartographyScreen)
+        title = str(screen.query_one("#c-title").content)
+        assert "50% noise" in title and f"{int(expected['flipped'].sum())} of {len(expected['ids'])} labels" in title
+        assert np.array_equal(screen.map["confidence"], expected["confidence"])
+        table = screen.query_one("#c-detectors")
+        first = [str(c) for c in table.get_row_at(0)]
+        assert first[0].startswith("50%") and len(first) == 6  # the level, then five detectors' AP
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        await pilot.pause(0.2)
+        await settle(pilot)
+        assert "0% noise" in str(screen.query_one("#c-title").content) and "0 of" in str(
+            screen.query_one("#c-title").content)
+
+    app_pilot(store.path, body, size=(120, 40), screen=lambda: StudyScreen(sid))

@@ -96,6 +96,7 @@ class StudyScreen(CurveKeys, PaneKeys, PolledScreen, SubScreen):
         Binding("o", "column", "Head", tooltip="Which score the distribution shows (localization / repair)"),
         Binding("p", "published", "Published", tooltip="Show or hide the published curves (byrote study --reference)"),
         Binding("b", "band", "Band", tooltip="The trials' band: min-max or mean ± one standard deviation"),
+        Binding("c", "cartography", "Data maps and detectors: which samples each run memorized", show=False),
         *pane_bindings(),
     )
 
@@ -128,6 +129,11 @@ class StudyScreen(CurveKeys, PaneKeys, PolledScreen, SubScreen):
 
     def on_mount(self) -> None:
         self.size_panes(self.pane_share)
+
+    def action_cartography(self) -> None:
+        from tui.screens.cartography import CartographyScreen
+
+        self.app.push_screen(CartographyScreen(self.study_id))
 
     def size_panes(self, share: int) -> None:
         """The plots take ``share`` % of the height they share with the table."""
