@@ -3,8 +3,9 @@ labels byrote flipped (engine.dynamics). No torch at import."""
 from __future__ import annotations
 
 from cli.listings import add_json, print_json
-from cli.options import Commands, open_store, positive
+from cli.options import Commands, mode_options, open_store, positive
 from cli.show import cell, console, say
+from engine.errors import InputError
 
 
 def cmd_detectors(args) -> int:
@@ -12,18 +13,33 @@ def cmd_detectors(args) -> int:
 
     detectors = tuple(d.strip() for d in args.detectors.split(",")) if args.detectors else DETECTORS
     store = open_store(args)
-    rows = study_detectors(store, args.study, detectors, args.k)
+    study_detectors(store, args.study, detectors, args.k)  # refused here, before anything is queued
+    if args.kfold:
+        from cli import follow
+        from engine.kfold import TASKS, oof_path
+
+        study = store.study(args.study)
+        if study["task"] not in TASKS:
+            raise InputError(f"k-fold probabilities are done for {', '.join(TASKS)} only, not {study['task']}")
+        jobs = [store.add_job("kfold", {"run_id": r["id"], "folds": args.kfold}, run_id=r["id"])
+                for r in store.runs(args.study) if r["level"] > 0 and not oof_path(store, r["id"], args.kfold).exists()]
+        if jobs:
+            say(f"jobs {', '.join(map(str, jobs))}: out-of-fold probabilities, {args.kfold} folds a run")
+            code = follow.launch(store, jobs, args)
+            if code or not (args.wait or args.foreground):
+                return code
+    rows = study_detectors(store, args.study, detectors, args.k, args.kfold)
     if args.csv:
         import csv
 
         from engine.fsutil import atomic_open
 
         columns = ["level", "trial", "run", "detector", "samples", "flipped", "k", "precision_at_k", "recall_at_k",
-                   "roc_auc", "average_precision"]
+                   "roc_auc", "average_precision", "label_issues"]
         with atomic_open(args.csv) as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(columns)
-            writer.writerows([r[c] for c in columns] for r in rows)
+            writer.writerows([r.get(c, "") for c in columns] for r in rows)
         say(f"{args.csv}: {len(rows)} rows")
     if args.json:
         print_json(rows)
@@ -58,4 +74,7 @@ def register(c: Commands) -> None:
     p.add_argument("--detectors", metavar="A,B", help=f"some of {', '.join(DETECTORS)} (default: all)")
     p.add_argument("--k", type=positive, metavar="K", help="the k of precision and recall at k (default: the flipped)")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    p.add_argument("--kfold", type=positive, metavar="K",
+                   help="queue k-fold training for cleanlab's out-of-fold label issues (VarMisuse; cleanlab uses 5)")
     add_json(p)
+    mode_options(p)

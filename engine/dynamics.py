@@ -25,7 +25,9 @@ largest other; VarMisuse: the localization head's; method names with code2vec, c
 search; not code2seq or code-to-text, whose labels are sequences). Each ranking is scored against
 the flipped samples (the run's ``changed.json``) with scikit-learn: precision and recall
 at k (k = the number flipped unless given; ties in sample order), ROC AUC and average
-precision. Not yet: cleanlab's out-of-fold label issues (they need k-fold training).
+precision. ``cleanlab``: minus cleanlab's label quality of the sample's out-of-fold
+probabilities (engine.kfold; its row also counts the label issues cleanlab finds), for
+the runs whose k-fold job ran.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ import numpy as np
 
 from engine.errors import InputError
 
-DETECTORS = ("loss", "confidence", "late_learning", "forgetting", "aum")
+DETECTORS = ("loss", "confidence", "late_learning", "forgetting", "aum", "cleanlab")
 NEEDS_CORRECTNESS = ("late_learning", "forgetting")
 
 
@@ -131,7 +133,8 @@ def score_ranking(scores: np.ndarray, flipped: np.ndarray, k: int | None = None)
             "average_precision": float(average_precision_score(flipped, finite)) if both else math.nan}
 
 
-def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS, k: int | None = None) -> list[dict]:
+def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS, k: int | None = None,
+                    folds: int | None = None) -> list[dict]:
     """For each noisy run of a study: each detector's figures (``score_ranking``), with the
     run's level, trial, sample and flipped counts. Refused: a study without noise, a run
     of fewer than 2 epochs, an unknown detector."""
@@ -153,13 +156,34 @@ def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS
             last = dict(zip(np.asarray(arrays["sample"]).tolist(), np.asarray(arrays["loss"], float).tolist()))
         scores = detector_scores(p, correct, np.array([last[i] for i in ids.tolist()]), margins)
         flipped = np.isin(ids, sorted(flipped_ids(store, run)))
+        issues = None
+        found = _out_of_fold(store, run["id"], folds)
+        if found is not None:
+            oof_ids, suspect, issue_mask = found
+            at = {int(i): n for n, i in enumerate(oof_ids.tolist())}
+            scores["cleanlab"] = np.array([suspect[at[i]] if i in at else -np.inf for i in ids.tolist()])
+            issues = int(issue_mask.sum())
         for name in detectors:
             if name not in scores:
                 continue  # no correctness (code-to-text), or no margins (runs trained before they were stored)
             rows.append({"run": run["id"], "level": run["level"], "trial": run.get("trial") or 0,
                          "detector": name, "samples": int(len(ids)), "flipped": int(flipped.sum()),
-                         **score_ranking(scores[name], flipped, k)})
+                         **score_ranking(scores[name], flipped, k),
+                         **({"label_issues": issues} if name == "cleanlab" else {})})
     return rows
+
+
+def _out_of_fold(store, run_id: int, folds: int | None):
+    """cleanlab's scores of a run's out-of-fold probabilities (engine.kfold), or None when
+    its k-fold job has not run (``folds``: that many folds; None: any)."""
+    from engine.kfold import cleanlab_scores, oof_path
+
+    paths = [oof_path(store, run_id, folds)] if folds else sorted(store.run_dir(run_id).glob("out_of_fold_k*.npz"))
+    path = next((p for p in paths if p.exists()), None)
+    if path is None:
+        return None
+    with np.load(path) as result:
+        return cleanlab_scores({key: result[key] for key in result.files})
 
 
 # -- the data map of one run (dataset cartography) ---------------------------------------------

@@ -46,6 +46,7 @@ REGISTRY: dict[str, str] = {
     "extractable": "engine.extractable:extractable_job",
     "perplexity": "engine.ranking:score_job",
     "extraction_point": "engine.extraction:point_job",
+    "kfold": "engine.kfold:kfold_job",
     "demo": "engine.demo:demo_job",
 }
 

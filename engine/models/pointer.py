@@ -52,7 +52,9 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch,
       0 for bug-free samples, which the repair metrics leave out (§4.3.1).
 
     - ``margin``: the localization logit of the error location minus the largest other
-      (over the sample's real tokens; Pleiss et al. 2020's margin, engine.dynamics).
+      (over the sample's real tokens; Pleiss et al. 2020's margin, engine.dynamics);
+    - ``p_nobug``: ``P_loc`` of position 0, the model's probability that the sample has no
+      bug (engine.kfold's label).
 
     Computed in float32 whatever autocast is in force, with log-softmax and logsumexp.
     """
@@ -98,6 +100,7 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch,
             "rep_score": rep_score,
             "has_bug": has_bug,
             "margin": label_margin(torch.where(mask, loc_logits.float(), neg_inf), loc),
+            "p_nobug": loc_logp[:, 0].exp(),
         }
 
 

@@ -1,0 +1,114 @@
+"""Out-of-fold probabilities for confident learning (cleanlab; Northcutt et al. 2021,
+"Confident Learning: Estimating Uncertainty in Dataset Labels", §2), job kind ``kfold``
+(:func:`kfold_job`).
+
+The run's noisy training samples are dealt into K folds (a permutation seeded by the
+run's seed); for each fold a fresh model (the run's model, preset and seed) trains on the
+other K-1 folds for the run's epochs, each epoch in its seeded order, and predicts the
+fold. Each sample so gets a prediction from a model that never trained on it: its
+*out-of-fold* probabilities, which cleanlab ranks (``cleanlab.rank.get_label_quality_scores``)
+and sorts into label issues (``cleanlab.filter.find_label_issues``).
+
+The label is the one VarMisuse label noise flips: whether the sample has a bug (the study's
+noise moves samples between buggy and bug-free, ``changed.json``'s ``buggy_to_clean`` and
+``clean_to_buggy``). Its probability is the localization head's: P(bug) = 1 - P_loc(no-bug
+position). Other tasks' labels (method names over a vocabulary, code-search pairs) are not
+done yet.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.errors import InputError
+
+FOLDS = 5  # cleanlab's own cv_n_folds
+TASKS = ("varmisuse",)
+
+
+def folds_of(n: int, folds: int, seed: int) -> np.ndarray:
+    """Each of ``n`` samples' fold: its place in a permutation seeded by ``seed``, modulo ``folds``."""
+    from engine.runtime import epoch_seed
+
+    fold = np.empty(n, dtype=np.int64)
+    fold[np.random.default_rng(epoch_seed(seed, 10_000 + folds)).permutation(n)] = np.arange(n) % folds
+    return fold
+
+
+def out_of_fold(plan, folds: int = FOLDS, check=None, progress=None) -> dict[str, np.ndarray]:
+    """``sample`` ids, the noisy ``label`` (1: bug) and ``pred_probs`` (n x 2) of a run's
+    training samples, each predicted by the model of the fold it was left out of."""
+    import torch
+
+    from engine.runtime import epoch_seed, resolve_device
+    from engine.study import _read, build_training, evaluate, heldout_subset, train_epoch
+    from engine.tasks import get_task
+
+    if plan.task not in TASKS:
+        raise InputError(f"out-of-fold probabilities are done for {', '.join(TASKS)} only, not {plan.task}")
+    spec = get_task(plan.task, plan.model)
+    cfg, device = plan.cfg, resolve_device(plan.device)
+    train = _read(spec, plan.train, None)
+    valid = heldout_subset(_read(spec, plan.heldout, None), 1, plan.study_seed)  # prepare wants one
+    prepared = spec.prepare(train, valid, cfg)
+    encoded = prepared.train
+    n = len(encoded)
+    if n < folds:
+        raise InputError(f"{n} training samples cannot be dealt into {folds} folds")
+    fold = folds_of(n, folds, plan.seed)
+    p_bug = np.full(n, np.nan)
+    label = None
+    for f in range(folds):
+        rest = np.flatnonzero(fold != f)
+        model, optim, sched = build_training(spec, plan.model, cfg, prepared, device, plan.seed + f, plan.epochs)
+        step = 0
+        for epoch in range(1, plan.epochs + 1):
+            torch.manual_seed(epoch_seed(plan.seed + f, epoch))
+            order = rest[np.random.default_rng(epoch_seed(plan.seed + f, epoch)).permutation(len(rest))]
+
+            def report(seen: int, loss: float, epoch=epoch) -> None:
+                if check is not None:
+                    check()
+                if progress is not None:
+                    progress((f + (epoch - 1 + seen / len(order)) / plan.epochs) / folds,
+                             f"fold {f + 1}/{folds}, epoch {epoch}/{plan.epochs}: training, loss {loss:.3f}")
+
+            step = train_epoch(spec, model, optim, sched, encoded, order, cfg, device, step, report)
+        arrays = evaluate(spec, model, encoded, cfg, device, check)
+        held = fold == f
+        p_bug[held] = 1.0 - arrays["p_nobug"][held]
+        label = np.asarray(arrays["has_bug"], dtype=np.int64)
+    pred_probs = np.clip(np.stack([1.0 - p_bug, p_bug], axis=1), 0.0, 1.0)
+    return {"sample": np.asarray(encoded.kept, dtype=np.int64), "label": label, "pred_probs": pred_probs}
+
+
+def oof_path(store, run_id: int, folds: int):
+    return store.run_dir(run_id) / f"out_of_fold_k{folds}.npz"
+
+
+def kfold_job(ctx) -> None:
+    """Job kind ``kfold``: params ``run_id`` and ``folds``; writes the run's out-of-fold
+    probabilities beside its checkpoints (a file: a job cut off midway starts again)."""
+    from engine.fsutil import atomic_path
+    from engine.study import plan_run
+
+    store, run_id, folds = ctx.store, int(ctx.params["run_id"]), int(ctx.params.get("folds") or FOLDS)
+    plan = plan_run(store, run_id)
+    result = out_of_fold(plan, folds, ctx.check_cancel, ctx.progress)
+    path = oof_path(store, run_id, folds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **result)
+    ctx.progress(1.0, f"{folds} folds: out-of-fold probabilities of {len(result['sample'])} samples", force=True)
+
+
+def cleanlab_scores(result: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sample ids, the suspect score: minus cleanlab's label quality (self-confidence), the
+    label issues cleanlab finds) of one run's out-of-fold probabilities."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    labels, probs = result["label"], result["pred_probs"]
+    quality = get_label_quality_scores(labels, probs)
+    issues = find_label_issues(labels, probs)
+    return result["sample"], -quality, issues
