@@ -68,9 +68,24 @@ def run_demo(store: Store, args) -> int:
         console.print(results_table(store, study_id))
     for text, holds, detail in observations(store, vm_study, mn_study):
         console.print(verdict(holds, text, detail))
+    print_study_detectors(store, (vm_study, mn_study), console)
     console.print(f"studies {vm_study} and {mn_study} finished in {time.time() - t0:.0f} s; "
                   f"export with: byrote export curves --study ID --out DIR")
     return max(code, run_extraction(store, s, console, t0))
+
+
+def print_study_detectors(store: Store, studies, console) -> None:
+    """Which training samples each study memorized: its detectors against the flipped
+    labels (Rabin et al. §6.2), or why they cannot be scored (a run of one epoch)."""
+    from cli.detectors import print_detectors
+    from engine.dynamics import study_detectors
+    from engine.errors import InputError
+
+    for study_id in studies:
+        try:
+            print_detectors(study_detectors(store, study_id), study_id)
+        except InputError as exc:
+            console.print(f"study {study_id}: no detectors: {exc}")
 
 
 def run_contrast(store: Store, args) -> int:

@@ -44,9 +44,16 @@ def cmd_detectors(args) -> int:
     if args.json:
         print_json(rows)
         return 0
+    print_detectors(rows, args.study)
+    return 0
+
+
+def print_detectors(rows: list[dict], study_id: int) -> None:
+    """The detectors table of a study, then, per level, the detector whose average
+    precision is highest, beside what chance gets (the flipped share)."""
     from rich.table import Table
 
-    table = Table(title=cell(f"study {args.study}: detectors against the flipped labels"), header_style="bold",
+    table = Table(title=cell(f"study {study_id}: detectors against the flipped labels"), header_style="bold",
                   box=None)
     for col in ("level", "detector", "flipped", "k", "P@k", "R@k", "ROC AUC", "AP"):
         table.add_column(col, justify="left" if col == "detector" else "right")
@@ -63,7 +70,6 @@ def cmd_detectors(args) -> int:
         ap, name = max(found)
         say(f"{level:g}% noise: {name} finds the flipped labels best (AP {ap:.3f}; by chance "
             f"{next(r['flipped'] / r['samples'] for r in rows if r['level'] == level):.3f})")
-    return 0
 
 
 def register(c: Commands) -> None:

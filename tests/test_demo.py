@@ -142,7 +142,8 @@ def test_the_headless_demo_prints_both_instruments(tmp_path, monkeypatch, capsys
     for said in (f"byrote demo: noise studies on {STDLIB / 'email'} (database {tmp_path / 'demo.db'})",
                  "study 1: ggnn on the standard library · demo", "Observation 1, VarMisuse",
                  "memorization extraction: a tiny GPT-2 on directory", "output set 1: 6 outputs to sample",
-                 "scan 1: 0 memorized snippets; 0 of 6 outputs hold at least one", "the whole demo took"):
+                 "scan 1: 0 memorized snippets; 0 of 6 outputs hold at least one", "the whole demo took",
+                 "study 1: no detectors: run 2 (100% noise) has 1 epoch(s) done: the dynamics need 2 or more"):
         assert said in " ".join(out.split()), said
     store = Store(tmp_path / "demo.db")
     assert [j["state"] for j in store.jobs()] == ["done"] * 10  # 4 runs, the LM, its sampling, scan, windows, grid
