@@ -72,6 +72,43 @@ def print_detectors(rows: list[dict], study_id: int) -> None:
             f"{next(r['flipped'] / r['samples'] for r in rows if r['level'] == level):.3f})")
 
 
+def cmd_noise_rate(args) -> int:
+    """Queue the k-fold jobs every run still needs (noisy or not), then print each run's
+    estimated share of noisy labels beside the share byrote flipped."""
+    from cli import follow
+    from engine.dynamics import flipped_ids
+    from engine.kfold import TASKS, estimate_noise, oof_path
+
+    store = open_store(args)
+    study = store.study(args.study)
+    if study["task"] not in TASKS:
+        raise InputError(f"k-fold probabilities are done for {', '.join(TASKS)} only, not {study['task']}")
+    runs = store.runs(args.study)
+    jobs = [store.add_job("kfold", {"run_id": r["id"], "folds": args.kfold}, run_id=r["id"])
+            for r in runs if not oof_path(store, r["id"], args.kfold).exists()]
+    if jobs:
+        say(f"jobs {', '.join(map(str, jobs))}: out-of-fold probabilities, {args.kfold} folds a run")
+        code = follow.launch(store, jobs, args)
+        if code or not (args.wait or args.foreground):
+            return code
+    rows = []
+    for run in runs:
+        import numpy as np
+
+        with np.load(oof_path(store, run["id"], args.kfold)) as saved:
+            result = {key: saved[key] for key in saved.files}
+        flipped = np.isin(result["sample"], sorted(flipped_ids(store, run))).mean()
+        rows.append({"run": run["id"], "level": run["level"], "flipped": float(flipped), **estimate_noise(result)})
+    if args.json:
+        print_json(rows)
+        return 0
+    for r in rows:
+        say(f"{r['level']:g}% noise (run {r['run']}): {r['estimate']:.3f} of the labels estimated noisy "
+            f"(95 % interval {r['low']:.3f}-{r['high']:.3f}, {r['rounds']} bootstrap draws); "
+            f"{r['flipped']:.3f} were flipped")
+    return 0
+
+
 def register(c: Commands) -> None:
     from engine.dynamics import DETECTORS
 
@@ -82,5 +119,12 @@ def register(c: Commands) -> None:
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     p.add_argument("--kfold", type=positive, metavar="K",
                    help="queue k-fold training for cleanlab's out-of-fold label issues (VarMisuse; cleanlab uses 5)")
+    add_json(p)
+    mode_options(p)
+
+    p = c.add("noise-rate", cmd_noise_rate, "estimate the share of noisy labels of each run's training set "
+                                            "(cleanlab on out-of-fold probabilities), beside what was flipped")
+    p.add_argument("--study", type=positive, required=True, metavar="ID")
+    p.add_argument("--kfold", type=positive, default=5, metavar="K", help="folds (default 5, cleanlab's)")
     add_json(p)
     mode_options(p)

@@ -112,3 +112,30 @@ def cleanlab_scores(result: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
     quality = get_label_quality_scores(labels, probs)
     issues = find_label_issues(labels, probs)
     return result["sample"], -quality, issues
+
+
+BOOTSTRAP_ROUNDS = 200
+
+
+def estimate_noise(result: dict[str, np.ndarray], rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> dict[str, float]:
+    """The share of noisy labels in a run's training set, estimated from its out-of-fold
+    probabilities: the off-diagonal mass of cleanlab's estimated joint of given and true
+    labels (``cleanlab.count.estimate_joint``; Northcutt et al. §2.2), with a 95 % interval
+    from ``rounds`` bootstrap resamples of the samples (seeded)."""
+    from cleanlab.count import estimate_joint
+
+    labels, probs = result["label"], result["pred_probs"]
+
+    def rate(idx: np.ndarray) -> float:
+        joint = estimate_joint(labels[idx], probs[idx])
+        return float(1.0 - np.trace(joint))
+
+    everything = np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(rounds):
+        idx = rng.integers(0, len(labels), len(labels))
+        if len(np.unique(labels[idx])) == probs.shape[1]:  # cleanlab needs every class present
+            draws.append(rate(idx))
+    low, high = (np.quantile(draws, [0.025, 0.975]).tolist() if draws else (np.nan, np.nan))
+    return {"estimate": rate(everything), "low": low, "high": high, "rounds": len(draws)}
