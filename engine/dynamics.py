@@ -216,3 +216,51 @@ def data_map(store, run: dict, task: str) -> dict:
     return {"ids": ids, "confidence": d["confidence"], "variability": d["variability"],
             "region": regions(d["confidence"], d["variability"]),
             "flipped": np.isin(ids, sorted(flipped_ids(store, run)))}
+
+
+def describe_label(task: str, sample) -> str:
+    """A training label in words: VarMisuse's bug and repair, a method's name; the label
+    of other tasks as they store it."""
+    if task == "varmisuse":
+        if not sample.has_bug:
+            return "no bug"
+        tokens, at = sample.tokens, sample.error_location
+        repair = {tokens[t] for t in sample.repair_targets if t < len(tokens)}
+        return f"bug at token {at} ({tokens[at] if at < len(tokens) else '?'}), repair: {', '.join(sorted(repair))}"
+    return str(getattr(sample, "label", "-"))
+
+
+def sample_code(task: str, sample) -> str:
+    if task == "varmisuse":
+        return " ".join(sample.tokens)
+    return getattr(sample, "source", None) or getattr(sample, "code", None) or "(no source: path-contexts only)"
+
+
+def sample_view(store, run: dict, sample_id: int, samples: dict | None = None) -> dict:
+    """One training sample of a run: its code, its training (noisy) label, its clean
+    label (from the study's own training file; when flipped), whether it was flipped, and
+    ``p`` at each epoch. ``samples`` caches the two files' samples by path."""
+    from engine.tasks import get_task
+
+    study = store.study(run["study_id"])
+    spec = get_task(study["task"], study["model"])
+    cache = samples if samples is not None else {}
+
+    def read(path):
+        if str(path) not in cache:
+            cache[str(path)] = spec.read(str(path))
+        return cache[str(path)]
+
+    noisy = read(store.file_path(run["train_path"]))[sample_id]
+    flipped = sample_id in flipped_ids(store, run)
+    clean_label = None
+    if flipped:
+        try:
+            clean_label = describe_label(study["task"], read(study["train_path"])[sample_id])
+        except (OSError, InputError, IndexError):
+            clean_label = "(the study's training file cannot be read any more)"
+    ids, p, _, _ = epoch_arrays(store, run, study["task"])
+    at = np.searchsorted(ids, sample_id)
+    curve = p[:, at].tolist() if at < len(ids) and ids[at] == sample_id else []
+    return {"sample": sample_id, "code": sample_code(study["task"], noisy), "label": describe_label(study["task"], noisy),
+            "clean_label": clean_label, "flipped": flipped, "p": curve}

@@ -244,3 +244,37 @@ def test_the_noise_rate_command(noisy_study, capsys):
     rows = json.loads(out[out.index("["):])
     assert [r["level"] for r in rows] == [0.0, 50.0] and rows[0]["flipped"] == 0.0 and 0.4 < rows[1]["flipped"] < 0.6
     assert all(0 <= r["estimate"] <= 1 and r["low"] <= r["high"] for r in rows)
+
+
+def test_a_regions_samples_and_one_sample(noisy_study, app_pilot):
+    """A flipped sample shows its noisy training label and its clean one, its code and its
+    curve; 1-3 on the data map list a region's samples."""
+    from conftest import settle
+
+    from engine.dynamics import data_map, flipped_ids, sample_view
+    from tui.screens.cartography import CartographyScreen
+    from tui.screens.region import RegionScreen
+
+    store, sid, _ = noisy_study
+    run = store.runs(sid)[1]
+    m = data_map(store, run, "varmisuse")
+    one = int(next(i for i in m["ids"] if int(i) in flipped_ids(store, run)))
+    view = sample_view(store, run, one)
+    assert view["flipped"] and view["clean_label"] and view["clean_label"] != view["label"]
+    assert ("no bug" in view["label"]) != ("no bug" in view["clean_label"])  # the study flips bug and no bug
+    assert len(view["p"]) == 3 and all(0 <= x <= 1 for x in view["p"]) and view["code"]
+
+    async def body(app, pilot):
+        await settle(pilot)
+        await pilot.pause(0.2)
+        await settle(pilot)
+        region = next(r for r in ("hard-to-learn", "ambiguous", "easy-to-learn") if (m["region"] == r).any())
+        await pilot.press({"easy-to-learn": "1", "ambiguous": "2", "hard-to-learn": "3"}[region])
+        await settle(pilot)
+        await pilot.pause(0.2)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RegionScreen) and len(screen.rows) == int((m["region"] == region).sum())
+        assert "training label:" in str(screen.query_one("#g-sample").content)
+
+    app_pilot(store.path, body, size=(120, 40), screen=lambda: CartographyScreen(sid))

@@ -2,7 +2,8 @@
 for one run, each training sample's variability against its confidence across epochs
 (dataset cartography, Swayamdipta et al. 2020), the flipped ones in red, with the share of
 each region that is flipped; under it, the study's detectors scored against the flipped
-labels, level by level. ``[``/``]`` go through the runs."""
+labels, level by level. ``[``/``]`` go through the runs; ``1``-``3`` list the samples of a
+region (easy-to-learn, ambiguous, hard-to-learn)."""
 from __future__ import annotations
 
 import math
@@ -27,7 +28,10 @@ class CartographyScreen(SubScreen):
 
     HELP_TITLE = "Data maps and detectors"
     BINDINGS = [Binding("right_square_bracket", "run(1)", "Next run"),
-                Binding("left_square_bracket", "run(-1)", "Previous run")]
+                Binding("left_square_bracket", "run(-1)", "Previous run"),
+                Binding("1", "region('easy-to-learn')", "Easy-to-learn samples", show=False),
+                Binding("2", "region('ambiguous')", "Ambiguous samples", show=False),
+                Binding("3", "region('hard-to-learn')", "Hard-to-learn samples", show=False)]
     DEFAULT_CSS = """
     CartographyScreen #c-title { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     CartographyScreen #c-map { height: 2fr; min-height: 8; }
@@ -116,7 +120,7 @@ class CartographyScreen(SubScreen):
         self.query_one("#c-title", Static).update(Text(visible(
             f"study {self.study_id} · run {run['id']}: {run['level']:g}% noise, {run['epochs_done']} epochs · "
             f"{int(m['flipped'].sum())} of {len(m['ids'])} labels flipped · " + " · ".join(shares)
-            + f" · [ ] run {self.index + 1}/{len(self.runs)}")))
+            + f" · [ ] run {self.index + 1}/{len(self.runs)} · 1-3 a region's samples")))
         plot = self.query_one("#c-map", PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
@@ -131,6 +135,12 @@ class CartographyScreen(SubScreen):
                             color=colour, label=label)
         plt.ylim(0, 1)
         plot.refresh()
+
+    def action_region(self, region: str) -> None:
+        if self.map is not None and self.runs:
+            from tui.screens.region import RegionScreen
+
+            self.app.push_screen(RegionScreen(self.runs[self.index], region, self.map))
 
     def action_run(self, by: int) -> None:
         if self.runs:
