@@ -5,7 +5,6 @@ from __future__ import annotations
 from cli.listings import add_json, print_json
 from cli.options import Commands, mode_options, open_store, positive
 from cli.show import cell, console, say
-from engine.errors import InputError
 
 
 def cmd_detectors(args) -> int:
@@ -16,11 +15,10 @@ def cmd_detectors(args) -> int:
     study_detectors(store, args.study, detectors, args.k)  # refused here, before anything is queued
     if args.kfold:
         from cli import follow
-        from engine.kfold import TASKS, oof_path
+        from engine.kfold import check_kfold, oof_path
 
         study = store.study(args.study)
-        if study["task"] not in TASKS:
-            raise InputError(f"k-fold probabilities are done for {', '.join(TASKS)} only, not {study['task']}")
+        check_kfold(study["task"], study["model"])
         jobs = [store.add_job("kfold", {"run_id": r["id"], "folds": args.kfold}, run_id=r["id"])
                 for r in store.runs(args.study) if r["level"] > 0 and not oof_path(store, r["id"], args.kfold).exists()]
         if jobs:
@@ -77,12 +75,11 @@ def cmd_noise_rate(args) -> int:
     estimated share of noisy labels beside the share byrote flipped."""
     from cli import follow
     from engine.dynamics import flipped_ids
-    from engine.kfold import TASKS, estimate_noise, oof_path
+    from engine.kfold import check_kfold, estimate_noise, oof_path
 
     store = open_store(args)
     study = store.study(args.study)
-    if study["task"] not in TASKS:
-        raise InputError(f"k-fold probabilities are done for {', '.join(TASKS)} only, not {study['task']}")
+    check_kfold(study["task"], study["model"])
     runs = store.runs(args.study)
     jobs = [store.add_job("kfold", {"run_id": r["id"], "folds": args.kfold}, run_id=r["id"])
             for r in runs if not oof_path(store, r["id"], args.kfold).exists()]

@@ -9,11 +9,16 @@ fold. Each sample so gets a prediction from a model that never trained on it: it
 *out-of-fold* probabilities, which cleanlab ranks (``cleanlab.rank.get_label_quality_scores``)
 and sorts into label issues (``cleanlab.filter.find_label_issues``).
 
-The label is the one VarMisuse label noise flips: whether the sample has a bug (the study's
-noise moves samples between buggy and bug-free, ``changed.json``'s ``buggy_to_clean`` and
-``clean_to_buggy``). Its probability is the localization head's: P(bug) = 1 - P_loc(no-bug
-position). Other tasks' labels (method names over a vocabulary, code-search pairs) are not
-done yet.
+The label is the one the study's label noise changes:
+
+- VarMisuse: whether the sample has a bug (the noise moves samples between buggy and
+  bug-free, ``changed.json``'s ``buggy_to_clean`` and ``clean_to_buggy``), its probability
+  the localization head's, P(bug) = 1 - P_loc(no-bug position);
+- method names with code2vec: the name (``relabelled``), its probabilities code2vec's
+  softmax over the names, kept to the names some training sample carries (renormalized),
+  a samples x names matrix in memory.
+
+Code2seq's names (token sequences) and code search's pairs are not done yet.
 """
 from __future__ import annotations
 
@@ -22,7 +27,14 @@ import numpy as np
 from engine.errors import InputError
 
 FOLDS = 5  # cleanlab's own cv_n_folds
-TASKS = ("varmisuse",)
+TASKS = ("varmisuse", "methodname")
+
+
+def check_kfold(task: str, model: str) -> None:
+    """Refuse a task and model whose labels have no out-of-fold probabilities yet."""
+    if task not in TASKS or (task == "methodname" and model != "code2vec"):
+        raise InputError(f"out-of-fold probabilities are done for VarMisuse and code2vec's method names, "
+                         f"not {task} with {model}")
 
 
 def folds_of(n: int, folds: int, seed: int) -> np.ndarray:
@@ -43,8 +55,7 @@ def out_of_fold(plan, folds: int = FOLDS, check=None, progress=None) -> dict[str
     from engine.study import _read, build_training, evaluate, heldout_subset, train_epoch
     from engine.tasks import get_task
 
-    if plan.task not in TASKS:
-        raise InputError(f"out-of-fold probabilities are done for {', '.join(TASKS)} only, not {plan.task}")
+    check_kfold(plan.task, plan.model)
     spec = get_task(plan.task, plan.model)
     cfg, device = plan.cfg, resolve_device(plan.device)
     train = _read(spec, plan.train, None)
@@ -55,7 +66,7 @@ def out_of_fold(plan, folds: int = FOLDS, check=None, progress=None) -> dict[str
     if n < folds:
         raise InputError(f"{n} training samples cannot be dealt into {folds} folds")
     fold = folds_of(n, folds, plan.seed)
-    p_bug = np.full(n, np.nan)
+    probs: np.ndarray | None = None
     label = None
     for f in range(folds):
         rest = np.flatnonzero(fold != f)
@@ -73,12 +84,21 @@ def out_of_fold(plan, folds: int = FOLDS, check=None, progress=None) -> dict[str
                              f"fold {f + 1}/{folds}, epoch {epoch}/{plan.epochs}: training, loss {loss:.3f}")
 
             step = train_epoch(spec, model, optim, sched, encoded, order, cfg, device, step, report)
-        arrays = evaluate(spec, model, encoded, cfg, device, check)
+        arrays = evaluate(spec, model, encoded, {**cfg, "emit_probs": True}, device, check)
+        if plan.task == "varmisuse":
+            p_bug = 1.0 - arrays["p_nobug"]
+            fold_probs, label = np.stack([1.0 - p_bug, p_bug], axis=1), np.asarray(arrays["has_bug"], np.int64)
+        else:
+            fold_probs, label = arrays["probs"], np.asarray(arrays["target"], np.int64)
+        if probs is None:
+            probs = np.full(fold_probs.shape, np.nan)
         held = fold == f
-        p_bug[held] = 1.0 - arrays["p_nobug"][held]
-        label = np.asarray(arrays["has_bug"], dtype=np.int64)
-    pred_probs = np.clip(np.stack([1.0 - p_bug, p_bug], axis=1), 0.0, 1.0)
-    return {"sample": np.asarray(encoded.kept, dtype=np.int64), "label": label, "pred_probs": pred_probs}
+        probs[held] = fold_probs[held]
+    classes = np.unique(label)  # the labels some sample carries, renumbered from 0
+    kept = np.clip(probs[:, classes], 0.0, None)
+    pred_probs = kept / np.maximum(kept.sum(1, keepdims=True), 1e-12)
+    return {"sample": np.asarray(encoded.kept, dtype=np.int64), "label": np.searchsorted(classes, label),
+            "pred_probs": pred_probs}
 
 
 def oof_path(store, run_id: int, folds: int):

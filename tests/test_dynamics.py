@@ -278,3 +278,39 @@ def test_a_regions_samples_and_one_sample(noisy_study, app_pilot):
         assert "training label:" in str(screen.query_one("#g-sample").content)
 
     app_pilot(store.path, body, size=(120, 40), screen=lambda: CartographyScreen(sid))
+
+
+def test_cleanlab_and_the_noise_rate_for_method_names(tmp_path, capsys):
+    """code2vec on the email package's top 5 names at 0 and 50 % noise: its out-of-fold
+    softmax over the names gives cleanlab's row and each run's noise estimate; code2seq
+    is refused in one line."""
+    from cli.main import main
+    from engine.data.methodname_build import build_methodname
+    from engine.kfold import oof_path
+    from engine.launch import create_study
+    from engine.study import train_run
+
+    data = build_methodname(Path(sysconfig.get_paths()["stdlib"]) / "email", tmp_path / "mn.jsonl", lang="python",
+                            top=5, seed=0)
+    store = Store(tmp_path / "mn.db")
+    sid = create_study(store, task="methodname", train=str(data.train_path), valid=str(data.valid_path),
+                       model="code2vec", levels=[0.0, 50.0], epochs=2, preset="quick", seed=0, device="cpu",
+                       overrides={"csr_samples": 5, "batch_size": 32})
+    for run in store.runs(sid):
+        train_run(store, run["id"])
+    db = ["--db", str(store.path)]
+    assert main([*db, "noise-rate", "--study", str(sid), "--kfold", "2", "--foreground", "--json"]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(out[out.index("["):])
+    assert [r["level"] for r in rows] == [0.0, 50.0] and rows[0]["flipped"] == 0.0 and rows[1]["flipped"] > 0.3
+    with np.load(oof_path(store, store.runs(sid)[1]["id"], 2)) as saved:
+        classes = saved["pred_probs"].shape[1]
+        assert 2 <= classes <= 6 and np.allclose(saved["pred_probs"].sum(1), 1.0)
+        assert saved["label"].max() == classes - 1  # renumbered to the names some sample carries
+    assert main([*db, "detectors", "--study", str(sid), "--kfold", "2", "--json"]) == 0
+    detected = json.loads(capsys.readouterr().out)
+    assert "cleanlab" in [r["detector"] for r in detected] and "aum" in [r["detector"] for r in detected]
+    seq = store.add_study(name="s", task="methodname", model="code2seq", preset="quick", epochs=2, seed=0,
+                          device="cpu", train_path="t", valid_path="v", levels=[0.0, 50.0])
+    assert main([*db, "noise-rate", "--study", str(seq)]) == 2
+    assert "not methodname with code2seq" in capsys.readouterr().err

@@ -94,7 +94,8 @@ TOP_K = 10
 """code2vec's ``TOP_K_WORDS_CONSIDERED_DURING_PREDICTION``: the names its prediction ranks."""
 
 
-def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: str = "top10") -> dict[str, torch.Tensor]:
+def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: str = "top10",
+                     probs: bool = False) -> dict[str, torch.Tensor]:
     """Per-sample loss, prediction and score ([B] each) of one batch:
 
     - ``loss`` = -log q(true name) under the softmax over all names (§4.3.3, code2vec's
@@ -115,7 +116,9 @@ def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: st
       vocabulary names differ only in case or separators);
     - ``target``: the label id the loss used;
     - ``margin``: the target's logit minus the largest other logit (Pleiss et al. 2020,
-      whose mean over the epochs is the area under the margin, engine.dynamics).
+      whose mean over the epochs is the area under the margin, engine.dynamics);
+    - with ``probs``, ``probs``: the softmax over every name ([B, names]), for
+      engine.kfold's out-of-fold probabilities.
 
     Computed in float32 whatever autocast is in force.
     """
@@ -130,7 +133,7 @@ def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: st
             chosen = torch.softmax(top, dim=-1)[:, 0]
         else:
             chosen = best.exp()
-        return {
+        out = {
             "loss": loss,
             "pred": pred,
             "score": chosen,
@@ -138,6 +141,9 @@ def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: st
             "target": target,
             "margin": label_margin(logits.float(), target),
         }
+        if probs:
+            out["probs"] = logp.exp()
+        return out
 
 
 def build_code2vec(cfg: dict, vocabs) -> Code2Vec:

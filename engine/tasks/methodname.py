@@ -171,7 +171,8 @@ class MethodNameTask:
     def outputs(self, model, batch, cfg: dict) -> dict:
         from engine.models.code2vec import code2vec_outputs
 
-        return code2vec_outputs(model(batch), batch, model.legal, cfg.get("score", "top10"))
+        return code2vec_outputs(model(batch), batch, model.legal, cfg.get("score", "top10"),
+                                probs=bool(cfg.get("emit_probs")))
 
     def objective(self, out: dict, cfg: dict):
         """code2vec's loss: the mean cross-entropy over the batch."""
