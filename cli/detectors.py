@@ -3,7 +3,23 @@ labels byrote flipped (engine.dynamics). No torch at import."""
 from __future__ import annotations
 
 from cli.listings import add_json, print_json
-from cli.options import Commands, mode_options, open_store, positive
+from cli.options import Commands, mode_options, open_store, positive, whole
+
+
+def folds(text: str) -> int:
+    return whole(text, 2)  # one fold would train on nothing
+
+
+def queue_kfold(store, runs: list[dict], k: int) -> list[int]:
+    """The ``kfold`` jobs of ``runs`` that have no out-of-fold file of ``k`` folds yet (a
+    queued or running one is reused, never queued twice)."""
+    from engine.kfold import oof_path
+    from engine.store import ACTIVE
+
+    active = {(j["params"].get("run_id"), j["params"].get("folds")): j["id"] for j in store.jobs(list(ACTIVE))
+              if j["kind"] == "kfold"}
+    return [active.get((r["id"], k)) or store.add_job("kfold", {"run_id": r["id"], "folds": k}, run_id=r["id"])
+            for r in runs if not oof_path(store, r["id"], k).exists()]
 from cli.show import cell, console, say
 
 
@@ -15,12 +31,11 @@ def cmd_detectors(args) -> int:
     study_detectors(store, args.study, detectors, args.k)  # refused here, before anything is queued
     if args.kfold:
         from cli import follow
-        from engine.kfold import check_kfold, oof_path
+        from engine.kfold import check_kfold
 
         study = store.study(args.study)
         check_kfold(study["task"], study["model"])
-        jobs = [store.add_job("kfold", {"run_id": r["id"], "folds": args.kfold}, run_id=r["id"])
-                for r in store.runs(args.study) if r["level"] > 0 and not oof_path(store, r["id"], args.kfold).exists()]
+        jobs = queue_kfold(store, [r for r in store.runs(args.study) if r["level"] > 0], args.kfold)
         if jobs:
             say(f"jobs {', '.join(map(str, jobs))}: out-of-fold probabilities, {args.kfold} folds a run")
             code = follow.launch(store, jobs, args)
@@ -81,8 +96,7 @@ def cmd_noise_rate(args) -> int:
     study = store.study(args.study)
     check_kfold(study["task"], study["model"])
     runs = store.runs(args.study)
-    jobs = [store.add_job("kfold", {"run_id": r["id"], "folds": args.kfold}, run_id=r["id"])
-            for r in runs if not oof_path(store, r["id"], args.kfold).exists()]
+    jobs = queue_kfold(store, runs, args.kfold)
     if jobs:
         say(f"jobs {', '.join(map(str, jobs))}: out-of-fold probabilities, {args.kfold} folds a run")
         code = follow.launch(store, jobs, args)
@@ -114,7 +128,7 @@ def register(c: Commands) -> None:
     p.add_argument("--detectors", metavar="A,B", help=f"some of {', '.join(DETECTORS)} (default: all)")
     p.add_argument("--k", type=positive, metavar="K", help="the k of precision and recall at k (default: the flipped)")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
-    p.add_argument("--kfold", type=positive, metavar="K",
+    p.add_argument("--kfold", type=folds, metavar="K",
                    help="queue k-fold training for cleanlab's out-of-fold label issues (VarMisuse; cleanlab uses 5)")
     add_json(p)
     mode_options(p)
@@ -122,6 +136,6 @@ def register(c: Commands) -> None:
     p = c.add("noise-rate", cmd_noise_rate, "estimate the share of noisy labels of each run's training set "
                                             "(cleanlab on out-of-fold probabilities), beside what was flipped")
     p.add_argument("--study", type=positive, required=True, metavar="ID")
-    p.add_argument("--kfold", type=positive, default=5, metavar="K", help="folds (default 5, cleanlab's)")
+    p.add_argument("--kfold", type=folds, default=5, metavar="K", help="folds (default 5, cleanlab's)")
     add_json(p)
     mode_options(p)

@@ -161,7 +161,8 @@ def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS
         if found is not None:
             oof_ids, suspect, issue_mask = found
             at = {int(i): n for n, i in enumerate(oof_ids.tolist())}
-            scores["cleanlab"] = np.array([suspect[at[i]] if i in at else -np.inf for i in ids.tolist()])
+            floor = float(np.min(suspect)) - 1.0 if len(suspect) else 0.0  # not scored: the least suspect
+            scores["cleanlab"] = np.array([suspect[at[i]] if i in at else floor for i in ids.tolist()])
             issues = int(issue_mask.sum())
         for name in detectors:
             if name not in scores:
@@ -239,7 +240,8 @@ def sample_code(task: str, sample) -> str:
 def sample_view(store, run: dict, sample_id: int, samples: dict | None = None) -> dict:
     """One training sample of a run: its code, its training (noisy) label, its clean
     label (from the study's own training file; when flipped), whether it was flipped, and
-    ``p`` at each epoch. ``samples`` caches the two files' samples by path."""
+    ``p`` at each epoch. ``samples`` caches the two files' samples by path and the run's
+    epoch arrays."""
     from engine.tasks import get_task
 
     study = store.study(run["study_id"])
@@ -259,7 +261,10 @@ def sample_view(store, run: dict, sample_id: int, samples: dict | None = None) -
             clean_label = describe_label(study["task"], read(study["train_path"])[sample_id])
         except (OSError, InputError, IndexError):
             clean_label = "(the study's training file cannot be read any more)"
-    ids, p, _, _ = epoch_arrays(store, run, study["task"])
+    key = ("epochs", run["id"])
+    if key not in cache:
+        cache[key] = epoch_arrays(store, run, study["task"])
+    ids, p, _, _ = cache[key]
     at = np.searchsorted(ids, sample_id)
     curve = p[:, at].tolist() if at < len(ids) and ids[at] == sample_id else []
     return {"sample": sample_id, "code": sample_code(study["task"], noisy), "label": describe_label(study["task"], noisy),

@@ -10,7 +10,8 @@ Job kind ``extractable`` (:func:`extractable_job`):
   among the documents of at least ``prefix + suffix`` tokens (the model's tokenizer, no
   special tokens) give one window each, at a token offset drawn from the same (seed,
   document id, draw) (``at_start``: offset 0, Pythia's choice of the first tokens of each
-  training sequence; then one draw per document). So the windows depend on the corpus,
+  training sequence; then one draw per document; two draws at one offset give one
+  window). So the windows depend on the corpus,
   the tokenizer and the seed alone, not on the order documents are read in, and a larger
   ``n`` keeps the windows of a smaller one. They are stored before any is scored.
 - **Scoring.** Greedy decoding reproduces the suffix up to its first wrong token, so one
@@ -72,6 +73,7 @@ def choose_windows(documents: Callable[[], Iterable], tokenizer, n: int, prefix:
     span = prefix + suffix
     draws = 1 if at_start else per_document
     chosen: list[Window] = []
+    taken: set[tuple[str, int]] = set()
     above = -1  # keys at or below this were looked at in an earlier pass
     while len(chosen) < n:
         cap = CANDIDATES_PER_WINDOW * (n - len(chosen))
@@ -100,7 +102,9 @@ def choose_windows(documents: Callable[[], Iterable], tokenizer, n: int, prefix:
             ids = tokenized[doc_id]
             if ids is not None and len(ids) >= span and len(chosen) < n:
                 offset = 0 if at_start else doc_key(seed, doc_id, draw, "offset") % (len(ids) - span + 1)
-                chosen.append(Window(doc_id, offset, tuple(ids[offset:offset + span])))
+                if (doc_id, offset) not in taken:  # two draws of one document at one offset: one window
+                    taken.add((doc_id, offset))
+                    chosen.append(Window(doc_id, offset, tuple(ids[offset:offset + span])))
         if not more or not heap:
             break
         above = -min(heap)[0]  # the highest key of this pass

@@ -86,6 +86,8 @@ def point_job(ctx) -> None:
     identity = sampling_identity(settings)
     wanted = max(p["settings"]["n"] for p in store.extraction_points(study["id"])
                  if sampling_identity(p["settings"]) == identity)
+    if identity["batch_size"] > wanted:  # as engine.launch.enqueue_sampling: a batch is sampled whole
+        identity["batch_size"] = wanted
     found = store.find_output_set(**identity)
     if found is None:
         set_id = store.add_output_set(name=f"{study['name']} · {point['label']}", source="sample", n=wanted,
@@ -95,7 +97,7 @@ def point_job(ctx) -> None:
         if found["n"] < wanted:
             store.update_output_set(set_id, n=wanted)
     store.set_extraction_point(study["id"], point["point"], set_id=set_id)
-    sample_ctx = _Within(ctx, {"set_id": set_id, "device": ctx.params.get("device") or "auto"}, "sampling · ")
+    sample_ctx = _Within(ctx, {"set_id": set_id, "device": ctx.params.get("device") or "auto"}, "sampling · ", 0.0)
     sample_job(sample_ctx)
     plan = check_scan(store, set_id, int(study["base"]["min_lines"]), study["base"]["rules"])
     n_outputs = store.max_output_id(set_id)
@@ -107,7 +109,7 @@ def point_job(ctx) -> None:
             n_outputs=n_outputs, min_lines=plan.min_lines, case_sensitive=0, rules=plan.rules,
             workers=int(study["base"].get("workers") or 1), name=f"{study['name']} · {point['label']}")
         store.set_extraction_point(study["id"], point["point"], scan_id=scan_id)
-        scan_job(_Within(ctx, {"scan_id": scan_id}, "scan · "))
+        scan_job(_Within(ctx, {"scan_id": scan_id}, "scan · ", 0.5))
     else:
         store.set_extraction_point(study["id"], point["point"], scan_id=scan["id"])
         ctx.progress(1.0, f"reusing scan {scan['id']} of set {set_id}", force=True)
@@ -115,16 +117,17 @@ def point_job(ctx) -> None:
 
 class _Within:
     """A job context for one stage of a point's job: its own params, the job's progress
-    (messages prefixed with the stage), cancellation and store."""
+    (the stage's half of it, from ``start``; messages prefixed with the stage),
+    cancellation and store."""
 
-    def __init__(self, ctx, params: dict, prefix: str):
-        self._ctx, self.params, self._prefix = ctx, params, prefix
+    def __init__(self, ctx, params: dict, prefix: str, start: float):
+        self._ctx, self.params, self._prefix, self._start = ctx, params, prefix, start
 
     def __getattr__(self, name):
         return getattr(self._ctx, name)
 
     def progress(self, fraction: float, message: str | None = None, force: bool = False) -> None:
-        self._ctx.progress(fraction, None if message is None else self._prefix + message, force)
+        self._ctx.progress(self._start + 0.5 * fraction, None if message is None else self._prefix + message, force)
 
 
 def point_rows(store, study_id: int) -> list[dict]:

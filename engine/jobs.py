@@ -111,7 +111,7 @@ class JobContext:
         if done > 1e-6:  # the mean rate since the first report
             estimate = (now - self._t0) / done * (1.0 - fraction)
         previous, at = self._eta or (None, now)
-        eta = smoothed_eta(previous, now - at, estimate)
+        eta = 0.0 if fraction >= 1.0 else smoothed_eta(previous, now - at, estimate)
         self._eta = None if eta is None else (eta, now)
         fields = {"progress": fraction, "eta": eta}
         if message is not None:

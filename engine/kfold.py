@@ -18,7 +18,9 @@ The label is the one the study's label noise changes:
   softmax over the names, kept to the names some training sample carries (renormalized),
   a samples x names matrix in memory.
 
-Code2seq's names (token sequences) and code search's pairs are not done yet.
+Code2seq's names (token sequences) and code search's pairs are not done yet. A fold's
+learning-rate schedule is sized on the whole training set, as the run's, and each fold's
+model predicts every sample (only its fold's are kept): K passes of evaluation.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import numpy as np
 from engine.errors import InputError
 
 FOLDS = 5  # cleanlab's own cv_n_folds
+MAX_CLASSES = 2000  # cleanlab builds classes x classes matrices beside the samples x classes one
 TASKS = ("varmisuse", "methodname")
 
 
@@ -95,6 +98,9 @@ def out_of_fold(plan, folds: int = FOLDS, check=None, progress=None) -> dict[str
         held = fold == f
         probs[held] = fold_probs[held]
     classes = np.unique(label)  # the labels some sample carries, renumbered from 0
+    if len(classes) > MAX_CLASSES:
+        raise InputError(f"{len(classes):,} names: cleanlab's class-by-class matrices would not fit; "
+                         f"out-of-fold probabilities take at most {MAX_CLASSES:,} classes")
     kept = np.clip(probs[:, classes], 0.0, None)
     pred_probs = kept / np.maximum(kept.sum(1, keepdims=True), 1e-12)
     return {"sample": np.asarray(encoded.kept, dtype=np.int64), "label": np.searchsorted(classes, label),
@@ -155,7 +161,7 @@ def estimate_noise(result: dict[str, np.ndarray], rounds: int = BOOTSTRAP_ROUNDS
     draws = []
     for _ in range(rounds):
         idx = rng.integers(0, len(labels), len(labels))
-        if len(np.unique(labels[idx])) == probs.shape[1]:  # cleanlab needs every class present
+        if len(np.unique(labels[idx])) > 1:  # a resample of one label has no joint to speak of
             draws.append(rate(idx))
     low, high = (np.quantile(draws, [0.025, 0.975]).tolist() if draws else (np.nan, np.nan))
     return {"estimate": rate(everything), "low": low, "high": high, "rounds": len(draws)}

@@ -30,7 +30,7 @@ As ``eva.py`` computes them (the defaults):
   a Simian block starts inside it); precision at N is the memorized share of the top N.
 
 Where they differ: an output with no perplexity (fewer than two tokens) ranks last under
-every signal, not first (``np.argsort`` puts NaN last, and ``eva.py`` reverses it); ties
+every signal, not first (one of perplexity 1, log 0, ranks first under the ratios) (``np.argsort`` puts NaN last, and ``eva.py`` reverses it); ties
 keep output-id order; N larger than the set is cut to it.
 """
 from __future__ import annotations
@@ -159,8 +159,9 @@ SIGNALS: dict[str, Callable[[dict], np.ndarray]] = {
 
 
 def ranking(values: np.ndarray) -> np.ndarray:
-    """Indexes from the highest value down; NaN and infinities last, ties in index order."""
-    bad = ~np.isfinite(values)
+    """Indexes from the highest value down (+inf first: a log perplexity of 0, a text the
+    model reproduces with certainty); NaN and -inf last, ties in index order."""
+    bad = np.isnan(values) | np.isneginf(values)
     key = np.where(bad, 0.0, -values)
     return np.lexsort((np.arange(len(values)), key, bad))
 

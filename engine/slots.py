@@ -22,7 +22,7 @@ from typing import Callable
 from engine.runtime import cuda_device_count
 from engine.store import Store
 
-WHOLE_MACHINE = frozenset({"scan", "demo"})
+WHOLE_MACHINE = frozenset({"scan", "demo", "extraction_point"})  # an extraction point samples, then scans
 POLL_S = 0.2
 
 

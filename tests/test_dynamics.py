@@ -162,7 +162,8 @@ def test_bad_detector_requests(noisy_study, capsys):
     store.add_run(study_id=clean, level=0.0, seed=0, epochs=1)
     for args, said in ((["--study", str(clean)], "has no noisy level: nothing flipped"),
                        (["--study", str(one)], "has 1 epoch(s) done: the dynamics need 2 or more"),
-                       (["--study", str(sid), "--detectors", "loss,magic"], "unknown detector 'magic'")):
+                       (["--study", str(sid), "--detectors", "loss,magic"], "unknown detector 'magic'"),
+                       (["--study", str(sid), "--kfold", "1"], "--kfold: 1 is outside 2..")):
         assert main(["--db", str(store.path), "detectors", *args]) == 2
         err = capsys.readouterr().err
         assert said in err and err.count("\n") == 1, err

@@ -240,3 +240,6 @@ def test_several_draws_per_document():
         docs(texts), Words(), 20, 3, 3, seed=1, per_document=4))
     assert {w.doc for w in many} == set(texts) and len({(w.doc, w.offset) for w in many}) > 5
     assert len(ex.choose_windows(docs(texts), Words(), 15, 3, 3, seed=1, per_document=4, at_start=True)) == 5
+    # a document one token longer than the window has two offsets: ten draws give two windows
+    short = ex.choose_windows(docs({"d": "a b c d e f g"}), Words(), 10, 3, 3, seed=1, per_document=10)
+    assert sorted(w.offset for w in short) == [0, 1]

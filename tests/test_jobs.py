@@ -225,6 +225,15 @@ def test_the_eta_is_smoothed_by_hand():
     assert jobs.smoothed_eta(5.0, 10.0, 20.0) == pytest.approx(0.3 * 20.0)  # counted down to 0, not below
 
 
+def test_the_eta_is_zero_at_the_end(store):
+    job = store.job(store.add_job("test_count", {}))
+    ctx = jobs.JobContext(store, job)
+    ctx.progress(0.0, force=True)
+    ctx.progress(0.5, force=True)
+    ctx.progress(1.0, force=True)
+    assert store.job(job["id"])["eta"] == 0.0
+
+
 def test_a_jobs_eta_follows_a_rate_change_gradually(store, monkeypatch):
     """1 % a second, then a burst to 41 % at t=20 s: the mean-rate estimate falls from 90 s
     to 28.8 s at once; the recorded ETA from 90 s to 64.6 s (80 s counted down, moved 0.3 of

@@ -32,6 +32,8 @@ def test_signals_and_precision_by_hand():
     assert list(ranking.ranking(values["lowercase"])) == [0, 5, 1, 2, 4, 3]
     # zlib / log PPL: 0: 144.3, 1: 21.7, 2: 197.3, 4: 216.4, 5: 28.9
     assert list(ranking.ranking(values["zlib"])) == [4, 2, 0, 5, 1, 3]
+    # a log perplexity of 0 (a text reproduced with certainty) makes a ratio +inf: first, not last
+    assert list(ranking.ranking(np.array([1.0, math.inf, NAN, -math.inf, 2.0]))) == [1, 4, 0, 2, 3]
     rows = {r["signal"]: r for r in ranking.precision_table(scores, memorized, (2, 3, 10))}
     assert rows["perplexity"]["precision"] == {2: 1.0, 3: 2 / 3, 10: 0.5} and rows["perplexity"]["n"][10] == 6
     assert rows["lowercase"]["precision"] == {2: 1.0, 3: 2 / 3, 10: 0.5}

@@ -78,7 +78,7 @@ class ExtractionScreen(PolledScreen, SubScreen):
         for i, r in enumerate(shown):
             xs = [t["outputs"] for t in r["trend"]]
             colour = level_colour(100.0 * i / max(len(shown) - 1, 1))
-            plt.plot(xs, [t["snippets"] for t in r["trend"]], label=r["label"], marker="braille", color=colour)
+            plt.plot(xs, [t["snippets"] for t in r["trend"]], label=visible(r["label"]), marker="braille", color=colour)
         plot.refresh()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -55,7 +55,8 @@ def read_ranking(store, scan_id: int) -> dict:
 
 
 class RankingScreen(PolledScreen, SubScreen):
-    """The ranking signals of one finished scan, live while their perplexities are computed."""
+    """The ranking signals of one finished scan, read again every poll: the table appears
+    once every output is scored."""
 
     HELP_TITLE = "Ranking signals"
     BINDINGS = [Binding("R", "queue", "Queue perplexities", tooltip="Score the outputs under the set's model")]
@@ -70,6 +71,8 @@ class RankingScreen(PolledScreen, SubScreen):
         self.scan_id = scan_id
         self.ranking: dict | None = None
         self._drawn: tuple | None = None
+        self._read_stamp: tuple | None = None
+        self._last: dict | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -79,7 +82,13 @@ class RankingScreen(PolledScreen, SubScreen):
         yield Footer(compact=True)
 
     def read(self, store) -> dict:
-        return read_ranking(store, self.scan_id)
+        """The ranking, computed again only when the perplexities stored changed."""
+        scan = store.finished_scan(self.scan_id)
+        stamp = store.db.execute("SELECT COUNT(*), COUNT(DISTINCT model) FROM output_perplexity WHERE set_id = ?",
+                                 [scan["set_id"]]).fetchone()
+        if self._read_stamp != stamp or self._last is None:
+            self._last, self._read_stamp = read_ranking(store, self.scan_id), stamp
+        return self._last
 
     def show(self, ranking: dict) -> None:
         self.ranking = ranking
