@@ -16,9 +16,12 @@ The label is the one the study's label noise changes:
   the localization head's, P(bug) = 1 - P_loc(no-bug position);
 - method names with code2vec: the name (``relabelled``), its probabilities code2vec's
   softmax over the names, kept to the names some training sample carries (renormalized),
-  a samples x names matrix in memory.
+  a samples x names matrix in memory;
+- code search: whether a (docstring, code) pair matches, the classifier's two
+  probabilities (the noise mispairs training pairs, ``mispaired``).
 
-Code2seq's names (token sequences) and code search's pairs are not done yet. A fold's
+Code2seq's names and code-to-text's docstrings are token sequences, not classes: cleanlab's
+classification does not apply to them. A fold's
 learning-rate schedule is sized on the whole training set, as the run's, and each fold's
 model predicts every sample (only its fold's are kept): K passes of evaluation.
 """
@@ -30,14 +33,14 @@ from engine.errors import InputError
 
 FOLDS = 5  # cleanlab's own cv_n_folds
 MAX_CLASSES = 2000  # cleanlab builds classes x classes matrices beside the samples x classes one
-TASKS = ("varmisuse", "methodname")
+TASKS = ("varmisuse", "methodname", "codesearch")
 
 
 def check_kfold(task: str, model: str) -> None:
     """Refuse a task and model whose labels have no out-of-fold probabilities yet."""
     if task not in TASKS or (task == "methodname" and model != "code2vec"):
-        raise InputError(f"out-of-fold probabilities are done for VarMisuse and code2vec's method names, "
-                         f"not {task} with {model}")
+        raise InputError(f"out-of-fold probabilities are done for VarMisuse, code2vec's method names and code "
+                         f"search, not {task} with {model}")
 
 
 def folds_of(n: int, folds: int, seed: int) -> np.ndarray:

@@ -178,3 +178,29 @@ def test_kill_9_then_resume_a_code_search_run(pairs, encoder, tmp_path):
 
     kill_9_and_resume(tmp_path, lambda store: _study(store, pairs, encoder, levels=(50.0,), epochs=8), epochs=8,
                       into_second=0.0)
+
+
+@pytest.mark.slow
+def test_cleanlab_finds_mispaired_pairs_out_of_fold(pairs, encoder, tmp_path, capsys):
+    """Code search's k-fold probabilities: the classifier's two, per (docstring, code) pair;
+    the detectors get cleanlab's row and each run a noise estimate."""
+    import json
+
+    import numpy as np
+
+    from cli.main import main
+    from engine.kfold import oof_path
+
+    store = Store(tmp_path / "k.db")
+    sid = _study(store, pairs, encoder, levels=(0.0, 50.0))
+    for run in store.runs(sid):
+        train_run(store, run["id"])
+    db = ["--db", str(store.path)]
+    assert main([*db, "noise-rate", "--study", str(sid), "--kfold", "2", "--foreground", "--json"]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(out[out.index("["):])
+    assert [r["level"] for r in rows] == [0.0, 50.0] and 0 < rows[1]["flipped"] < 0.5  # positives only are mispaired
+    with np.load(oof_path(store, store.runs(sid)[1]["id"], 2)) as saved:
+        assert saved["pred_probs"].shape == (len(saved["sample"]), 2) and set(saved["label"].tolist()) == {0, 1}
+    assert main([*db, "detectors", "--study", str(sid), "--kfold", "2", "--json"]) == 0
+    assert "cleanlab" in [r["detector"] for r in json.loads(capsys.readouterr().out)]

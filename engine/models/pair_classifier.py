@@ -89,19 +89,23 @@ def iter_pair_batches(encoded: EncodedPairs, order: np.ndarray, cfg: dict) -> It
         yield make_pair_batch(encoded, idx)
 
 
-def pair_outputs(logits: torch.Tensor, batch) -> dict[str, torch.Tensor]:
+def pair_outputs(logits: torch.Tensor, batch, with_probs: bool = False) -> dict[str, torch.Tensor]:
     """Per-sample outputs ([B] each) of a batch's two logits, as the study's
     ``run_classifier.py`` logs them: ``loss`` the cross-entropy of the label, ``pred`` the
     argmax, ``score`` the largest softmax probability (``max(score_t)``), ``correct``
     pred == label, ``target`` the label, ``margin`` its logit minus the other's (Pleiss et
-    al. 2020). In float32 whatever autocast is in force."""
+    al. 2020), and with ``with_probs``, ``probs``: the two probabilities (engine.kfold). In float32
+    whatever autocast is in force."""
     with torch.autocast(logits.device.type, enabled=False):
         logits = logits.float()
         probs = torch.softmax(logits, dim=-1)
         score, pred = probs.max(-1)
-        return {"loss": F.cross_entropy(logits, batch.target, reduction="none"), "pred": pred, "score": score,
-                "correct": pred == batch.target, "target": batch.target,
-                "margin": label_margin(logits, batch.target)}
+        out = {"loss": F.cross_entropy(logits, batch.target, reduction="none"), "pred": pred, "score": score,
+               "correct": pred == batch.target, "target": batch.target,
+               "margin": label_margin(logits, batch.target)}
+        if with_probs:
+            out["probs"] = probs
+        return out
 
 
 def build_local_encoder(folder, texts: Sequence[str], vocab_size: int = 400, layers: int = 1, width: int = 32,

@@ -91,7 +91,7 @@ class CodeSearchTask:
     def outputs(self, model, batch, cfg: dict) -> dict:
         from engine.models.pair_classifier import pair_outputs
 
-        return pair_outputs(model(batch), batch)
+        return pair_outputs(model(batch), batch, with_probs=bool(cfg.get("emit_probs")))
 
     def objective(self, out: dict, cfg: dict):
         """The classifier's loss: the mean cross-entropy over the batch."""
