@@ -22,8 +22,8 @@ The label is the one the study's label noise changes:
 
 Code2seq's names and code-to-text's docstrings are token sequences, not classes: cleanlab's
 classification does not apply to them. A fold's
-learning-rate schedule is sized on the whole training set, as the run's, and each fold's
-model predicts every sample (only its fold's are kept): K passes of evaluation.
+learning-rate schedule is sized on the whole training set, as the run's; each fold's
+model predicts its fold's samples only.
 """
 from __future__ import annotations
 
@@ -90,16 +90,17 @@ def out_of_fold(plan, folds: int = FOLDS, check=None, progress=None) -> dict[str
                              f"fold {f + 1}/{folds}, epoch {epoch}/{plan.epochs}: training, loss {loss:.3f}")
 
             step = train_epoch(spec, model, optim, sched, encoded, order, cfg, device, step, report)
-        arrays = evaluate(spec, model, encoded, {**cfg, "emit_probs": True}, device, check)
+        held = fold == f
+        arrays = evaluate(spec, model, encoded, {**cfg, "emit_probs": True}, device, check, only=np.flatnonzero(held))
         if plan.task == "varmisuse":
             p_bug = 1.0 - arrays["p_nobug"]
             fold_probs, label = np.stack([1.0 - p_bug, p_bug], axis=1), np.asarray(arrays["has_bug"], np.int64)
         else:
             fold_probs, label = arrays["probs"], np.asarray(arrays["target"], np.int64)
         if probs is None:
-            probs = np.full(fold_probs.shape, np.nan)
-        held = fold == f
-        probs[held] = fold_probs[held]
+            probs, labels = np.full(fold_probs.shape, np.nan), np.zeros(n, dtype=np.int64)
+        probs[held], labels[held] = fold_probs[held], label[held]  # each fold fills its own rows
+    label = labels
     classes = np.unique(label)  # the labels some sample carries, renumbered from 0
     if len(classes) > MAX_CLASSES:
         raise InputError(f"{len(classes):,} names: cleanlab's class-by-class matrices would not fit; "

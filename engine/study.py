@@ -331,15 +331,17 @@ def train_epoch(spec, model, optim, sched, encoded, order, cfg: dict, device, st
     return step
 
 
-def evaluate(spec, model, encoded, cfg: dict, device, check: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
+def evaluate(spec, model, encoded, cfg: dict, device, check: Callable[[], None] | None = None,
+             only: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-sample outputs over a whole split, in the split's own order, in eval mode
-    (``check`` raises to cancel)."""
+    (``check`` raises to cancel); with ``only``, of those positions alone (the others'
+    rows stay zero)."""
     import torch
 
     columns: dict[str, np.ndarray] = {}
     model.eval()
     with torch.no_grad():
-        for batch in spec.batches(encoded, np.arange(len(encoded)), cfg):
+        for batch in spec.batches(encoded, np.arange(len(encoded)) if only is None else only, cfg):
             if check is not None:
                 check()
             batch = batch.to(device)
