@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cli.listings import add_json, print_json
 from cli.options import Commands, mode_options, open_store, positive, whole
+from cli.show import cell, console, say
 
 
 def folds(text: str) -> int:
@@ -20,27 +21,35 @@ def queue_kfold(store, runs: list[dict], k: int) -> list[int]:
               if j["kind"] == "kfold"}
     return [active.get((r["id"], k)) or store.add_job("kfold", {"run_id": r["id"], "folds": k}, run_id=r["id"])
             for r in runs if not oof_path(store, r["id"], k).exists()]
-from cli.show import cell, console, say
+
+
+def run_kfold(store, args, runs: list[dict]) -> int | None:
+    """Queue the k-fold jobs ``runs`` lack (the study's task checked first) and hand them
+    to the worker or run them here; an exit status when the command stops there (they
+    were only queued, or one failed), None when every run has its probabilities."""
+    from cli import follow
+    from engine.kfold import check_kfold
+
+    study = store.study(args.study)
+    check_kfold(study["task"], study["model"])
+    jobs = queue_kfold(store, runs, args.kfold)
+    if not jobs:
+        return None
+    say(f"jobs {', '.join(map(str, jobs))}: out-of-fold probabilities, {args.kfold} folds a run")
+    code = follow.launch(store, jobs, args)
+    return code if code or not (args.wait or args.foreground) else None
 
 
 def cmd_detectors(args) -> int:
-    from engine.dynamics import DETECTORS, study_detectors
+    from engine.dynamics import DETECTORS, noisy_runs, study_detectors
 
     detectors = tuple(d.strip() for d in args.detectors.split(",")) if args.detectors else DETECTORS
     store = open_store(args)
-    study_detectors(store, args.study, detectors, args.k)  # refused here, before anything is queued
+    runs = noisy_runs(store, args.study, detectors)  # refused here, before anything is queued
     if args.kfold:
-        from cli import follow
-        from engine.kfold import check_kfold
-
-        study = store.study(args.study)
-        check_kfold(study["task"], study["model"])
-        jobs = queue_kfold(store, [r for r in store.runs(args.study) if r["level"] > 0], args.kfold)
-        if jobs:
-            say(f"jobs {', '.join(map(str, jobs))}: out-of-fold probabilities, {args.kfold} folds a run")
-            code = follow.launch(store, jobs, args)
-            if code or not (args.wait or args.foreground):
-                return code
+        code = run_kfold(store, args, runs)
+        if code is not None:
+            return code
     rows = study_detectors(store, args.study, detectors, args.k, args.kfold)
     if args.csv:
         import csv
@@ -88,26 +97,19 @@ def print_detectors(rows: list[dict], study_id: int) -> None:
 def cmd_noise_rate(args) -> int:
     """Queue the k-fold jobs every run still needs (noisy or not), then print each run's
     estimated share of noisy labels beside the share byrote flipped."""
-    from cli import follow
+    import numpy as np
+
     from engine.dynamics import flipped_ids
-    from engine.kfold import check_kfold, estimate_noise, oof_path
+    from engine.kfold import estimate_noise, load_out_of_fold
 
     store = open_store(args)
-    study = store.study(args.study)
-    check_kfold(study["task"], study["model"])
     runs = store.runs(args.study)
-    jobs = queue_kfold(store, runs, args.kfold)
-    if jobs:
-        say(f"jobs {', '.join(map(str, jobs))}: out-of-fold probabilities, {args.kfold} folds a run")
-        code = follow.launch(store, jobs, args)
-        if code or not (args.wait or args.foreground):
-            return code
+    code = run_kfold(store, args, runs)
+    if code is not None:
+        return code
     rows = []
     for run in runs:
-        import numpy as np
-
-        with np.load(oof_path(store, run["id"], args.kfold)) as saved:
-            result = {key: saved[key] for key in saved.files}
+        result = load_out_of_fold(store, run["id"], args.kfold)
         flipped = np.isin(result["sample"], sorted(flipped_ids(store, run))).mean()
         rows.append({"run": run["id"], "level": run["level"], "flipped": float(flipped), **estimate_noise(result)})
     if args.json:

@@ -133,23 +133,30 @@ def score_ranking(scores: np.ndarray, flipped: np.ndarray, k: int | None = None)
             "average_precision": float(average_precision_score(flipped, finite)) if both else math.nan}
 
 
-def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS, k: int | None = None,
-                    folds: int | None = None) -> list[dict]:
-    """For each noisy run of a study: each detector's figures (``score_ranking``), with the
-    run's level, trial, sample and flipped counts. Refused: a study without noise, a run
-    of fewer than 2 epochs, an unknown detector."""
+def noisy_runs(store, study_id: int, detectors: tuple[str, ...] = DETECTORS) -> list[dict]:
+    """The runs whose detectors can be scored, the study and the detectors checked first
+    (no array is read). Refused: a study without noise, a run of fewer than 2 epochs, an
+    unknown detector."""
     unknown = [d for d in detectors if d not in DETECTORS]
     if unknown:
         raise InputError(f"unknown detector {unknown[0]!r} (known: {', '.join(DETECTORS)})", field="detectors")
-    study = store.study(study_id)
     runs = [r for r in store.runs(study_id) if r["level"] > 0]
     if not runs:
         raise InputError(f"study {study_id} has no noisy level: nothing flipped to score the detectors against")
-    rows = []
     for run in runs:
         if (run["epochs_done"] or 0) < 2:
             raise InputError(f"run {run['id']} ({run['level']:g}% noise) has {run['epochs_done'] or 0} epoch(s) "
                              "done: the dynamics need 2 or more")
+    return runs
+
+
+def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS, k: int | None = None,
+                    folds: int | None = None) -> list[dict]:
+    """For each noisy run of a study (:func:`noisy_runs`): each detector's figures
+    (``score_ranking``), with the run's level, trial, sample and flipped counts."""
+    study = store.study(study_id)
+    rows = []
+    for run in noisy_runs(store, study_id, detectors):
         ids, p, correct, margins = epoch_arrays(store, run, study["task"])
         path = store.array_path(run["id"], int(run["epochs_done"]), "train")
         with np.load(path) as arrays:
@@ -177,14 +184,10 @@ def study_detectors(store, study_id: int, detectors: tuple[str, ...] = DETECTORS
 def _out_of_fold(store, run_id: int, folds: int | None):
     """cleanlab's scores of a run's out-of-fold probabilities (engine.kfold), or None when
     its k-fold job has not run (``folds``: that many folds; None: any)."""
-    from engine.kfold import cleanlab_scores, oof_path
+    from engine.kfold import cleanlab_scores, load_out_of_fold
 
-    paths = [oof_path(store, run_id, folds)] if folds else sorted(store.run_dir(run_id).glob("out_of_fold_k*.npz"))
-    path = next((p for p in paths if p.exists()), None)
-    if path is None:
-        return None
-    with np.load(path) as result:
-        return cleanlab_scores({key: result[key] for key in result.files})
+    result = load_out_of_fold(store, run_id, folds)
+    return None if result is None else cleanlab_scores(result)
 
 
 # -- the data map of one run (dataset cartography) ---------------------------------------------

@@ -115,6 +115,17 @@ def oof_path(store, run_id: int, folds: int):
     return store.run_dir(run_id) / f"out_of_fold_k{folds}.npz"
 
 
+def load_out_of_fold(store, run_id: int, folds: int | None) -> dict[str, np.ndarray] | None:
+    """A run's out-of-fold probabilities as :func:`out_of_fold` made them (``folds``: that
+    many folds; None: any), or None when its k-fold job has not run."""
+    paths = [oof_path(store, run_id, folds)] if folds else sorted(store.run_dir(run_id).glob("out_of_fold_k*.npz"))
+    path = next((p for p in paths if p.exists()), None)
+    if path is None:
+        return None
+    with np.load(path) as saved:
+        return {key: saved[key] for key in saved.files}
+
+
 def kfold_job(ctx) -> None:
     """Job kind ``kfold``: params ``run_id`` and ``folds``; writes the run's out-of-fold
     probabilities beside its checkpoints (a file: a job cut off midway starts again)."""

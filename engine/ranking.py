@@ -174,6 +174,12 @@ def precision_at(values: np.ndarray, memorized: np.ndarray, n: int) -> tuple[flo
     return float(memorized[ranking(values)[:n]].sum()) / n, n
 
 
+def precision_curve(values: np.ndarray, memorized: np.ndarray, ns: list[int]) -> list[float]:
+    """:func:`precision_at` at each N of ``ns`` (each at most the set), from one ranking."""
+    hits = np.cumsum(memorized[ranking(values)])
+    return [float(hits[n - 1]) / n for n in ns]
+
+
 def signal_values(scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each signal whose inputs are there (``ratio`` needs ``smaller`` and ``larger``)."""
     return {name: fn(scores) for name, fn in SIGNALS.items()

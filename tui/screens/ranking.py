@@ -33,7 +33,7 @@ def read_ranking(store, scan_id: int) -> dict:
     ``missing``, why there is nothing to rank yet."""
     import numpy as np
 
-    from engine.ranking import TOPS, precision_at, precision_table, scores_of, signal_values
+    from engine.ranking import TOPS, precision_curve, precision_table, scores_of, signal_values
 
     scan = store.finished_scan(scan_id)
     outputs = store.output_set(scan["set_id"])
@@ -48,8 +48,7 @@ def read_ranking(store, scan_id: int) -> dict:
     memorized_ids = store.memorized_output_ids(scan_id)
     memorized = np.array([i in memorized_ids for i in ids], dtype=bool)
     ns = curve_ns(len(ids))
-    curves = {name: [precision_at(values, memorized, n)[0] for n in ns]
-              for name, values in signal_values(scores).items()}
+    curves = {name: precision_curve(values, memorized, ns) for name, values in signal_values(scores).items()}
     return {"model": model, "reference": reference, "outputs": len(ids), "memorized": int(memorized.sum()),
             "table": precision_table(scores, memorized, TOPS), "ns": ns, "curves": curves}
 
