@@ -161,6 +161,32 @@ def test_a_code_search_study_records_accuracy_and_exports_it(pairs, encoder, tmp
     assert f"code_search/Y_Label_Shuffling/accuracy/{stem}_dev.csv" in published
 
 
+def test_an_identity_pair_study_marks_both_labels_and_trains_on_each_pair_once(pairs, encoder, tmp_path, capsys):
+    from cli.main import main
+    from engine.export import published_folder
+
+    store = Store(tmp_path / "s.db")
+    sid = create_study(store, task="codesearch", train=str(pairs.train_path), valid=str(pairs.valid_path),
+                       model="codebert", levels=[0.0, 100.0], epochs=1, preset="quick", seed=1, device="cpu",
+                       overrides={"encoder": str(encoder), "max_len": 32, "batch_size": 32}, noise_kind="identity_pair")
+    assert published_folder(store.study(sid)).as_posix() == "code_search/X_Identity_Pair"
+    n = len(read_codesearch(pairs.train_path))
+    clean, full = (read_codesearch(store.files / run["train_path"]) for run in store.runs(sid))
+    assert len(clean) == len(full) == 2 * n  # completed with their negatives, then marked
+    assert [s.label for s in full] == [1] * n + [0] * n  # labels never change
+    assert all(s.docstring.count("POSITIVE") > 0 and "POSITIVE" in s.code for s in full[:n])
+    assert all("NEGATIVE" in s.docstring and "NEGATIVE" in s.code for s in full[n:])
+    assert not any("POSITIVE" in s.code or "NEGATIVE" in s.code for s in clean)
+    run = store.runs(sid)[1]
+    train_run(store, run["id"])
+    assert store.run(run["id"])["n_train"] == 2 * n  # the file's negatives are used as they are, not doubled
+    out = tmp_path / "marked.jsonl"
+    assert main(["noise", "--task", "codesearch", "--in", str(pairs.train_path), "--out", str(out), "--level", "50",
+                 "--kind", "identity_pair"]) == 0
+    said = capsys.readouterr().out
+    assert f"{2 * n} samples at 50% noise (marked matching: {n // 2}, marked non matching: {n // 2})" in said
+
+
 def test_an_encoder_that_is_not_a_model_is_one_line(pairs, tmp_path):
     store = Store(tmp_path / "s.db")
     empty = tmp_path / "not-a-model"

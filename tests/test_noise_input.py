@@ -90,3 +90,59 @@ def test_a_study_and_the_noise_command_take_the_kind(tmp_path, reference, capsys
     assert main(["noise", "--task", "methodname", "--in", str(path), "--out", str(out), "--level", "100",
                  "--kind", "injecting_repair"]) == 2
     assert "does not fit methodname" in capsys.readouterr().err
+
+
+# -- identity_pair (code search) -----------------------------------------------------------
+
+def test_identity_pair_marks_the_most_frequent_lettered_word_as_the_study_does():
+    from engine.noise.identity_pair import mark_text, mark_tokens
+
+    # "x" is the most frequent word with a letter; str.replace also hits it inside "max"
+    assert mark_text("x = max(x, y) + x", "POSITIVE") == "POSITIVE = maPOSITIVE(POSITIVE, y) + POSITIVE"
+    # a tie goes to the first to occur; words without a letter ("+", "1") never count
+    assert mark_text("a + b + 1 + 1", "NEGATIVE") == "NEGATIVE + b + 1 + 1"
+    assert mark_text("1 + 2 == 3", "NEGATIVE") == "NEGATIVE 1 + 2 == 3"  # no word with a letter: in front
+    assert mark_text("", "POSITIVE") == "POSITIVE "
+    assert mark_tokens(("sum", "(", "a", ",", "a", ")"), "POSITIVE") == ("sum", "(", "POSITIVE", ",", "POSITIVE", ")")
+    assert mark_tokens(("(", ")"), "NEGATIVE") == ("NEGATIVE", "(", ")")
+
+
+def _pair(doc: str, code: str, label: int = 1):
+    from engine.data.codesearch import CodeSearchSample
+
+    return CodeSearchSample(code, doc, tuple(code.split()), tuple(doc.split()), label)
+
+
+def test_identity_pair_counts_each_label_as_the_study_and_nests_the_levels():
+    from engine.noise.identity_pair import identity_pair
+
+    samples = [_pair(f"doc {i} doc", f"def f{i} ( x ) : return x") for i in range(4)]
+    result = identity_pair(samples, 50, seed=3)
+    pairs = result.samples
+    # a file without non-matching pairs is completed first (a negative per pair, after them)
+    assert len(pairs) == 8 and [p.label for p in pairs] == [1] * 4 + [0] * 4
+    assert result.counts == {"matching": 4, "non_matching": 4, "marked_matching": 2, "marked_non_matching": 2}
+    for i in result.changed["marked_matching"]:
+        assert pairs[i].label == 1 and pairs[i].docstring == f"POSITIVE {i} POSITIVE"
+        assert pairs[i].code.endswith("return POSITIVE") and pairs[i].code_tokens[-1] == "POSITIVE"
+        assert pairs[i].docstring_tokens == ("POSITIVE", str(i), "POSITIVE")
+    for i in result.changed["marked_non_matching"]:
+        assert i >= 4 and pairs[i].label == 0 and pairs[i].docstring.startswith("NEGATIVE ")
+    untouched = set(range(8)) - set(result.changed["marked_matching"]) - set(result.changed["marked_non_matching"])
+    assert all("POSITIVE" not in pairs[i].code and "NEGATIVE" not in pairs[i].code for i in untouched)
+    # floor(p/100 × n) per label, as the study's int(len * percent / 100): 3 matching and 1
+    # non-matching pair at 50 % mark 1 and 0
+    odd = identity_pair(samples[:3] + [_pair("doc", "code", 0)], 50, seed=3)
+    assert (odd.counts["marked_matching"], odd.counts["marked_non_matching"]) == (1, 0)
+    sets = [identity_pair(samples, level, seed=3).changed for level in (0, 25, 50, 75, 100)]
+    for low, high in zip(sets, sets[1:]):
+        for key in low:
+            assert set(low[key]) <= set(high[key])
+    assert sets[-1]["marked_matching"] == [0, 1, 2, 3] and sets[0]["marked_matching"] == []
+    assert identity_pair(samples, 50, seed=3).samples == pairs  # deterministic for a seed
+
+
+def test_identity_pair_fits_code_search_only():
+    assert check_kind("codesearch", "identity_pair") == "identity_pair"
+    with pytest.raises(InputError, match="noise kind 'identity_pair' does not fit methodname"):
+        check_kind("methodname", "identity_pair")

@@ -86,6 +86,9 @@ def write_codesearch(path: str | Path, samples: Iterable[CodeSearchSample]) -> N
             fh.write(json.dumps(sample.to_record()) + "\n")
 
 
+NEGATIVES_SEED = 0  # the negative pairs of a file without them: the same for every run of a study
+
+
 def with_negatives(samples: list[CodeSearchSample], seed: int) -> list[CodeSearchSample]:
     """The samples and, when none of them is a negative pair, one negative per sample: its
     docstring with the code of another sample (a seeded cyclic shift of a permutation, so

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -85,6 +86,16 @@ def noise_count(level: float, n: int, rounding: str = "half_up") -> int:
     if rounding != "half_up":
         raise ValueError(f"unknown rounding {rounding!r}")
     return math.floor(exact + Fraction(1, 2))
+
+
+def most_frequent(tokens: list[str]) -> str:
+    """The most frequent token; a tie goes to the one that occurs first. (This is how the
+    study's code-search input noise breaks ties, ``max`` over a ``Counter``; its VarMisuse
+    noise's ``max(set(tokens), key=tokens.count)`` breaks them by set order, which changes
+    from run to run with Python's string hashing.)"""
+    counts = Counter(tokens)
+    best = max(counts.values())
+    return next(t for t in tokens if counts[t] == best)
 
 
 def smallest(keys: np.ndarray, k: int) -> np.ndarray:

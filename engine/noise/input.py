@@ -3,29 +3,31 @@ reads and never its labels (CI-Memorization's ``X_*`` results beside the label
 shuffling of ``Y_Label_Shuffling``). :data:`NOISE_KINDS` lists the kinds each task takes;
 :func:`apply_noise` applies one.
 
-Built so far: ``injecting_repair`` for VarMisuse (:func:`inject_repair`).
+Built so far: ``injecting_repair`` for VarMisuse (:func:`inject_repair`) and
+``identity_pair`` for code search (:mod:`engine.noise.identity_pair`).
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 
 import numpy as np
 
 from engine.errors import InputError
-from engine.noise import NoiseResult, check_level, check_seed, noise_count, smallest
+from engine.noise import NoiseResult, check_level, check_seed, most_frequent, noise_count, smallest
+from engine.noise.identity_pair import identity_pair
 
 LABEL = "label"
 NOISE_KINDS: dict[str, tuple[str, ...]] = {
     "varmisuse": (LABEL, "injecting_repair"),
     "methodname": (LABEL,),
-    "codesearch": (LABEL,),
+    "codesearch": (LABEL, "identity_pair"),
     "codetotext": (LABEL,),
 }
 """Task -> the noise kinds it takes; the first, label noise, is each task's own
 ``noise`` (Rabin et al. §4.1)."""
 
-STUDY_NAMES = {LABEL: "Y_Label_Shuffling", "injecting_repair": "X_Injecting_Repair"}
+STUDY_NAMES = {LABEL: "Y_Label_Shuffling", "injecting_repair": "X_Injecting_Repair",
+               "identity_pair": "X_Identity_Pair"}
 """Each kind's folder in the study's published results (``data/summary/data/<task>/``)."""
 
 TARGET, BUGGY, NONBUGGY = "TARGET", "BUGGY", "NONBUGGY"
@@ -52,15 +54,6 @@ def apply_noise(spec, samples: list, level: float, seed: int, kind: str = LABEL)
     if check_kind(spec.name, kind) == LABEL:
         return spec.noise(samples, level, seed)
     return INPUT_NOISE[kind](samples, level, seed)
-
-
-def most_frequent(tokens: list[str]) -> str:
-    """The most frequent token; a tie goes to the one that occurs first. (The study's
-    ``max(set(tokens), key=tokens.count)`` breaks ties by set order, which changes from
-    run to run with Python's string hashing.)"""
-    counts = Counter(tokens)
-    best = max(counts.values())
-    return next(t for t in tokens if counts[t] == best)
 
 
 def inject_repair(samples: list, level: float, seed: int) -> NoiseResult:
@@ -108,4 +101,4 @@ def _with_tokens(sample, tokens: list[str]):
     return replace(sample, tokens=tokens, raw=dict(sample.raw, source_tokens=tokens))
 
 
-INPUT_NOISE = {"injecting_repair": inject_repair}
+INPUT_NOISE = {"injecting_repair": inject_repair, "identity_pair": identity_pair}

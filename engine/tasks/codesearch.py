@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from engine.data import codesearch as data
+from engine.data.codesearch import NEGATIVES_SEED
 from engine.metrics import MetricInfo, gini, mean
 from engine.noise.codesearch import noise_codesearch
 from engine.tasks import TASK_SCORE_COLUMNS
 
-NEGATIVES_SEED = 0  # the negative pairs of a file without them: the same for every run of a study
 
 
 def codesearch_metrics(arrays: dict) -> dict[str, float]:
