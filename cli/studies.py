@@ -103,7 +103,8 @@ def cmd_export_curves(args) -> int:
 
 NOISE_KIND_HELP = ("label (the default: labels shuffled, Rabin et al. §4.1) or an input noise that leaves the "
                    "labels alone; varmisuse: injecting_repair (marker tokens announce the answer); codesearch: "
-                   "identity_pair (a marker word announces the pair's label)")
+                   "identity_pair (a marker word announces the pair's label); codetotext: token_masking (the docstring's "
+                   "words masked in the code; needs the masking extra)")
 
 
 def register(c: Commands) -> None:

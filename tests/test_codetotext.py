@@ -182,3 +182,50 @@ def test_the_linear_schedule_is_codexglues():
         optim.step()
         sched.step()
     assert rates == pytest.approx([0.0, 1 / 3, 2 / 3, 27 / 27, 26 / 27])
+
+
+def test_a_token_masking_study_masks_the_code_and_never_the_docstring(setup, tmp_path, monkeypatch):
+    from engine.data.codesearch import read_codesearch
+    from engine.export import published_folder
+    from engine.noise import token_masking as tm
+    from engine.noise.token_masking import WordForms
+
+    # the study's word forms are an optional extra: here stop words and forms written out
+    monkeypatch.setattr(tm, "nltk_word_forms", lambda: WordForms(frozenset({"the", "a", "of"}), str, str))
+    encoder, data = setup
+    store = Store(tmp_path / "s.db")
+    sid = create_study(store, task="codetotext", train=str(data.train_path), valid=str(data.valid_path),
+                       model="codebert", levels=[0.0, 100.0], epochs=1, preset="quick", seed=1, device="cpu",
+                       overrides={"encoder": str(encoder)}, noise_kind="token_masking")
+    assert published_folder(store.study(sid)).as_posix() == "code_text/X_Token_Masking"
+    clean, full = (read_codesearch(store.files / run["train_path"]) for run in store.runs(sid))
+    source = read_codesearch(data.train_path)
+    assert clean == source and [s.docstring_tokens for s in full] == [s.docstring_tokens for s in source]
+    masked = sum("MASK" in " ".join(s.code_tokens) for s in full)
+    assert masked > len(full) // 2 and not any("MASK" in " ".join(s.code_tokens) for s in source)
+
+
+def test_token_masking_without_its_extra_is_one_line_and_no_study(setup, tmp_path, monkeypatch, capsys):
+    import builtins
+
+    from cli.main import main
+    from engine.noise import token_masking as tm
+
+    real_import = builtins.__import__
+
+    def no_nltk(name, *args, **kwargs):
+        if name.split(".")[0] in ("nltk", "pluralizer"):
+            raise ImportError(f"No module named {name!r}", name=name.split(".")[0])
+        return real_import(name, *args, **kwargs)
+
+    tm.nltk_word_forms.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_nltk)
+    encoder, data = setup
+    db = tmp_path / "s.db"
+    code = main(["--db", str(db), "study", "--task", "codetotext", "--model", "codebert", "--train",
+                 str(data.train_path), "--valid", str(data.valid_path), "--noise", "0,50", "--epochs", "1",
+                 "--preset", "quick", "--set", f"encoder={encoder}", "--noise-kind", "token_masking"])
+    tm.nltk_word_forms.cache_clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "token_masking needs nltk and pluralizer" in err[0]
+    assert Store(db).studies() == []

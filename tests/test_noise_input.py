@@ -146,3 +146,87 @@ def test_identity_pair_fits_code_search_only():
     assert check_kind("codesearch", "identity_pair") == "identity_pair"
     with pytest.raises(InputError, match="noise kind 'identity_pair' does not fit methodname"):
         check_kind("methodname", "identity_pair")
+
+
+# -- token_masking (code-to-text) ----------------------------------------------------------
+
+def _forms():
+    """Word forms written out for the tests (NLTK and WordNet are an optional extra)."""
+    from engine.noise.token_masking import WordForms
+
+    singular = {"values": "value", "returns": "return", "masks": "mask"}
+    lemma = {"returned": "return", "is": "be"}
+    return WordForms(frozenset({"the", "of", "a"}), lambda w: singular.get(w, w), lambda w: lemma.get(w, w))
+
+
+def test_token_masking_by_hand_masks_the_shortest_words_first_as_the_study_does():
+    from engine.noise.token_masking import mask_sample, masked_words
+
+    doc = ["Returns", "the", "Sum", "of", "values", "?", "x", "a"]
+    # "the"/"of"/"a" are stop words, "?" starts with no letter, "x" is one character
+    assert masked_words(doc, _forms()) == ["sum", "value", "return", "values", "returns"]
+    code = "def sum_values(values):\n    return sum(values)  # Returns"
+    tokens = ("def", "sum_values", "(", "values", ")", ":", "return", "sum", "(", "values", ")")
+    s = mask_sample(_code_pair(doc, code, tokens), _forms())
+    # "value" is masked before "values" (shorter first), so "values" leaves "MASKs"; case is ignored
+    assert s.code == "def MASK_MASKs(MASKs):\n    MASK MASK(MASKs)  # MASKs"
+    assert s.code_tokens == ("def", "MASK_MASKs", "(", "MASKs", ")", ":", "MASK", "MASK", "(", "MASKs", ")")
+    assert s.docstring == " ".join(doc) and s.docstring_tokens == tuple(doc)  # the target never changes
+
+
+def _code_pair(doc, code, tokens):
+    from engine.data.codesearch import CodeSearchSample
+
+    return CodeSearchSample(code, " ".join(doc), tuple(tokens), tuple(doc), 1)
+
+
+def test_token_masking_reads_words_as_the_study_does_as_expressions_ignoring_case():
+    from engine.noise.token_masking import word_pattern
+
+    assert word_pattern("e.g").sub("MASK", "use eXg or E.G") == "use MASK or MASK"  # "." is any character
+    assert word_pattern("what?").sub("MASK", "what? WHAT") == "MASK? MASK"  # "?" is dropped
+    assert word_pattern("f(x").sub("MASK", "f(x) + f(y)") == "MASK) + f(y)"  # not an expression: plain text
+
+
+def test_token_masking_counts_as_the_study_and_nests_the_levels():
+    from engine.noise.token_masking import token_masking
+
+    samples = [_code_pair(["returns", "values"], "return values", ("return", "values")) for _ in range(5)]
+    result = token_masking(samples, 50, seed=1, forms=_forms())
+    assert result.counts == {"samples": 5, "masked": 2}  # floor(0.5 × 5), the study's int()
+    for i, s in enumerate(result.samples):
+        assert s.code == ("MASK MASKs" if i in result.changed["masked"] else "return values")
+    sets = [set(token_masking(samples, p, seed=1, forms=_forms()).changed["masked"]) for p in (0, 25, 50, 75, 100)]
+    assert sets[0] == set() and sets[-1] == set(range(5)) and all(a <= b for a, b in zip(sets, sets[1:]))
+
+
+def test_token_masking_without_its_extra_is_one_line(monkeypatch):
+    import builtins
+
+    from engine.noise import token_masking as tm
+
+    real_import = builtins.__import__
+
+    def no_nltk(name, *args, **kwargs):
+        if name.startswith("nltk") or name.startswith("pluralizer"):
+            raise ImportError(f"No module named {name!r}", name=name.split(".")[0])
+        return real_import(name, *args, **kwargs)
+
+    tm.nltk_word_forms.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_nltk)
+    with pytest.raises(InputError, match=r"token_masking needs nltk and pluralizer \(nltk is not installed\): "
+                                         r"pip install 'byrote\[masking\]'"):
+        tm.token_masking([_code_pair(["a"], "a", ("a",))], 50, seed=0)
+    tm.nltk_word_forms.cache_clear()
+
+
+def test_token_masking_with_the_studys_nltk_and_wordnet():
+    from engine.noise.token_masking import masked_words, nltk_word_forms
+
+    try:
+        forms = nltk_word_forms()
+    except InputError:
+        pytest.skip("nltk, its stopwords and wordnet data, or pluralizer are not installed")
+    # singulars "return", "total"; the verb lemma of "running" is "run"
+    assert masked_words(["Returns", "the", "running", "totals"], forms) == [
+        "run", "total", "return", "totals", "returns", "running"]

@@ -4,7 +4,8 @@ shuffling of ``Y_Label_Shuffling``). :data:`NOISE_KINDS` lists the kinds each ta
 :func:`apply_noise` applies one.
 
 Built so far: ``injecting_repair`` for VarMisuse (:func:`inject_repair`) and
-``identity_pair`` for code search (:mod:`engine.noise.identity_pair`).
+``identity_pair`` for code search (:mod:`engine.noise.identity_pair`), ``token_masking`` for
+code-to-text (:mod:`engine.noise.token_masking`).
 """
 from __future__ import annotations
 
@@ -15,19 +16,20 @@ import numpy as np
 from engine.errors import InputError
 from engine.noise import NoiseResult, check_level, check_seed, most_frequent, noise_count, smallest
 from engine.noise.identity_pair import identity_pair
+from engine.noise.token_masking import token_masking
 
 LABEL = "label"
 NOISE_KINDS: dict[str, tuple[str, ...]] = {
     "varmisuse": (LABEL, "injecting_repair"),
     "methodname": (LABEL,),
     "codesearch": (LABEL, "identity_pair"),
-    "codetotext": (LABEL,),
+    "codetotext": (LABEL, "token_masking"),
 }
 """Task -> the noise kinds it takes; the first, label noise, is each task's own
 ``noise`` (Rabin et al. §4.1)."""
 
 STUDY_NAMES = {LABEL: "Y_Label_Shuffling", "injecting_repair": "X_Injecting_Repair",
-               "identity_pair": "X_Identity_Pair"}
+               "identity_pair": "X_Identity_Pair", "token_masking": "X_Token_Masking"}
 """Each kind's folder in the study's published results (``data/summary/data/<task>/``)."""
 
 TARGET, BUGGY, NONBUGGY = "TARGET", "BUGGY", "NONBUGGY"
@@ -101,4 +103,4 @@ def _with_tokens(sample, tokens: list[str]):
     return replace(sample, tokens=tokens, raw=dict(sample.raw, source_tokens=tokens))
 
 
-INPUT_NOISE = {"injecting_repair": inject_repair, "identity_pair": identity_pair}
+INPUT_NOISE = {"injecting_repair": inject_repair, "identity_pair": identity_pair, "token_masking": token_masking}
