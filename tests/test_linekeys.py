@@ -358,3 +358,19 @@ def test_the_kernels_sieve_sets_the_bits_numpy_sets():
         assert np.array_equal(bits, want)
     with pytest.raises(ValueError, match="power of two"):
         _linekeys.sieve_bits(np.zeros(1, np.uint64), np.zeros(3, np.uint64))
+
+
+@pytest.mark.skipif(not linekeys.compiled, reason="needs the compiled kernel")
+def test_the_kernels_keys_of_output_lines_are_the_definition():
+    """The outputs' side of a Simian scan keys whole texts in the kernel
+    (``simian_line_keys``): the same keys and line numbers as the Python definition, on
+    random texts of every indent, body (ASCII, Latin-1, Greek sigma, CJK, emoji) and line end."""
+    from engine.clones.linekeys import simian_line_keys
+
+    rng = random.Random(5)
+    texts = ["", "\r", "\r\n", "x\r", "x\ry\nx", "a\n", "a\r\n", "\u2028x", "\ud800 lone surrogate\nx", "é" * 9000]
+    for _ in range(300):
+        lines = [rng.choice(INDENTS) + rng.choice(SIMIAN_BODIES) + rng.choice(TRAILS) for _ in range(rng.randrange(40))]
+        texts.append("".join(line + rng.choice(TERMINATORS) for line in lines))
+    for text in texts:
+        assert simian_line_keys(text) == simian_line_keys(text, use_compiled=False), repr(text)

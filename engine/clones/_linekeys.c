@@ -1038,6 +1038,68 @@ static PyObject *unknown_symbol(PyObject *Py_UNUSED(module), PyObject *arg)
     return PyLong_FromLongLong((long long)UNKNOWN_SYMBOL(h));
 }
 
+/* simian_keys(data): the Simian key of every line of a text (lines ended by '\n', '\r\n'
+   or a lone '\r'), for the outputs' side of a scan. Returns (keys, numbers): keys[i] is
+   the key (bytes), None for a line without a token, or a 1-tuple of the line's bytes when
+   Python must key it (a character only Python lower-cases exactly); numbers[i] is the
+   1-based '\n'-line the line starts in. None if data is not UTF-8. */
+static PyObject *simian_keys(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    Py_buffer buf;
+    if (PyObject_GetBuffer(arg, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *s = (const unsigned char *)buf.buf, *end = s + buf.len;
+    PyObject *keys = PyList_New(0), *numbers = PyList_New(0), *result = NULL;
+    unsigned char *scratch = PyMem_Malloc((size_t)buf.len + (size_t)buf.len / 2 + 16);
+    if (keys == NULL || numbers == NULL || scratch == NULL) {
+        if (scratch == NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    long number = 1;
+    for (const unsigned char *p = s;;) {
+        const unsigned char *e = p;
+        while (e < end && *e != '\n' && *e != '\r')
+            e++;
+        size_t len = 0;
+        const unsigned char *ignored;
+        const int rc = simian_key(p, e, scratch, &len, &ignored);
+        PyObject *key;
+        if (rc == WALK_INVALID) {
+            Py_INCREF(Py_None);
+            result = Py_None;
+            goto done;
+        } else if (rc == KEY_BACK) {
+            key = Py_BuildValue("(y#)", (const char *)p, (Py_ssize_t)(e - p));
+        } else if (len == 0) {
+            Py_INCREF(Py_None);
+            key = Py_None;
+        } else {
+            key = PyBytes_FromStringAndSize((const char *)scratch, (Py_ssize_t)len);
+        }
+        PyObject *at = PyLong_FromLong(number);
+        const int failed = key == NULL || at == NULL || PyList_Append(keys, key) < 0 || PyList_Append(numbers, at) < 0;
+        Py_XDECREF(key);
+        Py_XDECREF(at);
+        if (failed)
+            goto done;
+        if (e == end)
+            break;
+        if (*e == '\r' && e + 1 < end && e[1] == '\n')
+            e++;
+        if (*e == '\n')
+            number++;
+        p = e + 1;
+    }
+    result = PyTuple_Pack(2, keys, numbers);
+done:
+    PyMem_Free(scratch);
+    Py_XDECREF(keys);
+    Py_XDECREF(numbers);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 /* window_hits(ids, k, windows, sieve): see the top of this file. */
 static PyObject *window_hits(PyObject *Py_UNUSED(module), PyObject *args)
 {
@@ -1169,6 +1231,9 @@ static PyObject *sieve_bits(PyObject *Py_UNUSED(module), PyObject *args)
 static PyMethodDef module_methods[] = {
     {"unknown_symbol", unknown_symbol, METH_O,
      "unknown_symbol(key) -> int\n\nThe number lookup_simian gives a line whose key is not in the table."},
+    {"simian_keys", simian_keys, METH_O,
+     "simian_keys(data) -> (keys, numbers) | None\n\nThe Simian key of every line of a text (None: no token;\n"
+     "a 1-tuple of the line's bytes: Python keys it) and the '\\n'-line each starts in; None if not UTF-8."},
     {"sieve_bits", sieve_bits, METH_VARARGS,
      "sieve_bits(windows, sieve) -> None\n\nSets the bit of each window hash's slot in sieve."},
     {"window_hits", window_hits, METH_VARARGS,

@@ -183,3 +183,27 @@ class LineTable:
             out[np.frombuffer(back, DTYPE)] = [-1 if key is None else v or symbol(key)
                                                for key, v in zip(keys, found.tolist())]
         return out, (None if numbers is None else np.frombuffer(numbers, DTYPE)), np.frombuffer(starts, DTYPE)
+
+
+def simian_line_keys(text: str, use_compiled: bool = True) -> tuple[list[int], list[bytes | None]]:
+    """The Simian key of every line of a text (None: no token) and the 1-based ``\\n``-line
+    each starts in, as :meth:`engine.clones.rules.RuleSet.line_keys` gives them: the kernel
+    keys the lines (``simian_keys``) and hands back those only Python lower-cases exactly;
+    the pure-Python definition without it, or for a text that is not UTF-8 (a lone
+    surrogate)."""
+    from engine.clones.rules.simian import line_key
+
+    found = None
+    if use_compiled and _linekeys is not None:
+        try:
+            found = _linekeys.simian_keys(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            found = None
+    if found is None:
+        lines = segments(text)
+        return [number for number, _ in lines], [line_key(line) for _, line in lines]
+    keys, numbers = found
+    for i, key in enumerate(keys):
+        if type(key) is tuple:
+            keys[i] = line_key(key[0].decode("utf-8"))
+    return numbers, keys

@@ -33,13 +33,9 @@ class RuleSet:
 
             keys = line_keys(fold(text.encode("utf-8"), case_sensitive))
             return list(range(1, len(keys) + 1)), [None if k in IGNORED_KEYS else k for k in keys]
-        from engine.clones.rules.simian import line_key
+        from engine.clones.linekeys import simian_line_keys
 
-        numbers, keys = [], []
-        for number, line in segments(text):
-            numbers.append(number)
-            keys.append(line_key(line))
-        return numbers, keys
+        return simian_line_keys(text)
 
     def fingerprint(self, keys: Sequence[bytes], threshold: int) -> str:
         """A snippet's fingerprint from the keys of its kept lines."""
