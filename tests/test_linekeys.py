@@ -374,3 +374,19 @@ def test_the_kernels_keys_of_output_lines_are_the_definition():
         texts.append("".join(line + rng.choice(TERMINATORS) for line in lines))
     for text in texts:
         assert simian_line_keys(text) == simian_line_keys(text, use_compiled=False), repr(text)
+
+
+@pytest.mark.skipif(not linekeys.compiled, reason="needs the compiled kernel")
+def test_the_kernels_line_hashes_are_simians():
+    """Fingerprints hash each key's tokens in the kernel where the key is ASCII
+    (``line_hashes``): the same numbers as the definition, for keys of every body, and
+    Python's for the others (marked Latin-1 symbols, words from U+0100 up)."""
+    from engine.clones.linekeys import line_hashes
+    from engine.clones.rules.simian import line_key
+
+    keys = [key for body in SIMIAN_BODIES if (key := line_key(body)) is not None]
+    rng = random.Random(3)
+    alphabet = "abcXYZ019_ (){}=+-*/#$@\\`~|^&<>[]!'\"\x7f"
+    keys += [key for _ in range(5000) if (key := line_key("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 60)))))]
+    assert any(not key.isascii() for key in keys)
+    assert line_hashes(keys) == line_hashes(keys, use_compiled=False)

@@ -1100,6 +1100,63 @@ done:
     return result;
 }
 
+/* ascii_line_hashes(keys): Simian's line hash (engine.clones.rules.simian.line_hash,
+   fingerprint step 3) of every key made of ASCII bytes: its tokens (a run of letters and
+   digits, or one other character) hashed as Java's String.hashCode, L = 31*L + hash, in
+   wrapping 64-bit arithmetic. Returns (hashes, others): a bytearray of int64 (0 for a key
+   with a byte >= 0x80 or a mark, which Python hashes) and the indices of those keys. */
+static PyObject *ascii_line_hashes(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    PyObject *seq = PySequence_Fast(arg, "keys must be a sequence of bytes");
+    if (seq == NULL)
+        return NULL;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n * 8), *others = PyList_New(0), *result = NULL;
+    if (out == NULL || others == NULL)
+        goto done;
+    int64_t *hashes = (int64_t *)PyByteArray_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "keys must be bytes");
+            goto done;
+        }
+        const unsigned char *k = (const unsigned char *)PyBytes_AS_STRING(item);
+        const size_t len = (size_t)PyBytes_GET_SIZE(item);
+        uint64_t line = 0;
+        size_t j = 0;
+        while (j < len) {
+            const unsigned char c = k[j];
+            if (c >= 0x80 || c == 0x01)
+                break;
+            uint32_t token = 0;
+            if (simian_class[c] == C_WORD) {
+                for (; j < len && k[j] < 0x80 && simian_class[k[j]] == C_WORD; j++)
+                    token = 31 * token + k[j];
+            } else {
+                token = c;
+                j++;
+            }
+            line = 31 * line + (uint64_t)(int64_t)(int32_t)token;
+        }
+        if (j < len) {  /* not ASCII: Python's */
+            PyObject *at = PyLong_FromSsize_t(i);
+            const int failed = at == NULL || PyList_Append(others, at) < 0;
+            Py_XDECREF(at);
+            if (failed)
+                goto done;
+            line = 0;
+        }
+        hashes[i] = (int64_t)line;
+    }
+    result = PyTuple_Pack(2, out, others);
+done:
+    Py_DECREF(seq);
+    Py_XDECREF(out);
+    Py_XDECREF(others);
+    return result;
+}
+
 /* window_hits(ids, k, windows, sieve): see the top of this file. */
 static PyObject *window_hits(PyObject *Py_UNUSED(module), PyObject *args)
 {
@@ -1234,6 +1291,9 @@ static PyMethodDef module_methods[] = {
     {"simian_keys", simian_keys, METH_O,
      "simian_keys(data) -> (keys, numbers) | None\n\nThe Simian key of every line of a text (None: no token;\n"
      "a 1-tuple of the line's bytes: Python keys it) and the '\\n'-line each starts in; None if not UTF-8."},
+    {"ascii_line_hashes", ascii_line_hashes, METH_O,
+     "ascii_line_hashes(keys) -> (hashes, others)\n\nSimian's line hash of every ASCII key (int64s); others: the\n"
+     "indices of the keys Python must hash."},
     {"sieve_bits", sieve_bits, METH_VARARGS,
      "sieve_bits(windows, sieve) -> None\n\nSets the bit of each window hash's slot in sieve."},
     {"window_hits", window_hits, METH_VARARGS,

@@ -87,7 +87,7 @@ def intervals(lcp: np.ndarray, k: int) -> Iterable[tuple[int, int, int]]:
 
 def find_blocks(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
-    fingerprint: Callable[[list[bytes]], str], check: Callable[[], None] | None = None,
+    fingerprint: Callable[[list[int]], str], check: Callable[[], None] | None = None,
 ) -> Found:
     """Every memorized Simian block. ``regions()`` yields the corpus regions in corpus
     order, the same each call (it is read twice, and once more for the corpus places,
@@ -103,7 +103,7 @@ def find_blocks(
       place of X (the edges of a document or an output count as unique).
     - A block is *memorized* when it has a place in the outputs and one in the corpus (the
       study's rule): ``len`` K..., ``train`` and ``extract`` its distinct places in the
-      corpus and in the outputs, the fingerprint of its keys (``fingerprint``).
+      corpus and in the outputs, the fingerprint of its lines' ids (``fingerprint``).
 
     Every place of a memorized block lies in a stretch of output whose K-line windows
     occur in the corpus and in a corpus region (:mod:`engine.clones.filter`); the one line
@@ -282,7 +282,7 @@ def _snippet(index, table: _PieceTable, piece, offsets, keys, distinct, length, 
     at = table.line_at[out] + q
     ids, first, last = table.output_id[out], table.line_numbers[at], table.line_numbers[at + length - 1]
     order = np.lexsort((last, first, ids))
-    snip = Snippet(fingerprint([index.keys[v] for v in keys.tolist()]), length)
+    snip = Snippet(fingerprint(keys.tolist()), length)
     snip.outputs = list(zip(ids[order].tolist(), first[order].tolist(), last[order].tolist()))
     snip.extract = len(snip.outputs)
     regions, q = piece[~in_outputs] - table.n_outputs, offsets[~in_outputs]

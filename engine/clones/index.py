@@ -136,6 +136,7 @@ class OutputIndex:
         self.keys: list[bytes] = [b""]  # id -> key; id 0 is "not an output line"
         self.outputs: list[tuple[int, np.ndarray, np.ndarray]] = []  # (output id, ids, lines)
         self._windows: np.ndarray | None = None  # window_set(), made once
+        self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
 
     def add(self, output_id: int, text: str) -> None:
         ids, kept = [], []
@@ -153,9 +154,19 @@ class OutputIndex:
         self.outputs.append((output_id, np.array(ids, np.int64), np.array(kept, np.int64)))
         self._windows = None
 
-    def fingerprint(self, keys: list[bytes]) -> str:
-        """A span's fingerprint under the index's rules (K the threshold)."""
-        return self.rules.fingerprint(keys, self.k)
+    def fingerprint(self, ids: list[int]) -> str:
+        """The fingerprint of a span of kept lines (their ids) under the index's rules (K
+        the threshold); under Simian's, from line hashes made once per key."""
+        if self.rules.name != "simian":
+            return self.rules.fingerprint([self.keys[v] for v in ids], self.k)
+        from engine.clones.rules.simian import fingerprint_of_hashes
+
+        if self._line_hashes is None or len(self._line_hashes) < len(self.keys):
+            from engine.clones.linekeys import line_hashes
+
+            self._line_hashes = [0] + line_hashes(self.keys[1:])
+        hashes = self._line_hashes
+        return fingerprint_of_hashes([hashes[v] for v in ids], self.k)
 
     def window_set(self) -> np.ndarray:
         """The sorted unique hashes of every output window (made once, until an output is added)."""

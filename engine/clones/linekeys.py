@@ -207,3 +207,17 @@ def simian_line_keys(text: str, use_compiled: bool = True) -> tuple[list[int], l
         if type(key) is tuple:
             keys[i] = line_key(key[0].decode("utf-8"))
     return numbers, keys
+
+
+def line_hashes(keys: list[bytes], use_compiled: bool = True) -> list[int]:
+    """Simian's line hash of each key (:func:`engine.clones.rules.simian.line_hash`): the
+    kernel's ``ascii_line_hashes`` for the ASCII keys, Python for the rest."""
+    from engine.clones.rules.simian import line_hash
+
+    if not use_compiled or _linekeys is None:
+        return [line_hash(key) for key in keys]
+    hashes, others = _linekeys.ascii_line_hashes(keys)
+    out = np.frombuffer(hashes, DTYPE).tolist()
+    for i in others:
+        out[i] = line_hash(keys[i])
+    return out

@@ -130,7 +130,7 @@ def output_stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]]
 
 def find_memorized(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
-    fingerprint: Callable[[list[bytes]], str], group_lines: int = GROUP_LINES,
+    fingerprint: Callable[[list[int]], str], group_lines: int = GROUP_LINES,
     check: Callable[[], None] | None = None,
 ) -> Found:
     """Every memorized snippet. ``regions()`` yields the corpus regions in corpus order,
@@ -175,7 +175,7 @@ def find_memorized(
                     continue
                 j = a + i
                 first = j - size + 1
-                fp = fingerprint([index.keys[v] for v in ids[first:j + 1].tolist()])
+                fp = fingerprint(ids[first:j + 1].tolist())
                 snip = snippets.get(fp)
                 if snip is None:
                     snip = snippets[fp] = Snippet(fp, size, train=done.train(state, size))

@@ -464,10 +464,15 @@ def fingerprint(keys: Sequence[bytes], threshold: int = 6) -> str:
     64-bit number (with a leading ``-`` when negative). Linear in n (the binomial form,
     exact binomials reduced modulo 2**64).
     """
-    n = len(keys)
+    return fingerprint_of_hashes([line_hash(k) for k in keys], threshold)
+
+
+def fingerprint_of_hashes(hashes: Sequence[int], threshold: int = 6) -> str:
+    """:func:`fingerprint` from the blocks' line hashes (:func:`line_hash`, or the
+    kernel's, :func:`engine.clones.linekeys.line_hashes`)."""
+    n = len(hashes)
     if threshold < 1 or n < threshold:
         raise ValueError(f"a block needs at least {threshold} lines, got {n}")
-    hashes = [line_hash(k) for k in keys]
     m = n - threshold
     top = 31 ** (threshold - 1)
     w = 0
