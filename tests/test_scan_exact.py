@@ -183,7 +183,7 @@ def test_outputs_matched_in_groups_give_the_same_snippets(seed):
 
     def snippets(group_lines):
         return [(s.fingerprint, s.len, s.train, s.extract, s.outputs, s.matches)
-                for s in find_memorized(index, lambda: regions, dict(outputs).__getitem__, index.fingerprint,
+                for s in find_memorized(index, lambda: regions, lambda ids: ((i, dict(outputs)[i]) for i in ids), index.fingerprint,
                                         group_lines).attach()]
 
     whole = snippets(10**9)

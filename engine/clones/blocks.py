@@ -14,7 +14,7 @@ import numpy as np
 from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region
 from engine.clones.index import OutputIndex
-from engine.clones.memorized import Found, Snippet, Wanted, output_stretches
+from engine.clones.memorized import Found, OutputTexts, Snippet, Wanted, attach_texts, output_stretches
 
 UNIQUE = -(1 << 62)  # symbols from here down are unique: edges, separators
 
@@ -86,7 +86,7 @@ def intervals(lcp: np.ndarray, k: int) -> Iterable[tuple[int, int, int]]:
 
 
 def find_blocks(
-    index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
+    index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,
     fingerprint: Callable[[list[int]], str], check: Callable[[], None] | None = None,
 ) -> Found:
     """Every memorized Simian block. ``regions()`` yields the corpus regions in corpus
@@ -174,7 +174,8 @@ def find_blocks(
         places = sa[lb:rb + 1]
         piece = piece_of[places]
         snippets.append(_snippet(index, table, piece, places - starts[piece], text[places[0]:places[0] + length],
-                                 distinct, length, output_text, fingerprint, wanted))
+                                 distinct, length, fingerprint, wanted))
+    attach_texts(snippets, output_texts)
     return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
 
 
@@ -272,8 +273,7 @@ def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[
     return found
 
 
-def _snippet(index, table: _PieceTable, piece, offsets, keys, distinct, length, output_text, fingerprint,
-             wanted) -> Snippet:
+def _snippet(index, table: _PieceTable, piece, offsets, keys, distinct, length, fingerprint, wanted) -> Snippet:
     """The snippet of a block (``keys``: its lines' ids) at its places (``piece``, and
     the ``offsets`` of the places in them); its first corpus places (in corpus order) go
     to ``wanted``."""
@@ -287,9 +287,6 @@ def _snippet(index, table: _PieceTable, piece, offsets, keys, distinct, length, 
     snip.extract = len(snip.outputs)
     regions, q = piece[~in_outputs] - table.n_outputs, offsets[~in_outputs]
     snip.train = int(table.weight_of[regions + table.n_outputs].sum())
-    output_id, lo, hi = snip.outputs[0]
-    lines = output_text(output_id).split("\n")[lo - 1:hi]
-    snip.text = "\n".join(line.removesuffix("\r") for line in lines)
     corpus = [(g, q) for u, q in zip(regions.tolist(), q.tolist()) for g in distinct.first[u]]
     for g, q in sorted(corpus)[:MAX_SAMPLES]:
         wanted.setdefault(g, []).append((q + length - 1, length, snip))

@@ -129,7 +129,7 @@ def output_stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]]
 
 
 def find_memorized(
-    index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
+    index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,
     fingerprint: Callable[[list[int]], str], group_lines: int = GROUP_LINES,
     check: Callable[[], None] | None = None,
 ) -> Found:
@@ -179,15 +179,32 @@ def find_memorized(
                 snip = snippets.get(fp)
                 if snip is None:
                     snip = snippets[fp] = Snippet(fp, size, train=done.train(state, size))
-                    lines = output_text(output_id).split("\n")[numbers[first] - 1:numbers[j]]
-                    snip.text = "\n".join(line.removesuffix("\r") for line in lines)
                     for g, q in done.samples(state, size):
                         wanted.setdefault(g, []).append((q, size, snip))
                 snip.extract += 1
                 snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
         del sam, matcher, done, states
-    # 4. the kept corpus locations are read with their context by Found
-    return Found([snippets[fp] for fp in sorted(snippets)], wanted, regions, check)
+    # 4. the texts from the outputs; the kept corpus locations are read with their context by Found
+    found = [snippets[fp] for fp in sorted(snippets)]
+    attach_texts(found, output_texts)
+    return Found(found, wanted, regions, check)
+
+
+OutputTexts = Callable[[list[int]], Iterable[tuple[int, str]]]
+"""Given output ids in ascending order, ``(id, text)`` of each, in that order."""
+
+
+def attach_texts(snippets: list[Snippet], output_texts: OutputTexts) -> None:
+    """Each snippet's text: its lines in its first output place (``\\r`` dropped), every
+    output read once, in id order."""
+    by_output: dict[int, list[Snippet]] = {}
+    for snip in snippets:
+        by_output.setdefault(snip.outputs[0][0], []).append(snip)
+    for output_id, text in output_texts(sorted(by_output)):
+        lines = text.split("\n")
+        for snip in by_output[output_id]:
+            _, lo, hi = snip.outputs[0]
+            snip.text = "\n".join(line.removesuffix("\r") for line in lines[lo - 1:hi])
 
 
 def corpus_match(region: Region, q: int, size: int) -> Match:

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 from engine.clones.blocks import find_blocks
 from engine.clones.filter import FilterStats, Region, filter_documents, read_regions, write_regions
 from engine.clones.index import OutputIndex, load_filter_index
-from engine.clones.memorized import Found, Snippet, find_memorized
+from engine.clones.memorized import Found, OutputTexts, Snippet, find_memorized
 from engine.data.corpus import Corpus
 from engine.errors import InputError
 from engine.fsutil import remove_partial
@@ -188,11 +188,7 @@ def _match_and_save(store: Store, scan: dict, scan_id: int, corpus: Corpus, inde
         ctx.progress(0.9, "matching regions against the outputs", force=True)
     paths = [store.files / rows[s.index]["path"] for s in shards]
 
-    @functools.lru_cache(maxsize=256)  # a snippet's text comes from its first output: a few MB, not all outputs
-    def output_text(output_id: int) -> str:
-        return store.output(scan["set_id"], output_id)["text"]
-
-    found = match(index, lambda: _regions(paths), output_text, check=check)
+    found = match(index, lambda: _regions(paths), functools.partial(store.output_texts, scan["set_id"]), check=check)
     snippets = found.snippets
     stats = {
         "docs": docs, "skipped": skipped, "bytes": sum(r["bytes"] for r in rows.values()),
@@ -296,14 +292,14 @@ def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> No
         )
 
 
-def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_text: Callable[[int], str],
+def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,
           check: Callable[[], None] | None = None) -> Found:
     """The regions matched against the outputs under the index's rules: Simian's blocks
     (:func:`~engine.clones.blocks.find_blocks`) or maximal memorized spans
     (:func:`~engine.clones.memorized.find_memorized`)."""
     if index.rules.name == "simian":
-        return find_blocks(index, regions, output_text, index.fingerprint, check=check)
-    return find_memorized(index, regions, output_text, index.fingerprint, check=check)
+        return find_blocks(index, regions, output_texts, index.fingerprint, check=check)
+    return find_memorized(index, regions, output_texts, index.fingerprint, check=check)
 
 
 def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: int = 6,
@@ -317,4 +313,4 @@ def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: i
                                     FilterStats(), rules=rules))
     regions = [region for batch in batches for region in batch.regions()]
     texts = dict(outputs)
-    return match(index, lambda: regions, texts.__getitem__).attach()
+    return match(index, lambda: regions, lambda ids: ((i, texts[i]) for i in ids)).attach()

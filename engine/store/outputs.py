@@ -69,6 +69,16 @@ class OutputsMixin:
             yield from rows
             last = rows[-1]["id"]
 
+    def output_texts(self, set_id: int, ids: list[int], batch: int = 500) -> Iterator[tuple[int, str]]:
+        """``(id, text)`` of the outputs ``ids`` of a set, in the order given, read in batches."""
+        for at in range(0, len(ids), batch):
+            part = ids[at:at + batch]
+            marks = ", ".join("?" * len(part))
+            texts = dict(self.db.execute(f"SELECT id, text FROM outputs WHERE set_id = ? AND id IN ({marks})",
+                                         [set_id, *part]).fetchall())
+            for output_id in part:
+                yield output_id, texts[output_id]
+
     def delete_output_set(self, set_id: int) -> None:
         """Remove an output set with its outputs, its sampling jobs, and its scans with theirs."""
         with self._write():
