@@ -3,9 +3,9 @@ reads and never its labels (CI-Memorization's ``X_*`` results beside the label
 shuffling of ``Y_Label_Shuffling``). :data:`NOISE_KINDS` lists the kinds each task takes;
 :func:`apply_noise` applies one.
 
-Built so far: ``injecting_repair`` for VarMisuse (:func:`inject_repair`) and
-``identity_pair`` for code search (:mod:`engine.noise.identity_pair`), ``token_masking`` for
-code-to-text (:mod:`engine.noise.token_masking`).
+Built so far: ``injecting_repair`` for VarMisuse (:func:`inject_repair`), ``identity_pair``
+for code search (:mod:`engine.noise.identity_pair`) and ``token_masking`` for code-to-text
+(:mod:`engine.noise.token_masking`).
 """
 from __future__ import annotations
 
