@@ -140,3 +140,40 @@ def memorizer(tmp_path_factory) -> Path:
     from memorizer import train_memorizer
 
     return train_memorizer(tmp_path_factory)
+
+
+@pytest.fixture
+def without_masking_extra(monkeypatch):
+    """nltk and pluralizer (the optional ``masking`` extra) cannot be imported, and the
+    word forms are looked up afresh before and after."""
+    import builtins
+
+    from engine.noise import token_masking
+
+    real_import = builtins.__import__
+
+    def blocked(name, *args, **kwargs):
+        if name.split(".")[0] in ("nltk", "pluralizer"):
+            raise ImportError(f"No module named {name!r}", name=name.split(".")[0])
+        return real_import(name, *args, **kwargs)
+
+    token_masking.nltk_word_forms.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", blocked)
+    yield
+    monkeypatch.undo()
+    token_masking.nltk_word_forms.cache_clear()
+
+
+def noise_rate_rows(store, study_id: int, capsys) -> list[dict]:
+    """Train every run of a study, then ``byrote noise-rate --kfold 2 --json``'s rows."""
+    import json
+
+    from cli.main import main
+    from engine.study import train_run
+
+    for run in store.runs(study_id):
+        train_run(store, run["id"])
+    assert main(["--db", str(store.path), "noise-rate", "--study", str(study_id), "--kfold", "2", "--foreground",
+                 "--json"]) == 0
+    out = capsys.readouterr().out
+    return json.loads(out[out.index("["):])

@@ -19,6 +19,7 @@ from engine.launch import create_study
 from engine.noise.codesearch import noise_codesearch
 from engine.store import Store
 from engine.study import train_run
+from conftest import noise_rate_rows
 
 torch.set_num_threads(2)
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -219,12 +220,8 @@ def test_cleanlab_finds_mispaired_pairs_out_of_fold(pairs, encoder, tmp_path, ca
 
     store = Store(tmp_path / "k.db")
     sid = _study(store, pairs, encoder, levels=(0.0, 50.0))
-    for run in store.runs(sid):
-        train_run(store, run["id"])
+    rows = noise_rate_rows(store, sid, capsys)
     db = ["--db", str(store.path)]
-    assert main([*db, "noise-rate", "--study", str(sid), "--kfold", "2", "--foreground", "--json"]) == 0
-    out = capsys.readouterr().out
-    rows = json.loads(out[out.index("["):])
     assert [r["level"] for r in rows] == [0.0, 50.0] and 0 < rows[1]["flipped"] < 0.5  # positives only are mispaired
     with np.load(oof_path(store, store.runs(sid)[1]["id"], 2)) as saved:
         assert saved["pred_probs"].shape == (len(saved["sample"]), 2) and set(saved["label"].tolist()) == {0, 1}

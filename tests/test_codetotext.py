@@ -205,27 +205,14 @@ def test_a_token_masking_study_masks_the_code_and_never_the_docstring(setup, tmp
     assert masked > len(full) // 2 and not any("MASK" in " ".join(s.code_tokens) for s in source)
 
 
-def test_token_masking_without_its_extra_is_one_line_and_no_study(setup, tmp_path, monkeypatch, capsys):
-    import builtins
-
+def test_token_masking_without_its_extra_is_one_line_and_no_study(setup, tmp_path, without_masking_extra, capsys):
     from cli.main import main
-    from engine.noise import token_masking as tm
 
-    real_import = builtins.__import__
-
-    def no_nltk(name, *args, **kwargs):
-        if name.split(".")[0] in ("nltk", "pluralizer"):
-            raise ImportError(f"No module named {name!r}", name=name.split(".")[0])
-        return real_import(name, *args, **kwargs)
-
-    tm.nltk_word_forms.cache_clear()
-    monkeypatch.setattr(builtins, "__import__", no_nltk)
     encoder, data = setup
     db = tmp_path / "s.db"
     code = main(["--db", str(db), "study", "--task", "codetotext", "--model", "codebert", "--train",
                  str(data.train_path), "--valid", str(data.valid_path), "--noise", "0,50", "--epochs", "1",
                  "--preset", "quick", "--set", f"encoder={encoder}", "--noise-kind", "token_masking"])
-    tm.nltk_word_forms.cache_clear()
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "token_masking needs nltk and pluralizer" in err[0]
     assert Store(db).studies() == []

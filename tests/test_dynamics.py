@@ -285,11 +285,12 @@ def test_cleanlab_and_the_noise_rate_for_method_names(tmp_path, capsys):
     """code2vec on the email package's top 5 names at 0 and 50 % noise: its out-of-fold
     softmax over the names gives cleanlab's row and each run's noise estimate; code2seq
     is refused in one line."""
+    from conftest import noise_rate_rows
+
     from cli.main import main
     from engine.data.methodname_build import build_methodname
     from engine.kfold import oof_path
     from engine.launch import create_study
-    from engine.study import train_run
 
     data = build_methodname(Path(sysconfig.get_paths()["stdlib"]) / "email", tmp_path / "mn.jsonl", lang="python",
                             top=5, seed=0)
@@ -297,12 +298,8 @@ def test_cleanlab_and_the_noise_rate_for_method_names(tmp_path, capsys):
     sid = create_study(store, task="methodname", train=str(data.train_path), valid=str(data.valid_path),
                        model="code2vec", levels=[0.0, 50.0], epochs=2, preset="quick", seed=0, device="cpu",
                        overrides={"csr_samples": 5, "batch_size": 32})
-    for run in store.runs(sid):
-        train_run(store, run["id"])
+    rows = noise_rate_rows(store, sid, capsys)
     db = ["--db", str(store.path)]
-    assert main([*db, "noise-rate", "--study", str(sid), "--kfold", "2", "--foreground", "--json"]) == 0
-    out = capsys.readouterr().out
-    rows = json.loads(out[out.index("["):])
     assert [r["level"] for r in rows] == [0.0, 50.0] and rows[0]["flipped"] == 0.0 and rows[1]["flipped"] > 0.3
     with np.load(oof_path(store, store.runs(sid)[1]["id"], 2)) as saved:
         classes = saved["pred_probs"].shape[1]

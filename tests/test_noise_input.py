@@ -200,24 +200,12 @@ def test_token_masking_counts_as_the_study_and_nests_the_levels():
     assert sets[0] == set() and sets[-1] == set(range(5)) and all(a <= b for a, b in zip(sets, sets[1:]))
 
 
-def test_token_masking_without_its_extra_is_one_line(monkeypatch):
-    import builtins
-
+def test_token_masking_without_its_extra_is_one_line(without_masking_extra):
     from engine.noise import token_masking as tm
 
-    real_import = builtins.__import__
-
-    def no_nltk(name, *args, **kwargs):
-        if name.startswith("nltk") or name.startswith("pluralizer"):
-            raise ImportError(f"No module named {name!r}", name=name.split(".")[0])
-        return real_import(name, *args, **kwargs)
-
-    tm.nltk_word_forms.cache_clear()
-    monkeypatch.setattr(builtins, "__import__", no_nltk)
     with pytest.raises(InputError, match=r"token_masking needs nltk and pluralizer \(nltk is not installed\): "
                                          r"pip install 'byrote\[masking\]'"):
         tm.token_masking([_code_pair(["a"], "a", ("a",))], 50, seed=0)
-    tm.nltk_word_forms.cache_clear()
 
 
 def test_token_masking_with_the_studys_nltk_and_wordnet():

@@ -45,6 +45,7 @@ class PaneKeys:
         return self.app.settings.get("panes", {}).get(self.PANE, DEFAULTS[self.PANE])
 
     def size_panes(self, share: int) -> None:
+        """Give the first pane ``share`` % and the second the rest: each screen lays out its own."""
         raise NotImplementedError
 
     def action_pane(self, by: int) -> None:
