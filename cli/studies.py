@@ -31,6 +31,8 @@ def cmd_noise(args) -> int:
 
     result, changed = noisy_copy(args.task, getattr(args, "in"), args.out, args.level, args.seed, args.kind)
     counts = ", ".join(f"{k.replace('_', ' ')}: {len(v)}" for k, v in result.changed.items())
+    if result.counts.get("chosen_unchanged"):
+        counts += f", chosen but left as they were (nothing to rewrite): {result.counts['chosen_unchanged']}"
     say(f"{args.out}: {len(result.samples)} samples at {level_name(args.level)}% noise ({counts}); "
           f"changed ids in {changed}")
     return 0
@@ -102,7 +104,9 @@ def cmd_export_curves(args) -> int:
 
 
 NOISE_KIND_HELP = ("label (the default: labels shuffled, Rabin et al. §4.1) or an input noise that leaves the "
-                   "labels alone; varmisuse: injecting_repair (marker tokens announce the answer); codesearch: "
+                   "labels alone; varmisuse: injecting_repair (marker tokens announce the answer); methodname: "
+                   "method_leakage (a variable renamed to the method's name), statement_deletion (a statement "
+                   "deleted), both on datasets built as JSON lines; codesearch: "
                    "identity_pair (a marker word announces the pair's label); codetotext: token_masking (the docstring's "
                    "words masked in the code; needs the masking extra)")
 

@@ -73,8 +73,12 @@ def test_study_form(tmp_path, great_files, app_pilot):
         assert isinstance(form, StudyForm)
         models, presets = form.query_one("#model", Select), form.query_one("#preset", Select)
         assert models.value == "transformer" and presets.value == "quick"  # the models follow the task
+        kinds = form.query_one("#noise_kind", Select)
+        assert kinds.value == "label"
         await submit(pilot, {}, {"task": "methodname"})
         assert models.value == "code2vec"
+        assert [v for _, v in kinds._options if v is not Select.NULL] == ["label", "method_leakage",
+                                                                          "statement_deletion"]
         assert [v for _, v in presets._options if v is not Select.NULL] == list(preset_names("methodname"))
         await submit(pilot, {}, {"model": "code2seq"})  # the presets follow the model too
         assert [v for _, v in presets._options if v is not Select.NULL] == list(preset_names("code2seq"))
@@ -107,7 +111,8 @@ def test_study_form(tmp_path, great_files, app_pilot):
         await submit(pilot, {"encoder": "", "valid": str(valid)}, {"task": "varmisuse"})
         await submit(pilot, {}, {"model": "ggnn"})
 
-        await submit(pilot, {"train": str(train)})
+        assert [v for _, v in kinds._options if v is not Select.NULL] == ["label", "injecting_repair"]
+        await submit(pilot, {"train": str(train)}, {"noise_kind": "injecting_repair"})
         assert not isinstance(app.screen, StudyForm), message(form)
         assert "study 1: 3 runs queued" in notes(app)
 
@@ -117,6 +122,7 @@ def test_study_form(tmp_path, great_files, app_pilot):
     (study,) = store.studies()
     assert (study["task"], study["model"], study["preset"], study["epochs"], study["seed"], study["device"],
             study["name"], study["levels"]) == ("varmisuse", "ggnn", "quick", 2, 7, "cpu", "tiny", [0.0, 50.0, 100.0])
+    assert study["config"]["noise_kind"] == "injecting_repair"
     jobs = store.jobs()
     assert [(j["kind"], j["item_kind"], j["item_id"], j["state"]) for j in jobs] == [("train_run", "study", 1, "queued")] * 3
     assert sorted(j["params"]["run_id"] for j in jobs) == [r["id"] for r in store.runs(1)]

@@ -218,3 +218,189 @@ def test_token_masking_with_the_studys_nltk_and_wordnet():
     # singulars "return", "total"; the verb lemma of "running" is "run"
     assert masked_words(["Returns", "the", "running", "totals"], forms) == [
         "run", "total", "return", "totals", "returns", "running"]
+
+
+# -- method_leakage and statement_deletion (method names) -----------------------------------
+
+JAVA_METHOD = """\
+int sumAll(int a, int b) {
+    int x = a + this.a; ;
+    if (a > 0) return b;
+    for (int i = 0; i < 3; i++) { x += i; }
+    switch (a) { case 1: x = 2; break; default: x--; }
+    Runnable r = () -> go();
+    Runnable q = () -> { go(); };
+    lbl: x++;
+    class L {}
+    return x;
+}"""
+PY_METHOD = '''\
+def total(self, items, scale=2):
+    """Sum the items."""
+    acc = 0;  n = 1 ; m = 2
+    for item in items:
+        acc += item * scale
+    return acc'''
+KEY = 2 ** 64  # choice keys: (key * m) >> 64 picks the (key / KEY * m)-th of m
+
+
+def test_statement_deletion_takes_single_statements_as_the_studys_test_finds_them():
+    from engine.data.pathcontexts import parse_method
+    from engine.noise.statement_deletion import delete_statement, removable_statements
+
+    parsed = parse_method(JAVA_METHOD, "java")
+    spans = [parsed.data[s:e].decode() for s, e in removable_statements(parsed)]
+    # isSingleStatement: no block, no empty ";", nothing that holds a statement (the if, the
+    # for, the switch, the label, both lambdas: javaparser wraps an expression body in a
+    # statement); the braceless if's "return b;" cannot go (its if would lose its body)
+    assert spans == ["int x = a + this.a;", "x += i;", "x = 2;", "break;", "x--;", "go();", "class L {}",
+                     "return x;"]
+    assert delete_statement(parsed, "java", 0) == JAVA_METHOD.replace("int x = a + this.a; ;", " ;")
+    assert delete_statement(parsed, "java", KEY - 1) == JAVA_METHOD.replace("    return x;\n", "")
+    assert delete_statement(parsed, "java", KEY // 8 * 3) == JAVA_METHOD.replace("case 1: x = 2; break;",
+                                                                                 "case 1: x = 2; ")
+
+    parsed = parse_method(PY_METHOD, "python")
+    # simple statements in a block that keeps another; never the docstring, never the
+    # for's only statement
+    assert [parsed.data[s:e].decode() for s, e in removable_statements(parsed)] == [
+        "acc = 0", "n = 1", "m = 2", "return acc"]
+    # statements that share a line take their ";" along, and the line stays valid Python
+    assert delete_statement(parsed, "python", 0) == PY_METHOD.replace("acc = 0;  n = 1 ; m = 2", "n = 1 ; m = 2")
+    assert delete_statement(parsed, "python", KEY // 4) == PY_METHOD.replace("n = 1 ; ", "")
+    assert delete_statement(parsed, "python", KEY // 2) == PY_METHOD.replace(" ; m = 2", "")
+    assert delete_statement(parsed, "python", KEY - 1) == PY_METHOD.replace("    return acc", "")
+    assert delete_statement(parse_method("def f():\n    return 1\n", "python"), "python", 0) is None
+
+
+def test_method_leakage_renames_one_variable_to_the_methods_name():
+    from engine.data.pathcontexts import parse_method
+    from engine.noise.method_leakage import leak_name
+
+    parsed = parse_method(JAVA_METHOD, "java")
+    # the variables by first occurrence: a, b, x, i, r, q; the field this.a is left alone
+    assert leak_name(parsed, "java", 0) == JAVA_METHOD.replace("int a,", "int sumAll,").replace(
+        "a + this.a", "sumAll + this.a").replace("if (a > 0)", "if (sumAll > 0)").replace("switch (a)",
+                                                                                          "switch (sumAll)")
+    leaked = leak_name(parsed, "java", KEY // 2)  # the 4th of 6: i
+    assert leaked == JAVA_METHOD.replace("int i = 0; i < 3; i++) { x += i;",
+                                         "int sumAll = 0; sumAll < 3; sumAll++) { x += sumAll;")
+    parsed = parse_method(PY_METHOD, "python")
+    assert leak_name(parsed, "python", KEY - 1) == PY_METHOD.replace("for item in", "for total in").replace(
+        "acc += item", "acc += total")  # self is no variable: items, scale, acc, n, m, item
+    assert leak_name(parse_method("int run() { return count; }", "java"), "java", 0) is None  # no variable
+    assert leak_name(parse_method("def size(size, b):\n    return size + b\n", "python"), "python", 0) is None
+
+
+def method_samples(tmp_path, lang: str = "python", max_contexts: int = 200, style: str = "code2vec"):
+    from treehelpers import write_tree
+
+    from engine.data.methodname_build import build_methodname
+    from engine.formats.code2vec import read_methodname
+
+    bodies = {
+        "count_items": "def count_items(items, extra):\n    total = 0\n    for item in items:\n"
+                       "        total += item\n    total += extra\n    return total\n",
+        "clear": "def clear(self):\n    self.items = []\n",  # nothing to rename, nothing to delete
+        "get_name": "def get_name(self, default):\n    value = self.lookup(default)\n    return value or default\n",
+    }
+    files = {f"m{i}.py": "".join(bodies.values()) for i in range(4)}
+    write_tree(tmp_path / "src", files)
+    out = tmp_path / f"mn-{max_contexts}.jsonl"
+    build_methodname(tmp_path / "src", out, lang=lang, valid_fraction=0, test_fraction=0,
+                     max_contexts=max_contexts, style=style)
+    return read_methodname(out)
+
+
+@pytest.mark.parametrize("kind", ["method_leakage", "statement_deletion"])
+def test_method_input_noise_counts_nests_and_extracts_as_the_builder(tmp_path, kind):
+    from engine.data.pathcontexts import extract_contexts
+    from engine.noise.method_leakage import method_leakage
+    from engine.noise.statement_deletion import statement_deletion
+
+    noise = {"method_leakage": method_leakage, "statement_deletion": statement_deletion}[kind]
+    done = {"method_leakage": "leaked", "statement_deletion": "deleted_statement"}[kind]
+    samples = method_samples(tmp_path)
+    assert len(samples) == 12
+    results = {level: noise(samples, level, seed=4) for level in (0, 25, 50, 75, 100)}
+    for level, result in results.items():
+        # floor(p/100 × 12) chosen; the clear() methods offer nothing and stay as they are
+        chosen = result.counts["chosen"]
+        assert chosen == 12 * level // 100
+        assert result.counts[done] + result.counts["chosen_unchanged"] == chosen
+        assert all(samples[i].name != "clear" for i in result.changed[done])
+        for i, (old, new) in enumerate(zip(samples, result.samples)):
+            assert (new.name, new.label, new.file, new.line) == (old.name, old.label, old.file, old.line)
+            if i not in result.changed[done]:
+                assert new == old
+                continue
+            assert new.source != old.source and new.contexts != old.contexts
+            assert new.contexts == extract_contexts(new.source, "python", 200)  # the builder's extraction
+            if kind == "method_leakage":  # one variable renamed: the same paths, a leaked terminal
+                assert [c[1] for c in new.contexts] == [c[1] for c in old.contexts]
+                assert any(new.name.lower().replace("_", "") in (c[0], c[2]) for c in new.contexts)
+            else:
+                assert len(new.source.splitlines()) == len(old.source.splitlines()) - 1
+    assert results[0].samples == samples and results[100].counts[done] == 8
+    levels = list(results.values())
+    for low, high in zip(levels, levels[1:]):  # nested, and a method is rewritten the same way at every level
+        assert set(low.changed[done]) <= set(high.changed[done])
+        assert all(low.samples[i] == high.samples[i] for i in low.changed[done])
+    assert noise(samples, 50, seed=4).samples == results[50].samples  # deterministic for a seed
+
+
+def test_method_leakage_keeps_the_positions_the_builder_sampled(tmp_path):
+    from engine.noise.method_leakage import method_leakage
+
+    samples = method_samples(tmp_path, max_contexts=5, style="code2seq")
+    result = method_leakage(samples, 100, seed=0)
+    assert result.changed["leaked"]
+    for i in result.changed["leaked"]:
+        old, new = samples[i], result.samples[i]
+        # the same 5 sampled pairs: only the leaked terminals differ (code2seq: sub-tokens)
+        assert len(new.contexts) == 5 and [c[1] for c in new.contexts] == [c[1] for c in old.contexts]
+        assert any(new.label in (c[0], c[2]) for c in new.contexts)
+
+
+def test_method_input_noise_needs_the_source_and_the_method_name_task(tmp_path, capsys):
+    from cli.main import main
+    from engine.formats.code2vec import write_c2v
+
+    samples = method_samples(tmp_path)
+    c2v = tmp_path / "mn.c2v"
+    write_c2v(c2v, samples)
+    for kind in ("method_leakage", "statement_deletion"):
+        assert main(["noise", "--task", "methodname", "--in", str(c2v), "--out", str(tmp_path / "n.c2v"),
+                     "--level", "50", "--kind", kind]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"input noise {kind} rewrites each method's source, which sample 1 lacks" in err[0]
+    assert not (tmp_path / "n.c2v").exists()
+    with pytest.raises(InputError, match="noise kind 'statement_deletion' does not fit codesearch"):
+        check_kind("codesearch", "statement_deletion")
+
+
+def test_a_method_leakage_study_and_the_noise_command(tmp_path, capsys):
+    from cli.main import main
+    from engine.export import published_folder
+    from engine.formats.code2vec import read_methodname, write_jsonl
+    from engine.launch import create_study
+    from engine.store import Store
+
+    samples = method_samples(tmp_path)
+    path = tmp_path / "mn.jsonl"
+    write_jsonl(path, samples)
+    store = Store(tmp_path / "s.db")
+    sid = create_study(store, task="methodname", train=str(path), valid=str(path), model="code2vec",
+                       levels=[0.0, 100.0], epochs=1, preset="quick", seed=0, device="cpu",
+                       noise_kind="method_leakage")
+    assert published_folder(store.study(sid)).as_posix() == "method_name/X_Method_Leakage"
+    noisy = read_methodname(store.files / store.runs(sid)[1]["train_path"])
+    assert [s.label for s in noisy] == [s.label for s in samples]
+    assert sum(s != o for s, o in zip(noisy, samples)) == 8
+    out = tmp_path / "noisy.jsonl"
+    assert main(["noise", "--task", "methodname", "--in", str(path), "--out", str(out), "--level", "100",
+                 "--kind", "statement_deletion"]) == 0
+    said = capsys.readouterr().out
+    assert "deleted statement: 8, chosen but left as they were (nothing to rewrite): 4" in said
+    changed = json.loads(out.with_name(out.name + ".changed.json").read_text())
+    assert len(changed["deleted_statement"]) == 8 and changed["counts"]["chosen_unchanged"] == 4

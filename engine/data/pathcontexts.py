@@ -134,6 +134,12 @@ class ParsedMethod:
     offset: int  # length of the prefix: a byte of the source is ``offset`` lower in ``data``
     root: Node
     method: Node
+    end: int  # where the source ends in ``data`` (the suffix follows)
+
+    @property
+    def source(self) -> bytes:
+        """The source text parsed, encoded."""
+        return self.data[self.offset: self.end]
 
 
 def parse_method(source: str, lang: str) -> ParsedMethod:
@@ -154,7 +160,7 @@ def parse_method(source: str, lang: str) -> ParsedMethod:
     if not methods:
         raise InputError(f"no {spec.method} in the {lang} source given")
     root, method = methods[0]
-    return ParsedMethod(data, len(prefix), root, method)
+    return ParsedMethod(data, len(prefix), root, method, len(prefix) + len(body))
 
 
 STYLES = ("code2vec", "code2seq")

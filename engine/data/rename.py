@@ -32,15 +32,17 @@ def rename_candidates(source: str, lang: str) -> list[tuple[str, str]]:
     variables = method_variables(parsed, lang)
     if not variables:
         return []
-    new = fresh_name(parsed, lang).encode("utf-8")
-    body = parsed.data[parsed.offset: parsed.offset + len(source.encode("utf-8"))]
-    candidates = []
-    for name, ranges in variables:
-        out = bytearray(body)
-        for start, end in sorted(ranges, reverse=True):
-            out[start - parsed.offset: end - parsed.offset] = new
-        candidates.append((name, out.decode("utf-8")))
-    return candidates
+    new = fresh_name(parsed, lang)
+    return [(name, renamed(parsed, ranges, new)) for name, ranges in variables]
+
+
+def renamed(parsed: ParsedMethod, ranges: Occurrences, new: str) -> str:
+    """The method's source with the occurrences at ``ranges`` (byte ranges in the parsed
+    text, as :func:`method_variables` gives them) replaced by ``new``."""
+    out = bytearray(parsed.source)
+    for start, stop in sorted(ranges, reverse=True):
+        out[start - parsed.offset: stop - parsed.offset] = new.encode("utf-8")
+    return out.decode("utf-8")
 
 
 def fresh_name(parsed: ParsedMethod, lang: str) -> str:

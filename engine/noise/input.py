@@ -3,25 +3,26 @@ reads and never its labels (CI-Memorization's ``X_*`` results beside the label
 shuffling of ``Y_Label_Shuffling``). :data:`NOISE_KINDS` lists the kinds each task takes;
 :func:`apply_noise` applies one.
 
-Built so far: ``injecting_repair`` for VarMisuse (:func:`inject_repair`), ``identity_pair``
-for code search (:mod:`engine.noise.identity_pair`) and ``token_masking`` for code-to-text
+The kinds: ``injecting_repair`` for VarMisuse (:func:`inject_repair`), ``method_leakage``
+and ``statement_deletion`` for method names (:mod:`engine.noise.method_leakage`,
+:mod:`engine.noise.statement_deletion`), ``identity_pair`` for code search
+(:mod:`engine.noise.identity_pair`) and ``token_masking`` for code-to-text
 (:mod:`engine.noise.token_masking`).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
 import numpy as np
 
 from engine.errors import InputError
 from engine.noise import NoiseResult, check_level, check_seed, most_frequent, noise_count, smallest
-from engine.noise.identity_pair import identity_pair
-from engine.noise.token_masking import token_masking
 
 LABEL = "label"
 NOISE_KINDS: dict[str, tuple[str, ...]] = {
     "varmisuse": (LABEL, "injecting_repair"),
-    "methodname": (LABEL,),
+    "methodname": (LABEL, "method_leakage", "statement_deletion"),
     "codesearch": (LABEL, "identity_pair"),
     "codetotext": (LABEL, "token_masking"),
 }
@@ -29,6 +30,7 @@ NOISE_KINDS: dict[str, tuple[str, ...]] = {
 ``noise`` (Rabin et al. §4.1)."""
 
 STUDY_NAMES = {LABEL: "Y_Label_Shuffling", "injecting_repair": "X_Injecting_Repair",
+               "method_leakage": "X_Method_Leakage", "statement_deletion": "X_Statement_Deletion",
                "identity_pair": "X_Identity_Pair", "token_masking": "X_Token_Masking"}
 """Each kind's folder in the study's published results (``data/summary/data/<task>/``)."""
 
@@ -55,7 +57,8 @@ def apply_noise(spec, samples: list, level: float, seed: int, kind: str = LABEL)
     """``samples`` with ``level`` % noise of ``kind`` (task ``spec``)."""
     if check_kind(spec.name, kind) == LABEL:
         return spec.noise(samples, level, seed)
-    return INPUT_NOISE[kind](samples, level, seed)
+    module, function = INPUT_NOISE[kind]
+    return getattr(importlib.import_module(module), function)(samples, level, seed)
 
 
 def inject_repair(samples: list, level: float, seed: int) -> NoiseResult:
@@ -103,4 +106,10 @@ def _with_tokens(sample, tokens: list[str]):
     return replace(sample, tokens=tokens, raw=dict(sample.raw, source_tokens=tokens))
 
 
-INPUT_NOISE = {"injecting_repair": inject_repair, "identity_pair": identity_pair, "token_masking": token_masking}
+INPUT_NOISE = {"injecting_repair": (__name__, "inject_repair"),
+               "method_leakage": ("engine.noise.method_leakage", "method_leakage"),
+               "statement_deletion": ("engine.noise.statement_deletion", "statement_deletion"),
+               "identity_pair": ("engine.noise.identity_pair", "identity_pair"),
+               "token_masking": ("engine.noise.token_masking", "token_masking")}
+"""Each input noise's (module, function), imported when applied: the app, which shows the
+kinds, never loads a parser for them."""
