@@ -26,7 +26,7 @@ from engine.noise import level_name, write_noisy_copy
 from engine.noise.input import LABEL, apply_noise, check_kind
 from engine.presets import load_preset, preset_kind
 from engine.sizes import gpt2_param_count, study_param_count, training_bytes
-from engine.runtime import check_device, device_memory
+from engine.runtime import check_device, cpu_threads, device_memory
 from engine.store import ACTIVE as ACTIVE_STATES, Store
 from engine.tasks import TASK_MODELS, get_task
 
@@ -93,6 +93,7 @@ def create_study(
     if reference is not None:
         cfg["reference"] = check_reference(reference, spec, model, levels)
     cfg["trials"] = trials
+    cfg.setdefault("cpu_threads", cpu_threads())  # a CPU run computes the same numbers on any executor
     if noise_kind != LABEL:
         cfg["noise_kind"] = noise_kind
     # every level's noise is drawn before anything is written: an impossible level

@@ -47,10 +47,12 @@ EOT = "<|endoftext|>"
 OPTIMIZERS = ("adam", "nesterov")  # engine.study.build_training  # the language model's one special token
 
 
-PLACEMENT = {"ray_gpus": 1.0}
-"""Settings of where a study's runs compute, not of what they compute, open to every study's
-preset: ``ray_gpus``, the GPUs (a fraction shares one) each run's Ray task asks for under
-``byrote worker --executor ray`` (engine.ray_executor). Not part of any preset's file."""
+PLACEMENT = {"ray_gpus": 1.0, "cpu_threads": 1}
+"""Settings of where and how a study's runs compute, open to every study's preset:
+``ray_gpus``, the GPUs (a fraction shares one) each run's Ray task asks for under
+``byrote worker --executor ray`` (engine.ray_executor); ``cpu_threads``, torch's intra-op
+threads on the CPU, by default the creating machine's (engine.runtime.cpu_threads), kept so
+that a CPU run computes the same numbers on any executor. Not part of any preset's file."""
 
 
 def preset_kind(task: str, model: str | None = None) -> str:

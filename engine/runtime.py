@@ -100,6 +100,30 @@ def resolve_device(device: str):
     return resolved
 
 
+def cpu_threads() -> int:
+    """The intra-op threads torch would use on this machine's CPU (``OMP_NUM_THREADS``
+    where set, else the CPUs this process may run on); no torch is imported. A study keeps
+    the number it was created with (:func:`use_cpu_threads`)."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def use_cpu_threads(device, threads: int | None) -> None:
+    """On the CPU, compute with ``threads`` intra-op threads (a study's ``cpu_threads``).
+    Sums split over threads round differently with their number, so a run computes the
+    same numbers wherever it runs (a local worker, a Ray task, whose workers default to
+    one thread, another machine) only with the number fixed; None leaves torch's own."""
+    import torch
+
+    if device.type == "cpu" and threads:
+        torch.set_num_threads(int(threads))
+
+
 def cuda_attention(cudnn: bool) -> None:
     """Allow or forbid cuDNN's fused attention in ``scaled_dot_product_attention``. byrote
     forbids it: cuDNN builds an execution plan for every new shape, and every batch of a

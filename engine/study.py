@@ -17,7 +17,7 @@ import numpy as np
 from engine.errors import InputError
 from engine.fsutil import atomic_path, remove_partial
 from engine.presets import axis_unit
-from engine.runtime import autocast, epoch_seed, resolve_device
+from engine.runtime import autocast, epoch_seed, resolve_device, use_cpu_threads
 from engine.store import Store
 from engine.tasks import get_task
 
@@ -147,6 +147,7 @@ def train_epochs(plan: RunPlan, resume: Path | bytes | None, check: Callable[[],
     spec = get_task(plan.task, plan.model)
     cfg = plan.cfg
     device = resolve_device(plan.device)
+    use_cpu_threads(device, cfg.get("cpu_threads"))
     seed, epochs = plan.seed, plan.epochs
     every = int(cfg.get("eval_every", 0))
     unit = axis_unit(cfg)
