@@ -329,6 +329,30 @@ def test_fingerprint_matches_pairwise_recursion():
         fingerprint(keys[:5])
 
 
+def test_fingerprints_of_many_blocks_at_once_are_each_blocks_fingerprint():
+    import numpy as np
+
+    from engine.clones.index import OutputIndex
+    from engine.clones.rules.simian import fingerprints_of_hashes
+
+    rng = random.Random(5)
+    keys = [k for _ in range(600) if (k := line_key(random_line(rng))) is not None]
+    for threshold, n in ((6, 6), (6, 7), (6, 40), (3, 12), (1, 4)):
+        blocks = [keys[s:s + n] for s in rng.sample(range(len(keys) - n), 12)]
+        hashes = np.array([[line_hash(k) for k in b] for b in blocks], np.int64).view(np.uint64)
+        assert fingerprints_of_hashes(hashes, threshold) == [reference_fingerprint(b, threshold) for b in blocks]
+    with pytest.raises(ValueError):
+        fingerprints_of_hashes(np.zeros((2, 5), np.uint64))
+    # the index's spans, of mixed lengths, end to end
+    index = OutputIndex(6, rules="simian")
+    index.add(1, "\n".join(random_line(rng) for _ in range(300)))
+    ids = index.outputs[0][1]
+    spans = [(s, n) for s, n in ((0, 6), (10, 9), (3, 6), (50, 31), (7, 9))]
+    flat = np.concatenate([ids[s:s + n] for s, n in spans])
+    assert index.fingerprints(flat, np.array([n for _, n in spans])) == [
+        index.fingerprint(ids[s:s + n].tolist()) for s, n in spans]
+
+
 def test_fingerprint_of_a_long_block_is_quick():
     rng = random.Random(4)
     keys = [k for _ in range(4000) if (k := line_key(random_line(rng))) is not None][:3000]

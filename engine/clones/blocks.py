@@ -87,7 +87,7 @@ def intervals(lcp: np.ndarray, k: int) -> Iterable[tuple[int, int, int]]:
 
 def find_blocks(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,
-    fingerprint: Callable[[list[int]], str], check: Callable[[], None] | None = None,
+    fingerprints: Callable[[np.ndarray, np.ndarray], list[str]], check: Callable[[], None] | None = None,
 ) -> Found:
     """Every memorized Simian block. ``regions()`` yields the corpus regions in corpus
     order, the same each call (it is read twice, and once more for the corpus places,
@@ -103,7 +103,8 @@ def find_blocks(
       place of X (the edges of a document or an output count as unique).
     - A block is *memorized* when it has a place in the outputs and one in the corpus (the
       study's rule): ``len`` K..., ``train`` and ``extract`` its distinct places in the
-      corpus and in the outputs, the fingerprint of its lines' ids (``fingerprint``).
+      corpus and in the outputs, the fingerprint of its lines' ids (``fingerprints``: of
+      many spans at once, their ids end to end and their lengths).
 
     Every place of a memorized block lies in a stretch of output whose K-line windows
     occur in the corpus and in a corpus region (:mod:`engine.clones.filter`); the one line
@@ -162,7 +163,6 @@ def find_blocks(
     in_sa = piece_of[sa]
     in_outputs = np.concatenate(([0], np.cumsum((in_sa >= 0) & (in_sa < n_outputs))))
     in_corpus = np.concatenate(([0], np.cumsum(in_sa >= n_outputs)))
-    snippets: list[Snippet] = []
     wanted: Wanted = {}
     table = _PieceTable(
         piece_of, starts, sizes, weight_of, whole_of, n_outputs,
@@ -170,11 +170,11 @@ def find_blocks(
         line_at=np.cumsum([0] + [b - a for _, a, b in stretches[:-1]]).astype(np.int64),
         line_numbers=np.concatenate([index.outputs[o][2][a:b] for o, a, b in stretches]).astype(np.int64),
     )
-    for length, lb, rb in _reported(lcp, sa, dense, in_outputs, in_corpus, table, k, check):
-        places = sa[lb:rb + 1]
-        piece = piece_of[places]
-        snippets.append(_snippet(index, table, piece, places - starts[piece], text[places[0]:places[0] + length],
-                                 distinct, length, fingerprint, wanted))
+    reported = _reported(lcp, sa, dense, in_outputs, in_corpus, table, k, check)
+    snippets: list[Snippet] = []
+    for batch in _batches(reported[:, 2] - reported[:, 1] + 1):
+        check()
+        snippets += _snippets(table, sa, text, distinct, reported[batch], fingerprints, wanted)
     attach_texts(snippets, output_texts)
     return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
 
@@ -199,8 +199,8 @@ INTERVAL_BATCH = 1 << 20  # places examined at once: bounds the memory of :func:
 
 
 def _reported(lcp, sa, dense, in_outputs, in_corpus, table: _PieceTable, k: int,
-              check: Callable[[], None]) -> Iterable[tuple[int, int, int]]:
-    """The lcp-intervals ``(length, lb, rb)`` of the memorized blocks, in the order of
+              check: Callable[[], None]) -> np.ndarray:
+    """The lcp-intervals ``(length, lb, rb)`` (rows) of the memorized blocks, in the order of
     :func:`intervals`: those with a place in the outputs and one in the corpus, and a
     *witness* place (:func:`find_blocks`, rule 10): its right neighbour differs from every
     other place's (``lcp`` on both sides at most ``length``), its left neighbour too (its
@@ -213,15 +213,14 @@ def _reported(lcp, sa, dense, in_outputs, in_corpus, table: _PieceTable, k: int,
     both = (in_outputs[rb + 1] != in_outputs[lb]) & (in_corpus[rb + 1] != in_corpus[lb])
     length, lb, rb = length[both], lb[both], rb[both]
     width = rb - lb + 1
-    ends = np.cumsum(width)
-    first = 0
-    while first < len(lb):
-        last = max(int(np.searchsorted(ends, ends[first] - width[first] + INTERVAL_BATCH, side="right")), first + 1)
+    kept = np.zeros(len(lb), bool)
+    for batch in _batches(width):
         check()
+        first, last = batch.start, batch.stop
         w = width[first:last]
         owner = np.repeat(np.arange(last - first), w)
         starts = np.cumsum(w) - w
-        at = np.arange(int(w.sum())) - np.repeat(starts, w) + np.repeat(lb[first:last], w)  # suffix array rows
+        at = _ranges(lb[first:last], w)  # suffix array rows
         places, size = sa[at], length[first:last][owner]
         witness = (lcp[at] <= size) & (lcp[at + 1] <= size)
         before = np.where(places > 0, dense[np.maximum(places - 1, 0)], -1 - np.arange(len(places)))
@@ -239,10 +238,8 @@ def _reported(lcp, sa, dense, in_outputs, in_corpus, table: _PieceTable, k: int,
         # unless it is a whole document (each copy's edges are its own)
         whole = table.whole_of[piece] & (places == table.starts[piece]) & (table.sizes[piece] == size)
         witness &= (table.weight_of[piece] == 1) | whole
-        reported = np.logical_or.reduceat(witness, starts) if len(starts) else np.zeros(0, bool)
-        for i in np.flatnonzero(reported).tolist():
-            yield int(length[first + i]), int(lb[first + i]), int(rb[first + i])
-        first = last
+        kept[first:last] = np.logical_or.reduceat(witness, starts) if len(starts) else np.zeros(0, bool)
+    return np.stack((length[kept], lb[kept], rb[kept]), axis=1)
 
 
 @dataclass
@@ -253,6 +250,16 @@ class DistinctRegions:
     texts: list[np.ndarray] = field(default_factory=list)
     weights: list[int] = field(default_factory=list)
     first: list[list[int]] = field(default_factory=list)
+    _arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def first_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``first`` end to end, and where each distinct region's list starts (its
+        ``len(first) + 1`` offsets)."""
+        if self._arrays is None:
+            sizes = np.array([len(f) for f in self.first], np.int64)
+            flat = np.fromiter(itertools.chain.from_iterable(self.first), np.int64, int(sizes.sum()))
+            self._arrays = flat, np.concatenate(([0], np.cumsum(sizes)))
+        return self._arrays
 
 
 def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[], None]) -> DistinctRegions:
@@ -273,21 +280,63 @@ def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[
     return found
 
 
-def _snippet(index, table: _PieceTable, piece, offsets, keys, distinct, length, fingerprint, wanted) -> Snippet:
-    """The snippet of a block (``keys``: its lines' ids) at its places (``piece``, and
-    the ``offsets`` of the places in them); its first corpus places (in corpus order) go
-    to ``wanted``."""
-    in_outputs = piece < table.n_outputs
-    out, q = piece[in_outputs], offsets[in_outputs]
+def _batches(widths: np.ndarray) -> Iterable[slice]:
+    """Consecutive slices of the intervals with about INTERVAL_BATCH places each (at least
+    one interval each): bounds the memory of :func:`_snippets`."""
+    ends = np.cumsum(widths)
+    first = 0
+    while first < len(widths):
+        last = max(int(np.searchsorted(ends, ends[first] - widths[first] + INTERVAL_BATCH, side="right")), first + 1)
+        yield slice(first, last)
+        first = last
+
+
+def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``starts[i] .. starts[i] + sizes[i] - 1`` for each i, end to end."""
+    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts, sizes)
+
+
+def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reported: np.ndarray,
+              fingerprints, wanted: Wanted) -> list[Snippet]:
+    """The snippets of the blocks ``reported`` (rows ``(length, lb, rb)``: the places
+    ``sa[lb..rb]``), every block's places in array operations: its output places sorted,
+    its corpus places counted (a distinct region stands for ``weight`` places), its first
+    MAX_SAMPLES corpus places in corpus order sent to ``wanted``, its fingerprint from
+    the lines at its first place."""
+    length, lb, rb = reported[:, 0], reported[:, 1], reported[:, 2]
+    width = rb - lb + 1
+    count = len(length)
+    owner = np.repeat(np.arange(count), width)
+    places = sa[_ranges(lb, width)]
+    piece = table.piece_of[places]
+    offsets = places - table.starts[piece]
+    size = length[owner]
+    sizes = length.tolist()
+    snips = [Snippet(fp, n) for fp, n in zip(fingerprints(text[_ranges(sa[lb], length)], length), sizes)]
+    # output places: (output id, first line, last line), sorted
+    mine = piece < table.n_outputs
+    out, q = piece[mine], offsets[mine]
     at = table.line_at[out] + q
-    ids, first, last = table.output_id[out], table.line_numbers[at], table.line_numbers[at + length - 1]
-    order = np.lexsort((last, first, ids))
-    snip = Snippet(fingerprint(keys.tolist()), length)
-    snip.outputs = list(zip(ids[order].tolist(), first[order].tolist(), last[order].tolist()))
-    snip.extract = len(snip.outputs)
-    regions, q = piece[~in_outputs] - table.n_outputs, offsets[~in_outputs]
-    snip.train = int(table.weight_of[regions + table.n_outputs].sum())
-    corpus = [(g, q) for u, q in zip(regions.tolist(), q.tolist()) for g in distinct.first[u]]
-    for g, q in sorted(corpus)[:MAX_SAMPLES]:
-        wanted.setdefault(g, []).append((q + length - 1, length, snip))
-    return snip
+    ids, first, last = table.output_id[out], table.line_numbers[at], table.line_numbers[at + size[mine] - 1]
+    order = np.lexsort((last, first, ids, owner[mine]))
+    rows = list(zip(ids[order].tolist(), first[order].tolist(), last[order].tolist()))
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(owner[mine], minlength=count)))).tolist()
+    # corpus places: the distinct regions, each standing for its weight
+    regions, q, held = piece[~mine] - table.n_outputs, offsets[~mine], owner[~mine]
+    train = np.zeros(count, np.int64)
+    np.add.at(train, held, table.weight_of[regions + table.n_outputs])
+    for i, (snip, n) in enumerate(zip(snips, train.tolist())):
+        snip.outputs = rows[bounds[i]:bounds[i + 1]]
+        snip.extract = bounds[i + 1] - bounds[i]
+        snip.train = n
+    # each block's first MAX_SAMPLES corpus places in corpus order (region number, then place)
+    flat, ptr = distinct.first_arrays()
+    copies = ptr[regions + 1] - ptr[regions]
+    g = flat[_ranges(ptr[regions], copies)]
+    held, q = np.repeat(held, copies), np.repeat(q, copies)
+    order = np.lexsort((q, g, held))
+    held, g, q = held[order], g[order], q[order]
+    keep = np.arange(len(held)) - np.searchsorted(held, held) < MAX_SAMPLES
+    for i, region, place in zip(held[keep].tolist(), g[keep].tolist(), q[keep].tolist()):
+        wanted.setdefault(region, []).append((place + sizes[i] - 1, sizes[i], snips[i]))
+    return snips

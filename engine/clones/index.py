@@ -161,12 +161,35 @@ class OutputIndex:
             return self.rules.fingerprint([self.keys[v] for v in ids], self.k)
         from engine.clones.rules.simian import fingerprint_of_hashes
 
+        hashes = self._hashes()
+        return fingerprint_of_hashes([hashes[v] for v in ids], self.k)
+
+    def _hashes(self) -> list[int]:
+        """Simian's line hash per id, made once per key (until a key is added)."""
         if self._line_hashes is None or len(self._line_hashes) < len(self.keys):
             from engine.clones.linekeys import line_hashes
 
             self._line_hashes = [0] + line_hashes(self.keys[1:])
-        hashes = self._line_hashes
-        return fingerprint_of_hashes([hashes[v] for v in ids], self.k)
+        return self._line_hashes
+
+    def fingerprints(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
+        """:meth:`fingerprint` of many spans at once: their ids end to end (``ids``) and
+        their ``lengths``; under Simian's rules the spans of one length in one array
+        computation (:func:`engine.clones.rules.simian.fingerprints_of_hashes`)."""
+        lengths = np.asarray(lengths, np.int64)
+        starts = np.cumsum(lengths) - lengths
+        if self.rules.name != "simian":
+            return [self.fingerprint(ids[a:a + n].tolist()) for a, n in zip(starts.tolist(), lengths.tolist())]
+        from engine.clones.rules.simian import fingerprints_of_hashes
+
+        hashes = np.array(self._hashes(), np.int64).view(np.uint64)
+        out: list[str] = [""] * len(lengths)
+        for n in np.unique(lengths).tolist():
+            rows = np.flatnonzero(lengths == n)
+            spans = hashes[ids[starts[rows][:, None] + np.arange(n)]]
+            for row, fp in zip(rows.tolist(), fingerprints_of_hashes(spans, self.k)):
+                out[row] = fp
+        return out
 
     def window_set(self) -> np.ndarray:
         """The sorted unique hashes of every output window (made once, until an output is added)."""

@@ -298,7 +298,7 @@ def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_te
     (:func:`~engine.clones.blocks.find_blocks`) or maximal memorized spans
     (:func:`~engine.clones.memorized.find_memorized`)."""
     if index.rules.name == "simian":
-        return find_blocks(index, regions, output_texts, index.fingerprint, check=check)
+        return find_blocks(index, regions, output_texts, index.fingerprints, check=check)
     return find_memorized(index, regions, output_texts, index.fingerprint, check=check)
 
 

@@ -467,6 +467,30 @@ def fingerprint(keys: Sequence[bytes], threshold: int = 6) -> str:
     return fingerprint_of_hashes([line_hash(k) for k in keys], threshold)
 
 
+def fingerprints_of_hashes(hashes, threshold: int = 6) -> list[str]:
+    """:func:`fingerprint_of_hashes` of many blocks of one length at once: ``hashes`` is a
+    (blocks, n) array of their line hashes as unsigned 64-bit numbers. The same sums in
+    NumPy's wrapping ``uint64`` arithmetic: the windows W(j) = sum_k 31**(threshold-1-k) *
+    L(j+k), then sum_j C(m, j) * 31**(m-j) * W(j), the coefficients reduced modulo 2**64
+    from exact integers."""
+    import numpy as np
+
+    blocks, n = hashes.shape
+    if threshold < 1 or n < threshold:
+        raise ValueError(f"a block needs at least {threshold} lines, got {n}")
+    m = n - threshold
+    with np.errstate(over="ignore"):
+        windows = np.zeros((blocks, m + 1), np.uint64)
+        for k in range(threshold):
+            windows += np.uint64(pow(31, threshold - 1 - k, 1 << 64)) * hashes[:, k:k + m + 1]
+        coef, comb = [], 1
+        for j in range(m + 1):
+            coef.append((comb * pow(31, m - j, 1 << 64)) & _M64)
+            comb = comb * (m - j) // (j + 1)
+        totals = (windows * np.array(coef, np.uint64)).sum(axis=1, dtype=np.uint64)
+    return [hashlib.md5(str(t).encode("ascii")).hexdigest() for t in totals.view(np.int64).tolist()]
+
+
 def fingerprint_of_hashes(hashes: Sequence[int], threshold: int = 6) -> str:
     """:func:`fingerprint` from the blocks' line hashes (:func:`line_hash`, or the
     kernel's, :func:`engine.clones.linekeys.line_hashes`)."""
