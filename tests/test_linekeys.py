@@ -390,3 +390,37 @@ def test_the_kernels_line_hashes_are_simians():
     keys += [key for _ in range(5000) if (key := line_key("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 60)))))]
     assert any(not key.isascii() for key in keys)
     assert line_hashes(keys) == line_hashes(keys, use_compiled=False)
+
+
+def test_the_kernels_lcp_intervals_are_the_stack_walks():
+    """Simian's blocks come from the lcp-intervals of a suffix array: the kernel's
+    (``lcp_intervals``) are the Python stack walk's (``intervals``), in the same order, on
+    random lcp arrays of every shape (runs, plateaus, the ends) and thresholds; and on the
+    suffix array of a real text, the intervals are its repeats."""
+    import itertools
+
+    from engine.clones.blocks import intervals, lcp_array, suffix_array
+    from engine.clones.linekeys import lcp_intervals
+
+    def walk(lcp, k):
+        return np.fromiter(itertools.chain.from_iterable(intervals(lcp, k)), np.int64).reshape(-1, 3)
+
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        n = int(rng.integers(0, 80))
+        lcp = np.zeros(n + 1, np.int64)
+        if n > 1:
+            lcp[1:n] = rng.integers(0, 12, n - 1)
+        k = int(rng.integers(1, 9))
+        assert np.array_equal(lcp_intervals(lcp, k), walk(lcp, k))
+    text = np.array([1, 2, 3, 1, 2, 3, 1, 2, 0], np.int64)  # "abcabcab$"
+    sa, levels = suffix_array(text)
+    lcp = lcp_array(sa, levels)
+    rows = lcp_intervals(lcp, 2)
+    assert np.array_equal(rows, walk(lcp, 2))
+    found = {tuple(text[sa[lb]:sa[lb] + length].tolist()): rb - lb + 1 for length, lb, rb in rows.tolist()}
+    # the right-maximal repeats of 2+ symbols: "ab" (before c, c, $), "abcab", "bcab", "cab";
+    # "abc" and "bc" always go on with "ab": they are no interval of their own
+    assert found == {(1, 2): 3, (1, 2, 3, 1, 2): 2, (2, 3, 1, 2): 2, (3, 1, 2): 2}
+    with pytest.raises(ValueError):
+        lcp_intervals(np.zeros(3, np.int64), 0)

@@ -1285,6 +1285,82 @@ static PyObject *sieve_bits(PyObject *Py_UNUSED(module), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* lcp_intervals(lcp, k): the lcp-intervals (length, lb, rb) of length >= k of an lcp array
+   (int64s, lcp[n] = 0 last), as int64 triples, in the order of engine.clones.blocks.intervals:
+   run by run of positions with lcp >= k, each interval when its right end is passed. */
+static PyObject *lcp_intervals(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer buf;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "y*n:lcp_intervals", &buf, &k))
+        return NULL;
+    PyObject *out = NULL;
+    int64_t *st_len = NULL, *st_lb = NULL, *rows = NULL;
+    const int64_t *lcp = (const int64_t *)buf.buf;
+    const Py_ssize_t n = buf.len / 8 - 1;
+    if (n < 0 || k < 1) {
+        PyErr_SetString(PyExc_ValueError, "lcp needs its closing 0 and k must be at least 1");
+        goto done;
+    }
+    out = PyByteArray_FromStringAndSize(NULL, 0);
+    if (out == NULL)
+        goto done;
+    st_len = (int64_t *)PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 2));
+    st_lb = (int64_t *)PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 2));
+    if (st_len == NULL || st_lb == NULL) {
+        PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
+    size_t cap = 0, m = 0;
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (lcp[i] < k) {
+            i++;
+            continue;
+        }
+        const Py_ssize_t s = i;
+        while (i < n && lcp[i] >= k)
+            i++;
+        const Py_ssize_t e = i - 1;
+        Py_ssize_t top = 0;
+        st_len[0] = k - 1;
+        st_lb[0] = s - 1;
+        for (Py_ssize_t p = s; p <= e + 1; p++) {
+            const int64_t value = p == e + 1 ? k - 1 : lcp[p];
+            int64_t lb = p - 1;
+            while (value < st_len[top]) {
+                if (m == cap) {
+                    cap = cap ? 2 * cap : 1024;
+                    if (PyByteArray_Resize(out, (Py_ssize_t)(cap * 24)) < 0) {
+                        Py_CLEAR(out);
+                        goto done;
+                    }
+                    rows = (int64_t *)PyByteArray_AS_STRING(out);
+                }
+                lb = st_lb[top];
+                rows[3 * m] = st_len[top];
+                rows[3 * m + 1] = lb;
+                rows[3 * m + 2] = p - 1;
+                m++;
+                top--;
+            }
+            if (value > st_len[top]) {
+                top++;
+                st_len[top] = value;
+                st_lb[top] = lb;
+            }
+        }
+    }
+    if (PyByteArray_Resize(out, (Py_ssize_t)(m * 24)) < 0)
+        Py_CLEAR(out);
+done:
+    PyMem_Free(st_len);
+    PyMem_Free(st_lb);
+    PyBuffer_Release(&buf);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"unknown_symbol", unknown_symbol, METH_O,
      "unknown_symbol(key) -> int\n\nThe number lookup_simian gives a line whose key is not in the table."},
@@ -1296,6 +1372,8 @@ static PyMethodDef module_methods[] = {
      "indices of the keys Python must hash."},
     {"sieve_bits", sieve_bits, METH_VARARGS,
      "sieve_bits(windows, sieve) -> None\n\nSets the bit of each window hash's slot in sieve."},
+    {"lcp_intervals", lcp_intervals, METH_VARARGS,
+     "lcp_intervals(lcp, k) -> rows\n\nThe lcp-intervals (length, lb, rb) of length >= k, as int64 triples."},
     {"window_hits", window_hits, METH_VARARGS,
      "window_hits(ids, k, windows, sieve, directory) -> starts\n\nThe starts of the windows of k known ids whose hash is in windows."},
     {NULL, NULL, 0, NULL},

@@ -14,6 +14,7 @@ import numpy as np
 from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region
 from engine.clones.index import OutputIndex
+from engine.clones.linekeys import lcp_intervals
 from engine.clones.memorized import Found, OutputTexts, Snippet, Wanted, attach_texts, output_stretches
 
 UNIQUE = -(1 << 62)  # symbols from here down are unique: edges, separators
@@ -27,14 +28,14 @@ def suffix_array(text: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     small = np.int32 if n < 2**31 - 1 else np.int64  # the ranks kept for every level: half the memory
     rank = text.astype(np.int64)
     levels = [rank.astype(small)]
-    sa = np.argsort(rank, kind="stable")
+    sa = np.argsort(rank)  # ties in any order: their ranks are equal, and at the end none are left
     step = 1
     while n and levels[-1][sa[-1]] < n - 1:  # until every rank is distinct
         second = np.zeros(n, np.int64)
         second[:n - step] = rank[step:] + 1
         key = rank * (n + 1) + second
         del second
-        sa = np.argsort(key, kind="stable")
+        sa = np.argsort(key)
         ordered = key[sa]
         del key
         rank = np.empty(n, np.int64)
@@ -85,6 +86,14 @@ def intervals(lcp: np.ndarray, k: int) -> Iterable[tuple[int, int, int]]:
                 stack.append((value, lb))
 
 
+def interval_rows(lcp: np.ndarray, k: int) -> np.ndarray:
+    """:func:`intervals` as rows ``(length, lb, rb)``, from the compiled kernel where built."""
+    rows = lcp_intervals(lcp, k)
+    if rows is None:
+        rows = np.fromiter(itertools.chain.from_iterable(intervals(lcp, k)), np.int64).reshape(-1, 3)
+    return rows
+
+
 def find_blocks(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,
     fingerprints: Callable[[np.ndarray, np.ndarray], list[str]], check: Callable[[], None] | None = None,
@@ -123,38 +132,26 @@ def find_blocks(
         return Found([], {}, regions, check)
     distinct = _distinct_regions(regions, check)
     # the text: output stretches, then distinct regions, each as [left] core [right] |
-    symbols: list[np.ndarray] = []
-    pieces: list[tuple[int, int, int]] = []  # (output position or distinct region, first line, core start)
-    weights: list[int] = []                  # places a piece stands for: 1 for an output
-    edges: list[bool] = []                   # the piece is a whole document (both neighbours edges)
-    unique = UNIQUE
-    at = 0
-
-    def add(left: int, core: np.ndarray, right: int, ref: int, first: int, weight: int, whole: bool) -> None:
-        nonlocal unique, at
-        symbols.append(np.concatenate(([left if left != 0 else unique], core,
-                                       [right if right != 0 else unique - 1, unique - 2])))
-        unique -= 3
-        pieces.append((ref, first, at + 1))
-        weights.append(weight)
-        edges.append(whole)
-        at += len(core) + 3
-
+    cores, lefts, rights = [], [], []
     for o, a, b in stretches:
         ids = index.outputs[o][1]
-        add(ids[a - 1] if a > 0 else 0, ids[a:b], ids[b] if b < len(ids) else 0, o, a, 1, False)
-    n_outputs = len(pieces)
-    for u, (text, weight) in enumerate(zip(distinct.texts, distinct.weights)):
-        add(int(text[0]), text[1:-1], int(text[-1]), u, 0, weight, text[0] == 0 and text[-1] == 0)
-    text = np.concatenate(symbols)
-    symbols.clear()
+        cores.append(ids[a:b])
+        lefts.append(ids[a - 1] if a > 0 else 0)
+        rights.append(ids[b] if b < len(ids) else 0)
+    n_outputs = len(cores)
+    for region in distinct.texts:
+        cores.append(region[1:-1])
+        lefts.append(region[0])
+        rights.append(region[-1])
+    lefts, rights = np.array(lefts, np.int64), np.array(rights, np.int64)
+    text, starts, sizes = _joined(cores, lefts, rights)
+    del cores
+    weight_of = np.concatenate((np.ones(n_outputs, np.int64), np.array(distinct.weights, np.int64)))
+    # a distinct region with both neighbours edges is a whole document
+    whole_of = np.concatenate((np.zeros(n_outputs, bool), (lefts == 0)[n_outputs:] & (rights == 0)[n_outputs:]))
     dense = np.unique(text, return_inverse=True)[1].astype(np.int64)
     piece_of = np.full(len(text), -1, np.int64)  # -1: a neighbour or a separator
-    starts = np.array([p[2] for p in pieces], np.int64)
-    sizes = np.diff(np.append(starts, at + 1)) - 3
-    for i, (start, size) in enumerate(zip(starts.tolist(), sizes.tolist())):
-        piece_of[start:start + size] = i
-    weight_of, whole_of = np.array(weights, np.int64), np.array(edges, bool)
+    piece_of[_ranges(starts, sizes)] = np.repeat(np.arange(len(sizes)), sizes)
     sa, levels = suffix_array(dense)
     check()
     lcp = lcp_array(sa, levels)
@@ -177,6 +174,22 @@ def find_blocks(
         snippets += _snippets(table, sa, text, distinct, reported[batch], fingerprints, wanted)
     attach_texts(snippets, output_texts)
     return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
+
+
+def _joined(cores: list[np.ndarray], lefts: np.ndarray, rights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The text of the pieces, each as ``[left] core [right] separator``, and where each
+    core starts and its size. An edge (0) and every separator are symbols of their own,
+    below UNIQUE: three per piece."""
+    sizes = np.array([len(c) for c in cores], np.int64)
+    span = sizes + 3
+    at = np.cumsum(span) - span  # each piece's left neighbour
+    fresh = UNIQUE - 3 * np.arange(len(sizes), dtype=np.int64)
+    text = np.empty(int(span.sum()), np.int64)
+    text[at] = np.where(lefts != 0, lefts, fresh)
+    text[at + sizes + 1] = np.where(rights != 0, rights, fresh - 1)
+    text[at + sizes + 2] = fresh - 2
+    text[_ranges(at + 1, sizes)] = np.concatenate(cores) if cores else np.zeros(0, np.int64)
+    return text, at + 1, sizes
 
 
 @dataclass
@@ -207,7 +220,7 @@ def _reported(lcp, sa, dense, in_outputs, in_corpus, table: _PieceTable, k: int,
     symbol unique among the interval's), and it stands for one place or is a whole
     document. The places of a batch of intervals are examined together, in array
     operations."""
-    found = np.fromiter(itertools.chain.from_iterable(intervals(lcp, k)), np.int64).reshape(-1, 3)
+    found = interval_rows(lcp, k)
     check()
     length, lb, rb = found[:, 0], found[:, 1], found[:, 2]
     both = (in_outputs[rb + 1] != in_outputs[lb]) & (in_corpus[rb + 1] != in_corpus[lb])
@@ -336,7 +349,10 @@ def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reporte
     held, q = np.repeat(held, copies), np.repeat(q, copies)
     order = np.lexsort((q, g, held))
     held, g, q = held[order], g[order], q[order]
-    keep = np.arange(len(held)) - np.searchsorted(held, held) < MAX_SAMPLES
+    new = np.ones(len(held), bool)
+    new[1:] = held[1:] != held[:-1]
+    rank = np.arange(len(held))
+    keep = rank - np.maximum.accumulate(np.where(new, rank, 0)) < MAX_SAMPLES  # within its block
     for i, region, place in zip(held[keep].tolist(), g[keep].tolist(), q[keep].tolist()):
         wanted.setdefault(region, []).append((place + sizes[i] - 1, sizes[i], snips[i]))
     return snips

@@ -221,3 +221,12 @@ def line_hashes(keys: list[bytes], use_compiled: bool = True) -> list[int]:
     for i in others:
         out[i] = line_hash(keys[i])
     return out
+
+
+def lcp_intervals(lcp: np.ndarray, k: int) -> np.ndarray | None:
+    """The kernel's lcp-intervals (rows ``(length, lb, rb)``) of length >= k, in the order
+    of :func:`engine.clones.blocks.intervals`; None where the kernel is not built."""
+    if _linekeys is None:
+        return None
+    rows = _linekeys.lcp_intervals(np.ascontiguousarray(lcp, np.int64), k)
+    return np.frombuffer(rows, np.int64).reshape(-1, 3)

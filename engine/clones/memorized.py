@@ -121,11 +121,9 @@ def output_stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]]
     # the outputs end to end, each followed by one gap position that no window covers
     offsets = np.cumsum([0] + [len(ids) + 1 for ids in whole])
     mask = covered(offsets[owner[hits]] + start[hits], k, int(offsets[-1]))
-    stretches = []
-    for a, b in runs(mask):
-        o = int(np.searchsorted(offsets, a, side="right")) - 1
-        stretches.append((o, a - int(offsets[o]), b - int(offsets[o])))
-    return stretches
+    ends = np.array(runs(mask), np.int64).reshape(-1, 2)
+    o = np.searchsorted(offsets, ends[:, 0], side="right") - 1
+    return list(zip(o.tolist(), (ends[:, 0] - offsets[o]).tolist(), (ends[:, 1] - offsets[o]).tolist()))
 
 
 def find_memorized(
