@@ -51,6 +51,28 @@ def test_what_is_not_personal_data(text):
     assert find_pii(text) == []
 
 
+def test_many_texts_at_once_are_each_texts_finds(monkeypatch):
+    """find_pii_many skips the texts that cannot hold a find and searches the rest with
+    find_pii: the same finds as one text at a time, in passes of every size, with texts
+    beyond ASCII (an Arabic-Indic IP, whose digits only \\d knows), finds at a text's ends,
+    and empty texts."""
+    import random
+
+    from engine import pii
+
+    rng = random.Random(2)
+    pieces = [t for t, _, _ in FOUND] + NOT_FOUND + [
+        "ip = '\u0661\u0669\u0662.\u0661\u0666\u0668.1.1' # dns server", "x = 1", "", "::", "def f(): pass",
+        "caf\u00e9 = 'q8Zx2LmN4vB7tR1yK9pW3sD6fG0hJ5cA'", "\u4e2d\u6587 admin@mail.server.org \u4e2d", "a\nb\n"]
+    texts = ["".join(rng.choice(pieces) + rng.choice(["", "\n", " "]) for _ in range(rng.randrange(0, 4)))
+             for _ in range(600)] + pieces
+    expected = [find_pii(t) for t in texts]
+    assert sum(map(len, expected)) > 100 and any(not t for t in texts)
+    monkeypatch.setattr(pii, "PASS_TEXTS", 37)
+    assert pii.find_pii_many(texts) == expected
+    assert pii.find_pii_many([]) == []
+
+
 def test_entropy_by_hand():
     assert entropy("") == 0.0 and entropy("aaaa") == 0.0
     assert entropy("abab") == 1.0 and entropy("abcd") == 2.0

@@ -60,8 +60,11 @@ class Found:
                 return
             if g % 1000 == 0:
                 self.check()
-            for q, size, snip in sorted(self.wanted.get(g, ()), key=lambda w: w[0]):
-                yield snip, corpus_match(region, q, size)
+            places = self.wanted.get(g)
+            if places:
+                context = region.context.split("\n")  # once per region, for all its places
+                for q, size, snip in sorted(places, key=lambda w: w[0]):
+                    yield snip, corpus_match(region, q, size, context)
 
     def attach(self) -> list[Snippet]:
         """The snippets, each with its places (``matches``)."""
@@ -205,12 +208,15 @@ def attach_texts(snippets: list[Snippet], output_texts: OutputTexts) -> None:
             snip.text = "\n".join(line.removesuffix("\r") for line in lines[lo - 1:hi])
 
 
-def corpus_match(region: Region, q: int, size: int) -> Match:
+def corpus_match(region: Region, q: int, size: int, context: list[str] | None = None) -> Match:
     """The corpus location of ``size`` kept lines of a region ending at its position
-    ``q``, with up to CONTEXT lines of context on either side."""
+    ``q``, with up to CONTEXT lines of context on either side (``\r`` at a line's end
+    dropped). ``context``: the region's context split into lines, where the caller has it."""
     start, end = region.lines[q - size + 1], region.lines[q]
-    context = region.context.split("\n")
+    if context is None:
+        context = region.context.split("\n")
     lo = max(start - CONTEXT, region.context_start)
     hi = min(end + CONTEXT, region.context_start + len(context) - 1)
-    text = "\n".join(line.removesuffix("\r") for line in context[lo - region.context_start:hi - region.context_start + 1])
-    return Match(region.doc, start, end, lo, text)
+    # one "\r" off each line's end: inside the text "\r\n" becomes "\n", then the last line's
+    text = "\n".join(context[lo - region.context_start:hi - region.context_start + 1])
+    return Match(region.doc, start, end, lo, text.replace("\r\n", "\n").removesuffix("\r"))

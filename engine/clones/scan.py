@@ -266,6 +266,9 @@ def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int, float, f
     return _filter_shard(*task)
 
 
+SPILL_ROWS = 1000  # corpus places per line of the spill file: one JSON call each
+
+
 def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> None:
     """A scan's results in one transaction. The corpus places are read from the regions
     first (:meth:`~engine.clones.memorized.Found.matches`) into a file beside the scan's
@@ -278,16 +281,22 @@ def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> No
     ranks: dict[str, int] = {}
     store.scan_dir(scan_id).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile("w+", encoding="utf-8", dir=store.scan_dir(scan_id)) as spill:
+        rows = []
         for s, m in found.matches():
             rank = ranks[s.fingerprint] = ranks.get(s.fingerprint, 0) + 1
-            spill.write(json.dumps([s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context]))
-            spill.write("\n")
+            rows.append((s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context))
+            if len(rows) == SPILL_ROWS:
+                spill.write(json.dumps(rows) + "\n")
+                rows.clear()
+        if rows:
+            spill.write(json.dumps(rows) + "\n")
+        del rows
         spill.seek(0)
         store.save_scan_results(
             scan_id,
             ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
             ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
-            (json.loads(line) for line in spill),
+            (row for line in spill for row in json.loads(line)),
             **scan_fields,
         )
 

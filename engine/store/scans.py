@@ -119,14 +119,13 @@ class ScansMixin:
     def _pii_index(self, scan_id: int) -> int:
         """Look for personal data and secrets in every snippet of a scan (engine.pii),
         inside a write: the finds, and each snippet's kinds; how many snippets hold some."""
-        from engine.pii import KINDS, find_pii
+        from engine.pii import KINDS, find_pii_many
 
         self.db.execute("DELETE FROM snippet_pii WHERE scan_id = ?", [scan_id])
         self.db.execute("UPDATE snippets SET pii = NULL WHERE scan_id = ? AND pii IS NOT NULL", [scan_id])
         finds, kinds = [], []
-        for fingerprint, text in self.db.execute("SELECT fingerprint, text FROM snippets WHERE scan_id = ?",
-                                                 [scan_id]).fetchall():
-            found = find_pii(text or "")
+        rows = self.db.execute("SELECT fingerprint, text FROM snippets WHERE scan_id = ?", [scan_id]).fetchall()
+        for (fingerprint, _), found in zip(rows, find_pii_many([text or "" for _, text in rows])):
             if found:
                 finds += [(scan_id, fingerprint, f.kind, f.value, f.start) for f in found]
                 present = {f.kind for f in found}
