@@ -338,6 +338,40 @@ def test_deep_json_is_refused_before_parsing_even_with_a_raised_recursion_limit(
     assert proc.stdout.splitlines() == ["nested deeper than 512 levels"] * 2
 
 
+def test_the_depth_check_cuts_strings_out_as_a_json_lexer_does():
+    """The depth check looks at the brackets outside strings; it cuts the strings out
+    with a few C-speed passes (corpus records are code, full of brackets and escapes):
+    the same text as a regular expression of a JSON string leaves, on random JSON with
+    quotes, backslashes and brackets in its keys and strings; and a deep list inside a
+    record's text is no depth."""
+    import json
+    import random
+    import re
+
+    from engine.formats import _outside_strings, json_depth_ok
+
+    string = re.compile(r'"(?:[^"\\]|\\.)*"')
+    rng = random.Random(0)
+    chars = ['"', "\\", "[", "]", "{", "}", "a", " ", "n", "u", "/", "\u00e9"]
+
+    def value(depth):
+        r = rng.random()
+        if depth > 6 or r < 0.3:
+            return "".join(rng.choice(chars) for _ in range(rng.randrange(0, 12)))
+        if r < 0.6:
+            return [value(depth + 1) for _ in range(rng.randrange(0, 4))]
+        return {"".join(rng.choice(chars) for _ in range(3)): value(depth + 1) for _ in range(rng.randrange(0, 4))}
+
+    for _ in range(5000):
+        text = json.dumps(value(0), ensure_ascii=rng.random() < 0.5)
+        assert _outside_strings(text) == string.sub("", text)
+        assert _outside_strings(text.encode()) == string.sub("", text).encode()
+    deep = "[" * 600 + "]" * 600
+    assert not json_depth_ok(deep) and not json_depth_ok(deep.encode())
+    record = json.dumps({"content": deep + '\\"' + deep})
+    assert json_depth_ok(record) and json_depth_ok(record.encode())
+
+
 def test_every_preset_value_lies_in_its_bounds():
     """The ranges of --set (engine.presets.BOUNDS) cover every numeric setting of every
     shipped preset, and hold each preset's own value."""

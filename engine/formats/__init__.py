@@ -87,10 +87,20 @@ class BadJSON(ValueError):
 
 
 MAX_JSON_DEPTH = 512
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_STRING_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
 _BRACKETS_BYTES = re.compile(rb"[\[\]{}]")
+
+
+def _outside_strings(text: str | bytes) -> str | bytes:
+    """JSON ``text`` without its strings, in C-speed passes: escaped backslashes, then
+    escaped quotes taken out, the rest split at the quotes and every other piece kept.
+    Exact on valid JSON; on invalid JSON exact up to the first backslash outside a string,
+    where a parser stops."""
+    if isinstance(text, (bytes, bytearray)):
+        bare = bytes(text).replace(b"\\\\", b"").replace(b'\\"', b"")
+        return b"".join(bare.split(b'"')[::2])
+    bare = text.replace("\\\\", "").replace('\\"', "")
+    return "".join(bare.split('"')[::2])
 
 
 def json_depth_ok(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -98,12 +108,12 @@ def json_depth_ok(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     parser that recursed deeper could exhaust the C stack where a library has raised
     Python's recursion limit). Two counts settle most lines: fewer than ``limit`` opening
     brackets cannot nest deeper; otherwise the strings are cut out (the code in a corpus
-    record holds brackets) and the brackets left are walked."""
+    record holds brackets: :func:`_outside_strings`) and the brackets left are walked."""
     binary = isinstance(text, (bytes, bytearray))
     opening = text.count(b"[") + text.count(b"{") if binary else text.count("[") + text.count("{")
     if opening <= limit:
         return True
-    structure = (_STRING_BYTES if binary else _STRING).sub(b"" if binary else "", text)
+    structure = _outside_strings(text)
     if (structure.count(b"[") + structure.count(b"{") if binary else structure.count("[") + structure.count("{")) <= limit:
         return True
     depth = 0
