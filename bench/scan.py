@@ -273,7 +273,8 @@ def read_gzip_view(folder: Path) -> tuple[float, float]:
 
 def ray_worker_peaks() -> list[int]:
     """Peak RSS (VmHWM, bytes) of each Ray worker process started under this process (the
-    local cluster's raylets start them), read from /proc while the cluster is up."""
+    local cluster's raylets start them; a worker's title is ``ray::...``), read from /proc
+    while the cluster is up."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -292,7 +293,7 @@ def ray_worker_peaks() -> list[int]:
                 status = (Path("/proc") / str(child) / "status").read_text()
             except OSError:
                 continue
-            if b"default_worker.py" in cmdline:
+            if cmdline.startswith(b"ray::") or b"default_worker.py" in cmdline:  # workers retitle themselves
                 peaks += [int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
     return peaks
 
