@@ -99,7 +99,7 @@ def find_blocks(
     fingerprints: Callable[[np.ndarray, np.ndarray], list[str]], check: Callable[[], None] | None = None,
 ) -> Found:
     """Every memorized Simian block. ``regions()`` yields the corpus regions in corpus
-    order, the same each call (it is read twice, and once more for the corpus places,
+    order, the same each call (it is read once here, and once more for the corpus places,
     :class:`~engine.clones.memorized.Found`).
 
     - A *place* of a sequence X of significant lines is where it occurs in one output or
@@ -127,10 +127,10 @@ def find_blocks(
     """
     k = index.k
     check = check or (lambda: None)
-    stretches = output_stretches(index, regions, check)
+    distinct = _distinct_regions(regions, check)  # the one pass over the regions here
+    stretches = output_stretches(index, (text[1:-1] for text in distinct.texts), check)
     if not stretches:
         return Found([], {}, regions, check)
-    distinct = _distinct_regions(regions, check)
     # the text: output stretches, then distinct regions, each as [left] core [right] |
     cores, lefts, rights = [], [], []
     for o, a, b in stretches:

@@ -90,11 +90,12 @@ def _groups(stretches: list[tuple[int, int, int]], size: int) -> list[list[tuple
     return groups
 
 
-def output_stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]],
+def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
                      check: Callable[[], None]) -> list[tuple[int, int, int]]:
     """``(output, first, end)``: the runs of an output's kept lines covered by K-line
-    windows that occur in the corpus (the regions): only there can a memorized span lie.
-    ``output`` is the output's position in the index; memory is sized by the outputs."""
+    windows that occur in the corpus (``corpus_ids``: the ids of each region, or of each
+    distinct region): only there can a memorized span lie. ``output`` is the output's
+    position in the index; memory is sized by the outputs."""
     k = index.k
     windows = index.window_set()
     seen = np.zeros(len(windows), bool)
@@ -106,12 +107,12 @@ def output_stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]]
         batch.clear()
 
     size = 0
-    for g, region in enumerate(regions()):
+    for g, ids in enumerate(corpus_ids):
         if g % 1000 == 0:
             check()
-        if len(region.ids) >= k:
-            batch.append(np.asarray(region.ids, np.int64))
-            size += len(region.ids)
+        if len(ids) >= k:
+            batch.append(np.asarray(ids, np.int64))
+            size += len(ids)
             if size >= BATCH_LINES:
                 mark()
                 size = 0
@@ -149,7 +150,7 @@ def find_memorized(
     """
     k = index.k
     check = check or (lambda: None)
-    stretches = output_stretches(index, regions, check)
+    stretches = output_stretches(index, (region.ids for region in regions()), check)
     # 2. per group of outputs: an automaton over its stretches, the regions through it
     snippets: dict[str, Snippet] = {}
     wanted: Wanted = {}
