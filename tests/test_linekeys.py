@@ -424,3 +424,30 @@ def test_the_kernels_lcp_intervals_are_the_stack_walks():
     assert found == {(1, 2): 3, (1, 2, 3, 1, 2): 2, (2, 3, 1, 2): 2, (3, 1, 2): 2}
     with pytest.raises(ValueError):
         lcp_intervals(np.zeros(3, np.int64), 0)
+
+
+def test_the_kernels_suffix_array_and_lcp_are_the_doubling_ones():
+    """The blocks' suffix array and lcp array from the kernel (SA-IS, Kasai) equal
+    NumPy's prefix doubling on random dense texts of small alphabets with copied
+    stretches (long repeats), down to a text of the sentinel alone; the kernel refuses a
+    text that does not end with its only 0."""
+    from engine.clones.blocks import lcp_array, suffix_array
+    from engine.clones.linekeys import suffix_and_lcp
+
+    rng = np.random.default_rng(11)
+    for trial in range(4000):
+        n = int(rng.integers(1, 90))
+        raw = rng.integers(1, int(rng.integers(2, 8)), n)
+        if n > 8 and trial % 2:
+            size = int(rng.integers(1, n // 2))
+            start, to = int(rng.integers(0, n - size)), int(rng.integers(0, n - size))
+            raw[to:to + size] = raw[start:start + size].copy()
+        raw[-1] = 0
+        text = np.unique(raw, return_inverse=True)[1].astype(np.int64)
+        sa, lcp = suffix_and_lcp(text)
+        want, levels = suffix_array(text)
+        assert np.array_equal(sa, want) and np.array_equal(lcp, lcp_array(want, levels))
+    for bad in ([1, 0, 0], [2, 1], [0, 1, 0], [-1, 0]):
+        with pytest.raises(ValueError):
+            suffix_and_lcp(np.array(bad, np.int64))
+

@@ -1361,6 +1361,190 @@ done:
     return out;
 }
 
+/* suffix_array(text, alphabet): the suffix array of text (int64s in [0, alphabet), its last
+   symbol 0 and no other 0) by induced sorting (SA-IS: Nong, Zhang and Chan, 2009), and the
+   lcp array of Kasai et al. (2001): lcp[i] the longest common prefix of the suffixes at
+   sa[i-1] and sa[i], lcp[0] = lcp[n] = 0. Both as int64s. */
+static void sais_buckets(const int64_t *s, Py_ssize_t n, Py_ssize_t k, int64_t *bkt, int end)
+{
+    memset(bkt, 0, sizeof(int64_t) * (size_t)k);
+    for (Py_ssize_t i = 0; i < n; i++)
+        bkt[s[i]]++;
+    int64_t sum = 0;
+    for (Py_ssize_t c = 0; c < k; c++) {
+        sum += bkt[c];
+        bkt[c] = end ? sum : sum - bkt[c];
+    }
+}
+
+#define SAIS_LMS(t, i) ((i) > 0 && (t)[i] && !(t)[(i) - 1])
+
+static void sais_induce(const int64_t *s, int64_t *sa, Py_ssize_t n, Py_ssize_t k, const uint8_t *t, int64_t *bkt)
+{
+    sais_buckets(s, n, k, bkt, 0);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int64_t j = sa[i] - 1;
+        if (sa[i] > 0 && !t[j])
+            sa[bkt[s[j]]++] = j;
+    }
+    sais_buckets(s, n, k, bkt, 1);
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        const int64_t j = sa[i] - 1;
+        if (sa[i] > 0 && t[j])
+            sa[--bkt[s[j]]] = j;
+    }
+}
+
+/* 0, or -1 out of memory */
+static int sais(const int64_t *s, int64_t *sa, Py_ssize_t n, Py_ssize_t k)
+{
+    if (n == 1) {  /* the sentinel alone: no LMS suffix places it */
+        sa[0] = 0;
+        return 0;
+    }
+    uint8_t *t = (uint8_t *)PyMem_RawMalloc((size_t)n);
+    int64_t *bkt = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * (size_t)k);
+    if (t == NULL || bkt == NULL) {
+        PyMem_RawFree(t);
+        PyMem_RawFree(bkt);
+        return -1;
+    }
+    /* S-type (1) or L-type (0) */
+    t[n - 1] = 1;
+    for (Py_ssize_t i = n - 2; i >= 0; i--)
+        t[i] = s[i] < s[i + 1] || (s[i] == s[i + 1] && t[i + 1]);
+    /* the LMS suffixes at the ends of their buckets, then sorted as LMS substrings */
+    sais_buckets(s, n, k, bkt, 1);
+    for (Py_ssize_t i = 0; i < n; i++)
+        sa[i] = -1;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (SAIS_LMS(t, i))
+            sa[--bkt[s[i]]] = i;
+    sais_induce(s, sa, n, k, t, bkt);
+    Py_ssize_t n1 = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (SAIS_LMS(t, sa[i]))
+            sa[n1++] = sa[i];
+    /* names of the LMS substrings, kept at n1 + pos / 2 (LMS positions are 2 apart at least) */
+    for (Py_ssize_t i = n1; i < n; i++)
+        sa[i] = -1;
+    int64_t name = 0, prev = -1;
+    for (Py_ssize_t i = 0; i < n1; i++) {
+        const int64_t pos = sa[i];
+        int diff = 0;
+        for (Py_ssize_t d = 0; d < n; d++) {
+            if (prev == -1 || s[pos + d] != s[prev + d] || t[pos + d] != t[prev + d]) {
+                diff = 1;
+                break;
+            }
+            if (d > 0 && (SAIS_LMS(t, pos + d) || SAIS_LMS(t, prev + d)))
+                break;
+        }
+        if (diff) {
+            name++;
+            prev = pos;
+        }
+        sa[n1 + pos / 2] = name - 1;
+    }
+    for (Py_ssize_t i = n - 1, j = n - 1; i >= n1; i--)
+        if (sa[i] >= 0)
+            sa[j--] = sa[i];
+    /* the reduced text (names in text order) sorted, recursively while names repeat */
+    int64_t *s1 = sa + n - n1, *sa1 = sa;
+    if (name < n1) {
+        if (sais(s1, sa1, n1, (Py_ssize_t)name) < 0) {
+            PyMem_RawFree(t);
+            PyMem_RawFree(bkt);
+            return -1;
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < n1; i++)
+            sa1[s1[i]] = i;
+    }
+    /* the sorted LMS suffixes at the ends of their buckets, then every suffix induced */
+    sais_buckets(s, n, k, bkt, 1);
+    for (Py_ssize_t i = 1, j = 0; i < n; i++)
+        if (SAIS_LMS(t, i))
+            s1[j++] = i;
+    for (Py_ssize_t i = 0; i < n1; i++)
+        sa1[i] = s1[sa1[i]];
+    for (Py_ssize_t i = n1; i < n; i++)
+        sa[i] = -1;
+    for (Py_ssize_t i = n1 - 1; i >= 0; i--) {
+        const int64_t j = sa[i];
+        sa[i] = -1;
+        sa[--bkt[s[j]]] = j;
+    }
+    sais_induce(s, sa, n, k, t, bkt);
+    PyMem_RawFree(t);
+    PyMem_RawFree(bkt);
+    return 0;
+}
+
+static PyObject *suffix_array(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer buf;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "y*n:suffix_array", &buf, &k))
+        return NULL;
+    PyObject *sa_out = NULL, *lcp_out = NULL, *result = NULL;
+    const int64_t *s = (const int64_t *)buf.buf;
+    const Py_ssize_t n = buf.len / 8;
+    int bad = n < 1 || k < 1 || s[n - 1] != 0;
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        bad = s[i] < 0 || s[i] >= k || (s[i] == 0 && i != n - 1);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "the text must hold symbols in [0, alphabet) and end with its only 0");
+        goto done;
+    }
+    sa_out = PyByteArray_FromStringAndSize(NULL, n * 8);
+    lcp_out = PyByteArray_FromStringAndSize(NULL, (n + 1) * 8);
+    if (sa_out == NULL || lcp_out == NULL)
+        goto done;
+    int64_t *sa = (int64_t *)PyByteArray_AS_STRING(sa_out), *lcp = (int64_t *)PyByteArray_AS_STRING(lcp_out);
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    failed = sais(s, sa, n, k) < 0;
+    if (!failed) {
+        /* Kasai: the lcp of each suffix with the one before it in sa, in text order; the
+           rank array lives in lcp until lcp is written back in sa order */
+        int64_t *rank = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * (size_t)n);
+        if (rank == NULL) {
+            failed = 1;
+        } else {
+            for (Py_ssize_t i = 0; i < n; i++)
+                rank[sa[i]] = i;
+            int64_t h = 0;
+            lcp[0] = 0;
+            lcp[n] = 0;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                if (rank[i] > 0) {
+                    const int64_t j = sa[rank[i] - 1];
+                    while (i + h < n && j + h < n && s[i + h] == s[j + h])
+                        h++;
+                    lcp[rank[i]] = h;
+                    if (h > 0)
+                        h--;
+                } else {
+                    h = 0;
+                }
+            }
+            PyMem_RawFree(rank);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyTuple_Pack(2, sa_out, lcp_out);
+done:
+    Py_XDECREF(sa_out);
+    Py_XDECREF(lcp_out);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"unknown_symbol", unknown_symbol, METH_O,
      "unknown_symbol(key) -> int\n\nThe number lookup_simian gives a line whose key is not in the table."},
@@ -1372,6 +1556,9 @@ static PyMethodDef module_methods[] = {
      "indices of the keys Python must hash."},
     {"sieve_bits", sieve_bits, METH_VARARGS,
      "sieve_bits(windows, sieve) -> None\n\nSets the bit of each window hash's slot in sieve."},
+    {"suffix_array", suffix_array, METH_VARARGS,
+     "suffix_array(text, alphabet) -> (sa, lcp)\n\nThe suffix array (SA-IS) and lcp array (Kasai) of int64 symbols\n"
+     "in [0, alphabet) ending with their only 0, as int64s."},
     {"lcp_intervals", lcp_intervals, METH_VARARGS,
      "lcp_intervals(lcp, k) -> rows\n\nThe lcp-intervals (length, lb, rb) of length >= k, as int64 triples."},
     {"window_hits", window_hits, METH_VARARGS,

@@ -1,7 +1,8 @@
 """Simian's blocks between the outputs and the corpus (Simian 2.5.10 as Yang et al. ran it;
 tests/data/simian/rules/README.md, rules 7-10): :func:`find_blocks`, whose docstring is
 the contract, over a suffix array of every stretch of output and every corpus region
-that can hold one (:func:`suffix_array`, :func:`lcp_array`).
+that can hold one (:func:`sorted_suffixes`: the compiled kernel's SA-IS, or
+:func:`suffix_array` and :func:`lcp_array` in NumPy).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region
 from engine.clones.index import OutputIndex
-from engine.clones.linekeys import lcp_intervals
+from engine.clones.linekeys import lcp_intervals, suffix_and_lcp
 from engine.clones.memorized import Found, OutputTexts, Snippet, Wanted, attach_texts, output_stretches
 
 UNIQUE = -(1 << 62)  # symbols from here down are unique: edges, separators
@@ -86,6 +87,17 @@ def intervals(lcp: np.ndarray, k: int) -> Iterable[tuple[int, int, int]]:
                 stack.append((value, lb))
 
 
+def sorted_suffixes(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The suffix array and the lcp array of ``dense`` (ranks 0.., the last its only 0):
+    the compiled kernel's (SA-IS and Kasai, linear), else :func:`suffix_array` and
+    :func:`lcp_array` (prefix doubling, a round per doubling of the longest repeat)."""
+    arrays = suffix_and_lcp(dense)
+    if arrays is None:
+        sa, levels = suffix_array(dense)
+        arrays = sa, lcp_array(sa, levels)
+    return arrays
+
+
 def interval_rows(lcp: np.ndarray, k: int) -> np.ndarray:
     """:func:`intervals` as rows ``(length, lb, rb)``, from the compiled kernel where built."""
     rows = lcp_intervals(lcp, k)
@@ -152,10 +164,7 @@ def find_blocks(
     dense = np.unique(text, return_inverse=True)[1].astype(np.int64)
     piece_of = np.full(len(text), -1, np.int64)  # -1: a neighbour or a separator
     piece_of[_ranges(starts, sizes)] = np.repeat(np.arange(len(sizes)), sizes)
-    sa, levels = suffix_array(dense)
-    check()
-    lcp = lcp_array(sa, levels)
-    del levels
+    sa, lcp = sorted_suffixes(dense)
     check()
     in_sa = piece_of[sa]
     in_outputs = np.concatenate(([0], np.cumsum((in_sa >= 0) & (in_sa < n_outputs))))

@@ -230,3 +230,14 @@ def lcp_intervals(lcp: np.ndarray, k: int) -> np.ndarray | None:
         return None
     rows = _linekeys.lcp_intervals(np.ascontiguousarray(lcp, np.int64), k)
     return np.frombuffer(rows, np.int64).reshape(-1, 3)
+
+
+def suffix_and_lcp(text: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The kernel's suffix array (SA-IS) and lcp array (Kasai) of ``text``, dense ranks
+    ending with their only 0 (as :func:`engine.clones.blocks.suffix_array` and
+    :func:`~engine.clones.blocks.lcp_array` give them); None where the kernel is not built."""
+    if _linekeys is None:
+        return None
+    text = np.ascontiguousarray(text, np.int64)
+    sa, lcp = _linekeys.suffix_array(text, int(text.max()) + 1 if len(text) else 1)
+    return np.frombuffer(sa, np.int64), np.frombuffer(lcp, np.int64)
