@@ -194,8 +194,7 @@ class OutputIndex:
     def window_set(self) -> np.ndarray:
         """The sorted unique hashes of every output window (made once, until an output is added)."""
         if self._windows is None:
-            parts = [window_hashes(ids, self.k) for _, ids, _ in self.outputs if len(ids) >= self.k]
-            self._windows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
+            self._windows = np.unique(window_hashes_of([ids for _, ids, _ in self.outputs], self.k)[0])
         return self._windows
 
     def filter_index(self) -> tuple[LineTable, np.ndarray, int, bool, str]:
