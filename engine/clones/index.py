@@ -139,18 +139,16 @@ class OutputIndex:
         self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
 
     def add(self, output_id: int, text: str) -> None:
-        ids, kept = [], []
         vocab, keys = self.vocab, self.keys
         numbers, line_keys = self.rules.line_keys(text, self.case_sensitive)
-        for number, key in zip(numbers, line_keys):
-            if key is None:
-                continue
-            v = vocab.get(key)
-            if v is None:
-                v = vocab[key] = len(keys)
-                keys.append(key)
-            ids.append(v)
-            kept.append(number)
+        kept = [number for number, key in zip(numbers, line_keys) if key is not None]
+        present = [key for key in line_keys if key is not None]
+        known = len(keys)
+        ids = [vocab.setdefault(key, len(vocab) + 1) for key in present]  # a new key: the next id
+        if len(vocab) + 1 > known:  # new keys took the next ids in the order they first occur
+            for key, v in zip(present, ids):
+                if v == len(keys):
+                    keys.append(key)
         self.outputs.append((output_id, np.array(ids, np.int64), np.array(kept, np.int64)))
         self._windows = None
 
