@@ -113,10 +113,11 @@ def _high_entropy(value: str) -> bool:
     return set(value) <= BASE64 and entropy(value) > BASE64_LIMIT
 
 
-def find_pii(text: str) -> list[Found]:
-    """Every span of ``text`` of the kinds above, by kind then place."""
+def find_pii(text: str, ip: bool | None = None) -> list[Found]:
+    """Every span of ``text`` of the kinds above, by kind then place. ``ip``: whether an
+    address can be in it, where the caller knows (:func:`find_pii_many`); else MAYBE_IP says."""
     found = [Found("email", m.group(1), m.start(1)) for m in EMAIL.finditer(text)] if "@" in text else []
-    if MAYBE_IP.search(text):
+    if MAYBE_IP.search(text) if ip is None else ip:
         found += [Found("ip", m.group(1), m.start(1)) for m in IP.finditer(text)
                   if _is_ip(m.group(1), text, m.start(1), m.end(1))]
     keys = [Found("key", m.group(0), m.start(0)) for m in TOKENS.finditer(text)]
@@ -135,54 +136,71 @@ PASS_TEXTS = 4096  # texts screened at once by find_pii_many: bounds its memory
 
 
 def find_pii_many(texts: list[str]) -> list[list[Found]]:
-    """:func:`find_pii` of each text, the texts that cannot hold a find skipped in a few
-    passes over them all: a find needs ``@`` (``email``, ``credential_url``), a literal
-    of TOKEN_LITERALS (``key`` tokens), a quoted string of 20 base64 characters
-    (``key``), or MAYBE_IP's digit-dot-digit, hex-colon-hex, ``::`` or ``fe80:`` (``ip``;
-    a text with a character beyond ASCII, where ``\\d`` holds other digits, is always
-    searched). The rest go through :func:`find_pii` itself, so the finds are its finds."""
+    """:func:`find_pii` of each text, the texts that cannot hold a find skipped, and the
+    address pattern tried only where an address can be, after a few passes over all the
+    texts (:func:`_screen`): a find needs ``@`` (``email``, ``credential_url``), a literal
+    of TOKEN_LITERALS (``key`` tokens), a quoted string of 20 base64 characters (``key``),
+    or what every match of IP holds (``ip``): ``::``, ``fe80:``, a run of digits and dots
+    with three dots and four digits (IPv4, also at the end of an IPv6 address), or a run of hex digits and
+    colons with seven colons (the one IPv6 form without ``::``); every character of
+    these is ASCII. The rest goes through :func:`find_pii` itself, so the finds are its."""
     out: list[list[Found]] = []
     for first in range(0, len(texts), PASS_TEXTS):
         part = texts[first:first + PASS_TEXTS]
-        maybe = _maybe_pii(part)
-        out += [find_pii(text) if hit else [] for text, hit in zip(part, maybe.tolist())]
+        maybe, ip = _screen(part)
+        out += [find_pii(text, ip=address) if hit else []
+                for text, hit, address in zip(part, maybe.tolist(), ip.tolist())]
     return out
 
 
 QUOTED_BYTES = regex.compile(QUOTED.pattern.encode("ascii"))  # ASCII: the same quotes in UTF-8
 
 
-def _maybe_pii(texts: list[str]):
-    """Which of ``texts`` may hold a find (see :func:`find_pii_many`), from their UTF-8
-    bytes end to end: every character these tests look for is one ASCII byte there."""
+def _screen(texts: list[str]):
+    """``(maybe, ip)``: which of ``texts`` may hold a find, and an address (see
+    :func:`find_pii_many`), from their UTF-8 bytes end to end, where every character these
+    tests look for is one ASCII byte."""
     import numpy as np
 
     raw = [t.encode("utf-8", "surrogatepass") for t in texts]
     data = b"\n".join(raw)
     widths = np.array([len(r) for r in raw], np.int64) + 1
     starts = np.cumsum(widths) - widths
-    maybe = np.array([len(r) != len(t) for r, t in zip(raw, texts)], bool)  # beyond ASCII: \d holds more digits
     del raw
 
-    def mark(positions) -> None:
-        maybe[np.searchsorted(starts, np.fromiter(positions, np.int64), side="right") - 1] = True
+    def owners(positions) -> np.ndarray:
+        return np.searchsorted(starts, np.fromiter(positions, np.int64), side="right") - 1
 
-    def occurrences(literal: bytes):
+    def occurrences(literal: str):
+        literal = literal.encode("ascii")
         at = data.find(literal)
         while at >= 0:
             yield at
             at = data.find(literal, at + 1)
 
-    for literal in ("@", "fe80:", *TOKEN_LITERALS):
-        mark(occurrences(literal.encode("ascii")))
-    mark(m.start() for m in QUOTED_BYTES.finditer(data))
     array = np.frombuffer(data, np.uint8)
     digit = (array >= 48) & (array <= 57)
     lower = array | 32
     hexa = digit | ((lower >= 97) & (lower <= 102))
     dot, colon = array == 46, array == 58
-    hit = np.zeros(len(array), bool)
-    hit[:-2] = (digit[:-2] & dot[1:-1] & digit[2:]) | (hexa[:-2] & colon[1:-1] & hexa[2:])
-    hit[:-1] |= colon[:-1] & colon[1:]
-    mark(np.flatnonzero(hit))
-    return maybe
+    ip = np.zeros(len(texts), bool)
+    ipv4 = _runs_with(digit | dot, dot, 3)
+    ip[owners(ipv4[np.isin(ipv4, _runs_with(digit | dot, digit, 4))])] = True
+    ip[owners(_runs_with(hexa | colon, colon, 7))] = True
+    for literal in ("::", "fe80:"):
+        ip[owners(occurrences(literal))] = True
+    maybe = ip.copy()
+    for literal in ("@", *TOKEN_LITERALS):
+        maybe[owners(occurrences(literal))] = True
+    maybe[owners(m.start() for m in QUOTED_BYTES.finditer(data))] = True
+    return maybe, ip
+
+
+def _runs_with(inside, marks, at_least: int):
+    """Where the runs of ``inside`` start that hold ``at_least`` of ``marks`` (a subset)."""
+    import numpy as np
+
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], inside.view(np.int8), [0]))))
+    begin, end = edges[::2], edges[1::2]
+    counts = np.concatenate(([0], np.cumsum(marks)))
+    return begin[counts[end] - counts[begin] >= at_least]
