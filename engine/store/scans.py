@@ -86,28 +86,38 @@ class ScansMixin:
         (fingerprint, output id, start line, end line); ``matches``: (fingerprint, rank,
         document id, start line, end line, first context line, context text).
         """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from engine.pii import find_pii_many
+
         if "stats" in scan_fields:
             scan_fields["stats"] = json.dumps(scan_fields["stats"])
-        with self._write():
-            self._clear_results(scan_id)
-            self.db.conn.executemany(
-                "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text, first_line) "
-                f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
-                ((scan_id, *row) for row in snippets),
-            )
-            self._text_index(scan_id, add=True)
-            self._pii_index(scan_id)
-            self.db.conn.executemany(
-                "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) VALUES (?, ?, ?, ?, ?)",
-                ((scan_id, *row) for row in output_locations),
-            )
-            self.db.conn.executemany(
-                "INSERT INTO snippet_matches(scan_id, fingerprint, rank, doc, start_line, end_line, context_start, context) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                ((scan_id, *row) for row in matches),
-            )
-            if scan_fields:
-                self.db["scans"].update(scan_id, scan_fields)
+        snippets = list(snippets)
+        # the personal-data pass runs beside the writing: SQLite builds the text index and
+        # writes the rows without holding the GIL
+        with ThreadPoolExecutor(1) as pool:
+            finds = pool.submit(find_pii_many, [row[4] or "" for row in snippets])
+            with self._write():
+                self._clear_results(scan_id)
+                self.db.conn.executemany(
+                    "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text, first_line) "
+                    f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
+                    ((scan_id, *row) for row in snippets),
+                )
+                self._text_index(scan_id, add=True)
+                self.db.conn.executemany(
+                    "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    ((scan_id, *row) for row in output_locations),
+                )
+                self.db.conn.executemany(
+                    "INSERT INTO snippet_matches(scan_id, fingerprint, rank, doc, start_line, end_line, context_start, "
+                    "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    ((scan_id, *row) for row in matches),
+                )
+                self._pii_index(scan_id, zip((row[0] for row in snippets), finds.result()))
+                if scan_fields:
+                    self.db["scans"].update(scan_id, scan_fields)
 
     def _clear_results(self, scan_id: int) -> None:
         """A scan's snippets, their places and their texts' index entries, removed (inside
@@ -116,16 +126,20 @@ class ScansMixin:
         for table in ("snippets", "snippet_outputs", "snippet_matches", "snippet_pii"):
             self.db.execute(f"DELETE FROM {table} WHERE scan_id = ?", [scan_id])
 
-    def _pii_index(self, scan_id: int) -> int:
+    def _pii_index(self, scan_id: int, found_by_snippet: Iterable[tuple[str, list]] | None = None) -> int:
         """Look for personal data and secrets in every snippet of a scan (engine.pii),
-        inside a write: the finds, and each snippet's kinds; how many snippets hold some."""
+        inside a write: the finds, and each snippet's kinds; how many snippets hold some.
+        ``found_by_snippet``: (fingerprint, finds) of every snippet, where the caller has
+        looked already; else the texts are read back and looked through here."""
         from engine.pii import KINDS, find_pii_many
 
         self.db.execute("DELETE FROM snippet_pii WHERE scan_id = ?", [scan_id])
         self.db.execute("UPDATE snippets SET pii = NULL WHERE scan_id = ? AND pii IS NOT NULL", [scan_id])
+        if found_by_snippet is None:
+            rows = self.db.execute("SELECT fingerprint, text FROM snippets WHERE scan_id = ?", [scan_id]).fetchall()
+            found_by_snippet = zip((f for f, _ in rows), find_pii_many([text or "" for _, text in rows]))
         finds, kinds = [], []
-        rows = self.db.execute("SELECT fingerprint, text FROM snippets WHERE scan_id = ?", [scan_id]).fetchall()
-        for (fingerprint, _), found in zip(rows, find_pii_many([text or "" for _, text in rows])):
+        for fingerprint, found in found_by_snippet:
             if found:
                 finds += [(scan_id, fingerprint, f.kind, f.value, f.start) for f in found]
                 present = {f.kind for f in found}
