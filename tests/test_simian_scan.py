@@ -158,6 +158,34 @@ def test_a_copied_document_is_a_block_even_when_every_output_place_lies_in_a_lon
     assert [v[:3] for v in got.values()] == [(8, 2, 2)]
 
 
+@pytest.mark.parametrize("keep", [1, 2, 3, 5, 50])
+def test_the_corpus_places_kept_are_the_first_in_corpus_order(monkeypatch, keep):
+    """Each snippet keeps its first ``keep`` corpus places in corpus order (document, then
+    line), counting every copy of a copied document and every place inside one document,
+    whatever the distinct regions they were folded into; ``train`` counts them all."""
+    from engine.clones import blocks
+
+    monkeypatch.setattr(blocks, "MAX_SAMPLES", keep)
+    rng = random.Random(keep)
+    block = [f"step_{i} = run({i})" for i in range(7)]
+    docs = []
+    for d in range(12):
+        kind = rng.choice(["copy", "twice", "other"])
+        if kind == "copy":
+            text = "\n".join(["pre = 0", *block, "post = 1"])
+        elif kind == "twice":
+            text = "\n".join([f"a{d} = 1", *block, f"b{d} = 2", *block, f"c{d} = 3"])
+        else:
+            text = "\n".join([f"x{d} = {d}", *block, f"y{d} = {d}"])
+        docs.append(Doc(f"d{d:02d}", text.encode()))
+    outputs = [(1, "\n".join(["out = 0", *block, "end = 1"]))]
+    [snip] = [s for s in scan_texts(outputs, docs, 6, rules="simian") if s.len == 7]
+    places = [(doc.id, start + 1) for doc in docs
+              for start, line in enumerate(doc.data.decode().split("\n")) if line == block[0]]
+    assert snip.train == len(places) and (len(places) > keep or keep == 50)  # 50: every place kept
+    assert [(m.doc, m.start_line) for m in snip.matches] == places[:keep]
+
+
 def test_rule_10_partial_overlap_and_nested():
     """A shorter block is reported only when one of its places lies outside every longer
     block: the README's nested and partial_overlap cases in miniature."""

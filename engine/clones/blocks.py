@@ -304,7 +304,7 @@ def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[
 
 def _batches(widths: np.ndarray) -> Iterable[slice]:
     """Consecutive slices of the intervals with about INTERVAL_BATCH places each (at least
-    one interval each): bounds the memory of :func:`_snippets`."""
+    one interval each): bounds the memory of :func:`_reported` and :func:`_snippets`."""
     ends = np.cumsum(widths)
     first = 0
     while first < len(widths):
@@ -351,17 +351,28 @@ def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reporte
         snip.outputs = rows[bounds[i]:bounds[i + 1]]
         snip.extract = bounds[i + 1] - bounds[i]
         snip.train = n
-    # each block's first MAX_SAMPLES corpus places in corpus order (region number, then place)
+    # each block's first MAX_SAMPLES corpus places in corpus order (region number, then
+    # place). A distinct region lists its first copies in corpus order, so a place whose
+    # first copy comes after MAX_SAMPLES other places' first copies adds none: those places
+    # are left out before the copies are spread, which bounds the arrays by MAX_SAMPLES**2
+    # a block
     flat, ptr = distinct.first_arrays()
+    held, _, q, regions = _first_of_each(held, flat[ptr[regions]], q, regions)
     copies = ptr[regions + 1] - ptr[regions]
     g = flat[_ranges(ptr[regions], copies)]
-    held, q = np.repeat(held, copies), np.repeat(q, copies)
-    order = np.lexsort((q, g, held))
-    held, g, q = held[order], g[order], q[order]
-    new = np.ones(len(held), bool)
-    new[1:] = held[1:] != held[:-1]
-    rank = np.arange(len(held))
-    keep = rank - np.maximum.accumulate(np.where(new, rank, 0)) < MAX_SAMPLES  # within its block
-    for i, region, place in zip(held[keep].tolist(), g[keep].tolist(), q[keep].tolist()):
+    held, g, q = _first_of_each(np.repeat(held, copies), g, np.repeat(q, copies))
+    for i, region, place in zip(held.tolist(), g.tolist(), q.tolist()):
         wanted.setdefault(region, []).append((place + sizes[i] - 1, sizes[i], snips[i]))
     return snips
+
+
+def _first_of_each(held: np.ndarray, g: np.ndarray, q: np.ndarray, *more: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The rows ``(held, g, q, *more)`` sorted by block (``held``), then (g, q), and the
+    first MAX_SAMPLES of each block kept."""
+    order = np.lexsort((q, g, held))
+    sorted_held = held[order]
+    new = np.ones(len(order), bool)
+    new[1:] = sorted_held[1:] != sorted_held[:-1]
+    rank = np.arange(len(order))
+    keep = order[rank - np.maximum.accumulate(np.where(new, rank, 0)) < MAX_SAMPLES]
+    return (held[keep], g[keep], q[keep], *(m[keep] for m in more))
