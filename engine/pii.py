@@ -138,12 +138,13 @@ PASS_TEXTS = 4096  # texts screened at once by find_pii_many: bounds its memory
 def find_pii_many(texts: list[str]) -> list[list[Found]]:
     """:func:`find_pii` of each text, the texts that cannot hold a find skipped, and the
     address pattern tried only where an address can be, after a few passes over all the
-    texts (:func:`_screen`): a find needs ``@`` (``email``, ``credential_url``), a literal
+    texts (:func:`_screen`). A find needs ``@`` (``email``, ``credential_url``), a literal
     of TOKEN_LITERALS (``key`` tokens), a quoted string of 20 base64 characters (``key``),
     or what every match of IP holds (``ip``): ``::``, ``fe80:``, a run of digits and dots
-    with three dots and four digits (IPv4, also at the end of an IPv6 address), or a run of hex digits and
-    colons with seven colons (the one IPv6 form without ``::``); every character of
-    these is ASCII. The rest goes through :func:`find_pii` itself, so the finds are its."""
+    with three dots and four digits (IPv4, also at the end of an IPv6 address), or a run
+    of hex digits and colons with seven colons (the one IPv6 form without ``::``). Every
+    character of these is ASCII. The rest goes through :func:`find_pii` itself, so the
+    finds are its finds."""
     out: list[list[Found]] = []
     for first in range(0, len(texts), PASS_TEXTS):
         part = texts[first:first + PASS_TEXTS]

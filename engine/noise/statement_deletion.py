@@ -134,6 +134,7 @@ def statement_deletion(samples: Sequence[MethodNameSample], level: float, seed: 
     The study's choice of the statement (its unpublished ``NoiseHandler``) is not known;
     byrote draws it uniformly among the removable ones. The study writes the method back
     with javaparser's printer; byrote deletes the statement's text and keeps the rest as
-    written (the path-contexts, all the model reads, are the same either way).
+    written (formatting and comments never reach the path-contexts; the printer's
+    rewrites of a few forms, such as ``int a[]`` to ``int[] a``, would).
     """
     return rewrite_methods(samples, level, seed, "statement_deletion", delete_statement, "deleted_statement")
