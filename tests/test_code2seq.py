@@ -261,7 +261,10 @@ def test_a_code2seq_study_on_the_reference_c2s_files(reference, tmp_path):
 def test_kill_9_then_resume_a_code2seq_run(mn_dataset, tmp_path):
     from test_study import kill_9_and_resume
 
-    kill_9_and_resume(tmp_path, lambda store: _study(store, mn_dataset, levels=(50.0,), epochs=3, csr=10), epochs=3)
+    # epochs of this small set take a few tenths of a second: eight of them, the kill as soon
+    # as the first is recorded, so that it lands before the last
+    kill_9_and_resume(tmp_path, lambda store: _study(store, mn_dataset, levels=(50.0,), epochs=8, csr=10), epochs=8,
+                      into_second=0.0)
 
 
 # -- code2seq's contexts, extracted with tree-sitter -----------------------------------------

@@ -477,7 +477,7 @@ def test_the_scan_pool_dies_with_its_worker(tmp_path):
     db = str(tmp_path / "b.db")
     assert cli("--db", db, "sample", "import", str(outs))[0] == 0
     proc = subprocess.Popen([sys.executable, "-P", "-m", "cli.main", "--db", db, "scan", "--outputs", "1", "--corpus",
-                             str(corpus), "--workers", "2", "--shard-mb", "0.1", "--foreground"],
+                             str(corpus), "--workers", "3", "--shard-mb", "0.1", "--foreground"],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     pool: set[int] = set()
     try:

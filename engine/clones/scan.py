@@ -109,8 +109,8 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
 
     1. The outputs of the set are indexed (:class:`~engine.clones.index.OutputIndex`) and
        the filter's part of the index is saved under ``<files>/scans/<id>/index``.
-    2. Each corpus shard is filtered in a worker process into a regions file
-       (``shards/<n>.npz``, the regions column by column, written atomically:
+    2. Each corpus shard is filtered, in this process and (with W workers) in W - 1 more,
+       into a regions file (``shards/<n>.npz``, the regions column by column, written atomically:
        :func:`~engine.clones.filter.write_regions`); the shard is then marked finished in
        the store, so a restarted scan skips it. A worker holds the vocabulary, the window
        hashes, one batch of documents (:data:`~engine.clones.filter.BATCH_BYTES`) and the
@@ -129,18 +129,19 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     done = store.finished_shards(scan_id)
     pending = [s.index for s in shards if s.index not in done]
     workers = max(1, min(int(scan["workers"] or 1), len(pending)))
-    use_pool = workers > 1 and not ray_executor.chosen()
+    helpers = workers - 1 if not ray_executor.chosen() else 0  # this process is the first worker
     # a pool's processes start (spawn, imports) while the outputs are indexed, not after
-    with (_scan_pool(corpus, str(work / "index"), workers) if use_pool else contextlib.nullcontext()) as pool:
+    with (_scan_pool(corpus, str(work / "index"), helpers) if helpers else contextlib.nullcontext()) as pool:
         index = index_outputs(store, scan)
         index.save(work / "index")
-        _filter_all(store, scan_id, corpus, index, work, shards, done, pending, pool, ctx)
+        _filter_all(store, scan_id, corpus, index, work, shards, done, pending, (pool, helpers), ctx)
     _match_and_save(store, scan, scan_id, corpus, index, shards, t0, ctx)
 
 
 def _filter_all(store: Store, scan_id: int, corpus: Corpus, index: OutputIndex, work: Path, shards, done,
-                pending: list[int], pool, ctx) -> None:
-    """Step 2 of :func:`run_scan`: the pending shards filtered on Ray, in ``pool``, or here."""
+                pending: list[int], helpers: tuple, ctx) -> None:
+    """Step 2 of :func:`run_scan`: the pending shards filtered on Ray, or here and in the
+    pool of ``helpers`` (the pool, its number of processes; None, 0 for none)."""
     from engine import ray_executor
 
     sizes = [s.size for s in shards]
@@ -162,15 +163,19 @@ def _filter_all(store: Store, scan_id: int, corpus: Corpus, index: OutputIndex, 
     try:
         if ray_executor.chosen():  # a task per shard on the cluster (the corpus read alike on every node)
             ray_executor.filter_shards(corpus, work / "index", [(i, shard_path(i)) for i in pending], finished, check)
-        elif pool is None:
-            _init_worker(corpus.spec, str(work / "index"), corpus, index)
+        else:
+            _init_worker(corpus.spec, str(work / "index"), corpus, index)  # the index in memory already
             try:
-                for i in pending:
-                    finished(_filter_shard(i, shard_path(i), progress=progress.report, check=check))
+                tasks = [(i, shard_path(i)) for i in pending]
+                local = lambda task, check: _filter_shard(*task, progress=progress.report, check=check)  # noqa: E731
+                pool, processes = helpers
+                if pool is None:
+                    for task in tasks:
+                        finished(local(task, check))
+                else:
+                    _run_pool(pool, processes, tasks, finished, check, local)
             finally:
                 _WORKER.clear()  # the matching needs none of it
-        else:
-            _run_pool(pool, [(i, shard_path(i)) for i in pending], finished, check)
     finally:
         remove_partial(work / "shards")
 
@@ -235,25 +240,85 @@ def _scan_pool(corpus: Corpus, index_dir: str, workers: int) -> Iterator:
             os.environ["PYTHONSAFEPATH"] = safe_path
 
 
-def _run_pool(pool, tasks, finished, check) -> None:
-    """Shards in the pool's processes. A worker that dies (killed for memory, say) fails
-    the scan at once instead of leaving its shard undone forever; finished shards are kept."""
-    from concurrent.futures import FIRST_COMPLETED, wait
+def _run_pool(pool, processes: int, tasks: list, finished: Callable, check: Callable[[], None] | None,
+              local: Callable) -> None:
+    """Shards in the pool's ``processes`` and in this process (``local(task, check)``),
+    from one queue: a thread per pool process hands it the next shard as soon as it is
+    done with one, and this process takes the next itself whenever it is free. Every
+    result is recorded here (``finished``: the store is this thread's), as it comes, also
+    while this process filters (:func:`poll` is its filter's cancel check). A pool process that dies
+    (killed for memory, say) fails the scan at once instead of leaving its shard undone
+    forever; finished shards are kept."""
+    import queue
+    import threading
+    from collections import deque
     from concurrent.futures.process import BrokenProcessPool
 
-    pending = {pool.submit(_pool_task, task) for task in tasks}
-    while pending:
-        if check is not None:
-            check()
-        done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-        for future in done:
+    todo = deque(tasks)
+    results: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            try:
+                task = todo.popleft()
+            except IndexError:
+                break
+            try:
+                results.put((True, pool.submit(_pool_task, task).result()))
+            except BaseException as exc:  # noqa: BLE001  (raised in the scan's thread)
+                results.put((False, exc))
+                break
+        results.put(None)  # this feeder is done
+
+    mine = todo.popleft() if todo else None  # this process takes the first shard, the pool the next
+    feeders = [threading.Thread(target=feed, name="scan-feeder", daemon=True) for _ in range(processes)]
+    for feeder in feeders:
+        feeder.start()
+    live = len(feeders)
+
+    def record(item) -> None:
+        nonlocal live
+        if item is None:
+            live -= 1
+            return
+        ok, value = item
+        if ok:
             if check is not None:
                 check()  # a cancel is taken between any two shards
+            finished(value)
+        elif isinstance(value, BrokenProcessPool):
+            raise RuntimeError("a scan worker process died (out of memory?); "
+                               "the shards it finished are kept for a rerun") from None
+        else:
+            raise value
+
+    def poll() -> None:
+        """What the pool has finished, recorded; then a cancel taken. The local filter
+        calls it as its ``check``, so the pool's shards are recorded while this process
+        filters one of its own."""
+        while not results.empty():
+            record(results.get())
+        if check is not None:
+            check()
+
+    try:
+        while mine is not None:
+            finished(local(mine, poll))
+            poll()
             try:
-                finished(future.result())
-            except BrokenProcessPool:
-                raise RuntimeError("a scan worker process died (out of memory?); "
-                                   "the shards it finished are kept for a rerun") from None
+                mine = todo.popleft()
+            except IndexError:
+                mine = None
+        while live:
+            if check is not None:
+                check()
+            try:
+                record(results.get(timeout=0.5))
+            except queue.Empty:
+                pass
+    finally:
+        stop.set()  # a feeder takes no shard more; the pool's processes stop with the pool
 
 
 def _started() -> None:
