@@ -246,9 +246,9 @@ def _run_pool(pool, processes: int, tasks: list, finished: Callable, check: Call
     from one queue: a thread per pool process hands it the next shard as soon as it is
     done with one, and this process takes the next itself whenever it is free. Every
     result is recorded here (``finished``: the store is this thread's), as it comes, also
-    while this process filters (:func:`poll` is its filter's cancel check). A pool process that dies
-    (killed for memory, say) fails the scan at once instead of leaving its shard undone
-    forever; finished shards are kept."""
+    while this process filters (``poll`` is its filter's cancel check). A pool process
+    that dies (killed for memory, say) fails the scan at once instead of leaving its shard
+    undone forever; finished shards are kept."""
     import queue
     import threading
     from collections import deque
