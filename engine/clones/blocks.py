@@ -88,12 +88,12 @@ def intervals(lcp: np.ndarray, k: int) -> Iterable[tuple[int, int, int]]:
 
 
 def sorted_suffixes(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The suffix array and the lcp array of ``dense`` (ranks 0.., the last its only 0):
+    """The suffix array and the lcp array of ``dense`` (numbers from 0, the last its only 0):
     the compiled kernel's (SA-IS and Kasai, linear), else :func:`suffix_array` and
     :func:`lcp_array` (prefix doubling, a round per doubling of the longest repeat)."""
     arrays = suffix_and_lcp(dense)
-    if arrays is None:
-        sa, levels = suffix_array(dense)
+    if arrays is None:  # the doubling wants the ranks without gaps
+        sa, levels = suffix_array(np.unique(dense, return_inverse=True)[1].astype(np.int64))
         arrays = sa, lcp_array(sa, levels)
     return arrays
 
@@ -161,7 +161,7 @@ def find_blocks(
     weight_of = np.concatenate((np.ones(n_outputs, np.int64), np.array(distinct.weights, np.int64)))
     # a distinct region with both neighbours edges is a whole document
     whole_of = np.concatenate((np.zeros(n_outputs, bool), (lefts == 0)[n_outputs:] & (rights == 0)[n_outputs:]))
-    dense = np.unique(text, return_inverse=True)[1].astype(np.int64)
+    dense = _dense(text, len(sizes))
     piece_of = np.full(len(text), -1, np.int64)  # -1: a neighbour or a separator
     piece_of[_ranges(starts, sizes)] = np.repeat(np.arange(len(sizes)), sizes)
     sa, lcp = sorted_suffixes(dense)
@@ -183,6 +183,24 @@ def find_blocks(
         snippets += _snippets(table, sa, text, distinct, reported[batch], fingerprints, wanted)
     attach_texts(snippets, output_texts)
     return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
+
+
+def _dense(text: np.ndarray, pieces: int) -> np.ndarray:
+    """``text`` renumbered for the suffix array, equal symbols to equal numbers, without
+    sorting it: the 3 unique symbols of each of the ``pieces`` (below UNIQUE) first, in
+    reverse so that the last separator, the text's last symbol, is the only 0; then the
+    neighbours' hashes of lines no output holds (negative: :func:`~engine.clones.linekeys.unknown_symbol`),
+    ranked among themselves; then the outputs' line ids (positive), as they are."""
+    uniques = 3 * pieces
+    out = np.empty(len(text), np.int64)
+    low = text <= UNIQUE
+    out[low] = uniques - 1 - (UNIQUE - text[low])
+    hashed = (text < 0) & ~low
+    values, ranks = np.unique(text[hashed], return_inverse=True)
+    out[hashed] = uniques + ranks
+    ids = text > 0
+    out[ids] = uniques + len(values) + text[ids]
+    return out
 
 
 def _joined(cores: list[np.ndarray], lefts: np.ndarray, rights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

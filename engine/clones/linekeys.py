@@ -225,8 +225,9 @@ def line_hashes(keys: list[bytes], use_compiled: bool = True) -> list[int]:
 
 def lcp_intervals(lcp: np.ndarray, k: int) -> np.ndarray | None:
     """The kernel's lcp-intervals (rows ``(length, lb, rb)``) of length >= k, in the order
-    of :func:`engine.clones.blocks.intervals`; None where the kernel is not built."""
-    if _linekeys is None:
+    of :func:`engine.clones.blocks.intervals`; None where the kernel is not built (or
+    :data:`compiled` is set off)."""
+    if _linekeys is None or not compiled:
         return None
     rows = _linekeys.lcp_intervals(np.ascontiguousarray(lcp, np.int64), k)
     return np.frombuffer(rows, np.int64).reshape(-1, 3)
@@ -235,8 +236,9 @@ def lcp_intervals(lcp: np.ndarray, k: int) -> np.ndarray | None:
 def suffix_and_lcp(text: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The kernel's suffix array (SA-IS) and lcp array (Kasai) of ``text``, dense ranks
     ending with their only 0 (as :func:`engine.clones.blocks.suffix_array` and
-    :func:`~engine.clones.blocks.lcp_array` give them); None where the kernel is not built."""
-    if _linekeys is None:
+    :func:`~engine.clones.blocks.lcp_array` give them); None where the kernel is not built
+    (or :data:`compiled` is set off)."""
+    if _linekeys is None or not compiled:
         return None
     text = np.ascontiguousarray(text, np.int64)
     sa, lcp = _linekeys.suffix_array(text, int(text.max()) + 1 if len(text) else 1)
