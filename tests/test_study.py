@@ -379,3 +379,29 @@ def test_kill_9_of_a_worker_with_slots_resumes_every_run_exactly(dataset, tmp_pa
     assert all(j["state"] == "done" for j in jobs), [j["error"] for j in jobs]
     assert all(j["attempts"] == 2 for j in jobs if j["id"] in running)
     assert _all_metrics(straight, sid_a) == _all_metrics(killed, sid_b)
+
+
+def test_a_study_keeps_the_cpu_threads_it_was_created_with(store, great_files, monkeypatch):
+    """CPU sums round with the number of threads that share them, so a study records the
+    creating machine's count (OMP_NUM_THREADS where set, else the CPUs it may use) and
+    every run computes with it, in a local worker or a Ray task alike; --set overrides."""
+    import torch
+
+    from engine.runtime import resolve_device, use_cpu_threads
+
+    train, valid = great_files
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    args = dict(task="varmisuse", train=str(train), valid=str(valid), model="ggnn", levels=[0.0], epochs=1,
+                preset="quick", seed=0, device="cpu")
+    assert store.study(create_study(store, **args))["config"]["cpu_threads"] == 3
+    assert store.study(create_study(store, **args, overrides={"cpu_threads": 1}))["config"]["cpu_threads"] == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert store.study(create_study(store, **args))["config"]["cpu_threads"] == len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    try:
+        use_cpu_threads(resolve_device("cpu"), 1)
+        assert torch.get_num_threads() == 1
+        use_cpu_threads(resolve_device("cpu"), None)  # a study from before: torch's own
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
