@@ -1,5 +1,6 @@
 """The scan job (Yang et al., seeds/003): outputs against a corpus, shard by shard,
-resumable; shards are filtered in worker processes and the regions matched exactly
+resumable; shards are filtered in the job's process and a pool's (or Ray tasks) and the
+regions matched exactly
 (:func:`run_scan`, whose docstring gives the steps). :func:`scan_texts` is the same scan
 in memory.
 """
