@@ -1,8 +1,7 @@
 """The scan job (Yang et al., seeds/003): outputs against a corpus, shard by shard,
-resumable; shards are filtered in the job's process and a pool's (or Ray tasks) and the
-regions matched exactly
-(:func:`run_scan`, whose docstring gives the steps). :func:`scan_texts` is the same scan
-in memory.
+resumable; shards are filtered in the job's own process and a pool's (or in Ray tasks),
+and the regions matched exactly (:func:`run_scan`, whose docstring gives the steps).
+:func:`scan_texts` is the same scan in memory.
 """
 from __future__ import annotations
 
