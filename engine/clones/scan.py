@@ -254,14 +254,14 @@ def _run_pool(pool, processes: int, tasks: list, finished: Callable, check: Call
     from collections import deque
     from concurrent.futures.process import BrokenProcessPool
 
-    todo = deque(tasks)
+    remaining = deque(tasks)
     results: queue.Queue = queue.Queue()
     stop = threading.Event()
 
     def feed() -> None:
         while not stop.is_set():
             try:
-                task = todo.popleft()
+                task = remaining.popleft()
             except IndexError:
                 break
             try:
@@ -271,7 +271,7 @@ def _run_pool(pool, processes: int, tasks: list, finished: Callable, check: Call
                 break
         results.put(None)  # this feeder is done
 
-    mine = todo.popleft() if todo else None  # this process takes the first shard, the pool the next
+    mine = remaining.popleft() if remaining else None  # this process takes the first shard, the pool the next
     feeders = [threading.Thread(target=feed, name="scan-feeder", daemon=True) for _ in range(processes)]
     for feeder in feeders:
         feeder.start()
@@ -307,7 +307,7 @@ def _run_pool(pool, processes: int, tasks: list, finished: Callable, check: Call
             finished(local(mine, poll))
             poll()
             try:
-                mine = todo.popleft()
+                mine = remaining.popleft()
             except IndexError:
                 mine = None
         while live:
