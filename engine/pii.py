@@ -185,8 +185,9 @@ def _screen(texts: list[str]):
     hexa = digit | ((lower >= 97) & (lower <= 102))
     dot, colon = array == 46, array == 58
     ip = np.zeros(len(texts), bool)
-    ipv4 = _runs_with(digit | dot, dot, 3)
-    ip[owners(ipv4[np.isin(ipv4, _runs_with(digit | dot, digit, 4))])] = True
+    numeric = digit | dot
+    ipv4 = _runs_with(numeric, dot, 3)
+    ip[owners(ipv4[np.isin(ipv4, _runs_with(numeric, digit, 4))])] = True
     ip[owners(_runs_with(hexa | colon, colon, 7))] = True
     for literal in ("::", "fe80:"):
         ip[owners(occurrences(literal))] = True

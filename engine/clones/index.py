@@ -136,6 +136,7 @@ class OutputIndex:
         self.keys: list[bytes] = [b""]  # id -> key; id 0 is "not an output line"
         self.outputs: list[tuple[int, np.ndarray, np.ndarray]] = []  # (output id, ids, lines)
         self._windows: np.ndarray | None = None  # window_set(), made once
+        self._all_windows: tuple | None = None  # windows(), made once
         self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
 
     def add(self, output_id: int, text: str) -> None:
@@ -150,7 +151,7 @@ class OutputIndex:
                 if v == len(keys):
                     keys.append(key)
         self.outputs.append((output_id, np.array(ids, np.int64), np.array(kept, np.int64)))
-        self._windows = None
+        self._windows = self._all_windows = None
 
     def fingerprint(self, ids: list[int]) -> str:
         """The fingerprint of a span of kept lines (their ids) under the index's rules (K
@@ -189,10 +190,17 @@ class OutputIndex:
                 out[row] = fp
         return out
 
+    def windows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`window_hashes_of` every output (made once, until an output is added):
+        each window's hash, its output's position in the index and its start there."""
+        if self._all_windows is None:
+            self._all_windows = window_hashes_of([ids for _, ids, _ in self.outputs], self.k)
+        return self._all_windows
+
     def window_set(self) -> np.ndarray:
         """The sorted unique hashes of every output window (made once, until an output is added)."""
         if self._windows is None:
-            self._windows = np.unique(window_hashes_of([ids for _, ids, _ in self.outputs], self.k)[0])
+            self._windows = np.unique(self.windows()[0])
         return self._windows
 
     def filter_index(self) -> tuple[LineTable, np.ndarray, int, bool, str]:

@@ -120,7 +120,7 @@ def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
         mark()
     in_corpus = windows[seen]
     whole = [ids if len(ids) >= k else ids[:0] for _, ids, _ in index.outputs]
-    hashes, owner, start = window_hashes_of(whole, k)
+    hashes, owner, start = index.windows()  # an output shorter than K has none
     hits = member(hashes, in_corpus)
     # the outputs end to end, each followed by one gap position that no window covers
     offsets = np.cumsum([0] + [len(ids) + 1 for ids in whole])

@@ -134,14 +134,14 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     with (_scan_pool(corpus, str(work / "index"), helpers) if helpers else contextlib.nullcontext()) as pool:
         index = index_outputs(store, scan)
         index.save(work / "index")
-        _filter_all(store, scan_id, corpus, index, work, shards, done, pending, (pool, helpers), ctx)
+        _filter_all(store, scan_id, corpus, index, work, shards, done, pending, pool, helpers, ctx)
     _match_and_save(store, scan, scan_id, corpus, index, shards, t0, ctx)
 
 
 def _filter_all(store: Store, scan_id: int, corpus: Corpus, index: OutputIndex, work: Path, shards, done,
-                pending: list[int], helpers: tuple, ctx) -> None:
-    """Step 2 of :func:`run_scan`: the pending shards filtered on Ray, or here and in the
-    pool of ``helpers`` (the pool, its number of processes; None, 0 for none)."""
+                pending: list[int], pool, helpers: int, ctx) -> None:
+    """Step 2 of :func:`run_scan`: the pending shards filtered on Ray, or here and in
+    ``pool`` (``helpers`` processes; None for no pool)."""
     from engine import ray_executor
 
     sizes = [s.size for s in shards]
@@ -168,12 +168,11 @@ def _filter_all(store: Store, scan_id: int, corpus: Corpus, index: OutputIndex, 
             try:
                 tasks = [(i, shard_path(i)) for i in pending]
                 local = lambda task, check: _filter_shard(*task, progress=progress.report, check=check)  # noqa: E731
-                pool, processes = helpers
                 if pool is None:
                     for task in tasks:
                         finished(local(task, check))
                 else:
-                    _run_pool(pool, processes, tasks, finished, check, local)
+                    _run_pool(pool, helpers, tasks, finished, check, local)
             finally:
                 _WORKER.clear()  # the matching needs none of it
     finally:

@@ -221,7 +221,8 @@ def _operator(node: Node) -> str:
     return text
 
 
-def _is_docstring(node: Node) -> bool:
+def is_docstring(node: Node) -> bool:
+    """A statement that is a string alone (the extractor reads no docstring)."""
     if node.type != "expression_statement" or node.named_child_count != 1:
         return False
     return node.named_children[0].type in ("string", "concatenated_string")
@@ -327,7 +328,7 @@ def method_contexts(root: Node, method: Node, lang: str, max_contexts: int | Non
         else:
             children = [c for c in node.named_children if c.type not in spec.skipped]
             if (kind == "block" and lang == "python" and children and p >= 0
-                    and raw[p] in ("function_definition", "class_definition") and _is_docstring(children[0])):
+                    and raw[p] in ("function_definition", "class_definition") and is_docstring(children[0])):
                 children = children[1:]
         if children:
             in_decorator = in_decorator or kind == "decorator"

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from engine.data.methodname import MethodNameSample
-from engine.data.pathcontexts import ParsedMethod, extract_contexts, parse_method, style_of
+from engine.data.pathcontexts import ParsedMethod, extract_contexts, method_contexts, parse_method, style_of
 from engine.errors import InputError
 from engine.noise import NoiseResult, check_level, check_seed, noise_count, smallest
 
@@ -61,8 +61,9 @@ def rewrite_methods(samples: Sequence[MethodNameSample], level: float, seed: int
     for i in chosen:
         s = samples[i]
         try:
-            source = rewrite(parse_method(s.source, s.lang), s.lang, choice[i])
-            contexts = contexts_after(s, source) if source is not None else []
+            parsed = parse_method(s.source, s.lang)
+            source = rewrite(parsed, s.lang, choice[i])
+            contexts = contexts_after(s, parsed, source) if source is not None else []
         except InputError:  # a source whose method tree-sitter does not find
             source, contexts = None, []
         if not contexts or contexts == s.contexts:
@@ -80,8 +81,9 @@ def choose(key: int, m: int) -> int:
     return (key * m) >> 64
 
 
-def contexts_after(sample: MethodNameSample, source: str) -> list:
-    """The path-contexts of the rewritten ``source`` of ``sample``, in the sample's style.
+def contexts_after(sample: MethodNameSample, parsed: ParsedMethod, source: str) -> list:
+    """The path-contexts of the rewritten ``source`` of ``sample`` (whose own source is
+    ``parsed``), in the sample's style.
 
     A sample that holds all its method's contexts gets all of the new method's. A sample
     the builder sampled (``max_contexts`` of n) keeps its sampled positions where the
@@ -91,7 +93,7 @@ def contexts_after(sample: MethodNameSample, source: str) -> list:
     contexts and the builder's default seed (0).
     """
     style = style_of(sample.contexts)
-    old = extract_contexts(sample.source, sample.lang, None, style=style)
+    old = method_contexts(parsed.root, parsed.method, sample.lang, None, style=style)
     new = extract_contexts(source, sample.lang, None, style=style)
     kept = len(sample.contexts)
     if kept >= len(old):

@@ -9,7 +9,7 @@ from typing import Sequence
 from tree_sitter import Node
 
 from engine.data.methodname import MethodNameSample
-from engine.data.pathcontexts import ParsedMethod
+from engine.data.pathcontexts import ParsedMethod, is_docstring
 from engine.noise import NoiseResult
 from engine.noise.method_rewrite import choose, rewrite_methods
 
@@ -75,10 +75,9 @@ def _holds_statement(node: Node) -> bool:
 
 
 def _is_docstring(node: Node) -> bool:
-    parent = node.parent
-    first = next((c for c in parent.named_children if c.type != "comment"), None)
-    return (first == node and node.type == "expression_statement" and node.named_child_count == 1
-            and node.named_children[0].type in ("string", "concatenated_string"))
+    """The first statement of its block, and a string alone."""
+    first = next((c for c in node.parent.named_children if c.type != "comment"), None)
+    return first == node and is_docstring(node)
 
 
 def without(text: bytes, start: int, end: int, python: bool) -> bytes:
