@@ -20,7 +20,8 @@ def safe_cell(value: object) -> object:
 
 class KeyTable(DataTable):
     """DataTable with j/k to move and g/G to jump to the first/last row (row cursor); every
-    cell goes through :func:`safe_cell`."""
+    cell goes through :func:`safe_cell`; lines drawn before the columns were measured are
+    drawn again at the measured widths."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -39,6 +40,27 @@ class KeyTable(DataTable):
 
     def update_cell(self, row_key, column_key, value, **kwargs) -> None:
         super().update_cell(row_key, column_key, safe_cell(value), **kwargs)
+
+    def _update_dimensions(self, new_rows) -> None:
+        before = self._widths()
+        super()._update_dimensions(new_rows)
+        self._redraw_if_wider(before)
+
+    def _update_column_widths(self, updated_cells) -> None:
+        before = self._widths()
+        super()._update_column_widths(updated_cells)
+        self._redraw_if_wider(before)
+
+    def _widths(self) -> list[int]:
+        return [column.get_render_width(self) for column in self.ordered_columns]
+
+    def _redraw_if_wider(self, before: list[int]) -> None:
+        """DataTable measures new cells when idle, but keeps the lines it drew meanwhile at
+        the old widths (Textual issues 3533 and 4470): a cell shown cut until the next
+        change of the table. A new widths' version makes those lines stale."""
+        if self._widths() != before:
+            self._update_count += 1
+            self.refresh()
 
     def action_first(self) -> None:
         if self.row_count:
