@@ -66,9 +66,11 @@ def follow(store: Store, job_ids: list[int], console: Console | None = None,
             if worker is None:
                 if not worker_alive(store):
                     start_worker(store)
+                time.sleep(0.5)
             elif not worker.is_alive():
                 break
-            time.sleep(0.5)
+            else:
+                worker.join(0.5)  # back at once when the jobs here end, not up to half a second later
     jobs = [store.job(j) for j in job_ids]
     for job in jobs:  # on stderr, as every error: one line each
         if job["state"] == "failed":

@@ -215,6 +215,20 @@ def test_foreground_runs_beside_a_busy_worker_and_ctrl_c_cancels(store, monkeypa
         other.release()
 
 
+def test_following_jobs_run_here_waits_on_their_thread_not_on_a_clock(store, monkeypatch):
+    """``--foreground`` follows its own thread: the follower is back as soon as the
+    thread ends (it joins it), never sleeping out a poll interval after the job."""
+    import cli.follow as follow_module
+    from cli.follow import run_foreground
+
+    def no_sleep(seconds):
+        raise AssertionError(f"slept {seconds} s")
+
+    monkeypatch.setattr(follow_module.time, "sleep", no_sleep)
+    job = store.add_job("test_count", {})
+    assert run_foreground(store, [job]) == 0 and store.job(job)["state"] == "done"
+
+
 def test_the_eta_is_smoothed_by_hand():
     """At a steady rate the counted-down ETA and the new estimate agree: exact. A stall that
     doubles the estimate moves the ETA by 0.3 of the gap, not all of it."""
