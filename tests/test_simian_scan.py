@@ -283,3 +283,67 @@ def test_the_realistic_run_through_the_scan_job_and_the_export(tmp_path, capsys)
     assert store.scan(1)["rules"] == "simian" and store.scan(1)["n_shards"] == 2
     store.close()
     assert json.loads(out.read_text()) == json.loads((folder / "expected_memorization.json").read_text())
+
+
+def _indexed(outputs, k):
+    from engine.clones.index import OutputIndex
+
+    index = OutputIndex(k, False, "simian")
+    for output_id, text in outputs:
+        index.add(output_id, text)
+    return index
+
+
+def _region_batches(outputs, documents, k, index=None) -> list:
+    from engine.clones.filter import FilterStats, filter_documents
+
+    index = index or _indexed(outputs, k)
+    return list(filter_documents(documents, index.table(), index.window_set(), k, False, FilterStats(),
+                                 rules="simian"))
+
+
+def _matched_both_ways(outputs, documents, k) -> tuple[list, list]:
+    """The snippets with their corpus places, from regions given batch by batch (array
+    work) and from the same regions given one by one."""
+    from engine.clones.filter import RegionColumns
+    from engine.clones.scan import match
+
+    index = _indexed(outputs, k)
+    batches = _region_batches(outputs, documents, k, index)
+    texts = dict(outputs)
+    read = lambda ids: ((i, texts[i]) for i in ids)  # noqa: E731
+    regions = [region for batch in batches for region in batch.regions()]
+    seen = lambda found: [(s.fingerprint, s.len, s.train, s.extract, s.outputs,  # noqa: E731
+                           [(m.doc, m.start_line, m.end_line, m.context) for m in s.matches]) for s in found]
+    return (seen(match(index, RegionColumns(lambda: batches), read).attach()),
+            seen(match(index, lambda: regions, read).attach()))
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_regions_in_batches_and_one_by_one_give_the_same_snippets_and_places(seed):
+    rng = random.Random(3000 + seed)
+    outputs, documents = random_case(rng)
+    for d in range(rng.randint(1, 4)):  # copies: distinct regions standing for several
+        documents.append(Doc(f"copy{d}", rng.choice(documents).data))
+    batched, one_by_one = _matched_both_ways(outputs, documents, rng.choice([3, 4, 6]))
+    assert batched == one_by_one
+
+
+def test_regions_whose_hashes_collide_are_told_apart(monkeypatch):
+    """Every region hashed alike (multipliers 0): the comparison symbol by symbol finds
+    the difference and the regions are taken one by one, with the same result."""
+    from engine.clones import blocks
+
+    one, two = ([f"{name}_{i} = run({i})" for i in range(7)] for name in ("left", "right"))
+    documents = [Doc(f"d{d}", "\n".join(["pre = 0", *block, "post = 1"]).encode())
+                 for d, block in enumerate((one, two, one))]  # two regions of one size, and a copy
+    outputs = [(1, "\n".join(["a = 0", *one, "b = 1", *two, "c = 2"]))]
+    expected = scanned(outputs, documents, 4)
+    assert sorted(v[:3] for v in expected.values()) == [(7, 1, 1), (7, 2, 1)]
+    distinct = blocks._distinct_columns(_region_batches(outputs, documents, 4), lambda: None)
+    assert (len(distinct.texts), distinct.weights, distinct.first) == (2, [2, 1], [[0, 2], [1]])
+    calls = []
+    slow = blocks._distinct_one_by_one
+    monkeypatch.setattr(blocks, "HASH_BASES", (0, 0))
+    monkeypatch.setattr(blocks, "_distinct_one_by_one", lambda *a: calls.append(1) or slow(*a))
+    assert scanned(outputs, documents, 4) == expected and calls == [1]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.clones.automaton import MAX_SAMPLES
-from engine.clones.filter import Region
+from engine.clones.filter import Region, RegionBatch
 from engine.clones.index import OutputIndex
 from engine.clones.linekeys import lcp_intervals, suffix_and_lcp
 from engine.clones.memorized import Found, OutputTexts, Snippet, Wanted, attach_texts, output_stretches
@@ -303,6 +303,14 @@ class DistinctRegions:
 
 
 def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[], None]) -> DistinctRegions:
+    """The distinct regions: in array operations where the regions come column by column
+    (:class:`~engine.clones.filter.RegionColumns`), else region by region."""
+    batches = getattr(regions, "batches", None)
+    found = _distinct_columns(batches(), check) if batches is not None else None
+    return found if found is not None else _distinct_one_by_one(regions, check)
+
+
+def _distinct_one_by_one(regions: Callable[[], Iterable[Region]], check: Callable[[], None]) -> DistinctRegions:
     found = DistinctRegions()
     seen: dict[bytes, int] = {}
     for g, region in enumerate(regions()):
@@ -317,6 +325,68 @@ def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[
         found.weights[u] += 1
         if len(found.first[u]) < MAX_SAMPLES:
             found.first[u].append(g)
+    return found
+
+
+HASH_BASES = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd 64-bit multipliers: two independent hashes
+
+
+def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None]) -> DistinctRegions | None:
+    """:func:`_distinct_one_by_one` in array operations: each region's symbols (left
+    neighbour, ids, right neighbour) hashed twice, the regions grouped by both hashes and
+    their size, and every region then compared with its group's first, symbol by symbol;
+    None, for the slow way, if two regions of a group differ (hashes collide)."""
+    flats, spans = [], []
+    for batch in batches:
+        check()
+        sizes = np.diff(batch.bounds)
+        span = sizes + 2
+        at = np.cumsum(span) - span
+        flat = np.empty(int(span.sum()), np.int64)
+        flat[at], flat[at + span - 1] = batch.left, batch.right
+        flat[_ranges(at + 1, sizes)] = batch.ids
+        flats.append(flat)
+        spans.append(span)
+    span = np.concatenate(spans) if spans else np.zeros(0, np.int64)
+    flat = np.concatenate(flats) if flats else np.zeros(0, np.int64)
+    del flats, spans
+    found = DistinctRegions()
+    n = len(span)
+    if n == 0:
+        return found
+    at = np.cumsum(span) - span
+    pos = np.arange(len(flat)) - np.repeat(at, span)  # each symbol's place in its region
+    symbols = flat.view(np.uint64)
+    keys = []
+    with np.errstate(over="ignore"):
+        for base in HASH_BASES:
+            powers = np.cumprod(np.full(int(span.max()), base, np.uint64))  # base ** (1 + place), mod 2 ** 64
+            keys.append(np.add.reduceat(symbols * powers[pos], at))
+    order = np.lexsort((np.arange(n), keys[1], keys[0], span))  # groups together, each in corpus order
+    new = np.zeros(n, bool)
+    new[0] = True
+    for key in (span, *keys):
+        new[1:] |= key[order][1:] != key[order][:-1]
+    in_order = np.cumsum(new) - 1
+    firsts = order[new]  # each group's first region; groups numbered by it, as the slow way numbers them
+    renumber = np.empty(len(firsts), np.int64)
+    renumber[np.argsort(firsts)] = np.arange(len(firsts))
+    group = np.empty(n, np.int64)
+    group[order] = renumber[in_order]
+    first_of = np.sort(firsts)
+    rep = first_of[group]
+    if not np.array_equal(flat, flat[_ranges(at[rep], span)]):
+        return None
+    found.texts = [flat[a:a + s] for a, s in zip(at[first_of].tolist(), span[first_of].tolist())]
+    found.weights = np.bincount(group, minlength=len(first_of)).tolist()
+    members = order[np.argsort(group[order], kind="stable")]  # by group, each in corpus order
+    g_sorted = group[members]
+    start = np.searchsorted(g_sorted, np.arange(len(first_of)))
+    kept = np.arange(n) - start[g_sorted] < MAX_SAMPLES
+    counts = np.minimum(np.asarray(found.weights), MAX_SAMPLES)
+    found._arrays = members[kept], np.concatenate(([0], np.cumsum(counts)))
+    flat_first, ptr = found._arrays
+    found.first = [flat_first[a:b].tolist() for a, b in zip(ptr[:-1].tolist(), ptr[1:].tolist())]
     return found
 
 
@@ -352,7 +422,6 @@ def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reporte
     offsets = places - table.starts[piece]
     size = length[owner]
     sizes = length.tolist()
-    snips = [Snippet(fp, n) for fp, n in zip(fingerprints(text[_ranges(sa[lb], length)], length), sizes)]
     # output places: (output id, first line, last line), sorted
     mine = piece < table.n_outputs
     out, q = piece[mine], offsets[mine]
@@ -363,12 +432,10 @@ def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reporte
     bounds = np.concatenate(([0], np.cumsum(np.bincount(owner[mine], minlength=count)))).tolist()
     # corpus places: the distinct regions, each standing for its weight
     regions, q, held = piece[~mine] - table.n_outputs, offsets[~mine], owner[~mine]
-    train = np.zeros(count, np.int64)
-    np.add.at(train, held, table.weight_of[regions + table.n_outputs])
-    for i, (snip, n) in enumerate(zip(snips, train.tolist())):
-        snip.outputs = rows[bounds[i]:bounds[i + 1]]
-        snip.extract = bounds[i + 1] - bounds[i]
-        snip.train = n
+    train = np.bincount(held, table.weight_of[regions + table.n_outputs], minlength=count).astype(np.int64)
+    snips = [Snippet(fp, n, t, b - a, "", rows[a:b])
+             for fp, n, t, a, b in zip(fingerprints(text[_ranges(sa[lb], length)], length), sizes, train.tolist(),
+                                       bounds[:-1], bounds[1:])]
     # each block's first MAX_SAMPLES corpus places in corpus order (region number, then
     # place). A distinct region lists its first copies in corpus order, so a place whose
     # first copy comes after MAX_SAMPLES other places' first copies adds none: those places

@@ -57,6 +57,26 @@ class RegionBatch:
             yield Region(self.docs[d], self.ids[b[r]:b[r + 1]].tolist(), self.lines[b[r]:b[r + 1]].tolist(),
                          start, self.context[cb[r]:cb[r + 1]].decode("utf-8"), left, right)
 
+    def region(self, r: int) -> Region:
+        """Region ``r`` alone, as :meth:`regions` gives it."""
+        a, b = int(self.bounds[r]), int(self.bounds[r + 1])
+        ca, cb = int(self.context_bounds[r]), int(self.context_bounds[r + 1])
+        return Region(self.docs[int(self.doc[r])], self.ids[a:b].tolist(), self.lines[a:b].tolist(),
+                      int(self.context_start[r]), self.context[ca:cb].decode("utf-8"), int(self.left[r]),
+                      int(self.right[r]))
+
+
+@dataclass
+class RegionColumns:
+    """Regions in corpus order as the matching reads them: called, one by one (as every
+    ``regions()`` the matching takes); :attr:`batches` gives them batch by batch, column by
+    column, for the array work that needs no Region objects (every call, the same)."""
+    batches: Callable[[], Iterable[RegionBatch]]
+
+    def __call__(self) -> Iterator[Region]:
+        for batch in self.batches():
+            yield from batch.regions()
+
 
 def concat_batches(batches: list[RegionBatch]) -> RegionBatch:
     """One batch holding the regions of several, in order."""

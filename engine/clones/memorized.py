@@ -54,17 +54,38 @@ class Found:
 
     def matches(self) -> Iterator[tuple[Snippet, Match]]:
         """``(snippet, place)`` in corpus order (so each snippet's places in its own order)."""
-        last = max(self.wanted, default=-1)
-        for g, region in enumerate(self.regions()):
-            if g > last:
+        for g, region in self._wanted_regions():
+            places = self.wanted[g]
+            context = region.context.split("\n")  # once per region, for all its places
+            for q, size, snip in sorted(places, key=lambda w: w[0]):
+                yield snip, corpus_match(region, q, size, context)
+
+    def _wanted_regions(self) -> Iterator[tuple[int, Region]]:
+        """``(number, region)`` of the regions with wanted places, in corpus order: where the
+        regions come batch by batch, only those are made into Region objects."""
+        wanted = sorted(self.wanted)
+        if not wanted:
+            return
+        batches = getattr(self.regions, "batches", None)
+        if batches is None:
+            for g, region in enumerate(self.regions()):
+                if g > wanted[-1]:
+                    return
+                if g % 1000 == 0:
+                    self.check()
+                if g in self.wanted:
+                    yield g, region
+            return
+        first, i = 0, 0
+        for batch in batches():
+            self.check()
+            end = first + len(batch)
+            while i < len(wanted) and wanted[i] < end:
+                yield wanted[i], batch.region(wanted[i] - first)
+                i += 1
+            if i == len(wanted):
                 return
-            if g % 1000 == 0:
-                self.check()
-            places = self.wanted.get(g)
-            if places:
-                context = region.context.split("\n")  # once per region, for all its places
-                for q, size, snip in sorted(places, key=lambda w: w[0]):
-                    yield snip, corpus_match(region, q, size, context)
+            first = end
 
     def attach(self) -> list[Snippet]:
         """The snippets, each with its places (``matches``)."""
@@ -204,9 +225,11 @@ def attach_texts(snippets: list[Snippet], output_texts: OutputTexts) -> None:
         by_output.setdefault(snip.outputs[0][0], []).append(snip)
     for output_id, text in output_texts(sorted(by_output)):
         lines = text.split("\n")
+        if "\r" in text:
+            lines = [line.removesuffix("\r") for line in lines]
         for snip in by_output[output_id]:
             _, lo, hi = snip.outputs[0]
-            snip.text = "\n".join(line.removesuffix("\r") for line in lines[lo - 1:hi])
+            snip.text = "\n".join(lines[lo - 1:hi])
 
 
 def corpus_match(region: Region, q: int, size: int, context: list[str] | None = None) -> Match:

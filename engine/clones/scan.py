@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from engine.clones.blocks import find_blocks
-from engine.clones.filter import FilterStats, Region, filter_documents, read_regions, write_regions
+from engine.clones.filter import FilterStats, Region, RegionColumns, filter_documents, read_regions, write_regions
 from engine.clones.index import OutputIndex, load_filter_index
 from engine.clones.memorized import Found, OutputTexts, Snippet, find_memorized
 from engine.data.corpus import Corpus
@@ -192,7 +192,8 @@ def _match_and_save(store: Store, scan: dict, scan_id: int, corpus: Corpus, inde
         ctx.progress(0.9, "matching regions against the outputs", force=True)
     paths = [store.files / rows[s.index]["path"] for s in shards]
 
-    found = match(index, lambda: _regions(paths), functools.partial(store.output_texts, scan["set_id"]), check=check)
+    regions = RegionColumns(lambda: map(read_regions, paths))  # a shard's file read at a time
+    found = match(index, regions, functools.partial(store.output_texts, scan["set_id"]), check=check)
     snippets = found.snippets
     stats = {
         "docs": docs, "skipped": skipped, "bytes": sum(r["bytes"] for r in rows.values()),
@@ -203,11 +204,6 @@ def _match_and_save(store: Store, scan: dict, scan_id: int, corpus: Corpus, inde
     save_snippets(store, scan_id, found, state="done", finished=time.time(), stats=stats)
     if ctx is not None:
         ctx.progress(1.0, f"{len(snippets)} memorized snippets in {stats['memorized_outputs']} outputs", force=True)
-
-
-def _regions(paths: list[Path]) -> Iterator[Region]:
-    for path in paths:
-        yield from read_regions(path).regions()
 
 
 @contextlib.contextmanager
@@ -384,6 +380,5 @@ def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: i
         index.add(output_id, text)
     batches = list(filter_documents(documents, index.table(), index.window_set(), min_lines, case_sensitive,
                                     FilterStats(), rules=rules))
-    regions = [region for batch in batches for region in batch.regions()]
     texts = dict(outputs)
-    return match(index, lambda: regions, lambda ids: ((i, texts[i]) for i in ids)).attach()
+    return match(index, RegionColumns(lambda: batches), lambda ids: ((i, texts[i]) for i in ids)).attach()
