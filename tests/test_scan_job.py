@@ -536,3 +536,31 @@ def test_a_full_disk_fails_the_scan_in_one_line_and_leaves_no_partial_shard(tmp_
     assert (job["state"], job["failure"]) == ("failed", "input") and "details in" not in job["error"]
     assert store.scans()[-1]["state"] == "failed"
     assert not [p for p in (store.files / "scans").rglob("*") if p.is_file() and "shards" in p.parts]
+
+
+def test_a_full_disk_while_the_corpus_places_are_spilled_saves_nothing(tmp_path, monkeypatch, capsys):
+    """The corpus places are spilled in a thread while the snippets are written: a full
+    disk there fails the scan in one line, exit 2, and the transaction leaves no snippet."""
+    import errno
+
+    import engine.clones.scan as scan_module
+    from engine.store import Store
+
+    corpus, outs = build(tmp_path / "data")
+    db = str(tmp_path / "b.db")
+    assert cli("--db", db, "sample", "import", str(outs))[0] == 0
+    spill = scan_module._spill_matches
+
+    def full(found, file):
+        spill(found, file)
+        raise OSError(errno.ENOSPC, "No space left on device", "spill")
+
+    monkeypatch.setattr(scan_module, "_spill_matches", full)
+    capsys.readouterr()
+    code = main(["--db", db, "scan", "--outputs", "1", "--corpus", str(corpus), "--foreground"])
+    err = capsys.readouterr().err
+    assert code == 2 and "No space left on device" in err and len(err.splitlines()) == 1, err
+    store = Store(db)
+    scan_id = store.scans()[-1]["id"]
+    assert store.scans()[-1]["state"] == "failed" and store.snippet_count(scan_id) == 0
+    assert not [p for p in store.scan_dir(scan_id).iterdir() if p.is_file()]  # the spill file too

@@ -331,34 +331,54 @@ SPILL_ROWS = 1000  # corpus places per line of the spill file: one JSON call eac
 
 def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> None:
     """A scan's results in one transaction. The corpus places are read from the regions
-    first (:meth:`~engine.clones.memorized.Found.matches`) into a file beside the scan's
-    shards, never all held in memory, then copied in: the database is locked only for the
-    writing, not for a pass over every regions file."""
+    (:meth:`~engine.clones.memorized.Found.matches`) into a file beside the scan's shards,
+    never all held in memory, then copied in. The reading runs in a thread while the
+    transaction writes the snippets and SQLite builds their text index (without the GIL),
+    so it is over before the places are needed, and the database stays locked no longer
+    than the writing takes."""
     import json
     import tempfile
+    from concurrent.futures import ThreadPoolExecutor
 
     snippets = found.snippets
-    ranks: dict[str, int] = {}
     store.scan_dir(scan_id).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=store.scan_dir(scan_id)) as spill:
-        rows = []
-        for s, m in found.matches():
-            rank = ranks[s.fingerprint] = ranks.get(s.fingerprint, 0) + 1
-            rows.append((s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context))
-            if len(rows) == SPILL_ROWS:
-                spill.write(json.dumps(rows) + "\n")
-                rows.clear()
-        if rows:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=store.scan_dir(scan_id)) as spill, \
+            ThreadPoolExecutor(1) as pool:
+        spilled = pool.submit(_spill_matches, found, spill)
+
+        def matches() -> Iterator[tuple]:
+            spilled.result()
+            spill.seek(0)
+            for line in spill:
+                yield from json.loads(line)
+
+        try:
+            store.save_scan_results(
+                scan_id,
+                ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
+                ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
+                matches(),
+                **scan_fields,
+            )
+        finally:
+            spilled.cancel()
+
+
+def _spill_matches(found: Found, spill) -> None:
+    """Every corpus place as a row (fingerprint, rank, document, lines, context), in lines
+    of SPILL_ROWS rows of JSON."""
+    import json
+
+    ranks: dict[str, int] = {}
+    rows = []
+    for s, m in found.matches():
+        rank = ranks[s.fingerprint] = ranks.get(s.fingerprint, 0) + 1
+        rows.append((s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context))
+        if len(rows) == SPILL_ROWS:
             spill.write(json.dumps(rows) + "\n")
-        del rows
-        spill.seek(0)
-        store.save_scan_results(
-            scan_id,
-            ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
-            ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
-            (row for line in spill for row in json.loads(line)),
-            **scan_fields,
-        )
+            rows.clear()
+    if rows:
+        spill.write(json.dumps(rows) + "\n")
 
 
 def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,
