@@ -320,7 +320,13 @@ def _matched_both_ways(outputs, documents, k) -> tuple[list, list]:
 
 
 @pytest.mark.parametrize("seed", range(15))
-def test_regions_in_batches_and_one_by_one_give_the_same_snippets_and_places(seed):
+@pytest.mark.parametrize("batch_bytes", [1, 1 << 20], ids=["a-document-a-batch", "one-batch"])
+def test_regions_in_batches_and_one_by_one_give_the_same_snippets_and_places(seed, batch_bytes, monkeypatch):
+    """Distinct regions found in array operations, within a batch and across batches (a
+    copy's regions in a later batch than the first's), as the one-by-one way finds them."""
+    from engine.clones import filter as filter_module
+
+    monkeypatch.setattr(filter_module, "BATCH_BYTES", batch_bytes)
     rng = random.Random(3000 + seed)
     outputs, documents = random_case(rng)
     for d in range(rng.randint(1, 4)):  # copies: distinct regions standing for several
@@ -329,11 +335,13 @@ def test_regions_in_batches_and_one_by_one_give_the_same_snippets_and_places(see
     assert batched == one_by_one
 
 
-def test_regions_whose_hashes_collide_are_told_apart(monkeypatch):
+@pytest.mark.parametrize("batch_bytes", [1, 1 << 20], ids=["a-document-a-batch", "one-batch"])
+def test_regions_whose_hashes_collide_are_told_apart(monkeypatch, batch_bytes):
     """Every region hashed alike (multipliers 0): the comparison symbol by symbol finds
     the difference and the regions are taken one by one, with the same result."""
-    from engine.clones import blocks
+    from engine.clones import blocks, filter as filter_module
 
+    monkeypatch.setattr(filter_module, "BATCH_BYTES", batch_bytes)
     one, two = ([f"{name}_{i} = run({i})" for i in range(7)] for name in ("left", "right"))
     documents = [Doc(f"d{d}", "\n".join(["pre = 0", *block, "post = 1"]).encode())
                  for d, block in enumerate((one, two, one))]  # two regions of one size, and a copy

@@ -332,62 +332,68 @@ HASH_BASES = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd 64-bit multipliers:
 
 
 def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None]) -> DistinctRegions | None:
-    """:func:`_distinct_one_by_one` in array operations: each region's symbols (left
-    neighbour, ids, right neighbour) hashed twice, the regions grouped by both hashes and
-    their size, and every region then compared with its group's first, symbol by symbol;
-    None, for the slow way, if two regions of a group differ (hashes collide)."""
-    flats, spans = [], []
+    """:func:`_distinct_one_by_one` in array operations, a batch at a time (memory: the
+    distinct regions and one batch): each region's symbols (left neighbour, ids, right
+    neighbour) hashed twice, the batch's regions grouped by both hashes and their size and
+    each compared with its group's first, symbol by symbol, and each group's first with
+    the distinct region of its hashes from earlier batches. None, for the slow way, if two
+    regions with the same hashes differ."""
+    found = DistinctRegions()
+    seen: dict[tuple[int, int, int], int] = {}
+    offset = 0
     for batch in batches:
         check()
+        n = len(batch)
+        if n == 0:
+            continue
         sizes = np.diff(batch.bounds)
         span = sizes + 2
         at = np.cumsum(span) - span
         flat = np.empty(int(span.sum()), np.int64)
         flat[at], flat[at + span - 1] = batch.left, batch.right
         flat[_ranges(at + 1, sizes)] = batch.ids
-        flats.append(flat)
-        spans.append(span)
-    span = np.concatenate(spans) if spans else np.zeros(0, np.int64)
-    flat = np.concatenate(flats) if flats else np.zeros(0, np.int64)
-    del flats, spans
-    found = DistinctRegions()
-    n = len(span)
-    if n == 0:
-        return found
-    at = np.cumsum(span) - span
-    pos = np.arange(len(flat)) - np.repeat(at, span)  # each symbol's place in its region
+        h1, h2 = _hashes(flat, span, at)
+        order = np.lexsort((np.arange(n), h2, h1, span))  # groups together, each in corpus order
+        new = np.zeros(n, bool)
+        new[0] = True
+        for key in (span, h1, h2):
+            new[1:] |= key[order][1:] != key[order][:-1]
+        begins = np.flatnonzero(new)  # where each group starts in ``order``
+        firsts = order[begins]
+        group = np.empty(n, np.int64)
+        group[order] = np.cumsum(new) - 1
+        if not np.array_equal(flat, flat[_ranges(at[firsts[group]], span)]):
+            return None
+        counts = np.diff(np.append(begins, n)).tolist()
+        begins = begins.tolist()
+        for g in np.argsort(firsts).tolist():  # the groups in corpus order, as the slow way meets them
+            f = int(firsts[g])
+            a, s = int(at[f]), int(span[f])
+            u = seen.setdefault((int(h1[f]), int(h2[f]), s), len(found.texts))
+            if u == len(found.texts):
+                found.texts.append(flat[a:a + s].copy())
+                found.weights.append(0)
+                found.first.append([])
+            elif not np.array_equal(found.texts[u], flat[a:a + s]):
+                return None
+            found.weights[u] += counts[g]
+            room = MAX_SAMPLES - len(found.first[u])
+            if room > 0:
+                found.first[u] += (order[begins[g]:begins[g] + min(room, counts[g])] + offset).tolist()
+        offset += n
+    return found
+
+
+def _hashes(flat: np.ndarray, span: np.ndarray, at: np.ndarray) -> list[np.ndarray]:
+    """Two 64-bit polynomial hashes of each run ``flat[at[r]:at[r] + span[r]]``."""
+    pos = np.arange(len(flat)) - np.repeat(at, span)  # each symbol's place in its run
     symbols = flat.view(np.uint64)
-    keys = []
+    out = []
     with np.errstate(over="ignore"):
         for base in HASH_BASES:
             powers = np.cumprod(np.full(int(span.max()), base, np.uint64))  # base ** (1 + place), mod 2 ** 64
-            keys.append(np.add.reduceat(symbols * powers[pos], at))
-    order = np.lexsort((np.arange(n), keys[1], keys[0], span))  # groups together, each in corpus order
-    new = np.zeros(n, bool)
-    new[0] = True
-    for key in (span, *keys):
-        new[1:] |= key[order][1:] != key[order][:-1]
-    in_order = np.cumsum(new) - 1
-    firsts = order[new]  # each group's first region; groups numbered by it, as the slow way numbers them
-    renumber = np.empty(len(firsts), np.int64)
-    renumber[np.argsort(firsts)] = np.arange(len(firsts))
-    group = np.empty(n, np.int64)
-    group[order] = renumber[in_order]
-    first_of = np.sort(firsts)
-    rep = first_of[group]
-    if not np.array_equal(flat, flat[_ranges(at[rep], span)]):
-        return None
-    found.texts = [flat[a:a + s] for a, s in zip(at[first_of].tolist(), span[first_of].tolist())]
-    found.weights = np.bincount(group, minlength=len(first_of)).tolist()
-    members = order[np.argsort(group[order], kind="stable")]  # by group, each in corpus order
-    g_sorted = group[members]
-    start = np.searchsorted(g_sorted, np.arange(len(first_of)))
-    kept = np.arange(n) - start[g_sorted] < MAX_SAMPLES
-    counts = np.minimum(np.asarray(found.weights), MAX_SAMPLES)
-    found._arrays = members[kept], np.concatenate(([0], np.cumsum(counts)))
-    flat_first, ptr = found._arrays
-    found.first = [flat_first[a:b].tolist() for a, b in zip(ptr[:-1].tolist(), ptr[1:].tolist())]
-    return found
+            out.append(np.add.reduceat(symbols * powers[pos], at))
+    return out
 
 
 def _batches(widths: np.ndarray) -> Iterable[slice]:
