@@ -377,6 +377,34 @@ def test_the_kernels_keys_of_output_lines_are_the_definition():
 
 
 @pytest.mark.skipif(not linekeys.compiled, reason="needs the compiled kernel")
+def test_the_outputs_index_keyed_by_the_kernel_is_the_definitions(monkeypatch):
+    """An output index built with the kernel interning each text's keys (``simian_intern``)
+    equals one built the Python way: the same vocabulary, ids in the same order, the same
+    ids and line numbers per output; texts the kernel hands back (lone surrogate,
+    characters only Python lower-cases) fall back, with nothing interned twice."""
+    from engine.clones.index import OutputIndex
+
+    rng = random.Random(11)
+    texts = ["", "\r", "x\ry\nx", "\ud800 lone surrogate\nx", "İSTANBUL = 1\nx", "é" * 300]
+    for _ in range(200):
+        lines = [rng.choice(INDENTS) + rng.choice(SIMIAN_BODIES) + rng.choice(TRAILS) for _ in range(rng.randrange(40))]
+        texts.append("".join(line + rng.choice(TERMINATORS) for line in lines))
+    built = []
+    for kernel in (True, False):
+        monkeypatch.setattr(linekeys, "compiled", kernel)
+        index = OutputIndex(6, rules="simian")
+        for n, text in enumerate(texts, 1):
+            index.add(n, text)
+        built.append(index)
+    fast, slow = built
+    assert fast.vocab == slow.vocab and fast.keys == slow.keys and len(fast.keys) == len(fast.vocab) + 1
+    for (a, ids, lines), (b, want_ids, want_lines) in zip(fast.outputs, slow.outputs, strict=True):
+        assert a == b and ids.tolist() == want_ids.tolist() and lines.tolist() == want_lines.tolist(), a
+    vocab, keys = {}, [b""]
+    assert linekeys.simian_interned("İSTANBUL = 1\nx", vocab, keys) is None and (vocab, keys) == ({}, [b""])
+
+
+@pytest.mark.skipif(not linekeys.compiled, reason="needs the compiled kernel")
 def test_the_kernels_line_hashes_are_simians():
     """Fingerprints hash each key's tokens in the kernel where the key is ASCII
     (``line_hashes``): the same numbers as the definition, for keys of every body, and

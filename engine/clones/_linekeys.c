@@ -1100,6 +1100,106 @@ done:
     return result;
 }
 
+
+/* simian_intern(data, vocab, keys): the outputs' index's keying of a text: simian_keys,
+   each key given its id on the way, the ids of a known key from vocab (dict: key -> id),
+   a new key the next id, len(keys), in vocab and appended to keys. Returns (ids, numbers),
+   bytes of int64 for the lines with a token only: each line's id and its 1-based '\n'-line.
+   None, with vocab and keys untouched, if data is not UTF-8 or a line must be keyed by
+   Python (simian_keys then). */
+static PyObject *simian_intern(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *data, *vocab, *keys;
+    if (!PyArg_ParseTuple(args, "OO!O!", &data, &PyDict_Type, &vocab, &PyList_Type, &keys))
+        return NULL;
+    Py_buffer buf;
+    if (PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *s = (const unsigned char *)buf.buf, *end = s + buf.len;
+    PyObject *found = PyList_New(0), *result = NULL;  /* the keys first: nothing interned before all are known */
+    int64_t *ids = NULL, *numbers = NULL;
+    unsigned char *scratch = PyMem_Malloc((size_t)buf.len + (size_t)buf.len / 2 + 16);
+    size_t n = 0, cap = 64;
+    numbers = PyMem_Malloc(cap * sizeof(int64_t));
+    if (found == NULL || scratch == NULL || numbers == NULL) {
+        if (found != NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    long number = 1;
+    for (const unsigned char *p = s;;) {
+        const unsigned char *e = p;
+        while (e < end && *e != '\n' && *e != '\r')
+            e++;
+        size_t len = 0;
+        const unsigned char *ignored;
+        const int rc = simian_key(p, e, scratch, &len, &ignored);
+        if (rc == WALK_INVALID || rc == KEY_BACK) {
+            Py_INCREF(Py_None);
+            result = Py_None;
+            goto done;
+        }
+        if (len > 0) {
+            PyObject *key = PyBytes_FromStringAndSize((const char *)scratch, (Py_ssize_t)len);
+            const int failed = key == NULL || PyList_Append(found, key) < 0;
+            Py_XDECREF(key);
+            if (failed)
+                goto done;
+            if (n == cap) {
+                cap *= 2;
+                int64_t *grown = PyMem_Realloc(numbers, cap * sizeof(int64_t));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                numbers = grown;
+            }
+            numbers[n++] = number;
+        }
+        if (e == end)
+            break;
+        if (*e == '\r' && e + 1 < end && e[1] == '\n')
+            e++;
+        if (*e == '\n')
+            number++;
+        p = e + 1;
+    }
+    ids = PyMem_Malloc((n ? n : 1) * sizeof(int64_t));
+    if (ids == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PyObject *key = PyList_GET_ITEM(found, (Py_ssize_t)i);
+        PyObject *id = PyDict_GetItemWithError(vocab, key);  /* borrowed */
+        if (id == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            id = PyLong_FromSsize_t(PyList_GET_SIZE(keys));
+            const int failed = id == NULL || PyDict_SetItem(vocab, key, id) < 0 || PyList_Append(keys, key) < 0;
+            Py_XDECREF(id);  /* vocab holds it */
+            if (failed)
+                goto done;
+            id = PyDict_GetItemWithError(vocab, key);
+            if (id == NULL)
+                goto done;
+        }
+        const long long v = PyLong_AsLongLong(id);
+        if (v == -1 && PyErr_Occurred())
+            goto done;
+        ids[i] = (int64_t)v;
+    }
+    result = Py_BuildValue("(y#y#)", (const char *)ids, (Py_ssize_t)(n * sizeof(int64_t)),
+                           (const char *)numbers, (Py_ssize_t)(n * sizeof(int64_t)));
+done:
+    PyMem_Free(scratch);
+    PyMem_Free(ids);
+    PyMem_Free(numbers);
+    Py_XDECREF(found);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 /* ascii_line_hashes(keys): Simian's line hash (engine.clones.rules.simian.line_hash,
    fingerprint step 3) of every key made of ASCII bytes: its tokens (a run of letters and
    digits, or one other character) hashed as Java's String.hashCode, L = 31*L + hash, in
@@ -1551,6 +1651,9 @@ static PyMethodDef module_methods[] = {
     {"simian_keys", simian_keys, METH_O,
      "simian_keys(data) -> (keys, numbers) | None\n\nThe Simian key of every line of a text (None: no token;\n"
      "a 1-tuple of the line's bytes: Python keys it) and the '\\n'-line each starts in; None if not UTF-8."},
+    {"simian_intern", simian_intern, METH_VARARGS,
+     "simian_intern(data, vocab, keys) -> (ids, numbers) | None\n\nsimian_keys with each key's id from vocab, a new key\n"
+     "taking the next id (len(keys)) and appended to keys; int64s for the lines with a token only."},
     {"ascii_line_hashes", ascii_line_hashes, METH_O,
      "ascii_line_hashes(keys) -> (hashes, others)\n\nSimian's line hash of every ASCII key (int64s); others: the\n"
      "indices of the keys Python must hash."},

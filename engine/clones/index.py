@@ -141,6 +141,14 @@ class OutputIndex:
 
     def add(self, output_id: int, text: str) -> None:
         vocab, keys = self.vocab, self.keys
+        if self.rules.name == "simian":
+            from engine.clones.linekeys import simian_interned
+
+            interned = simian_interned(text, vocab, keys)
+            if interned is not None:  # the kernel keyed and numbered the lines
+                self.outputs.append((output_id, *interned))
+                self._windows = self._all_windows = None
+                return
         numbers, line_keys = self.rules.line_keys(text, self.case_sensitive)
         kept = [number for number, key in zip(numbers, line_keys) if key is not None]
         present = [key for key in line_keys if key is not None]

@@ -209,6 +209,25 @@ def simian_line_keys(text: str, use_compiled: bool = True) -> tuple[list[int], l
     return numbers, keys
 
 
+def simian_interned(text: str, vocab: dict[bytes, int], keys: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ids and ``\\n``-line numbers of a text's lines with a token, under the Simian
+    rules, each key's id from ``vocab`` and a new key given the next, ``len(keys)``, in
+    ``vocab`` and appended to ``keys`` (as :class:`~engine.clones.index.OutputIndex` keys
+    an output), by the kernel; None, with ``vocab`` and ``keys`` untouched, where the
+    kernel is not built (or :data:`compiled` is off) or a line needs Python
+    (:func:`simian_line_keys` then)."""
+    if _linekeys is None or not compiled:
+        return None
+    try:
+        found = _linekeys.simian_intern(text.encode("utf-8"), vocab, keys)
+    except UnicodeEncodeError:
+        return None
+    if found is None:
+        return None
+    ids, numbers = found
+    return np.frombuffer(ids, DTYPE).copy(), np.frombuffer(numbers, DTYPE).copy()
+
+
 def line_hashes(keys: list[bytes], use_compiled: bool = True) -> list[int]:
     """Simian's line hash of each key (:func:`engine.clones.rules.simian.line_hash`): the
     kernel's ``ascii_line_hashes`` for the ASCII keys, Python for the rest."""
