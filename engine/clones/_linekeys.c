@@ -1038,6 +1038,35 @@ static PyObject *unknown_symbol(PyObject *Py_UNUSED(module), PyObject *arg)
     return PyLong_FromLongLong((long long)UNKNOWN_SYMBOL(h));
 }
 
+/* The end of the line starting at p: the next '\n' or '\r', or end. */
+static const unsigned char *line_end(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && *p != '\n' && *p != '\r')
+        p++;
+    return p;
+}
+
+/* simian_key of the line starting at p, into scratch (*len bytes); *e its end. */
+static int line_key_at(const unsigned char *p, const unsigned char *end, unsigned char *scratch, size_t *len,
+                       const unsigned char **e)
+{
+    const unsigned char *ignored;
+    *e = line_end(p, end);
+    *len = 0;
+    return simian_key(p, *e, scratch, len, &ignored);
+}
+
+/* The start of the line after one ended at e (< end) by "\r\n", "\n" or a lone '\r';
+   *number counts the '\n's, the 1-based '\n'-line of the next line. */
+static const unsigned char *line_after(const unsigned char *e, const unsigned char *end, long *number)
+{
+    if (*e == '\r' && e + 1 < end && e[1] == '\n')
+        e++;
+    if (*e == '\n')
+        (*number)++;
+    return e + 1;
+}
+
 /* simian_keys(data): the Simian key of every line of a text (lines ended by '\n', '\r\n'
    or a lone '\r'), for the outputs' side of a scan. Returns (keys, numbers): keys[i] is
    the key (bytes), None for a line without a token, or a 1-tuple of the line's bytes when
@@ -1058,12 +1087,9 @@ static PyObject *simian_keys(PyObject *Py_UNUSED(module), PyObject *arg)
     }
     long number = 1;
     for (const unsigned char *p = s;;) {
-        const unsigned char *e = p;
-        while (e < end && *e != '\n' && *e != '\r')
-            e++;
-        size_t len = 0;
-        const unsigned char *ignored;
-        const int rc = simian_key(p, e, scratch, &len, &ignored);
+        const unsigned char *e;
+        size_t len;
+        const int rc = line_key_at(p, end, scratch, &len, &e);
         PyObject *key;
         if (rc == WALK_INVALID) {
             Py_INCREF(Py_None);
@@ -1085,11 +1111,7 @@ static PyObject *simian_keys(PyObject *Py_UNUSED(module), PyObject *arg)
             goto done;
         if (e == end)
             break;
-        if (*e == '\r' && e + 1 < end && e[1] == '\n')
-            e++;
-        if (*e == '\n')
-            number++;
-        p = e + 1;
+        p = line_after(e, end, &number);
     }
     result = PyTuple_Pack(2, keys, numbers);
 done:
@@ -1128,12 +1150,9 @@ static PyObject *simian_intern(PyObject *Py_UNUSED(module), PyObject *args)
     }
     long number = 1;
     for (const unsigned char *p = s;;) {
-        const unsigned char *e = p;
-        while (e < end && *e != '\n' && *e != '\r')
-            e++;
-        size_t len = 0;
-        const unsigned char *ignored;
-        const int rc = simian_key(p, e, scratch, &len, &ignored);
+        const unsigned char *e;
+        size_t len;
+        const int rc = line_key_at(p, end, scratch, &len, &e);
         if (rc == WALK_INVALID || rc == KEY_BACK) {
             Py_INCREF(Py_None);
             result = Py_None;
@@ -1158,11 +1177,7 @@ static PyObject *simian_intern(PyObject *Py_UNUSED(module), PyObject *args)
         }
         if (e == end)
             break;
-        if (*e == '\r' && e + 1 < end && e[1] == '\n')
-            e++;
-        if (*e == '\n')
-            number++;
-        p = e + 1;
+        p = line_after(e, end, &number);
     }
     ids = PyMem_Malloc((n ? n : 1) * sizeof(int64_t));
     if (ids == NULL) {
