@@ -352,16 +352,13 @@ def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> No
             for line in spill:
                 yield from json.loads(line)
 
-        try:
-            store.save_scan_results(
-                scan_id,
-                ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
-                ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
-                matches(),
-                **scan_fields,
-            )
-        finally:
-            spilled.cancel()
+        store.save_scan_results(  # a failure of the reading fails the transaction, through matches()
+            scan_id,
+            ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
+            ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
+            matches(),
+            **scan_fields,
+        )
 
 
 def _spill_matches(found: Found, spill) -> None:

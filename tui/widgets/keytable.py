@@ -44,17 +44,17 @@ class KeyTable(DataTable):
     def _update_dimensions(self, new_rows) -> None:
         before = self._widths()
         super()._update_dimensions(new_rows)
-        self._redraw_if_wider(before)
+        self._redraw_on_new_widths(before)
 
     def _update_column_widths(self, updated_cells) -> None:
         before = self._widths()
         super()._update_column_widths(updated_cells)
-        self._redraw_if_wider(before)
+        self._redraw_on_new_widths(before)
 
     def _widths(self) -> list[int]:
         return [column.get_render_width(self) for column in self.ordered_columns]
 
-    def _redraw_if_wider(self, before: list[int]) -> None:
+    def _redraw_on_new_widths(self, before: list[int]) -> None:
         """DataTable measures new cells when idle, but keeps the lines it drew meanwhile at
         the old widths (Textual issues 3533 and 4470): a cell shown cut until the next
         change of the table. A new widths' version makes those lines stale."""
