@@ -4,11 +4,13 @@ its single-file logs of the crafted cases and the study's expected memorization.
 the realistic run (tests/data/simian)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.clones.rules import segments
@@ -302,9 +304,10 @@ def _region_batches(outputs, documents, k, index=None) -> list:
                                  rules="simian"))
 
 
-def _matched_both_ways(outputs, documents, k) -> tuple[list, list]:
+def _matched_both_ways(outputs, documents, k) -> tuple[list, list, list]:
     """The snippets with their corpus places, from regions given batch by batch (array
-    work) and from the same regions given one by one."""
+    work), from the same regions given one by one, and batch by batch without the windows
+    the filter noted."""
     from engine.clones.filter import RegionColumns
     from engine.clones.scan import match
 
@@ -315,8 +318,10 @@ def _matched_both_ways(outputs, documents, k) -> tuple[list, list]:
     regions = [region for batch in batches for region in batch.regions()]
     seen = lambda found: [(s.fingerprint, s.len, s.train, s.extract, s.outputs,  # noqa: E731
                            [(m.doc, m.start_line, m.end_line, m.context) for m in s.matches]) for s in found]
+    unnoted = [dataclasses.replace(batch, seen_at=None) for batch in batches]  # shards of before the windows were noted
     return (seen(match(index, RegionColumns(lambda: batches), read).attach()),
-            seen(match(index, lambda: regions, read).attach()))
+            seen(match(index, lambda: regions, read).attach()),
+            seen(match(index, RegionColumns(lambda: unnoted), read).attach()))
 
 
 @pytest.mark.parametrize("seed", range(15))
@@ -331,8 +336,37 @@ def test_regions_in_batches_and_one_by_one_give_the_same_snippets_and_places(see
     outputs, documents = random_case(rng)
     for d in range(rng.randint(1, 4)):  # copies: distinct regions standing for several
         documents.append(Doc(f"copy{d}", rng.choice(documents).data))
-    batched, one_by_one = _matched_both_ways(outputs, documents, rng.choice([3, 4, 6]))
-    assert batched == one_by_one
+    batched, one_by_one, unnoted = _matched_both_ways(outputs, documents, rng.choice([3, 4, 6]))
+    assert batched == one_by_one == unnoted
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_windows_a_batch_notes_are_those_its_regions_hold(seed, monkeypatch, tmp_path):
+    """The filter notes, per batch and per shard file, the places in the outputs' window
+    set of the windows its regions hold: the windows of K ids inside each region that the
+    set has, and no other."""
+    from engine.clones import filter as filter_module
+    from engine.clones.filter import concat_batches, read_regions, write_regions
+    from engine.clones.index import window_hashes_of
+
+    monkeypatch.setattr(filter_module, "BATCH_BYTES", 1)
+    rng = random.Random(4000 + seed)
+    outputs, documents = random_case(rng)
+    k = rng.choice([3, 4, 6])
+    index = _indexed(outputs, k)
+    windows = index.window_set()
+    batches = _region_batches(outputs, documents, k, index)
+    where = {h: at for at, h in enumerate(windows.tolist())}
+
+    def held(batch) -> list[int]:
+        hashes = window_hashes_of([np.asarray(r.ids, np.int64) for r in batch.regions()], k)[0]
+        return sorted({where[h] for h in hashes.tolist() if h in where})
+
+    for batch in batches:
+        assert batch.seen_at.tolist() == held(batch)
+    whole = concat_batches(batches)
+    write_regions(tmp_path / "shard.npz", batches)
+    assert read_regions(tmp_path / "shard.npz").seen_at.tolist() == held(whole) == whole.seen_at.tolist()
 
 
 @pytest.mark.parametrize("batch_bytes", [1, 1 << 20], ids=["a-document-a-batch", "one-batch"])

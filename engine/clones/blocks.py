@@ -140,7 +140,7 @@ def find_blocks(
     k = index.k
     check = check or (lambda: None)
     distinct = _distinct_regions(regions, check)  # the one pass over the regions here
-    stretches = output_stretches(index, (text[1:-1] for text in distinct.texts), check)
+    stretches = output_stretches(index, (text[1:-1] for text in distinct.texts), check, distinct.seen_at)
     if not stretches:
         return Found([], {}, regions, check)
     # the text: output stretches, then distinct regions, each as [left] core [right] |
@@ -290,6 +290,7 @@ class DistinctRegions:
     texts: list[np.ndarray] = field(default_factory=list)
     weights: list[int] = field(default_factory=list)
     first: list[list[int]] = field(default_factory=list)
+    seen_at: np.ndarray | None = None  # the windows the regions hold, where the filter noted them
     _arrays: tuple[np.ndarray, np.ndarray] | None = None
 
     def first_arrays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -336,13 +337,19 @@ def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None])
     distinct regions and one batch): each region's symbols (left neighbour, ids, right
     neighbour) hashed twice, the batch's regions grouped by both hashes and their size and
     each compared with its group's first, symbol by symbol, and each group's first with
-    the distinct region of its hashes from earlier batches. None, for the slow way, if two
+    the distinct region of its hashes from earlier batches; with them, the windows the
+    batches' regions hold, where the filter noted them. None, for the slow way, if two
     regions with the same hashes differ."""
     found = DistinctRegions()
     seen: dict[tuple[int, int, int], int] = {}
     offset = 0
+    noted: list[np.ndarray] | None = []  # the windows each batch holds, while every batch has them
     for batch in batches:
         check()
+        if noted is not None and batch.seen_at is None:
+            noted = None
+        elif noted is not None:
+            noted.append(batch.seen_at)
         n = len(batch)
         if n == 0:
             continue
@@ -381,6 +388,7 @@ def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None])
             if room > 0:
                 found.first[u] += (order[begins[g]:begins[g] + min(room, counts[g])] + offset).tolist()
         offset += n
+    found.seen_at = None if noted is None else np.unique(np.concatenate([np.zeros(0, np.int64), *noted]))
     return found
 
 

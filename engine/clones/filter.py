@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from engine.clones.index import covered, runs, window_hits
+from engine.clones.index import covered, runs, window_hashes, window_hits
 from engine.clones.linekeys import LineTable
 from engine.fsutil import atomic_path
 
@@ -35,7 +35,8 @@ class RegionBatch:
     """Regions column by column: region r holds ``ids[bounds[r]:bounds[r+1]]`` (and the
     same slice of ``lines``) of document ``docs[doc[r]]``, and the raw bytes
     ``context[context_bounds[r]:context_bounds[r+1]]``, lines ``context_start[r]``
-    onwards."""
+    onwards; ``seen_at``: the positions in the outputs' window set of the windows the
+    batch's regions hold (None in a shard written before they were noted)."""
     docs: list[str]
     doc: np.ndarray
     bounds: np.ndarray
@@ -46,6 +47,7 @@ class RegionBatch:
     context: bytes
     left: np.ndarray
     right: np.ndarray
+    seen_at: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.doc)
@@ -96,7 +98,9 @@ def concat_batches(batches: list[RegionBatch]) -> RegionBatch:
     joined = {name: np.concatenate(values or [np.zeros(0, np.int64)]).astype(np.int64) for name, values in parts.items()}
     joined["bounds"] = np.concatenate([zero, joined["bounds"]])
     joined["context_bounds"] = np.concatenate([zero, joined["context_bounds"]])
-    return RegionBatch(docs, context=b"".join(b.context for b in batches), **joined)
+    seen = [b.seen_at for b in batches]
+    seen_at = None if any(x is None for x in seen) else np.unique(np.concatenate([np.zeros(0, np.int64), *seen]))
+    return RegionBatch(docs, context=b"".join(b.context for b in batches), seen_at=seen_at, **joined)
 
 
 @dataclass
@@ -125,6 +129,8 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None, n
     hits = window_hits(kept, k, windows)
     if len(hits) == 0:
         return None
+    # the windows' places in the set, for the matching (engine.clones.memorized.output_stretches)
+    seen_at = np.unique(np.searchsorted(windows, window_hashes(kept, k, hits)))
     mask = covered(hits, k, len(kept))
     found = np.array(runs(mask), np.int64).reshape(-1, 2)
     at = kept_at[mask]                                   # positions of the regions' lines
@@ -155,6 +161,7 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None, n
         docs=docs, doc=np.array([local[d] for d in region_doc.tolist()], np.int64), bounds=bounds,
         ids=kept[mask], lines=lines, context_start=context_start,
         context_bounds=np.concatenate(([0], np.cumsum(sizes))), context=b"".join(context), left=left, right=right,
+        seen_at=seen_at,
     )
 
 
@@ -248,7 +255,8 @@ def write_regions(path: Path, batches: Iterable[RegionBatch]) -> None:
         np.savez(fh, docs=np.frombuffer("\0".join(whole.docs).encode("utf-8"), np.uint8),
                  n_docs=np.array([len(whole.docs)]), doc=whole.doc, bounds=whole.bounds, ids=whole.ids,
                  lines=whole.lines, context_start=whole.context_start, context_bounds=whole.context_bounds,
-                 context=np.frombuffer(whole.context, np.uint8), left=whole.left, right=whole.right)
+                 context=np.frombuffer(whole.context, np.uint8), left=whole.left, right=whole.right,
+                 **({} if whole.seen_at is None else {"seen_at": whole.seen_at}))
 
 
 def read_regions(path: Path) -> RegionBatch:
@@ -257,4 +265,4 @@ def read_regions(path: Path) -> RegionBatch:
         none = np.zeros(len(f["doc"]), np.int64)  # a shard written before the Simian rules
         return RegionBatch(docs, f["doc"], f["bounds"], f["ids"], f["lines"], f["context_start"],
                            f["context_bounds"], f["context"].tobytes(), f["left"] if "left" in f else none,
-                           f["right"] if "right" in f else none)
+                           f["right"] if "right" in f else none, f["seen_at"] if "seen_at" in f else None)

@@ -136,6 +136,7 @@ class OutputIndex:
         self.keys: list[bytes] = [b""]  # id -> key; id 0 is "not an output line"
         self.outputs: list[tuple[int, np.ndarray, np.ndarray]] = []  # (output id, ids, lines)
         self._windows: np.ndarray | None = None  # window_set(), made once
+        self._window_at: np.ndarray | None = None  # window_positions(), made with it
         self._all_windows: tuple | None = None  # windows(), made once
         self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
 
@@ -208,8 +209,13 @@ class OutputIndex:
     def window_set(self) -> np.ndarray:
         """The sorted unique hashes of every output window (made once, until an output is added)."""
         if self._windows is None:
-            self._windows = np.unique(self.windows()[0])
+            self._windows, self._window_at = np.unique(self.windows()[0], return_inverse=True)
         return self._windows
+
+    def window_positions(self) -> np.ndarray:
+        """Where each window of :meth:`windows` stands in :meth:`window_set`."""
+        self.window_set()
+        return self._window_at
 
     def filter_index(self) -> tuple[LineTable, np.ndarray, int, bool, str]:
         """What :func:`load_filter_index` reads back from :meth:`save`, from memory: a

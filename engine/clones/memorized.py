@@ -112,14 +112,18 @@ def _groups(stretches: list[tuple[int, int, int]], size: int) -> list[list[tuple
 
 
 def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
-                     check: Callable[[], None]) -> list[tuple[int, int, int]]:
+                     check: Callable[[], None], seen_at: np.ndarray | None = None) -> list[tuple[int, int, int]]:
     """``(output, first, end)``: the runs of an output's kept lines covered by K-line
     windows that occur in the corpus (``corpus_ids``: the ids of each region, or of each
-    distinct region): only there can a memorized span lie. ``output`` is the output's
-    position in the index; memory is sized by the outputs."""
+    distinct region; or ``seen_at``, where the filter noted them: their positions in the
+    window set): only there can a memorized span lie. ``output`` is the output's position
+    in the index; memory is sized by the outputs."""
     k = index.k
     windows = index.window_set()
     seen = np.zeros(len(windows), bool)
+    if seen_at is not None:
+        seen[seen_at] = True
+        corpus_ids = ()
     batch: list[np.ndarray] = []
 
     def mark() -> None:
@@ -139,10 +143,9 @@ def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
                 size = 0
     if batch:
         mark()
-    in_corpus = windows[seen]
     whole = [ids if len(ids) >= k else ids[:0] for _, ids, _ in index.outputs]
-    hashes, owner, start = index.windows()  # an output shorter than K has none
-    hits = member(hashes, in_corpus)
+    _, owner, start = index.windows()  # an output shorter than K has none
+    hits = seen[index.window_positions()]
     # the outputs end to end, each followed by one gap position that no window covers
     offsets = np.cumsum([0] + [len(ids) + 1 for ids in whole])
     mask = covered(offsets[owner[hits]] + start[hits], k, int(offsets[-1]))
