@@ -341,7 +341,7 @@ def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None])
     batches' regions hold, where the filter noted them. None, for the slow way, if two
     regions with the same hashes differ."""
     found = DistinctRegions()
-    seen: dict[tuple[int, int, int], int] = {}
+    seen: dict[int, int] = {}  # first hash -> distinct region
     offset = 0
     noted: list[np.ndarray] | None = []  # the windows each batch holds, while every batch has them
     for batch in batches:
@@ -371,25 +371,47 @@ def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None])
         group[order] = np.cumsum(new) - 1
         if not np.array_equal(flat, flat[_ranges(at[firsts[group]], span)]):
             return None
-        counts = np.diff(np.append(begins, n)).tolist()
-        begins = begins.tolist()
-        for g in np.argsort(firsts).tolist():  # the groups in corpus order, as the slow way meets them
-            f = int(firsts[g])
-            a, s = int(at[f]), int(span[f])
-            u = seen.setdefault((int(h1[f]), int(h2[f]), s), len(found.texts))
-            if u == len(found.texts):
-                found.texts.append(flat[a:a + s].copy())
-                found.weights.append(0)
-                found.first.append([])
-            elif not np.array_equal(found.texts[u], flat[a:a + s]):
-                return None
-            found.weights[u] += counts[g]
-            room = MAX_SAMPLES - len(found.first[u])
-            if room > 0:
-                found.first[u] += (order[begins[g]:begins[g] + min(room, counts[g])] + offset).tolist()
+        by_first = np.argsort(firsts)  # the groups in corpus order, as the slow way meets them
+        first = firsts[by_first]
+        if not _merge_groups(found, seen, flat, at[first], span[first], h1[first].tolist(),
+                             np.diff(np.append(begins, n))[by_first], begins[by_first], order + offset):
+            return None
         offset += n
     found.seen_at = None if noted is None else np.unique(np.concatenate([np.zeros(0, np.int64), *noted]))
     return found
+
+
+def _merge_groups(found: DistinctRegions, seen: dict[int, int], flat: np.ndarray, at: np.ndarray, span: np.ndarray,
+                  keys: list[int], counts: np.ndarray, begins: np.ndarray, members: np.ndarray) -> bool:
+    """One batch's groups of equal regions (in corpus order: each one's symbols at ``at``
+    in ``flat``, its ``span``, first hash, size, and where its regions, in corpus order,
+    start in ``members``) added to ``found``: a group whose hash is new as a distinct
+    region of its own, the others to the distinct region they equal. False, with
+    ``found`` half done, if two groups of one hash differ (the caller falls back)."""
+    if len(set(keys)) < len(keys):  # two groups of the batch share the first hash
+        return False
+    known = list(map(seen.get, keys))
+    fresh = np.array([u is None for u in known], bool)
+    base = len(found.texts)
+    seen.update(zip((k for k, f in zip(keys, fresh.tolist()) if f), range(base, base + int(fresh.sum()))))
+    # the new distinct regions: their symbols gathered at once, each a view of them
+    a, s = at[fresh], span[fresh]
+    gathered = flat[_ranges(a, s)]
+    ends = np.cumsum(s).tolist()
+    found.texts += [gathered[e - n:e] for e, n in zip(ends, s.tolist())]
+    found.weights += counts[fresh].tolist()
+    listed = members.tolist()
+    found.first += [listed[b:b + min(c, MAX_SAMPLES)]
+                    for b, c in zip(begins[fresh].tolist(), counts[fresh].tolist())]
+    for i in np.flatnonzero(~fresh).tolist():  # groups equal to a distinct region of an earlier batch
+        u = known[i]
+        if not np.array_equal(found.texts[u], flat[int(at[i]):int(at[i]) + int(span[i])]):
+            return False
+        found.weights[u] += int(counts[i])
+        room = MAX_SAMPLES - len(found.first[u])
+        if room > 0:
+            found.first[u] += listed[int(begins[i]):int(begins[i]) + min(room, int(counts[i]))]
+    return True
 
 
 def _hashes(flat: np.ndarray, span: np.ndarray, at: np.ndarray) -> list[np.ndarray]:
