@@ -294,8 +294,9 @@ def simian_check(table: LineTable, keys: list[bytes], data: bytes, min_run: int 
 
 @pytest.mark.parametrize("use_compiled", PATHS)
 def test_window_hits_are_the_known_windows_in_the_set(use_compiled):
-    """window_hits (the kernel's loop, or numpy) against a plain loop over every window."""
-    from engine.clones.index import window_hashes, window_hits
+    """window_hits (the kernel's loop, or numpy) against a plain loop over every window;
+    window_hits_at also gives each hit's place in the set."""
+    from engine.clones.index import window_hashes, window_hits, window_hits_at
 
     if use_compiled and not linekeys.compiled:
         pytest.skip("needs the compiled kernel")
@@ -311,6 +312,9 @@ def test_window_hits_are_the_known_windows_in_the_set(use_compiled):
         windows = np.unique(np.concatenate([chosen, rng.integers(0, 2**63, 50, dtype=np.int64).astype(np.uint64)]))
         want = [p for p in range(len(ids) - k + 1) if (ids[p:p + k] > 0).all() and every[p] in set(windows.tolist())]
         assert window_hits(ids, k, windows, use_compiled=use_compiled).tolist() == want, trial
+        where = {h: at for at, h in enumerate(windows.tolist())}
+        starts, at = window_hits_at(ids, k, windows, use_compiled=use_compiled)
+        assert (starts.tolist(), at.tolist()) == (want, [where[h] for h in every[want].tolist()]), trial
 
 
 @pytest.mark.parametrize("use_compiled", PATHS)

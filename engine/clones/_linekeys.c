@@ -35,10 +35,11 @@
        -(hash(key) mod 2**61) - 3, the kernel's 64-bit hash of the key's bytes
        (engine.clones.linekeys.key_hash computes the same in Python).
 
-   window_hits(ids, k, windows, sieve, directory) -> starts
+   window_hits(ids, k, windows, sieve, directory, positions=False) -> starts
        The starts p of every window ids[p:p+k] of k known ids (> 0) whose hash
        (engine.clones.index.window_hashes) is in windows (sorted, unique uint64): a bytearray
-       of int64, in order. sieve: a bit per slot (h & (64 * len(sieve) - 1)) of each window
+       of int64, in order; with positions, each start followed by the hash's position in
+       windows. sieve: a bit per slot (h & (64 * len(sieve) - 1)) of each window
        hash, as engine.clones.index makes it: most unknown windows stop there. directory:
        2**b + 1 int64, where the windows whose top b bits are i start (i) and end (i + 1):
        the search then stays in a few cache lines.
@@ -1277,8 +1278,10 @@ static PyObject *window_hits(PyObject *Py_UNUSED(module), PyObject *args)
 {
     Py_buffer ids, windows, sieve, directory;
     Py_ssize_t k;
-    if (!PyArg_ParseTuple(args, "y*ny*y*y*:window_hits", &ids, &k, &windows, &sieve, &directory))
+    int positions = 0;
+    if (!PyArg_ParseTuple(args, "y*ny*y*y*|p:window_hits", &ids, &k, &windows, &sieve, &directory, &positions))
         return NULL;
+    const size_t per_hit = positions ? 2 : 1;
     PyObject *out = NULL;
     const size_t n = (size_t)ids.len / 8, nw = (size_t)windows.len / 8, nbits = (size_t)sieve.len * 8;
     const size_t nd = (size_t)directory.len / 8 - 1;  /* 2**b */
@@ -1350,7 +1353,7 @@ static PyObject *window_hits(PyObject *Py_UNUSED(module), PyObject *args)
             }
             if (lo == (size_t)dir[top + 1] || w[lo] != h)
                 continue;
-            if (m == cap) {
+            if (m + per_hit > cap) {
                 cap = cap ? 2 * cap : 1024;
                 if (PyByteArray_Resize(out, (Py_ssize_t)(cap * 8)) < 0) {
                     Py_CLEAR(out);
@@ -1359,6 +1362,8 @@ static PyObject *window_hits(PyObject *Py_UNUSED(module), PyObject *args)
                 hits = (int64_t *)PyByteArray_AS_STRING(out);
             }
             hits[m++] = (int64_t)a;
+            if (positions)
+                hits[m++] = (int64_t)lo;
         }
         if (p >= n)
             break;
@@ -1680,7 +1685,8 @@ static PyMethodDef module_methods[] = {
     {"lcp_intervals", lcp_intervals, METH_VARARGS,
      "lcp_intervals(lcp, k) -> rows\n\nThe lcp-intervals (length, lb, rb) of length >= k, as int64 triples."},
     {"window_hits", window_hits, METH_VARARGS,
-     "window_hits(ids, k, windows, sieve, directory) -> starts\n\nThe starts of the windows of k known ids whose hash is in windows."},
+     "window_hits(ids, k, windows, sieve, directory, positions=False) -> starts\n\nThe starts of the windows of k known ids "
+     "whose hash is in windows (with positions, each followed by its place in windows)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from engine.clones.index import covered, runs, window_hashes, window_hits
+from engine.clones.index import covered, runs, window_hits_at
 from engine.clones.linekeys import LineTable
 from engine.fsutil import atomic_path
 
@@ -126,11 +126,10 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None, n
     ids = np.concatenate(parts)
     kept_at = np.flatnonzero(ids != -1)
     kept = ids[kept_at]
-    hits = window_hits(kept, k, windows)
+    hits, hit_at = window_hits_at(kept, k, windows)
     if len(hits) == 0:
         return None
-    # the windows' places in the set, for the matching (engine.clones.memorized.output_stretches)
-    seen_at = np.unique(np.searchsorted(windows, window_hashes(kept, k, hits)))
+    seen_at = np.unique(hit_at)  # for the matching (engine.clones.memorized.output_stretches)
     mask = covered(hits, k, len(kept))
     found = np.array(runs(mask), np.int64).reshape(-1, 2)
     at = kept_at[mask]                                   # positions of the regions' lines

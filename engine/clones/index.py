@@ -101,14 +101,23 @@ def window_hits(ids: np.ndarray, k: int, windows: np.ndarray, use_compiled: bool
     """The starts p, in order, of the windows ``ids[p:p+k]`` of K known ids (> 0) whose
     hash is in ``windows`` (sorted, unique): in the compiled kernel when it is built (one
     loop, no array per step), else with numpy; the same either way."""
+    return window_hits_at(ids, k, windows, use_compiled)[0]
+
+
+def window_hits_at(ids: np.ndarray, k: int, windows: np.ndarray,
+                   use_compiled: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`window_hits`, and where each hit's hash stands in ``windows``."""
     ids = np.ascontiguousarray(ids, np.int64)
     if (_linekeys is not None) if use_compiled is None else use_compiled:
         bits, _, directory = _sieve(windows)
-        return np.frombuffer(_linekeys.window_hits(ids, k, np.ascontiguousarray(windows, np.uint64), bits, directory),
-                             np.int64)
+        pairs = np.frombuffer(_linekeys.window_hits(ids, k, np.ascontiguousarray(windows, np.uint64), bits, directory,
+                                                    True), np.int64)
+        return pairs[0::2], pairs[1::2]
     gaps = np.concatenate(([0], np.cumsum(ids <= 0)))  # unknown lines: 0 (lines), <= -3 (simian)
     starts = np.flatnonzero(gaps[k:] == gaps[:-k])  # windows of K known ids
-    return starts[member_sieved(window_hashes(ids, k, starts), windows)]
+    hashes = window_hashes(ids, k, starts)
+    found = member_sieved(hashes, windows)
+    return starts[found], np.searchsorted(windows, hashes[found])
 
 
 def covered(hit_starts: np.ndarray, k: int, n: int) -> np.ndarray:
