@@ -32,11 +32,14 @@ stats. Measured in the same run:
   reach 150 MB/s per core). MB and GB are 10^6 and 10^9 bytes.
 
 ``--profile`` adds a cProfile of the filter pass on about 50 MB, in this process.
+``--phases`` adds the matching of the full scan with one worker, run again in this process
+on its shards' regions files, timed by step.
 ``--ray`` adds the full scan with the Ray executor on a local cluster of two nodes with one
 CPU each (started and stopped here; its peak RSS is the driver's, the tasks run in Ray's
 worker processes).
 
-    .venv/bin/python bench/scan.py [--rules simian|lines] [--quick] [--outputs 20000] [--shard-mb 16] [--profile] [--ray]
+    .venv/bin/python bench/scan.py [--rules simian|lines] [--quick] [--outputs 20000] [--shard-mb 16] [--profile]
+        [--phases] [--ray]
 """
 from __future__ import annotations
 
@@ -499,6 +502,57 @@ def profile_filter(files: list[tuple[str, Path, int]], index_dir: Path, limit_by
     print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
 
 
+PHASES = (("_distinct_regions", "distinct regions"), ("output_stretches", "output stretches"),
+          ("_joined", "text"), ("_dense", "renumbering"), ("sorted_suffixes", "suffix array"),
+          ("_reported", "lcp-intervals and witnesses"), ("_snippets", "blocks' snippets"),
+          ("attach_texts", "snippets' texts"))
+
+
+def match_phases(db: Path, scan_id: int) -> None:
+    """The matching of a finished scan again, in this process, on its shards' regions
+    files, timed by step (the steps of engine.clones.blocks.find_blocks, and the
+    fingerprints inside the blocks' snippets)."""
+    import functools
+
+    from engine.clones import blocks
+    from engine.clones.filter import RegionColumns, read_regions
+    from engine.clones.scan import index_outputs, match
+
+    store = Store(db)
+    originals = {name: getattr(blocks, name) for name, _ in PHASES}
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn):
+        def run(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+        return run
+
+    try:
+        scan = store.scan(scan_id)
+        paths = [store.files / r["path"] for _, r in sorted(store.finished_shards(scan_id).items())]
+        index = index_outputs(store, scan)
+        index.window_set()
+        index.fingerprints = timed("fingerprints", index.fingerprints)
+        for name, fn in originals.items():
+            setattr(blocks, name, timed(name, fn))
+        t0 = time.perf_counter()
+        found = match(index, RegionColumns(lambda: map(read_regions, paths)),
+                      functools.partial(store.output_texts, scan["set_id"]))
+        total = time.perf_counter() - t0
+    finally:
+        for name, fn in originals.items():
+            setattr(blocks, name, fn)
+        store.close()
+    inside = {"_snippets": f" (fingerprints {spent.get('fingerprints', 0.0):.2f})"}
+    steps = "; ".join(f"{label} {spent.get(name, 0.0):.2f}{inside.get(name, '')}" for name, label in PHASES)
+    print(f"\nthe matching of scan {scan_id} again, in this process, by step ({len(found.snippets):,} snippets): "
+          f"{total:.2f} s in all; {steps}; the rest {total - sum(spent.get(name, 0.0) for name, _ in PHASES):.2f} s")
+
+
 # -- report ------------------------------------------------------------------------------------
 def mark(ok: bool) -> str:
     return "pass" if ok else "FAIL"
@@ -513,6 +567,8 @@ def main() -> None:
     parser.add_argument("--rules", choices=("simian", "lines"), default="simian",
                         help="the rule set measured in full (default simian); the other is measured once, for ratios")
     parser.add_argument("--profile", action="store_true", help="also profile the filter pass on about 50 MB")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time the matching of the full scan with 1 worker by step, in this process")
     parser.add_argument("--ray", action="store_true",
                         help="also scan the full corpus with the Ray executor on a local cluster of 2 nodes × 1 CPU")
     args = parser.parse_args()
@@ -678,6 +734,8 @@ def main() -> None:
                   f"started: other processes competed, so the wall-clock figures and the speed-up are low; the "
                   f"CPU-time figures are less affected")
 
+        if args.phases:
+            match_phases(db, one["id"])
         if args.profile:
             profile_filter(files, one["index_dir"], 50 * MB)
 
