@@ -337,9 +337,9 @@ def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None])
     distinct regions and one batch): each region's symbols (left neighbour, ids, right
     neighbour) hashed twice, the batch's regions grouped by both hashes and their size and
     each compared with its group's first, symbol by symbol, and each group's first with
-    the distinct region of its hashes from earlier batches; with them, the windows the
-    batches' regions hold, where the filter noted them. None, for the slow way, if two
-    regions with the same hashes differ."""
+    the distinct region of the same first hash from earlier batches (:func:`_merge_groups`);
+    with them, the windows the batches' regions hold, where the filter noted them. None,
+    for the slow way, if two regions with the same hashes differ."""
     found = DistinctRegions()
     seen: dict[int, int] = {}  # first hash -> distinct region
     offset = 0

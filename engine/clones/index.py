@@ -150,15 +150,18 @@ class OutputIndex:
         self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
 
     def add(self, output_id: int, text: str) -> None:
-        vocab, keys = self.vocab, self.keys
+        interned = None
         if self.rules.name == "simian":
             from engine.clones.linekeys import simian_interned
 
-            interned = simian_interned(text, vocab, keys)
-            if interned is not None:  # the kernel keyed and numbered the lines
-                self.outputs.append((output_id, *interned))
-                self._windows = self._all_windows = None
-                return
+            interned = simian_interned(text, self.vocab, self.keys)  # the kernel keys and numbers the lines
+        self.outputs.append((output_id, *(interned if interned is not None else self._interned(text))))
+        self._windows = self._all_windows = None
+
+    def _interned(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and line numbers of a text's kept lines, keyed in Python; a new key
+        takes the next id."""
+        vocab, keys = self.vocab, self.keys
         numbers, line_keys = self.rules.line_keys(text, self.case_sensitive)
         kept = [number for number, key in zip(numbers, line_keys) if key is not None]
         present = [key for key in line_keys if key is not None]
@@ -168,8 +171,7 @@ class OutputIndex:
             for key, v in zip(present, ids):
                 if v == len(keys):
                     keys.append(key)
-        self.outputs.append((output_id, np.array(ids, np.int64), np.array(kept, np.int64)))
-        self._windows = self._all_windows = None
+        return np.array(ids, np.int64), np.array(kept, np.int64)
 
     def fingerprint(self, ids: list[int]) -> str:
         """The fingerprint of a span of kept lines (their ids) under the index's rules (K
