@@ -1,10 +1,11 @@
-"""Only the optional C kernel: every other setting lives in pyproject.toml."""
+"""Only the optional C kernels: every other setting lives in pyproject.toml."""
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
         # optional: without a compiler the install still succeeds and
-        # engine.clones.linekeys falls back to its pure-Python path.
+        # engine.clones.linekeys and engine.clones.automaton fall back to their pure-Python paths.
         Extension("engine.clones._linekeys", ["engine/clones/_linekeys.c"], optional=True),
+        Extension("engine.clones._automaton", ["engine/clones/_automaton.c"], optional=True),
     ],
 )

@@ -133,9 +133,23 @@ def test_non_ascii_case_folds_like_str_lower():
     assert_same([(1, "\n".join(l.lower() for l in body))], [("d", "\n".join(body))], 6)
 
 
+KERNELS = [pytest.param(True, id="compiled"), pytest.param(False, id="python")]
+
+
+@pytest.fixture(params=KERNELS)
+def kernel(request, monkeypatch):
+    """The lines rules' matching in the compiled automaton, and in Python."""
+    from engine.clones import automaton
+
+    if request.param and not automaton.compiled:
+        pytest.skip("the compiled kernel is not built")
+    monkeypatch.setattr(automaton, "compiled", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(25))
 @pytest.mark.parametrize("k", [2, 3, 6])
-def test_random_corpora_with_planted_clones(seed, k):
+def test_random_corpora_with_planted_clones(seed, k, kernel):
     rng = random.Random(seed * 31 + k)
     alphabet = [f"line_{i}()" for i in range(rng.choice([4, 8, 20]))] + ["", "{", "}", "  "]
     docs = []
@@ -159,7 +173,7 @@ def test_random_corpora_with_planted_clones(seed, k):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_outputs_matched_in_groups_give_the_same_snippets(seed):
+def test_outputs_matched_in_groups_give_the_same_snippets(seed, kernel):
     """Memory is bounded by matching groups of outputs one at a time; any grouping must
     give the result of one group."""
     from engine.clones.filter import FilterStats, filter_documents

@@ -2,12 +2,30 @@
 against corpus regions: for every output position j it gives E(j), the length of the
 longest memorized run of lines ending there, and the corpus counts and first locations
 of any span (:class:`Finished`, whose docstring gives the definitions).
+:class:`CompiledMatch` is the same matching in the C kernel (``_automaton.c``), used
+where it is built.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+try:
+    from engine.clones import _automaton
+except ImportError:  # no compiler at install time: the classes below, in Python
+    _automaton = None
+
+compiled: bool = _automaton is not None
+"""Whether the kernel is built (and used by default; tests set it off)."""
 
 MAX_SAMPLES = 50
+
+Span = tuple[int, int, int, int]
+"""A maximal memorized span: ``(stretch, position in the stretch, E, state)``."""
+Counts = Callable[[int, int], tuple[int, list[tuple[int, int]]]]
+"""``(state, E)`` of a span -> ``(train, samples)``: :meth:`Finished.train` and
+:meth:`Finished.samples`."""
 
 
 class SuffixAutomaton:
@@ -175,3 +193,42 @@ class Finished:
         """
         here = self._m.top.get(state, []) if self._m.best.get(state, 0) == size else []
         return sorted(here + self._subrefs.get(state, []))[:MAX_SAMPLES]
+
+
+def maximal_spans(done: Finished, prefix_states: list[list[int]], k: int) -> list[Span]:
+    """The maximal memorized spans of each stretch (its positions' prefix states): the
+    positions j with E(j) >= k whose next position's E is not E(j) + 1."""
+    spans = []
+    for s, states in enumerate(prefix_states):
+        ends = [done.span(p) for p in states]
+        for i, (size, state) in enumerate(ends):
+            if size >= k and not (i + 1 < len(ends) and ends[i + 1][0] >= size + 1):
+                spans.append((s, i, size, state))
+    return spans
+
+
+class CompiledMatch:
+    """The automaton of some output stretches, the matcher and :class:`Finished` in the
+    kernel: the same spans, counts and samples, with no Python object per state."""
+
+    def __init__(self, stretches: list[np.ndarray], k: int):
+        bounds = np.cumsum([0] + [len(s) for s in stretches], dtype=np.int64)
+        ids = np.concatenate([np.zeros(0, np.int64), *stretches]).astype(np.int64, copy=False)
+        self._automaton = _automaton.build(ids, bounds, k)
+
+    def feed(self, ids: np.ndarray, bounds: np.ndarray, first: int) -> None:
+        """Regions ``first``, ``first + 1``, ... (``ids[bounds[r]:bounds[r+1]]``), the
+        next ones in corpus order."""
+        _automaton.feed(self._automaton, np.ascontiguousarray(ids, np.int64),
+                        np.ascontiguousarray(bounds, np.int64), first)
+
+    def spans(self) -> tuple[list[Span], Counts]:
+        """The maximal spans (as :func:`maximal_spans`) and their counts."""
+        rows, states, train, bounds, refs = (np.frombuffer(b, np.int64)
+                                             for b in _automaton.spans(self._automaton, MAX_SAMPLES))
+        self._automaton = None
+        refs_list = list(zip((refs >> 32).tolist(), (refs & 0xFFFFFFFF).tolist()))
+        bounds_list = bounds.tolist()
+        counted = {state: (n, refs_list[bounds_list[i]:bounds_list[i + 1]])
+                   for i, (state, n) in enumerate(zip(states.tolist(), train.tolist()))}
+        return [tuple(r) for r in rows.reshape(-1, 4).tolist()], lambda state, size: counted[state]

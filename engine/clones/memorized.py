@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from engine.clones.automaton import Finished, Matcher, SuffixAutomaton
+from engine.clones import automaton
 from engine.clones.filter import CONTEXT, Region
 from engine.clones.index import OutputIndex, covered, lookup, member, runs, window_hashes, window_hashes_of
 
@@ -97,6 +97,7 @@ class Found:
 
 BATCH_LINES = 1 << 20  # region lines hashed at once in output_stretches
 GROUP_LINES = 250_000  # output lines per automaton: bounds the matching's memory
+GROUP_LINES_COMPILED = 1 << 20  # the same in the kernel (about 100 bytes a line)
 
 
 def _groups(stretches: list[tuple[int, int, int]], size: int) -> list[list[tuple[int, int, int]]]:
@@ -156,12 +157,13 @@ def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
 
 def find_memorized(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,
-    fingerprint: Callable[[list[int]], str], group_lines: int = GROUP_LINES,
+    fingerprint: Callable[[list[int]], str], group_lines: int | None = None,
     check: Callable[[], None] | None = None,
 ) -> Found:
     """Every memorized snippet. ``regions()`` yields the corpus regions in corpus order,
     the same each call (it is read once per group of outputs, once before and once more
-    for the corpus places, :class:`Found`).
+    for the corpus places, :class:`Found`); where it has ``batches``
+    (:class:`~engine.clones.filter.RegionColumns`) they are read column by column.
 
     - A run of K or more consecutive kept lines of an output is *memorized* if the same
       keys occur, consecutively, in one corpus document. It is *maximal* if it cannot
@@ -174,46 +176,115 @@ def find_memorized(
     """
     k = index.k
     check = check or (lambda: None)
-    stretches = output_stretches(index, (region.ids for region in regions()), check)
+    use_kernel = automaton.compiled
+    if group_lines is None:
+        group_lines = GROUP_LINES_COMPILED if use_kernel else GROUP_LINES
+    stretches = _stretches(index, regions, check)
     # 2. per group of outputs: an automaton over its stretches, the regions through it
     snippets: dict[str, Snippet] = {}
     wanted: Wanted = {}
     groups = _groups(stretches, group_lines)
     for group in groups:
-        sam = SuffixAutomaton()
-        states = [sam.add(index.outputs[o][1][a:b].tolist()) for o, a, b in group]
-        mine = None
-        if len(groups) > 1:  # feed only the regions that share a window with this group
-            mine = np.unique(np.concatenate([window_hashes(index.outputs[o][1][a:b], k) for o, a, b in group]))
-        matcher = Matcher(sam, k)
-        for g, region in enumerate(regions()):
-            if g % 1000 == 0:
-                check()
-            if mine is None or member(window_hashes(region.ids, k), mine).any():
-                matcher.feed(g, region.ids)
-        done = Finished(matcher)
+        parts = [index.outputs[o][1][a:b] for o, a, b in group]
+        if use_kernel:
+            spans, counts = _compiled_spans(parts, regions, k, check)
+        else:
+            spans, counts = _python_spans(parts, regions, k, check, select=len(groups) > 1)
         # 3. maximal spans, grouped by fingerprint
-        for (o, a, _), prefix_states in zip(group, states):
+        for s, i, size, state in spans:
+            o, a, _ = group[s]
             output_id, ids, numbers = index.outputs[o]
-            spans = [done.span(s) for s in prefix_states]
-            for i, (size, state) in enumerate(spans):
-                if size < k or (i + 1 < len(spans) and spans[i + 1][0] >= size + 1):
-                    continue
-                j = a + i
-                first = j - size + 1
-                fp = fingerprint(ids[first:j + 1].tolist())
-                snip = snippets.get(fp)
-                if snip is None:
-                    snip = snippets[fp] = Snippet(fp, size, train=done.train(state, size))
-                    for g, q in done.samples(state, size):
-                        wanted.setdefault(g, []).append((q, size, snip))
-                snip.extract += 1
-                snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
-        del sam, matcher, done, states
+            j = a + i
+            first = j - size + 1
+            fp = fingerprint(ids[first:j + 1].tolist())
+            snip = snippets.get(fp)
+            if snip is None:
+                train, samples = counts(state, size)
+                snip = snippets[fp] = Snippet(fp, size, train=train)
+                for g, q in samples:
+                    wanted.setdefault(g, []).append((q, size, snip))
+            snip.extract += 1
+            snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
+        del spans, counts
     # 4. the texts from the outputs; the kept corpus locations are read with their context by Found
     found = [snippets[fp] for fp in sorted(snippets)]
     attach_texts(found, output_texts)
     return Found(found, wanted, regions, check)
+
+
+def _stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]],
+               check: Callable[[], None]) -> list[tuple[int, int, int]]:
+    """:func:`output_stretches` from the windows the filter noted, where every batch has
+    them, else from the regions' ids."""
+    batches = getattr(regions, "batches", None)
+    if batches is not None:
+        noted = []
+        for batch in batches():
+            check()
+            if batch.seen_at is None:  # a shard written before the filter noted them
+                break
+            noted.append(batch.seen_at)
+        else:
+            return output_stretches(index, (), check, np.unique(np.concatenate([np.zeros(0, np.int64), *noted])))
+    return output_stretches(index, (region.ids for region in regions()), check)
+
+
+CHUNK_REGIONS = 4096  # regions handed to the kernel at once, where they come one by one
+
+
+def _region_chunks(regions: Callable[[], Iterable[Region]],
+                   check: Callable[[], None]) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """``(ids, bounds, first)``: the regions in corpus order, column by column: region
+    ``first + r`` holds ``ids[bounds[r]:bounds[r+1]]``."""
+    batches = getattr(regions, "batches", None)
+    first = 0
+    if batches is not None:
+        for batch in batches():
+            check()
+            yield batch.ids, batch.bounds, first
+            first += len(batch)
+        return
+    chunk: list[list[int]] = []
+    for region in regions():
+        chunk.append(region.ids)
+        if len(chunk) == CHUNK_REGIONS:
+            check()
+            yield _columns(chunk), np.cumsum([0] + [len(ids) for ids in chunk]), first
+            first += len(chunk)
+            chunk = []
+    if chunk:
+        yield _columns(chunk), np.cumsum([0] + [len(ids) for ids in chunk]), first
+
+
+def _columns(chunk: list[list[int]]) -> np.ndarray:
+    return np.fromiter((i for ids in chunk for i in ids), np.int64)
+
+
+def _compiled_spans(parts: list[np.ndarray], regions: Callable[[], Iterable[Region]], k: int,
+                    check: Callable[[], None]) -> tuple[list[automaton.Span], automaton.Counts]:
+    """The group's maximal spans and their counts, every region fed through the kernel."""
+    match = automaton.CompiledMatch(parts, k)
+    for ids, bounds, first in _region_chunks(regions, check):
+        match.feed(ids, bounds, first)
+    return match.spans()
+
+
+def _python_spans(parts: list[np.ndarray], regions: Callable[[], Iterable[Region]], k: int,
+                  check: Callable[[], None], select: bool) -> tuple[list[automaton.Span], automaton.Counts]:
+    """The same in Python; with ``select``, only the regions that share a window with the
+    group are fed."""
+    sam = automaton.SuffixAutomaton()
+    states = [sam.add(part.tolist()) for part in parts]
+    mine = np.unique(np.concatenate([window_hashes(part, k) for part in parts])) if select else None
+    matcher = automaton.Matcher(sam, k)
+    for g, region in enumerate(regions()):
+        if g % 1000 == 0:
+            check()
+        if mine is None or member(window_hashes(region.ids, k), mine).any():
+            matcher.feed(g, region.ids)
+    done = automaton.Finished(matcher)
+    return automaton.maximal_spans(done, states, k), lambda state, size: (done.train(state, size),
+                                                                          done.samples(state, size))
 
 
 OutputTexts = Callable[[list[int]], Iterable[tuple[int, str]]]
