@@ -11,6 +11,7 @@ This package computes that exactly, in one streaming pass, under either rule set
 - :mod:`.filter`     one corpus shard → the regions that may hold a memorized span
 - :mod:`.blocks`     ``simian``: Simian's blocks, from a suffix array of the regions
 - :mod:`.automaton`  ``lines``: a suffix automaton over the outputs that matches regions
+                     (compiled in ``_automaton.c``, with a Python fallback)
 - :mod:`.memorized`  ``lines``: regions → maximal memorized spans, counted on both sides
 - :mod:`.scan`       the whole scan: shards in worker processes, counts, the store
 """
