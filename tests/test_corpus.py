@@ -162,13 +162,45 @@ def test_gzip_json_lines(tmp_path):
     assert corpus.describe() == f"records {path} (gzip JSON lines, {size} B, field 'content')"
 
 
-def test_damaged_gzip_names_the_file(tmp_path):
+GUNZIP = [pytest.param(True, id="isal"), pytest.param(False, id="zlib")]
+
+
+@pytest.fixture(params=GUNZIP)
+def gunzip_kind(request, monkeypatch):
+    """gzip read by ISA-L's inflate (the isal package), and by the standard library's."""
+    import sys
+
+    if request.param:
+        pytest.importorskip("isal")
+    else:
+        monkeypatch.setitem(sys.modules, "isal", None)  # its import fails
+    return request.param
+
+
+def test_both_gunzips_read_the_same_documents(tmp_path, gunzip_kind):
+    from engine.data.corpus.records import gunzip
+
+    rows = [{"content": f"def f{i}():\n    return {i}\n" * (i % 7)} for i in range(3000)]
+    one, two = jsonl(tmp_path / "a.jsonl.gz", *rows[:1000]), jsonl(tmp_path / "b.jsonl.gz", *rows[1000:])
+    both = write(tmp_path / "many.jsonl.gz", one.read_bytes() + two.read_bytes())  # two gzip members
+    with open(both, "rb") as fh:
+        reader, _ = gunzip(fh)
+        assert type(reader).__module__.startswith("isal") == gunzip_kind
+    got = ids_and_data(open_corpus(str(both)))
+    assert got == [(f"many.jsonl.gz:{i + 1}", row["content"].encode()) for i, row in enumerate(rows)]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_damaged_gzip_names_the_file(tmp_path, gunzip_kind, damage):
     path = jsonl(tmp_path / "d.jsonl.gz", *[{"content": f"row {i}" * 50} for i in range(200)])
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    corpus = open_corpus(str(path))
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    else:  # bytes in the middle of the deflate stream overwritten
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + b"\xff" * 64 + data[middle + 64:])
     with pytest.raises(InputError, match=r"d\.jsonl\.gz:\d+: cannot read"):
-        list(corpus)
+        list(open_corpus(str(path)))
 
 
 def parquet(path, texts, row_group_size, **extra):

@@ -30,6 +30,20 @@ def _json_error(exc: ValueError, first: bytes, path, line: int) -> InputError:
     return InputError(f"malformed JSON: {reason}{hint}", path, line)
 
 
+def gunzip(source) -> tuple:
+    """``(reader, errors)``: a reader of the gzip stream in the binary file ``source``,
+    ISA-L's inflate (the isal package: the same bytes at about 3x zlib's speed) where
+    installed, else the standard library's; and what a damaged stream raises besides
+    OSError, EOFError and zlib.error."""
+    try:
+        from isal import igzip, isal_zlib
+    except ImportError:
+        import gzip
+
+        return gzip.GzipFile(fileobj=source, mode="rb"), ()
+    return igzip.IGzipFile(fileobj=source, mode="rb"), (isal_zlib.error,)
+
+
 def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> Iterator[Document]:
     """The documents of a JSON lines file, gzip-compressed when its name ends in ``.gz``."""
     import zlib
@@ -41,12 +55,10 @@ def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> I
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path) from None
     if gz:
-        import gzip
-
         raw = source  # the compressed file: progress in bytes as stored
-        fh = gzip.GzipFile(fileobj=source, mode="rb")
+        fh, damaged = gunzip(source)
     else:
-        fh = source
+        fh, damaged = source, ()
     loads = parse_json
     done = reported = lineno = 0
     with source, fh:
@@ -76,7 +88,7 @@ def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> I
                 except UnicodeEncodeError:  # a lone surrogate
                     data = None
                 yield Document(f"{rel}:{lineno}", data)
-        except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated gzip stream
+        except (OSError, EOFError, zlib.error, *damaged) as exc:  # a damaged or truncated gzip stream
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise InputError(f"cannot read: {reason}", path, lineno + 1) from None
     if progress is not None:
