@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast install bench clean
 
-$(STAMP): pyproject.toml constraints.txt setup.py engine/clones/_linekeys.c engine/clones/_automaton.c
+$(STAMP): pyproject.toml constraints.txt setup.py engine/clones/_linekeys.c engine/clones/_automaton.c engine/formats/_json_depth.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,ray]'

@@ -372,6 +372,54 @@ def test_the_depth_check_cuts_strings_out_as_a_json_lexer_does():
     assert json_depth_ok(record) and json_depth_ok(record.encode())
 
 
+def test_the_compiled_depth_walk_gives_the_true_depth(monkeypatch):
+    """engine/formats/_json_depth.c against the depth of the parsed value and against the
+    Python walk, at limits around it, on random JSON whose strings hold quotes,
+    backslashes and brackets; then on hostile and malformed texts."""
+    import json
+    import random
+
+    from engine import formats
+
+    if formats._json_depth is None:
+        pytest.skip("the compiled kernel is not built")
+    rng = random.Random(1)
+    chars = ['"', "\\", "[", "]", "{", "}", "a", " ", "\u00e9", "\\u"]
+
+    def value(depth):
+        r = rng.random()
+        if depth > 9 or r < 0.25:
+            return "".join(rng.choice(chars) for _ in range(rng.randrange(0, 8)))
+        if r < 0.6:
+            return [value(depth + 1) for _ in range(rng.randrange(0, 3))]
+        return {"".join(rng.choice(chars) for _ in range(2)): value(depth + 1) for _ in range(rng.randrange(0, 3))}
+
+    def depth(v):
+        if isinstance(v, list):
+            return 1 + max(map(depth, v), default=0)
+        if isinstance(v, dict):
+            return 1 + max(map(depth, v.values()), default=0)
+        return 0
+
+    def python_walk(text, limit):
+        with monkeypatch.context() as m:
+            m.setattr(formats, "compiled_depth", False)
+            return formats.json_depth_ok(text, limit)
+
+    for _ in range(3000):
+        v = value(0)
+        data = json.dumps(v, ensure_ascii=rng.random() < 0.5).encode()
+        d = depth(v)
+        for limit in (max(d - 1, 0), d, d + 1):
+            assert formats._json_depth.depth_ok(data, limit) == (d <= limit), (data, limit)
+            assert formats.json_depth_ok(data, limit) == python_walk(data, limit) == (d <= limit)
+    assert not formats._json_depth.depth_ok(b"[" * 10**6, 512)
+    assert formats._json_depth.depth_ok(b'"' + b"[" * 10**6, 512)  # an unterminated string
+    assert formats._json_depth.depth_ok(b'["\\"[]"]', 1)  # an escaped quote: the brackets are in the string
+    assert not formats._json_depth.depth_ok(b'["\\\\"[]]', 1)  # an escaped backslash: the string ends
+    assert formats._json_depth.depth_ok(bytearray(b"[]"), 1) and formats._json_depth.depth_ok(memoryview(b"{}"), 1)
+
+
 def test_every_preset_value_lies_in_its_bounds():
     """The ranges of --set (engine.presets.BOUNDS) cover every numeric setting of every
     shipped preset, and hold each preset's own value."""

@@ -87,6 +87,14 @@ class BadJSON(ValueError):
 
 
 MAX_JSON_DEPTH = 512
+
+try:
+    from engine.formats import _json_depth
+except ImportError:  # no compiler at install time: the walk below, in Python
+    _json_depth = None
+
+compiled_depth: bool = _json_depth is not None
+"""Whether :func:`json_depth_ok` walks bytes in the compiled kernel (tests set it off)."""
 _BRACKETS = re.compile(r"[\[\]{}]")
 _BRACKETS_BYTES = re.compile(rb"[\[\]{}]")
 
@@ -106,10 +114,14 @@ def _outside_strings(text: str | bytes) -> str | bytes:
 def json_depth_ok(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether JSON ``text`` nests at most ``limit`` levels, checked before it is parsed (a
     parser that recursed deeper could exhaust the C stack where a library has raised
-    Python's recursion limit). Two counts settle most lines: fewer than ``limit`` opening
-    brackets cannot nest deeper; otherwise the strings are cut out (the code in a corpus
-    record holds brackets: :func:`_outside_strings`) and the brackets left are walked."""
+    Python's recursion limit). Bytes are walked once in the compiled kernel
+    (``_json_depth.c``) where it is built. Otherwise two counts settle most lines: fewer
+    than ``limit`` opening brackets cannot nest deeper; else the strings are cut out (the
+    code in a corpus record holds brackets: :func:`_outside_strings`) and the brackets
+    left are walked."""
     binary = isinstance(text, (bytes, bytearray))
+    if binary and compiled_depth:  # the walk in one pass, in C
+        return _json_depth.depth_ok(text, limit)
     opening = text.count(b"[") + text.count(b"{") if binary else text.count("[") + text.count("{")
     if opening <= limit:
         return True
