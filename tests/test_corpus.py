@@ -190,6 +190,56 @@ def test_both_gunzips_read_the_same_documents(tmp_path, gunzip_kind):
     assert got == [(f"many.jsonl.gz:{i + 1}", row["content"].encode()) for i, row in enumerate(rows)]
 
 
+@pytest.fixture(params=[pytest.param(True, id="orjson"), pytest.param(False, id="json")])
+def json_parser(request, monkeypatch):
+    """Records parsed by orjson where installed, and by json alone."""
+    from engine import formats
+
+    if request.param and formats._orjson is None:
+        pytest.skip("orjson is not installed")
+    if not request.param:
+        monkeypatch.setattr(formats, "_orjson", None)
+    return request.param
+
+
+RECORDS = [
+    '{"content": "def f():\\n    return \\"[{\\"\\n", "stars": 3}',
+    '{"content": "x", "content": "y = 1\\n"}',                   # the last of two equal keys
+    '{"content": "nan = 1", "score": NaN, "big": 123456789012345678901234567890}',  # orjson refuses
+    '{"content": "\\ud800 alone"}',                                # a lone surrogate: not UTF-8
+    '{"content": "\\ud83d\\ude00 \\u00e9\\u0000"}',
+    '{"content": "ok", "n": -9223372036854775809, "e": 1e400}',
+]
+
+
+def test_both_json_parsers_read_the_same_documents(tmp_path, json_parser):
+    path = jsonl(tmp_path / "r.jsonl", *RECORDS)
+    with open(path, "ab") as fh:
+        fh.write(b'{"content": "\xed\xa0\x80 encoded surrogate"}\n')  # json's surrogatepass reads it
+    got = ids_and_data(open_corpus(str(path)))
+    assert got == [("r.jsonl:1", b'def f():\n    return "[{"\n'), ("r.jsonl:2", b"y = 1\n"), ("r.jsonl:3", b"nan = 1"),
+                   ("r.jsonl:4", None), ("r.jsonl:5", "\U0001f600 \u00e9\x00".encode()), ("r.jsonl:6", b"ok"),
+                   ("r.jsonl:7", None)]
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"content": 123456789012345678901234567890}', "field 'content' is not a string but int"),
+    ('123456789012345678901234567890', "not a JSON object but int"),
+    ('{"content": "a",}', None),  # json's own message
+    ('{"text": "a"}', "no field 'content' (fields: text)"),
+    ('{"content": NaN}', "field 'content' is not a string but float"),
+])
+def test_both_json_parsers_name_the_same_problem(tmp_path, json_parser, line, message):
+    if message is None:
+        with pytest.raises(json.JSONDecodeError) as exc:
+            json.loads(line)
+        message = f"malformed JSON: {exc.value.msg} (column {exc.value.colno})"
+    path = jsonl(tmp_path / "r.jsonl", {"content": "fine"}, line)
+    with pytest.raises(InputError) as caught:
+        list(open_corpus(str(path)))
+    assert str(caught.value).endswith(f"r.jsonl:2: {message}"), str(caught.value)
+
+
 @pytest.mark.parametrize("damage", ["truncated", "corrupted"])
 def test_damaged_gzip_names_the_file(tmp_path, gunzip_kind, damage):
     path = jsonl(tmp_path / "d.jsonl.gz", *[{"content": f"row {i}" * 50} for i in range(200)])

@@ -93,6 +93,11 @@ try:
 except ImportError:  # no compiler at install time: the walk below, in Python
     _json_depth = None
 
+try:
+    import orjson as _orjson
+except ImportError:  # json alone
+    _orjson = None
+
 compiled_depth: bool = _json_depth is not None
 """Whether :func:`json_depth_ok` walks bytes in the compiled kernel (tests set it off)."""
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -155,6 +160,23 @@ def parse_json(text: str | bytes, **options):
     except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
         digits = "number of more than 4,300 digits" if "digits" in str(exc) else str(exc).splitlines()[0][:120]
         raise BadJSON(digits) from None
+
+
+def parse_json_record(data: bytes):
+    """:func:`parse_json` of one JSON line, by orjson where installed (twice json's speed
+    on corpus records). Where both accept a text they give the same value, but for
+    integers beyond 64 bits (orjson's is a float): a caller that does not find the string
+    it wants parses again with :func:`parse_json` for json's value and message. What
+    orjson refuses (NaN, a byte-order mark, lone surrogates, malformed JSON) goes to
+    :func:`parse_json`, which gives json's value or json's error."""
+    if _orjson is None:
+        return parse_json(data)
+    if not json_depth_ok(data):
+        raise BadJSON(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return _orjson.loads(data)
+    except _orjson.JSONDecodeError:
+        return parse_json(data)
 
 
 def load_json(path: str | Path, what: str) -> tuple[Path, str, object]:

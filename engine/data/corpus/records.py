@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from engine.data.corpus import urls
 from engine.data.corpus.base import PROGRESS_STEP, Corpus, Document, Progress, Shard, human_size
-from engine.formats import BadJSON, parse_json
+from engine.formats import BadJSON, parse_json, parse_json_record
 from engine.errors import InputError
 
 
@@ -59,7 +59,7 @@ def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> I
         fh, damaged = gunzip(source)
     else:
         fh, damaged = source, ()
-    loads = parse_json
+    loads = parse_json_record
     done = reported = lineno = 0
     with source, fh:
         try:
@@ -79,10 +79,10 @@ def _json_lines(path: str, rel: str, field: str, progress: Progress | None) -> I
                     raise _json_error(exc, line, path, lineno) from None
                 try:
                     text = record[field]
-                except (KeyError, TypeError, IndexError):
-                    raise _text_error(field, record, path, lineno) from None
+                except (KeyError, TypeError, IndexError):  # the record as json reads it names the problem
+                    raise _text_error(field, parse_json(line), path, lineno) from None
                 if type(text) is not str:
-                    raise _text_error(field, record, path, lineno)
+                    raise _text_error(field, parse_json(line), path, lineno)
                 try:
                     data = text.encode()
                 except UnicodeEncodeError:  # a lone surrogate
