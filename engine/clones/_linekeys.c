@@ -1124,67 +1124,38 @@ done:
 }
 
 
-/* simian_intern(data, vocab, keys): the outputs' index's keying of a text: simian_keys,
-   each key given its id on the way, the ids of a known key from vocab (dict: key -> id),
-   a new key the next id, len(keys), in vocab and appended to keys. Returns (ids, numbers),
-   bytes of int64 for the lines with a token only: each line's id and its 1-based '\n'-line.
-   None, with vocab and keys untouched, if data is not UTF-8 or a line must be keyed by
-   Python (simian_keys then). */
-static PyObject *simian_intern(PyObject *Py_UNUSED(module), PyObject *args)
+/* A kept line's key (a new bytes object appended to found) and its '\n'-line number
+   (appended to *numbers, n of cap); 0, or -1 with an exception. */
+static int keep_key(PyObject *found, const unsigned char *key, size_t len, long number, int64_t **numbers,
+                    size_t *n, size_t *cap)
 {
-    PyObject *data, *vocab, *keys;
-    if (!PyArg_ParseTuple(args, "OO!O!", &data, &PyDict_Type, &vocab, &PyList_Type, &keys))
-        return NULL;
-    Py_buffer buf;
-    if (PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const unsigned char *s = (const unsigned char *)buf.buf, *end = s + buf.len;
-    PyObject *found = PyList_New(0), *result = NULL;  /* the keys first: nothing interned before all are known */
-    int64_t *ids = NULL, *numbers = NULL;
-    unsigned char *scratch = PyMem_Malloc((size_t)buf.len + (size_t)buf.len / 2 + 16);
-    size_t n = 0, cap = 64;
-    numbers = PyMem_Malloc(cap * sizeof(int64_t));
-    if (found == NULL || scratch == NULL || numbers == NULL) {
-        if (found != NULL)
+    PyObject *k = PyBytes_FromStringAndSize((const char *)key, (Py_ssize_t)len);
+    const int failed = k == NULL || PyList_Append(found, k) < 0;
+    Py_XDECREF(k);
+    if (failed)
+        return -1;
+    if (*n == *cap) {
+        int64_t *grown = PyMem_Realloc(*numbers, 2 * *cap * sizeof(int64_t));
+        if (grown == NULL) {
             PyErr_NoMemory();
-        goto done;
-    }
-    long number = 1;
-    for (const unsigned char *p = s;;) {
-        const unsigned char *e;
-        size_t len;
-        const int rc = line_key_at(p, end, scratch, &len, &e);
-        if (rc == WALK_INVALID || rc == KEY_BACK) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-            goto done;
+            return -1;
         }
-        if (len > 0) {
-            PyObject *key = PyBytes_FromStringAndSize((const char *)scratch, (Py_ssize_t)len);
-            const int failed = key == NULL || PyList_Append(found, key) < 0;
-            Py_XDECREF(key);
-            if (failed)
-                goto done;
-            if (n == cap) {
-                cap *= 2;
-                int64_t *grown = PyMem_Realloc(numbers, cap * sizeof(int64_t));
-                if (grown == NULL) {
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                numbers = grown;
-            }
-            numbers[n++] = number;
-        }
-        if (e == end)
-            break;
-        p = line_after(e, end, &number);
+        *numbers = grown;
+        *cap *= 2;
     }
-    ids = PyMem_Malloc((n ? n : 1) * sizeof(int64_t));
-    if (ids == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    (*numbers)[(*n)++] = number;
+    return 0;
+}
+
+/* The ids of the keys found (the n kept lines of a text, in order), from vocab (dict:
+   key -> id), a new key taking the next id, len(keys), in vocab and appended to keys;
+   (ids, numbers) as bytes of int64. */
+static PyObject *intern_found(PyObject *found, const int64_t *numbers, size_t n, PyObject *vocab, PyObject *keys)
+{
+    PyObject *result = NULL;
+    int64_t *ids = PyMem_Malloc((n ? n : 1) * sizeof(int64_t));
+    if (ids == NULL)
+        return PyErr_NoMemory();
     for (size_t i = 0; i < n; i++) {
         PyObject *key = PyList_GET_ITEM(found, (Py_ssize_t)i);
         PyObject *id = PyDict_GetItemWithError(vocab, key);  /* borrowed */
@@ -1208,12 +1179,105 @@ static PyObject *simian_intern(PyObject *Py_UNUSED(module), PyObject *args)
     result = Py_BuildValue("(y#y#)", (const char *)ids, (Py_ssize_t)(n * sizeof(int64_t)),
                            (const char *)numbers, (Py_ssize_t)(n * sizeof(int64_t)));
 done:
-    PyMem_Free(scratch);
     PyMem_Free(ids);
+    return result;
+}
+
+/* simian_intern(data, vocab, keys): the outputs' index's keying of a text: simian_keys,
+   each key given its id on the way, the ids of a known key from vocab (dict: key -> id),
+   a new key the next id, len(keys), in vocab and appended to keys. Returns (ids, numbers),
+   bytes of int64 for the lines with a token only: each line's id and its 1-based '\n'-line.
+   None, with vocab and keys untouched, if data is not UTF-8 or a line must be keyed by
+   Python (simian_keys then).
+
+   lines_intern(data, case_sensitive, vocab, keys): the same under the lines rules
+   (engine/clones/rules/lines.py): lines cut at '\n', a key the line without ASCII white
+   space at either end, A-Z folded unless case_sensitive, the keys b"", b"{" and b"}"
+   ignored. None, with vocab and keys untouched, if a case-insensitive text holds a byte
+   >= 0x80 (Python folds it, as str.lower). */
+static PyObject *intern_lines(PyObject *args, int simian)
+{
+    PyObject *data, *vocab, *keys;
+    int case_sensitive = 0;
+    if (simian ? !PyArg_ParseTuple(args, "OO!O!", &data, &PyDict_Type, &vocab, &PyList_Type, &keys)
+               : !PyArg_ParseTuple(args, "OpO!O!", &data, &case_sensitive, &PyDict_Type, &vocab, &PyList_Type, &keys))
+        return NULL;
+    Py_buffer buf;
+    if (PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *s = (const unsigned char *)buf.buf, *end = s + buf.len;
+    PyObject *found = PyList_New(0), *result = NULL;  /* the keys first: nothing interned before all are known */
+    unsigned char *scratch = PyMem_Malloc((size_t)buf.len + (size_t)buf.len / 2 + 16);
+    size_t n = 0, cap = 64;
+    int64_t *numbers = PyMem_Malloc(cap * sizeof(int64_t));
+    if (found == NULL || scratch == NULL || numbers == NULL) {
+        if (found != NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    long number = 1;
+    for (const unsigned char *p = s;;) {
+        const unsigned char *e;
+        size_t len = 0;
+        const unsigned char *key = scratch;
+        if (simian) {
+            const int rc = line_key_at(p, end, scratch, &len, &e);
+            if (rc == WALK_INVALID || rc == KEY_BACK) {
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+        } else {
+            e = memchr(p, '\n', (size_t)(end - p));
+            if (e == NULL)
+                e = end;
+            const unsigned char *a = p, *b = e;
+            while (a < b && is_space[*a])
+                a++;
+            while (b > a && is_space[b[-1]])
+                b--;
+            len = (size_t)(b - a);
+            key = a;
+            if (!case_sensitive) {
+                for (size_t i = 0; i < len; i++) {
+                    if (a[i] >= 0x80) {
+                        result = Py_NewRef(Py_None);
+                        goto done;
+                    }
+                    scratch[i] = ascii_lower[a[i]];
+                }
+                key = scratch;
+            }
+            if (len == 1 && (key[0] == '{' || key[0] == '}'))
+                len = 0;  /* ignored, as an empty key */
+        }
+        if (len > 0 && keep_key(found, key, len, number, &numbers, &n, &cap) < 0)
+            goto done;
+        if (e == end)
+            break;
+        if (simian) {
+            p = line_after(e, end, &number);
+        } else {
+            p = e + 1;
+            number++;
+        }
+    }
+    result = intern_found(found, numbers, n, vocab, keys);
+done:
+    PyMem_Free(scratch);
     PyMem_Free(numbers);
     Py_XDECREF(found);
     PyBuffer_Release(&buf);
     return result;
+}
+
+static PyObject *simian_intern(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    return intern_lines(args, 1);
+}
+
+static PyObject *lines_intern(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    return intern_lines(args, 0);
 }
 
 /* ascii_line_hashes(keys): Simian's line hash (engine.clones.rules.simian.line_hash,
@@ -1674,6 +1738,9 @@ static PyMethodDef module_methods[] = {
     {"simian_intern", simian_intern, METH_VARARGS,
      "simian_intern(data, vocab, keys) -> (ids, numbers) | None\n\nsimian_keys with each key's id from vocab, a new key\n"
      "taking the next id (len(keys)) and appended to keys; int64s for the lines with a token only."},
+    {"lines_intern", lines_intern, METH_VARARGS,
+     "lines_intern(data, case_sensitive, vocab, keys) -> (ids, numbers) | None\n\nsimian_intern under the lines rules;\n"
+     "None if a case-insensitive text holds a byte >= 0x80."},
     {"ascii_line_hashes", ascii_line_hashes, METH_O,
      "ascii_line_hashes(keys) -> (hashes, others)\n\nSimian's line hash of every ASCII key (int64s); others: the\n"
      "indices of the keys Python must hash."},

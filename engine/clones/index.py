@@ -150,11 +150,9 @@ class OutputIndex:
         self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
 
     def add(self, output_id: int, text: str) -> None:
-        interned = None
-        if self.rules.name == "simian":
-            from engine.clones.linekeys import simian_interned
+        from engine.clones.linekeys import interned as kernel_interned
 
-            interned = simian_interned(text, self.vocab, self.keys)  # the kernel keys and numbers the lines
+        interned = kernel_interned(text, self.rules.name, self.case_sensitive, self.vocab, self.keys)  # the kernel's keys
         self.outputs.append((output_id, *(interned if interned is not None else self._interned(text))))
         self._windows = self._all_windows = None
 

@@ -209,19 +209,25 @@ def simian_line_keys(text: str, use_compiled: bool = True) -> tuple[list[int], l
     return numbers, keys
 
 
-def simian_interned(text: str, vocab: dict[bytes, int], keys: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
-    """The ids and ``\\n``-line numbers of a text's lines with a token, under the Simian
-    rules, each key's id from ``vocab`` and a new key given the next, ``len(keys)``, in
-    ``vocab`` and appended to ``keys`` (as :class:`~engine.clones.index.OutputIndex` keys
-    an output), by the kernel; None, with ``vocab`` and ``keys`` untouched, where the
-    kernel is not built (or :data:`compiled` is off) or a line needs Python
-    (:func:`simian_line_keys` then)."""
+def interned(text: str, rules: str, case_sensitive: bool, vocab: dict[bytes, int],
+             keys: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ids and ``\n``-line numbers of a text's kept lines under a rule set (``simian``:
+    the lines with a token; ``lines``: the lines not ignored), each key's id from
+    ``vocab`` and a new key given the next, ``len(keys)``, in ``vocab`` and appended to
+    ``keys`` (as :class:`~engine.clones.index.OutputIndex` keys an output), by the
+    kernel; None, with ``vocab`` and ``keys`` untouched, where the kernel is not built (or
+    :data:`compiled` is off) or the text needs Python: a line that only Python folds
+    exactly (:func:`simian_line_keys`, :func:`engine.clones.rules.lines.fold` then)."""
     if _linekeys is None or not compiled:
         return None
     try:
-        found = _linekeys.simian_intern(text.encode("utf-8"), vocab, keys)
+        data = text.encode("utf-8")
     except UnicodeEncodeError:
         return None
+    if rules == "simian":
+        found = _linekeys.simian_intern(data, vocab, keys)  # Simian's rules are never case-sensitive
+    else:
+        found = _linekeys.lines_intern(data, case_sensitive, vocab, keys)
     if found is None:
         return None
     ids, numbers = found

@@ -190,13 +190,16 @@ def find_memorized(
             spans, counts = _compiled_spans(parts, regions, k, check)
         else:
             spans, counts = _python_spans(parts, regions, k, check, select=len(groups) > 1)
-        # 3. maximal spans, grouped by fingerprint
+        # 3. maximal spans, grouped by fingerprint (a state and its E are one string)
+        fp_of: dict[int, str] = {}
         for s, i, size, state in spans:
             o, a, _ = group[s]
             output_id, ids, numbers = index.outputs[o]
             j = a + i
             first = j - size + 1
-            fp = fingerprint(ids[first:j + 1].tolist())
+            fp = fp_of.get(state)
+            if fp is None:
+                fp = fp_of[state] = fingerprint(ids[first:j + 1].tolist())
             snip = snippets.get(fp)
             if snip is None:
                 train, samples = counts(state, size)
