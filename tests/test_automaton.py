@@ -64,6 +64,17 @@ def test_samples_are_the_first_fifty_in_corpus_order_and_train_counts_all():
     assert samples == [(g, q) for g in range(25) for q in (2, 5)]
 
 
+@pytest.mark.parametrize("n", [70, 1500])
+def test_a_run_of_equal_lines_a_deep_suffix_link_chain(n):
+    """n equal lines make a chain of n states: the walk's path grows past its first 64."""
+    stretches = [[1] * n, [2, 1, 1, 1, 2]]
+    regions = [[1] * (n + 3), [2, 1, 1, 1], [1] * 40]
+    want = python_spans(stretches, regions, 3)
+    assert compiled_spans(stretches, regions, 3, 2) == want
+    spans, counts = want
+    assert (0, n - 1, n, spans[0][3]) in spans and counts[spans[0][3]] == (4, [(0, n - 1), (0, n), (0, n + 1), (0, n + 2)])
+
+
 def test_no_match_crosses_from_one_stretch_into_the_next():
     spans, _ = compiled_spans([[1, 2], [3, 4]], [[1, 2, 3, 4]], 3, 1)
     assert spans == []
@@ -95,6 +106,10 @@ def test_the_kernel_refuses_bad_input():
     rows, states, train, bounds, refs = (np.frombuffer(b, np.int64) for b in _automaton.spans(a, 50))
     assert rows.reshape(-1, 4)[:, :3].tolist() == [[0, 1, 2]]
     assert train.tolist() == [1] and refs.tolist() == [1] and bounds.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="has given its spans"):  # its transitions are freed
+        _automaton.feed(a, ok, np.array([0, 2], np.int64), 1)
+    with pytest.raises(ValueError, match="has given its spans"):
+        _automaton.spans(a, 50)
 
 
 def scan_parts(seed):

@@ -16,7 +16,8 @@
        At each region position q it notes the state s and length n of the longest suffix
        of the region up to q that the outputs hold, where n >= k.
 
-   spans(automaton, samples) -> (spans, states, train, bounds, refs)
+   spans(automaton, samples) -> (spans, states, train, bounds, refs), once (it frees the
+   transitions: no feed after it)
        spans: int64 rows (stretch, position in the stretch, E, state) of every maximal
        memorized span (E >= k lines ending at that position, and the next position's E is
        not E + 1), in stretch and position order; states: each span state once, in no
@@ -316,6 +317,10 @@ static PyObject *feed(PyObject *Py_UNUSED(module), PyObject *args)
     const Py_ssize_t n = ids.len / 8, regions = bounds.len / 8 - 1;
     if (a == NULL)
         goto done;
+    if (a->slot_key == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the automaton has given its spans");
+        goto done;
+    }
     if (ids.len % 8 || bounds.len % 8 || regions < 0 || bad_bounds(b, regions, n) || first < 0
         || first + regions > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "feed needs int64 ids, bounds from 0 to their number and first >= 0");
@@ -369,6 +374,31 @@ static Py_ssize_t merge(const int64_t *x, Py_ssize_t nx, const int64_t *y, Py_ss
     return m;
 }
 
+/* The walk's path twice as deep; 0, or -1 out of memory (the old blocks kept). */
+static int grow_path(Py_ssize_t *room, int32_t **path, Py_ssize_t **path_next, Py_ssize_t **acc_n, int64_t **acc,
+                     Py_ssize_t cap)
+{
+    const size_t n = 2 * (size_t)*room;
+    int32_t *p = (int32_t *)PyMem_RawRealloc(*path, sizeof(int32_t) * n);
+    if (p == NULL)
+        return -1;
+    *path = p;
+    Py_ssize_t *q = (Py_ssize_t *)PyMem_RawRealloc(*path_next, sizeof(Py_ssize_t) * n);
+    if (q == NULL)
+        return -1;
+    *path_next = q;
+    Py_ssize_t *r = (Py_ssize_t *)PyMem_RawRealloc(*acc_n, sizeof(Py_ssize_t) * n);
+    if (r == NULL)
+        return -1;
+    *acc_n = r;
+    int64_t *t = (int64_t *)PyMem_RawRealloc(*acc, sizeof(int64_t) * (size_t)cap * n);
+    if (t == NULL)
+        return -1;
+    *acc = t;
+    *room = (Py_ssize_t)n;
+    return 0;
+}
+
 /* A growing int64 bytearray. */
 typedef struct {
     PyObject *array;
@@ -396,10 +426,19 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
     if (a == NULL)
         return NULL;
     const int64_t k = a->k;
-    if (cap < 1) {
-        PyErr_SetString(PyExc_ValueError, "spans needs samples >= 1");
+    if (cap < 1 || a->slot_key == NULL) {
+        PyErr_SetString(PyExc_ValueError, cap < 1 ? "spans needs samples >= 1" : "the automaton has given its spans");
         return NULL;
     }
+    /* the transitions are done with: their memory goes before this step's */
+    PyMem_RawFree(a->slot_key);
+    PyMem_RawFree(a->slot_to);
+    PyMem_RawFree(a->edge_sym);
+    PyMem_RawFree(a->edge_next);
+    a->slot_key = NULL;
+    a->slot_to = NULL;
+    a->edge_sym = NULL;
+    a->edge_next = NULL;
     const Py_ssize_t S = a->states, H = a->hits;
     PyObject *result = NULL;
     Column out[5] = {{NULL, 0, 0}};
@@ -424,10 +463,13 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
     want = (int32_t *)PyMem_RawCalloc((size_t)S, sizeof(int32_t));
     children = (int32_t *)PyMem_RawMalloc(sizeof(int32_t) * (size_t)S);
     reached_below = (char *)PyMem_RawCalloc((size_t)S, 1);
-    path = (int32_t *)PyMem_RawMalloc(sizeof(int32_t) * ((size_t)maxlen + 2));
-    path_next = (Py_ssize_t *)PyMem_RawMalloc(sizeof(Py_ssize_t) * ((size_t)maxlen + 2));
-    acc_n = (Py_ssize_t *)PyMem_RawMalloc(sizeof(Py_ssize_t) * ((size_t)maxlen + 2));
-    acc = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * (size_t)cap * ((size_t)maxlen + 2));
+    /* the walk's path, grown with the depth it reaches (deep only where an output
+       repeats itself: a run of n equal lines is a chain of n states) */
+    Py_ssize_t room = 64;
+    path = (int32_t *)PyMem_RawMalloc(sizeof(int32_t) * (size_t)room);
+    path_next = (Py_ssize_t *)PyMem_RawMalloc(sizeof(Py_ssize_t) * (size_t)room);
+    acc_n = (Py_ssize_t *)PyMem_RawMalloc(sizeof(Py_ssize_t) * (size_t)room);
+    acc = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * (size_t)cap * (size_t)room);
     tmp = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * 2 * (size_t)cap);
     if (!start || !order || !below || !bylen || !child_start || !best || !emax || !earg || !want || !children
         || !reached_below || !path || !path_next || !acc_n || !acc || !tmp) {
@@ -514,6 +556,10 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
         const int32_t u = path[depth];
         if (path_next[depth] < child_start[u + 1]) {
             const int32_t v = children[path_next[depth]++];
+            if (depth + 1 == room && grow_path(&room, &path, &path_next, &acc_n, &acc, cap) < 0) {
+                PyErr_NoMemory();
+                goto done;
+            }
             depth++;
             path[depth] = v;
             path_next[depth] = child_start[v];

@@ -97,7 +97,7 @@ class Found:
 
 BATCH_LINES = 1 << 20  # region lines hashed at once in output_stretches
 GROUP_LINES = 250_000  # output lines per automaton: bounds the matching's memory
-GROUP_LINES_COMPILED = 1 << 20  # the same in the kernel (about 100 bytes a line)
+GROUP_LINES_COMPILED = 1 << 20  # the same in the kernel: at most about 150 bytes a line, 24 a matched corpus line
 
 
 def _groups(stretches: list[tuple[int, int, int]], size: int) -> list[list[tuple[int, int, int]]]:
