@@ -88,28 +88,28 @@ def test_the_kernel_refuses_bad_input():
 
     ok = np.array([1, 2], np.int64)
     with pytest.raises(ValueError):
-        _automaton.build(np.array([0, 2], np.int64), np.array([0, 2], np.int64), 1)  # no symbol 0
+        _automaton.build(np.array([0, 2], np.int64), np.array([0, 2], np.int64), 1, 50)  # no symbol 0
     with pytest.raises(ValueError):
-        _automaton.build(np.array([1 << 31], np.int64), np.array([0, 1], np.int64), 1)
+        _automaton.build(np.array([1 << 31], np.int64), np.array([0, 1], np.int64), 1, 50)
     with pytest.raises(ValueError):
-        _automaton.build(ok, np.array([0, 3], np.int64), 1)  # bounds past the end
+        _automaton.build(ok, np.array([0, 3], np.int64), 1, 50)  # bounds past the end
     with pytest.raises(ValueError):
-        _automaton.build(ok, np.array([0, 2], np.int64), 0)
-    a = _automaton.build(ok, np.array([0, 2], np.int64), 1)
+        _automaton.build(ok, np.array([0, 2], np.int64), 0, 50)
+    with pytest.raises(ValueError):
+        _automaton.build(ok, np.array([0, 2], np.int64), 1, 256)
+    a = _automaton.build(ok, np.array([0, 2], np.int64), 1, 50)
     with pytest.raises(ValueError):
         _automaton.feed(a, ok, np.array([1, 2], np.int64), 0)  # bounds not from 0
     with pytest.raises(ValueError):
         _automaton.feed(a, ok, np.array([0, 2, 1, 2], np.int64), 0)  # decreasing
-    with pytest.raises(ValueError):
-        _automaton.spans(a, 0)
     _automaton.feed(a, np.array([1, 2, 0, 1 << 40, 2], np.int64), np.array([0, 5], np.int64), 0)  # unknown ids: no match
-    rows, states, train, bounds, refs = (np.frombuffer(b, np.int64) for b in _automaton.spans(a, 50))
+    rows, states, train, bounds, refs = (np.frombuffer(b, np.int64) for b in _automaton.spans(a))
     assert rows.reshape(-1, 4)[:, :3].tolist() == [[0, 1, 2]]
     assert train.tolist() == [1] and refs.tolist() == [1] and bounds.tolist() == [0, 1]
     with pytest.raises(ValueError, match="has given its spans"):  # its transitions are freed
         _automaton.feed(a, ok, np.array([0, 2], np.int64), 1)
     with pytest.raises(ValueError, match="has given its spans"):
-        _automaton.spans(a, 50)
+        _automaton.spans(a)
 
 
 def scan_parts(seed):

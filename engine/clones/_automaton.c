@@ -5,24 +5,27 @@
    (find_memorized); this file computes the same numbers without a Python object per
    state or per position.
 
-   build(ids, bounds, k) -> automaton
+   build(ids, bounds, k, samples) -> automaton
        ids: int64 symbols in [1, 2**31); the stretch s is ids[bounds[s]:bounds[s+1]]
        (bounds: int64, from 0 to len(ids), never decreasing). Each stretch is followed by
        a symbol of its own, so that no match crosses from one stretch into the next. k:
-       the fewest lines of a memorized span.
+       the fewest lines of a memorized span; samples (1..255): the first corpus places kept
+       per string.
 
    feed(automaton, ids, bounds, first) -> None
        Corpus regions in corpus order: region first + r is ids[bounds[r]:bounds[r+1]].
        At each region position q it notes the state s and length n of the longest suffix
-       of the region up to q that the outputs hold, where n >= k.
+       of the region up to q that the outputs hold, where n >= k: counts per state, and
+       the first refs per state and per its longest length (memory follows the outputs,
+       not the corpus).
 
-   spans(automaton, samples) -> (spans, states, train, bounds, refs), once (it frees the
+   spans(automaton) -> (spans, states, train, bounds, refs), once (it frees the
    transitions: no feed after it)
        spans: int64 rows (stretch, position in the stretch, E, state) of every maximal
        memorized span (E >= k lines ending at that position, and the next position's E is
        not E + 1), in stretch and position order; states: each span state once, in no
        particular order, with train (the corpus positions where its span's string ends)
-       and its first refs in corpus order (at most ``samples``):
+       and its first refs in corpus order (at most samples):
        refs[bounds[i]:bounds[i+1]], each (region << 32) | q. All int64 bytearrays.
 
    The loops run without the GIL; an automaton is freed with its capsule. */
@@ -48,23 +51,36 @@ typedef struct {
     int32_t *slot_to;
     Py_ssize_t slots_used;
     int shift; /* 64 - log2(number of slots) */
-    int64_t k;
+    int64_t k, samples; /* a span's fewest lines; the first refs kept per string */
     /* the prefix state of each output position; the stretches' bounds */
     int32_t *prefix;
     int64_t *bounds;
     Py_ssize_t positions, stretches;
-    /* what feed noted: state, length and (region << 32) | q, in corpus order */
-    Py_ssize_t hits, hit_cap;
-    int32_t *hit_state, *hit_len;
-    int64_t *hit_ref;
+    /* what feed noted, per state (allocated with the first feed): the corpus positions
+       it reached (own), the longest length reached (best), the positions reaching that
+       length (top), and how many of the first refs of each kind are kept */
+    int64_t *own, *top;
+    int32_t *best;
+    unsigned char *kept_refs, *kept_top;
+    /* the kept refs in corpus order: state, length, (region << 32) | q, and kind (REF:
+       one of the state's first refs; TOP: one of the first at its best length when it
+       was noted, stale if the best grew later) */
+    Py_ssize_t notes, note_cap;
+    int32_t *note_state, *note_len;
+    int64_t *note_ref;
+    unsigned char *note_kind;
 } Automaton;
+
+#define REF 1
+#define TOP 2
 
 static void automaton_free(Automaton *a)
 {
     if (a == NULL)
         return;
     void *blocks[] = {a->len, a->link, a->head, a->edge_sym, a->edge_next, a->slot_key, a->slot_to,
-                      a->prefix, a->bounds, a->hit_state, a->hit_len, a->hit_ref};
+                      a->prefix, a->bounds, a->own, a->top, a->best, a->kept_refs, a->kept_top,
+                      a->note_state, a->note_len, a->note_ref, a->note_kind};
     for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
         PyMem_RawFree(blocks[i]);
     PyMem_RawFree(a);
@@ -210,19 +226,19 @@ static int bad_bounds(const int64_t *bounds, Py_ssize_t n, Py_ssize_t size)
 static PyObject *build(PyObject *Py_UNUSED(module), PyObject *args)
 {
     Py_buffer ids, bounds;
-    Py_ssize_t k;
-    if (!PyArg_ParseTuple(args, "y*y*n:build", &ids, &bounds, &k))
+    Py_ssize_t k, samples;
+    if (!PyArg_ParseTuple(args, "y*y*nn:build", &ids, &bounds, &k, &samples))
         return NULL;
     PyObject *result = NULL;
     Automaton *a = NULL;
     const int64_t *sym = (const int64_t *)ids.buf, *b = (const int64_t *)bounds.buf;
     const Py_ssize_t n = ids.len / 8, stretches = bounds.len / 8 - 1;
     int bad = ids.len % 8 || bounds.len % 8 || stretches < 0 || bad_bounds(b, stretches, n)
-              || n + stretches >= INT32_MAX / 2 || k < 1;
+              || n + stretches >= INT32_MAX / 2 || k < 1 || samples < 1 || samples > 255;
     for (Py_ssize_t i = 0; i < n && !bad; i++)
         bad = sym[i] < 1 || sym[i] >= SEPARATOR;
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "build needs int64 symbols in [1, 2**31), bounds from 0 to their number and k >= 1");
+        PyErr_SetString(PyExc_ValueError, "build needs int64 symbols in [1, 2**31), bounds from 0 to their number, k >= 1 and samples in [1, 255]");
         goto done;
     }
     a = (Automaton *)PyMem_RawCalloc(1, sizeof(Automaton));
@@ -248,6 +264,7 @@ static PyObject *build(PyObject *Py_UNUSED(module), PyObject *args)
     memset(a->slot_key, 0xFF, sizeof(uint64_t) << (64 - a->shift));
     memcpy(a->bounds, b, sizeof(int64_t) * (size_t)(stretches + 1));
     a->k = k;
+    a->samples = samples;
     a->positions = n;
     a->stretches = stretches;
     int failed = 0;
@@ -280,28 +297,71 @@ done:
     return result;
 }
 
-static int note_hit(Automaton *a, int32_t state, int32_t len, int64_t ref)
+/* The per-state counts feed keeps, all 0; 0, or -1 out of memory. */
+static int feed_counts(Automaton *a)
 {
-    if (a->hits == a->hit_cap) {
-        const Py_ssize_t cap = a->hit_cap ? 2 * a->hit_cap : 1 << 16;
-        int32_t *s = (int32_t *)PyMem_RawRealloc(a->hit_state, sizeof(int32_t) * (size_t)cap);
+    a->own = (int64_t *)PyMem_RawCalloc((size_t)a->states, sizeof(int64_t));
+    a->top = (int64_t *)PyMem_RawCalloc((size_t)a->states, sizeof(int64_t));
+    a->best = (int32_t *)PyMem_RawCalloc((size_t)a->states, sizeof(int32_t));
+    a->kept_refs = (unsigned char *)PyMem_RawCalloc((size_t)a->states, 1);
+    a->kept_top = (unsigned char *)PyMem_RawCalloc((size_t)a->states, 1);
+    return a->own && a->top && a->best && a->kept_refs && a->kept_top ? 0 : -1;
+}
+
+/* A ref kept for a state, of the given kinds; 0, or -1 out of memory. */
+static int keep_note(Automaton *a, int32_t state, int32_t len, int64_t ref, unsigned char kind)
+{
+    if (a->notes == a->note_cap) {
+        const Py_ssize_t cap = a->note_cap ? 2 * a->note_cap : 1 << 12;
+        int32_t *s = (int32_t *)PyMem_RawRealloc(a->note_state, sizeof(int32_t) * (size_t)cap);
         if (s == NULL)
             return -1;
-        a->hit_state = s;
-        int32_t *l = (int32_t *)PyMem_RawRealloc(a->hit_len, sizeof(int32_t) * (size_t)cap);
+        a->note_state = s;
+        int32_t *l = (int32_t *)PyMem_RawRealloc(a->note_len, sizeof(int32_t) * (size_t)cap);
         if (l == NULL)
             return -1;
-        a->hit_len = l;
-        int64_t *r = (int64_t *)PyMem_RawRealloc(a->hit_ref, sizeof(int64_t) * (size_t)cap);
+        a->note_len = l;
+        int64_t *r = (int64_t *)PyMem_RawRealloc(a->note_ref, sizeof(int64_t) * (size_t)cap);
         if (r == NULL)
             return -1;
-        a->hit_ref = r;
-        a->hit_cap = cap;
+        a->note_ref = r;
+        unsigned char *k = (unsigned char *)PyMem_RawRealloc(a->note_kind, (size_t)cap);
+        if (k == NULL)
+            return -1;
+        a->note_kind = k;
+        a->note_cap = cap;
     }
-    a->hit_state[a->hits] = state;
-    a->hit_len[a->hits] = len;
-    a->hit_ref[a->hits++] = ref;
+    a->note_state[a->notes] = state;
+    a->note_len[a->notes] = len;
+    a->note_ref[a->notes] = ref;
+    a->note_kind[a->notes++] = kind;
     return 0;
+}
+
+/* A corpus position whose longest suffix the outputs hold is of state s, length len >= k
+   (automaton.py's Matcher.feed): counted, and its ref kept where it is among the first
+   MAX refs of the state or of its best length. */
+static int note_hit(Automaton *a, int32_t s, int32_t len, int64_t ref, Py_ssize_t max)
+{
+    unsigned char kind = 0;
+    a->own[s]++;
+    if (len > a->best[s]) {
+        a->best[s] = len;
+        a->top[s] = 0;
+        a->kept_top[s] = 0;
+    }
+    if (len == a->best[s]) {
+        a->top[s]++;
+        if (a->kept_top[s] < max) {
+            a->kept_top[s]++;
+            kind |= TOP;
+        }
+    }
+    if (a->kept_refs[s] < max) {
+        a->kept_refs[s]++;
+        kind |= REF;
+    }
+    return kind ? keep_note(a, s, len, ref, kind) : 0;
 }
 
 static PyObject *feed(PyObject *Py_UNUSED(module), PyObject *args)
@@ -321,6 +381,11 @@ static PyObject *feed(PyObject *Py_UNUSED(module), PyObject *args)
         PyErr_SetString(PyExc_ValueError, "the automaton has given its spans");
         goto done;
     }
+    if (a->own == NULL && feed_counts(a) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+
     if (ids.len % 8 || bounds.len % 8 || regions < 0 || bad_bounds(b, regions, n) || first < 0
         || first + regions > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "feed needs int64 ids, bounds from 0 to their number and first >= 0");
@@ -347,7 +412,7 @@ static PyObject *feed(PyObject *Py_UNUSED(module), PyObject *args)
             }
             s = t;
             len++;
-            if (len >= a->k && note_hit(a, s, len, ((int64_t)(first + r) << 32) | q) < 0) {
+            if (len >= a->k && note_hit(a, s, len, ((int64_t)(first + r) << 32) | q, a->samples) < 0) {
                 failed = 1;
                 break;
             }
@@ -419,17 +484,19 @@ static int column_put(Column *c, int64_t value)
 static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *capsule;
-    Py_ssize_t cap;
-    if (!PyArg_ParseTuple(args, "On:spans", &capsule, &cap))
+    if (!PyArg_ParseTuple(args, "O:spans", &capsule))
         return NULL;
     Automaton *a = (Automaton *)PyCapsule_GetPointer(capsule, CAPSULE);
     if (a == NULL)
         return NULL;
     const int64_t k = a->k;
-    if (cap < 1 || a->slot_key == NULL) {
-        PyErr_SetString(PyExc_ValueError, cap < 1 ? "spans needs samples >= 1" : "the automaton has given its spans");
+    const Py_ssize_t cap = a->samples;
+    if (a->slot_key == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the automaton has given its spans");
         return NULL;
     }
+    if (a->own == NULL && feed_counts(a) < 0)  /* nothing fed */
+        return PyErr_NoMemory();
     /* the transitions are done with: their memory goes before this step's */
     PyMem_RawFree(a->slot_key);
     PyMem_RawFree(a->slot_to);
@@ -439,11 +506,13 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
     a->slot_to = NULL;
     a->edge_sym = NULL;
     a->edge_next = NULL;
-    const Py_ssize_t S = a->states, H = a->hits;
+    const Py_ssize_t S = a->states, H = a->notes;
+    const int64_t *own = a->own, *top = a->top;
+    const int32_t *best = a->best;
     PyObject *result = NULL;
     Column out[5] = {{NULL, 0, 0}};
     int64_t *start = NULL, *order = NULL, *below = NULL, *bylen = NULL, *child_start = NULL, *acc = NULL, *tmp = NULL;
-    int32_t *best = NULL, *emax = NULL, *earg = NULL, *want = NULL, *children = NULL, *path = NULL;
+    int32_t *emax = NULL, *earg = NULL, *want = NULL, *children = NULL, *path = NULL;
     Py_ssize_t *acc_n = NULL, *path_next = NULL;
     char *reached_below = NULL;
     for (int i = 0; i < 5; i++)
@@ -457,7 +526,6 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
     below = (int64_t *)PyMem_RawCalloc((size_t)S, sizeof(int64_t));
     bylen = (int64_t *)PyMem_RawCalloc((size_t)S + (size_t)maxlen + 2, sizeof(int64_t));
     child_start = (int64_t *)PyMem_RawCalloc((size_t)S + 1, sizeof(int64_t));
-    best = (int32_t *)PyMem_RawCalloc((size_t)S, sizeof(int32_t));
     emax = (int32_t *)PyMem_RawCalloc((size_t)S, sizeof(int32_t));
     earg = (int32_t *)PyMem_RawCalloc((size_t)S, sizeof(int32_t));
     want = (int32_t *)PyMem_RawCalloc((size_t)S, sizeof(int32_t));
@@ -471,22 +539,18 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
     acc_n = (Py_ssize_t *)PyMem_RawMalloc(sizeof(Py_ssize_t) * (size_t)room);
     acc = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * (size_t)cap * (size_t)room);
     tmp = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * 2 * (size_t)cap);
-    if (!start || !order || !below || !bylen || !child_start || !best || !emax || !earg || !want || !children
+    if (!start || !order || !below || !bylen || !child_start || !emax || !earg || !want || !children
         || !reached_below || !path || !path_next || !acc_n || !acc || !tmp) {
         PyErr_NoMemory();
         goto done;
     }
-    /* the hits by state, each state's in corpus order; the longest length reached at each */
+    /* the kept refs by state, each state's in corpus order */
     for (Py_ssize_t h = 0; h < H; h++)
-        start[a->hit_state[h] + 1]++;
+        start[a->note_state[h] + 1]++;
     for (Py_ssize_t u = 0; u < S; u++)
         start[u + 1] += start[u];
-    for (Py_ssize_t h = 0; h < H; h++) {
-        const int32_t u = a->hit_state[h];
-        order[start[u]++] = h;
-        if (a->hit_len[h] > best[u])
-            best[u] = a->hit_len[h];
-    }
+    for (Py_ssize_t h = 0; h < H; h++)
+        order[start[a->note_state[h]]++] = h;
     for (Py_ssize_t u = S; u > 0; u--)
         start[u] = start[u - 1];
     start[0] = 0;
@@ -502,9 +566,9 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
     for (Py_ssize_t i = S - 1; i > 0; i--) {
         const int64_t u = bylen[i];
         const int32_t p = a->link[u];
-        if (start[u + 1] > start[u] || reached_below[u]) {
+        if (own[u] || reached_below[u]) {
             reached_below[p] = 1;
-            below[p] += start[u + 1] - start[u] + below[u];
+            below[p] += own[u] + below[u];
         }
     }
     /* parents first: E at every state, and the state of its span */
@@ -569,18 +633,16 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
         if (depth == 0)
             break;
         int64_t *mine = acc + (size_t)depth * (size_t)cap;
-        const Py_ssize_t own = start[u + 1] - start[u];
         if (want[u]) {
-            /* own positions where the span's whole string ends, then the subtree's */
+            /* own positions where the span's whole string ends (it is the state's longest
+               reached, or the state's own length, which only a best as long reaches),
+               then the subtree's */
             Py_ssize_t m = 0;
-            int64_t train = below[u];
-            for (int64_t j = start[u]; j < start[u + 1]; j++) {
-                if (a->hit_len[order[j]] >= want[u]) {
-                    train++;
-                    if (m < cap)
-                        tmp[m++] = a->hit_ref[order[j]];
-                }
-            }
+            const int whole = want[u] == best[u];
+            const int64_t train = (whole ? top[u] : 0) + below[u];
+            for (int64_t j = start[u]; whole && j < start[u + 1] && m < cap; j++)
+                if ((a->note_kind[order[j]] & TOP) && a->note_len[order[j]] == best[u])
+                    tmp[m++] = a->note_ref[order[j]];
             const Py_ssize_t got = merge(tmp, m, mine, acc_n[depth], tmp + cap, cap);
             if (column_put(&out[1], u) < 0 || column_put(&out[2], train) < 0 || column_put(&out[3], out[4].size) < 0)
                 goto done;
@@ -588,10 +650,11 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
                 if (column_put(&out[4], tmp[cap + j]) < 0)
                     goto done;
         }
-        if (own || acc_n[depth]) {
+        if (own[u] || acc_n[depth]) {
             Py_ssize_t m = 0;
             for (int64_t j = start[u]; j < start[u + 1] && m < cap; j++)
-                tmp[m++] = a->hit_ref[order[j]];
+                if (a->note_kind[order[j]] & REF)
+                    tmp[m++] = a->note_ref[order[j]];
             const Py_ssize_t got = merge(tmp, m, mine, acc_n[depth], tmp + cap, cap);
             int64_t *parent = mine - cap;
             const Py_ssize_t joined = merge(parent, acc_n[depth - 1], tmp + cap, got, tmp, cap);
@@ -609,7 +672,7 @@ static PyObject *spans(PyObject *Py_UNUSED(module), PyObject *args)
 done:
     for (int i = 0; i < 5; i++)
         Py_XDECREF(out[i].array);
-    void *blocks[] = {start, order, below, bylen, child_start, acc, tmp, best, emax, earg, want, children, path,
+    void *blocks[] = {start, order, below, bylen, child_start, acc, tmp, emax, earg, want, children, path,
                       path_next, acc_n, reached_below};
     for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
         PyMem_RawFree(blocks[i]);
@@ -618,12 +681,12 @@ done:
 
 static PyMethodDef module_methods[] = {
     {"build", build, METH_VARARGS,
-     "build(ids, bounds, k) -> automaton\n\nThe suffix automaton of the stretches ids[bounds[s]:bounds[s+1]] (int64)."},
+     "build(ids, bounds, k, samples) -> automaton\n\nThe suffix automaton of the stretches ids[bounds[s]:bounds[s+1]] (int64)."},
     {"feed", feed, METH_VARARGS,
      "feed(automaton, ids, bounds, first) -> None\n\nCorpus regions first, first + 1, ... "
      "(ids[bounds[r]:bounds[r+1]]) through the automaton, in corpus order."},
     {"spans", spans, METH_VARARGS,
-     "spans(automaton, samples) -> (spans, states, train, bounds, refs)\n\nThe maximal memorized spans "
+     "spans(automaton) -> (spans, states, train, bounds, refs)\n\nThe maximal memorized spans "
      "and their states' corpus counts and first refs, as int64 bytearrays."},
     {NULL, NULL, 0, NULL},
 };

@@ -214,7 +214,7 @@ class CompiledMatch:
     def __init__(self, stretches: list[np.ndarray], k: int):
         bounds = np.cumsum([0] + [len(s) for s in stretches], dtype=np.int64)
         ids = np.concatenate([np.zeros(0, np.int64), *stretches]).astype(np.int64, copy=False)
-        self._automaton = _automaton.build(ids, bounds, k)
+        self._automaton = _automaton.build(ids, bounds, k, MAX_SAMPLES)
 
     def feed(self, ids: np.ndarray, bounds: np.ndarray, first: int) -> None:
         """Regions ``first``, ``first + 1``, ... (``ids[bounds[r]:bounds[r+1]]``), the
@@ -225,7 +225,7 @@ class CompiledMatch:
     def spans(self) -> tuple[list[Span], Counts]:
         """The maximal spans (as :func:`maximal_spans`) and their counts."""
         rows, states, train, bounds, refs = (np.frombuffer(b, np.int64)
-                                             for b in _automaton.spans(self._automaton, MAX_SAMPLES))
+                                             for b in _automaton.spans(self._automaton))
         self._automaton = None
         refs_list = list(zip((refs >> 32).tolist(), (refs & 0xFFFFFFFF).tolist()))
         bounds_list = bounds.tolist()
