@@ -14,7 +14,7 @@ from engine.clones.filter import FilterStats, RegionColumns, filter_documents
 from engine.clones.index import OutputIndex
 from engine.clones.memorized import _stretches, find_memorized
 
-pytestmark = pytest.mark.skipif(not automaton.compiled, reason="needs the compiled kernel")
+needs_kernel = pytest.mark.skipif(not automaton.compiled, reason="needs the compiled kernel")
 
 
 def python_spans(stretches, regions, k):
@@ -38,6 +38,7 @@ def compiled_spans(stretches, regions, k, chunk):
     return spans, {state: counts(state, size) for _, _, size, state in spans}
 
 
+@needs_kernel
 @pytest.mark.parametrize("seed", range(40))
 def test_the_kernel_gives_the_pythons_spans_counts_and_samples(seed):
     """Small alphabets, so that strings repeat far more than 50 times in the corpus and
@@ -54,6 +55,7 @@ def test_the_kernel_gives_the_pythons_spans_counts_and_samples(seed):
     assert spans == want_spans and counts == want_counts
 
 
+@needs_kernel
 def test_samples_are_the_first_fifty_in_corpus_order_and_train_counts_all():
     stretches = [[1, 2, 3]]
     regions = [[1, 2, 3, 1, 2, 3]] * 40  # 80 places of the whole stretch
@@ -64,6 +66,7 @@ def test_samples_are_the_first_fifty_in_corpus_order_and_train_counts_all():
     assert samples == [(g, q) for g in range(25) for q in (2, 5)]
 
 
+@needs_kernel
 @pytest.mark.parametrize("n", [70, 1500])
 def test_a_run_of_equal_lines_a_deep_suffix_link_chain(n):
     """n equal lines make a chain of n states: the walk's path grows past its first 64."""
@@ -75,6 +78,7 @@ def test_a_run_of_equal_lines_a_deep_suffix_link_chain(n):
     assert (0, n - 1, n, spans[0][3]) in spans and counts[spans[0][3]] == (4, [(0, n - 1), (0, n), (0, n + 1), (0, n + 2)])
 
 
+@needs_kernel
 def test_no_match_crosses_from_one_stretch_into_the_next():
     spans, _ = compiled_spans([[1, 2], [3, 4]], [[1, 2, 3, 4]], 3, 1)
     assert spans == []
@@ -83,6 +87,7 @@ def test_no_match_crosses_from_one_stretch_into_the_next():
     assert [counts[state] for *_, state in spans] == [(1, [(0, 1)]), (1, [(0, 3)])]
 
 
+@needs_kernel
 def test_the_kernel_refuses_bad_input():
     from engine.clones import _automaton
 
@@ -138,18 +143,22 @@ def result(index, outputs, regions, group_lines=None):
                                     group_lines).attach()]
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_a_scan_by_batches_one_by_one_and_in_python_gives_the_same_snippets(seed, monkeypatch):
+@pytest.mark.parametrize("seed", range(4))
+def test_any_grouping_batching_and_kernel_gives_the_same_snippets(seed, monkeypatch):
+    """Memory is bounded by matching groups of outputs one at a time: any grouping, the
+    regions batch by batch or one by one, in the kernel or in Python (where the groups
+    feed only the regions that share a window with them) give the same snippets."""
     index, outputs, batches = scan_parts(seed)
     assert len(batches) > 1 and all(b.seen_at is not None for b in batches)
     columns = RegionColumns(lambda: batches)
     one_by_one = [r for b in batches for r in b.regions()]
-    compiled = result(index, outputs, columns)
-    assert len(compiled) > 10 and max(s[2] for s in compiled) > 50  # samples are cut
-    assert result(index, outputs, lambda: one_by_one) == compiled
-    assert result(index, outputs, columns, group_lines=40) == compiled
-    monkeypatch.setattr(automaton, "compiled", False)
-    assert result(index, outputs, columns) == compiled
+    whole = result(index, outputs, columns, group_lines=10**9)
+    assert len(whole) > 10 and max(s[2] for s in whole) > 50  # samples are cut
+    for kernel in (True, False) if automaton.compiled else (False,):
+        monkeypatch.setattr(automaton, "compiled", kernel)
+        for group_lines in (None, 1, 25):
+            assert result(index, outputs, columns, group_lines) == whole, (kernel, group_lines)
+        assert result(index, outputs, lambda: one_by_one, 40) == whole
 
 
 def test_the_stretches_from_the_noted_windows_equal_those_from_the_regions():

@@ -338,6 +338,20 @@ def test_deep_json_is_refused_before_parsing_even_with_a_raised_recursion_limit(
     assert proc.stdout.splitlines() == ["nested deeper than 512 levels"] * 2
 
 
+JSON_CHARS = ['"', "\\", "[", "]", "{", "}", "a", " ", "n", "u", "/", "\u00e9", "\\u"]
+
+
+def random_json(rng, depth=0, max_depth=6, width=4):
+    """A random JSON value whose keys and strings hold quotes, backslashes and brackets."""
+    r = rng.random()
+    if depth > max_depth or r < 0.3:
+        return "".join(rng.choice(JSON_CHARS) for _ in range(rng.randrange(0, 12)))
+    if r < 0.6:
+        return [random_json(rng, depth + 1, max_depth, width) for _ in range(rng.randrange(0, width))]
+    return {"".join(rng.choice(JSON_CHARS) for _ in range(3)): random_json(rng, depth + 1, max_depth, width)
+            for _ in range(rng.randrange(0, width))}
+
+
 def test_the_depth_check_cuts_strings_out_as_a_json_lexer_does():
     """The depth check looks at the brackets outside strings; it cuts the strings out
     with a few C-speed passes (corpus records are code, full of brackets and escapes):
@@ -352,18 +366,8 @@ def test_the_depth_check_cuts_strings_out_as_a_json_lexer_does():
 
     string = re.compile(r'"(?:[^"\\]|\\.)*"')
     rng = random.Random(0)
-    chars = ['"', "\\", "[", "]", "{", "}", "a", " ", "n", "u", "/", "\u00e9"]
-
-    def value(depth):
-        r = rng.random()
-        if depth > 6 or r < 0.3:
-            return "".join(rng.choice(chars) for _ in range(rng.randrange(0, 12)))
-        if r < 0.6:
-            return [value(depth + 1) for _ in range(rng.randrange(0, 4))]
-        return {"".join(rng.choice(chars) for _ in range(3)): value(depth + 1) for _ in range(rng.randrange(0, 4))}
-
     for _ in range(5000):
-        text = json.dumps(value(0), ensure_ascii=rng.random() < 0.5)
+        text = json.dumps(random_json(rng), ensure_ascii=rng.random() < 0.5)
         assert _outside_strings(text) == string.sub("", text)
         assert _outside_strings(text.encode()) == string.sub("", text).encode()
     deep = "[" * 600 + "]" * 600
@@ -384,16 +388,6 @@ def test_the_compiled_depth_walk_gives_the_true_depth(monkeypatch):
     if formats._json_depth is None:
         pytest.skip("the compiled kernel is not built")
     rng = random.Random(1)
-    chars = ['"', "\\", "[", "]", "{", "}", "a", " ", "\u00e9", "\\u"]
-
-    def value(depth):
-        r = rng.random()
-        if depth > 9 or r < 0.25:
-            return "".join(rng.choice(chars) for _ in range(rng.randrange(0, 8)))
-        if r < 0.6:
-            return [value(depth + 1) for _ in range(rng.randrange(0, 3))]
-        return {"".join(rng.choice(chars) for _ in range(2)): value(depth + 1) for _ in range(rng.randrange(0, 3))}
-
     def depth(v):
         if isinstance(v, list):
             return 1 + max(map(depth, v), default=0)
@@ -407,7 +401,7 @@ def test_the_compiled_depth_walk_gives_the_true_depth(monkeypatch):
             return formats.json_depth_ok(text, limit)
 
     for _ in range(3000):
-        v = value(0)
+        v = random_json(rng, max_depth=9, width=3)
         data = json.dumps(v, ensure_ascii=rng.random() < 0.5).encode()
         d = depth(v)
         for limit in (max(d - 1, 0), d, d + 1):

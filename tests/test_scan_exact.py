@@ -172,39 +172,6 @@ def test_random_corpora_with_planted_clones(seed, k, kernel):
     assert_same(outputs, docs, k)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_outputs_matched_in_groups_give_the_same_snippets(seed, kernel):
-    """Memory is bounded by matching groups of outputs one at a time; any grouping must
-    give the result of one group."""
-    from engine.clones.filter import FilterStats, filter_documents
-    from engine.clones.index import OutputIndex
-    from engine.clones.memorized import find_memorized
-
-    rng = random.Random(seed)
-    alphabet = [f"l{i}" for i in range(6)]
-    docs = [(f"d{i}", "\n".join(rng.choice(alphabet) for _ in range(200))) for i in range(5)]
-    outputs = []
-    for o in range(1, 40):
-        src = docs[rng.randrange(5)][1].split("\n")
-        a = rng.randrange(150)
-        outputs.append((o, "\n".join(src[a:a + rng.randint(5, 40)])))
-    index = OutputIndex(3)
-    for o, text in outputs:
-        index.add(o, text)
-    documents = [SimpleNamespace(id=d, data=t.encode()) for d, t in docs]
-    batches = filter_documents(documents, index.table(), index.window_set(), 3, False, FilterStats())
-    regions = [region for batch in batches for region in batch.regions()]
-
-    def snippets(group_lines):
-        return [(s.fingerprint, s.len, s.train, s.extract, s.outputs, s.matches)
-                for s in find_memorized(index, lambda: regions, lambda ids: ((i, dict(outputs)[i]) for i in ids), index.fingerprint,
-                                        group_lines).attach()]
-
-    whole = snippets(10**9)
-    assert len(whole) > 10
-    assert snippets(1) == whole and snippets(25) == whole
-
-
 @pytest.mark.parametrize("size", [0, 1, 5, 3000])
 def test_the_sieved_membership_test_is_exact(size):
     """The filter's bit sieve before the binary search changes no answer, for sets of any
