@@ -140,22 +140,31 @@ static int grow_slots(Automaton *a)
     return 0;
 }
 
+/* block resized to size bytes; where there is no memory (or *failed is set already),
+   block as it was, and *failed set. */
+static void *resized(void *block, size_t size, int *failed)
+{
+    void *grown = *failed ? NULL : PyMem_RawRealloc(block, size);
+    if (grown == NULL) {
+        *failed = 1;
+        return block;
+    }
+    return grown;
+}
+
 /* A new transition state --symbol--> to (the state has none on that symbol yet). */
 static int add_edge(Automaton *a, int32_t state, uint32_t symbol, int32_t to)
 {
     if (2 * (a->slots_used + 1) > (Py_ssize_t)(1ULL << (64 - a->shift)) && grow_slots(a) < 0)
         return -1;
     if (a->edges == a->edge_cap) {
-        const Py_ssize_t cap = 2 * a->edge_cap;
-        uint32_t *sym = (uint32_t *)PyMem_RawRealloc(a->edge_sym, sizeof(uint32_t) * (size_t)cap);
-        if (sym == NULL)
+        const size_t cap = 2 * (size_t)a->edge_cap;
+        int failed = 0;
+        a->edge_sym = resized(a->edge_sym, sizeof(uint32_t) * cap, &failed);
+        a->edge_next = resized(a->edge_next, sizeof(int32_t) * cap, &failed);
+        if (failed)
             return -1;
-        a->edge_sym = sym;
-        int32_t *next = (int32_t *)PyMem_RawRealloc(a->edge_next, sizeof(int32_t) * (size_t)cap);
-        if (next == NULL)
-            return -1;
-        a->edge_next = next;
-        a->edge_cap = cap;
+        a->edge_cap = (Py_ssize_t)cap;
     }
     const uint64_t key = ((uint64_t)state << 32) | symbol;
     const uint64_t i = find_slot(a, key);
@@ -312,24 +321,15 @@ static int feed_counts(Automaton *a)
 static int keep_note(Automaton *a, int32_t state, int32_t len, int64_t ref, unsigned char kind)
 {
     if (a->notes == a->note_cap) {
-        const Py_ssize_t cap = a->note_cap ? 2 * a->note_cap : 1 << 12;
-        int32_t *s = (int32_t *)PyMem_RawRealloc(a->note_state, sizeof(int32_t) * (size_t)cap);
-        if (s == NULL)
+        const size_t cap = a->note_cap ? 2 * (size_t)a->note_cap : 1 << 12;
+        int failed = 0;
+        a->note_state = resized(a->note_state, sizeof(int32_t) * cap, &failed);
+        a->note_len = resized(a->note_len, sizeof(int32_t) * cap, &failed);
+        a->note_ref = resized(a->note_ref, sizeof(int64_t) * cap, &failed);
+        a->note_kind = resized(a->note_kind, cap, &failed);
+        if (failed)
             return -1;
-        a->note_state = s;
-        int32_t *l = (int32_t *)PyMem_RawRealloc(a->note_len, sizeof(int32_t) * (size_t)cap);
-        if (l == NULL)
-            return -1;
-        a->note_len = l;
-        int64_t *r = (int64_t *)PyMem_RawRealloc(a->note_ref, sizeof(int64_t) * (size_t)cap);
-        if (r == NULL)
-            return -1;
-        a->note_ref = r;
-        unsigned char *k = (unsigned char *)PyMem_RawRealloc(a->note_kind, (size_t)cap);
-        if (k == NULL)
-            return -1;
-        a->note_kind = k;
-        a->note_cap = cap;
+        a->note_cap = (Py_ssize_t)cap;
     }
     a->note_state[a->notes] = state;
     a->note_len[a->notes] = len;
@@ -444,22 +444,13 @@ static int grow_path(Py_ssize_t *room, int32_t **path, Py_ssize_t **path_next, P
                      Py_ssize_t cap)
 {
     const size_t n = 2 * (size_t)*room;
-    int32_t *p = (int32_t *)PyMem_RawRealloc(*path, sizeof(int32_t) * n);
-    if (p == NULL)
+    int failed = 0;
+    *path = resized(*path, sizeof(int32_t) * n, &failed);
+    *path_next = resized(*path_next, sizeof(Py_ssize_t) * n, &failed);
+    *acc_n = resized(*acc_n, sizeof(Py_ssize_t) * n, &failed);
+    *acc = resized(*acc, sizeof(int64_t) * (size_t)cap * n, &failed);
+    if (failed)
         return -1;
-    *path = p;
-    Py_ssize_t *q = (Py_ssize_t *)PyMem_RawRealloc(*path_next, sizeof(Py_ssize_t) * n);
-    if (q == NULL)
-        return -1;
-    *path_next = q;
-    Py_ssize_t *r = (Py_ssize_t *)PyMem_RawRealloc(*acc_n, sizeof(Py_ssize_t) * n);
-    if (r == NULL)
-        return -1;
-    *acc_n = r;
-    int64_t *t = (int64_t *)PyMem_RawRealloc(*acc, sizeof(int64_t) * (size_t)cap * n);
-    if (t == NULL)
-        return -1;
-    *acc = t;
     *room = (Py_ssize_t)n;
     return 0;
 }
