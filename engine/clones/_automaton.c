@@ -28,7 +28,8 @@
        and its first refs in corpus order (at most samples):
        refs[bounds[i]:bounds[i+1]], each (region << 32) | q. All int64 bytearrays.
 
-   The loops run without the GIL; an automaton is freed with its capsule. */
+   The loops run without the GIL, so an automaton is for one thread at a time; it is
+   freed with its capsule. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -247,7 +248,8 @@ static PyObject *build(PyObject *Py_UNUSED(module), PyObject *args)
     for (Py_ssize_t i = 0; i < n && !bad; i++)
         bad = sym[i] < 1 || sym[i] >= SEPARATOR;
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "build needs int64 symbols in [1, 2**31), bounds from 0 to their number, k >= 1 and samples in [1, 255]");
+        PyErr_SetString(PyExc_ValueError, "build needs int64 symbols in [1, 2**31), bounds from 0 to their "
+                                          "number, k >= 1 and samples in [1, 255]");
         goto done;
     }
     a = (Automaton *)PyMem_RawCalloc(1, sizeof(Automaton));
@@ -340,7 +342,7 @@ static int keep_note(Automaton *a, int32_t state, int32_t len, int64_t ref, unsi
 
 /* A corpus position whose longest suffix the outputs hold is of state s, length len >= k
    (automaton.py's Matcher.feed): counted, and its ref kept where it is among the first
-   MAX refs of the state or of its best length. */
+   max refs of the state or of its best length. */
 static int note_hit(Automaton *a, int32_t s, int32_t len, int64_t ref, Py_ssize_t max)
 {
     unsigned char kind = 0;
@@ -385,7 +387,6 @@ static PyObject *feed(PyObject *Py_UNUSED(module), PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-
     if (ids.len % 8 || bounds.len % 8 || regions < 0 || bad_bounds(b, regions, n) || first < 0
         || first + regions > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "feed needs int64 ids, bounds from 0 to their number and first >= 0");
