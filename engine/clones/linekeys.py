@@ -211,7 +211,7 @@ def simian_line_keys(text: str, use_compiled: bool = True) -> tuple[list[int], l
 
 def interned(text: str, rules: str, case_sensitive: bool, vocab: dict[bytes, int],
              keys: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
-    """The ids and ``\n``-line numbers of a text's kept lines under a rule set (``simian``:
+    """The ids and ``\\n``-line numbers of a text's kept lines under a rule set (``simian``:
     the lines with a token; ``lines``: the lines not ignored), each key's id from
     ``vocab`` and a new key given the next, ``len(keys)``, in ``vocab`` and appended to
     ``keys`` (as :class:`~engine.clones.index.OutputIndex` keys an output), by the

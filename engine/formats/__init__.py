@@ -100,6 +100,7 @@ except ImportError:  # json alone
 
 compiled_depth: bool = _json_depth is not None
 """Whether :func:`json_depth_ok` walks bytes in the compiled kernel (tests set it off)."""
+
 _BRACKETS = re.compile(r"[\[\]{}]")
 _BRACKETS_BYTES = re.compile(rb"[\[\]{}]")
 
