@@ -186,6 +186,25 @@ def test_utf8_validation_matches_python():
             assert (table.ids(data, case_sensitive) is not None) == valid, data
 
 
+@pytest.mark.parametrize("use_compiled", PATHS)
+@pytest.mark.parametrize("sep", [b"\0", b"\n"])
+def test_a_table_of_joined_keys_is_the_table_of_their_list(use_compiled, sep):
+    """A worker loads the saved vocabulary as one buffer (``sep``): the same ids for every
+    key as the table of the split list, repeated and empty keys included."""
+    if use_compiled and not linekeys.compiled:
+        pytest.skip("the compiled kernel is not built")
+    rng = random.Random(5)
+    alphabet = [bytes([c]) for c in b"abcXYZ {}=\t\xc3\xa4"]
+    cases = [[b"a"], [b"a", b"", b"b"], [b"x", b"x", b"y"], [b"", b""], [b"ab", b"cd", b""]]
+    cases += [[b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6))) for _ in range(rng.randrange(1, 300))]
+              for _ in range(20)]
+    for keys in cases:
+        probes = sorted(set(keys) | {b"zz", b"{", b""})
+        joined = LineTable(sep.join(keys), use_compiled, sep=sep)
+        assert joined.find(probes).tolist() == LineTable(keys, use_compiled).find(probes).tolist(), keys
+    assert LineTable(b"", use_compiled, sep=sep).find([b"", b"a"]).tolist() == [-1, 0]  # no key at all
+
+
 def test_buffers_and_errors():
     from engine.clones import _linekeys
 
@@ -197,6 +216,10 @@ def test_buffers_and_errors():
     raw = _linekeys.Table([b"ab"])
     with pytest.raises(TypeError):
         _linekeys.Table(["ab"])
+    with pytest.raises(TypeError):
+        _linekeys.Table(b"ab", sep=b"--")  # one byte
+    with pytest.raises(TypeError):
+        _linekeys.Table("ab", sep=b"\0")  # a buffer
     with pytest.raises(RuntimeError):
         raw.__init__([b"cd"])
     ids, back, text = raw.lookup(b"AB\nab", False)

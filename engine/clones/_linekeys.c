@@ -9,6 +9,8 @@
    each candidate confirmed on the bytes.
 
    Table(keys)                        keys: a list or tuple of bytes; keys[i] gets id i+1
+   Table(data, sep=b"\0")             the same keys joined by a byte in one buffer (data.split(sep),
+                                      none for b""), with no Python object per key
    Table.lookup(data, case_sensitive) -> (ids, back, text) | None
        data: any contiguous buffer. ids: a bytearray of native int64, one per line of data
        (data.split(b"\n")): the line key's id, 0 for an unknown key, -1 for an ignored
@@ -265,33 +267,13 @@ static void Table_dealloc(Table *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int Table_init(Table *self, PyObject *args, PyObject *kwds)
+/* The table filled with n keys, key i the bytes key_at(i) gives (total bytes in all). */
+static int table_fill(Table *self, Py_ssize_t n, size_t total,
+                      void (*key_at)(void *, Py_ssize_t, const unsigned char **, size_t *), void *keys)
 {
-    static char *kwlist[] = {"keys", NULL};
-    PyObject *keys_arg, *seq;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Table", kwlist, &keys_arg))
-        return -1;
-    if (self->slots != NULL) {   /* a lookup may be running without the GIL */
-        PyErr_SetString(PyExc_RuntimeError, "Table is already initialized");
-        return -1;
-    }
-    seq = PySequence_Fast(keys_arg, "keys must be a sequence of bytes");
-    if (seq == NULL)
-        return -1;
-
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     if ((uint64_t)n >= UINT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "too many keys");
-        goto fail;
-    }
-    size_t total = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!PyBytes_Check(items[i])) {
-            PyErr_Format(PyExc_TypeError, "keys[%zd] is not bytes", i);
-            goto fail;
-        }
-        total += (size_t)PyBytes_GET_SIZE(items[i]);
+        return -1;
     }
     size_t cap = 16;
     while (cap < 2 * (size_t)n)   /* load <= 0.5 */
@@ -301,15 +283,17 @@ static int Table_init(Table *self, PyObject *args, PyObject *kwds)
     self->offsets = PyMem_Malloc(((size_t)n + 1) * sizeof(size_t));
     if (self->slots == NULL || self->blob == NULL || self->offsets == NULL) {
         PyErr_NoMemory();
-        goto fail;
+        return -1;
     }
     self->mask = cap - 1;
     self->nkeys = n;
 
     size_t at = 0;
+    self->offsets[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        const unsigned char *k = (const unsigned char *)PyBytes_AS_STRING(items[i]);
-        size_t len = (size_t)PyBytes_GET_SIZE(items[i]);
+        const unsigned char *k;
+        size_t len;
+        key_at(keys, i, &k, &len);
         memcpy(self->blob + at, k, len);
         self->offsets[i] = at;
         at += len;
@@ -335,13 +319,93 @@ static int Table_init(Table *self, PyObject *args, PyObject *kwds)
             j = (j + 1) & self->mask;
         }
     }
-    Py_DECREF(seq);
     return 0;
+}
 
-fail:
-    Table_free(self);
+static void key_of_item(void *keys, Py_ssize_t i, const unsigned char **k, size_t *len)
+{
+    PyObject *item = ((PyObject **)keys)[i];
+    *k = (const unsigned char *)PyBytes_AS_STRING(item);
+    *len = (size_t)PyBytes_GET_SIZE(item);
+}
+
+/* Keys joined by a separator: where each starts (n + 1 entries, the last one past the
+   end plus one, as if a separator followed). */
+typedef struct {
+    const unsigned char *data;
+    const Py_ssize_t *starts;
+} Joined;
+
+static void key_of_joined(void *keys, Py_ssize_t i, const unsigned char **k, size_t *len)
+{
+    const Joined *j = (const Joined *)keys;
+    *k = j->data + j->starts[i];
+    *len = (size_t)(j->starts[i + 1] - j->starts[i] - 1);
+}
+
+static int Table_init(Table *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"keys", "sep", NULL};
+    PyObject *keys_arg, *sep_arg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:Table", kwlist, &keys_arg, &sep_arg))
+        return -1;
+    if (self->slots != NULL) {   /* a lookup may be running without the GIL */
+        PyErr_SetString(PyExc_RuntimeError, "Table is already initialized");
+        return -1;
+    }
+    if (sep_arg != Py_None) {   /* keys: one bytes-like object, the keys joined by sep (one byte) */
+        Py_buffer buf;
+        if (!PyBytes_Check(sep_arg) || PyBytes_GET_SIZE(sep_arg) != 1) {
+            PyErr_SetString(PyExc_TypeError, "sep must be one byte");
+            return -1;
+        }
+        if (PyObject_GetBuffer(keys_arg, &buf, PyBUF_SIMPLE) < 0)
+            return -1;
+        const unsigned char *data = (const unsigned char *)buf.buf, sep = (unsigned char)PyBytes_AS_STRING(sep_arg)[0];
+        Py_ssize_t n = buf.len ? 1 : 0;   /* b"" holds no key, as b"".split(sep) would one empty key */
+        for (Py_ssize_t i = 0; i < buf.len; i++)
+            n += data[i] == sep;
+        Py_ssize_t *starts = PyMem_Malloc(((size_t)n + 1) * sizeof(Py_ssize_t));
+        if (starts == NULL) {
+            PyBuffer_Release(&buf);
+            PyErr_NoMemory();
+            return -1;
+        }
+        Py_ssize_t m = 0;
+        if (n) {
+            starts[m++] = 0;
+            for (Py_ssize_t i = 0; i < buf.len; i++)
+                if (data[i] == sep)
+                    starts[m++] = i + 1;
+        }
+        starts[m] = buf.len + 1;
+        Joined joined = {data, starts};
+        const int rc = table_fill(self, n, (size_t)buf.len, key_of_joined, &joined);
+        PyMem_Free(starts);
+        PyBuffer_Release(&buf);
+        if (rc < 0)
+            Table_free(self);
+        return rc;
+    }
+    PyObject *seq = PySequence_Fast(keys_arg, "keys must be a sequence of bytes");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyBytes_Check(items[i])) {
+            PyErr_Format(PyExc_TypeError, "keys[%zd] is not bytes", i);
+            Py_DECREF(seq);
+            return -1;
+        }
+        total += (size_t)PyBytes_GET_SIZE(items[i]);
+    }
+    const int rc = table_fill(self, n, total, key_of_item, items);
+    if (rc < 0)
+        Table_free(self);
     Py_DECREF(seq);
-    return -1;
+    return rc;
 }
 
 typedef struct {

@@ -255,6 +255,5 @@ def load_filter_index(folder: Path) -> tuple[LineTable, np.ndarray, int, bool, s
     meta = json.loads((folder / "index.json").read_text())
     rules = meta.get("rules", "lines")
     data = (folder / "keys.bin").read_bytes()
-    keys = data.split(b"\0") if rules == "simian" else data.split(b"\n")
-    table = LineTable(keys if data else [], rules=rules)
+    table = LineTable(data, rules=rules, sep=b"\0" if rules == "simian" else b"\n")
     return table, np.load(folder / "windows.npy"), meta["min_lines"], meta["case_sensitive"], rules

@@ -113,13 +113,19 @@ class LineTable:
     pure-Python path; ``None`` uses the C kernel when it is built.
     """
 
-    def __init__(self, keys: Iterable[bytes], use_compiled: bool | None = None, rules: str = "lines"):
-        keys = list(keys)
+    def __init__(self, keys: Iterable[bytes], use_compiled: bool | None = None, rules: str = "lines",
+                 sep: bytes | None = None):
+        """``sep``: ``keys`` is one bytes object, the keys joined by ``sep`` (none if it is
+        empty); the kernel reads them with no Python object per key."""
         if use_compiled is None:
             use_compiled = compiled
         if use_compiled and _linekeys is None:
             raise RuntimeError("engine.clones._linekeys is not built")
-        self._table = _linekeys.Table(keys) if use_compiled else None
+        if sep is not None and not use_compiled:
+            keys = keys.split(sep) if keys else []
+        elif sep is None:
+            keys = list(keys)
+        self._table = (_linekeys.Table(keys) if sep is None else _linekeys.Table(keys, sep=sep)) if use_compiled else None
         self._ignored = IGNORED_KEYS if rules == "lines" else ()  # under the Simian rules a lone brace is a line
         # the pure-Python path's dict (the kernel's table holds the keys in a few bytes each)
         self.vocab: dict[bytes, int] | None = None
