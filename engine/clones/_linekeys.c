@@ -362,7 +362,7 @@ static int Table_init(Table *self, PyObject *args, PyObject *kwds)
         if (PyObject_GetBuffer(keys_arg, &buf, PyBUF_SIMPLE) < 0)
             return -1;
         const unsigned char *data = (const unsigned char *)buf.buf, sep = (unsigned char)PyBytes_AS_STRING(sep_arg)[0];
-        Py_ssize_t n = buf.len ? 1 : 0;   /* b"" holds no key, as b"".split(sep) would one empty key */
+        Py_ssize_t n = buf.len ? 1 : 0;   /* b"" holds no key (b"".split(sep) would give one empty key) */
         for (Py_ssize_t i = 0; i < buf.len; i++)
             n += data[i] == sep;
         Py_ssize_t *starts = PyMem_Malloc(((size_t)n + 1) * sizeof(Py_ssize_t));
