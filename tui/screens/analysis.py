@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static
-from textual_plotext import PlotextPlot
 
 from engine.untrusted import visible
 from tui.screens.base import SubScreen
+from tui.widgets.plot import Plot
 
 SCATTER_POINTS = 5000  # snippets drawn in the scatter, at most (the correlations use all)
 
@@ -31,7 +31,7 @@ class AnalysisScreen(SubScreen):
     DEFAULT_CSS = """
     AnalysisScreen #a-title { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     AnalysisScreen #a-top { height: 1fr; min-height: 8; }
-    AnalysisScreen #a-top PlotextPlot { width: 1fr; height: 100%; }
+    AnalysisScreen #a-top Plot { width: 1fr; height: 100%; }
     AnalysisScreen #a-lengths { height: 1fr; min-height: 8; }
     """
 
@@ -44,9 +44,9 @@ class AnalysisScreen(SubScreen):
         yield Header()
         yield Static(f"scan {self.scan_id}: analysing…", id="a-title")
         with Horizontal(id="a-top"):
-            yield PlotextPlot(id="a-trend")
-            yield PlotextPlot(id="a-scatter")
-        yield PlotextPlot(id="a-lengths")
+            yield Plot(id="a-trend")
+            yield Plot(id="a-scatter")
+        yield Plot(id="a-lengths")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -68,7 +68,7 @@ class AnalysisScreen(SubScreen):
             f"{fmt(c['spearman'], c['spearman_p'])}, Kendall tau-b {fmt(c['kendall'], c['kendall_p'])}, "
             f"Pearson r {fmt(c['pearson'])}")))
         trend = result["trend"]
-        plot = self.query_one("#a-trend", PlotextPlot)
+        plot = self.query_one("#a-trend", Plot)
         plt = plot.plt
         plt.clear_figure()
         plt.title("memorized against outputs")
@@ -78,7 +78,7 @@ class AnalysisScreen(SubScreen):
                  color=(240, 180, 60))
         plt.xlabel("outputs")
         plot.refresh()
-        plot = self.query_one("#a-scatter", PlotextPlot)
+        plot = self.query_one("#a-scatter", Plot)
         plt = plot.plt
         plt.clear_figure()
         plt.title("train count against extract count")
@@ -89,7 +89,7 @@ class AnalysisScreen(SubScreen):
         plt.xlabel("extract")
         plt.ylabel("train")
         plot.refresh()
-        plot = self.query_one("#a-lengths", PlotextPlot)
+        plot = self.query_one("#a-lengths", Plot)
         plt = plot.plt
         plt.clear_figure()
         lengths = result["lengths"]

@@ -10,11 +10,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Static
-from textual_plotext import PlotextPlot
 
 from engine.untrusted import visible
 from tui.screens.base import PolledScreen, SubScreen, describe
 from tui.widgets.keytable import KeyTable
+from tui.widgets.plot import Plot
 
 CURVE_POINTS = 40  # values of N on the precision curve, spread evenly on a log scale
 SIGNAL_COLOURS = {"perplexity": (70, 200, 230), "ratio": (240, 180, 60), "lowercase": (200, 120, 230),
@@ -76,7 +76,7 @@ class RankingScreen(PolledScreen, SubScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(f"scan {self.scan_id}: ranking signals", id="r-title")
-        yield PlotextPlot(id="r-curves")
+        yield Plot(id="r-curves")
         yield KeyTable(id="r-table")
         yield Footer(compact=True)
 
@@ -118,7 +118,7 @@ class RankingScreen(PolledScreen, SubScreen):
             self._draw(ranking)
 
     def _draw(self, ranking: dict) -> None:
-        plot = self.query_one("#r-curves", PlotextPlot)
+        plot = self.query_one("#r-curves", Plot)
         plt = plot.plt
         plt.clear_figure()
         plt.title("precision of the top N at finding memorized outputs")
