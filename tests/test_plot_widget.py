@@ -2,7 +2,7 @@
 
 plotext's build applies a log scale to the figure's data in place; textual-plotext's
 widget, rendered a second time (a repaint, a resize), took the log of the log and raised
-"math domain error" at N = 1 (the ranking snapshot failed so in about one run in ten).
+"math domain error" at N = 1 (the ranking snapshot failed so in one of six full runs).
 """
 from __future__ import annotations
 

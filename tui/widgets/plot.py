@@ -3,7 +3,7 @@
 plotext's build applies a log scale to the data the figure holds, in place: a second
 build of the same figure takes the log of the log, and N = 1 (log 0) raises "math domain
 error". Textual renders a widget again whenever it repaints it (a resize, a table beside
-it that grows), so the ranking screen crashed in about one full test run in ten.
+it that grows): the ranking screen's snapshot crashed so in one of six full test runs.
 """
 from __future__ import annotations
 
