@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.clones.linekeys import LineTable, _linekeys
+from engine.clones.linekeys import LineTable, _linekeys, interned
 from engine.clones.rules import get_rules
 from engine.fsutil import atomic_paths
 
@@ -150,10 +150,8 @@ class OutputIndex:
         self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
 
     def add(self, output_id: int, text: str) -> None:
-        from engine.clones.linekeys import interned as kernel_interned
-
-        interned = kernel_interned(text, self.rules.name, self.case_sensitive, self.vocab, self.keys)  # the kernel's keys
-        self.outputs.append((output_id, *(interned if interned is not None else self._interned(text))))
+        keyed = interned(text, self.rules.name, self.case_sensitive, self.vocab, self.keys)  # the kernel's keys
+        self.outputs.append((output_id, *(keyed if keyed is not None else self._interned(text))))
         self._windows = self._all_windows = None
 
     def _interned(self, text: str) -> tuple[np.ndarray, np.ndarray]:

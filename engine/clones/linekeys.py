@@ -125,7 +125,7 @@ class LineTable:
             keys = keys.split(sep) if keys else []
         elif sep is None:
             keys = list(keys)
-        self._table = (_linekeys.Table(keys) if sep is None else _linekeys.Table(keys, sep=sep)) if use_compiled else None
+        self._table = _linekeys.Table(keys, sep=sep) if use_compiled else None
         self._ignored = IGNORED_KEYS if rules == "lines" else ()  # under the Simian rules a lone brace is a line
         # the pure-Python path's dict (the kernel's table holds the keys in a few bytes each)
         self.vocab: dict[bytes, int] | None = None

@@ -148,8 +148,17 @@ def parse_json(text: str | bytes, **options):
     :func:`json_depth_ok`), or an integer of more than 4,300 digits (Python's own limit on
     int from text). Every reader of JSON in byrote goes through here, so hostile files
     cost a line of message, never a traceback."""
+    _check_depth(text)
+    return _json_loads(text, **options)
+
+
+def _check_depth(text: str | bytes) -> None:
     if not json_depth_ok(text):
         raise BadJSON(f"nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _json_loads(text: str | bytes, **options):
+    """``json.loads`` of a text whose depth is checked, its failures as :func:`parse_json` gives them."""
     try:
         return json.loads(text, **options)
     except json.JSONDecodeError as exc:
@@ -170,14 +179,13 @@ def parse_json_record(data: bytes):
     it wants parses again with :func:`parse_json` for json's value and message. What
     orjson refuses (NaN, a byte-order mark, lone surrogates, malformed JSON) goes to
     :func:`parse_json`, which gives json's value or json's error."""
+    _check_depth(data)
     if _orjson is None:
-        return parse_json(data)
-    if not json_depth_ok(data):
-        raise BadJSON(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        return _json_loads(data)
     try:
         return _orjson.loads(data)
     except _orjson.JSONDecodeError:
-        return parse_json(data)
+        return _json_loads(data)
 
 
 def load_json(path: str | Path, what: str) -> tuple[Path, str, object]:
