@@ -402,3 +402,35 @@ def test_the_text_index_follows_saved_replaced_and_deleted_results(tmp_path):
     s.db.execute("DELETE FROM snippets WHERE scan_id = ?", [first])  # behind the store's back: out of step
     with pytest.raises(sqlite3.DatabaseError):
         s.db.execute("INSERT INTO snippet_text(snippet_text, rank) VALUES ('integrity-check', 1)")
+
+
+def test_work_beside_the_saving_ends_before_the_places_are_read_and_its_failure_saves_nothing(tmp_path):
+    """``beside`` (a scan spills its corpus places there) runs while the text index is
+    built; the output places and the corpus places are read only after it ended, and
+    its error rolls the whole transaction back."""
+    import threading
+
+    s = Store(tmp_path / "b.db")
+    scan_id = s.add_scan(set_id=1)
+    ended = threading.Event()
+    read_after: list[bool] = []
+
+    def places(rows):
+        read_after.append(ended.is_set())
+        yield from rows
+
+    def spill():
+        ended.set()
+
+    s.save_scan_results(scan_id, [("f" * 32, 6, 1, 1, "a = 1\n" * 6)], places([("f" * 32, 1, 1, 6)]),
+                        places([("f" * 32, 1, "doc", 1, 6, 1, "a = 1\n" * 6)]), beside=spill, state="done")
+    assert read_after == [True, True] and s.snippet_count(scan_id) == 1
+    assert len(s.snippet_matches(scan_id, "f" * 32)) == 1
+
+    def broken():
+        raise OSError(28, "No space left on device")
+
+    other = s.add_scan(set_id=1)
+    with pytest.raises(OSError, match="No space"):
+        s.save_scan_results(other, [("e" * 32, 6, 1, 1, "b = 2\n" * 6)], [], [], beside=broken, state="done")
+    assert s.snippet_count(other) == 0 and s.scan(other)["state"] != "done"

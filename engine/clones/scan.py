@@ -326,45 +326,41 @@ def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int, float, f
     return _filter_shard(*task)
 
 
-SPILL_ROWS = 1000  # corpus places per line of the spill file: one JSON call each
+SPILL_ROWS = 1000  # corpus places per record of the spill file
 
 
 def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> None:
     """A scan's results in one transaction. The corpus places are read from the regions
     (:meth:`~engine.clones.memorized.Found.matches`) into a file beside the scan's shards,
-    never all held in memory, then copied in. The reading runs in a thread while the
-    transaction writes the snippets and SQLite builds their text index (without the GIL),
-    so it is over before the places are needed, and the database stays locked no longer
-    than the writing takes."""
-    import json
+    never all held in memory, then copied in. The reading runs while SQLite builds the
+    snippets' text index (``beside``, :meth:`~engine.store.Store.save_scan_results`), so
+    the database stays locked no longer than the writing takes."""
     import tempfile
-    from concurrent.futures import ThreadPoolExecutor
 
     snippets = found.snippets
     store.scan_dir(scan_id).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=store.scan_dir(scan_id)) as spill, \
-            ThreadPoolExecutor(1) as pool:
-        spilled = pool.submit(_spill_matches, found, spill)
+    with tempfile.TemporaryFile("w+b", dir=store.scan_dir(scan_id)) as spill:
 
         def matches() -> Iterator[tuple]:
-            spilled.result()
             spill.seek(0)
-            for line in spill:
-                yield from json.loads(line)
+            while rows := _read_spilled(spill):
+                yield from rows
 
-        store.save_scan_results(  # a failure of the reading fails the transaction, through matches()
+        store.save_scan_results(  # a failure of the reading fails the transaction
             scan_id,
             ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
             ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
             matches(),
+            beside=functools.partial(_spill_matches, found, spill),
             **scan_fields,
         )
 
 
 def _spill_matches(found: Found, spill) -> None:
-    """Every corpus place as a row (fingerprint, rank, document, lines, context), in lines
-    of SPILL_ROWS rows of JSON."""
-    import json
+    """Every corpus place as a row (fingerprint, rank, document, lines, context), in
+    records of SPILL_ROWS rows (marshal: the file is this process's own, unnamed, and
+    read back by it alone)."""
+    import marshal
 
     ranks: dict[str, int] = {}
     rows = []
@@ -372,10 +368,20 @@ def _spill_matches(found: Found, spill) -> None:
         rank = ranks[s.fingerprint] = ranks.get(s.fingerprint, 0) + 1
         rows.append((s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context))
         if len(rows) == SPILL_ROWS:
-            spill.write(json.dumps(rows) + "\n")
+            marshal.dump(rows, spill)
             rows.clear()
     if rows:
-        spill.write(json.dumps(rows) + "\n")
+        marshal.dump(rows, spill)
+
+
+def _read_spilled(spill) -> list[tuple]:
+    """The next record of :func:`_spill_matches`' file; [] at its end."""
+    import marshal
+
+    try:
+        return marshal.load(spill)
+    except EOFError:
+        return []
 
 
 def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from engine.errors import InputError
 from engine.store.browse import FIRST_LINE_SQL
@@ -78,6 +78,7 @@ class ScansMixin:
         snippets: Iterable[tuple[str, int, int, int, str | None]],
         output_locations: Iterable[tuple[str, int, int, int]],
         matches: Iterable[tuple[str, int, str, int, int, int | None, str | None]],
+        beside: Callable[[], None] | None = None,
         **scan_fields: Any,
     ) -> None:
         """Replace a scan's results in one transaction.
@@ -85,6 +86,12 @@ class ScansMixin:
         ``snippets``: (fingerprint, len, train, extract, text); ``output_locations``:
         (fingerprint, output id, start line, end line); ``matches``: (fingerprint, rank,
         document id, start line, end line, first context line, context text).
+        ``beside``: work of the caller's that ends before ``output_locations`` and
+        ``matches`` are read (its error fails the transaction).
+
+        The personal-data pass and ``beside`` run in threads while SQLite builds the text
+        index, one statement that does not hold the GIL; never while rows are inserted,
+        which take the GIL back for every row and would wait for it behind those threads.
         """
         from concurrent.futures import ThreadPoolExecutor
 
@@ -93,31 +100,32 @@ class ScansMixin:
         if "stats" in scan_fields:
             scan_fields["stats"] = json.dumps(scan_fields["stats"])
         snippets = list(snippets)
-        # the personal-data pass runs beside the writing: SQLite builds the text index and
-        # writes the rows without holding the GIL
-        with ThreadPoolExecutor(1) as pool:
+        with ThreadPoolExecutor(2) as pool, self._write():
+            self._clear_results(scan_id)
+            self.db.conn.executemany(
+                "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text, first_line) "
+                f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
+                ((scan_id, *row) for row in snippets),
+            )
             finds = pool.submit(find_pii_many, [row[4] or "" for row in snippets])
-            with self._write():
-                self._clear_results(scan_id)
-                self.db.conn.executemany(
-                    "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text, first_line) "
-                    f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
-                    ((scan_id, *row) for row in snippets),
-                )
-                self._text_index(scan_id, add=True)
-                self.db.conn.executemany(
-                    "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    ((scan_id, *row) for row in output_locations),
-                )
-                self.db.conn.executemany(
-                    "INSERT INTO snippet_matches(scan_id, fingerprint, rank, doc, start_line, end_line, context_start, "
-                    "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    ((scan_id, *row) for row in matches),
-                )
-                self._pii_index(scan_id, zip((row[0] for row in snippets), finds.result()))
-                if scan_fields:
-                    self.db["scans"].update(scan_id, scan_fields)
+            side = pool.submit(beside) if beside is not None else None
+            self._text_index(scan_id, add=True)
+            found = finds.result()
+            if side is not None:
+                side.result()
+            self.db.conn.executemany(
+                "INSERT INTO snippet_outputs(scan_id, fingerprint, output_id, start_line, end_line) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ((scan_id, *row) for row in output_locations),
+            )
+            self.db.conn.executemany(
+                "INSERT INTO snippet_matches(scan_id, fingerprint, rank, doc, start_line, end_line, context_start, "
+                "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((scan_id, *row) for row in matches),
+            )
+            self._pii_index(scan_id, zip((row[0] for row in snippets), found))
+            if scan_fields:
+                self.db["scans"].update(scan_id, scan_fields)
 
     def _clear_results(self, scan_id: int) -> None:
         """A scan's snippets, their places and their texts' index entries, removed (inside
