@@ -64,7 +64,7 @@ def _init_worker(spec: dict, index_dir: str, corpus: Corpus | None = None, index
 def _init_pool_worker(parent: int, spec: dict, index_dir: str, corpus: Corpus) -> None:
     """A pool worker's start: it dies with the scan's process (never an orphan holding
     the index). It starts while the outputs are still being indexed, so it loads the
-    index with its first shard (:func:`_pool_task`)."""
+    index once it is saved (:func:`_load_index`)."""
     from engine.orphans import die_with_parent
 
     die_with_parent(parent)
@@ -134,6 +134,8 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     with (_scan_pool(corpus, str(work / "index"), helpers) if helpers else contextlib.nullcontext()) as pool:
         index = index_outputs(store, scan)
         index.save(work / "index")
+        for _ in range(helpers):  # the pool loads it now, while this process readies its first shard
+            pool.submit(_load_index)
         _filter_all(store, scan_id, corpus, index, work, shards, done, pending, pool, helpers, ctx)
     _match_and_save(store, scan, scan_id, corpus, index, shards, t0, ctx)
 
@@ -320,9 +322,18 @@ def _started() -> None:
     """A pool process's first task: nothing, so that it starts now."""
 
 
+def _load_index() -> None:
+    """A pool process's index loaded, once it is saved: a task sent to each process then
+    (a process that takes two loads it once; one that takes none, or fails, loads it with
+    its first shard, whose result carries the error)."""
+    pending = _WORKER.get("pending")
+    if pending is not None:
+        _init_worker(*pending)
+        del _WORKER["pending"]
+
+
 def _pool_task(task: tuple[int, str]) -> tuple[int, str, int, int, int, float, float]:
-    if "pending" in _WORKER:  # the first shard of this process: the index is saved by now
-        _init_worker(*_WORKER.pop("pending"))
+    _load_index()
     return _filter_shard(*task)
 
 
