@@ -12,8 +12,9 @@ size, not against a larger result.
 
 Each scan runs as ``byrote scan --foreground`` in a fresh process (peak RSS from
 ``wait4``, i.e. the largest of that process and its worker processes); its phases come
-from the scan's own records: the index files' times, the shards' finish times and the
-stats. Measured in the same run:
+from the scan's own records: the index files' times, the shards' finish times, the
+stats, and its job's end (the saving of the results, after the scan's clock stops).
+Measured in the same run:
 
 - the filter pass with 1 worker (in-process) and with a pool of 2 workers: MB/s per
   worker, and the speed-up from 1 to 2; also per worker while filtering, from the seconds
@@ -418,6 +419,7 @@ def scan(db: Path, log: Path, view: Path, workers: int, shard_mb: float, rules: 
         if row["state"] != "done":
             sys.exit(f"scan {row['id']} ended {row['state']}:\n{log.read_text()[-3000:]}")
         stats = row["stats"]
+        job = next(j for j in reversed(store.jobs()) if j["params"].get("scan_id") == row["id"])
         shards = store.finished_shards(row["id"])
         index_dir = store.scan_dir(row["id"]) / "index"
         index_end = max(p.stat().st_mtime for p in index_dir.iterdir())
@@ -432,6 +434,7 @@ def scan(db: Path, log: Path, view: Path, workers: int, shard_mb: float, rules: 
             "id": row["id"], "workers": workers, "wall": wall, "cpu": cpu, "rss": rss, "stats": stats,
             "shards": len(shards), "index_s": index_end - start, "filter_s": filter_end - index_end,
             "match_s": row["finished"] - filter_end, "regions": regions, "region_bytes": region_bytes,
+            "save_s": job["finished"] - row["finished"],  # the results' transaction (the scan's clock stops before)
             # worker seconds spent filtering, from each shard's own record (no pool start-up, no idling)
             "busy": sum(r["seconds"] for r in shards.values()),
             "busy_cpu": sum(r["cpu_seconds"] for r in shards.values()),
@@ -450,7 +453,8 @@ def report_scan(r: dict, label: str, workers: int) -> None:
           f"({s['skipped']} not UTF-8), {r['shards']} shards; index {r['index_s']:.2f} s, "
           f"filter {r['filter_s']:.2f} s = {r['mbs']:.1f} MB/s ({r['mbs'] / workers:.1f} per worker; "
           f"{r['busy_mbs']:.1f} per worker while filtering, {r['busy_cpu_mbs']:.1f} per CPU second), "
-          f"matching {r['match_s']:.2f} s ({r['regions']:,} regions, {r['region_bytes'] / MB:.1f} MB); "
+          f"matching {r['match_s']:.2f} s ({r['regions']:,} regions, {r['region_bytes'] / MB:.1f} MB), "
+          f"saving {r['save_s']:.2f} s; "
           f"scan {s['seconds']:.2f} s, process {r['wall']:.2f} s ({r['cpu']:.2f} CPU s); "
           f"{s['snippets']:,} snippets in "
           f"{s['memorized_outputs']:,}/{s['outputs']:,} outputs; peak RSS {r['rss'] / MB:,.0f} MB")
@@ -692,6 +696,7 @@ def main() -> None:
              f"ideal 2x ({os.cpu_count()} CPUs)", ""),
             ("matching phase, 1 worker", f"{one['match_s']:.2f} s = {corpus_mb / one['match_s']:.1f} MB/s", "", ""),
             ("matching / filtering time, 1 worker", f"{ratio:.2f}x", "<= 0.5x", mark(ratio <= 0.5)),
+            ("saving the results, 1 worker (snippets, places, text index)", f"{one['save_s']:.2f} s", "", ""),
             ("end to end, 1 worker, per core (the process, saving included)", f"{end1:.1f} MB/s",
              f">= {TARGET_MBS:.0f} MB/s", mark(end1 >= TARGET_MBS)),
             ("end to end, 2 workers, per core", f"{end2:.1f} MB/s", f">= {TARGET_MBS:.0f} MB/s",
