@@ -18,8 +18,9 @@ what the driver records:
   batches in batch order, so the set never has a gap and resumes as a local one does.
 - **Scans**: one task per corpus shard (idempotent; Ray retries it) filters the shard
   with the outputs' index (sent once, ``ray.put``) and returns its regions; the driver
-  writes them and records the shard, so a restarted scan skips it. The matching stays
-  in the driver. The corpus path must read the same on every node (a shared filesystem).
+  writes them and records the shard, so a restarted scan skips it. The driver connects,
+  and starts a worker process on each CPU of the cluster, while it indexes the outputs
+  (:func:`warm_up`). The matching stays in the driver. The corpus path must read the same on every node (a shared filesystem).
 
 The executor joins a running cluster and starts none: Ray's processes listen on ports of
 the cluster's network (Ray 2.60 binds them to every interface, the driver's own included),
@@ -225,6 +226,43 @@ def sampled_batches(s: dict, device: str, batches, ctx=None) -> Iterator[tuple[i
 
 # -- scans -----------------------------------------------------------------------------------
 _INDEXES: dict[str, tuple] = {}  # in a Ray worker process: the filter indexes loaded, by scan
+
+
+def warm_up() -> Callable[[], None]:
+    """Connect to the cluster and start a worker process on each of its CPUs (spread over
+    its nodes) importing the filter, in a thread, so that both happen while the scan
+    indexes its outputs, not before its first shards (half a second to connect and a
+    second or more for a node's first task, measured on 2 local nodes). Returns a
+    function that waits for the connection, raising what it raised."""
+    import threading
+
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            ray = connect()
+            task = ray.remote(_import_filter).options(scheduling_strategy="SPREAD")
+            for _ in range(max(1, int(ray.cluster_resources().get("CPU", 1)))):
+                task.remote()  # its result is not wanted: the process it started is
+        except BaseException as exc:  # noqa: BLE001  (raised in the scan's thread, by the returned wait)
+            failed.append(exc)
+
+    thread = threading.Thread(target=start, name="ray-warm-up", daemon=True)
+    thread.start()
+
+    def connected() -> None:
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    return connected
+
+
+def _import_filter() -> None:
+    """In a Ray task: the modules a shard's filtering needs, imported."""
+    import importlib
+
+    importlib.import_module("engine.clones.scan")
 
 
 def _filter_remote(key: str, index_files: dict[str, bytes], corpus, shard: int) -> tuple:

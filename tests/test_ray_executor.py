@@ -224,3 +224,25 @@ def test_bad_choices_are_one_line_and_queue_nothing(tmp_path, capsys, monkeypatc
     assert main(["--db", str(db), "worker", "--executor", "ray", "--address", "127.0.0.1:1"]) == 2
     assert "pip install 'byrote[ray]'" in capsys.readouterr().err
     assert Store(db).jobs() == []
+
+
+def test_the_warm_up_connects_beside_the_caller_and_hands_back_its_failure(cluster, monkeypatch):
+    """A scan on Ray connects and starts the cluster's worker processes in a thread while
+    it indexes its outputs; the wait it gets back returns once connected, or raises what
+    the connection raised (here a cluster that no longer answers)."""
+    import threading
+
+    ray_executor.warm_up()()
+    assert ray.is_initialized()
+
+    seen = []
+
+    def gone():
+        seen.append(threading.current_thread().name)
+        raise InputError("no Ray cluster answers at 127.0.0.1:1", field="address")
+
+    monkeypatch.setattr(ray_executor, "connect", gone)
+    connected = ray_executor.warm_up()
+    with pytest.raises(InputError, match="no Ray cluster answers"):
+        connected()
+    assert seen == ["ray-warm-up"]

@@ -130,10 +130,13 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     pending = [s.index for s in shards if s.index not in done]
     workers = max(1, min(int(scan["workers"] or 1), len(pending)))
     helpers = workers - 1 if not ray_executor.chosen() else 0  # this process is the first worker
-    # a pool's processes start (spawn, imports) while the outputs are indexed, not after
+    # a pool's processes (or the cluster's) start, spawn and import while the outputs are indexed, not after
+    connected = ray_executor.warm_up() if ray_executor.chosen() and pending else None
     with (_scan_pool(corpus, str(work / "index"), helpers) if helpers else contextlib.nullcontext()) as pool:
         index = index_outputs(store, scan)
         index.save(work / "index")
+        if connected is not None:
+            connected()
         for _ in range(helpers):  # the pool loads it now, while this process readies its first shard
             pool.submit(_load_index)
         _filter_all(store, scan_id, corpus, index, work, shards, done, pending, pool, helpers, ctx)
