@@ -33,6 +33,7 @@ import io
 import os
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -99,11 +100,15 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         raise InputError(f"no Ray cluster answers at {address} ({exc.strerror or exc})", field="address") from None
 
 
+_CONNECTING = threading.Lock()  # a scan's warm-up thread and a job's thread may connect at once
+
+
 def connect():
-    """Ray, connected to the chosen cluster (once per process)."""
+    """Ray, connected to the chosen cluster (once per process, whichever thread asks)."""
     ray = _ray()
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get(ADDRESS_ENV) or "auto", logging_level="ERROR", log_to_driver=False)
+    with _CONNECTING:
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get(ADDRESS_ENV) or "auto", logging_level="ERROR", log_to_driver=False)
     return ray
 
 
@@ -234,8 +239,6 @@ def warm_up() -> Callable[[], None]:
     indexes its outputs, not before its first shards (half a second to connect and a
     second or more for a node's first task, measured on 2 local nodes). Returns a
     function that waits for the connection, raising what it raised."""
-    import threading
-
     failed: list[BaseException] = []
 
     def start() -> None:

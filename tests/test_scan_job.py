@@ -564,3 +564,47 @@ def test_a_full_disk_while_the_corpus_places_are_spilled_saves_nothing(tmp_path,
     scan_id = store.scans()[-1]["id"]
     assert store.scans()[-1]["state"] == "failed" and store.snippet_count(scan_id) == 0
     assert not [p for p in store.scan_dir(scan_id).iterdir() if p.is_file()]  # the spill file too
+
+
+def test_the_corpus_places_spill_reads_back_every_row_and_refuses_a_cut_record(tmp_path):
+    """The spill of a scan's corpus places: records of SPILL_ROWS rows, each read back
+    whole (ranks counted per snippet, in corpus order); a record cut short is an error,
+    never a silent end of the places."""
+    import tempfile
+    from types import SimpleNamespace
+
+    import engine.clones.scan as scan_module
+    from engine.clones.memorized import Match, Snippet
+
+    a, b = Snippet("a" * 32, 6), Snippet("b" * 32, 6)
+    places = [(a if i % 3 else b, Match(f"doc{i}.py", i, i + 5, max(i - 2, 1), f"line {i}\r\n\u00e9\ud800"))
+              for i in range(1, scan_module.SPILL_ROWS * 2 + 7)]
+    found = SimpleNamespace(matches=lambda: iter(places))
+    with tempfile.TemporaryFile("w+b", dir=tmp_path) as spill:
+        scan_module._spill_matches(found, spill)
+        spill.seek(0)
+        rows = []
+        while part := scan_module._read_spilled(spill):
+            rows += part
+        assert len(rows) == len(places) and rows[0] == ("a" * 32, 1, "doc1.py", 1, 6, 1, "line 1\r\n\u00e9\ud800")
+        assert rows[2][:2] == ("b" * 32, 1) and rows[-1][1] == sum(1 for s, _ in places if s is places[-1][0])
+        spill.truncate(spill.seek(0, os.SEEK_END) - 10)
+        spill.seek(0)
+        with pytest.raises(OSError, match="ends inside a record"):
+            while scan_module._read_spilled(spill):
+                pass
+
+
+def test_a_pool_broken_before_its_shards_says_so_in_one_line():
+    """A pool process that died while starting (before the index load is sent to it)
+    fails the scan with the pool's one-line message, not a traceback of the pool's."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import engine.clones.scan as scan_module
+
+    class Broken:
+        def submit(self, fn, *args):
+            raise BrokenProcessPool("A child process terminated abruptly")
+
+    with pytest.raises(RuntimeError, match="a scan worker process died"):
+        scan_module._submit(Broken(), scan_module._load_index)

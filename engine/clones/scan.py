@@ -133,12 +133,18 @@ def run_scan(store: Store, scan_id: int, ctx=None) -> None:
     # a pool's processes (or the cluster's) start, spawn and import while the outputs are indexed, not after
     connected = ray_executor.warm_up() if ray_executor.chosen() and pending else None
     with (_scan_pool(corpus, str(work / "index"), helpers) if helpers else contextlib.nullcontext()) as pool:
-        index = index_outputs(store, scan)
-        index.save(work / "index")
+        try:
+            index = index_outputs(store, scan)
+            index.save(work / "index")
+        except BaseException:  # the warm-up ends here too; the indexing's error is the one raised
+            if connected is not None:
+                with contextlib.suppress(BaseException):
+                    connected()
+            raise
         if connected is not None:
             connected()
         for _ in range(helpers):  # the pool loads it now, while this process readies its first shard
-            pool.submit(_load_index)
+            _submit(pool, _load_index)
         _filter_all(store, scan_id, corpus, index, work, shards, done, pending, pool, helpers, ctx)
     _match_and_save(store, scan, scan_id, corpus, index, shards, t0, ctx)
 
@@ -228,7 +234,7 @@ def _scan_pool(corpus: Corpus, index_dir: str, workers: int) -> Iterator:
                                initargs=(os.getpid(), corpus.spec, index_dir, corpus))
     try:
         for _ in range(workers):
-            pool.submit(_started)
+            _submit(pool, _started)
         yield pool
     finally:
         for process in list(getattr(pool, "_processes", {}).values()):
@@ -288,8 +294,7 @@ def _run_pool(pool, processes: int, tasks: list, finished: Callable, check: Call
                 check()  # a cancel is taken between any two shards
             finished(value)
         elif isinstance(value, BrokenProcessPool):
-            raise RuntimeError("a scan worker process died (out of memory?); "
-                               "the shards it finished are kept for a rerun") from None
+            raise RuntimeError(WORKER_DIED) from None
         else:
             raise value
 
@@ -321,6 +326,19 @@ def _run_pool(pool, processes: int, tasks: list, finished: Callable, check: Call
         stop.set()  # a feeder takes no shard more; the pool's processes stop with the pool
 
 
+WORKER_DIED = "a scan worker process died (out of memory?); the shards it finished are kept for a rerun"
+
+
+def _submit(pool, fn: Callable, *args):
+    """``pool.submit``, a pool broken by a process that died saying so in one line."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return pool.submit(fn, *args)
+    except BrokenProcessPool:
+        raise RuntimeError(WORKER_DIED) from None
+
+
 def _started() -> None:
     """A pool process's first task: nothing, so that it starts now."""
 
@@ -347,8 +365,8 @@ def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> No
     """A scan's results in one transaction. The corpus places are read from the regions
     (:meth:`~engine.clones.memorized.Found.matches`) into a file beside the scan's shards,
     never all held in memory, then copied in. The reading runs while SQLite builds the
-    snippets' text index (``beside``, :meth:`~engine.store.Store.save_scan_results`), so
-    the database stays locked no longer than the writing takes."""
+    snippets' text index (``beside``, :meth:`~engine.store.Store.save_scan_results`):
+    inside the transaction, so the store is locked for the longer of the two."""
     import tempfile
 
     snippets = found.snippets
@@ -372,9 +390,14 @@ def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> No
 
 def _spill_matches(found: Found, spill) -> None:
     """Every corpus place as a row (fingerprint, rank, document, lines, context), in
-    records of SPILL_ROWS rows (marshal: the file is this process's own, unnamed, and
-    read back by it alone)."""
+    records of SPILL_ROWS rows: each its length in 8 bytes, then the rows by marshal (the
+    file is this process's own, unnamed, and read back by it alone)."""
     import marshal
+
+    def write(rows: list[tuple]) -> None:
+        data = marshal.dumps(rows)
+        spill.write(len(data).to_bytes(8, "little"))
+        spill.write(data)
 
     ranks: dict[str, int] = {}
     rows = []
@@ -382,20 +405,26 @@ def _spill_matches(found: Found, spill) -> None:
         rank = ranks[s.fingerprint] = ranks.get(s.fingerprint, 0) + 1
         rows.append((s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context))
         if len(rows) == SPILL_ROWS:
-            marshal.dump(rows, spill)
+            write(rows)
             rows.clear()
     if rows:
-        marshal.dump(rows, spill)
+        write(rows)
 
 
 def _read_spilled(spill) -> list[tuple]:
-    """The next record of :func:`_spill_matches`' file; [] at its end."""
+    """The next record of :func:`_spill_matches`' file ([] at its end), read whole and
+    then decoded (marshal reading from the file itself makes a call per value: 30 times
+    slower); OSError for a record cut short."""
     import marshal
 
-    try:
-        return marshal.load(spill)
-    except EOFError:
+    head = spill.read(8)
+    if not head:
         return []
+    size = int.from_bytes(head, "little")
+    data = spill.read(size) if len(head) == 8 else b""
+    if len(data) < size or len(head) < 8:
+        raise OSError("the corpus places' spill file ends inside a record")
+    return marshal.loads(data)
 
 
 def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,

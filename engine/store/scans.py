@@ -92,6 +92,7 @@ class ScansMixin:
         The personal-data pass and ``beside`` run in threads while SQLite builds the text
         index, one statement that does not hold the GIL; never while rows are inserted,
         which take the GIL back for every row and would wait for it behind those threads.
+        (An SQLite without FTS5's trigrams builds no index: the threads then run alone.)
         """
         from concurrent.futures import ThreadPoolExecutor
 
