@@ -20,7 +20,8 @@ what the driver records:
   with the outputs' index (sent once, ``ray.put``) and returns its regions; the driver
   writes them and records the shard, so a restarted scan skips it. The driver connects,
   and starts a worker process on each CPU of the cluster, while it indexes the outputs
-  (:func:`warm_up`). The matching stays in the driver. The corpus path must read the same on every node (a shared filesystem).
+  (:func:`warm_up`). The matching stays in the driver. The corpus path must read the
+  same on every node (a shared filesystem).
 
 The executor joins a running cluster and starts none: Ray's processes listen on ports of
 the cluster's network (Ray 2.60 binds them to every interface, the driver's own included),
