@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import marshal
 import multiprocessing
 import os
 import time
@@ -392,8 +393,6 @@ def _spill_matches(found: Found, spill) -> None:
     """Every corpus place as a row (fingerprint, rank, document, lines, context), in
     records of SPILL_ROWS rows: each its length in 8 bytes, then the rows by marshal (the
     file is this process's own, unnamed, and read back by it alone)."""
-    import marshal
-
     def write(rows: list[tuple]) -> None:
         data = marshal.dumps(rows)
         spill.write(len(data).to_bytes(8, "little"))
@@ -415,14 +414,12 @@ def _read_spilled(spill) -> list[tuple]:
     """The next record of :func:`_spill_matches`' file ([] at its end), read whole and
     then decoded (marshal reading from the file itself makes a call per value: 30 times
     slower); OSError for a record cut short."""
-    import marshal
-
     head = spill.read(8)
     if not head:
         return []
     size = int.from_bytes(head, "little")
-    data = spill.read(size) if len(head) == 8 else b""
-    if len(data) < size or len(head) < 8:
+    data = spill.read(size)  # nothing, after a head cut short: the file ends there
+    if len(head) < 8 or len(data) < size:
         raise OSError("the corpus places' spill file ends inside a record")
     return marshal.loads(data)
 
