@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import marshal
 import multiprocessing
 import os
@@ -428,10 +429,28 @@ def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_te
           check: Callable[[], None] | None = None) -> Found:
     """The regions matched against the outputs under the index's rules: Simian's blocks
     (:func:`~engine.clones.blocks.find_blocks`) or maximal memorized spans
-    (:func:`~engine.clones.memorized.find_memorized`)."""
-    if index.rules.name == "simian":
-        return find_blocks(index, regions, output_texts, index.fingerprints, check=check)
-    return find_memorized(index, regions, output_texts, index.fingerprint, check=check)
+    (:func:`~engine.clones.memorized.find_memorized`). The cyclic garbage collector pauses
+    meanwhile (:func:`gc_paused`)."""
+    with gc_paused():
+        if index.rules.name == "simian":
+            return find_blocks(index, regions, output_texts, index.fingerprints, check=check)
+        return find_memorized(index, regions, output_texts, index.fingerprint, check=check)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off inside, as it was after. A matching makes a
+    few hundred thousand objects that live on (snippets, their places as tuples) and no
+    cycles; each of the collector's passes would walk them again, and with the regions and
+    the index alive those passes took a third of the matching (2.0-2.4 s against 1.4-1.5 s
+    with 43,944 snippets)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def scan_texts(outputs: list[tuple[int, str]], documents: Iterable, min_lines: int = 6,
