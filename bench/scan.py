@@ -520,7 +520,7 @@ def profile_filter(files: list[tuple[str, Path, int]], index_dir: Path, limit_by
     print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
 
 
-PHASES = (("_distinct_regions", "distinct regions"), ("output_stretches", "output stretches"),
+PHASES = (("_distinct_regions", "distinct regions"), ("stretch_columns", "output stretches"),
           ("_joined", "text"), ("_dense", "renumbering"), ("sorted_suffixes", "suffix array"),
           ("_reported", "lcp-intervals and witnesses"), ("_snippets", "blocks' snippets"),
           ("attach_texts", "snippets' texts"))

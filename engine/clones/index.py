@@ -148,11 +148,12 @@ class OutputIndex:
         self._window_at: np.ndarray | None = None  # window_positions(), made with it
         self._all_windows: tuple | None = None  # windows(), made once
         self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
+        self._columns: tuple | None = None  # columns(), made once
 
     def add(self, output_id: int, text: str) -> None:
         keyed = interned(text, self.rules.name, self.case_sensitive, self.vocab, self.keys)  # the kernel's keys
         self.outputs.append((output_id, *(keyed if keyed is not None else self._interned(text))))
-        self._windows = self._all_windows = None
+        self._windows = self._all_windows = self._columns = None
 
     def _interned(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The ids and line numbers of a text's kept lines, keyed in Python; a new key
@@ -205,6 +206,18 @@ class OutputIndex:
             for row, fp in zip(rows.tolist(), fingerprints_of_hashes(spans, self.k)):
                 out[row] = fp
         return out
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every output's ids end to end, their line numbers likewise, where each output
+        starts in them (``len(outputs) + 1`` offsets) and the outputs' ids (made once,
+        until an output is added)."""
+        if self._columns is None:
+            parts = [np.zeros(0, np.int64)]
+            self._columns = (np.concatenate(parts + [ids for _, ids, _ in self.outputs]),
+                             np.concatenate(parts + [numbers for _, _, numbers in self.outputs]),
+                             np.cumsum([0] + [len(ids) for _, ids, _ in self.outputs]),
+                             np.array([output_id for output_id, _, _ in self.outputs], np.int64))
+        return self._columns
 
     def windows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:func:`window_hashes_of` every output (made once, until an output is added):

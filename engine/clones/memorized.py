@@ -119,6 +119,12 @@ def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
     distinct region; or ``seen_at``, where the filter noted them: their positions in the
     window set): only there can a memorized span lie. ``output`` is the output's position
     in the index; memory is sized by the outputs."""
+    return list(zip(*(column.tolist() for column in stretch_columns(index, corpus_ids, check, seen_at))))
+
+
+def stretch_columns(index: OutputIndex, corpus_ids: Iterable[np.ndarray], check: Callable[[], None],
+                    seen_at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`output_stretches` as three arrays: the outputs, the firsts and the ends."""
     k = index.k
     windows = index.window_set()
     seen = np.zeros(len(windows), bool)
@@ -152,7 +158,7 @@ def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
     mask = covered(offsets[owner[hits]] + start[hits], k, int(offsets[-1]))
     ends = np.array(runs(mask), np.int64).reshape(-1, 2)
     o = np.searchsorted(offsets, ends[:, 0], side="right") - 1
-    return list(zip(o.tolist(), (ends[:, 0] - offsets[o]).tolist(), (ends[:, 1] - offsets[o]).tolist()))
+    return o, ends[:, 0] - offsets[o], ends[:, 1] - offsets[o]
 
 
 def find_memorized(
