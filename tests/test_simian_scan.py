@@ -389,3 +389,37 @@ def test_regions_whose_hashes_collide_are_told_apart(monkeypatch, batch_bytes):
     monkeypatch.setattr(blocks, "HASH_BASES", (0, 0))
     monkeypatch.setattr(blocks, "_distinct_one_by_one", lambda *a: calls.append(1) or slow(*a))
     assert scanned(outputs, documents, 4) == expected and calls == [1]
+
+
+def test_packed_sort_is_lexsort():
+    """The matching's sort of integer keys packed into one int64 orders rows as
+    ``np.lexsort`` does, ties in index order, and falls back to it where the keys' ranges
+    do not fit in 63 bits."""
+    from engine.clones import blocks
+
+    rng = np.random.default_rng(7)
+    keys = (rng.integers(-5, 5, 2000), rng.integers(0, 3, 2000), rng.integers(10**6, 10**6 + 4, 2000))
+    assert blocks._lexsort(keys).tolist() == np.lexsort(keys).tolist()
+    wide = (rng.integers(0, 1 << 40, 500), rng.integers(0, 1 << 40, 500))  # 80 bits: lexsort itself
+    assert blocks._lexsort(wide).tolist() == np.lexsort(wide).tolist()
+    assert blocks._lexsort((np.zeros(0, np.int64), np.zeros(0, np.int64))).tolist() == []
+
+
+def test_matching_pauses_the_garbage_collector(monkeypatch):
+    """The collector is off while a scan matches and as it was after, also after an error."""
+    import gc
+
+    from engine.clones import scan
+
+    seen = []
+    monkeypatch.setattr(scan, "find_blocks", lambda *a, **k: seen.append(gc.isenabled()) or 1 / 0)
+    index = scan.OutputIndex(6, False, "simian")
+    for was in (True, False):
+        (gc.enable if was else gc.disable)()
+        try:
+            with pytest.raises(ZeroDivisionError):
+                scan.match(index, lambda: [], lambda ids: [])
+            assert gc.isenabled() is was
+        finally:
+            gc.enable()
+    assert seen == [False, False]
