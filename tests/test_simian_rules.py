@@ -350,7 +350,13 @@ def test_fingerprints_of_many_blocks_at_once_are_each_blocks_fingerprint():
     spans = [(s, n) for s, n in ((0, 6), (10, 9), (3, 6), (50, 31), (7, 9))]
     flat = np.concatenate([ids[s:s + n] for s, n in spans])
     assert index.fingerprints(flat, np.array([n for _, n in spans])) == [
-        index.fingerprint(ids[s:s + n].tolist()) for s, n in spans]
+        index.fingerprint(ids[s:s + n].tolist()) for s, n in spans] == [
+        reference_fingerprint([index.keys[v] for v in ids[s:s + n].tolist()], 6) for s, n in spans]
+    # the line hashes are made for the lines asked for, and for keys added after
+    index.add(2, "\n".join(random_line(rng) for _ in range(40)))
+    later = index.outputs[1][1]
+    assert len(later) >= 12 and later[:12].max() >= len(index._hashed)  # keys the hashes have not seen
+    assert index.fingerprints(later[:12], np.array([12])) == [reference_fingerprint([index.keys[v] for v in later[:12]], 6)]
 
 
 def test_fingerprint_of_a_long_block_is_quick():

@@ -147,7 +147,8 @@ class OutputIndex:
         self._windows: np.ndarray | None = None  # window_set(), made once
         self._window_at: np.ndarray | None = None  # window_positions(), made with it
         self._all_windows: tuple | None = None  # windows(), made once
-        self._line_hashes: list[int] | None = None  # per id, Simian's line hash (fingerprint)
+        self._line_hashes = np.zeros(1, np.int64)  # per id, Simian's line hash (fingerprint), where made
+        self._hashed = np.ones(1, bool)  # which ids have theirs
         self._columns: tuple | None = None  # columns(), made once
 
     def add(self, output_id: int, text: str) -> None:
@@ -177,15 +178,28 @@ class OutputIndex:
             return self.rules.fingerprint([self.keys[v] for v in ids], self.k)
         from engine.clones.rules.simian import fingerprint_of_hashes
 
-        hashes = self._hashes()
-        return fingerprint_of_hashes([hashes[v] for v in ids], self.k)
+        return fingerprint_of_hashes(self._hashes(np.asarray(ids, np.int64))[ids].tolist(), self.k)
 
-    def _hashes(self) -> list[int]:
-        """Simian's line hash per id, made once per key (until a key is added)."""
-        if self._line_hashes is None or len(self._line_hashes) < len(self.keys):
-            from engine.clones.linekeys import line_hashes
+    def _hashes(self, ids: np.ndarray) -> np.ndarray:
+        """Simian's line hash per id (int64), made for ``ids`` where not made yet: a
+        matching needs those of its blocks' lines, a fraction of the vocabulary."""
+        from engine.clones.linekeys import line_hashes
 
-            self._line_hashes = [0] + line_hashes(self.keys[1:])
+        if len(self._line_hashes) < len(self.keys):  # keys added since
+            grown = len(self.keys) - len(self._line_hashes)
+            self._line_hashes = np.concatenate((self._line_hashes, np.zeros(grown, np.int64)))
+            self._hashed = np.concatenate((self._hashed, np.zeros(grown, bool)))
+        need = ids[~self._hashed[ids]]
+        if len(need):
+            if 16 * len(need) < len(self.keys):  # a few spans: sort them, not the vocabulary
+                todo = np.unique(need)
+            else:
+                todo = np.zeros(len(self.keys), bool)
+                todo[need] = True
+                todo = np.flatnonzero(todo)
+            keys = self.keys
+            self._line_hashes[todo] = line_hashes([keys[v] for v in todo.tolist()])
+            self._hashed[todo] = True
         return self._line_hashes
 
     def fingerprints(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
@@ -198,7 +212,7 @@ class OutputIndex:
             return [self.fingerprint(ids[a:a + n].tolist()) for a, n in zip(starts.tolist(), lengths.tolist())]
         from engine.clones.rules.simian import fingerprints_of_hashes
 
-        hashes = np.array(self._hashes(), np.int64).view(np.uint64)
+        hashes = self._hashes(ids).view(np.uint64)
         out: list[str] = [""] * len(lengths)
         for n in np.unique(lengths).tolist():
             rows = np.flatnonzero(lengths == n)

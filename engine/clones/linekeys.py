@@ -240,15 +240,15 @@ def interned(text: str, rules: str, case_sensitive: bool, vocab: dict[bytes, int
     return np.frombuffer(ids, DTYPE).copy(), np.frombuffer(numbers, DTYPE).copy()
 
 
-def line_hashes(keys: list[bytes], use_compiled: bool = True) -> list[int]:
-    """Simian's line hash of each key (:func:`engine.clones.rules.simian.line_hash`): the
-    kernel's ``ascii_line_hashes`` for the ASCII keys, Python for the rest."""
+def line_hashes(keys: list[bytes], use_compiled: bool = True) -> np.ndarray:
+    """Simian's line hash of each key (:func:`engine.clones.rules.simian.line_hash`), as
+    int64: the kernel's ``ascii_line_hashes`` for the ASCII keys, Python for the rest."""
     from engine.clones.rules.simian import line_hash
 
     if not use_compiled or _linekeys is None:
-        return [line_hash(key) for key in keys]
+        return np.array([line_hash(key) for key in keys], DTYPE).reshape(-1)
     hashes, others = _linekeys.ascii_line_hashes(keys)
-    out = np.frombuffer(hashes, DTYPE).tolist()
+    out = np.frombuffer(hashes, DTYPE).copy()
     for i in others:
         out[i] = line_hash(keys[i])
     return out
