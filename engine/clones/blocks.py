@@ -289,7 +289,7 @@ class DistinctRegions:
     texts: list[np.ndarray] = field(default_factory=list)
     weights: list[int] = field(default_factory=list)
     first: list[list[int]] = field(default_factory=list)
-    seen_at: np.ndarray | None = None  # the windows the regions hold, where the filter noted them
+    seen_at: np.ndarray | None = None  # the windows the regions hold, where the filter noted them (repeats kept)
     _arrays: tuple[np.ndarray, np.ndarray] | None = None
 
     def first_arrays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -376,7 +376,7 @@ def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None])
                              np.diff(np.append(begins, n))[by_first], begins[by_first], order + offset):
             return None
         offset += n
-    found.seen_at = None if noted is None else np.unique(np.concatenate([np.zeros(0, np.int64), *noted]))
+    found.seen_at = None if noted is None else np.concatenate([np.zeros(0, np.int64), *noted])
     return found
 
 

@@ -117,7 +117,7 @@ def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
     """``(output, first, end)``: the runs of an output's kept lines covered by K-line
     windows that occur in the corpus (``corpus_ids``: the ids of each region, or of each
     distinct region; or ``seen_at``, where the filter noted them: their positions in the
-    window set): only there can a memorized span lie. ``output`` is the output's position
+    window set, repeats allowed): only there can a memorized span lie. ``output`` is the output's position
     in the index; memory is sized by the outputs."""
     return list(zip(*(column.tolist() for column in stretch_columns(index, corpus_ids, check, seen_at))))
 
@@ -234,7 +234,7 @@ def _stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]],
                 break
             noted.append(batch.seen_at)
         else:
-            return output_stretches(index, (), check, np.unique(np.concatenate([np.zeros(0, np.int64), *noted])))
+            return output_stretches(index, (), check, np.concatenate([np.zeros(0, np.int64), *noted]))
     return output_stretches(index, (region.ids for region in regions()), check)
 
 
