@@ -117,8 +117,8 @@ def output_stretches(index: OutputIndex, corpus_ids: Iterable[np.ndarray],
     """``(output, first, end)``: the runs of an output's kept lines covered by K-line
     windows that occur in the corpus (``corpus_ids``: the ids of each region, or of each
     distinct region; or ``seen_at``, where the filter noted them: their positions in the
-    window set, repeats allowed): only there can a memorized span lie. ``output`` is the output's position
-    in the index; memory is sized by the outputs."""
+    window set, repeats allowed): only there can a memorized span lie. ``output`` is the
+    output's position in the index; memory is sized by the outputs."""
     return list(zip(*(column.tolist() for column in stretch_columns(index, corpus_ids, check, seen_at))))
 
 
