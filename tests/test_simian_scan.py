@@ -406,13 +406,15 @@ def test_packed_sort_is_lexsort():
 
 
 def test_matching_pauses_the_garbage_collector(monkeypatch):
-    """The collector is off while a scan matches and as it was after, also after an error."""
+    """The collector is off while a scan matches and as it was after, also after an error;
+    what the matching made is in the oldest generation, and nothing stays frozen."""
     import gc
 
     from engine.clones import scan
 
-    seen = []
-    monkeypatch.setattr(scan, "find_blocks", lambda *a, **k: seen.append(gc.isenabled()) or 1 / 0)
+    seen, made = [], []
+    monkeypatch.setattr(scan, "find_blocks",
+                        lambda *a, **k: seen.append(gc.isenabled()) or made.append([object()]) or 1 / 0)
     index = scan.OutputIndex(6, False, "simian")
     for was in (True, False):
         (gc.enable if was else gc.disable)()
@@ -423,3 +425,5 @@ def test_matching_pauses_the_garbage_collector(monkeypatch):
         finally:
             gc.enable()
     assert seen == [False, False]
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert gc.get_freeze_count() == 0 and all(id(m) in oldest for m in made)

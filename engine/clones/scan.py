@@ -443,12 +443,16 @@ def gc_paused() -> Iterator[None]:
     few hundred thousand objects that live on (snippets, their places as tuples) and no
     cycles; each of the collector's passes would walk them again, and with the regions and
     the index alive those passes took a third of the matching (2.0-2.4 s against 1.4-1.5 s
-    with 43,944 snippets)."""
+    with 43,944 snippets). After, the objects made inside go straight to the oldest
+    generation (frozen and thawed at once), not through a pass of the youngest over every
+    one of them when the collector is back on (0.09 s)."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if was:
             gc.enable()
 
