@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,8 @@ from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region, RegionBatch
 from engine.clones.index import OutputIndex
 from engine.clones.linekeys import lcp_intervals, suffix_and_lcp
-from engine.clones.memorized import Found, OutputTexts, Snippet, Wanted, attach_texts, stretch_columns
+from engine.clones.memorized import (Found, OutputTexts, Snippet, Wanted, attach_texts, output_lines,
+                                     stretch_columns)
 
 UNIQUE = -(1 << 62)  # symbols from here down are unique: edges, separators
 
@@ -165,7 +167,10 @@ def find_blocks(
     dense = _dense(text, len(sizes))
     piece_of = np.full(len(text), -1, np.int64)  # -1: a neighbour or a separator
     piece_of[_ranges(starts, sizes)] = np.repeat(np.arange(len(sizes)), sizes)
-    sa, lcp = sorted_suffixes(dense)
+    with ThreadPoolExecutor(1) as pool:  # the kernel sorts without the GIL: the outputs' lines are read meanwhile
+        arrays = pool.submit(sorted_suffixes, dense)
+        read = output_lines(output_texts, np.unique(output_ids[o]).tolist())
+        sa, lcp = arrays.result()
     check()
     in_sa = piece_of[sa]
     in_outputs = np.concatenate(([0], np.cumsum((in_sa >= 0) & (in_sa < n_outputs))))
@@ -180,7 +185,7 @@ def find_blocks(
     for batch in _batches(reported[:, 2] - reported[:, 1] + 1):
         check()
         snippets += _snippets(table, sa, text, distinct, reported[batch], fingerprints, wanted)
-    attach_texts(snippets, output_texts)
+    attach_texts(snippets, output_texts, read)
     return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
 
 

@@ -6,6 +6,7 @@ corpus place with its context (:func:`corpus_match`).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -300,16 +301,38 @@ OutputTexts = Callable[[list[int]], Iterable[tuple[int, str]]]
 """Given output ids in ascending order, ``(id, text)`` of each, in that order."""
 
 
-def attach_texts(snippets: list[Snippet], output_texts: OutputTexts) -> None:
+READ_AHEAD_CHARS = 64_000_000  # the most output text :func:`output_lines` holds for a matching
+
+
+def output_lines(output_texts: OutputTexts, ids: list[int], most: int = READ_AHEAD_CHARS) -> dict[int, list[str]]:
+    """The lines of outputs ``ids`` (ascending; ``\\r`` dropped) by id, read in id order
+    until ``most`` characters are held: a matching reads them ahead, while the suffix
+    array is sorted without the GIL."""
+    found: dict[int, list[str]] = {}
+    held = 0
+    for output_id, text in output_texts(ids):
+        found[output_id] = _lines(text)
+        held += len(text)
+        if held >= most:
+            break
+    return found
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    return [line.removesuffix("\r") for line in lines] if "\r" in text else lines
+
+
+def attach_texts(snippets: list[Snippet], output_texts: OutputTexts, read: dict[int, list[str]] | None = None) -> None:
     """Each snippet's text: its lines in its first output place (``\\r`` dropped), every
-    output read once, in id order."""
+    output read once, in id order (``read``: the lines of those already read)."""
     by_output: dict[int, list[Snippet]] = {}
     for snip in snippets:
         by_output.setdefault(snip.outputs[0][0], []).append(snip)
-    for output_id, text in output_texts(sorted(by_output)):
-        lines = text.split("\n")
-        if "\r" in text:
-            lines = [line.removesuffix("\r") for line in lines]
+    read = read or {}
+    ids = sorted(by_output)
+    rest = ((output_id, _lines(text)) for output_id, text in output_texts([i for i in ids if i not in read]))
+    for output_id, lines in itertools.chain(((i, read[i]) for i in ids if i in read), rest):
         for snip in by_output[output_id]:
             _, lo, hi = snip.outputs[0]
             snip.text = "\n".join(lines[lo - 1:hi])
