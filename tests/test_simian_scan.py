@@ -427,3 +427,43 @@ def test_matching_pauses_the_garbage_collector(monkeypatch):
     assert seen == [False, False]
     oldest = {id(o) for o in gc.get_objects(generation=2)}
     assert gc.get_freeze_count() == 0 and all(id(m) in oldest for m in made)
+
+
+def test_a_cancel_while_the_thread_sorts_stops_it(monkeypatch):
+    """The suffix array and the blocks are found in a thread while the matching reads the
+    outputs' lines; a cancel while it waits ends the matching with the cancel's error and
+    the thread before its blocks."""
+    import time
+
+    from engine.clones import blocks
+    from engine.clones.filter import RegionColumns
+
+    lines = [f"value_{i} = compute({i})" for i in range(8)]
+    outputs = [(1, "\n".join(["a = 0", *lines, "b = 1"]))]
+    documents = [Doc("d0", "\n".join(["c = 2", *lines, "d = 3"]).encode())]
+    index = _indexed(outputs, 6)
+    batches = _region_batches(outputs, documents, 6, index)
+    texts = dict(outputs)
+    args = (index, RegionColumns(lambda: batches), lambda ids: ((i, texts[i]) for i in ids), index.fingerprints)
+    assert len(blocks.find_blocks(*args).snippets) == 1
+    sorted_suffixes, reported, started = blocks.sorted_suffixes, blocks._reported, []
+    found: list[int] = []
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel():
+        if started:
+            raise Cancelled
+
+    def slow(dense):
+        started.append(1)
+        time.sleep(0.6)  # the waiting matching checks for a cancel every 0.25 s
+        return sorted_suffixes(dense)
+
+    monkeypatch.setattr(blocks, "sorted_suffixes", slow)
+    monkeypatch.setattr(blocks, "_reported", lambda *a: found.append(1) or reported(*a))
+    t0 = time.perf_counter()
+    with pytest.raises(Cancelled):
+        blocks.find_blocks(*args, check=cancel)
+    assert started and found == [] and time.perf_counter() - t0 >= 0.6  # the thread ended first

@@ -7,6 +7,7 @@ that can hold one (:func:`sorted_suffixes`: the compiled kernel's SA-IS, or
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -167,26 +168,55 @@ def find_blocks(
     dense = _dense(text, len(sizes))
     piece_of = np.full(len(text), -1, np.int64)  # -1: a neighbour or a separator
     piece_of[_ranges(starts, sizes)] = np.repeat(np.arange(len(sizes)), sizes)
-    with ThreadPoolExecutor(1) as pool:  # the kernel sorts without the GIL: the outputs' lines are read meanwhile
-        arrays = pool.submit(sorted_suffixes, dense)
-        read = output_lines(output_texts, np.unique(output_ids[o]).tolist())
-        sa, lcp = arrays.result()
-    check()
-    in_sa = piece_of[sa]
-    in_outputs = np.concatenate(([0], np.cumsum((in_sa >= 0) & (in_sa < n_outputs))))
-    in_corpus = np.concatenate(([0], np.cumsum(in_sa >= n_outputs)))
-    wanted: Wanted = {}
     table = _PieceTable(
         piece_of, starts, sizes, weight_of, whole_of, n_outputs,
         output_id=output_ids[o], line_at=np.cumsum(b - a) - (b - a), line_numbers=numbers[in_stretches],
     )
-    reported = _reported(lcp, sa, dense, in_outputs, in_corpus, table, k, check)
+    # the suffix array and the blocks in a thread (the kernel and NumPy's sorts do not hold
+    # the GIL), while this one reads the outputs' lines for the snippets' texts
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(_sorted_and_reported, dense, table, k, lambda: _stop_if(stop))
+        try:
+            read = output_lines(output_texts, np.unique(output_ids[o]).tolist())
+            while True:
+                try:
+                    sa, reported = future.result(timeout=0.25)
+                    break
+                except TimeoutError:
+                    check()
+        except BaseException:  # a cancel or an error here stops the thread at its next batch
+            stop.set()
+            raise
+    check()
+    wanted: Wanted = {}
     snippets: list[Snippet] = []
     for batch in _batches(reported[:, 2] - reported[:, 1] + 1):
         check()
         snippets += _snippets(table, sa, text, distinct, reported[batch], fingerprints, wanted)
     attach_texts(snippets, output_texts, read)
     return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
+
+
+class _Stopped(Exception):
+    """The matching that started a thread stopped (cancelled, or failed) before it."""
+
+
+def _stop_if(stop: threading.Event) -> None:
+    if stop.is_set():
+        raise _Stopped
+
+
+def _sorted_and_reported(dense: np.ndarray, table: "_PieceTable", k: int,
+                         check: Callable[[], None]) -> tuple[np.ndarray, np.ndarray]:
+    """The suffix array of ``dense`` and the rows of :func:`_reported`."""
+    sa, lcp = sorted_suffixes(dense)
+    check()
+    in_sa = table.piece_of[sa]
+    in_outputs = np.concatenate(([0], np.cumsum((in_sa >= 0) & (in_sa < table.n_outputs))))
+    in_corpus = np.concatenate(([0], np.cumsum(in_sa >= table.n_outputs)))
+    del in_sa
+    return sa, _reported(lcp, sa, dense, in_outputs, in_corpus, table, k, check)
 
 
 def _dense(text: np.ndarray, pieces: int) -> np.ndarray:
