@@ -173,12 +173,14 @@ def find_blocks(
         output_id=output_ids[o], line_at=np.cumsum(b - a) - (b - a), line_numbers=numbers[in_stretches],
     )
     # the suffix array and the blocks in a thread (the kernel and NumPy's sorts do not hold
-    # the GIL), while this one reads the outputs' lines for the snippets' texts
+    # the GIL), while this one reads the outputs' lines for the snippets' texts and hashes
+    # the stretches' lines for their fingerprints
     stop = threading.Event()
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(_sorted_and_reported, dense, table, k, lambda: _stop_if(stop))
         try:
             read = output_lines(output_texts, np.unique(output_ids[o]).tolist())
+            index.line_hashes(ids[in_stretches])  # every block's lines are some of these: its fingerprint's
             while True:
                 try:
                     sa, reported = future.result(timeout=0.25)

@@ -178,12 +178,13 @@ class OutputIndex:
             return self.rules.fingerprint([self.keys[v] for v in ids], self.k)
         from engine.clones.rules.simian import fingerprint_of_hashes
 
-        return fingerprint_of_hashes(self._hashes(np.asarray(ids, np.int64))[ids].tolist(), self.k)
+        return fingerprint_of_hashes(self.line_hashes(np.asarray(ids, np.int64))[ids].tolist(), self.k)
 
-    def _hashes(self, ids: np.ndarray) -> np.ndarray:
+    def line_hashes(self, ids: np.ndarray) -> np.ndarray:
         """Simian's line hash per id (int64), made for ``ids`` where not made yet: a
-        matching needs those of its blocks' lines, a fraction of the vocabulary."""
-        from engine.clones.linekeys import line_hashes
+        matching needs those of its blocks' lines, a fraction of the vocabulary, and makes
+        them while a thread sorts its suffix array."""
+        from engine.clones import linekeys
 
         if len(self._line_hashes) < len(self.keys):  # keys added since
             grown = len(self.keys) - len(self._line_hashes)
@@ -198,7 +199,7 @@ class OutputIndex:
                 todo[need] = True
                 todo = np.flatnonzero(todo)
             keys = self.keys
-            self._line_hashes[todo] = line_hashes([keys[v] for v in todo.tolist()])
+            self._line_hashes[todo] = linekeys.line_hashes([keys[v] for v in todo.tolist()])
             self._hashed[todo] = True
         return self._line_hashes
 
@@ -212,7 +213,7 @@ class OutputIndex:
             return [self.fingerprint(ids[a:a + n].tolist()) for a, n in zip(starts.tolist(), lengths.tolist())]
         from engine.clones.rules.simian import fingerprints_of_hashes
 
-        hashes = self._hashes(ids).view(np.uint64)
+        hashes = self.line_hashes(ids).view(np.uint64)
         out: list[str] = [""] * len(lengths)
         for n in np.unique(lengths).tolist():
             rows = np.flatnonzero(lengths == n)
