@@ -455,6 +455,33 @@ def test_the_kernels_line_hashes_are_simians():
     assert line_hashes(keys).tolist() == line_hashes(keys, use_compiled=False).tolist() == [line_hash(key) for key in keys]
 
 
+@pytest.mark.skipif(not linekeys.compiled, reason="needs the compiled kernel")
+def test_the_kernels_fingerprints_are_simians():
+    """The kernel's fingerprints of many blocks at once (its own MD5, the binomial
+    coefficients carried modulo 2**64) are the definition's and NumPy's, for thresholds
+    from 1, blocks of the threshold's length up to 2,000 lines, and any 64-bit hashes;
+    blocks shorter than the threshold or lengths that miss the hashes are refused."""
+    from engine.clones.rules.simian import fingerprint_of_hashes, fingerprints_of_hashes
+
+    rng = np.random.default_rng(11)
+    for threshold in (1, 2, 6, 7):
+        lengths = rng.integers(threshold, threshold + 80, 150)
+        lengths[:3] = (threshold, threshold + 1, 2000)
+        hashes = rng.integers(-2**63, 2**63, int(lengths.sum()), dtype=np.int64)
+        hashes[:threshold] = 0
+        starts = np.cumsum(lengths) - lengths
+        got = linekeys.simian_fingerprints(hashes, lengths, threshold)
+        assert got == [fingerprint_of_hashes(hashes[a:a + n].tolist(), threshold)
+                       for a, n in zip(starts.tolist(), lengths.tolist())]
+        same = np.flatnonzero(lengths == threshold + 1)
+        spans = hashes[starts[same][:, None] + np.arange(threshold + 1)].view(np.uint64)
+        assert [got[i] for i in same.tolist()] == fingerprints_of_hashes(spans, threshold)
+    assert linekeys.simian_fingerprints(np.zeros(0, np.int64), np.zeros(0, np.int64), 6) == []
+    for lengths, size in (([5], 5), ([6, 6], 11), ([6], 7), ([-1], 0)):
+        with pytest.raises(ValueError):
+            linekeys.simian_fingerprints(np.zeros(size, np.int64), np.array(lengths), 6)
+
+
 def test_the_kernels_lcp_intervals_are_the_stack_walks():
     """Simian's blocks come from the lcp-intervals of a suffix array: the kernel's
     (``lcp_intervals``) are the Python stack walk's (``intervals``), in the same order, on

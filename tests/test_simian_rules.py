@@ -329,7 +329,7 @@ def test_fingerprint_matches_pairwise_recursion():
         fingerprint(keys[:5])
 
 
-def test_fingerprints_of_many_blocks_at_once_are_each_blocks_fingerprint():
+def test_fingerprints_of_many_blocks_at_once_are_each_blocks_fingerprint(monkeypatch):
     import numpy as np
 
     from engine.clones.index import OutputIndex
@@ -352,6 +352,12 @@ def test_fingerprints_of_many_blocks_at_once_are_each_blocks_fingerprint():
     assert index.fingerprints(flat, np.array([n for _, n in spans])) == [
         index.fingerprint(ids[s:s + n].tolist()) for s, n in spans] == [
         reference_fingerprint([index.keys[v] for v in ids[s:s + n].tolist()], 6) for s, n in spans]
+    from engine.clones import linekeys
+
+    with monkeypatch.context() as patched:  # the same in NumPy, without the kernel
+        patched.setattr(linekeys, "compiled", False)
+        assert index.fingerprints(flat, np.array([n for _, n in spans])) == [
+            index.fingerprint(ids[s:s + n].tolist()) for s, n in spans]
     # the line hashes are made for the lines asked for, and for keys added after
     index.add(2, "\n".join(random_line(rng) for _ in range(40)))
     later = index.outputs[1][1]

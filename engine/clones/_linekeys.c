@@ -50,6 +50,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -1793,6 +1794,161 @@ done:
     return result;
 }
 
+/* simian_fingerprints(hashes, lengths, threshold): the fingerprint of each block
+   (engine.clones.rules.simian.fingerprint_of_hashes, steps 4-5): ``hashes`` holds the line
+   hashes of the blocks end to end (int64), ``lengths`` each block's number of lines. The
+   windows W(j) = sum_k 31**(threshold-1-k) * L(j+k) slide along the block, and the total
+   sum_j C(m, j) * 31**(m-j) * W(j), m = n - threshold, wraps modulo 2**64; C(m, j) is
+   carried exactly modulo 2**64 as its odd part and its power of two. The fingerprint is
+   the MD5 (RFC 1321), in hex, of the total as a signed decimal number. Returns a list of
+   str. */
+static const uint32_t md5_k[64] = {
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+};
+static const unsigned char md5_shift[16] = {7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21};
+
+/* the MD5 of ``len`` (< 56) bytes, one padded block, as 32 lowercase hex digits in ``hex`` */
+static void md5_short(const unsigned char *msg, size_t len, char *hex)
+{
+    unsigned char block[64] = {0};
+    memcpy(block, msg, len);
+    block[len] = 0x80;
+    const uint64_t bits = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++)
+        block[56 + i] = (unsigned char)(bits >> (8 * i));
+    uint32_t w[16];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)block[4 * i] | (uint32_t)block[4 * i + 1] << 8 | (uint32_t)block[4 * i + 2] << 16
+               | (uint32_t)block[4 * i + 3] << 24;
+    const uint32_t init[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    uint32_t a = init[0], b = init[1], c = init[2], d = init[3];
+    for (int i = 0; i < 64; i++) {
+        uint32_t f;
+        int g;
+        if (i < 16) {
+            f = (b & c) | (~b & d);
+            g = i;
+        } else if (i < 32) {
+            f = (d & b) | (~d & c);
+            g = (5 * i + 1) % 16;
+        } else if (i < 48) {
+            f = b ^ c ^ d;
+            g = (3 * i + 5) % 16;
+        } else {
+            f = c ^ (b | ~d);
+            g = (7 * i) % 16;
+        }
+        f += a + md5_k[i] + w[g];
+        const int r = md5_shift[(i / 16) * 4 + i % 4];
+        a = d;
+        d = c;
+        c = b;
+        b += (f << r) | (f >> (32 - r));
+    }
+    const uint32_t out[4] = {a + init[0], b + init[1], c + init[2], d + init[3]};
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        const unsigned char byte = (unsigned char)(out[i / 4] >> (8 * (i % 4)));
+        hex[2 * i] = digits[byte >> 4];
+        hex[2 * i + 1] = digits[byte & 15];
+    }
+}
+
+/* the inverse of an odd number modulo 2**64 (Newton's iteration: 3, 6, 12, 24, 48, 96 bits) */
+static uint64_t odd_inverse(uint64_t x)
+{
+    uint64_t y = x;
+    for (int i = 0; i < 5; i++)
+        y *= 2 - x * y;
+    return y;
+}
+
+static int trailing_zeros(uint64_t x)
+{
+    int n = 0;
+    for (; !(x & 1); x >>= 1)
+        n++;
+    return n;
+}
+
+static PyObject *simian_fingerprints(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer hb, lb;
+    Py_ssize_t threshold;
+    if (!PyArg_ParseTuple(args, "y*y*n:simian_fingerprints", &hb, &lb, &threshold))
+        return NULL;
+    PyObject *out = NULL;
+    const uint64_t *hashes = (const uint64_t *)hb.buf;
+    const int64_t *lengths = (const int64_t *)lb.buf;
+    const Py_ssize_t n_hashes = hb.len / 8, blocks = lb.len / 8;
+    Py_ssize_t total_lines = 0;
+    for (Py_ssize_t i = 0; i < blocks; i++) {
+        if (threshold < 1 || lengths[i] < threshold || lengths[i] > n_hashes) {
+            PyErr_Format(PyExc_ValueError, "a block needs at least %zd lines, and the hashes given, got %lld",
+                         threshold, (long long)lengths[i]);
+            goto done;
+        }
+        total_lines += (Py_ssize_t)lengths[i];
+        if (total_lines > n_hashes)
+            break;
+    }
+    if (total_lines != n_hashes) {
+        PyErr_SetString(PyExc_ValueError, "the lengths do not add up to the hashes given");
+        goto done;
+    }
+    out = PyList_New(blocks);
+    if (out == NULL)
+        goto done;
+    uint64_t top = 1;  /* 31 ** (threshold - 1) */
+    for (Py_ssize_t k = 1; k < threshold; k++)
+        top *= 31;
+    const uint64_t inverse31 = odd_inverse(31);
+    const uint64_t *line = hashes;
+    for (Py_ssize_t i = 0; i < blocks; i++) {
+        const uint64_t m = (uint64_t)(lengths[i] - threshold);
+        uint64_t w = 0, power = 1, base = 31, total = 0, odd = 1;
+        for (uint64_t e = m; e; e >>= 1, base *= base)  /* 31 ** m */
+            if (e & 1)
+                power *= base;
+        for (Py_ssize_t k = 0; k < threshold; k++)
+            w = 31 * w + line[k];
+        int twos = 0;  /* C(m, j) = odd * 2 ** twos, odd modulo 2 ** 64 */
+        for (uint64_t j = 0;; j++) {
+            const uint64_t comb = twos >= 64 ? 0 : odd << twos;
+            total += comb * power * w;
+            if (j == m)
+                break;
+            w = 31 * (w - top * line[j]) + line[j + threshold];  /* W(j + 1) */
+            power *= inverse31;
+            const uint64_t up = m - j, down = j + 1;
+            const int up_twos = trailing_zeros(up), down_twos = trailing_zeros(down);
+            odd *= (up >> up_twos) * odd_inverse(down >> down_twos);
+            twos += up_twos - down_twos;
+        }
+        line += lengths[i];
+        char text[24], hex[32];
+        const int len = snprintf(text, sizeof text, "%lld", (long long)(int64_t)total);
+        md5_short((const unsigned char *)text, (size_t)len, hex);
+        PyObject *fp = PyUnicode_FromStringAndSize(hex, 32);
+        if (fp == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, fp);
+    }
+done:
+    PyBuffer_Release(&hb);
+    PyBuffer_Release(&lb);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"unknown_symbol", unknown_symbol, METH_O,
      "unknown_symbol(key) -> int\n\nThe number lookup_simian gives a line whose key is not in the table."},
@@ -1808,6 +1964,9 @@ static PyMethodDef module_methods[] = {
     {"ascii_line_hashes", ascii_line_hashes, METH_O,
      "ascii_line_hashes(keys) -> (hashes, others)\n\nSimian's line hash of every ASCII key (int64s); others: the\n"
      "indices of the keys Python must hash."},
+    {"simian_fingerprints", simian_fingerprints, METH_VARARGS,
+     "simian_fingerprints(hashes, lengths, threshold) -> list[str]\n\nSimian's fingerprint of each block from its lines'\n"
+     "hashes (int64s, the blocks end to end) and the blocks' lengths (int64s)."},
     {"sieve_bits", sieve_bits, METH_VARARGS,
      "sieve_bits(windows, sieve) -> None\n\nSets the bit of each window hash's slot in sieve."},
     {"suffix_array", suffix_array, METH_VARARGS,

@@ -205,15 +205,21 @@ class OutputIndex:
 
     def fingerprints(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
         """:meth:`fingerprint` of many spans at once: their ids end to end (``ids``) and
-        their ``lengths``; under Simian's rules the spans of one length in one array
-        computation (:func:`engine.clones.rules.simian.fingerprints_of_hashes`)."""
+        their ``lengths``; under Simian's rules all at once in the compiled kernel, else
+        the spans of one length in one array computation
+        (:func:`engine.clones.rules.simian.fingerprints_of_hashes`)."""
         lengths = np.asarray(lengths, np.int64)
         starts = np.cumsum(lengths) - lengths
         if self.rules.name != "simian":
             return [self.fingerprint(ids[a:a + n].tolist()) for a, n in zip(starts.tolist(), lengths.tolist())]
+        from engine.clones.linekeys import simian_fingerprints
         from engine.clones.rules.simian import fingerprints_of_hashes
 
-        hashes = self.line_hashes(ids).view(np.uint64)
+        hashes = self.line_hashes(ids)
+        found = simian_fingerprints(hashes[ids], lengths, self.k)
+        if found is not None:
+            return found
+        hashes = hashes.view(np.uint64)
         out: list[str] = [""] * len(lengths)
         for n in np.unique(lengths).tolist():
             rows = np.flatnonzero(lengths == n)

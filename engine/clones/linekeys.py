@@ -254,6 +254,16 @@ def line_hashes(keys: list[bytes], use_compiled: bool = True) -> np.ndarray:
     return out
 
 
+def simian_fingerprints(hashes: np.ndarray, lengths: np.ndarray, k: int) -> list[str] | None:
+    """The kernel's fingerprints of blocks (:func:`engine.clones.rules.simian.fingerprint_of_hashes`
+    of each) from their lines' hashes end to end and their lengths (K the threshold); None
+    where the kernel is not built (or :data:`compiled` is set off)."""
+    if _linekeys is None or not compiled:
+        return None
+    return _linekeys.simian_fingerprints(np.ascontiguousarray(hashes, np.int64),
+                                         np.ascontiguousarray(lengths, np.int64), k)
+
+
 def lcp_intervals(lcp: np.ndarray, k: int) -> np.ndarray | None:
     """The kernel's lcp-intervals (rows ``(length, lb, rb)``) of length >= k, in the order
     of :func:`engine.clones.blocks.intervals`; None where the kernel is not built (or
