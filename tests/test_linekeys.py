@@ -541,3 +541,21 @@ def test_the_kernels_suffix_array_and_lcp_are_the_doubling_ones():
         with pytest.raises(ValueError):
             suffix_and_lcp(np.array(bad, np.int64))
 
+
+
+@pytest.mark.skipif(not linekeys.compiled, reason="needs the compiled kernel")
+def test_the_kernels_witnesses_refuse_what_lies_outside():
+    """An interval outside the suffix array, a place outside the text, a place on a
+    neighbour (no piece) or columns of disagreeing sizes are refused, not read."""
+    sa, lcp, dense = np.array([2, 0, 1]), np.array([0, 0, 0, 0]), np.array([3, 2, 0])
+    piece_of, pieces = np.array([0, 0, -1]), dict(whole_of=np.zeros(1, bool), starts=np.array([0]),
+                                                   sizes=np.array([2]), weight_of=np.array([1]))
+
+    def ask(rows, sa=sa, piece_of=piece_of, **changed):
+        return linekeys.witnessed(np.array(rows), sa, lcp, dense, piece_of, **{**pieces, **changed})
+
+    assert ask([[1, 1, 2]]).tolist() == [True]  # places 0 and 1: their left symbols differ
+    for rows, kwargs in (([[1, 1, 3]], {}), ([[1, 2, 1]], {}), ([[1, 0, 0]], {}),
+                         ([[1, 1, 2]], {"sa": np.array([2, 0, 7])}), ([[1, 1, 2]], {"sizes": np.array([2, 2])})):
+        with pytest.raises(ValueError):
+            ask(rows, **kwargs)

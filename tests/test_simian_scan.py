@@ -467,3 +467,42 @@ def test_a_cancel_while_the_thread_sorts_stops_it(monkeypatch):
     with pytest.raises(Cancelled):
         blocks.find_blocks(*args, check=cancel)
     assert started and found == [] and time.perf_counter() - t0 >= 0.6  # the thread ended first
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_kernels_witnesses_are_the_array_operations(seed, monkeypatch):
+    """Whether an interval has a witness place (rule 10): the kernel's answer, which
+    compares the left neighbours pairwise up to 16 places and sorts beyond, equals the
+    array operations' on random scans with intervals of 2 to 60 places; and the snippets
+    are the reference's."""
+    from engine.clones import blocks, linekeys
+
+    if not linekeys.compiled:
+        pytest.skip("the compiled kernel is not built")
+    rng = random.Random(seed)
+    block = [f"shared_{i} = table[{i}]" for i in range(8)]
+    documents, outputs = [], []
+    for d in range(rng.randrange(60, 100)):  # the block in many documents, its neighbours mostly shared
+        left = rng.choice(["pre = 0", "start()", "pre = 0", f"own_{d} = {d}"])
+        right = rng.choice(["post = 1", "post = 1", f"end_{d}()"])
+        cut, end = rng.randrange(0, 3), rng.randrange(6, 9)
+        documents.append(Doc(f"d{d}", "\n".join([left, *block[cut:end], right]).encode()))
+    for o in range(1, 8):
+        cut, end = rng.randrange(0, 3), rng.randrange(6, 9)
+        outputs.append((o, "\n".join([rng.choice(["pre = 0", "start()", f"mine_{o} = {o}"]), *block[cut:end],
+                                      rng.choice(["post = 1", "tail = 2"])])))
+    compared = []
+    real = blocks._witnessed
+
+    def both(rows, *rest):
+        kernel = real(rows, *rest)
+        with monkeypatch.context() as patched:
+            patched.setattr(linekeys, "compiled", False)
+            arrays = real(rows, *rest)
+        assert kernel.tolist() == arrays.tolist()
+        compared.append((int((rows[:, 2] - rows[:, 1] + 1).max()) if len(rows) else 0, int(kernel.sum()), len(rows)))
+        return kernel
+
+    monkeypatch.setattr(blocks, "_witnessed", both)
+    assert scanned(outputs, documents, 6) == reference(outputs, documents, 6)
+    assert max(c[0] for c in compared) > 16 and 0 < sum(c[1] for c in compared) < sum(c[2] for c in compared)

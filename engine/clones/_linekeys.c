@@ -50,6 +50,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -1949,6 +1950,149 @@ done:
     return out;
 }
 
+/* witnessed(rows, sa, lcp, dense, piece_of, whole_of, starts, sizes, weight_of): for each
+   lcp-interval (length, lb, rb) of ``rows`` (int64 triples), 1 if one of its places
+   sa[lb..rb] is a witness (engine.clones.blocks._reported): lcp at its row and the next
+   at most ``length``, its left neighbour's symbol (dense[p - 1]; none at p = 0) held by no
+   other place of the interval, and its piece standing for one place (weight_of) or being
+   a whole document starting there with ``length`` symbols. Returns a bytearray of 0/1;
+   every index is checked. The GIL is released meanwhile. An interval's symbols are
+   compared pairwise up to 16 places, else sorted and searched. */
+static int int64_order(const void *a, const void *b)
+{
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    Py_buffer b;
+    Py_ssize_t n;
+} Column;
+
+static int column(PyObject *obj, Column *c, Py_ssize_t item)
+{
+    if (PyObject_GetBuffer(obj, &c->b, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (c->b.len % item) {
+        PyBuffer_Release(&c->b);
+        PyErr_SetString(PyExc_ValueError, "a column's size is not a whole number of items");
+        return -1;
+    }
+    c->n = c->b.len / item;
+    return 0;
+}
+
+static PyObject *witnessed(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *objs[9];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO:witnessed", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5],
+                          &objs[6], &objs[7], &objs[8]))
+        return NULL;
+    static const Py_ssize_t items[9] = {24, 8, 8, 8, 8, 1, 8, 8, 8};
+    Column cols[9];
+    int got = 0;
+    PyObject *out = NULL;
+    int64_t *scratch = NULL;
+    for (; got < 9; got++)
+        if (column(objs[got], &cols[got], items[got]) < 0)
+            goto done;
+    const int64_t *rows = cols[0].b.buf, *sa = cols[1].b.buf, *lcp = cols[2].b.buf, *dense = cols[3].b.buf,
+                  *piece_of = cols[4].b.buf, *starts = cols[6].b.buf, *sizes = cols[7].b.buf,
+                  *weight_of = cols[8].b.buf;
+    const unsigned char *whole_of = cols[5].b.buf;
+    const Py_ssize_t n_rows = cols[0].n, n = cols[1].n, n_pieces = cols[6].n;
+    if (cols[2].n != n + 1 || cols[3].n != cols[4].n || cols[5].n != n_pieces || cols[7].n != n_pieces
+        || cols[8].n != n_pieces) {
+        PyErr_SetString(PyExc_ValueError, "the columns' sizes do not agree");
+        goto done;
+    }
+    int64_t widest = 0;
+    for (Py_ssize_t r = 0; r < n_rows; r++) {
+        const int64_t lb = rows[3 * r + 1], rb = rows[3 * r + 2];
+        if (lb < 0 || rb < lb || rb >= n) {
+            PyErr_SetString(PyExc_ValueError, "an interval lies outside the suffix array");
+            goto done;
+        }
+        if (rb - lb + 1 > widest)
+            widest = rb - lb + 1;
+    }
+    const Py_ssize_t n_text = cols[3].n;
+    out = PyByteArray_FromStringAndSize(NULL, n_rows);
+    scratch = PyMem_RawMalloc(sizeof(int64_t) * (size_t)(widest ? widest : 1));
+    if (out == NULL || scratch == NULL) {
+        if (scratch == NULL)
+            PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
+    unsigned char *kept = (unsigned char *)PyByteArray_AS_STRING(out);
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < n_rows && !bad; r++) {
+        const int64_t length = rows[3 * r], lb = rows[3 * r + 1], rb = rows[3 * r + 2], w = rb - lb + 1;
+        /* each place's left symbol; none (a unique negative) at the text's start */
+        for (int64_t i = lb; i <= rb; i++) {
+            const int64_t p = sa[i];
+            if (p < 0 || p >= n_text || piece_of[p] >= n_pieces) {
+                bad = 2;
+                break;
+            }
+            scratch[i - lb] = p > 0 ? dense[p - 1] : -1 - i;
+        }
+        if (bad)
+            break;
+        const int sorted = w > 16;
+        int64_t *befores = scratch;
+        int64_t *order = NULL;
+        if (sorted) {
+            order = scratch;  /* sorted in place: each candidate's symbol is read again from dense */
+            qsort(order, (size_t)w, sizeof(int64_t), int64_order);
+        }
+        kept[r] = 0;
+        for (int64_t i = lb; i <= rb && !kept[r]; i++) {
+            if (lcp[i] > length || lcp[i + 1] > length)
+                continue;
+            const int64_t p = sa[i], piece = piece_of[p];
+            if (piece < 0) {
+                bad = 1;
+                break;
+            }
+            const int whole = whole_of[piece] && p == starts[piece] && sizes[piece] == length;
+            if (weight_of[piece] != 1 && !whole)
+                continue;
+            const int64_t mine = p > 0 ? dense[p - 1] : -1 - i;
+            Py_ssize_t holders = 0;
+            if (sorted) {  /* the run of ``mine`` in the sorted symbols */
+                Py_ssize_t lo = 0, hi = (Py_ssize_t)w;
+                while (lo < hi) {
+                    const Py_ssize_t mid = lo + (hi - lo) / 2;
+                    if (order[mid] < mine)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                for (Py_ssize_t j = lo; j < (Py_ssize_t)w && order[j] == mine && holders < 2; j++)
+                    holders++;
+            } else {
+                for (int64_t j = 0; j < w && holders < 2; j++)
+                    holders += befores[j] == mine;
+            }
+            kept[r] = holders == 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad == 1 ? "a place starts on a neighbour or a separator"
+                                                   : "a place lies outside the text or its pieces");
+        Py_CLEAR(out);
+    }
+done:
+    PyMem_RawFree(scratch);
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&cols[i].b);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"unknown_symbol", unknown_symbol, METH_O,
      "unknown_symbol(key) -> int\n\nThe number lookup_simian gives a line whose key is not in the table."},
@@ -1967,6 +2111,9 @@ static PyMethodDef module_methods[] = {
     {"simian_fingerprints", simian_fingerprints, METH_VARARGS,
      "simian_fingerprints(hashes, lengths, threshold) -> list[str]\n\nSimian's fingerprint of each block from its lines'\n"
      "hashes (int64s, the blocks end to end) and the blocks' lengths (int64s)."},
+    {"witnessed", witnessed, METH_VARARGS,
+     "witnessed(rows, sa, lcp, dense, piece_of, whole_of, starts, sizes, weight_of) -> bytearray\n\n"
+     "1 for each lcp-interval (length, lb, rb) with a witness place (Simian's rule 10), else 0."},
     {"sieve_bits", sieve_bits, METH_VARARGS,
      "sieve_bits(windows, sieve) -> None\n\nSets the bit of each window hash's slot in sieve."},
     {"suffix_array", suffix_array, METH_VARARGS,

@@ -17,7 +17,7 @@ import numpy as np
 from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region, RegionBatch
 from engine.clones.index import OutputIndex
-from engine.clones.linekeys import lcp_intervals, suffix_and_lcp
+from engine.clones.linekeys import lcp_intervals, suffix_and_lcp, witnessed
 from engine.clones.memorized import (Found, OutputTexts, Snippet, Wanted, attach_texts, output_lines,
                                      stretch_columns)
 
@@ -281,41 +281,49 @@ def _reported(lcp, sa, dense, in_outputs, in_corpus, table: _PieceTable, k: int,
     *witness* place (:func:`find_blocks`, rule 10): its right neighbour differs from every
     other place's (``lcp`` on both sides at most ``length``), its left neighbour too (its
     symbol unique among the interval's), and it stands for one place or is a whole
-    document. The places of a batch of intervals are examined together, in array
-    operations."""
+    document. The intervals are examined a batch of places at a time (:func:`_witnessed`)."""
     found = interval_rows(lcp, k)
     check()
-    length, lb, rb = found[:, 0], found[:, 1], found[:, 2]
-    both = (in_outputs[rb + 1] != in_outputs[lb]) & (in_corpus[rb + 1] != in_corpus[lb])
-    length, lb, rb = length[both], lb[both], rb[both]
-    width = rb - lb + 1
-    kept = np.zeros(len(lb), bool)
-    for batch in _batches(width):
+    lb, rb = found[:, 1], found[:, 2]
+    rows = found[(in_outputs[rb + 1] != in_outputs[lb]) & (in_corpus[rb + 1] != in_corpus[lb])]
+    kept = np.zeros(len(rows), bool)
+    for batch in _batches(rows[:, 2] - rows[:, 1] + 1):
         check()
-        first, last = batch.start, batch.stop
-        w = width[first:last]
-        owner = np.repeat(np.arange(last - first), w)
-        starts = np.cumsum(w) - w
-        at = _ranges(lb[first:last], w)  # suffix array rows
-        places, size = sa[at], length[first:last][owner]
-        witness = (lcp[at] <= size) & (lcp[at + 1] <= size)
-        before = np.where(places > 0, dense[np.maximum(places - 1, 0)], -1 - np.arange(len(places)))
-        order = _lexsort((before, owner))
-        same = (owner[order][1:] == owner[order][:-1]) & (before[order][1:] == before[order][:-1])
-        shared = np.zeros(len(order), bool)
-        shared[1:] |= same
-        shared[:-1] |= same
-        witness[order[shared]] = False
-        piece = table.piece_of[places]
-        # no place starts on a neighbour: that neighbour's line would then be in a window
-        # the outputs and the corpus share, hence in the stretch or region itself
-        assert (piece >= 0).all()
-        # a place that stands for several regions shares both neighbours with its copies,
-        # unless it is a whole document (each copy's edges are its own)
-        whole = table.whole_of[piece] & (places == table.starts[piece]) & (table.sizes[piece] == size)
-        witness &= (table.weight_of[piece] == 1) | whole
-        kept[first:last] = np.logical_or.reduceat(witness, starts) if len(starts) else np.zeros(0, bool)
-    return np.stack((length[kept], lb[kept], rb[kept]), axis=1)
+        kept[batch] = _witnessed(rows[batch], lcp, sa, dense, table)
+    return rows[kept]
+
+
+def _witnessed(rows: np.ndarray, lcp, sa, dense, table: _PieceTable) -> np.ndarray:
+    """Whether each interval ``(length, lb, rb)`` of ``rows`` has a witness place
+    (:func:`_reported`): the compiled kernel's answer, else every place of the intervals
+    examined together in array operations."""
+    answer = witnessed(rows, sa, lcp, dense, table.piece_of, table.whole_of, table.starts, table.sizes,
+                       table.weight_of)
+    if answer is not None:
+        return answer
+    length, lb, rb = rows[:, 0], rows[:, 1], rows[:, 2]
+    w = rb - lb + 1
+    owner = np.repeat(np.arange(len(rows)), w)
+    starts = np.cumsum(w) - w
+    at = _ranges(lb, w)  # suffix array rows
+    places, size = sa[at], length[owner]
+    witness = (lcp[at] <= size) & (lcp[at + 1] <= size)
+    before = np.where(places > 0, dense[np.maximum(places - 1, 0)], -1 - at)
+    order = _lexsort((before, owner))
+    same = (owner[order][1:] == owner[order][:-1]) & (before[order][1:] == before[order][:-1])
+    shared = np.zeros(len(order), bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    witness[order[shared]] = False
+    piece = table.piece_of[places]
+    # no place starts on a neighbour: that neighbour's line would then be in a window
+    # the outputs and the corpus share, hence in the stretch or region itself
+    assert (piece >= 0).all()
+    # a place that stands for several regions shares both neighbours with its copies,
+    # unless it is a whole document (each copy's edges are its own)
+    whole = table.whole_of[piece] & (places == table.starts[piece]) & (table.sizes[piece] == size)
+    witness &= (table.weight_of[piece] == 1) | whole
+    return np.logical_or.reduceat(witness, starts) if len(starts) else np.zeros(0, bool)
 
 
 @dataclass

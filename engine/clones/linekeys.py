@@ -264,6 +264,19 @@ def simian_fingerprints(hashes: np.ndarray, lengths: np.ndarray, k: int) -> list
                                          np.ascontiguousarray(lengths, np.int64), k)
 
 
+def witnessed(rows: np.ndarray, sa: np.ndarray, lcp: np.ndarray, dense: np.ndarray, piece_of: np.ndarray,
+              whole_of: np.ndarray, starts: np.ndarray, sizes: np.ndarray, weight_of: np.ndarray) -> np.ndarray | None:
+    """The kernel's answer, for each lcp-interval ``(length, lb, rb)`` of ``rows``, whether
+    it has a witness place (:func:`engine.clones.blocks._reported`), as booleans; None where
+    the kernel is not built (or :data:`compiled` is set off)."""
+    if _linekeys is None or not compiled:
+        return None
+    columns = [np.ascontiguousarray(a, np.int64) for a in (rows, sa, lcp, dense, piece_of)]
+    tail = [np.ascontiguousarray(a, np.int64) for a in (starts, sizes, weight_of)]
+    answer = _linekeys.witnessed(*columns, np.ascontiguousarray(whole_of, np.bool_), *tail)
+    return np.frombuffer(answer, np.bool_)
+
+
 def lcp_intervals(lcp: np.ndarray, k: int) -> np.ndarray | None:
     """The kernel's lcp-intervals (rows ``(length, lb, rb)``) of length >= k, in the order
     of :func:`engine.clones.blocks.intervals`; None where the kernel is not built (or
