@@ -521,7 +521,7 @@ def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reporte
     out, q = piece[mine], offsets[mine]
     at = table.line_at[out] + q
     ids, first, last = table.output_id[out], table.line_numbers[at], table.line_numbers[at + size[mine] - 1]
-    order = _lexsort((last, first, ids, owner[mine]))
+    order = _lexsort((first, ids, owner[mine]))  # one first line in one output: one place, one last line
     rows = list(zip(ids[order].tolist(), first[order].tolist(), last[order].tolist()))
     bounds = np.concatenate(([0], np.cumsum(np.bincount(owner[mine], minlength=count)))).tolist()
     # corpus places: the distinct regions, each standing for its weight
