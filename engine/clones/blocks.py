@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,12 +181,9 @@ def find_blocks(
         try:
             read = output_lines(output_texts, np.unique(output_ids[o]).tolist())
             index.line_hashes(ids[in_stretches])  # every block's lines are some of these: its fingerprint's
-            while True:
-                try:
-                    sa, reported = future.result(timeout=0.25)
-                    break
-                except TimeoutError:
-                    check()
+            while not wait([future], timeout=0.25).done:
+                check()
+            sa, reported = future.result()
         except BaseException:  # a cancel or an error here stops the thread at its next batch
             stop.set()
             raise
