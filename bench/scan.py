@@ -521,9 +521,12 @@ def profile_filter(files: list[tuple[str, Path, int]], index_dir: Path, limit_by
 
 
 PHASES = (("_distinct_regions", "distinct regions"), ("stretch_columns", "output stretches"),
-          ("_joined", "text"), ("_dense", "renumbering"), ("sorted_suffixes", "suffix array"),
-          ("_reported", "lcp-intervals and witnesses"), ("_snippets", "blocks' snippets"),
+          ("_joined", "text"), ("_dense", "renumbering"), ("_snippets", "blocks' snippets"),
           ("attach_texts", "snippets' texts"))
+# in a thread, beside the matching's reading of the outputs' lines (output_lines) and the
+# line hashes (the index's line_hashes): the suffix array and the lcp-intervals
+THREAD = (("sorted_suffixes", "suffix array"), ("_reported", "lcp-intervals and witnesses"))
+BESIDE = (("output_lines", "the outputs' lines read ahead"),)
 
 
 def match_phases(db: Path, scan_id: int) -> None:
@@ -537,7 +540,7 @@ def match_phases(db: Path, scan_id: int) -> None:
     from engine.clones.scan import index_outputs, match
 
     store = Store(db)
-    originals = {name: getattr(blocks, name) for name, _ in PHASES}
+    originals = {name: getattr(blocks, name) for name, _ in (*PHASES, *THREAD, *BESIDE, ("_sorted_and_reported", ""))}
     spent: dict[str, float] = {}
 
     def timed(name: str, fn):
@@ -555,6 +558,9 @@ def match_phases(db: Path, scan_id: int) -> None:
         index = index_outputs(store, scan)
         index.window_set()
         index.fingerprints = timed("fingerprints", index.fingerprints)
+        hashes = index.line_hashes
+        first = timed("line_hashes", hashes)  # the first call: the stretches' lines, beside the thread
+        index.line_hashes = lambda ids: (first if "line_hashes" not in spent else hashes)(ids)
         for name, fn in originals.items():
             setattr(blocks, name, timed(name, fn))
         t0 = time.perf_counter()
@@ -565,10 +571,16 @@ def match_phases(db: Path, scan_id: int) -> None:
         for name, fn in originals.items():
             setattr(blocks, name, fn)
         store.close()
-    inside = {"_snippets": f" (fingerprints {spent.get('fingerprints', 0.0):.2f})"}
-    steps = "; ".join(f"{label} {spent.get(name, 0.0):.2f}{inside.get(name, '')}" for name, label in PHASES)
+    took = lambda name: spent.get(name, 0.0)  # noqa: E731
+    inside = {"_snippets": f" (fingerprints {took('fingerprints'):.2f})"}
+    steps = "; ".join(f"{label} {took(name):.2f}{inside.get(name, '')}" for name, label in PHASES)
+    thread = ", ".join(f"{label} {took(name):.2f}" for name, label in THREAD)
+    beside = took("output_lines") + took("line_hashes")
+    # the thread and the reading beside it overlap: the longer of the two is on the path
+    rest = total - sum(took(name) for name, _ in PHASES) - max(took("_sorted_and_reported"), beside)
     print(f"\nthe matching of scan {scan_id} again, in this process, by step ({len(found.snippets):,} snippets): "
-          f"{total:.2f} s in all; {steps}; the rest {total - sum(spent.get(name, 0.0) for name, _ in PHASES):.2f} s")
+          f"{total:.2f} s in all; {steps}; in a thread, {took('_sorted_and_reported'):.2f}: {thread}; beside it, "
+          f"the outputs' lines read ahead and the line hashes made, {beside:.2f}; the rest {rest:.2f} s")
 
 
 # -- report ------------------------------------------------------------------------------------
