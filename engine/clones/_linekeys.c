@@ -2042,12 +2042,8 @@ static PyObject *witnessed(PyObject *Py_UNUSED(module), PyObject *args)
         if (bad)
             break;
         const int sorted = w > 16;
-        int64_t *befores = scratch;
-        int64_t *order = NULL;
-        if (sorted) {
-            order = scratch;  /* sorted in place: each candidate's symbol is read again from dense */
-            qsort(order, (size_t)w, sizeof(int64_t), int64_order);
-        }
+        if (sorted)  /* in place: each candidate's symbol is read again from dense */
+            qsort(scratch, (size_t)w, sizeof(int64_t), int64_order);
         kept[r] = 0;
         for (int64_t i = lb; i <= rb && !kept[r]; i++) {
             if (lcp[i] > length || lcp[i + 1] > length)
@@ -2066,16 +2062,16 @@ static PyObject *witnessed(PyObject *Py_UNUSED(module), PyObject *args)
                 Py_ssize_t lo = 0, hi = (Py_ssize_t)w;
                 while (lo < hi) {
                     const Py_ssize_t mid = lo + (hi - lo) / 2;
-                    if (order[mid] < mine)
+                    if (scratch[mid] < mine)
                         lo = mid + 1;
                     else
                         hi = mid;
                 }
-                for (Py_ssize_t j = lo; j < (Py_ssize_t)w && order[j] == mine && holders < 2; j++)
+                for (Py_ssize_t j = lo; j < (Py_ssize_t)w && scratch[j] == mine && holders < 2; j++)
                     holders++;
             } else {
                 for (int64_t j = 0; j < w && holders < 2; j++)
-                    holders += befores[j] == mine;
+                    holders += scratch[j] == mine;
             }
             kept[r] = holders == 1;
         }

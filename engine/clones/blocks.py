@@ -286,11 +286,11 @@ def _reported(lcp, sa, dense, in_outputs, in_corpus, table: _PieceTable, k: int,
     kept = np.zeros(len(rows), bool)
     for batch in _batches(rows[:, 2] - rows[:, 1] + 1):
         check()
-        kept[batch] = _witnessed(rows[batch], lcp, sa, dense, table)
+        kept[batch] = _witnessed(rows[batch], sa, lcp, dense, table)
     return rows[kept]
 
 
-def _witnessed(rows: np.ndarray, lcp, sa, dense, table: _PieceTable) -> np.ndarray:
+def _witnessed(rows: np.ndarray, sa, lcp, dense, table: _PieceTable) -> np.ndarray:
     """Whether each interval ``(length, lb, rb)`` of ``rows`` has a witness place
     (:func:`_reported`): the compiled kernel's answer, else every place of the intervals
     examined together in array operations."""
