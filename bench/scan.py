@@ -536,7 +536,7 @@ def match_phases(db: Path, scan_id: int) -> None:
     import functools
 
     from engine.clones import blocks
-    from engine.clones.filter import RegionColumns, read_regions
+    from engine.clones.filter import RegionColumns, read_region_symbols, read_regions
     from engine.clones.scan import index_outputs, match
 
     store = Store(db)
@@ -564,7 +564,7 @@ def match_phases(db: Path, scan_id: int) -> None:
         for name, fn in originals.items():
             setattr(blocks, name, timed(name, fn))
         t0 = time.perf_counter()
-        found = match(index, RegionColumns(lambda: map(read_regions, paths)),
+        found = match(index, RegionColumns(lambda: map(read_regions, paths), lambda: map(read_region_symbols, paths)),
                       functools.partial(store.output_texts, scan["set_id"]))
         total = time.perf_counter() - t0
     finally:

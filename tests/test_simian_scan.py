@@ -304,11 +304,12 @@ def _region_batches(outputs, documents, k, index=None) -> list:
                                  rules="simian"))
 
 
-def _matched_both_ways(outputs, documents, k) -> tuple[list, list, list]:
+def _matched_both_ways(outputs, documents, k) -> tuple[list, list, list, list]:
     """The snippets with their corpus places, from regions given batch by batch (array
-    work), from the same regions given one by one, and batch by batch without the windows
-    the filter noted."""
-    from engine.clones.filter import RegionColumns
+    work), from the same regions given one by one, batch by batch without the windows
+    the filter noted, and batch by batch with their symbols apart (as a scan reads its
+    shards' files)."""
+    from engine.clones.filter import RegionColumns, RegionSymbols
     from engine.clones.scan import match
 
     index = _indexed(outputs, k)
@@ -319,9 +320,11 @@ def _matched_both_ways(outputs, documents, k) -> tuple[list, list, list]:
     seen = lambda found: [(s.fingerprint, s.len, s.train, s.extract, s.outputs,  # noqa: E731
                            [(m.doc, m.start_line, m.end_line, m.context) for m in s.matches]) for s in found]
     unnoted = [dataclasses.replace(batch, seen_at=None) for batch in batches]  # shards of before the windows were noted
+    symbols = [RegionSymbols(b.bounds, b.ids, b.left, b.right, b.seen_at) for b in batches]
     return (seen(match(index, RegionColumns(lambda: batches), read).attach()),
             seen(match(index, lambda: regions, read).attach()),
-            seen(match(index, RegionColumns(lambda: unnoted), read).attach()))
+            seen(match(index, RegionColumns(lambda: unnoted), read).attach()),
+            seen(match(index, RegionColumns(lambda: batches, lambda: symbols), read).attach()))
 
 
 @pytest.mark.parametrize("seed", range(15))
@@ -336,8 +339,8 @@ def test_regions_in_batches_and_one_by_one_give_the_same_snippets_and_places(see
     outputs, documents = random_case(rng)
     for d in range(rng.randint(1, 4)):  # copies: distinct regions standing for several
         documents.append(Doc(f"copy{d}", rng.choice(documents).data))
-    batched, one_by_one, unnoted = _matched_both_ways(outputs, documents, rng.choice([3, 4, 6]))
-    assert batched == one_by_one == unnoted
+    batched, one_by_one, unnoted, apart = _matched_both_ways(outputs, documents, rng.choice([3, 4, 6]))
+    assert batched == one_by_one == unnoted == apart
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -367,6 +370,59 @@ def test_the_windows_a_batch_notes_are_those_its_regions_hold(seed, monkeypatch,
     whole = concat_batches(batches)
     write_regions(tmp_path / "shard.npz", batches)
     assert read_regions(tmp_path / "shard.npz").seen_at.tolist() == held(whole) == whole.seen_at.tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_shard_files_symbols_read_alone_are_its_regions(seed, monkeypatch, tmp_path):
+    """A regions file's symbols read alone (bounds, ids, neighbours, noted windows) are
+    those of the whole batch read back, also from a file written before the neighbours
+    and the windows were kept (zeros and None, as the whole read gives)."""
+    from engine.clones import filter as filter_module
+    from engine.clones.filter import read_region_symbols, read_regions, write_regions
+
+    monkeypatch.setattr(filter_module, "BATCH_BYTES", 1)
+    rng = random.Random(4500 + seed)
+    outputs, documents = random_case(rng)
+    write_regions(tmp_path / "shard.npz", _region_batches(outputs, documents, rng.choice([3, 4, 6])))
+    with np.load(tmp_path / "shard.npz") as f:  # the same file, as an older byrote wrote it
+        np.savez(tmp_path / "old.npz", **{name: f[name] for name in f.files if name not in ("left", "right", "seen_at")})
+    for path in (tmp_path / "shard.npz", tmp_path / "old.npz"):
+        whole, symbols = read_regions(path), read_region_symbols(path)
+        assert len(symbols) == len(whole) > 0
+        for name in ("bounds", "ids", "left", "right"):
+            assert getattr(symbols, name).tolist() == getattr(whole, name).tolist()
+        assert (symbols.seen_at is None) == (whole.seen_at is None) == (path.name == "old.npz")
+        if symbols.seen_at is not None:
+            assert symbols.seen_at.tolist() == whole.seen_at.tolist()
+    assert not read_region_symbols(tmp_path / "old.npz").left.any()
+
+
+def test_the_distinct_regions_read_the_symbols_alone(monkeypatch):
+    """Where the regions come with their symbols apart, the distinct regions are made of
+    those: the whole batches are read for the corpus places only (once)."""
+    from engine.clones.filter import RegionColumns, RegionSymbols
+    from engine.clones.scan import match
+
+    rng = random.Random(4600)
+    outputs, documents = random_case(rng)
+    for d in range(3):
+        documents.append(Doc(f"copy{d}", rng.choice(documents).data))
+    index = _indexed(outputs, 4)
+    batches = _region_batches(outputs, documents, 4, index)
+    texts = dict(outputs)
+    reads = {"batches": 0, "symbols": 0}
+
+    def counted(name, items):
+        def read():
+            reads[name] += 1
+            return iter(items)
+        return read
+
+    symbols = [RegionSymbols(b.bounds, b.ids, b.left, b.right, b.seen_at) for b in batches]
+    found = match(index, RegionColumns(counted("batches", batches), counted("symbols", symbols)),
+                  lambda ids: ((i, texts[i]) for i in ids)).attach()
+    assert found and any(s.matches for s in found)
+    assert reads == {"batches": 1, "symbols": 1}
 
 
 @pytest.mark.parametrize("batch_bytes", [1, 1 << 20], ids=["a-document-a-batch", "one-batch"])

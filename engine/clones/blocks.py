@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.clones.automaton import MAX_SAMPLES
-from engine.clones.filter import Region, RegionBatch
+from engine.clones.filter import Region, RegionSymbols, symbol_batches
 from engine.clones.index import OutputIndex
 from engine.clones.linekeys import lcp_intervals, suffix_and_lcp, witnessed
 from engine.clones.memorized import (Found, OutputTexts, Snippet, Wanted, attach_texts, output_lines,
@@ -346,8 +346,9 @@ class DistinctRegions:
 
 def _distinct_regions(regions: Callable[[], Iterable[Region]], check: Callable[[], None]) -> DistinctRegions:
     """The distinct regions: in array operations where the regions come column by column
-    (:class:`~engine.clones.filter.RegionColumns`), else region by region."""
-    batches = getattr(regions, "batches", None)
+    (:class:`~engine.clones.filter.RegionColumns`: their symbols alone where it has them),
+    else region by region."""
+    batches = symbol_batches(regions)
     found = _distinct_columns(batches(), check) if batches is not None else None
     return found if found is not None else _distinct_one_by_one(regions, check)
 
@@ -373,7 +374,7 @@ def _distinct_one_by_one(regions: Callable[[], Iterable[Region]], check: Callabl
 HASH_BASES = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd 64-bit multipliers: two independent hashes
 
 
-def _distinct_columns(batches: Iterable[RegionBatch], check: Callable[[], None]) -> DistinctRegions | None:
+def _distinct_columns(batches: Iterable[RegionSymbols], check: Callable[[], None]) -> DistinctRegions | None:
     """:func:`_distinct_one_by_one` in array operations, a batch at a time (memory: the
     distinct regions and one batch): each region's symbols (left neighbour, ids, right
     neighbour) hashed twice, the batch's regions grouped by both hashes and their size and

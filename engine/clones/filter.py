@@ -69,15 +69,41 @@ class RegionBatch:
 
 
 @dataclass
+class RegionSymbols:
+    """The symbols of a batch's regions alone, what their distinct ones are made of
+    (:func:`~engine.clones.blocks.find_blocks`): region r is ``left[r]``,
+    ``ids[bounds[r]:bounds[r+1]]``, ``right[r]``; ``seen_at`` as :class:`RegionBatch`'s.
+    A :class:`RegionBatch` serves as one too."""
+    bounds: np.ndarray
+    ids: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    seen_at: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+
+@dataclass
 class RegionColumns:
     """Regions in corpus order as the matching reads them: called, one by one (as every
     ``regions()`` the matching takes); :attr:`batches` gives them batch by batch, column by
-    column, for the array work that needs no Region objects (every call, the same)."""
+    column, for the array work that needs no Region objects (every call, the same), and
+    :attr:`symbols`, where given, the same batches' symbols alone (read without the
+    documents' names and contexts, the bulk of a regions file)."""
     batches: Callable[[], Iterable[RegionBatch]]
+    symbols: Callable[[], Iterable[RegionSymbols]] | None = None
 
     def __call__(self) -> Iterator[Region]:
         for batch in self.batches():
             yield from batch.regions()
+
+
+def symbol_batches(regions: Callable[[], Iterable[Region]]) -> Callable[[], Iterable[RegionSymbols]] | None:
+    """How to read ``regions`` batch by batch for their symbols alone: a
+    :class:`RegionColumns`' symbols where it has them, else its batches; None for regions
+    that come one by one."""
+    return getattr(regions, "symbols", None) or getattr(regions, "batches", None)
 
 
 def concat_batches(batches: list[RegionBatch]) -> RegionBatch:
@@ -261,7 +287,19 @@ def write_regions(path: Path, batches: Iterable[RegionBatch]) -> None:
 def read_regions(path: Path) -> RegionBatch:
     with np.load(path, allow_pickle=False) as f:
         docs = f["docs"].tobytes().decode("utf-8").split("\0") if int(f["n_docs"][0]) else []
-        none = np.zeros(len(f["doc"]), np.int64)  # a shard written before the Simian rules
-        return RegionBatch(docs, f["doc"], f["bounds"], f["ids"], f["lines"], f["context_start"],
-                           f["context_bounds"], f["context"].tobytes(), f["left"] if "left" in f else none,
-                           f["right"] if "right" in f else none, f["seen_at"] if "seen_at" in f else None)
+        symbols = _symbols(f)
+        return RegionBatch(docs, f["doc"], symbols.bounds, symbols.ids, f["lines"], f["context_start"],
+                           f["context_bounds"], f["context"].tobytes(), symbols.left, symbols.right, symbols.seen_at)
+
+
+def read_region_symbols(path: Path) -> RegionSymbols:
+    """The symbols of :func:`read_regions`' batch alone (its other columns are not read)."""
+    with np.load(path, allow_pickle=False) as f:
+        return _symbols(f)
+
+
+def _symbols(f) -> RegionSymbols:
+    bounds = f["bounds"]
+    none = np.zeros(len(bounds) - 1, np.int64)  # a shard written before the Simian rules
+    return RegionSymbols(bounds, f["ids"], f["left"] if "left" in f else none, f["right"] if "right" in f else none,
+                         f["seen_at"] if "seen_at" in f else None)

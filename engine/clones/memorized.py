@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from engine.clones import automaton
-from engine.clones.filter import CONTEXT, Region
+from engine.clones.filter import CONTEXT, Region, symbol_batches
 from engine.clones.index import OutputIndex, covered, lookup, member, runs, window_hashes, window_hashes_of
 
 
@@ -226,7 +226,7 @@ def _stretches(index: OutputIndex, regions: Callable[[], Iterable[Region]],
                check: Callable[[], None]) -> list[tuple[int, int, int]]:
     """:func:`output_stretches` from the windows the filter noted, where every batch has
     them, else from the regions' ids."""
-    batches = getattr(regions, "batches", None)
+    batches = symbol_batches(regions)
     if batches is not None:
         noted = []
         for batch in batches():
@@ -246,7 +246,7 @@ def _region_chunks(regions: Callable[[], Iterable[Region]],
                    check: Callable[[], None]) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
     """``(ids, bounds, first)``: the regions in corpus order, column by column: region
     ``first + r`` holds ``ids[bounds[r]:bounds[r+1]]``."""
-    batches = getattr(regions, "batches", None)
+    batches = symbol_batches(regions)
     first = 0
     if batches is not None:
         for batch in batches():

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from engine.clones.blocks import find_blocks
-from engine.clones.filter import FilterStats, Region, RegionColumns, filter_documents, read_regions, write_regions
+from engine.clones.filter import (FilterStats, Region, RegionColumns, filter_documents, read_region_symbols, read_regions,
+                                  write_regions)
 from engine.clones.index import OutputIndex, load_filter_index
 from engine.clones.memorized import Found, OutputTexts, Snippet, find_memorized
 from engine.data.corpus import Corpus
@@ -205,7 +206,8 @@ def _match_and_save(store: Store, scan: dict, scan_id: int, corpus: Corpus, inde
         ctx.progress(0.9, "matching regions against the outputs", force=True)
     paths = [store.files / rows[s.index]["path"] for s in shards]
 
-    regions = RegionColumns(lambda: map(read_regions, paths))  # a shard's file read at a time
+    # a shard's file read at a time; its symbols alone for the distinct regions
+    regions = RegionColumns(lambda: map(read_regions, paths), lambda: map(read_region_symbols, paths))
     found = match(index, regions, functools.partial(store.output_texts, scan["set_id"]), check=check)
     snippets = found.snippets
     stats = {
