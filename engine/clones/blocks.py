@@ -145,7 +145,7 @@ def find_blocks(
     distinct = _distinct_regions(regions, check)  # the one pass over the regions here
     o, a, b = stretch_columns(index, (text[1:-1] for text in distinct.texts), check, distinct.seen_at)
     if not len(o):
-        return Found([], {}, regions, check)
+        return Found([], Wanted(), regions, check)
     # the text: output stretches, then distinct regions, each as [left] core [right] |
     ids, numbers, output_at, output_ids = index.columns()
     begin, n_outputs = output_at[o] + a, len(o)
@@ -188,7 +188,7 @@ def find_blocks(
             stop.set()
             raise
     check()
-    wanted: Wanted = {}
+    wanted = Wanted()
     snippets: list[Snippet] = []
     for batch in _batches(reported[:, 2] - reported[:, 1] + 1):
         check()
@@ -538,8 +538,7 @@ def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reporte
     copies = ptr[regions + 1] - ptr[regions]
     g = flat[_ranges(ptr[regions], copies)]
     held, g, q = _first_of_each(np.repeat(held, copies), g, np.repeat(q, copies))
-    for i, region, place in zip(held.tolist(), g.tolist(), q.tolist()):
-        wanted.setdefault(region, []).append((place + sizes[i] - 1, sizes[i], snips[i]))
+    wanted.add(snips, g, q + length[held] - 1, length[held], held)
     return snips
 
 

@@ -37,9 +37,41 @@ class Snippet:
     matches: list[Match] = field(default_factory=list)
 
 
-Wanted = dict[int, list[tuple[int, int, Snippet]]]
-"""Corpus places to read, by region (its number in corpus order): ``(position of the
-place's last line in the region, lines, snippet)``."""
+class Wanted:
+    """Corpus places to read, column by column: place i lies in region ``region[i]`` (its
+    number in corpus order), ends at the region's position ``last[i]``, holds ``size[i]``
+    kept lines and is a place of snippet ``owner[i]`` (in :attr:`snippets`, the order the
+    snippets were added in). A matching adds them a batch at a time, with no Python work
+    per place."""
+
+    def __init__(self) -> None:
+        self.snippets: list[Snippet] = []
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, snippets: list[Snippet], region: np.ndarray, last: np.ndarray, size: np.ndarray,
+            owner: np.ndarray) -> None:
+        """``snippets``, and places of theirs (``owner`` indexes ``snippets``)."""
+        base = len(self.snippets)
+        self.snippets += snippets
+        if len(region):
+            self._parts.append((np.asarray(region, np.int64), np.asarray(last, np.int64),
+                                np.asarray(size, np.int64), np.asarray(owner, np.int64) + base))
+
+    def __len__(self) -> int:
+        return sum(len(part[0]) for part in self._parts)
+
+    def by_region(self) -> tuple[list[int], list[int], list[int], list[int], list[Snippet]]:
+        """The places in corpus order (region, then position, then the order they were
+        added in): the regions, where each one's places start in the other columns (and
+        where the last one's end), their positions, sizes and snippets."""
+        if not self._parts:
+            return [], [0], [], [], []
+        region, last, size, owner = (np.concatenate(column) for column in zip(*self._parts))
+        order = np.lexsort((np.arange(len(region)), last, region))
+        region = region[order]
+        starts = np.flatnonzero(np.concatenate(([True], region[1:] != region[:-1])))
+        return (region[starts].tolist(), [*starts.tolist(), len(region)], last[order].tolist(),
+                size[order].tolist(), [self.snippets[i] for i in owner[order].tolist()])
 
 
 @dataclass
@@ -55,34 +87,34 @@ class Found:
 
     def matches(self) -> Iterator[tuple[Snippet, Match]]:
         """``(snippet, place)`` in corpus order (so each snippet's places in its own order)."""
-        for g, region in self._wanted_regions():
-            places = self.wanted[g]
+        wanted, bounds, last, size, owner = self.wanted.by_region()
+        for j, region in enumerate(self._wanted_regions(wanted)):
             context = region.context.split("\n")  # once per region, for all its places
-            for q, size, snip in sorted(places, key=lambda w: w[0]):
-                yield snip, corpus_match(region, q, size, context)
+            for i in range(bounds[j], bounds[j + 1]):
+                yield owner[i], corpus_match(region, last[i], size[i], context)
 
-    def _wanted_regions(self) -> Iterator[tuple[int, Region]]:
-        """``(number, region)`` of the regions with wanted places, in corpus order: where the
-        regions come batch by batch, only those are made into Region objects."""
-        wanted = sorted(self.wanted)
+    def _wanted_regions(self, wanted: list[int]) -> Iterator[Region]:
+        """The regions numbered ``wanted`` (ascending), in corpus order: where the regions
+        come batch by batch, only those are made into Region objects."""
         if not wanted:
             return
         batches = getattr(self.regions, "batches", None)
         if batches is None:
+            keep = set(wanted)
             for g, region in enumerate(self.regions()):
                 if g > wanted[-1]:
                     return
                 if g % 1000 == 0:
                     self.check()
-                if g in self.wanted:
-                    yield g, region
+                if g in keep:
+                    yield region
             return
         first, i = 0, 0
         for batch in batches():
             self.check()
             end = first + len(batch)
             while i < len(wanted) and wanted[i] < end:
-                yield wanted[i], batch.region(wanted[i] - first)
+                yield batch.region(wanted[i] - first)
                 i += 1
             if i == len(wanted):
                 return
@@ -92,7 +124,7 @@ class Found:
         """The snippets, each with its places (``matches``)."""
         for snip, match in self.matches():
             snip.matches.append(match)
-        self.wanted = {}
+        self.wanted = Wanted()
         return self.snippets
 
 
@@ -189,7 +221,8 @@ def find_memorized(
     stretches = _stretches(index, regions, check)
     # 2. per group of outputs: an automaton over its stretches, the regions through it
     snippets: dict[str, Snippet] = {}
-    wanted: Wanted = {}
+    made: list[Snippet] = []  # the snippets in the order they were made, and their corpus places:
+    region, last, sizes, owner = [], [], [], []  # (region, position of the last line, lines, snippet)
     groups = _groups(stretches, group_lines)
     for group in groups:
         parts = [index.outputs[o][1][a:b] for o, a, b in group]
@@ -212,13 +245,19 @@ def find_memorized(
                 train, samples = counts(state, size)
                 snip = snippets[fp] = Snippet(fp, size, train=train)
                 for g, q in samples:
-                    wanted.setdefault(g, []).append((q, size, snip))
+                    region.append(g)
+                    last.append(q)
+                    sizes.append(size)
+                    owner.append(len(made))
+                made.append(snip)
             snip.extract += 1
             snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
         del spans, counts
     # 4. the texts from the outputs; the kept corpus locations are read with their context by Found
     found = [snippets[fp] for fp in sorted(snippets)]
     attach_texts(found, output_texts)
+    wanted = Wanted()
+    wanted.add(made, *(np.array(column, np.int64) for column in (region, last, sizes, owner)))
     return Found(found, wanted, regions, check)
 
 
