@@ -6,7 +6,6 @@ corpus place with its context (:func:`corpus_match`).
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -365,14 +364,18 @@ def _lines(text: str) -> list[str]:
 def attach_texts(snippets: list[Snippet], output_texts: OutputTexts, read: dict[int, list[str]] | None = None) -> None:
     """Each snippet's text: its lines in its first output place (``\\r`` dropped), every
     output read once, in id order (``read``: the lines of those already read)."""
-    by_output: dict[int, list[Snippet]] = {}
-    for snip in snippets:
-        by_output.setdefault(snip.outputs[0][0], []).append(snip)
     read = read or {}
-    ids = sorted(by_output)
-    rest = ((output_id, _lines(text)) for output_id, text in output_texts([i for i in ids if i not in read]))
-    for output_id, lines in itertools.chain(((i, read[i]) for i in ids if i in read), rest):
-        for snip in by_output[output_id]:
+    rest: dict[int, list[Snippet]] = {}  # the snippets of outputs not read yet
+    for snip in snippets:
+        output_id, lo, hi = snip.outputs[0]
+        lines = read.get(output_id)
+        if lines is None:
+            rest.setdefault(output_id, []).append(snip)
+        else:
+            snip.text = "\n".join(lines[lo - 1:hi])
+    for output_id, text in output_texts(sorted(rest)):
+        lines = _lines(text)
+        for snip in rest[output_id]:
             _, lo, hi = snip.outputs[0]
             snip.text = "\n".join(lines[lo - 1:hi])
 
