@@ -176,7 +176,7 @@ def test_the_stretches_from_the_noted_windows_equal_those_from_the_regions():
 def test_snippet_texts_from_lines_read_ahead_equal_those_read_after():
     """A matching reads its outputs' lines ahead up to a number of characters; the
     snippets' texts come from those and from the outputs read after, each output read once."""
-    from engine.clones.memorized import Snippet, attach_texts, output_lines
+    from engine.clones.memorized import Snippet, Snippets, attach_texts, output_lines
 
     texts = {1: "a\nb\r\nc\nd", 2: "e\nf\ng", 3: "h\r\ni\r\nj"}
     asked: list[list[int]] = []
@@ -186,8 +186,8 @@ def test_snippet_texts_from_lines_read_ahead_equal_those_read_after():
         return ((i, texts[i]) for i in ids)
 
     def snippets():
-        return [Snippet("x", 2, outputs=[(1, 2, 3)]), Snippet("y", 2, outputs=[(3, 1, 2), (1, 1, 2)]),
-                Snippet("z", 3, outputs=[(2, 1, 3)])]
+        return Snippets.of([Snippet("x", 2, outputs=[(1, 2, 3)]), Snippet("y", 2, outputs=[(3, 1, 2), (1, 1, 2)]),
+                            Snippet("z", 3, outputs=[(2, 1, 3)])])
 
     read = output_lines(output_texts, [1, 2, 3], most=len(texts[1]) + 1)  # stops after the output that passes it
     assert read == {1: ["a", "b", "c", "d"], 2: ["e", "f", "g"]}
@@ -196,4 +196,4 @@ def test_snippet_texts_from_lines_read_ahead_equal_those_read_after():
     attach_texts(ahead, output_texts, read)
     assert asked == [[3]]
     attach_texts(after, output_texts)
-    assert [s.text for s in ahead] == [s.text for s in after] == ["b\nc", "h\ni", "e\nf\ng"]
+    assert ahead.text == after.text == ["b\nc", "h\ni", "e\nf\ng"]

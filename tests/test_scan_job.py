@@ -574,12 +574,12 @@ def test_the_corpus_places_spill_reads_back_every_row_and_refuses_a_cut_record(t
     from types import SimpleNamespace
 
     import engine.clones.scan as scan_module
-    from engine.clones.memorized import Match, Snippet
+    from engine.clones.memorized import Match
 
-    a, b = Snippet("a" * 32, 6), Snippet("b" * 32, 6)
+    a, b = 0, 1  # the snippets, by their numbers in the found snippets' columns
     places = [(a if i % 3 else b, Match(f"doc{i}.py", i, i + 5, max(i - 2, 1), f"line {i}\r\n\u00e9\ud800"))
               for i in range(1, scan_module.SPILL_ROWS * 2 + 7)]
-    found = SimpleNamespace(matches=lambda: iter(places))
+    found = SimpleNamespace(snippets=SimpleNamespace(fingerprint=["a" * 32, "b" * 32]), matches=lambda: iter(places))
     with tempfile.TemporaryFile("w+b", dir=tmp_path) as spill:
         scan_module._spill_matches(found, spill)
         spill.seek(0)
@@ -587,7 +587,7 @@ def test_the_corpus_places_spill_reads_back_every_row_and_refuses_a_cut_record(t
         while part := scan_module._read_spilled(spill):
             rows += part
         assert len(rows) == len(places) and rows[0] == ("a" * 32, 1, "doc1.py", 1, 6, 1, "line 1\r\n\u00e9\ud800")
-        assert rows[2][:2] == ("b" * 32, 1) and rows[-1][1] == sum(1 for s, _ in places if s is places[-1][0])
+        assert rows[2][:2] == ("b" * 32, 1) and rows[-1][1] == sum(1 for s, _ in places if s == places[-1][0])
         spill.truncate(spill.seek(0, os.SEEK_END) - 10)
         spill.seek(0)
         with pytest.raises(OSError, match="ends inside a record"):

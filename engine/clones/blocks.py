@@ -18,7 +18,7 @@ from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region, RegionSymbols, symbol_batches
 from engine.clones.index import OutputIndex
 from engine.clones.linekeys import lcp_intervals, suffix_and_lcp, witnessed
-from engine.clones.memorized import (Found, OutputTexts, Snippet, Wanted, attach_texts, output_lines,
+from engine.clones.memorized import (Found, OutputTexts, Snippets, Wanted, attach_texts, output_lines, ranges,
                                      stretch_columns)
 
 UNIQUE = -(1 << 62)  # symbols from here down are unique: edges, separators
@@ -145,11 +145,11 @@ def find_blocks(
     distinct = _distinct_regions(regions, check)  # the one pass over the regions here
     o, a, b = stretch_columns(index, (text[1:-1] for text in distinct.texts), check, distinct.seen_at)
     if not len(o):
-        return Found([], Wanted(), regions, check)
+        return Found(Snippets.of([]), Wanted(), regions, check)
     # the text: output stretches, then distinct regions, each as [left] core [right] |
     ids, numbers, output_at, output_ids = index.columns()
     begin, n_outputs = output_at[o] + a, len(o)
-    in_stretches = _ranges(begin, b - a)
+    in_stretches = ranges(begin, b - a)
     # a region's symbols are [left] core [right] already
     regions_flat = np.concatenate([np.zeros(0, np.int64), *distinct.texts])
     region_sizes = np.array([len(text) for text in distinct.texts], np.int64)
@@ -167,7 +167,7 @@ def find_blocks(
     whole_of = np.concatenate((np.zeros(n_outputs, bool), (lefts == 0)[n_outputs:] & (rights == 0)[n_outputs:]))
     dense = _dense(text, len(sizes))
     piece_of = np.full(len(text), -1, np.int64)  # -1: a neighbour or a separator
-    piece_of[_ranges(starts, sizes)] = np.repeat(np.arange(len(sizes)), sizes)
+    piece_of[ranges(starts, sizes)] = np.repeat(np.arange(len(sizes)), sizes)
     table = _PieceTable(
         piece_of, starts, sizes, weight_of, whole_of, n_outputs,
         output_id=output_ids[o], line_at=np.cumsum(b - a) - (b - a), line_numbers=numbers[in_stretches],
@@ -189,12 +189,14 @@ def find_blocks(
             raise
     check()
     wanted = Wanted()
-    snippets: list[Snippet] = []
+    parts: list[Snippets] = []
     for batch in _batches(reported[:, 2] - reported[:, 1] + 1):
         check()
-        snippets += _snippets(table, sa, text, distinct, reported[batch], fingerprints, wanted)
+        parts.append(_snippets(table, sa, text, distinct, reported[batch], fingerprints, wanted))
+    snippets, new_of = Snippets.joined(parts).sorted()
+    wanted.renumber(new_of)
     attach_texts(snippets, output_texts, read)
-    return Found(sorted(snippets, key=lambda s: s.fingerprint), wanted, regions, check)
+    return Found(snippets, wanted, regions, check)
 
 
 class _Stopped(Exception):
@@ -248,7 +250,7 @@ def _joined(cores: np.ndarray, sizes: np.ndarray, lefts: np.ndarray,
     text[at] = np.where(lefts != 0, lefts, fresh)
     text[at + sizes + 1] = np.where(rights != 0, rights, fresh - 1)
     text[at + sizes + 2] = fresh - 2
-    text[_ranges(at + 1, sizes)] = cores
+    text[ranges(at + 1, sizes)] = cores
     return text, at + 1, sizes
 
 
@@ -302,7 +304,7 @@ def _witnessed(rows: np.ndarray, sa, lcp, dense, table: _PieceTable) -> np.ndarr
     w = rb - lb + 1
     owner = np.repeat(np.arange(len(rows)), w)
     starts = np.cumsum(w) - w
-    at = _ranges(lb, w)  # suffix array rows
+    at = ranges(lb, w)  # suffix array rows
     places, size = sa[at], length[owner]
     witness = (lcp[at] <= size) & (lcp[at + 1] <= size)
     before = np.where(places > 0, dense[np.maximum(places - 1, 0)], -1 - at)
@@ -400,7 +402,7 @@ def _distinct_columns(batches: Iterable[RegionSymbols], check: Callable[[], None
         at = np.cumsum(span) - span
         flat = np.empty(int(span.sum()), np.int64)
         flat[at], flat[at + span - 1] = batch.left, batch.right
-        flat[_ranges(at + 1, sizes)] = batch.ids
+        flat[ranges(at + 1, sizes)] = batch.ids
         h1, h2 = _hashes(flat, span, at)
         order = np.lexsort((np.arange(n), h2, h1, span))  # groups together, each in corpus order
         new = np.zeros(n, bool)
@@ -411,7 +413,7 @@ def _distinct_columns(batches: Iterable[RegionSymbols], check: Callable[[], None
         firsts = order[begins]
         group = np.empty(n, np.int64)
         group[order] = np.cumsum(new) - 1
-        if not np.array_equal(flat, flat[_ranges(at[firsts[group]], span)]):
+        if not np.array_equal(flat, flat[ranges(at[firsts[group]], span)]):
             return None
         by_first = np.argsort(firsts)  # the groups in corpus order, as the slow way meets them
         first = firsts[by_first]
@@ -438,7 +440,7 @@ def _merge_groups(found: DistinctRegions, seen: dict[int, int], flat: np.ndarray
     seen.update(zip((k for k, f in zip(keys, fresh.tolist()) if f), range(base, base + int(fresh.sum()))))
     # the new distinct regions: their symbols gathered at once, each a view of them
     a, s = at[fresh], span[fresh]
-    gathered = flat[_ranges(a, s)]
+    gathered = flat[ranges(a, s)]
     ends = np.cumsum(s).tolist()
     found.texts += [gathered[e - n:e] for e, n in zip(ends, s.tolist())]
     found.weights += counts[fresh].tolist()
@@ -493,41 +495,33 @@ def _lexsort(keys: tuple[np.ndarray, ...]) -> np.ndarray:
     return np.argsort(packed, kind="stable")
 
 
-def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """``starts[i] .. starts[i] + sizes[i] - 1`` for each i, end to end."""
-    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts, sizes)
-
-
 def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reported: np.ndarray,
-              fingerprints, wanted: Wanted) -> list[Snippet]:
+              fingerprints, wanted: Wanted) -> Snippets:
     """The snippets of the blocks ``reported`` (rows ``(length, lb, rb)``: the places
-    ``sa[lb..rb]``), every block's places in array operations: its output places sorted,
-    its corpus places counted (a distinct region stands for ``weight`` places), its first
-    MAX_SAMPLES corpus places in corpus order sent to ``wanted``, its fingerprint from
-    the lines at its first place."""
+    ``sa[lb..rb]``), in that order, every block's places in array operations: its output
+    places sorted, its corpus places counted (a distinct region stands for ``weight``
+    places), its first MAX_SAMPLES corpus places in corpus order sent to ``wanted``, its
+    fingerprint from the lines at its first place."""
     length, lb, rb = reported[:, 0], reported[:, 1], reported[:, 2]
     width = rb - lb + 1
     count = len(length)
     owner = np.repeat(np.arange(count), width)
-    places = sa[_ranges(lb, width)]
+    places = sa[ranges(lb, width)]
     piece = table.piece_of[places]
     offsets = places - table.starts[piece]
     size = length[owner]
-    sizes = length.tolist()
     # output places: (output id, first line, last line), sorted
     mine = piece < table.n_outputs
     out, q = piece[mine], offsets[mine]
     at = table.line_at[out] + q
     ids, first, last = table.output_id[out], table.line_numbers[at], table.line_numbers[at + size[mine] - 1]
     order = _lexsort((first, ids, owner[mine]))  # one first line in one output: one place, one last line
-    rows = list(zip(ids[order].tolist(), first[order].tolist(), last[order].tolist()))
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(owner[mine], minlength=count)))).tolist()
+    extract = np.bincount(owner[mine], minlength=count)
     # corpus places: the distinct regions, each standing for its weight
     regions, q, held = piece[~mine] - table.n_outputs, offsets[~mine], owner[~mine]
     train = np.bincount(held, table.weight_of[regions + table.n_outputs], minlength=count).astype(np.int64)
-    snips = [Snippet(fp, n, t, b - a, "", rows[a:b])
-             for fp, n, t, a, b in zip(fingerprints(text[_ranges(sa[lb], length)], length), sizes, train.tolist(),
-                                       bounds[:-1], bounds[1:])]
+    made = Snippets(fingerprints(text[ranges(sa[lb], length)], length), length.copy(), train, extract,
+                    np.concatenate(([0], np.cumsum(extract))).astype(np.int64), ids[order], first[order], last[order])
     # each block's first MAX_SAMPLES corpus places in corpus order (region number, then
     # place). A distinct region lists its first copies in corpus order, so a place whose
     # first copy comes after MAX_SAMPLES other places' first copies adds none: those places
@@ -536,10 +530,10 @@ def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reporte
     flat, ptr = distinct.first_arrays()
     held, _, q, regions = _first_of_each(held, flat[ptr[regions]], q, regions)
     copies = ptr[regions + 1] - ptr[regions]
-    g = flat[_ranges(ptr[regions], copies)]
+    g = flat[ranges(ptr[regions], copies)]
     held, g, q = _first_of_each(np.repeat(held, copies), g, np.repeat(q, copies))
-    wanted.add(snips, g, q + length[held] - 1, length[held], held)
-    return snips
+    wanted.add(count, g, q + length[held] - 1, length[held], held)
+    return made
 
 
 def _first_of_each(held: np.ndarray, g: np.ndarray, q: np.ndarray, *more: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -36,30 +36,117 @@ class Snippet:
     matches: list[Match] = field(default_factory=list)
 
 
+def ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``starts[i] .. starts[i] + sizes[i] - 1`` for each i, end to end."""
+    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts, sizes)
+
+
+@dataclass
+class Snippets:
+    """Snippets column by column, as a matching finds them: snippet i is
+    ``fingerprint[i]``, ``len[i]`` kept lines, ``train[i]`` places in the corpus and
+    ``extract[i]`` in the outputs, ``text[i]``; its output places are rows
+    ``bounds[i]:bounds[i+1]`` of ``output_id``, ``first`` and ``last`` (its first and last
+    line there). A scan stores them as they are, with no object per snippet or place;
+    :meth:`objects` makes a :class:`Snippet` of each."""
+    fingerprint: list[str]
+    len: np.ndarray
+    train: np.ndarray
+    extract: np.ndarray
+    bounds: np.ndarray
+    output_id: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    text: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.fingerprint)
+
+    @classmethod
+    def of(cls, snippets: list[Snippet]) -> "Snippets":
+        """The columns of ``snippets``, in their order, each one's places in theirs."""
+        places = np.array([place for s in snippets for place in s.outputs], np.int64).reshape(-1, 3)
+        column = lambda name: np.array([getattr(s, name) for s in snippets], np.int64)  # noqa: E731
+        bounds = np.concatenate(([0], np.cumsum([len(s.outputs) for s in snippets]))).astype(np.int64)
+        return cls([s.fingerprint for s in snippets], column("len"), column("train"), column("extract"), bounds,
+                   places[:, 0], places[:, 1], places[:, 2], [s.text for s in snippets])
+
+    @classmethod
+    def joined(cls, parts: list["Snippets"]) -> "Snippets":
+        """The snippets of ``parts``, one part after the other."""
+        if not parts:
+            return cls.of([])
+        ends = np.cumsum([0] + [part.bounds[-1] for part in parts[:-1]])
+        return cls([fp for part in parts for fp in part.fingerprint],
+                   *(np.concatenate([getattr(part, name) for part in parts]) for name in ("len", "train", "extract")),
+                   np.concatenate([[0]] + [part.bounds[1:] + end for part, end in zip(parts, ends)]).astype(np.int64),
+                   *(np.concatenate([getattr(part, name) for part in parts])
+                     for name in ("output_id", "first", "last")),
+                   [text for part in parts for text in part.text])
+
+    def sorted(self) -> tuple["Snippets", np.ndarray]:
+        """The snippets by fingerprint (texts are made after: none are carried), and the
+        new place of each."""
+        order = np.array(sorted(range(len(self)), key=self.fingerprint.__getitem__), np.int64)
+        counts = np.diff(self.bounds)
+        rows = ranges(self.bounds[:-1][order], counts[order])
+        moved = Snippets([self.fingerprint[i] for i in order.tolist()], self.len[order], self.train[order],
+                         self.extract[order], np.concatenate(([0], np.cumsum(counts[order]))).astype(np.int64),
+                         self.output_id[rows], self.first[rows], self.last[rows])
+        new_of = np.empty(len(self), np.int64)
+        new_of[order] = np.arange(len(self))
+        return moved, new_of
+
+    def rows(self) -> Iterator[tuple[str, int, int, int, str]]:
+        """``(fingerprint, len, train, extract, text)`` of each snippet ("" before the texts
+        are made: :func:`attach_texts`)."""
+        return zip(self.fingerprint, self.len.tolist(), self.train.tolist(), self.extract.tolist(),
+                   self.text or [""] * len(self))
+
+    def place_rows(self) -> Iterator[tuple[str, int, int, int]]:
+        """``(fingerprint, output id, first line, last line)`` of each output place."""
+        owners = np.array(self.fingerprint, object).repeat(np.diff(self.bounds)).tolist()
+        return zip(owners, self.output_id.tolist(), self.first.tolist(), self.last.tolist())
+
+    def memorized_outputs(self) -> int:
+        """How many outputs hold a snippet."""
+        return len(np.unique(self.output_id))
+
+    def objects(self) -> list[Snippet]:
+        """A :class:`Snippet` of each, with its output places."""
+        places = list(zip(self.output_id.tolist(), self.first.tolist(), self.last.tolist()))
+        bounds = self.bounds.tolist()
+        return [Snippet(fp, n, train, extract, text, places[a:b])
+                for (fp, n, train, extract, text), a, b in zip(self.rows(), bounds[:-1], bounds[1:])]
+
+
 class Wanted:
     """Corpus places to read, column by column: place i lies in region ``region[i]`` (its
     number in corpus order), ends at the region's position ``last[i]``, holds ``size[i]``
-    kept lines and is a place of snippet ``owner[i]`` (in :attr:`snippets`, the order the
-    snippets were added in). A matching adds them a batch at a time, with no Python work
-    per place."""
+    kept lines and is a place of snippet ``owner[i]`` (numbered in the order the snippets
+    were added in, until :meth:`renumber`). A matching adds them a batch at a time, with
+    no Python work per place."""
 
     def __init__(self) -> None:
-        self.snippets: list[Snippet] = []
+        self.snippets = 0  # how many were added
         self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def add(self, snippets: list[Snippet], region: np.ndarray, last: np.ndarray, size: np.ndarray,
+    def add(self, snippets: int, region: np.ndarray, last: np.ndarray, size: np.ndarray,
             owner: np.ndarray) -> None:
-        """``snippets``, and places of theirs (``owner`` indexes ``snippets``)."""
-        base = len(self.snippets)
-        self.snippets += snippets
+        """``snippets`` more snippets, and places of theirs (``owner`` numbers them from 0)."""
         if len(region):
             self._parts.append((np.asarray(region, np.int64), np.asarray(last, np.int64),
-                                np.asarray(size, np.int64), np.asarray(owner, np.int64) + base))
+                                np.asarray(size, np.int64), np.asarray(owner, np.int64) + self.snippets))
+        self.snippets += snippets
+
+    def renumber(self, new_of: np.ndarray) -> None:
+        """Snippet i is now ``new_of[i]``."""
+        self._parts = [(region, last, size, new_of[owner]) for region, last, size, owner in self._parts]
 
     def __len__(self) -> int:
         return sum(len(part[0]) for part in self._parts)
 
-    def by_region(self) -> tuple[list[int], list[int], list[int], list[int], list[Snippet]]:
+    def by_region(self) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
         """The places in corpus order (region, then position, then the order they were
         added in): the regions, where each one's places start in the other columns (and
         where the last one's end), their positions, sizes and snippets."""
@@ -70,22 +157,24 @@ class Wanted:
         region = region[order]
         starts = np.flatnonzero(np.concatenate(([True], region[1:] != region[:-1])))
         return (region[starts].tolist(), [*starts.tolist(), len(region)], last[order].tolist(),
-                size[order].tolist(), [self.snippets[i] for i in owner[order].tolist()])
+                size[order].tolist(), owner[order].tolist())
 
 
 @dataclass
 class Found:
-    """What a matching finds: the snippets, sorted by fingerprint, and the corpus places
-    each keeps (the first 50 in corpus order), which one more pass over the regions reads
-    with their context. :meth:`matches` streams them, so a scan stores them as they come
-    (the contexts of 100,000 places are 100 MB); :meth:`attach` puts them on the snippets."""
-    snippets: list[Snippet]
+    """What a matching finds: the snippets (:class:`Snippets`, sorted by fingerprint), and
+    the corpus places each keeps (the first 50 in corpus order), which one more pass over
+    the regions reads with their context. :meth:`matches` streams them, so a scan stores
+    them as they come (the contexts of 100,000 places are 100 MB); :meth:`attach` puts
+    them on the snippets as objects."""
+    snippets: Snippets
     wanted: Wanted
     regions: Callable[[], Iterable[Region]]
     check: Callable[[], None] = lambda: None
 
-    def matches(self) -> Iterator[tuple[Snippet, Match]]:
-        """``(snippet, place)`` in corpus order (so each snippet's places in its own order)."""
+    def matches(self) -> Iterator[tuple[int, Match]]:
+        """``(snippet, place)`` in corpus order (so each snippet's places in its own order):
+        the snippet by its number in :attr:`snippets`."""
         wanted, bounds, last, size, owner = self.wanted.by_region()
         for j, region in enumerate(self._wanted_regions(wanted)):
             context = region.context.split("\n")  # once per region, for all its places
@@ -120,11 +209,12 @@ class Found:
             first = end
 
     def attach(self) -> list[Snippet]:
-        """The snippets, each with its places (``matches``)."""
-        for snip, match in self.matches():
-            snip.matches.append(match)
+        """The snippets as objects, each with its places (``matches``)."""
+        snippets = self.snippets.objects()
+        for i, match in self.matches():
+            snippets[i].matches.append(match)
         self.wanted = Wanted()
-        return self.snippets
+        return snippets
 
 
 BATCH_LINES = 1 << 20  # region lines hashed at once in output_stretches
@@ -219,9 +309,8 @@ def find_memorized(
         group_lines = GROUP_LINES_COMPILED if use_kernel else GROUP_LINES
     stretches = _stretches(index, regions, check)
     # 2. per group of outputs: an automaton over its stretches, the regions through it
-    snippets: dict[str, Snippet] = {}
-    made: list[Snippet] = []  # the snippets in the order they were made, and their corpus places:
-    region, last, sizes, owner = [], [], [], []  # (region, position of the last line, lines, snippet)
+    snippets: dict[str, Snippet] = {}  # in the order they were made
+    region, last, sizes, owner = [], [], [], []  # their corpus places: region, position of the last line, lines, snippet
     groups = _groups(stretches, group_lines)
     for group in groups:
         parts = [index.outputs[o][1][a:b] for o, a, b in group]
@@ -247,16 +336,17 @@ def find_memorized(
                     region.append(g)
                     last.append(q)
                     sizes.append(size)
-                    owner.append(len(made))
-                made.append(snip)
+                    owner.append(len(snippets) - 1)
             snip.extract += 1
             snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
         del spans, counts
     # 4. the texts from the outputs; the kept corpus locations are read with their context by Found
-    found = [snippets[fp] for fp in sorted(snippets)]
+    found, new_of = Snippets.of(list(snippets.values())).sorted()
+    del snippets
     attach_texts(found, output_texts)
     wanted = Wanted()
-    wanted.add(made, *(np.array(column, np.int64) for column in (region, last, sizes, owner)))
+    wanted.add(len(found), *(np.array(column, np.int64) for column in (region, last, sizes, owner)))
+    wanted.renumber(new_of)
     return Found(found, wanted, regions, check)
 
 
@@ -361,23 +451,25 @@ def _lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines] if "\r" in text else lines
 
 
-def attach_texts(snippets: list[Snippet], output_texts: OutputTexts, read: dict[int, list[str]] | None = None) -> None:
+def attach_texts(snippets: Snippets, output_texts: OutputTexts, read: dict[int, list[str]] | None = None) -> None:
     """Each snippet's text: its lines in its first output place (``\\r`` dropped), every
     output read once, in id order (``read``: the lines of those already read)."""
     read = read or {}
-    rest: dict[int, list[Snippet]] = {}  # the snippets of outputs not read yet
-    for snip in snippets:
-        output_id, lo, hi = snip.outputs[0]
+    at = snippets.bounds[:-1]
+    ids, los, his = (column[at].tolist() for column in (snippets.output_id, snippets.first, snippets.last))
+    texts = [""] * len(ids)
+    rest: dict[int, list[int]] = {}  # the snippets of outputs not read yet
+    for i, (output_id, lo, hi) in enumerate(zip(ids, los, his)):
         lines = read.get(output_id)
         if lines is None:
-            rest.setdefault(output_id, []).append(snip)
+            rest.setdefault(output_id, []).append(i)
         else:
-            snip.text = "\n".join(lines[lo - 1:hi])
+            texts[i] = "\n".join(lines[lo - 1:hi])
     for output_id, text in output_texts(sorted(rest)):
         lines = _lines(text)
-        for snip in rest[output_id]:
-            _, lo, hi = snip.outputs[0]
-            snip.text = "\n".join(lines[lo - 1:hi])
+        for i in rest[output_id]:
+            texts[i] = "\n".join(lines[los[i] - 1:his[i]])
+    snippets.text = texts
 
 
 def corpus_match(region: Region, q: int, size: int, context: list[str] | None = None) -> Match:

@@ -212,8 +212,7 @@ def _match_and_save(store: Store, scan: dict, scan_id: int, corpus: Corpus, inde
     snippets = found.snippets
     stats = {
         "docs": docs, "skipped": skipped, "bytes": sum(r["bytes"] for r in rows.values()),
-        "snippets": len(snippets), "outputs": len(index.outputs),
-        "memorized_outputs": len({o for s in snippets for o, _, _ in s.outputs}),
+        "snippets": len(snippets), "outputs": len(index.outputs), "memorized_outputs": snippets.memorized_outputs(),
         "seconds": round(time.time() - t0, 2),
     }
     save_snippets(store, scan_id, found, state="done", finished=time.time(), stats=stats)
@@ -384,8 +383,8 @@ def save_snippets(store: Store, scan_id: int, found: Found, **scan_fields) -> No
 
         store.save_scan_results(  # a failure of the reading fails the transaction
             scan_id,
-            ((s.fingerprint, s.len, s.train, s.extract, s.text) for s in snippets),
-            ((s.fingerprint, o, a, b) for s in snippets for o, a, b in s.outputs),
+            snippets.rows(),
+            snippets.place_rows(),
             matches(),
             beside=functools.partial(_spill_matches, found, spill),
             **scan_fields,
@@ -401,11 +400,12 @@ def _spill_matches(found: Found, spill) -> None:
         spill.write(len(data).to_bytes(8, "little"))
         spill.write(data)
 
-    ranks: dict[str, int] = {}
+    fingerprints = found.snippets.fingerprint
+    ranks: dict[int, int] = {}
     rows = []
-    for s, m in found.matches():
-        rank = ranks[s.fingerprint] = ranks.get(s.fingerprint, 0) + 1
-        rows.append((s.fingerprint, rank, m.doc, m.start_line, m.end_line, m.context_start, m.context))
+    for i, m in found.matches():
+        rank = ranks[i] = ranks.get(i, 0) + 1
+        rows.append((fingerprints[i], rank, m.doc, m.start_line, m.end_line, m.context_start, m.context))
         if len(rows) == SPILL_ROWS:
             write(rows)
             rows.clear()
