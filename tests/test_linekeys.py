@@ -477,9 +477,11 @@ def test_the_kernels_fingerprints_are_simians():
         spans = hashes[starts[same][:, None] + np.arange(threshold + 1)].view(np.uint64)
         assert [got[i] for i in same.tolist()] == fingerprints_of_hashes(spans, threshold)
     assert linekeys.simian_fingerprints(np.zeros(0, np.int64), np.zeros(0, np.int64), 6) == []
-    for lengths, size in (([5], 5), ([6, 6], 11), ([6], 7), ([-1], 0)):
+    # no block: nothing to do, whatever the threshold (not 10**12 steps towards it)
+    assert linekeys.simian_fingerprints(np.zeros(0, np.int64), np.zeros(0, np.int64), 10**12) == []
+    for lengths, size, threshold in (([5], 5, 6), ([6, 6], 11, 6), ([6], 7, 6), ([-1], 0, 6), ([], 0, 0)):
         with pytest.raises(ValueError):
-            linekeys.simian_fingerprints(np.zeros(size, np.int64), np.array(lengths), 6)
+            linekeys.simian_fingerprints(np.zeros(size, np.int64), np.array(lengths, np.int64), threshold)
 
 
 def test_the_kernels_lcp_intervals_are_the_stack_walks():
@@ -540,6 +542,10 @@ def test_the_kernels_suffix_array_and_lcp_are_the_doubling_ones():
     for bad in ([1, 0, 0], [2, 1], [0, 1, 0], [-1, 0]):
         with pytest.raises(ValueError):
             suffix_and_lcp(np.array(bad, np.int64))
+    # an alphabet whose buckets no memory holds (2**61 of 8 bytes wrapped to 0 bytes once)
+    for top in (2**61, 2**62 + 2, 2**63 - 2):
+        with pytest.raises(MemoryError):
+            suffix_and_lcp(np.array([top, 0], np.int64))
 
 
 
@@ -559,3 +565,5 @@ def test_the_kernels_witnesses_refuse_what_lies_outside():
                          ([[1, 1, 2]], {"sa": np.array([2, 0, 7])}), ([[1, 1, 2]], {"sizes": np.array([2, 2])})):
         with pytest.raises(ValueError):
             ask(rows, **kwargs)
+    with pytest.raises(ValueError):  # a negative symbol could pass for the text's start, unique
+        linekeys.witnessed(np.array([[1, 1, 2]]), sa, lcp, np.array([-3, 2, 0]), piece_of, **pieces)

@@ -1738,8 +1738,18 @@ static PyObject *suffix_array(PyObject *Py_UNUSED(module), PyObject *args)
     if (!PyArg_ParseTuple(args, "y*n:suffix_array", &buf, &k))
         return NULL;
     PyObject *sa_out = NULL, *lcp_out = NULL, *result = NULL;
-    const int64_t *s = (const int64_t *)buf.buf;
+    int64_t *s = NULL;  /* the text, copied: the caller's buffer could change while the GIL is released */
     const Py_ssize_t n = buf.len / 8;
+    if ((size_t)k > PY_SSIZE_T_MAX / sizeof(int64_t)) {  /* its buckets would not fit in memory */
+        PyErr_NoMemory();
+        goto done;
+    }
+    s = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    if (s == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(s, buf.buf, sizeof(int64_t) * (size_t)n);
     int bad = n < 1 || k < 1 || s[n - 1] != 0;
     for (Py_ssize_t i = 0; i < n && !bad; i++)
         bad = s[i] < 0 || s[i] >= k || (s[i] == 0 && i != n - 1);
@@ -1756,8 +1766,7 @@ static PyObject *suffix_array(PyObject *Py_UNUSED(module), PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     failed = sais(s, sa, n, k) < 0;
     if (!failed) {
-        /* Kasai: the lcp of each suffix with the one before it in sa, in text order; the
-           rank array lives in lcp until lcp is written back in sa order */
+        /* Kasai: the lcp of each suffix with the one before it in sa, in text order */
         int64_t *rank = (int64_t *)PyMem_RawMalloc(sizeof(int64_t) * (size_t)n);
         if (rank == NULL) {
             failed = 1;
@@ -1789,6 +1798,7 @@ static PyObject *suffix_array(PyObject *Py_UNUSED(module), PyObject *args)
     }
     result = PyTuple_Pack(2, sa_out, lcp_out);
 done:
+    PyMem_RawFree(s);
     Py_XDECREF(sa_out);
     Py_XDECREF(lcp_out);
     PyBuffer_Release(&buf);
@@ -1890,8 +1900,12 @@ static PyObject *simian_fingerprints(PyObject *Py_UNUSED(module), PyObject *args
     const int64_t *lengths = (const int64_t *)lb.buf;
     const Py_ssize_t n_hashes = hb.len / 8, blocks = lb.len / 8;
     Py_ssize_t total_lines = 0;
+    if (threshold < 1) {
+        PyErr_Format(PyExc_ValueError, "a threshold of %zd lines", threshold);
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < blocks; i++) {
-        if (threshold < 1 || lengths[i] < threshold || lengths[i] > n_hashes) {
+        if (lengths[i] < threshold || lengths[i] > n_hashes) {
             PyErr_Format(PyExc_ValueError, "a block needs at least %zd lines, and the hashes given, got %lld",
                          threshold, (long long)lengths[i]);
             goto done;
@@ -1905,7 +1919,7 @@ static PyObject *simian_fingerprints(PyObject *Py_UNUSED(module), PyObject *args
         goto done;
     }
     out = PyList_New(blocks);
-    if (out == NULL)
+    if (out == NULL || blocks == 0)  /* with a block, the threshold is at most its lines */
         goto done;
     uint64_t top = 1;  /* 31 ** (threshold - 1) */
     for (Py_ssize_t k = 1; k < threshold; k++)
@@ -2029,11 +2043,18 @@ static PyObject *witnessed(PyObject *Py_UNUSED(module), PyObject *args)
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t r = 0; r < n_rows && !bad; r++) {
+        /* every index is checked where it is used: the columns are the caller's, and could
+           change while the GIL is released */
         const int64_t length = rows[3 * r], lb = rows[3 * r + 1], rb = rows[3 * r + 2], w = rb - lb + 1;
-        /* each place's left symbol; none (a unique negative) at the text's start */
+        if (lb < 0 || rb < lb || rb >= n || w > widest) {
+            bad = 2;
+            break;
+        }
+        /* each place's left symbol (dense symbols are not negative); none (a unique
+           negative) at the text's start */
         for (int64_t i = lb; i <= rb; i++) {
             const int64_t p = sa[i];
-            if (p < 0 || p >= n_text || piece_of[p] >= n_pieces) {
+            if (p < 0 || p >= n_text || piece_of[p] >= n_pieces || (p > 0 && dense[p - 1] < 0)) {
                 bad = 2;
                 break;
             }
@@ -2048,7 +2069,12 @@ static PyObject *witnessed(PyObject *Py_UNUSED(module), PyObject *args)
         for (int64_t i = lb; i <= rb && !kept[r]; i++) {
             if (lcp[i] > length || lcp[i + 1] > length)
                 continue;
-            const int64_t p = sa[i], piece = piece_of[p];
+            const int64_t p = sa[i];
+            if (p < 0 || p >= n_text || piece_of[p] >= n_pieces) {
+                bad = 2;
+                break;
+            }
+            const int64_t piece = piece_of[p];
             if (piece < 0) {
                 bad = 1;
                 break;
@@ -2057,6 +2083,10 @@ static PyObject *witnessed(PyObject *Py_UNUSED(module), PyObject *args)
             if (weight_of[piece] != 1 && !whole)
                 continue;
             const int64_t mine = p > 0 ? dense[p - 1] : -1 - i;
+            if (mine < 0 && p > 0) {
+                bad = 2;
+                break;
+            }
             Py_ssize_t holders = 0;
             if (sorted) {  /* the run of ``mine`` in the sorted symbols */
                 Py_ssize_t lo = 0, hi = (Py_ssize_t)w;
@@ -2079,7 +2109,7 @@ static PyObject *witnessed(PyObject *Py_UNUSED(module), PyObject *args)
     Py_END_ALLOW_THREADS
     if (bad) {
         PyErr_SetString(PyExc_ValueError, bad == 1 ? "a place starts on a neighbour or a separator"
-                                                   : "a place lies outside the text or its pieces");
+                                                   : "a place lies outside the text or its pieces, or a symbol is negative");
         Py_CLEAR(out);
     }
 done:
