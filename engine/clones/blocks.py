@@ -18,8 +18,8 @@ from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region, RegionSymbols, symbol_batches
 from engine.clones.index import OutputIndex
 from engine.clones.linekeys import lcp_intervals, suffix_and_lcp, witnessed
-from engine.clones.memorized import (Found, OutputTexts, Snippets, Wanted, attach_texts, output_lines, ranges,
-                                     stretch_columns)
+from engine.clones.memorized import (Found, OutputTexts, Snippets, Wanted, attach_texts, bounds_of, output_lines,
+                                     ranges, stretch_columns)
 
 UNIQUE = -(1 << 62)  # symbols from here down are unique: edges, separators
 
@@ -193,7 +193,7 @@ def find_blocks(
     for batch in _batches(reported[:, 2] - reported[:, 1] + 1):
         check()
         parts.append(_snippets(table, sa, text, distinct, reported[batch], fingerprints, wanted))
-    snippets, new_of = Snippets.joined(parts).sorted()
+    snippets, new_of = Snippets.joined(parts).by_fingerprint()
     wanted.renumber(new_of)
     attach_texts(snippets, output_texts, read)
     return Found(snippets, wanted, regions, check)
@@ -521,7 +521,7 @@ def _snippets(table: _PieceTable, sa, text, distinct: "DistinctRegions", reporte
     regions, q, held = piece[~mine] - table.n_outputs, offsets[~mine], owner[~mine]
     train = np.bincount(held, table.weight_of[regions + table.n_outputs], minlength=count).astype(np.int64)
     made = Snippets(fingerprints(text[ranges(sa[lb], length)], length), length.copy(), train, extract,
-                    np.concatenate(([0], np.cumsum(extract))).astype(np.int64), ids[order], first[order], last[order])
+                    bounds_of(extract), ids[order], first[order], last[order])
     # each block's first MAX_SAMPLES corpus places in corpus order (region number, then
     # place). A distinct region lists its first copies in corpus order, so a place whose
     # first copy comes after MAX_SAMPLES other places' first copies adds none: those places

@@ -67,32 +67,29 @@ class Snippets:
         """The columns of ``snippets``, in their order, each one's places in theirs."""
         places = np.array([place for s in snippets for place in s.outputs], np.int64).reshape(-1, 3)
         column = lambda name: np.array([getattr(s, name) for s in snippets], np.int64)  # noqa: E731
-        bounds = np.concatenate(([0], np.cumsum([len(s.outputs) for s in snippets]))).astype(np.int64)
-        return cls([s.fingerprint for s in snippets], column("len"), column("train"), column("extract"), bounds,
-                   places[:, 0], places[:, 1], places[:, 2], [s.text for s in snippets])
+        return cls([s.fingerprint for s in snippets], column("len"), column("train"), column("extract"),
+                   bounds_of(np.array([len(s.outputs) for s in snippets], np.int64)), places[:, 0], places[:, 1],
+                   places[:, 2], [s.text for s in snippets])
 
     @classmethod
     def joined(cls, parts: list["Snippets"]) -> "Snippets":
         """The snippets of ``parts``, one part after the other."""
         if not parts:
             return cls.of([])
-        ends = np.cumsum([0] + [part.bounds[-1] for part in parts[:-1]])
-        return cls([fp for part in parts for fp in part.fingerprint],
-                   *(np.concatenate([getattr(part, name) for part in parts]) for name in ("len", "train", "extract")),
-                   np.concatenate([[0]] + [part.bounds[1:] + end for part, end in zip(parts, ends)]).astype(np.int64),
-                   *(np.concatenate([getattr(part, name) for part in parts])
-                     for name in ("output_id", "first", "last")),
-                   [text for part in parts for text in part.text])
+        joined = {name: np.concatenate([getattr(part, name) for part in parts])
+                  for name in ("len", "train", "extract", "output_id", "first", "last")}
+        counts = np.concatenate([np.diff(part.bounds) for part in parts])
+        return cls([fp for part in parts for fp in part.fingerprint], bounds=bounds_of(counts),
+                   text=[text for part in parts for text in part.text], **joined)
 
-    def sorted(self) -> tuple["Snippets", np.ndarray]:
-        """The snippets by fingerprint (texts are made after: none are carried), and the
-        new place of each."""
+    def by_fingerprint(self) -> tuple["Snippets", np.ndarray]:
+        """The snippets sorted by fingerprint (without texts: they are made after), and the
+        new number of each."""
         order = np.array(sorted(range(len(self)), key=self.fingerprint.__getitem__), np.int64)
-        counts = np.diff(self.bounds)
-        rows = ranges(self.bounds[:-1][order], counts[order])
+        counts = np.diff(self.bounds)[order]
+        rows = ranges(self.bounds[:-1][order], counts)
         moved = Snippets([self.fingerprint[i] for i in order.tolist()], self.len[order], self.train[order],
-                         self.extract[order], np.concatenate(([0], np.cumsum(counts[order]))).astype(np.int64),
-                         self.output_id[rows], self.first[rows], self.last[rows])
+                         self.extract[order], bounds_of(counts), self.output_id[rows], self.first[rows], self.last[rows])
         new_of = np.empty(len(self), np.int64)
         new_of[order] = np.arange(len(self))
         return moved, new_of
@@ -118,6 +115,11 @@ class Snippets:
         bounds = self.bounds.tolist()
         return [Snippet(fp, n, train, extract, text, places[a:b])
                 for (fp, n, train, extract, text), a, b in zip(self.rows(), bounds[:-1], bounds[1:])]
+
+
+def bounds_of(counts: np.ndarray) -> np.ndarray:
+    """Where each of runs of ``counts`` rows starts, and where the last ends."""
+    return np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
 
 class Wanted:
@@ -341,7 +343,7 @@ def find_memorized(
             snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
         del spans, counts
     # 4. the texts from the outputs; the kept corpus locations are read with their context by Found
-    found, new_of = Snippets.of(list(snippets.values())).sorted()
+    found, new_of = Snippets.of(list(snippets.values())).by_fingerprint()
     del snippets
     attach_texts(found, output_texts)
     wanted = Wanted()
