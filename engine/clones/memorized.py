@@ -1,8 +1,9 @@
 """From corpus regions to memorized spans under the ``lines`` rules, with their counts on
 both sides (:func:`find_memorized`, whose docstring is the contract; Yang et al.,
 seeds/003), and the pieces both rule sets share: the output stretches whose windows occur
-in the corpus (:func:`output_stretches`), what a matching finds (:class:`Found`) and a
-corpus place with its context (:func:`corpus_match`).
+in the corpus (:func:`output_stretches`), what a matching finds (:class:`Found`: the
+snippets column by column, :class:`Snippets`, and the corpus places to read,
+:class:`Wanted`) and a corpus place with its context (:func:`corpus_match`).
 """
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ class Snippets:
         counts = np.diff(self.bounds)[order]
         rows = ranges(self.bounds[:-1][order], counts)
         moved = Snippets([self.fingerprint[i] for i in order.tolist()], self.len[order], self.train[order],
-                         self.extract[order], bounds_of(counts), self.output_id[rows], self.first[rows], self.last[rows])
+                         self.extract[order], bounds_of(counts), self.output_id[rows], self.first[rows],
+                         self.last[rows])
         new_of = np.empty(len(self), np.int64)
         new_of[order] = np.arange(len(self))
         return moved, new_of
@@ -298,7 +300,7 @@ def find_memorized(
     - A run of K or more consecutive kept lines of an output is *memorized* if the same
       keys occur, consecutively, in one corpus document. It is *maximal* if it cannot
       grow by the kept line before it or after it and stay memorized. Spans may overlap.
-    - A :class:`Snippet` per fingerprint: ``train``: corpus positions where the span's
+    - A snippet per fingerprint (:class:`Snippets`): ``train``: corpus positions where the span's
       keys occur (overlaps count); ``extract``: output positions where they form a
       maximal memorized span; ``len``: number of kept lines. Up to 50 corpus locations
       are kept per fingerprint, the first in corpus order, each with 3 lines of context
@@ -312,7 +314,8 @@ def find_memorized(
     stretches = _stretches(index, regions, check)
     # 2. per group of outputs: an automaton over its stretches, the regions through it
     snippets: dict[str, Snippet] = {}  # in the order they were made
-    region, last, sizes, owner = [], [], [], []  # their corpus places: region, position of the last line, lines, snippet
+    # their corpus places: region, position of the last line, lines, snippet
+    region, last, sizes, owner = [], [], [], []
     groups = _groups(stretches, group_lines)
     for group in groups:
         parts = [index.outputs[o][1][a:b] for o, a, b in group]
