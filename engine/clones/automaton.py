@@ -224,6 +224,11 @@ class CompiledMatch:
 
     def spans(self) -> tuple[list[Span], Counts]:
         """The maximal spans (as :func:`maximal_spans`) and their counts."""
+        rows, counts = self.span_rows()
+        return [tuple(r) for r in rows.tolist()], counts
+
+    def span_rows(self) -> tuple[np.ndarray, Counts]:
+        """:meth:`spans` with the spans as rows of an array (n × 4)."""
         rows, states, train, bounds, refs = (np.frombuffer(b, np.int64)
                                              for b in _automaton.spans(self._automaton))
         self._automaton = None
@@ -231,4 +236,4 @@ class CompiledMatch:
         bounds_list = bounds.tolist()
         counted = {state: (n, refs_list[bounds_list[i]:bounds_list[i + 1]])
                    for i, (state, n) in enumerate(zip(states.tolist(), train.tolist()))}
-        return [tuple(r) for r in rows.reshape(-1, 4).tolist()], lambda state, size: counted[state]
+        return rows.reshape(-1, 4), lambda state, size: counted[state]

@@ -313,9 +313,12 @@ def find_memorized(
         group_lines = GROUP_LINES_COMPILED if use_kernel else GROUP_LINES
     stretches = _stretches(index, regions, check)
     # 2. per group of outputs: an automaton over its stretches, the regions through it
-    snippets: dict[str, Snippet] = {}  # in the order they were made
-    # their corpus places: region, position of the last line, lines, snippet
+    ids, numbers, output_at, output_ids = index.columns()
+    made: dict[str, int] = {}  # fingerprint -> snippet, numbered in the order they are made
+    lens, trains = [], []
+    # the snippets' corpus places: region, position of the last line, lines, snippet
     region, last, sizes, owner = [], [], [], []
+    places: list[tuple[np.ndarray, ...]] = []  # the spans' (snippet, output id, first line, last line), by group
     groups = _groups(stretches, group_lines)
     for group in groups:
         parts = [index.outputs[o][1][a:b] for o, a, b in group]
@@ -323,31 +326,40 @@ def find_memorized(
             spans, counts = _compiled_spans(parts, regions, k, check)
         else:
             spans, counts = _python_spans(parts, regions, k, check, select=len(groups) > 1)
-        # 3. maximal spans, grouped by fingerprint (a state and its E are one string)
-        fp_of: dict[int, str] = {}
-        for s, i, size, state in spans:
-            o, a, _ = group[s]
-            output_id, ids, numbers = index.outputs[o]
-            j = a + i
-            first = j - size + 1
-            fp = fp_of.get(state)
-            if fp is None:
-                fp = fp_of[state] = fingerprint(ids[first:j + 1].tolist())
-            snip = snippets.get(fp)
-            if snip is None:
-                train, samples = counts(state, size)
-                snip = snippets[fp] = Snippet(fp, size, train=train)
+        # 3. maximal spans, grouped by fingerprint (a state and its E are one string): each
+        # state's first span names it, in the order the spans come
+        stretch, end, size, state = spans.T
+        table = np.array(group, np.int64).reshape(-1, 3)
+        o = table[stretch, 0]
+        at = output_at[o] + table[stretch, 1] + end  # each span's last line in the index's columns
+        states, firsts = np.unique(state, return_index=True)
+        by_first = np.argsort(firsts)
+        snippet_of = [0] * len(states)
+        heads = firsts[by_first]
+        for slot, n, st, end_at in zip(by_first.tolist(), size[heads].tolist(), state[heads].tolist(),
+                                       at[heads].tolist()):
+            fp = fingerprint(ids[end_at - n + 1:end_at + 1].tolist())
+            u = snippet_of[slot] = made.setdefault(fp, len(made))
+            if u == len(lens):  # a new snippet
+                train, samples = counts(st, n)
+                lens.append(n)
+                trains.append(train)
                 for g, q in samples:
                     region.append(g)
                     last.append(q)
-                    sizes.append(size)
-                    owner.append(len(snippets) - 1)
-            snip.extract += 1
-            snip.outputs.append((output_id, int(numbers[first]), int(numbers[j])))
+                    sizes.append(n)
+                    owner.append(u)
+        places.append((np.array(snippet_of, np.int64)[np.searchsorted(states, state)], output_ids[o],
+                       numbers[at - size + 1], numbers[at]))
         del spans, counts
-    # 4. the texts from the outputs; the kept corpus locations are read with their context by Found
-    found, new_of = Snippets.of(list(snippets.values())).by_fingerprint()
-    del snippets
+    # 4. every snippet's output places in the order its spans came; the texts from the
+    # outputs; the kept corpus locations are read with their context by Found
+    owners, place_output, place_first, place_last = (np.concatenate(column) for column in zip(*places))
+    order = np.argsort(owners, kind="stable")
+    extract = np.bincount(owners, minlength=len(made)).astype(np.int64)
+    found, new_of = Snippets(list(made), np.array(lens, np.int64), np.array(trains, np.int64), extract,
+                             bounds_of(extract), place_output[order], place_first[order],
+                             place_last[order]).by_fingerprint()
     attach_texts(found, output_texts)
     wanted = Wanted()
     wanted.add(len(found), *(np.array(column, np.int64) for column in (region, last, sizes, owner)))
@@ -404,16 +416,17 @@ def _columns(chunk: list[list[int]]) -> np.ndarray:
 
 
 def _compiled_spans(parts: list[np.ndarray], regions: Callable[[], Iterable[Region]], k: int,
-                    check: Callable[[], None]) -> tuple[list[automaton.Span], automaton.Counts]:
-    """The group's maximal spans and their counts, every region fed through the kernel."""
+                    check: Callable[[], None]) -> tuple[np.ndarray, automaton.Counts]:
+    """The group's maximal spans (rows ``(stretch, position, size, state)``) and their
+    counts, every region fed through the kernel."""
     match = automaton.CompiledMatch(parts, k)
     for ids, bounds, first in _region_chunks(regions, check):
         match.feed(ids, bounds, first)
-    return match.spans()
+    return match.span_rows()
 
 
 def _python_spans(parts: list[np.ndarray], regions: Callable[[], Iterable[Region]], k: int,
-                  check: Callable[[], None], select: bool) -> tuple[list[automaton.Span], automaton.Counts]:
+                  check: Callable[[], None], select: bool) -> tuple[np.ndarray, automaton.Counts]:
     """The same in Python; with ``select``, only the regions that share a window with the
     group are fed."""
     sam = automaton.SuffixAutomaton()
@@ -426,8 +439,8 @@ def _python_spans(parts: list[np.ndarray], regions: Callable[[], Iterable[Region
         if mine is None or member(window_hashes(region.ids, k), mine).any():
             matcher.feed(g, region.ids)
     done = automaton.Finished(matcher)
-    return automaton.maximal_spans(done, states, k), lambda state, size: (done.train(state, size),
-                                                                          done.samples(state, size))
+    spans = np.array(automaton.maximal_spans(done, states, k), np.int64).reshape(-1, 4)
+    return spans, lambda state, size: (done.train(state, size), done.samples(state, size))
 
 
 OutputTexts = Callable[[list[int]], Iterable[tuple[int, str]]]
