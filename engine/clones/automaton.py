@@ -11,6 +11,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from engine.clones.arrays import ranges
+
 try:
     from engine.clones import _automaton
 except ImportError:  # no compiler at install time: the classes below, in Python
@@ -227,13 +229,33 @@ class CompiledMatch:
         rows, counts = self.span_rows()
         return [tuple(r) for r in rows.tolist()], counts
 
-    def span_rows(self) -> tuple[np.ndarray, Counts]:
-        """:meth:`spans` with the spans as rows of an array (n × 4)."""
+    def span_rows(self) -> tuple[np.ndarray, "KernelCounts"]:
+        """:meth:`spans` with the spans as rows of an array (n × 4), and their counts
+        as arrays."""
         rows, states, train, bounds, refs = (np.frombuffer(b, np.int64)
                                              for b in _automaton.spans(self._automaton))
         self._automaton = None
-        refs_list = list(zip((refs >> 32).tolist(), (refs & 0xFFFFFFFF).tolist()))
-        bounds_list = bounds.tolist()
-        counted = {state: (n, refs_list[bounds_list[i]:bounds_list[i + 1]])
-                   for i, (state, n) in enumerate(zip(states.tolist(), train.tolist()))}
-        return rows.reshape(-1, 4), lambda state, size: counted[state]
+        return rows.reshape(-1, 4), KernelCounts(states, train, bounds, refs)
+
+
+class KernelCounts:
+    """The kernel's counts of the spans' states (a span's E is its state's own length
+    there, so the state alone says): called as :data:`Counts`, or :meth:`many` for many
+    states at once, in array operations."""
+
+    def __init__(self, states: np.ndarray, train: np.ndarray, bounds: np.ndarray, refs: np.ndarray):
+        self._order = np.argsort(states)
+        self._states, self._train, self._bounds, self._refs = states[self._order], train, bounds, refs
+
+    def many(self, states: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(train, samples, region, position)``: each state's train count and number of
+        samples, and the samples of all, state after state (a sample is a ref: its
+        region and its position there)."""
+        at = self._order[np.searchsorted(self._states, np.asarray(states, np.int64))]
+        lo, hi = self._bounds[at], self._bounds[at + 1]
+        refs = self._refs[ranges(lo, hi - lo)]
+        return self._train[at], hi - lo, refs >> 32, refs & 0xFFFFFFFF
+
+    def __call__(self, state: int, size: int) -> tuple[int, list[tuple[int, int]]]:
+        train, _, region, position = self.many([state])
+        return int(train[0]), list(zip(region.tolist(), position.tolist()))

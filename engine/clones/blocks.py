@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.clones.arrays import bounds_of, ranges
 from engine.clones.automaton import MAX_SAMPLES
 from engine.clones.filter import Region, RegionSymbols, symbol_batches
 from engine.clones.index import OutputIndex
 from engine.clones.linekeys import lcp_intervals, suffix_and_lcp, witnessed
-from engine.clones.memorized import (Found, OutputTexts, Snippets, Wanted, attach_texts, bounds_of, output_lines,
-                                     ranges, stretch_columns)
+from engine.clones.memorized import Found, OutputTexts, Snippets, Wanted, attach_texts, output_lines, stretch_columns
 
 UNIQUE = -(1 << 62)  # symbols from here down are unique: edges, separators
 

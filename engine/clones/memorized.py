@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from engine.clones import automaton
+from engine.clones.arrays import bounds_of, ranges
 from engine.clones.filter import CONTEXT, Region, symbol_batches
 from engine.clones.index import OutputIndex, covered, lookup, member, runs, window_hashes, window_hashes_of
 
@@ -35,11 +36,6 @@ class Snippet:
     text: str = ""
     outputs: list[tuple[int, int, int]] = field(default_factory=list)  # (output id, first line, last line)
     matches: list[Match] = field(default_factory=list)
-
-
-def ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """``starts[i] .. starts[i] + sizes[i] - 1`` for each i, end to end."""
-    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts, sizes)
 
 
 @dataclass
@@ -117,11 +113,6 @@ class Snippets:
         bounds = self.bounds.tolist()
         return [Snippet(fp, n, train, extract, text, places[a:b])
                 for (fp, n, train, extract, text), a, b in zip(self.rows(), bounds[:-1], bounds[1:])]
-
-
-def bounds_of(counts: np.ndarray) -> np.ndarray:
-    """Where each of runs of ``counts`` rows starts, and where the last ends."""
-    return np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
 
 class Wanted:
@@ -315,10 +306,12 @@ def find_memorized(
     # 2. per group of outputs: an automaton over its stretches, the regions through it
     ids, numbers, output_at, output_ids = index.columns()
     made: dict[str, int] = {}  # fingerprint -> snippet, numbered in the order they are made
-    lens, trains = [], []
-    # the snippets' corpus places: region, position of the last line, lines, snippet
-    region, last, sizes, owner = [], [], [], []
-    places: list[tuple[np.ndarray, ...]] = []  # the spans' (snippet, output id, first line, last line), by group
+    lens: list[int] = []
+    trains: list[np.ndarray] = []
+    # by group: the new snippets' corpus places (region, position of the last line, lines,
+    # snippet), and the spans' places in the outputs (snippet, output id, first line, last line)
+    corpus: list[tuple[np.ndarray, ...]] = []
+    places: list[tuple[np.ndarray, ...]] = []
     groups = _groups(stretches, group_lines)
     for group in groups:
         parts = [index.outputs[o][1][a:b] for o, a, b in group]
@@ -336,19 +329,19 @@ def find_memorized(
         by_first = np.argsort(firsts)
         snippet_of = [0] * len(states)
         heads = firsts[by_first]
+        fresh: list[int] = []  # the states that make new snippets
         for slot, n, st, end_at in zip(by_first.tolist(), size[heads].tolist(), state[heads].tolist(),
                                        at[heads].tolist()):
             fp = fingerprint(ids[end_at - n + 1:end_at + 1].tolist())
             u = snippet_of[slot] = made.setdefault(fp, len(made))
-            if u == len(lens):  # a new snippet
-                train, samples = counts(st, n)
+            if u == len(lens):
                 lens.append(n)
-                trains.append(train)
-                for g, q in samples:
-                    region.append(g)
-                    last.append(q)
-                    sizes.append(n)
-                    owner.append(u)
+                fresh.append(st)
+        first_new = len(lens) - len(fresh)
+        train, samples, g, q = _counted(counts, fresh, lens[first_new:])
+        trains.append(train)
+        corpus.append((g, q, np.repeat(np.array(lens[first_new:], np.int64), samples),
+                       np.repeat(np.arange(first_new, len(lens)), samples)))
         places.append((np.array(snippet_of, np.int64)[np.searchsorted(states, state)], output_ids[o],
                        numbers[at - size + 1], numbers[at]))
         del spans, counts
@@ -357,12 +350,12 @@ def find_memorized(
     owners, place_output, place_first, place_last = (np.concatenate(column) for column in zip(*places))
     order = np.argsort(owners, kind="stable")
     extract = np.bincount(owners, minlength=len(made)).astype(np.int64)
-    found, new_of = Snippets(list(made), np.array(lens, np.int64), np.array(trains, np.int64), extract,
+    found, new_of = Snippets(list(made), np.array(lens, np.int64), np.concatenate(trains), extract,
                              bounds_of(extract), place_output[order], place_first[order],
                              place_last[order]).by_fingerprint()
     attach_texts(found, output_texts)
     wanted = Wanted()
-    wanted.add(len(found), *(np.array(column, np.int64) for column in (region, last, sizes, owner)))
+    wanted.add(len(found), *(np.concatenate(column) for column in zip(*corpus)))
     wanted.renumber(new_of)
     return Found(found, wanted, regions, check)
 
@@ -413,6 +406,21 @@ def _region_chunks(regions: Callable[[], Iterable[Region]],
 
 def _columns(chunk: list[list[int]]) -> np.ndarray:
     return np.fromiter((i for ids in chunk for i in ids), np.int64)
+
+
+def _counted(counts: automaton.Counts, states: list[int],
+             sizes: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(train, samples, region, position)`` of spans ``(state, size)``: each one's train
+    count and number of samples, and the samples of all, span after span; from the
+    kernel's counts at once (:meth:`~engine.clones.automaton.KernelCounts.many`), else one
+    by one."""
+    many = getattr(counts, "many", None)
+    if many is not None:
+        return many(states)
+    found = [counts(state, size) for state, size in zip(states, sizes)]
+    refs = np.array([ref for _, samples in found for ref in samples], np.int64).reshape(-1, 2)
+    return (np.array([train for train, _ in found], np.int64), np.array([len(s) for _, s in found], np.int64),
+            refs[:, 0], refs[:, 1])
 
 
 def _compiled_spans(parts: list[np.ndarray], regions: Callable[[], Iterable[Region]], k: int,
