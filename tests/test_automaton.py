@@ -139,7 +139,7 @@ def scan_parts(seed):
 def result(index, outputs, regions, group_lines=None):
     texts = dict(outputs)
     return [(s.fingerprint, s.len, s.train, s.extract, s.outputs, s.matches)
-            for s in find_memorized(index, regions, lambda ids: ((i, texts[i]) for i in ids), index.fingerprint,
+            for s in find_memorized(index, regions, lambda ids: ((i, texts[i]) for i in ids), index.fingerprints,
                                     group_lines).attach()]
 
 

@@ -280,7 +280,7 @@ def stretch_columns(index: OutputIndex, corpus_ids: Iterable[np.ndarray], check:
 
 def find_memorized(
     index: OutputIndex, regions: Callable[[], Iterable[Region]], output_texts: OutputTexts,
-    fingerprint: Callable[[list[int]], str], group_lines: int | None = None,
+    fingerprints: Callable[[np.ndarray, np.ndarray], list[str]], group_lines: int | None = None,
     check: Callable[[], None] | None = None,
 ) -> Found:
     """Every memorized snippet. ``regions()`` yields the corpus regions in corpus order,
@@ -330,9 +330,9 @@ def find_memorized(
         snippet_of = [0] * len(states)
         heads = firsts[by_first]
         fresh: list[int] = []  # the states that make new snippets
-        for slot, n, st, end_at in zip(by_first.tolist(), size[heads].tolist(), state[heads].tolist(),
-                                       at[heads].tolist()):
-            fp = fingerprint(ids[end_at - n + 1:end_at + 1].tolist())
+        lines = size[heads]
+        named = fingerprints(ids[ranges(at[heads] - lines + 1, lines)], lines)
+        for slot, n, st, fp in zip(by_first.tolist(), lines.tolist(), state[heads].tolist(), named):
             u = snippet_of[slot] = made.setdefault(fp, len(made))
             if u == len(lens):
                 lens.append(n)

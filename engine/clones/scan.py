@@ -436,7 +436,7 @@ def match(index: OutputIndex, regions: Callable[[], Iterable[Region]], output_te
     with gc_paused():
         if index.rules.name == "simian":
             return find_blocks(index, regions, output_texts, index.fingerprints, check=check)
-        return find_memorized(index, regions, output_texts, index.fingerprint, check=check)
+        return find_memorized(index, regions, output_texts, index.fingerprints, check=check)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ Both are served by the same compiled kernel (:mod:`engine.clones.linekeys`).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from engine.errors import InputError
@@ -39,13 +39,17 @@ class RuleSet:
 
     def fingerprint(self, keys: Sequence[bytes], threshold: int) -> str:
         """A snippet's fingerprint from the keys of its kept lines."""
+        return self.fingerprints([keys], threshold)[0]
+
+    def fingerprints(self, spans: Iterable[Iterable[bytes]], threshold: int) -> list[str]:
+        """:meth:`fingerprint` of each span's keys."""
         if self.name == "lines":
             from engine.clones.rules.lines import fingerprint
 
-            return fingerprint(keys)
+            return list(map(fingerprint, spans))
         from engine.clones.rules.simian import fingerprint
 
-        return fingerprint(keys, threshold)
+        return [fingerprint(list(keys), threshold) for keys in spans]
 
 
 def segments(text: str) -> list[tuple[int, str]]:
