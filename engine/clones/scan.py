@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from engine.clones.blocks import find_blocks
-from engine.clones.filter import (FilterStats, Region, RegionColumns, filter_documents, read_region_symbols, read_regions,
-                                  write_regions)
+from engine.clones.filter import (FilterStats, Region, RegionColumns, filter_documents, read_region_symbols,
+                                  read_regions, write_regions)
 from engine.clones.index import OutputIndex, load_filter_index
 from engine.clones.memorized import Found, OutputTexts, Snippet, find_memorized
 from engine.data.corpus import Corpus
