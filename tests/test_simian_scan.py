@@ -385,7 +385,8 @@ def test_a_shard_files_symbols_read_alone_are_its_regions(seed, monkeypatch, tmp
     outputs, documents = random_case(rng)
     write_regions(tmp_path / "shard.npz", _region_batches(outputs, documents, rng.choice([3, 4, 6])))
     with np.load(tmp_path / "shard.npz") as f:  # the same file, as an older byrote wrote it
-        np.savez(tmp_path / "old.npz", **{name: f[name] for name in f.files if name not in ("left", "right", "seen_at")})
+        kept = [name for name in f.files if name not in ("left", "right", "seen_at")]
+        np.savez(tmp_path / "old.npz", **{name: f[name] for name in kept})
     for path in (tmp_path / "shard.npz", tmp_path / "old.npz"):
         whole, symbols = read_regions(path), read_region_symbols(path)
         assert len(symbols) == len(whole) > 0
@@ -445,6 +446,45 @@ def test_regions_whose_hashes_collide_are_told_apart(monkeypatch, batch_bytes):
     monkeypatch.setattr(blocks, "HASH_BASES", (0, 0))
     monkeypatch.setattr(blocks, "_distinct_one_by_one", lambda *a: calls.append(1) or slow(*a))
     assert scanned(outputs, documents, 4) == expected and calls == [1]
+
+
+def test_blocks_whose_line_hashes_collide_make_one_entry(tmp_path):
+    """Two blocks that differ in one line whose Simian line hashes are equal ("bba" and
+    "a aa") have one fingerprint. Simian lists one entry per fingerprint, so the scan
+    makes one snippet of both: their output places, their corpus places in corpus order,
+    their counts summed, the text of the first output place; and the store saves it (its
+    key is the fingerprint: two snippets of one fingerprint failed the whole save)."""
+    from engine.clones.filter import RegionColumns
+    from engine.clones.rules.simian import line_hash, line_key
+    from engine.clones.scan import match, save_snippets
+    from engine.store import Store
+
+    assert line_hash(line_key("bba")) == line_hash(line_key("a aa"))  # the premise
+    one = [f"int x{i} = f({i});" for i in range(8)]
+    two = list(one)
+    one[3], two[3] = "bba", "a aa"
+    outputs = [(1, "\n".join(one)), (2, "\n".join(["pp", *two]))]
+    documents = [Doc("d1", "\n".join(["zz", *one, "yy"]).encode()),
+                 Doc("d2", "\n".join(["qq", *two, "ww"]).encode())]
+    found = scan_texts(outputs, documents, 6, rules="simian")
+    assert len(found) == 1
+    snip = found[0]
+    assert (snip.len, snip.train, snip.extract, snip.outputs) == (8, 2, 2, [(1, 1, 8), (2, 2, 9)])
+    assert [(m.doc, m.start_line, m.end_line) for m in snip.matches] == [("d1", 2, 9), ("d2", 2, 9)]
+    assert snip.text == outputs[0][1]
+
+    index = _indexed(outputs, 6)
+    batches = _region_batches(outputs, documents, 6, index)
+    texts = dict(outputs)
+    store = Store(tmp_path / "s.db")
+    scan_id = store.add_scan(set_id=1, min_lines=6, state="running")
+    found = match(index, RegionColumns(lambda: batches), lambda ids: ((i, texts[i]) for i in ids))
+    save_snippets(store, scan_id, found, state="done")
+    assert store.snippet_count(scan_id) == 1
+    places = store.snippet_outputs(scan_id, snip.fingerprint)
+    assert [(r["output_id"], r["start_line"]) for r in places] == [(1, 1), (2, 2)]
+    assert [(r["rank"], r["doc"]) for r in store.snippet_matches(scan_id, snip.fingerprint)] == [(1, "d1"), (2, "d2")]
+    store.close()
 
 
 def test_packed_sort_is_lexsort():

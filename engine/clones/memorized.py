@@ -80,17 +80,33 @@ class Snippets:
                    text=[text for part in parts for text in part.text], **joined)
 
     def by_fingerprint(self) -> tuple["Snippets", np.ndarray]:
-        """The snippets sorted by fingerprint (without texts: they are made after), and the
-        new number of each."""
+        """The snippets sorted by fingerprint (without texts: they are made after), and
+        the new number of each. Snippets of one fingerprint become one: Simian lists one
+        entry per fingerprint (rule 9, tests/data/simian/rules/README.md), and its
+        fingerprint, a hash of line hashes, is shared by blocks whose lines' hashes
+        collide. The entry then has the places of all of them (the output places sorted),
+        their counts summed and the first one's length."""
         order = np.array(sorted(range(len(self)), key=self.fingerprint.__getitem__), np.int64)
+        fingerprints = [self.fingerprint[i] for i in order.tolist()]
         counts = np.diff(self.bounds)[order]
         rows = ranges(self.bounds[:-1][order], counts)
-        moved = Snippets([self.fingerprint[i] for i in order.tolist()], self.len[order], self.train[order],
-                         self.extract[order], bounds_of(counts), self.output_id[rows], self.first[rows],
-                         self.last[rows])
+        output_id, first, last = self.output_id[rows], self.first[rows], self.last[rows]
+        new = np.ones(len(order), bool)
+        new[1:] = [a != b for a, b in zip(fingerprints[1:], fingerprints[:-1])]
+        group = np.cumsum(new) - 1
         new_of = np.empty(len(self), np.int64)
-        new_of[order] = np.arange(len(self))
-        return moved, new_of
+        new_of[order] = group
+        if new.all():
+            return Snippets(fingerprints, self.len[order], self.train[order], self.extract[order], bounds_of(counts),
+                            output_id, first, last), new_of
+        starts = np.flatnonzero(new)
+        place_group = np.repeat(group, counts)
+        shared = (np.bincount(group) > 1)[place_group]  # the places of merged snippets, sorted anew
+        at = np.lexsort((np.arange(len(rows)), np.where(shared, last, 0), np.where(shared, first, 0),
+                         np.where(shared, output_id, 0), place_group))
+        return Snippets([fingerprints[i] for i in starts.tolist()], self.len[order][starts],
+                        np.add.reduceat(self.train[order], starts), np.add.reduceat(self.extract[order], starts),
+                        bounds_of(np.add.reduceat(counts, starts)), output_id[at], first[at], last[at]), new_of
 
     def rows(self) -> Iterator[tuple[str, int, int, int, str]]:
         """``(fingerprint, len, train, extract, text)`` of each snippet ("" before the texts
@@ -169,12 +185,17 @@ class Found:
 
     def matches(self) -> Iterator[tuple[int, Match]]:
         """``(snippet, place)`` in corpus order (so each snippet's places in its own order):
-        the snippet by its number in :attr:`snippets`."""
+        the snippet by its number in :attr:`snippets`; the first MAX_SAMPLES of each (a
+        snippet made of several blocks has theirs, :meth:`Snippets.by_fingerprint`)."""
         wanted, bounds, last, size, owner = self.wanted.by_region()
+        kept = [0] * len(self.snippets)
         for j, region in enumerate(self._wanted_regions(wanted)):
             context = region.context.split("\n")  # once per region, for all its places
             for i in range(bounds[j], bounds[j + 1]):
-                yield owner[i], corpus_match(region, last[i], size[i], context)
+                snippet = owner[i]
+                if kept[snippet] < automaton.MAX_SAMPLES:
+                    kept[snippet] += 1
+                    yield snippet, corpus_match(region, last[i], size[i], context)
 
     def _wanted_regions(self, wanted: list[int]) -> Iterator[Region]:
         """The regions numbered ``wanted`` (ascending), in corpus order: where the regions
@@ -286,7 +307,8 @@ def find_memorized(
     """Every memorized snippet. ``regions()`` yields the corpus regions in corpus order,
     the same each call (it is read once per group of outputs, once before and once more
     for the corpus places, :class:`Found`); where it has ``batches``
-    (:class:`~engine.clones.filter.RegionColumns`) they are read column by column.
+    (:class:`~engine.clones.filter.RegionColumns`) they are read column by column, and
+    where it has ``symbols``, the matching reads those alone.
 
     - A run of K or more consecutive kept lines of an output is *memorized* if the same
       keys occur, consecutively, in one corpus document. It is *maximal* if it cannot
@@ -482,6 +504,8 @@ def attach_texts(snippets: Snippets, output_texts: OutputTexts, read: dict[int, 
     output read once, in id order (``read``: the lines of those already read)."""
     read = read or {}
     at = snippets.bounds[:-1]
+    if (np.diff(snippets.bounds) < 1).any():
+        raise ValueError("a snippet without an output place has no text")
     ids, los, his = (column[at].tolist() for column in (snippets.output_id, snippets.first, snippets.last))
     texts = [""] * len(ids)
     rest: dict[int, list[int]] = {}  # the snippets of outputs not read yet
