@@ -173,6 +173,36 @@ def test_the_stretches_from_the_noted_windows_equal_those_from_the_regions():
     assert _stretches(index, lambda: [r for b in batches for r in b.regions()], lambda: None) == noted
 
 
+def test_the_kernels_counts_of_many_states_are_those_of_each_and_refuse_an_unknown_one():
+    """The kernel's counts gathered for many states at once are each state's own (its
+    train count and its samples, state after state); a state the kernel found no span at
+    is refused, never answered with a neighbour's counts."""
+    from engine.clones.automaton import KernelCounts
+
+    states = np.array([7, 3, 11], np.int64)  # as the kernel lists them: in no order
+    refs = np.array([(5 << 32) | 2, (1 << 32) | 9, (4 << 32) | 0, (8 << 32) | 1], np.int64)
+    counts = KernelCounts(states, np.array([2, 1, 3], np.int64), np.array([0, 2, 3, 4], np.int64), refs)
+    assert counts(3, 6) == (1, [(4, 0)]) and counts(7, 6) == (2, [(5, 2), (1, 9)])
+    train, samples, region, position = counts.many([11, 7, 3])
+    assert train.tolist() == [3, 2, 1] and samples.tolist() == [1, 2, 1]
+    assert list(zip(region.tolist(), position.tolist())) == [(8, 1), (5, 2), (1, 9), (4, 0)]
+    assert [len(column) for column in counts.many([])] == [0, 0, 0, 0]
+    for unknown in ([5], [12], [3, 2]):
+        with pytest.raises(KeyError):
+            counts.many(unknown)
+
+
+def test_a_snippet_without_an_output_place_gets_no_text_by_mistake():
+    """Every snippet's text comes from its first output place; a snippet without one is
+    refused rather than given the next snippet's text."""
+    from engine.clones.memorized import Snippets, attach_texts
+
+    snippets = Snippets(["a", "b"], np.array([6, 6]), np.array([1, 1]), np.array([0, 1]), np.array([0, 0, 1]),
+                        np.array([1]), np.array([1]), np.array([6]))
+    with pytest.raises(ValueError, match="without an output place"):
+        attach_texts(snippets, lambda ids: ((i, "x\n" * 6) for i in ids))
+
+
 def test_snippet_texts_from_lines_read_ahead_equal_those_read_after():
     """A matching reads its outputs' lines ahead up to a number of characters; the
     snippets' texts come from those and from the outputs read after, each output read once."""

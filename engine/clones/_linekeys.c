@@ -1740,7 +1740,7 @@ static PyObject *suffix_array(PyObject *Py_UNUSED(module), PyObject *args)
     PyObject *sa_out = NULL, *lcp_out = NULL, *result = NULL;
     int64_t *s = NULL;  /* the text, copied: the caller's buffer could change while the GIL is released */
     const Py_ssize_t n = buf.len / 8;
-    if ((size_t)k > PY_SSIZE_T_MAX / sizeof(int64_t)) {  /* its buckets would not fit in memory */
+    if (k >= 1 && (size_t)k > PY_SSIZE_T_MAX / sizeof(int64_t)) {  /* its buckets would not fit in memory */
         PyErr_NoMemory();
         goto done;
     }

@@ -239,8 +239,8 @@ class CompiledMatch:
 
 
 class KernelCounts:
-    """The kernel's counts of the spans' states (a span's E is its state's own length
-    there, so the state alone says): called as :data:`Counts`, or :meth:`many` for many
+    """The kernel's counts of the spans' states (the kernel reports one E per state, so
+    the state alone says which): called as :data:`Counts`, or :meth:`many` for many
     states at once, in array operations."""
 
     def __init__(self, states: np.ndarray, train: np.ndarray, bounds: np.ndarray, refs: np.ndarray):
@@ -251,7 +251,11 @@ class KernelCounts:
         """``(train, samples, region, position)``: each state's train count and number of
         samples, and the samples of all, state after state (a sample is a ref: its
         region and its position there)."""
-        at = self._order[np.searchsorted(self._states, np.asarray(states, np.int64))]
+        states = np.asarray(states, np.int64)
+        where = np.minimum(np.searchsorted(self._states, states), max(len(self._states) - 1, 0))
+        if len(states) and (not len(self._states) or (self._states[where] != states).any()):
+            raise KeyError("a state the kernel found no span at")
+        at = self._order[where]
         lo, hi = self._bounds[at], self._bounds[at + 1]
         refs = self._refs[ranges(lo, hi - lo)]
         return self._train[at], hi - lo, refs >> 32, refs & 0xFFFFFFFF

@@ -211,9 +211,9 @@ class OutputIndex:
         lengths = np.asarray(lengths, np.int64)
         starts = np.cumsum(lengths) - lengths
         if self.rules.name != "simian":  # the spans' keys, looked up without a Python step per line
-            flat, key = np.asarray(ids, np.int64).tolist(), self.keys.__getitem__
-            return self.rules.fingerprints((map(key, flat[a:a + n]) for a, n in zip(starts.tolist(), lengths.tolist())),
-                                           self.k)
+            ids, key = np.asarray(ids, np.int64), self.keys.__getitem__
+            return self.rules.fingerprints((map(key, ids[a:a + n].tolist())
+                                            for a, n in zip(starts.tolist(), lengths.tolist())), self.k)
         from engine.clones.linekeys import simian_fingerprints
         from engine.clones.rules.simian import fingerprints_of_hashes
 
