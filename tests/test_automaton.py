@@ -34,7 +34,8 @@ def compiled_spans(stretches, regions, k, chunk):
         part = regions[first:first + chunk]
         match.feed(np.array([i for ids in part for i in ids], np.int64),
                    np.cumsum([0] + [len(ids) for ids in part]), first)
-    spans, counts = match.spans()
+    rows, counts = match.span_rows()
+    spans = [tuple(r) for r in rows.tolist()]
     return spans, {state: counts(state, size) for _, _, size, state in spans}
 
 

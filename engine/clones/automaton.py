@@ -224,14 +224,9 @@ class CompiledMatch:
         _automaton.feed(self._automaton, np.ascontiguousarray(ids, np.int64),
                         np.ascontiguousarray(bounds, np.int64), first)
 
-    def spans(self) -> tuple[list[Span], Counts]:
-        """The maximal spans (as :func:`maximal_spans`) and their counts."""
-        rows, counts = self.span_rows()
-        return [tuple(r) for r in rows.tolist()], counts
-
     def span_rows(self) -> tuple[np.ndarray, "KernelCounts"]:
-        """:meth:`spans` with the spans as rows of an array (n × 4), and their counts
-        as arrays."""
+        """The maximal spans (as :func:`maximal_spans`) as rows of an array (n × 4), and
+        their counts."""
         rows, states, train, bounds, refs = (np.frombuffer(b, np.int64)
                                              for b in _automaton.spans(self._automaton))
         self._automaton = None

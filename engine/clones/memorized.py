@@ -154,9 +154,6 @@ class Wanted:
         """Snippet i is now ``new_of[i]``."""
         self._parts = [(region, last, size, new_of[owner]) for region, last, size, owner in self._parts]
 
-    def __len__(self) -> int:
-        return sum(len(part[0]) for part in self._parts)
-
     def by_region(self) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
         """The places in corpus order (region, then position, then the order they were
         added in): the regions, where each one's places start in the other columns (and
