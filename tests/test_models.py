@@ -210,6 +210,18 @@ def test_objective_weights_repair_over_the_buggy_samples():
     assert pointer_objective(none).item() == pytest.approx(3.0)  # no buggy sample: no repair term
 
 
+@pytest.mark.parametrize("mass, expected", [(1e-9, 20.030), (5e-9, 18.932), (0.75, 0.28768)])
+def test_repair_loss_adds_upstreams_epsilon(mass, expected):
+    # ICLR20-Great meta_model.py: -log(target_probs + 1e-9); a floor at 1e-9 would give
+    # 20.723 and 19.114 for the first two
+    batch = hand_batch(3, candidates=[1, 2], var_ids=[0, 1], targets=[2], has_bug=True, error_location=1)
+    rep = torch.tensor([[0.0, 0.0, math.log(mass / (1 - mass))]])
+    out = pointer_outputs(torch.zeros(1, 3), rep, batch)
+    assert out["rep_target_mass"].item() == pytest.approx(mass, rel=1e-5)
+    assert out["rep_loss"].item() == pytest.approx(-math.log(mass + 1e-9), rel=1e-5)
+    assert out["rep_loss"].item() == pytest.approx(expected, abs=1e-3)
+
+
 def test_pointer_outputs_gradients_are_finite_without_targets_or_candidates():
     batch = hand_batch(3, candidates=[], var_ids=[], targets=[], has_bug=True, error_location=1)
     loc = torch.zeros(1, 3, requires_grad=True)

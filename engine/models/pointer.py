@@ -12,7 +12,8 @@ from torch import nn
 
 from engine.models.margins import label_margin
 
-REP_FLOOR = math.log(1e-9)
+LOG_REP_EPSILON = math.log(1e-9)
+"""``log 1e-9``: the study's repair loss is ``-log(p + 1e-9)``."""
 
 
 class PointerHead(nn.Module):
@@ -37,10 +38,11 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch,
       variable is the mass summed over all its occurrences (§4.3.1);
     - per-sample loss (§4.3.3) ``L = L_loc + L_rep`` with
       ``L_loc = -log P_loc(error_location)`` (``error_location`` = 0 for bug-free samples)
-      and ``L_rep = -log sum_{i in targets} P_rep(i)`` for buggy samples, 0 for bug-free
-      ones. As in the reference (VHellendoorn/ICLR20-Great, running/meta_model.py,
-      ``-log(p + 1e-9)``), the repair mass is floored at 1e-9 so that a buggy sample
-      without a reachable target costs ~20.7, not infinity;
+      and ``L_rep = -log(sum_{i in targets} P_rep(i) + 1e-9)`` for buggy samples, 0 for
+      bug-free ones: the reference's own loss (VHellendoorn/ICLR20-Great,
+      running/meta_model.py, ``-tf.math.log(target_probs + 1e-9)``), so that a buggy
+      sample without a reachable target costs ~20.7, not infinity (computed as
+      ``-logaddexp(log p, log 1e-9)``: exact where p underflows);
     - localization is correct when ``argmax P_loc`` is the error location; repair is
       correct when the correct variable holds at least half of ``P_rep`` (§4.3.2), never
       for bug-free samples;
@@ -78,7 +80,8 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch,
         has_target = reach.any(-1)
         lse = torch.logsumexp(torch.where(reach, rep_logp, neg_inf).masked_fill(~has_target[:, None], 0.0), dim=-1)
         log_mass = torch.where(has_target, lse, neg_inf)
-        rep_loss = torch.where(has_bug, -log_mass.clamp(min=REP_FLOOR), torch.zeros_like(log_mass))
+        rep_loss = torch.where(has_bug, -torch.logaddexp(log_mass, torch.full_like(log_mass, LOG_REP_EPSILON)),
+                               torch.zeros_like(log_mass))
         rep_target_mass = log_mass.exp()
 
         # Mass per variable name: slot 0 collects the non-candidates, slot v+1 variable v.
