@@ -72,6 +72,13 @@ def seed(text: str) -> int:
     return whole(text, 0)
 
 
+def count_or_all(text: str) -> int:
+    """A count of samples, or ``all`` (every one: :data:`engine.presets.ALL`)."""
+    from engine.presets import ALL
+
+    return ALL if text.strip().lower() == "all" else whole(text, 0, ALL)
+
+
 def level(text: str) -> float:
     from engine.errors import InputError
     from engine.noise import parse_levels

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cli import follow
 from cli.listings import add_json, print_json
 from cli.show import console, say
-from cli.options import Commands, Parser, device_option, level, mode_options, open_store, positive, seed
+from cli.options import Commands, Parser, count_or_all, device_option, level, mode_options, open_store, positive, seed
 
 
 def cmd_dataset_build(args) -> int:
@@ -168,8 +168,9 @@ def register(c: Commands) -> None:
                    help="override one preset setting, e.g. --set lr=3e-4 (repeatable)")
     p.add_argument("--capacity", type=float, metavar="X",
                    help="methodname: size multiplier of code2vec or code2seq (the paper's over-capacity contrast)")
-    p.add_argument("--csr-samples", type=seed, metavar="N",
-                   help="methodname: held-out samples whose critical sample ratio is measured each epoch")
+    p.add_argument("--csr-samples", type=count_or_all, metavar="N|all",
+                   help="methodname: held-out samples whose critical sample ratio is measured each epoch (paper "
+                        "presets: all, as the study; quick: 200; 0: none)")
     p.add_argument("--eval-every", type=seed, metavar="N",
                    help="training samples between evaluations: the x-axis becomes steps, as the study's "
                         "VarMisuse curves (paper preset: 250000); 0: whole epochs")

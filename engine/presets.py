@@ -21,7 +21,10 @@ KINDS = ("varmisuse", "methodname", "code2seq", "codesearch", "codetotext", "lm"
 # positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set
 ZERO_ALLOWED = frozenset({"csr_samples", "eval_every", "heldout_samples"})
 
-_SIZE, _LAYERS, _VOCAB, _LENGTH, _COUNT = (1, 65_536), (1, 256), (1, 20_000_000), (1, 1 << 20), (0, 10**12)
+ALL = 10**12
+"""A count of samples that means every one (``csr_samples``, ``heldout_samples``...): the
+largest a setting may hold, ``--csr-samples all``."""
+_SIZE, _LAYERS, _VOCAB, _LENGTH, _COUNT = (1, 65_536), (1, 256), (1, 20_000_000), (1, 1 << 20), (0, ALL)
 BOUNDS: dict[str, tuple[float, float]] = {
     **dict.fromkeys(("dropout", "rnn_dropout"), (0.0, 0.99)),
     **dict.fromkeys(("lr", "min_lr"), (0.0, 10.0)), "lr_decay": (0.0, 1.0), "weight_decay": (0.0, 10.0),

@@ -2,6 +2,7 @@
 and the resume of a worker killed with SIGKILL."""
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -259,11 +260,56 @@ def test_method_name_study_on_reference_c2v_files(store, reference):
     assert 0 <= valid["f1_score"] <= 1 and valid["csr_all"] is None  # nan: no source to rename
 
 
+def test_csr_of_every_held_out_sample_in_chunks_equals_one_chunk(mn_dataset, monkeypatch):
+    """``csr_samples=all`` (the paper presets, as the study measured CSR: the whole test
+    set) takes every held-out sample with its source; the programs encoded in chunks give
+    the same positions, candidates and critical flags as all at once."""
+    from engine.formats.code2vec import read_methodname
+    from engine.presets import ALL, load_preset
+    from engine.tasks import methodname as task_module
+
+    assert load_preset("paper", "methodname")["csr_samples"] == ALL
+    assert load_preset("paper", "code2seq")["csr_samples"] == ALL
+    train, valid = read_methodname(mn_dataset.train_path), read_methodname(mn_dataset.test_path)
+    cfg = {**load_preset("quick", "methodname"), "csr_samples": ALL}
+    task = task_module.TASK
+
+    def predict(encoded):  # a stand-in model: some function of each program's contexts
+        sums = np.add.reduceat(encoded.contexts.sum(axis=1), encoded.off[:-1]) if len(encoded) else np.zeros(0)
+        pred = (sums % 3).astype(np.int64)
+        return {"pred": pred, "correct": pred == 0}
+
+    def csr(chunk):
+        monkeypatch.setattr(task_module, "CSR_CHUNK", chunk)
+        prepared = task.prepare(train, valid, cfg)
+        extra = task.extra_arrays(predict, prepared, "valid", {"pred": np.zeros(len(prepared.valid))})
+        return prepared, extra
+
+    whole, whole_extra = csr(10**9)
+    chunked, chunked_extra = csr(7)
+    assert len(whole.csr_originals) == 1 and len(chunked.csr_originals) > 3
+    with_source = sum(1 for i in np.asarray(whole.valid.kept) if valid[int(i)].source)
+    assert whole_extra["csr_evaluated"].sum() == with_source > 20  # every one, not a sample
+    assert np.array_equal(whole.csr_original_pos, chunked.csr_original_pos)
+    assert np.array_equal(whole.csr_owner, chunked.csr_owner)
+    assert np.array_equal(whole.csr_candidates[0].contexts,
+                          np.concatenate([c.contexts for c in chunked.csr_candidates]))
+    for key in ("csr_evaluated", "critical", "csr_original_correct"):
+        assert np.array_equal(whole_extra[key], chunked_extra[key]), key
+    assert 0 < whole_extra["critical"].sum() < with_source
+
+
 def test_csr_samples_may_be_zero_but_not_negative():
     from engine.errors import InputError
     from engine.presets import check_settings
 
     assert check_settings({"csr_samples": 200}, {"csr_samples": 0}, "quick") == {"csr_samples": 0}
+    from cli.options import count_or_all
+    from engine.presets import ALL
+
+    assert count_or_all("all") == ALL and count_or_all("12") == 12
+    with pytest.raises(argparse.ArgumentTypeError):
+        count_or_all("-1")
     with pytest.raises(InputError, match="non-negative|positive"):
         check_settings({"csr_samples": 200}, {"csr_samples": -1}, "quick")
     with pytest.raises(InputError, match="must be positive"):

@@ -26,11 +26,18 @@ class Prepared:
     vocabs: Any
     train: Any  # encoded training set (noisy labels)
     valid: Any  # encoded held-out set (clean labels)
-    csr_originals: Any = None  # the evaluated programs, re-extracted like their candidates
+    # the evaluated programs, re-extracted like their candidates, encoded in chunks (CSR_CHUNK)
+    csr_originals: list = field(default_factory=list)
     csr_original_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # -> valid position
-    csr_candidates: Any = None  # encoded candidate programs, or None
+    csr_candidates: list = field(default_factory=list)  # the candidate programs, encoded in chunks
     csr_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # -> valid position
     csr_evaluated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per valid position
+
+
+CSR_CHUNK = 20_000
+"""Programs of the critical sample ratio encoded at once: their extracted contexts, as
+Python objects, are held for one chunk only (the study measured every held-out sample:
+235,907 on Java-Med, about six programs each)."""
 
 
 def prediction_keys(pred: np.ndarray) -> np.ndarray:
@@ -102,7 +109,9 @@ class MethodNameTask:
 
         The critical sample ratio (§4.3.4) is measured every epoch on the held-out set,
         for a seeded random subset of at most ``csr_samples`` samples that carry their
-        source:
+        source: every one in the ``paper`` presets (:data:`engine.presets.ALL`), as the
+        study measured it (its published ratios are multiples of 1/31,118 on Java-Small and
+        of 1/235,907 on Java-Med: one fixed set, the whole test set, every epoch):
 
         - one candidate program per variable renames that variable alone
           (:func:`engine.data.rename.rename_candidates`, tree-sitter);
@@ -122,10 +131,25 @@ class MethodNameTask:
         limit = int(cfg.get("csr_samples", 0))
         max_contexts = cfg["max_contexts"]
         originals, original_pos, candidates, owner = [], [], [], []
+        kept_pos, cand_owner = [], []
+
+        def encode_chunk() -> None:
+            if originals:
+                encoded = self.encode(originals, prepared.vocabs, cfg, train=False)
+                prepared.csr_originals.append(encoded)
+                kept_pos.append(np.asarray(original_pos, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)])
+            if candidates:
+                encoded = self.encode(candidates, prepared.vocabs, cfg, train=False)
+                prepared.csr_candidates.append(encoded)
+                cand_owner.append(np.asarray(owner, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)])
+            for chunk in (originals, original_pos, candidates, owner):
+                chunk.clear()
+
+        chosen = 0
         kept = np.asarray(prepared.valid.kept)
         # a seeded sample of the held-out set, not the first files of the sorted tree
         for pos in np.random.default_rng(0).permutation(len(kept)):
-            if len(originals) >= limit:
+            if chosen >= limit:
                 break
             pos = int(pos)
             sample = valid[int(kept[pos])]
@@ -139,24 +163,22 @@ class MethodNameTask:
                 continue
             if not original:
                 continue
+            chosen += 1
             originals.append(data.MethodNameSample(name=sample.name, label=sample.label, contexts=original))
             original_pos.append(pos)
             for _variable, program in programs:
                 contexts = extract_contexts(program, sample.lang, max_contexts, style=style)
                 candidates.append(data.MethodNameSample(name=sample.name, label=sample.label, contexts=contexts))
                 owner.append(pos)
+            if len(originals) + len(candidates) >= CSR_CHUNK:
+                encode_chunk()
+        encode_chunk()
         prepared.csr_evaluated = np.zeros(len(prepared.valid.kept), dtype=bool)
-        if not originals:
-            return
-        prepared.csr_originals = self.encode(originals, prepared.vocabs, cfg, train=False)
-        kept_pos = np.asarray(original_pos, dtype=np.int64)[np.asarray(prepared.csr_originals.kept, dtype=np.int64)]
-        prepared.csr_original_pos = kept_pos
-        prepared.csr_evaluated[kept_pos] = True
-        if candidates:
-            encoded = self.encode(candidates, prepared.vocabs, cfg, train=False)
-            cand_owner = np.asarray(owner, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)]
-            prepared.csr_candidates = encoded
-            prepared.csr_owner = cand_owner
+        if kept_pos:
+            prepared.csr_original_pos = np.concatenate(kept_pos)
+            prepared.csr_evaluated[prepared.csr_original_pos] = True
+        if cand_owner:
+            prepared.csr_owner = np.concatenate(cand_owner)
 
     def build_model(self, model: str, cfg: dict, prepared: Prepared):
         from engine.models.code2vec import build_code2vec
@@ -185,15 +207,17 @@ class MethodNameTask:
         n = len(arrays["pred"])
         critical = np.zeros(n, dtype=bool)
         original_correct = np.zeros(n, dtype=bool)
-        if prepared.csr_originals is not None:
+        if prepared.csr_originals:
             # M(t_i) and its correctness on the re-extracted original, the very program
             # whose candidates are compared with it
-            out = predict(prepared.csr_originals)
+            outs = [(predict(chunk), chunk) for chunk in prepared.csr_originals]
             original_pred = np.zeros(n, dtype=object)
-            original_pred[prepared.csr_original_pos] = prediction_keys(out["pred"])
-            original_correct[prepared.csr_original_pos] = self.exact(out, prepared.csr_originals, prepared)
-            if prepared.csr_candidates is not None:
-                candidate_pred = prediction_keys(predict(prepared.csr_candidates)["pred"])
+            original_pred[prepared.csr_original_pos] = np.concatenate([prediction_keys(out["pred"]) for out, _ in outs])
+            original_correct[prepared.csr_original_pos] = np.concatenate(
+                [self.exact(out, chunk, prepared) for out, chunk in outs])
+            if prepared.csr_candidates:
+                candidate_pred = np.concatenate([prediction_keys(predict(chunk)["pred"])
+                                                 for chunk in prepared.csr_candidates])
                 evaluated = prepared.csr_evaluated[prepared.csr_owner]  # owners whose original was kept
                 critical = mm.critical_flags(original_pred, candidate_pred[evaluated],
                                              prepared.csr_owner[evaluated], n)
