@@ -32,7 +32,7 @@ PYTHON = '''\
 
 
 def test_java_renames_only_the_variable_not_field_call_or_string():
-    candidates = dict(rename_candidates(JAVA, "java"))
+    candidates = dict(rename_candidates(JAVA, "java", "scope"))
     assert candidates["count"] == """\
     public int add(int var1, int step) {
         this.count = var1;
@@ -46,7 +46,7 @@ def test_java_renames_only_the_variable_not_field_call_or_string():
 
 
 def test_java_parameters_and_locals_each_get_their_own_candidate():
-    candidates = rename_candidates(JAVA, "java")
+    candidates = rename_candidates(JAVA, "java", "scope")
     assert [name for name, _ in candidates] == ["count", "step", "total", "label", "i"]
     by_name = dict(candidates)
     assert by_name["step"] == JAVA.replace("int step", "int var1").replace("count * step", "count * var1") \
@@ -67,13 +67,13 @@ def test_no_candidate_collides_with_an_existing_name():
             int var2 = a + var1;
             return var2 + var3();
         }"""
-    candidates = dict(rename_candidates(source, "java"))
+    candidates = dict(rename_candidates(source, "java", "scope"))
     assert set(candidates) == {"a", "var1", "var2"}
     assert candidates["a"] == source.replace("int a", "int var4").replace("a + var1", "var4 + var1")
     assert candidates["var1"] == source.replace("int var1", "int var4").replace("a + var1", "a + var4")
     # a type or a field named var1 counts as taken too
     taken = "Object g(var1 x) { return this.var2 + x; }"
-    assert rename_candidates(taken, "java") == [("x", "Object g(var1 var3) { return this.var2 + var3; }")]
+    assert rename_candidates(taken, "java", "scope") == [("x", "Object g(var1 var3) { return this.var2 + var3; }")]
 
 
 def test_java_sibling_scopes_and_shadowing_fields():
@@ -86,7 +86,7 @@ def test_java_sibling_scopes_and_shadowing_fields():
             try { r.run(); } catch (RuntimeException e) { log(e); }
             Function<Integer, Integer> g = x -> x + 1;
         }"""
-    candidates = rename_candidates(source, "java")
+    candidates = rename_candidates(source, "java", "scope")
     assert [name for name, _ in candidates] == ["i", "i", "r", "k", "e", "g", "x"]  # n is a field
     first, second = candidates[0][1], candidates[1][1]
     assert "for (int var1 = 0; var1 < 3; var1++) { use(var1); }" in first
@@ -97,7 +97,7 @@ def test_java_sibling_scopes_and_shadowing_fields():
 
 
 def test_python_renames_only_the_variable_not_attribute_call_or_string():
-    candidates = dict(rename_candidates(PYTHON, "python"))
+    candidates = dict(rename_candidates(PYTHON, "python", "scope"))
     assert candidates["count"] == '''\
     def add(self, var1, step=1):
         """count"""
@@ -111,7 +111,7 @@ def test_python_renames_only_the_variable_not_attribute_call_or_string():
 
 
 def test_python_parameters_and_locals_each_get_their_own_candidate():
-    candidates = rename_candidates(PYTHON, "python")
+    candidates = rename_candidates(PYTHON, "python", "scope")
     assert [name for name, _ in candidates] == ["count", "step", "total", "label", "i"]  # not self
     by_name = dict(candidates)
     assert by_name["step"] == PYTHON.replace("step=1", "var1=1").replace("* step", "* var1") \
@@ -130,7 +130,7 @@ def f(items, var1):
     print(os.sep, total, var2)
     return inner
 '''
-    candidates = rename_candidates(source, "python")
+    candidates = rename_candidates(source, "python", "scope")
     # not variables: os (import), inner (nested def), print/var2 (free), f (the function)
     assert [name for name, _ in candidates] == ["items", "var1", "total", "x", "y"]
     by_name = dict(candidates)
@@ -142,12 +142,12 @@ def f(items, var1):
 def test_candidates_reextract_with_the_builders_extraction():
     assert methodname_build.method_contexts is method_contexts  # the builder's own extraction
     original = extract_contexts(JAVA, "java", 200, 0)
-    for name, text in rename_candidates(JAVA, "java"):
+    for name, text in rename_candidates(JAVA, "java", "scope"):
         renamed = extract_contexts(text, "java", 200, 0)
         assert [p for _, p, _ in renamed] == [p for _, p, _ in original]  # same paths, same order
         terminals = {t for s, _, e in renamed for t in (s, e)} - {t for s, _, e in original for t in (s, e)}
         assert terminals <= {"var"}  # code2vec normalises var1 to var
-    for name, text in rename_candidates(PYTHON, "python"):
+    for name, text in rename_candidates(PYTHON, "python", "scope"):
         assert [p for _, p, _ in extract_contexts(text, "python")] == \
                [p for _, p, _ in extract_contexts(PYTHON, "python")]
 
@@ -156,7 +156,7 @@ def test_methods_without_variables_and_bad_sources():
     assert rename_candidates("int one() { return 1; }", "java") == []
     assert rename_candidates("def f(self):\n    return self.x\n", "python") == []
     with pytest.raises(InputError, match="no method_declaration"):
-        rename_candidates("int x = 1;", "java")
+        rename_candidates("int x = 1;", "java", "scope")
     with pytest.raises(InputError, match="unknown language"):
         rename_candidates("def f(): pass", "cobol")
 
@@ -170,9 +170,9 @@ def f(a):
             return z + self.y
     return C
 '''
-    assert [name for name, _ in rename_candidates(source, "python")] == ["a", "z"]
+    assert [name for name, _ in rename_candidates(source, "python", "scope")] == ["a", "z"]
     match = "def g(v):\n    match v:\n        case [x]:\n            return x\n"
-    assert rename_candidates(match, "python") == []  # match patterns are not modelled: no candidates
+    assert rename_candidates(match, "python", "scope") == []  # match patterns are not modelled: no candidates
 
 
 def test_python_nonlocal_variable_is_not_a_candidate():
@@ -184,7 +184,7 @@ def test_python_nonlocal_variable_is_not_a_candidate():
         "        return y\n"
         "    return inner(x) + y\n"
     )
-    candidates = rename_candidates(source, "python")
+    candidates = rename_candidates(source, "python", "scope")
     assert "y" not in [name for name, _ in candidates] and "x" in [name for name, _ in candidates]
     for _, program in candidates:
         compile(program, "<candidate>", "exec")  # every candidate is a valid program
@@ -193,5 +193,31 @@ def test_python_nonlocal_variable_is_not_a_candidate():
 def test_java_switch_group_local_is_renamed_in_every_case():
     source = ("int pick(int n) {\n  switch (n) {\n    case 1: int k = 2; break;\n"
               "    case 2: k = 3; return k;\n  }\n  return n;\n}\n")
-    (k_program,) = [p for name, p in rename_candidates(source, "java") if name == "k"]
+    (k_program,) = [p for name, p in rename_candidates(source, "java", "scope") if name == "k"]
     assert "k" not in k_program.replace("break", "").split() and k_program.count("var1") == 3
+
+
+def test_names_rule_renames_every_identifier_of_the_name_as_javatransformer():
+    """The default rule, JavaTransformer's VariableRenaming ([30], the transformation the
+    study cites): a field access, a called method and a nested parameter of the same name
+    are renamed too; the method's own name, a string and an annotation are not."""
+    source = "@Size int size(int n) { int size = this.size; return size + size() + n; }"
+    assert rename_candidates(source, "java") == rename_candidates(source, "java", "names")
+    candidates = dict(rename_candidates(source, "java"))
+    assert candidates["size"] == "@Size int size(int n) { int var1 = this.var1; return var1 + var1() + n; }"
+    assert candidates["n"] == "@Size int size(int var1) { int size = this.size; return size + size() + var1; }"
+    assert dict(rename_candidates(source, "java", "scope"))["size"] == (
+        "@Size int size(int n) { int var1 = this.size; return var1 + size() + n; }")
+    candidates = dict(rename_candidates(JAVA, "java"))
+    assert candidates["count"] == JAVA.replace("this.count", "this.var1").replace("count()", "var1()").replace(
+        "int count", "int var1").replace("count * step", "var1 * step").replace("= count;", "= var1;")
+    assert '"count"' in candidates["count"]  # a string is text, not a name
+
+
+def test_names_rule_in_python_leaves_def_class_and_import_names():
+    source = "def total(self, total, n):\n    import total as t\n    return self.total + total + t(total=n)\n"
+    candidates = dict(rename_candidates(source, "python"))
+    assert candidates["total"] == (
+        "def total(self, var1, n):\n    import total as t\n    return self.var1 + var1 + t(var1=n)\n")
+    with pytest.raises(InputError, match="unknown renaming"):
+        rename_candidates(source, "python", "everything")

@@ -9,12 +9,21 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from engine.data.pathcontexts import ParsedMethod, parse_method
+from engine.errors import InputError
 from engine.data.pynames import HIDDEN, Unsupported, function_names, named
 
 Occurrences = list[tuple[int, int]]  # byte ranges in the parsed text
 
 
-def rename_candidates(source: str, lang: str) -> list[tuple[str, str]]:
+RULES = ("names", "scope")
+"""How a candidate renames its variable (``csr_renaming``): ``names``, the default, as the
+transformation the study cites ([30], Rabin et al. 2021) renames, its tool's
+``VariableRenaming`` (mdrafiqulrabin/JavaTransformer): every identifier spelled as the
+variable, wherever it stands (:func:`same_name_occurrences`); ``scope``: the variable's
+own occurrences alone (:func:`method_variables`)."""
+
+
+def rename_candidates(source: str, lang: str, rule: str = "names") -> list[tuple[str, str]]:
     """``(variable name, candidate source)`` for each variable of the method in ``source``.
 
     One candidate program per variable of the method (:func:`method_variables`), in which
@@ -23,17 +32,66 @@ def rename_candidates(source: str, lang: str) -> list[tuple[str, str]]:
     ``varN`` is not already an identifier of the method (any name: a variable, a field, a
     method, a type, an attribute; :func:`fresh_name`).
 
-    Renaming edits the bytes of the tree-sitter nodes of the variable's occurrences,
-    never the text: a field, a called method, an attribute or a string with the same name
-    is left alone. Candidates come in order of each variable's first occurrence; two
-    variables of the same name (sibling scopes) give two candidates.
+    Renaming edits the bytes of tree-sitter nodes, never the text (a string or a comment
+    with the same name is left alone). Under ``rule="scope"`` the nodes are the variable's
+    occurrences: a field, a called method or an attribute with the same name is left
+    alone, and two variables of the same name (sibling scopes) give two candidates. Under
+    ``rule="names"`` (:data:`RULES`) they are every identifier spelled as the variable
+    (:func:`same_name_occurrences`), one candidate per name. Candidates come in order of
+    each variable's first occurrence.
     """
+    if rule not in RULES:
+        raise InputError(f"unknown renaming {rule!r} (choose from {', '.join(RULES)})")
     parsed = parse_method(source, lang)
     variables = method_variables(parsed, lang)
     if not variables:
         return []
     new = fresh_name(parsed, lang)
+    if rule == "names":
+        names = list(dict.fromkeys(name for name, _ in variables))
+        found = same_name_occurrences(parsed, lang, set(names))
+        variables = [(name, found[name]) for name in names]
     return [(name, renamed(parsed, ranges, new)) for name, ranges in variables]
+
+
+# identifiers that JavaTransformer's VariableRenaming leaves: the names of method and
+# class declarations, and names that JavaParser reads as a ``Name``, not a ``SimpleName``
+# (annotations, packages, imports)
+_SAME_NAME_KEPT = {
+    "java": ({("method_declaration", "name"), ("class_declaration", "name"), ("interface_declaration", "name"),
+              ("marker_annotation", "name"), ("annotation", "name")},
+             frozenset({"scoped_identifier", "package_declaration", "import_declaration"})),
+    "python": ({("function_definition", "name"), ("class_definition", "name")},
+               frozenset({"import_statement", "import_from_statement", "aliased_import"})),
+}
+
+
+def same_name_occurrences(parsed: ParsedMethod, lang: str, names: set[str]) -> dict[str, Occurrences]:
+    """Byte ranges of every identifier (Java: and type identifier) spelled as one of
+    ``names``, by name: VariableRenaming's ``applyTransformation`` renames every
+    ``SimpleName`` equal to the variable's, a field (``this.size``), a called method
+    (``size()``), a type or a label of that name included, but not the name of a method
+    or class declaration. Python, which the tool does not read, follows the same rule:
+    attributes and keyword names are renamed, the names of ``def``, ``class`` and
+    imports are not."""
+    kinds = ("identifier", "type_identifier") if lang == "java" else ("identifier",)
+    kept_fields, kept_parents = _SAME_NAME_KEPT[lang]
+    found: dict[str, Occurrences] = {name: [] for name in names}
+    stack: list[tuple[Node, str | None, str | None]] = [(parsed.root, None, None)]
+    while stack:
+        node, parent_type, field = stack.pop()
+        if node.type in kinds:
+            text = node.text.decode("utf-8")
+            if text in found and (parent_type, field) not in kept_fields and parent_type not in kept_parents:
+                found[text].append((node.start_byte, node.end_byte))
+            continue
+        if node.type in kept_parents:
+            continue
+        children = node.children
+        for k, child in enumerate(children):
+            if child.is_named:
+                stack.append((child, node.type, node.field_name_for_child(k)))
+    return {name: sorted(ranges) for name, ranges in found.items()}
 
 
 def renamed(parsed: ParsedMethod, ranges: Occurrences, new: str) -> str:

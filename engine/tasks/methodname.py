@@ -114,7 +114,9 @@ class MethodNameTask:
         of 1/235,907 on Java-Med: one fixed set, the whole test set, every epoch):
 
         - one candidate program per variable renames that variable alone
-          (:func:`engine.data.rename.rename_candidates`, tree-sitter);
+          (:func:`engine.data.rename.rename_candidates`, tree-sitter): every identifier of
+          its name (``csr_renaming="names"``, the study's transformation) or its own
+          occurrences (``"scope"``);
         - the original and its candidates are re-extracted with the builder's own
           extraction and the same context sampling, so only the renaming tells them apart;
         - a sample is critical when some candidate's predicted name differs from the
@@ -129,6 +131,7 @@ class MethodNameTask:
         from engine.data.rename import rename_candidates
 
         limit = int(cfg.get("csr_samples", 0))
+        renaming = cfg.get("csr_renaming", "scope")  # a study made before the setting renamed by scope
         max_contexts = cfg["max_contexts"]
         originals, original_pos, candidates, owner = [], [], [], []
         kept_pos, cand_owner = [], []
@@ -156,7 +159,7 @@ class MethodNameTask:
             if not sample.source or not sample.lang:
                 continue
             try:
-                programs = rename_candidates(sample.source, sample.lang)
+                programs = rename_candidates(sample.source, sample.lang, renaming)
                 style = style_of(sample.contexts)  # candidates extracted as the dataset was
                 original = extract_contexts(sample.source, sample.lang, max_contexts, style=style)
             except InputError:
