@@ -29,16 +29,44 @@ def _os_error(exc: OSError, target: Path):
     return InputError(exc.strerror or str(exc), target)
 
 
+_PROTECTED: dict[str, str] = {}  # real path -> what it is: files no output may replace
+
+
+def protect(what: str, *paths: str | Path) -> None:
+    """Refuse, in this process, any output (:func:`atomic_paths`) onto ``paths``: the open
+    store's database and its journal files, a command's own input."""
+    for path in paths:
+        _PROTECTED[os.path.realpath(path)] = what
+
+
+def check_output(target: str | Path) -> Path:
+    """``target`` as a Path, refused (InputError) when it names a folder rather than a file
+    (``''``, ``.``, ``/``) or is a protected file (:func:`protect`), through a link too."""
+    from engine.errors import InputError
+
+    target = Path(target)
+    if target.name in ("", ".", ".."):
+        raise InputError("names a folder, not a file", target)
+    real = os.path.realpath(target)
+    what = _PROTECTED.get(real)
+    if what is None and target.exists():
+        what = next((w for p, w in _PROTECTED.items() if os.path.exists(p) and os.path.samefile(p, real)), None)
+    if what is not None:
+        raise InputError(f"is {what}: it would be overwritten", target)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
     """Yield temporary paths beside ``targets``; move them all into place on success.
 
     The outputs of one command appear together or not at all: before anything is moved,
-    every target is checked (not a directory, its folder creatable); if the block fails,
+    every target is checked (a file name, not a protected file: :func:`check_output`; not a
+    directory, its folder creatable); if the block fails,
     every temporary file is removed. An operating-system error names the user's target,
     never a temporary file, as an :class:`~engine.errors.InputError`.
     """
-    paths = [Path(t) for t in targets]
+    paths = [check_output(t) for t in targets]
     temps: list[Path] = []
     made: list[Path] = []  # folders this call created, removed again on failure
     ok = False

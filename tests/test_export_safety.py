@@ -1,11 +1,15 @@
 """An export writes only inside its folder, whatever names a crafted database holds."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.errors import InputError
 from engine.export import export_curves
 from engine.store import Store
+
+REFERENCE_GREAT = Path(__file__).parent / "data" / "great" / "dev__VARIABLE_MISUSE__SStuB.txt-00038-of-00300.first3.jsonl"
 
 
 @pytest.mark.parametrize("metric", ["../../evil", "/tmp/evil", "a/../../evil", "acc\x1b]52;c;x\x07"])
@@ -19,3 +23,31 @@ def test_a_metric_name_that_is_no_plain_file_name_is_refused(tmp_path, metric):
     with pytest.raises(InputError, match="not a plain file name"):
         export_curves(store, sid, out)
     assert not (tmp_path / "evil").exists() and not list(tmp_path.glob("out/**/*.csv"))
+
+
+def test_no_output_replaces_the_open_database_or_a_commands_input(tmp_path):
+    """An export or a noisy copy aimed at the database (its journal, a link to it) or at
+    the file it reads is refused before anything is written; so is a folder's name."""
+    from engine.fsutil import atomic_open, check_output
+    from engine.noise import noisy_copy
+
+    store = Store(tmp_path / "s.db")
+    sid = store.add_study(name="s", task="varmisuse", model="ggnn", preset="quick", epochs=1, seed=0, device="cpu",
+                          train_path="/d/train.jsonl", valid_path="/d/valid.jsonl", levels=[0.0], config={})
+    before = (tmp_path / "s.db").read_bytes()
+    (tmp_path / "link.db").symlink_to(tmp_path / "s.db")
+    for target in (tmp_path / "s.db", tmp_path / "s.db-wal", tmp_path / "link.db"):
+        with pytest.raises(InputError, match="is the database"):
+            with atomic_open(target) as fh:
+                fh.write("x")
+    assert (tmp_path / "s.db").read_bytes() == before and store.study(sid)["name"] == "s"
+    for folder in ("", ".", "..", "/"):
+        with pytest.raises(InputError, match="names a folder"):
+            check_output(folder)
+
+    data = tmp_path / "g.jsonl"
+    data.write_bytes(REFERENCE_GREAT.read_bytes())
+    with pytest.raises(InputError, match="is the input file"):
+        noisy_copy("varmisuse", data, data, 50.0, 0)
+    assert data.read_bytes() == REFERENCE_GREAT.read_bytes()
+    assert not list(tmp_path.glob("*.changed.json"))

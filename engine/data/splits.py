@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from engine.fsutil import check_output
+
 
 def valid_path_for(out: str | Path) -> Path:
     """The valid-split file beside ``out``: ``X.jsonl`` -> ``X.valid.jsonl``."""
-    out = Path(out)
+    out = check_output(out)
     return out.with_name(f"{out.stem}.valid{out.suffix or '.jsonl'}")
 
 
@@ -21,7 +23,7 @@ def is_valid_file(relpath: str, valid_fraction: float) -> bool:
 
 def split_paths(out: str | Path) -> dict[str, Path]:
     """The three split files: ``X.jsonl`` (train), ``X.valid.jsonl``, ``X.test.jsonl``."""
-    out = Path(out)
+    out = check_output(out)
     return {"train": out, "valid": valid_path_for(out),
             "test": out.with_name(f"{out.stem}.test{out.suffix or '.jsonl'}")}
 

@@ -123,7 +123,9 @@ def write_changed(result: NoiseResult, path: str | Path) -> Path:
 def write_noisy_copy(spec, result: NoiseResult, out: str | Path) -> Path:
     """Write a noise result's samples to ``out`` in the task ``spec``'s format and its
     changed ids to ``<out>.changed.json``, both or neither; return the latter."""
-    out = Path(out)
+    from engine.fsutil import check_output
+
+    out = check_output(out)
     changed = out.with_name(out.name + ".changed.json")
     with atomic_paths(out, changed) as (data_tmp, changed_tmp):
         spec.write(result.samples, str(data_tmp))
@@ -136,13 +138,15 @@ def noisy_copy(task: str, source: str | Path, out: str | Path, level: float, see
     """``byrote noise``: read ``source``, noise it at ``level`` % (label noise, or the input
     noise ``kind``: :mod:`engine.noise.input`), and write the copy to ``out`` in the input's
     format; the result and the changed-ids file."""
-    from engine.fsutil import require_file
+    from engine.fsutil import check_output, protect, require_file
     from engine.noise.input import apply_noise, check_kind
     from engine.tasks import get_task
 
     spec = get_task(task)
     check_kind(task, kind)
     source = str(require_file(source))
+    protect("the input file", source)
+    check_output(out)
     if spec.format_of(source) != spec.format_of(str(out)):
         raise InputError(f"the noisy copy keeps the input's format: {source} is {spec.format_of(source)}, "
                          f"{out} would be {spec.format_of(str(out))}")

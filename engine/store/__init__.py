@@ -94,6 +94,8 @@ def database_problem(exc: sqlite3.DatabaseError) -> str:
         return f"the disk is full or failing ({text})"
     if "unable to open" in text:
         return "cannot open the database file (is its folder writable?)"
+    if "malformed" in text or "no such table" in text or "no such column" in text:
+        return f"the database is damaged ({text}); sqlite3's .recover may save what is left"
     return f"not a byrote database ({text})"
 
 
@@ -135,6 +137,9 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
             raise InputError(database_problem(exc), self.path) from None
         self.files = self.path.with_name(self.path.stem + "-files")
         self.has_text_index = "snippet_text" in self.db.table_names()
+        from engine.fsutil import protect
+
+        protect("the database", self.path, *(f"{self.path}{tail}" for tail in ("-wal", "-shm", "-journal")))
 
     def _check_own(self) -> None:
         """Refuse an SQLite file that is neither empty nor byrote's own (tables of another
