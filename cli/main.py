@@ -8,6 +8,7 @@ Nothing here imports torch: the engine parts that need it are imported inside co
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 from cli import content, demo, detectors, extractable, extraction, grid, jobs, listings, rank, studies
@@ -55,6 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a path the user gave that the system refuses
         where = f"{exc.filename}: " if exc.filename else ""
         say(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr, newlines=False)
+        return EXIT_INPUT
+    except sqlite3.DatabaseError as exc:  # a database damaged after it was opened, or a table dropped
+        from engine.store import database_problem
+
+        say(f"byrote: error: {database_problem(exc)}", file=sys.stderr, newlines=False)
+        return EXIT_INPUT
+    except UnicodeEncodeError as exc:  # bytes that are not UTF-8 in a name or path of the command line
+        say(f"byrote: error: a name or path given is not valid UTF-8 ({exc.reason})", file=sys.stderr,
+            newlines=False)
+        return EXIT_INPUT
+    except RuntimeError as exc:
+        if "home directory" not in str(exc):  # Path.expanduser of ~user for an unknown user
+            raise
+        say(f"byrote: error: {exc} (a ~user path names no user of this machine)", file=sys.stderr, newlines=False)
         return EXIT_INPUT
     except KeyboardInterrupt:
         say("interrupted", file=sys.stderr)

@@ -72,6 +72,13 @@ def seed(text: str) -> int:
     return whole(text, 0)
 
 
+def trials(text: str) -> int:
+    """Independent noise draws per level: 1 to :data:`engine.launch.MAX_TRIALS`."""
+    from engine.launch import MAX_TRIALS
+
+    return whole(text, 1, MAX_TRIALS)
+
+
 def count_or_all(text: str) -> int:
     """A count of samples, or ``all`` (every one: :data:`engine.presets.ALL`)."""
     from engine.presets import ALL

@@ -5,7 +5,8 @@ from __future__ import annotations
 from cli import follow
 from cli.listings import add_json, print_json
 from cli.show import console, say
-from cli.options import Commands, Parser, count_or_all, device_option, level, mode_options, open_store, positive, seed
+from cli.options import (Commands, Parser, count_or_all, device_option, level, mode_options, open_store, positive,
+                         seed, trials)
 
 
 def cmd_dataset_build(args) -> int:
@@ -174,7 +175,7 @@ def register(c: Commands) -> None:
     p.add_argument("--eval-every", type=seed, metavar="N",
                    help="training samples between evaluations: the x-axis becomes steps, as the study's "
                         "VarMisuse curves (paper preset: 250000); 0: whole epochs")
-    p.add_argument("--trials", type=seed, default=1, metavar="K",
+    p.add_argument("--trials", type=trials, default=1, metavar="K",
                    help="independent noise draws per level (trial t's seed: engine.launch.trial_seed); curves "
                         "show their mean")
     p.add_argument("--reference", metavar="DIR",

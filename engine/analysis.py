@@ -38,6 +38,7 @@ def trend(store, scan_id: int, points: int = TREND_POINTS) -> list[dict]:
     scan's (and N = 0)."""
     scan = store.finished_scan(scan_id)
     n = int(scan["n_outputs"] or max((i for i in store.memorized_output_ids(scan_id) if i is not None), default=0))
+    points = min(points, n)  # more would repeat steps: 1..n are all there at n points
     steps = sorted({0, *(round(n * k / points) for k in range(1, points + 1))}) if n else [0]
     return memorized_by(store, scan_id, steps)
 

@@ -76,8 +76,8 @@ def create_study(
     check_kind(task, noise_kind)
     if epochs < 1:
         raise InputError("--epochs must be at least 1", field="epochs")
-    if trials < 1:
-        raise InputError(f"--trials must be at least 1, not {trials}", field="trials")
+    if not 1 <= trials <= MAX_TRIALS:
+        raise InputError(f"--trials must be from 1 to {MAX_TRIALS:,}, not {trials}", field="trials")
     check_device(device, probe=False)
     cfg = load_preset(preset, preset_kind(task, model), overrides)
     check_device(device)  # refuse a missing GPU now, not in the worker hours later
@@ -277,6 +277,7 @@ def open_checked_corpus(source: str, glob: str | None = None, text_field: str | 
         raise InputError(f"the corpus has no readable document ({unreadable} not UTF-8)", source)
 
 
+MAX_TRIALS = 1000  # noise draws per level: more is a slip of the keyboard that would queue a run for each
 MAX_MIN_LINES = 100_000  # a span longer than any output a model samples: a slip, refused now
 
 

@@ -295,3 +295,32 @@ def test_methodname_noise_keeps_the_format(tmp_path, capsys):
     written = (tmp_path / "o.c2v").read_text().splitlines()
     assert len(written) == 4 and all(" a,1,b c,2,d" in w for w in written)  # .c2v in, .c2v out
     assert all(w.split()[0] != line.split()[0] for w, line in zip(written, lines))  # 100 %: all relabelled
+
+
+def test_damaged_database_unknown_user_and_bytes_not_utf8_are_one_line(tmp_path, capsys):
+    """A database damaged after byrote made it, a ``~user`` path of no user, a name that is
+    not UTF-8, or a slip in --trials: one line, exit 2, nothing queued."""
+    import sqlite3
+
+    db = str(tmp_path / "x.db")
+    assert main(["--db", db, "jobs"]) == 0
+    capsys.readouterr()
+    outs = tmp_path / "outs"
+    outs.mkdir()
+    for i in (1, 2):
+        (outs / str(i)).write_text(f"def f{i}():\n    return {i}\n", encoding="utf-8")
+    code, _, err = _run(["--db", db, "sample", "import", str(outs), "--name", "a\udcffb"], capsys)
+    _assert_one_line_error(code, err, "not valid UTF-8")
+    assert main(["--db", db, "outputs", "--json"]) == 0 and json.loads(capsys.readouterr().out) == []
+    train = _write_lines(tmp_path / "t.jsonl", [json.dumps(GREAT_LINE)] * 4)
+    code, _, err = _run(["--db", db, "study", "--train", str(train), "--valid", str(train), "--noise", "0,100",
+                         "--trials", "100000"], capsys)
+    _assert_one_line_error(code, err, "--trials")
+    code, _, err = _run(["--db", "~no-such-user-of-byrote/x.db", "jobs"], capsys)
+    _assert_one_line_error(code, err, "home directory")
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE jobs")
+    conn.commit()
+    conn.close()
+    code, _, err = _run(["--db", db, "jobs"], capsys)
+    _assert_one_line_error(code, err, "the database is damaged", "no such table: jobs")
