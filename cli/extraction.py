@@ -7,7 +7,7 @@ from cli import follow
 from cli.listings import add_json, print_json
 from cli.show import cell, console, say
 from cli.options import (Commands, Parser, corpus_options, device_option, megabytes, mode_options, open_store,
-                         positive, seed)
+                         positive, processes, seed)
 from engine.errors import InputError
 
 
@@ -252,7 +252,7 @@ def register(c: Commands) -> None:
                         "lines: byrote's own line keys and maximal spans")
     p.add_argument("--min-lines", type=positive, default=6, metavar="K", help="shortest span (default 6, as Simian)")
     p.add_argument("--case-sensitive", action="store_true", help="compare lines with their case (--rules lines)")
-    p.add_argument("--workers", type=positive, metavar="W", help="processes over corpus shards (default: cores)")
+    p.add_argument("--workers", type=processes, metavar="W", help="processes over corpus shards (default: cores)")
     p.add_argument("--shard-mb", type=megabytes, default=64, metavar="MB",
                    help="corpus files are grouped into shards of about MB (default 64); a shard is the unit "
                         "of parallel work and of resuming")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cli import follow
 from cli.listings import add_json, print_json
-from cli.options import Commands, corpus_options, device_option, mode_options, open_store, positive, seed
+from cli.options import Commands, corpus_options, device_option, mode_options, open_store, positive, processes, seed
 from cli.show import cell, console, say
 
 
@@ -75,7 +75,7 @@ def register(c: Commands) -> None:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--rules", default=DEFAULT_RULES, choices=RULES)
     p.add_argument("--min-lines", type=positive, default=6, metavar="K")
-    p.add_argument("--workers", type=positive, metavar="W", help="scan processes (default 1)")
+    p.add_argument("--workers", type=processes, metavar="W", help="scan processes (default 1)")
     p.add_argument("--name", metavar="TEXT")
     device_option(p)
     mode_options(p)

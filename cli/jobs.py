@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from cli.listings import add_json, print_json
-from cli.options import Commands, open_store, positive, whole
+from cli.options import Commands, open_store, positive, processes, seconds
 from cli.show import console as show_console, say
 
 
@@ -74,8 +74,8 @@ def cmd_cancel(args) -> int:
 def register(c: Commands) -> None:
     p = c.add("worker", cmd_worker, "run queued jobs (one worker per database)")
     p.add_argument("--detach", action="store_true", help="start it in the background and return")
-    p.add_argument("--idle-exit", type=float, default=3.0, metavar="S", help=argparse.SUPPRESS)
-    p.add_argument("--slots", type=slot_count, default=None, metavar="N",
+    p.add_argument("--idle-exit", type=seconds, default=3.0, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument("--slots", type=processes, default=None, metavar="N",
                    help="jobs at once, each in its own process on its own GPU (default: one per visible GPU, else 1; "
                         "under Ray, one per GPU of the cluster)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -90,7 +90,3 @@ def register(c: Commands) -> None:
     add_json(p)
     p = c.add("cancel", cmd_cancel, "cancel a job")
     p.add_argument("id", type=positive, metavar="ID")
-
-
-def slot_count(text: str) -> int:
-    return whole(text, 1, 1024)

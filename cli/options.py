@@ -72,6 +72,11 @@ def seed(text: str) -> int:
     return whole(text, 0)
 
 
+def processes(text: str) -> int:
+    """A number of processes or slots: 1 to 1,024."""
+    return whole(text, 1, 1024)
+
+
 def trials(text: str) -> int:
     """Independent noise draws per level: 1 to :data:`engine.launch.MAX_TRIALS`."""
     from engine.launch import MAX_TRIALS
@@ -97,14 +102,24 @@ def level(text: str) -> float:
     return value
 
 
-def megabytes(text: str) -> float:
+def number(text: str, low: float, high: float) -> float:
+    """A finite number from ``low`` to ``high``."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 1e-6 <= value <= 1e6):
-        raise argparse.ArgumentTypeError(f"{text} is outside 0.000001..1000000")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise argparse.ArgumentTypeError(f"{text} is outside {low:g}..{high:g}")
     return value
+
+
+def megabytes(text: str) -> float:
+    return number(text, 1e-6, 1e6)
+
+
+def seconds(text: str) -> float:
+    """A wait: 0 to a year."""
+    return number(text, 0.0, 365 * 86400.0)
 
 
 # -- option groups --------------------------------------------------------------------------

@@ -140,6 +140,7 @@ def noisy_runs(store, study_id: int, detectors: tuple[str, ...] = DETECTORS) -> 
     unknown = [d for d in detectors if d not in DETECTORS]
     if unknown:
         raise InputError(f"unknown detector {unknown[0]!r} (known: {', '.join(DETECTORS)})", field="detectors")
+    store.study(study_id)  # an unknown id says so
     runs = [r for r in store.runs(study_id) if r["level"] > 0]
     if not runs:
         raise InputError(f"study {study_id} has no noisy level: nothing flipped to score the detectors against")

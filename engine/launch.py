@@ -353,6 +353,9 @@ def check_lm_training(out: str | Path, preset: str, settings: dict, device: str 
     out = Path(out).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("already exists; choose another --out or remove it", out, field="out")
+    above = next(p for p in out.parents if p.exists())  # the folder it will be made in
+    if not above.is_dir():
+        raise InputError("is not a folder", above, field="out")
     return LMPlan(out, preset, dict(settings))
 
 

@@ -324,3 +324,41 @@ def test_damaged_database_unknown_user_and_bytes_not_utf8_are_one_line(tmp_path,
     conn.close()
     code, _, err = _run(["--db", db, "jobs"], capsys)
     _assert_one_line_error(code, err, "the database is damaged", "no such table: jobs")
+
+
+def test_slips_found_before_anything_is_queued(tmp_path, capsys, monkeypatch):
+    """An unknown study for the detectors, a file where the database's folder goes, counts
+    and waits out of range, a model folder under a file, a corpus file this process may not
+    read: one line each, and no job."""
+    import os
+
+    db = str(tmp_path / "x.db")
+    outs = tmp_path / "outs"
+    outs.mkdir()
+    (outs / "1").write_text("def f():\n    return 1\n", encoding="utf-8")
+    cases = [
+        (["detectors", "--study", "5"], "no study with id 5"),
+        (["worker", "--slots", "5000"], "outside 1..1024"),
+        (["worker", "--idle-exit", "nan"], "outside"),
+        (["lm", "train", "--corpus", str(outs), "--out", str(outs / "1" / "model")], "is not a folder"),
+        (["scan", "--outputs", "1", "--corpus", str(outs), "--workers", "100000"], "outside 1..1024"),
+    ]
+    for argv, needle in cases:
+        code, _, err = _run(["--db", db, *argv], capsys)
+        _assert_one_line_error(code, err, needle)
+    assert main(["--db", db, "sample", "import", str(outs)]) == 0
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("a.py", "b.py"):
+        (corpus / name).write_text("def f():\n    return 1\n", encoding="utf-8")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: not str(path).endswith("b.py") and real_access(path, mode))
+    code, _, err = _run(["--db", db, "scan", "--outputs", "1", "--corpus", str(corpus)], capsys)
+    _assert_one_line_error(code, err, "b.py", "cannot read: permission denied")
+    monkeypatch.undo()
+    code, out, _ = _run(["--db", db, "jobs", "--json"], capsys)
+    assert code == 0 and json.loads(out)["jobs"] == []
+    (tmp_path / "y-files").write_text("not a folder", encoding="utf-8")
+    code, _, err = _run(["--db", str(tmp_path / "y.db"), "jobs"], capsys)
+    _assert_one_line_error(code, err, "y-files", "is not a folder")
+    assert not (tmp_path / "y.db").exists()

@@ -114,6 +114,9 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif self.path.is_dir():
             raise InputError("is a directory, not a database file", self.path)
+        files = self.path.with_name(self.path.stem + "-files")
+        if files.exists() and not files.is_dir():
+            raise InputError("is not a folder: byrote keeps the database's files there", files)
         created = not self.path.exists()
         sqlite_utils = _import_sqlite_utils()
 
@@ -135,7 +138,7 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
             if isinstance(exc, InputError):
                 raise
             raise InputError(database_problem(exc), self.path) from None
-        self.files = self.path.with_name(self.path.stem + "-files")
+        self.files = files
         self.has_text_index = "snippet_text" in self.db.table_names()
         from engine.fsutil import protect
 

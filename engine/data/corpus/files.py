@@ -15,7 +15,8 @@ from engine.errors import InputError
 
 
 def walk(root: Path, glob: str | None) -> list[tuple[str, int]]:
-    """``(relative POSIX path, size)`` of the matching regular files under ``root``, sorted."""
+    """``(relative POSIX path, size)`` of the matching regular files under ``root``, sorted;
+    a folder or a file this process may not read is an InputError."""
     match = re.compile(fnmatch.translate(glob)).match if glob else None
     found = []
     pending = [""]
@@ -32,6 +33,8 @@ def walk(root: Path, glob: str | None) -> list[tuple[str, int]]:
                         if name not in SKIPPED_DIRS:
                             pending.append(rel + name + "/")
                     elif entry.is_file() and (match is None or match(name)):
+                        if not os.access(entry.path, os.R_OK):  # found now, not by the scan's job
+                            raise InputError("cannot read: permission denied", entry.path)
                         found.append((rel + name, entry.stat().st_size))
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", folder) from None
