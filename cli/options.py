@@ -15,11 +15,22 @@ EXIT_INPUT = 2
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake in one line, with exit status 2."""
+    """argparse that reports a usage mistake in one line, with exit status 2, and refuses
+    an empty value (``--corpus ''`` would be the current folder, ``--out ''`` no file)."""
+
+    EMPTY_ALLOWED = frozenset({"prompt", "prefix"})  # refused later with advice of its own; every fingerprint
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {visible(message)}\n")
         raise SystemExit(EXIT_INPUT)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        for key, value in vars(namespace).items():
+            values = value if isinstance(value, list) else [value]
+            if key not in self.EMPTY_ALLOWED and any(isinstance(v, str) and not v.strip() for v in values):
+                self.error(f"argument {key.replace('_', '-')}: empty")
+        return namespace, extras
 
 
 class Commands:

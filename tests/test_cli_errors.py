@@ -362,3 +362,10 @@ def test_slips_found_before_anything_is_queued(tmp_path, capsys, monkeypatch):
     code, _, err = _run(["--db", str(tmp_path / "y.db"), "jobs"], capsys)
     _assert_one_line_error(code, err, "y-files", "is not a folder")
     assert not (tmp_path / "y.db").exists()
+
+
+@pytest.mark.parametrize("argv", [["scan", "--outputs", "1", "--corpus", ""], ["sample", "import", " "],
+                                  ["noise", "--task", "varmisuse", "--in", "x.jsonl", "--out", "", "--level", "5"]])
+def test_an_empty_value_is_refused_not_read_as_the_current_folder(argv, tmp_path, capsys):
+    code, _, err = _run(["--db", str(tmp_path / "x.db"), *argv], capsys)
+    _assert_one_line_error(code, err, "empty")
