@@ -74,7 +74,7 @@ def follow(store: Store, job_ids: list[int], console: Console | None = None,
     jobs = [store.job(j) for j in job_ids]
     for job in jobs:  # on stderr, as every error: one line each
         if job["state"] == "failed":
-            say(f"byrote: error: job {job['id']} failed: {job['error']}", file=sys.stderr, newlines=False)
+            say(f"byrote: error: job {job['id']} failed: {job['error']}", file=sys.stderr)
     return exit_status(jobs)
 
 

@@ -61,7 +61,7 @@ def cmd_log(args) -> int:
         print_json(rows)
         return 0
     for row in rows:
-        say(f"{stamp(row['time'])}  {row['level']:<7}  {row['text']}")
+        say(f"{stamp(row['time'])}  {row['level']:<7}  {row['text']}", newlines=True)
     return 0
 
 

@@ -51,25 +51,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        say(f"byrote: error: {exc}", file=sys.stderr, newlines=False)
+        say(f"byrote: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except OSError as exc:  # a path the user gave that the system refuses
         where = f"{exc.filename}: " if exc.filename else ""
-        say(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr, newlines=False)
+        say(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_INPUT
     except sqlite3.DatabaseError as exc:  # a database damaged after it was opened, or a table dropped
         from engine.store import database_problem
 
-        say(f"byrote: error: {database_problem(exc)}", file=sys.stderr, newlines=False)
+        say(f"byrote: error: {database_problem(exc)}", file=sys.stderr)
         return EXIT_INPUT
     except UnicodeEncodeError as exc:  # bytes that are not UTF-8 in a name or path of the command line
-        say(f"byrote: error: a name or path given is not valid UTF-8 ({exc.reason})", file=sys.stderr,
-            newlines=False)
+        say(f"byrote: error: a name or path given is not valid UTF-8 ({exc.reason})", file=sys.stderr)
         return EXIT_INPUT
     except RuntimeError as exc:
         if "home directory" not in str(exc):  # Path.expanduser of ~user for an unknown user
             raise
-        say(f"byrote: error: {exc} (a ~user path names no user of this machine)", file=sys.stderr, newlines=False)
+        say(f"byrote: error: {exc} (a ~user path names no user of this machine)", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         say("interrupted", file=sys.stderr)

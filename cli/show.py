@@ -15,9 +15,10 @@ import sys
 from engine.untrusted import is_visible, visible
 
 
-def say(*values: object, sep: str = " ", file=None, newlines: bool = True) -> None:
-    """``print`` for the commands: the text with every control character shown as an escape
-    (without ``newlines``, a line break too: one line whatever the text)."""
+def say(*values: object, sep: str = " ", file=None, newlines: bool = False) -> None:
+    """``print`` for the commands: the text with every control character shown as an escape,
+    a line break too (one line whatever a name in it holds), unless ``newlines`` (a text of
+    several lines of byrote's own: a job log's traceback, a report)."""
     print(visible(sep.join(map(str, values)), newlines=newlines), file=file or sys.stdout)
 
 

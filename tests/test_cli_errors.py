@@ -369,3 +369,12 @@ def test_slips_found_before_anything_is_queued(tmp_path, capsys, monkeypatch):
 def test_an_empty_value_is_refused_not_read_as_the_current_folder(argv, tmp_path, capsys):
     code, _, err = _run(["--db", str(tmp_path / "x.db"), *argv], capsys)
     _assert_one_line_error(code, err, "empty")
+
+
+def test_a_line_break_in_a_name_does_not_start_a_line_of_output(tmp_path, capsys):
+    outs = tmp_path / "o\nscan 9 (job 9): forged"
+    outs.mkdir()
+    (outs / "1").write_text("def f():\n    return 1\n", encoding="utf-8")
+    assert main(["--db", str(tmp_path / "x.db"), "sample", "import", str(outs)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "o\\nscan 9" in out
