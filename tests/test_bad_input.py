@@ -25,6 +25,9 @@ SIMIAN_BLOCK = ("Found 6 duplicate lines with fingerprint 0123456789abcdef012345
                 " Between lines 1 and 6 in /o/all\n Between lines 3 and 8 in /t/0\n")
 
 
+NO_TENSORS = (2).to_bytes(8, "little") + b"{}"  # a safetensors file of no tensor: its header alone
+
+
 class Base:
     """A folder with a database holding one imported output set, a good GREAT dataset, a
     corpus folder and a local model directory; cases add their bad parts to it."""
@@ -39,7 +42,7 @@ class Base:
         self.great = self.write("good.jsonl", json.dumps(GREAT_LINE) + "\n" + json.dumps(good) + "\n")
         self.write("corpus/a.py", "".join(f"line_1_{k} = {k}\n" for k in range(8)))
         self.write("model/config.json", json.dumps({"model_type": "gpt2", "n_positions": 64}))
-        self.write("model/model.safetensors", "")
+        self.write("model/model.safetensors", NO_TENSORS)
 
     def write(self, rel: str, text: str | bytes) -> Path:
         path = self.root / rel
@@ -101,13 +104,13 @@ def _noise(b: Base, text: str | bytes) -> list[str]:
             "--level", "50"]
 
 
-def _model(b: Base, config: str | None, weights: bool = True) -> list[str]:
+def _model(b: Base, config: str | None, weights: bytes | None = NO_TENSORS) -> list[str]:
     folder = b.root / "bad-model"
     folder.mkdir(exist_ok=True)
     if config is not None:
         b.write("bad-model/config.json", config)
-    if weights:
-        b.write("bad-model/model.safetensors", "")
+    if weights is not None:
+        b.write("bad-model/model.safetensors", weights)
     return _sample(b, model=str(folder))
 
 
@@ -209,7 +212,15 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
     "model config malformed": (lambda b: _model(b, "{not json"), "config.json:1: invalid JSON"),
     "model config nested deeply": (lambda b: _model(b, DEEP), "config.json: invalid JSON: nested deeper than 512 levels"),
     "model config without model_type": (lambda b: _model(b, "{}"), 'no "model_type"'),
-    "model without weights": (lambda b: _model(b, json.dumps({"model_type": "gpt2"}), weights=False), "no weights"),
+    "model without weights": (lambda b: _model(b, json.dumps({"model_type": "gpt2"}), weights=None), "no weights"),
+    "model weights empty": (lambda b: _model(b, json.dumps({"model_type": "gpt2"}), weights=b""),
+                            "model.safetensors: is not a safetensors file"),
+    "model weights cut short": (lambda b: _model(b, json.dumps({"model_type": "gpt2"}), weights=NO_TENSORS[:-1]),
+                                "is not a safetensors file"),
+    "model context not a number": (lambda b: _model(b, json.dumps({"model_type": "gpt2", "n_positions": "64"})),
+                                   "config.json:1: n_positions must be a whole number from 1 to"),
+    "model context huge": (lambda b: _model(b, json.dumps({"model_type": "gpt2", "n_positions": 1e30})),
+                           "n_positions must be a whole number"),
     "temperature 0": (lambda b: _sample(b, "--temperature", "0"), "--temperature must be a positive number"),
     "seq-len beyond the context": (lambda b: _sample(b)[:-2] + ["--seq-len", "100"], "does not fit the model's context"),
     # -- unknown names --------------------------------------------------------------------------

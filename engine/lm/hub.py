@@ -4,12 +4,13 @@ queued (it imports neither torch nor transformers). ``trust_remote_code`` is off
 the user asks for it."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.formats import load_json, parse_json
+from engine.formats import load_json, parse_json, show
 from engine.runtime import model_dtype
 
 HUB_TIMEOUT_S = 5.0
@@ -51,6 +52,30 @@ def _check_directory(path: Path) -> None:
         raise InputError('not a transformers model config (no "model_type")', config, 1)
     if not any((path / name).is_file() for name in WEIGHT_FILES):
         raise InputError(f"no weights in the model directory ({' or '.join(WEIGHT_FILES[::2])})", path)
+    for key in CONTEXT_KEYS:
+        value = data.get(key)
+        if key in data and not (type(value) is int and 0 < value <= MAX_CONTEXT):
+            raise InputError(f"{key} must be a whole number from 1 to {MAX_CONTEXT:,}, not {show(json.dumps(value))}", config, 1)
+    if (path / "model.safetensors").is_file():
+        _check_safetensors(path / "model.safetensors")
+    elif (path / "pytorch_model.bin").is_file() and (path / "pytorch_model.bin").stat().st_size == 0:
+        raise InputError("is empty: no weights", path / "pytorch_model.bin")
+
+
+def _check_safetensors(path: Path) -> None:
+    """A safetensors file's header read (its first 8 bytes give the length of a JSON object
+    that follows): an empty, cut or foreign file is refused before a job loads it."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else -1
+            total = path.stat().st_size
+            header = fh.read(size) if 0 < size <= min(total - 8, 100 << 20) else b""
+        ok = isinstance(parse_json(header.decode("utf-8")), dict) if header else False
+    except (ValueError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise InputError("is not a safetensors file (empty, cut short, or another format)", path)
 
 
 def check_model(name_or_path: str) -> None:
@@ -175,9 +200,13 @@ def from_pretrained(auto_class: str, name_or_path: str, trust_remote_code: bool 
         raise
 
 
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
+MAX_CONTEXT = 1 << 24  # tokens: more than any model's context, a slip of an edited config beyond
+
+
 def config_context_length(config: dict) -> int | None:
     """The longest sequence a model takes, where its config (``config.json``) says so."""
-    for key in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
+    for key in CONTEXT_KEYS:
         value = config.get(key)
         if isinstance(value, int) and value > 0:
             return value
