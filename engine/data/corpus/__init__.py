@@ -59,7 +59,7 @@ def open_corpus(source: str, *, glob: str | None = None, text_field: str = "cont
         raise InputError("no such file or directory", path)
     root = path.absolute()
     if path.is_dir():
-        files = walk(root, glob)
+        files = walk(root, glob, readable=True)
         if not files:
             raise InputError(f"no file matches {glob or '*'}", path, field="glob" if glob else None)
         if all(is_record_file(rel) for rel, _ in files):

@@ -14,9 +14,10 @@ from engine.data.sources import SKIPPED_DIRS
 from engine.errors import InputError
 
 
-def walk(root: Path, glob: str | None) -> list[tuple[str, int]]:
+def walk(root: Path, glob: str | None, readable: bool = False) -> list[tuple[str, int]]:
     """``(relative POSIX path, size)`` of the matching regular files under ``root``, sorted;
-    a folder or a file this process may not read is an InputError."""
+    a folder this process may not read is an InputError, and with ``readable`` a file too
+    (a corpus the user names, checked before its scan is queued: a system call a file)."""
     match = re.compile(fnmatch.translate(glob)).match if glob else None
     found = []
     pending = [""]
@@ -33,7 +34,7 @@ def walk(root: Path, glob: str | None) -> list[tuple[str, int]]:
                         if name not in SKIPPED_DIRS:
                             pending.append(rel + name + "/")
                     elif entry.is_file() and (match is None or match(name)):
-                        if not os.access(entry.path, os.R_OK):  # found now, not by the scan's job
+                        if readable and not os.access(entry.path, os.R_OK):  # now, not in the scan's job
                             raise InputError("cannot read: permission denied", entry.path)
                         found.append((rel + name, entry.stat().st_size))
         except OSError as exc:
