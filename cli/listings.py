@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 
@@ -26,8 +27,8 @@ def print_json(value) -> None:
 
 
 def strict(value):
-    """``value`` with NaN as None, keys as strings: what strict JSON can hold."""
-    if isinstance(value, float) and value != value:
+    """``value`` with NaN and ±inf as None, keys as strings: what strict JSON can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
         return {str(k): strict(v) for k, v in value.items()}

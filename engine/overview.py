@@ -345,7 +345,7 @@ def bar(progress: float, width: int = 10) -> str:
 
 def duration(seconds: float | None) -> str:
     """An ETA: ``42s``, ``4m12s``, ``2h05m``, ``3d04h``; ``-`` when unknown."""
-    if seconds is None or math.isnan(seconds) or seconds < 0:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "-"
     s = round(seconds)
     if s < 60:
@@ -365,7 +365,9 @@ def stamp(t: float) -> str:
 
 
 def age(seconds: float) -> str:
-    """A coarse age: ``12s``, ``5m``, ``3h``, ``2d``."""
+    """A coarse age: ``12s``, ``5m``, ``3h``, ``2d``; ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
     s = max(int(seconds), 0)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if s >= size:

@@ -183,3 +183,63 @@ def test_following_a_job_shows_its_hostile_message_and_error_escaped(hostile, ca
     out, err = capsys.readouterr()
     assert_shown_safely(out + err, "follow")
     assert "\\x1b" in err and "[/x]" in err and len(err.splitlines()) == 1
+
+
+LIVE = "[ @click=app.quit]CLICK[/] [$accent]accent [ link='file:///etc/passwd']LINK[/]"
+"""Markup that rich's and Textual's ``escape`` let through: a space after the bracket, a
+variable."""
+
+
+def test_markup_that_escape_misses_stays_text_and_inf_crashes_nothing(tmp_path, app_pilot, capsys):
+    """A study's name, model and preset with such markup: the study screen's title and the
+    palette show them as they are, a click on the title does nothing, and an infinite value
+    (a diverged loss) is left out of the curves, the listings and their JSON."""
+    import json
+
+    db = tmp_path / "m.db"
+    store = Store(db)
+    sid = store.add_study(name=f"noise [50%] {LIVE}", task="varmisuse", model="ggnn", preset="[bold red]P[/]",
+                          epochs=2, seed=0, device="cpu", train_path="t", valid_path="v", levels=[0.0], config={})
+    run = store.add_run(study_id=sid, level=0.0, seed=0, epochs=2, epochs_done=0, train_path="t", changed_path="c")
+    store.commit_epoch(run, 1, {"valid": {"loc_accuracy": 0.5}}, {})
+    store.commit_epoch(run, 2, {"valid": {"loc_accuracy": float("inf")}}, {})
+    store.close()
+
+    async def body(app, pilot):
+        app.open_study(sid)
+        await settle(pilot)
+        svg = screen_text(app)
+        for piece in ("[50%]", "@click=app.quit]CLICK[/]", "[$accent]accent", "file:///etc/passwd",
+                      "[bold&#160;red]P[/]"):
+            assert piece in svg, piece
+        await pilot.click(app.screen.query_one("#study-title"), offset=(22, 0))  # on CLICK
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("ctrl+p")
+        await pilot.press(*"noise")
+        await settle(pilot)
+        svg = screen_text(app)
+        assert "[50%]" in svg and "@click=app.quit]CLICK" in svg
+
+    app_pilot(db, body, size=(200, 40))
+    assert main(["--db", str(db), "results", "--study", str(sid), "--json"]) == 0
+    assert "Infinity" not in capsys.readouterr().out
+
+
+def test_infinite_values_are_unknown_in_listings_and_left_out_of_plots():
+    import math
+
+    from cli.listings import strict
+    from engine.overview import age, duration
+    from tui.commands import literal_markup
+    from tui.curves import curve_series, sorted_scores
+    from textual.content import Content
+
+    inf = math.inf
+    assert duration(inf) == duration(-inf) == duration(math.nan) == "-" and age(inf) == "-"
+    assert strict({"a": [inf, -inf, 1.5]}) == {"a": [None, None, 1.5]}
+    assert curve_series({0.0: {1: 0.5, 2: inf, 3: -inf}}) == [(0.0, [1], [0.5])]
+    assert curve_series({0.0: {1: inf}}) == []
+    assert sorted_scores([0.2, inf, 0.9, -inf]) == ([0.0, 1.0], [0.9, 0.2])
+    for text in (LIVE, "x\\[b]y", "a\\", "[[b]]"):  # the palette's help reads markup
+        assert Content.from_markup(literal_markup(text)).plain == text

@@ -6,9 +6,28 @@ from functools import partial
 
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.markup import escape
+from textual.content import Content
 
 from engine.untrusted import visible
+
+
+def literal_markup(text: str) -> str:
+    """``text`` as Textual markup that reads back as the same characters: every ``[``
+    escaped (the palette reads a hit's help as markup; ``textual.markup.escape`` leaves
+    ``[ @click=...]`` and ``[$var]`` live)."""
+    return visible(text).replace("[", "\\[")
+
+
+def highlighted(matcher, shown: str) -> Content:
+    """``shown`` as plain content, the characters the fuzzy search matched styled
+    (``Matcher.highlight`` would read ``shown`` as markup)."""
+    content = Content(shown)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, shown)
+    if score:
+        for offset in offsets:
+            if not shown[offset].isspace():
+                content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
 
 
 class ByroteCommands(Provider):
@@ -31,7 +50,7 @@ class ByroteCommands(Provider):
 
     async def discover(self) -> Hits:
         for text, help, callback in self.items:  # names are shown, never read as markup
-            yield DiscoveryHit(Text(visible(text)), callback, text=visible(text), help=help)
+            yield DiscoveryHit(Text(visible(text)), callback, text=visible(text), help=literal_markup(help))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -39,5 +58,5 @@ class ByroteCommands(Provider):
             shown = visible(text)
             score = matcher.match(shown)
             if score > 0:
-                yield Hit(score, matcher.highlight(escape(shown)), callback, text=shown, help=help)
+                yield Hit(score, highlighted(matcher, shown), callback, text=shown, help=literal_markup(help))
 

@@ -50,12 +50,12 @@ def level_label(level: float) -> str:
 def curve_series(table: Mapping[float, Mapping[int, float | None]]) -> list[tuple[float, list[int], list[float]]]:
     """``{level: {epoch: value}}`` -> ``[(level, epochs, values)]`` by level, epochs ascending.
 
-    Missing values (nan, recorded as NULL) are left out; a level without any value is
-    left out altogether.
+    Missing values (nan, recorded as NULL) and infinite ones (a diverged loss) are left
+    out; a level without any value is left out altogether.
     """
     series = []
     for level in sorted(table):
-        points = [(int(e), float(v)) for e, v in sorted(table[level].items()) if v is not None and not math.isnan(v)]
+        points = [(int(e), float(v)) for e, v in sorted(table[level].items()) if v is not None and math.isfinite(v)]
         if points:
             series.append((float(level), [e for e, _ in points], [v for _, v in points]))
     return series
@@ -73,7 +73,7 @@ def trial_band(trials: Mapping[float, Mapping[int, Mapping[int, float | None]]],
     upper: dict[float, dict[int, float | None]] = {}
     for level, per in trials.items():
         for epoch, values in per.items():
-            known = [v for v in values.values() if v is not None and not math.isnan(v)]
+            known = [v for v in values.values() if v is not None and math.isfinite(v)]
             if kind == "sd":
                 mean, sd = trial_mean(known), trial_sd(known)
                 lo, hi = (None, None) if sd is None else (mean - sd, mean + sd)
@@ -89,10 +89,11 @@ def sorted_scores(values: Sequence[float] | np.ndarray, points: int = 200) -> tu
 
     Scores sorted descending, at no more than ``points`` ranks spread evenly over the
     whole range (first and last included, exact values at each); x is the rank
-    normalised to 0..1, so levels with different sample counts align. Nan is dropped.
+    normalised to 0..1, so levels with different sample counts align. Nan and ±inf are
+    dropped.
     """
     scores = np.asarray(values, dtype=np.float64).ravel()
-    scores = -np.sort(-scores[~np.isnan(scores)])
+    scores = -np.sort(-scores[np.isfinite(scores)])
     n = len(scores)
     if n == 0:
         return [], []
@@ -144,7 +145,7 @@ def y_limits(metric: str, series: Iterable[tuple[float, list, list]], full: bool
     :data:`MARGIN` of their range above and below (a flat curve: 5 % of its value, or
     0.01 at 0), kept within [0, 1] for such a metric. None with nothing to draw."""
     unit = bounds(metric)
-    values = [v for _, _, ys in series for v in ys if v is not None and not math.isnan(v)]
+    values = [v for _, _, ys in series for v in ys if v is not None and math.isfinite(v)]
     if full or not values:
         return unit if full or unit else None
     lo, hi = min(values), max(values)

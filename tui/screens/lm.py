@@ -3,6 +3,8 @@ goes, its state, and the mean training loss of every epoch finished, as a curve 
 while it trains."""
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header, Static
@@ -54,9 +56,10 @@ class LMScreen(PolledScreen, SubScreen):
         done = f"{len(self.losses)}/{epochs}" if epochs else str(len(self.losses))
         plt.title(f"mean training loss per epoch ({done} epochs)" if self.losses else "no epoch finished yet")
         plt.xlabel("epoch")
-        if self.losses:
-            xs = list(range(1, len(self.losses) + 1))
-            plt.plot(xs, self.losses, marker="braille", color=(70, 200, 230))
+        drawn = [(x, v) for x, v in enumerate(self.losses, 1) if v is not None and math.isfinite(v)]  # not inf
+        if drawn:
+            xs, ys = [x for x, _ in drawn], [v for _, v in drawn]
+            plt.plot(xs, ys, marker="braille", color=(70, 200, 230))
             if len(xs) <= 12:
-                plt.scatter(xs, self.losses, marker="●", color=(70, 200, 230))
+                plt.scatter(xs, ys, marker="●", color=(70, 200, 230))
         plot.refresh()

@@ -64,7 +64,7 @@ class OverlayScreen(CurveKeys, PolledScreen, SubScreen):
     def show(self, view: Overlay) -> None:
         self.view = view
         title = Text(f"{len(view.studies)} studies overlaid: ", style="bold")
-        title.append(" · ".join(f"{s['id']} {s['task']}/{s['model']}" for s in view.studies))
+        title.append(visible(" · ".join(f"{s['id']} {s['task']}/{s['model']}" for s in view.studies)))
         self.query_one("#study-title", Static).update(title)
         self._draw()
 
@@ -81,7 +81,7 @@ class OverlayScreen(CurveKeys, PolledScreen, SubScreen):
         plt = plot.plt
         plt.clear_figure()
         label = SPLITS[self.split]
-        plt.title(f"{label} {view.metric}" if view.metric else f"{label}: no metric all the studies share yet")
+        plt.title(f"{label} {visible(view.metric)}" if view.metric else f"{label}: no metric all the studies share yet")
         plt.xlabel("epoch")
         for curves, (marker, _) in zip(view.curves, STYLES * len(view.curves)):
             for level, xs, ys in curves:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -50,7 +49,7 @@ class StudyView:
     """One read of the store, for the current choice of split, metric, epoch and column."""
 
     study: dict
-    title: str
+    title: Text
     split: str
     names: list[str]  # the split's metrics, headline first
     metric: str | None
@@ -80,7 +79,7 @@ def state_summary(study: dict, runs: list[dict], jobs: list[dict]) -> str:
     levels = {r["id"]: r["level"] for r in runs}
     inside = [f"{level_label(levels[j['run_id']])} run: {j['message']}" for j in jobs
               if j["state"] == "running" and j.get("message") and j.get("run_id") in levels]
-    return f"{epochs}, {states or 'no jobs'}" + "".join(f" · {escape(visible(m))}" for m in inside)
+    return f"{epochs}, {states or 'no jobs'}" + "".join(f" · {m}" for m in inside)
 
 
 class StudyScreen(CurveKeys, PaneKeys, PolledScreen, SubScreen):
@@ -192,11 +191,13 @@ class StudyScreen(CurveKeys, PaneKeys, PolledScreen, SubScreen):
                 if points is not None:
                     scores.append((float(run["level"]), *points))
 
-        definitions = escape(definitions_label(preset_kind(task, study["model"]), study["config"]))
-        title = (f"[b]study {study['id']}: {escape(visible(study['name'] or ''))}[/]  {task} · {study['model']} · "
-                 f"{study['preset']} preset · {definitions} · {noise_label(study['config'])}"
-                 f"levels {', '.join(level_label(v) for v in study['levels'])} · "
-                 f"{state_summary(study, runs, store.jobs_of('study', self.study_id))}")
+        definitions = definitions_label(preset_kind(task, study["model"]), study["config"])
+        # plain text, never markup: names, the model and the preset come from the store
+        title = Text.assemble(
+            (visible(f"study {study['id']}: {study['name'] or ''}"), "bold"),
+            visible(f"  {task} · {study['model']} · {study['preset']} preset · {definitions} · "
+                    f"{noise_label(study['config'])}levels {', '.join(level_label(v) for v in study['levels'])} · "
+                    f"{state_summary(study, runs, store.jobs_of('study', self.study_id))}"))
         return StudyView(
             study=study, title=title, split=split, names=names, metric=metric, curves=curves,
             epochs=epochs, epoch=epoch, columns=columns, column=column, scores=scores,
@@ -259,7 +260,7 @@ class StudyScreen(CurveKeys, PaneKeys, PolledScreen, SubScreen):
         line; the y-axis fitted to what is drawn or the metric's full range (``y``); the
         legend outside the plot, under it (:meth:`_show_legend`)."""
         label = SPLITS[view.split]
-        title = f"{label} {view.metric}" if view.metric else f"{label}: no epoch finished yet"
+        title = f"{label} {visible(view.metric)}" if view.metric else f"{label}: no epoch finished yet"
         self._show_legend(view)
         if not self._changed("curves", (title, view.curves, view.published, view.band, view.epoch, self.full_y,
                                         self.smoothing)):
