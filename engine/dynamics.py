@@ -119,11 +119,14 @@ def flipped_ids(store, run: dict) -> set[int]:
 
 def score_ranking(scores: np.ndarray, flipped: np.ndarray, k: int | None = None) -> dict[str, float]:
     """Precision and recall at k (ties in sample order), ROC AUC and average precision
-    (scikit-learn) of one detector's scores against the flipped samples."""
+    (scikit-learn) of one detector's scores against the flipped samples. An infinite score
+    ranks at its end of the order; a NaN one (a diverged loss) lowest of all, as the
+    least suspect."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     k = int(flipped.sum()) if k is None else k
-    finite = np.where(np.isposinf(scores), np.finfo(float).max, scores)
+    big = np.finfo(float).max
+    finite = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-big, posinf=big, neginf=-big / 2)
     order = np.lexsort((np.arange(len(finite)), -finite))
     top = flipped[order[:k]]
     both = 0 < flipped.sum() < len(flipped)

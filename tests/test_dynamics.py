@@ -312,3 +312,14 @@ def test_cleanlab_and_the_noise_rate_for_method_names(tmp_path, capsys):
                           device="cpu", train_path="t", valid_path="v", levels=[0.0, 50.0])
     assert main([*db, "noise-rate", "--study", str(seq)]) == 2
     assert "not methodname with code2seq" in capsys.readouterr().err
+
+
+def test_score_ranking_puts_nan_lowest_and_takes_infinities():
+    """A diverged run's NaN or infinite scores rank (NaN lowest, as least suspect) instead
+    of failing scikit-learn's check."""
+    flipped = np.array([True, False, True, False])
+    got = score_ranking(np.array([np.inf, np.nan, 0.5, -np.inf]), flipped)
+    assert got["precision_at_k"] == 1.0 and got["recall_at_k"] == 1.0
+    assert got["roc_auc"] == 1.0 and got["average_precision"] == 1.0
+    worse = score_ranking(np.array([np.nan, 1.0, 0.5, -np.inf]), flipped)
+    assert worse["precision_at_k"] == 0.5 and worse["roc_auc"] == 0.25

@@ -96,8 +96,13 @@ class StoreScreen(Screen):
         return self.run_worker(work, thread=True, group=group, exclusive=exclusive, exit_on_error=False)
 
     def _land(self, worker: Worker, callback: Callable[[Any], Any], value: Any) -> None:
+        """``callback(value)`` on the UI thread; what it raises is said in a notification
+        (raised here it would go back to the worker's thread, which drops it unseen)."""
         if not worker.is_cancelled and self.is_attached:
-            callback(value)
+            try:
+                callback(value)
+            except Exception as exc:  # noqa: BLE001 - shown, not lost
+                self.say_failed(exc)
 
     def say_failed(self, exc: Exception) -> None:
         self.notify(describe(exc), severity="error")
