@@ -56,8 +56,8 @@ def cmd_items(args) -> int:
     for col in ("id", "name", "state", "progress", "ETA", "device", "age", "detail"):
         # names and details wrap on a narrow terminal rather than lose their ends
         table.add_column(col, justify="right" if col == "id" else "left",
-                         overflow="fold" if col in ("name", "detail") else "ellipsis",
-                         no_wrap=col not in ("name", "detail"))
+                         overflow="fold" if col in ("name", "detail", "device") else "ellipsis",
+                         no_wrap=col not in ("name", "detail", "device"), max_width=16 if col == "device" else None)
     for r in rows:
         table.add_row(str(r["id"]), cell(r["name"]), r["state"], bar(r["progress"], 10),
                       duration(r["eta"]) if r["eta"] is not None else "-", cell(r["device"]), age(r["age"]),

@@ -243,3 +243,13 @@ def test_infinite_values_are_unknown_in_listings_and_left_out_of_plots():
     assert sorted_scores([0.2, inf, 0.9, -inf]) == ([0.0, 1.0], [0.9, 0.2])
     for text in (LIVE, "x\\[b]y", "a\\", "[[b]]"):  # the palette's help reads markup
         assert Content.from_markup(literal_markup(text)).plain == text
+
+
+def test_a_long_device_list_is_clipped_in_the_dashboard_row():
+    from engine.overview import Item
+    from tui.screens.dashboard import DEVICE_WIDTH, cells
+
+    devices = ",".join(f"cuda:{i}" for i in range(8))
+    item = Item("study", 1, "name", "done", 1.0, None, devices + "\x1b[2J", 0.0, "8/8 runs done")
+    device = cells(item, 20, 20, 10)[6]
+    assert len(device) == DEVICE_WIDTH and device.startswith("cuda:0,cuda:1") and device.endswith("…")

@@ -42,13 +42,16 @@ NARROW = 110  # below this width the progress bar is shorter
 MARK = "● "  # before the name of a study marked for the overlay
 
 
+DEVICE_WIDTH = 16  # "cuda:0" to "cuda:0,cuda:1,…": the runs of a study on eight GPUs do not squeeze the names
+
+
 def cells(item: Item, name_w: int, detail_w: int, bar_w: int, marked: bool = False) -> tuple[str, ...]:
     """The plain text of a row's cells (compared between polls to update only what changed);
     names and details escaped before they are clipped to their width (a marked study's
     name after :data:`MARK`)."""
     name = (MARK if marked else "") + visible(item.name)
     return (item.kind, str(item.id), clip(name, name_w), item.state, bar(item.progress, bar_w),
-            duration(item.eta) if item.state in ACTIVE else "-", visible(item.device), age(item.age),
+            duration(item.eta) if item.state in ACTIVE else "-", clip(visible(item.device), DEVICE_WIDTH), age(item.age),
             clip(visible(item.detail), detail_w))
 
 

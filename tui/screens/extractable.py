@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from engine.overview import clip
 from engine.untrusted import visible
 from tui.screens.base import PolledScreen, SubScreen
 from tui.widgets.keytable import KeyTable
@@ -33,6 +34,9 @@ def window_text(w: dict) -> Text:
     if w["miss_text"] is not None:
         text.append(f"   greedy gave “{visible(w['miss_text'])}” instead", style="italic")
     return text
+
+
+DOC_WIDTH = 80  # a document name's cells in the list: a long one would widen the table past the screen
 
 
 class ExtractableScreen(PolledScreen, SubScreen):
@@ -112,7 +116,7 @@ class ExtractableScreen(PolledScreen, SubScreen):
             self.windows[key] = w
             table.add_row(key, "-" if w["correct"] is None else str(w["correct"]),
                           "-" if w["matches"] is None else str(w["matches"]), str(w["offset"]),
-                          Text(visible(w["doc"])), key=key)
+                          Text(clip(visible(w["doc"]), DOC_WIDTH)), key=key)
         if table.row_count:
             table.move_cursor(row=min(at, table.row_count - 1), animate=False)
         self._show_window()
