@@ -5,8 +5,11 @@
   The study scans chunks of 200,000 outputs and counts the distinct fingerprints of the
   union as chunks are added; byrote reads one scan of all the outputs and counts, at each
   number of outputs N (in id order, the order they were sampled), the snippets found in
-  outputs 1..N, and the outputs among them holding one. A snippet is memorized whatever
-  other outputs hold, so these are the union's counts at every N, not only at chunk ends.
+  outputs 1..N, and the outputs among them holding one, at every N, not only at chunk
+  ends. Under the ``lines`` rules these are what a scan of outputs 1..N alone finds; under
+  Simian's a block nested in a longer one counts from its first output even when only a
+  later output's place made Simian report it (rule 10), so a count can exceed that
+  scan's (the study's chunks depended on what else a chunk held in the same way).
 - **Correlation** of ``train`` (how often a snippet is in the training data) and
   ``extract`` (how often it is in the outputs), over the snippets: Spearman's rho and
   Kendall's tau-b (scipy.stats, with p-values), and Pearson's r, which is what the study's
@@ -24,7 +27,9 @@ TREND_POINTS = 10
 
 def memorized_by(store, scan_id: int, ns: list[int]) -> list[dict]:
     """``{"outputs": N, "snippets": ..., "memorized_outputs": ...}`` for each N of ``ns``:
-    the snippets found in outputs 1..N, and the outputs among them holding one."""
+    the snippets found in outputs 1..N, and the outputs among them holding one. Under
+    Simian's rules a nested block that only a later output's place made Simian report
+    counts too (the module's docstring, Trend)."""
     rows = store.db.execute("SELECT fingerprint, MIN(output_id) FROM snippet_outputs WHERE scan_id = ? "
                             "AND output_id IS NOT NULL GROUP BY fingerprint", [scan_id]).fetchall()
     first = np.sort(np.array([r[1] for r in rows], dtype=np.int64))

@@ -9,8 +9,8 @@ point's output set (the one with its settings, grown to ``n``: sampling is resum
 scans it against the corpus (a finished scan of the set with the same settings is reused;
 an unfinished one resumed). ``n`` in the grid does not make sets of its own: the points
 that differ only in ``n`` share the set sampled to the largest and its scan, and a point
-of ``n`` outputs reads the scan's counts over outputs 1..n (engine.analysis.trend: a
-snippet found in those outputs is memorized whatever the others hold).
+of ``n`` outputs reads the scan's counts over outputs 1..n (engine.analysis.memorized_by,
+whose docstring says where that differs from a scan of outputs 1..n alone).
 """
 from __future__ import annotations
 
