@@ -34,23 +34,25 @@ _PROTECTED: dict[str, str] = {}  # real path -> what it is: files no output may 
 
 def protect(what: str, *paths: str | Path) -> None:
     """Refuse, in this process, any output (:func:`atomic_paths`) onto ``paths``: the open
-    store's database and its journal files, a command's own input."""
+    store's database and its journal files."""
     for path in paths:
         _PROTECTED[os.path.realpath(path)] = what
 
 
-def check_output(target: str | Path) -> Path:
+def check_output(target: str | Path, inputs: tuple[str | Path, ...] = ()) -> Path:
     """``target`` as a Path, refused (InputError) when it names a folder rather than a file
-    (``''``, ``.``, ``/``) or is a protected file (:func:`protect`), through a link too."""
+    (``''``, ``.``, ``/``), or a protected file (:func:`protect`) or one of the command's
+    ``inputs``, through a link too."""
     from engine.errors import InputError
 
     target = Path(target)
     if target.name in ("", ".", ".."):
         raise InputError("names a folder, not a file", target)
+    guarded = {**_PROTECTED, **{os.path.realpath(p): "the input file" for p in inputs}}
     real = os.path.realpath(target)
-    what = _PROTECTED.get(real)
+    what = guarded.get(real)
     if what is None and target.exists():
-        what = next((w for p, w in _PROTECTED.items() if os.path.exists(p) and os.path.samefile(p, real)), None)
+        what = next((w for p, w in guarded.items() if os.path.exists(p) and os.path.samefile(p, real)), None)
     if what is not None:
         raise InputError(f"is {what}: it would be overwritten", target)
     return target

@@ -9,8 +9,8 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from engine.data.pathcontexts import ParsedMethod, parse_method
-from engine.errors import InputError
 from engine.data.pynames import HIDDEN, Unsupported, function_names, named
+from engine.errors import InputError
 
 Occurrences = list[tuple[int, int]]  # byte ranges in the parsed text
 

@@ -138,15 +138,14 @@ def noisy_copy(task: str, source: str | Path, out: str | Path, level: float, see
     """``byrote noise``: read ``source``, noise it at ``level`` % (label noise, or the input
     noise ``kind``: :mod:`engine.noise.input`), and write the copy to ``out`` in the input's
     format; the result and the changed-ids file."""
-    from engine.fsutil import check_output, protect, require_file
+    from engine.fsutil import check_output, require_file
     from engine.noise.input import apply_noise, check_kind
     from engine.tasks import get_task
 
     spec = get_task(task)
     check_kind(task, kind)
     source = str(require_file(source))
-    protect("the input file", source)
-    check_output(out)
+    check_output(out, inputs=(source,))
     if spec.format_of(source) != spec.format_of(str(out)):
         raise InputError(f"the noisy copy keeps the input's format: {source} is {spec.format_of(source)}, "
                          f"{out} would be {spec.format_of(str(out))}")
