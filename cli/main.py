@@ -57,18 +57,22 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         say(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_INPUT
-    except sqlite3.DatabaseError as exc:  # a database damaged after it was opened, or a table dropped
-        from engine.store import database_problem
+    except sqlite3.DatabaseError as exc:
+        from engine.store import database_problem, is_file_problem
 
+        if not is_file_problem(exc):  # byrote's own query: a bug, with its traceback
+            raise
         say(f"byrote: error: {database_problem(exc)}", file=sys.stderr)
         return EXIT_INPUT
-    except UnicodeEncodeError as exc:  # bytes that are not UTF-8 in a name or path of the command line
-        say(f"byrote: error: a name or path given is not valid UTF-8 ({exc.reason})", file=sys.stderr)
+    except UnicodeEncodeError as exc:
+        if exc.reason != "surrogates not allowed":  # not bytes of a name: a terminal that cannot show a character
+            raise
+        say("byrote: error: a name or path given is not valid UTF-8", file=sys.stderr)
         return EXIT_INPUT
     except RuntimeError as exc:
         if "home directory" not in str(exc):  # Path.expanduser of ~user for an unknown user
             raise
-        say(f"byrote: error: {exc} (a ~user path names no user of this machine)", file=sys.stderr)
+        say(f"byrote: error: {exc} (a ~user path of no user of this machine, or no HOME)", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         say("interrupted", file=sys.stderr)

@@ -94,9 +94,23 @@ def database_problem(exc: sqlite3.DatabaseError) -> str:
         return f"the disk is full or failing ({text})"
     if "unable to open" in text:
         return "cannot open the database file (is its folder writable?)"
-    if "malformed" in text or "no such table" in text or "no such column" in text:
+    if "malformed" in text:
         return f"the database is damaged ({text}); sqlite3's .recover may save what is left"
+    if "locked" in text or "busy" in text:
+        return f"the database is busy: another process holds it ({text})"
     return f"not a byrote database ({text})"
+
+
+FILE_PROBLEMS = ("malformed", "not a database", "disk i/o", "disk is full", "readonly", "read-only",
+                 "unable to open", "locked", "busy")
+
+
+def is_file_problem(exc: sqlite3.DatabaseError) -> bool:
+    """Whether an SQLite error is the file's or the system's (damage, a full or read-only
+    disk, another process's lock), said in one line; else a query of byrote's own failed."""
+    text = str(exc).lower()
+    return not isinstance(exc, (sqlite3.ProgrammingError, sqlite3.IntegrityError)) and any(
+        word in text for word in FILE_PROBLEMS)
 
 
 class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, BrowseMixin, ExtractablesMixin,
