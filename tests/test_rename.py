@@ -221,3 +221,14 @@ def test_names_rule_in_python_leaves_def_class_and_import_names():
         "def total(self, var1, n):\n    import total as t\n    return self.var1 + var1 + t(var1=n)\n")
     with pytest.raises(InputError, match="unknown renaming"):
         rename_candidates(source, "python", "everything")
+
+
+def test_names_rule_leaves_what_javaparser_does_not_read_as_a_simple_name():
+    """A method reference's member is a String in JavaParser, and the class qualifying
+    ``this`` or ``super`` a Name: VariableRenaming leaves both; the scope of a method
+    reference and the field after ``Outer.this`` are SimpleNames and are renamed."""
+    source = ("void f(List<String> size) { size.forEach(this::size); Outer.this.size = size; "
+              "Outer.super.size(); x(size::size); }")
+    assert dict(rename_candidates(source, "java"))["size"] == (
+        "void f(List<String> var1) { var1.forEach(this::size); Outer.this.var1 = var1; "
+        "Outer.super.var1(); x(var1::size); }")

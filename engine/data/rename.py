@@ -73,24 +73,30 @@ def same_name_occurrences(parsed: ParsedMethod, lang: str, names: set[str]) -> d
     (``size()``), a type or a label of that name included, but not the name of a method
     or class declaration. Python, which the tool does not read, follows the same rule:
     attributes and keyword names are renamed, the names of ``def``, ``class`` and
-    imports are not."""
+    imports are not. Nor are the Java names that JavaParser does not read as a
+    ``SimpleName``: a method reference's member (``this::size``) and the class that
+    qualifies ``this`` or ``super`` (``Outer.this``)."""
     kinds = ("identifier", "type_identifier") if lang == "java" else ("identifier",)
     kept_fields, kept_parents = _SAME_NAME_KEPT[lang]
     found: dict[str, Occurrences] = {name: [] for name in names}
-    stack: list[tuple[Node, str | None, str | None]] = [(parsed.root, None, None)]
+    stack: list[tuple[Node, str | None, str | None, bool]] = [(parsed.root, None, None, False)]
     while stack:
-        node, parent_type, field = stack.pop()
+        node, parent_type, field, kept = stack.pop()
         if node.type in kinds:
             text = node.text.decode("utf-8")
-            if text in found and (parent_type, field) not in kept_fields and parent_type not in kept_parents:
+            if (text in found and not kept and (parent_type, field) not in kept_fields
+                    and parent_type not in kept_parents):
                 found[text].append((node.start_byte, node.end_byte))
             continue
         if node.type in kept_parents:
             continue
         children = node.children
+        qualified = lang == "java" and any(c.type in ("this", "super") for c in children)
         for k, child in enumerate(children):
             if child.is_named:
-                stack.append((child, node.type, node.field_name_for_child(k)))
+                kept = ((node.type == "method_reference" and k > 0)  # the member: a String in JavaParser
+                        or (qualified and k + 2 < len(children) and children[k + 2].type in ("this", "super")))
+                stack.append((child, node.type, node.field_name_for_child(k), kept))
     return {name: sorted(ranges) for name, ranges in found.items()}
 
 
