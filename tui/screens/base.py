@@ -57,6 +57,7 @@ class StoreScreen(Screen):
     """
 
     REQUIRED: tuple[str, ...] = ()
+    _failed_show: str | None = None  # what the last failed show said (:meth:`_land`)
 
     def on_resize(self, event: Resize) -> None:
         """Every screen's footer at any size: the command palette's hint only where there
@@ -97,12 +98,18 @@ class StoreScreen(Screen):
 
     def _land(self, worker: Worker, callback: Callable[[Any], Any], value: Any) -> None:
         """``callback(value)`` on the UI thread; what it raises is said in a notification
-        (raised here it would go back to the worker's thread, which drops it unseen)."""
+        (raised here it would go back to the worker's thread, which drops it unseen), once
+        until a show succeeds again (a polled screen would repeat it every poll)."""
         if not worker.is_cancelled and self.is_attached:
             try:
                 callback(value)
             except Exception as exc:  # noqa: BLE001 - shown, not lost
-                self.say_failed(exc)
+                said = describe(exc)
+                if said != self._failed_show:
+                    self._failed_show = said
+                    self.say_failed(exc)
+            else:
+                self._failed_show = None
 
     def say_failed(self, exc: Exception) -> None:
         self.notify(describe(exc), severity="error")
