@@ -52,7 +52,7 @@ def main() -> None:
     t0 = time.perf_counter()
     prepared = spec.prepare(train, test, cfg)
     t_prepare = time.perf_counter() - t0 - t_plain
-    n_cand = len(prepared.csr_candidates) if prepared.csr_candidates is not None else 0
+    n_cand = len(prepared.csr_owner)  # the candidates kept, over every chunk
 
     device = torch.device("cpu")
     model, optim, sched = build_training(spec, "code2vec", cfg, prepared, device, seed=0)

@@ -139,12 +139,14 @@ class MethodNameTask:
         def encode_chunk() -> None:
             if originals:
                 encoded = self.encode(originals, prepared.vocabs, cfg, train=False)
-                prepared.csr_originals.append(encoded)
-                kept_pos.append(np.asarray(original_pos, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)])
+                if len(encoded):  # a chunk with nothing kept is not predicted at all
+                    prepared.csr_originals.append(encoded)
+                    kept_pos.append(np.asarray(original_pos, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)])
             if candidates:
                 encoded = self.encode(candidates, prepared.vocabs, cfg, train=False)
-                prepared.csr_candidates.append(encoded)
-                cand_owner.append(np.asarray(owner, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)])
+                if len(encoded):
+                    prepared.csr_candidates.append(encoded)
+                    cand_owner.append(np.asarray(owner, dtype=np.int64)[np.asarray(encoded.kept, dtype=np.int64)])
             for chunk in (originals, original_pos, candidates, owner):
                 chunk.clear()
 
