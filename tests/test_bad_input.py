@@ -26,6 +26,8 @@ SIMIAN_BLOCK = ("Found 6 duplicate lines with fingerprint 0123456789abcdef012345
 
 
 NO_TENSORS = (2).to_bytes(8, "little") + b"{}"  # a safetensors file of no tensor: its header alone
+_HEADER = b'{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'
+ONE_TENSOR_HEADER = len(_HEADER).to_bytes(8, "little") + _HEADER  # its 16 bytes of data cut off
 
 
 class Base:
@@ -217,6 +219,8 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
                             "model.safetensors: is not a safetensors file"),
     "model weights cut short": (lambda b: _model(b, json.dumps({"model_type": "gpt2"}), weights=NO_TENSORS[:-1]),
                                 "is not a safetensors file"),
+    "model weights without their data": (lambda b: _model(b, json.dumps({"model_type": "gpt2"}), weights=ONE_TENSOR_HEADER),
+                                          "is not a safetensors file"),
     "model context not a number": (lambda b: _model(b, json.dumps({"model_type": "gpt2", "n_positions": "64"})),
                                    "config.json:1: n_positions must be a whole number from 1 to"),
     "model context huge": (lambda b: _model(b, json.dumps({"model_type": "gpt2", "n_positions": 1e30})),

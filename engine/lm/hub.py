@@ -64,15 +64,19 @@ def _check_directory(path: Path) -> None:
 
 def _check_safetensors(path: Path) -> None:
     """A safetensors file's header read (its first 8 bytes give the length of a JSON object
-    that follows): an empty, cut or foreign file is refused before a job loads it."""
+    that follows, whose tensors' ``data_offsets`` end where the file does): an empty, cut
+    or foreign file is refused before a job loads it, without reading the weights."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
             size = int.from_bytes(head, "little") if len(head) == 8 else -1
             total = path.stat().st_size
             header = fh.read(size) if 0 < size <= min(total - 8, 100 << 20) else b""
-        ok = isinstance(parse_json(header.decode("utf-8")), dict) if header else False
-    except (ValueError, UnicodeDecodeError):
+        table = parse_json(header.decode("utf-8")) if header else None
+        ends = [entry["data_offsets"][1] for key, entry in table.items() if key != "__metadata__"] \
+            if isinstance(table, dict) else None
+        ok = ends is not None and 8 + size + max(ends, default=0) == total
+    except (ValueError, UnicodeDecodeError, TypeError, KeyError, IndexError, AttributeError):
         ok = False
     if not ok:
         raise InputError("is not a safetensors file (empty, cut short, or another format)", path)
