@@ -17,6 +17,7 @@ from pathlib import Path
 
 from engine.errors import InputError
 from engine.export import curve_names, curve_tables
+from engine.fsutil import require_dir
 from engine.store import Store
 
 
@@ -66,9 +67,7 @@ def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dic
     ``step,...`` as byrote exports a study evaluated in steps):
     key (:func:`curve_key`) -> (path, ``{level: {epoch: value}}``). Score distributions
     (header ``sample,...``) are not curves and are left out."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError("no such directory", folder)
+    folder = require_dir(folder)
     found: dict = {}
     for path in sorted(folder.glob("*/*.csv")):
         key = curve_key(path.parent.name, path.name, heads)

@@ -147,3 +147,16 @@ def require_file(path: str | Path, what: str = "file") -> Path:
     if not p.is_file():
         raise InputError(f"not a {what}", p)
     return p
+
+
+def require_dir(path: str | Path, what: str = "directory") -> Path:
+    """Return ``path`` as a Path, or raise InputError if it is not an existing directory
+    (a file there is named as such, not as missing)."""
+    from engine.errors import InputError
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"no such {what}", p)
+    if not p.is_dir():
+        raise InputError(f"not a {what} (a file)", p)
+    return p

@@ -383,3 +383,15 @@ def test_a_line_break_in_a_name_does_not_start_a_line_of_output(tmp_path, capsys
     assert main(["--db", str(tmp_path / "x.db"), "sample", "import", str(outs)]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "o\\nscan 9" in out
+
+
+def test_a_file_where_a_folder_is_wanted_is_named_as_a_file(tmp_path, capsys):
+    afile = _write_lines(tmp_path / "a.jsonl", ["{}"])
+    code, _, err = _run(["dataset", "build", "codesearch", "--source", str(afile), "--out", str(tmp_path / "o.jsonl")],
+                        capsys)
+    _assert_one_line_error(code, err, "a.jsonl: not a directory (a file)")
+    from engine.compare import read_published
+    from engine.errors import InputError
+
+    with pytest.raises(InputError, match="not a directory"):
+        read_published(afile, set())

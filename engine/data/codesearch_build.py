@@ -13,6 +13,7 @@ from engine.data.codesearch import CodeSearchSample
 from engine.data.methodname_build import method_source
 from engine.data.pathcontexts import find_methods, load_language, method_name, parser_for
 from engine.data.sources import read_utf8_source, source_files
+from engine.fsutil import require_dir
 from engine.data.splits import split_of, split_paths
 from engine.errors import InputError
 from engine.fsutil import atomic_open
@@ -98,9 +99,7 @@ def build_codesearch(source_dir: str | Path, out_path: str | Path, limit: int | 
     ``X.valid.jsonl`` and ``X.test.jsonl`` the others, all atomically. The negative
     pairs are made when a study reads them (:func:`engine.data.codesearch.with_negatives`)."""
     started = time.perf_counter()
-    source, out = Path(source_dir), Path(out_path)
-    if not source.is_dir():
-        raise InputError("no such directory", source)
+    source, out = require_dir(source_dir), Path(out_path)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
     load_language("python")
