@@ -143,11 +143,15 @@ def code2seq_outputs(forced: torch.Tensor, greedy: torch.Tensor, batch, score: s
     - ``score``, the predicted score (§4.3.1): ``mean`` (the default) is the mean
       probability of the decoded words, the end word included (§4.3.1's P_avg); ``first``
       the first word's probability; ``sequence`` the decoded name's probability, the
-      product of the same. The study's code2seq changes are not published (stock
-      code2seq with ``BEAM_WIDTH = 0`` scores every name 1.0); its logged scores and
-      losses (``data/logs/method_name/code2seq``) fit ``mean`` with the end word in the
-      score and not in the loss, and rule out ``sequence`` (a decoded ``is|enabled|enabled``
-      scored 0.977 whose true ``is|enabled`` had loss 0.028) and an end word in the loss;
+      product of the same. Fitted to the study's logged scores and losses
+      (``data/logs/method_name/code2seq``), which rule out ``sequence``. The study's fork
+      (CI-Memorization ``model/code2seq/model.py``, found since) defines them otherwise,
+      and is not yet followed: a word's probability under a softmax over the 10 largest
+      logits; the loss as the greedy logits' cross-entropy against the true words and the
+      end word; both averaged over as many steps as the decoded name has words once the
+      special words are dropped, the words after the end word included (its logged
+      ``is|enabled|enabled``, loss 0.028, for a true ``is|enabled``: an end word, then
+      ``enabled``);
     - ``correct``: the decoded ids equal the target's up to the end word;
     - ``target``: the target ids.
 
