@@ -137,26 +137,25 @@ def atomic_open(target: str | Path, mode: str = "w", encoding: str | None = "utf
             os.fsync(fh.fileno())
 
 
-def require_file(path: str | Path, what: str = "file") -> Path:
-    """Return ``path`` as a Path, or raise InputError if it is not an existing file."""
+def _require(path: str | Path, what: str, is_kind: str, other: str) -> Path:
+    """``path`` as a Path if it exists and ``Path.<is_kind>()`` holds, else InputError: no
+    such ``what``, or not one (``other`` says what it is instead)."""
     from engine.errors import InputError
 
     p = Path(path)
     if not p.exists():
         raise InputError(f"no such {what}", p)
-    if not p.is_file():
-        raise InputError(f"not a {what}", p)
+    if not getattr(p, is_kind)():
+        raise InputError(f"not a {what}{other}", p)
     return p
+
+
+def require_file(path: str | Path, what: str = "file") -> Path:
+    """Return ``path`` as a Path, or raise InputError if it is not an existing file."""
+    return _require(path, what, "is_file", "")
 
 
 def require_dir(path: str | Path, what: str = "directory") -> Path:
     """Return ``path`` as a Path, or raise InputError if it is not an existing directory
     (a file there is named as such, not as missing)."""
-    from engine.errors import InputError
-
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"no such {what}", p)
-    if not p.is_dir():
-        raise InputError(f"not a {what} (a file)", p)
-    return p
+    return _require(path, what, "is_dir", " (a file)")

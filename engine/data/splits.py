@@ -23,8 +23,9 @@ def is_valid_file(relpath: str, valid_fraction: float) -> bool:
 
 def split_paths(out: str | Path) -> dict[str, Path]:
     """The three split files: ``X.jsonl`` (train), ``X.valid.jsonl``, ``X.test.jsonl``."""
-    out = check_output(out)
-    return {"train": out, "valid": valid_path_for(out),
+    valid = valid_path_for(out)  # checks ``out``
+    out = Path(out)
+    return {"train": out, "valid": valid,
             "test": out.with_name(f"{out.stem}.test{out.suffix or '.jsonl'}")}
 
 
