@@ -139,13 +139,18 @@ def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "varmisuse": {"score": ("target", "predicted"), "objective": ("study", "sum"), "train_eval": ("epoch", "pass")},
     "methodname": {"score": ("top10", "full"), "train_eval": ("epoch", "pass"), "csr_renaming": ("names", "scope")},
-    "code2seq": {"score": ("mean", "first", "sequence"), "train_eval": ("epoch", "pass"),
+    "code2seq": {"score": ("top10", "mean", "first", "sequence"), "decoding": ("study", "fitted"),
+                 "train_eval": ("epoch", "pass"),
                  "csr_renaming": ("names", "scope")},
     "codesearch": {"train_eval": ("epoch", "pass"), "lr_schedule": ("linear", "constant")},
     "codetotext": {"train_eval": ("epoch", "pass"), "lr_schedule": ("linear", "constant")},
 }
 """The definitions a study chooses, per task: the first of each is the study's (the code
 that made the published curves), the default; the README says what each means."""
+
+
+CODE2SEQ_BEFORE = {"score": "mean", "decoding": "fitted"}
+"""What a code2seq study made without these settings computes (engine.tasks.code2seq)."""
 
 
 def axis_unit(cfg: dict) -> str:
@@ -157,14 +162,17 @@ def axis_unit(cfg: dict) -> str:
 def departures(task: str, cfg: dict) -> list[str]:
     """``KEY=VALUE`` for each definition (``task``: the study's :func:`preset_kind`) of a study's settings that is not the study's
     (the first of :data:`CHOICES`), and the half-up noise counts of a method-name study
-    made before byrote counted as the study did, and the CSR candidates renamed by scope of
-    one made before ``csr_renaming``; empty when it computes what the study did."""
+    made before byrote counted as the study did, the CSR candidates renamed by scope of
+    one made before ``csr_renaming``, and the outputs of a code2seq study made before
+    ``decoding`` (:data:`CODE2SEQ_BEFORE`); empty when it computes what the study did."""
     found = [f"{key}={cfg[key]}" for key, allowed in CHOICES.get(task, {}).items()
              if key in cfg and cfg[key] != allowed[0]]
     if cfg.get("noise_rounding", "floor") != "floor":
         found.append(f"noise_rounding={cfg['noise_rounding']}")
     if task in ("methodname", "code2seq") and cfg.get("csr_samples") and "csr_renaming" not in cfg:
         found.append("csr_renaming=scope")  # made before the setting: renamed by scope
+    if task == "code2seq":  # made before the settings: byrote's fitted outputs
+        found += [f"{key}={value}" for key, value in CODE2SEQ_BEFORE.items() if key not in cfg]
     return found
 
 

@@ -363,7 +363,7 @@ def test_the_published_curves_are_drawn_beside_the_study_and_p_hides_them(tmp_pa
 
 @pytest.mark.parametrize("task, model, config, metric, said", [
     ("codesearch", "codebert", {}, "accuracy", "codesearch · codebert"),
-    ("methodname", "code2seq", {"score": "mean"}, "f1_score", "the study's definitions"),
+    ("methodname", "code2seq", {"score": "top10", "decoding": "study"}, "f1_score", "the study's definitions"),
     ("varmisuse", "ggnn", {"noise_kind": "injecting_repair"}, "loc_accuracy", "input noise injecting_repair"),
 ])
 def test_the_new_tasks_models_and_noise_kinds_use_the_same_screen(tmp_path, run_app, task, model, config, metric,

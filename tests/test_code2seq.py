@@ -78,20 +78,146 @@ def test_outputs_by_hand():
     forced = _logits([[[0.1, 0.0001, 0.0999, 0.7, 0.1], [0.1, 0.0001, 0.0999, 0.1, 0.7], [0.6, 0.1, 0.1, 0.1, 0.1]]])
     greedy = _logits([[[0.1, 0.0001, 0.0999, 0.8, 0.0], [0.25, 0.0, 0.0, 0.05, 0.7], [0.9, 0.0, 0.0, 0.05, 0.05]]])
     batch = SimpleNamespace(target=torch.tensor([[3, 4, 0]]), target_len=torch.tensor([2]))
-    out = code2seq_outputs(forced, greedy, batch, "mean")
+    out = code2seq_outputs(forced, greedy, batch, "mean", "fitted")
     assert out["objective"].item() == pytest.approx(-math.log(0.7) * 2 - math.log(0.6), rel=1e-5)
     assert out["loss"].item() == pytest.approx(-math.log(0.7), rel=1e-5)  # the words only, not the end word
     assert out["pred"].tolist() == [[3, 4, 0]] and out["correct"].tolist() == [True]
     assert out["score"].item() == pytest.approx((0.8 + 0.7 + 0.9) / 3, rel=1e-5)  # end word included
-    assert code2seq_outputs(forced, greedy, batch, "first")["score"].item() == pytest.approx(0.8, rel=1e-5)
-    assert code2seq_outputs(forced, greedy, batch, "sequence")["score"].item() == pytest.approx(
+    assert code2seq_outputs(forced, greedy, batch, "first", "fitted")["score"].item() == pytest.approx(0.8, rel=1e-5)
+    assert code2seq_outputs(forced, greedy, batch, "sequence", "fitted")["score"].item() == pytest.approx(
         0.8 * 0.7 * 0.9, rel=1e-5)
 
     # an end word at the second step: what follows is no part of the name
     early = _logits([[[0.1, 0.0, 0.1, 0.8, 0.0], [0.6, 0.0, 0.0, 0.1, 0.3], [0.1, 0.0, 0.0, 0.8, 0.1]]])
-    out = code2seq_outputs(forced, early, batch, "mean")
+    out = code2seq_outputs(forced, early, batch, "mean", "fitted")
     assert out["pred"].tolist() == [[3, 0, 0]] and out["correct"].tolist() == [False]
     assert out["score"].item() == pytest.approx((0.8 + 0.6) / 2, rel=1e-5)
+
+
+def _steps(chosen):
+    """[B, steps, 12] logits: at each step, ``(word, value)`` gives that word the logit
+    ``value`` and every other word 0 (12 words, so the 10 largest leave two out)."""
+    logits = torch.zeros(len(chosen), len(chosen[0]), 12)
+    for b, row in enumerate(chosen):
+        for t, (word, value) in enumerate(row):
+            logits[b, t, word] = value
+    return logits
+
+
+def test_the_study_forks_outputs_by_hand():
+    """CI-Memorization model/code2seq/model.py: a name is every greedy word the batch
+    decoded, the end word's followers included; score and loss average its first k steps
+    (k words once <PAD> and <UNK> are dropped); the score's softmax is over the 10 largest
+    logits. Words: 0 <PAD> (the end word), 1 <UNK>, 3 get, 4 name, 5 is, 6 enabled."""
+    ln = math.log
+    # is, enabled, the end word, then enabled again (the study's logged is|enabled|enabled);
+    # get, <UNK>, name, then the end word at the last step: the batch decodes all 4 steps
+    greedy = _steps([[(5, ln(9)), (6, ln(27)), (0, ln(81)), (6, ln(9))],
+                     [(3, ln(9)), (1, ln(9)), (4, ln(9)), (0, ln(9))]])
+    batch = SimpleNamespace(target=torch.tensor([[5, 6, 0, 0], [3, 4, 0, 0]]), target_len=torch.tensor([2, 2]))
+    forced = torch.zeros_like(greedy)  # not read on evaluation but for the objective
+    out = code2seq_outputs(forced, greedy, batch)
+    assert out["pred"].tolist() == [[5, 6, 6, 0], [3, 4, 0, 0]]
+    # top-10 softmax of a logit ln(x) among 11 zeros: x / (x + 9); k = 3 and 2
+    assert out["score"].tolist() == pytest.approx([(9 / 18 + 27 / 36 + 81 / 90) / 3, (9 / 18 + 9 / 18) / 2])
+    # cross-entropy under the full softmax, against is, enabled, the end word (k = 3 steps)
+    # and get, name (k = 2: the <UNK> step is the second, where name has e^0 / (9 + 11))
+    assert out["loss"].tolist() == pytest.approx([-(ln(9 / 20) + ln(27 / 38) + ln(81 / 92)) / 3,
+                                                  -(ln(9 / 20) + ln(1 / 20)) / 2], rel=1e-5)
+    assert out["correct"].tolist() == [True, True]  # the same set of words; <UNK> dropped
+    assert out["objective"].tolist() == pytest.approx([3 * ln(12)] * 2)  # zero logits: log 12 per step
+    mean = code2seq_outputs(forced, greedy, batch, "mean")["score"]
+    assert mean[0].item() == pytest.approx((9 / 20 + 27 / 38 + 81 / 92) / 3, rel=1e-5)
+    itos = ["<PAD>", "<UNK>", "<S>", "get", "name", "is", "enabled"] + [f"w{i}" for i in range(5)]
+    assert decode_names(out["pred"], itos) == [["is", "enabled", "enabled"], ["get", "name"]]
+
+    # alone, the first name's batch ends at its own end word (step 3): the last step is gone
+    alone = code2seq_outputs(forced[:1], greedy[:1], SimpleNamespace(target=batch.target[:1],
+                                                                      target_len=batch.target_len[:1]))
+    assert alone["pred"].tolist() == [[5, 6, 0, 0]]
+    assert alone["score"].item() == pytest.approx((9 / 18 + 27 / 36) / 2)
+    assert alone["loss"].item() == pytest.approx(-(ln(9 / 20) + ln(27 / 38)) / 2, rel=1e-5)
+
+    # while training: the teacher-forced logits and their argmax, every step, no greedy pass
+    trained = code2seq_outputs(greedy[:1], None, SimpleNamespace(target=batch.target[:1],
+                                                                  target_len=batch.target_len[:1]), training=True)
+    assert trained["pred"].tolist() == [[5, 6, 6, 0]]
+    assert trained["score"].item() == pytest.approx(out["score"][0].item())
+    assert trained["loss"].item() == pytest.approx(out["loss"][0].item())
+
+    # nothing but special words: k = 0, score and loss 0, an empty name
+    empty = code2seq_outputs(forced[:1], _steps([[(0, 1.0), (1, 1.0), (0, 1.0), (0, 1.0)]]),
+                             SimpleNamespace(target=batch.target[:1], target_len=batch.target_len[:1]))
+    assert empty["pred"].tolist() == [[0, 0, 0, 0]] and empty["score"].item() == 0 and empty["loss"].item() == 0
+    assert empty["correct"].tolist() == [False]
+
+
+def test_an_unfinished_name_decodes_every_step_of_its_batch():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 5, 12)
+    logits[:, :, 0] = -10  # no name ends: 5 steps
+    batch = SimpleNamespace(target=torch.tensor([[3, 4, 0, 0, 0]] * 3), target_len=torch.tensor([2] * 3))
+    out = code2seq_outputs(torch.zeros_like(logits), logits, batch)
+    kept = logits.argmax(-1)
+    assert (out["pred"] != 0).sum(-1).tolist() == ((kept != 1).sum(-1)).tolist()
+
+
+def test_a_study_made_before_the_forks_outputs_keeps_byrotes_fitted_ones():
+    """A code2seq study whose settings lack ``decoding`` (or ``score``) was made with the
+    fitted outputs: it goes on computing them, and its definitions say so."""
+    from engine.presets import definitions_label, departures
+
+    assert departures("code2seq", load_preset("paper", "code2seq")) == []
+    assert departures("code2seq", {"score": "mean"}) == ["score=mean", "decoding=fitted"]
+    assert definitions_label("code2seq", {}) == "definitions score=mean, decoding=fitted"
+    samples = [MethodNameSample("a", "get|name", [("x", "N|M", "y")] * 2),
+               MethodNameSample("b", "set", [(f"t{i}", "N|M|O", f"u{i}") for i in range(9)])]
+    vocabs = C2SVocabs.build(samples, QUICK)
+    batch = make_c2s_batch(encode_code2seq(samples, vocabs, QUICK), np.array([0, 1]))
+    torch.manual_seed(0)
+    model = build_code2seq(QUICK, vocabs).eval()
+    task = get_task("methodname", "code2seq")
+    old = {key: value for key, value in QUICK.items() if key not in ("score", "decoding")}
+    with torch.no_grad():
+        got = task.outputs(model, batch, old)
+        fitted = code2seq_outputs(*model(batch), batch, "mean", "fitted")
+        study = task.outputs(model, batch, QUICK)
+        fork = code2seq_outputs(*model(batch), batch, "top10", "study")
+    for key in ("loss", "score", "pred"):
+        assert torch.equal(got[key], fitted[key]) and torch.equal(study[key], fork[key]), key
+
+
+CODE2SEQ_LOG = ("ci_memorization/data/logs/method_name/code2seq/X_Method_Leakage/25_percent/"
+                "log_test_ep3.first40lines.txt")
+
+
+def test_the_studys_logged_outputs_and_byrotes_obey_what_the_forks_definitions_imply(reference):
+    """Under the fork's definitions a score averages top-10-softmax probabilities over the
+    first k steps (k predicted words), so it is at least 0.1. The loss averages the same
+    steps' cross-entropies, each at least -log of its step's score while the step is
+    within the true words and the end word (after them it counts 0): so where k is at most
+    the true length + 1, exp(-loss) <= score (Jensen). Every published line obeys both;
+    so do byrote's outputs on random logits (score and loss 0 where nothing is decoded)."""
+    lines = (reference / CODE2SEQ_LOG).read_text().splitlines()
+    assert len(lines) == 40
+    for line in lines:
+        _, true, predicted, score, loss = line.rsplit(",", 4)
+        assert predicted and 0.1 <= float(score) <= 1, line
+        if len(predicted.split("|")) <= len(true.split("|")) + 1:
+            assert math.exp(-float(loss)) <= float(score) + 1e-9, line
+    torch.manual_seed(1)
+    logits = torch.randn(64, 7, 40) * 3
+    target = torch.randint(3, 40, (64, 7))
+    length = torch.randint(1, 7, (64,))
+    target[torch.arange(7)[None, :] >= length[:, None]] = 0
+    batch = SimpleNamespace(target=target, target_len=length)
+    for training in (False, True):
+        out = code2seq_outputs(logits, None if training else logits, batch, training=training)
+        words = (out["pred"] != 0).sum(-1)
+        decoded, within = words > 0, (words > 0) & (words <= length + 1)
+        assert (out["score"][decoded] >= 0.1 - 1e-6).all() and within.sum() > 10
+        assert (torch.exp(-out["loss"][within]) <= out["score"][within] + 1e-6).all()
+        assert (out["score"][~decoded] == 0).all() and (out["loss"][~decoded] == 0).all()
 
 
 # -- encoding and batches --------------------------------------------------------------------
@@ -130,8 +256,10 @@ def test_a_sample_gives_the_same_outputs_alone_and_in_a_padded_batch():
     torch.manual_seed(0)
     model = build_code2seq(QUICK, vocabs).eval()
     with torch.no_grad():
-        both = code2seq_outputs(*model(make_c2s_batch(enc, np.array([0, 1]))), make_c2s_batch(enc, np.array([0, 1])))
-        alone = code2seq_outputs(*model(make_c2s_batch(enc, np.array([0]))), make_c2s_batch(enc, np.array([0])))
+        both = code2seq_outputs(*model(make_c2s_batch(enc, np.array([0, 1]))), make_c2s_batch(enc, np.array([0, 1])),
+                                decoding="fitted")
+        alone = code2seq_outputs(*model(make_c2s_batch(enc, np.array([0]))), make_c2s_batch(enc, np.array([0])),
+                                 decoding="fitted")
     for key in ("loss", "score", "objective"):
         assert both[key][0].item() == pytest.approx(alone[key][0].item(), rel=1e-5, abs=1e-6), key
     assert both["pred"][0].tolist() == alone["pred"][0].tolist()
@@ -161,7 +289,8 @@ def test_capacity_scales_code2seq():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"score": "top10"}, "score must be one of mean, first, sequence"),
+    ({"score": "full"}, "score must be one of top10, mean, first, sequence"),
+    ({"decoding": "cut"}, "decoding must be one of study, fitted"),
     ({"optimizer": "sgd"}, "optimizer must be one of adam, nesterov"),
     ({"rnn_dim": 65}, "rnn_dim must be even"),
     ({"lr_decay": 1.5}, "lr_decay"),
@@ -231,8 +360,14 @@ def test_a_code2seq_study_records_f1_scores_and_csr(mn_dataset, tmp_path):
         assert run["n_params"] > 0
         for split in ("train", "valid"):
             values = {m["name"]: m["value"] for m in store.metrics(run["id"], split) if m["epoch"] == 2}
-            assert 0 <= values["f1_score"] <= 1 and 0 < values["mean_score"] <= 1 and values["loss"] > 0
+            assert 0 <= values["f1_score"] <= 1 and 0 <= values["mean_score"] <= 1 and values["loss"] >= 0
             assert 0 <= values["gini_loss"] <= 1
+            with np.load(store.array_path(run["id"], 2, split)) as arrays:
+                # the study's fork: a name decoded empty scores 0 and has loss 0; any other
+                # scores at least 0.1, a softmax over 10 logits
+                empty = (arrays["pred"] == 0).all(1)
+                assert (arrays["score"][empty] == 0).all() and (arrays["loss"][empty] == 0).all()
+                assert (arrays["score"][~empty] >= 0.1 - 1e-6).all() and (arrays["loss"][~empty] > 0).all()
         valid = {m["name"]: m["value"] for m in store.metrics(run["id"], "valid") if m["epoch"] == 2}
         assert 0 <= valid["csr_all"] <= 1
         with np.load(store.array_path(run["id"], 2, "valid")) as arrays:

@@ -3,8 +3,9 @@ bf55ceb: ``update_per_subtoken_statistics`` and ``update_correct_predictions`` w
 ``BEAM_WIDTH = 0``, the default the study trained with), numpy only. It differs from
 code2vec's (:mod:`engine.metrics.methodname`) in three ways, each kept here:
 
-- a prediction is a *sequence* of sub-tokens, greedy-decoded up to the end token; the
-  words ``<UNK>``, ``<PAD>`` and ``</S>`` are dropped from it and from the true name
+- a prediction is a *sequence* of sub-tokens, greedy-decoded (which of them,
+  :func:`engine.models.code2seq.code2seq_outputs` says); the words ``<UNK>``, ``<PAD>``
+  and ``</S>`` are dropped from it and from the true name
   (``Common.filter_impossible_names``), nothing else is;
 - when the prediction and the true name are equal once their sub-tokens are
   concatenated (``get|name`` against ``getname``), every true sub-token is a true
@@ -58,8 +59,10 @@ def code2seq_count_arrays(preds: Sequence[Sequence[str]], trues: Sequence[Sequen
 
 
 def decode_names(pred_ids, itos: Sequence[str]) -> list[list[str]]:
-    """Each row of greedy-decoded target ids as its sub-tokens, up to the end token (id 0,
-    ``<PAD>``: code2seq's decoder ends on it, ``end_token=target_to_index[PAD]``)."""
+    """Each row of predicted target ids (``pred`` of
+    :func:`~engine.models.code2seq.code2seq_outputs`) as its sub-tokens, up to the first id 0
+    (``<PAD>``: the end word, ``end_token=target_to_index[PAD]``, or the end of a name's
+    words)."""
     names = []
     for row in np.asarray(pred_ids, dtype=np.int64).reshape(len(pred_ids), -1).tolist():
         end = row.index(0) if 0 in row else len(row)

@@ -1,6 +1,7 @@
 """The code2seq model (Alon et al., ICLR 2019; Rabin et al. §3.1.3) and its per-sample
 outputs, after tech-srl/code2seq ``model.py`` (commit bf55ceb; its default ``config.py``,
-``BEAM_WIDTH = 0``, as the study trained it): :class:`Code2Seq`,
+``BEAM_WIDTH = 0``, as the study trained it) and the study's fork of it (CI-Memorization
+``model/code2seq/model.py``, commit 6269332): :class:`Code2Seq`,
 :func:`engine.sizes.code2seq_param_count` (Table 1's count) and :func:`code2seq_outputs` (loss,
 decoded name and score, the one place they are defined).
 """
@@ -12,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.code2vec import fan_out_uniform
+from engine.models.code2vec import fan_out_uniform, top_k_probability
 from engine.sizes import code2seq_dims
 
 SOS_ID = 2  # code2seq's <S> in the target vocabulary (engine.models.c2s_batching)
@@ -119,70 +120,126 @@ class Code2Seq(nn.Module):
             word = step.argmax(-1)
         return torch.stack(logits, dim=1)
 
-    def forward(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(teacher-forced logits, greedy logits), [B, steps, V] each. The greedy pass is
-        made without gradients."""
+    def forward(self, batch, greedy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(teacher-forced logits, greedy logits), [B, steps, V] each; the greedy pass is
+        made without gradients, and not at all (None) without ``greedy``."""
         ctx = self.contexts(batch)
         previous = torch.cat([torch.full_like(batch.target[:, :1], SOS_ID), batch.target[:, :-1]], dim=1)
         forced = self.decode(batch, ctx, previous)
+        if not greedy:
+            return forced, None
         with torch.no_grad():
-            greedy = self.decode(batch, ctx.detach(), None)
-        return forced, greedy
+            decoded = self.decode(batch, ctx.detach(), None)
+        return forced, decoded
 
 
-def code2seq_outputs(forced: torch.Tensor, greedy: torch.Tensor, batch, score: str = "mean") -> dict[str, torch.Tensor]:
+DROPPED_IDS = (0, 1)
+"""The target ids ``Common.filter_impossible_names`` drops from a name: ``<PAD>`` (the end
+word) and ``<UNK>``; its third, ``</S>``, is no target word (``<S>`` is one, and kept)."""
+
+
+def code2seq_outputs(forced: torch.Tensor, greedy: torch.Tensor | None, batch, score: str = "top10",
+                     decoding: str = "study", training: bool = False) -> dict[str, torch.Tensor]:
     """Per-sample outputs of one batch ([B] each, ``pred`` [B, steps]):
 
     - ``objective``: code2seq's training loss, the cross-entropy of each of the name's
       sub-tokens and of the end word (teacher-forced), summed (the batch's objective is
       its mean, code2seq's ``reduce_sum(crossent * mask) / batch_size``);
-    - ``loss``: the loss the study logged per sample, the mean cross-entropy of the
-      name's sub-tokens without the end word (§4.3.3's L_avg);
-    - ``pred``: the greedy-decoded sub-token ids, 0 from the end word on
+    - ``pred``: the predicted name's sub-token ids, 0 after them
       (:func:`engine.metrics.code2seq.decode_names` reads them);
-    - ``score``, the predicted score (§4.3.1): ``mean`` (the default) is the mean
-      probability of the decoded words, the end word included (§4.3.1's P_avg); ``first``
-      the first word's probability; ``sequence`` the decoded name's probability, the
-      product of the same. Fitted to the study's logged scores and losses
-      (``data/logs/method_name/code2seq``), which rule out ``sequence``. The study's fork
-      (CI-Memorization ``model/code2seq/model.py``, found since) defines them otherwise,
-      and is not yet followed: a word's probability under a softmax over the 10 largest
-      logits; the loss as the greedy logits' cross-entropy against the true words and the
-      end word; both averaged over as many steps as the decoded name has words once the
-      special words are dropped, the words after the end word included (its logged
-      ``is|enabled|enabled``, loss 0.028, for a true ``is|enabled``: an end word, then
-      ``enabled``);
-    - ``correct``: the decoded ids equal the target's up to the end word;
+    - ``loss`` and ``score``: the per-sample loss and predicted score (§4.3.1, §4.3.3);
+    - ``correct``: the predicted name equals the true one, both without ``<UNK>``, as lists
+      or as sets (code2seq's accuracy but for its third test, equal concatenations, which
+      needs the words: :func:`engine.metrics.code2seq.code2seq_exact`);
     - ``target``: the target ids.
 
-    Computed in float32 whatever autocast is in force.
+    ``decoding="study"`` (the default) computes them as the study's fork of code2seq did
+    (CI-Memorization ``model/code2seq/model.py``, ``update_correct_predictions``), from the
+    logits the sample's words came from: greedy decoding on evaluation, teacher-forced
+    (and their argmax) while training (``training``, the study's training logs).
+
+    - The decoding of a batch stops once every name has emitted the end word (at most
+      ``steps``; TensorFlow's ``dynamic_decode`` without ``impute_finished``), and the
+      name is every word decoded until then, the words after its own end word included,
+      with ``<PAD>`` and ``<UNK>`` dropped. Training decodes all ``steps``.
+    - k is the number of those words; the score and the loss are averages over the
+      first k steps (0 when k is 0):
+      - the loss, of each step's cross-entropy against the true words and then the end
+        word (0 past it);
+      - the score, of each step's probability by ``score``: ``top10`` (the default, the
+        fork's), the top word's probability under a softmax over the 10 largest logits
+        (:func:`~engine.models.code2vec.top_k_probability`); ``mean``, under the softmax
+        over every word.
+
+    ``decoding="fitted"`` is byrote's earlier definition, fitted to the study's logged
+    scores and losses (``data/logs/method_name/code2seq``) before the fork was found: the
+    greedy name up to its end word, training or not; the loss, the mean teacher-forced
+    cross-entropy of the true name's sub-tokens (§4.3.3's L_avg); the scores' steps, the
+    name's words and its end word.
+
+    With either, ``score="first"`` is the first step's probability, and
+    ``score="sequence"`` the product over the scored steps. Computed in float32 whatever
+    autocast is in force.
     """
     with torch.autocast(forced.device.type, enabled=False):
         target, length = batch.target, batch.target_len
         steps = torch.arange(target.shape[1], device=target.device)
-        crossent = F.cross_entropy(forced.float().transpose(1, 2), target, reduction="none")  # [B, steps]
-        words = (steps[None, :] < length[:, None]).float()
-        objective = (crossent * (steps[None, :] <= length[:, None]).float()).sum(-1)
-        loss = (crossent * words).sum(-1) / length.clamp(min=1).float()
-        probs = torch.softmax(greedy.float(), dim=-1)
-        best, pred = probs.max(-1)  # [B, steps]
-        ended = torch.cumsum((pred == 0).long(), dim=1)
-        decoded = (ended == 0) | ((ended == 1) & (pred == 0))  # the words up to the end word
-        pred = pred.masked_fill(ended > 0, 0)
+        forced = forced.float()
+        crossent = F.cross_entropy(forced.transpose(1, 2), target, reduction="none")  # [B, steps]
+        within = steps[None, :] <= length[:, None]  # the true words and the end word
+        objective = (crossent * within.float()).sum(-1)
+        if decoding == "study":
+            logits = forced if training else greedy.float()
+            ids = logits.argmax(-1)
+            if not training:
+                crossent = F.cross_entropy(logits.transpose(1, 2), target, reduction="none")
+                ended = (torch.cumsum((ids == 0).long(), dim=1) > 0).all(0)  # every name of the batch has ended
+                stop = int(ended.long().argmax()) + 1 if bool(ended.any()) else ids.shape[1]
+                ids = ids.masked_fill(steps[None, :] >= stop, 0)
+            words = _kept(ids)
+            count = words.sum(-1)
+            scored = steps[None, :] < count[:, None]
+            loss = (crossent * (within & scored).float()).sum(-1) / count.clamp(min=1).float()
+            pred = _compacted(ids, words)
+            correct = _same_name(pred, _compacted(target, _kept(target)))
+        else:
+            logits = greedy.float()
+            words = steps[None, :] < length[:, None]
+            loss = (crossent * words.float()).sum(-1) / length.clamp(min=1).float()
+            ids = logits.argmax(-1)
+            ended = torch.cumsum((ids == 0).long(), dim=1)
+            scored = (ended == 0) | ((ended == 1) & (ids == 0))  # the words up to the end word
+            pred = ids.masked_fill(ended > 0, 0)
+            correct = (pred == target).all(-1)
+        best = top_k_probability(logits) if score == "top10" else torch.softmax(logits, dim=-1).amax(-1)
         if score == "first":
             chosen = best[:, 0]
         elif score == "sequence":
-            chosen = torch.where(decoded, best, torch.ones_like(best)).prod(-1)
+            chosen = torch.where(scored, best, torch.ones_like(best)).prod(-1)
         else:
-            chosen = (best * decoded).sum(-1) / decoded.sum(-1).clamp(min=1)
-        return {
-            "objective": objective,
-            "loss": loss,
-            "pred": pred,
-            "score": chosen,
-            "correct": (pred == target).all(-1),
-            "target": target,
-        }
+            chosen = (best * scored).sum(-1) / scored.sum(-1).clamp(min=1)
+        return {"objective": objective, "loss": loss, "pred": pred, "score": chosen, "correct": correct,
+                "target": target}
+
+
+def _kept(ids: torch.Tensor) -> torch.Tensor:
+    """Which ids are words of a name (:data:`DROPPED_IDS` dropped)."""
+    return (ids != DROPPED_IDS[0]) & (ids != DROPPED_IDS[1])
+
+
+def _compacted(ids: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    """Each row's kept ids in order, then 0s."""
+    order = torch.sort((~kept).long(), dim=1, stable=True).indices
+    return (ids * kept).gather(1, order)
+
+
+def _same_name(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Compacted names (0 after their words) equal as lists or as sets."""
+    p, t = pred != 0, true != 0
+    same = pred[:, :, None] == true[:, None, :]
+    in_true = ((same & t[:, None, :]).any(-1) | ~p).all(-1)
+    in_pred = ((same & p[:, :, None]).any(1) | ~t).all(-1)
+    return (pred == true).all(-1) | (in_true & in_pred)
 
 
 def build_code2seq(cfg: dict, vocabs) -> Code2Seq:

@@ -94,6 +94,14 @@ TOP_K = 10
 """code2vec's ``TOP_K_WORDS_CONSIDERED_DURING_PREDICTION``: the names its prediction ranks."""
 
 
+def top_k_probability(logits: torch.Tensor) -> torch.Tensor:
+    """The largest value of the softmax over the :data:`TOP_K` largest logits (along the last
+    axis, in float32): code2vec's normalized top-k score (``tf.nn.top_k``, then
+    ``tf.nn.softmax`` of its values), which the study's code2seq fork computes per step too."""
+    top = logits.float().topk(min(TOP_K, logits.shape[-1]), dim=-1).values
+    return torch.softmax(top, dim=-1)[..., 0]
+
+
 def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: str = "top10",
                      probs: bool = False) -> dict[str, torch.Tensor]:
     """Per-sample loss, prediction and score ([B] each) of one batch:
@@ -129,8 +137,7 @@ def code2vec_outputs(logits: torch.Tensor, batch, legal: torch.Tensor, score: st
         masked = logp.masked_fill(~legal, float("-inf")) if bool(legal.any()) else logp
         best, pred = masked.max(dim=-1)
         if score == "top10":
-            top = logits.float().topk(min(TOP_K, logits.shape[-1]), dim=-1).values
-            chosen = torch.softmax(top, dim=-1)[:, 0]
+            chosen = top_k_probability(logits)
         else:
             chosen = best.exp()
         out = {

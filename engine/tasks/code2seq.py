@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.metrics.code2seq import code2seq_exact, code2seq_metrics, decode_names
+from engine.presets import CODE2SEQ_BEFORE
 from engine.tasks.methodname import MethodNameTask
 
 
@@ -39,7 +40,10 @@ class Code2SeqTask(MethodNameTask):
     def outputs(self, model, batch, cfg: dict) -> dict:
         from engine.models.code2seq import code2seq_outputs
 
-        return code2seq_outputs(*model(batch), batch, cfg.get("score", "mean"))
+        score = cfg.get("score", CODE2SEQ_BEFORE["score"])
+        decoding = cfg.get("decoding", CODE2SEQ_BEFORE["decoding"])
+        forced, greedy = model(batch, greedy=not (model.training and decoding == "study"))
+        return code2seq_outputs(forced, greedy, batch, score, decoding, training=model.training)
 
     def objective(self, out: dict, cfg: dict):
         """code2seq's loss: the summed cross-entropy of each sample's words and end word,
