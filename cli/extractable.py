@@ -16,7 +16,7 @@ def cmd_extractable(args) -> int:
     corpus = corpus_of(args)
     plan = check_extractable(args.model, corpus, args.n, args.prefix, args.suffix, args.seed, args.at_start,
                              args.batch_size, args.trust_remote_code, args.per_document)
-    store = open_store(args)
+    store = open_store(args, create=True)
     run_id, job_id = enqueue_extractable(store, plan, args.name, args.device)
     say(f"k-extractability run {run_id} (job {job_id}): {args.n} windows of {args.prefix}+{args.suffix} tokens "
         f"of {corpus.describe()} under {plan.model}")

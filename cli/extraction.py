@@ -37,7 +37,7 @@ def cmd_sample(args) -> int:
     if prompts is not None and args.n is not None and args.n != len(prompts) * args.per_prompt:
         raise InputError(f"--n {args.n} is not {len(prompts)} prompts x --per-prompt {args.per_prompt}; leave it "
                          "out", field="n")
-    store = open_store(args)
+    store = open_store(args, create=True)
     schedule = args.temperature_schedule
     if schedule is not None:
         say(f"temperature schedule {schedule}: from 10 to 1 over the first 20 tokens, the whole vocabulary "
@@ -89,7 +89,7 @@ def cmd_sample_import(args) -> int:
     from engine.imports import read_outputs, save_outputs
 
     outputs = read_outputs(args.dir)
-    set_id = save_outputs(open_store(args), args.dir, outputs, args.name)
+    set_id = save_outputs(open_store(args, create=True), args.dir, outputs, args.name)
     say(f"output set {set_id}: {len(outputs)} outputs imported from {args.dir}")
     return 0
 
@@ -118,7 +118,7 @@ def cmd_lm_train(args) -> int:
 
     plan = check_lm_training(args.out, args.preset, parse_settings(args.set), args.device)  # before the corpus
     corpus = corpus_of(args)
-    store = open_store(args)
+    store = open_store(args, create=True)
     _, job_id = enqueue_lm_training(store, plan, corpus, args.seed, args.device)
     say(f"job {job_id}: training a {args.preset} language model on {corpus.describe()} into {plan.out}")
     return follow.launch(store, [job_id], args)
@@ -176,12 +176,12 @@ def cmd_import_simian(args) -> int:
 
     def texts():  # the store is opened only once the logs and the map have been read
         nonlocal store
-        store = open_store(args)
+        store = open_store(args, create=True)
         return output_texts(store, args.outputs)
 
     imported = read_simian(args.logs, args.outputs_name, args.map,
                            outputs=texts if args.outputs is not None else None, count=args.count)
-    scan_id = save_simian(store or open_store(args), imported, args.outputs)
+    scan_id = save_simian(store or open_store(args, create=True), imported, args.outputs)
     if not args.map:
         where = "lines of the merged outputs files, numbered 1.. as output ids"
     elif args.outputs is not None:

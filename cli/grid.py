@@ -19,7 +19,7 @@ def cmd_extraction(args) -> int:
     models = args.model or []
     corpus = corpus_of(args)
     grid, points = check_extraction(models, args.grid or [], base, corpus)
-    store = open_store(args)
+    store = open_store(args, create=True)
     study_id, job_ids = create_extraction(store, args.name, corpus, base, grid, points, args.device)
     say(f"extraction study {study_id}: {len(points)} points ({', '.join(grid) or 'one setting'}), each sampled and "
         f"scanned against {corpus.describe()} (jobs {job_ids[0]}-{job_ids[-1]})")

@@ -14,7 +14,7 @@ def cmd_worker(args) -> int:
     from engine.jobs import run_worker, start_worker
     from engine.slots import default_slots
 
-    store = open_store(args)
+    store = open_store(args, create=True)
     ray_executor.choose(args.executor, args.address)  # its jobs' processes inherit the choice
     if args.slots:
         slots = args.slots

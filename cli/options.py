@@ -57,11 +57,15 @@ class Commands:
         return self._groups[name]
 
 
-def open_store(args):
-    """The database of ``--db``, else the default one."""
+def open_store(args, create: bool = False):
+    """The database of ``--db``, else the default one (made on first use). A ``--db`` that
+    names no file is made only with ``create``, by a command that can start from nothing
+    (a study, outputs, a model, an import, a worker); a command that reads, or names what a
+    database holds, refuses it in one line: a mistyped path leaves no new database."""
     from engine.store import Store
 
-    return Store(getattr(args, "db", None))
+    path = getattr(args, "db", None)
+    return Store(path, create=create or path is None)
 
 
 # -- value types ----------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def cmd_study(args) -> int:
     from engine.launch import create_study
     from engine.noise import parse_levels
 
-    store = open_store(args)
+    store = open_store(args, create=True)
     study_id = create_study(
         store, task=args.task, train=args.train, valid=args.valid, model=args.model,
         levels=parse_levels(args.noise), epochs=args.epochs, preset=args.preset,

@@ -210,6 +210,12 @@ def build_demo_datasets(store: Store, s: dict, progress: Progress | None = None)
     vm_out, mn_out = _dataset_paths(store, s)
     say(0.0, "demo: building the VarMisuse dataset from the standard library")
     vm = build_varmisuse(Path(s["source"]), vm_out, limit=s["limit"], seed=s["seed"])
+    if not (vm.samples_train and vm.samples_valid):  # said now, not after the method-name dataset
+        for path in (vm.train_path, vm.valid_path):  # no demo could use them
+            path.unlink(missing_ok=True)
+        raise InputError(f"--limit {s['limit']} leaves the VarMisuse {'held-out' if vm.samples_train else 'training'} "
+                         f"split empty (functions are split by file); take more (the default is {DEMO_LIMIT:,})",
+                         field="limit")
     say(0.3, f"demo: building the method-name dataset (top {s['mn_top']} names) from the standard library")
     mn = build_methodname(Path(s["source"]), mn_out, lang="python", top=s["mn_top"], seed=s["seed"])
     return vm, mn

@@ -133,6 +133,10 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
                               "not a byrote database (file is not a database)"),
     "database is a folder": (lambda b: ["--db", str(b.root / "outs"), "jobs"], "is a directory"),
     "database under a file": (lambda b: ["--db", str(b.root / "good.jsonl" / "x.db"), "jobs"], "not a directory"),
+    "mistyped database for a listing": (lambda b: ["--db", b.path("typo/b.db"), "studies"], "no such database"),
+    "mistyped database for an export": (lambda b: ["--db", b.path("b2.db"), "export", "curves", "--study", "1",
+                                                   "--out", b.path("curves")], "no such database"),
+    "database is a device": (lambda b: ["--db", "/dev/null", "jobs"], "is not a regular file"),
     # -- ids and numbers beyond what SQLite stores --------------------------------------------
     "cancel id 2**63": (lambda b: ["cancel", BIG], "is outside 1..9223372036854775807"),
     "memorized scan 2**63": (lambda b: ["memorized", "--scan", BIG], "outside 1.."),
@@ -277,6 +281,15 @@ def test_bad_input_is_one_line_and_leaves_nothing(case, tmp_path, capsys):
         assert hashlib.md5(path.read_bytes()).hexdigest() == digest
 
 
+def test_a_demo_too_small_to_split_stops_before_its_second_dataset(tmp_path, capsys):
+    db = tmp_path / "d.db"
+    assert main(["--db", str(db), "demo", "--headless", "--limit", "1"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--limit 1 leaves the VarMisuse held-out split empty" in err, err
+    made = sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".jsonl")
+    assert made == []  # neither the unusable VarMisuse dataset nor a method-name one
+
+
 def test_at_least_sixty_cases():
     assert len(CASES) >= 60
 
@@ -288,7 +301,6 @@ def test_a_read_only_database_and_a_full_disk_are_named_as_such(tmp_path, monkey
     import engine.store as store_module
 
     db = tmp_path / "b.db"
-    assert main(["--db", str(db), "jobs"]) == 0
     from engine.store import Store
 
     store = Store(db)
@@ -329,7 +341,7 @@ def test_a_database_that_cannot_be_made_leaves_no_empty_file(tmp_path, monkeypat
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(store_module.Store, "_migrate", refuse)
-    code = main(["--db", str(tmp_path / "new.db"), "jobs"])
+    code = main(["--db", str(tmp_path / "new.db"), "worker", "--idle-exit", "1"])  # a command that makes one
     err = capsys.readouterr().err
     assert code == 2 and "the disk is full" in err
     assert list(tmp_path.iterdir()) == []

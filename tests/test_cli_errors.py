@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from engine.store import Store
 
 GREAT_LINE = {
     "has_bug": True, "bug_kind": 1, "bug_kind_name": "VARIABLE_MISUSE",
@@ -162,6 +163,7 @@ def test_hostile_json_lines(tmp_path, capsys):
 
 def test_unknown_ids(tmp_path, capsys):
     db = str(tmp_path / "s.db")
+    Store(db).close()
     for argv, needle in ((["cancel", "7"], "no job with id 7"),
                          (["export", "curves", "--study", "3", "--out", str(tmp_path / "x")], "no study with id 3"),
                          (["results", "--study", "3"], "no study with id 3")):
@@ -304,8 +306,7 @@ def test_damaged_database_unknown_user_and_bytes_not_utf8_are_one_line(tmp_path,
     import sqlite3
 
     db = str(tmp_path / "x.db")
-    assert main(["--db", db, "jobs"]) == 0
-    capsys.readouterr()
+    Store(db).close()
     outs = tmp_path / "outs"
     outs.mkdir()
     for i in (1, 2):
@@ -338,6 +339,7 @@ def test_slips_found_before_anything_is_queued(tmp_path, capsys, monkeypatch):
     import os
 
     db = str(tmp_path / "x.db")
+    Store(db).close()
     outs = tmp_path / "outs"
     outs.mkdir()
     (outs / "1").write_text("def f():\n    return 1\n", encoding="utf-8")
@@ -364,7 +366,7 @@ def test_slips_found_before_anything_is_queued(tmp_path, capsys, monkeypatch):
     code, out, _ = _run(["--db", db, "jobs", "--json"], capsys)
     assert code == 0 and json.loads(out)["jobs"] == []
     (tmp_path / "y-files").write_text("not a folder", encoding="utf-8")
-    code, _, err = _run(["--db", str(tmp_path / "y.db"), "jobs"], capsys)
+    code, _, err = _run(["--db", str(tmp_path / "y.db"), "sample", "import", str(outs)], capsys)
     _assert_one_line_error(code, err, "y-files", "is not a folder")
     assert not (tmp_path / "y.db").exists()
 

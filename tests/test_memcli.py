@@ -536,7 +536,10 @@ def test_lm_train_refuses_an_existing_output_folder(tmp_path, capsys):
 
 
 def test_exports_of_an_unknown_scan(tmp_path, capsys):
+    from engine.store import Store
+
     db = tmp_path / "s.db"
+    Store(db).close()
     for what in ("memorization", "snippets"):
         out = tmp_path / f"{what}.out"
         code, stdout, err = _run(["--db", db, "export", what, "--scan", 99, "--out", out], capsys)

@@ -121,13 +121,15 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
         # absolute, so a detached worker started from another directory opens the same file
         self.path = (Path(path).expanduser() if path is not None else default_db_path()).absolute()
         if not self.path.exists():
-            if not create:
-                raise InputError("no such database", self.path)
             if self.path.parent.exists() and not self.path.parent.is_dir():
                 raise InputError("not a directory", self.path.parent)
+            if not create:
+                raise InputError("no such database (a study, a sample, an import or a worker makes one)", self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif self.path.is_dir():
             raise InputError("is a directory, not a database file", self.path)
+        elif not self.path.is_file():
+            raise InputError("is not a regular file (a device or a pipe), not a database file", self.path)
         files = self.path.with_name(self.path.stem + "-files")
         if files.exists() and not files.is_dir():
             raise InputError("is not a folder: byrote keeps the database's files there", files)
