@@ -169,6 +169,17 @@ def kill_9_and_resume(tmp_path: Path, make_study, epochs: int, into_second: floa
     assert [p.name for p in killed.run_dir(run["id"]).glob("*.pt")] == [f"checkpoint_epoch{epochs}.pt"]
 
 
+def test_byrote_asks_mkl_for_the_same_bits_in_every_process():
+    """Importing the engine sets MKL_CBWR=AUTO,STRICT before torch's BLAS runs, and leaves
+    a user's own setting: the kill -9 tests below compare runs made in different processes."""
+    code = "import engine, os; print(os.environ['MKL_CBWR'])"
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    run = lambda env: subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True,  # noqa: E731
+                                     text=True, cwd=Path(__file__).resolve().parents[1], check=True).stdout.strip()
+    assert run(env) == "AUTO,STRICT"
+    assert run({**env, "MKL_CBWR": "COMPATIBLE"}) == "COMPATIBLE"
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_gives_the_uninterrupted_metrics(dataset, tmp_path):
     kill_9_and_resume(tmp_path, lambda store: _study(store, dataset, levels=(50.0,), epochs=3, model="transformer"),
