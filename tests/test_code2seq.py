@@ -125,6 +125,9 @@ def test_the_study_forks_outputs_by_hand():
     assert out["loss"].tolist() == pytest.approx([-(ln(9 / 20) + ln(27 / 38) + ln(81 / 92)) / 3,
                                                   -(ln(9 / 20) + ln(1 / 20)) / 2], rel=1e-5)
     assert out["correct"].tolist() == [True, True]  # the same set of words; <UNK> dropped
+    assert out["alone"].tolist() == [[5, 6, 0, 0], [3, 1, 4, 0]]  # each name up to its own end word
+    unknown = SimpleNamespace(target=torch.tensor([[5, 1, 0, 0], [3, 4, 0, 0]]), target_len=batch.target_len)
+    assert code2seq_outputs(forced, greedy, unknown)["correct"].tolist() == [False, True]  # a true word unknown
     assert out["objective"].tolist() == pytest.approx([3 * ln(12)] * 2)  # zero logits: log 12 per step
     mean = code2seq_outputs(forced, greedy, batch, "mean")["score"]
     assert mean[0].item() == pytest.approx((9 / 20 + 27 / 38 + 81 / 92) / 3, rel=1e-5)
@@ -134,14 +137,14 @@ def test_the_study_forks_outputs_by_hand():
     # alone, the first name's batch ends at its own end word (step 3): the last step is gone
     alone = code2seq_outputs(forced[:1], greedy[:1], SimpleNamespace(target=batch.target[:1],
                                                                       target_len=batch.target_len[:1]))
-    assert alone["pred"].tolist() == [[5, 6, 0, 0]]
+    assert alone["pred"].tolist() == [[5, 6, 0, 0]] and torch.equal(alone["alone"], out["alone"][:1])
     assert alone["score"].item() == pytest.approx((9 / 18 + 27 / 36) / 2)
     assert alone["loss"].item() == pytest.approx(-(ln(9 / 20) + ln(27 / 38)) / 2, rel=1e-5)
 
     # while training: the teacher-forced logits and their argmax, every step, no greedy pass
     trained = code2seq_outputs(greedy[:1], None, SimpleNamespace(target=batch.target[:1],
                                                                   target_len=batch.target_len[:1]), training=True)
-    assert trained["pred"].tolist() == [[5, 6, 6, 0]]
+    assert trained["pred"].tolist() == [[5, 6, 6, 0]] and "alone" not in trained
     assert trained["score"].item() == pytest.approx(out["score"][0].item())
     assert trained["loss"].item() == pytest.approx(out["loss"][0].item())
 
@@ -368,6 +371,8 @@ def test_a_code2seq_study_records_f1_scores_and_csr(mn_dataset, tmp_path):
                 empty = (arrays["pred"] == 0).all(1)
                 assert (arrays["score"][empty] == 0).all() and (arrays["loss"][empty] == 0).all()
                 assert (arrays["score"][~empty] >= 0.1 - 1e-6).all() and (arrays["loss"][~empty] > 0).all()
+                # the data maps' correctness is the epoch's exact match, sample by sample
+                assert arrays["correct"].mean() == pytest.approx(values["exact_match"])
         valid = {m["name"]: m["value"] for m in store.metrics(run["id"], "valid") if m["epoch"] == 2}
         assert 0 <= valid["csr_all"] <= 1
         with np.load(store.array_path(run["id"], 2, "valid")) as arrays:

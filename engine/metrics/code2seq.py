@@ -3,8 +3,8 @@ bf55ceb: ``update_per_subtoken_statistics`` and ``update_correct_predictions`` w
 ``BEAM_WIDTH = 0``, the default the study trained with), numpy only. It differs from
 code2vec's (:mod:`engine.metrics.methodname`) in three ways, each kept here:
 
-- a prediction is a *sequence* of sub-tokens, greedy-decoded (which of them,
-  :func:`engine.models.code2seq.code2seq_outputs` says); the words ``<UNK>``, ``<PAD>``
+- a prediction is a *sequence* of sub-tokens, decoded step by step (which steps, and
+  from which logits, :func:`engine.models.code2seq.code2seq_outputs` says); the words ``<UNK>``, ``<PAD>``
   and ``</S>`` are dropped from it and from the true name
   (``Common.filter_impossible_names``), nothing else is;
 - when the prediction and the true name are equal once their sub-tokens are
@@ -42,7 +42,10 @@ def code2seq_counts(pred: Sequence[str], true: Sequence[str]) -> tuple[int, int,
 
 def code2seq_exact(pred: Sequence[str], true: Sequence[str]) -> bool:
     """``update_correct_predictions``: the filtered sub-tokens are equal as lists, as sets
-    (code2seq compares ``list(set(...))``, meant as a set comparison) or concatenated."""
+    or concatenated. The middle test compares ``Common.unique`` of each: ``list(set(...))``
+    since tech-srl/code2seq 3927e60 (May 2020), a set comparison; before it, repeats
+    dropped in order (``name|get`` is then not ``get|name``). The study's fork ships no
+    ``common.py`` of its own, so which one it ran is not known; byrote compares sets."""
     p, t = filtered(pred), filtered(true)
     return p == t or set(p) == set(t) or "".join(p) == "".join(t)
 

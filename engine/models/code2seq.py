@@ -148,10 +148,15 @@ def code2seq_outputs(forced: torch.Tensor, greedy: torch.Tensor | None, batch, s
     - ``pred``: the predicted name's sub-token ids, 0 after them
       (:func:`engine.metrics.code2seq.decode_names` reads them);
     - ``loss`` and ``score``: the per-sample loss and predicted score (§4.3.1, §4.3.3);
-    - ``correct``: the predicted name equals the true one, both without ``<UNK>``, as lists
-      or as sets (code2seq's accuracy but for its third test, equal concatenations, which
-      needs the words: :func:`engine.metrics.code2seq.code2seq_exact`);
-    - ``target``: the target ids.
+    - ``correct``: the predicted ids equal the target's (``fitted``: up to the end word;
+      ``study``: as lists or as sets, ``<UNK>`` dropped from the prediction and never equal
+      in the target). The words decide in the end: each epoch's stored ``correct`` is
+      :func:`engine.metrics.code2seq.code2seq_exact` of the names against their labels
+      (:meth:`engine.tasks.code2seq.Code2SeqTask.epoch_metrics`);
+    - ``target``: the target ids;
+    - with ``decoding="study"``, on evaluation, ``alone``: the greedy ids up to the name's
+      own end word (0 from it on), as if decoded without batch-mates: what the critical
+      sample ratio compares.
 
     ``decoding="study"`` (the default) computes them as the study's fork of code2seq did
     (CI-Memorization ``model/code2seq/model.py``, ``update_correct_predictions``), from the
@@ -196,12 +201,14 @@ def code2seq_outputs(forced: torch.Tensor, greedy: torch.Tensor | None, batch, s
                 ended = (torch.cumsum((ids == 0).long(), dim=1) > 0).all(0)  # every name of the batch has ended
                 stop = int(ended.long().argmax()) + 1 if bool(ended.any()) else ids.shape[1]
                 ids = ids.masked_fill(steps[None, :] >= stop, 0)
+            alone = ids.masked_fill(torch.cumsum((ids == 0).long(), dim=1) > 0, 0)
             words = _kept(ids)
             count = words.sum(-1)
             scored = steps[None, :] < count[:, None]
             loss = (crossent * (within & scored).float()).sum(-1) / count.clamp(min=1).float()
             pred = _compacted(ids, words)
-            correct = _same_name(pred, _compacted(target, _kept(target)))
+            true = target.masked_fill(target == DROPPED_IDS[1], -1)  # an unknown true word: never predicted
+            correct = _same_name(pred, _compacted(true, true != DROPPED_IDS[0]))
         else:
             logits = greedy.float()
             words = steps[None, :] < length[:, None]
@@ -218,8 +225,11 @@ def code2seq_outputs(forced: torch.Tensor, greedy: torch.Tensor | None, batch, s
             chosen = torch.where(scored, best, torch.ones_like(best)).prod(-1)
         else:
             chosen = (best * scored).sum(-1) / scored.sum(-1).clamp(min=1)
-        return {"objective": objective, "loss": loss, "pred": pred, "score": chosen, "correct": correct,
-                "target": target}
+        out = {"objective": objective, "loss": loss, "pred": pred, "score": chosen, "correct": correct,
+               "target": target}
+        if decoding == "study" and not training:
+            out["alone"] = alone
+        return out
 
 
 def _kept(ids: torch.Tensor) -> torch.Tensor:

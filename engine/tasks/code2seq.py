@@ -53,6 +53,23 @@ class Code2SeqTask(MethodNameTask):
     def name_metrics(self, arrays: dict, encoded, prepared) -> dict[str, float]:
         return code2seq_metrics(arrays, encoded.labels, prepared.vocabs.targets.itos)
 
+    def csr_keys(self, out: dict) -> np.ndarray:
+        """Each name as decoded alone, up to its own end word (``alone``): under the study's
+        decoding a name's words after its end word depend on its batch-mates, which differ
+        between an original program and its candidates, so comparing them would call a
+        sample critical for its batch, not for the renaming."""
+        from engine.tasks.methodname import prediction_keys
+
+        return prediction_keys(out.get("alone", out["pred"]))
+
+    def epoch_metrics(self, arrays: dict, encoded, prepared) -> dict[str, float]:
+        """The task's metrics; the split's per-sample ``correct`` (the data maps' read,
+        :mod:`engine.dynamics`) becomes code2seq's exact match of each name against its
+        label, as the epoch's exact match counts it (out-of-vocabulary and cut true words
+        included, which the model's ids cannot show)."""
+        arrays["correct"] = self.exact(arrays, encoded, prepared)
+        return super().epoch_metrics(arrays, encoded, prepared)
+
     def exact(self, out: dict, encoded, prepared) -> np.ndarray:
         names = decode_names(out["pred"], prepared.vocabs.targets.itos)
         return np.fromiter((code2seq_exact(p, t.split("|")) for p, t in zip(names, encoded.labels)),

@@ -103,6 +103,10 @@ class MethodNameTask:
         """Whether each prediction of ``out`` (the arrays of ``encoded``) is right."""
         return np.asarray(out["correct"], dtype=bool)
 
+    def csr_keys(self, out: dict) -> np.ndarray:
+        """What the critical sample ratio compares of each prediction of ``out``."""
+        return prediction_keys(out["pred"])
+
     def _prepare_csr(self, prepared: Prepared, valid: list, cfg: dict) -> None:
         """Pick the CSR samples and make their candidates, once per run (candidates depend
         only on the data; each epoch predicts them in batches, :meth:`MethodNameTask.extra_arrays`).
@@ -217,12 +221,11 @@ class MethodNameTask:
             # whose candidates are compared with it
             outs = [(predict(chunk), chunk) for chunk in prepared.csr_originals]
             original_pred = np.zeros(n, dtype=object)
-            original_pred[prepared.csr_original_pos] = np.concatenate([prediction_keys(out["pred"]) for out, _ in outs])
+            original_pred[prepared.csr_original_pos] = np.concatenate([self.csr_keys(out) for out, _ in outs])
             original_correct[prepared.csr_original_pos] = np.concatenate(
                 [self.exact(out, chunk, prepared) for out, chunk in outs])
             if prepared.csr_candidates:
-                candidate_pred = np.concatenate([prediction_keys(predict(chunk)["pred"])
-                                                 for chunk in prepared.csr_candidates])
+                candidate_pred = np.concatenate([self.csr_keys(predict(chunk)) for chunk in prepared.csr_candidates])
                 evaluated = prepared.csr_evaluated[prepared.csr_owner]  # owners whose original was kept
                 critical = mm.critical_flags(original_pred, candidate_pred[evaluated],
                                              prepared.csr_owner[evaluated], n)
