@@ -201,7 +201,6 @@ def code2seq_outputs(forced: torch.Tensor, greedy: torch.Tensor | None, batch, s
                 ended = (torch.cumsum((ids == 0).long(), dim=1) > 0).all(0)  # every name of the batch has ended
                 stop = int(ended.long().argmax()) + 1 if bool(ended.any()) else ids.shape[1]
                 ids = ids.masked_fill(steps[None, :] >= stop, 0)
-            alone = ids.masked_fill(torch.cumsum((ids == 0).long(), dim=1) > 0, 0)
             words = _kept(ids)
             count = words.sum(-1)
             scored = steps[None, :] < count[:, None]
@@ -227,8 +226,8 @@ def code2seq_outputs(forced: torch.Tensor, greedy: torch.Tensor | None, batch, s
             chosen = (best * scored).sum(-1) / scored.sum(-1).clamp(min=1)
         out = {"objective": objective, "loss": loss, "pred": pred, "score": chosen, "correct": correct,
                "target": target}
-        if decoding == "study" and not training:
-            out["alone"] = alone
+        if decoding == "study" and not training:  # each name up to its own end word
+            out["alone"] = ids.masked_fill(torch.cumsum((ids == 0).long(), dim=1) > 0, 0)
         return out
 
 

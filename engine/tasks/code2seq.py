@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.metrics.code2seq import code2seq_exact, code2seq_metrics, decode_names
 from engine.presets import CODE2SEQ_BEFORE
-from engine.tasks.methodname import MethodNameTask
+from engine.tasks.methodname import MethodNameTask, prediction_keys
 
 
 class Code2SeqTask(MethodNameTask):
@@ -58,8 +58,6 @@ class Code2SeqTask(MethodNameTask):
         decoding a name's words after its end word depend on its batch-mates, which differ
         between an original program and its candidates, so comparing them would call a
         sample critical for its batch, not for the renaming."""
-        from engine.tasks.methodname import prediction_keys
-
         return prediction_keys(out.get("alone", out["pred"]))
 
     def epoch_metrics(self, arrays: dict, encoded, prepared) -> dict[str, float]:
