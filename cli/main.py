@@ -12,7 +12,7 @@ import sqlite3
 import sys
 
 from cli import content, demo, detectors, extractable, extraction, grid, jobs, listings, rank, studies
-from cli.options import EXIT_INPUT, Commands, Parser
+from cli.options import EXIT_INPUT, EXIT_PIPE, Commands, Parser
 from cli.show import say
 from engine.errors import InputError
 
@@ -40,6 +40,27 @@ def build_parser() -> Parser:
     return parser
 
 
+def _writes_to_stdout(args) -> bool:
+    """Whether a file the command writes (``--out``, ``--csv``) is this process's standard
+    output (``/dev/stdout``, a pipe's ``/dev/fd/1``)."""
+    import os
+
+    try:
+        out = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no standard output, or one without a file
+        return False
+    for name in ("out", "csv"):
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value:
+            try:
+                st = os.stat(value)
+            except (OSError, ValueError):
+                continue
+            if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+                return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -48,11 +69,18 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if getattr(args, "func", None) is None:
         args.func = cmd_app
+    if _writes_to_stdout(args):  # --out /dev/stdout: the file alone goes there, the messages to stderr
+        sys.stdout = sys.stderr
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
         say(f"byrote: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:  # the reader of our output stopped early (| head): quietly, as other tools
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing more flushed into the pipe
+        return EXIT_PIPE
     except OSError as exc:  # a path the user gave that the system refuses
         where = f"{exc.filename}: " if exc.filename else ""
         say(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from engine.formats import SQLITE_INT_MAX as MAX_INT
 from engine.untrusted import visible
 
 EXIT_INPUT = 2
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a tool killed by a closed pipe exits with
 
 
 class Parser(argparse.ArgumentParser):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -52,10 +54,31 @@ def check_output(target: str | Path, inputs: tuple[str | Path, ...] = ()) -> Pat
     real = os.path.realpath(target)
     what = guarded.get(real)
     if what is None and target.exists():
-        what = next((w for p, w in guarded.items() if os.path.exists(p) and os.path.samefile(p, real)), None)
+        what = next((w for p, w in guarded.items() if os.path.exists(p) and os.path.samefile(p, target)), None)
     if what is not None:
         raise InputError(f"is {what}: it would be overwritten", target)
     return target
+
+
+def _destination(target: Path) -> tuple[Path, bool]:
+    """Where an output named ``target`` goes, and whether it is a stream. A link is
+    followed to the file it names, which is replaced (the link stays a link). A character
+    device or a pipe (``/dev/null``, ``/dev/stdout``, a FIFO) is a stream: written in
+    place, never replaced. Any other file that is not a regular one (a socket, a block
+    device) is refused."""
+    from engine.errors import InputError
+
+    try:
+        mode = os.stat(target).st_mode  # through links
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise _os_error(exc, target) from None
+    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        return target, True
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InputError("is not a regular file (a socket or a block device)", target)
+    return (Path(os.path.realpath(target)) if target.is_symlink() else target), False
 
 
 @contextlib.contextmanager
@@ -66,39 +89,54 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
     every target is checked (a file name, not a protected file: :func:`check_output`; not a
     directory, its folder creatable); if the block fails,
     every temporary file is removed. An operating-system error names the user's target,
-    never a temporary file, as an :class:`~engine.errors.InputError`.
+    never a temporary file, as an :class:`~engine.errors.InputError`. A target that is a
+    stream (:func:`_destination`) gets its whole content once the others are in place.
     """
-    paths = [check_output(t) for t in targets]
+    named = [check_output(t) for t in targets]
+    places = [_destination(t) for t in named]
     temps: list[Path] = []
     made: list[Path] = []  # folders this call created, removed again on failure
     ok = False
     try:
-        for target in paths:
+        for shown, (target, stream) in zip(named, places):
             try:
-                missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.extend(reversed(missing))
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=f".tmp{target.suffix[:20]}", dir=target.parent)
+                if not stream:
+                    missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.extend(reversed(missing))
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=f".tmp{target.suffix[:20]}",
+                                           dir=None if stream else target.parent)
             except OSError as exc:
-                raise _os_error(exc, target) from None
+                raise _os_error(exc, shown) from None
             os.close(fd)
             temps.append(Path(tmp))
         yield temps
-        for target in paths:
-            if target.is_dir():
+        for shown, (target, stream) in zip(named, places):
+            if not stream and target.is_dir():
                 from engine.errors import InputError
 
-                raise InputError("is a directory", target)
+                raise InputError("is a directory", shown)
         moved: list[Path] = []
-        for tmp, target in zip(temps, paths):
+        for tmp, shown, (target, stream) in zip(temps, named, places):
+            if stream:
+                continue
             try:
                 os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the usual mode
                 os.replace(tmp, target)
             except OSError as exc:
                 for done in moved:  # keep all-or-nothing as far as the system lets us
                     done.unlink(missing_ok=True)
-                raise _os_error(exc, target) from None
+                raise _os_error(exc, shown) from None
             moved.append(target)
+        for tmp, shown, (target, stream) in zip(temps, named, places):
+            if stream:
+                try:
+                    with open(tmp, "rb") as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                except BrokenPipeError:  # its reader stopped early (| head): the command's to handle
+                    raise
+                except OSError as exc:
+                    raise _os_error(exc, shown) from None
         ok = True
     finally:
         for tmp in temps:

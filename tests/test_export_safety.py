@@ -51,3 +51,61 @@ def test_no_output_replaces_the_open_database_or_a_commands_input(tmp_path):
         noisy_copy("varmisuse", data, data, 50.0, 0)
     assert data.read_bytes() == REFERENCE_GREAT.read_bytes()
     assert not list(tmp_path.glob("*.changed.json"))
+
+
+def test_an_output_through_a_link_replaces_the_file_it_names_and_keeps_the_link(tmp_path):
+    from engine.fsutil import atomic_open
+
+    (tmp_path / "real.json").write_text("old")
+    (tmp_path / "link.json").symlink_to("real.json")
+    (tmp_path / "dangling.json").symlink_to("made.json")
+    for name in ("link.json", "dangling.json"):
+        with atomic_open(tmp_path / name) as fh:
+            fh.write(f"new {name}")
+        assert (tmp_path / name).is_symlink()
+    assert (tmp_path / "real.json").read_text() == "new link.json"
+    assert (tmp_path / "made.json").read_text() == "new dangling.json"
+    assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_an_output_to_a_pipe_or_a_device_is_written_into_it_never_replacing_it(tmp_path):
+    """A FIFO (and a character device such as /dev/null, where this process may make one)
+    gets the whole content once it is complete and stays what it was."""
+    import os
+    import stat
+    import threading
+
+    from engine.fsutil import atomic_open
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    with atomic_open(fifo) as fh:
+        fh.write("line 1\nline 2\n")
+    reader.join(10)
+    assert got == [b"line 1\nline 2\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("this process may not make a device node")
+    with atomic_open(null) as fh:
+        fh.write("gone")
+    assert stat.S_ISCHR(os.stat(null).st_mode) and not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_an_output_to_a_socket_is_refused(tmp_path):
+    import socket
+
+    from engine.fsutil import atomic_open
+
+    path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        with pytest.raises(InputError, match="not a regular file"):
+            with atomic_open(path) as fh:
+                fh.write("x")
+        assert path.is_socket()

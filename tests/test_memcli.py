@@ -105,6 +105,24 @@ def test_export_memorization_equals_the_store(scanned, tmp_path, capsys):
     assert read_memorization_json(out) == data
 
 
+def test_an_export_to_standard_output_holds_the_file_alone(scanned):
+    """``--out /dev/stdout``: the JSON alone on standard output, the command's message on
+    standard error; a reader that stops early (``| head``) ends the command quietly with
+    128 + SIGPIPE."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-P", "-m", "cli", "--db", str(scanned["db"]), "export", "memorization", "--scan", "1",
+               "--out", "/dev/stdout"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 9 and done.stderr == "/dev/stdout: 9 memorized snippets\n"
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command writes anything
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 141 and err == b""
+
+
 def test_export_snippets_has_one_text_per_output_location(scanned, tmp_path, capsys):
     out = tmp_path / "snippets.txt"
     code, stdout, err = _run(["--db", scanned["db"], "export", "snippets", "--scan", 1, "--out", out], capsys)
