@@ -135,6 +135,35 @@ def test_random_cases_with_copied_documents_and_passages_equal_the_definition(se
 
 
 @pytest.mark.parametrize("seed", range(20))
+def test_random_cases_with_lone_carriage_returns_equal_the_definition(seed):
+    """A lone \\r ends a line under Simian's rules, in outputs and documents alike; the
+    places are still counted in \\n-lines."""
+    rng = random.Random(3000 + seed)
+    outputs, documents = random_case(rng)
+
+    def some_cr(text: str) -> str:
+        return "".join(c if c != "\n" or rng.random() > 0.2 else "\r" for c in text)
+
+    documents = [Doc(d.id, some_cr(d.data.decode()).encode()) for d in documents]
+    outputs = [(o, some_cr(text)) for o, text in outputs]
+    k = rng.choice([3, 4, 6])
+    assert scanned(outputs, documents, k) == reference(outputs, documents, k)
+
+
+def test_a_block_at_the_end_of_a_document_with_a_lone_carriage_return_keeps_its_context():
+    """The context of a corpus place runs to the document's last \\n-line, however many
+    lines a lone \\r split (this once indexed past the document's line starts)."""
+    from engine.clones.scan import scan_texts
+
+    block = [f"kappa_{i} = lambda_fn(mu_{i})" for i in range(6)]
+    data = ("# header\rwith a stray carriage return\n" + "\n".join(block) + "\n").encode()
+    (snippet,) = scan_texts([(1, "\n".join(block))], [Doc("mixed.py", data)], 6, rules="simian")
+    (place,) = snippet.matches
+    assert (place.doc, place.start_line, place.end_line, place.context_start) == ("mixed.py", 2, 7, 1)
+    assert place.context == data.decode()
+
+
+@pytest.mark.parametrize("seed", range(20))
 def test_random_cases_in_tiny_batches_equal_the_definition(seed, monkeypatch):
     """The intervals examined a few places at a time, and the regions hashed a few lines
     at a time, give the same blocks."""

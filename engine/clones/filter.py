@@ -161,13 +161,16 @@ def batch_regions(batch: list[tuple[str, bytes, np.ndarray, np.ndarray | None, n
     at = kept_at[mask]                                   # positions of the regions' lines
     doc_of_line = np.searchsorted(offsets, at, side="right") - 1
     lines = at - offsets[doc_of_line] + 1
+    n_lines = np.diff(offsets) - 1  # of each document, in \n-lines as the regions' numbers
     if any(numbers is not None for _, _, _, numbers, _ in batch):  # a lone \r split a line (Simian rules)
         lines = np.array([n if (numbers := batch[d][3]) is None else int(numbers[n - 1])
                           for d, n in zip(doc_of_line.tolist(), lines.tolist())], np.int64)
+        for d, (_, _, _, numbers, _) in enumerate(batch):
+            if numbers is not None:  # the last kept line's number: the count of \n-lines
+                n_lines[d] = numbers[-1]
     bounds = np.concatenate(([0], np.cumsum(found[:, 1] - found[:, 0])))
     first_line, last_line = lines[bounds[:-1]], lines[bounds[1:] - 1]
     region_doc = doc_of_line[bounds[:-1]]
-    n_lines = np.diff(offsets) - 1
     context_start = np.maximum(first_line - CONTEXT, 1)
     context_end = np.minimum(last_line + CONTEXT, n_lines[region_doc])
     begins, ends = _context_bytes(batch, region_doc, context_start, context_end)
