@@ -515,6 +515,24 @@ def test_merged_layout_and_read_back(tmp_path):
     assert merge_content("  \n\tz\n\n\nend") == "  \n\tz\nend" and merge_content("a\rb\n") == "a\nb\n"
 
 
+def test_a_merged_file_copied_with_crlf_line_ends_reads_as_merge_wrote_it(tmp_path):
+    """merge.py reads in text mode, so its ``all`` holds no \\r: one whose every line ends
+    in CRLF was converted (a Windows copy) and is read back with LF, md5s intact; its
+    Submission lines are still checked."""
+    folder = tmp_path / "merged"
+    write_merged(TEXTS, folder / "all", folder / "map.json")
+    lf = (folder / "all").read_bytes()
+    (folder / "all").write_bytes(lf.replace(b"\n", b"\r\n"))
+    assert read_output_dir(folder, check_md5=True) == [(i, merge_content(t)) for i, t in TEXTS]
+    m1 = hashlib.md5(merge_content(TEXTS[0][1]).encode()).hexdigest()
+    (folder / "all").write_bytes(lf.replace(m1.encode(), b"0" * 32, 1).replace(b"\n", b"\r\n"))
+    with pytest.raises(InputError, match=f"output 1: Submission line says md5 0{{32}}, map.json says {m1}"):
+        read_output_dir(folder)
+    (folder / "all").write_bytes(lf.replace(b">>>>>>Submission\n", b">>>>>>Submission \n", 1))
+    with pytest.raises(InputError, match="output 1: its Submission line is not"):
+        read_output_dir(folder)
+
+
 def test_merged_line_origins():
     assert merged_line_origins("") == [None]
     assert merged_line_origins("a\n\n\nb") == [1, 4]

@@ -81,12 +81,18 @@ def read_output_map(map_file: str | Path, n_lines: int | None = None) -> list[tu
 
 def _read_merged(all_file: Path, map_file: Path, check_md5: bool) -> list[tuple[int, str]]:
     _, merged = read_utf8(all_file, "merged outputs file")
+    newlines = merged.count("\n")
+    if newlines and merged.count("\r\n") == newlines:  # every line end made CRLF (a Windows copy): undone
+        merged = merged.replace("\r\n", "\n")
     lines = split_lines(merged)
     spans = read_output_map(map_file, len(lines))
     outputs: list[tuple[int, str]] = []
     for start, end, ident, md5 in spans:
         segment = lines[start - 1:end]
         marker = _SUBMISSION.fullmatch(segment[-1])
+        if marker is None and segment[-1].startswith("Submission>>>>>>"):
+            raise InputError(f"output {ident}: its Submission line is not Submission>>>>>>MD5>>>>>>Submission: "
+                             f"{show(segment[-1])}", all_file, end)
         if marker:
             if marker[1] != md5:
                 raise InputError(f"output {ident}: Submission line says md5 {marker[1][:40]}, "
@@ -114,6 +120,9 @@ def read_output_dir(path: str | Path, *, check_md5: bool = False) -> list[tuple[
       Submission line (and, when the content ended in a newline, an empty line before
       it). The text read back is lines start..end less a final Submission line (whose
       md5 must match the map's), joined by ``\\n``: exactly the content merge hashed.
+      A file whose every line ends in CRLF (copied through Windows) is read with LF line
+      ends, as merge wrote it; a final line of a span that starts like a Submission line
+      but is not one is an InputError.
 
     The md5 is checked only with ``check_md5``. In every version of ``merge.py`` it is
     the md5 of the content as written into ``all`` (its first version removed no lines;
