@@ -5,8 +5,8 @@
   The study scans chunks of 200,000 outputs and counts the distinct fingerprints of the
   union as chunks are added; byrote reads one scan of all the outputs and counts, at each
   number of outputs N (in id order, the order they were sampled), the snippets found in
-  outputs 1..N, and the outputs among them holding one, at every N, not only at chunk
-  ends. Under the ``lines`` rules these are what a scan of outputs 1..N alone finds; under
+  the first N outputs (outputs 1..N of a sampled set), and the outputs among them holding
+  one, at every N, not only at chunk ends. Under the ``lines`` rules these are what a scan of outputs 1..N alone finds; under
   Simian's a block nested in a longer one counts from its first output even when only a
   later output's place made Simian report it (rule 10), so a count can exceed that
   scan's (the study's chunks depended on what else a chunk held in the same way).
@@ -25,24 +25,42 @@ import numpy as np
 TREND_POINTS = 10
 
 
+def scan_output_ids(store, scan: dict) -> list[int] | None:
+    """The ids of a scan's outputs in order (its set's, up to its ``n_outputs``, an id
+    bound); None for a scan without a set (an import of Simian logs alone)."""
+    if scan["set_id"] is None:
+        return None
+    return store.output_ids(scan["set_id"], scan["n_outputs"])
+
+
 def memorized_by(store, scan_id: int, ns: list[int]) -> list[dict]:
     """``{"outputs": N, "snippets": ..., "memorized_outputs": ...}`` for each N of ``ns``:
-    the snippets found in outputs 1..N, and the outputs among them holding one. Under
-    Simian's rules a nested block that only a later output's place made Simian report
-    counts too (the module's docstring, Trend)."""
+    the snippets found in the first N outputs in id order, and the outputs among them
+    holding one (where a scan has no set, in outputs 1..N). Under Simian's rules a nested
+    block that only a later output's place made Simian report counts too (the module's
+    docstring, Trend)."""
     rows = store.db.execute("SELECT fingerprint, MIN(output_id) FROM snippet_outputs WHERE scan_id = ? "
                             "AND output_id IS NOT NULL GROUP BY fingerprint", [scan_id]).fetchall()
     first = np.sort(np.array([r[1] for r in rows], dtype=np.int64))
     outputs = np.sort(np.array([i for i in store.memorized_output_ids(scan_id) if i is not None], dtype=np.int64))
-    return [{"outputs": n, "snippets": int(np.searchsorted(first, n, side="right")),
-             "memorized_outputs": int(np.searchsorted(outputs, n, side="right"))} for n in ns]
+    ids = scan_output_ids(store, store.scan(scan_id))
+
+    def last_id(n: int) -> float:  # the id of the N-th output, below every id for N = 0
+        if ids is None:
+            return n
+        return ids[min(n, len(ids)) - 1] if n > 0 and ids else -math.inf
+
+    return [{"outputs": n, "snippets": int(np.searchsorted(first, last_id(n), side="right")),
+             "memorized_outputs": int(np.searchsorted(outputs, last_id(n), side="right"))} for n in ns]
 
 
 def trend(store, scan_id: int, points: int = TREND_POINTS) -> list[dict]:
     """:func:`memorized_by` at ``points`` numbers of outputs evenly spaced up to the
     scan's (and N = 0)."""
     scan = store.finished_scan(scan_id)
-    n = int(scan["n_outputs"] or max((i for i in store.memorized_output_ids(scan_id) if i is not None), default=0))
+    ids = scan_output_ids(store, scan)
+    n = len(ids) if ids is not None else max((i for i in store.memorized_output_ids(scan_id) if i is not None),
+                                             default=0)
     points = min(points, n)  # more would repeat steps: 1..n are all there at n points
     steps = sorted({0, *(round(n * k / points) for k in range(1, points + 1))}) if n else [0]
     return memorized_by(store, scan_id, steps)

@@ -198,7 +198,8 @@ def overview(store: Store, now: float) -> Overview:
         if scan["state"] == "done":
             base = f"{scan['stats'].get('snippets', 0)} snippets, {scan['rules']} rules"
         else:
-            base = f"set {scan['set_id']}, {scan['n_outputs']} outputs, {scan['rules']} rules"
+            outputs = store.output_count(scan["set_id"], scan["n_outputs"]) if scan["set_id"] is not None else "?"
+            base = f"set {scan['set_id']}, {outputs} outputs, {scan['rules']} rules"
         items.append(_item("scan", scan["id"], scan.get("name") or scan["corpus_label"] or scan["source"], jobs,
                            scan["created"], now, "-", base, default_state=scan["state"] or "done",
                            set_id=scan["set_id"]))

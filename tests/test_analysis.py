@@ -20,6 +20,7 @@ PLANTED = {"a" * 32: (6, 1, 1, [3, 7]), "b" * 32: (6, 2, 3, [1]), "c" * 32: (8, 
 def scan(tmp_path):
     store = Store(tmp_path / "a.db")
     set_id = store.add_output_set(name="o", source="import", model=None, n=10)
+    store.add_outputs(set_id, [(i, "0" * 32, f"output {i}", None) for i in range(1, 11)])
     scan_id = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label="c", n_outputs=10,
                              min_lines=6, state="done", stats={"snippets": 4})
     store.save_scan_results(scan_id, [(fp, n, t, e, "x\n" * n) for fp, (n, t, e, _) in PLANTED.items()],
@@ -40,6 +41,19 @@ def test_the_three_analyses_by_hand(scan):
     assert c["spearman"] == pytest.approx(0.8) and c["kendall"] == pytest.approx(4 / 6)
     assert c["pearson"] == pytest.approx(0.8) and 0 < c["spearman_p"] < 1 and 0 < c["kendall_p"] < 1
     assert result["lengths"] == {6: 2, 8: 1, 12: 1}
+
+
+def test_the_trend_counts_outputs_in_id_order_whatever_their_ids(tmp_path):
+    """An imported set's ids need not be 1..N: N is the number of outputs, in id order."""
+    store = Store(tmp_path / "a.db")
+    set_id = store.add_output_set(name="o", source="import", model=None, n=3)
+    store.add_outputs(set_id, [(i, "0" * 32, f"output {i}", None) for i in (0, 5, 1_000_000)])
+    scan_id = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label="c",
+                             n_outputs=1_000_000, min_lines=6, state="done", stats={"snippets": 2})
+    store.save_scan_results(scan_id, [("a" * 32, 6, 1, 2, "x\n" * 6), ("b" * 32, 6, 1, 1, "y\n" * 6)],
+                            [("a" * 32, 0, 1, 6), ("a" * 32, 1_000_000, 1, 6), ("b" * 32, 5, 1, 6)], [])
+    assert analyze(store, scan_id)["trend"] == [{"outputs": n, "snippets": s, "memorized_outputs": m}
+                                                for n, s, m in ((0, 0, 0), (1, 1, 1), (2, 2, 2), (3, 2, 3))]
 
 
 def test_undefined_correlations_are_nan():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator
 
 from engine.errors import InputError
+from engine.formats import SQLITE_INT_MAX
 
 
 class OutputsMixin:
@@ -49,8 +50,15 @@ class OutputsMixin:
                 [(set_id, i, md5, text, n) for i, md5, text, n in rows],
             )
 
-    def output_count(self, set_id: int) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM outputs WHERE set_id = ?", [set_id]).fetchone()[0]
+    def output_count(self, set_id: int, up_to: int | None = None) -> int:
+        """The set's outputs, or those of id ``up_to`` or less (a scan's: its ``n_outputs``)."""
+        return self.db.execute("SELECT COUNT(*) FROM outputs WHERE set_id = ? AND id <= ?",
+                               [set_id, SQLITE_INT_MAX if up_to is None else up_to]).fetchone()[0]
+
+    def output_ids(self, set_id: int, up_to: int | None = None) -> list[int]:
+        """The ids of the set's outputs in order, or of those of id ``up_to`` or less."""
+        return [r[0] for r in self.db.execute("SELECT id FROM outputs WHERE set_id = ? AND id <= ? ORDER BY id",
+                                              [set_id, SQLITE_INT_MAX if up_to is None else up_to])]
 
     def max_output_id(self, set_id: int) -> int:
         row = self.db.execute("SELECT MAX(id) FROM outputs WHERE set_id = ?", [set_id]).fetchone()
