@@ -30,14 +30,14 @@ def make_snippets(n: int, seed: int, tag: str = "") -> list[dict]:
         if i % 50 == 0:
             lines[3] += f" needle{i}"  # sparse: a few snippets hold "needle"
         if i % 7 == 0:
-            lines[0] = "    def f():"  # a tie on the first line (stripped by nobody: the store keeps it)
+            lines[0] = "    def f():"  # a tie on the first line, shown and sorted without its indent
         if tag:
             lines[-1] += " " + tag
         text = "\n".join(lines) + ("\n" if i % 3 else "")
         out.append({
             "fingerprint": hashlib.md5(f"{seed}-{i}".encode()).hexdigest(),
             "len": len(lines), "train": rng.choice([1, 1, 1, 2, 2, 3, 7, 50]),
-            "extract": rng.choice([1, 1, 2, 3]), "text": text, "first_line": text.split("\n")[0],
+            "extract": rng.choice([1, 1, 2, 3]), "text": text, "first_line": text.split("\n")[0].strip(),
         })
     return out
 
@@ -126,6 +126,15 @@ def test_page_rows_carry_the_first_line(filled):
     store, scan, snippets = filled
     rows = store.snippet_page(store.snippet_filter(scan), "first_line", limit=500)
     assert {r["fingerprint"]: r["first_line"] for r in rows} == {s["fingerprint"]: s["first_line"] for s in snippets}
+
+
+def test_the_first_line_is_whole_past_a_nul_and_without_its_white_space(store):
+    set_id = store.add_output_set(name="gen", source="sample", created=1.0)
+    scan = store.add_scan(set_id=set_id, source="scan", corpus={}, corpus_label="c", created=1.0)
+    texts = {"a" * 32: "\t\tnul = '\\x00' + '\x00x'\r\nrest\n", "b" * 32: "  )\n", "c" * 32: "alpha\n"}
+    save(store, scan, [{"fingerprint": fp, "len": 6, "train": 1, "extract": 1, "text": t} for fp, t in texts.items()])
+    rows = store.snippet_page(store.snippet_filter(scan), "first_line")
+    assert [r["first_line"] for r in rows] == [")", "alpha", "nul = '\\x00' + '\x00x'"]
 
 
 @pytest.mark.parametrize("prefix", ["a", "ab", "AB", "f0", "0123456789"])

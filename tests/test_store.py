@@ -150,7 +150,7 @@ def test_concurrent_writers_never_see_locked(store):
 
 
 def test_a_version_2_database_with_snippets_gains_the_browser_indexes(tmp_path):
-    """Migration 3 fills first_line for the snippets already stored, and indexes their text."""
+    """Migrations 3 and 24 fill first_line for the snippets already stored; 3 indexes their text."""
     import sqlite3
 
     import sqlite_utils
@@ -163,14 +163,17 @@ def test_a_version_2_database_with_snippets_gains_the_browser_indexes(tmp_path):
         store_module.MIGRATIONS[version](db)
     db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '2')")
     db.execute("INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text) VALUES "
-               "(1, 'aa', 6, 2, 1, 'first = 1\nsecond = 2\n'), (1, 'bb', 7, 1, 1, NULL)")
+               "(1, 'aa', 6, 2, 1, 'first = 1\nsecond = 2\n'), (1, 'bb', 7, 1, 1, NULL), (1, 'cc', 6, 1, 1, ?)",
+               ["\t\tnul = '\x00' \r\nrest\n"])
     db.conn.commit()
     db.conn.close()
 
     s = Store(path)
-    assert s.schema_version() == SCHEMA_VERSION >= 3
+    assert s.schema_version() == SCHEMA_VERSION >= 24
     page = s.snippet_page(s.snippet_filter(1), order="first_line")
-    assert [(r["fingerprint"], r["first_line"]) for r in page] == [("bb", ""), ("aa", "first = 1")]
+    # without the white space around it (as shown), whole past a NUL (migration 24)
+    assert [(r["fingerprint"], r["first_line"]) for r in page] == [("bb", ""), ("aa", "first = 1"),
+                                                                   ("cc", "nul = '\x00'")]
     if s.has_text_index:
         flt = s.snippet_filter(1, text="SECOND")
         assert flt.rowids is not None and flt.count == 1

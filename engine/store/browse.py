@@ -18,8 +18,12 @@ SNIPPET_ORDERS: dict[str, tuple[str, bool]] = {
     "train": ("train", True), "extract": ("extract", True), "len": ("len", True),
     "first_line": ("first_line", False), "fingerprint": ("fingerprint", False),
 }
-# The first line of a snippet's text, in SQL (the text ends with a newline or not at all).
-FIRST_LINE_SQL = "coalesce(substr({t}, 1, instr({t} || char(10), char(10)) - 1), '')"
+
+
+def first_line(text: str | None) -> str:
+    """What the browser shows of a snippet in its list and sorts by: the first line of its
+    text, without the white space around it ('' for a snippet without a text)."""
+    return (text or "").split("\n", 1)[0].strip()
 
 
 def sort_key(order: str) -> tuple[str, bool]:

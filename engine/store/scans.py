@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from engine.errors import InputError
-from engine.store.browse import FIRST_LINE_SQL
+from engine.store.browse import first_line
 
 
 class ScansMixin:
@@ -105,8 +105,8 @@ class ScansMixin:
             self._clear_results(scan_id)
             self.db.conn.executemany(
                 "INSERT INTO snippets(scan_id, fingerprint, len, train, extract, text, first_line) "
-                f"VALUES (?, ?, ?, ?, ?, ?6, {FIRST_LINE_SQL.format(t='?6')})",
-                ((scan_id, *row) for row in snippets),
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((scan_id, *row, first_line(row[4])) for row in snippets),
             )
             finds = pool.submit(find_pii_many, [row[4] or "" for row in snippets])
             side = pool.submit(beside) if beside is not None else None

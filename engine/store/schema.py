@@ -10,12 +10,10 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Callable
 
-from engine.store.browse import FIRST_LINE_SQL
-
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 23
+SCHEMA_VERSION = 24
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -124,8 +122,7 @@ def has_trigram(db: sqlite_utils.Database) -> bool:
 def _migrate_3(db: sqlite_utils.Database) -> None:
     """The memorization browser: a first-line column, one index per sort key with the
     fingerprint as tie-break (keyset paging), and a trigram index of snippet texts."""
-    db.execute("ALTER TABLE snippets ADD COLUMN first_line TEXT")
-    db.execute(f"UPDATE snippets SET first_line = {FIRST_LINE_SQL.format(t='text')}")
+    db.execute("ALTER TABLE snippets ADD COLUMN first_line TEXT")  # filled by migration 24
     for column in ("train", "extract", "len"):
         db.execute(f"DROP INDEX IF EXISTS idx_snippets_scan_id_{column}")
     for key, columns in SORT_INDEXES.items():
@@ -358,10 +355,20 @@ def _migrate_23(db: sqlite_utils.Database) -> None:
                "doc TEXT, offset INTEGER, PRIMARY KEY (set_id, id))")
 
 
+def _migrate_24(db: sqlite_utils.Database) -> None:
+    """A snippet's first line (:func:`~engine.store.browse.first_line`) without the white
+    space around it, as the browser shows it, so that it sorts as shown; and whole past a
+    NUL character, where SQLite's text functions had cut it."""
+    from engine.store.browse import first_line
+
+    db.conn.create_function("byrote_first_line", 1, first_line, deterministic=True)
+    db.execute("UPDATE snippets SET first_line = byrote_first_line(text)")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
     9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14, 15: _migrate_15, 16: _migrate_16,
     17: _migrate_17, 18: _migrate_18, 19: _migrate_19, 20: _migrate_20,
-    21: _migrate_21, 22: _migrate_22, 23: _migrate_23,
+    21: _migrate_21, 22: _migrate_22, 23: _migrate_23, 24: _migrate_24,
 }
