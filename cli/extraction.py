@@ -3,11 +3,13 @@
 simian``. No torch at import."""
 from __future__ import annotations
 
+import argparse
+
 from cli import follow
 from cli.listings import add_json, print_json
 from cli.show import cell, console, say
-from cli.options import (Commands, Parser, corpus_options, device_option, megabytes, mode_options, open_store,
-                         positive, processes, seed)
+from cli.options import (Commands, Parser, corpus_options, device_option, hex_prefix, megabytes, mode_options,
+                         open_store, positive, processes, seed)
 from engine.errors import InputError
 
 
@@ -88,6 +90,11 @@ def read_prompt_options(args, model: str) -> list:
 def cmd_sample_import(args) -> int:
     from engine.imports import read_outputs, save_outputs
 
+    given = [f"--{dest.replace('_', '-')}" for dest, default in args.sampling_defaults.items()
+             if getattr(args, dest, default) != default]
+    if given:
+        raise InputError(f"{', '.join(given)}: {'an option' if len(given) == 1 else 'options'} of sampling, "
+                         "not of sample import")
     outputs = read_outputs(args.dir)
     set_id = save_outputs(open_store(args, create=True), args.dir, outputs, args.name)
     say(f"output set {set_id}: {len(outputs)} outputs imported from {args.dir}")
@@ -225,10 +232,13 @@ def register(c: Commands) -> None:
     p.add_argument("--trust-remote-code", action="store_true",
                    help="let the model's repository run its own code (off unless asked)")
     mode_options(p)
+    # what sample import refuses: every option of sampling given (one its default is not)
+    p.set_defaults(sampling_defaults={dest: value for dest, value in vars(p.parse_args([])).items()
+                                      if dest not in ("func", "name")})
     imp = p.add_subparsers(dest="sample_command", metavar="[import DIR]", parser_class=Parser)
-    q = imp.add_parser("import", help="import a folder of outputs (files 1..N, or all + map.json)")
+    q = imp.add_parser("import", parents=[c.common], help="import a folder of outputs (files 1..N, or all + map.json)")
     q.add_argument("dir", metavar="DIR")
-    q.add_argument("--name", metavar="TEXT")
+    q.add_argument("--name", metavar="TEXT", default=argparse.SUPPRESS)  # or before import: sample --name N import
 
     p = c.add("outputs", cmd_outputs, "list the sets of sampled or imported outputs")
     add_json(p)
@@ -262,7 +272,7 @@ def register(c: Commands) -> None:
     p.add_argument("--scan", type=positive, required=True, metavar="ID")
     p.add_argument("--top", type=positive, default=20, metavar="N")
     p.add_argument("--order", default="train", choices=tuple(SNIPPET_ORDERS))
-    p.add_argument("--prefix", default="", metavar="HEX", help="fingerprints starting with HEX")
+    p.add_argument("--prefix", type=hex_prefix, default="", metavar="HEX", help="fingerprints starting with HEX")
     add_json(p)
 
     export = c.group("export", "write results in upstream formats")

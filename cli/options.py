@@ -88,6 +88,14 @@ def seed(text: str) -> int:
     return whole(text, 0)
 
 
+def hex_prefix(text: str) -> str:
+    """The start of a fingerprint (an md5: up to 32 hexadecimal digits, either case)."""
+    if len(text) > 32 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not the start of a fingerprint (up to 32 hexadecimal "
+                                         "digits)")
+    return text.lower()
+
+
 def processes(text: str) -> int:
     """A number of processes or slots: 1 to 1,024."""
     return whole(text, 1, 1024)

@@ -147,6 +147,8 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
     "scan workers 0": (lambda b: _scan(b, "--workers", "0"), "--workers"),
     "shard size nan": (lambda b: _scan(b, "--shard-mb", "nan"), "--shard-mb"),
     "memorized top -1": (lambda b: ["memorized", "--scan", "1", "--top", "-1"], "--top"),
+    "memorized prefix not hex": (lambda b: ["memorized", "--scan", "1", "--prefix", "#c2"],
+                                 "not the start of a fingerprint"),
     "output file id 2**63": (lambda b: (write_output_dir([(1, "a\n")], b.root / "o2"), b.write(f"o2/{BIG}", "b\n"),
                                         ["sample", "import", b.path("o2")])[-1], "above 9,223,372,036,854,775,807"),
     "study seed 2**64": (lambda b: _study(b, "--seed", str(2**64)), "outside 0.."),

@@ -364,6 +364,19 @@ def test_sample_import_of_separate_files(tmp_path, capsys):
     assert [r[:5] for r in rows] == [["1", "run1", "import", "-", "4/4"], ["2", "again", "import", "-", "4/4"]]
 
 
+def test_sample_import_takes_db_and_name_on_either_side_and_refuses_sampling_options(tmp_path, capsys):
+    folder = tmp_path / "run1"
+    write_output_dir(TEXTS.items(), folder)
+    db = tmp_path / "s.db"
+    assert _run(["sample", "import", "--db", db, folder], capsys)[0] == 0
+    assert _run(["--db", db, "sample", "--name", "before", "import", folder], capsys)[0] == 0
+    assert _run(["--db", db, "sample", "import", folder, "--name", "after"], capsys)[0] == 0
+    assert [_open(db).output_set(i)["name"] for i in (1, 2, 3)] == ["run1", "before", "after"]
+    code, _, err = _run(["--db", db, "sample", "--model", "m", "--top-k", "5", "import", folder], capsys)
+    _one_line_error(code, err, "--model, --top-k: options of sampling, not of sample import")
+    assert len(_open(db).output_sets()) == 3
+
+
 def test_sample_import_of_merged_outputs(tmp_path, capsys):
     folder = tmp_path / "merged"
     folder.mkdir()
