@@ -19,7 +19,13 @@ def test_the_settings_file_is_checked(tmp_path):
                        ('["theme"]', "the settings must be a JSON object"),
                        ('{"colour": "red"}', "unknown setting 'colour' (known: theme, browser_order, keys, panes)"),
                        ('{"theme": 3}', "setting 'theme' must be a str"),
-                       ('{"keys": {"dashboard.new_study": ""}}', "maps binding ids to keys")):
+                       ('{"keys": {"dashboard.new_study": ""}}', "maps binding ids to keys"),
+                       # the browser's order: these two names alone (others reached the screen's constructor)
+                       ('{"browser_order": {"foo": 1}}', "setting 'browser_order' must be"),
+                       ('{"browser_order": {"page_size": -5}}', "setting 'browser_order' must be"),
+                       ('{"browser_order": {"order": "size"}}', "one of train, extract, len, first_line"),
+                       ('{"browser_order": {"order": ["len"]}}', "setting 'browser_order' must be"),
+                       ('{"browser_order": {"reverse": "yes"}}', "setting 'browser_order' must be")):
         path.write_text(text)
         with pytest.raises(InputError) as err:
             load_settings(path)

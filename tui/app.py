@@ -131,9 +131,11 @@ class ByroteApp(App):
         self.push_screen(StudyScreen(study_id))
 
     def open_scan(self, scan_id: int) -> None:
-        from tui.screens.browser import BrowserScreen
+        from tui.screens.browser import DEFAULT_ORDER, BrowserScreen
 
-        self.push_screen(BrowserScreen(scan_id, **self.browser_order))
+        order = self.browser_order  # the settings' shape is checked at start (tui.settings)
+        self.push_screen(BrowserScreen(scan_id, order=order.get("order", DEFAULT_ORDER),
+                                       reverse=order.get("reverse", False)))
 
     def open_viewer(self, scan_id: int, fingerprint: str, output_id: int | None = None) -> None:
         from tui.screens.viewer import ViewerScreen

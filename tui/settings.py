@@ -57,6 +57,13 @@ def load_settings(path: Path | None = None) -> dict:
     keys = settings.get("keys", {})
     if not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in keys.items()):
         raise InputError("setting 'keys' maps binding ids to keys, both strings", path)
+    from engine.store.browse import SNIPPET_ORDERS
+
+    order = settings.get("browser_order", {})
+    if (set(order) - {"order", "reverse"} or str(order.get("order", "train")) not in SNIPPET_ORDERS
+            or not isinstance(order.get("reverse", False), bool)):
+        raise InputError(f'setting \'browser_order\' must be {{"order": one of {", ".join(SNIPPET_ORDERS)}, '
+                         '"reverse": true or false}', path)
     from tui.panes import check_panes
 
     wrong = check_panes(settings.get("panes", {}))
