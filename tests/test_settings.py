@@ -112,6 +112,25 @@ def test_keys_lists_each_bindings_id(tmp_path, app_pilot):
     app_pilot(tmp_path / "t.db", body, size=(120, 40), poll_s=0.2)
 
 
+def test_the_keys_fit_a_small_terminal_and_scroll_to_their_last_row_and_column(tmp_path, app_pilot):
+    """At 80 x 24 the list is wider and taller than its box: it lies inside the box and
+    scrolls there to its last row (app.quit) and its id column (it used to run past the
+    box's edges, unreachable)."""
+    async def body(app, pilot):
+        await pilot.press("question_mark")
+        await settle(pilot)
+        table = app.screen.query_one("DataTable")
+        box = table.parent.content_region
+        assert box.contains_region(table.region), (box, table.region)
+        assert table.max_scroll_x > 0 and table.max_scroll_y > 0
+        table.scroll_to(x=table.max_scroll_x, y=table.max_scroll_y, animate=False, immediate=True)
+        await settle(pilot)
+        assert (table.scroll_x, table.scroll_y) == (table.max_scroll_x, table.max_scroll_y)
+        assert table.scroll_y + table.scrollable_content_region.height >= table.virtual_size.height
+
+    app_pilot(tmp_path / "t.db", body, size=(80, 24), poll_s=0.2)
+
+
 def test_pane_shares_are_checked():
     from tui.panes import check_panes, moved
 

@@ -50,7 +50,7 @@ class HelpScreen(ModalScreen):
     HelpScreen { align: center middle; }
     HelpScreen > Vertical { width: auto; max-width: 90%; height: auto; max-height: 90%;
                             border: round $accent; background: $surface; padding: 0 1; }
-    HelpScreen DataTable { height: auto; max-height: 100%; width: auto; }
+    HelpScreen DataTable { height: auto; max-height: 100%; width: auto; max-width: 100%; }
     """
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
@@ -61,8 +61,8 @@ class HelpScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         title = getattr(self.over, "HELP_TITLE", None) or type(self.over).__name__.removesuffix("Screen")
-        with Vertical():
-            yield Static(f"[b]{title}[/]: keys (escape closes; an id remaps its key in the settings file)")
+        with Vertical() as box:  # the title on the border: the table alone fills the box, scrolling within
+            box.border_title = f"[b]{title}[/]: keys (escape closes; an id remaps its key in the settings file)"
             table = DataTable(show_cursor=False)
             table.add_columns("key", "action", "id")
             for key, text, *rest in [*screen_keys(self.over, ids=True), *self.extra]:
