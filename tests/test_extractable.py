@@ -243,3 +243,32 @@ def test_several_draws_per_document():
     # a document one token longer than the window has two offsets: ten draws give two windows
     short = ex.choose_windows(docs({"d": "a b c d e f g"}), Words(), 10, 3, 3, seed=1, per_document=10)
     assert sorted(w.offset for w in short) == [0, 1]
+
+
+def test_a_long_window_fits_a_small_terminal(tmp_path, app_pilot):
+    """At 80 x 24 the histogram, the windows and the highlighted window of many lines all
+    lie above the footer (the window's text used to fall below the screen)."""
+    from conftest import settle
+
+    from textual.widgets import Footer
+
+    db = tmp_path / "x.db"
+    store = Store(db)
+    run_id = store.add_extractable_run(name="a long name " * 12, model="/m/tiny", corpus={"kind": "files"}, corpus_label="c",
+                                       n=1, prefix=4, suffix=4, seed=0, at_start=0, batch_size=1, created=1.0)
+    store.add_windows(run_id, [(1, "a.py", 0, [1] * 8, "line\n" * 12, "more\n" * 12)])
+    store.score_windows(run_id, [(1, 2, 3, 9, "more\n", "x")])
+    store.close()
+
+    async def body(app, pilot):
+        from tui.screens.extractable import ExtractableScreen
+
+        app.push_screen(ExtractableScreen(run_id))
+        await settle(pilot)
+        screen = app.screen
+        footer = screen.query_one(Footer).region.y
+        for child in screen.children:
+            if child.id and child.id.startswith("x-"):
+                assert child.region.height > 0 and child.region.bottom <= footer, (child.id, child.region, footer)
+
+    app_pilot(db, body, size=(80, 24))

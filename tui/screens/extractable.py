@@ -45,8 +45,8 @@ class ExtractableScreen(PolledScreen, SubScreen):
     HELP_TITLE = "k-extractability"
     DEFAULT_CSS = """
     ExtractableScreen #x-title { height: auto; max-height: 3; padding: 0 1; background: $panel; }
-    ExtractableScreen #x-hist { height: 1fr; min-height: 8; }
-    ExtractableScreen #x-windows { height: 1fr; min-height: 4; }
+    ExtractableScreen #x-hist { height: 1fr; min-height: 3; }
+    ExtractableScreen #x-windows { height: 1fr; min-height: 3; }
     ExtractableScreen #x-window { height: auto; max-height: 8; padding: 0 1; background: $boost; }
     """
 

@@ -22,9 +22,9 @@ class RegionScreen(SubScreen):
     HELP_TITLE = "Samples of a region"
     DEFAULT_CSS = """
     RegionScreen #g-title { height: auto; max-height: 2; padding: 0 1; background: $panel; }
-    RegionScreen #g-samples { height: 1fr; min-height: 4; }
+    RegionScreen #g-samples { height: 1fr; min-height: 3; }
     RegionScreen #g-sample { height: auto; max-height: 8; padding: 0 1; background: $boost; }
-    RegionScreen #g-curve { height: 10; }
+    RegionScreen #g-curve { height: 1fr; min-height: 3; max-height: 10; }
     """
 
     def __init__(self, run: dict, region: str, data: dict) -> None:
