@@ -167,6 +167,7 @@ SAMPLING_MISTAKES = [
     ({"model": ""}, "model", "required"),
     ({"n": "many"}, "n", "not a whole number: 'many'"),
     ({"n": "0"}, "n", "must be at least 1, not 0"),
+    ({"n": "9" * 26}, "n", "must be at most 9,223,372,036,854,775,807"),  # SQLite's largest integer
     ({"temperature": "-1"}, "temperature", "must be a positive number, not -1"),
     ({"top_k": "1.5"}, "top_k", "not a whole number: '1.5'"),
     ({"seq_len": "64"}, "seq_len", "does not fit the model's context of 64 tokens"),

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from engine.errors import InputError
+from engine.formats import SQLITE_INT_MAX
 from engine.store import Store
 from engine.untrusted import visible
 from tui.screens.base import SubScreen, describe
@@ -35,10 +36,13 @@ def parse_number(text: str, kind: type, what: str) -> Any:
 
 
 def parse_int(text: str, minimum: int) -> int:
-    """A whole number of at least ``minimum``, or ValueError saying what is wrong."""
+    """A whole number from ``minimum`` up to what SQLite stores, or ValueError saying what
+    is wrong."""
     value = parse_number(text, int, "whole number")
     if value < minimum:
         raise ValueError(f"must be at least {minimum}, not {value}")
+    if value > SQLITE_INT_MAX:
+        raise ValueError(f"must be at most {SQLITE_INT_MAX:,}")
     return value
 
 
