@@ -134,7 +134,18 @@ def test_parse_query():
     assert parse_query("abcd") == ("", "abcd") and parse_query("2024") == ("", "2024")  # too short for a prefix
     assert parse_query("#AB") == ("ab", "")
     assert parse_query("Total ") == ("", "Total ")
-    assert parse_query("ABCD") == ("", "ABCD")  # upper case is text
+    assert parse_query("ABCD") == ("", "ABCD")  # too short for a prefix
+    assert parse_query("E50E63") == ("e50e63", "")  # a fingerprint copied in upper case
+
+
+def test_the_filter_box_gives_back_the_filter_it_shows():
+    from tui.screens.browser import filter_query, parse_pii
+
+    for prefix, text, pii in (("", "", None), ("ab", "", None), ("", "import", "email"), ("", " lead", "any"),
+                              ("", "#ab", None), ("", "pii:x", None), ("", "abcdef", "key"), ("0f3a91", "", "any")):
+        query = filter_query(prefix, text, pii)
+        got_pii, rest = parse_pii(query)
+        assert (*parse_query(rest), got_pii) == (prefix, text, pii), query
     assert parse_query("   ") == ("", "")
 
 

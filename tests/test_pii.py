@@ -163,5 +163,27 @@ def test_the_browser_shows_and_filters_personal_data(tmp_path, app_pilot):
         await pilot.press("escape")
         await settle(pilot)
         assert table.row_count == 3
+        # the box shows the whole filter: emptied, it clears the personal-data part too
+        await pilot.press("i", "slash")
+        await settle(pilot)
+        box = browser.query_one("#filter")
+        assert box.value == "pii:"
+        box.value = ""
+        await pilot.press("enter")
+        await settle(pilot)
+        assert table.row_count == 3 and browser.pii is None
+        # a text typed over it replaces it; pii:KIND and a text together keep both
+        await pilot.press("i", "slash")
+        box.value = "ops"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert (browser.pii, browser.text, table.row_count) == (None, "ops", 1)
+        await pilot.press("slash")
+        box.value = "pii:key ops"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert (browser.pii, browser.text, table.row_count) == ("key", "ops", 0)
+        await pilot.press("slash")
+        assert box.value == "pii:key ops"
 
     app_pilot(tmp_path / "p.db", body, size=(140, 30), screen=lambda: BrowserScreen(scan_id))

@@ -32,26 +32,37 @@ PII_LETTERS = {"email": "e", "ip": "i", "key": "k", "credential_url": "u"}
 
 
 def parse_query(query: str) -> tuple[str, str]:
-    """(fingerprint prefix, text) of a filter query: ``#abc``, or six or more lower-case
-    hex digits, is a prefix; ``"..."`` (quoted) and anything else is a case-insensitive
+    """(fingerprint prefix, text) of a filter query: ``#abc``, or six or more hex digits
+    (either case), is a prefix; ``"..."`` (quoted) and anything else is a case-insensitive
     text, so ``"decade"`` or ``2024`` can be searched as text; blank is no filter."""
     stripped = query.strip()
     if stripped.startswith("#"):
         return stripped[1:].strip().lower(), ""
-    if len(stripped) >= 6 and set(stripped) <= HEX:
-        return stripped, ""
+    if len(stripped) >= 6 and set(stripped.lower()) <= HEX:
+        return stripped.lower(), ""
     if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
         return "", stripped[1:-1]
     return "", query if stripped else ""
 
 
-def parse_pii(query: str) -> str | None:
-    """The personal-data filter a query asks for: ``pii:`` any kind, ``pii:email`` one
-    kind (engine.pii.KINDS); None when the query is not one."""
-    stripped = query.strip()
+def parse_pii(query: str) -> tuple[str | None, str]:
+    """(personal-data filter, the rest of the query): a query may start with ``pii:`` (any
+    kind) or ``pii:email`` (one kind, engine.pii.KINDS), then a space and a text or a
+    prefix; None when it does not."""
+    stripped = query.lstrip()
     if not stripped.lower().startswith("pii:"):
-        return None
-    return stripped[4:].strip().lower() or "any"
+        return None, query
+    head, _, rest = stripped.partition(" ")
+    return head[4:].lower() or "any", rest
+
+
+def filter_query(prefix: str, text: str, pii: str | None) -> str:
+    """The query that gives this filter back (what the filter box shows): ``pii:KIND``,
+    then ``#prefix`` or the text, quoted where it would read as something else."""
+    query = f"#{prefix}" if prefix else text if parse_query(text) == ("", text) and parse_pii(text)[0] is None \
+        else f'"{text}"'
+    head = None if pii is None else "pii:" + ("" if pii == "any" else pii)
+    return " ".join(part for part in (head, query) if part)
 
 
 def describe_filter(prefix: str, text: str, pii: str | None = None) -> str:
@@ -364,19 +375,15 @@ class BrowserScreen(SubScreen):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        box.value = f"#{self.prefix}" if self.prefix else self.text or (
-            "" if self.pii is None else "pii:" + ("" if self.pii == "any" else self.pii))
+        box.value = filter_query(self.prefix, self.text, self.pii)  # the whole filter, to edit or clear
         box.display = True
         box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self._close_filter()
-        pii = parse_pii(event.value)
-        if pii is not None:
-            self._apply_filter("", "", pii)
-        else:
-            self._apply_filter(*parse_query(event.value), self.pii)
+        pii, rest = parse_pii(event.value)
+        self._apply_filter(*parse_query(rest), pii)
 
     def _close_filter(self) -> None:
         box = self.query_one("#filter", Input)
