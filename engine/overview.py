@@ -289,11 +289,19 @@ WHAT_GOES = {
 
 
 def delete_item(store: Store, item: Item) -> str:
-    """Delete an item that nothing of runs (an output set goes with its scans)."""
+    """Delete an item that nothing of runs (an output set goes with its scans), and that
+    no extraction study's point holds (its output set or scan)."""
     scans = [s["id"] for s in store.scans() if s["set_id"] == item.id] if item.kind == "sampling" else []
     for kind, item_id in [(item.kind, item.id), *(("scan", s) for s in scans)]:
         if store.jobs_of(kind, item_id, ("running",)):
             raise InputError(f"{kind} {item_id} is running: cancel it first")
+    if item.kind in ("sampling", "scan"):
+        column = "set_id" if item.kind == "sampling" else "scan_id"
+        for study in store.extraction_studies():
+            held = [p["point"] for p in store.extraction_points(study["id"]) if p[column] == item.id]
+            if held:
+                raise InputError(f"{item.kind} {item.id} is point {held[0]} of extraction study {study['id']}: "
+                                 "delete the study first (its output sets and scans stay)")
     DELETERS[item.kind](store, item.id)
     return f"{item.kind} {item.id} deleted"
 

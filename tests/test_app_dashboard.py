@@ -426,6 +426,23 @@ def test_delete_checks_the_store_again(db):
     store.close()
 
 
+def test_what_an_extraction_study_holds_is_not_deleted_from_under_it(db):
+    """An output set or a scan that a point of an extraction study holds is refused (the
+    study would show a point whose scan is gone); once the study goes, it may go."""
+    store = Store(db)
+    study = store.add_extraction_study([("top_k=40", {"top_k": 40, "n": 10})], name="e", corpus={"kind": "files"},
+                                       base={}, grid={"top_k": [40]})
+    store.set_extraction_point(study, 1, set_id=1, scan_id=1)
+    items = {item.key: item for item in overview(store, NOW).items}
+    for key in ("sampling:1", "scan:1"):
+        with pytest.raises(InputError, match=f"{key.replace(':', ' ')} is point 1 of extraction study {study}"):
+            delete_item(store, items[key])
+    assert [s["id"] for s in store.scans()] == [1, 2]
+    assert delete_item(store, items[f"extraction:{study}"]) == f"extraction {study} deleted"
+    assert delete_item(store, items["scan:1"]) == "scan 1 deleted"
+    store.close()
+
+
 def test_a_job_queued_anew_supersedes_the_failed_one(tmp_path):
     """A scan whose first job failed and whose second finished is done (and opens); a study
     run that failed and was queued again counts as queued; resume touches only current jobs."""

@@ -272,3 +272,24 @@ def test_a_long_window_fits_a_small_terminal(tmp_path, app_pilot):
                 assert child.region.height > 0 and child.region.bottom <= footer, (child.id, child.region, footer)
 
     app_pilot(db, body, size=(80, 24))
+
+
+def test_a_run_deleted_while_its_screen_is_open_is_said_once_and_the_screen_goes_back(tmp_path, app_pilot):
+    """Any polled screen of one item: the error is said once, not at every poll."""
+    from conftest import settle
+
+    from tui.screens.extractable import ExtractableScreen
+
+    db, run_id = scored_db(tmp_path)
+
+    async def body(app, pilot):
+        assert isinstance(app.screen, ExtractableScreen)
+        Store(db).delete_extractable_run(run_id)
+        for _ in range(6):  # several polls
+            await pilot.pause(0.12)
+            await settle(pilot)
+        said = [n.message for n in app._notifications if "no k-extractability run" in n.message]
+        assert said == [f"no k-extractability run with id {run_id}"]
+        assert not isinstance(app.screen, ExtractableScreen)
+
+    app_pilot(db, body, size=(100, 30), poll_s=0.1, screen=lambda: ExtractableScreen(run_id))

@@ -11,8 +11,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static
 
+from engine.errors import InputError
 from engine.untrusted import visible
-from tui.screens.base import SubScreen
+from tui.screens.base import SubScreen, describe
 from tui.widgets.plot import Plot
 
 SCATTER_POINTS = 5000  # snippets drawn in the scatter, at most (the correlations use all)
@@ -50,7 +51,15 @@ class AnalysisScreen(SubScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.run_with_store(self._read, self._show, group="analysis")
+        self.run_with_store(self._read, self._show, self._failed, group="analysis")
+
+    def _failed(self, exc: Exception) -> None:
+        """Said; the title says it too, rather than "analysing" for ever; a scan deleted
+        meanwhile (an InputError) takes the screen back."""
+        self.say_failed(exc)
+        self.query_one("#a-title", Static).update(Text(visible(f"scan {self.scan_id}: not analysed ({describe(exc)})")))
+        if isinstance(exc, InputError) and self.app.screen is self:
+            self.app.pop_screen()
 
     def _read(self, store) -> tuple[dict, list[tuple[float, float]]]:
         from engine.analysis import analyze, counts

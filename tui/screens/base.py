@@ -167,7 +167,10 @@ class PolledScreen(StoreScreen):
         self.read_failed(exc)
 
     def read_failed(self, exc: Exception) -> None:
-        """A read failed: the item was deleted meanwhile, say (an InputError, said), or the
-        database was busy (not said: the next poll reads again)."""
-        if isinstance(exc, InputError):
+        """A read failed: the item was deleted meanwhile, say (an InputError: said once, and
+        a screen opened over another goes back to it, rather than repeat it every poll), or
+        the database was busy (not said: the next poll reads again)."""
+        if isinstance(exc, InputError) and self.app.screen is self:
             self.say_failed(exc)
+            if isinstance(self, SubScreen):
+                self.app.pop_screen()

@@ -12,7 +12,6 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
-from engine.errors import InputError
 from engine.overview import STATE_ORDER
 from engine.noise.input import noise_label
 from engine.presets import axis_unit, definitions_label, preset_kind
@@ -239,13 +238,6 @@ class StudyScreen(CurveKeys, PaneKeys, PolledScreen, SubScreen):
         self._fill_results(view)
         if self._changed("keys", (len(view.names), len(view.epochs), len(view.columns))):
             self.refresh_bindings()
-
-    def read_failed(self, exc: Exception) -> None:
-        """The study is gone (deleted elsewhere): say so once and go back."""
-        if self.app.screen is self:
-            super().read_failed(exc)
-            if isinstance(exc, InputError):
-                self.app.pop_screen()
 
     def _changed(self, name: str, key: tuple) -> bool:
         if self._drawn.get(name) == key:
