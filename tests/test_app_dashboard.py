@@ -331,7 +331,7 @@ def test_launch_keys_open_the_forms(db, in_app):
         for key, what in (("n", "Study"), ("s", "Sample"), ("x", "Scan"), ("c", "Cancel"), ("r", "Resume"),
                           ("d", "Delete"), ("w", "Worker")):
             assert keys[keys.index(key) + 1] == what
-        assert "Dashboard" in str(app.screen.query_one(Static).content)
+        assert "Dashboard" in str(app.screen.query_one("HelpScreen > Vertical").border_title)
 
     in_app(db, body)
 
