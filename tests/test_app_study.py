@@ -482,6 +482,11 @@ def test_two_studies_marked_on_the_dashboard_are_overlaid(tmp_path, app_pilot):
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is dashboard
+        Store(db).delete_study(1)  # elsewhere: the mark goes with the study
+        for _ in range(3):
+            await pilot.pause(0.12)
+            await settle(pilot)
+        assert dashboard.marked == [2] and "studies 1" not in str(dashboard.query_one("#info").content)
 
     app_pilot(db, body, size=(120, 36), clock=lambda: CREATED + 100, poll_s=0.1)
 

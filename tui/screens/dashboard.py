@@ -120,6 +120,7 @@ class DashboardScreen(PolledScreen):
     def show(self, data: Overview) -> None:
         self.data = data
         self.items = {item.key: item for item in data.items}
+        self.marked = [i for i in self.marked if f"study:{i}" in self.items]  # a study deleted meanwhile: unmarked
         self._render_rows(self.visible_items())
         machine = self.query_one("#machine", Static)
         machine.display = bool(data.machine)  # the worker's machine, while a worker samples it
@@ -349,7 +350,7 @@ class DashboardScreen(PolledScreen):
 
     def action_overlay(self) -> None:
         """The marked studies' curves in one plot (two or more)."""
-        studies = [i for i in self.marked if f"study:{i}" in self.items]
+        studies = list(self.marked)
         if len(studies) < 2:
             self.notify("mark two studies or more with space, then v overlays their curves")
             return
