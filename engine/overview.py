@@ -200,7 +200,7 @@ def overview(store: Store, now: float) -> Overview:
         else:
             outputs = store.output_count(scan["set_id"], scan["n_outputs"]) if scan["set_id"] is not None else "?"
             base = f"set {scan['set_id']}, {outputs} outputs, {scan['rules']} rules"
-        items.append(_item("scan", scan["id"], scan.get("name") or scan["corpus_label"] or scan["source"], jobs,
+        items.append(_item("scan", scan["id"], scan_name(scan), jobs,
                            scan["created"], now, "-", base, default_state=scan["state"] or "done",
                            set_id=scan["set_id"]))
     for run in store.extractable_runs():
@@ -286,6 +286,12 @@ WHAT_GOES = {
     "extraction": "its points and jobs (their output sets and scans stay)",
     "demo": "its stage jobs (the studies, model, samples and scan it made stay)",
 }
+
+
+def scan_name(scan: dict) -> str:
+    """What names a scan on every face: the name it was given, else its corpus, else its
+    source (``simian`` for an import)."""
+    return scan.get("name") or scan["corpus_label"] or scan["source"]
 
 
 def delete_item(store: Store, item: Item) -> str:

@@ -350,3 +350,26 @@ def test_a_scan_still_running_is_not_browsed_until_done(tmp_path, app_pilot):
 
     app_pilot(db, body, size=(80, 24), screen=lambda: BrowserScreen(scan_id), poll_s=POLL_S)
     store.close()
+
+
+def test_a_scan_is_named_by_its_name_in_the_palette_and_the_browser(tmp_path, app_pilot):
+    """As on the dashboard: the name given (--name), else the corpus."""
+    from engine.store import Store
+    from tui.app import ByroteApp
+
+    db = tmp_path / "n.db"
+    store = Store(db)
+    set_id = store.add_output_set(name="o", source="import", model=None, n=1)
+    named = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label="directory /c",
+                           name="top_k=5", state="done")
+    plain = store.add_scan(set_id=set_id, source="scan", corpus={"kind": "files"}, corpus_label="directory /d",
+                           state="done")
+    store.close()
+    titles = [title for title, _, _ in ByroteApp(db).palette_items() if title.startswith("Open scan")]
+    assert titles == [f"Open scan {named}: top_k=5", f"Open scan {plain}: directory /d"]
+
+    async def body(app, pilot):
+        title = str(app.screen.query_one("#title").content)
+        assert f"scan {named} · top_k=5 · directory /c" in title, title
+
+    app_pilot(db, body, size=(140, 30), screen=lambda: BrowserScreen(named))

@@ -185,6 +185,8 @@ class ByroteApp(App):
         """The app's commands for the palette: launch forms, and every study and scan."""
         from functools import partial
 
+        from engine.overview import scan_name
+
         items: list[tuple[str, str, Callable[[], object]]] = [
             ("New noise study", "open the launch form", self.action_new_study),
             ("New sampling", "sample outputs from a language model", self.action_new_sampling),
@@ -197,6 +199,7 @@ class ByroteApp(App):
                 items.append((f"Open study {study['id']}: {study['name'] or study['model']}",
                               f"{study['task']}, {study['model']}", partial(self.open_study, study["id"])))
             for scan in store.scans():
-                items.append((f"Open scan {scan['id']}: {scan['corpus_label'] or scan['source']}",
-                              f"memorized snippets ({scan['state']})", partial(self.open_scan, scan["id"])))
+                items.append((f"Open scan {scan['id']}: {scan_name(scan)}",
+                              f"{scan['corpus_label'] or scan['source']}: memorized snippets ({scan['state']})",
+                              partial(self.open_scan, scan["id"])))
         return items

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from engine.errors import InputError
-from engine.overview import clip
+from engine.overview import clip, scan_name
 from engine.store.browse import SNIPPET_ORDERS
 from engine.untrusted import visible
 from tui.paging import Window
@@ -302,7 +302,8 @@ class BrowserScreen(SubScreen):
         scan = self.scan
         parts = [f"scan {self.scan_id}"]
         if scan is not None:
-            parts += [scan["corpus_label"] or scan["source"], f"outputs: {self.outputs}", f"rules: {scan['rules']}"]
+            named = [scan_name(scan)] + ([scan["corpus_label"]] if scan.get("name") and scan["corpus_label"] else [])
+            parts += [*named, f"outputs: {self.outputs}", f"rules: {scan['rules']}"]
             if self.total is not None:
                 parts.append(f"{self.total:,} snippets")
         if self.prefix or self.text or self.pii:
