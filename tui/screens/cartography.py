@@ -16,6 +16,7 @@ from textual_plotext import PlotextPlot
 
 from engine.errors import InputError
 from engine.untrusted import visible
+from tui.screens.analysis import fmt
 from tui.screens.base import SubScreen, describe
 from tui.widgets.keytable import KeyTable
 
@@ -87,7 +88,7 @@ class CartographyScreen(SubScreen):
                            else r["average_precision"])["detector"]
                 table.add_row(f"{level:g}%" + (f" #{trial}" if trial else "") +
                               f" ({chance['flipped'] / chance['samples']:.2f})",
-                              *(Text(f"{found[n]['average_precision']:.3f}" if n in found else "-",
+                              *(Text(fmt(found[n]["average_precision"]) if n in found else "-",  # NaN: -
                                      style="bold" if n == best else "") for n in names))
         self._load_map()
 
