@@ -75,10 +75,24 @@ def _destination(target: Path) -> tuple[Path, bool]:
     except OSError as exc:
         raise _os_error(exc, target) from None
     if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        if stat.S_ISCHR(mode) and _is_terminal(target):  # its text is untrusted: never raw onto a terminal
+            raise InputError("is a terminal: the file's text would reach it raw; give a file, or a pipe (| less)",
+                             target)
         return target, True
     if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise InputError("is not a regular file (a socket or a block device)", target)
     return (Path(os.path.realpath(target)) if target.is_symlink() else target), False
+
+
+def _is_terminal(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

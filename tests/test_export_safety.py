@@ -109,3 +109,20 @@ def test_an_output_to_a_socket_is_refused(tmp_path):
             with atomic_open(path) as fh:
                 fh.write("x")
         assert path.is_socket()
+
+
+def test_an_output_onto_a_terminal_is_refused(tmp_path):
+    """Exports hold untrusted text (snippets, names): never written raw to a terminal."""
+    import os
+    import pty
+
+    from engine.fsutil import atomic_open
+
+    master, slave = pty.openpty()
+    try:
+        with pytest.raises(InputError, match="is a terminal"):
+            with atomic_open(os.ttyname(slave)) as fh:
+                fh.write("\x1b]52;c;eA==\x07")
+    finally:
+        os.close(master)
+        os.close(slave)
