@@ -19,51 +19,69 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 TREND_POINTS = 10
 
 
-def scan_output_ids(store, scan: dict) -> list[int] | None:
-    """The ids of a scan's outputs in order (its set's, up to its ``n_outputs``, an id
-    bound); None for a scan without a set (an import of Simian logs alone)."""
+@dataclass
+class OutputOrder:
+    """A scan's outputs in id order, to find the N-th: ``count`` of them, with the ids
+    ``first``, ``first`` + 1, ... (a sampled set's 1..N), or ``ids`` where they are not
+    contiguous (an imported set's)."""
+
+    count: int
+    first: int = 1
+    ids: list[int] | None = None
+
+    def last_id(self, n: int) -> float:
+        """The id of the N-th output; below every id for N = 0; the last one past the count."""
+        if n <= 0 or self.count == 0:
+            return -math.inf
+        n = min(n, self.count)
+        return self.first + n - 1 if self.ids is None else self.ids[n - 1]
+
+
+def output_order(store, scan: dict) -> OutputOrder:
+    """The order of a scan's outputs: its set's, up to its ``n_outputs`` (an id bound); for
+    a scan without a set (an import of Simian logs alone), 1..N up to the largest id found."""
     if scan["set_id"] is None:
-        return None
-    return store.output_ids(scan["set_id"], scan["n_outputs"])
+        return OutputOrder(max((i for i in store.memorized_output_ids(scan["id"]) if i is not None), default=0))
+    count = scan["stats"].get("outputs")  # what the scan indexed (a scan of an older byrote: counted here)
+    if count is None:
+        count = store.output_count(scan["set_id"], scan["n_outputs"])
+    low, high = store.output_span(scan["set_id"], scan["n_outputs"])
+    if count == 0 or high - low + 1 == count:
+        return OutputOrder(count, low or 1)
+    return OutputOrder(count, ids=store.output_ids(scan["set_id"], scan["n_outputs"]))
 
 
-def memorized_by(store, scan_id: int, ns: list[int]) -> list[dict]:
+def memorized_by(store, scan_id: int, ns: list[int], order: OutputOrder | None = None) -> list[dict]:
     """``{"outputs": N, "snippets": ..., "memorized_outputs": ...}`` for each N of ``ns``:
-    the snippets found in the first N outputs in id order, and the outputs among them
-    holding one (where a scan has no set, in outputs 1..N). Under Simian's rules a nested
-    block that only a later output's place made Simian report counts too (the module's
+    the snippets found in the first N outputs in id order (``order``: read here if not
+    given), and the outputs among them holding one. Under Simian's rules a nested block
+    that only a later output's place made Simian report counts too (the module's
     docstring, Trend)."""
     rows = store.db.execute("SELECT fingerprint, MIN(output_id) FROM snippet_outputs WHERE scan_id = ? "
                             "AND output_id IS NOT NULL GROUP BY fingerprint", [scan_id]).fetchall()
     first = np.sort(np.array([r[1] for r in rows], dtype=np.int64))
     outputs = np.sort(np.array([i for i in store.memorized_output_ids(scan_id) if i is not None], dtype=np.int64))
-    ids = scan_output_ids(store, store.scan(scan_id))
-
-    def last_id(n: int) -> float:  # the id of the N-th output, below every id for N = 0
-        if ids is None:
-            return n
-        return ids[min(n, len(ids)) - 1] if n > 0 and ids else -math.inf
-
-    return [{"outputs": n, "snippets": int(np.searchsorted(first, last_id(n), side="right")),
-             "memorized_outputs": int(np.searchsorted(outputs, last_id(n), side="right"))} for n in ns]
+    order = order or output_order(store, store.scan(scan_id))
+    return [{"outputs": n, "snippets": int(np.searchsorted(first, order.last_id(n), side="right")),
+             "memorized_outputs": int(np.searchsorted(outputs, order.last_id(n), side="right"))} for n in ns]
 
 
-def trend(store, scan_id: int, points: int = TREND_POINTS) -> list[dict]:
+def trend(store, scan_id: int, points: int = TREND_POINTS, order: OutputOrder | None = None) -> list[dict]:
     """:func:`memorized_by` at ``points`` numbers of outputs evenly spaced up to the
     scan's (and N = 0)."""
     scan = store.finished_scan(scan_id)
-    ids = scan_output_ids(store, scan)
-    n = len(ids) if ids is not None else max((i for i in store.memorized_output_ids(scan_id) if i is not None),
-                                             default=0)
+    order = order or output_order(store, scan)
+    n = order.count
     points = min(points, n)  # more would repeat steps: 1..n are all there at n points
     steps = sorted({0, *(round(n * k / points) for k in range(1, points + 1))}) if n else [0]
-    return memorized_by(store, scan_id, steps)
+    return memorized_by(store, scan_id, steps, order)
 
 
 def counts(store, scan_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

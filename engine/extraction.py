@@ -134,7 +134,7 @@ def point_rows(store, study_id: int) -> list[dict]:
     """Each point with its figures once its scan is done: ``outputs`` (its n, or what the
     set holds if fewer), ``snippets`` and ``memorized_outputs`` over outputs 1..n, and the
     memorized share of its outputs; and its trend (engine.analysis.trend) for the plot."""
-    from engine.analysis import memorized_by, trend
+    from engine.analysis import memorized_by, output_order, trend
 
     rows = []
     for p in store.extraction_points(study_id):
@@ -144,8 +144,9 @@ def point_rows(store, study_id: int) -> list[dict]:
         scan = store.scan(p["scan_id"]) if p["scan_id"] is not None else None
         if scan is not None and scan["state"] == "done":
             n = min(int(p["settings"]["n"]), int(scan["n_outputs"]))
-            points = trend(store, scan["id"])
-            (at,) = memorized_by(store, scan["id"], [n])
+            order = output_order(store, scan)  # read once for both
+            points = trend(store, scan["id"], order=order)
+            (at,) = memorized_by(store, scan["id"], [n], order)
             row.update(state="done", outputs=n, snippets=at["snippets"], memorized_outputs=at["memorized_outputs"],
                        share=at["memorized_outputs"] / n if n else math.nan,
                        trend=[t for t in points if t["outputs"] < n] + [at])

@@ -55,6 +55,14 @@ class OutputsMixin:
         return self.db.execute("SELECT COUNT(*) FROM outputs WHERE set_id = ? AND id <= ?",
                                [set_id, SQLITE_INT_MAX if up_to is None else up_to]).fetchone()[0]
 
+    def output_span(self, set_id: int, up_to: int | None = None) -> tuple[int | None, int | None]:
+        """(smallest id, largest id) of the set's outputs, or of those of id ``up_to`` or
+        less; read from the index's ends, whatever the set's size."""
+        bound = [set_id, SQLITE_INT_MAX if up_to is None else up_to]
+        low = self.db.execute("SELECT MIN(id) FROM outputs WHERE set_id = ? AND id <= ?", bound).fetchone()[0]
+        high = self.db.execute("SELECT MAX(id) FROM outputs WHERE set_id = ? AND id <= ?", bound).fetchone()[0]
+        return low, high
+
     def output_ids(self, set_id: int, up_to: int | None = None) -> list[int]:
         """The ids of the set's outputs in order, or of those of id ``up_to`` or less."""
         return [r[0] for r in self.db.execute("SELECT id FROM outputs WHERE set_id = ? AND id <= ? ORDER BY id",
