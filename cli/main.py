@@ -42,12 +42,15 @@ def build_parser() -> Parser:
 
 def _writes_to_stdout(args) -> bool:
     """Whether a file the command writes (``--out``, ``--csv``) is this process's standard
-    output (``/dev/stdout``, a pipe's ``/dev/fd/1``)."""
+    output, a pipe or a file (``--out /dev/stdout | jq``, ``>> log``)."""
     import os
+    import stat
 
     try:
         out = os.fstat(sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # no standard output, or one without a file
+        return False
+    if not (stat.S_ISFIFO(out.st_mode) or stat.S_ISREG(out.st_mode)):  # /dev/null: the messages go there too
         return False
     for name in ("out", "csv"):
         value = getattr(args, name, None)
@@ -69,18 +72,36 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if getattr(args, "func", None) is None:
         args.func = cmd_app
+    stdout = sys.stdout
     if _writes_to_stdout(args):  # --out /dev/stdout: the file alone goes there, the messages to stderr
         sys.stdout = sys.stderr
+    try:
+        return _run(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _run(args) -> int:
+    """The command, its failures said in one line (exit status 2), or in a traceback
+    where byrote is at fault."""
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
         say(f"byrote: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except BrokenPipeError:  # the reader of our output stopped early (| head): quietly, as other tools
+    except BrokenPipeError as exc:
         import os
+        import stat
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing more flushed into the pipe
-        return EXIT_PIPE
+        try:
+            ours = stat.S_ISFIFO(os.fstat(1).st_mode)
+        except OSError:  # no standard output left at all
+            ours = True
+        if not ours:  # another pipe than our output: an error like any
+            say(f"byrote: error: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_INPUT
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the reader stopped early (| head): nothing more flushed
+        return EXIT_PIPE  # quietly, as other tools
     except OSError as exc:  # a path the user gave that the system refuses
         where = f"{exc.filename}: " if exc.filename else ""
         say(f"byrote: error: {where}{exc.strerror or exc}", file=sys.stderr)

@@ -35,6 +35,12 @@ def console(stderr: bool = False):
                     segment = Segment(visible(text, newlines=True), segment.style)
                 yield segment
 
+        def on_broken_pipe(self) -> None:
+            """The reader stopped early (``| head``): the command line's exit, as for a
+            plain print (rich's own exits with 1)."""
+            self.quiet = True
+            raise BrokenPipeError
+
     return SafeConsole(markup=False, highlight=False, emoji=False, stderr=stderr)
 
 

@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -60,28 +61,51 @@ def check_output(target: str | Path, inputs: tuple[str | Path, ...] = ()) -> Pat
     return target
 
 
-def _destination(target: Path) -> tuple[Path, bool]:
-    """Where an output named ``target`` goes, and whether it is a stream. A link is
-    followed to the file it names, which is replaced (the link stays a link). A character
-    device or a pipe (``/dev/null``, ``/dev/stdout``, a FIFO) is a stream: written in
-    place, never replaced. Any other file that is not a regular one (a socket, a block
-    device) is refused."""
+OPEN = -1  # a stream written by opening its path (else through a descriptor of this process)
+
+
+def _destination(target: Path) -> tuple[Path, int | None]:
+    """Where an output named ``target`` goes, and whether it is a stream: None for a
+    file, replaced whole; else :data:`OPEN`, or the descriptor it is written through.
+    A link is followed to the file it names, which is replaced (the link stays a link).
+    This process's standard output or error (``/dev/stdout``, whatever it leads to: a
+    file opened for appending, a pipe) is written through its descriptor, after what the
+    process wrote there. A character device or a pipe (``/dev/null``, a FIFO) is written
+    in place, never replaced. A terminal, and any other file that is not a regular one
+    (a socket, a block device), is refused."""
     from engine.errors import InputError
 
     try:
-        mode = os.stat(target).st_mode  # through links
+        st = os.stat(target)  # through links
     except FileNotFoundError:
-        mode = None
+        return (Path(os.path.realpath(target)) if target.is_symlink() else target), None
     except OSError as exc:
         raise _os_error(exc, target) from None
-    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
-        if stat.S_ISCHR(mode) and _is_terminal(target):  # its text is untrusted: never raw onto a terminal
-            raise InputError("is a terminal: the file's text would reach it raw; give a file, or a pipe (| less)",
-                             target)
-        return target, True
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if stat.S_ISCHR(st.st_mode) and _is_terminal(target):  # its text is untrusted: never raw onto a terminal
+        raise InputError("is a terminal: the file's text would reach it raw; give a file, or a pipe (| less)",
+                         target)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            own = os.fstat(fd)
+            if (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino):
+                return target, fd
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return target, OPEN
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise InputError("is not a regular file (a socket or a block device)", target)
-    return (Path(os.path.realpath(target)) if target.is_symlink() else target), False
+    return (Path(os.path.realpath(target)) if target.is_symlink() else target), None
+
+
+def _write_stream(tmp: Path, target: Path, stream: int) -> None:
+    """The finished temporary file's bytes into a stream (:func:`_destination`)."""
+    if stream == OPEN:
+        dst = open(target, "wb")  # noqa: SIM115  (closed below)
+    else:
+        for out in {sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__} - {None}:
+            out.flush()  # what the process printed there comes first
+        dst = os.fdopen(os.dup(stream), "wb")
+    with open(tmp, "rb") as src, dst:
+        shutil.copyfileobj(src, dst)
 
 
 def _is_terminal(path: Path) -> bool:
@@ -114,25 +138,25 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
     try:
         for shown, (target, stream) in zip(named, places):
             try:
-                if not stream:
+                if stream is None:
                     missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     made.extend(reversed(missing))
                 fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=f".tmp{target.suffix[:20]}",
-                                           dir=None if stream else target.parent)
+                                           dir=target.parent if stream is None else None)
             except OSError as exc:
                 raise _os_error(exc, shown) from None
             os.close(fd)
             temps.append(Path(tmp))
         yield temps
         for shown, (target, stream) in zip(named, places):
-            if not stream and target.is_dir():
+            if stream is None and target.is_dir():
                 from engine.errors import InputError
 
                 raise InputError("is a directory", shown)
         moved: list[Path] = []
         for tmp, shown, (target, stream) in zip(temps, named, places):
-            if stream:
+            if stream is not None:
                 continue
             try:
                 os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the usual mode
@@ -143,10 +167,9 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
                 raise _os_error(exc, shown) from None
             moved.append(target)
         for tmp, shown, (target, stream) in zip(temps, named, places):
-            if stream:
+            if stream is not None:
                 try:
-                    with open(tmp, "rb") as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
+                    _write_stream(tmp, target, stream)
                 except BrokenPipeError:  # its reader stopped early (| head): the command's to handle
                     raise
                 except OSError as exc:

@@ -71,6 +71,7 @@ def test_an_output_through_a_link_replaces_the_file_it_names_and_keeps_the_link(
 def test_an_output_to_a_pipe_or_a_device_is_written_into_it_never_replacing_it(tmp_path):
     """A FIFO (and a character device such as /dev/null, where this process may make one)
     gets the whole content once it is complete and stays what it was."""
+    import contextlib
     import os
     import stat
     import threading
@@ -80,10 +81,14 @@ def test_an_output_to_a_pipe_or_a_device_is_written_into_it_never_replacing_it(t
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     got = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    with atomic_open(fifo) as fh:
-        fh.write("line 1\nline 2\n")
+    try:
+        with atomic_open(fifo) as fh:
+            fh.write("line 1\nline 2\n")
+    finally:  # a writer for the reader, whatever happened (else it would wait for ever)
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     reader.join(10)
     assert got == [b"line 1\nline 2\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
 
