@@ -67,8 +67,8 @@ OPEN = -1  # a stream written by opening its path (else through a descriptor of 
 def _destination(target: Path) -> tuple[Path, int | None]:
     """Where an output named ``target`` goes, and whether it is a stream: None for a
     file, replaced whole; else :data:`OPEN`, or the descriptor it is written through.
-    A link is followed to the file it names, which is replaced (the link stays a link).
-    This process's standard output or error (``/dev/stdout``, whatever it leads to: a
+    A link is replaced, never followed: what it names stays as it was (an export's
+    folder holding a link to another file cannot write there). This process's standard output or error (``/dev/stdout``, whatever it leads to: a
     file opened for appending, a pipe) is written through its descriptor, after what the
     process wrote there. A character device or a pipe (``/dev/null``, a FIFO) is written
     in place, never replaced. A terminal, and any other file that is not a regular one
@@ -78,7 +78,7 @@ def _destination(target: Path) -> tuple[Path, int | None]:
     try:
         st = os.stat(target)  # through links
     except FileNotFoundError:
-        return (Path(os.path.realpath(target)) if target.is_symlink() else target), None
+        return target, None
     except OSError as exc:
         raise _os_error(exc, target) from None
     if stat.S_ISCHR(st.st_mode) and _is_terminal(target):  # its text is untrusted: never raw onto a terminal
@@ -93,7 +93,7 @@ def _destination(target: Path) -> tuple[Path, int | None]:
         return target, OPEN
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise InputError("is not a regular file (a socket or a block device)", target)
-    return (Path(os.path.realpath(target)) if target.is_symlink() else target), None
+    return target, None
 
 
 def _write_stream(tmp: Path, target: Path, stream: int) -> None:

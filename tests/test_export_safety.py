@@ -53,7 +53,9 @@ def test_no_output_replaces_the_open_database_or_a_commands_input(tmp_path):
     assert not list(tmp_path.glob("*.changed.json"))
 
 
-def test_an_output_through_a_link_replaces_the_file_it_names_and_keeps_the_link(tmp_path):
+def test_an_output_onto_a_link_replaces_the_link_never_what_it_names(tmp_path):
+    """A folder an export writes into may hold links to other files (the study's own
+    data): the export never writes through them."""
     from engine.fsutil import atomic_open
 
     (tmp_path / "real.json").write_text("old")
@@ -62,9 +64,8 @@ def test_an_output_through_a_link_replaces_the_file_it_names_and_keeps_the_link(
     for name in ("link.json", "dangling.json"):
         with atomic_open(tmp_path / name) as fh:
             fh.write(f"new {name}")
-        assert (tmp_path / name).is_symlink()
-    assert (tmp_path / "real.json").read_text() == "new link.json"
-    assert (tmp_path / "made.json").read_text() == "new dangling.json"
+        assert not (tmp_path / name).is_symlink() and (tmp_path / name).read_text() == f"new {name}"
+    assert (tmp_path / "real.json").read_text() == "old" and not (tmp_path / "made.json").exists()
     assert not list(tmp_path.glob(".*.tmp*"))
 
 
