@@ -222,6 +222,23 @@ def test_repair_loss_adds_upstreams_epsilon(mass, expected):
     assert out["rep_loss"].item() == pytest.approx(expected, abs=1e-3)
 
 
+def test_a_repair_target_of_all_the_mass_has_loss_zero_and_keeps_its_gradient():
+    """-log(mass + 1e-9) at a mass of 1 is 0 in GREAT's float32; log1p's -1e-9 would have
+    stopped the run's loss Gini (losses must be non-negative). The gradient is the same."""
+    from engine.metrics import gini
+
+    batch = hand_batch(3, candidates=[1, 2], var_ids=[0, 1], targets=[2], has_bug=True, error_location=1)
+    rep = torch.tensor([[0.0, -40.0, 40.0]], requires_grad=True)
+    out = pointer_outputs(torch.zeros(1, 3), rep, batch)
+    assert out["rep_target_mass"].item() == 1.0 and out["rep_loss"].item() == 0.0
+    out["rep_loss"].sum().backward()
+    same = rep.detach().clone().requires_grad_()  # the loss as computed before the lift
+    raw = -torch.logaddexp(torch.log_softmax(same[:, 1:], -1)[:, 1], torch.tensor(math.log(1e-9)))
+    raw.sum().backward()
+    assert raw.item() < 0 and torch.equal(rep.grad, same.grad)
+    assert gini(out["rep_loss"].detach().numpy()) == 0.0
+
+
 def test_pointer_outputs_gradients_are_finite_without_targets_or_candidates():
     batch = hand_batch(3, candidates=[], var_ids=[], targets=[], has_bug=True, error_location=1)
     loc = torch.zeros(1, 3, requires_grad=True)

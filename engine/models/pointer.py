@@ -82,6 +82,9 @@ def pointer_outputs(loc_logits: torch.Tensor, rep_logits: torch.Tensor, batch,
         log_mass = torch.where(has_target, lse, neg_inf)
         rep_loss = torch.where(has_bug, -torch.logaddexp(log_mass, torch.full_like(log_mass, LOG_REP_EPSILON)),
                                torch.zeros_like(log_mass))
+        # -log(mass + 1e-9) is never below 0 in GREAT's float32 (1 + 1e-9 rounds to 1); log1p
+        # here gives -1e-9 once a target's mass is 1: that value lifted to 0, its gradient kept
+        rep_loss = rep_loss + torch.relu(-rep_loss).detach()
         rep_target_mass = log_mass.exp()
 
         # Mass per variable name: slot 0 collects the non-candidates, slot v+1 variable v.
