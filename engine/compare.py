@@ -11,13 +11,13 @@ part names what each was trained on, and may differ).
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InputError
 from engine.export import curve_names, curve_tables
 from engine.fsutil import require_dir
+from engine.noise import level_name
 from engine.store import Store
 
 
@@ -45,8 +45,9 @@ def curve_heads(spec) -> set[str]:
 def check_levels(path: Path, table: dict, levels) -> None:
     """Refuse a published curve without a column for one of the study's levels."""
     for level in levels:
-        if float(level) not in table:
-            raise InputError(f"no column {float(level):g}_percent (the study has level {float(level):g} %)", path)
+        if level_name(float(level)) not in table:
+            raise InputError(f"no column {level_name(float(level))}_percent (the study has level "
+                             f"{level_name(float(level))} %)", path)
 
 
 def curve_key(folder: str, file: str, heads: set[str]) -> tuple[str, str, str, str] | None:
@@ -62,11 +63,13 @@ def curve_key(folder: str, file: str, heads: set[str]) -> tuple[str, str, str, s
     return folder, parts[0], head, parts[-1]
 
 
-def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dict[float, dict[int, float]]]]:
+def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dict[str, dict[int, float]]]]:
     """Every curve file under ``folder/<metric>/`` (``epoch,<level>_percent,...``, or
-    ``step,...`` as byrote exports a study evaluated in steps):
-    key (:func:`curve_key`) -> (path, ``{level: {epoch: value}}``). Score distributions
-    (header ``sample,...``) are not curves and are left out."""
+    ``step,...`` as byrote exports a study evaluated in steps; a UTF-8 byte-order mark
+    before it is read past): key (:func:`curve_key`) -> (path, ``{level name: {epoch:
+    value}}``), a level by its name (:func:`~engine.noise.level_name`: ``25`` for
+    ``25.0_percent``, as an export names it). Score distributions (header ``sample,...``)
+    are not curves and are left out."""
     folder = require_dir(folder)
     found: dict = {}
     for path in sorted(folder.glob("*/*.csv")):
@@ -74,7 +77,7 @@ def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dic
         if key is None:
             continue
         try:
-            with open(path, newline="", encoding="utf-8") as fh:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
                 reader = csv.reader(fh)
                 header = next(reader, [])
                 if header[:1] not in (["epoch"], ["step"]):
@@ -84,18 +87,18 @@ def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dic
             raise InputError(f"not a CSV of curves ({exc.__class__.__name__})", path) from None
         if key in found:
             raise InputError(f"two published files for one curve: {found[key][0].name} and {path.name}", folder)
-        levels = []
+        levels: list[str | None] = []
         for name in rows[0][1:]:
             try:
-                levels.append(float(name.removesuffix("_percent")) if name.endswith("_percent") else math.nan)
+                levels.append(level_name(float(name.removesuffix("_percent"))) if name.endswith("_percent") else None)
             except ValueError:
-                levels.append(math.nan)
-        table: dict[float, dict[int, float]] = {level: {} for level in levels if level == level}
+                levels.append(None)
+        table: dict[str, dict[int, float]] = {level: {} for level in levels if level is not None}
         for line, row in enumerate(rows[1:], start=2):
             try:
                 epoch = int(row[0])
                 for level, cell in zip(levels, row[1:]):
-                    if level == level and cell.strip():
+                    if level is not None and cell.strip():
                         table[level][epoch] = float(cell)
             except (ValueError, IndexError):
                 raise InputError(f"{path}:{line}: not an epoch and numbers: {','.join(row)[:60]!r}") from None
@@ -133,7 +136,7 @@ def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparis
         folder, model, head, split = key
         name = f"{folder}/{model}{'_' + head if head else ''}_{split}"
         for level in levels:
-            theirs = table[level]
+            theirs = table[level_name(level)]
             if not theirs:
                 continue
             last = max(theirs)

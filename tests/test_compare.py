@@ -68,6 +68,30 @@ def test_the_study_beside_the_published_ggnn_curves(tmp_path):
         assert r.difference == pytest.approx(0.2 + 0.01 * i - float(published[i + 1]))
 
 
+def test_a_study_beside_its_own_export_whatever_its_levels_and_a_byte_order_mark(tmp_path):
+    """A level of many digits is found by the name its export gives its column (33.3333);
+    a published file that starts with a UTF-8 byte-order mark is read, not dropped."""
+    from engine.export import export_curves
+
+    db = tmp_path / "s.db"
+    store = Store(db)
+    levels = [0.0, 100 / 3]
+    sid = store.add_study(name="vm", task="varmisuse", model="ggnn", preset="quick", epochs=1, seed=0, device="cpu",
+                          train_path="/d/stdlib.jsonl", valid_path="/d/v.jsonl", levels=levels, config={}, created=1.0)
+    for i, level in enumerate(levels):
+        run = store.add_run(study_id=sid, level=level, seed=0, epochs=1, epochs_done=0, train_path="t",
+                            changed_path="c", created=1.0)
+        store.commit_epoch(run, 1, {"train": {"loc_accuracy": 0.5 + 0.1 * i}}, {})
+    out = tmp_path / "export"
+    export_curves(store, sid, out)
+    (csv_file,) = (out / "accuracy").glob("*Localization_train.csv")
+    csv_file.write_bytes(b"\xef\xbb\xbf" + csv_file.read_bytes())
+    rows = compare(store, sid, out)
+    loc = [r for r in rows if r.curve == "accuracy/GGNN_Localization_train"]
+    assert [(r.level, r.published, r.value) for r in loc] == [(0.0, 0.5, 0.5), (100 / 3, 0.6, 0.6)]
+    store.close()
+
+
 def test_a_reference_that_does_not_fit_is_refused(tmp_path):
     db = tmp_path / "s.db"
     sid = make_study(db, model="great")

@@ -217,3 +217,17 @@ def test_noise_command(tmp_path, capsys):
         assert lines[i]["has_bug"] is True and lines[i]["bug_kind_name"] == "VARIABLE_MISUSE"
     changed = json.loads((tmp_path / "out" / "train_25.jsonl.changed.json").read_text())
     assert changed["clean_to_buggy"] == res.changed["clean_to_buggy"]
+
+
+def test_levels_must_have_names_of_their_own():
+    """A level names its noisy copy, its curve and its CSV column (6 digits): two levels
+    named alike would share one copy."""
+    from engine.errors import InputError
+    from engine.noise import parse_levels
+
+    assert parse_levels("0, 12.5,100") == [0.0, 12.5, 100.0]
+    assert parse_levels("0,33.33333333") == [0.0, 33.33333333]
+    for text, said in (("12.5,12.499999", "12.5 and 12.499999 would both be named 12.5%"),
+                       ("33.33333,33.33334", "would both be named 33.3333%"), ("5,5.0", "given twice")):
+        with pytest.raises(InputError, match=said):
+            parse_levels(text)
