@@ -107,13 +107,17 @@ def run_foreground(store: Store, job_ids: list[int], console: Console | None = N
     from engine.jobs import run_here, run_worker
 
     outcome: dict[str, int] = {}
+    ended = threading.Event()
 
     def work() -> None:
-        mine = type(store)(store.path)
-        ran = run_worker(mine, only=set(job_ids))
-        if ran == -1:  # another worker holds the database
-            ran = run_here(mine, job_ids)
-        outcome["ran"] = ran
+        try:
+            mine = type(store)(store.path)
+            ran = run_worker(mine, only=set(job_ids))
+            if ran == -1:  # another worker holds the database
+                ran = run_here(mine, job_ids)
+            outcome["ran"] = ran
+        finally:
+            ended.set()
 
     thread = threading.Thread(target=work, name="byrote-foreground", daemon=True)
     thread.start()
@@ -125,6 +129,10 @@ def run_foreground(store: Store, job_ids: list[int], console: Console | None = N
     except KeyboardInterrupt:
         for job_id in job_ids:
             store.request_cancel(job_id)
-        thread.join()
+        # the jobs stop at their next step; wait on the event, not on the thread: a join that
+        # Ctrl-C interrupted takes the thread for ended (Python 3.11), and the process would
+        # leave it running, aborting
+        while not ended.wait(0.5):
+            pass
         raise
     return code

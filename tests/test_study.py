@@ -462,3 +462,26 @@ def test_a_study_keeps_the_cpu_threads_it_was_created_with(store, great_files, m
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_foreground_study_cancels_its_jobs_and_exits_130(dataset, tmp_path):
+    """Ctrl-C while `study --foreground` trains: the jobs are cancelled, the command waits
+    for them to stop and exits 130 (it used to abort, leaving its jobs running)."""
+    from engine.runtime import child_python
+
+    db = tmp_path / "fg.db"
+    sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={json.dumps(v)}")]
+    command, env = child_python("cli", "--db", str(db), "study", "--task", "varmisuse", "--train",
+                                str(dataset.train_path), "--valid", str(dataset.valid_path), "--model", "ggnn",
+                                "--noise", "0,100", "--epochs", "500", "--device", "cpu", "--foreground", *sets)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and not (db.exists() and any(
+            r["epochs_done"] for s in Store(db).studies() for r in Store(db).runs(s["id"]))):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == 130 and err.strip() == "interrupted", err
+    assert [j["state"] for j in Store(db).jobs()] == ["cancelled", "cancelled"]
