@@ -18,8 +18,10 @@ from engine.errors import InputError
 from engine.formats import BadJSON, parse_json, show
 
 KINDS = ("varmisuse", "methodname", "code2seq", "codesearch", "codetotext", "lm")
-# positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set
-ZERO_ALLOWED = frozenset({"csr_samples", "eval_every", "heldout_samples"})
+# positive by default, but 0 means something: no CSR measurement, whole epochs, the whole held-out set,
+# no dropout, no warm-up (the paper presets' own warmup_steps)
+ZERO_ALLOWED = frozenset({"csr_samples", "eval_every", "heldout_samples", "dropout", "rnn_dropout", "warmup_steps",
+                          "warmup_fraction"})
 
 ALL = 10**12
 """A count of samples that means every one (``csr_samples``, ``heldout_samples``...): the
@@ -40,7 +42,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     **dict.fromkeys(("max_path_length", "max_name_parts", "max_target_parts", "max_subtokens"), (1, 1000)),
     "epochs": (1, 100_000), "warmup_steps": (0, 10**9), "warmup_fraction": (0.0, 1.0),
     **dict.fromkeys(("eval_every", "heldout_samples", "csr_samples"), _COUNT),
-    "ray_gpus": (0.01, 64.0),
+    "ray_gpus": (0.01, 64.0), "cpu_threads": (1, 1024),
 }
 """The range of every numeric setting a ``--set`` may give (both ends allowed): wide
 enough for any model the study's tasks call for, narrow enough that a slip of the keyboard

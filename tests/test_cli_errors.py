@@ -94,6 +94,8 @@ def test_level_outside_range(level, tmp_path, capsys):
     (["--set", "novalue"], "--set takes KEY=VALUE"),
     (["--set", "lr=abc"], "setting lr must be a float"),
     (["--set", "hidden_dim=0"], "setting hidden_dim must be positive"),
+    (["--set", "cpu_threads=99999"], "cpu_threads"),  # libgomp crashed the run
+    (["--set", "grad_clip=0"], "setting grad_clip must be positive"),
     (["--set", "num_heads=3"], "not a multiple of num_heads"),
     (["--set", "score=top10"], "setting score must be one of target, predicted, not 'top10'"),
     (["--set", "objective=mean"], "setting objective must be one of study, sum, not 'mean'"),
@@ -397,3 +399,11 @@ def test_a_file_where_a_folder_is_wanted_is_named_as_a_file(tmp_path, capsys):
 
     with pytest.raises(InputError, match="not a directory"):
         read_published(afile, set())
+
+
+def test_a_setting_may_be_zero_where_zero_means_none():
+    """No dropout, no warm-up: 0 is a value of their own (the paper presets' warmup_steps)."""
+    from engine.presets import load_preset
+
+    cfg = load_preset("quick", "varmisuse", {"dropout": 0.0, "warmup_steps": 0})
+    assert (cfg["dropout"], cfg["warmup_steps"]) == (0.0, 0)
