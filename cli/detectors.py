@@ -28,10 +28,11 @@ def run_kfold(store, args, runs: list[dict]) -> int | None:
     to the worker or run them here; an exit status when the command stops there (they
     were only queued, or one failed), None when every run has its probabilities."""
     from cli import follow
-    from engine.kfold import check_kfold
+    from engine.kfold import check_folds, check_kfold
 
     study = store.study(args.study)
     check_kfold(study["task"], study["model"])
+    check_folds(store, runs, args.kfold)
     jobs = queue_kfold(store, runs, args.kfold)
     if not jobs:
         return None

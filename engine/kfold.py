@@ -43,6 +43,20 @@ def check_kfold(task: str, model: str) -> None:
                          f"search, not {task} with {model}")
 
 
+def check_folds(store, runs: list[dict], folds: int) -> None:
+    """Refuse, before a job is queued, ``folds`` more than a run's training samples (as
+    its last epoch's per-sample arrays count them; a run without one is left to its job)."""
+    for run in runs:
+        path = store.array_path(run["id"], int(run["epochs_done"] or 0), "train")
+        if path is None or not path.is_file():  # no epoch recorded yet: its job counts the samples
+            continue
+        with np.load(path) as arrays:
+            n = len(arrays["sample"])
+        if n < folds:
+            raise InputError(f"run {run['id']} has {n} training samples: they cannot be dealt into {folds} folds",
+                             field="kfold")
+
+
 def folds_of(n: int, folds: int, seed: int) -> np.ndarray:
     """Each of ``n`` samples' fold: its place in a permutation seeded by ``seed``, modulo ``folds``."""
     from engine.runtime import epoch_seed

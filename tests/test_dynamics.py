@@ -160,13 +160,16 @@ def test_bad_detector_requests(noisy_study, capsys):
     clean = store.add_study(name="clean", task="varmisuse", model="ggnn", preset="quick", epochs=1, seed=0,
                             device="cpu", train_path="t", valid_path="v", levels=[0.0])
     store.add_run(study_id=clean, level=0.0, seed=0, epochs=1)
+    queued = len(store.jobs())
     for args, said in ((["--study", str(clean)], "has no noisy level: nothing flipped"),
                        (["--study", str(one)], "has 1 epoch(s) done: the dynamics need 2 or more"),
                        (["--study", str(sid), "--detectors", "loss,magic"], "unknown detector 'magic'"),
-                       (["--study", str(sid), "--kfold", "1"], "--kfold: 1 is outside 2..")):
+                       (["--study", str(sid), "--kfold", "1"], "--kfold: 1 is outside 2.."),
+                       (["--study", str(sid), "--kfold", "100000"], "cannot be dealt into 100000 folds")):
         assert main(["--db", str(store.path), "detectors", *args]) == 2
         err = capsys.readouterr().err
         assert said in err and err.count("\n") == 1, err
+    assert len(store.jobs()) == queued  # nothing queued
     with pytest.raises(InputError):
         study_detectors(store, sid, ("magic",))
 
