@@ -72,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if getattr(args, "func", None) is None:
         args.func = cmd_app
+    if getattr(args, "db", None):  # no output of any command replaces it, whether it opens it or not
+        from engine.fsutil import protect
+
+        import os
+
+        db = os.path.expanduser(args.db)
+        protect("the database", db, *(f"{db}{tail}" for tail in ("-wal", "-shm", "-journal")))
     stdout = sys.stdout
     if _writes_to_stdout(args):  # --out /dev/stdout: the file alone goes there, the messages to stderr
         sys.stdout = sys.stderr

@@ -69,6 +69,22 @@ def test_noise_rejects_bad_dataset(case, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == [bad]  # nothing partial left behind
 
 
+def test_a_noisy_copy_never_replaces_its_input_or_the_database(tmp_path, capsys):
+    """Its changed ids (``<out>.changed.json``) may not land on the input; its copy may not
+    land on the --db file, though noise does not open it."""
+    good = _good(tmp_path)
+    source = tmp_path / "k.jsonl.changed.json"
+    source.write_bytes(good.read_bytes())
+    db = tmp_path / "k3.db"
+    db.write_bytes(b"SQLite format 3\x00 stands in")
+    for argv, said in (([*["--in", str(source)], "--out", str(tmp_path / "k.jsonl")], "is the input file"),
+                       ([*["--in", str(good)], "--out", str(db)], "is the database")):
+        code, _, err = _run(["--db", str(db), "noise", "--task", "varmisuse", *argv, "--level", "10", "--seed", "1"],
+                            capsys)
+        _assert_one_line_error(code, err, said)
+    assert source.read_bytes() == good.read_bytes() and db.read_bytes() == b"SQLite format 3\x00 stands in"
+
+
 def test_missing_file(tmp_path, capsys):
     code, _, err = _run(["noise", "--task", "varmisuse", "--in", str(tmp_path / "nope.jsonl"),
                          "--out", str(tmp_path / "o.jsonl"), "--level", "0"], capsys)

@@ -125,13 +125,19 @@ def write_changed(result: NoiseResult, path: str | Path) -> Path:
     return path
 
 
+def changed_path(out: str | Path) -> Path:
+    """Where the changed ids of a noisy copy written to ``out`` go: ``<out>.changed.json``."""
+    out = Path(out)
+    return out.with_name(out.name + ".changed.json")
+
+
 def write_noisy_copy(spec, result: NoiseResult, out: str | Path) -> Path:
     """Write a noise result's samples to ``out`` in the task ``spec``'s format and its
     changed ids to ``<out>.changed.json``, both or neither; return the latter."""
     from engine.fsutil import check_output
 
     out = check_output(out)
-    changed = out.with_name(out.name + ".changed.json")
+    changed = changed_path(out)
     with atomic_paths(out, changed) as (data_tmp, changed_tmp):
         spec.write(result.samples, str(data_tmp))
         write_changed(result, changed_tmp)
@@ -151,6 +157,7 @@ def noisy_copy(task: str, source: str | Path, out: str | Path, level: float, see
     check_kind(task, kind)
     source = str(require_file(source))
     check_output(out, inputs=(source,))
+    check_output(changed_path(out), inputs=(source,))
     if spec.format_of(source) != spec.format_of(str(out)):
         raise InputError(f"the noisy copy keeps the input's format: {source} is {spec.format_of(source)}, "
                          f"{out} would be {spec.format_of(str(out))}")
