@@ -159,6 +159,11 @@ def train_epochs(plan: RunPlan, resume: Path | bytes | None, check: Callable[[],
     prepared = spec.prepare(train, valid, cfg)
     if len(prepared.train) == 0:
         raise InputError("no training sample fits the preset's max_len", plan.train)
+    if len(prepared.valid) == 0:
+        drawn = int(cfg.get("heldout_samples", 0))
+        raise InputError("no held-out sample fits the preset's max_len"
+                         + (f" among the {drawn} drawn (heldout_samples)" if 0 < drawn == len(valid) else ""),
+                         plan.heldout)
 
     model, optim, sched = build_training(spec, plan.model, cfg, prepared, device, seed, epochs)
     step = 0

@@ -423,3 +423,22 @@ def test_a_setting_may_be_zero_where_zero_means_none():
 
     cfg = load_preset("quick", "varmisuse", {"dropout": 0.0, "warmup_steps": 0})
     assert (cfg["dropout"], cfg["warmup_steps"]) == (0.0, 0)
+
+
+@pytest.mark.slow
+def test_held_out_samples_drawn_that_none_of_fits_stop_the_run_in_one_line(reference, tmp_path, capsys):
+    """--heldout-samples draws from the whole held-out file; the samples longer than
+    max_len are then left out. When none drawn is left, the run stops naming the file and
+    the setting, not with a missing array."""
+    from engine.study import heldout_subset
+
+    lines = [line for f in sorted((reference / "great").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    train, valid = tmp_path / "train.jsonl", tmp_path / "valid.jsonl"
+    train.write_text("\n".join(lines) + "\n")
+    valid.write_text("\n".join(lines[i] for i in (0, 3, 4, 5)) + "\n")  # 19 tokens, then 58, 91 and 51
+    seed = next(s for s in range(100) if heldout_subset([0, 1, 2, 3], 1, s) != [0])  # draws a long one
+    code, _, err = _run(["--db", str(tmp_path / "h.db"), "study", "--task", "varmisuse", "--train", str(train),
+                         "--valid", str(valid), "--model", "ggnn", "--noise", "0", "--epochs", "1", "--device", "cpu",
+                         "--seed", str(seed), "--heldout-samples", "1", "--set", "max_len=40", "--foreground"], capsys)
+    assert code == 2 and "valid.jsonl: no held-out sample fits the preset's max_len among the 1 drawn" in err, err
+    assert "Traceback" not in err
