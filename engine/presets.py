@@ -195,10 +195,34 @@ def _check_dropout(cfg: dict) -> None:
         raise InputError(f"dropout must be in [0, 1), not {cfg['dropout']}", field="set")
 
 
+def _whole(value, least: int, most: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= most
+
+
+def ggnn_layers_problem(cfg: dict) -> str | None:
+    """What is wrong with a GGNN's layers (None when nothing): ``ggnn_time_steps``, a list
+    of 1 to 256 layers of 1 to 1,000 message-passing steps each; ``ggnn_residuals``, layer
+    -> the earlier layers (or itself) whose states it also reads, ``{"2": [0]}``."""
+    steps, residuals = cfg.get("ggnn_time_steps", [1]), cfg.get("ggnn_residuals", {})
+    if not (isinstance(steps, list) and 1 <= len(steps) <= 256 and all(_whole(n, 1, 1000) for n in steps)):
+        return f"ggnn_time_steps must be a list of 1 to 256 whole numbers from 1 to 1,000, not {steps!r}"
+    if not isinstance(residuals, dict):
+        return f"ggnn_residuals must map a layer to a list of layers, not {residuals!r}"
+    for key, sources in residuals.items():
+        layer = key if _whole(key, 0, 255) else int(key) if isinstance(key, str) and key.isdigit() else -1
+        if not (0 <= layer < len(steps) and isinstance(sources, list)
+                and all(_whole(i, 0, layer) for i in sources)):
+            return f"ggnn_residuals {key!r}: {sources!r} does not fit {len(steps)} layers"
+    return None
+
+
 def _check_varmisuse(cfg: dict) -> None:
     if cfg["hidden_dim"] % cfg["num_heads"]:
         raise InputError(f"hidden_dim {cfg['hidden_dim']} is not a multiple of num_heads {cfg['num_heads']}",
                          field="set")
+    problem = ggnn_layers_problem(cfg)
+    if problem:
+        raise InputError(problem, field="set")
     _check_dropout(cfg)
     _check_choices("varmisuse", cfg)
 

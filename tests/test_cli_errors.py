@@ -111,6 +111,10 @@ def test_level_outside_range(level, tmp_path, capsys):
     (["--set", "lr=abc"], "setting lr must be a float"),
     (["--set", "hidden_dim=0"], "setting hidden_dim must be positive"),
     (["--set", "cpu_threads=99999"], "cpu_threads"),  # libgomp crashed the run
+    (["--set", 'ggnn_residuals={"x":[0]}'], "ggnn_residuals 'x': [0] does not fit 2 layers"),
+    (["--set", 'ggnn_residuals={"5":[0]}'], "ggnn_residuals '5': [0] does not fit 2 layers"),
+    (["--set", "ggnn_time_steps=[]"], "ggnn_time_steps must be a list"),
+    (["--set", 'ggnn_time_steps=["a"]'], "ggnn_time_steps must be a list"),
     (["--set", "grad_clip=0"], "setting grad_clip must be positive"),
     (["--set", "num_heads=3"], "not a multiple of num_heads"),
     (["--set", "score=top10"], "setting score must be one of target, predicted, not 'top10'"),

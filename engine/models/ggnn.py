@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.presets import ggnn_layers_problem
+
 
 class GGNN(nn.Module):
     """``forward(x [B,T,H], mask [B,T], edges [E,4]) -> [B,T,H]``.
@@ -30,13 +32,13 @@ class GGNN(nn.Module):
     def __init__(self, cfg: dict):
         super().__init__()
         H = cfg["hidden_dim"]
+        problem = ggnn_layers_problem(cfg)  # checked when the study was made; a config from elsewhere here
+        if problem:
+            raise ValueError(problem)
         self.time_steps = [int(n) for n in cfg["ggnn_time_steps"]]
         self.residuals = {int(k): [int(i) for i in v] for k, v in cfg.get("ggnn_residuals", {}).items()}
         self.num_edge_types = cfg["num_edge_types"]
         L = len(self.time_steps)
-        for layer, sources in self.residuals.items():
-            if not 0 <= layer < L or any(not 0 <= i <= layer for i in sources):
-                raise ValueError(f"ggnn_residuals {layer}: {sources} does not fit {L} layers")
         self.type_weight = nn.Parameter(torch.randn(L, self.num_edge_types, H, H) * H**-0.5)
         self.type_bias = nn.Parameter(torch.randn(L, self.num_edge_types, H) * H**-0.5) if cfg.get("ggnn_type_bias", True) else None
         self.grus = nn.ModuleList(nn.GRUCell(H * (1 + len(self.residuals.get(l, []))), H) for l in range(L))
