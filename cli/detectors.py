@@ -83,7 +83,8 @@ def print_detectors(rows: list[dict], study_id: int) -> None:
     for r in rows:
         table.add_row(f"{r['level']:g}%" + (f" #{r['trial']}" if r["trial"] else ""), r["detector"],
                       f"{r['flipped']}/{r['samples']}", str(r["k"]),
-                      *(f"{r[c]:.3f}" for c in ("precision_at_k", "recall_at_k", "roc_auc", "average_precision")))
+                      *("-" if r[c] != r[c] else f"{r[c]:.3f}"  # undefined (one class only): -, as elsewhere
+                        for c in ("precision_at_k", "recall_at_k", "roc_auc", "average_precision")))
     console().print(table)
     best = {}
     for r in rows:

@@ -53,8 +53,9 @@ def comparison_table(study: dict, rows: list, reference: str) -> Table:
     and the difference (``diff``), study - published (names from files: plain text, never markup)."""
     table = Table(title=cell(f"study {study['id']} ({study['model']}, {study['preset']} preset) beside {reference}"),
                   box=None, header_style="bold")
-    for col in ("curve", "level", "published", "ep", "study", "ep", "diff"):
-        table.add_column(col, justify="left" if col == "curve" else "right", no_wrap=col == "curve")
+    for col in ("curve", "level", "published", "ep", "study", "ep", "diff"):  # the numbers whole, the curve folded
+        table.add_column(col, justify="left" if col == "curve" else "right", no_wrap=col != "curve",
+                         overflow="fold" if col == "curve" else "ellipsis")
     for r in rows:
         diff = r.difference
         table.add_row(cell(r.curve), f"{level_name(r.level)}%", fmt_value(r.published), str(r.published_epoch),

@@ -34,8 +34,9 @@ def summary(store: Store, study_id: int) -> list[dict]:
 
 
 def fmt_value(value) -> str:
-    """A figure as the result tables print it: floats to 4 decimals, missing as '-'."""
-    if value is None:
+    """A figure as the result tables print it: floats to 4 decimals, missing or undefined
+    (NaN) as '-'."""
+    if value is None or (isinstance(value, float) and value != value):
         return "-"
     if isinstance(value, MeanSd):
         return f"{float(value):.3f}±{value.sd:.3f}"

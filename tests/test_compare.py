@@ -109,12 +109,16 @@ def test_a_reference_that_does_not_fit_is_refused(tmp_path):
         compare(Store(db), sid, tmp_path / "short")
 
 
-def test_compare_command(tmp_path, capsys):
+def test_compare_command(tmp_path, capsys, monkeypatch):
     db = tmp_path / "s.db"
     sid = make_study(db)
     assert main(["--db", str(db), "compare", "--study", str(sid), "--reference", str(PUBLISHED)]) == 0
     out = capsys.readouterr().out
     assert "accuracy/GGNN_Localization_train" in out and "diff" in out and "-0.4699" in out
+    monkeypatch.setenv("COLUMNS", "60")  # narrow: the curve's name folds, the numbers stay whole
+    assert main(["--db", str(db), "compare", "--study", str(sid), "--reference", str(PUBLISHED)]) == 0
+    out = capsys.readouterr().out
+    assert "-0.4699" in out and "…" not in out
     assert main(["--db", str(db), "compare", "--study", str(sid), "--reference", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no such directory" in err[0]
