@@ -149,11 +149,12 @@ def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparis
 def published_curve(store: Store, study_id: int, reference: str | Path, split: str,
                     metric: str) -> dict[float, dict[int, float]] | None:
     """The published curve of one of the study's metrics on one split (``train``,
-    ``valid``) in ``reference``, ``{level: {epoch: value}}``; None when the folder has
-    none (or cannot be read)."""
+    ``valid``) in ``reference``, ``{level: {epoch: value}}`` for each of the study's levels
+    the file has a column for; None when the folder has none (or cannot be read)."""
     from engine.tasks import get_task
 
-    heads = curve_heads(get_task(store.study(study_id)["task"]))
+    study = store.study(study_id)
+    heads = curve_heads(get_task(study["task"]))
     for (folder, file), (name, its_split) in curve_names(store, study_id).items():
         if (name, its_split) != (metric, split):
             continue
@@ -162,5 +163,9 @@ def published_curve(store: Store, study_id: int, reference: str | Path, split: s
         except (InputError, OSError):
             return None
         key = curve_key(folder, file, heads)
-        return found[key][1] if key in found else None
+        if key not in found:
+            return None
+        table = found[key][1]  # by level name, as the file's columns
+        return {float(level): table[level_name(float(level))] for level in study["levels"]
+                if level_name(float(level)) in table}
     return None
