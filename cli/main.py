@@ -8,7 +8,9 @@ Nothing here imports torch: the engine parts that need it are imported inside co
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
+import stat
 import sys
 
 from cli import content, demo, detectors, extractable, extraction, grid, jobs, listings, rank, studies
@@ -43,9 +45,6 @@ def build_parser() -> Parser:
 def _writes_to_stdout(args) -> bool:
     """Whether a file the command writes (``--out``, ``--csv``) is this process's standard
     output, a pipe or a file (``--out /dev/stdout | jq``, ``>> log``)."""
-    import os
-    import stat
-
     try:
         out = os.fstat(sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # no standard output, or one without a file
@@ -75,8 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "db", None):  # no output of any command replaces it, whether it opens it or not
         from engine.fsutil import protect
 
-        import os
-
         db = os.path.expanduser(args.db)
         protect("the database", db, *(f"{db}{tail}" for tail in ("-wal", "-shm", "-journal")))
     stdout = sys.stdout
@@ -97,9 +94,6 @@ def _run(args) -> int:
         say(f"byrote: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except BrokenPipeError as exc:
-        import os
-        import stat
-
         try:
             ours = stat.S_ISFIFO(os.fstat(1).st_mode)
         except OSError:  # no standard output left at all

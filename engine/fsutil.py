@@ -64,21 +64,26 @@ def check_output(target: str | Path, inputs: tuple[str | Path, ...] = ()) -> Pat
 OPEN = -1  # a stream written by opening its path (else through a descriptor of this process)
 
 
-def _destination(target: Path) -> tuple[Path, int | None]:
-    """Where an output named ``target`` goes, and whether it is a stream: None for a
-    file, replaced whole; else :data:`OPEN`, or the descriptor it is written through.
-    A link is replaced, never followed: what it names stays as it was (an export's
-    folder holding a link to another file cannot write there). This process's standard output or error (``/dev/stdout``, whatever it leads to: a
-    file opened for appending, a pipe) is written through its descriptor, after what the
-    process wrote there. A character device or a pipe (``/dev/null``, a FIFO) is written
-    in place, never replaced. A terminal, and any other file that is not a regular one
-    (a socket, a block device), is refused."""
+def _stream(target: Path) -> int | None:
+    """Whether an output named ``target`` is a stream: None for a file, replaced whole;
+    else :data:`OPEN`, or the descriptor it is written through.
+
+    - A link is replaced, never followed: what it names stays as it was (an export's
+      folder holding a link to another file cannot write there).
+    - This process's standard output or error (``/dev/stdout``, whatever it leads to: a
+      file opened for appending, a pipe) is written through its descriptor, after what
+      the process wrote there.
+    - A character device or a pipe (``/dev/null``, a FIFO) is written in place, never
+      replaced.
+    - A terminal, and any other file that is not a regular one (a socket, a block
+      device), is refused.
+    """
     from engine.errors import InputError
 
     try:
         st = os.stat(target)  # through links
     except FileNotFoundError:
-        return target, None
+        return None
     except OSError as exc:
         raise _os_error(exc, target) from None
     if stat.S_ISCHR(st.st_mode) and _is_terminal(target):  # its text is untrusted: never raw onto a terminal
@@ -88,16 +93,16 @@ def _destination(target: Path) -> tuple[Path, int | None]:
         with contextlib.suppress(OSError):
             own = os.fstat(fd)
             if (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino):
-                return target, fd
+                return fd
     if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
-        return target, OPEN
+        return OPEN
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise InputError("is not a regular file (a socket or a block device)", target)
-    return target, None
+    return None
 
 
 def _write_stream(tmp: Path, target: Path, stream: int) -> None:
-    """The finished temporary file's bytes into a stream (:func:`_destination`)."""
+    """The finished temporary file's bytes into a stream (:func:`_stream`)."""
     if stream == OPEN:
         dst = open(target, "wb")  # noqa: SIM115  (closed below)
     else:
@@ -128,15 +133,15 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
     directory, its folder creatable); if the block fails,
     every temporary file is removed. An operating-system error names the user's target,
     never a temporary file, as an :class:`~engine.errors.InputError`. A target that is a
-    stream (:func:`_destination`) gets its whole content once the others are in place.
+    stream (:func:`_stream`) gets its whole content once the others are in place.
     """
-    named = [check_output(t) for t in targets]
-    places = [_destination(t) for t in named]
+    paths = [check_output(t) for t in targets]
+    streams = [_stream(t) for t in paths]
     temps: list[Path] = []
     made: list[Path] = []  # folders this call created, removed again on failure
     ok = False
     try:
-        for shown, (target, stream) in zip(named, places):
+        for target, stream in zip(paths, streams):
             try:
                 if stream is None:
                     missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
@@ -145,17 +150,17 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
                 fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=f".tmp{target.suffix[:20]}",
                                            dir=target.parent if stream is None else None)
             except OSError as exc:
-                raise _os_error(exc, shown) from None
+                raise _os_error(exc, target) from None
             os.close(fd)
             temps.append(Path(tmp))
         yield temps
-        for shown, (target, stream) in zip(named, places):
+        for target, stream in zip(paths, streams):
             if stream is None and target.is_dir():
                 from engine.errors import InputError
 
-                raise InputError("is a directory", shown)
+                raise InputError("is a directory", target)
         moved: list[Path] = []
-        for tmp, shown, (target, stream) in zip(temps, named, places):
+        for tmp, target, stream in zip(temps, paths, streams):
             if stream is not None:
                 continue
             try:
@@ -164,16 +169,16 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
             except OSError as exc:
                 for done in moved:  # keep all-or-nothing as far as the system lets us
                     done.unlink(missing_ok=True)
-                raise _os_error(exc, shown) from None
+                raise _os_error(exc, target) from None
             moved.append(target)
-        for tmp, shown, (target, stream) in zip(temps, named, places):
+        for tmp, target, stream in zip(temps, paths, streams):
             if stream is not None:
                 try:
                     _write_stream(tmp, target, stream)
                 except BrokenPipeError:  # its reader stopped early (| head): the command's to handle
                     raise
                 except OSError as exc:
-                    raise _os_error(exc, shown) from None
+                    raise _os_error(exc, target) from None
         ok = True
     finally:
         for tmp in temps:
