@@ -5,6 +5,7 @@ from __future__ import annotations
 from cli.listings import add_json, print_json
 from cli.options import Commands, mode_options, open_store, positive, whole
 from cli.show import cell, console, say
+from engine.errors import InputError
 
 
 def folds(text: str) -> int:
@@ -52,6 +53,10 @@ def cmd_detectors(args) -> int:
         if code is not None:
             return code
     rows = study_detectors(store, args.study, detectors, args.k, args.kfold)
+    if not rows:  # each asked for lacks what it reads: say so, not an empty table
+        hint = "cleanlab needs out-of-fold probabilities first (--kfold K); " if "cleanlab" in detectors else ""
+        raise InputError(f"no detector of {', '.join(detectors)} can score study {args.study}'s runs: {hint}"
+                         "the others read per-sample arrays its task or its runs do not have", field="detectors")
     if args.csv:
         import csv
 

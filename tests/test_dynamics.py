@@ -326,3 +326,16 @@ def test_score_ranking_puts_nan_lowest_and_takes_infinities():
     assert got["roc_auc"] == 1.0 and got["average_precision"] == 1.0
     worse = score_ranking(np.array([np.nan, 1.0, 0.5, -np.inf]), flipped)
     assert worse["precision_at_k"] == 0.5 and worse["roc_auc"] == 0.25
+
+
+def test_detectors_that_none_can_score_are_one_line_not_an_empty_table(noisy_study, capsys, monkeypatch):
+    """cleanlab without out-of-fold probabilities, aum without margins: each left out of
+    the rows; when that leaves none, the command says why (it printed an empty table)."""
+    from cli.main import main
+    from engine import dynamics
+
+    store, sid, _ = noisy_study
+    monkeypatch.setattr(dynamics, "_out_of_fold", lambda store, run_id, folds: None)  # no k-fold job has run
+    assert main(["--db", str(store.path), "detectors", "--study", str(sid), "--detectors", "cleanlab"]) == 2
+    err = capsys.readouterr().err
+    assert "no detector of cleanlab can score study" in err and "--kfold K" in err and err.count("\n") == 1, err
