@@ -91,14 +91,16 @@ def print_detectors(rows: list[dict], study_id: int) -> None:
                       *("-" if r[c] != r[c] else f"{r[c]:.3f}"  # undefined (one class only): -, as elsewhere
                         for c in ("precision_at_k", "recall_at_k", "roc_auc", "average_precision")))
     console().print(table)
-    best = {}
+    aps: dict[float, dict[str, list[float]]] = {}  # level -> detector -> its AP in each trial
     for r in rows:
         if r["average_precision"] == r["average_precision"]:
-            best.setdefault(r["level"], []).append((r["average_precision"], r["detector"]))
-    for level, found in sorted(best.items()):
-        ap, name = max(found)
-        say(f"{level:g}% noise: {name} finds the flipped labels best (AP {ap:.3f}; by chance "
-            f"{next(r['flipped'] / r['samples'] for r in rows if r['level'] == level):.3f})")
+            aps.setdefault(r["level"], {}).setdefault(r["detector"], []).append(r["average_precision"])
+    for level, found in sorted(aps.items()):
+        mean, name = max((sum(v) / len(v), name) for name, v in found.items())
+        trials = len(found[name])
+        chance = [r["flipped"] / r["samples"] for r in rows if r["level"] == level and r["detector"] == name]
+        say(f"{level:g}% noise: {name} finds the flipped labels best (AP {mean:.3f}"
+            + (f", the mean of {trials} trials" if trials > 1 else "") + f"; by chance {sum(chance) / len(chance):.3f})")
 
 
 def cmd_noise_rate(args) -> int:

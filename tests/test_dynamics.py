@@ -339,3 +339,16 @@ def test_detectors_that_none_can_score_are_one_line_not_an_empty_table(noisy_stu
     assert main(["--db", str(store.path), "detectors", "--study", str(sid), "--detectors", "cleanlab"]) == 2
     err = capsys.readouterr().err
     assert "no detector of cleanlab can score study" in err and "--kfold K" in err and err.count("\n") == 1, err
+
+
+def test_the_best_detector_of_a_level_is_by_its_mean_over_trials(capsys, monkeypatch):
+    from cli.detectors import print_detectors
+
+    monkeypatch.setenv("COLUMNS", "120")
+    row = {"level": 25.0, "samples": 10, "flipped": 2, "k": 2, "precision_at_k": 0.5, "recall_at_k": 0.5,
+           "roc_auc": 0.5}
+    rows = [{**row, "trial": t, "detector": d, "average_precision": ap}
+            for t, d, ap in ((0, "loss", 0.9), (0, "aum", 0.6), (1, "loss", 0.1), (1, "aum", 0.6))]
+    print_detectors(rows, 1)
+    said = capsys.readouterr().out
+    assert "25% noise: aum finds the flipped labels best (AP 0.600, the mean of 2 trials; by chance 0.200)" in said
