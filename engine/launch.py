@@ -218,6 +218,14 @@ def check_sampling(model: str, seq_len: int, temperature: float, prompt: str | N
     return model
 
 
+def _batch_cut_by_n(output_set: dict, asked: int) -> bool:
+    """Whether a set was asked for batches of ``asked`` outputs and sampled smaller ones,
+    its first ``n`` being smaller (a set made before that was recorded: if not grown since)."""
+    if "batch_asked" in output_set["config"]:
+        return output_set["config"]["batch_asked"] == asked
+    return output_set["batch_size"] == output_set["n"] < asked
+
+
 def enqueue_sampling(store: Store, identity: dict, n: int, name: str | None = None,
                      trust_remote_code: bool = False, device: str = "auto",
                      prompts: list | None = None, per_prompt: int = 1) -> tuple[int, int | None, str]:
@@ -234,9 +242,15 @@ def enqueue_sampling(store: Store, identity: dict, n: int, name: str | None = No
         config["per_prompt"] = per_prompt
         n = len(prompts) * per_prompt
     found = store.find_output_set(**identity)
-    if found is None and identity["batch_size"] > n and not prompts:
-        identity = {**identity, "batch_size": n}
-        found = store.find_output_set(**identity)
+    asked = identity["batch_size"]
+    if found is None and not prompts:  # a set whose batch its first n cut grows too, at its batch
+        cut = [s for s in store.find_output_sets(**{k: v for k, v in identity.items() if k != "batch_size"})
+               if _batch_cut_by_n(s, asked)]
+        if cut:
+            found, identity = cut[0], {**identity, "batch_size": cut[0]["batch_size"]}
+        elif asked > n:
+            identity = {**identity, "batch_size": n}
+            config["batch_asked"] = asked  # what a rerun asks for again, to find this set
     if found is None:
         set_id = store.add_output_set(
             name=name or f"{Path(identity['model']).name} "

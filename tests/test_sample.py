@@ -217,3 +217,20 @@ def test_a_set_sampled_with_the_schedule(tmp_path, tiny_lm, capsys):
     assert texts[0] != texts[1] and all(len(t) == 4 for t in texts)
     assert main([*base, "--temperature-schedule", "decay"]) == 0  # the same set: nothing to sample
     assert "already holds 4 outputs" in capsys.readouterr().out and len(store.output_sets()) == 2
+
+
+def test_a_rerun_with_a_larger_n_grows_a_set_whose_batch_its_n_cut(store):
+    """`sample --n 4` (batch 32) stores a batch of 4; `sample --n 8` then continues that set
+    (it made a second one), as a set of n 6 and batch 4 grows to 10."""
+    from engine.launch import enqueue_sampling
+
+    identity = dict(model="/m/tiny", seq_len=16, top_k=40, temperature=1.0, schedule=None, batch_size=32, seed=0,
+                    prompt=None)
+    first, _, said = enqueue_sampling(store, identity, 4)
+    assert said == f"output set {first}: 4 outputs to sample" and store.output_set(first)["batch_size"] == 4
+    again, _, said = enqueue_sampling(store, identity, 8)
+    assert again == first and said == f"output set {first}: 0 outputs stored, continuing to 8"
+    assert len(store.output_sets()) == 1 and store.output_set(first)["n"] == 8
+    assert enqueue_sampling(store, identity, 12)[0] == first  # grown once, it still grows
+    other, _, _ = enqueue_sampling(store, {**identity, "batch_size": 2}, 8)  # another batch: another set
+    assert other != first

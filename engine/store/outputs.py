@@ -30,13 +30,18 @@ class OutputsMixin:
         return [self.output_set(r["id"]) for r in self._rows("SELECT id FROM output_sets ORDER BY id")]
 
     def find_output_set(self, **identity: Any) -> dict | None:
-        """The sampled set with exactly these settings (``None`` values match NULL; the
-        optional ones left out, a prompt, a schedule, prompts, are NULL too)."""
+        """The first sampled set with exactly these settings (``None`` values match NULL;
+        the optional ones left out, a prompt, a schedule, prompts, are NULL too)."""
+        found = self.find_output_sets(**identity)
+        return found[0] if found else None
+
+    def find_output_sets(self, **identity: Any) -> list[dict]:
+        """Every sampled set with these settings, oldest first (as :meth:`find_output_set`)."""
         identity = {**dict.fromkeys(("prompt", "schedule", "prompts")), **identity}
         where = " AND ".join(f"{k} IS ?" for k in identity)
-        row = self._row(f"SELECT id FROM output_sets WHERE source = 'sample' AND {where} ORDER BY id LIMIT 1",
-                        list(identity.values()))
-        return None if row is None else self.output_set(row["id"])
+        rows = self._rows(f"SELECT id FROM output_sets WHERE source = 'sample' AND {where} ORDER BY id",
+                          list(identity.values()))
+        return [self.output_set(row["id"]) for row in rows]
 
     def update_output_set(self, set_id: int, **fields: Any) -> None:
         with self._write():
