@@ -51,10 +51,12 @@ def print_ranking(store, plan, top: tuple[int, ...], as_json: bool = False, csv_
     memorized = np.array([i in memorized_ids for i in ids], dtype=bool)
     rows = precision_table(scores, memorized, top)
     if csv_path:
+        from engine.fsutil import atomic_open
+
         values = signal_values(scores)
-        with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        with atomic_open(csv_path) as fh:  # whole or not at all, as every output
             out = csv.writer(fh)
-            out.writerow(["output", "memorized", "ppl", "ppl_lower", "ppl_reference", "zlib", *values])
+            out.writerow(["output", "memorized", "ppl", "ppl_lower", "ppl_reference", "zlib_size", *values])
             reference = scores.get("reference")
             for n, i in enumerate(ids):
                 out.writerow([i, int(memorized[n]), scores["text"][n], scores["lower"][n],

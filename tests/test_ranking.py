@@ -109,7 +109,7 @@ def test_rank_finds_the_memorized_outputs_first(memorizer, tmp_path, capsys):
     assert rows["perplexity"]["n"]["100"] == 12  # cut to the set
     assert set(rows) == {"perplexity", "ratio", "lowercase", "zlib", "random"}
     lines = (tmp_path / "signals.csv").read_text().splitlines()
-    assert lines[0] == "output,memorized,ppl,ppl_lower,ppl_reference,zlib,perplexity,ratio,lowercase,zlib"
+    assert lines[0] == "output,memorized,ppl,ppl_lower,ppl_reference,zlib_size,perplexity,ratio,lowercase,zlib"
     assert len(lines) == 13 and lines[1].startswith("1,1,")
     # scored once: a second rank queues nothing and prints the same table
     jobs_before = len(store.jobs())
