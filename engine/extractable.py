@@ -201,6 +201,10 @@ def extractable_job(ctx) -> None:
                                  int(run["config"].get("per_document", 1)))
         if not windows:
             raise InputError(f"no document of the corpus has {run['prefix'] + run['suffix']} tokens")
+        if len(windows) < int(run["n"]):  # the corpus offers fewer draws: said, not found out from the counts
+            store.log(ctx.job_id, "warning",
+                      f"{len(windows)} windows of the {run['n']} asked for: the corpus's documents long enough, "
+                      f"at {'1' if run['at_start'] else run['config'].get('per_document', 1)} a document, offer no more")
         prefix = int(run["prefix"])
         store.add_windows(run["id"], [(i + 1, w.doc, w.offset, list(w.ids), tokenizer.decode(w.ids[:prefix]),
                                        tokenizer.decode(w.ids[prefix:])) for i, w in enumerate(windows)])

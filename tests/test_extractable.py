@@ -110,6 +110,10 @@ def test_the_memorized_corpus_is_extractable_and_an_unseen_one_is_not(store, mem
     assert all(w["correct_text"] == w["suffix_text"] and w["miss_text"] is None for w in windows)
     missed = store.windows(b)
     assert all(w["suffix_text"].startswith(w["correct_text"]) and w["miss_text"] for w in missed)
+    c, job = _run(store, memorizer, seen, n=6)  # 4 documents at 1 a document: 4 windows, said so
+    jobs.run_worker(store, idle_exit_s=0.1)
+    assert store.window_count(c) == 4
+    assert any("4 windows of the 6 asked for" in line["text"] for line in store.job_log([job]))
 
 
 def test_a_job_cut_off_midway_scores_only_what_is_missing(store, memorizer, tmp_path, monkeypatch):
