@@ -7,9 +7,10 @@
   number of outputs N (in id order, the order they were sampled), the snippets found in
   the first N outputs (outputs 1..N of a sampled set), and the outputs among them holding
   one, at every N, not only at chunk ends. Under the ``lines`` rules these are what a
-  scan of outputs 1..N alone finds; under Simian's a block nested in a longer one counts from its first output even when only a
-  later output's place made Simian report it (rule 10), so a count can exceed that
-  scan's (the study's chunks depended on what else a chunk held in the same way).
+  scan of outputs 1..N alone finds; under Simian's a block nested in a longer one counts
+  from its first output even when only a later output's place made Simian report it
+  (rule 10), so a count can exceed that scan's (the study's chunks depended on what else
+  a chunk held in the same way).
 - **Correlation** of ``train`` (how often a snippet is in the training data) and
   ``extract`` (how often it is in the outputs), over the snippets: Spearman's rho and
   Kendall's tau-b (scipy.stats, with p-values), and Pearson's r, which is what the study's

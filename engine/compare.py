@@ -44,10 +44,9 @@ def curve_heads(spec) -> set[str]:
 
 def check_levels(path: Path, table: dict, levels) -> None:
     """Refuse a published curve without a column for one of the study's levels."""
-    for level in levels:
-        if level_name(float(level)) not in table:
-            raise InputError(f"no column {level_name(float(level))}_percent (the study has level "
-                             f"{level_name(float(level))} %)", path)
+    for name in (level_name(float(level)) for level in levels):
+        if name not in table:
+            raise InputError(f"no column {name}_percent (the study has level {name} %)", path)
 
 
 def curve_key(folder: str, file: str, heads: set[str]) -> tuple[str, str, str, str] | None:
@@ -166,6 +165,6 @@ def published_curve(store: Store, study_id: int, reference: str | Path, split: s
         if key not in found:
             return None
         table = found[key][1]  # by level name, as the file's columns
-        return {float(level): table[level_name(float(level))] for level in study["levels"]
-                if level_name(float(level)) in table}
+        names = {float(level): level_name(float(level)) for level in study["levels"]}
+        return {level: table[name] for level, name in names.items() if name in table}
     return None

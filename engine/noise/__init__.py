@@ -67,11 +67,12 @@ def parse_levels(text: str) -> list[float]:
         raise InputError("no noise level given")
     if len(set(levels)) != len(levels):
         raise InputError("a noise level is given twice")
-    names: dict[str, float] = {}
+    named: dict[str, float] = {}
     for level in levels:  # each names its copy, its curve and its column
-        if names.setdefault(level_name(level), level) != level:
-            raise InputError(f"noise levels {names[level_name(level)]!r} and {level!r} would both be named "
-                             f"{level_name(level)}%: give levels that differ in their first 6 digits")
+        name = level_name(level)
+        if named.setdefault(name, level) != level:
+            raise InputError(f"noise levels {named[name]!r} and {level!r} would both be named {name}%: give levels "
+                             "that differ in their first 6 digits")
     return levels
 
 

@@ -55,23 +55,24 @@ class OutputsMixin:
                 [(set_id, i, md5, text, n) for i, md5, text, n in rows],
             )
 
+    def _of_set(self, what: str, set_id: int, up_to: int | None, tail: str = "") -> list:
+        """``SELECT what`` over the set's outputs, or those of id ``up_to`` or less (a scan's
+        bound: its ``n_outputs``)."""
+        return self.db.execute(f"SELECT {what} FROM outputs WHERE set_id = ? AND id <= ?{tail}",
+                               [set_id, SQLITE_INT_MAX if up_to is None else up_to]).fetchall()
+
     def output_count(self, set_id: int, up_to: int | None = None) -> int:
-        """The set's outputs, or those of id ``up_to`` or less (a scan's: its ``n_outputs``)."""
-        return self.db.execute("SELECT COUNT(*) FROM outputs WHERE set_id = ? AND id <= ?",
-                               [set_id, SQLITE_INT_MAX if up_to is None else up_to]).fetchone()[0]
+        """The set's outputs, or those of id ``up_to`` or less."""
+        return self._of_set("COUNT(*)", set_id, up_to)[0][0]
 
     def output_span(self, set_id: int, up_to: int | None = None) -> tuple[int | None, int | None]:
         """(smallest id, largest id) of the set's outputs, or of those of id ``up_to`` or
-        less; read from the index's ends, whatever the set's size."""
-        bound = [set_id, SQLITE_INT_MAX if up_to is None else up_to]
-        low = self.db.execute("SELECT MIN(id) FROM outputs WHERE set_id = ? AND id <= ?", bound).fetchone()[0]
-        high = self.db.execute("SELECT MAX(id) FROM outputs WHERE set_id = ? AND id <= ?", bound).fetchone()[0]
-        return low, high
+        less; each read from an end of the index, whatever the set's size."""
+        return self._of_set("MIN(id)", set_id, up_to)[0][0], self._of_set("MAX(id)", set_id, up_to)[0][0]
 
     def output_ids(self, set_id: int, up_to: int | None = None) -> list[int]:
         """The ids of the set's outputs in order, or of those of id ``up_to`` or less."""
-        return [r[0] for r in self.db.execute("SELECT id FROM outputs WHERE set_id = ? AND id <= ? ORDER BY id",
-                                              [set_id, SQLITE_INT_MAX if up_to is None else up_to])]
+        return [r[0] for r in self._of_set("id", set_id, up_to, " ORDER BY id")]
 
     def max_output_id(self, set_id: int) -> int:
         row = self.db.execute("SELECT MAX(id) FROM outputs WHERE set_id = ?", [set_id]).fetchone()

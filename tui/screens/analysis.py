@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static
 
-from engine.errors import InputError
 from engine.untrusted import visible
 from tui.screens.base import SubScreen, describe
 from tui.widgets.plot import Plot
@@ -58,8 +57,7 @@ class AnalysisScreen(SubScreen):
         meanwhile (an InputError) takes the screen back."""
         self.say_failed(exc)
         self.query_one("#a-title", Static).update(Text(visible(f"scan {self.scan_id}: not analysed ({describe(exc)})")))
-        if isinstance(exc, InputError) and self.app.screen is self:
-            self.app.pop_screen()
+        self.leave_if_gone(exc)
 
     def _read(self, store) -> tuple[dict, list[tuple[float, float]]]:
         from engine.analysis import analyze, counts

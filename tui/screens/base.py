@@ -114,6 +114,12 @@ class StoreScreen(Screen):
     def say_failed(self, exc: Exception) -> None:
         self.notify(describe(exc), severity="error")
 
+    def leave_if_gone(self, exc: Exception) -> None:
+        """A screen of one item, opened over another, goes back to it once a read says the
+        item is gone (an InputError: deleted meanwhile)."""
+        if isinstance(exc, InputError) and isinstance(self, SubScreen) and self.app.screen is self:
+            self.app.pop_screen()
+
 
 class SubScreen(StoreScreen):
     """A screen opened over another: escape goes back to it.
@@ -172,5 +178,4 @@ class PolledScreen(StoreScreen):
         the database was busy (not said: the next poll reads again)."""
         if isinstance(exc, InputError) and self.app.screen is self:
             self.say_failed(exc)
-            if isinstance(self, SubScreen):
-                self.app.pop_screen()
+            self.leave_if_gone(exc)
