@@ -86,6 +86,7 @@ class JobContext:
         self._t0 = time.time()
         self._frac0: float | None = None
         self._eta: tuple[float, float] | None = None  # (the ETA last recorded, when)
+        self.unreported: dict | None = None  # the last report held back by the rate limit
         self.warnings: list = []  # warnings.WarningMessage caught while the job runs, logged as they come
 
     def request_cancel(self) -> None:
@@ -100,10 +101,11 @@ class JobContext:
         """Record progress (0..1) and an ETA (:func:`smoothed_eta` of the mean rate since
         the first report), at most twice a second unless forced."""
         now = time.time()
-        if not force and now - self._last_progress < PROGRESS_EVERY_S:
-            return
-        self._last_progress = now
         fraction = min(max(fraction, 0.0), 1.0)
+        if not force and now - self._last_progress < PROGRESS_EVERY_S:
+            self.unreported = {"progress": fraction, **({"message": message} if message is not None else {})}
+            return
+        self._last_progress, self.unreported = now, None
         if self._frac0 is None:
             self._frac0, self._t0 = fraction, now
         estimate = None
@@ -175,7 +177,8 @@ def run_job(store: Store, job: dict) -> str:
         ctx.log_warnings()
         store.log(job["id"], "error" if state == "failed" else "info",
                   state + (f": {error}" if error else "") + (f"\n{details}" if details else ""))
-    fields = {"state": state, "error": error, "finished": time.time(), "eta": None}
+    # a job stopped between two reports (a cancelled sampling's last stored batch) shows where it stopped
+    fields = {**(ctx.unreported or {}), "state": state, "error": error, "finished": time.time(), "eta": None}
     if state == "failed":
         fields["failure"] = failure
     if state == "done":

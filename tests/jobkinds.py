@@ -35,3 +35,13 @@ def nap(ctx) -> None:
         ctx.check_cancel()
         time.sleep(0.1)
     ctx.progress(1.0, f"pid {os.getpid()}", force=True)
+
+
+def stopped_between_reports(ctx) -> None:
+    """Three units done in quick succession, the last two held back by the rate limit,
+    then a cancel (a sampling job whose in-flight batch was stored after the request)."""
+    from engine.errors import JobCancelled
+
+    for i in range(3):
+        ctx.progress((i + 1) / 10, f"{i + 1}/10 outputs")
+    raise JobCancelled()

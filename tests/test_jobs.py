@@ -14,7 +14,7 @@ from engine.errors import InputError
 
 @pytest.fixture(autouse=True)
 def test_kinds(monkeypatch):
-    for name in ("count", "spin", "bad_input", "crash"):
+    for name in ("count", "spin", "bad_input", "crash", "stopped_between_reports"):
         monkeypatch.setitem(jobs.REGISTRY, f"test_{name}", f"jobkinds:{name}")
 
 
@@ -36,6 +36,16 @@ def test_failures_are_recorded_and_the_worker_goes_on(store):
     assert store.job(b)["error"].startswith("RuntimeError: boom (details in ")
     assert "RuntimeError: boom" in (store.files / "worker.log").read_text()
     assert [store.job(j)["state"] for j in (a, b, c)] == ["failed", "failed", "done"]
+
+
+def test_a_job_stopped_between_reports_shows_where_it_stopped(store):
+    """The rate limit holds back reports that come faster than twice a second; the job's
+    end records the last of them, so a cancelled sampling shows the batch it stored last."""
+    job_id = store.add_job("test_stopped_between_reports", {})
+    assert jobs.run_worker(store, idle_exit_s=0.1) == 1
+    job = store.job(job_id)
+    assert job["state"] == "cancelled"
+    assert (job["progress"], job["message"]) == (pytest.approx(0.3), "3/10 outputs")
 
 
 def test_cancel_running_job(store):
