@@ -139,7 +139,8 @@ def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
 
 
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "varmisuse": {"score": ("target", "predicted"), "objective": ("study", "sum"), "train_eval": ("epoch", "pass")},
+    "varmisuse": {"score": ("target", "predicted"), "objective": ("study", "sum"), "train_eval": ("epoch", "pass"),
+                  "inputs": ("study", "scaled")},
     "methodname": {"score": ("top10", "full"), "train_eval": ("epoch", "pass"), "csr_renaming": ("names", "scope")},
     "code2seq": {"score": ("top10", "mean", "first", "sequence"), "decoding": ("study", "fitted"),
                  "train_eval": ("epoch", "pass"),
@@ -154,6 +155,9 @@ that made the published curves), the default; the README says what each means.""
 CODE2SEQ_BEFORE = {"score": "mean", "decoding": "fitted"}
 """What a code2seq study made without these settings computes (engine.tasks.code2seq)."""
 
+VARMISUSE_BEFORE = {"inputs": "scaled"}
+"""What a VarMisuse study made without these settings computes (engine.models)."""
+
 
 def axis_unit(cfg: dict) -> str:
     """What a study's x-axis counts: ``step`` (``eval_every`` training samples, the study's
@@ -165,16 +169,17 @@ def departures(task: str, cfg: dict) -> list[str]:
     """``KEY=VALUE`` for each definition (``task``: the study's :func:`preset_kind`) of a study's settings that is not the study's
     (the first of :data:`CHOICES`), and the half-up noise counts of a method-name study
     made before byrote counted as the study did, the CSR candidates renamed by scope of
-    one made before ``csr_renaming``, and the outputs of a code2seq study made before
-    ``decoding`` (:data:`CODE2SEQ_BEFORE`); empty when it computes what the study did."""
+    one made before ``csr_renaming``, the outputs of a code2seq study made before
+    ``decoding`` (:data:`CODE2SEQ_BEFORE`) and the inputs of a VarMisuse study made before
+    ``inputs`` (:data:`VARMISUSE_BEFORE`); empty when it computes what the study did."""
     found = [f"{key}={cfg[key]}" for key, allowed in CHOICES.get(task, {}).items()
              if key in cfg and cfg[key] != allowed[0]]
     if cfg.get("noise_rounding", "floor") != "floor":
         found.append(f"noise_rounding={cfg['noise_rounding']}")
     if task in ("methodname", "code2seq") and cfg.get("csr_samples") and "csr_renaming" not in cfg:
         found.append("csr_renaming=scope")  # made before the setting: renamed by scope
-    if task == "code2seq":  # made before the settings: byrote's fitted outputs
-        found += [f"{key}={value}" for key, value in CODE2SEQ_BEFORE.items() if key not in cfg]
+    before = {"code2seq": CODE2SEQ_BEFORE, "varmisuse": VARMISUSE_BEFORE}.get(task, {})
+    found += [f"{key}={value}" for key, value in before.items() if key not in cfg]  # made before the setting
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -266,6 +267,76 @@ def test_paper_preset_matches_table_1_parameter_counts():
             model = build_model(name, cfg, cfg["vocab_size"])
         assert sum(p.numel() for p in model.parameters()) == expected[name]
     assert set(load_preset("quick")) == set(cfg)
+
+
+def upstream_positional_encoding(dim: int, sentence_length: int) -> np.ndarray:
+    """ICLR20-Great models/util.py's table, transcribed: one flat list over (pos, i), sin
+    at its even places and cos at its odd ones."""
+    flat = np.array([pos / np.power(10000, 2 * i / dim) for pos in range(sentence_length) for i in range(dim)])
+    flat[::2] = np.sin(flat[::2])
+    flat[1::2] = np.cos(flat[1::2])
+    return flat.reshape([sentence_length, dim]).astype(np.float32)
+
+
+@pytest.mark.parametrize("dim", [8, 7, 512])
+def test_positions_are_the_references_table(dim):
+    from engine.models import reference_positions, sinusoid_positions
+
+    got = reference_positions(40, dim).numpy()
+    np.testing.assert_array_equal(got, upstream_positional_encoding(dim, 40))
+    # not Vaswani et al.'s pairs: dimension 2 turns at 10000^(-4/H), where theirs turns at 10000^(-2/H);
+    # an odd H alternates sin and cos along the flat table, so row 1 starts with cos
+    assert got[1, 2] == pytest.approx(math.sin(10000 ** (-4 / dim)) if dim % 2 == 0 else math.cos(10000 ** (-4 / dim)))
+    if dim > 8:
+        assert not np.allclose(got, sinusoid_positions(40, dim).numpy(), atol=1e-3)
+
+
+def test_a_token_enters_as_the_reference_embeds_it():
+    """inputs=study: the sum of the sub-tokens' embeddings over the max_subtokens slots
+    divided by their number (TF's reduce_mean over the padded axis), positions added, no
+    scale; inputs=scaled (byrote's earlier reading): the mean over the real sub-tokens
+    times sqrt(H), plus Vaswani et al.'s positions."""
+    from engine.models import VarMisuseModel, reference_positions, sinusoid_positions
+
+    H, S = 4, 10
+    ids = torch.zeros(1, 2, S, dtype=torch.long)
+    ids[0, 0, :1] = torch.tensor([2])           # one sub-token
+    ids[0, 1, :3] = torch.tensor([1, 2, 3])     # three
+    weight = torch.arange(4 * H, dtype=torch.float32).reshape(4, H)
+    weight[0] = 0.0
+    seen = {}
+
+    class Core(torch.nn.Module):
+        def forward(self, x, mask, edges):
+            seen["x"] = x
+            return x
+
+    batch = SimpleNamespace(subtokens=ids, mask=torch.ones(1, 2, dtype=torch.bool),
+                            edges=torch.zeros(0, 4, dtype=torch.long))
+    expected = {
+        "study": torch.stack([weight[2] / S, (weight[1] + weight[2] + weight[3]) / S]) + reference_positions(2, H),
+        "scaled": torch.stack([weight[2], (weight[1] + weight[2] + weight[3]) / 3]) * math.sqrt(H)
+        + sinusoid_positions(2, H),
+    }
+    for inputs, want in expected.items():
+        model = VarMisuseModel(Core(), 4, H, inputs=inputs)
+        with torch.no_grad():
+            model.embed.weight.copy_(weight)
+        model(batch)
+        torch.testing.assert_close(seen["x"][0], want)
+    with pytest.raises(InputError, match="inputs must be one of study, scaled"):
+        VarMisuseModel(Core(), 4, H, inputs="mean")
+
+
+def test_a_study_made_before_the_inputs_setting_keeps_its_inputs():
+    from engine.presets import departures
+
+    cfg = load_preset("quick")
+    assert cfg["inputs"] == "study" and departures("varmisuse", cfg) == []
+    before = {k: v for k, v in cfg.items() if k != "inputs"}
+    assert departures("varmisuse", before) == ["inputs=scaled"]
+    assert build_model("ggnn", before, 20).inputs == "scaled"
+    assert build_model("ggnn", cfg, 20).inputs == "study"
 
 
 @pytest.mark.parametrize("name", MODELS)

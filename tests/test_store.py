@@ -305,7 +305,7 @@ def test_a_version_6_database_marks_its_studies_with_byrotes_first_definitions(t
     assert old_vm == {"lr": 0.001, "score": "predicted", "objective": "sum", "train_eval": "pass"}
     assert old_mn == {"batch_size": 1024, "score": "full", "train_eval": "pass", "noise_rounding": "half_up"}
     assert departures("methodname", old_mn) == ["score=full", "train_eval=pass", "noise_rounding=half_up"]
-    assert definitions_label("varmisuse", old_vm) == "definitions score=predicted, objective=sum, train_eval=pass"
+    assert definitions_label("varmisuse", old_vm) == "definitions score=predicted, objective=sum, train_eval=pass, inputs=scaled"
     from engine.presets import load_preset
     assert definitions_label("varmisuse", load_preset("quick")) == "the study's definitions"
 

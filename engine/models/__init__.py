@@ -13,12 +13,14 @@ from torch import nn
 from engine.errors import InputError
 from engine.data.varmisuse import NUM_EDGE_TYPES
 from engine.models.pointer import PointerHead
+from engine.presets import CHOICES, VARMISUSE_BEFORE
 
 MODELS = ("transformer", "ggnn", "great")
 
 
 def sinusoid_positions(T: int, H: int, device=None) -> torch.Tensor:
-    """[T, H] sinusoidal position encodings (Vaswani et al. 2017): sin on even dims, cos on odd."""
+    """[T, H] sinusoidal position encodings (Vaswani et al. 2017): one frequency per pair
+    of dimensions, sin on the even one and cos on the odd one."""
     pos = torch.arange(T, device=device, dtype=torch.float32)[:, None]
     freq = torch.exp(torch.arange(0, H, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / H))
     enc = torch.zeros(T, H, device=device)
@@ -27,21 +29,41 @@ def sinusoid_positions(T: int, H: int, device=None) -> torch.Tensor:
     return enc
 
 
+def reference_positions(T: int, H: int, device=None) -> torch.Tensor:
+    """[T, H] the reference's position encodings (ICLR20-Great models/util.py
+    ``positional_encoding``): entry (p, i) is p / 10000^(2i/H), every dimension with a
+    frequency of its own, then sin at the even places of the row-major [T, H] table and
+    cos at the odd ones (computed in float64, stored in float32, as numpy and TF do)."""
+    pos = torch.arange(T, dtype=torch.float64)[:, None]
+    dim = torch.arange(H, dtype=torch.float64)
+    angle = pos / torch.pow(10000.0, 2 * dim / H)
+    even = (pos.long() * H + dim.long()) % 2 == 0
+    return torch.where(even, torch.sin(angle), torch.cos(angle)).to(device=device, dtype=torch.float32)
+
+
 class VarMisuseModel(nn.Module):
     """Rabin et al. §3.2.3: every model (1) embeds the tokens, (2) refines the embeddings
     with a "core" (Transformer, GGNN or GREAT) and (3) points into the tokens twice, for
     the bug location and for the repair.
 
-    As in the reference (VHellendoorn/ICLR20-Great, running/meta_model.py), a token's
-    embedding is the mean of its sub-token embeddings, and sinusoidal positions are added
-    before every core (the GGNN included: "no bug" is position 0, which a model cannot
-    find without knowing positions). The embedding is scaled by sqrt(hidden_dim) before
-    the positions are added, as in Vaswani et al. and the reference's ``embed_inputs``.
+    ``inputs="study"`` (the default) is the reference's ``call`` (VHellendoorn/ICLR20-Great
+    running/meta_model.py, as CI-Memorization's copy runs it): a token's embedding is the
+    sum of its sub-tokens' embeddings over the ``max_subtokens`` slots (a padded slot adds
+    nothing) divided by that number (``reduce_mean`` over the padded axis), and
+    :func:`reference_positions` are added before every core (the GGNN included: "no bug"
+    is position 0, which a model cannot find without knowing positions). ``"scaled"`` is
+    byrote's earlier reading, kept for the studies made with it: the mean over the real
+    sub-tokens, scaled by sqrt(hidden_dim), plus :func:`sinusoid_positions` (after the
+    reference's ``embed_inputs``, which nothing calls).
     """
 
-    def __init__(self, core: nn.Module, vocab_size: int, hidden_dim: int):
+    def __init__(self, core: nn.Module, vocab_size: int, hidden_dim: int, inputs: str = "study"):
         super().__init__()
+        if inputs not in CHOICES["varmisuse"]["inputs"]:
+            raise InputError(f"setting inputs must be one of {', '.join(CHOICES['varmisuse']['inputs'])}, "
+                             f"not {inputs!r}")
         self.hidden_dim = hidden_dim
+        self.inputs = inputs
         self.embed = nn.Embedding(vocab_size, hidden_dim, padding_idx=0)
         nn.init.normal_(self.embed.weight, std=hidden_dim**-0.5)
         with torch.no_grad():
@@ -50,16 +72,19 @@ class VarMisuseModel(nn.Module):
         self.head = PointerHead(hidden_dim)
 
     def embed_tokens(self, subtokens: torch.Tensor) -> torch.Tensor:
-        """[B, T, S] sub-token ids -> [B, T, H]: mean over the real (non-zero) sub-tokens."""
+        """[B, T, S] sub-token ids (0 pads) -> [B, T, H], as ``inputs`` says."""
         real = (subtokens > 0).unsqueeze(-1)
         summed = (self.embed(subtokens) * real).sum(2)
-        return summed / real.sum(2).clamp(min=1)
+        if self.inputs == "study":
+            return summed / subtokens.shape[2]
+        return summed / real.sum(2).clamp(min=1) * math.sqrt(self.hidden_dim)
 
     def forward(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(loc_logits, rep_logits), each [B, T]; padding is masked by the pointer head."""
         B, T = batch.mask.shape
-        x = self.embed_tokens(batch.subtokens) * math.sqrt(self.hidden_dim)
-        x = x + sinusoid_positions(T, self.hidden_dim, x.device)
+        positions = reference_positions if self.inputs == "study" else sinusoid_positions
+        x = self.embed_tokens(batch.subtokens)
+        x = x + positions(T, self.hidden_dim, x.device)
         states = self.core(x, batch.mask, batch.edges)
         return self.head(states)
 
@@ -77,4 +102,4 @@ def build_model(name: str, cfg: dict, vocab_size: int) -> VarMisuseModel:
         from engine.models.ggnn import GGNN as core_cls
     else:
         from engine.models.great import GREAT as core_cls
-    return VarMisuseModel(core_cls(cfg), vocab_size, cfg["hidden_dim"])
+    return VarMisuseModel(core_cls(cfg), vocab_size, cfg["hidden_dim"], cfg.get("inputs", VARMISUSE_BEFORE["inputs"]))
