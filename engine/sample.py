@@ -51,14 +51,19 @@ class _CancelCheck:
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
-# the extraction study's decaying temperature (extract.py, when --temperature > 1): from 10
-# down to 1 linearly over the first 20 generated tokens, then 1; from the whole vocabulary
-SCHEDULES = {"decay": (10.0, 1.0, 20)}
+SCHEDULES = {"decay": (10.0, 1.0, 20, True), "decay-at-eos": (10.0, 1.0, 20, False)}
+"""Temperature schedules: name -> (start, end, over how many tokens, whether sampling goes
+on past end-of-text). ``decay`` is the extraction study's (``extract.py`` when
+``--temperature`` is above 1): from 10 down to 1 linearly over the first 20 generated
+tokens, then 1, from the whole vocabulary, in a loop of its own that generates all
+``seq_len`` tokens; its outputs are decoded without special tokens, so an end-of-text
+token drops out of the text and what follows it stays. ``decay-at-eos`` stops at the
+first end-of-text token, as byrote's sets of that schedule made before schema 25 did."""
 
 
 def scheduled_temperature(schedule: str, step: int) -> float:
     """The temperature of the ``step``-th generated token (0 for the first)."""
-    start, end, over = SCHEDULES[schedule]
+    start, end, over, _ = SCHEDULES[schedule]
     return start - (start - end) * (step / over) if step < over else end
 
 
@@ -81,7 +86,9 @@ def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: i
     up to, not including, the first end-of-text token. ``check`` (optional) is called
     after every generated token and may raise to abandon the batch. With a ``schedule``
     (:data:`SCHEDULES`) the temperature follows it and no top-k is applied, as in the
-    study's ``extract.py``; ``top_k`` and ``temperature`` are not used.
+    study's ``extract.py``; ``top_k`` and ``temperature`` are not used. A schedule that
+    samples past end-of-text generates ``seq_len`` tokens; ``text`` and ``n_tokens`` then
+    leave out the end-of-text tokens alone.
     """
     import torch
     from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -94,10 +101,13 @@ def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: i
     input_ids = torch.tensor([list(prompt_ids)] * count, dtype=torch.long, device=device)
     attention_mask = torch.ones_like(input_ids)
     stopping = StoppingCriteriaList([_CancelCheck(check)]) if check is not None else None
-    scheduled = {}
+    scheduled, past_eos = {}, False
     if schedule is not None:
         scheduled = dict(logits_processor=LogitsProcessorList([_Schedule(schedule, len(prompt_ids))]))
         top_k, temperature = 0, 1.0  # the whole vocabulary, at the schedule's temperature alone
+        past_eos = SCHEDULES[schedule][3]
+        if past_eos:
+            scheduled["eos_token_id"] = None  # no end: every one of the seq_len tokens
     torch.manual_seed(seed)  # seeds the CPU and every CUDA device
     with torch.inference_mode():
         out = model.generate(
@@ -107,9 +117,10 @@ def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: i
         )
     rows = []
     for gen in out[:, input_ids.shape[1]:].tolist():
-        n_tokens = next((i for i, t in enumerate(gen) if t in eos), len(gen))
-        text = tokenizer.decode(gen[:n_tokens], skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        rows.append((text, n_tokens))
+        kept = [t for t in gen if t not in eos] if past_eos else gen[:next(
+            (i for i, t in enumerate(gen) if t in eos), len(gen))]
+        text = tokenizer.decode(kept, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        rows.append((text, len(kept)))
     return rows
 
 

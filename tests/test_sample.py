@@ -199,6 +199,60 @@ def test_the_decaying_temperature_by_hand():
     assert processor(torch.zeros((1, 23), dtype=torch.long), scores).tolist() == [[10.0, -20.0]]
 
 
+def upstream_decay_loop(model, input_ids, seq_len):
+    """extract.py's sampling when --temperature is above 1, transcribed: every one of
+    seq_len steps on the whole sequence (no cache, no end), 10 down to 1.45 over the first
+    20 tokens, then 1, one multinomial draw over the softmax a step."""
+    import torch
+
+    out = input_ids
+    with torch.no_grad():
+        for step in range(seq_len):
+            logits = model(out).logits[:, -1, :]
+            logits /= 10.0 - (10.0 - 1.0) * step / 20 if step < 20 else 1.0
+            out = torch.cat((out, torch.multinomial(torch.softmax(logits, dim=-1), num_samples=1)), dim=-1)
+    return out
+
+
+def test_the_decaying_temperature_samples_past_end_of_text_as_the_study_did(tiny_lm):
+    """A model that gives end-of-text half the mass at temperature 1: ``decay`` draws the
+    same tokens as the study's own loop, all seq_len of them, and its text is theirs
+    decoded without special tokens (what follows an end-of-text stays); ``decay-at-eos``
+    (sets made before schema 25) stops at the first."""
+    import math
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from engine.lm.hub import load_causal_lm
+
+    _, tok = load_causal_lm(str(tiny_lm.out), "cpu")
+    eos = tok.eos_token_id
+    config = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=8, n_layer=1, n_head=1, bos_token_id=eos,
+                        eos_token_id=eos, tie_word_embeddings=False)
+    model = GPT2LMHeadModel(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.transformer.ln_f.bias.fill_(1.0)  # every state is the ones vector
+        model.lm_head.weight[eos] = math.log(len(tok) - 1) / 8  # end-of-text as likely as the rest together
+        model.lm_head.weight[5] = 0.5  # and one token a little more likely than the others
+
+    seq_len, rows = 30, 6
+    torch.manual_seed(11)
+    theirs = upstream_decay_loop(model, torch.tensor([[eos]] * rows), seq_len)[:, 1:].tolist()
+    assert all(len(r) == seq_len for r in theirs) and sum(t == eos for r in theirs for t in r) > rows
+
+    ours = sample.sample_batch(model, tok, [eos], rows, seq_len, 40, 1.0, seed=11, schedule="decay")
+    assert [n for _, n in ours] == [sum(t != eos for t in r) for r in theirs]
+    assert [text for text, _ in ours] == [tok.decode([t for t in r if t != eos], skip_special_tokens=True,
+                                                     clean_up_tokenization_spaces=False) for r in theirs]
+    at_eos = sample.sample_batch(model, tok, [eos], rows, seq_len, 40, 1.0, seed=11, schedule="decay-at-eos")
+    cut = [r.index(eos) if eos in r else seq_len for r in theirs]
+    assert [n for _, n in at_eos] == cut and min(cut) < seq_len
+    assert all(ours[i][0].startswith(at_eos[i][0]) for i in range(rows))
+
+
 @pytest.mark.slow
 def test_a_set_sampled_with_the_schedule(tmp_path, tiny_lm, capsys):
     from cli.main import main

@@ -437,3 +437,15 @@ def test_work_beside_the_saving_ends_before_the_places_are_read_and_its_failure_
     with pytest.raises(OSError, match="No space"):
         s.save_scan_results(other, [("e" * 32, 6, 1, 1, "b = 2\n" * 6)], [], [], beside=broken, state="done")
     assert s.snippet_count(other) == 0 and s.scan(other)["state"] != "done"
+
+
+def test_a_version_24_databases_decay_sets_keep_stopping_at_end_of_text(tmp_path):
+    """Migration 25: ``decay`` now samples past end-of-text, as the study's loop did; the
+    sets made before stopped at it and become ``decay-at-eos``, so resuming one keeps
+    what it holds and a new ``decay`` sampling does not continue it."""
+    insert = ("INSERT INTO output_sets(name, source, model, n, seq_len, top_k, temperature, seed, batch_size, "
+              "schedule, config, created) VALUES (?, 'sample', 'm', 4, 8, 0, 1.0, 0, 2, ?, '{}', 1.0)")
+    path = old_database(tmp_path / "v24.db", 24, (insert, ["d", "decay"]), (insert, ["c", None]))
+    s = Store(path)
+    assert [o["schedule"] for o in s.output_sets()] == ["decay-at-eos", None]
+    assert s.find_output_set(model="m", schedule="decay") is None
