@@ -49,8 +49,10 @@ VARIANTS = ("text", "lower")  # what a perplexity is of: the output, or its lowe
 
 
 def collapsed(text: str) -> str:
-    """The text ``eva.py`` scores: each run of newlines made one newline."""
-    return re.sub("\n+", "\n", text)
+    """The text ``eva.py`` scores: the output as it reads its file back in text mode (a
+    ``\r\n`` or a lone ``\r`` is a newline: Python's universal newlines), then each run
+    of newlines made one newline."""
+    return re.sub("\n+", "\n", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def zlib_size(text: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 
 import numpy as np
 import pytest
@@ -51,8 +52,15 @@ def test_the_ratio_divides_the_smaller_models_log_perplexity_by_the_larger():
     assert list(ranking.ranking(values)) == list(np.argsort(values)[::-1])  # eva.py's print_best, no ties or NaN
 
 
-def test_text_as_eva_py_scores_it():
+def test_text_as_eva_py_scores_it(tmp_path):
     assert ranking.collapsed("a\n\n\nb\n\nc\n") == "a\nb\nc\n"
+    # eva.py reads each output back from its file in text mode, so carriage returns are newlines
+    raw = "def f(a):\r\n    return a\r\n\r\n\r\ndef g(b):\r    pass\r\r\x0b\x85\u2028"
+    path = tmp_path / "1"
+    path.write_bytes(raw.encode("utf-8"))  # as extract.py's save_samples writes it
+    with open(path, "r", encoding="utf-8") as f:
+        as_eva_reads_it = re.sub("\n+", "\n", "".join(f.readlines()))
+    assert ranking.collapsed(raw) == as_eva_reads_it == "def f(a):\n    return a\ndef g(b):\n    pass\n\x0b\x85\u2028"
     assert ranking.variant_text("Import OS\n\n", "lower") == "import os\n"
     import zlib
 

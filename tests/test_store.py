@@ -449,3 +449,17 @@ def test_a_version_24_databases_decay_sets_keep_stopping_at_end_of_text(tmp_path
     s = Store(path)
     assert [o["schedule"] for o in s.output_sets()] == ["decay-at-eos", None]
     assert s.find_output_set(model="m", schedule="decay") is None
+
+
+def test_a_version_25_database_drops_the_perplexities_of_texts_with_carriage_returns(tmp_path):
+    """Migration 26: a perplexity is of the text with carriage returns read as newlines
+    (eva.py reads its files in text mode); those of outputs holding one are dropped, so a
+    perplexity job computes them again; the others stay."""
+    rows = [("INSERT INTO output_sets(name, source, model, n, seq_len, top_k, temperature, seed, batch_size, config, "
+             "created) VALUES ('s', 'sample', 'm', 3, 8, 40, 1.0, 0, 2, '{}', 1.0)", [])]
+    for i, text in enumerate(["a\nb", "a\r\nb", "a\rb\x00"], 1):
+        rows.append(("INSERT INTO outputs(set_id, id, md5, text, n_tokens) VALUES (1, ?, 'x', ?, 3)", [i, text]))
+        rows.append(("INSERT INTO output_perplexity(set_id, output_id, model, variant, ppl) VALUES (1, ?, 'm', 'text', 2.0)",
+                     [i]))
+    s = Store(old_database(tmp_path / "v25.db", 25, *rows))
+    assert s.perplexity_ids(1, "m", "text") == {1}
