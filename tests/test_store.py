@@ -102,8 +102,12 @@ def test_cancel_and_orphans(store):
     store.claim_next_job(pid=4_194_401)  # above Linux's largest pid: a worker that is gone
     assert store.request_cancel(b) == "running"
     assert store.heartbeat(b) is True  # the worker sees the request at its next beat
-    assert store.requeue_orphans() == [b]
-    assert store.job(b)["state"] == "queued"
+    assert store.requeue_orphans() == []  # the request outlives the worker: the job ends cancelled, not queued
+    assert store.job(b)["state"] == "cancelled" and store.job(b)["finished"] is not None
+    assert store.job_log([b])[-1]["text"] == "cancelled (its worker was gone)"
+    c = store.add_job("train_run", {})
+    store.claim_next_job(pid=4_194_402)
+    assert store.requeue_orphans() == [c] and store.job(c)["state"] == "queued"  # no request: resumed
     with pytest.raises(InputError, match="no job with id 99"):
         store.request_cancel(99)
 
@@ -305,7 +309,7 @@ def test_a_version_6_database_marks_its_studies_with_byrotes_first_definitions(t
     assert old_vm == {"lr": 0.001, "score": "predicted", "objective": "sum", "train_eval": "pass"}
     assert old_mn == {"batch_size": 1024, "score": "full", "train_eval": "pass", "noise_rounding": "half_up"}
     assert departures("methodname", old_mn) == ["score=full", "train_eval=pass", "noise_rounding=half_up"]
-    assert definitions_label("varmisuse", old_vm) == "definitions score=predicted, objective=sum, train_eval=pass, inputs=scaled"
+    assert definitions_label("varmisuse", old_vm) == "definitions score=predicted, objective=sum, train_eval=pass, port=torch"
     from engine.presets import load_preset
     assert definitions_label("varmisuse", load_preset("quick")) == "the study's definitions"
 

@@ -149,10 +149,17 @@ class QueueMixin:
 
     def requeue_job(self, job_id: int, message: str, max_attempts: int = MAX_ATTEMPTS) -> bool:
         """A running job whose process is gone goes back to the queue to resume (True), or
-        fails if that has happened ``max_attempts`` times (False)."""
+        fails if that has happened ``max_attempts`` times (False). One whose cancel was
+        asked for ends cancelled instead (False): the request outlives its worker."""
         with self._write():
-            row = self.db.execute("SELECT attempts FROM jobs WHERE id = ? AND state = 'running'", [job_id]).fetchone()
+            row = self.db.execute("SELECT attempts, cancel_requested FROM jobs WHERE id = ? AND state = 'running'",
+                                  [job_id]).fetchone()
             if row is None:
+                return False
+            if row[1]:
+                self.db.execute("UPDATE jobs SET state = 'cancelled', finished = ?, eta = NULL, pid = NULL, slot = NULL "
+                                "WHERE id = ?", [time.time(), job_id])
+                self.log(job_id, "info", "cancelled (its worker was gone)")
                 return False
             if row[0] >= max_attempts:
                 self.db.execute("UPDATE jobs SET state = 'failed', finished = ?, error = ?, failure = 'bug' WHERE id = ?",
