@@ -140,7 +140,7 @@ def check_settings(preset_cfg: dict, overrides: dict, preset: str) -> dict:
 
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "varmisuse": {"score": ("target", "predicted"), "objective": ("study", "sum"), "train_eval": ("epoch", "pass"),
-                  "inputs": ("study", "scaled")},
+                  "port": ("study", "torch")},
     "methodname": {"score": ("top10", "full"), "train_eval": ("epoch", "pass"), "csr_renaming": ("names", "scope")},
     "code2seq": {"score": ("top10", "mean", "first", "sequence"), "decoding": ("study", "fitted"),
                  "train_eval": ("epoch", "pass"),
@@ -155,7 +155,7 @@ that made the published curves), the default; the README says what each means.""
 CODE2SEQ_BEFORE = {"score": "mean", "decoding": "fitted"}
 """What a code2seq study made without these settings computes (engine.tasks.code2seq)."""
 
-VARMISUSE_BEFORE = {"inputs": "scaled"}
+VARMISUSE_BEFORE = {"port": "torch"}
 """What a VarMisuse study made without these settings computes (engine.models)."""
 
 
@@ -170,8 +170,8 @@ def departures(task: str, cfg: dict) -> list[str]:
     (the first of :data:`CHOICES`), and the half-up noise counts of a method-name study
     made before byrote counted as the study did, the CSR candidates renamed by scope of
     one made before ``csr_renaming``, the outputs of a code2seq study made before
-    ``decoding`` (:data:`CODE2SEQ_BEFORE`) and the inputs of a VarMisuse study made before
-    ``inputs`` (:data:`VARMISUSE_BEFORE`); empty when it computes what the study did."""
+    ``decoding`` (:data:`CODE2SEQ_BEFORE`) and the model of a VarMisuse study made before
+    ``port`` (:data:`VARMISUSE_BEFORE`); empty when it computes what the study did."""
     found = [f"{key}={cfg[key]}" for key, allowed in CHOICES.get(task, {}).items()
              if key in cfg and cfg[key] != allowed[0]]
     if cfg.get("noise_rounding", "floor") != "floor":

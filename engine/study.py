@@ -265,8 +265,9 @@ def _seen(arrays: dict[str, np.ndarray], encoded, order: np.ndarray):
 def build_training(spec, model_name: str, cfg: dict, prepared, device, seed: int, epochs: int = 1):
     """The model (initialised from ``seed``), its optimizer and learning-rate schedule.
 
-    ``optimizer``: ``adam`` (AdamW; the default) or ``nesterov`` (SGD with Nesterov
-    momentum 0.95, code2seq's ``USE_MOMENTUM``). The rate rises linearly over
+    ``optimizer``: ``adam`` (AdamW; the default; a VarMisuse study of ``port=study``
+    steps as Keras's Adam, :class:`~engine.models.keras_port.KerasAdam`) or ``nesterov``
+    (SGD with Nesterov momentum 0.95, code2seq's ``USE_MOMENTUM``). The rate rises linearly over
     ``warmup_steps`` and is multiplied by ``lr_decay`` once per epoch's worth of training
     samples (code2seq's ``exponential_decay(lr, step * batch_size, n_train, 0.95,
     staircase=True)``). With ``lr_schedule`` ``linear`` it is CodeXGLUE's instead
@@ -281,6 +282,10 @@ def build_training(spec, model_name: str, cfg: dict, prepared, device, seed: int
     decay = float(cfg.get("weight_decay", 0.0))
     if cfg.get("optimizer", "adam") == "nesterov":
         optim = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=0.95, nesterov=True, weight_decay=decay)
+    elif cfg.get("port") == "study":  # the VarMisuse reference's Keras Adam
+        from engine.models.keras_port import KerasAdam
+
+        optim = KerasAdam(model.parameters(), lr=cfg["lr"], weight_decay=decay)
     else:
         optim = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=decay)
     warmup = int(cfg.get("warmup_steps", 0))

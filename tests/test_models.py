@@ -292,13 +292,13 @@ def test_positions_are_the_references_table(dim):
 
 
 def test_a_token_enters_as_the_reference_embeds_it():
-    """inputs=study: the sum of the sub-tokens' embeddings over the max_subtokens slots
-    divided by their number (TF's reduce_mean over the padded axis), positions added, no
-    scale; inputs=scaled (byrote's earlier reading): the mean over the real sub-tokens
-    times sqrt(H), plus Vaswani et al.'s positions."""
+    """port=study: the sum of the sub-tokens' embeddings divided by max_subtokens (TF's
+    reduce_mean over the axis padded to 10, though a batch pads only to its longest token),
+    positions added, no scale; port=torch (byrote's earlier reading): the mean over the
+    real sub-tokens times sqrt(H), plus Vaswani et al.'s positions."""
     from engine.models import VarMisuseModel, reference_positions, sinusoid_positions
 
-    H, S = 4, 10
+    H, S = 4, 3  # the batch's longest token has 3 sub-tokens; the slots are 10
     ids = torch.zeros(1, 2, S, dtype=torch.long)
     ids[0, 0, :1] = torch.tensor([2])           # one sub-token
     ids[0, 1, :3] = torch.tensor([1, 2, 3])     # three
@@ -314,29 +314,89 @@ def test_a_token_enters_as_the_reference_embeds_it():
     batch = SimpleNamespace(subtokens=ids, mask=torch.ones(1, 2, dtype=torch.bool),
                             edges=torch.zeros(0, 4, dtype=torch.long))
     expected = {
-        "study": torch.stack([weight[2] / S, (weight[1] + weight[2] + weight[3]) / S]) + reference_positions(2, H),
-        "scaled": torch.stack([weight[2], (weight[1] + weight[2] + weight[3]) / 3]) * math.sqrt(H)
+        "study": torch.stack([weight[2] / 10, (weight[1] + weight[2] + weight[3]) / 10]) + reference_positions(2, H),
+        "torch": torch.stack([weight[2], (weight[1] + weight[2] + weight[3]) / 3]) * math.sqrt(H)
         + sinusoid_positions(2, H),
     }
-    for inputs, want in expected.items():
-        model = VarMisuseModel(Core(), 4, H, inputs=inputs)
+    for port, want in expected.items():
+        model = VarMisuseModel(Core(), 4, H, port=port, max_subtokens=10)
         with torch.no_grad():
             model.embed.weight.copy_(weight)
         model(batch)
         torch.testing.assert_close(seen["x"][0], want)
-    with pytest.raises(InputError, match="inputs must be one of study, scaled"):
-        VarMisuseModel(Core(), 4, H, inputs="mean")
+    with pytest.raises(InputError, match="port must be one of study, torch"):
+        VarMisuseModel(Core(), 4, H, port="mean")
 
 
-def test_a_study_made_before_the_inputs_setting_keeps_its_inputs():
+def test_a_study_made_before_the_port_setting_keeps_its_model():
     from engine.presets import departures
 
     cfg = load_preset("quick")
-    assert cfg["inputs"] == "study" and departures("varmisuse", cfg) == []
-    before = {k: v for k, v in cfg.items() if k != "inputs"}
-    assert departures("varmisuse", before) == ["inputs=scaled"]
-    assert build_model("ggnn", before, 20).inputs == "scaled"
-    assert build_model("ggnn", cfg, 20).inputs == "study"
+    assert cfg["port"] == "study" and departures("varmisuse", cfg) == []
+    before = {k: v for k, v in cfg.items() if k != "port"}
+    assert departures("varmisuse", before) == ["port=torch"]
+    assert build_model("ggnn", before, 20).port == "torch"
+    assert build_model("ggnn", cfg, 20).port == "study"
+
+
+def test_the_reference_initial_weights():
+    """port=study draws every weight as Keras's defaults would in the reference: Glorot
+    with Keras's fans over the TF shapes ([H, heads, d] for q/k/v, [heads, d, H] for o),
+    zero biases, orthogonal GRU recurrences, layer norms of epsilon 1e-3."""
+    from engine.models.keras_port import keras_fans
+
+    assert keras_fans((512, 8, 64)) == (8 * 512, 64 * 512) and keras_fans((8, 64, 512)) == (64 * 8, 512 * 8)
+    assert keras_fans((512, 2)) == (512, 2)
+    cfg = {**load_preset("quick"), "hidden_dim": 128, "num_heads": 8, "ff_dim": 256}
+    torch.manual_seed(0)
+
+    def uniform(w, fan_in, fan_out):
+        limit = math.sqrt(6 / (fan_in + fan_out))
+        assert w.abs().max().item() <= limit
+        assert w.std().item() == pytest.approx(limit / math.sqrt(3), rel=0.1)
+
+    great = build_model("great", cfg, 50)
+    attn, block = great.core.blocks[0].attn, great.core.blocks[0]
+    H, h, d = 128, 8, 16
+    for proj in (attn.q, attn.k, attn.v):
+        uniform(proj.weight, h * H, d * H)   # std 0.0074 at the paper's size, not PyTorch's 0.0255
+    uniform(attn.o.weight, d * h, H * h)
+    uniform(attn.edge_emb.weight, cfg["num_edge_types"], d)  # PyTorch's embedding: N(0, 1)
+    uniform(block.ff1.weight, H, 256)
+    assert not block.ff1.bias.any() and not block.ff2.bias.any() and not great.head.proj.bias.any()
+    uniform(great.head.proj.weight, H, 2)
+    assert {m.eps for m in great.modules() if isinstance(m, torch.nn.LayerNorm)} == {1e-3}
+
+    ggnn = build_model("ggnn", cfg, 50)
+    gru = ggnn.core.grus[1]  # reads the input states beside the messages: 2H in
+    uniform(gru.weight_ih, 2 * H, 3 * H)
+    torch.testing.assert_close(gru.weight_hh.T @ gru.weight_hh, torch.eye(H), atol=1e-5, rtol=0)
+    assert not gru.bias_ih.any() and not gru.bias_hh.any()
+    torch.manual_seed(0)
+    old = build_model("great", {**cfg, "port": "torch"}, 50)
+    assert old.core.blocks[0].ff1.bias.any() and old.core.ln_f.eps == 1e-5
+
+
+def test_keras_adam_steps_as_tensorflow_does():
+    """tf.keras Adam: m, v as usual, then w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + 1e-7),
+    transcribed for five steps of fixed gradients on a tiny weight, through a resume."""
+    from engine.models.keras_port import KerasAdam
+
+    grads = [torch.tensor([1e-7, -3e-6, 0.5], dtype=torch.float64), torch.tensor([2e-7, 1e-6, -0.25], dtype=torch.float64)] * 3
+    w = torch.nn.Parameter(torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64))
+    opt = KerasAdam([w], lr=0.01)
+    ref, m, v = w.detach().clone(), torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    for t, g in enumerate(grads[:5], start=1):
+        if t == 3:  # a resumed run: a new optimizer from the saved state
+            state = opt.state_dict()
+            opt = KerasAdam([w], lr=0.01)
+            opt.load_state_dict(state)
+        w.grad = g.clone()
+        opt.step()
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        ref = ref - 0.01 * math.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (v.sqrt() + 1e-7)
+        torch.testing.assert_close(w.detach(), ref, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -46,24 +46,25 @@ class VarMisuseModel(nn.Module):
     with a "core" (Transformer, GGNN or GREAT) and (3) points into the tokens twice, for
     the bug location and for the repair.
 
-    ``inputs="study"`` (the default) is the reference's ``call`` (VHellendoorn/ICLR20-Great
+    ``port="study"`` (the default) is the reference's ``call`` (VHellendoorn/ICLR20-Great
     running/meta_model.py, as CI-Memorization's copy runs it): a token's embedding is the
     sum of its sub-tokens' embeddings over the ``max_subtokens`` slots (a padded slot adds
-    nothing) divided by that number (``reduce_mean`` over the padded axis), and
-    :func:`reference_positions` are added before every core (the GGNN included: "no bug"
-    is position 0, which a model cannot find without knowing positions). ``"scaled"`` is
-    byrote's earlier reading, kept for the studies made with it: the mean over the real
-    sub-tokens, scaled by sqrt(hidden_dim), plus :func:`sinusoid_positions` (after the
-    reference's ``embed_inputs``, which nothing calls).
+    nothing) divided by that number (``reduce_mean`` over the axis padded to 10, whatever
+    a batch's longest token), and :func:`reference_positions` are added before every core
+    (the GGNN included: "no bug" is position 0, which a model cannot find without knowing
+    positions); :func:`~engine.models.build_model` also gives it the reference's initial
+    weights (:mod:`engine.models.keras_port`). ``"torch"`` is byrote's earlier reading, kept
+    for the studies made with it: the mean over the real sub-tokens, scaled by
+    sqrt(hidden_dim), plus :func:`sinusoid_positions` (after the reference's
+    ``embed_inputs``, which nothing calls), from PyTorch's initial weights.
     """
 
-    def __init__(self, core: nn.Module, vocab_size: int, hidden_dim: int, inputs: str = "study"):
+    def __init__(self, core: nn.Module, vocab_size: int, hidden_dim: int, port: str = "study",
+                 max_subtokens: int = 10):
         super().__init__()
-        if inputs not in CHOICES["varmisuse"]["inputs"]:
-            raise InputError(f"setting inputs must be one of {', '.join(CHOICES['varmisuse']['inputs'])}, "
-                             f"not {inputs!r}")
-        self.hidden_dim = hidden_dim
-        self.inputs = inputs
+        if port not in CHOICES["varmisuse"]["port"]:
+            raise InputError(f"setting port must be one of {', '.join(CHOICES['varmisuse']['port'])}, not {port!r}")
+        self.hidden_dim, self.port, self.max_subtokens = hidden_dim, port, int(max_subtokens)
         self.embed = nn.Embedding(vocab_size, hidden_dim, padding_idx=0)
         nn.init.normal_(self.embed.weight, std=hidden_dim**-0.5)
         with torch.no_grad():
@@ -72,17 +73,18 @@ class VarMisuseModel(nn.Module):
         self.head = PointerHead(hidden_dim)
 
     def embed_tokens(self, subtokens: torch.Tensor) -> torch.Tensor:
-        """[B, T, S] sub-token ids (0 pads) -> [B, T, H], as ``inputs`` says."""
+        """[B, T, S] sub-token ids (0 pads; S at most ``max_subtokens``) -> [B, T, H], as
+        ``port`` says."""
         real = (subtokens > 0).unsqueeze(-1)
         summed = (self.embed(subtokens) * real).sum(2)
-        if self.inputs == "study":
-            return summed / subtokens.shape[2]
+        if self.port == "study":
+            return summed / self.max_subtokens
         return summed / real.sum(2).clamp(min=1) * math.sqrt(self.hidden_dim)
 
     def forward(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(loc_logits, rep_logits), each [B, T]; padding is masked by the pointer head."""
         B, T = batch.mask.shape
-        positions = reference_positions if self.inputs == "study" else sinusoid_positions
+        positions = reference_positions if self.port == "study" else sinusoid_positions
         x = self.embed_tokens(batch.subtokens)
         x = x + positions(T, self.hidden_dim, x.device)
         states = self.core(x, batch.mask, batch.edges)
@@ -102,4 +104,10 @@ def build_model(name: str, cfg: dict, vocab_size: int) -> VarMisuseModel:
         from engine.models.ggnn import GGNN as core_cls
     else:
         from engine.models.great import GREAT as core_cls
-    return VarMisuseModel(core_cls(cfg), vocab_size, cfg["hidden_dim"], cfg.get("inputs", VARMISUSE_BEFORE["inputs"]))
+    port = cfg.get("port", VARMISUSE_BEFORE["port"])
+    model = VarMisuseModel(core_cls(cfg), vocab_size, cfg["hidden_dim"], port, cfg.get("max_subtokens", 10))
+    if port == "study":
+        from engine.models.keras_port import reference_init
+
+        reference_init(model)
+    return model
