@@ -462,3 +462,19 @@ def test_outputs_satisfy_the_metrics_contract():
         out = pointer_outputs(*model(batch), batch)
     metrics = varmisuse_metrics({k: v.numpy() for k, v in out.items()})
     assert metrics["n"] == 16 and metrics["n_buggy"] == 8
+
+
+def test_the_pointer_logits_are_float32_under_bf16_autocast():
+    """The last layer runs outside autocast: its logits are the float32 product of the
+    (bf16) states, not bf16-rounded (the per-sample losses, scores and Gini read them)."""
+    from engine.models.pointer import PointerHead
+
+    torch.manual_seed(0)
+    head = PointerHead(16)
+    states = torch.randn(2, 5, 16) * 8
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loc, rep = head(states.to(torch.bfloat16))
+    assert loc.dtype == rep.dtype == torch.float32
+    want = head.proj(states.to(torch.bfloat16).float())
+    torch.testing.assert_close(loc, want[..., 0], rtol=0, atol=0)
+    torch.testing.assert_close(rep, want[..., 1], rtol=0, atol=0)
