@@ -8,6 +8,7 @@ Nothing here imports torch: the engine parts that need it are imported inside co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import stat
@@ -86,6 +87,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    """The command; a database it made and left empty is removed when it fails in one line."""
+    code = _run_command(args)
+    store = getattr(args, "new_store", None)
+    if code == EXIT_INPUT and store is not None:
+        with contextlib.suppress(Exception):  # the failure is what the user must see
+            store.discard_if_new()
+    return code
+
+
+def _run_command(args) -> int:
     """The command, its failures said in one line (exit status 2), or in a traceback
     where byrote is at fault."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable
 
@@ -59,14 +60,17 @@ class Commands:
 
 
 def open_store(args, create: bool = False):
-    """The database of ``--db``, else the default one (made on first use). A ``--db`` that
-    names no file is made only with ``create``, by a command that can start from nothing
+    """The database of ``--db``, else of ``$BYROTE_DB``, else the default one (made on first
+    use). A ``--db`` or ``$BYROTE_DB`` that names no file is made only with ``create``, by a command that can start from nothing
     (a study, outputs, a model, an import, a worker); a command that reads, or names what a
     database holds, refuses it in one line: a mistyped path leaves no new database."""
     from engine.store import Store
 
-    path = getattr(args, "db", None)
-    return Store(path, create=create or path is None)
+    path = getattr(args, "db", None) or os.environ.get("BYROTE_DB") or None  # $BYROTE_DB is held to --db's rule
+    store = Store(path, create=create or path is None)
+    if store.created:  # a command that fails in one line takes it back (cli.main)
+        args.new_store = store
+    return store
 
 
 # -- value types ----------------------------------------------------------------------------

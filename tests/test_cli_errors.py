@@ -143,10 +143,7 @@ def test_study_rejects_unknown_names(argv, needle, tmp_path, capsys):
     code, _, err = _run(["--db", str(db), "study", "--train", str(good), "--valid", str(good),
                          "--epochs", "1", *flat], capsys)
     _assert_one_line_error(code, err, needle)
-    from engine.store import Store
-
-    if db.exists():  # nothing was enqueued
-        assert Store(db).jobs() == []
+    assert not db.exists() and not (tmp_path / "s-files").exists()  # a refused study leaves no new database
 
 
 def test_study_validates_held_out_file_before_enqueueing(tmp_path, capsys):
@@ -156,9 +153,13 @@ def test_study_validates_held_out_file_before_enqueueing(tmp_path, capsys):
     code, _, err = _run(["--db", str(db), "study", "--task", "varmisuse", "--train", str(good),
                          "--valid", str(bad), "--model", "great", "--epochs", "1"], capsys)
     _assert_one_line_error(code, err, "valid.jsonl:2:")
-    from engine.store import Store
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl", "valid.jsonl"]
 
-    assert Store(db).jobs() == [] and Store(db).studies() == []
+    Store(db, create=True).add_job("test", {})  # a database that was there before the command stays as it was
+    code, _, err = _run(["--db", str(db), "study", "--task", "varmisuse", "--train", str(good),
+                         "--valid", str(bad), "--model", "great", "--epochs", "1"], capsys)
+    _assert_one_line_error(code, err, "valid.jsonl:2:")
+    assert [j["kind"] for j in Store(db).jobs()] == ["test"] and Store(db).studies() == []
 
 
 def test_system_errors_name_the_target_and_leave_nothing(tmp_path, capsys):
@@ -446,3 +447,16 @@ def test_held_out_samples_drawn_that_none_of_fits_stop_the_run_in_one_line(refer
                          "--seed", str(seed), "--heldout-samples", "1", "--set", "max_len=40", "--foreground"], capsys)
     assert code == 2 and "valid.jsonl: no held-out sample fits the preset's max_len among the 1 drawn" in err, err
     assert "Traceback" not in err
+
+
+def test_byrote_db_is_held_to_the_rule_of_db(tmp_path, capsys, monkeypatch):
+    """$BYROTE_DB naming no file: a command that reads refuses it; one that can start from
+    nothing makes it (and takes it back when it is refused)."""
+    db = tmp_path / "typo.db"
+    monkeypatch.setenv("BYROTE_DB", str(db))
+    code, _, err = _run(["jobs"], capsys)
+    _assert_one_line_error(code, err, "no such database")
+    assert sorted(tmp_path.iterdir()) == []
+    code, _, err = _run(["study", "--task", "varmisuse", "--train", str(tmp_path / "none.jsonl"),
+                         "--valid", str(tmp_path / "none.jsonl"), "--model", "great"], capsys)
+    assert code == 2 and sorted(tmp_path.iterdir()) == []

@@ -77,10 +77,16 @@ def _remove_if_empty(path: Path) -> None:
                     return
             finally:
                 conn.close()
+        _remove_database(path)
+
+
+def _remove_database(path: Path) -> None:
+    """A database file and its companions, removed."""
+    with contextlib.suppress(OSError):
         path.unlink()
-        for suffix in ("-wal", "-shm", "-journal"):
-            with contextlib.suppress(OSError):
-                os.unlink(f"{path}{suffix}")
+    for suffix in ("-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):
+            os.unlink(f"{path}{suffix}")
 
 
 def database_problem(exc: sqlite3.DatabaseError) -> str:
@@ -134,6 +140,7 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
         if files.exists() and not files.is_dir():
             raise InputError("is not a folder: byrote keeps the database's files there", files)
         created = not self.path.exists()
+        self.created, self._files_created = created, not files.exists()
         sqlite_utils = _import_sqlite_utils()
 
         conn = None
@@ -228,6 +235,24 @@ class Store(StudiesMixin, QueueMixin, LMsMixin, OutputsMixin, ScansMixin, Browse
 
     def close(self) -> None:
         self.db.conn.close()
+
+    def holds_nothing(self) -> bool:
+        """Whether no table of the store has a row (its schema's own records aside)."""
+        tables = [t for t in self.db.table_names() if t != "meta" and not t.startswith(("sqlite_", "snippet_text"))]
+        return not any(self.db.execute(f"SELECT EXISTS (SELECT 1 FROM [{t}])").fetchone()[0] for t in tables)
+
+    def discard_if_new(self) -> bool:
+        """Remove the database (and its files' folder) if this store made it and it still
+        holds nothing: what a refused command leaves is what was there before."""
+        if not self.created or not self.holds_nothing():
+            return False
+        self.close()
+        _remove_database(self.path)
+        if self._files_created:
+            import shutil
+
+            shutil.rmtree(self.files, ignore_errors=True)
+        return True
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
