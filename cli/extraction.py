@@ -27,6 +27,7 @@ def cmd_sample(args) -> int:
     if getattr(args, "sample_command", None) == "import":
         return cmd_sample_import(args)
     prompted = args.prompts or args.prompts_from_corpus
+    prompt_options(args, prompted)
     missing = [f"--{n.replace('_', '-')}" for n in ("model", "n") if getattr(args, n) is None
                and not (n == "n" and prompted)]
     if missing:
@@ -54,6 +55,25 @@ def cmd_sample(args) -> int:
         return 0
     say(f"job {job_id}: sampling")
     return follow.launch(store, [job_id], args)
+
+
+PROMPT_DEFAULTS = {"prompt_tokens": 32, "n_prompts": 100, "glob": None, "text_field": "content", "split": "train"}
+"""The options of --prompts-from-corpus and their defaults (left None by the parser, so
+that one given without it is refused rather than ignored)."""
+
+
+def prompt_options(args, prompted) -> None:
+    """Refuse a prompt option given without the prompts it shapes; fill in the defaults."""
+    stray = [name for name in PROMPT_DEFAULTS if getattr(args, name) is not None]
+    if stray and not args.prompts_from_corpus:
+        raise InputError(f"--{stray[0].replace('_', '-')} shapes the prompts of --prompts-from-corpus, which was not "
+                         "given")
+    if args.per_prompt is not None and not prompted:
+        raise InputError("--per-prompt counts the outputs of each prompt of --prompts or --prompts-from-corpus, "
+                         "neither of which was given")
+    for name, default in {**PROMPT_DEFAULTS, "per_prompt": 1}.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
 
 
 def read_prompt_options(args, model: str) -> list:
@@ -220,13 +240,13 @@ def register(c: Commands) -> None:
                    help="prompts, one per line (or JSON lines with 'prompt' and 'doc'); --per-prompt outputs each")
     p.add_argument("--prompts-from-corpus", metavar="SOURCE",
                    help="prompts taken from the start of seeded training documents (recorded with each)")
-    p.add_argument("--prompt-tokens", type=positive, default=32, metavar="P",
+    p.add_argument("--prompt-tokens", type=positive, metavar="P",
                    help="tokens of each document taken as its prompt (default 32)")
-    p.add_argument("--n-prompts", type=positive, default=100, metavar="M", help="documents to prompt with (default 100)")
-    p.add_argument("--per-prompt", type=positive, default=1, metavar="K", help="outputs per prompt (default 1)")
+    p.add_argument("--n-prompts", type=positive, metavar="M", help="documents to prompt with (default 100)")
+    p.add_argument("--per-prompt", type=positive, metavar="K", help="outputs per prompt (default 1)")
     p.add_argument("--glob", metavar="PATTERN", help="--prompts-from-corpus: file names to take")
-    p.add_argument("--text-field", default="content", metavar="NAME", help="--prompts-from-corpus: records' text field")
-    p.add_argument("--split", default="train", help="--prompts-from-corpus: an hf: dataset's split")
+    p.add_argument("--text-field", metavar="NAME", help="--prompts-from-corpus: records' text field (default content)")
+    p.add_argument("--split", help="--prompts-from-corpus: an hf: dataset's split (default train)")
     p.add_argument("--name", metavar="TEXT")
     device_option(p)
     p.add_argument("--trust-remote-code", action="store_true",

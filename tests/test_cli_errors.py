@@ -460,3 +460,17 @@ def test_byrote_db_is_held_to_the_rule_of_db(tmp_path, capsys, monkeypatch):
     code, _, err = _run(["study", "--task", "varmisuse", "--train", str(tmp_path / "none.jsonl"),
                          "--valid", str(tmp_path / "none.jsonl"), "--model", "great"], capsys)
     assert code == 2 and sorted(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--per-prompt", "3"], "--per-prompt counts the outputs of each prompt of --prompts or --prompts-from-corpus"),
+    (["--prompt-tokens", "8"], "--prompt-tokens shapes the prompts of --prompts-from-corpus"),
+    (["--n-prompts", "4", "--prompts", "p.txt"], "--n-prompts shapes the prompts of --prompts-from-corpus"),
+    (["--text-field", "code"], "--text-field shapes the prompts of --prompts-from-corpus"),
+])
+def test_a_prompt_option_without_its_prompts_is_refused(argv, needle, tmp_path, capsys):
+    """It was ignored: the set was sampled without a word about it."""
+    db = tmp_path / "s.db"
+    code, _, err = _run(["--db", str(db), "sample", "--model", "gpt2", "--n", "5", *argv], capsys)
+    _assert_one_line_error(code, err, needle)
+    assert not db.exists()
