@@ -295,6 +295,14 @@ def test_parquet_missing_column_and_nulls(tmp_path):
     assert [d.id for d in corpus.documents(0)] == ["n.parquet:1", "n.parquet:2"]
     with pytest.raises(InputError, match=r"n\.parquet:3: field 'content' is null$"):
         list(corpus)
+    # found before a scan is queued: from the row group's statistics, or by reading where it keeps none
+    for stats in (True, False):
+        path = tmp_path / f"s{stats}.parquet"
+        pq.write_table(pa.table({"content": ["a", "b", "c", None, "e"]}), path, row_group_size=2,
+                       write_statistics=stats)
+        with pytest.raises(InputError, match=rf"s{stats}\.parquet:4: field 'content' is null$"):
+            open_corpus(str(path)).check_records()
+    open_corpus(str(parquet(tmp_path / "fine.parquet", ["a", "b", "c"], 2))).check_records()
 
 
 def test_directory_of_record_files(tmp_path):
