@@ -531,7 +531,10 @@ def test_filter_as_typed_and_hide_finished(db, in_app):
         assert "5 of 7 hidden (filter 'SCAN')" in str(screen.query_one("#status").content)
         await pilot.press("enter")  # kept, and the table has the keys again
         assert screen.table.has_focus and list(row_texts(screen)) == ["scan:1", "scan:2"]
-        await pilot.press("slash", "escape")
+        await pilot.press("escape")  # from the table too
+        await settle(pilot)
+        assert list(row_texts(screen)) == everything and not box.display and screen.table.has_focus
+        await pilot.press("slash", *"SCAN", "escape")
         await settle(pilot)
         assert list(row_texts(screen)) == everything and not box.display
         await pilot.press("h")

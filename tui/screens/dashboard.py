@@ -331,7 +331,7 @@ class DashboardScreen(PolledScreen):
 
     def on_key(self, event) -> None:
         box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.has_focus:  # escape clears the filter
+        if event.key == "escape" and (box.has_focus or box.value):  # escape clears the filter, wherever the focus
             event.stop()
             box.value = ""
             box.display = False
