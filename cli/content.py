@@ -67,7 +67,7 @@ def cmd_analyze(args) -> int:
     import json
     from pathlib import Path
 
-    from engine.analysis import analyze
+    from engine.analysis import analyze, correlation_line
 
     store = open_store(args)
     result = analyze(store, args.scan, args.points)
@@ -91,9 +91,7 @@ def cmd_analyze(args) -> int:
         print_json(result)
         return 0
     c, out = result["correlation"], console()
-    out.print(f"scan {args.scan}: {c['snippets']} snippets · train against extract: Spearman rho {c['spearman']:.3f} "
-              f"(p {c['spearman_p']:.2g}), Kendall tau-b {c['kendall']:.3f} (p {c['kendall_p']:.2g}), "
-              f"Pearson r {c['pearson']:.3f}", soft_wrap=True)
+    out.print(correlation_line(args.scan, c), soft_wrap=True)
     out.print("outputs → snippets (outputs holding one): " + ", ".join(
         f"{r['outputs']} → {r['snippets']} ({r['memorized_outputs']})" for r in result["trend"]), soft_wrap=True)
     out.print("snippet lengths (lines: snippets): " + "  ".join(f"{k}: {v}" for k, v in result["lengths"].items()),

@@ -140,7 +140,8 @@ def register(c: Commands) -> None:
     p.add_argument("--k", type=positive, metavar="K", help="the k of precision and recall at k (default: the flipped)")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     p.add_argument("--kfold", type=folds, metavar="K",
-                   help="queue k-fold training for cleanlab's out-of-fold label issues (VarMisuse; cleanlab uses 5)")
+                   help="queue k-fold training for cleanlab's out-of-fold label issues (VarMisuse, code2vec's method "
+                        "names, code search; cleanlab uses 5)")
     add_json(p)
     mode_options(p)
 

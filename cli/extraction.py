@@ -117,7 +117,7 @@ def cmd_sample_import(args) -> int:
                          "not of sample import")
     outputs = read_outputs(args.dir)
     set_id = save_outputs(open_store(args, create=True), args.dir, outputs, args.name)
-    say(f"output set {set_id}: {len(outputs)} outputs imported from {args.dir}")
+    say(f"output set {set_id}: {len(outputs)} output{'s' * (len(outputs) != 1)} imported from {args.dir}")
     return 0
 
 
@@ -215,8 +215,9 @@ def cmd_import_simian(args) -> int:
         where = f"outputs and their original lines, through {args.map}"
     else:
         where = f"outputs and their lines as merged (empty lines removed), through {args.map}"
-    say(f"scan {scan_id}: {len(imported.found)} memorized snippets from {len(imported.logs)} Simian logs "
-          f"(output locations: {where}; count: {imported.count})")
+    found, logs = len(imported.found), len(imported.logs)
+    say(f"scan {scan_id}: {found} memorized snippet{'s' * (found != 1)} from {logs} Simian log{'s' * (logs != 1)} "
+        f"(output locations: {where}; count: {imported.count})")
     return 0
 
 
@@ -290,8 +291,9 @@ def register(c: Commands) -> None:
 
     p = c.add("memorized", cmd_memorized, "the memorized snippets of a scan")
     p.add_argument("--scan", type=positive, required=True, metavar="ID")
-    p.add_argument("--top", type=positive, default=20, metavar="N")
-    p.add_argument("--order", default="train", choices=tuple(SNIPPET_ORDERS))
+    p.add_argument("--top", type=positive, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument("--order", default="train", choices=tuple(SNIPPET_ORDERS),
+                   help="largest first, or for first_line and fingerprint in order (default train)")
     p.add_argument("--prefix", type=hex_prefix, default="", metavar="HEX", help="fingerprints starting with HEX")
     add_json(p)
 

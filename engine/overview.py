@@ -233,7 +233,8 @@ def status_line(store: Store, jobs: list[dict], items: list[Item], pid: int | No
     idle``, or ``no worker; 4 jobs queued (press w to start one)``."""
     waiting = sum(job["state"] in ACTIVE for job in jobs)
     if pid is None:
-        return f"no worker; {waiting} jobs queued (press w to start one)" if waiting else "no worker; nothing queued"
+        return (f"no worker; {waiting} job{'s' * (waiting != 1)} queued (press w to start one)" if waiting
+                else "no worker; nothing queued")
     running = _running(jobs)
     if running is None:
         return f"worker {pid}: idle"

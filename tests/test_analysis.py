@@ -61,6 +61,10 @@ def test_undefined_correlations_are_nan():
     flat = correlation(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0]))
     for c in (one, flat):
         assert all(math.isnan(c[k]) for k in ("spearman", "kendall", "pearson"))
+    from engine.analysis import correlation_line
+
+    assert correlation_line(3, {**flat, "snippets": 1234}) == (
+        "scan 3: 1,234 snippets · train against extract: Spearman rho -, Kendall tau-b -, Pearson r -")
     assert length_distribution(np.array([])) == {}
 
 

@@ -228,7 +228,7 @@ def test_import_simian_of_the_privacy_style_log(tmp_path, capsys):
     db = tmp_path / "s.db"
     code, out, err = _run(["--db", db, "import", "simian", PRIVACY_LOG], capsys)
     assert code == 0, err
-    assert out.startswith("scan 1: 25 memorized snippets from 1 Simian logs")
+    assert out.startswith("scan 1: 25 memorized snippets from 1 Simian log (")
     store = _open(db)
     want = simian_expected([PRIVACY_LOG])
     assert len(want) == 25  # 27 blocks; two are clones inside `all` only
@@ -264,10 +264,10 @@ def test_import_simian_of_the_repository_scan_and_of_both_logs(tmp_path, capsys)
     db = tmp_path / "s.db"
     code, out, err = _run(["--db", db, "import", "simian", REPO_LOG], capsys)
     assert code == 0, err
-    assert out.startswith("scan 1: 0 memorized snippets from 1 Simian logs")  # no `all` in it
+    assert out.startswith("scan 1: 0 memorized snippets from 1 Simian log (")  # no `all` in it
     code, out, err = _run(["--db", db, "import", "simian", REPO_LOG, "--outputs-name", "eva_window.py"], capsys)
     assert code == 0, err
-    assert out.startswith("scan 2: 13 memorized snippets from 1 Simian logs")
+    assert out.startswith("scan 2: 13 memorized snippets from 1 Simian log (")
     code, out, err = _run(["--db", db, "import", "simian", PRIVACY_LOG, REPO_LOG], capsys)
     assert code == 0, err
     assert out.startswith("scan 3: 25 memorized snippets from 2 Simian logs")
@@ -319,7 +319,7 @@ def test_import_simian_of_logs_against_chunked_merged_outputs(tmp_path, capsys):
     db = tmp_path / "s.db"
     code, out, err = _run(["--db", db, "import", "simian", *logs], capsys)
     assert code == 0 and "Traceback" not in err
-    assert out.startswith("scan 1: 1 memorized snippets from 2 Simian logs")
+    assert out.startswith("scan 1: 1 memorized snippet from 2 Simian logs")
     store = _open(db)
     assert [(s["train"], s["extract"]) for s in store.iter_snippets(1)] == [(2, 2)]
     assert len(store.snippet_outputs(1, fp)) == 2

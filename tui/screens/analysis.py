@@ -4,8 +4,6 @@ snippet's training count against its extraction count with the rank correlations
 the distribution of snippet lengths."""
 from __future__ import annotations
 
-import math
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -16,12 +14,6 @@ from tui.screens.base import SubScreen, describe
 from tui.widgets.plot import Plot
 
 SCATTER_POINTS = 5000  # snippets drawn in the scatter, at most (the correlations use all)
-
-
-def fmt(value: float, p: float | None = None) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value:.3f}" + ("" if p is None or math.isnan(p) else f" (p {p:.2g})")
 
 
 class AnalysisScreen(SubScreen):
@@ -70,10 +62,9 @@ class AnalysisScreen(SubScreen):
         result, points = read
         self.result = result
         c = result["correlation"]
-        self.query_one("#a-title", Static).update(Text(visible(
-            f"scan {self.scan_id}: {c['snippets']:,} snippets · train against extract: Spearman rho "
-            f"{fmt(c['spearman'], c['spearman_p'])}, Kendall tau-b {fmt(c['kendall'], c['kendall_p'])}, "
-            f"Pearson r {fmt(c['pearson'])}")))
+        from engine.analysis import correlation_line
+
+        self.query_one("#a-title", Static).update(Text(visible(correlation_line(self.scan_id, c))))
         trend = result["trend"]
         plot = self.query_one("#a-trend", Plot)
         plt = plot.plt
