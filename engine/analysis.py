@@ -123,7 +123,8 @@ def analyze(store, scan_id: int, points: int = TREND_POINTS) -> dict:
             "lengths": length_distribution(lengths)}
 
 
-def _figure(value: float | None, p: float | None = None) -> str:
+def figure(value: float | None, p: float | None = None) -> str:
+    """A figure to 3 decimals (with its p-value), or "-" where it is undefined (NaN)."""
     if value is None or math.isnan(value):
         return "-"
     return f"{value:.3f}" + ("" if p is None or math.isnan(p) else f" (p {p:.2g})")
@@ -133,5 +134,5 @@ def correlation_line(scan_id: int, c: dict) -> str:
     """The correlations of :func:`analyze` in one line, as the command and the app show
     them; an undefined one (every train count alike) as '-'."""
     return (f"scan {scan_id}: {c['snippets']:,} snippets · train against extract: Spearman rho "
-            f"{_figure(c['spearman'], c['spearman_p'])}, Kendall tau-b {_figure(c['kendall'], c['kendall_p'])}, "
-            f"Pearson r {_figure(c['pearson'])}")
+            f"{figure(c['spearman'], c['spearman_p'])}, Kendall tau-b {figure(c['kendall'], c['kendall_p'])}, "
+            f"Pearson r {figure(c['pearson'])}")

@@ -206,6 +206,8 @@ def test_the_data_map_and_detectors_screen(noisy_study, app_pilot):
         assert isinstance(screen, CartographyScreen)
         title = str(screen.query_one("#c-title").content)
         assert "50% noise" in title and f"{int(expected['flipped'].sum())} of {len(expected['ids'])} labels" in title
+        counted = [int(part.rsplit(" of ", 1)[1]) for part in " ".join(title.split()).split(" · ") if "flipped of" in part]
+        assert sum(counted) == len(expected["ids"])  # the three regions and the rest: every sample once
         assert np.array_equal(screen.map["confidence"], expected["confidence"])
         table = screen.query_one("#c-detectors")
         first = [str(c) for c in table.get_row_at(0)]

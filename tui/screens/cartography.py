@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 
 from engine.errors import InputError
 from engine.untrusted import visible
-from tui.screens.analysis import fmt
+from engine.analysis import figure
 from tui.screens.base import SubScreen, describe
 from tui.widgets.keytable import KeyTable
 
@@ -88,7 +88,7 @@ class CartographyScreen(SubScreen):
                            else r["average_precision"])["detector"]
                 table.add_row(f"{level:g}%" + (f" #{trial}" if trial else "") +
                               f" ({chance['flipped'] / chance['samples']:.2f})",
-                              *(Text(fmt(found[n]["average_precision"]) if n in found else "-",  # NaN: -
+                              *(Text(figure(found[n]["average_precision"]) if n in found else "-",  # NaN: -
                                      style="bold" if n == best else "") for n in names))
         self._load_map()
 
@@ -118,6 +118,9 @@ class CartographyScreen(SubScreen):
             inside = m["region"] == region
             if inside.any():
                 shares.append(f"{region} {m['flipped'][inside].mean():.0%} flipped of {int(inside.sum())}")
+        rest = m["region"] == ""  # the middle: neither third, nor the most variable
+        if rest.any():
+            shares.append(f"in no region {m['flipped'][rest].mean():.0%} flipped of {int(rest.sum())}")
         self.query_one("#c-title", Static).update(Text(visible(
             f"study {self.study_id} · run {run['id']}: {run['level']:g}% noise, {run['epochs_done']} epochs · "
             f"{int(m['flipped'].sum())} of {len(m['ids'])} labels flipped · " + " · ".join(shares)
