@@ -14,9 +14,9 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, Static
 from textual_plotext import PlotextPlot
 
+from engine.analysis import figure
 from engine.errors import InputError
 from engine.untrusted import visible
-from engine.analysis import figure
 from tui.screens.base import SubScreen, describe
 from tui.widgets.keytable import KeyTable
 
