@@ -166,6 +166,7 @@ def test_options_line():
     assert parse_simian_options("{}") == {}
     assert parse_simian_options("{a=true, b=false, threshold=6, language=VB}") == {
         "a": True, "b": False, "threshold": 6, "language": "VB"}
+    assert parse_simian_options("{threshold=\u0666, n=-00000000000000000000007}") == {"threshold": "\u0666", "n": -7}
     assert _error(parse_simian_options, "{a=1, junk}", "f.log", 4).line == 4
     assert "option line" in str(_error(parse_simian_options, "threshold=6"))
 
@@ -192,6 +193,15 @@ SUMMARY = "Found 12 duplicate lines in 2 blocks in 2 files\n"
     ("hello\n" + BLOCK, 1, "not a Simian log"),
     ("Similarity Analyser 2.5.10\nCopyright\n", 2, "cut short"),
     (HEADER.replace("{failOnDuplication=true, ignoreCharacterCase=true, threshold=6}", "threshold 6"), 4, "option line"),
+    # numbers are ASCII digits: Arabic-Indic ones (\u0661\u0662 is 12 to int()) are no number of Simian's
+    (HEADER + BLOCK.replace("lines 1 and", "lines \u0661\u0662 and"), 6, "unrecognized line"),
+    (HEADER + BLOCK.replace("Found 6", "Found \u0666"), 5, "unrecognized line"),
+    (HEADER + BLOCK + SUMMARY.replace("in 2 files", "in \u0662 files"), 8, "unrecognized line"),
+    # more than 4,300 digits (beyond what int() reads): a line, never Python's ValueError
+    (HEADER + BLOCK.replace("Found 6", "Found " + "9" * 5000), 5, "a block of more than"),
+    (HEADER + BLOCK.replace("and 6", "and " + "9" * 5000), 6, "bad line span 1..999999999999999999999999..."),
+    (HEADER + BLOCK + SUMMARY.replace("12", "1" * 5000), 8, "a number of the summary is beyond"),
+    (HEADER.replace("threshold=6", "threshold=-" + "9" * 5000), 4, "option 'threshold' in Simian's option line"),
 ])
 def test_simian_garbage_is_one_line_error(tmp_path, text, line, words):
     path = _write(tmp_path, "x.log", text)
@@ -268,7 +278,8 @@ def test_memorized_rejects_a_fingerprint_with_two_lengths(tmp_path):
 def test_is_output():
     assert default_is_output("/r/all") and default_is_output("all") and default_is_output(r"C:\r\all")
     assert default_is_output("/r/all_0-200000")
-    assert not any(default_is_output(p) for p in ("/r/0", "/r/all.txt", "/r/small", "/all/0", "/r/all_x"))
+    assert not any(default_is_output(p) for p in ("/r/0", "/r/all.txt", "/r/small", "/all/0", "/r/all_x",
+                                                  "/r/all_\u0660-\u0661"))
     # prompted runs (merge.py --internet-sampling): all_<sha1 of the prompt>-<start>-<end>
     sha1 = hashlib.sha1(b"def main():").hexdigest()
     assert default_is_output(f"./extract/results/m-temp1.0-len512-k40/all_{sha1}-1-200096")

@@ -229,7 +229,7 @@ def test_output_files_of_prompted_runs_are_outputs(tmp_path, capsys):
     db = tmp_path / "s.db"
     code, out, err = _run(["--db", db, "import", "simian", log], capsys)
     assert code == 0, err
-    assert out.startswith("scan 1: 1 memorized snippets from 1 Simian logs")
+    assert out.startswith("scan 1: 1 memorized snippet from 1 Simian log (")
     store = _open(db)
     assert [(s["train"], s["extract"]) for s in store.iter_snippets(1)] == [(1, 1)]
     assert store.scan(1)["stats"]["output_files"][0].endswith(f"all_{sha1}-1-200096")
@@ -324,7 +324,7 @@ def test_distinct_count_of_the_single_log_is_the_expected_memorization(tmp_path,
     db = tmp_path / "s.db"
     code, out, err = _run(["--db", db, "import", "simian", REAL / "simian_single.log"], capsys)
     assert code == 0, err
-    assert out.startswith("scan 1: 203 memorized snippets from 1 Simian logs") and "count: distinct" in out
+    assert out.startswith("scan 1: 203 memorized snippets from 1 Simian log (") and "count: distinct" in out
     assert _open(db).scan(1)["stats"]["count"] == "distinct"
     mem = tmp_path / "m.json"
     assert _run(["--db", db, "export", "memorization", "--scan", 1, "--out", mem], capsys)[0] == 0

@@ -58,6 +58,15 @@ SQLITE_INT_MAX = 2**63 - 1
 """The largest integer SQLite stores: every id, line number and count byrote reads must fit."""
 
 
+def bounded_int(text: str) -> int:
+    """``int`` of an optionally signed run of ASCII digits, one beyond :data:`SQLITE_INT_MAX`
+    read as ±(SQLITE_INT_MAX + 1): out of every range byrote checks, and never Python's
+    ValueError for a text of more than 4,300 digits."""
+    if len(text.lstrip("+-").lstrip("0")) <= 19:
+        return int(text)
+    return -(SQLITE_INT_MAX + 1) if text.startswith("-") else SQLITE_INT_MAX + 1
+
+
 def is_count(value, least: int = 0) -> bool:
     """An int (not a bool) from ``least`` up to :data:`SQLITE_INT_MAX`."""
     return isinstance(value, int) and not isinstance(value, bool) and least <= value <= SQLITE_INT_MAX
@@ -168,8 +177,22 @@ def _json_loads(text: str | bytes, **options):
     except UnicodeDecodeError:
         raise
     except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        digits = "number of more than 4,300 digits" if "digits" in str(exc) else str(exc).splitlines()[0][:120]
-        raise BadJSON(digits) from None
+        if "digits" not in str(exc):
+            raise BadJSON(str(exc).splitlines()[0][:120]) from None
+        raise BadJSON("number of more than 4,300 digits", _long_number_line(text)) from None
+
+
+_LONG_INT = r"(?<![0-9.eE+-])-?[0-9]{4301,}(?![0-9.eE])"  # an integer (not a float's part) json cannot read
+_LONG_INTS = (re.compile(_LONG_INT), re.compile(_LONG_INT.encode()))
+
+
+def _long_number_line(text: str | bytes) -> int | None:
+    """The line of the first integer of more than 4,300 digits outside the strings of a JSON
+    text (a raw newline cannot be inside one, so the lines outside are the text's)."""
+    binary = isinstance(text, (bytes, bytearray))
+    structure = _outside_strings(text)
+    found = _LONG_INTS[binary].search(structure)
+    return None if found is None else structure.count(b"\n" if binary else "\n", 0, found.start()) + 1
 
 
 def parse_json_record(data: bytes):
@@ -188,11 +211,13 @@ def parse_json_record(data: bytes):
         return _json_loads(data)
 
 
-def load_json(path: str | Path, what: str) -> tuple[Path, str, object]:
+def load_json(path: str | Path, what: str, invalid: str = "invalid JSON") -> tuple[Path, str, object]:
+    """``(path, text, value)`` of a JSON file (:func:`read_utf8`, :func:`parse_json`); a key
+    given twice in an object is refused too. ``invalid`` begins the message of bad JSON."""
     p, text = read_utf8(path, what)
     try:
         return p, text, parse_json(text, object_pairs_hook=no_duplicates)
     except BadJSON as exc:
-        raise InputError(f"invalid JSON: {exc.reason}", p, exc.line) from None
+        raise InputError(f"{invalid}: {exc.reason}", p, exc.line) from None
     except DuplicateKey as exc:
-        raise InputError(f"key {exc.key!r} given twice", p, line_of(text, json.dumps(exc.key), 2)) from None
+        raise InputError(f"key {show(exc.key, 30)} given twice", p, line_of(text, json.dumps(exc.key), 2)) from None

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from engine.errors import InputError
 from engine.fsutil import atomic_paths
-from engine.formats import MD5, SQLITE_INT_MAX, is_count, line_of, load_json, read_utf8, show, split_lines
+from engine.formats import (MD5, SQLITE_INT_MAX, bounded_int, is_count, line_of, load_json, read_utf8, show,
+                            split_lines)
 
 
 _SUBMISSION = re.compile(r"Submission>>>>>>(\S*)>>>>>>Submission")
@@ -29,7 +30,7 @@ def _read_separate(folder: Path) -> list[tuple[int, str]]:
             continue
         if not _ID.fullmatch(entry.name) or not entry.is_file():
             raise InputError("unexpected entry in the outputs folder (want files named 1..N)", entry)
-        if int(entry.name) > SQLITE_INT_MAX:
+        if bounded_int(entry.name) > SQLITE_INT_MAX:
             raise InputError(f"an output id above {SQLITE_INT_MAX:,} (what SQLite stores)", entry)
         outputs.append((int(entry.name), read_utf8(entry, "output file")[1]))
     if not outputs:
@@ -59,7 +60,7 @@ def read_output_map(map_file: str | Path, n_lines: int | None = None) -> list[tu
         def bad(message: str, key: str = key) -> InputError:
             return InputError(f"output {key}: {message}", map_file, line_of(text, json.dumps(key)))
 
-        if not _ID.fullmatch(key) or int(key) > SQLITE_INT_MAX:
+        if not _ID.fullmatch(key) or bounded_int(key) > SQLITE_INT_MAX:
             raise InputError(f"key {show(key, 30)} is not an output id (0..{SQLITE_INT_MAX:,})", map_file,
                              line_of(text, json.dumps(key)))
         if (not isinstance(value, dict) or set(value) != {"md5", "start", "end"}

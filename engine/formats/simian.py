@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.formats import SQLITE_INT_MAX, read_utf8, show, split_lines
+from engine.formats import SQLITE_INT_MAX, bounded_int, read_utf8, show, split_lines
 
 
 @dataclass(frozen=True)
@@ -71,12 +71,13 @@ class SimianLog:
     path: str | None = None
 
 
-_FOUND = re.compile(r"Found (\d+) duplicate lines with fingerprint (\S*) in the following files:")
-_BETWEEN = re.compile(r" Between lines (\d+) and (\d+) in (.+)")
+# numbers are ASCII digits ([0-9]: \d would read Arabic-Indic ones too)
+_FOUND = re.compile(r"Found ([0-9]+) duplicate lines with fingerprint (\S*) in the following files:")
+_BETWEEN = re.compile(r" Between lines ([0-9]+) and ([0-9]+) in (.+)")
 _SUMMARY = (
-    re.compile(r"Found (\d+) duplicate lines? in (\d+) blocks? in (\d+) files?"),
-    re.compile(r"Processed a total of (\d+) significant \((\d+) raw\) lines? in (\d+) files?"),
-    re.compile(r"Processing time: (\d+(?:\.\d+)?) ?sec"),
+    re.compile(r"Found ([0-9]+) duplicate lines? in ([0-9]+) blocks? in ([0-9]+) files?"),
+    re.compile(r"Processed a total of ([0-9]+) significant \(([0-9]+) raw\) lines? in ([0-9]+) files?"),
+    re.compile(r"Processing time: ([0-9]+(?:\.[0-9]+)?) ?sec"),
 )
 _NAME = "Similarity Analyser "
 _SUMMARY_NAMES = ("the 'Found ... blocks in ... files' summary", "'Processed a total of ...'",
@@ -86,7 +87,7 @@ _SUMMARY_NAMES = ("the 'Found ... blocks in ... files' summary", "'Processed a t
 def parse_simian_options(text: str, path: str | Path | None = None, line: int | None = None) -> dict:
     """The header's option line, ``{key=value, ...}`` (Java's ``Map.toString``), as a dict.
 
-    ``true``/``false`` become bools and decimal numbers ints; other values stay strings,
+    ``true``/``false`` become bools and decimal numbers (ASCII digits) ints; other values stay strings,
     e.g. ``{ignoreCharacterCase=true, language=VB, threshold=5}``.
     """
     if not (text.startswith("{") and text.endswith("}")):
@@ -103,8 +104,10 @@ def parse_simian_options(text: str, path: str | Path | None = None, line: int | 
             raise InputError(f"option {key!r} given twice in Simian's option line", path, line)
         if value in ("true", "false"):
             options[key] = value == "true"
-        elif re.fullmatch(r"-?\d+", value):
-            options[key] = int(value)
+        elif re.fullmatch(r"-?[0-9]+", value):
+            options[key] = bounded_int(value)
+            if abs(options[key]) > SQLITE_INT_MAX:
+                raise InputError(f"option {key!r} in Simian's option line is beyond {SQLITE_INT_MAX:,}", path, line)
         else:
             options[key] = value
     return options
@@ -124,8 +127,8 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
     ``sec``, so a log without them was cut short (a run killed, a copy interrupted, even
     mid-line): an InputError naming its last line, never a silent import of part of the blocks. Trailing empty lines are ignored.
     Anything else is an InputError naming the line: an unknown line, a block without
-    locations, a fingerprint that is not 32 hex digits, N < 1, A < 1 or A > B, a line
-    after the summary.
+    locations, a fingerprint that is not 32 hex digits, N < 1, A < 1 or A > B, a number
+    beyond :data:`SQLITE_INT_MAX` (in the option line too), a line after the summary.
 
     ``fragment=True`` reads quoted excerpts too: the header and the summary become optional.
     """
@@ -149,7 +152,14 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
     blocks: list[SimianBlock] = []
     current: tuple[int, str, int] | None = None  # (N, fingerprint, header line)
     locations: list[SimianLocation] = []
-    summary: list = []  # groups of the summary lines seen, in order
+    summary: list = []  # the numbers of the summary lines seen, in order
+
+    def summary_numbers(m: re.Match, number: int) -> tuple:
+        """The numbers of a summary line: its counts (up to SQLITE_INT_MAX), or its seconds."""
+        numbers = (float(m[1]),) if m.re is _SUMMARY[2] else tuple(bounded_int(x) for x in m.groups())
+        if not all(0 <= x <= SQLITE_INT_MAX for x in numbers):
+            raise InputError(f"a number of the summary is beyond {SQLITE_INT_MAX:,}", where, number)
+        return numbers
 
     def close() -> None:
         nonlocal current, locations
@@ -162,14 +172,14 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
     for number, row in enumerate(rows[first:], start=first + 1):
         if summary:
             if len(summary) < 3 and (m := _SUMMARY[len(summary)].fullmatch(row)):
-                summary.append(m.groups())
+                summary.append(summary_numbers(m, number))
                 continue
             expected = f"expected {_SUMMARY_NAMES[len(summary)]}" if len(summary) < 3 else "nothing may follow the summary"
             raise InputError(f"unexpected line after the summary ({expected}): {show(row)}", where, number)
         if m := _BETWEEN.fullmatch(row):
             if current is None:
                 raise InputError(f"location outside a block: {show(row)}", where, number)
-            start, end = int(m[1]), int(m[2])
+            start, end = bounded_int(m[1]), bounded_int(m[2])
             if start < 1 or start > end or end > SQLITE_INT_MAX:
                 cut = lambda digits: digits if len(digits) <= 24 else digits[:24] + "..."  # noqa: E731
                 raise InputError(f"bad line span {cut(m[1])}..{cut(m[2])} (want 1 <= A <= B <= {SQLITE_INT_MAX:,})",
@@ -179,14 +189,15 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
             close()
             if not re.fullmatch(r"[0-9a-fA-F]{32}", m[2]):
                 raise InputError(f"fingerprint {show(m[2])} is not 32 hex digits", where, number)
-            if int(m[1]) < 1:
+            n = bounded_int(m[1])
+            if n < 1:
                 raise InputError("a block must have at least 1 line", where, number)
-            if int(m[1]) > SQLITE_INT_MAX:
+            if n > SQLITE_INT_MAX:
                 raise InputError(f"a block of more than {SQLITE_INT_MAX:,} lines", where, number)
-            current = (int(m[1]), m[2].lower(), number)
+            current = (n, m[2].lower(), number)
         elif m := _SUMMARY[0].fullmatch(row):
             close()
-            summary.append(m.groups())
+            summary.append(summary_numbers(m, number))
         else:
             raise InputError(f"unrecognized line in Simian log: {show(row)}", where, number)
     close()
@@ -197,13 +208,8 @@ def parse_simian_lines(lines: Iterable[str], path: str | Path | None = None, *,
 
     found = None
     if summary:
-        dl, db, df = (int(x) for x in summary[0])
-        sig = raw = files = seconds = None
-        if len(summary) > 1:
-            sig, raw, files = (int(x) for x in summary[1])
-        if len(summary) > 2:
-            seconds = float(summary[2][0])
-        found = SimianSummary(dl, db, df, sig, raw, files, seconds)
+        found = SimianSummary(*summary[0], *(summary[1] if len(summary) > 1 else (None,) * 3),
+                              *(summary[2] if len(summary) > 2 else (None,)))
     return SimianLog(options, blocks, found, where)
 
 
@@ -246,7 +252,7 @@ def simian_summary_counts(blocks: Sequence[SimianBlock]) -> tuple[int, int, int]
 
 COUNTS = ("distinct", "study")
 
-_PROMPT_RUN = re.compile(r"all_[0-9a-f]{40}-\d+-\d+")
+_PROMPT_RUN = re.compile(r"all_[0-9a-f]{40}-[0-9]+-[0-9]+")
 
 
 def default_is_output(path: str) -> bool:
@@ -267,7 +273,7 @@ def default_is_output(path: str) -> bool:
     Every other file is training data. (The short-lived ``all_<size>`` of 503ca42 is not
     recognised; pass ``is_output`` for other layouts.)"""
     name = re.split(r"[\\/]", path)[-1]
-    return (name == "all" or re.fullmatch(r"all_\d+-\d+", name) is not None
+    return (name == "all" or re.fullmatch(r"all_[0-9]+-[0-9]+", name) is not None
             or _PROMPT_RUN.fullmatch(name) is not None)
 
 
