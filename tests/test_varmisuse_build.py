@@ -263,6 +263,20 @@ def test_skipped_files_and_functions_are_counted(tmp_path):
     assert "5 files" in report.summary()
 
 
+def test_a_file_nested_too_deeply_to_walk_is_skipped_as_one_that_does_not_parse(tmp_path):
+    """A thousand nested brackets (Python's own parser refuses 200) overflow the recursion
+    of the walks over the tree: the file is counted with those that do not parse and none
+    of its functions is written, not even the one before the deep one."""
+    deep = "def f(a):\n    b = a\n    return " + "(" * 1000 + "a" + ")" * 1000 + "\n"
+    src = write_tree(tmp_path / "src", {"a.py": PICK.replace("pick", "early") + "\n\n" + deep, "b.py": PICK})
+    report = build_varmisuse(src, tmp_path / "d.jsonl", valid_fraction=0.0)
+    assert (report.files_seen, report.files_skipped_syntax) == (2, 1)
+    assert (report.functions_seen, report.functions) == (1, 1)
+    names = [json.loads(line)["provenances"][0]["datasetProvenance"]["function"]
+             for line in report.train_path.read_text().splitlines()]
+    assert names == ["pick", "pick"]
+
+
 def test_limit_takes_sorted_files(tmp_path):
     src = write_tree(tmp_path / "src", {
         "b.py": PICK.replace("pick", "b1") + "\n\n" + PICK.replace("pick", "b2"),

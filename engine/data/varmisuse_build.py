@@ -10,7 +10,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from tree_sitter import Node
 
@@ -89,41 +88,54 @@ def build_varmisuse(source_dir: str | Path, out_path: str | Path, limit: int | N
             if limit is not None and report.functions >= limit:
                 break
             to_valid = is_valid_file(relpath, valid_fraction)
-            for records in _file_samples(source, relpath, seed, report):
+            for records in _file_samples(source, relpath, seed, report,
+                                         None if limit is None else limit - report.functions):
                 (valid if to_valid else train).write("".join(json.dumps(r) + "\n" for r in records))
                 report.functions += 1
                 if to_valid:
                     report.samples_valid += len(records)
                 else:
                     report.samples_train += len(records)
-                if limit is not None and report.functions >= limit:
-                    break
         if not report.functions:
             raise InputError("no top-level function with two variables and a variable use", source)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _file_samples(root: Path, relpath: str, seed: int, report: BuildReport) -> Iterator[list[dict]]:
-    """The two records of each usable function of one file, counting into ``report``."""
+def _file_samples(root: Path, relpath: str, seed: int, report: BuildReport, wanted: int | None) -> list[list[dict]]:
+    """The two records of each usable function of one file, of its first ``wanted`` such
+    functions (None: all), counting into ``report``. A file nested too deeply for the walks
+    over its tree (Python's own parser refuses 200 nested brackets) gives none, counted as
+    one that does not parse."""
     report.files_seen += 1
     source = read_utf8_source(root, relpath)
     if source is None:
         report.files_skipped_non_utf8 += 1
-        return
+        return []
     tree = parse(source)
-    if tree.root_node.has_error:
-        report.files_skipped_syntax += 1
-        return
-    for outer, func in top_level_functions(tree.root_node):
-        report.functions_seen += 1
+    if not tree.root_node.has_error:
+        found: list[list[dict]] = []
+        seen = unsupported = 0
         try:
-            records = function_samples(outer, func, relpath, seed)
-        except Unsupported:
-            report.functions_unsupported += 1
-            continue
-        if records:
-            yield records
+            for outer, func in top_level_functions(tree.root_node):
+                if wanted is not None and len(found) >= wanted:
+                    break
+                seen += 1
+                try:
+                    records = function_samples(outer, func, relpath, seed)
+                except Unsupported:
+                    unsupported += 1
+                    continue
+                if records:
+                    found.append(records)
+        except RecursionError:
+            pass
+        else:
+            report.functions_seen += seen
+            report.functions_unsupported += unsupported
+            return found
+    report.files_skipped_syntax += 1
+    return []
 
 
 def function_samples(outer: Node, func: Node, relpath: str, seed: int) -> list[dict]:
