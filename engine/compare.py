@@ -11,11 +11,15 @@ part names what each was trained on, and may differ).
 from __future__ import annotations
 
 import csv
+import io
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InputError
 from engine.export import curve_names, curve_tables
+from engine.formats import bounded_int, read_utf8, show
 from engine.fsutil import require_dir
 from engine.noise import level_name
 from engine.store import Store
@@ -63,46 +67,86 @@ def curve_key(folder: str, file: str, heads: set[str]) -> tuple[str, str, str, s
 
 
 def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dict[str, dict[int, float]]]]:
-    """Every curve file under ``folder/<metric>/`` (``epoch,<level>_percent,...``, or
-    ``step,...`` as byrote exports a study evaluated in steps; a UTF-8 byte-order mark
-    before it is read past): key (:func:`curve_key`) -> (path, ``{level name: {epoch:
-    value}}``), a level by its name (:func:`~engine.noise.level_name`: ``25`` for
-    ``25.0_percent``, as an export names it). Score distributions (header ``sample,...``)
-    are not curves and are left out."""
+    """Every curve file under ``folder/<metric>/`` (:func:`read_curves`): key
+    (:func:`curve_key`) -> (path, ``{level name: {epoch: value}}``). Score distributions
+    (header ``sample,...``) are not curves and are left out."""
     folder = require_dir(folder)
     found: dict = {}
     for path in sorted(folder.glob("*/*.csv")):
         key = curve_key(path.parent.name, path.name, heads)
         if key is None:
             continue
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as fh:
-                reader = csv.reader(fh)
-                header = next(reader, [])
-                if header[:1] not in (["epoch"], ["step"]):
-                    continue  # a score distribution (sample,...), not a curve: not read further
-                rows = [header, *reader]
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise InputError(f"not a CSV of curves ({exc.__class__.__name__})", path) from None
+        table = read_curves(path)
+        if table is None:
+            continue
         if key in found:
             raise InputError(f"two published files for one curve: {found[key][0].name} and {path.name}", folder)
-        levels: list[str | None] = []
-        for name in rows[0][1:]:
-            try:
-                levels.append(level_name(float(name.removesuffix("_percent"))) if name.endswith("_percent") else None)
-            except ValueError:
-                levels.append(None)
-        table: dict[str, dict[int, float]] = {level: {} for level in levels if level is not None}
-        for line, row in enumerate(rows[1:], start=2):
-            try:
-                epoch = int(row[0])
-                for level, cell in zip(levels, row[1:]):
-                    if level is not None and cell.strip():
-                        table[level][epoch] = float(cell)
-            except (ValueError, IndexError):
-                raise InputError(f"{path}:{line}: not an epoch and numbers: {','.join(row)[:60]!r}") from None
         found[key] = (path, table)
     return found
+
+
+MAX_EPOCH = 10**6
+"""The last epoch (or step) a published curve may have."""
+
+
+def read_curves(path: Path) -> dict[str, dict[int, float]] | None:
+    """The curves of one published file, ``epoch,<level>_percent,...`` (or ``step,...`` as
+    byrote exports a study evaluated in steps; a UTF-8 byte-order mark before it is read
+    past), as ``{level name: {epoch: value}}``, a level by its name
+    (:func:`~engine.noise.level_name`: ``25`` for ``25.0_percent``, as an export names
+    it); None for a file of another header (a score distribution, ``sample,...``). Empty
+    cells are no value; columns of no level (a trial's) are not read. An InputError names
+    the line of anything else: a level's column twice, a row of another width than the
+    header, an epoch that is not a whole number from 0 to :data:`MAX_EPOCH` or is given
+    twice, a value that is not a finite number, a file without rows."""
+    _, text = read_utf8(path)  # a FIFO, a device or a folder is refused, never opened
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InputError("empty file, not a CSV of curves", path)
+        if header[:1] not in (["epoch"], ["step"]):
+            return None  # a score distribution (sample,...), not a curve
+        levels: list[str | None] = []
+        for name in header[1:]:
+            try:
+                level = level_name(float(name.removesuffix("_percent"))) if name.endswith("_percent") else None
+            except ValueError:
+                level = None
+            if level is not None and level in levels:
+                raise InputError(f"two columns of level {level} % ({show(name, 30)})", path, 1)
+            levels.append(level)
+        table: dict[str, dict[int, float]] = {level: {} for level in levels if level is not None}
+        epochs: set[int] = set()
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue  # an empty line
+            if len(row) != len(header):
+                raise InputError(f"{len(row)} cells where the header has {len(header)}", path, line)
+            unit = row[0].strip()
+            epoch = bounded_int(unit) if re.fullmatch(r"-?[0-9]+", unit) else None
+            try:
+                values = [(level, float(cell)) for level, cell in zip(levels, row[1:])
+                          if level is not None and cell.strip()]
+            except ValueError:
+                values = None
+            if epoch is None or values is None:
+                raise InputError(f"not an epoch and numbers: {show(','.join(row))}", path, line)
+            if not 0 <= epoch <= MAX_EPOCH:
+                raise InputError(f"{header[0]} {show(unit, 30)} is not from 0 to {MAX_EPOCH:,}", path, line)
+            if epoch in epochs:
+                raise InputError(f"{header[0]} {epoch} given twice", path, line)
+            if not all(math.isfinite(value) for _, value in values):
+                raise InputError(f"a value that is not a finite number: {show(','.join(row))}", path, line)
+            epochs.add(epoch)
+            for level, value in values:
+                table[level][epoch] = value
+    except csv.Error as exc:
+        raise InputError(f"not a CSV of curves: {exc}", path, reader.line_num) from None
+    if not epochs:
+        raise InputError("no rows of curves under the header", path, 1)
+    return table
 
 
 def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparison]:

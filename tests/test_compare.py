@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from engine.compare import compare, curve_key
+from engine.compare import compare, curve_key, read_published
 from engine.errors import InputError
 from engine.store import Store
 
@@ -130,10 +130,67 @@ def test_published_files_that_are_not_csv_or_repeat_a_curve_are_one_line(tmp_pat
     folder = tmp_path / "ref" / "accuracy"
     folder.mkdir(parents=True)
     (folder / "GGNN_Py150_Localization_train.csv").write_bytes(b"epoch,0_percent\r\n1,\xff\xfe\r\n")
-    with pytest.raises(InputError, match="GGNN_Py150_Localization_train.csv: not a CSV of curves"):
+    with pytest.raises(InputError, match="GGNN_Py150_Localization_train.csv:2: not valid UTF-8"):
         compare(Store(db), sid, tmp_path / "ref")
     (folder / "GGNN_Py150_Localization_train.csv").write_text("epoch,0_percent\r\n1,0.5\r\n")
     (folder / "GGNN_Other_Localization_train.csv").write_text("epoch,0_percent\r\n1,0.6\r\n")
     with pytest.raises(InputError, match="two published files for one curve: GGNN_Other_Localization_train.csv "
                                          "and GGNN_Py150_Localization_train.csv"):
         compare(Store(db), sid, tmp_path / "ref")
+
+
+HEADER = "epoch,0_percent,25_percent\r\n"
+
+
+@pytest.mark.parametrize("text, said", [
+    ("epoch,0_percent,0.0_percent\r\n1,0.5,0.4\r\n", ":1: two columns of level 0 % ('0.0_percent')"),
+    (HEADER + "1,0.5,0.4\r\n2,0.5,0.4\r\n1,0.5,0.4\r\n", ":4: epoch 1 given twice"),
+    (HEADER + "1,0.5\r\n", ":2: 2 cells where the header has 3"),
+    (HEADER + "1,0.5,0.4,0.3\r\n", ":2: 4 cells where the header has 3"),
+    (HEADER + "1,inf,0.4\r\n", ":2: a value that is not a finite number"),
+    (HEADER + "1,0.5,nan\r\n", ":2: a value that is not a finite number"),
+    (HEADER + "-1,0.5,0.4\r\n", ":2: epoch '-1' is not from 0 to 1,000,000"),
+    (HEADER + "1000001,0.5,0.4\r\n", ":2: epoch '1000001' is not from 0 to 1,000,000"),
+    (HEADER + "9" * 5000 + ",0.5,0.4\r\n", ":2: epoch '99999"),
+    (HEADER + "\u0661,0.5,0.4\r\n", ":2: not an epoch and numbers"),  # an Arabic-Indic 1
+    (HEADER, ":1: no rows of curves under the header"),
+    ("", ": empty file, not a CSV of curves"),
+    (HEADER + "1,0.5," + "9" * 200_000 + "\r\n", ":2: not a CSV of curves: field larger than field limit"),
+])
+def test_a_published_curve_of_bad_data_is_refused_with_its_line(tmp_path, text, said):
+    folder = tmp_path / "ref" / "accuracy"
+    folder.mkdir(parents=True)
+    (folder / "GGNN_Py150_Localization_train.csv").write_text(text, newline="")
+    with pytest.raises(InputError) as err:
+        read_published(tmp_path / "ref", set())
+    assert f"GGNN_Py150_Localization_train.csv{said}" in str(err.value) and "\n" not in str(err.value)
+    assert len(str(err.value)) < 300
+
+
+def test_published_curves_keep_their_empty_cells_and_upstream_artefacts(tmp_path):
+    """An empty cell is no value; values a little outside [0, 1] are in the published files
+    (the study's -0.002, 1.0036) and are read as they are; so are tests/data's copies."""
+    folder = tmp_path / "ref" / "accuracy"
+    folder.mkdir(parents=True)
+    (folder / "GGNN_Py150_Localization_train.csv").write_text(HEADER + "1,,1.0036\r\n2,-0.002,\r\n\r\n", newline="")
+    found = read_published(tmp_path / "ref", set())
+    assert found[("accuracy", "GGNN", "", "train")][1] == {"0": {2: -0.002}, "25": {1: 1.0036}}
+    found = read_published(PUBLISHED, {"Localization", "Repair"})
+    assert len(found) == 3 and all(len(curve) == 50 for _, table in found.values() for curve in table.values())
+
+
+@pytest.mark.timeout(30)
+def test_a_published_curve_that_is_a_fifo_is_refused_unopened(tmp_path, capsys):
+    """A FIFO (or a device, a folder) named as a curve is refused in one line, never opened
+    (opening a FIFO waits for a writer for ever); study --reference reads through the same
+    read_published."""
+    import os
+
+    db = tmp_path / "s.db"
+    sid = make_study(db)
+    folder = tmp_path / "ref" / "accuracy"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "GGNN_Py150_Localization_train.csv")
+    assert main(["--db", str(db), "compare", "--study", str(sid), "--reference", str(tmp_path / "ref")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith("GGNN_Py150_Localization_train.csv: not a file"), err
