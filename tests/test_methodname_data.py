@@ -183,6 +183,9 @@ def test_jsonl_round_trip_and_c2v_writing(tmp_path):
     ("get|x int,1,2,3", "d.c2v:2: malformed context 'int,1,2,3'"),
     ("get|x ,1,b", "d.c2v:2: malformed context ',1,b'"),
     (" int,1,b", "d.c2v:2: a line starts with its label"),
+    ("get|x\tint,1,b", "d.c2v:2: '\\t' in a label or context"),  # the tab would glue the context to the label
+    ("get|x int,1\tc,b", "d.c2v:2: '\\t' in a label or context"),
+    ("get|x int,1,b\x00", "d.c2v:2: '\\x00' in a label or context"),
 ])
 def test_malformed_c2v_line_names_file_and_line(tmp_path, line, message):
     path = tmp_path / "d.c2v"
@@ -206,6 +209,18 @@ def test_malformed_jsonl_line_names_file_and_line(tmp_path, text, message):
     with pytest.raises(InputError, match=message) as err:
         read_methodname(path)
     assert err.value.line == 3
+
+
+@pytest.mark.parametrize("name", ["d.c2v", "d.c2s", "d.raw"])
+def test_a_byte_order_mark_before_the_first_label_is_refused_as_the_great_reader_does(tmp_path, name):
+    """It would become part of the first label; JSON lines (GREAT's, byrote's own) refuse it too."""
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbfget|x int,1,b\n")
+    with pytest.raises(InputError, match=f"{name}:1: a UTF-8 byte-order mark before the first label"):
+        read_methodname(path)
+    (tmp_path / "d.jsonl").write_bytes(b'\xef\xbb\xbf{"name": "g", "label": "g", "contexts": []}\n')
+    with pytest.raises(InputError, match="d.jsonl:1: malformed JSON: Unexpected UTF-8 BOM"):
+        read_methodname(tmp_path / "d.jsonl")
 
 
 def test_missing_or_empty_files_are_input_errors(tmp_path):

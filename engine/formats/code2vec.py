@@ -6,6 +6,7 @@ each format's layout, :func:`sample_line` writes them back.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -35,12 +36,18 @@ def format_of(path: str | Path) -> str:
 # --- reading ---------------------------------------------------------------------------
 
 
+_NOT_A_SEPARATOR = re.compile(r"[^\S ]|\x00")  # white space but the space, or NUL
+
+
 def parse_context_line(text: str) -> tuple[str, list[Context], int]:
     """``(label, contexts, slots)`` of one ``label start,path,end ...`` line.
 
     Runs of spaces (the padding) are allowed anywhere after the label; a ValueError names
-    what is wrong with the line.
+    what is wrong with the line, a label or context holding other white space (a tab) or
+    a NUL among them.
     """
+    if found := _NOT_A_SEPARATOR.search(text):
+        raise ValueError(f"{found[0]!r} in a label or context (they are separated by spaces alone)")
     parts = text.split(" ")
     label = parts[0]
     if not label:
@@ -127,6 +134,8 @@ def iter_methodname(path: str | Path, fmt: str | None = None) -> Iterator[Method
                     raise ValueError(f"malformed JSON: {exc.reason}") from None
                 yield _from_record(rec)
             else:
+                if lineno == 1 and text.startswith("\ufeff"):  # as the GREAT reader (json) refuses it
+                    raise ValueError("a UTF-8 byte-order mark before the first label")
                 label, contexts, slots = parse_context_line(text)
                 yield MethodNameSample(name=label, label=label, contexts=contexts,
                                        slots=None if fmt == "raw" else slots)
