@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.formats import BadJSON, parse_json
+from engine.formats import BadJSON, parse_json, read_utf8, split_lines
 
 Prompt = tuple[str, str | None, int | None]  # (text, document id, token offset)
 
@@ -16,14 +16,12 @@ Prompt = tuple[str, str | None, int | None]  # (text, document id, token offset)
 def read_prompts(path: str | Path) -> list[Prompt]:
     """Prompts from a file: JSON lines (a string, or an object with ``prompt`` and an
     optional ``doc``), or, for any other name, plain text with one prompt per line.
-    Empty lines are skipped; a malformed line or an empty file is refused, naming it."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path) from None
+    Lines end at ``\n`` alone (and a ``\r`` before it), so a prompt may hold any other
+    character (U+2028, a form feed). Empty lines are skipped; a malformed line, a file
+    that is not UTF-8 (its first bad line) or not a file, or one without a prompt is
+    refused, naming it."""
+    path, text = read_utf8(path, "prompts file")
+    lines = [line.removesuffix("\r") for line in split_lines(text)]
     prompts: list[Prompt] = []
     as_json = path.suffix in (".jsonl", ".json")
     for number, line in enumerate(lines, 1):
