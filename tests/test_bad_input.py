@@ -163,6 +163,11 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
                            "is not an output id"),
     "map.json line 2**63": (lambda b: _map(b, json.dumps({"1": {"md5": "0" * 32, "start": 1, "end": 2**63}})),
                             "map.json:1: output 1"),
+    "map.json key of 5,000 digits": (lambda b: _map(b, json.dumps({HUGE: {"md5": "0" * 32, "start": 1, "end": 6}})),
+                                     "map.json:1: key '99999"),
+    "map.json line of 5,000 digits, on its line": (
+        lambda b: _map(b, '{"1": {"md5": "' + "0" * 32 + '",\n "start": 1,\n "end": ' + HUGE + "}}"),
+        "map.json:3: invalid JSON: number of more than 4,300 digits"),
     "map.json not an object": (lambda b: _map(b, "[1, 2]"), "expected a JSON object"),
     "map.json key twice": (lambda b: _map(b, '{"1": {}, "1": {}}'), "key '1' given twice"),
     "corpus malformed after the first record": (lambda b: _corpus(b, [DOC, DOC, '{"content": "x'] + [DOC] * 3),
@@ -185,6 +190,19 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
                                                    + SIMIAN_END), "0.log:7: bad line span 3..9223372036854775808"),
     "simian fingerprint not hex": (lambda b: _simian(b, SIMIAN_HEAD + SIMIAN_BLOCK.replace("0123", "zzzz")
                                                      + SIMIAN_END), "0.log:5: fingerprint"),
+    "simian block of 5,000-digit lines": (
+        lambda b: _simian(b, SIMIAN_HEAD + SIMIAN_BLOCK.replace("Found 6", "Found " + HUGE) + SIMIAN_END),
+        "0.log:5: a block of more than"),
+    "simian span of 5,000 digits": (lambda b: _simian(b, SIMIAN_HEAD + SIMIAN_BLOCK.replace("and 8", f"and {HUGE}")
+                                                      + SIMIAN_END), "0.log:7: bad line span 3..99999"),
+    "simian summary count of 5,000 digits": (lambda b: _simian(b, SIMIAN_HEAD + SIMIAN_BLOCK
+                                                               + SIMIAN_END.replace("(120 raw)", f"({HUGE} raw)")),
+                                             "0.log:9: a number of the summary is beyond"),
+    "simian option of 5,000 digits": (lambda b: _simian(b, SIMIAN_HEAD.replace("threshold=6", "threshold=" + HUGE)
+                                                        + SIMIAN_BLOCK + SIMIAN_END), "0.log:4: option 'threshold'"),
+    "simian Arabic-Indic digits": (
+        lambda b: _simian(b, SIMIAN_HEAD + SIMIAN_BLOCK.replace("lines 1 and", "lines \u0661\u0662 and") + SIMIAN_END),
+        "0.log:6: unrecognized line"),
     "not a simian log": (lambda b: _simian(b, "hello\n"), "0.log:1: not a Simian log"),
     "empty simian log": (lambda b: _simian(b, ""), "empty file"),
     "missing simian log": (lambda b: ["import", "simian", b.path("nope.log")], "nope.log: no such Simian log"),
@@ -231,6 +249,9 @@ CASES: dict[str, tuple[Callable[[Base], list[str]], str]] = {
                                    "config.json:1: n_positions must be a whole number from 1 to"),
     "model context huge": (lambda b: _model(b, json.dumps({"model_type": "gpt2", "n_positions": 1e30})),
                            "n_positions must be a whole number"),
+    "prompts not UTF-8": (lambda b: _sample(b, "--prompts", str(b.write("p.txt", b"one\ntwo\n\xff\n"))),
+                          "p.txt:3: not valid UTF-8"),
+    "prompts a folder": (lambda b: _sample(b, "--prompts", b.path("outs")), "outs: not a prompts file"),
     "temperature 0": (lambda b: _sample(b, "--temperature", "0"), "--temperature must be a positive number"),
     "seq-len beyond the context": (lambda b: _sample(b)[:-2] + ["--seq-len", "100"], "does not fit the model's context"),
     # -- unknown names --------------------------------------------------------------------------
@@ -281,6 +302,31 @@ def test_bad_input_is_one_line_and_leaves_nothing(case, tmp_path, capsys):
     assert _state(tmp_path) == before  # no row, no file, no partial output
     for path, digest in digests.items():  # a database byrote did not make is left byte for byte
         assert hashlib.md5(path.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.timeout(30)
+def test_a_prompts_file_that_is_a_fifo_is_refused_unopened(tmp_path, capsys):
+    """Opening a FIFO waits for a writer for ever: it is refused in one line, never opened."""
+    import os
+
+    base = Base(tmp_path)
+    os.mkfifo(tmp_path / "prompts.fifo")
+    capsys.readouterr()
+    assert main(["--db", str(base.db), *_sample(base, "--prompts", str(tmp_path / "prompts.fifo"))]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.rstrip().endswith("prompts.fifo: not a prompts file"), err
+
+
+def test_prompts_lines_end_at_a_newline_alone(tmp_path):
+    """U+2028, a form feed, \\x1c-\\x1e and \\x85 are characters of a prompt (str.splitlines
+    would cut there, and refuse a JSON line holding one raw); a CRLF file reads as LF."""
+    from engine.prompts import read_prompts
+
+    odd = "a\u2028b\x0cc\x1cd\x1ee\x85f"
+    (tmp_path / "p.txt").write_bytes(f"{odd}\r\nsecond\r\n".encode())
+    assert read_prompts(tmp_path / "p.txt") == [(odd, None, None), ("second", None, None)]
+    (tmp_path / "p.jsonl").write_bytes('"a\u2028b\x85c"\n{"prompt": "x\u2028", "doc": "d"}\n'.encode())
+    assert read_prompts(tmp_path / "p.jsonl") == [("a\u2028b\x85c", None, None), ("x\u2028", "d", None)]
 
 
 def test_a_demo_too_small_to_split_stops_before_its_second_dataset(tmp_path, capsys):
@@ -365,6 +411,18 @@ def test_deep_json_is_refused_before_parsing_even_with_a_raised_recursion_limit(
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines() == ["nested deeper than 512 levels"] * 2
+
+
+def test_a_number_json_cannot_read_is_named_at_its_line():
+    """An integer of more than 4,300 digits (json's ValueError says no place) is found
+    outside the strings, after a float and a string of as many digits."""
+    from engine.formats import BadJSON, parse_json
+
+    text = '{"s": "' + HUGE + '",\n "f": 1' + HUGE + '.5, "e": 1e' + HUGE + ',\n "n": -' + HUGE + "}"
+    for given in (text, text.encode()):
+        with pytest.raises(BadJSON) as err:
+            parse_json(given)
+        assert (err.value.reason, err.value.line) == ("number of more than 4,300 digits", 3)
 
 
 JSON_CHARS = ['"', "\\", "[", "]", "{", "}", "a", " ", "n", "u", "/", "\u00e9", "\\u"]

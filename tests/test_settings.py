@@ -34,6 +34,56 @@ def test_the_settings_file_is_checked(tmp_path):
     assert load_settings(path) == {"theme": "nord", "keys": {"app.quit": "ctrl+q"}}
 
 
+@pytest.mark.parametrize("text, said", [
+    (b'{"theme": 5,\n "theme": "textual-dark"}', ":2: key 'theme' given twice"),
+    (b'{"theme":\n "\xff"}', ":2: not valid UTF-8"),
+    (b'{"keys": {\n "nope.nope": "N"}}', ":2: setting 'keys': no binding has the id 'nope.nope'"),
+    (b'{"keys": {"app.quit": "ctrl+q,ctrl+?"}}', ":1: setting 'keys': 'app.quit': 'ctrl+?' is not a key name "
+                                                 "(write 'ctrl+question_mark')"),
+    (b'{"keys": {"app.quit": "quit"}}', ":1: setting 'keys': 'app.quit': 'quit' is not a key name"),
+    (b'{"keys": {"app.quit": "cmd+q"}}', ":1: setting 'keys': 'app.quit': 'cmd+q': 'cmd' is not a modifier"),
+])
+def test_duplicate_names_foreign_bytes_unknown_ids_and_keys_are_refused(tmp_path, text, said):
+    path = tmp_path / "settings.json"
+    path.write_bytes(text)
+    with pytest.raises(InputError) as err:
+        load_settings(path)
+    assert f"{path}{said}" in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_the_keys_the_app_binds_and_those_textual_reads_are_key_names(tmp_path):
+    """What the app's own bindings use, and a keymap's forms Textual reads (a character as
+    itself, spaces around a key), pass; every id ? lists can be remapped."""
+    from tui.app import ByroteApp
+    from tui.screens.study import StudyScreen
+    from tui.settings import binding_ids, key_problem
+
+    ids = binding_ids()
+    assert {"app.quit", "app.help", "dashboard.new_study", "browser.sort-len"} <= ids
+    for cls in (ByroteApp, StudyScreen):
+        for binding in cls.BINDINGS:
+            assert binding.id in ids and all(key_problem(key) is None for key in binding.key.split(",")), binding
+    for key in ("N", "?", " ctrl+q ", "ctrl+question_mark", "shift+tab", "f5", "escape", "pageup", "plus", "é"):
+        assert key_problem(key) is None, key
+    keys = {"keys": {"app.quit": "Q, ctrl+q", "dashboard.new_study": "?"}}
+    (tmp_path / "settings.json").write_text(json.dumps(keys))
+    assert load_settings(tmp_path / "settings.json") == keys
+
+
+@pytest.mark.timeout(30)
+def test_a_settings_file_that_is_a_fifo_stops_the_app_in_one_line_unopened(tmp_path):
+    """Opening a FIFO would wait for a writer for ever: it is refused without being opened."""
+    import os
+
+    from tui.app import ByroteApp
+
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(settings_path())
+    with pytest.raises(InputError) as err:
+        ByroteApp(tmp_path / "t.db")
+    assert str(err.value) == f"{settings_path()}: not a settings file"
+
+
 def test_binding_ids():
     assert binding_id("dashboard", "new_study") == "dashboard.new_study"
     assert binding_id("browser", "sort('len')") == "browser.sort-len"
