@@ -45,7 +45,8 @@ def fill_reference_study(store: Store, reference: Path, epochs: int | None = Non
     last = max(loc[0.0]) if epochs is None else epochs
     study_id = store.add_study(name="GGNN on Py150 (published curves)", task="varmisuse", model="ggnn",
                                preset="paper", epochs=max(loc[0.0]), seed=0, device="cuda", train_path="train.jsonl",
-                               valid_path="valid.jsonl", levels=LEVELS, created=CREATED)
+                               valid_path="valid.jsonl", levels=LEVELS, created=CREATED,
+                               config={"port": "study"})  # made after the setting: the study's definitions
     for level in LEVELS:
         run_id = store.add_run(study_id=study_id, level=level, seed=0, epochs=max(loc[0.0]), n_train=250,
                                n_valid=250, device="cuda", created=CREATED)
@@ -155,7 +156,7 @@ def fill_dashboard(store: Store, reference: Path) -> dict:
     done = fill_reference_study(store, reference)
     live = store.add_study(name="great on the standard library", task="varmisuse", model="great", preset="quick",
                            epochs=10, seed=1, device="cpu", train_path="vm.jsonl", valid_path="vm.valid.jsonl",
-                           levels=LEVELS, created=NOW - 1800)
+                           levels=LEVELS, created=NOW - 1800, config={"port": "study"})
     for k, level in enumerate(LEVELS):
         run = store.add_run(study_id=live, level=level, seed=1, epochs=10, created=NOW - 1800)
         job = store.add_job("train_run", {"run_id": run}, item=("study", live), run_id=run)
