@@ -121,6 +121,17 @@ def _text_column_type(path: str, pf, field: str):
     raise InputError(f"column {field!r} is not text but {kind}", path, field="text_field")
 
 
+def _no_null(group, field: str) -> bool:
+    """Whether a Parquet row group's statistics (its metadata) say column ``field`` holds no
+    null (False when the file keeps no null count: the column must be read to know)."""
+    for c in range(group.num_columns):
+        chunk = group.column(c)
+        if chunk.path_in_schema == field:
+            stats = chunk.statistics
+            return stats is not None and stats.has_null_count and stats.null_count == 0
+    return False
+
+
 CHECK_BYTES = 64 << 20  # JSON lines read ahead for malformed records before a scan is queued
 
 
@@ -135,6 +146,7 @@ class RecordFiles(Corpus):
         self._root = spec["root"]
         self._field = spec.get("text_field", "content")
         self._parts: list[tuple[int, int | None, int]] | None = None  # file, row group, first row
+        self._null_free: set[int] = set()  # Parquet shards whose statistics say their text holds no null
         self._shards: list[Shard] | None = None
 
     def _path(self, file: int) -> str:
@@ -155,6 +167,8 @@ class RecordFiles(Corpus):
                             group = meta.row_group(g)
                             size = sum(group.column(c).total_compressed_size for c in range(group.num_columns))
                             label = f"{rel} row group {g + 1}/{meta.num_row_groups}"
+                            if _no_null(group, self._field):
+                                self._null_free.add(len(shards))
                             parts.append((file, g, first))
                             shards.append(Shard(len(shards), label, size))
                             first += group.num_rows
@@ -206,7 +220,7 @@ class RecordFiles(Corpus):
         self.shards()
         for index, (_, group, _) in enumerate(self._parts):
             if group is not None:  # Parquet: its schema was checked when the shards were listed
-                if not self._no_null_text(index) and left:
+                if index not in self._null_free and left:
                     left = max(left - self._shards[index].size, 0)
                     for _ in self.documents(index):  # a null stops here, with its row
                         pass
@@ -220,19 +234,6 @@ class RecordFiles(Corpus):
             finally:
                 docs.close()
             left = max(left - read[0], 0)
-
-    def _no_null_text(self, index: int) -> bool:
-        """Whether a Parquet row group's statistics say its text column holds no null
-        (False when the file keeps no null count: the column must be read to know)."""
-        file, group, _ = self._parts[index]
-        with _parquet(self._path(file)) as pf:
-            meta = pf.metadata.row_group(group)
-            for c in range(meta.num_columns):
-                chunk = meta.column(c)
-                if chunk.path_in_schema == self._field:
-                    stats = chunk.statistics
-                    return stats is not None and stats.has_null_count and stats.null_count == 0
-        return False
 
     def first_document(self) -> Document | None:
         """The first document of the corpus, read to check the text field early."""
