@@ -61,9 +61,10 @@ class Commands:
 
 def open_store(args, create: bool = False):
     """The database of ``--db``, else of ``$BYROTE_DB``, else the default one (made on first
-    use). A ``--db`` or ``$BYROTE_DB`` that names no file is made only with ``create``, by a command that can start from nothing
-    (a study, outputs, a model, an import, a worker); a command that reads, or names what a
-    database holds, refuses it in one line: a mistyped path leaves no new database."""
+    use). A ``--db`` or ``$BYROTE_DB`` that names no file is made only with ``create``, by a
+    command that can start from nothing (a study, outputs, a model, an import, a worker); a
+    command that reads, or names what a database holds, refuses it in one line: a mistyped
+    path leaves no new database."""
     from engine.store import Store
 
     path = getattr(args, "db", None) or os.environ.get("BYROTE_DB") or None  # $BYROTE_DB is held to --db's rule
