@@ -27,6 +27,11 @@ Measured in the same run:
   filter pass alone on both (the target: under 1 GB whatever the corpus size);
 - the same scan and filter pass under the other rule set (``--rules``: ``simian``, the
   default, or ``lines``), and the ratios between the two;
+- end to end per core: the whole process with 1 and 2 workers, and what the corpus's
+  second half adds to it (the full corpus's process less the half's: both hold the same
+  copies, so the rest, paid once per scan, is the process's start, the outputs' index,
+  the matching and the saving); with it, the whole scan of 50 GB projected on 16 and on
+  4 x 16 cores (the difference of two processes of 6-7 s moves by +-30 % between runs);
 - a baseline: a plain Python loop that reads every file and looks up each line's
   stripped, lower-cased text in the outputs' line set, over the same corpus, and the
   scan's ratio against it (the issue: such a loop reaches about 50 MB/s, the scan must
@@ -679,6 +684,13 @@ def main() -> None:
         per1, per2, clean, clean_cpu = one["mbs"], two["mbs"] / 2, alone["full"]["mbs"], alone["full"]["cpu_mbs"]
         corpus_mb = one["stats"]["bytes"] / MB
         end1, end2 = corpus_mb / one["wall"], corpus_mb / two["wall"] / 2
+        # the half and the full corpus hold the same copies: the difference of their processes
+        # is what the corpus's second half costs end to end, the rest is paid once per scan
+        extra_mb = corpus_mb - small["stats"]["bytes"] / MB
+        extra_wall, extra_cpu = one["wall"] - small["wall"], one["cpu"] - small["cpu"]
+        marginal = extra_mb / extra_wall if extra_wall > 0 else float("inf")
+        marginal_cpu = extra_mb / extra_cpu if extra_cpu > 0 else float("inf")
+        fixed = one["wall"] - corpus_mb / marginal
         ratio = one["match_s"] / one["filter_s"]
         efficiency = pair["mbs"] / clean / 2  # of two processes on two cores
         projection = [50_000 / (cores * gz["cpu_mbs"] * efficiency) for cores in (16, 64)]
@@ -716,6 +728,11 @@ def main() -> None:
              f">= {TARGET_MBS:.0f} MB/s", mark(end1 >= TARGET_MBS)),
             ("end to end, 2 workers, per core", f"{end2:.1f} MB/s", f">= {TARGET_MBS:.0f} MB/s",
              mark(end2 >= TARGET_MBS)),
+            ("end to end, 1 worker, the corpus's second half (full - half)",
+             f"{marginal:.1f} MB/s", f">= {TARGET_MBS:.0f} MB/s", mark(marginal >= TARGET_MBS)),
+            ("the same, per CPU second", f"{marginal_cpu:.1f} MB/s", f">= {TARGET_MBS:.0f} MB/s",
+             mark(marginal_cpu >= TARGET_MBS)),
+            ("paid once per scan, 1 worker (the process less the corpus at that rate)", f"{fixed:.2f} s", "", ""),
             ("filter alone, gzip JSON lines, per CPU second (MB of text)", f"{gz['cpu_mbs']:.1f} MB/s",
              f">= {TARGET_MBS:.0f} MB/s", mark(gz["cpu_mbs"] >= TARGET_MBS)),
             ("gzip JSON lines: the corpus reader alone, per CPU second", f"{gz_text / MB / gz_reader_cpu:.1f} MB/s",
@@ -724,6 +741,9 @@ def main() -> None:
              "", ""),
             ("projection, filter over 50 GB of gzip JSON lines, 16 / 4 x 16 cores",
              f"{projection[0]:.0f} / {projection[1]:.0f} s", "", ""),
+            ("projection, whole scan of it (+ the once-per-scan seconds), per core, 16 / 4 x 16",
+             " / ".join(f"{50_000 / (cores * (t + fixed)):.0f}" for cores, t in zip((16, 64), projection)) + " MB/s",
+             f">= {TARGET_MBS:.0f} MB/s", ""),
             *([("filter, Ray executor, 2 local nodes", f"{runs['full, Ray executor']['mbs']:.1f} MB/s", "", ""),
                ("whole scan, Ray executor, 2 local nodes",
                 f"{runs['full, Ray executor']['stats']['seconds']:.2f} s", "", ""),
