@@ -47,7 +47,7 @@ def cmd_sample(args) -> int:
             "(extract.py's decaying temperature; --top-k and --temperature are not used)")
     identity = dict(model=model, seq_len=args.seq_len, top_k=0 if schedule else args.top_k,
                     temperature=1.0 if schedule else args.temperature, schedule=schedule,
-                    batch_size=args.batch_size, seed=args.seed, prompt=args.prompt)
+                    batch_size=args.batch_size, seed=args.seed, prompt=args.prompt, clean_up=int(args.clean_up_spaces))
     set_id, job_id, said = enqueue_sampling(store, identity, args.n or 0, args.name, args.trust_remote_code,
                                             args.device, prompts, args.per_prompt)
     say(said + (f" ({len(prompts)} prompts x {args.per_prompt})" if prompts else ""))
@@ -110,8 +110,8 @@ def read_prompt_options(args, model: str) -> list:
 def cmd_sample_import(args) -> int:
     from engine.imports import read_outputs, save_outputs
 
-    given = [f"--{dest.replace('_', '-')}" for dest, default in args.sampling_defaults.items()
-             if getattr(args, dest, default) != default]
+    given = [f"--{'no-' * (default is True)}{dest.replace('_', '-')}" for dest, default in args.sampling_defaults.items()
+             if getattr(args, dest, default) != default]  # a switch that is on unless turned off: its --no- form
     if given:
         raise InputError(f"{', '.join(given)}: {'an option' if len(given) == 1 else 'options'} of sampling, "
                          "not of sample import")
@@ -234,6 +234,10 @@ def register(c: Commands) -> None:
     p.add_argument("--temperature-schedule", choices=("decay",), metavar="decay",
                    help="the study's decaying temperature (extract.py with --temperature above 1): 10 down to 1 "
                         "over the first 20 tokens, then 1, sampling from the whole vocabulary")
+    p.add_argument("--clean-up-spaces", action=argparse.BooleanOptionalAction, default=True,
+                   help="decode with transformers' clean_up_tokenization_spaces, as the study's outputs were "
+                        "('from . import' reads 'from. import'; default); --no-clean-up-spaces keeps the "
+                        "tokenizer's text")
     p.add_argument("--batch-size", type=positive, default=32, metavar="B")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--prompt", metavar="TEXT", help="start every output with this text (default: the BOS token)")

@@ -78,7 +78,8 @@ class _Schedule:
 
 
 def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: int, top_k: int,
-                 temperature: float, seed: int, check=None, schedule: str | None = None) -> list[tuple[str, int]]:
+                 temperature: float, seed: int, check=None, schedule: str | None = None,
+                 clean_up: bool = True) -> list[tuple[str, int]]:
     """``count`` sampled continuations of ``prompt_ids``: ``(text, n_tokens)`` each.
 
     The random state is seeded with ``seed`` first (on every device). ``text`` is the
@@ -89,6 +90,12 @@ def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: i
     study's ``extract.py``; ``top_k`` and ``temperature`` are not used. A schedule that
     samples past end-of-text generates ``seq_len`` tokens; ``text`` and ``n_tokens`` then
     leave out the end-of-text tokens alone.
+
+    ``clean_up``: :func:`clean_up_spaces`, as the study's ``extract.py`` decoded: the space
+    before ``.``, ``,``, ``?``, ``!``, ``n't`` and some apostrophes goes, so ``from . import
+    x`` reads ``from. import x``. Off, the text is the tokenizer's own.
+    Simian's tokens ignore those characters, so a scan's blocks rarely change; the texts,
+    and the perplexities of ``byrote rank``, do.
     """
     import torch
     from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -120,8 +127,23 @@ def sample_batch(model, tokenizer, prompt_ids: list[int], count: int, seq_len: i
         kept = [t for t in gen if t not in eos] if past_eos else gen[:next(
             (i for i, t in enumerate(gen) if t in eos), len(gen))]
         text = tokenizer.decode(kept, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        rows.append((text, len(kept)))
+        rows.append((clean_up_spaces(text) if clean_up else text, len(kept)))
     return rows
+
+
+CLEAN_UPS = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+             (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"))
+"""transformers 4.25's ``clean_up_tokenization``, its replacements in its order."""
+
+
+def clean_up_spaces(text: str) -> str:
+    """The text as transformers 4.25 decoded it with ``clean_up_tokenization_spaces`` on,
+    the default of the ``batch_decode`` that made the extraction study's outputs
+    (``extract.py``). transformers 5 skips it for BPE tokenizers even when asked, so byrote
+    applies it itself."""
+    for old, new in CLEAN_UPS:
+        text = text.replace(old, new)
+    return text
 
 
 def md5_text(text: str) -> str:
@@ -232,4 +254,4 @@ def sample_batches(s: dict, device: str, batches: Iterable[int], check=None) -> 
             check()
         p, _, rows, seed = batch_unit(s, b)
         yield b, sample_batch(model, tokenizer, start(p), rows, seq_len, int(s["top_k"]), float(s["temperature"]),
-                              seed, check=check, schedule=s.get("schedule"))
+                              seed, check=check, schedule=s.get("schedule"), clean_up=bool(s["clean_up"]))

@@ -455,6 +455,22 @@ def test_a_version_24_databases_decay_sets_keep_stopping_at_end_of_text(tmp_path
     assert s.find_output_set(model="m", schedule="decay") is None
 
 
+def test_a_version_26_databases_sampled_sets_keep_the_tokenizers_text(tmp_path):
+    """Migration 27: a sampled set now says whether its outputs were decoded with
+    ``clean_up_tokenization_spaces``; those sampled before were not (0), imported ones have
+    no decoding (NULL). A new sampling with the same settings makes a set of its own."""
+    sampled = ("INSERT INTO output_sets(name, source, model, n, seq_len, top_k, temperature, seed, batch_size, "
+               "config, created) VALUES ('s', 'sample', 'm', 4, 8, 40, 1.0, 0, 2, '{}', 1.0)")
+    imported = "INSERT INTO output_sets(name, source, n, config, created) VALUES ('i', 'import', 4, '{}', 1.0)"
+    s = Store(old_database(tmp_path / "v26.db", 26, (sampled, []), (imported, [])))
+    assert [o["clean_up"] for o in s.output_sets()] == [0, None]
+    identity = dict(model="m", seq_len=8, top_k=40, temperature=1.0, seed=0, batch_size=2)
+    assert s.find_output_set(**identity) is None  # the default decodes as the study did
+    assert s.find_output_set(**identity, clean_up=0)["id"] == 1
+    new = s.add_output_set(name="n", source="sample", n=4, config={}, **identity)
+    assert s.output_set(new)["clean_up"] == 1 and s.find_output_set(**identity)["id"] == new
+
+
 def test_a_version_25_database_drops_the_perplexities_of_texts_with_carriage_returns(tmp_path):
     """Migration 26: a perplexity is of the text with carriage returns read as newlines
     (eva.py reads its files in text mode); those of outputs holding one are dropped, so a

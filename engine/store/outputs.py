@@ -8,12 +8,19 @@ from engine.errors import InputError
 from engine.formats import SQLITE_INT_MAX
 
 
+CLEAN_UP = 1
+"""A sampled set's ``clean_up`` unless its maker says otherwise: decoded as the extraction
+study's outputs were (engine.sample.sample_batch)."""
+
+
 class OutputsMixin:
     """Output sets and outputs, on :class:`~engine.store.Store`."""
 
     def add_output_set(self, prompt_list: list | None = None, **fields: Any) -> int:
         """A new output set; with ``prompt_list`` ((text, document, offset) each, numbered
         from 1), a prompted one, both in one transaction."""
+        if fields.get("source") == "sample":
+            fields = {"clean_up": CLEAN_UP, **fields}
         with self._write():
             set_id = self._add("output_sets", fields, {"config": {}})
             if prompt_list:
@@ -31,13 +38,14 @@ class OutputsMixin:
 
     def find_output_set(self, **identity: Any) -> dict | None:
         """The first sampled set with exactly these settings (``None`` values match NULL;
-        the optional ones left out, a prompt, a schedule, prompts, are NULL too)."""
+        the optional ones left out, a prompt, a schedule, prompts, are NULL too; ``clean_up``
+        left out is :data:`CLEAN_UP`)."""
         found = self.find_output_sets(**identity)
         return found[0] if found else None
 
     def find_output_sets(self, **identity: Any) -> list[dict]:
         """Every sampled set with these settings, oldest first (as :meth:`find_output_set`)."""
-        identity = {**dict.fromkeys(("prompt", "schedule", "prompts")), **identity}
+        identity = {**dict.fromkeys(("prompt", "schedule", "prompts")), "clean_up": CLEAN_UP, **identity}
         where = " AND ".join(f"{k} IS ?" for k in identity)
         rows = self._rows(f"SELECT id FROM output_sets WHERE source = 'sample' AND {where} ORDER BY id",
                           list(identity.values()))

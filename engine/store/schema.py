@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 26
+SCHEMA_VERSION = 27
 # version 3's indexes, one per sort order of the browser but the fingerprint's (the
 # primary key's); tests/test_store.py checks that every order of
 # engine.store.browse.SNIPPET_ORDERS has its index
@@ -382,10 +382,18 @@ def _migrate_26(db: sqlite_utils.Database) -> None:
                "output_perplexity.set_id AND o.id = output_perplexity.output_id AND byrote_has_cr(o.text))")
 
 
+def _migrate_27(db: sqlite_utils.Database) -> None:
+    """Whether a sampled set's outputs are decoded with transformers'
+    ``clean_up_tokenization_spaces`` (engine.sample.sample_batch), part of what names the
+    set. The sets sampled before kept the tokenizer's text: 0; imported sets: NULL."""
+    db.execute("ALTER TABLE output_sets ADD COLUMN clean_up INTEGER")
+    db.execute("UPDATE output_sets SET clean_up = 0 WHERE source = 'sample'")
+
+
 # version -> migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6, 7: _migrate_7, 8: _migrate_8,
     9: _migrate_9, 10: _migrate_10, 11: _migrate_11, 12: _migrate_12, 13: _migrate_13, 14: _migrate_14, 15: _migrate_15, 16: _migrate_16,
     17: _migrate_17, 18: _migrate_18, 19: _migrate_19, 20: _migrate_20,
-    21: _migrate_21, 22: _migrate_22, 23: _migrate_23, 24: _migrate_24, 25: _migrate_25, 26: _migrate_26,
+    21: _migrate_21, 22: _migrate_22, 23: _migrate_23, 24: _migrate_24, 25: _migrate_25, 26: _migrate_26, 27: _migrate_27,
 }
