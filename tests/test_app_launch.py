@@ -149,7 +149,7 @@ def test_sampling_form_enqueues_a_sampling_job(tmp_path, model_dir, app_pilot):
         await settle(pilot)
         form = app.screen
         await submit(pilot, {"model": str(model_dir), "n": "5", "seq_len": "32", "top_k": "8", "temperature": "0.7",
-                             "batch_size": "2", "seed": "3", "name": "tiny k8"}, {"device": "cpu"})
+                             "batch_size": "2", "seed": "3", "name": "tiny k8"}, {"device": "cpu", "clean_up": 0})
         assert not isinstance(app.screen, SamplingForm), (message(form), marks(form))
         assert "output set 1: 5 outputs to sample" in notes(app)
 
@@ -157,9 +157,10 @@ def test_sampling_form_enqueues_a_sampling_job(tmp_path, model_dir, app_pilot):
     assert len(spawns) == 1
     store = Store(db)
     (outputs,) = store.output_sets()
-    assert {k: outputs[k] for k in ("model", "n", "seq_len", "top_k", "temperature", "batch_size", "seed", "name")} == {
+    assert {k: outputs[k] for k in ("model", "n", "seq_len", "top_k", "temperature", "batch_size", "seed", "name",
+                                    "clean_up")} == {
         "model": str(model_dir), "n": 5, "seq_len": 32, "top_k": 8, "temperature": 0.7, "batch_size": 2, "seed": 3,
-        "name": "tiny k8"}
+        "name": "tiny k8", "clean_up": 0}
     assert [(j["kind"], j["params"]) for j in store.jobs()] == [("sample", {"set_id": 1, "device": "cpu"})]
 
 

@@ -9,7 +9,12 @@ from textual.widgets import Select
 
 from engine.runtime import DEVICES
 from engine.store import Store
+from engine.store.outputs import CLEAN_UP
 from tui.screens.forms.base import LaunchForm, options, parse_int, parse_positive_float
+
+
+DECODINGS = [("as the study's (clean-up)", 1), ("the tokenizer's text", 0)]
+"""The choices of an output set's ``clean_up`` (engine.sample.clean_up_spaces)."""
 
 
 class SamplingForm(LaunchForm):
@@ -28,6 +33,8 @@ class SamplingForm(LaunchForm):
         yield self.field("batch_size", "Batch size", self.text_input("32"))
         yield self.field("seed", "Seed", self.text_input("0"))
         yield self.field("device", "Device", Select(options(DEVICES), value="auto", allow_blank=False))
+        yield self.field("clean_up", "Decoding", Select(DECODINGS, value=CLEAN_UP, allow_blank=False),
+                         "spaces before . , ? ! removed as in the study")
         yield self.field("name", "Name", self.text_input(placeholder="the set's number, when left empty"), "optional")
 
     def values(self) -> dict | None:
@@ -38,7 +45,7 @@ class SamplingForm(LaunchForm):
             model=model, n=self.checked("n", parse_int, 1), seq_len=self.checked("seq_len", parse_int, 1),
             top_k=self.checked("top_k", parse_int, 1), temperature=self.checked("temperature", parse_positive_float),
             batch_size=self.checked("batch_size", parse_int, 1), seed=self.checked("seed", parse_int, 0),
-            device=self.choice("device"), name=self.text("name") or None,
+            device=self.choice("device"), clean_up=self.choice("clean_up"), name=self.text("name") or None,
         )
 
     def submit(self, store: Store, values: dict) -> tuple[str, bool]:
@@ -47,7 +54,7 @@ class SamplingForm(LaunchForm):
         model = check_sampling(values["model"], values["seq_len"], values["temperature"], None)
         identity = dict(model=model, seq_len=values["seq_len"], top_k=values["top_k"], schedule=None,
                         temperature=values["temperature"], batch_size=values["batch_size"], seed=values["seed"],
-                        prompt=None)
+                        prompt=None, clean_up=values["clean_up"])
         _, job_id, said = enqueue_sampling(store, identity, values["n"], name=values["name"], trust_remote_code=False,
                                            device=values["device"])
         return said, job_id is not None
