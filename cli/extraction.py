@@ -8,7 +8,7 @@ import argparse
 from cli import follow
 from cli.listings import add_json, print_json
 from cli.show import cell, console, say
-from cli.options import (Commands, Parser, corpus_options, device_option, hex_prefix, megabytes, mode_options,
+from cli.options import (Commands, Parser, clean_up_option, corpus_options, device_option, hex_prefix, megabytes, mode_options,
                          open_store, positive, processes, seed)
 from engine.errors import InputError
 
@@ -234,10 +234,7 @@ def register(c: Commands) -> None:
     p.add_argument("--temperature-schedule", choices=("decay",), metavar="decay",
                    help="the study's decaying temperature (extract.py with --temperature above 1): 10 down to 1 "
                         "over the first 20 tokens, then 1, sampling from the whole vocabulary")
-    p.add_argument("--clean-up-spaces", action=argparse.BooleanOptionalAction, default=True,
-                   help="decode with transformers' clean_up_tokenization_spaces, as the study's outputs were "
-                        "('from . import' reads 'from. import'; default); --no-clean-up-spaces keeps the "
-                        "tokenizer's text")
+    clean_up_option(p)
     p.add_argument("--batch-size", type=positive, default=32, metavar="B")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--prompt", metavar="TEXT", help="start every output with this text (default: the BOS token)")

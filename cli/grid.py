@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from cli import follow
 from cli.listings import add_json, print_json
-from cli.options import Commands, corpus_options, device_option, mode_options, open_store, positive, processes, seed
+from cli.options import (Commands, clean_up_option, corpus_options, device_option, mode_options, open_store, positive,
+                         processes, seed)
 from cli.show import cell, console, say
 
 
@@ -15,7 +16,7 @@ def cmd_extraction(args) -> int:
 
     base = dict(n=args.n, seq_len=args.seq_len, top_k=args.top_k, temperature=args.temperature,
                 batch_size=args.batch_size, seed=args.seed, rules=args.rules, min_lines=args.min_lines,
-                workers=args.workers or 1)
+                workers=args.workers or 1, clean_up=int(args.clean_up_spaces))
     models = args.model or []
     corpus = corpus_of(args)
     grid, points = check_extraction(models, args.grid or [], base, corpus)
@@ -73,6 +74,7 @@ def register(c: Commands) -> None:
     p.add_argument("--temperature", type=float, default=1.0, metavar="T")
     p.add_argument("--batch-size", type=positive, default=32, metavar="B")
     p.add_argument("--seed", type=seed, default=0)
+    clean_up_option(p)
     p.add_argument("--rules", default=DEFAULT_RULES, choices=RULES)
     p.add_argument("--min-lines", type=positive, default=6, metavar="K")
     p.add_argument("--workers", type=processes, metavar="W", help="scan processes (default 1)")

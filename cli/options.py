@@ -166,5 +166,13 @@ def corpus_options(p: Parser) -> None:
     p.add_argument("--split", default="train", help="hf: datasets' split (default: train)")
 
 
+def clean_up_option(p: Parser) -> None:
+    """How sampled outputs are decoded (engine.sample.clean_up_spaces)."""
+    p.add_argument("--clean-up-spaces", action=argparse.BooleanOptionalAction, default=True,
+                   help="decode with transformers' clean_up_tokenization_spaces, as the study's outputs were "
+                        "('from . import' reads 'from. import'; default); --no-clean-up-spaces keeps the "
+                        "tokenizer's text")
+
+
 def device_option(p: Parser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

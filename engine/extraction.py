@@ -62,7 +62,7 @@ def grid_points(base: dict, grid: dict[str, list]) -> list[dict]:
 
 def sampling_identity(point: dict) -> dict:
     """What names the output set of a point (engine.launch.enqueue_sampling): all but ``n``."""
-    return {k: point[k] for k in ("model", "seq_len", "top_k", "temperature", "batch_size", "seed")} | {
+    return {k: point[k] for k in ("model", "seq_len", "top_k", "temperature", "batch_size", "seed", "clean_up")} | {
         "prompt": None, "schedule": None}
 
 

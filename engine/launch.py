@@ -514,7 +514,10 @@ def check_extraction(models: list[str], grid_specs: list[str], base: dict, corpu
         base = {**base, "model": models[0]}
     elif "model" not in grid:
         raise InputError("an extraction study needs --model", field="model")
-    unknown = sorted(set(base) - set(GRID_KEYS) - {"batch_size", "rules", "min_lines", "workers"})
+    from engine.store.outputs import CLEAN_UP
+
+    base = {"clean_up": CLEAN_UP, **base}  # recorded in every point, as the sets it names say
+    unknown = sorted(set(base) - set(GRID_KEYS) - {"batch_size", "rules", "min_lines", "workers", "clean_up"})
     if unknown:
         raise InputError(f"unknown settings {', '.join(unknown)}")
     get_rules(base["rules"])

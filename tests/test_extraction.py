@@ -52,6 +52,7 @@ def test_a_grid_runs_one_sampling_and_scan_per_point(tmp_path, memorizer, seen, 
     assert points[0]["set_id"] == points[1]["set_id"] != points[2]["set_id"] == points[3]["set_id"]
     assert points[0]["scan_id"] == points[1]["scan_id"] and len(store.scans()) == 2
     assert [store.output_set(p["set_id"])["count"] for p in points] == [8] * 4
+    assert {store.output_set(p["set_id"])["clean_up"] for p in points} == {1}  # decoded as the study's
     assert [j["state"] for j in store.jobs()] == ["done"] * 4
     from engine.extraction import point_rows
 

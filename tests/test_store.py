@@ -462,9 +462,19 @@ def test_a_version_26_databases_sampled_sets_keep_the_tokenizers_text(tmp_path):
     sampled = ("INSERT INTO output_sets(name, source, model, n, seq_len, top_k, temperature, seed, batch_size, "
                "config, created) VALUES ('s', 'sample', 'm', 4, 8, 40, 1.0, 0, 2, '{}', 1.0)")
     imported = "INSERT INTO output_sets(name, source, n, config, created) VALUES ('i', 'import', 4, '{}', 1.0)"
-    s = Store(old_database(tmp_path / "v26.db", 26, (sampled, []), (imported, [])))
-    assert [o["clean_up"] for o in s.output_sets()] == [0, None]
     identity = dict(model="m", seq_len=8, top_k=40, temperature=1.0, seed=0, batch_size=2)
+    settings = json.dumps({**identity, "n": 4, "rules": "simian", "min_lines": 6, "workers": 1})
+    study = ("INSERT INTO extraction_studies(id, name, corpus, base, grid, created) VALUES (1, 'x', '{}', ?, '{}', 1.0)",
+             [settings])
+    point = ("INSERT INTO extraction_points(study_id, point, label, settings, set_id) VALUES (1, 1, 'p', ?, 1)",
+             [settings])
+    s = Store(old_database(tmp_path / "v26.db", 26, (sampled, []), (imported, []), study, point))
+    assert [o["clean_up"] for o in s.output_sets()] == [0, None]
+    from engine.extraction import sampling_identity
+
+    # a study's points go on naming the sets they sampled
+    assert s.extraction_study(1)["base"]["clean_up"] == 0
+    assert s.find_output_set(**sampling_identity(s.extraction_point(1, 1)["settings"]))["id"] == 1
     assert s.find_output_set(**identity) is None  # the default decodes as the study did
     assert s.find_output_set(**identity, clean_up=0)["id"] == 1
     new = s.add_output_set(name="n", source="sample", n=4, config={}, **identity)

@@ -385,9 +385,13 @@ def _migrate_26(db: sqlite_utils.Database) -> None:
 def _migrate_27(db: sqlite_utils.Database) -> None:
     """Whether a sampled set's outputs are decoded with transformers'
     ``clean_up_tokenization_spaces`` (engine.sample.sample_batch), part of what names the
-    set. The sets sampled before kept the tokenizer's text: 0; imported sets: NULL."""
+    set. The sets sampled before kept the tokenizer's text: 0; imported sets: NULL. The
+    extraction studies made before say 0 in their base and every point's settings, so that
+    their points go on naming the sets they sampled."""
     db.execute("ALTER TABLE output_sets ADD COLUMN clean_up INTEGER")
     db.execute("UPDATE output_sets SET clean_up = 0 WHERE source = 'sample'")
+    db.execute("UPDATE extraction_studies SET base = json_set(base, '$.clean_up', 0)")
+    db.execute("UPDATE extraction_points SET settings = json_set(settings, '$.clean_up', 0)")
 
 
 # version -> migration that brings the schema from version-1 to version.
