@@ -48,6 +48,7 @@ def cmd_study(args) -> int:
         store, task=args.task, train=args.train, valid=args.valid, model=args.model,
         levels=parse_levels(args.noise), epochs=args.epochs, preset=args.preset,
         seed=args.seed, device=args.device, name=args.name, overrides=overrides(args), reference=args.reference,
+        reference_dataset=args.published_dataset,
         trials=args.trials, noise_kind=args.noise_kind,
     )
     job_ids = [j["id"] for j in store.jobs_of("study", study_id)]
@@ -86,13 +87,19 @@ def cmd_results(args) -> int:
     return 0
 
 
+def published_dataset_option(p) -> None:
+    p.add_argument("--published-dataset", metavar="NAME",
+                   help="the <data> part of the published files to read where the folder holds the model's curves "
+                        "on several datasets (method names: java-small, java-med, java-large, java-top10)")
+
+
 def cmd_compare(args) -> int:
     from cli.tables import comparison_table
     from engine.compare import compare
 
     store = open_store(args)
-    console().print(comparison_table(store.study(args.study), compare(store, args.study, args.reference),
-                                     args.reference))
+    rows = compare(store, args.study, args.reference, args.published_dataset)
+    console().print(comparison_table(store.study(args.study), rows, args.reference))
     return 0
 
 
@@ -180,6 +187,7 @@ def register(c: Commands) -> None:
                         "show their mean")
     p.add_argument("--reference", metavar="DIR",
                    help="published curves to draw beside the study's, dotted (the layout of byrote compare)")
+    published_dataset_option(p)
     p.add_argument("--heldout-samples", type=seed, metavar="M",
                    help="evaluate on a fixed seeded subset of M held-out samples (paper preset: 25000); 0: all")
     mode_options(p, "the runs", "train in this process")
@@ -193,6 +201,7 @@ def register(c: Commands) -> None:
     p.add_argument("--reference", required=True, metavar="DIR",
                    help="a folder of published curves, <metric>/<Model>_<data>[_<Head>]_<split>.csv "
                         "(CI-Memorization's data/summary/data/<task>/<noise type>/)")
+    published_dataset_option(p)
 
     export = c.group("export", "write results in upstream formats")
     p = c.add("curves", cmd_export_curves, "one CSV per metric and split, one column per noise level", export)

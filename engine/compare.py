@@ -66,21 +66,49 @@ def curve_key(folder: str, file: str, heads: set[str]) -> tuple[str, str, str, s
     return folder, parts[0], head, parts[-1]
 
 
-def read_published(folder: Path, heads: set[str]) -> dict[tuple, tuple[Path, dict[str, dict[int, float]]]]:
-    """Every curve file under ``folder/<metric>/`` (:func:`read_curves`): key
-    (:func:`curve_key`) -> (path, ``{level name: {epoch: value}}``). Score distributions
-    (header ``sample,...``) are not curves and are left out."""
+def curve_dataset(file: str, key: tuple[str, str, str, str]) -> str:
+    """The dataset part of a published file name of key :func:`curve_key` (``java-small``
+    of ``code2vec_java-small_train.csv``, ``Py150`` of ``GGNN_Py150_Localization_train.csv``)."""
+    middle = file[:-len(".csv")].split("_")[1:-1]
+    return "_".join(middle[:-1] if key[2] else middle)
+
+
+def published_files(folder: Path, heads: set[str]) -> list[tuple[tuple, str, Path]]:
+    """(key, dataset, path) of every file under ``folder/<metric>/`` with a published
+    curve's name (:func:`curve_key`), by name only: nothing is read."""
     folder = require_dir(folder)
-    found: dict = {}
+    found = []
     for path in sorted(folder.glob("*/*.csv")):
         key = curve_key(path.parent.name, path.name, heads)
-        if key is None:
-            continue
+        if key is not None:
+            found.append((key, curve_dataset(path.name, key), path))
+    return found
+
+
+def read_published(folder: Path, heads: set[str], model: str | None = None,
+                   dataset: str | None = None) -> dict[tuple, tuple[Path, dict[str, dict[int, float]]]]:
+    """The curve files under ``folder/<metric>/`` (:func:`read_curves`), of ``model`` and
+    of ``dataset`` where given: key (:func:`curve_key`) -> (path, ``{level name: {epoch:
+    value}}``). Score distributions (header ``sample,...``) are not curves and are left
+    out. The study's folders hold one model's curves on several datasets (method names:
+    java-small, java-med, java-large, java-top10): two files of one key are refused with
+    the datasets to choose from, as is a dataset the model has no curve of."""
+    files = [f for f in published_files(folder, heads) if model is None or f[0][1] == model]
+    if dataset is not None:
+        datasets = sorted({d for _, d, _ in files})
+        files = [f for f in files if f[1] == dataset]
+        if not files and datasets:
+            raise InputError(f"no published curve{' of ' + model if model else ''} on dataset {show(dataset, 40)} "
+                             f"(the folder has {', '.join(datasets)})", folder)
+    found: dict = {}
+    for key, data, path in files:
         table = read_curves(path)
         if table is None:
             continue
         if key in found:
-            raise InputError(f"two published files for one curve: {found[key][0].name} and {path.name}", folder)
+            other = found[key][0]
+            raise InputError(f"two published files for one curve: {other.name} and {path.name}; choose the dataset "
+                             f"with --published-dataset ({curve_dataset(other.name, key)} or {data})", folder)
         found[key] = (path, table)
     return found
 
@@ -149,11 +177,12 @@ def read_curves(path: Path) -> dict[str, dict[int, float]] | None:
     return table
 
 
-def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparison]:
-    """Per curve of the study that the reference publishes, and per noise level of the
-    study: the last epoch of the published curve and of the study's. Refuses a reference
-    with no curve of the study's model, metrics and splits, and a matching file that lacks
-    one of the study's levels (naming the file and the column)."""
+def compare(store: Store, study_id: int, reference: str | Path, dataset: str | None = None) -> list[Comparison]:
+    """Per curve of the study that the reference publishes (on ``dataset``, where the
+    folder holds several: :func:`read_published`), and per noise level of the study: the
+    last epoch of the published curve and of the study's. Refuses a reference with no
+    curve of the study's model, metrics and splits, and a matching file that lacks one of
+    the study's levels (naming the file and the column)."""
     from engine.tasks import get_task
 
     study = store.study(study_id)
@@ -164,11 +193,11 @@ def compare(store: Store, study_id: int, reference: str | Path) -> list[Comparis
         key = curve_key(folder, file, heads)
         if key is not None:
             ours[key] = table
-    published = read_published(Path(reference), heads)
+    model = spec.display_names.get(study["model"], study["model"])
+    published = read_published(Path(reference), heads, model, dataset)
     matched = sorted(set(ours) & set(published))
     if not matched:
-        model = spec.display_names.get(study["model"], study["model"])
-        theirs = sorted({f"{k[1]}" for k in published}) or ["none"]
+        theirs = sorted({key[1] for key, _, _ in published_files(Path(reference), heads)}) or ["none"]
         raise InputError(f"no published curve matches study {study_id}'s ({model}; the folder has curves of "
                          f"{', '.join(theirs)})", Path(reference))
     levels = [float(level) for level in study["levels"]]
@@ -193,16 +222,20 @@ def published_curve(store: Store, study_id: int, reference: str | Path, split: s
                     metric: str) -> dict[float, dict[int, float]] | None:
     """The published curve of one of the study's metrics on one split (``train``,
     ``valid``) in ``reference``, ``{level: {epoch: value}}`` for each of the study's levels
-    the file has a column for; None when the folder has none (or cannot be read)."""
+    the file has a column for; None when the folder has none (or cannot be read). Of the
+    dataset the study chose (``reference_dataset``) where the folder holds several."""
     from engine.tasks import get_task
 
     study = store.study(study_id)
-    heads = curve_heads(get_task(study["task"]))
+    spec = get_task(study["task"])
+    heads = curve_heads(spec)
+    model = spec.display_names.get(study["model"], study["model"])
+    dataset = (study["config"] or {}).get("reference_dataset")
     for (folder, file), (name, its_split) in curve_names(store, study_id).items():
         if (name, its_split) != (metric, split):
             continue
         try:
-            found = read_published(Path(reference), heads)
+            found = read_published(Path(reference), heads, model, dataset)
         except (InputError, OSError):
             return None
         key = curve_key(folder, file, heads)

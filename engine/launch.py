@@ -58,12 +58,14 @@ def create_study(
     name: str | None = None,
     overrides: dict | None = None,
     reference: str | None = None,
+    reference_dataset: str | None = None,
     trials: int = 1,
     noise_kind: str = "label",
 ) -> int:
     """Validate the inputs, write the noisy copies and enqueue one job per level.
     ``reference``: a folder of published curves to show beside the study's
-    (:mod:`engine.compare`), kept in its settings. ``trials``: independent noise draws
+    (:mod:`engine.compare`), kept in its settings, with ``reference_dataset`` where the
+    folder holds the model's curves on several datasets. ``trials``: independent noise draws
     (and model seeds) per level, :func:`trial_seed`. ``noise_kind``: label noise (the
     default) or one of the task's input noises (:mod:`engine.noise.input`), kept in its
     settings."""
@@ -90,8 +92,13 @@ def create_study(
             spec.check(cfg, samples[split][1], str(path))
     (train_path, train_samples), (valid_path, valid_samples) = samples["train"], samples["valid"]
     check_protocol(cfg, len(train_samples), len(valid_samples))
+    if reference_dataset is not None and reference is None:
+        raise InputError("--published-dataset chooses among the curves of --reference, which was not given",
+                         field="reference")
     if reference is not None:
-        cfg["reference"] = check_reference(reference, spec, model, levels)
+        cfg["reference"] = check_reference(reference, spec, model, levels, reference_dataset)
+        if reference_dataset is not None:
+            cfg["reference_dataset"] = reference_dataset
     cfg["trials"] = trials
     cfg.setdefault("cpu_threads", cpu_threads())  # a CPU run computes the same numbers on any executor
     if noise_kind != LABEL:
@@ -156,17 +163,19 @@ def trial_seed(seed: int, trial: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(trial,)).generate_state(1)[0])
 
 
-def check_reference(reference: str, spec, model: str, levels: list[float]) -> str:
-    """The absolute path of a folder of published curves with at least one of ``model``'s,
-    each of them with a column for every level of the study."""
-    from engine.compare import check_levels, curve_heads, read_published
+def check_reference(reference: str, spec, model: str, levels: list[float], dataset: str | None = None) -> str:
+    """The absolute path of a folder of published curves with at least one of ``model``'s
+    (on ``dataset``, where the folder holds several), each of them with a column for every
+    level of the study."""
+    from engine.compare import check_levels, curve_heads, published_files, read_published
 
     with field("reference"):
-        found = read_published(Path(reference).expanduser(), curve_heads(spec))
         shown = spec.display_names.get(model, model)
-        mine = [value for key, value in found.items() if key[1] == shown]
+        found = read_published(Path(reference).expanduser(), curve_heads(spec), shown, dataset)
+        mine = list(found.values())
         if not mine:
-            theirs = sorted({key[1] for key in found}) or ["none"]
+            theirs = sorted({key[1] for key, _, _ in published_files(Path(reference).expanduser(),
+                                                                       curve_heads(spec))}) or ["none"]
             raise InputError(f"no published curve of {shown} (the folder has curves of {', '.join(theirs)})",
                              Path(reference))
         for path, table in mine:

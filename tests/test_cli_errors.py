@@ -129,6 +129,10 @@ def test_level_outside_range(level, tmp_path, capsys):
     (["--model", "ggnn", "--noise", "0,10", "--reference", str(
         Path(__file__).parent / "data/ci_memorization/data/summary/data/variable_misuse/X_Injecting_Repair")],
      "no column 10_percent (the study has level 10 %)"),
+    (["--published-dataset", "Py150"], "--published-dataset chooses among the curves of --reference, which was not given"),
+    (["--model", "ggnn", "--published-dataset", "java-small", "--reference", str(
+        Path(__file__).parent / "data/ci_memorization/data/summary/data/variable_misuse/X_Injecting_Repair")],
+     "no published curve of GGNN on dataset 'java-small' (the folder has Py150)"),
     (["--set", "max_len=5"], "no sample has at most max_len=5 tokens"),
     (["--seed", "99999999999999999999"], "outside 0.."),
     (["--epochs", "99999999999999999999"], "outside 1.."),

@@ -3,6 +3,7 @@ GGNN on Py150, CI-Memorization's X_Injecting_Repair curves)."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -135,8 +136,57 @@ def test_published_files_that_are_not_csv_or_repeat_a_curve_are_one_line(tmp_pat
     (folder / "GGNN_Py150_Localization_train.csv").write_text("epoch,0_percent\r\n1,0.5\r\n")
     (folder / "GGNN_Other_Localization_train.csv").write_text("epoch,0_percent\r\n1,0.6\r\n")
     with pytest.raises(InputError, match="two published files for one curve: GGNN_Other_Localization_train.csv "
-                                         "and GGNN_Py150_Localization_train.csv"):
+                                         "and GGNN_Py150_Localization_train.csv; choose the dataset with "
+                                         r"--published-dataset \(Other or Py150\)"):
         compare(Store(db), sid, tmp_path / "ref")
+    five = "epoch,0_percent,25_percent,50_percent,75_percent,100_percent\r\n1,0.6,0.5,0.4,0.3,0.2\r\n"
+    (folder / "GGNN_Other_Localization_train.csv").write_text(five)
+    assert [r.published for r in compare(Store(db), sid, tmp_path / "ref", "Other")] == [0.6, 0.5, 0.4, 0.3, 0.2]
+    with pytest.raises(InputError, match=r"no published curve of GGNN on dataset 'Py15' \(the folder has Other, "
+                                         r"Py150\)"):
+        compare(Store(db), sid, tmp_path / "ref", "Py15")
+
+
+METHOD_NAMES = PUBLISHED.parents[1] / "method_name" / "Y_Label_Shuffling"
+
+
+def test_one_models_curves_on_several_datasets_are_chosen_by_name(tmp_path, capsys):
+    """The published method-name folders hold code2vec's curves on java-small, java-med
+    and java-top10: ``--published-dataset`` picks one; without it the choice is asked for.
+    code2seq's, on java-top10 alone, need none."""
+    db = tmp_path / "s.db"
+    store = Store(db)
+    sid = store.add_study(name="mn", task="methodname", model="code2vec", preset="quick", epochs=1, seed=0,
+                          device="cpu", train_path="/d/stdlib.jsonl", valid_path="/d/stdlib.test.jsonl",
+                          levels=list(LEVELS), config={}, created=1.0)
+    for i, level in enumerate(LEVELS):
+        run = store.add_run(study_id=sid, level=level, seed=0, epochs=1, epochs_done=0, train_path="t",
+                            changed_path="c", created=1.0)
+        store.commit_epoch(run, 1, {"train": {"f1_score": 0.5 - 0.1 * i}, "valid": {"f1_score": 0.3}}, {})
+    store.close()
+    argv = ["--db", str(db), "compare", "--study", str(sid), "--reference", str(METHOD_NAMES)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "two published files for one curve: code2vec_java-med_train.csv and code2vec_java-small_train.csv; " \
+           "choose the dataset with --published-dataset (java-med or java-small)" in err and "\n" not in err
+    rows = compare(Store(db), sid, METHOD_NAMES, "java-small")
+    assert sorted({r.curve for r in rows}) == ["f1_score/code2vec_train"]  # java-small has no test curve here
+    last = {r.level: r.published for r in rows}
+    with open(METHOD_NAMES / "f1_score" / "code2vec_java-small_train.csv", newline="") as fh:
+        table = list(csv.reader(fh))
+    assert last == {level: float(table[-1][i + 1]) for i, level in enumerate(LEVELS)}
+    assert {r.level: r.value for r in rows} == pytest.approx({level: 0.5 - 0.1 * i for i, level in enumerate(LEVELS)})
+    assert [r.curve for r in compare(Store(db), sid, METHOD_NAMES, "java-top10")] == ["f1_score/code2vec_test"] * 5
+    assert main([*argv, "--published-dataset", "java-small"]) == 0 and "f1_score/code2vec_train" in capsys.readouterr().out
+    # the app's dotted curves: of the dataset the study chose, none while the choice is open
+    from engine.compare import published_curve
+
+    store = Store(db)
+    assert published_curve(store, sid, METHOD_NAMES, "train", "f1_score") is None
+    store.db["studies"].update(sid, {"config": json.dumps({"reference": str(METHOD_NAMES),
+                                                           "reference_dataset": "java-small"})})
+    curve = published_curve(store, sid, METHOD_NAMES, "train", "f1_score")
+    assert {level: curve[level][max(curve[level])] for level in LEVELS} == last
 
 
 HEADER = "epoch,0_percent,25_percent\r\n"
