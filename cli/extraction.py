@@ -8,8 +8,8 @@ import argparse
 from cli import follow
 from cli.listings import add_json, print_json
 from cli.show import cell, console, say
-from cli.options import (Commands, Parser, clean_up_option, corpus_options, device_option, hex_prefix, megabytes, mode_options,
-                         open_store, positive, processes, seed)
+from cli.options import (Commands, Parser, clean_up_option, corpus_options, device_option, hex_prefix, megabytes,
+                         mode_options, open_store, positive, processes, seed)
 from engine.errors import InputError
 
 
@@ -110,8 +110,9 @@ def read_prompt_options(args, model: str) -> list:
 def cmd_sample_import(args) -> int:
     from engine.imports import read_outputs, save_outputs
 
-    given = [f"--{'no-' * (default is True)}{dest.replace('_', '-')}" for dest, default in args.sampling_defaults.items()
-             if getattr(args, dest, default) != default]  # a switch that is on unless turned off: its --no- form
+    # a switch that is on unless turned off is named by its --no- form
+    given = [f"--{'no-' * (default is True)}{dest.replace('_', '-')}"
+             for dest, default in args.sampling_defaults.items() if getattr(args, dest, default) != default]
     if given:
         raise InputError(f"{', '.join(given)}: {'an option' if len(given) == 1 else 'options'} of sampling, "
                          "not of sample import")
