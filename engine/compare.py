@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InputError
-from engine.export import curve_names, curve_tables
+from engine.export import curve_names, curve_tables, published_model
 from engine.formats import bounded_int, read_utf8, show
 from engine.fsutil import require_dir
 from engine.noise import level_name
@@ -83,6 +83,11 @@ def published_files(folder: Path, heads: set[str]) -> list[tuple[tuple, str, Pat
         if key is not None:
             found.append((key, curve_dataset(path.name, key), path))
     return found
+
+
+def published_models(folder: Path, heads: set[str]) -> str:
+    """The models a folder has published curves of, for a message ("none" for none)."""
+    return ", ".join(sorted({key[1] for key, _, _ in published_files(folder, heads)})) or "none"
 
 
 def read_published(folder: Path, heads: set[str], model: str | None = None,
@@ -193,13 +198,12 @@ def compare(store: Store, study_id: int, reference: str | Path, dataset: str | N
         key = curve_key(folder, file, heads)
         if key is not None:
             ours[key] = table
-    model = spec.display_names.get(study["model"], study["model"])
+    model = published_model(spec, study["model"])
     published = read_published(Path(reference), heads, model, dataset)
     matched = sorted(set(ours) & set(published))
     if not matched:
-        theirs = sorted({key[1] for key, _, _ in published_files(Path(reference), heads)}) or ["none"]
         raise InputError(f"no published curve matches study {study_id}'s ({model}; the folder has curves of "
-                         f"{', '.join(theirs)})", Path(reference))
+                         f"{published_models(Path(reference), heads)})", Path(reference))
     levels = [float(level) for level in study["levels"]]
     out = []
     for key in matched:
@@ -229,7 +233,7 @@ def published_curve(store: Store, study_id: int, reference: str | Path, split: s
     study = store.study(study_id)
     spec = get_task(study["task"])
     heads = curve_heads(spec)
-    model = spec.display_names.get(study["model"], study["model"])
+    model = published_model(spec, study["model"])
     dataset = (study["config"] or {}).get("reference_dataset")
     for (folder, file), (name, its_split) in curve_names(store, study_id).items():
         if (name, its_split) != (metric, split):

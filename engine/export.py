@@ -160,9 +160,14 @@ def _cell(value, count: bool = False) -> object:
     return int(value) if count and float(value).is_integer() else value
 
 
+def published_model(spec, model: str) -> str:
+    """A model as the published file names spell it (``GGNN`` for ``ggnn``)."""
+    return spec.display_names.get(model, model)
+
+
 def _naming(study: dict, spec) -> tuple[str, dict[str, str]]:
     """``<Model>_<dataset>`` and the splits' names in the published files."""
-    model = spec.display_names.get(study["model"], study["model"])
+    model = published_model(spec, study["model"])
     return f"{model}_{Path(study['train_path']).stem}", {"train": "train", "valid": spec.heldout_name}
 
 

@@ -167,17 +167,16 @@ def check_reference(reference: str, spec, model: str, levels: list[float], datas
     """The absolute path of a folder of published curves with at least one of ``model``'s
     (on ``dataset``, where the folder holds several), each of them with a column for every
     level of the study."""
-    from engine.compare import check_levels, curve_heads, published_files, read_published
+    from engine.compare import check_levels, curve_heads, published_models, read_published
+    from engine.export import published_model
 
     with field("reference"):
-        shown = spec.display_names.get(model, model)
+        shown = published_model(spec, model)
         found = read_published(Path(reference).expanduser(), curve_heads(spec), shown, dataset)
         mine = list(found.values())
         if not mine:
-            theirs = sorted({key[1] for key, _, _ in published_files(Path(reference).expanduser(),
-                                                                       curve_heads(spec))}) or ["none"]
-            raise InputError(f"no published curve of {shown} (the folder has curves of {', '.join(theirs)})",
-                             Path(reference))
+            theirs = published_models(Path(reference).expanduser(), curve_heads(spec))
+            raise InputError(f"no published curve of {shown} (the folder has curves of {theirs})", Path(reference))
         for path, table in mine:
             check_levels(path, table, levels)
     return str(Path(reference).expanduser().resolve())
